@@ -1,0 +1,319 @@
+package book
+
+import (
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/tidwall/btree"
+)
+
+// Options tune a Book. The zero value (or nil) means defaults.
+type Options struct {
+	// Capacity is the number of resting orders to pre-allocate room for.
+	// The book grows past it as needed; growth allocates, so size it for
+	// the expected peak to keep every operation allocation-free.
+	// Default 1024.
+	Capacity int
+}
+
+const defaultCapacity = 1024
+
+// nilIdx terminates node and level lists.
+const nilIdx = -1
+
+// node is a resting order. Nodes live in Book.nodes and link into their
+// level's FIFO by index; a free node's next links the free list.
+type node struct {
+	id       uint64
+	owner    uint64
+	price    int64
+	open     int64 // visible + hidden
+	visible  int64
+	display  int64 // iceberg slice size; 0 if not an iceberg
+	prev     int32
+	next     int32
+	level    int32
+	side     Side
+	stp      STPMode
+	postOnly bool
+}
+
+// level is one price level: a FIFO of nodes with running totals. A free
+// level's head links the free list.
+type level struct {
+	price int64
+	vis   int64 // sum of visible
+	open  int64 // sum of open
+	head  int32
+	tail  int32
+	count int32
+}
+
+// bookSide holds one side's levels in a B-tree keyed so that the best
+// level is the minimum: the price for asks, -price for bids.
+type bookSide struct {
+	tree btree.Map[int64, int32]
+	best int32 // level index of the best level, or nilIdx
+}
+
+// Book is one market's limit order book. See the package documentation for
+// the matching rules. A Book must be created with New and is not safe for
+// concurrent use.
+type Book struct {
+	rules Rules
+
+	nodes    []node
+	freeNode int32
+	levels   []level
+	freeLvl  int32
+	sides    [2]bookSide
+	index    idIndex
+	resting  int
+
+	stops stopQueue
+
+	last int64  // last trade price, 0 before the first trade
+	seq  uint64 // arrival counter of accepted orders
+}
+
+// Errors returned by New.
+var ErrInvalidRules = errors.New("book: invalid rules")
+
+// New returns an empty book for a market with the given rules, or
+// ErrInvalidRules (wrapped with details) if the rules are inconsistent:
+// negative values, or MinQty not a multiple of LotSize.
+func New(rules Rules, opts *Options) (*Book, error) {
+	if rules.TickSize < 0 || rules.LotSize < 0 || rules.MinQty < 0 || rules.MaxQty < 0 ||
+		rules.MinNotional < 0 || rules.MaxPrice < 0 {
+		return nil, fmt.Errorf("%w: negative value", ErrInvalidRules)
+	}
+	r := rules.withDefaults()
+	if r.MinQty%r.LotSize != 0 {
+		return nil, fmt.Errorf("%w: min quantity %d not a multiple of lot %d", ErrInvalidRules, r.MinQty, r.LotSize)
+	}
+	if r.MaxQty < r.MinQty {
+		return nil, fmt.Errorf("%w: max quantity %d below min %d", ErrInvalidRules, r.MaxQty, r.MinQty)
+	}
+	capacity := defaultCapacity
+	if opts != nil && opts.Capacity > 0 {
+		capacity = opts.Capacity
+	}
+	b := &Book{
+		rules:    r,
+		nodes:    make([]node, 0, capacity),
+		freeNode: nilIdx,
+		levels:   make([]level, 0, 64),
+		freeLvl:  nilIdx,
+		index:    newIDIndex(capacity),
+	}
+	for i := range b.sides {
+		b.sides[i].best = nilIdx
+	}
+	b.stops.init()
+	return b, nil
+}
+
+// Rules returns the market's rules, with defaults filled in.
+func (b *Book) Rules() Rules { return b.rules }
+
+// levelKey is the B-tree key of a price on a side: best first.
+func levelKey(side Side, price int64) int64 {
+	if side == Buy {
+		return -price
+	}
+	return price
+}
+
+// BestBid returns the best bid price and its visible quantity; ok is false
+// if there are no bids.
+func (b *Book) BestBid() (price, qty int64, ok bool) { return b.best(Buy) }
+
+// BestAsk returns the best ask price and its visible quantity; ok is false
+// if there are no asks.
+func (b *Book) BestAsk() (price, qty int64, ok bool) { return b.best(Sell) }
+
+func (b *Book) best(side Side) (price, qty int64, ok bool) {
+	li := b.sides[side].best
+	if li == nilIdx {
+		return 0, 0, false
+	}
+	lv := &b.levels[li]
+	return lv.price, lv.vis, true
+}
+
+// Depth appends up to n levels of one side, best first, to dst and returns
+// the extended slice.
+func (b *Book) Depth(dst []Level, side Side, n int) []Level {
+	if n <= 0 || side > Sell {
+		return dst
+	}
+	b.sides[side].tree.Scan(func(_ int64, li int32) bool {
+		lv := &b.levels[li]
+		dst = append(dst, Level{Price: lv.price, Qty: lv.vis, Orders: int(lv.count)})
+		n--
+		return n > 0
+	})
+	return dst
+}
+
+// Order returns a live order (resting or pending stop) by id.
+func (b *Book) Order(id uint64) (OrderInfo, bool) {
+	v, ok := b.index.get(id)
+	if !ok {
+		return OrderInfo{}, false
+	}
+	if v < 0 {
+		return b.stops.info(v), true
+	}
+	return b.nodeInfo(v), true
+}
+
+func (b *Book) nodeInfo(ni int32) OrderInfo {
+	n := &b.nodes[ni]
+	return OrderInfo{
+		ID: n.id, Owner: n.owner, Side: n.side, Type: Limit, TIF: GTC, STP: n.stp,
+		PostOnly: n.postOnly, Price: n.price, Open: n.open, Visible: n.visible,
+		DisplayQty: n.display,
+	}
+}
+
+// All iterates over every live order in a deterministic order suitable for
+// snapshots: bids best price first, each level in queue order; then asks
+// the same way; then pending buy stops and pending sell stops, each in
+// release order. The book must not be changed during the iteration.
+func (b *Book) All() iter.Seq[OrderInfo] {
+	return func(yield func(OrderInfo) bool) {
+		for side := Buy; side <= Sell; side++ {
+			more := true
+			b.sides[side].tree.Scan(func(_ int64, li int32) bool {
+				for ni := b.levels[li].head; ni != nilIdx; ni = b.nodes[ni].next {
+					if !yield(b.nodeInfo(ni)) {
+						more = false
+						return false
+					}
+				}
+				return true
+			})
+			if !more {
+				return
+			}
+		}
+		b.stops.all(yield)
+	}
+}
+
+// LastPrice returns the last trade price, 0 before the first trade.
+func (b *Book) LastPrice() int64 { return b.last }
+
+// Len returns the number of resting orders.
+func (b *Book) Len() int { return b.resting }
+
+// Stops returns the number of pending stop orders.
+func (b *Book) Stops() int { return b.stops.len() }
+
+// allocNode returns the index of a free node, growing the slab if needed.
+func (b *Book) allocNode() int32 {
+	if i := b.freeNode; i != nilIdx {
+		b.freeNode = b.nodes[i].next
+		return i
+	}
+	b.nodes = append(b.nodes, node{})
+	return int32(len(b.nodes) - 1)
+}
+
+func (b *Book) freeNodeAt(i int32) {
+	b.nodes[i] = node{next: b.freeNode, prev: nilIdx, level: nilIdx}
+	b.freeNode = i
+}
+
+// levelFor returns the level of price on side, creating it if needed.
+func (b *Book) levelFor(side Side, price int64) int32 {
+	s := &b.sides[side]
+	if s.best != nilIdx && b.levels[s.best].price == price {
+		return s.best
+	}
+	key := levelKey(side, price)
+	if li, ok := s.tree.Get(key); ok {
+		return li
+	}
+	var li int32
+	if b.freeLvl != nilIdx {
+		li = b.freeLvl
+		b.freeLvl = b.levels[li].head
+	} else {
+		b.levels = append(b.levels, level{})
+		li = int32(len(b.levels) - 1)
+	}
+	b.levels[li] = level{price: price, head: nilIdx, tail: nilIdx}
+	s.tree.Set(key, li)
+	if s.best == nilIdx || key < levelKey(side, b.levels[s.best].price) {
+		s.best = li
+	}
+	return li
+}
+
+// removeLevel deletes an empty level from its side and frees it.
+func (b *Book) removeLevel(side Side, li int32) {
+	s := &b.sides[side]
+	s.tree.Delete(levelKey(side, b.levels[li].price))
+	if s.best == li {
+		s.best = nilIdx
+		if _, v, ok := s.tree.Min(); ok {
+			s.best = v
+		}
+	}
+	b.levels[li] = level{head: b.freeLvl}
+	b.freeLvl = li
+}
+
+// pushBack appends node ni to the tail of level li.
+func (b *Book) pushBack(li, ni int32) {
+	lv := &b.levels[li]
+	n := &b.nodes[ni]
+	n.level = li
+	n.prev = lv.tail
+	n.next = nilIdx
+	if lv.tail != nilIdx {
+		b.nodes[lv.tail].next = ni
+	} else {
+		lv.head = ni
+	}
+	lv.tail = ni
+	lv.count++
+	lv.vis += n.visible
+	lv.open += n.open
+}
+
+// unlink takes node ni out of its level's FIFO and totals, leaving the
+// level in place even if it becomes empty.
+func (b *Book) unlink(ni int32) {
+	n := &b.nodes[ni]
+	lv := &b.levels[n.level]
+	if n.prev != nilIdx {
+		b.nodes[n.prev].next = n.next
+	} else {
+		lv.head = n.next
+	}
+	if n.next != nilIdx {
+		b.nodes[n.next].prev = n.prev
+	} else {
+		lv.tail = n.prev
+	}
+	lv.count--
+	lv.vis -= n.visible
+	lv.open -= n.open
+}
+
+// removeNode takes a resting order out of the book entirely.
+func (b *Book) removeNode(ni int32) {
+	n := &b.nodes[ni]
+	li, side := n.level, n.side
+	b.unlink(ni)
+	if b.levels[li].count == 0 {
+		b.removeLevel(side, li)
+	}
+	b.index.del(n.id)
+	b.freeNodeAt(ni)
+	b.resting--
+}

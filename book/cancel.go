@@ -1,0 +1,72 @@
+package book
+
+// Cancel removes a resting order or pending stop, appending EvCancelled
+// (reason cancelled), or EvRejected and ErrUnknownOrder if no live order
+// has that id.
+func (b *Book) Cancel(dst []Event, id uint64) ([]Event, error) {
+	v, ok := b.index.get(id)
+	if !ok {
+		return append(dst, Event{Kind: EvRejected, Reason: ReasonUnknownOrder, OrderID: id}), ErrUnknownOrder
+	}
+	if v < 0 {
+		o := b.stops.remove(v)
+		b.index.del(id)
+		return append(dst, Event{Kind: EvCancelled, Side: o.Side, Reason: ReasonCancelled,
+			OrderID: id, Owner: o.Owner, Price: o.Price, Qty: o.Qty, Remaining: o.QuoteBudget}), nil
+	}
+	n := &b.nodes[v]
+	dst = append(dst, Event{Kind: EvCancelled, Side: n.side, Reason: ReasonCancelled,
+		OrderID: id, Owner: n.owner, Price: n.price, Qty: n.open})
+	b.removeNode(v)
+	return dst, nil
+}
+
+// Amend changes a resting order's price and open quantity (qty is the new
+// open quantity, not the original order quantity). With the same price and
+// a quantity not above the open one the order keeps its queue place;
+// otherwise it is taken out and re-entered at the back of its new level,
+// trading first if the new price crosses. A post-only order whose new
+// price would cross is rejected with ErrWouldCross. Pending stops cannot be
+// amended (ErrNotAmendable). A rejected amend changes nothing.
+func (b *Book) Amend(dst []Event, id uint64, price, qty int64) ([]Event, error) {
+	v, ok := b.index.get(id)
+	if !ok {
+		return append(dst, Event{Kind: EvRejected, Reason: ReasonUnknownOrder, OrderID: id}), ErrUnknownOrder
+	}
+	if v < 0 {
+		o := b.stops.order(v)
+		return append(dst, Event{Kind: EvRejected, Side: o.Side, Reason: ReasonNotAmendable,
+			OrderID: id, Owner: o.Owner}), ErrNotAmendable
+	}
+	n := &b.nodes[v]
+	r := b.checkPrice(price)
+	if r == ReasonNone {
+		r = b.checkQty(qty)
+	}
+	if r == ReasonNone {
+		r = b.checkNotional(price, qty)
+	}
+	if r == ReasonNone && n.postOnly && b.crosses(n.side, price) {
+		r = ReasonWouldCross
+	}
+	if r != ReasonNone {
+		return append(dst, Event{Kind: EvRejected, Side: n.side, Reason: r, OrderID: id, Owner: n.owner}), r.Err()
+	}
+	if price == n.price && qty <= n.open {
+		lv := &b.levels[n.level]
+		lv.open -= n.open - qty
+		n.open = qty
+		if n.visible > qty {
+			lv.vis -= n.visible - qty
+			n.visible = qty
+		}
+		return append(dst, Event{Kind: EvAmended, Side: n.side, KeptPriority: true,
+			OrderID: id, Owner: n.owner, Price: price, Qty: qty}), nil
+	}
+	t := taker{id: id, owner: n.owner, price: price, qty: qty, display: n.display,
+		side: n.side, tif: GTC, stp: n.stp, postOnly: n.postOnly}
+	dst = append(dst, Event{Kind: EvAmended, Side: n.side, OrderID: id, Owner: n.owner, Price: price, Qty: qty})
+	b.removeNode(v)
+	dst = b.execute(dst, &t)
+	return b.releaseStops(dst), nil
+}

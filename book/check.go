@@ -1,0 +1,149 @@
+package book
+
+import "fmt"
+
+// Check verifies the book's internal invariants and returns the first
+// violation found: every level's totals equal the sum of its orders, queue
+// links and the id index agree, the book is not crossed, the cached best
+// levels are the best, no slab entry is leaked, and no pending stop is
+// already triggered. It walks the whole book: use it in tests.
+func (b *Book) Check() error {
+	seenNodes := 0
+	for side := Buy; side <= Sell; side++ {
+		s := &b.sides[side]
+		var err error
+		first := true
+		s.tree.Scan(func(key int64, li int32) bool {
+			if first {
+				first = false
+				if s.best != li {
+					err = fmt.Errorf("book: %s best level %d, tree min %d", side, s.best, li)
+					return false
+				}
+			}
+			var n int
+			if n, err = b.checkLevel(side, key, li); err != nil {
+				return false
+			}
+			seenNodes += n
+			return true
+		})
+		if err != nil {
+			return err
+		}
+		if first && s.best != nilIdx {
+			return fmt.Errorf("book: %s side empty but best level is %d", side, s.best)
+		}
+	}
+	if bid, _, ok := b.BestBid(); ok {
+		if ask, _, ok := b.BestAsk(); ok && bid >= ask {
+			return fmt.Errorf("book: crossed: bid %d >= ask %d", bid, ask)
+		}
+	}
+	if seenNodes != b.resting {
+		return fmt.Errorf("book: %d orders in levels, resting count %d", seenNodes, b.resting)
+	}
+	free := 0
+	for i := b.freeNode; i != nilIdx; i = b.nodes[i].next {
+		if free++; free > len(b.nodes) {
+			return fmt.Errorf("book: node free list has a cycle")
+		}
+	}
+	if seenNodes+free != len(b.nodes) {
+		return fmt.Errorf("book: node slab leak: %d live + %d free != %d", seenNodes, free, len(b.nodes))
+	}
+	freeLv := 0
+	for i := b.freeLvl; i != nilIdx; i = b.levels[i].head {
+		if freeLv++; freeLv > len(b.levels) {
+			return fmt.Errorf("book: level free list has a cycle")
+		}
+	}
+	if n := b.sides[Buy].tree.Len() + b.sides[Sell].tree.Len() + freeLv; n != len(b.levels) {
+		return fmt.Errorf("book: level slab leak: %d in trees + free != %d", n, len(b.levels))
+	}
+	if err := b.checkStops(); err != nil {
+		return err
+	}
+	if b.index.n != b.resting+b.stops.len() {
+		return fmt.Errorf("book: index holds %d ids, %d resting + %d stops", b.index.n, b.resting, b.stops.len())
+	}
+	return nil
+}
+
+// checkLevel checks one level and its queue and returns its order count.
+func (b *Book) checkLevel(side Side, key int64, li int32) (int, error) {
+	lv := &b.levels[li]
+	if levelKey(side, lv.price) != key {
+		return 0, fmt.Errorf("book: level %d price %d under key %d", li, lv.price, key)
+	}
+	var vis, open int64
+	n := 0
+	prev := int32(nilIdx)
+	for ni := lv.head; ni != nilIdx; ni = b.nodes[ni].next {
+		o := &b.nodes[ni]
+		switch {
+		case o.prev != prev:
+			return 0, fmt.Errorf("book: order %d prev link %d, want %d", o.id, o.prev, prev)
+		case o.level != li || o.side != side || o.price != lv.price:
+			return 0, fmt.Errorf("book: order %d in level %d (%s %d) says level %d (%s %d)",
+				o.id, li, side, lv.price, o.level, o.side, o.price)
+		case o.open <= 0 || o.visible <= 0 || o.visible > o.open:
+			return 0, fmt.Errorf("book: order %d open %d visible %d", o.id, o.open, o.visible)
+		case o.display == 0 && o.visible != o.open:
+			return 0, fmt.Errorf("book: order %d hides %d without being an iceberg", o.id, o.open-o.visible)
+		case o.display != 0 && o.visible > o.display:
+			return 0, fmt.Errorf("book: iceberg %d shows %d > display %d", o.id, o.visible, o.display)
+		}
+		if v, ok := b.index.get(o.id); !ok || v != ni {
+			return 0, fmt.Errorf("book: index of order %d is %d,%v, want %d", o.id, v, ok, ni)
+		}
+		vis += o.visible
+		open += o.open
+		prev = ni
+		if n++; n > len(b.nodes) {
+			return 0, fmt.Errorf("book: level %d queue has a cycle", li)
+		}
+	}
+	switch {
+	case n == 0:
+		return 0, fmt.Errorf("book: empty level %d at price %d", li, lv.price)
+	case lv.tail != prev:
+		return 0, fmt.Errorf("book: level %d tail %d, want %d", li, lv.tail, prev)
+	case int(lv.count) != n || lv.vis != vis || lv.open != open:
+		return 0, fmt.Errorf("book: level %d totals count=%d vis=%d open=%d, orders give %d %d %d",
+			li, lv.count, lv.vis, lv.open, n, vis, open)
+	}
+	return n, nil
+}
+
+// checkStops checks the pending stops against their trees and the index.
+func (b *Book) checkStops() error {
+	q := &b.stops
+	n := 0
+	for side := Buy; side <= Sell; side++ {
+		var err error
+		q.trees[side].Scan(func(k stopKey) bool {
+			n++
+			ps := &q.slots[k.slot]
+			if ps.key != k || ps.order.Side != side {
+				err = fmt.Errorf("book: stop slot %d holds %+v, tree says %+v", k.slot, ps.key, k)
+				return false
+			}
+			if v, ok := b.index.get(ps.order.ID); !ok || v != -k.slot-1 {
+				err = fmt.Errorf("book: index of stop %d is %d,%v", ps.order.ID, v, ok)
+				return false
+			}
+			return true
+		})
+		if err != nil {
+			return err
+		}
+	}
+	if n != q.n || n+len(q.free) != len(q.slots) {
+		return fmt.Errorf("book: %d stops in trees, count %d, %d free of %d slots", n, q.n, len(q.free), len(q.slots))
+	}
+	if _, ok := q.triggered(b.last); ok {
+		return fmt.Errorf("book: a pending stop is triggered by last price %d", b.last)
+	}
+	return nil
+}

@@ -1,0 +1,214 @@
+package book
+
+import "errors"
+
+// EventKind is the kind of an Event.
+type EventKind uint8
+
+// Event kinds.
+const (
+	// EvAccepted: an order passed validation. Price is its limit (or
+	// protection) price, Qty its quantity, Remaining its Qty, or its quote
+	// budget for a market buy by budget.
+	EvAccepted EventKind = iota + 1
+	// EvRejected: a command was refused and changed nothing. Reason says
+	// why; OrderID, Owner and Side echo the command where known.
+	EvRejected
+	// EvTrade: OrderID (the taker) traded Qty at Price with MakerID. Remaining
+	// is what the taker has left to fill (the unspent budget for a market
+	// buy by budget); MakerRemaining is the maker's open quantity after the
+	// trade (visible + hidden).
+	EvTrade
+	// EvCancelled: an order left the book by Cancel (ReasonCancelled) or by
+	// self-trade prevention (ReasonSelfTrade). Qty is the open quantity
+	// removed; for a market buy by budget Qty is 0 and Remaining the unspent
+	// budget.
+	EvCancelled
+	// EvExpired: the unfilled rest of an IOC or market order
+	// (ReasonUnfilled), or a whole FOK order that could not fill
+	// (ReasonFOK). Qty and Remaining as for EvCancelled.
+	EvExpired
+	// EvAmended: a resting order now has price Price and open quantity Qty.
+	// KeptPriority says whether it kept its place in the queue; if it did
+	// not, trades may follow (a new price may cross).
+	EvAmended
+	// EvTriggered: a stop order was released by last trade price Price; the
+	// events of it as a new order (trades, expiry) follow. Qty is its
+	// quantity, Remaining its quote budget if it has one.
+	EvTriggered
+)
+
+// String returns the lower-case name of the kind.
+func (k EventKind) String() string {
+	switch k {
+	case EvAccepted:
+		return "accepted"
+	case EvRejected:
+		return "rejected"
+	case EvTrade:
+		return "trade"
+	case EvCancelled:
+		return "cancelled"
+	case EvExpired:
+		return "expired"
+	case EvAmended:
+		return "amended"
+	case EvTriggered:
+		return "triggered"
+	}
+	return "event?"
+}
+
+// Event is one outcome of a command. Events are plain values written into
+// a slice the caller owns; the book keeps no reference to them.
+type Event struct {
+	Kind   EventKind
+	Side   Side   // side of OrderID
+	Reason Reason // rejections, cancellations and expiries
+	// KeptPriority is set on EvAmended when the order kept its queue place.
+	KeptPriority bool
+	// OrderID is the order the event is about; the taker of a trade.
+	OrderID uint64
+	// Owner is the owner of OrderID.
+	Owner uint64
+	// MakerID and MakerOwner identify the resting order of a trade.
+	MakerID    uint64
+	MakerOwner uint64
+	Price      int64
+	Qty        int64
+	Remaining  int64
+	// MakerRemaining is the maker's open quantity after a trade.
+	MakerRemaining int64
+}
+
+// Reason says why an order was rejected, cancelled or expired.
+type Reason uint8
+
+// Reasons. Each rejection reason has a sentinel error (Reason.Err).
+const (
+	ReasonNone Reason = iota
+	// Rejections.
+	ReasonInvalidID        // ID is zero
+	ReasonDuplicateID      // ID belongs to a live order
+	ReasonInvalidSide      // Side is neither Buy nor Sell
+	ReasonInvalidType      // unknown Type
+	ReasonInvalidTIF       // unknown TIF, or one the type does not allow
+	ReasonInvalidSTP       // unknown STP mode
+	ReasonInvalidPrice     // price missing, not positive or above MaxPrice
+	ReasonPriceNotOnTick   // price not a multiple of TickSize
+	ReasonInvalidQty       // quantity missing or not positive
+	ReasonQtyNotOnLot      // quantity not a multiple of LotSize
+	ReasonQtyBelowMin      // quantity below MinQty
+	ReasonQtyAboveMax      // quantity above MaxQty
+	ReasonBelowMinNotional // price × quantity (or budget) below MinNotional
+	ReasonNotionalOverflow // price × quantity does not fit in an int64
+	ReasonInvalidStop      // stop price missing, not positive or off tick
+	ReasonInvalidDisplay   // display quantity invalid or not allowed
+	ReasonInvalidBudget    // quote budget invalid or not allowed
+	ReasonPostOnlyInvalid  // post-only on an order that is not a GTC limit
+	ReasonWouldCross       // post-only order would trade
+	ReasonUnknownOrder     // no live order with that ID
+	ReasonNotAmendable     // the order cannot be amended (pending stop)
+	// Cancellations and expiries.
+	ReasonCancelled // cancelled on request
+	ReasonSelfTrade // cancelled by self-trade prevention
+	ReasonUnfilled  // rest of an IOC or market order expired
+	ReasonFOK       // FOK order could not fill entirely
+	numReasons
+)
+
+var reasonNames = [numReasons]string{
+	ReasonNone:             "none",
+	ReasonInvalidID:        "invalid_id",
+	ReasonDuplicateID:      "duplicate_id",
+	ReasonInvalidSide:      "invalid_side",
+	ReasonInvalidType:      "invalid_type",
+	ReasonInvalidTIF:       "invalid_time_in_force",
+	ReasonInvalidSTP:       "invalid_stp",
+	ReasonInvalidPrice:     "invalid_price",
+	ReasonPriceNotOnTick:   "price_not_on_tick",
+	ReasonInvalidQty:       "invalid_quantity",
+	ReasonQtyNotOnLot:      "quantity_not_on_lot",
+	ReasonQtyBelowMin:      "quantity_below_min",
+	ReasonQtyAboveMax:      "quantity_above_max",
+	ReasonBelowMinNotional: "below_min_notional",
+	ReasonNotionalOverflow: "notional_overflow",
+	ReasonInvalidStop:      "invalid_stop_price",
+	ReasonInvalidDisplay:   "invalid_display_quantity",
+	ReasonInvalidBudget:    "invalid_quote_budget",
+	ReasonPostOnlyInvalid:  "post_only_not_allowed",
+	ReasonWouldCross:       "post_only_would_cross",
+	ReasonUnknownOrder:     "unknown_order",
+	ReasonNotAmendable:     "not_amendable",
+	ReasonCancelled:        "cancelled",
+	ReasonSelfTrade:        "self_trade_prevented",
+	ReasonUnfilled:         "unfilled",
+	ReasonFOK:              "fill_or_kill",
+}
+
+// String returns the snake_case name of the reason, as used in APIs.
+func (r Reason) String() string {
+	if r < numReasons {
+		return reasonNames[r]
+	}
+	return "reason?"
+}
+
+// Sentinel errors, one per rejection reason. Place, Cancel and Amend return
+// them; errors.Is works on them.
+var (
+	ErrInvalidID        = errors.New("book: invalid order id")
+	ErrDuplicateID      = errors.New("book: duplicate order id")
+	ErrInvalidSide      = errors.New("book: invalid side")
+	ErrInvalidType      = errors.New("book: invalid order type")
+	ErrInvalidTIF       = errors.New("book: invalid time in force")
+	ErrInvalidSTP       = errors.New("book: invalid self-trade prevention mode")
+	ErrInvalidPrice     = errors.New("book: invalid price")
+	ErrPriceNotOnTick   = errors.New("book: price not on tick")
+	ErrInvalidQty       = errors.New("book: invalid quantity")
+	ErrQtyNotOnLot      = errors.New("book: quantity not on lot")
+	ErrQtyBelowMin      = errors.New("book: quantity below minimum")
+	ErrQtyAboveMax      = errors.New("book: quantity above maximum")
+	ErrBelowMinNotional = errors.New("book: notional below minimum")
+	ErrNotionalOverflow = errors.New("book: notional overflows int64")
+	ErrInvalidStop      = errors.New("book: invalid stop price")
+	ErrInvalidDisplay   = errors.New("book: invalid display quantity")
+	ErrInvalidBudget    = errors.New("book: invalid quote budget")
+	ErrPostOnlyInvalid  = errors.New("book: post-only not allowed for this order")
+	ErrWouldCross       = errors.New("book: post-only order would cross")
+	ErrUnknownOrder     = errors.New("book: unknown order")
+	ErrNotAmendable     = errors.New("book: order cannot be amended")
+)
+
+var reasonErrs = [numReasons]error{
+	ReasonInvalidID:        ErrInvalidID,
+	ReasonDuplicateID:      ErrDuplicateID,
+	ReasonInvalidSide:      ErrInvalidSide,
+	ReasonInvalidType:      ErrInvalidType,
+	ReasonInvalidTIF:       ErrInvalidTIF,
+	ReasonInvalidSTP:       ErrInvalidSTP,
+	ReasonInvalidPrice:     ErrInvalidPrice,
+	ReasonPriceNotOnTick:   ErrPriceNotOnTick,
+	ReasonInvalidQty:       ErrInvalidQty,
+	ReasonQtyNotOnLot:      ErrQtyNotOnLot,
+	ReasonQtyBelowMin:      ErrQtyBelowMin,
+	ReasonQtyAboveMax:      ErrQtyAboveMax,
+	ReasonBelowMinNotional: ErrBelowMinNotional,
+	ReasonNotionalOverflow: ErrNotionalOverflow,
+	ReasonInvalidStop:      ErrInvalidStop,
+	ReasonInvalidDisplay:   ErrInvalidDisplay,
+	ReasonInvalidBudget:    ErrInvalidBudget,
+	ReasonPostOnlyInvalid:  ErrPostOnlyInvalid,
+	ReasonWouldCross:       ErrWouldCross,
+	ReasonUnknownOrder:     ErrUnknownOrder,
+	ReasonNotAmendable:     ErrNotAmendable,
+}
+
+// Err returns the sentinel error of a rejection reason, or nil for reasons
+// that are not rejections.
+func (r Reason) Err() error {
+	if r < numReasons {
+		return reasonErrs[r]
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package book
+
+// match trades t against the opposite side, best price first and in queue
+// order within a price, applying self-trade prevention. stopped reports
+// that self-trade prevention cancelled the rest of t.
+func (b *Book) match(dst []Event, t *taker) (_ []Event, stopped bool) {
+	side := t.side.Opposite()
+	s := &b.sides[side]
+	lot := b.rules.LotSize
+	for t.left() > 0 {
+		li := s.best
+		if li == nilIdx {
+			break
+		}
+		lv := &b.levels[li]
+		price := lv.price
+		if !t.accepts(price) {
+			break
+		}
+		for lv.head != nilIdx {
+			want := t.qty
+			if t.budget != 0 {
+				want = t.budget / price / lot * lot
+				if want == 0 {
+					return dst, false
+				}
+			} else if want == 0 {
+				return dst, false
+			}
+			mi := lv.head
+			m := &b.nodes[mi]
+			if t.stp != STPNone && m.owner == t.owner {
+				if t.stp == STPCancelTaker {
+					return t.end(dst, EvCancelled, ReasonSelfTrade), true
+				}
+				dst = append(dst, Event{Kind: EvCancelled, Side: side, Reason: ReasonSelfTrade,
+					OrderID: m.id, Owner: m.owner, Price: price, Qty: m.open})
+				last := lv.count == 1
+				b.removeNode(mi)
+				if t.stp == STPCancelBoth {
+					return t.end(dst, EvCancelled, ReasonSelfTrade), true
+				}
+				if last {
+					break // the level is gone
+				}
+				continue
+			}
+			fill := min(want, m.visible)
+			m.visible -= fill
+			m.open -= fill
+			lv.vis -= fill
+			lv.open -= fill
+			if t.budget != 0 {
+				t.budget -= fill * price
+			} else {
+				t.qty -= fill
+			}
+			b.last = price
+			dst = append(dst, Event{Kind: EvTrade, Side: t.side, OrderID: t.id, Owner: t.owner,
+				MakerID: m.id, MakerOwner: m.owner, Price: price, Qty: fill, Remaining: t.left(),
+				MakerRemaining: m.open})
+			if m.open == 0 {
+				if lv.count == 1 {
+					b.removeNode(mi)
+					break
+				}
+				b.removeNode(mi)
+			} else if m.visible == 0 {
+				b.refresh(li, mi)
+			}
+		}
+	}
+	return dst, false
+}
+
+// refresh shows the next slice of an iceberg whose visible slice is used
+// up and moves it to the back of its level.
+func (b *Book) refresh(li, mi int32) {
+	b.unlink(mi)
+	m := &b.nodes[mi]
+	m.visible = min(m.display, m.open)
+	b.pushBack(li, mi)
+}
+
+// fillable reports whether a FOK taker can fill its whole quantity now,
+// under the rules in the package doc.
+func (b *Book) fillable(t *taker) bool {
+	need := t.qty
+	killed := false
+	b.sides[t.side.Opposite()].tree.Scan(func(_ int64, li int32) bool {
+		lv := &b.levels[li]
+		if !t.accepts(lv.price) {
+			return false
+		}
+		if t.stp == STPNone {
+			need -= lv.open
+			return need > 0
+		}
+		for ni := lv.head; ni != nilIdx; ni = b.nodes[ni].next {
+			n := &b.nodes[ni]
+			if n.owner != t.owner {
+				need -= n.open
+			} else if t.stp != STPCancelMaker {
+				killed = true // own order on a level it must reach
+				return false
+			}
+		}
+		return need > 0
+	})
+	return !killed && need <= 0
+}

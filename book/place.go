@@ -1,0 +1,242 @@
+package book
+
+import (
+	"math"
+	"math/bits"
+)
+
+// Place validates and executes a new order, appending its events (and
+// those of any stops it triggers) to dst. It returns the extended slice and,
+// if the order was rejected, the sentinel error of the reason; a rejected
+// order changes nothing. The book does not retain o.
+func (b *Book) Place(dst []Event, o *Order) ([]Event, error) {
+	if r := b.validate(o); r != ReasonNone {
+		return append(dst, Event{Kind: EvRejected, Side: o.Side, Reason: r, OrderID: o.ID, Owner: o.Owner}), r.Err()
+	}
+	b.seq++
+	rem := o.Qty
+	if o.QuoteBudget != 0 {
+		rem = o.QuoteBudget
+	}
+	dst = append(dst, Event{Kind: EvAccepted, Side: o.Side, OrderID: o.ID, Owner: o.Owner,
+		Price: o.Price, Qty: o.Qty, Remaining: rem})
+	if o.Type == StopMarket || o.Type == StopLimit {
+		b.index.put(o.ID, b.stops.add(o, b.seq))
+	} else {
+		t := takerOf(o)
+		dst = b.execute(dst, &t)
+	}
+	return b.releaseStops(dst), nil
+}
+
+// validate returns the first rule o breaks, in the order documented in the
+// package doc, or ReasonNone.
+func (b *Book) validate(o *Order) Reason {
+	r := &b.rules
+	switch {
+	case o.ID == 0:
+		return ReasonInvalidID
+	case o.Side > Sell:
+		return ReasonInvalidSide
+	case o.Type > StopLimit:
+		return ReasonInvalidType
+	case o.TIF > FOK:
+		return ReasonInvalidTIF
+	case o.STP > STPCancelBoth:
+		return ReasonInvalidSTP
+	}
+	if _, live := b.index.get(o.ID); live {
+		return ReasonDuplicateID
+	}
+	if o.PostOnly && (o.Type != Limit || o.TIF != GTC) {
+		return ReasonPostOnlyInvalid
+	}
+	priced := o.Type == Limit || o.Type == StopLimit
+	if o.Type == StopMarket || o.Type == StopLimit {
+		if o.StopPrice <= 0 || o.StopPrice > r.MaxPrice || o.StopPrice%r.TickSize != 0 {
+			return ReasonInvalidStop
+		}
+	} else if o.StopPrice != 0 {
+		return ReasonInvalidStop
+	}
+	if (priced && o.Price <= 0) || o.Price < 0 || o.Price > r.MaxPrice {
+		return ReasonInvalidPrice
+	}
+	if o.Price%r.TickSize != 0 {
+		return ReasonPriceNotOnTick
+	}
+	if o.QuoteBudget != 0 {
+		if priced || o.Side != Buy || o.Qty != 0 || o.TIF == FOK || o.QuoteBudget < 0 {
+			return ReasonInvalidBudget
+		}
+		if o.QuoteBudget < r.MinNotional {
+			return ReasonBelowMinNotional
+		}
+	} else if rs := b.checkQty(o.Qty); rs != ReasonNone {
+		return rs
+	}
+	if o.DisplayQty != 0 && (!priced || o.TIF != GTC || o.DisplayQty < 0 ||
+		o.DisplayQty%r.LotSize != 0 || o.DisplayQty > o.Qty) {
+		return ReasonInvalidDisplay
+	}
+	if priced {
+		if rs := b.checkNotional(o.Price, o.Qty); rs != ReasonNone {
+			return rs
+		}
+	}
+	if o.PostOnly && b.crosses(o.Side, o.Price) {
+		return ReasonWouldCross
+	}
+	return ReasonNone
+}
+
+// checkPrice validates a limit price.
+func (b *Book) checkPrice(price int64) Reason {
+	if price <= 0 || price > b.rules.MaxPrice {
+		return ReasonInvalidPrice
+	}
+	if price%b.rules.TickSize != 0 {
+		return ReasonPriceNotOnTick
+	}
+	return ReasonNone
+}
+
+// checkQty validates an order quantity.
+func (b *Book) checkQty(qty int64) Reason {
+	r := &b.rules
+	switch {
+	case qty <= 0:
+		return ReasonInvalidQty
+	case qty%r.LotSize != 0:
+		return ReasonQtyNotOnLot
+	case qty < r.MinQty:
+		return ReasonQtyBelowMin
+	case qty > r.MaxQty:
+		return ReasonQtyAboveMax
+	}
+	return ReasonNone
+}
+
+// checkNotional validates price × qty of a priced order: it must fit in an
+// int64 and reach MinNotional.
+func (b *Book) checkNotional(price, qty int64) Reason {
+	hi, lo := bits.Mul64(uint64(price), uint64(qty))
+	if hi != 0 || lo > math.MaxInt64 {
+		return ReasonNotionalOverflow
+	}
+	if int64(lo) < b.rules.MinNotional {
+		return ReasonBelowMinNotional
+	}
+	return ReasonNone
+}
+
+// crosses reports whether an order on side at price would trade on arrival.
+func (b *Book) crosses(side Side, price int64) bool {
+	li := b.sides[side.Opposite()].best
+	if li == nilIdx {
+		return false
+	}
+	p := b.levels[li].price
+	if side == Buy {
+		return p <= price
+	}
+	return p >= price
+}
+
+// taker is an order while it matches.
+type taker struct {
+	id       uint64
+	owner    uint64
+	price    int64 // limit, or protection price of a market order (0: none)
+	qty      int64 // left to fill (unused by a budget order)
+	budget   int64 // quote left to spend; > 0 only for a market buy by budget
+	display  int64
+	side     Side
+	market   bool
+	tif      TimeInForce
+	stp      STPMode
+	postOnly bool
+}
+
+func takerOf(o *Order) taker {
+	return taker{
+		id: o.ID, owner: o.Owner, price: o.Price, qty: o.Qty, budget: o.QuoteBudget,
+		display: o.DisplayQty, side: o.Side, market: o.Type == Market || o.Type == StopMarket,
+		tif: o.TIF, stp: o.STP, postOnly: o.PostOnly,
+	}
+}
+
+// accepts reports whether t may trade at price p.
+func (t *taker) accepts(p int64) bool {
+	if t.price == 0 {
+		return true
+	}
+	if t.side == Buy {
+		return p <= t.price
+	}
+	return p >= t.price
+}
+
+// left is what the taker has left: quantity, or budget for a budget order.
+func (t *taker) left() int64 {
+	if t.budget != 0 {
+		return t.budget
+	}
+	return t.qty
+}
+
+// end appends the EvCancelled or EvExpired event that removes the rest of t.
+func (t *taker) end(dst []Event, kind EventKind, r Reason) []Event {
+	ev := Event{Kind: kind, Side: t.side, Reason: r, OrderID: t.id, Owner: t.owner, Price: t.price, Qty: t.qty}
+	if t.budget != 0 {
+		ev.Qty, ev.Remaining = 0, t.budget
+	}
+	return append(dst, ev)
+}
+
+// execute matches t and then rests or expires what is left of it.
+func (b *Book) execute(dst []Event, t *taker) []Event {
+	if t.tif == FOK && !b.fillable(t) {
+		return t.end(dst, EvExpired, ReasonFOK)
+	}
+	dst, stopped := b.match(dst, t)
+	switch {
+	case stopped || t.left() == 0:
+	case t.market || t.tif != GTC:
+		dst = t.end(dst, EvExpired, ReasonUnfilled)
+	default:
+		b.rest(t)
+	}
+	return dst
+}
+
+// rest puts what is left of a GTC limit taker into the book.
+func (b *Book) rest(t *taker) {
+	ni := b.allocNode()
+	n := &b.nodes[ni]
+	*n = node{id: t.id, owner: t.owner, price: t.price, open: t.qty, visible: t.qty,
+		display: t.display, side: t.side, stp: t.stp, postOnly: t.postOnly}
+	if t.display != 0 && t.display < t.qty {
+		n.visible = t.display
+	}
+	b.pushBack(b.levelFor(t.side, t.price), ni)
+	b.index.put(t.id, ni)
+	b.resting++
+}
+
+// releaseStops releases triggered stops, one at a time, until none is
+// triggered by the last trade price.
+func (b *Book) releaseStops(dst []Event) []Event {
+	for {
+		v, ok := b.stops.triggered(b.last)
+		if !ok {
+			return dst
+		}
+		o := b.stops.remove(v)
+		b.index.del(o.ID)
+		dst = append(dst, Event{Kind: EvTriggered, Side: o.Side, OrderID: o.ID, Owner: o.Owner,
+			Price: b.last, Qty: o.Qty, Remaining: o.QuoteBudget})
+		t := takerOf(&o)
+		dst = b.execute(dst, &t)
+	}
+}

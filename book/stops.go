@@ -1,0 +1,115 @@
+package book
+
+import "github.com/tidwall/btree"
+
+// stopKey orders pending stops of one side in release order: key is the
+// stop price for buys (lowest first) and -stop price for sells (highest
+// first); seq breaks ties by arrival.
+type stopKey struct {
+	key  int64
+	seq  uint64
+	slot int32
+}
+
+func stopLess(a, b stopKey) bool {
+	if a.key != b.key {
+		return a.key < b.key
+	}
+	return a.seq < b.seq
+}
+
+// stopQueue holds the stop orders that have not triggered yet. Stops are
+// rare next to limit orders, so they keep the whole Order.
+type stopQueue struct {
+	trees [2]*btree.BTreeG[stopKey]
+	slots []pendingStop
+	free  []int32
+	n     int
+}
+
+type pendingStop struct {
+	order Order
+	key   stopKey
+}
+
+func (q *stopQueue) init() {
+	for i := range q.trees {
+		q.trees[i] = btree.NewBTreeGOptions(stopLess, btree.Options{NoLocks: true})
+	}
+}
+
+func (q *stopQueue) len() int { return q.n }
+
+// add stores o (a validated stop order) and returns its index value
+// (negative, as stored in idIndex).
+func (q *stopQueue) add(o *Order, seq uint64) int32 {
+	var slot int32
+	if k := len(q.free); k > 0 {
+		slot = q.free[k-1]
+		q.free = q.free[:k-1]
+	} else {
+		q.slots = append(q.slots, pendingStop{})
+		slot = int32(len(q.slots) - 1)
+	}
+	key := stopKey{key: o.StopPrice, seq: seq, slot: slot}
+	if o.Side == Sell {
+		key.key = -o.StopPrice
+	}
+	q.slots[slot] = pendingStop{order: *o, key: key}
+	q.trees[o.Side].Set(key)
+	q.n++
+	return -slot - 1
+}
+
+// remove deletes the stop with index value v and returns its order.
+func (q *stopQueue) remove(v int32) Order {
+	slot := -v - 1
+	ps := &q.slots[slot]
+	o := ps.order
+	q.trees[o.Side].Delete(ps.key)
+	*ps = pendingStop{}
+	q.free = append(q.free, slot)
+	q.n--
+	return o
+}
+
+// order returns the pending stop with index value v.
+func (q *stopQueue) order(v int32) *Order { return &q.slots[-v-1].order }
+
+// triggered returns the index value of the next stop to release at last
+// trade price last, if any: a buy stop first, then a sell stop.
+func (q *stopQueue) triggered(last int64) (int32, bool) {
+	if q.n == 0 || last == 0 {
+		return 0, false
+	}
+	if k, ok := q.trees[Buy].Min(); ok && last >= k.key {
+		return -k.slot - 1, true
+	}
+	if k, ok := q.trees[Sell].Min(); ok && last <= -k.key {
+		return -k.slot - 1, true
+	}
+	return 0, false
+}
+
+func (q *stopQueue) info(v int32) OrderInfo {
+	o := q.order(v)
+	return OrderInfo{
+		ID: o.ID, Owner: o.Owner, Side: o.Side, Type: o.Type, TIF: o.TIF, STP: o.STP,
+		Price: o.Price, StopPrice: o.StopPrice, Open: o.Qty, DisplayQty: o.DisplayQty,
+		QuoteBudget: o.QuoteBudget, Stop: true,
+	}
+}
+
+// all yields the pending stops, buys then sells, each in release order.
+func (q *stopQueue) all(yield func(OrderInfo) bool) {
+	for side := Buy; side <= Sell; side++ {
+		more := true
+		q.trees[side].Scan(func(k stopKey) bool {
+			more = yield(q.info(-k.slot - 1))
+			return more
+		})
+		if !more {
+			return
+		}
+	}
+}
