@@ -42,12 +42,13 @@ type node struct {
 // level is one price level: a FIFO of nodes with running totals. A free
 // level's head links the free list.
 type level struct {
-	price int64
+	price int64 // 0 while the level is free
 	vis   int64 // sum of visible
 	open  int64 // sum of open
 	head  int32
 	tail  int32
 	count int32
+	side  Side
 }
 
 // bookSide holds one side's levels in a B-tree keyed so that the best
@@ -55,7 +56,13 @@ type level struct {
 type bookSide struct {
 	tree btree.Map[int64, int32]
 	best int32 // level index of the best level, or nilIdx
+	// cache is a direct-mapped price → level cache in front of the tree.
+	// An entry is a hint: it is valid only if the level it names is live,
+	// on this side and at that price.
+	cache [levelCacheSize]int32
 }
+
+const levelCacheSize = 1024 // a power of two
 
 // Book is one market's limit order book. See the package documentation for
 // the matching rules. A Book must be created with New and is not safe for
@@ -108,7 +115,11 @@ func New(rules Rules, opts *Options) (*Book, error) {
 		index:    newIDIndex(capacity),
 	}
 	for i := range b.sides {
-		b.sides[i].best = nilIdx
+		s := &b.sides[i]
+		s.best = nilIdx
+		for j := range s.cache {
+			s.cache[j] = nilIdx
+		}
 	}
 	b.stops.init()
 	return b, nil
@@ -233,8 +244,15 @@ func (b *Book) levelFor(side Side, price int64) int32 {
 	if s.best != nilIdx && b.levels[s.best].price == price {
 		return s.best
 	}
+	slot := &s.cache[uint64(price)&(levelCacheSize-1)]
+	if li := *slot; li != nilIdx {
+		if lv := &b.levels[li]; lv.price == price && lv.side == side {
+			return li
+		}
+	}
 	key := levelKey(side, price)
 	if li, ok := s.tree.Get(key); ok {
+		*slot = li
 		return li
 	}
 	var li int32
@@ -245,8 +263,9 @@ func (b *Book) levelFor(side Side, price int64) int32 {
 		b.levels = append(b.levels, level{})
 		li = int32(len(b.levels) - 1)
 	}
-	b.levels[li] = level{price: price, head: nilIdx, tail: nilIdx}
+	b.levels[li] = level{price: price, head: nilIdx, tail: nilIdx, side: side}
 	s.tree.Set(key, li)
+	*slot = li
 	if s.best == nilIdx || key < levelKey(side, b.levels[s.best].price) {
 		s.best = li
 	}
