@@ -28,8 +28,9 @@
 // stop price (required and on tick, ≤ MaxPrice, for stop types; zero for
 // others); the price (Limit and StopLimit: > 0, ≤ MaxPrice, on tick; Market
 // and StopMarket: 0 or a valid price, used as protection); the quote budget
-// (only a Market or StopMarket Buy with Qty 0 and TIF not FOK, > 0, ≥
-// MinNotional); otherwise the quantity (> 0, on lot, ≥ MinQty, ≤ MaxQty);
+// (only on a Market or StopMarket Buy, > 0, not with FOK unless Qty is
+// set, ≥ MinNotional); the quantity unless the order is a pure budget buy
+// with Qty 0 (> 0, on lot, ≥ MinQty, ≤ MaxQty);
 // DisplayQty (only GTC Limit or StopLimit, > 0, on lot, ≤ Qty); for priced
 // orders price × quantity (no int64 overflow, ≥ MinNotional); last, a
 // post-only order that would trade (best opposite price at or through its
@@ -39,9 +40,9 @@
 // orders best price first, then in arrival order within a price. It trades
 // at the maker's price as long as the price is acceptable (buy: ask ≤
 // limit; sell: bid ≥ limit; market orders: any price, or up to the
-// protection price). A market buy by budget buys, at each price, the most
-// whole lots its remaining budget affords, and stops at the first price
-// where it affords none. Before each trade, self-trade prevention: if the
+// protection price). A market buy with a budget buys, at each price, the
+// most whole lots its remaining budget affords (up to its Qty, if it has
+// one), and stops at the first price where it affords none. Before each trade, self-trade prevention: if the
 // taker's STP mode is not none and the maker has the same Owner,
 // cancel_taker cancels the taker's rest, cancel_maker cancels the whole
 // maker and goes on, cancel_both cancels the maker then the taker's rest
@@ -52,13 +53,15 @@
 //
 // What is left of the taker then: a GTC limit rests (an iceberg shows
 // min(DisplayQty, rest)); an IOC or market order expires (EvExpired,
-// unfilled), a market buy by budget only if budget is left. A FOK order is
-// checked before it trades: walking the acceptable levels best first, it
-// counts the open quantity (hidden included) of resting orders; with
+// unfilled); a pure budget buy expires only if budget is left. A FOK order
+// is checked before it trades: walking the acceptable levels best first, it
+// counts the open quantity (hidden included) of resting orders, and with a
+// budget the cost of the quantity it needs at those prices; with
 // cancel_maker its owner's orders are skipped, and with cancel_taker or
 // cancel_both a level that holds one of its owner's orders, reached before
-// the quantity is covered, kills it. If the quantity is not covered the
-// order expires whole (EvExpired, fill_or_kill) and nothing else happens.
+// the quantity is covered, kills it. If the quantity is not covered (or
+// the budget cannot pay for it) the order expires whole (EvExpired,
+// fill_or_kill) and nothing else happens.
 //
 // Stops wait outside the book. After every command that traded or placed a
 // stop, stops are released while any is triggered by the last trade price
@@ -78,6 +81,7 @@
 // stops cannot be amended.
 //
 // Quantities in events: Qty of EvCancelled and EvExpired is the open
-// quantity removed; for a market buy by budget it is 0 and Remaining the
-// unspent budget. Otherwise Remaining is 0 on those events.
+// quantity removed (0 for a pure budget buy) and Remaining the unspent
+// quote budget (0 for orders without one). Remaining of a trade is the
+// taker's quantity left, or for a pure budget buy its budget left.
 package book

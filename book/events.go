@@ -15,14 +15,14 @@ const (
 	// why; OrderID, Owner and Side echo the command where known.
 	EvRejected
 	// EvTrade: OrderID (the taker) traded Qty at Price with MakerID. Remaining
-	// is what the taker has left to fill (the unspent budget for a market
-	// buy by budget); MakerRemaining is the maker's open quantity after the
-	// trade (visible + hidden).
+	// is what the taker has left to fill (the unspent budget for a pure
+	// budget buy, one with Qty 0); MakerRemaining is the maker's open
+	// quantity after the trade (visible + hidden).
 	EvTrade
 	// EvCancelled: an order left the book by Cancel (ReasonCancelled) or by
 	// self-trade prevention (ReasonSelfTrade). Qty is the open quantity
-	// removed; for a market buy by budget Qty is 0 and Remaining the unspent
-	// budget.
+	// removed (0 for a pure budget buy) and Remaining the unspent quote
+	// budget (0 for an order without one).
 	EvCancelled
 	// EvExpired: the unfilled rest of an IOC or market order
 	// (ReasonUnfilled), or a whole FOK order that could not fill

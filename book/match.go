@@ -18,13 +18,8 @@ func (b *Book) match(dst []Event, t *taker) (_ []Event, stopped bool) {
 			break
 		}
 		for lv.head != nilIdx {
-			want := t.qty
-			if t.budget != 0 {
-				want = t.budget / price / lot * lot
-				if want == 0 {
-					return dst, false
-				}
-			} else if want == 0 {
+			want := t.want(price, lot)
+			if want == 0 {
 				return dst, false
 			}
 			mi := lv.head
@@ -50,10 +45,9 @@ func (b *Book) match(dst []Event, t *taker) (_ []Event, stopped bool) {
 			m.open -= fill
 			lv.vis -= fill
 			lv.open -= fill
-			if t.budget != 0 {
+			t.qty -= fill
+			if t.byBudget {
 				t.budget -= fill * price
-			} else {
-				t.qty -= fill
 			}
 			b.last = price
 			dst = append(dst, Event{Kind: EvTrade, Side: t.side, OrderID: t.id, Owner: t.owner,
@@ -82,24 +76,45 @@ func (b *Book) refresh(li, mi int32) {
 	b.pushBack(li, mi)
 }
 
-// fillable reports whether a FOK taker can fill its whole quantity now,
-// under the rules in the package doc.
+// fillable reports whether a FOK taker can fill its whole quantity now
+// (within its budget, if it has one), under the rules in the package doc.
 func (b *Book) fillable(t *taker) bool {
 	need := t.qty
 	killed := false
+	budget := t.budget
+	// take counts n of the open quantity at price; false if the budget
+	// cannot pay for it.
+	take := func(n, price int64) bool {
+		n = min(n, need)
+		need -= n
+		if !t.byBudget {
+			return true
+		}
+		if n > budget/price {
+			return false
+		}
+		budget -= n * price
+		return true
+	}
 	b.sides[t.side.Opposite()].tree.Scan(func(_ int64, li int32) bool {
 		lv := &b.levels[li]
 		if !t.accepts(lv.price) {
 			return false
 		}
 		if t.stp == STPNone {
-			need -= lv.open
+			if !take(lv.open, lv.price) {
+				killed = true
+				return false
+			}
 			return need > 0
 		}
 		for ni := lv.head; ni != nilIdx; ni = b.nodes[ni].next {
 			n := &b.nodes[ni]
 			if n.owner != t.owner {
-				need -= n.open
+				if !take(n.open, lv.price) {
+					killed = true
+					return false
+				}
 			} else if t.stp != STPCancelMaker {
 				killed = true // own order on a level it must reach
 				return false

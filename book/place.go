@@ -66,14 +66,17 @@ func (b *Book) validate(o *Order) Reason {
 		return ReasonPriceNotOnTick
 	}
 	if o.QuoteBudget != 0 {
-		if priced || o.Side != Buy || o.Qty != 0 || o.TIF == FOK || o.QuoteBudget < 0 {
+		if priced || o.Side != Buy || o.QuoteBudget < 0 || o.Qty < 0 || (o.Qty == 0 && o.TIF == FOK) {
 			return ReasonInvalidBudget
 		}
 		if o.QuoteBudget < r.MinNotional {
 			return ReasonBelowMinNotional
 		}
-	} else if rs := b.checkQty(o.Qty); rs != ReasonNone {
-		return rs
+	}
+	if o.QuoteBudget == 0 || o.Qty != 0 {
+		if rs := b.checkQty(o.Qty); rs != ReasonNone {
+			return rs
+		}
 	}
 	if o.DisplayQty != 0 && (!priced || o.TIF != GTC || o.DisplayQty < 0 ||
 		o.DisplayQty%r.LotSize != 0 || o.DisplayQty > o.Qty) {
@@ -148,8 +151,10 @@ type taker struct {
 	id       uint64
 	owner    uint64
 	price    int64 // limit, or protection price of a market order (0: none)
-	qty      int64 // left to fill (unused by a budget order)
-	budget   int64 // quote left to spend; > 0 only for a market buy by budget
+	qty      int64 // left to fill (unused by a pure budget order)
+	budget   int64 // quote left to spend by a market buy with a budget
+	byBudget bool  // the order has a quote budget
+	byQty    bool  // the order has a quantity (false only for a pure budget order)
 	display  int64
 	side     Side
 	market   bool
@@ -161,6 +166,7 @@ type taker struct {
 func takerOf(o *Order) taker {
 	return taker{
 		id: o.ID, owner: o.Owner, price: o.Price, qty: o.Qty, budget: o.QuoteBudget,
+		byBudget: o.QuoteBudget != 0, byQty: o.Qty != 0,
 		display: o.DisplayQty, side: o.Side, market: o.Type == Market || o.Type == StopMarket,
 		tif: o.TIF, stp: o.STP, postOnly: o.PostOnly,
 	}
@@ -177,21 +183,32 @@ func (t *taker) accepts(p int64) bool {
 	return p >= t.price
 }
 
-// left is what the taker has left: quantity, or budget for a budget order.
+// left is what the taker has left: its quantity, or for a pure budget
+// order its budget.
 func (t *taker) left() int64 {
-	if t.budget != 0 {
+	if !t.byQty {
 		return t.budget
 	}
 	return t.qty
 }
 
+// want is how much t would take from an order at price: its quantity,
+// capped by the whole lots its budget affords.
+func (t *taker) want(price, lot int64) int64 {
+	if !t.byBudget {
+		return t.qty
+	}
+	w := t.budget / price / lot * lot
+	if t.byQty && t.qty < w {
+		w = t.qty
+	}
+	return w
+}
+
 // end appends the EvCancelled or EvExpired event that removes the rest of t.
 func (t *taker) end(dst []Event, kind EventKind, r Reason) []Event {
-	ev := Event{Kind: kind, Side: t.side, Reason: r, OrderID: t.id, Owner: t.owner, Price: t.price, Qty: t.qty}
-	if t.budget != 0 {
-		ev.Qty, ev.Remaining = 0, t.budget
-	}
-	return append(dst, ev)
+	return append(dst, Event{Kind: kind, Side: t.side, Reason: r, OrderID: t.id, Owner: t.owner,
+		Price: t.price, Qty: t.qty, Remaining: t.budget})
 }
 
 // execute matches t and then rests or expires what is left of it.

@@ -156,8 +156,9 @@ type Order struct {
 	// Qty is the order quantity. It is zero only for a market buy by quote
 	// budget.
 	Qty int64
-	// QuoteBudget, for a Market or StopMarket buy with Qty == 0, is the most
-	// quote (price × quantity) the order may spend.
+	// QuoteBudget, for a Market or StopMarket buy, is the most quote
+	// (price × quantity) the order may spend. With Qty == 0 the budget alone
+	// sizes the order; with Qty > 0 it buys up to Qty within the budget.
 	QuoteBudget int64
 	// DisplayQty, if non-zero, makes a GTC Limit or StopLimit order an
 	// iceberg: at most DisplayQty of it is visible at a time, and each

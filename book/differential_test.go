@@ -1,0 +1,616 @@
+package book
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// diffRules are the non-trivial rules of the differential test. MaxPrice is
+// high enough that price × quantity can overflow (notional_overflow) while
+// prices above it stay reachable (invalid_price).
+var diffRules = Rules{TickSize: 5, LotSize: 2, MinQty: 4, MaxQty: 1000, MinNotional: 50, MaxPrice: 1 << 62}
+
+// diffKind is the command of a diffOp.
+type diffKind uint8
+
+const (
+	opPlace diffKind = iota
+	opCancel
+	opAmend
+)
+
+// diffOp is one command applied to both Book and refBook.
+type diffOp struct {
+	kind       diffKind
+	order      Order  // opPlace
+	id         uint64 // opCancel, opAmend
+	price, qty int64  // opAmend
+}
+
+func (op diffOp) String() string {
+	switch op.kind {
+	case opCancel:
+		return fmt.Sprintf("Cancel(%d)", op.id)
+	case opAmend:
+		return fmt.Sprintf("Amend(%d, price=%d, qty=%d)", op.id, op.price, op.qty)
+	}
+	o := op.order
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "Place{ID:%d Owner:%d Side:%v Type:%v TIF:%v STP:%v", o.ID, o.Owner, o.Side, o.Type, o.TIF, o.STP)
+	if o.PostOnly {
+		sb.WriteString(" PostOnly")
+	}
+	for _, f := range []struct {
+		name string
+		v    int64
+	}{{"Price", o.Price}, {"StopPrice", o.StopPrice}, {"Qty", o.Qty}, {"QuoteBudget", o.QuoteBudget}, {"DisplayQty", o.DisplayQty}} {
+		if f.v != 0 {
+			fmt.Fprintf(&sb, " %s:%d", f.name, f.v)
+		}
+	}
+	sb.WriteString("}")
+	return sb.String()
+}
+
+// diffRecord is one applied op and the reference's answer, for context.
+type diffRecord struct {
+	n   int
+	op  diffOp
+	evs []Event
+	err error
+}
+
+// diffPair runs a Book and a refBook side by side and compares them.
+type diffPair struct {
+	b        *Book
+	r        *refBook
+	evB, evR []Event
+	n        int          // ops applied
+	hist     []diffRecord // the last histLen ops, oldest first
+	histLen  int
+	depthB   []Level
+}
+
+func newDiffPair(tb testing.TB, rules Rules, histLen int) *diffPair {
+	b, err := New(rules, nil)
+	if err != nil {
+		tb.Fatalf("New(%+v): %v", rules, err)
+	}
+	return &diffPair{b: b, r: newRefBook(rules), histLen: histLen}
+}
+
+// apply runs op on both books and returns a description of the first
+// difference (events, error, or a failed Check), or "".
+func (p *diffPair) apply(op diffOp) string {
+	var errB, errR error
+	p.evB, p.evR = p.evB[:0], p.evR[:0]
+	switch op.kind {
+	case opPlace:
+		o := op.order
+		p.evB, errB = p.b.Place(p.evB, &o)
+		o = op.order
+		p.evR, errR = p.r.Place(p.evR, &o)
+	case opCancel:
+		p.evB, errB = p.b.Cancel(p.evB, op.id)
+		p.evR, errR = p.r.Cancel(p.evR, op.id)
+	case opAmend:
+		p.evB, errB = p.b.Amend(p.evB, op.id, op.price, op.qty)
+		p.evR, errR = p.r.Amend(p.evR, op.id, op.price, op.qty)
+	}
+	p.n++
+	var msg string
+	switch {
+	case errB != errR || !slices.Equal(p.evB, p.evR):
+		msg = fmt.Sprintf("events differ\n book: err=%v\n%s  ref: err=%v\n%s", errB, fmtEvents(p.evB), errR, fmtEvents(p.evR))
+	default:
+		if err := p.b.Check(); err != nil {
+			msg = fmt.Sprintf("Check: %v\n events:\n%s", err, fmtEvents(p.evB))
+		}
+	}
+	if msg != "" {
+		return p.report(op, msg)
+	}
+	if p.histLen > 0 {
+		if len(p.hist) == p.histLen {
+			copy(p.hist, p.hist[1:])
+			p.hist = p.hist[:len(p.hist)-1]
+		}
+		p.hist = append(p.hist, diffRecord{n: p.n, op: op, evs: slices.Clone(p.evR), err: errR})
+	}
+	return ""
+}
+
+// report formats a divergence at op with the preceding context.
+func (p *diffPair) report(op diffOp, msg string) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "divergence at op #%d (book: %d resting, %d stops, last %d)\n", p.n, p.r.Len(), p.r.Stops(), p.r.LastPrice())
+	if len(p.hist) > 0 {
+		fmt.Fprintf(&sb, "preceding %d ops (reference events):\n", len(p.hist))
+		for _, h := range p.hist {
+			fmt.Fprintf(&sb, "#%d %v -> err=%v\n%s", h.n, h.op, h.err, fmtEvents(h.evs))
+		}
+	}
+	fmt.Fprintf(&sb, "DIVERGING #%d %v\n%s", p.n, op, msg)
+	return sb.String()
+}
+
+// compareState compares the query methods of both books; full adds Depth,
+// All and Order.
+func (p *diffPair) compareState(full bool) string {
+	b, r := p.b, p.r
+	var bb, rb [3]any
+	bb[0], bb[1], bb[2] = b.BestBid()
+	rb[0], rb[1], rb[2] = r.BestBid()
+	if bb != rb {
+		return fmt.Sprintf("BestBid: book %v ref %v", bb, rb)
+	}
+	bb[0], bb[1], bb[2] = b.BestAsk()
+	rb[0], rb[1], rb[2] = r.BestAsk()
+	if bb != rb {
+		return fmt.Sprintf("BestAsk: book %v ref %v", bb, rb)
+	}
+	if b.Len() != r.Len() || b.Stops() != r.Stops() || b.LastPrice() != r.LastPrice() {
+		return fmt.Sprintf("Len/Stops/LastPrice: book %d/%d/%d ref %d/%d/%d",
+			b.Len(), b.Stops(), b.LastPrice(), r.Len(), r.Stops(), r.LastPrice())
+	}
+	if !full {
+		return ""
+	}
+	for _, side := range []Side{Buy, Sell} {
+		p.depthB = b.Depth(p.depthB[:0], side, 10)
+		if dr := r.Depth(nil, side, 10); !slices.Equal(p.depthB, dr) {
+			return fmt.Sprintf("Depth(%v, 10):\n book %v\n  ref %v", side, p.depthB, dr)
+		}
+	}
+	allR := r.All()
+	allB := slices.Collect(b.All())
+	if !slices.Equal(allB, allR) {
+		for i := range max(len(allB), len(allR)) {
+			var ib, ir OrderInfo
+			if i < len(allB) {
+				ib = allB[i]
+			}
+			if i < len(allR) {
+				ir = allR[i]
+			}
+			if ib != ir {
+				return fmt.Sprintf("All()[%d] (of %d / %d):\n book %+v\n  ref %+v", i, len(allB), len(allR), ib, ir)
+			}
+		}
+	}
+	for _, in := range allR {
+		if got, ok := b.Order(in.ID); !ok || got != in {
+			return fmt.Sprintf("Order(%d):\n book %+v %v\n  ref %+v", in.ID, got, ok, in)
+		}
+	}
+	return ""
+}
+
+// diffGen generates a random stream of commands, steered by the reference
+// book's state so that it hits live ids, crosses often and stays bounded.
+type diffGen struct {
+	rng    *rand.Rand
+	rules  Rules
+	ref    *refBook
+	nextID uint64
+	mid    int64
+	recent []uint64 // ids placed lately, live or not, for id reuse
+}
+
+func newDiffGen(seed uint64, rules Rules, ref *refBook) *diffGen {
+	return &diffGen{
+		rng:   rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+		rules: rules.withDefaults(), ref: ref, nextID: 1, mid: 200 * rules.withDefaults().TickSize,
+	}
+}
+
+func (g *diffGen) chance(n int) bool { return g.rng.IntN(n) == 0 }
+
+func (g *diffGen) freshID() uint64 {
+	id := g.nextID
+	g.nextID++
+	if len(g.recent) < 512 {
+		g.recent = append(g.recent, id)
+	} else {
+		g.recent[g.rng.IntN(len(g.recent))] = id
+	}
+	return id
+}
+
+// price returns a price on tick within ±10 ticks of mid, on its own side
+// of mid more often than not so that the book has some depth.
+func (g *diffGen) price(side Side) int64 {
+	k := int64(g.rng.IntN(21) - 10)
+	if g.rng.IntN(3) > 0 && (k > 0) == (side == Buy) {
+		k = -k
+	}
+	return g.mid + g.rules.TickSize*k
+}
+
+// qty returns a valid quantity, mostly small.
+func (g *diffGen) qty() int64 {
+	lot := g.rules.LotSize
+	minLots := (g.rules.MinQty + lot - 1) / lot
+	if g.chance(10) {
+		return lot * (minLots + g.rng.Int64N(100))
+	}
+	return lot * (minLots + g.rng.Int64N(15))
+}
+
+func (g *diffGen) tif() TimeInForce {
+	switch x := g.rng.IntN(20); {
+	case x < 14:
+		return GTC
+	case x < 17:
+		return IOC
+	}
+	return FOK
+}
+
+// stopPrice returns a stop price around the last trade price.
+func (g *diffGen) stopPrice() int64 {
+	base := g.ref.LastPrice()
+	if base == 0 {
+		base = g.mid
+	}
+	return max(g.rules.TickSize, base+g.rules.TickSize*int64(g.rng.IntN(13)-6))
+}
+
+// liveResting returns a random resting order of the reference, or nil.
+func (g *diffGen) liveResting() *refOrder {
+	if len(g.ref.orders) == 0 {
+		return nil
+	}
+	return g.ref.orders[g.rng.IntN(len(g.ref.orders))]
+}
+
+// deadID returns an id that is not live (a finished one if possible).
+func (g *diffGen) deadID() uint64 {
+	for range 4 {
+		if len(g.recent) == 0 {
+			break
+		}
+		id := g.recent[g.rng.IntN(len(g.recent))]
+		if g.ref.resting(id) == nil && g.ref.stop(id) == nil {
+			return id
+		}
+	}
+	return g.nextID + 1_000_000 + g.rng.Uint64N(1000)
+}
+
+func (g *diffGen) next() diffOp {
+	if g.chance(2000) {
+		g.mid = min(max(g.mid+g.rules.TickSize*int64(g.rng.IntN(7)-3), 100*g.rules.TickSize), 300*g.rules.TickSize)
+	}
+	cancelP := 10
+	if g.ref.Len() > 150 {
+		cancelP = 45
+	}
+	switch x := g.rng.IntN(100); {
+	case x < cancelP:
+		return g.cancel()
+	case x < cancelP+15:
+		return g.amend()
+	}
+	return diffOp{kind: opPlace, order: g.place()}
+}
+
+func (g *diffGen) cancel() diffOp {
+	op := diffOp{kind: opCancel}
+	switch x := g.rng.IntN(10); {
+	case x < 7 && len(g.ref.orders) > 0:
+		op.id = g.liveResting().id
+	case x < 9 && len(g.ref.stops) > 0:
+		op.id = g.ref.stops[g.rng.IntN(len(g.ref.stops))].id
+	case g.chance(8):
+		op.id = 0
+	default:
+		op.id = g.deadID()
+	}
+	return op
+}
+
+func (g *diffGen) amend() diffOp {
+	op := diffOp{kind: opAmend}
+	o := g.liveResting()
+	if o == nil || g.chance(12) {
+		op.id = g.deadID()
+		if len(g.ref.stops) > 0 && g.chance(2) {
+			op.id = g.ref.stops[g.rng.IntN(len(g.ref.stops))].id
+		}
+		op.price, op.qty = g.price(Side(g.rng.IntN(2))), g.qty()
+		return op
+	}
+	lot, tick := g.rules.LotSize, g.rules.TickSize
+	op.id, op.price = o.id, o.price
+	switch x := g.rng.IntN(20); {
+	case x < 8: // keep priority (some below MinQty: rejected)
+		op.qty = lot * (1 + g.rng.Int64N(o.open/lot))
+	case x < 10: // same price, more: loses priority
+		op.qty = o.open + lot*(1+g.rng.Int64N(5))
+	case x < 17: // new price, may cross
+		op.price, op.qty = g.price(o.side), g.qty()
+	case x < 18: // crossing reprice
+		op.qty = g.qty()
+		if m := g.ref.best(o.side.Opposite()); m != nil {
+			op.price = m.price
+			if g.chance(2) {
+				op.price += tick * int64(1-2*int(o.side)) * int64(g.rng.IntN(3))
+			}
+		}
+	default: // invalid
+		op.qty = o.open
+		switch g.rng.IntN(8) {
+		case 0:
+			op.price = 0
+		case 1:
+			op.price = -tick
+		case 2:
+			op.price++
+		case 3:
+			op.qty = 0
+		case 4:
+			op.qty = o.open + 1
+		case 5:
+			op.qty = g.rules.MaxQty + lot
+		case 6:
+			op.price = g.rules.MaxPrice / tick * tick
+			op.qty = 1000
+		case 7:
+			op.price, op.qty = tick, g.rules.MinQty
+		}
+	}
+	return op
+}
+
+func (g *diffGen) place() Order {
+	lot := g.rules.LotSize
+	o := Order{ID: g.freshID(), Owner: uint64(1 + g.rng.IntN(4)), Side: Side(g.rng.IntN(2))}
+	if g.chance(50) {
+		o.ID = g.deadID() // reuse of a finished id is allowed
+	}
+	if !g.chance(3) {
+		o.STP = STPMode(g.rng.IntN(4))
+	}
+	x := g.rng.IntN(100)
+	if x >= 70 && g.ref.Stops() > 40 {
+		x = g.rng.IntN(70)
+	}
+	switch {
+	case x < 55:
+		o.Type, o.TIF, o.Price, o.Qty = Limit, g.tif(), g.price(o.Side), g.qty()
+		if o.TIF == GTC && g.chance(8) {
+			o.PostOnly = true
+		}
+		if o.TIF == GTC && g.chance(5) {
+			o.DisplayQty = lot * (1 + g.rng.Int64N(o.Qty/lot))
+		}
+	case x < 85:
+		o.Type = Market
+		if x >= 70 {
+			o.Type, o.StopPrice = StopMarket, g.stopPrice()
+		}
+		o.TIF = TimeInForce(g.rng.IntN(3))
+		if g.chance(3) {
+			o.Price = g.price(o.Side)
+		}
+		if o.Side == Buy && o.TIF != FOK && g.chance(3) {
+			o.QuoteBudget = g.rules.MinNotional + g.rng.Int64N(g.mid*40)
+		} else {
+			o.Qty = g.qty()
+		}
+	default:
+		o.Type, o.TIF, o.Qty, o.StopPrice = StopLimit, g.tif(), g.qty(), g.stopPrice()
+		o.Price = max(g.rules.TickSize, o.StopPrice+g.rules.TickSize*int64(g.rng.IntN(7)-3))
+		if o.TIF == GTC && g.chance(5) {
+			o.DisplayQty = lot * (1 + g.rng.Int64N(o.Qty/lot))
+		}
+	}
+	if g.chance(20) {
+		g.corrupt(&o)
+	}
+	return o
+}
+
+// corrupt makes o (probably) invalid in one of the ways Place checks.
+func (g *diffGen) corrupt(o *Order) {
+	ru := g.rules
+	tick, lot := ru.TickSize, ru.LotSize
+	switch g.rng.IntN(17) {
+	case 0:
+		o.ID = 0
+	case 1:
+		if r := g.liveResting(); r != nil {
+			o.ID = r.id
+		} else if len(g.ref.stops) > 0 {
+			o.ID = g.ref.stops[0].id
+		}
+	case 2:
+		o.Side = Side(2 + g.rng.IntN(254))
+	case 3:
+		o.Type = OrderType(4 + g.rng.IntN(252))
+	case 4:
+		o.TIF = TimeInForce(3 + g.rng.IntN(253))
+	case 5:
+		o.STP = STPMode(4 + g.rng.IntN(252))
+	case 6:
+		o.PostOnly = true
+		if o.Type == Limit && o.TIF == GTC {
+			o.TIF = TimeInForce(1 + g.rng.IntN(2))
+		}
+	case 7:
+		if o.Type == StopMarket || o.Type == StopLimit {
+			o.StopPrice = [4]int64{0, -tick, o.StopPrice + 1, ru.MaxPrice/tick*tick + tick}[g.rng.IntN(4)]
+		} else {
+			o.StopPrice = g.price(o.Side)
+		}
+	case 8:
+		o.Price = [4]int64{0, -tick, g.price(o.Side) + 1 + g.rng.Int64N(tick-1), ru.MaxPrice/tick*tick + tick}[g.rng.IntN(4)]
+	case 9:
+		switch g.rng.IntN(5) {
+		case 0: // on a limit or a sell
+			o.QuoteBudget = 1000
+		case 1: // with a quantity
+			o.Type, o.Side, o.QuoteBudget = Market, Buy, 1000
+		case 2: // FOK
+			o.Type, o.Side, o.TIF, o.Qty, o.QuoteBudget = Market, Buy, FOK, 0, 1000
+		case 3:
+			o.Type, o.Side, o.Qty, o.QuoteBudget = Market, Buy, 0, -1000
+		case 4:
+			o.Type, o.Side, o.Qty, o.QuoteBudget = Market, Buy, 0, 1+g.rng.Int64N(ru.MinNotional-1)
+		}
+		if o.TIF == FOK && g.chance(2) {
+			o.TIF = GTC
+		}
+	case 10:
+		o.QuoteBudget = 0
+		o.Qty = [6]int64{0, -lot, o.Qty + 1, ru.MinQty - lot, ru.MaxQty + lot, ru.MaxQty}[g.rng.IntN(6)]
+	case 11:
+		switch g.rng.IntN(5) {
+		case 0:
+			o.DisplayQty = -lot
+		case 1:
+			o.DisplayQty = lot + 1
+		case 2:
+			o.DisplayQty = o.Qty + lot
+		case 3: // on IOC/FOK
+			o.DisplayQty = lot
+			if o.TIF == GTC {
+				o.TIF = IOC
+			}
+		case 4: // on a market type
+			o.DisplayQty, o.Type = lot, Market+OrderType(g.rng.IntN(2))
+			o.StopPrice = 0
+			if o.Type == StopMarket {
+				o.StopPrice = g.stopPrice()
+			}
+		}
+	case 12: // overflow
+		o.Type, o.QuoteBudget, o.DisplayQty = Limit+OrderType(3*g.rng.IntN(2)), 0, 0
+		o.Price, o.Qty = ru.MaxPrice/tick*tick, lot*(2+g.rng.Int64N(50))
+		o.StopPrice = 0
+		if o.Type == StopLimit {
+			o.StopPrice = g.stopPrice()
+		}
+	case 13: // below min notional
+		o.Type, o.QuoteBudget, o.StopPrice = Limit, 0, 0
+		o.Price, o.Qty = tick, ru.MinQty
+	case 14: // post-only that would cross
+		o.Type, o.TIF, o.PostOnly, o.QuoteBudget, o.StopPrice = Limit, GTC, true, 0, 0
+		if o.Qty == 0 {
+			o.Qty = g.qty()
+		}
+		if m := g.ref.best(o.Side.Opposite()); m != nil {
+			o.Price = m.price
+		}
+	case 15: // valid: highest price with the smallest notional that fits
+		o.Type, o.TIF, o.QuoteBudget, o.StopPrice, o.DisplayQty, o.PostOnly = Limit, IOC, 0, 0, 0, false
+		o.Side, o.Price, o.Qty = Buy, ru.MaxPrice/tick*tick, ru.MinQty
+		if g.chance(2) {
+			o.Side, o.TIF = Sell, GTC
+		}
+	case 16: // everything wrong at once: the first check must win
+		o.ID, o.Side, o.Type, o.TIF, o.STP = 0, 7, 9, 9, 9
+		o.Price, o.Qty, o.StopPrice, o.DisplayQty, o.QuoteBudget = -1, -1, -1, -1, -1
+		for range g.rng.IntN(6) {
+			switch g.rng.IntN(5) {
+			case 0:
+				o.ID = g.freshID()
+			case 1:
+				o.Side = Sell
+			case 2:
+				o.Type = StopLimit
+			case 3:
+				o.TIF = GTC
+			case 4:
+				o.STP = STPCancelBoth
+			}
+		}
+	}
+}
+
+// diffSeed returns the seed from IST_SEED, or def.
+func diffSeed(tb testing.TB, def uint64) uint64 {
+	if s := os.Getenv("IST_SEED"); s != "" {
+		v, err := strconv.ParseUint(s, 0, 64)
+		if err != nil {
+			tb.Fatalf("IST_SEED=%q: %v", s, err)
+		}
+		return v
+	}
+	return def
+}
+
+// raceEnabled reports whether the test binary was built with -race.
+func raceEnabled() bool {
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "-race" {
+				return s.Value == "true"
+			}
+		}
+	}
+	return false
+}
+
+// TestDifferential runs a long seeded random command stream through Book
+// and refBook and requires identical events, errors and state. IST_SEED
+// picks the seed and IST_OPS the number of operations.
+func TestDifferential(t *testing.T) {
+	seed := diffSeed(t, 20251125)
+	ops := 1_000_000
+	if testing.Short() {
+		ops = 100_000
+	}
+	if s := os.Getenv("IST_OPS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			t.Fatalf("IST_OPS=%q: %v", s, err)
+		}
+		ops = n
+	}
+	t.Logf("IST_SEED=%d ops=%d race=%v", seed, ops, raceEnabled())
+	p := newDiffPair(t, diffRules, 20)
+	g := newDiffGen(seed, diffRules, p.r)
+	var counts [numReasons]int
+	var kinds [EvTriggered + 1]int
+	maxLen := 0
+	for i := range ops {
+		op := g.next()
+		if msg := p.apply(op); msg != "" {
+			t.Fatalf("IST_SEED=%d\n%s", seed, msg)
+		}
+		for _, e := range p.evR {
+			kinds[e.Kind]++
+			counts[e.Reason]++
+		}
+		maxLen = max(maxLen, p.r.Len())
+		if i%8 == 0 {
+			if msg := p.compareState(i%64 == 0); msg != "" {
+				t.Fatalf("IST_SEED=%d\n%s", seed, p.report(op, "state differs after it: "+msg))
+			}
+		}
+	}
+	if msg := p.compareState(true); msg != "" {
+		t.Fatalf("IST_SEED=%d final state differs: %s", seed, msg)
+	}
+	var sb strings.Builder
+	for k := EvAccepted; k <= EvTriggered; k++ {
+		fmt.Fprintf(&sb, " %v=%d", k, kinds[k])
+	}
+	t.Logf("events:%s; max resting %d", sb.String(), maxLen)
+	sb.Reset()
+	for rs := ReasonInvalidID; rs < numReasons; rs++ {
+		fmt.Fprintf(&sb, " %v=%d", rs, counts[rs])
+		if counts[rs] == 0 && ops >= 100_000 {
+			t.Errorf("reason %v never produced", rs)
+		}
+	}
+	t.Logf("reasons:%s", sb.String())
+}
