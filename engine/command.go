@@ -1,0 +1,143 @@
+package engine
+
+import (
+	"bytes"
+
+	"github.com/instant-social-trading/ist/book"
+)
+
+// CommandKind is the kind of a Command.
+type CommandKind uint8
+
+// Command kinds. Values are part of the log format: append, never renumber.
+const (
+	CmdNone CommandKind = iota
+	// CmdCreateAsset registers asset Name; the result carries its id.
+	CmdCreateAsset
+	// CmdCreateMarket opens market Name trading Spec.Base against
+	// Spec.Quote; the result carries its id.
+	CmdCreateMarket
+	// CmdHaltMarket stops new orders and amends on Market; cancels still
+	// work.
+	CmdHaltMarket
+	// CmdResumeMarket lifts a halt.
+	CmdResumeMarket
+	// CmdCreateAccount opens an account named Name; the result carries its
+	// id.
+	CmdCreateAccount
+	// CmdDeposit credits Amount of Asset to Account, once per Ref.
+	CmdDeposit
+	// CmdWithdraw debits Amount of Asset from Account's available balance,
+	// once per Ref.
+	CmdWithdraw
+	// CmdPlace places Order for Account on Market; Ref is the optional
+	// client order id. The result carries the order id.
+	CmdPlace
+	// CmdCancel cancels order OrderID of Account.
+	CmdCancel
+	// CmdCancelAll cancels every live order of Account on Market.
+	CmdCancelAll
+	// CmdAmend sets order OrderID's price to Order.Price and open quantity
+	// to Order.Qty.
+	CmdAmend
+	numCommandKinds
+	// Copy-trading commands (Follow, AmendFollow, Pause, Resume, Unfollow,
+	// SetLeaderProfile, Settle) take the next values.
+)
+
+var commandNames = [numCommandKinds]string{
+	CmdNone: "none", CmdCreateAsset: "create_asset", CmdCreateMarket: "create_market",
+	CmdHaltMarket: "halt_market", CmdResumeMarket: "resume_market",
+	CmdCreateAccount: "create_account", CmdDeposit: "deposit", CmdWithdraw: "withdraw",
+	CmdPlace: "place", CmdCancel: "cancel", CmdCancelAll: "cancel_all", CmdAmend: "amend",
+}
+
+// String returns the snake_case name of the kind.
+func (k CommandKind) String() string {
+	if k < numCommandKinds {
+		return commandNames[k]
+	}
+	return "command?"
+}
+
+// Name is a short fixed-size name: an asset ("BTC"), a market symbol
+// ("BTC-USDT") or an account name. Unused bytes are zero.
+type Name [24]byte
+
+// MakeName returns s as a Name; ok is false if s is empty, longer than 24
+// bytes or contains a zero byte.
+func MakeName(s string) (n Name, ok bool) {
+	if s == "" || len(s) > len(n) || bytes.IndexByte([]byte(s), 0) >= 0 {
+		return n, false
+	}
+	copy(n[:], s)
+	return n, true
+}
+
+// String returns the name without its zero padding.
+func (n Name) String() string {
+	if i := bytes.IndexByte(n[:], 0); i >= 0 {
+		return string(n[:i])
+	}
+	return string(n[:])
+}
+
+// Ref is an idempotency key of up to 36 bytes: a client order id or a
+// deposit or withdrawal reference. The zero Ref means none.
+type Ref [36]byte
+
+// MakeRef returns s as a Ref; ok is false if s is longer than 36 bytes or
+// contains a zero byte. The empty string gives the zero Ref.
+func MakeRef(s string) (r Ref, ok bool) {
+	if len(s) > len(r) || bytes.IndexByte([]byte(s), 0) >= 0 {
+		return r, false
+	}
+	copy(r[:], s)
+	return r, true
+}
+
+// IsZero reports whether r is empty.
+func (r Ref) IsZero() bool { return r == Ref{} }
+
+// String returns the reference without its zero padding.
+func (r Ref) String() string {
+	if i := bytes.IndexByte(r[:], 0); i >= 0 {
+		return string(r[:i])
+	}
+	return string(r[:])
+}
+
+// MarketSpec describes a market for CmdCreateMarket.
+//
+// Prices and quantities in orders are integers: a quantity of q lots is
+// q × BaseScale units of the base asset, and a price of p means p ×
+// QuoteScale units of the quote asset per lot, so an order of q lots at p
+// is worth p × q × QuoteScale quote units. The server converts decimal
+// strings to these integers once, at the boundary.
+type MarketSpec struct {
+	Base, Quote uint32     // asset ids
+	BaseScale   int64      // base units per lot (≥ 1)
+	QuoteScale  int64      // quote units per price step per lot (≥ 1)
+	Rules       book.Rules // in lots and price steps
+	MakerFeeBps int32      // fee on the maker's notional, 0..1000
+	TakerFeeBps int32      // fee on the taker's notional, 0..1000
+}
+
+// Command is one input to the state machine. It is a fixed-size value
+// with no pointers, so that it can live in ring slots and be encoded to the
+// log as is. Seq and Time are set by the sequencer; the state machine never
+// reads a clock.
+type Command struct {
+	Kind    CommandKind
+	Seq     uint64 // sequence number, from the sequencer
+	Time    int64  // Unix nanoseconds, from the sequencer
+	Account uint64 // acting account
+	Market  uint32
+	Asset   uint32
+	Amount  int64  // deposits and withdrawals
+	OrderID uint64 // cancel and amend
+	Ref     Ref    // client order id, deposit or withdrawal reference
+	Name    Name   // asset, market or account name
+	Order   book.Order
+	Spec    MarketSpec
+}

@@ -1,0 +1,300 @@
+package engine
+
+import "github.com/instant-social-trading/ist/book"
+
+// place reserves funds for a new order, hands it to the market's book and
+// settles what it traded.
+func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
+	if !s.validAccount(cmd.Account) {
+		return Outcome{Err: ErrUnknownAccount}, dst
+	}
+	m, err := s.market(cmd.Market)
+	if err != nil {
+		return Outcome{Err: err}, dst
+	}
+	key := refKey{cmd.Account, cmd.Ref}
+	if !cmd.Ref.IsZero() {
+		if id, ok := s.clientIDs[key]; ok {
+			return Outcome{ID: id, Duplicate: true}, dst
+		}
+	}
+	if m.halted {
+		return Outcome{Err: ErrMarketHalted}, dst
+	}
+	o := cmd.Order
+	o.ID = s.nextOrder + 1
+	o.Owner = cmd.Account
+	rec := order{id: o.ID, account: cmd.Account, market: m.id, side: o.Side}
+	if err := s.reserve(m, &o, &rec); err != nil {
+		return Outcome{Err: err}, dst
+	}
+	bevs, err := m.book.Place(s.bevs[:0], &o)
+	s.bevs = bevs
+	if err != nil {
+		s.unreserve(m, &rec)
+		return Outcome{Err: err}, dst
+	}
+	s.nextOrder++
+	if !cmd.Ref.IsZero() {
+		s.clientIDs[key] = o.ID
+	}
+	r := rec
+	s.orders[o.ID] = &r
+	return Outcome{ID: o.ID}, s.settle(m, bevs, dst)
+}
+
+// reserve validates the funding of o and locks it: the base of a sell;
+// price × quantity plus the highest fee for a priced buy; the budget for a
+// buy by quote budget; the whole available quote for a market buy by
+// quantity without a protection price (the book caps it to that).
+func (s *State) reserve(m *market, o *book.Order, rec *order) error {
+	sp := &m.spec
+	if o.Side == book.Sell {
+		if o.Qty < 0 {
+			return nil // the book rejects it
+		}
+		need, ok := mul(o.Qty, sp.BaseScale)
+		if !ok {
+			return book.ErrQtyAboveMax
+		}
+		return s.lock(rec, sp.Base, need)
+	}
+	if o.Side != book.Buy {
+		return nil // the book rejects it with invalid_side
+	}
+	b := s.bal(rec.account, sp.Quote)
+	switch {
+	case o.QuoteBudget > 0:
+		budget := beforeFee(o.QuoteBudget, m.maxFee) / sp.QuoteScale
+		if budget < 1 {
+			return book.ErrInvalidBudget // too small to buy anything
+		}
+		if err := s.lock(rec, sp.Quote, o.QuoteBudget); err != nil {
+			return err
+		}
+		o.QuoteBudget = budget
+		return nil
+	case o.QuoteBudget < 0:
+		return nil // the book rejects it
+	case o.Price > 0 && o.Qty > 0:
+		need, err := buyCost(m, o.Price, o.Qty)
+		if err != nil {
+			return err
+		}
+		rec.limit = o.Price
+		return s.lock(rec, sp.Quote, need)
+	case o.Type == book.StopMarket:
+		return ErrStopNeedsLimit
+	case o.Type == book.Market && o.Qty > 0:
+		if b.avail <= 0 {
+			return ErrInsufficientFunds
+		}
+		cap := beforeFee(b.avail, m.maxFee) / sp.QuoteScale
+		if cap < 1 {
+			return ErrInsufficientFunds
+		}
+		if err := s.lock(rec, sp.Quote, b.avail); err != nil {
+			return err
+		}
+		o.QuoteBudget = cap
+	}
+	return nil
+}
+
+// buyCost is what a buy of qty lots at price locks: the notional plus the
+// highest fee of the market.
+func buyCost(m *market, price, qty int64) (int64, error) {
+	n, ok := mul(price, qty)
+	if ok {
+		n, ok = mul(n, m.spec.QuoteScale)
+	}
+	if !ok || n > n+feeOf(n, m.maxFee) {
+		return 0, book.ErrNotionalOverflow
+	}
+	return n + feeOf(n, m.maxFee), nil
+}
+
+func (s *State) assetOf(m *market, side book.Side) uint32 {
+	if side == book.Buy {
+		return m.spec.Quote
+	}
+	return m.spec.Base
+}
+
+// lock moves amount of asset from available to locked for rec.
+func (s *State) lock(rec *order, asset uint32, amount int64) error {
+	b := s.bal(rec.account, asset)
+	if b.avail < amount {
+		return ErrInsufficientFunds
+	}
+	b.avail -= amount
+	b.locked += amount
+	rec.locked += amount
+	return nil
+}
+
+// unreserve releases everything still locked for rec.
+func (s *State) unreserve(m *market, rec *order) {
+	b := s.bal(rec.account, s.assetOf(m, rec.side))
+	b.locked -= rec.locked
+	b.avail += rec.locked
+	rec.locked = 0
+}
+
+// finish releases what is left of a live order and forgets it.
+func (s *State) finish(m *market, id uint64) {
+	rec, ok := s.orders[id]
+	if !ok {
+		return
+	}
+	s.unreserve(m, rec)
+	delete(s.orders, id)
+}
+
+// settle applies the book's events to balances and appends them, tagged,
+// to dst. Orders that left the book are finished.
+func (s *State) settle(m *market, bevs []book.Event, dst []Event) []Event {
+	ids := s.ids[:0]
+	for i := range bevs {
+		ev := Event{Event: bevs[i], Market: m.id}
+		switch ev.Kind {
+		case book.EvAccepted, book.EvTriggered, book.EvAmended:
+			ids = append(ids, ev.OrderID)
+		case book.EvTrade:
+			ev.TakerFee, ev.MakerFee = s.trade(m, &ev.Event)
+			if ev.MakerRemaining == 0 {
+				s.finish(m, ev.MakerID)
+			}
+		case book.EvCancelled, book.EvExpired:
+			s.finish(m, ev.OrderID)
+		}
+		dst = append(dst, ev)
+	}
+	for _, id := range ids {
+		if _, live := m.book.Order(id); !live {
+			s.finish(m, id)
+		}
+	}
+	s.ids = ids
+	return dst
+}
+
+// trade moves money for one fill and returns the fees charged.
+func (s *State) trade(m *market, ev *book.Event) (takerFee, makerFee int64) {
+	sp := &m.spec
+	taker, maker := s.orders[ev.OrderID], s.orders[ev.MakerID]
+	n := ev.Price * ev.Qty * sp.QuoteScale // bounded by createMarket
+	base := ev.Qty * sp.BaseScale
+	takerFee, makerFee = feeOf(n, sp.TakerFeeBps), feeOf(n, sp.MakerFeeBps)
+	buyer, seller := taker, maker
+	buyFee, sellFee := takerFee, makerFee
+	if ev.Side == book.Sell {
+		buyer, seller = maker, taker
+		buyFee, sellFee = makerFee, takerFee
+	}
+	// Buyer: pay notional + fee out of the reservation, get the base.
+	part := n + buyFee
+	if buyer.limit > 0 {
+		c, _ := buyCost(m, buyer.limit, ev.Qty)
+		part = min(c, buyer.locked)
+	}
+	bq := s.bal(buyer.account, sp.Quote)
+	bq.locked -= part
+	bq.avail += part - n - buyFee
+	buyer.locked -= part
+	s.bal(buyer.account, sp.Base).avail += base
+	// Seller: give the base, get notional − fee.
+	sb := s.bal(seller.account, sp.Base)
+	sb.locked -= base
+	seller.locked -= base
+	s.bal(seller.account, sp.Quote).avail += n - sellFee
+	s.bal(FeeAccount, sp.Quote).avail += buyFee + sellFee
+	return takerFee, makerFee
+}
+
+// liveOrder returns the live order id of account, or ErrUnknownOrder; an
+// order of another account is reported as unknown too.
+func (s *State) liveOrder(account, id uint64) (*order, *market, error) {
+	rec, ok := s.orders[id]
+	if !ok || rec.account != account {
+		return nil, nil, ErrUnknownOrder
+	}
+	m, _ := s.market(rec.market)
+	return rec, m, nil
+}
+
+func (s *State) cancel(cmd *Command, dst []Event) (Outcome, []Event) {
+	rec, m, err := s.liveOrder(cmd.Account, cmd.OrderID)
+	if err != nil {
+		return Outcome{Err: err}, dst
+	}
+	bevs, err := m.book.Cancel(s.bevs[:0], rec.id)
+	s.bevs = bevs
+	if err != nil {
+		return Outcome{Err: err}, dst
+	}
+	return Outcome{ID: cmd.OrderID}, s.settle(m, bevs, dst)
+}
+
+func (s *State) cancelAll(cmd *Command, dst []Event) (Outcome, []Event) {
+	if !s.validAccount(cmd.Account) {
+		return Outcome{Err: ErrUnknownAccount}, dst
+	}
+	m, err := s.market(cmd.Market)
+	if err != nil {
+		return Outcome{Err: err}, dst
+	}
+	var ids []uint64 // settle uses s.ids
+	for o := range m.book.All() {
+		if o.Owner == cmd.Account {
+			ids = append(ids, o.ID)
+		}
+	}
+	for _, id := range ids {
+		bevs, _ := m.book.Cancel(s.bevs[:0], id)
+		s.bevs = bevs
+		dst = s.settle(m, bevs, dst)
+	}
+	return Outcome{ID: uint64(len(ids))}, dst
+}
+
+func (s *State) amend(cmd *Command, dst []Event) (Outcome, []Event) {
+	rec, m, err := s.liveOrder(cmd.Account, cmd.OrderID)
+	if err != nil {
+		return Outcome{Err: err}, dst
+	}
+	if m.halted {
+		return Outcome{Err: ErrMarketHalted}, dst
+	}
+	price, qty := cmd.Order.Price, cmd.Order.Qty
+	// The new reservation: base for a sell, cost at the new price for a
+	// buy. Check it before touching the book; apply the difference after.
+	var need int64
+	var ok bool
+	if rec.side == book.Sell {
+		need, ok = mul(max(qty, 0), m.spec.BaseScale)
+		if !ok {
+			return Outcome{Err: book.ErrQtyAboveMax}, dst
+		}
+	} else if price > 0 && qty > 0 {
+		if need, err = buyCost(m, price, qty); err != nil {
+			return Outcome{Err: err}, dst
+		}
+	}
+	b := s.bal(rec.account, s.assetOf(m, rec.side))
+	if need-rec.locked > b.avail {
+		return Outcome{Err: ErrInsufficientFunds}, dst
+	}
+	bevs, err := m.book.Amend(s.bevs[:0], rec.id, price, qty)
+	s.bevs = bevs
+	if err != nil {
+		return Outcome{Err: err}, dst
+	}
+	b.avail -= need - rec.locked
+	b.locked += need - rec.locked
+	rec.locked = need
+	if rec.side == book.Buy {
+		rec.limit = price
+	}
+	return Outcome{ID: cmd.OrderID}, s.settle(m, bevs, dst)
+}

@@ -1,0 +1,279 @@
+package engine
+
+import (
+	"math"
+	"math/bits"
+
+	"github.com/instant-social-trading/ist/book"
+)
+
+// FeeAccount is the id of the account that collects trading fees. It
+// exists from the start and cannot trade.
+const FeeAccount = 0
+
+// Event is one outcome of a command: a book event tagged with its market,
+// and for trades the fees charged, in quote units.
+type Event struct {
+	book.Event
+	Market   uint32
+	TakerFee int64 // trades: fee paid by the taker
+	MakerFee int64 // trades: fee paid by the maker
+}
+
+// Outcome is the result of applying one command.
+type Outcome struct {
+	// Err is nil if the command was accepted, else a sentinel error of
+	// this package or of package book.
+	Err error
+	// ID is the id the command created (asset, market, account, order),
+	// or the order id of a cancel or amend.
+	ID uint64
+	// Duplicate is set when the command repeated a Ref already used: the
+	// command did nothing and ID is the original's.
+	Duplicate bool
+}
+
+// State is the deterministic state machine of ist: assets, markets with
+// their books, accounts with balances, and live orders with their
+// reservations. Apply is its only mutator. State is not safe for
+// concurrent use; the engine's matcher goroutine owns it.
+type State struct {
+	assets       []Name // by id-1
+	assetByName  map[Name]uint32
+	markets      []*market // by id-1
+	marketByName map[Name]uint32
+	accounts     []account // by id; 0 is the fee account
+	orders       map[uint64]*order
+	clientIDs    map[refKey]uint64 // (account, client order id) → order id
+	refs         map[refKey]refEntry
+	supply       []int64 // by asset id-1: deposits − withdrawals
+	nextOrder    uint64
+	seq          uint64 // last applied sequence number
+
+	bevs []book.Event // scratch
+	ids  []uint64     // scratch
+}
+
+type market struct {
+	id     uint32
+	name   Name
+	spec   MarketSpec
+	book   *book.Book
+	halted bool
+	maxFee int32 // max(maker, taker) fee bps
+}
+
+type account struct {
+	name Name
+	bal  []balance // by asset id-1, grown on demand
+}
+
+type balance struct {
+	avail, locked int64
+}
+
+// order is the engine's view of a live order: who pays for it and what is
+// still reserved for it.
+type order struct {
+	id      uint64
+	account uint64
+	market  uint32
+	side    book.Side
+	// limit is the price the buy reservation was computed at (0 for a
+	// buy sized by budget or by the available balance).
+	limit  int64
+	locked int64 // quote for a buy, base for a sell
+}
+
+type refKey struct {
+	account uint64
+	ref     Ref
+}
+
+type refEntry struct {
+	kind   CommandKind
+	asset  uint32
+	amount int64
+}
+
+// NewState returns an empty state with only the fee account.
+func NewState() *State {
+	return &State{
+		assetByName:  make(map[Name]uint32),
+		marketByName: make(map[Name]uint32),
+		accounts:     []account{{}},
+		orders:       make(map[uint64]*order),
+		clientIDs:    make(map[refKey]uint64),
+		refs:         make(map[refKey]refEntry),
+	}
+}
+
+// Seq returns the sequence number of the last applied command.
+func (s *State) Seq() uint64 { return s.seq }
+
+// Apply executes one command and appends its events to dst. It returns the
+// command's outcome and the extended slice. A command that fails changes
+// nothing but the last applied sequence number.
+func (s *State) Apply(cmd *Command, dst []Event) (Outcome, []Event) {
+	s.seq = cmd.Seq
+	switch cmd.Kind {
+	case CmdCreateAsset:
+		return s.createAsset(cmd), dst
+	case CmdCreateMarket:
+		return s.createMarket(cmd), dst
+	case CmdHaltMarket, CmdResumeMarket:
+		m, err := s.market(cmd.Market)
+		if err != nil {
+			return Outcome{Err: err}, dst
+		}
+		m.halted = cmd.Kind == CmdHaltMarket
+		return Outcome{ID: uint64(m.id)}, dst
+	case CmdCreateAccount:
+		if cmd.Name == (Name{}) {
+			return Outcome{Err: ErrInvalidName}, dst
+		}
+		s.accounts = append(s.accounts, account{name: cmd.Name})
+		return Outcome{ID: uint64(len(s.accounts) - 1)}, dst
+	case CmdDeposit, CmdWithdraw:
+		return s.transfer(cmd), dst
+	case CmdPlace:
+		return s.place(cmd, dst)
+	case CmdCancel:
+		return s.cancel(cmd, dst)
+	case CmdCancelAll:
+		return s.cancelAll(cmd, dst)
+	case CmdAmend:
+		return s.amend(cmd, dst)
+	}
+	return Outcome{Err: ErrInvalidCommand}, dst
+}
+
+func (s *State) createAsset(cmd *Command) Outcome {
+	if cmd.Name == (Name{}) {
+		return Outcome{Err: ErrInvalidName}
+	}
+	if _, ok := s.assetByName[cmd.Name]; ok {
+		return Outcome{Err: ErrDuplicateName}
+	}
+	s.assets = append(s.assets, cmd.Name)
+	s.supply = append(s.supply, 0)
+	id := uint32(len(s.assets))
+	s.assetByName[cmd.Name] = id
+	return Outcome{ID: uint64(id)}
+}
+
+func (s *State) createMarket(cmd *Command) Outcome {
+	sp := cmd.Spec
+	if cmd.Name == (Name{}) {
+		return Outcome{Err: ErrInvalidName}
+	}
+	if _, ok := s.marketByName[cmd.Name]; ok {
+		return Outcome{Err: ErrDuplicateName}
+	}
+	if !s.validAsset(sp.Base) || !s.validAsset(sp.Quote) {
+		return Outcome{Err: ErrUnknownAsset}
+	}
+	if sp.Base == sp.Quote || sp.BaseScale < 1 || sp.QuoteScale < 1 ||
+		sp.MakerFeeBps < 0 || sp.MakerFeeBps > 1000 || sp.TakerFeeBps < 0 || sp.TakerFeeBps > 1000 {
+		return Outcome{Err: ErrInvalidSpec}
+	}
+	b, err := book.New(sp.Rules, nil)
+	if err != nil {
+		return Outcome{Err: ErrInvalidSpec}
+	}
+	// Every amount a trade or reservation can produce must fit in an
+	// int64 with room for fees: bound the rules so that it does.
+	r := b.Rules()
+	notional, ok1 := mul(r.MaxPrice, r.MaxQty)
+	notional, ok2 := mul(notional, sp.QuoteScale)
+	_, ok3 := mul(r.MaxQty, sp.BaseScale)
+	if !ok1 || !ok2 || !ok3 || notional > math.MaxInt64/2 {
+		return Outcome{Err: ErrInvalidSpec}
+	}
+	m := &market{id: uint32(len(s.markets) + 1), name: cmd.Name, spec: sp, book: b,
+		maxFee: max(sp.MakerFeeBps, sp.TakerFeeBps)}
+	s.markets = append(s.markets, m)
+	s.marketByName[cmd.Name] = m.id
+	return Outcome{ID: uint64(m.id)}
+}
+
+func (s *State) validAsset(id uint32) bool { return id >= 1 && int(id) <= len(s.assets) }
+
+func (s *State) market(id uint32) (*market, error) {
+	if id < 1 || int(id) > len(s.markets) {
+		return nil, ErrUnknownMarket
+	}
+	return s.markets[id-1], nil
+}
+
+func (s *State) validAccount(id uint64) bool { return id >= 1 && id < uint64(len(s.accounts)) }
+
+// bal returns account id's balance of asset, growing the account's table.
+func (s *State) bal(id uint64, asset uint32) *balance {
+	a := &s.accounts[id]
+	for len(a.bal) < int(asset) {
+		a.bal = append(a.bal, balance{})
+	}
+	return &a.bal[asset-1]
+}
+
+func (s *State) transfer(cmd *Command) Outcome {
+	if !s.validAccount(cmd.Account) {
+		return Outcome{Err: ErrUnknownAccount}
+	}
+	if !s.validAsset(cmd.Asset) {
+		return Outcome{Err: ErrUnknownAsset}
+	}
+	if cmd.Amount <= 0 {
+		return Outcome{Err: ErrInvalidAmount}
+	}
+	key := refKey{cmd.Account, cmd.Ref}
+	if !cmd.Ref.IsZero() {
+		if e, ok := s.refs[key]; ok {
+			if e.kind != cmd.Kind || e.asset != cmd.Asset || e.amount != cmd.Amount {
+				return Outcome{Err: ErrRefConflict}
+			}
+			return Outcome{Duplicate: true}
+		}
+	}
+	b := s.bal(cmd.Account, cmd.Asset)
+	sup := &s.supply[cmd.Asset-1]
+	if cmd.Kind == CmdDeposit {
+		if b.avail > math.MaxInt64-cmd.Amount || *sup > math.MaxInt64-cmd.Amount {
+			return Outcome{Err: ErrOverflow}
+		}
+		b.avail += cmd.Amount
+		*sup += cmd.Amount
+	} else {
+		if b.avail < cmd.Amount {
+			return Outcome{Err: ErrInsufficientFunds}
+		}
+		b.avail -= cmd.Amount
+		*sup -= cmd.Amount
+	}
+	if !cmd.Ref.IsZero() {
+		s.refs[key] = refEntry{kind: cmd.Kind, asset: cmd.Asset, amount: cmd.Amount}
+	}
+	return Outcome{}
+}
+
+// mul returns a × b for non-negative a and b; ok is false on overflow.
+func mul(a, b int64) (int64, bool) {
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi != 0 || lo > math.MaxInt64 {
+		return 0, false
+	}
+	return int64(lo), true
+}
+
+// feeOf returns floor(n × bps / 10000) without overflow.
+func feeOf(n int64, bps int32) int64 {
+	return n/10000*int64(bps) + n%10000*int64(bps)/10000
+}
+
+// beforeFee returns the largest x with x + feeOf(x, bps) ≤ b.
+func beforeFee(b int64, bps int32) int64 {
+	hi, lo := bits.Mul64(uint64(b), 10000)
+	q, _ := bits.Div64(hi, lo, uint64(10000+int64(bps)))
+	return int64(q)
+}
