@@ -1,0 +1,428 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/instant-social-trading/ist/internal/ring"
+)
+
+// Options configure an Engine. The zero value (or nil) means defaults.
+type Options struct {
+	// RingSize is the number of ingress slots, a power of two. Default
+	// 16384.
+	RingSize int
+	// MaxBatch caps the commands the matcher and the journal take at once.
+	// Default 4096.
+	MaxBatch int
+	// Journal makes commands durable before they are acknowledged.
+	// Default: a MemJournal that discards (no durability).
+	Journal Journal
+	// FailFast makes Submit return ErrFull at once when the ingress ring is
+	// full, instead of waiting for room (bounded by its context).
+	FailFast bool
+	// DepthLevels is the number of price levels per side in MarketView.
+	// Default 50.
+	DepthLevels int
+	// Clock is the sequencer's clock in Unix nanoseconds. Default
+	// time.Now().UnixNano. Timestamps never go backwards.
+	Clock func() int64
+	// State is the state to start from (e.g. recovered from a log); its
+	// Seq is the last sequence number already applied. Default NewState().
+	State *State
+}
+
+// Result is the outcome of one command, as delivered to its submitter and
+// to subscribers. Events is valid only during the callback that receives
+// the Result; copy what you keep.
+type Result struct {
+	Seq  uint64
+	Time int64
+	Kind CommandKind
+	Outcome
+	Events []Event
+}
+
+// slot is one ingress ring entry. The producer fills cmd, done and fut;
+// the matcher sets Seq/Time, then out and events; the output stage reads
+// them all. See internal/ring for who owns a slot when.
+type slot struct {
+	cmd    Command
+	done   func(*Result)
+	fut    *future
+	out    Outcome
+	events []Event
+	// views built by the matcher after the batch that ends at this slot.
+	markets  []*MarketView
+	accounts []*AccountView
+	dir      *Directory
+}
+
+// Engine runs the pipeline around a State: producers submit commands into
+// a lock-free ingress ring; the matcher goroutine sequences and applies
+// them; the journal goroutine makes them durable in parallel, then
+// delivers results and publishes read views, in sequence order, once both
+// are done.
+//
+// Submit, Do, Subscribe, the view getters and Close are safe for
+// concurrent use.
+type Engine struct {
+	opts  Options
+	ring  *ring.Ring[slot]
+	state *State
+	base  uint64 // sequence number before ring sequence 1
+
+	stamped  ring.Sequence // highest ring seq sequenced by the matcher
+	matched  ring.Sequence // highest ring seq applied by the matcher
+	durable  ring.Sequence // highest ring seq committed by the journal
+	stampedW *ring.Waiter
+	matchedW *ring.Waiter
+
+	subMu sync.Mutex
+	subs  atomic.Pointer[[]*subscriber]
+
+	marketViews  sync.Map // uint32 → *MarketView
+	accountViews sync.Map // uint64 → *AccountView
+	dir          atomic.Pointer[Directory]
+
+	failed  atomic.Pointer[error]
+	closing atomic.Bool
+	wg      sync.WaitGroup
+	futures sync.Pool
+}
+
+type subscriber struct{ fn func(*Result) }
+
+// Open starts an engine. Close it to stop its goroutines.
+func Open(opts *Options) (*Engine, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.RingSize == 0 {
+		o.RingSize = 1 << 14
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 4096
+	}
+	if o.Journal == nil {
+		o.Journal = &MemJournal{Discard: true}
+	}
+	if o.DepthLevels <= 0 {
+		o.DepthLevels = 50
+	}
+	if o.Clock == nil {
+		o.Clock = func() int64 { return time.Now().UnixNano() }
+	}
+	if o.State == nil {
+		o.State = NewState()
+	}
+	r, err := ring.New[slot](o.RingSize)
+	if err != nil {
+		return nil, fmt.Errorf("engine: ring size %d: %w", o.RingSize, err)
+	}
+	e := &Engine{opts: o, ring: r, state: o.State, base: o.State.Seq(),
+		stampedW: &ring.Waiter{}, matchedW: &ring.Waiter{}}
+	e.futures.New = func() any { return &future{ch: make(chan struct{}, 1)} }
+	e.dir.Store(o.State.directory())
+	e.publishAll()
+	e.wg.Add(2)
+	go e.matcher()
+	go e.output()
+	return e, nil
+}
+
+// Submit enqueues cmd (copied; Seq and Time are set by the engine) and
+// returns at once. done, if not nil, is called with the result on the
+// engine's output goroutine once the command is durable; it must not block
+// and must not keep the Result. Submit waits for room while the ingress
+// ring is full, up to ctx, unless Options.FailFast is set (then ErrFull).
+func (e *Engine) Submit(ctx context.Context, cmd *Command, done func(*Result)) error {
+	return e.submit(ctx, cmd, done, nil)
+}
+
+func (e *Engine) submit(ctx context.Context, cmd *Command, done func(*Result), fut *future) error {
+	if err := e.err(); err != nil {
+		return err
+	}
+	var seq int64
+	var sl *slot
+	var err error
+	if e.opts.FailFast {
+		seq, sl, err = e.ring.TryClaim()
+	} else {
+		seq, sl, err = e.ring.Claim(ctx)
+	}
+	switch {
+	case errors.Is(err, ring.ErrFull):
+		return ErrFull
+	case errors.Is(err, ring.ErrClosed):
+		if ferr := e.err(); ferr != nil {
+			return ferr
+		}
+		return ErrClosed
+	case err != nil:
+		return err
+	}
+	sl.cmd = *cmd
+	sl.done, sl.fut = done, fut
+	e.ring.Publish(seq)
+	return nil
+}
+
+// future carries one result back to a goroutine blocked in Do.
+type future struct {
+	ch     chan struct{}
+	res    Result
+	events []Event
+}
+
+// Do submits cmd and waits for its result. The result's events are
+// appended to dst; the extended slice is returned in Result.Events. If ctx
+// ends first, Do returns ctx.Err(), and the command may still be executed.
+func (e *Engine) Do(ctx context.Context, cmd *Command, dst []Event) (Result, error) {
+	f := e.futures.Get().(*future)
+	f.events = dst
+	if err := e.submit(ctx, cmd, nil, f); err != nil {
+		e.futures.Put(f)
+		return Result{}, err
+	}
+	select {
+	case <-f.ch:
+		res := f.res
+		f.res, f.events = Result{}, nil
+		e.futures.Put(f)
+		return res, nil
+	case <-ctx.Done():
+		return Result{}, ctx.Err() // f stays with its slot; it is not reused
+	}
+}
+
+// Subscribe calls fn with every result, in sequence order, on the engine's
+// output goroutine, from the next batch on. fn must not block: a slow
+// subscriber slows every client. The returned function unsubscribes.
+func (e *Engine) Subscribe(fn func(*Result)) (unsubscribe func()) {
+	s := &subscriber{fn: fn}
+	e.subMu.Lock()
+	defer e.subMu.Unlock()
+	var cur []*subscriber
+	if p := e.subs.Load(); p != nil {
+		cur = *p
+	}
+	next := append(append([]*subscriber(nil), cur...), s)
+	e.subs.Store(&next)
+	return func() {
+		e.subMu.Lock()
+		defer e.subMu.Unlock()
+		cur := *e.subs.Load()
+		next := make([]*subscriber, 0, len(cur))
+		for _, x := range cur {
+			if x != s {
+				next = append(next, x)
+			}
+		}
+		e.subs.Store(&next)
+	}
+}
+
+// Market returns the latest durable view of market id.
+func (e *Engine) Market(id uint32) (*MarketView, bool) {
+	v, ok := e.marketViews.Load(id)
+	if !ok {
+		return nil, false
+	}
+	return v.(*MarketView), true
+}
+
+// Account returns the latest durable view of account id.
+func (e *Engine) Account(id uint64) (*AccountView, bool) {
+	v, ok := e.accountViews.Load(id)
+	if !ok {
+		return nil, false
+	}
+	return v.(*AccountView), true
+}
+
+// Directory returns the latest durable list of assets and markets.
+func (e *Engine) Directory() *Directory { return e.dir.Load() }
+
+// QueueDepth returns the number of commands submitted but not yet
+// delivered.
+func (e *Engine) QueueDepth() int { return int(e.ring.Claimed() - e.ring.Released()) }
+
+// DurableSeq returns the sequence number of the last durable command.
+func (e *Engine) DurableSeq() uint64 { return e.base + uint64(e.durable.Load()) }
+
+// Err returns the journal error that stopped the engine, if any.
+func (e *Engine) Err() error { return e.err() }
+
+func (e *Engine) err() error {
+	if p := e.failed.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Close stops accepting commands, lets the ones already submitted finish
+// (results delivered), and stops the engine's goroutines. It returns the
+// journal error, if one stopped the engine.
+func (e *Engine) Close() error {
+	if e.closing.Swap(true) {
+		e.wg.Wait()
+		return e.err()
+	}
+	e.ring.Close()
+	e.wg.Wait()
+	return e.err()
+}
+
+// State returns the engine's state after Close (nil before): for tests and
+// for a final snapshot.
+func (e *Engine) State() *State {
+	if !e.closing.Load() {
+		return nil
+	}
+	e.wg.Wait()
+	return e.state
+}
+
+// matcher is the single goroutine that owns the state: it sequences each
+// batch (sequence number and timestamp), lets the journal stage see it,
+// applies it, and builds the read views.
+func (e *Engine) matcher() {
+	defer e.wg.Done()
+	defer e.stampedW.Close()
+	defer e.matchedW.Close()
+	var last int64
+	tr := newTouched()
+	for next := int64(1); ; {
+		hi, err := e.ring.WaitPublished(context.Background(), next)
+		if hi < next {
+			if err != nil && e.ring.Claimed() >= next {
+				// Closed, but a producer that claimed before Close has
+				// not published yet: its command is still served.
+				runtime.Gosched()
+				continue
+			}
+			return // closed and drained
+		}
+		hi = min(hi, next+int64(e.opts.MaxBatch)-1)
+		now := max(e.opts.Clock(), last)
+		last = now
+		for s := next; s <= hi; s++ {
+			sl := e.ring.Slot(s)
+			sl.cmd.Seq = e.base + uint64(s)
+			sl.cmd.Time = now
+		}
+		e.stamped.Store(hi)
+		e.stampedW.Notify()
+		dirChanged := false
+		for s := next; s <= hi; s++ {
+			sl := e.ring.Slot(s)
+			sl.out, sl.events = e.state.Apply(&sl.cmd, sl.events[:0])
+			sl.markets, sl.accounts, sl.dir = sl.markets[:0], sl.accounts[:0], nil
+			tr.command(&sl.cmd, &sl.out, sl.events)
+			if sl.out.Err == nil && (sl.cmd.Kind == CmdCreateAsset || sl.cmd.Kind == CmdCreateMarket) {
+				dirChanged = true
+			}
+		}
+		sl := e.ring.Slot(hi)
+		sl.markets, sl.accounts = tr.views(e.state, e.opts.DepthLevels, sl.markets, sl.accounts)
+		if dirChanged {
+			sl.dir = e.state.directory()
+		}
+		e.matched.Store(hi)
+		e.matchedW.Notify()
+		next = hi + 1
+	}
+}
+
+// output is the journal stage and the results stage: it makes each batch
+// durable, waits for the matcher to have applied it, then delivers the
+// results and publishes the views, and frees the slots.
+func (e *Engine) output() {
+	defer e.wg.Done()
+	j := e.opts.Journal
+	for next := int64(1); ; {
+		hi, err := e.stampedW.Wait(context.Background(), next, e.stamped.Load)
+		if hi < next {
+			_ = err
+			return
+		}
+		hi = min(hi, next+int64(e.opts.MaxBatch)-1)
+		var jerr error
+		if e.err() == nil {
+			for s := next; s <= hi && jerr == nil; s++ {
+				jerr = j.Append(&e.ring.Slot(s).cmd)
+			}
+			if jerr == nil {
+				jerr = j.Commit()
+			}
+			if jerr != nil {
+				werr := fmt.Errorf("%w: %w", ErrJournal, jerr)
+				e.failed.Store(&werr)
+				e.ring.Close() // no new commands; the matcher drains and stops
+			} else {
+				e.durable.Store(hi)
+			}
+		}
+		e.matchedW.Wait(context.Background(), hi, e.matched.Load)
+		ferr := e.err()
+		var subs []*subscriber
+		if p := e.subs.Load(); p != nil {
+			subs = *p
+		}
+		for s := next; s <= hi; s++ {
+			sl := e.ring.Slot(s)
+			res := Result{Seq: sl.cmd.Seq, Time: sl.cmd.Time, Kind: sl.cmd.Kind, Outcome: sl.out, Events: sl.events}
+			if ferr != nil {
+				res.Outcome, res.Events = Outcome{Err: ferr}, nil
+			} else {
+				for _, sub := range subs {
+					sub.fn(&res)
+				}
+				e.publish(sl)
+			}
+			if f := sl.fut; f != nil {
+				f.res = res
+				f.res.Events = append(f.events, res.Events...)
+				f.ch <- struct{}{}
+			} else if sl.done != nil {
+				sl.done(&res)
+			}
+			sl.done, sl.fut = nil, nil
+		}
+		e.ring.Release(hi)
+		next = hi + 1
+	}
+}
+
+// publish makes the views built after a batch visible to readers.
+func (e *Engine) publish(sl *slot) {
+	for _, v := range sl.markets {
+		e.marketViews.Store(v.Market, v)
+	}
+	for _, v := range sl.accounts {
+		e.accountViews.Store(v.Account, v)
+	}
+	if sl.dir != nil {
+		e.dir.Store(sl.dir)
+	}
+}
+
+// publishAll publishes views of everything in the starting state.
+func (e *Engine) publishAll() {
+	for i := range e.state.markets {
+		v, _ := e.state.MarketView(uint32(i+1), e.opts.DepthLevels)
+		e.marketViews.Store(v.Market, v)
+	}
+	for id := range e.state.accounts {
+		v, _ := e.state.AccountView(uint64(id))
+		e.accountViews.Store(v.Account, v)
+	}
+}

@@ -1,0 +1,117 @@
+package engine
+
+import "github.com/instant-social-trading/ist/book"
+
+// MarketView is an immutable picture of one market after the command with
+// sequence number Seq. The matcher builds a new one after each batch that
+// touched the market; it is published only once that batch is durable.
+// Readers must not modify it.
+type MarketView struct {
+	Market  uint32
+	Name    Name
+	Seq     uint64
+	Halted  bool
+	Last    int64 // last trade price, 0 before the first trade
+	Bids    []book.Level
+	Asks    []book.Level
+	Resting int // resting orders
+}
+
+// AccountView is an immutable picture of one account's balances after the
+// command with sequence number Seq, published like MarketView.
+type AccountView struct {
+	Account  uint64
+	Name     Name
+	Seq      uint64
+	Balances []Balance // by asset, only assets the account ever held
+}
+
+// Balance is an account's holding of one asset, in asset units.
+type Balance struct {
+	Asset     uint32
+	Available int64
+	Locked    int64
+}
+
+// MarketView returns a fresh view of market id (for the engine's matcher,
+// or for tests driving a State directly).
+func (s *State) MarketView(id uint32, depth int) (*MarketView, error) {
+	m, err := s.market(id)
+	if err != nil {
+		return nil, err
+	}
+	return &MarketView{
+		Market: id, Name: m.name, Seq: s.seq, Halted: m.halted, Last: m.book.LastPrice(),
+		Bids: m.book.Depth(nil, book.Buy, depth), Asks: m.book.Depth(nil, book.Sell, depth),
+		Resting: m.book.Len(),
+	}, nil
+}
+
+// AccountView returns a fresh view of account id.
+func (s *State) AccountView(id uint64) (*AccountView, error) {
+	if id >= uint64(len(s.accounts)) {
+		return nil, ErrUnknownAccount
+	}
+	a := &s.accounts[id]
+	v := &AccountView{Account: id, Name: a.name, Seq: s.seq, Balances: make([]Balance, 0, len(a.bal))}
+	for i, b := range a.bal {
+		if b.avail != 0 || b.locked != 0 {
+			v.Balances = append(v.Balances, Balance{Asset: uint32(i + 1), Available: b.avail, Locked: b.locked})
+		}
+	}
+	return v, nil
+}
+
+// AssetID returns the id of asset name.
+func (s *State) AssetID(name Name) (uint32, bool) {
+	id, ok := s.assetByName[name]
+	return id, ok
+}
+
+// MarketID returns the id of market name.
+func (s *State) MarketID(name Name) (uint32, bool) {
+	id, ok := s.marketByName[name]
+	return id, ok
+}
+
+// Directory lists the assets and markets, for resolving names to ids. It
+// is immutable; the engine publishes a new one when either list changes.
+type Directory struct {
+	Assets  []Name // by id-1
+	Markets []MarketInfo
+}
+
+// MarketInfo describes one market.
+type MarketInfo struct {
+	ID   uint32
+	Name Name
+	Spec MarketSpec
+}
+
+// Asset returns the id of asset name.
+func (d *Directory) Asset(name Name) (uint32, bool) {
+	for i, a := range d.Assets {
+		if a == name {
+			return uint32(i + 1), true
+		}
+	}
+	return 0, false
+}
+
+// Market returns the market called name.
+func (d *Directory) Market(name Name) (MarketInfo, bool) {
+	for _, m := range d.Markets {
+		if m.Name == name {
+			return m, true
+		}
+	}
+	return MarketInfo{}, false
+}
+
+func (s *State) directory() *Directory {
+	d := &Directory{Assets: append([]Name(nil), s.assets...)}
+	for _, m := range s.markets {
+		d.Markets = append(d.Markets, MarketInfo{ID: m.id, Name: m.name, Spec: m.spec})
+	}
+	return d
+}

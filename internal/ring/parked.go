@@ -1,0 +1,5 @@
+package ring
+
+// ConsumersParked returns the number of consumers parked (or about to
+// park) waiting for publications. It is for tests and metrics.
+func (r *Ring[T]) ConsumersParked() int { return r.avail.Parked() }
