@@ -63,7 +63,7 @@ func (b *Book) Amend(dst []Event, id uint64, price, qty int64) ([]Event, error) 
 		return append(dst, Event{Kind: EvAmended, Side: n.side, KeptPriority: true,
 			OrderID: id, Owner: n.owner, Price: price, Qty: qty}), nil
 	}
-	t := taker{id: id, owner: n.owner, price: price, qty: qty, display: n.display,
+	t := taker{id: id, owner: n.owner, price: price, qty: qty, byQty: true, display: n.display,
 		side: n.side, tif: GTC, stp: n.stp, postOnly: n.postOnly}
 	dst = append(dst, Event{Kind: EvAmended, Side: n.side, OrderID: id, Owner: n.owner, Price: price, Qty: qty})
 	b.removeNode(v)

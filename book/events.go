@@ -9,7 +9,7 @@ type EventKind uint8
 const (
 	// EvAccepted: an order passed validation. Price is its limit (or
 	// protection) price, Qty its quantity, Remaining its Qty, or its quote
-	// budget for a market buy by budget.
+	// budget for a pure budget buy (one with Qty 0).
 	EvAccepted EventKind = iota + 1
 	// EvRejected: a command was refused and changed nothing. Reason says
 	// why; OrderID, Owner and Side echo the command where known.

@@ -29,6 +29,9 @@ func newIDIndex(capacity int) idIndex {
 func (x *idIndex) home(key uint64) uint64 { return (key * fib64) >> x.shift }
 
 func (x *idIndex) get(key uint64) (int32, bool) {
+	if key == 0 {
+		return 0, false // 0 marks empty slots; it is never an order id
+	}
 	mask := uint64(len(x.slots) - 1)
 	for i := x.home(key); ; i = (i + 1) & mask {
 		s := &x.slots[i]

@@ -45,7 +45,9 @@ func (b *Book) match(dst []Event, t *taker) (_ []Event, stopped bool) {
 			m.open -= fill
 			lv.vis -= fill
 			lv.open -= fill
-			t.qty -= fill
+			if t.byQty {
+				t.qty -= fill
+			}
 			if t.byBudget {
 				t.budget -= fill * price
 			}

@@ -15,7 +15,7 @@ func (b *Book) Place(dst []Event, o *Order) ([]Event, error) {
 	}
 	b.seq++
 	rem := o.Qty
-	if o.QuoteBudget != 0 {
+	if rem == 0 {
 		rem = o.QuoteBudget
 	}
 	dst = append(dst, Event{Kind: EvAccepted, Side: o.Side, OrderID: o.ID, Owner: o.Owner,
