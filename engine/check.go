@@ -18,7 +18,8 @@ import (
 func (s *State) Check() error {
 	sum := make([]int64, len(s.assets))
 	reserved := make(map[[2]uint64]int64) // (account, asset) → locked by orders
-	for id, rec := range s.orders {
+	for _, id := range s.orders.ids() {
+		rec := s.orders.get(id)
 		if rec.locked < 0 {
 			return fmt.Errorf("engine: order %d reserves %d", id, rec.locked)
 		}
@@ -52,7 +53,7 @@ func (s *State) Check() error {
 			return fmt.Errorf("engine: market %s: %w", m.name, err)
 		}
 		for o := range m.book.All() {
-			if _, ok := s.orders[o.ID]; !ok {
+			if s.orders.get(o.ID) == nil {
 				return fmt.Errorf("engine: market %s order %d has no reservation", m.name, o.ID)
 			}
 		}
@@ -103,13 +104,8 @@ func (s *State) encode(h hash.Hash) {
 			i(b.locked)
 		}
 	}
-	ids := make([]uint64, 0, len(s.orders))
-	for id := range s.orders {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		fmt.Fprintf(h, "%+v\n", *s.orders[id])
+	for _, id := range s.orders.ids() {
+		fmt.Fprintf(h, "%+v\n", *s.orders.get(id))
 	}
 	keys := make([]refKey, 0, len(s.clientIDs)+len(s.refs))
 	for k := range s.clientIDs {

@@ -140,4 +140,7 @@ type Command struct {
 	Name    Name   // asset, market or account name
 	Order   book.Order
 	Spec    MarketSpec
+	// Tag is an opaque value of the submitter, echoed in the Result (e.g.
+	// a request id or a send timestamp). The state machine ignores it.
+	Tag uint64
 }

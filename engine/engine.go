@@ -44,6 +44,7 @@ type Result struct {
 	Seq  uint64
 	Time int64
 	Kind CommandKind
+	Tag  uint64 // the command's Tag
 	Outcome
 	Events []Event
 }
@@ -348,6 +349,7 @@ func (e *Engine) matcher() {
 func (e *Engine) output() {
 	defer e.wg.Done()
 	j := e.opts.Journal
+	res := new(Result) // reused: callbacks must not keep it
 	for next := int64(1); ; {
 		hi, err := e.stampedW.Wait(context.Background(), next, e.stamped.Load)
 		if hi < next {
@@ -379,21 +381,22 @@ func (e *Engine) output() {
 		}
 		for s := next; s <= hi; s++ {
 			sl := e.ring.Slot(s)
-			res := Result{Seq: sl.cmd.Seq, Time: sl.cmd.Time, Kind: sl.cmd.Kind, Outcome: sl.out, Events: sl.events}
+			*res = Result{Seq: sl.cmd.Seq, Time: sl.cmd.Time, Kind: sl.cmd.Kind, Tag: sl.cmd.Tag,
+				Outcome: sl.out, Events: sl.events}
 			if ferr != nil {
 				res.Outcome, res.Events = Outcome{Err: ferr}, nil
 			} else {
 				for _, sub := range subs {
-					sub.fn(&res)
+					sub.fn(res)
 				}
 				e.publish(sl)
 			}
 			if f := sl.fut; f != nil {
-				f.res = res
+				f.res = *res
 				f.res.Events = append(f.events, res.Events...)
 				f.ch <- struct{}{}
 			} else if sl.done != nil {
-				sl.done(&res)
+				sl.done(res)
 			}
 			sl.done, sl.fut = nil, nil
 		}

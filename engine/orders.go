@@ -38,8 +38,7 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 	if !cmd.Ref.IsZero() {
 		s.clientIDs[key] = o.ID
 	}
-	r := rec
-	s.orders[o.ID] = &r
+	s.orders.add(rec)
 	return Outcome{ID: o.ID}, s.settle(m, bevs, dst)
 }
 
@@ -143,12 +142,12 @@ func (s *State) unreserve(m *market, rec *order) {
 
 // finish releases what is left of a live order and forgets it.
 func (s *State) finish(m *market, id uint64) {
-	rec, ok := s.orders[id]
-	if !ok {
+	rec := s.orders.get(id)
+	if rec == nil {
 		return
 	}
 	s.unreserve(m, rec)
-	delete(s.orders, id)
+	s.orders.remove(id)
 }
 
 // settle applies the book's events to balances and appends them, tagged,
@@ -182,7 +181,7 @@ func (s *State) settle(m *market, bevs []book.Event, dst []Event) []Event {
 // trade moves money for one fill and returns the fees charged.
 func (s *State) trade(m *market, ev *book.Event) (takerFee, makerFee int64) {
 	sp := &m.spec
-	taker, maker := s.orders[ev.OrderID], s.orders[ev.MakerID]
+	taker, maker := s.orders.get(ev.OrderID), s.orders.get(ev.MakerID)
 	n := ev.Price * ev.Qty * sp.QuoteScale // bounded by createMarket
 	base := ev.Qty * sp.BaseScale
 	takerFee, makerFee = feeOf(n, sp.TakerFeeBps), feeOf(n, sp.MakerFeeBps)
@@ -215,8 +214,8 @@ func (s *State) trade(m *market, ev *book.Event) (takerFee, makerFee int64) {
 // liveOrder returns the live order id of account, or ErrUnknownOrder; an
 // order of another account is reported as unknown too.
 func (s *State) liveOrder(account, id uint64) (*order, *market, error) {
-	rec, ok := s.orders[id]
-	if !ok || rec.account != account {
+	rec := s.orders.get(id)
+	if rec == nil || rec.account != account {
 		return nil, nil, ErrUnknownOrder
 	}
 	m, _ := s.market(rec.market)

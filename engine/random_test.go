@@ -89,13 +89,13 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 	case k < 80:
 		c.Kind = CmdCancel
 		c.OrderID = lastOrder - uint64(r.IntN(30))
-		if rec, ok := s.orders[c.OrderID]; ok && r.IntN(10) > 0 {
+		if rec := s.orders.get(c.OrderID); rec != nil && r.IntN(10) > 0 {
 			c.Account = rec.account
 		}
 	case k < 92:
 		c.Kind = CmdAmend
 		c.OrderID = lastOrder - uint64(r.IntN(30))
-		if rec, ok := s.orders[c.OrderID]; ok && r.IntN(10) > 0 {
+		if rec := s.orders.get(c.OrderID); rec != nil && r.IntN(10) > 0 {
 			c.Account = rec.account
 		}
 		o.Price, o.Qty = price, qty

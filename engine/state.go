@@ -3,8 +3,10 @@ package engine
 import (
 	"math"
 	"math/bits"
+	"slices"
 
 	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/internal/idmap"
 )
 
 // FeeAccount is the id of the account that collects trading fees. It
@@ -43,7 +45,7 @@ type State struct {
 	markets      []*market // by id-1
 	marketByName map[Name]uint32
 	accounts     []account // by id; 0 is the fee account
-	orders       map[uint64]*order
+	orders       orderTable
 	clientIDs    map[refKey]uint64 // (account, client order id) → order id
 	refs         map[refKey]refEntry
 	supply       []int64 // by asset id-1: deposits − withdrawals
@@ -102,7 +104,7 @@ func NewState() *State {
 		assetByName:  make(map[Name]uint32),
 		marketByName: make(map[Name]uint32),
 		accounts:     []account{{}},
-		orders:       make(map[uint64]*order),
+		orders:       newOrderTable(),
 		clientIDs:    make(map[refKey]uint64),
 		refs:         make(map[refKey]refEntry),
 	}
@@ -276,4 +278,56 @@ func beforeFee(b int64, bps int32) int64 {
 	hi, lo := bits.Mul64(uint64(b), 10000)
 	q, _ := bits.Div64(hi, lo, uint64(10000+int64(bps)))
 	return int64(q)
+}
+
+// orderTable holds the live orders in a slab indexed by an idmap, so that
+// placing and finishing orders does not allocate.
+type orderTable struct {
+	slab  []order // a free entry has id 0
+	free  []int32
+	index *idmap.Map
+}
+
+func newOrderTable() orderTable { return orderTable{index: idmap.New(1024)} }
+
+// get returns the live order id, or nil.
+func (t *orderTable) get(id uint64) *order {
+	if i, ok := t.index.Get(id); ok {
+		return &t.slab[i]
+	}
+	return nil
+}
+
+// add stores rec; the returned pointer is valid until the next add.
+func (t *orderTable) add(rec order) *order {
+	var i int32
+	if k := len(t.free); k > 0 {
+		i = t.free[k-1]
+		t.free = t.free[:k-1]
+	} else {
+		t.slab = append(t.slab, order{})
+		i = int32(len(t.slab) - 1)
+	}
+	t.slab[i] = rec
+	t.index.Put(rec.id, i)
+	return &t.slab[i]
+}
+
+// remove forgets order id.
+func (t *orderTable) remove(id uint64) {
+	if i, ok := t.index.Get(id); ok {
+		t.index.Delete(id)
+		t.slab[i] = order{}
+		t.free = append(t.free, i)
+	}
+}
+
+func (t *orderTable) len() int { return t.index.Len() }
+
+// ids returns the live order ids in ascending order.
+func (t *orderTable) ids() []uint64 {
+	ids := make([]uint64, 0, t.len())
+	t.index.All(func(id uint64, _ int32) { ids = append(ids, id) })
+	slices.Sort(ids)
+	return ids
 }

@@ -1,0 +1,82 @@
+package idmap
+
+import (
+	"math/rand/v2"
+	"testing"
+)
+
+// The map agrees with a Go map on a random mix of puts, gets and deletes,
+// including dense sequential keys and keys that collide on their home slot.
+func TestAgainstGoMap(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	m := New(4)
+	ref := map[uint64]int32{}
+	key := func() uint64 {
+		switch r.IntN(3) {
+		case 0:
+			return 1 + uint64(r.IntN(2000)) // dense
+		case 1:
+			return uint64(1+r.IntN(64)) << 40 // same low bits
+		}
+		return 1 + r.Uint64()%1_000_000
+	}
+	for i := range 300_000 {
+		k := key()
+		switch r.IntN(3) {
+		case 0:
+			m.Put(k, int32(i))
+			ref[k] = int32(i)
+		case 1:
+			m.Delete(k)
+			delete(ref, k)
+		}
+		v, ok := m.Get(k)
+		rv, rok := ref[k]
+		if ok != rok || v != rv {
+			t.Fatalf("op %d key %d: got %d,%v want %d,%v", i, k, v, ok, rv, rok)
+		}
+		if m.Len() != len(ref) {
+			t.Fatalf("op %d: len %d want %d", i, m.Len(), len(ref))
+		}
+	}
+	n := 0
+	m.All(func(k uint64, v int32) {
+		n++
+		if ref[k] != v {
+			t.Fatalf("All: key %d = %d, want %d", k, v, ref[k])
+		}
+	})
+	if n != len(ref) {
+		t.Fatalf("All visited %d keys, want %d", n, len(ref))
+	}
+	if _, ok := m.Get(0); ok {
+		t.Fatal("key 0 found")
+	}
+}
+
+func TestNoAllocsAtSize(t *testing.T) {
+	m := New(1 << 12)
+	k := uint64(0)
+	if n := testing.AllocsPerRun(1000, func() {
+		k++
+		m.Put(k, 1)
+		m.Get(k)
+		m.Delete(k)
+	}); n != 0 {
+		t.Fatalf("%v allocs per put/get/delete", n)
+	}
+}
+
+func BenchmarkPutGetDelete(b *testing.B) {
+	m := New(1 << 16)
+	for k := uint64(1); k <= 1<<14; k++ {
+		m.Put(k, int32(k))
+	}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		k := uint64(i) + 1<<14 + 1
+		m.Put(k, 1)
+		m.Get(k - 1<<13)
+		m.Delete(k - 1<<14)
+	}
+}
