@@ -58,7 +58,7 @@ func main() {
 
 	alice := do(engine.Command{Kind: engine.CmdCreateAccount, Name: name("alice")})
 	bob := do(engine.Command{Kind: engine.CmdCreateAccount, Name: name("bob")})
-	do(engine.Command{Kind: engine.CmdDeposit, Account: alice, Asset: btc, Amount: 100_000_000}) // 1 BTC
+	do(engine.Command{Kind: engine.CmdDeposit, Account: alice, Asset: btc, Amount: 100_000_000})   // 1 BTC
 	do(engine.Command{Kind: engine.CmdDeposit, Account: bob, Asset: usdt, Amount: 10_000_000_000}) // 100,000 USDT
 
 	// Alice offers 0.5 BTC in two slices; Bob buys 0.3 BTC, then sends a
