@@ -1,12 +1,6 @@
 package engine
 
-import (
-	"crypto/sha256"
-	"encoding/binary"
-	"fmt"
-	"hash"
-	"slices"
-)
+import "fmt"
 
 // Check verifies the state's invariants and returns the first violation:
 // for every asset, the sum of available and locked balances over all
@@ -20,6 +14,9 @@ func (s *State) Check() error {
 	reserved := make(map[[2]uint64]int64) // (account, asset) → locked by orders
 	for _, id := range s.orders.ids() {
 		rec := s.orders.get(id)
+		if !s.validAccount(rec.account) {
+			return fmt.Errorf("engine: order %d of unknown account %d", id, rec.account)
+		}
 		if rec.locked < 0 {
 			return fmt.Errorf("engine: order %d reserves %d", id, rec.locked)
 		}
@@ -61,81 +58,3 @@ func (s *State) Check() error {
 	return nil
 }
 
-// Hash returns a SHA-256 digest of the whole state, computed over a
-// deterministic encoding (ids in order, never map order). Two states that
-// applied the same commands have the same hash.
-func (s *State) Hash() [32]byte {
-	h := sha256.New()
-	s.encode(h)
-	var out [32]byte
-	h.Sum(out[:0])
-	return out
-}
-
-// encode writes the state deterministically to h.
-func (s *State) encode(h hash.Hash) {
-	var buf [8]byte
-	u := func(v uint64) {
-		binary.LittleEndian.PutUint64(buf[:], v)
-		h.Write(buf[:])
-	}
-	i := func(v int64) { u(uint64(v)) }
-	u(s.seq)
-	u(s.nextOrder)
-	u(uint64(len(s.assets)))
-	for k, a := range s.assets {
-		h.Write(a[:])
-		i(s.supply[k])
-	}
-	u(uint64(len(s.markets)))
-	for _, m := range s.markets {
-		h.Write(m.name[:])
-		fmt.Fprintf(h, "%+v|%v|%d\n", m.spec, m.halted, m.book.LastPrice())
-		for o := range m.book.All() {
-			fmt.Fprintf(h, "%+v\n", o)
-		}
-	}
-	u(uint64(len(s.accounts)))
-	for _, a := range s.accounts {
-		h.Write(a.name[:])
-		u(uint64(len(a.bal)))
-		for _, b := range a.bal {
-			i(b.avail)
-			i(b.locked)
-		}
-	}
-	for _, id := range s.orders.ids() {
-		fmt.Fprintf(h, "%+v\n", *s.orders.get(id))
-	}
-	keys := make([]refKey, 0, len(s.clientIDs)+len(s.refs))
-	for k := range s.clientIDs {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmpRefKey)
-	for _, k := range keys {
-		fmt.Fprintf(h, "c%d|%s|%d\n", k.account, k.ref, s.clientIDs[k])
-	}
-	keys = keys[:0]
-	for k := range s.refs {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmpRefKey)
-	for _, k := range keys {
-		fmt.Fprintf(h, "r%d|%s|%+v\n", k.account, k.ref, s.refs[k])
-	}
-}
-
-func cmpRefKey(a, b refKey) int {
-	if a.account != b.account {
-		if a.account < b.account {
-			return -1
-		}
-		return 1
-	}
-	for i := range a.ref {
-		if a.ref[i] != b.ref[i] {
-			return int(a.ref[i]) - int(b.ref[i])
-		}
-	}
-	return 0
-}

@@ -1,0 +1,367 @@
+package engine
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"math"
+	"slices"
+
+	"github.com/instant-social-trading/ist/book"
+)
+
+// Snapshot encoding of a State, little-endian throughout:
+//
+//	+------+---------+-----+-----------+--------+---------+----------+--------+------------+------+--------+
+//	| ISTS | version | seq | nextOrder | assets | markets | accounts | orders | client ids | refs | crc32c |
+//	| 4 B  | u16     | u64 | u64       | ...    | ...     | ...      | ...    | ...        | ...  | u32    |
+//	+------+---------+-----+-----------+--------+---------+----------+--------+------------+------+--------+
+//
+// Each list is a u32 count followed by fixed-size entries, in id order
+// (never map order): assets (name, supply); markets (name, spec, halted,
+// last price, then the book's live orders as listed by book.All); accounts
+// (name, balances); live orders (id, account, market, side, limit,
+// locked); client order ids and transfer references sorted by (account,
+// ref). The CRC-32C (Castagnoli) covers everything before it. The same
+// bytes define State.Hash.
+
+const snapshotVersion = 1
+
+var snapshotMagic = [4]byte{'I', 'S', 'T', 'S'}
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+// ErrCorruptSnapshot is returned by DecodeState for bytes that are not a
+// valid snapshot.
+var ErrCorruptSnapshot = errors.New("engine: corrupt snapshot")
+
+// AppendSnapshot appends the state's snapshot encoding to dst.
+func (s *State) AppendSnapshot(dst []byte) []byte {
+	w := enc{b: dst}
+	start := len(dst)
+	w.b = append(w.b, snapshotMagic[:]...)
+	w.u16(snapshotVersion)
+	w.u64(s.seq)
+	w.u64(s.nextOrder)
+	w.u32(uint32(len(s.assets)))
+	for i, a := range s.assets {
+		w.bytes(a[:])
+		w.i64(s.supply[i])
+	}
+	w.u32(uint32(len(s.markets)))
+	for _, m := range s.markets {
+		w.bytes(m.name[:])
+		w.spec(&m.spec)
+		w.bool(m.halted)
+		w.i64(m.book.LastPrice())
+		w.u32(uint32(m.book.Len() + m.book.Stops()))
+		for o := range m.book.All() {
+			w.orderInfo(&o)
+		}
+	}
+	w.u32(uint32(len(s.accounts)))
+	for _, a := range s.accounts {
+		w.bytes(a.name[:])
+		w.u32(uint32(len(a.bal)))
+		for _, b := range a.bal {
+			w.i64(b.avail)
+			w.i64(b.locked)
+		}
+	}
+	ids := s.orders.ids()
+	w.u32(uint32(len(ids)))
+	for _, id := range ids {
+		o := s.orders.get(id)
+		w.u64(o.id)
+		w.u64(o.account)
+		w.u32(o.market)
+		w.u8(uint8(o.side))
+		w.i64(o.limit)
+		w.i64(o.locked)
+	}
+	keys := sortedKeys(s.clientIDs)
+	w.u32(uint32(len(keys)))
+	for _, k := range keys {
+		w.u64(k.account)
+		w.bytes(k.ref[:])
+		w.u64(s.clientIDs[k])
+	}
+	keys = sortedKeys(s.refs)
+	w.u32(uint32(len(keys)))
+	for _, k := range keys {
+		e := s.refs[k]
+		w.u64(k.account)
+		w.bytes(k.ref[:])
+		w.u8(uint8(e.kind))
+		w.u32(e.asset)
+		w.i64(e.amount)
+	}
+	w.u32(crc32.Checksum(w.b[start:], crcTable))
+	return w.b
+}
+
+// Hash returns the SHA-256 of the state's snapshot encoding. Two states
+// that applied the same commands have the same hash, and a state restored
+// from a snapshot has the hash of the state it was taken from.
+func (s *State) Hash() [32]byte { return sha256.Sum256(s.AppendSnapshot(nil)) }
+
+func sortedKeys[V any](m map[refKey]V) []refKey {
+	keys := make([]refKey, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, cmpRefKey)
+	return keys
+}
+
+func cmpRefKey(a, b refKey) int {
+	if a.account != b.account {
+		if a.account < b.account {
+			return -1
+		}
+		return 1
+	}
+	for i := range a.ref {
+		if a.ref[i] != b.ref[i] {
+			return int(a.ref[i]) - int(b.ref[i])
+		}
+	}
+	return 0
+}
+
+// DecodeState rebuilds a State from a snapshot encoding. It returns an
+// error wrapping ErrCorruptSnapshot if the bytes are damaged or
+// inconsistent; it never panics on bad input.
+func DecodeState(data []byte) (*State, error) {
+	if len(data) < 4+2+4 {
+		return nil, fmt.Errorf("%w: %d bytes", ErrCorruptSnapshot, len(data))
+	}
+	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
+	if crc32.Checksum(body, crcTable) != sum {
+		return nil, fmt.Errorf("%w: checksum mismatch", ErrCorruptSnapshot)
+	}
+	r := dec{b: body}
+	if [4]byte(r.take(4)) != snapshotMagic {
+		return nil, fmt.Errorf("%w: bad magic", ErrCorruptSnapshot)
+	}
+	if v := r.u16(); v != snapshotVersion {
+		return nil, fmt.Errorf("%w: version %d", ErrCorruptSnapshot, v)
+	}
+	s := NewState()
+	s.seq = r.u64()
+	s.nextOrder = r.u64()
+	for n := r.count(24 + 8); n > 0; n-- {
+		var name Name
+		copy(name[:], r.take(len(name)))
+		if _, dup := s.assetByName[name]; dup && r.err == nil {
+			return nil, fmt.Errorf("%w: asset %s twice", ErrCorruptSnapshot, name)
+		}
+		s.assets = append(s.assets, name)
+		s.supply = append(s.supply, r.i64())
+		s.assetByName[name] = uint32(len(s.assets))
+	}
+	for n := r.count(24); n > 0 && r.err == nil; n-- {
+		var name Name
+		copy(name[:], r.take(len(name)))
+		if _, dup := s.marketByName[name]; dup && r.err == nil {
+			return nil, fmt.Errorf("%w: market %s twice", ErrCorruptSnapshot, name)
+		}
+		spec := r.spec()
+		halted := r.bool()
+		last := r.i64()
+		if !s.validAsset(spec.Base) || !s.validAsset(spec.Quote) || spec.Base == spec.Quote ||
+			spec.BaseScale < 1 || spec.QuoteScale < 1 {
+			return nil, fmt.Errorf("%w: market %s: bad spec", ErrCorruptSnapshot, name)
+		}
+		b, err := book.New(spec.Rules, nil)
+		if err != nil {
+			return nil, fmt.Errorf("%w: market %s: %w", ErrCorruptSnapshot, name, err)
+		}
+		b.SetLastPrice(last)
+		for k := r.count(orderInfoSize); k > 0 && r.err == nil; k-- {
+			o := r.orderInfo()
+			if err := b.Restore(o); err != nil && r.err == nil {
+				return nil, fmt.Errorf("%w: market %s: %w", ErrCorruptSnapshot, name, err)
+			}
+		}
+		m := &market{id: uint32(len(s.markets) + 1), name: name, spec: spec, book: b, halted: halted,
+			maxFee: max(spec.MakerFeeBps, spec.TakerFeeBps)}
+		s.markets = append(s.markets, m)
+		s.marketByName[name] = m.id
+	}
+	s.accounts = s.accounts[:0]
+	for n := r.count(24 + 4); n > 0 && r.err == nil; n-- {
+		var a account
+		copy(a.name[:], r.take(len(a.name)))
+		k := r.count(16)
+		if k > len(s.assets) {
+			return nil, fmt.Errorf("%w: account with %d balances, %d assets", ErrCorruptSnapshot, k, len(s.assets))
+		}
+		for ; k > 0; k-- {
+			a.bal = append(a.bal, balance{avail: r.i64(), locked: r.i64()})
+		}
+		s.accounts = append(s.accounts, a)
+	}
+	var lastID uint64
+	for n := r.count(8 + 8 + 4 + 1 + 8 + 8); n > 0 && r.err == nil; n-- {
+		o := order{id: r.u64(), account: r.u64(), market: r.u32(), side: book.Side(r.u8()), limit: r.i64(), locked: r.i64()}
+		if o.id <= lastID && r.err == nil {
+			return nil, fmt.Errorf("%w: order %d after %d", ErrCorruptSnapshot, o.id, lastID)
+		}
+		lastID = o.id
+		s.orders.add(o)
+	}
+	var prev *refKey
+	for n := r.count(8 + 36 + 8); n > 0 && r.err == nil; n-- {
+		var k refKey
+		k.account = r.u64()
+		copy(k.ref[:], r.take(len(k.ref)))
+		if err := keyOrder(&prev, k); err != nil && r.err == nil {
+			return nil, err
+		}
+		s.clientIDs[k] = r.u64()
+	}
+	prev = nil
+	for n := r.count(8 + 36 + 1 + 4 + 8); n > 0 && r.err == nil; n-- {
+		var k refKey
+		k.account = r.u64()
+		copy(k.ref[:], r.take(len(k.ref)))
+		if err := keyOrder(&prev, k); err != nil && r.err == nil {
+			return nil, err
+		}
+		s.refs[k] = refEntry{kind: CommandKind(r.u8()), asset: r.u32(), amount: r.i64()}
+	}
+	if r.err == nil && len(r.b) != 0 {
+		r.err = fmt.Errorf("%d trailing bytes", len(r.b))
+	}
+	if r.err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, r.err)
+	}
+	if len(s.accounts) == 0 {
+		return nil, fmt.Errorf("%w: no fee account", ErrCorruptSnapshot)
+	}
+	if err := s.Check(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
+	}
+	return s, nil
+}
+
+// keyOrder checks that reference keys come strictly increasing, as
+// AppendSnapshot writes them.
+func keyOrder(prev **refKey, k refKey) error {
+	if *prev != nil && cmpRefKey(**prev, k) >= 0 {
+		return fmt.Errorf("%w: references out of order", ErrCorruptSnapshot)
+	}
+	*prev = &k
+	return nil
+}
+
+// enc appends little-endian values.
+type enc struct{ b []byte }
+
+func (w *enc) u8(v uint8)     { w.b = append(w.b, v) }
+func (w *enc) u16(v uint16)   { w.b = binary.LittleEndian.AppendUint16(w.b, v) }
+func (w *enc) u32(v uint32)   { w.b = binary.LittleEndian.AppendUint32(w.b, v) }
+func (w *enc) u64(v uint64)   { w.b = binary.LittleEndian.AppendUint64(w.b, v) }
+func (w *enc) i64(v int64)    { w.u64(uint64(v)) }
+func (w *enc) bytes(p []byte) { w.b = append(w.b, p...) }
+func (w *enc) bool(v bool)    { w.u8(b2u(v)) }
+func b2u(v bool) uint8 {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+func (w *enc) spec(sp *MarketSpec) {
+	w.u32(sp.Base)
+	w.u32(sp.Quote)
+	w.i64(sp.BaseScale)
+	w.i64(sp.QuoteScale)
+	w.rules(&sp.Rules)
+	w.u32(uint32(sp.MakerFeeBps))
+	w.u32(uint32(sp.TakerFeeBps))
+}
+
+func (w *enc) rules(r *book.Rules) {
+	w.i64(r.TickSize)
+	w.i64(r.LotSize)
+	w.i64(r.MinQty)
+	w.i64(r.MaxQty)
+	w.i64(r.MinNotional)
+	w.i64(r.MaxPrice)
+}
+
+const orderInfoSize = 8 + 8 + 1 + 1 + 1 + 1 + 1 + 8*6 + 1
+
+func (w *enc) orderInfo(o *book.OrderInfo) {
+	w.u64(o.ID)
+	w.u64(o.Owner)
+	w.u8(uint8(o.Side))
+	w.u8(uint8(o.Type))
+	w.u8(uint8(o.TIF))
+	w.u8(uint8(o.STP))
+	w.bool(o.PostOnly)
+	w.i64(o.Price)
+	w.i64(o.StopPrice)
+	w.i64(o.Open)
+	w.i64(o.Visible)
+	w.i64(o.DisplayQty)
+	w.i64(o.QuoteBudget)
+	w.bool(o.Stop)
+}
+
+// dec reads little-endian values; after the first short read every read
+// returns zero and err is set.
+type dec struct {
+	b   []byte
+	err error
+}
+
+func (r *dec) take(n int) []byte {
+	if r.err != nil || len(r.b) < n {
+		if r.err == nil {
+			r.err = errors.New("truncated")
+		}
+		return make([]byte, n)
+	}
+	p := r.b[:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *dec) u8() uint8   { return r.take(1)[0] }
+func (r *dec) u16() uint16 { return binary.LittleEndian.Uint16(r.take(2)) }
+func (r *dec) u32() uint32 { return binary.LittleEndian.Uint32(r.take(4)) }
+func (r *dec) u64() uint64 { return binary.LittleEndian.Uint64(r.take(8)) }
+func (r *dec) i64() int64  { return int64(r.u64()) }
+func (r *dec) bool() bool  { return r.u8() != 0 }
+
+// count reads a list length and checks that that many entries of at least
+// min bytes each can follow.
+func (r *dec) count(min int) int {
+	n := int(r.u32())
+	if r.err == nil && (n < 0 || n > math.MaxInt32 || n*min > len(r.b)) {
+		r.err = fmt.Errorf("list of %d entries in %d bytes", n, len(r.b))
+		return 0
+	}
+	return n
+}
+
+func (r *dec) spec() MarketSpec {
+	sp := MarketSpec{Base: r.u32(), Quote: r.u32(), BaseScale: r.i64(), QuoteScale: r.i64()}
+	sp.Rules = book.Rules{TickSize: r.i64(), LotSize: r.i64(), MinQty: r.i64(), MaxQty: r.i64(),
+		MinNotional: r.i64(), MaxPrice: r.i64()}
+	sp.MakerFeeBps = int32(r.u32())
+	sp.TakerFeeBps = int32(r.u32())
+	return sp
+}
+
+func (r *dec) orderInfo() book.OrderInfo {
+	return book.OrderInfo{ID: r.u64(), Owner: r.u64(), Side: book.Side(r.u8()), Type: book.OrderType(r.u8()),
+		TIF: book.TimeInForce(r.u8()), STP: book.STPMode(r.u8()), PostOnly: r.bool(), Price: r.i64(),
+		StopPrice: r.i64(), Open: r.i64(), Visible: r.i64(), DisplayQty: r.i64(), QuoteBudget: r.i64(),
+		Stop: r.bool()}
+}
