@@ -57,4 +57,3 @@ func (s *State) Check() error {
 	}
 	return nil
 }
-
