@@ -40,6 +40,9 @@ const (
 	// CmdAmend sets order OrderID's price to Order.Price and open quantity
 	// to Order.Qty.
 	CmdAmend
+	// CmdSnapshot changes nothing; the engine snapshots its state at this
+	// command's sequence number.
+	CmdSnapshot
 	numCommandKinds
 	// Copy-trading commands (Follow, AmendFollow, Pause, Resume, Unfollow,
 	// SetLeaderProfile, Settle) take the next values.
@@ -50,6 +53,7 @@ var commandNames = [numCommandKinds]string{
 	CmdHaltMarket: "halt_market", CmdResumeMarket: "resume_market",
 	CmdCreateAccount: "create_account", CmdDeposit: "deposit", CmdWithdraw: "withdraw",
 	CmdPlace: "place", CmdCancel: "cancel", CmdCancelAll: "cancel_all", CmdAmend: "amend",
+	CmdSnapshot: "snapshot",
 }
 
 // String returns the snake_case name of the kind.

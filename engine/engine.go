@@ -35,6 +35,22 @@ type Options struct {
 	// State is the state to start from (e.g. recovered from a log); its
 	// Seq is the last sequence number already applied. Default NewState().
 	State *State
+	// Snapshots receives state snapshots (see Engine.Snapshot). Nil: no
+	// snapshots are taken.
+	Snapshots SnapshotStore
+	// SnapshotEvery takes a snapshot after at least this many commands
+	// since the last one. 0: only on demand.
+	SnapshotEvery uint64
+	// SnapshotInterval takes a snapshot this often. 0: never on a timer.
+	SnapshotInterval time.Duration
+}
+
+// SnapshotStore keeps state snapshots. SaveSnapshot is called on the
+// engine's snapshot goroutine, one call at a time, with the encoding of
+// the state after command seq (see State.AppendSnapshot), and only once
+// that command is durable. data belongs to the store.
+type SnapshotStore interface {
+	SaveSnapshot(seq uint64, data []byte) error
 }
 
 // Result is the outcome of one command, as delivered to its submitter and
@@ -62,6 +78,7 @@ type slot struct {
 	markets  []*MarketView
 	accounts []*AccountView
 	dir      *Directory
+	snap     []byte // a snapshot taken after this slot's command, or nil
 }
 
 // Engine runs the pipeline around a State: producers submit commands into
@@ -95,6 +112,24 @@ type Engine struct {
 	closing atomic.Bool
 	wg      sync.WaitGroup
 	futures sync.Pool
+
+	snaps     chan snapshotJob
+	snapDone  sync.WaitGroup
+	snapSaved atomic.Uint64 // seq of the last snapshot saved
+	snapErr   atomic.Pointer[snapshotErr]
+	snapBusy  atomic.Bool
+	snapPause atomic.Int64 // ns the matcher spent encoding the last snapshot
+	stop      chan struct{}
+}
+
+type snapshotErr struct {
+	seq uint64
+	err error
+}
+
+type snapshotJob struct {
+	seq  uint64
+	data []byte
 }
 
 type subscriber struct{ fn func(*Result) }
@@ -132,9 +167,19 @@ func Open(opts *Options) (*Engine, error) {
 	e.futures.New = func() any { return &future{ch: make(chan struct{}, 1)} }
 	e.dir.Store(o.State.directory())
 	e.publishAll()
+	e.stop = make(chan struct{})
 	e.wg.Add(2)
 	go e.matcher()
 	go e.output()
+	if o.Snapshots != nil {
+		e.snaps = make(chan snapshotJob, 1)
+		e.snapDone.Add(1)
+		go e.snapshotter()
+		if o.SnapshotInterval > 0 {
+			e.snapDone.Add(1)
+			go e.snapshotTimer()
+		}
+	}
 	return e, nil
 }
 
@@ -277,8 +322,13 @@ func (e *Engine) Close() error {
 		e.wg.Wait()
 		return e.err()
 	}
+	close(e.stop)
 	e.ring.Close()
 	e.wg.Wait()
+	if e.snaps != nil {
+		close(e.snaps)
+		e.snapDone.Wait()
+	}
 	return e.err()
 }
 
@@ -301,6 +351,8 @@ func (e *Engine) matcher() {
 	defer e.matchedW.Close()
 	var last int64
 	tr := newTouched()
+	lastSnap := e.state.Seq()
+	snapAsked := false
 	for next := int64(1); ; {
 		hi, err := e.ring.WaitPublished(context.Background(), next)
 		if hi < next {
@@ -328,11 +380,24 @@ func (e *Engine) matcher() {
 			sl.out, sl.events = e.state.Apply(&sl.cmd, sl.events[:0])
 			sl.markets, sl.accounts, sl.dir = sl.markets[:0], sl.accounts[:0], nil
 			tr.command(&sl.cmd, &sl.out, sl.events)
+			snapAsked = snapAsked || sl.cmd.Kind == CmdSnapshot
 			if sl.out.Err == nil && (sl.cmd.Kind == CmdCreateAsset || sl.cmd.Kind == CmdCreateMarket) {
 				dirChanged = true
 			}
 		}
 		sl := e.ring.Slot(hi)
+		sl.snap = nil
+		// One snapshot in flight at a time; a request made while one is
+		// being written is served at a later batch.
+		if e.snaps != nil && !e.snapBusy.Load() &&
+			(snapAsked || (e.opts.SnapshotEvery > 0 && e.state.Seq()-lastSnap >= e.opts.SnapshotEvery)) {
+			e.snapBusy.Store(true)
+			t0 := time.Now()
+			sl.snap = e.state.AppendSnapshot(nil)
+			e.snapPause.Store(int64(time.Since(t0)))
+			lastSnap = e.state.Seq()
+			snapAsked = false
+		}
 		sl.markets, sl.accounts = tr.views(e.state, e.opts.DepthLevels, sl.markets, sl.accounts)
 		if dirChanged {
 			sl.dir = e.state.directory()
@@ -400,9 +465,84 @@ func (e *Engine) output() {
 			}
 			sl.done, sl.fut = nil, nil
 		}
+		if sl := e.ring.Slot(hi); sl.snap != nil {
+			if ferr == nil {
+				e.snaps <- snapshotJob{seq: sl.cmd.Seq, data: sl.snap} // never blocks: one in flight
+			} else {
+				e.snapBusy.Store(false)
+			}
+			sl.snap = nil
+		}
 		e.ring.Release(hi)
 		next = hi + 1
 	}
+}
+
+// snapshotter writes snapshots, off the matcher and the output stage.
+func (e *Engine) snapshotter() {
+	defer e.snapDone.Done()
+	for job := range e.snaps {
+		if err := e.opts.Snapshots.SaveSnapshot(job.seq, job.data); err != nil {
+			e.snapErr.Store(&snapshotErr{seq: job.seq, err: fmt.Errorf("engine: snapshot at %d: %w", job.seq, err)})
+		} else {
+			e.snapSaved.Store(job.seq)
+		}
+		e.snapBusy.Store(false)
+	}
+}
+
+// snapshotTimer asks for a snapshot every SnapshotInterval.
+func (e *Engine) snapshotTimer() {
+	defer e.snapDone.Done()
+	t := time.NewTicker(e.opts.SnapshotInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+			_ = e.Submit(context.Background(), &Command{Kind: CmdSnapshot}, nil)
+		}
+	}
+}
+
+// Snapshot takes a snapshot now, consistent at a sequence number, and
+// waits until the SnapshotStore has saved it (or a later one). It returns
+// that sequence number.
+func (e *Engine) Snapshot(ctx context.Context) (uint64, error) {
+	if e.snaps == nil {
+		return 0, fmt.Errorf("engine: no snapshot store configured")
+	}
+	res, err := e.Do(ctx, &Command{Kind: CmdSnapshot}, nil)
+	if err != nil {
+		return 0, err
+	}
+	for tick := 0; ; tick++ {
+		if saved := e.snapSaved.Load(); saved >= res.Seq {
+			return saved, nil
+		}
+		if p := e.snapErr.Load(); p != nil && p.seq >= res.Seq {
+			return 0, p.err
+		}
+		if tick%50 == 49 {
+			// Our request met a snapshot in flight and the engine has been
+			// idle since: ask again so that a batch takes it.
+			if err := e.Submit(ctx, &Command{Kind: CmdSnapshot}, nil); err != nil {
+				return 0, err
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
+	}
+}
+
+// SnapshotStats returns the sequence number of the last saved snapshot and
+// how long the matcher paused to encode the last one taken.
+func (e *Engine) SnapshotStats() (savedSeq uint64, pause time.Duration) {
+	return e.snapSaved.Load(), time.Duration(e.snapPause.Load())
 }
 
 // publish makes the views built after a batch visible to readers.

@@ -146,6 +146,8 @@ func (s *State) Apply(cmd *Command, dst []Event) (Outcome, []Event) {
 		return s.cancelAll(cmd, dst)
 	case CmdAmend:
 		return s.amend(cmd, dst)
+	case CmdSnapshot:
+		return Outcome{}, dst
 	}
 	return Outcome{Err: ErrInvalidCommand}, dst
 }
