@@ -53,9 +53,15 @@ type level struct {
 
 // bookSide holds one side's levels in a B-tree keyed so that the best
 // level is the minimum: the price for asks, -price for bids.
+//
+// A level that empties stays in the tree (and its slab entry) until the
+// side holds more than pruneMin empty levels and twice as many empty as
+// live ones: prices come back, and a B-tree insert after a delete may
+// split a node, which allocates. So in steady state nothing allocates.
 type bookSide struct {
-	tree btree.Map[int64, int32]
-	best int32 // level index of the best level, or nilIdx
+	tree  btree.Map[int64, int32]
+	best  int32 // level index of the best non-empty level, or nilIdx
+	empty int   // empty levels kept in the tree
 	// cache is a direct-mapped price → level cache in front of the tree.
 	// An entry is a hint: it is valid only if the level it names is live,
 	// on this side and at that price.
@@ -63,6 +69,10 @@ type bookSide struct {
 }
 
 const levelCacheSize = 1024 // a power of two
+
+// pruneMin is the number of empty levels a side keeps at least before it
+// prunes them.
+const pruneMin = 1024
 
 // Book is one market's limit order book. See the package documentation for
 // the matching rules. A Book must be created with New and is not safe for
@@ -79,6 +89,8 @@ type Book struct {
 	resting  int
 
 	stops stopQueue
+
+	scratch []int32 // prune
 
 	last int64  // last trade price, 0 before the first trade
 	seq  uint64 // arrival counter of accepted orders
@@ -161,6 +173,9 @@ func (b *Book) Depth(dst []Level, side Side, n int) []Level {
 	}
 	b.sides[side].tree.Scan(func(_ int64, li int32) bool {
 		lv := &b.levels[li]
+		if lv.count == 0 {
+			return true
+		}
 		dst = append(dst, Level{Price: lv.price, Qty: lv.vis, Orders: int(lv.count)})
 		n--
 		return n > 0
@@ -238,52 +253,78 @@ func (b *Book) freeNodeAt(i int32) {
 	b.freeNode = i
 }
 
-// levelFor returns the level of price on side, creating it if needed.
+// levelFor returns the level of price on side for an order about to be
+// pushed onto it, creating the level or reviving an empty one.
 func (b *Book) levelFor(side Side, price int64) int32 {
 	s := &b.sides[side]
 	if s.best != nilIdx && b.levels[s.best].price == price {
 		return s.best
 	}
 	slot := &s.cache[uint64(price)&(levelCacheSize-1)]
-	if li := *slot; li != nilIdx {
-		if lv := &b.levels[li]; lv.price == price && lv.side == side {
-			return li
+	li := *slot
+	if li == nilIdx || b.levels[li].price != price || b.levels[li].side != side {
+		key := levelKey(side, price)
+		var ok bool
+		if li, ok = s.tree.Get(key); !ok {
+			if b.freeLvl != nilIdx {
+				li = b.freeLvl
+				b.freeLvl = b.levels[li].head
+			} else {
+				b.levels = append(b.levels, level{})
+				li = int32(len(b.levels) - 1)
+			}
+			b.levels[li] = level{price: price, head: nilIdx, tail: nilIdx, side: side}
+			s.tree.Set(key, li)
+			s.empty++
 		}
-	}
-	key := levelKey(side, price)
-	if li, ok := s.tree.Get(key); ok {
 		*slot = li
-		return li
 	}
-	var li int32
-	if b.freeLvl != nilIdx {
-		li = b.freeLvl
-		b.freeLvl = b.levels[li].head
-	} else {
-		b.levels = append(b.levels, level{})
-		li = int32(len(b.levels) - 1)
-	}
-	b.levels[li] = level{price: price, head: nilIdx, tail: nilIdx, side: side}
-	s.tree.Set(key, li)
-	*slot = li
-	if s.best == nilIdx || key < levelKey(side, b.levels[s.best].price) {
-		s.best = li
+	if b.levels[li].count == 0 {
+		s.empty--
+		if s.best == nilIdx || levelKey(side, price) < levelKey(side, b.levels[s.best].price) {
+			s.best = li
+		}
 	}
 	return li
 }
 
-// removeLevel deletes an empty level from its side and frees it.
-func (b *Book) removeLevel(side Side, li int32) {
+// emptied notes that level li has no orders left: it stays in the tree,
+// the side's best moves on if it was the best, and empty levels are pruned
+// when there are too many.
+func (b *Book) emptied(side Side, li int32) {
 	s := &b.sides[side]
-	s.tree.Delete(levelKey(side, b.levels[li].price))
+	s.empty++
 	if s.best == li {
 		s.best = nilIdx
-		if _, v, ok := s.tree.Min(); ok {
-			s.best = v
-		}
+		s.tree.Ascend(levelKey(side, b.levels[li].price), func(_ int64, v int32) bool {
+			if b.levels[v].count > 0 {
+				s.best = v
+				return false
+			}
+			return true
+		})
 	}
-	b.levels[li] = level{head: b.freeLvl}
-	b.freeLvl = li
+	if s.empty > pruneMin && s.empty > 2*(s.tree.Len()-s.empty) {
+		b.prune(side)
+	}
+}
+
+// prune deletes the empty levels of a side from its tree and frees them.
+func (b *Book) prune(side Side) {
+	s := &b.sides[side]
+	b.scratch = b.scratch[:0]
+	s.tree.Scan(func(_ int64, li int32) bool {
+		if b.levels[li].count == 0 {
+			b.scratch = append(b.scratch, li)
+		}
+		return true
+	})
+	for _, li := range b.scratch {
+		s.tree.Delete(levelKey(side, b.levels[li].price))
+		b.levels[li] = level{head: b.freeLvl}
+		b.freeLvl = li
+	}
+	s.empty = 0
 }
 
 // pushBack appends node ni to the tail of level li.
@@ -330,7 +371,7 @@ func (b *Book) removeNode(ni int32) {
 	li, side := n.level, n.side
 	b.unlink(ni)
 	if b.levels[li].count == 0 {
-		b.removeLevel(side, li)
+		b.emptied(side, li)
 	}
 	b.index.del(n.id)
 	b.freeNodeAt(ni)

@@ -13,11 +13,21 @@ func (b *Book) Check() error {
 		s := &b.sides[side]
 		var err error
 		first := true
+		empty := 0
 		s.tree.Scan(func(key int64, li int32) bool {
+			lv := &b.levels[li]
+			if lv.count == 0 {
+				empty++
+				if levelKey(side, lv.price) != key || lv.side != side || lv.head != nilIdx || lv.tail != nilIdx || lv.vis != 0 || lv.open != 0 {
+					err = fmt.Errorf("book: empty level %d under key %d is not clean: %+v", li, key, *lv)
+					return false
+				}
+				return true
+			}
 			if first {
 				first = false
 				if s.best != li {
-					err = fmt.Errorf("book: %s best level %d, tree min %d", side, s.best, li)
+					err = fmt.Errorf("book: %s best level %d, first non-empty level %d", side, s.best, li)
 					return false
 				}
 			}
@@ -33,6 +43,9 @@ func (b *Book) Check() error {
 		}
 		if first && s.best != nilIdx {
 			return fmt.Errorf("book: %s side empty but best level is %d", side, s.best)
+		}
+		if empty != s.empty {
+			return fmt.Errorf("book: %s side has %d empty levels, counted %d", side, empty, s.empty)
 		}
 	}
 	if bid, _, ok := b.BestBid(); ok {

@@ -66,7 +66,7 @@ func (b *Book) validate(o *Order) Reason {
 		return ReasonPriceNotOnTick
 	}
 	if o.QuoteBudget != 0 {
-		if priced || o.Side != Buy || o.QuoteBudget < 0 || o.Qty < 0 || (o.Qty == 0 && o.TIF == FOK) {
+		if priced || o.Side != Buy || o.QuoteBudget < 0 || (o.Qty == 0 && o.TIF == FOK) {
 			return ReasonInvalidBudget
 		}
 		if o.QuoteBudget < r.MinNotional {

@@ -221,7 +221,7 @@ func (p *pass) note(i int, op *bench.Op, err error) {
 
 // seedBook returns a fresh book sized for f with its seed section applied.
 func seedBook(f *bench.LOBFile, p *pass, evs []book.Event) (*book.Book, []book.Event, error) {
-	b, err := book.New(book.Rules{}, &book.Options{Capacity: f.MaxLive() + 1024})
+	b, err := book.New(book.Rules{}, nil) // grows to its working size: an oversized id table costs cache misses
 	if err != nil {
 		return nil, evs, err
 	}
