@@ -102,7 +102,7 @@ func (p *diffPair) apply(op diffOp) string {
 	case opAmend:
 		p.evR, errR = p.r.Amend(p.evR, op.id, op.price, op.qty)
 	}
-	errB, panicked := p.applyBook(op)
+	panicked, errB := p.applyBook(op)
 	p.n++
 	var msg string
 	switch {
@@ -130,7 +130,7 @@ func (p *diffPair) apply(op diffOp) string {
 }
 
 // applyBook runs op on the Book, turning a panic into a value.
-func (p *diffPair) applyBook(op diffOp) (err error, panicked any) {
+func (p *diffPair) applyBook(op diffOp) (panicked any, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			panicked = fmt.Sprintf("%v\n%s", v, debug.Stack())
