@@ -146,7 +146,7 @@ func (p *diffPair) applyBook(op diffOp) (panicked any, err error) {
 	case opAmend:
 		p.evB, err = p.b.Amend(p.evB, op.id, op.price, op.qty)
 	}
-	return err, nil
+	return nil, err
 }
 
 // diffFails replays ops on a fresh pair and reports whether Book and
