@@ -1,0 +1,444 @@
+package wal
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/rs/zerolog"
+)
+
+// Options configure a Log. The zero value (or nil) means defaults.
+type Options struct {
+	// FS is the filesystem; default vfs.Default. Tests inject faults with
+	// Pebble's errorfs.
+	FS vfs.FS
+	// KeepSnapshots is how many snapshots to keep; log entries older than
+	// the oldest kept snapshot are deleted. Default 2.
+	KeepSnapshots int
+	// Logger receives warnings (a discarded torn tail, a corrupt
+	// snapshot). Default: JSON lines on standard error.
+	Logger *zerolog.Logger
+}
+
+// Log is the durable command log of an engine: a Pebble database of
+// sequenced command records (see AppendRecord) next to a directory of state
+// snapshots. It implements engine.Journal and engine.SnapshotStore.
+//
+// Layout of a data directory:
+//
+//	DIR/log/             Pebble: one key per command, 'c' + seq
+//	DIR/snapshots/       snap-<seq>.ist: engine.State.AppendSnapshot
+//
+// Append and Commit are called by the engine's journal goroutine;
+// SaveSnapshot by its snapshot goroutine; Backup by anyone. They may run
+// concurrently with each other.
+type Log struct {
+	dir  string
+	fs   vfs.FS
+	db   *pebble.DB
+	opts Options
+	log  zerolog.Logger
+
+	batch *pebble.Batch // journal goroutine only
+	key   []byte
+	val   []byte
+
+	mu sync.Mutex // snapshots and backups
+
+	failed bool // a commit failed: the database must be reopened
+}
+
+// ErrFailed: an earlier commit failed; reopen the log to recover.
+var ErrFailed = errors.New("wal: an earlier commit failed; reopen to recover")
+
+// ErrNoSnapshot: the log was truncated but no valid snapshot covers it.
+var ErrNoSnapshot = errors.New("wal: log truncated and no valid snapshot covers it")
+
+// ErrGap: a sequence number is missing from the log.
+var ErrGap = errors.New("wal: gap in the log")
+
+// Open opens (or creates) the data directory dir.
+func Open(dir string, opts *Options) (*Log, error) {
+	var o Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.FS == nil {
+		o.FS = vfs.Default
+	}
+	if o.KeepSnapshots <= 0 {
+		o.KeepSnapshots = 2
+	}
+	l := &Log{dir: dir, fs: o.FS, opts: o}
+	if o.Logger != nil {
+		l.log = *o.Logger
+	} else {
+		l.log = zerolog.New(os.Stderr).With().Timestamp().Str("component", "wal").Logger()
+	}
+	if err := o.FS.MkdirAll(l.snapDir(), 0o755); err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	db, err := pebble.Open(filepath.Join(dir, "log"), &pebble.Options{
+		FS:           o.FS,
+		MemTableSize: 64 << 20,
+		Logger:       quietLogger{l: &l.log},
+	})
+	if err != nil {
+		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
+	}
+	l.db = db
+	l.batch = db.NewBatch()
+	return l, nil
+}
+
+func (l *Log) snapDir() string { return filepath.Join(l.dir, "snapshots") }
+
+// Close closes the database. The engine must be closed first.
+func (l *Log) Close() error {
+	if l.batch != nil {
+		l.batch.Close()
+		l.batch = nil
+	}
+	return l.db.Close()
+}
+
+// Append implements engine.Journal: it adds cmd to the current batch.
+func (l *Log) Append(cmd *engine.Command) error {
+	l.key = commandKey(l.key[:0], cmd.Seq)
+	l.val = AppendRecord(l.val[:0], cmd)
+	return l.batch.Set(l.key, l.val, nil)
+}
+
+// Commit implements engine.Journal: it commits the batch with Sync and
+// returns only once it is on disk. Pebble makes a batch visible before its
+// sync completes; the engine acknowledges only after Commit returns.
+//
+// Pebble treats a failed log write or sync as fatal (it calls its logger's
+// Fatalf). Commit turns that into an error, so that the engine stops
+// acknowledging and reports it; the database must then be closed and the
+// process restarted, which recovers everything that was acknowledged.
+func (l *Log) Commit() (err error) {
+	if l.batch.Empty() {
+		return nil
+	}
+	defer func() {
+		if v := recover(); v != nil {
+			f, ok := v.(pebbleFatal)
+			if !ok {
+				panic(v)
+			}
+			l.failed = true
+			err = fmt.Errorf("wal: commit: %w", f)
+		}
+	}()
+	if l.failed {
+		return ErrFailed
+	}
+	err = l.batch.Commit(pebble.Sync)
+	l.batch.Reset()
+	if err != nil {
+		l.failed = true
+		return fmt.Errorf("wal: commit: %w", err)
+	}
+	return nil
+}
+
+// RecoveryStats describes a recovery.
+type RecoveryStats struct {
+	SnapshotSeq   uint64 // 0: started from an empty state
+	Replayed      int    // commands replayed after the snapshot
+	LastSeq       uint64
+	DiscardedTail int // torn records dropped at the end of the log
+	SnapshotTime  time.Duration
+	ReplayTime    time.Duration
+}
+
+// Recover rebuilds the state: the newest valid snapshot, then every log
+// record after it, in sequence. A record that fails its checksum at the
+// very end of the log (a torn write) is deleted with a warning; a damaged
+// record or a gap before the end stops recovery with an error naming its
+// sequence number.
+func (l *Log) Recover() (*engine.State, RecoveryStats, error) {
+	var st RecoveryStats
+	t0 := time.Now()
+	state, err := l.loadSnapshot(&st)
+	if err != nil {
+		return nil, st, err
+	}
+	st.SnapshotTime = time.Since(t0)
+	t1 := time.Now()
+	first, ok, err := l.firstSeq()
+	if err != nil {
+		return nil, st, err
+	}
+	if ok && first > state.Seq()+1 {
+		return nil, st, fmt.Errorf("%w: log starts at %d, snapshot is at %d", ErrNoSnapshot, first, state.Seq())
+	}
+	it, err := l.db.NewIter(&pebble.IterOptions{
+		LowerBound: commandKey(nil, state.Seq()+1),
+		UpperBound: []byte{keyPrefix + 1},
+	})
+	if err != nil {
+		return nil, st, fmt.Errorf("wal: %w", err)
+	}
+	defer it.Close()
+	var evs []engine.Event
+	next := state.Seq() + 1
+	for valid := it.First(); valid; valid = it.Next() {
+		seq, ok := keySeq(it.Key())
+		if !ok {
+			return nil, st, fmt.Errorf("%w: bad key %q", ErrCorrupt, it.Key())
+		}
+		if seq != next {
+			return nil, st, fmt.Errorf("%w: expected seq %d, found %d", ErrGap, next, seq)
+		}
+		cmd, err := DecodeRecord(seq, it.Value())
+		if err != nil {
+			if it.Next() {
+				return nil, st, fmt.Errorf("wal: record %d is damaged and more records follow: %w", seq, err)
+			}
+			l.log.Warn().Uint64("seq", seq).Err(err).Msg("discarding torn record at the end of the log")
+			if err := l.db.DeleteRange(commandKey(nil, seq), []byte{keyPrefix + 1}, pebble.Sync); err != nil {
+				return nil, st, fmt.Errorf("wal: discard torn tail: %w", err)
+			}
+			st.DiscardedTail++
+			break
+		}
+		_, evs = state.Apply(&cmd, evs[:0])
+		st.Replayed++
+		next++
+	}
+	if err := it.Error(); err != nil {
+		return nil, st, fmt.Errorf("wal: %w", err)
+	}
+	st.LastSeq = state.Seq()
+	st.ReplayTime = time.Since(t1)
+	return state, st, nil
+}
+
+// firstSeq returns the lowest sequence number in the log.
+func (l *Log) firstSeq() (uint64, bool, error) {
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{keyPrefix}, UpperBound: []byte{keyPrefix + 1}})
+	if err != nil {
+		return 0, false, fmt.Errorf("wal: %w", err)
+	}
+	defer it.Close()
+	if !it.First() {
+		return 0, false, it.Error()
+	}
+	seq, ok := keySeq(it.Key())
+	if !ok {
+		return 0, false, fmt.Errorf("%w: bad key %q", ErrCorrupt, it.Key())
+	}
+	return seq, true, nil
+}
+
+// snapshots lists the snapshot sequence numbers on disk, newest first.
+func (l *Log) snapshots() ([]uint64, error) {
+	names, err := l.fs.List(l.snapDir())
+	if err != nil {
+		return nil, fmt.Errorf("wal: %w", err)
+	}
+	var seqs []uint64
+	for _, n := range names {
+		if s, ok := strings.CutPrefix(n, "snap-"); ok {
+			if s, ok := strings.CutSuffix(s, ".ist"); ok {
+				if seq, err := strconv.ParseUint(s, 10, 64); err == nil {
+					seqs = append(seqs, seq)
+				}
+			}
+		}
+	}
+	sort.Slice(seqs, func(i, j int) bool { return seqs[i] > seqs[j] })
+	return seqs, nil
+}
+
+func (l *Log) snapPath(seq uint64) string {
+	return filepath.Join(l.snapDir(), fmt.Sprintf("snap-%020d.ist", seq))
+}
+
+// loadSnapshot returns the newest snapshot that decodes, or a new state.
+func (l *Log) loadSnapshot(st *RecoveryStats) (*engine.State, error) {
+	seqs, err := l.snapshots()
+	if err != nil {
+		return nil, err
+	}
+	for _, seq := range seqs {
+		data, err := l.readFile(l.snapPath(seq))
+		if err == nil {
+			var s *engine.State
+			if s, err = engine.DecodeState(data); err == nil && s.Seq() != seq {
+				err = fmt.Errorf("snapshot file says %d, content %d", seq, s.Seq())
+			}
+			if err == nil {
+				st.SnapshotSeq = seq
+				return s, nil
+			}
+		}
+		l.log.Warn().Uint64("seq", seq).Err(err).Msg("skipping unreadable snapshot")
+	}
+	return engine.NewState(), nil
+}
+
+func (l *Log) readFile(path string) ([]byte, error) {
+	f, err := l.fs.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(f)
+}
+
+// SaveSnapshot implements engine.SnapshotStore: it writes the snapshot to
+// a temporary file, syncs it, renames it into place and syncs the
+// directory; then it keeps only the newest KeepSnapshots snapshots and
+// deletes the log records that the oldest kept one covers.
+func (l *Log) SaveSnapshot(seq uint64, data []byte) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	path := l.snapPath(seq)
+	tmp := path + ".tmp"
+	f, err := l.fs.Create(tmp, vfs.WriteCategoryUnspecified)
+	if err != nil {
+		return fmt.Errorf("wal: snapshot: %w", err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = l.fs.Rename(tmp, path)
+	}
+	if err == nil {
+		err = l.syncDir(l.snapDir())
+	}
+	if err != nil {
+		_ = l.fs.Remove(tmp)
+		return fmt.Errorf("wal: snapshot %d: %w", seq, err)
+	}
+	return l.prune()
+}
+
+func (l *Log) syncDir(dir string) error {
+	d, err := l.fs.OpenDir(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
+
+// prune keeps the newest KeepSnapshots snapshots and truncates the log up
+// to the oldest of them. Called with mu held.
+func (l *Log) prune() error {
+	seqs, err := l.snapshots()
+	if err != nil || len(seqs) == 0 {
+		return err
+	}
+	keep := min(len(seqs), l.opts.KeepSnapshots)
+	for _, seq := range seqs[keep:] {
+		if err := l.fs.Remove(l.snapPath(seq)); err != nil {
+			return fmt.Errorf("wal: prune snapshot %d: %w", seq, err)
+		}
+	}
+	oldest := seqs[keep-1]
+	// Records up to the oldest kept snapshot are no longer needed. The
+	// range deletion need not be synced: if it is lost, they stay.
+	if err := l.db.DeleteRange(commandKey(nil, 0), commandKey(nil, oldest+1), pebble.NoSync); err != nil {
+		return fmt.Errorf("wal: truncate: %w", err)
+	}
+	return nil
+}
+
+// Backup writes an online, consistent copy of the data directory to dir,
+// which must not exist: a Pebble checkpoint of the log and a copy of the
+// snapshots. istd can start from dir as is. Snapshots and truncation wait
+// while a backup runs.
+func (l *Log) Backup(dir string) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, err := l.fs.Stat(dir); err == nil {
+		return fmt.Errorf("wal: backup: %s already exists", dir)
+	}
+	if err := l.fs.MkdirAll(filepath.Join(dir, "snapshots"), 0o755); err != nil {
+		return fmt.Errorf("wal: backup: %w", err)
+	}
+	if err := l.db.Checkpoint(filepath.Join(dir, "log"), pebble.WithFlushedWAL()); err != nil {
+		return fmt.Errorf("wal: backup: checkpoint: %w", err)
+	}
+	seqs, err := l.snapshots()
+	if err != nil {
+		return err
+	}
+	for _, seq := range seqs {
+		src := l.snapPath(seq)
+		dst := filepath.Join(dir, "snapshots", filepath.Base(src))
+		if err := vfs.CopyAcrossFS(l.fs, src, l.fs, dst); err != nil {
+			return fmt.Errorf("wal: backup: %w", err)
+		}
+	}
+	if err := l.syncDir(filepath.Join(dir, "snapshots")); err != nil {
+		return fmt.Errorf("wal: backup: %w", err)
+	}
+	return nil
+}
+
+// Stats is a summary of the log for metrics and tools.
+type Stats struct {
+	FirstSeq, LastSeq uint64
+	Snapshots         []uint64 // newest first
+}
+
+// Stats reads the log's bounds and snapshots.
+func (l *Log) Stats() (Stats, error) {
+	var s Stats
+	first, ok, err := l.firstSeq()
+	if err != nil {
+		return s, err
+	}
+	if ok {
+		s.FirstSeq = first
+		it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{keyPrefix}, UpperBound: []byte{keyPrefix + 1}})
+		if err != nil {
+			return s, err
+		}
+		if it.Last() {
+			s.LastSeq, _ = keySeq(it.Key())
+		}
+		it.Close()
+	}
+	s.Snapshots, err = l.snapshots()
+	s.Snapshots = slices.Clip(s.Snapshots)
+	return s, err
+}
+
+// quietLogger routes Pebble's informational logs to debug level, and
+// turns its fatal errors into a pebbleFatal panic that Commit recovers.
+type quietLogger struct{ l *zerolog.Logger }
+
+// pebbleFatal is the error of a Pebble Fatalf.
+type pebbleFatal struct{ msg string }
+
+func (f pebbleFatal) Error() string { return "pebble: " + f.msg }
+
+func (q quietLogger) Infof(format string, args ...any)  { q.l.Debug().Msgf(format, args...) }
+func (q quietLogger) Errorf(format string, args ...any) { q.l.Error().Msgf(format, args...) }
+func (q quietLogger) Fatalf(format string, args ...any) {
+	q.l.Error().Msgf(format, args...)
+	panic(pebbleFatal{msg: fmt.Sprintf(format, args...)})
+}

@@ -1,0 +1,378 @@
+package wal
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/cockroachdb/pebble/v2/vfs/errorfs"
+	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/rs/zerolog"
+)
+
+var quiet = zerolog.Nop()
+
+// genesis creates two assets, a market and n funded accounts.
+func genesis(n int) []engine.Command {
+	name := func(s string) engine.Name { v, _ := engine.MakeName(s); return v }
+	cmds := []engine.Command{
+		{Kind: engine.CmdCreateAsset, Name: name("BTC")},
+		{Kind: engine.CmdCreateAsset, Name: name("USDT")},
+		{Kind: engine.CmdCreateMarket, Name: name("BTC-USDT"), Spec: engine.MarketSpec{Base: 1, Quote: 2,
+			BaseScale: 10, QuoteScale: 1, MakerFeeBps: 10, TakerFeeBps: 20,
+			Rules: book.Rules{MaxPrice: 1 << 30, MaxQty: 1 << 20}}},
+	}
+	for a := 1; a <= n; a++ {
+		ref, _ := engine.MakeRef(fmt.Sprint("g", a))
+		cmds = append(cmds,
+			engine.Command{Kind: engine.CmdCreateAccount, Name: name(fmt.Sprint("a", a))},
+			engine.Command{Kind: engine.CmdDeposit, Account: uint64(a), Asset: 1, Amount: 1 << 40, Ref: ref},
+			engine.Command{Kind: engine.CmdDeposit, Account: uint64(a), Asset: 2, Amount: 1 << 40})
+	}
+	return cmds
+}
+
+// trading returns a random trading command for accounts 1..n.
+func trading(r *rand.Rand, n int, lastOrder uint64) engine.Command {
+	c := engine.Command{Kind: engine.CmdPlace, Account: uint64(1 + r.IntN(n)), Market: 1}
+	if r.IntN(4) == 0 && lastOrder > 0 {
+		c.Kind = engine.CmdCancel
+		c.OrderID = lastOrder - uint64(r.IntN(int(min(lastOrder, 20))))
+		return c
+	}
+	side := book.Side(r.IntN(2))
+	off := int64(r.IntN(20)) - 3
+	price := 1000 - off
+	if side == book.Sell {
+		price = 1000 + off
+	}
+	c.Order = book.Order{Side: side, Price: price, Qty: 1 + int64(r.IntN(50))}
+	return c
+}
+
+type opened struct {
+	log *Log
+	eng *engine.Engine
+	st  RecoveryStats
+}
+
+func open(t testing.TB, dir string, fs vfs.FS, eopts engine.Options) opened {
+	t.Helper()
+	l, err := Open(dir, &Options{FS: fs, Logger: &quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	state, st, err := l.Recover()
+	if err != nil {
+		l.Close()
+		t.Fatal(err)
+	}
+	eopts.Journal, eopts.State, eopts.Snapshots = l, state, l
+	e, err := engine.Open(&eopts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return opened{l, e, st}
+}
+
+func (o opened) close(t testing.TB) *engine.State {
+	t.Helper()
+	if err := o.eng.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st := o.eng.State()
+	if err := o.log.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func run(t testing.TB, e *engine.Engine, cmds []engine.Command) {
+	t.Helper()
+	for i := range cmds {
+		if _, err := e.Do(context.Background(), &cmds[i], nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func randomRun(t testing.TB, e *engine.Engine, r *rand.Rand, n int, last *uint64) {
+	t.Helper()
+	for range n {
+		c := trading(r, 8, *last)
+		res, err := e.Do(context.Background(), &c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Kind == engine.CmdPlace && res.Err == nil {
+			*last = res.ID
+		}
+	}
+}
+
+// Reopening replays the log: the state hash is the same as before.
+func TestRecoverReplaysLog(t *testing.T) {
+	dir := t.TempDir()
+	o := open(t, dir, nil, engine.Options{})
+	run(t, o.eng, genesis(8))
+	r := rand.New(rand.NewPCG(1, 1))
+	var last uint64
+	randomRun(t, o.eng, r, 3000, &last)
+	want := o.close(t)
+
+	o = open(t, dir, nil, engine.Options{})
+	if o.st.SnapshotSeq != 0 || o.st.LastSeq != want.Seq() || o.st.Replayed != int(want.Seq()) {
+		t.Fatalf("recovery stats %+v, want %d replayed", o.st, want.Seq())
+	}
+	got := o.close(t)
+	if got.Hash() != want.Hash() {
+		t.Fatal("recovered state differs")
+	}
+}
+
+// Snapshots cover the log, truncate it, and recovery starts from the
+// newest one and replays only what follows.
+func TestSnapshotsAndTruncation(t *testing.T) {
+	dir := t.TempDir()
+	o := open(t, dir, nil, engine.Options{SnapshotEvery: 500})
+	run(t, o.eng, genesis(8))
+	r := rand.New(rand.NewPCG(2, 2))
+	var last uint64
+	randomRun(t, o.eng, r, 2000, &last)
+	seq, err := o.eng.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	randomRun(t, o.eng, r, 300, &last)
+	stats, err := o.log.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(stats.Snapshots) != 2 || stats.Snapshots[0] != seq || stats.FirstSeq != stats.Snapshots[1]+1 {
+		t.Fatalf("after snapshot at %d: %+v (want 2 snapshots kept, log from the older one)", seq, stats)
+	}
+	want := o.close(t)
+
+	o = open(t, dir, nil, engine.Options{})
+	if o.st.SnapshotSeq < seq || o.st.Replayed >= 1000 || o.st.LastSeq != want.Seq() {
+		t.Fatalf("recovery %+v: want a start from snapshot ≥ %d and a short replay", o.st, seq)
+	}
+	if got := o.close(t); got.Hash() != want.Hash() {
+		t.Fatal("state recovered from snapshot + log differs")
+	}
+}
+
+// A corrupt newest snapshot is skipped for the previous one.
+func TestCorruptSnapshotFallsBack(t *testing.T) {
+	dir := t.TempDir()
+	o := open(t, dir, nil, engine.Options{})
+	run(t, o.eng, genesis(4))
+	r := rand.New(rand.NewPCG(3, 3))
+	var last uint64
+	randomRun(t, o.eng, r, 200, &last)
+	s1, _ := o.eng.Snapshot(context.Background())
+	randomRun(t, o.eng, r, 200, &last)
+	s2, _ := o.eng.Snapshot(context.Background())
+	want := o.close(t)
+	path := filepath.Join(dir, "snapshots", fmt.Sprintf("snap-%020d.ist", s2))
+	if err := corruptFile(path, 100); err != nil {
+		t.Fatal(err)
+	}
+	o = open(t, dir, nil, engine.Options{})
+	if o.st.SnapshotSeq != s1 {
+		t.Fatalf("started from %d, want the older snapshot %d", o.st.SnapshotSeq, s1)
+	}
+	if got := o.close(t); got.Hash() != want.Hash() {
+		t.Fatal("state differs")
+	}
+}
+
+// A damaged record at the very end of the log is a torn write: it is
+// discarded. The same damage before the end stops recovery with an error
+// that names the record.
+func TestTornTailAndMidLogCorruption(t *testing.T) {
+	for _, mid := range []bool{false, true} {
+		dir := t.TempDir()
+		o := open(t, dir, nil, engine.Options{})
+		run(t, o.eng, genesis(4))
+		want := o.close(t)
+		n := want.Seq()
+		db, err := pebble.Open(filepath.Join(dir, "log"), &pebble.Options{Logger: quietLogger{&quiet}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		target := n
+		if mid {
+			target = n / 2
+		}
+		v, closer, err := db.Get(commandKey(nil, target))
+		if err != nil {
+			t.Fatal(err)
+		}
+		bad := append([]byte(nil), v...)
+		closer.Close()
+		bad[len(bad)/2] ^= 0xff
+		if err := db.Set(commandKey(nil, target), bad, pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+
+		l, err := Open(dir, &Options{Logger: &quiet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		state, st, err := l.Recover()
+		if mid {
+			if err == nil || !errors.Is(err, ErrCorrupt) || !containsSeq(err, target) {
+				t.Fatalf("mid-log corruption: got %v", err)
+			}
+		} else {
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.DiscardedTail != 1 || state.Seq() != n-1 {
+				t.Fatalf("torn tail: %+v, state at %d", st, state.Seq())
+			}
+			// The next start is clean.
+			if _, st, err := l.Recover(); err != nil || st.DiscardedTail != 0 {
+				t.Fatalf("second recovery: %+v %v", st, err)
+			}
+		}
+		l.Close()
+	}
+}
+
+func containsSeq(err error, seq uint64) bool {
+	return err != nil && (fmt.Sprint(err) != "" && contains(err.Error(), fmt.Sprint(seq)))
+}
+
+func contains(s, sub string) bool {
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if s[i:i+len(sub)] == sub {
+			return true
+		}
+	}
+	return false
+}
+
+// An online backup taken under load starts as is and passes every
+// invariant; one taken at rest has the exact state hash.
+func TestBackupRestores(t *testing.T) {
+	dir := t.TempDir()
+	o := open(t, dir, nil, engine.Options{SnapshotEvery: 300})
+	run(t, o.eng, genesis(8))
+	r := rand.New(rand.NewPCG(4, 4))
+	var last uint64
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		rr := rand.New(rand.NewPCG(5, 5))
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			c := trading(rr, 8, 0)
+			c.Kind = engine.CmdPlace
+			if _, err := o.eng.Do(context.Background(), &c, nil); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	randomRun(t, o.eng, r, 500, &last)
+	online := filepath.Join(t.TempDir(), "online")
+	if err := o.log.Backup(online); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	want := o.close(t)
+
+	b := open(t, online, nil, engine.Options{})
+	st := b.close(t)
+	if err := st.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if st.Seq() == 0 || st.Seq() > want.Seq() {
+		t.Fatalf("online backup at seq %d, original at %d", st.Seq(), want.Seq())
+	}
+
+	// At rest: the exact state.
+	l, err := Open(dir, &Options{Logger: &quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	atRest := filepath.Join(t.TempDir(), "rest")
+	if err := l.Backup(atRest); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	b = open(t, atRest, nil, engine.Options{})
+	if got := b.close(t); got.Hash() != want.Hash() {
+		t.Fatal("backup restores a different state")
+	}
+}
+
+// A failing fsync stops acknowledgements; reopening recovers every
+// acknowledged command and nothing that was not.
+func TestSyncFailureStopsAcks(t *testing.T) {
+	dir := t.TempDir()
+	var failing atomic.Bool
+	inj := errorfs.InjectorFunc(func(op errorfs.Op) error {
+		if failing.Load() && (op.Kind == errorfs.OpFileSync || op.Kind == errorfs.OpFileSyncData ||
+			op.Kind == errorfs.OpFileWrite || op.Kind == errorfs.OpFileSyncTo) {
+			return errorfs.ErrInjected
+		}
+		return nil
+	})
+	fs := errorfs.Wrap(vfs.Default, inj)
+	o := open(t, dir, fs, engine.Options{})
+	run(t, o.eng, genesis(4))
+	var acked []uint64 // sequence numbers of acknowledged commands
+	r := rand.New(rand.NewPCG(6, 6))
+	for i := range 400 {
+		if i == 200 {
+			failing.Store(true)
+		}
+		c := trading(r, 4, 0)
+		c.Kind = engine.CmdPlace
+		res, err := o.eng.Do(context.Background(), &c, nil)
+		if err == nil && res.Err == nil {
+			acked = append(acked, res.Seq)
+		} else if err == nil && !errors.Is(res.Err, engine.ErrJournal) && i >= 200 {
+			t.Fatalf("command %d after the failure: %+v", i, res)
+		}
+	}
+	if len(acked) < 200 || len(acked) >= 400 {
+		t.Fatalf("%d commands acknowledged; want the 200 before the failure and none after", len(acked))
+	}
+	if err := o.eng.Close(); err == nil {
+		t.Fatal("Close reported no journal error")
+	}
+	func() {
+		defer func() { _ = recover() }() // pebble may refuse to close cleanly after a failed sync
+		o.log.Close()
+	}()
+
+	// Reopen on the real filesystem.
+	o = open(t, dir, nil, engine.Options{})
+	st := o.close(t)
+	if lastAcked := acked[len(acked)-1]; st.Seq() < lastAcked {
+		t.Fatalf("recovered up to %d, but %d was acknowledged", st.Seq(), lastAcked)
+	}
+	if err := st.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
