@@ -51,11 +51,13 @@ type command struct {
 	run     func(args []string) int
 }
 
-// commands lists the subcommands. Planned: engine, durable, recovery,
-// http, copy.
+// commands lists the subcommands. Planned: http, copy.
 var commands = []command{
 	{"book", "[--ops FILE] [--gen N] [--mem N]", "replay an order stream on one order book", runBook},
 	{"book-mem", "[--n N] [--levels L]", "resident memory per resting order (same as book --mem)", runBookMem},
+	{"engine", "[--producers P] [--n N] [--rate R]", "pipeline throughput (closed loop) and latency (open loop), in-memory journal", runEngine},
+	{"durable", "[--n N] [--rate R] [--dir D]", "engine with the Pebble log next to a raw Pebble append loop", runDurable},
+	{"recovery", "[--n N] [--dir D]", "replay speed and cold start with and without a snapshot", runRecovery},
 }
 
 func usage(w io.Writer) {

@@ -1,0 +1,170 @@
+package bench
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync/atomic"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/instant-social-trading/ist/wal"
+	"github.com/rs/zerolog"
+)
+
+// CountingJournal wraps a Journal and counts records and commits, to
+// learn the batch sizes the engine produced.
+type CountingJournal struct {
+	engine.Journal
+	Records, Commits atomic.Int64
+	Bytes            atomic.Int64
+}
+
+// Append implements engine.Journal.
+func (c *CountingJournal) Append(cmd *engine.Command) error {
+	c.Records.Add(1)
+	return c.Journal.Append(cmd)
+}
+
+// Commit implements engine.Journal.
+func (c *CountingJournal) Commit() error {
+	c.Commits.Add(1)
+	return c.Journal.Commit()
+}
+
+// OpenLog opens a wal.Log in dir with warnings discarded.
+func OpenLog(dir string) (*wal.Log, error) {
+	quiet := zerolog.Nop()
+	return wal.Open(dir, &wal.Options{Logger: &quiet})
+}
+
+// RawAppend measures a bare Pebble append loop in dir: n records of
+// recordSize bytes under sequential keys, committed with Sync every batch
+// records. It returns records per second.
+func RawAppend(dir string, n, batch, recordSize int) (float64, error) {
+	db, err := pebble.Open(dir, &pebble.Options{MemTableSize: 64 << 20, Logger: nopLogger{}})
+	if err != nil {
+		return 0, err
+	}
+	defer db.Close()
+	val := make([]byte, recordSize)
+	key := make([]byte, 9)
+	b := db.NewBatch()
+	start := time.Now()
+	for i := 1; i <= n; i++ {
+		key[0] = 'c'
+		for k := 0; k < 8; k++ {
+			key[8-k] = byte(uint64(i) >> (8 * k))
+		}
+		val[0] = byte(i)
+		if err := b.Set(key, val, nil); err != nil {
+			return 0, err
+		}
+		if i%batch == 0 || i == n {
+			if err := b.Commit(pebble.Sync); err != nil {
+				return 0, err
+			}
+			b.Reset()
+		}
+	}
+	return float64(n) / time.Since(start).Seconds(), nil
+}
+
+type nopLogger struct{}
+
+func (nopLogger) Infof(string, ...any)         {}
+func (nopLogger) Errorf(string, ...any)        {}
+func (nopLogger) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
+
+// RecordSize returns the log record size of a typical place command.
+func RecordSize() int {
+	c := engine.Command{Kind: engine.CmdPlace, Seq: 1, Account: 1, Market: 1,
+		Order: book.Order{Side: book.Buy, Price: 100_000, Qty: 5}}
+	return len(wal.AppendRecord(nil, &c))
+}
+
+// WriteLog fills the log in dir with a genesis and n trading commands
+// (the order flow of the engine benchmarks), written straight to the log
+// in batches of 4096, as the engine would have journaled them.
+func WriteLog(dir string, n int, accounts int) (uint64, error) {
+	l, err := OpenLog(dir)
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	var seq uint64
+	add := func(c *engine.Command) error {
+		seq++
+		c.Seq, c.Time = seq, int64(seq)
+		if err := l.Append(c); err != nil {
+			return err
+		}
+		if seq%4096 == 0 {
+			return l.Commit()
+		}
+		return nil
+	}
+	name := func(s string) engine.Name { v, _ := engine.MakeName(s); return v }
+	gen := []engine.Command{
+		{Kind: engine.CmdCreateAsset, Name: name("BTC")},
+		{Kind: engine.CmdCreateAsset, Name: name("USDT")},
+		{Kind: engine.CmdCreateMarket, Name: name("BTC-USDT"), Spec: engine.MarketSpec{
+			Base: 1, Quote: 2, BaseScale: 1, QuoteScale: 1, MakerFeeBps: 10, TakerFeeBps: 20,
+			Rules: book.Rules{MaxPrice: 1 << 24, MaxQty: 1 << 20}}},
+	}
+	for a := 1; a <= accounts; a++ {
+		gen = append(gen,
+			engine.Command{Kind: engine.CmdCreateAccount, Name: name(fmt.Sprint("bench", a))},
+			engine.Command{Kind: engine.CmdDeposit, Account: uint64(a), Asset: 1, Amount: 1 << 50},
+			engine.Command{Kind: engine.CmdDeposit, Account: uint64(a), Asset: 2, Amount: 1 << 50})
+	}
+	for i := range gen {
+		if err := add(&gen[i]); err != nil {
+			return 0, err
+		}
+	}
+	// Trading: order ids are assigned in order by the engine, so a cancel
+	// can name a recent order of its account without running the engine.
+	r := rand.New(rand.NewPCG(7, 7))
+	var orders uint64
+	owner := make([]uint64, 0, n)
+	for range n {
+		c := engine.Command{Kind: engine.CmdPlace, Account: uint64(1 + r.IntN(accounts)), Market: 1}
+		if r.IntN(100) < 30 && orders > 0 {
+			id := orders - uint64(r.IntN(int(min(orders, 64))))
+			c = engine.Command{Kind: engine.CmdCancel, Account: owner[id-1], OrderID: id}
+		} else {
+			side := book.Side(r.IntN(2))
+			off := int64(1 + r.IntN(40))
+			if r.IntN(5) == 0 {
+				off = -int64(r.IntN(3))
+			}
+			price := int64(100_000) - off
+			if side == book.Sell {
+				price = 100_000 + off
+			}
+			c.Order = book.Order{Side: side, Price: price, Qty: 1 + int64(r.IntN(100))}
+			orders++
+			owner = append(owner, c.Account)
+		}
+		if err := add(&c); err != nil {
+			return 0, err
+		}
+	}
+	return seq, l.Commit()
+}
+
+// TempDir makes a scratch directory under the system's temp dir.
+func TempDir(prefix string) (string, func(), error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", nil, err
+	}
+	return dir, func() { os.RemoveAll(dir) }, nil
+}
+
+// Sub returns dir/name.
+func Sub(dir, name string) string { return filepath.Join(dir, name) }

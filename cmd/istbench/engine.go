@@ -1,0 +1,195 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"runtime"
+	"time"
+
+	"github.com/instant-social-trading/ist/bench"
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/instant-social-trading/ist/wal"
+)
+
+// runEngine drives the pipeline with the in-memory journal: a closed loop
+// with several producers for throughput, then an open loop at a fixed
+// offered rate for latency.
+func runEngine(args []string) int {
+	fs := flag.NewFlagSet("engine", flag.ContinueOnError)
+	producers := fs.Int("producers", 4, "closed-loop producer goroutines")
+	n := fs.Int("n", 4_000_000, "closed-loop commands")
+	rate := fs.Float64("rate", 1e6, "open-loop offered commands per second")
+	openN := fs.Int("open-n", 3_000_000, "open-loop commands")
+	accounts := fs.Int("accounts", 100, "trading accounts")
+	if st := parseFlags(fs, args); st >= 0 {
+		return st
+	}
+	cfg := bench.EngineConfig{Producers: *producers, Commands: *n, Accounts: *accounts, Seed: 1, RingSize: 1 << 14}
+	closed, err := bench.EngineClosedLoop(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench engine:", err)
+		return 1
+	}
+	fmt.Printf("closed: producers=%d commands=%d elapsed_ms=%d cmds_per_sec=%.0f trades=%d rejected=%d\n",
+		cfg.Producers, closed.Commands, closed.Elapsed.Milliseconds(), closed.CmdsPerSec, closed.Trades, closed.Rejected)
+	cfg.Commands, cfg.Rate = *openN, *rate
+	open, err := bench.EngineOpenLoop(cfg)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench engine:", err)
+		return 1
+	}
+	fmt.Printf("open: offered=%.0f achieved=%.0f p50_ns=%d p99_ns=%d p999_ns=%d p9999_ns=%d max_ns=%d\n",
+		*rate, open.Achieved, open.P50, open.P99, open.P999, open.P9999, open.Max)
+	fmt.Printf("cmds_per_sec=%.0f offered_per_sec=%.0f p50_ns=%d p99_ns=%d p9999_ns=%d\n",
+		closed.CmdsPerSec, *rate, open.P50, open.P99, open.P9999)
+	return 0
+}
+
+// runDurable measures the engine with the real Pebble log next to a raw
+// Pebble append loop with the same record size and batch size.
+func runDurable(args []string) int {
+	fs := flag.NewFlagSet("durable", flag.ContinueOnError)
+	producers := fs.Int("producers", 4, "closed-loop producer goroutines")
+	n := fs.Int("n", 2_000_000, "closed-loop commands")
+	rate := fs.Float64("rate", 100_000, "open-loop offered commands per second")
+	openN := fs.Int("open-n", 1_000_000, "open-loop commands")
+	dirFlag := fs.String("dir", "", "directory for the logs (default: a temporary one, removed)")
+	if st := parseFlags(fs, args); st >= 0 {
+		return st
+	}
+	dir, cleanup, err := scratch(*dirFlag)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench durable:", err)
+		return 1
+	}
+	defer cleanup()
+
+	measure := func(name string, run func(cfg bench.EngineConfig) (bench.EngineResult, error), commands int, rate float64) (bench.EngineResult, *bench.CountingJournal, error) {
+		l, err := bench.OpenLog(bench.Sub(dir, name))
+		if err != nil {
+			return bench.EngineResult{}, nil, err
+		}
+		defer l.Close()
+		j := &bench.CountingJournal{Journal: l}
+		res, err := run(bench.EngineConfig{Producers: *producers, Commands: commands, Accounts: 100, Seed: 1,
+			RingSize: 1 << 14, Rate: rate, Journal: j})
+		return res, j, err
+	}
+	closed, j, err := measure("closed", bench.EngineClosedLoop, *n, 0)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench durable:", err)
+		return 1
+	}
+	batch := int(j.Records.Load() / max(j.Commits.Load(), 1))
+	fmt.Printf("durable: commands=%d elapsed_ms=%d cmds_per_sec=%.0f commits=%d avg_batch=%d\n",
+		closed.Commands, closed.Elapsed.Milliseconds(), closed.CmdsPerSec, j.Commits.Load(), batch)
+	size := bench.RecordSize()
+	raw, err := bench.RawAppend(bench.Sub(dir, "raw"), *n, max(batch, 1), size)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench durable:", err)
+		return 1
+	}
+	raw4096, err := bench.RawAppend(bench.Sub(dir, "raw4096"), *n, 4096, size)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench durable:", err)
+		return 1
+	}
+	fmt.Printf("raw: record_bytes=%d batch=%d records_per_sec=%.0f batch4096_records_per_sec=%.0f\n", size, batch, raw, raw4096)
+	open, _, err := measure("open", bench.EngineOpenLoop, *openN, *rate)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench durable:", err)
+		return 1
+	}
+	fmt.Printf("open: offered=%.0f achieved=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f\n",
+		*rate, open.Achieved, us(open.P50), us(open.P99), us(open.P999), us(open.Max))
+	fmt.Printf("durable_cmds_per_sec=%.0f raw_records_per_sec=%.0f ratio=%.2f p50_ack_us=%.1f p99_ack_us=%.1f\n",
+		closed.CmdsPerSec, raw, closed.CmdsPerSec/raw, us(open.P50), us(open.P99))
+	return 0
+}
+
+func us(ns int64) float64 { return float64(ns) / 1e3 }
+
+// runRecovery measures replay speed and cold start with and without a
+// snapshot, and the matcher's pause to encode a snapshot.
+func runRecovery(args []string) int {
+	fs := flag.NewFlagSet("recovery", flag.ContinueOnError)
+	n := fs.Int("n", 10_000_000, "commands in the log")
+	dirFlag := fs.String("dir", "", "directory for the log (default: a temporary one, removed)")
+	if st := parseFlags(fs, args); st >= 0 {
+		return st
+	}
+	dir, cleanup, err := scratch(*dirFlag)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench recovery:", err)
+		return 1
+	}
+	defer cleanup()
+	t0 := time.Now()
+	last, err := bench.WriteLog(dir, *n, 100)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench recovery:", err)
+		return 1
+	}
+	fmt.Printf("log: commands=%d write_ms=%d\n", last, time.Since(t0).Milliseconds())
+
+	recover := func() (*engine.State, wal.RecoveryStats, time.Duration, error) {
+		runtime.GC()
+		t := time.Now()
+		l, err := bench.OpenLog(dir)
+		if err != nil {
+			return nil, wal.RecoveryStats{}, 0, err
+		}
+		defer l.Close()
+		s, st, err := l.Recover()
+		return s, st, time.Since(t), err
+	}
+	s, st, cold, err := recover()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench recovery:", err)
+		return 1
+	}
+	replayRate := float64(st.Replayed) / st.ReplayTime.Seconds()
+	fmt.Printf("no_snapshot: cold_start_ms=%d replayed=%d replay_cmds_per_sec=%.0f\n", cold.Milliseconds(), st.Replayed, replayRate)
+
+	// Snapshot the recovered state, as the engine would, and start again.
+	t1 := time.Now()
+	data := s.AppendSnapshot(nil)
+	pause := time.Since(t1)
+	resting := 0
+	if mv, err := s.MarketView(1, 0); err == nil {
+		resting = mv.Resting
+	}
+	l, err := bench.OpenLog(dir)
+	if err == nil {
+		err = l.SaveSnapshot(s.Seq(), data)
+		l.Close()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench recovery:", err)
+		return 1
+	}
+	_, st2, warm, err := recover()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench recovery:", err)
+		return 1
+	}
+	perMillion := float64(pause.Milliseconds())
+	if resting > 0 {
+		perMillion = float64(pause) / 1e6 * 1e6 / float64(resting)
+	}
+	fmt.Printf("snapshot: bytes=%d resting_orders=%d encode_pause_ms=%.1f pause_ms_per_million_orders=%.1f\n",
+		len(data), resting, float64(pause)/1e6, perMillion)
+	fmt.Printf("with_snapshot: cold_start_ms=%d snapshot_load_ms=%d replayed=%d\n", warm.Milliseconds(), st2.SnapshotTime.Milliseconds(), st2.Replayed)
+	fmt.Printf("commands=%d replay_cmds_per_sec=%.0f cold_start_ms=%d cold_start_snapshot_ms=%d snapshot_pause_ms_per_million_orders=%.1f\n",
+		last, replayRate, cold.Milliseconds(), warm.Milliseconds(), perMillion)
+	return 0
+}
+
+// scratch returns dir, or a new temporary directory and its cleanup.
+func scratch(dir string) (string, func(), error) {
+	if dir != "" {
+		return dir, func() {}, os.MkdirAll(dir, 0o755)
+	}
+	return bench.TempDir("istbench-")
+}
