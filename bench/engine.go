@@ -12,6 +12,7 @@ import (
 	"github.com/HdrHistogram/hdrhistogram-go"
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
+	"github.com/instant-social-trading/ist/internal/idmap"
 )
 
 // EngineConfig sizes an engine benchmark.
@@ -32,6 +33,7 @@ type EngineResult struct {
 	CmdsPerSec float64
 	Trades     int64
 	Rejected   int64
+	Resting    int // resting orders at the end (closed loop)
 	// Open loop only: submit-to-result latency in ns, measured from each
 	// command's intended send time (corrected for coordinated omission).
 	P50, P99, P999, P9999, Max int64
@@ -74,17 +76,28 @@ func setupEngine(cfg EngineConfig) (*engine.Engine, error) {
 }
 
 // orderFlow generates a trading command stream for one producer: limit
-// orders around a mid price (a fifth of them crossing), cancels of the
-// producer's recent orders, and some market orders.
+// orders around a mid price (a fifth of them crossing), market orders (10%),
+// and cancels (30%, 50% while it has more than liveTarget live orders) of
+// the producer's own live orders. Which orders are live is
+// learned from the results (accepted, filled, cancelled, expired), so the
+// book stays at a steady size as on a real market.
 type orderFlow struct {
 	r        *rand.Rand
 	accounts []uint64
-	recent   [64]atomic.Uint64 // order ids placed by this producer, set by results
-	n        atomic.Uint64
+	mu       sync.Mutex // guards live and pos: the producer reads, the output goroutine writes
+	live     []liveOrder
+	pos      *idmap.Map // order id → index in live
 }
 
+type liveOrder struct{ id, acct uint64 }
+
+// liveTarget is the number of live orders per producer above which it
+// cancels more often than it places: the book settles around a few
+// thousand orders a producer, as lobgen's stream does.
+const liveTarget = 4000
+
 func newOrderFlow(seed uint64, p, producers, accounts int) *orderFlow {
-	f := &orderFlow{r: rand.New(rand.NewPCG(seed, uint64(p)))}
+	f := &orderFlow{r: rand.New(rand.NewPCG(seed, uint64(p))), pos: idmap.New(1 << 14)}
 	for a := p + 1; a <= accounts; a += producers {
 		f.accounts = append(f.accounts, uint64(a))
 	}
@@ -96,12 +109,21 @@ func (f *orderFlow) next(c *engine.Command) {
 	r := f.r
 	acct := f.accounts[r.IntN(len(f.accounts))]
 	*c = engine.Command{Kind: engine.CmdPlace, Account: acct, Market: 1}
-	switch k := r.IntN(100); {
-	case k < 30 && f.n.Load() > 0:
-		c.Kind = engine.CmdCancel
-		c.OrderID = f.recent[r.IntN(len(f.recent))].Load()
-		c.Account = f.accounts[0]
-	case k < 38:
+	k := r.IntN(100)
+	if k < 50 {
+		f.mu.Lock()
+		if n := len(f.live); n > 0 && (k < 30 || n > liveTarget) {
+			o := f.live[r.IntN(n)]
+			c.Kind, c.Account, c.OrderID = engine.CmdCancel, o.acct, o.id
+			f.removeLocked(o.id) // not a candidate for another cancel
+		}
+		f.mu.Unlock()
+		if c.Kind == engine.CmdCancel {
+			return
+		}
+	}
+	switch {
+	case k >= 30 && k < 40:
 		c.Order = book.Order{Side: book.Side(r.IntN(2)), Type: book.Market, Qty: 1 + int64(r.IntN(50))}
 	default:
 		side := book.Side(r.IntN(2))
@@ -117,12 +139,66 @@ func (f *orderFlow) next(c *engine.Command) {
 	}
 }
 
-// record notes an order this producer placed from its first account (the
-// one its cancels use).
-func (f *orderFlow) record(res *engine.Result, acct uint64) {
-	if res.Kind == engine.CmdPlace && res.Err == nil && !res.Duplicate && acct == f.accounts[0] {
-		i := f.n.Add(1)
-		f.recent[i%uint64(len(f.recent))].Store(res.ID)
+func (f *orderFlow) add(id, acct uint64) {
+	f.mu.Lock()
+	f.pos.Put(id, int32(len(f.live)))
+	f.live = append(f.live, liveOrder{id, acct})
+	f.mu.Unlock()
+}
+
+func (f *orderFlow) remove(id uint64) {
+	f.mu.Lock()
+	f.removeLocked(id)
+	f.mu.Unlock()
+}
+
+func (f *orderFlow) removeLocked(id uint64) {
+	if i, ok := f.pos.Get(id); ok {
+		last := f.live[len(f.live)-1]
+		f.live[i] = last
+		f.pos.Put(last.id, i)
+		f.live = f.live[:len(f.live)-1]
+		f.pos.Delete(id)
+	}
+}
+
+// flows routes results to the flow of each order's owner.
+type flows []*orderFlow
+
+func (fl flows) of(acct uint64) *orderFlow { return fl[(acct-1)%uint64(len(fl))] }
+
+// track updates the live sets from one result: a limit order that rested
+// is added to its owner's flow; orders that filled, were cancelled or
+// expired are removed from theirs. Called on the output goroutine.
+func (fl flows) track(res *engine.Result) {
+	if res.Err != nil {
+		return
+	}
+	rested := res.Kind == engine.CmdPlace
+	for i := range res.Events {
+		ev := &res.Events[i]
+		switch ev.Kind {
+		case book.EvTrade:
+			if ev.MakerRemaining == 0 {
+				fl.of(ev.MakerOwner).remove(ev.MakerID)
+			}
+			if rested && ev.OrderID == res.ID && ev.Remaining == 0 {
+				rested = false
+			}
+		case book.EvCancelled, book.EvExpired:
+			if rested && ev.OrderID == res.ID {
+				rested = false // the new order itself did not rest
+			} else {
+				fl.of(ev.Owner).remove(ev.OrderID)
+			}
+		case book.EvAccepted:
+			if ev.Price == 0 { // market order
+				rested = false
+			}
+		}
+	}
+	if rested && len(res.Events) > 0 {
+		fl.of(res.Events[0].Owner).add(res.ID, res.Events[0].Owner)
 	}
 }
 
@@ -154,22 +230,25 @@ func EngineClosedLoop(cfg EngineConfig) (EngineResult, error) {
 	var trades, rejected atomic.Int64
 	var wg, done sync.WaitGroup
 	done.Add(per * cfg.Producers)
+	fl := make(flows, cfg.Producers)
+	for p := range fl {
+		fl[p] = newOrderFlow(cfg.Seed, p, cfg.Producers, cfg.Accounts)
+	}
+	cb := func(res *engine.Result) {
+		fl.track(res)
+		count(res, &trades, &rejected)
+		done.Done()
+	}
 	runtime.GC()
 	start := time.Now()
 	for p := range cfg.Producers {
-		f := newOrderFlow(cfg.Seed, p, cfg.Producers, cfg.Accounts)
-		cb := func(res *engine.Result) {
-			f.record(res, res.Tag)
-			count(res, &trades, &rejected)
-			done.Done()
-		}
+		f := fl[p]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var c engine.Command
 			for range per {
 				f.next(&c)
-				c.Tag = c.Account
 				if err := e.Submit(context.Background(), &c, cb); err != nil {
 					panic(err)
 				}
@@ -180,8 +259,12 @@ func EngineClosedLoop(cfg EngineConfig) (EngineResult, error) {
 	done.Wait()
 	el := time.Since(start)
 	n := per * cfg.Producers
-	return EngineResult{Commands: n, Elapsed: el, CmdsPerSec: float64(n) / el.Seconds(),
-		Trades: trades.Load(), Rejected: rejected.Load()}, nil
+	res := EngineResult{Commands: n, Elapsed: el, CmdsPerSec: float64(n) / el.Seconds(),
+		Trades: trades.Load(), Rejected: rejected.Load()}
+	if mv, ok := e.Market(1); ok {
+		res.Resting = mv.Resting
+	}
+	return res, nil
 }
 
 // EngineOpenLoop offers commands at cfg.Rate per second from one
@@ -199,12 +282,13 @@ func EngineOpenLoop(cfg EngineConfig) (EngineResult, error) {
 	var trades, rejected atomic.Int64
 	var done sync.WaitGroup
 	done.Add(cfg.Commands)
-	f := newOrderFlow(cfg.Seed, 0, cfg.Accounts, cfg.Accounts) // one account: its cancels find its orders
+	fl := flows{newOrderFlow(cfg.Seed, 0, 1, cfg.Accounts)}
+	f := fl[0]
 	epoch := time.Now()
 	cb := func(res *engine.Result) {
 		lat := int64(time.Since(epoch)) - int64(res.Tag)
 		_ = hist.RecordValue(max(lat, 1)) // only the output goroutine records
-		f.record(res, f.accounts[0])
+		fl.track(res)
 		count(res, &trades, &rejected)
 		done.Done()
 	}
@@ -215,7 +299,7 @@ func EngineOpenLoop(cfg EngineConfig) (EngineResult, error) {
 	for i := range cfg.Commands {
 		intended := start + time.Duration(float64(i)*interval)
 		for time.Since(epoch) < intended {
-			// pace: spin until the intended send time
+			runtime.Gosched() // pace, letting the engine's goroutines run
 		}
 		f.next(&c)
 		c.Tag = uint64(intended)

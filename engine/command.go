@@ -43,6 +43,9 @@ const (
 	// CmdSnapshot changes nothing; the engine snapshots its state at this
 	// command's sequence number.
 	CmdSnapshot
+	// CmdTick changes nothing; the engine's matcher submits one to publish
+	// views that are owed when no command comes.
+	CmdTick
 	numCommandKinds
 	// Copy-trading commands (Follow, AmendFollow, Pause, Resume, Unfollow,
 	// SetLeaderProfile, Settle) take the next values.
@@ -53,7 +56,7 @@ var commandNames = [numCommandKinds]string{
 	CmdHaltMarket: "halt_market", CmdResumeMarket: "resume_market",
 	CmdCreateAccount: "create_account", CmdDeposit: "deposit", CmdWithdraw: "withdraw",
 	CmdPlace: "place", CmdCancel: "cancel", CmdCancelAll: "cancel_all", CmdAmend: "amend",
-	CmdSnapshot: "snapshot",
+	CmdSnapshot: "snapshot", CmdTick: "tick",
 }
 
 // String returns the snake_case name of the kind.

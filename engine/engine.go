@@ -29,6 +29,10 @@ type Options struct {
 	// DepthLevels is the number of price levels per side in MarketView.
 	// Default 50.
 	DepthLevels int
+	// ViewInterval is how often, at most, the matcher rebuilds the views
+	// of what changed (MarketView, AccountView); views are then at most
+	// this stale. Default 1ms.
+	ViewInterval time.Duration
 	// Clock is the sequencer's clock in Unix nanoseconds. Default
 	// time.Now().UnixNano. Timestamps never go backwards.
 	Clock func() int64
@@ -79,6 +83,9 @@ type slot struct {
 	accounts []*AccountView
 	dir      *Directory
 	snap     []byte // a snapshot taken after this slot's command, or nil
+	// viewsCurrent: once this slot's views are published, every view
+	// reflects every command up to this one.
+	viewsCurrent bool
 }
 
 // Engine runs the pipeline around a State: producers submit commands into
@@ -120,6 +127,9 @@ type Engine struct {
 	snapBusy  atomic.Bool
 	snapPause atomic.Int64 // ns the matcher spent encoding the last snapshot
 	stop      chan struct{}
+	owed      chan struct{} // the matcher owes views and is going idle
+	viewSeq   atomic.Uint64 // views reflect every command up to this seq
+	viewW     ring.Waiter
 }
 
 type snapshotErr struct {
@@ -152,6 +162,9 @@ func Open(opts *Options) (*Engine, error) {
 	if o.DepthLevels <= 0 {
 		o.DepthLevels = 50
 	}
+	if o.ViewInterval <= 0 {
+		o.ViewInterval = time.Millisecond
+	}
 	if o.Clock == nil {
 		o.Clock = func() int64 { return time.Now().UnixNano() }
 	}
@@ -167,10 +180,13 @@ func Open(opts *Options) (*Engine, error) {
 	e.futures.New = func() any { return &future{ch: make(chan struct{}, 1)} }
 	e.dir.Store(o.State.directory())
 	e.publishAll()
+	e.viewSeq.Store(o.State.Seq())
 	e.stop = make(chan struct{})
-	e.wg.Add(2)
+	e.owed = make(chan struct{}, 1)
+	e.wg.Add(3)
 	go e.matcher()
 	go e.output()
+	go e.ticker()
 	if o.Snapshots != nil {
 		e.snaps = make(chan snapshotJob, 1)
 		e.snapDone.Add(1)
@@ -325,6 +341,7 @@ func (e *Engine) Close() error {
 	close(e.stop)
 	e.ring.Close()
 	e.wg.Wait()
+	e.viewW.Close()
 	if e.snaps != nil {
 		close(e.snaps)
 		e.snapDone.Wait()
@@ -349,11 +366,19 @@ func (e *Engine) matcher() {
 	defer e.wg.Done()
 	defer e.stampedW.Close()
 	defer e.matchedW.Close()
-	var last int64
+	var last, lastViews int64
 	tr := newTouched()
 	lastSnap := e.state.Seq()
 	snapAsked := false
 	for next := int64(1); ; {
+		if tr.dirty() && e.ring.Published(next) < next {
+			// Views are owed and the ring is empty: the ticker makes a
+			// batch after ViewInterval if nothing else does.
+			select {
+			case e.owed <- struct{}{}:
+			default:
+			}
+		}
 		hi, err := e.ring.WaitPublished(context.Background(), next)
 		if hi < next {
 			if err != nil && e.ring.Claimed() >= next {
@@ -398,7 +423,13 @@ func (e *Engine) matcher() {
 			lastSnap = e.state.Seq()
 			snapAsked = false
 		}
-		sl.markets, sl.accounts = tr.views(e.state, e.opts.DepthLevels, sl.markets, sl.accounts)
+		// Views cost allocations: build them at most once per ViewInterval
+		// under load (a directory change at once).
+		if dirChanged || now-lastViews >= int64(e.opts.ViewInterval) {
+			sl.markets, sl.accounts = tr.views(e.state, e.opts.DepthLevels, sl.markets, sl.accounts)
+			lastViews = now
+		}
+		sl.viewsCurrent = !tr.dirty()
 		if dirChanged {
 			sl.dir = e.state.directory()
 		}
@@ -475,6 +506,25 @@ func (e *Engine) output() {
 		}
 		e.ring.Release(hi)
 		next = hi + 1
+	}
+}
+
+// ticker submits a CmdTick when the matcher went idle owing views, so
+// that they are published within about ViewInterval. It sleeps on a
+// channel while there is nothing owed: an idle engine costs nothing.
+func (e *Engine) ticker() {
+	defer e.wg.Done()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-e.owed:
+		}
+		time.Sleep(e.opts.ViewInterval)
+		if seq, sl, err := e.ring.TryClaim(); err == nil {
+			sl.cmd, sl.done, sl.fut = Command{Kind: CmdTick}, nil, nil
+			e.ring.Publish(seq)
+		}
 	}
 }
 
@@ -556,6 +606,21 @@ func (e *Engine) publish(sl *slot) {
 	if sl.dir != nil {
 		e.dir.Store(sl.dir)
 	}
+	if sl.viewsCurrent {
+		e.viewSeq.Store(sl.cmd.Seq)
+		e.viewW.Notify()
+	}
+}
+
+// WaitViews waits until the published views (Market, Account, Directory)
+// reflect every command up to sequence number seq, e.g. a Result's Seq for
+// read-your-writes. Views lag by at most about ViewInterval.
+func (e *Engine) WaitViews(ctx context.Context, seq uint64) error {
+	_, err := e.viewW.Wait(ctx, int64(seq), func() int64 { return int64(e.viewSeq.Load()) })
+	if errors.Is(err, ring.ErrClosed) {
+		return ErrClosed
+	}
+	return err
 }
 
 // publishAll publishes views of everything in the starting state.

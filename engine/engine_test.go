@@ -60,7 +60,10 @@ func TestEngineTrade(t *testing.T) {
 	if buy.Seq <= sell.Seq || buy.Time < sell.Time {
 		t.Fatalf("sequence/time not increasing: %d/%d then %d/%d", sell.Seq, sell.Time, buy.Seq, buy.Time)
 	}
-	// Views are published once durable.
+	// Views are published once durable, at most a ViewInterval later.
+	if err := e.WaitViews(context.Background(), buy.Seq); err != nil {
+		t.Fatal(err)
+	}
 	mv, ok := e.Market(1)
 	if !ok || len(mv.Asks) != 1 || mv.Asks[0].Qty != 6 || mv.Last != 100 {
 		t.Fatalf("market view: %+v", mv)

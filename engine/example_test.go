@@ -46,6 +46,9 @@ func Example() {
 			fmt.Printf("trade: %d @ %d, taker fee %d\n", ev.Qty, ev.Price, ev.TakerFee)
 		}
 	}
+	if err := e.WaitViews(ctx, res.Seq); err != nil { // read your writes
+		panic(err)
+	}
 	st, _ := e.Account(bob)
 	for _, b := range st.Balances {
 		fmt.Printf("bob asset %d: available %d locked %d\n", b.Asset, b.Available, b.Locked)

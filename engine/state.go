@@ -146,7 +146,7 @@ func (s *State) Apply(cmd *Command, dst []Event) (Outcome, []Event) {
 		return s.cancelAll(cmd, dst)
 	case CmdAmend:
 		return s.amend(cmd, dst)
-	case CmdSnapshot:
+	case CmdSnapshot, CmdTick:
 		return Outcome{}, dst
 	}
 	return Outcome{Err: ErrInvalidCommand}, dst

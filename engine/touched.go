@@ -61,6 +61,9 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 	}
 }
 
+// dirty reports whether something changed since the last views.
+func (t *touched) dirty() bool { return len(t.markets) > 0 || len(t.accounts) > 0 }
+
 // views builds fresh views of everything touched, appends them to ms and
 // as, and starts the next batch.
 func (t *touched) views(s *State, depth int, ms []*MarketView, as []*AccountView) ([]*MarketView, []*AccountView) {

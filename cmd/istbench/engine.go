@@ -31,8 +31,8 @@ func runEngine(args []string) int {
 		fmt.Fprintln(os.Stderr, "istbench engine:", err)
 		return 1
 	}
-	fmt.Printf("closed: producers=%d commands=%d elapsed_ms=%d cmds_per_sec=%.0f trades=%d rejected=%d\n",
-		cfg.Producers, closed.Commands, closed.Elapsed.Milliseconds(), closed.CmdsPerSec, closed.Trades, closed.Rejected)
+	fmt.Printf("closed: producers=%d commands=%d elapsed_ms=%d cmds_per_sec=%.0f trades=%d rejected=%d resting=%d\n",
+		cfg.Producers, closed.Commands, closed.Elapsed.Milliseconds(), closed.CmdsPerSec, closed.Trades, closed.Rejected, closed.Resting)
 	cfg.Commands, cfg.Rate = *openN, *rate
 	open, err := bench.EngineOpenLoop(cfg)
 	if err != nil {

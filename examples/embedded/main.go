@@ -33,6 +33,7 @@ func main() {
 	})
 	defer unsubscribe()
 
+	var lastSeq uint64
 	do := func(c engine.Command) uint64 {
 		res, err := e.Do(ctx, &c, nil)
 		if err != nil {
@@ -41,6 +42,7 @@ func main() {
 		if res.Err != nil {
 			log.Fatalf("%v: %v", c.Kind, res.Err)
 		}
+		lastSeq = res.Seq
 		return res.ID
 	}
 	name := func(s string) engine.Name { n, _ := engine.MakeName(s); return n }
@@ -73,7 +75,10 @@ func main() {
 		Order: book.Order{Side: book.Buy, Type: book.Market, Qty: 100}})
 
 	// Balances are read from the published views, without stopping the
-	// matcher.
+	// matcher. Views lag by up to a millisecond: wait for our last command.
+	if err := e.WaitViews(ctx, lastSeq); err != nil {
+		log.Fatal(err)
+	}
 	for _, id := range []uint64{alice, bob, engine.FeeAccount} {
 		v, _ := e.Account(id)
 		for _, b := range v.Balances {
