@@ -403,7 +403,7 @@ func (e *Engine) matcher() {
 		for s := next; s <= hi; s++ {
 			sl := e.ring.Slot(s)
 			sl.out, sl.events = e.state.Apply(&sl.cmd, sl.events[:0])
-			sl.markets, sl.accounts, sl.dir = sl.markets[:0], sl.accounts[:0], nil
+			sl.markets, sl.accounts, sl.dir, sl.viewsCurrent = sl.markets[:0], sl.accounts[:0], nil, false
 			tr.command(&sl.cmd, &sl.out, sl.events)
 			snapAsked = snapAsked || sl.cmd.Kind == CmdSnapshot
 			if sl.out.Err == nil && (sl.cmd.Kind == CmdCreateAsset || sl.cmd.Kind == CmdCreateMarket) {
@@ -495,14 +495,16 @@ func (e *Engine) output() {
 				sl.done(res)
 			}
 			sl.done, sl.fut = nil, nil
-		}
-		if sl := e.ring.Slot(hi); sl.snap != nil {
-			if ferr == nil {
-				e.snaps <- snapshotJob{seq: sl.cmd.Seq, data: sl.snap} // never blocks: one in flight
-			} else {
-				e.snapBusy.Store(false)
+			// The matcher's batches need not end where ours do: any slot
+			// may carry a snapshot.
+			if sl.snap != nil {
+				if ferr == nil {
+					e.snaps <- snapshotJob{seq: sl.cmd.Seq, data: sl.snap} // never blocks: one in flight
+				} else {
+					e.snapBusy.Store(false)
+				}
+				sl.snap = nil
 			}
-			sl.snap = nil
 		}
 		e.ring.Release(hi)
 		next = hi + 1

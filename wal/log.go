@@ -30,6 +30,12 @@ type Options struct {
 	// Logger receives warnings (a discarded torn tail, a corrupt
 	// snapshot). Default: JSON lines on standard error.
 	Logger *zerolog.Logger
+	// NoTruncate keeps the whole log even when snapshots cover it (for
+	// audits, and for tests that replay it from the start).
+	NoTruncate bool
+	// IgnoreSnapshots makes Recover replay the whole log from sequence 1
+	// (it fails if the log was truncated).
+	IgnoreSnapshots bool
 }
 
 // Log is the durable command log of an engine: a Pebble database of
@@ -271,6 +277,9 @@ func (l *Log) snapPath(seq uint64) string {
 
 // loadSnapshot returns the newest snapshot that decodes, or a new state.
 func (l *Log) loadSnapshot(st *RecoveryStats) (*engine.State, error) {
+	if l.opts.IgnoreSnapshots {
+		return engine.NewState(), nil
+	}
 	seqs, err := l.snapshots()
 	if err != nil {
 		return nil, err
@@ -355,6 +364,9 @@ func (l *Log) prune() error {
 		if err := l.fs.Remove(l.snapPath(seq)); err != nil {
 			return fmt.Errorf("wal: prune snapshot %d: %w", seq, err)
 		}
+	}
+	if l.opts.NoTruncate {
+		return nil
 	}
 	oldest := seqs[keep-1]
 	// Records up to the oldest kept snapshot are no longer needed. The
