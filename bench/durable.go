@@ -107,20 +107,7 @@ func WriteLog(dir string, n int, accounts int) (uint64, error) {
 		}
 		return nil
 	}
-	name := func(s string) engine.Name { v, _ := engine.MakeName(s); return v }
-	gen := []engine.Command{
-		{Kind: engine.CmdCreateAsset, Name: name("BTC")},
-		{Kind: engine.CmdCreateAsset, Name: name("USDT")},
-		{Kind: engine.CmdCreateMarket, Name: name("BTC-USDT"), Spec: engine.MarketSpec{
-			Base: 1, Quote: 2, BaseScale: 1, QuoteScale: 1, MakerFeeBps: 10, TakerFeeBps: 20,
-			Rules: book.Rules{MaxPrice: 1 << 24, MaxQty: 1 << 20}}},
-	}
-	for a := 1; a <= accounts; a++ {
-		gen = append(gen,
-			engine.Command{Kind: engine.CmdCreateAccount, Name: name(fmt.Sprint("bench", a))},
-			engine.Command{Kind: engine.CmdDeposit, Account: uint64(a), Asset: 1, Amount: 1 << 50},
-			engine.Command{Kind: engine.CmdDeposit, Account: uint64(a), Asset: 2, Amount: 1 << 50})
-	}
+	gen := Genesis(accounts)
 	for i := range gen {
 		if err := add(&gen[i]); err != nil {
 			return 0, err

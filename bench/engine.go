@@ -41,13 +41,9 @@ type EngineResult struct {
 	Achieved float64
 }
 
-// setupEngine opens an engine with one market and cfg.Accounts funded
-// accounts.
-func setupEngine(cfg EngineConfig) (*engine.Engine, error) {
-	e, err := engine.Open(&engine.Options{RingSize: cfg.RingSize, Journal: cfg.Journal})
-	if err != nil {
-		return nil, err
-	}
+// Genesis returns the commands that create the benchmark market
+// (BTC-USDT, unit scales, fees 10/20 bps) and accounts funded accounts.
+func Genesis(accounts int) []engine.Command {
 	name := func(s string) engine.Name { n, _ := engine.MakeName(s); return n }
 	cmds := []engine.Command{
 		{Kind: engine.CmdCreateAsset, Name: name("BTC")},
@@ -56,12 +52,23 @@ func setupEngine(cfg EngineConfig) (*engine.Engine, error) {
 			Base: 1, Quote: 2, BaseScale: 1, QuoteScale: 1, MakerFeeBps: 10, TakerFeeBps: 20,
 			Rules: book.Rules{MaxPrice: 1 << 24, MaxQty: 1 << 20}}},
 	}
-	for a := 1; a <= cfg.Accounts; a++ {
+	for a := 1; a <= accounts; a++ {
 		cmds = append(cmds,
 			engine.Command{Kind: engine.CmdCreateAccount, Name: name(fmt.Sprint("bench", a))},
 			engine.Command{Kind: engine.CmdDeposit, Account: uint64(a), Asset: 1, Amount: 1 << 50},
 			engine.Command{Kind: engine.CmdDeposit, Account: uint64(a), Asset: 2, Amount: 1 << 50})
 	}
+	return cmds
+}
+
+// setupEngine opens an engine with one market and cfg.Accounts funded
+// accounts.
+func setupEngine(cfg EngineConfig) (*engine.Engine, error) {
+	e, err := engine.Open(&engine.Options{RingSize: cfg.RingSize, Journal: cfg.Journal})
+	if err != nil {
+		return nil, err
+	}
+	cmds := Genesis(cfg.Accounts)
 	for i := range cmds {
 		res, err := e.Do(context.Background(), &cmds[i], nil)
 		if err == nil {
