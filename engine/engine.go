@@ -444,7 +444,16 @@ func (e *Engine) matcher() {
 // results and publishes the views, and frees the slots.
 func (e *Engine) output() {
 	defer e.wg.Done()
-	j := e.opts.Journal
+	pj, pipelined := e.opts.Journal.(PipelinedJournal)
+	var pending chan pendingBatch
+	if pipelined {
+		// Syncs overlap: while one batch waits for its fsync, the next is
+		// written. The deliverer waits for each in order.
+		pending = make(chan pendingBatch, 64)
+		e.wg.Add(1)
+		go e.deliverer(pending)
+		defer close(pending)
+	}
 	res := new(Result) // reused: callbacks must not keep it
 	for next := int64(1); ; {
 		hi, err := e.stampedW.Wait(context.Background(), next, e.stamped.Load)
@@ -453,62 +462,115 @@ func (e *Engine) output() {
 			return
 		}
 		hi = min(hi, next+int64(e.opts.MaxBatch)-1)
-		var jerr error
+		var wait func() error
 		if e.err() == nil {
-			for s := next; s <= hi && jerr == nil; s++ {
-				jerr = j.Append(&e.ring.Slot(s).cmd)
-			}
+			jerr := e.append(next, hi)
 			if jerr == nil {
-				jerr = j.Commit()
+				if pipelined {
+					wait, jerr = pj.CommitAsync()
+				} else {
+					jerr = e.opts.Journal.Commit()
+				}
 			}
-			if jerr != nil {
-				werr := fmt.Errorf("%w: %w", ErrJournal, jerr)
-				e.failed.Store(&werr)
-				e.ring.Close() // no new commands; the matcher drains and stops
-			} else {
+			e.journalFailed(jerr)
+		}
+		if pipelined {
+			pending <- pendingBatch{next: next, hi: hi, wait: wait}
+		} else {
+			if e.err() == nil {
 				e.durable.Store(hi)
 			}
+			e.deliver(next, hi, res)
 		}
-		e.matchedW.Wait(context.Background(), hi, e.matched.Load)
-		ferr := e.err()
-		var subs []*subscriber
-		if p := e.subs.Load(); p != nil {
-			subs = *p
-		}
-		for s := next; s <= hi; s++ {
-			sl := e.ring.Slot(s)
-			*res = Result{Seq: sl.cmd.Seq, Time: sl.cmd.Time, Kind: sl.cmd.Kind, Tag: sl.cmd.Tag,
-				Outcome: sl.out, Events: sl.events}
-			if ferr != nil {
-				res.Outcome, res.Events = Outcome{Err: ferr}, nil
-			} else {
-				for _, sub := range subs {
-					sub.fn(res)
-				}
-				e.publish(sl)
-			}
-			if f := sl.fut; f != nil {
-				f.res = *res
-				f.res.Events = append(f.events, res.Events...)
-				f.ch <- struct{}{}
-			} else if sl.done != nil {
-				sl.done(res)
-			}
-			sl.done, sl.fut = nil, nil
-			// The matcher's batches need not end where ours do: any slot
-			// may carry a snapshot.
-			if sl.snap != nil {
-				if ferr == nil {
-					e.snaps <- snapshotJob{seq: sl.cmd.Seq, data: sl.snap} // never blocks: one in flight
-				} else {
-					e.snapBusy.Store(false)
-				}
-				sl.snap = nil
-			}
-		}
-		e.ring.Release(hi)
 		next = hi + 1
 	}
+}
+
+// pendingBatch is a journaled batch whose sync may still be in flight.
+type pendingBatch struct {
+	next, hi int64
+	wait     func() error // nil: nothing to wait for
+}
+
+// deliverer waits for each pipelined batch to be durable, in order, then
+// delivers it.
+func (e *Engine) deliverer(pending <-chan pendingBatch) {
+	defer e.wg.Done()
+	res := new(Result)
+	for p := range pending {
+		if p.wait != nil {
+			e.journalFailed(p.wait())
+		}
+		if e.err() == nil {
+			e.durable.Store(p.hi)
+		}
+		e.deliver(p.next, p.hi, res)
+	}
+}
+
+// append hands the commands of slots next..hi to the journal.
+func (e *Engine) append(next, hi int64) error {
+	for s := next; s <= hi; s++ {
+		if err := e.opts.Journal.Append(&e.ring.Slot(s).cmd); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// journalFailed stops the engine if err is not nil: nothing more is
+// acknowledged.
+func (e *Engine) journalFailed(err error) {
+	if err == nil || e.err() != nil {
+		return
+	}
+	werr := fmt.Errorf("%w: %w", ErrJournal, err)
+	e.failed.Store(&werr)
+	e.ring.Close() // no new commands; the matcher drains and stops
+}
+
+// deliver waits for the matcher to have applied slots next..hi, then
+// delivers their results (or the journal error), publishes their views,
+// hands over snapshots and frees the slots.
+func (e *Engine) deliver(next, hi int64, res *Result) {
+	e.matchedW.Wait(context.Background(), hi, e.matched.Load)
+	ferr := e.err()
+	var subs []*subscriber
+	if p := e.subs.Load(); p != nil {
+		subs = *p
+	}
+	for s := next; s <= hi; s++ {
+		sl := e.ring.Slot(s)
+		*res = Result{Seq: sl.cmd.Seq, Time: sl.cmd.Time, Kind: sl.cmd.Kind, Tag: sl.cmd.Tag,
+			Outcome: sl.out, Events: sl.events}
+		if ferr != nil {
+			res.Outcome, res.Events = Outcome{Err: ferr}, nil
+		} else {
+			for _, sub := range subs {
+				sub.fn(res)
+			}
+			e.publish(sl)
+		}
+		if f := sl.fut; f != nil {
+			f.res = *res
+			f.res.Events = append(f.events, res.Events...)
+			f.ch <- struct{}{}
+		} else if sl.done != nil {
+			sl.done(res)
+		}
+		sl.done, sl.fut = nil, nil
+		// The matcher's batches need not end where ours do: any slot may
+		// carry a snapshot.
+		if sl.snap != nil {
+			if ferr == nil {
+				e.snaps <- snapshotJob{seq: sl.cmd.Seq, data: sl.snap} // never blocks: one in flight
+			} else {
+				e.snapBusy.Store(false)
+			}
+			sl.snap = nil
+		}
+	}
+	e.ring.Release(hi)
 }
 
 // ticker submits a CmdTick when the matcher went idle owing views, so

@@ -19,6 +19,17 @@ type Journal interface {
 	Commit() error
 }
 
+// PipelinedJournal is a Journal that can overlap syncs: CommitAsync hands
+// the appended batch to storage, in order, and returns at once; wait
+// returns once that batch is durable. The engine then writes the next
+// batch while the previous one syncs, and still acknowledges nothing
+// before its wait returns. Each wait is called once, in batch order, on
+// another goroutine than Append and CommitAsync.
+type PipelinedJournal interface {
+	Journal
+	CommitAsync() (wait func() error, err error)
+}
+
 // MemJournal is an in-memory Journal for tests and benchmarks: it keeps
 // every committed command and can be told to fail. Its methods are safe for
 // concurrent use.

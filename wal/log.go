@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -63,7 +64,7 @@ type Log struct {
 
 	mu sync.Mutex // snapshots and backups
 
-	failed bool // a commit failed: the database must be reopened
+	failed atomic.Bool // a commit failed: the database must be reopened
 }
 
 // ErrFailed: an earlier commit failed; reopen the log to recover.
@@ -135,30 +136,61 @@ func (l *Log) Append(cmd *engine.Command) error {
 // Fatalf). Commit turns that into an error, so that the engine stops
 // acknowledging and reports it; the database must then be closed and the
 // process restarted, which recovers everything that was acknowledged.
-func (l *Log) Commit() (err error) {
+func (l *Log) Commit() error {
 	if l.batch.Empty() {
 		return nil
 	}
+	if l.failed.Load() {
+		return ErrFailed
+	}
+	err := l.guard(func() error { return l.batch.Commit(pebble.Sync) })
+	l.batch.Reset()
+	return err
+}
+
+// CommitAsync implements engine.PipelinedJournal: it applies the batch to
+// Pebble with a synced write but returns before the fsync completes, so
+// that the engine can write the next batch meanwhile; wait returns once
+// the batch is on disk. Batches reach Pebble's log in call order, and a
+// sync covers everything written before it, so no batch is durable before
+// the ones ahead of it. (This uses Pebble's ApplyNoSyncWait, the API
+// CockroachDB pipelines its Raft log writes with.)
+func (l *Log) CommitAsync() (wait func() error, err error) {
+	if l.batch.Empty() {
+		return nil, nil
+	}
+	if l.failed.Load() {
+		return nil, ErrFailed
+	}
+	b := l.batch
+	l.batch = l.db.NewBatch()
+	if err := l.guard(func() error { return l.db.ApplyNoSyncWait(b, pebble.Sync) }); err != nil {
+		return nil, err
+	}
+	return func() error {
+		err := l.guard(b.SyncWait)
+		b.Close()
+		return err
+	}, nil
+}
+
+// guard runs a Pebble write, turning an error or a Pebble fatal error into
+// a failed log.
+func (l *Log) guard(f func() error) (err error) {
 	defer func() {
 		if v := recover(); v != nil {
-			f, ok := v.(pebbleFatal)
+			pf, ok := v.(pebbleFatal)
 			if !ok {
 				panic(v)
 			}
-			l.failed = true
-			err = fmt.Errorf("wal: commit: %w", f)
+			err = pf
+		}
+		if err != nil {
+			l.failed.Store(true)
+			err = fmt.Errorf("wal: commit: %w", err)
 		}
 	}()
-	if l.failed {
-		return ErrFailed
-	}
-	err = l.batch.Commit(pebble.Sync)
-	l.batch.Reset()
-	if err != nil {
-		l.failed = true
-		return fmt.Errorf("wal: commit: %w", err)
-	}
-	return nil
+	return f()
 }
 
 // RecoveryStats describes a recovery.
