@@ -323,3 +323,34 @@ func EngineOpenLoop(cfg EngineConfig) (EngineResult, error) {
 		P50: hist.ValueAtQuantile(50), P99: hist.ValueAtQuantile(99), P999: hist.ValueAtQuantile(99.9),
 		P9999: hist.ValueAtQuantile(99.99), Max: hist.Max()}, nil
 }
+
+// ChannelOpenLoop is the baseline of EngineOpenLoop: the same paced
+// generator sends each command's intended time through a buffered Go
+// channel to one consumer goroutine, which records the delay the same way.
+// It measures what this machine's scheduler alone adds at that rate.
+func ChannelOpenLoop(rate float64, n int) EngineResult {
+	hist := hdrhistogram.New(1, int64(10*time.Second), 3)
+	ch := make(chan int64, 1<<14)
+	done := make(chan struct{})
+	epoch := time.Now()
+	go func() {
+		for intended := range ch {
+			_ = hist.RecordValue(max(int64(time.Since(epoch))-intended, 1))
+		}
+		close(done)
+	}()
+	interval := float64(time.Second) / rate
+	runtime.GC()
+	start := time.Since(epoch)
+	for i := range n {
+		intended := start + time.Duration(float64(i)*interval)
+		for time.Since(epoch) < intended {
+			runtime.Gosched()
+		}
+		ch <- int64(intended)
+	}
+	close(ch)
+	<-done
+	return EngineResult{Commands: n, P50: hist.ValueAtQuantile(50), P99: hist.ValueAtQuantile(99),
+		P999: hist.ValueAtQuantile(99.9), P9999: hist.ValueAtQuantile(99.99), Max: hist.Max()}
+}

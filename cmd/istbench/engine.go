@@ -41,8 +41,11 @@ func runEngine(args []string) int {
 	}
 	fmt.Printf("open: offered=%.0f achieved=%.0f p50_ns=%d p99_ns=%d p999_ns=%d p9999_ns=%d max_ns=%d\n",
 		*rate, open.Achieved, open.P50, open.P99, open.P999, open.P9999, open.Max)
-	fmt.Printf("cmds_per_sec=%.0f offered_per_sec=%.0f p50_ns=%d p99_ns=%d p9999_ns=%d\n",
-		closed.CmdsPerSec, *rate, open.P50, open.P99, open.P9999)
+	base := bench.ChannelOpenLoop(*rate, *openN)
+	fmt.Printf("baseline (same generator, one Go channel hop): p50_ns=%d p99_ns=%d p999_ns=%d p9999_ns=%d max_ns=%d\n",
+		base.P50, base.P99, base.P999, base.P9999, base.Max)
+	fmt.Printf("cmds_per_sec=%.0f offered_per_sec=%.0f p50_ns=%d p99_ns=%d p9999_ns=%d baseline_p99_ns=%d baseline_p9999_ns=%d\n",
+		closed.CmdsPerSec, *rate, open.P50, open.P99, open.P9999, base.P99, base.P9999)
 	return 0
 }
 
