@@ -103,8 +103,9 @@ func MakeRef(s string) (r Ref, ok bool) {
 	return r, true
 }
 
-// IsZero reports whether r is empty.
-func (r Ref) IsZero() bool { return r == Ref{} }
+// IsZero reports whether r is empty. A Ref made by MakeRef has no zero
+// byte, so its first byte says it.
+func (r *Ref) IsZero() bool { return r[0] == 0 }
 
 // String returns the reference without its zero padding.
 func (r Ref) String() string {
