@@ -157,3 +157,33 @@ func BenchmarkPipeline(b *testing.B) {
 	done.Wait()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cmds/s")
 }
+
+// BenchmarkSnapshot measures the matcher's pause to encode a state with
+// 1M resting orders (reported per million orders).
+func BenchmarkSnapshot(b *testing.B) {
+	s := benchState(b, 100)
+	var evs []Event
+	seq := s.Seq()
+	const orders = 1_000_000
+	for i := range orders {
+		seq++
+		side := book.Side(i % 2)
+		price := int64(1000 - 1 - i%500)
+		if side == book.Sell {
+			price = int64(1000 + 1 + i%500)
+		}
+		c := Command{Kind: CmdPlace, Seq: seq, Account: uint64(1 + i%100), Market: 1,
+			Order: book.Order{Side: side, Price: price, Qty: 1}}
+		var out Outcome
+		if out, evs = s.Apply(&c, evs[:0]); out.Err != nil {
+			b.Fatal(out.Err)
+		}
+	}
+	var buf []byte
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		buf = s.AppendSnapshot(buf[:0])
+	}
+	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/snapshot")
+	b.ReportMetric(float64(len(buf))/orders, "bytes/order")
+}

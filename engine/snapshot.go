@@ -14,17 +14,17 @@ import (
 
 // Snapshot encoding of a State, little-endian throughout:
 //
-//	+------+---------+-----+-----------+--------+---------+----------+--------+------------+------+--------+
-//	| ISTS | version | seq | nextOrder | assets | markets | accounts | orders | client ids | refs | crc32c |
-//	| 4 B  | u16     | u64 | u64       | ...    | ...     | ...      | ...    | ...        | ...  | u32    |
-//	+------+---------+-----+-----------+--------+---------+----------+--------+------------+------+--------+
+//	+------+---------+-----+-----------+--------+---------+----------+------------+------+--------+
+//	| ISTS | version | seq | nextOrder | assets | markets | accounts | client ids | refs | crc32c |
+//	| 4 B  | u16     | u64 | u64       | ...    | ...     | ...      | ...        | ...  | u32    |
+//	+------+---------+-----+-----------+--------+---------+----------+------------+------+--------+
 //
 // Each list is a u32 count followed by fixed-size entries, in id order
 // (never map order): assets (name, supply); markets (name, spec, halted,
-// last price, then the book's live orders as listed by book.All); accounts
-// (name, balances); live orders (id, account, market, side, limit,
-// locked); client order ids and transfer references sorted by (account,
-// ref). The CRC-32C (Castagnoli) covers everything before it. The same
+// last price, then the book's live orders as listed by book.All, each
+// followed by the engine's reservation for it: limit, locked); accounts
+// (name, balances); client order ids and transfer references sorted by
+// (account, ref). The CRC-32C (Castagnoli) covers everything before it. The same
 // bytes define State.Hash.
 
 const snapshotVersion = 1
@@ -39,7 +39,11 @@ var ErrCorruptSnapshot = errors.New("engine: corrupt snapshot")
 
 // AppendSnapshot appends the state's snapshot encoding to dst.
 func (s *State) AppendSnapshot(dst []byte) []byte {
-	w := enc{b: dst}
+	orders := 0
+	for _, m := range s.markets {
+		orders += m.book.Len() + m.book.Stops()
+	}
+	w := enc{b: slices.Grow(dst, 64+orders*(orderInfoSize+16)+len(s.accounts)*(24+4+16*len(s.assets)))}
 	start := len(dst)
 	w.b = append(w.b, snapshotMagic[:]...)
 	w.u16(snapshotVersion)
@@ -59,6 +63,9 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 		w.u32(uint32(m.book.Len() + m.book.Stops()))
 		for o := range m.book.All() {
 			w.orderInfo(&o)
+			rec := s.orders.get(o.ID) // every live order has its reservation
+			w.i64(rec.limit)
+			w.i64(rec.locked)
 		}
 	}
 	w.u32(uint32(len(s.accounts)))
@@ -69,17 +76,6 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 			w.i64(b.avail)
 			w.i64(b.locked)
 		}
-	}
-	ids := s.orders.ids()
-	w.u32(uint32(len(ids)))
-	for _, id := range ids {
-		o := s.orders.get(id)
-		w.u64(o.id)
-		w.u64(o.account)
-		w.u32(o.market)
-		w.u8(uint8(o.side))
-		w.i64(o.limit)
-		w.i64(o.locked)
 	}
 	keys := sortedKeys(s.clientIDs)
 	w.u32(uint32(len(keys)))
@@ -180,13 +176,22 @@ func DecodeState(data []byte) (*State, error) {
 			return nil, fmt.Errorf("%w: market %s: %w", ErrCorruptSnapshot, name, err)
 		}
 		b.SetLastPrice(last)
-		for k := r.count(orderInfoSize); k > 0 && r.err == nil; k-- {
+		id := uint32(len(s.markets) + 1)
+		for k := r.count(orderInfoSize + 16); k > 0 && r.err == nil; k-- {
 			o := r.orderInfo()
-			if err := b.Restore(o); err != nil && r.err == nil {
+			rec := order{id: o.ID, account: o.Owner, market: id, side: o.Side, limit: r.i64(), locked: r.i64()}
+			if r.err != nil {
+				break
+			}
+			if err := b.Restore(o); err != nil {
 				return nil, fmt.Errorf("%w: market %s: %w", ErrCorruptSnapshot, name, err)
 			}
+			if s.orders.get(o.ID) != nil {
+				return nil, fmt.Errorf("%w: order %d in two markets", ErrCorruptSnapshot, o.ID)
+			}
+			s.orders.add(rec)
 		}
-		m := &market{id: uint32(len(s.markets) + 1), name: name, spec: spec, book: b, halted: halted,
+		m := &market{id: id, name: name, spec: spec, book: b, halted: halted,
 			maxFee: max(spec.MakerFeeBps, spec.TakerFeeBps)}
 		s.markets = append(s.markets, m)
 		s.marketByName[name] = m.id
@@ -203,15 +208,6 @@ func DecodeState(data []byte) (*State, error) {
 			a.bal = append(a.bal, balance{avail: r.i64(), locked: r.i64()})
 		}
 		s.accounts = append(s.accounts, a)
-	}
-	var lastID uint64
-	for n := r.count(8 + 8 + 4 + 1 + 8 + 8); n > 0 && r.err == nil; n-- {
-		o := order{id: r.u64(), account: r.u64(), market: r.u32(), side: book.Side(r.u8()), limit: r.i64(), locked: r.i64()}
-		if o.id <= lastID && r.err == nil {
-			return nil, fmt.Errorf("%w: order %d after %d", ErrCorruptSnapshot, o.id, lastID)
-		}
-		lastID = o.id
-		s.orders.add(o)
 	}
 	var prev *refKey
 	for n := r.count(8 + 36 + 8); n > 0 && r.err == nil; n-- {
