@@ -2,7 +2,6 @@ package bench
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"sync/atomic"
@@ -113,33 +112,26 @@ func WriteLog(dir string, n int, accounts int) (uint64, error) {
 			return 0, err
 		}
 	}
-	// Trading: order ids are assigned in order by the engine, so a cancel
-	// can name a recent order of its account without running the engine.
-	r := rand.New(rand.NewPCG(7, 7))
-	var orders uint64
-	owner := make([]uint64, 0, n)
+	// Trading: the commands are also applied to a scratch state, so that
+	// cancels name live orders and the book stays at a steady size, as on
+	// a real market (the order flow of the engine benchmarks).
+	st := engine.NewState()
+	var evs []engine.Event
+	for i := range gen {
+		_, evs = st.Apply(&gen[i], evs[:0])
+	}
+	f := newOrderFlow(7, 0, 1, accounts)
+	fl := flows{f}
 	for range n {
-		c := engine.Command{Kind: engine.CmdPlace, Account: uint64(1 + r.IntN(accounts)), Market: 1}
-		if r.IntN(100) < 30 && orders > 0 {
-			id := orders - uint64(r.IntN(int(min(orders, 64))))
-			c = engine.Command{Kind: engine.CmdCancel, Account: owner[id-1], OrderID: id}
-		} else {
-			side := book.Side(r.IntN(2))
-			off := int64(1 + r.IntN(40))
-			if r.IntN(5) == 0 {
-				off = -int64(r.IntN(3))
-			}
-			price := int64(100_000) - off
-			if side == book.Sell {
-				price = 100_000 + off
-			}
-			c.Order = book.Order{Side: side, Price: price, Qty: 1 + int64(r.IntN(100))}
-			orders++
-			owner = append(owner, c.Account)
-		}
+		var c engine.Command
+		f.next(&c)
 		if err := add(&c); err != nil {
 			return 0, err
 		}
+		res := engine.Result{Seq: c.Seq, Kind: c.Kind}
+		res.Outcome, evs = st.Apply(&c, evs[:0])
+		res.Events = evs
+		fl.track(&res)
 	}
 	return seq, l.Commit()
 }
