@@ -64,11 +64,15 @@ func Genesis(accounts int) []engine.Command {
 // setupEngine opens an engine with one market and cfg.Accounts funded
 // accounts.
 func setupEngine(cfg EngineConfig) (*engine.Engine, error) {
+	return openEngine(cfg, Genesis(cfg.Accounts))
+}
+
+// openEngine opens an engine and applies the genesis commands.
+func openEngine(cfg EngineConfig, cmds []engine.Command) (*engine.Engine, error) {
 	e, err := engine.Open(&engine.Options{RingSize: cfg.RingSize, Journal: cfg.Journal})
 	if err != nil {
 		return nil, err
 	}
-	cmds := Genesis(cfg.Accounts)
 	for i := range cmds {
 		res, err := e.Do(context.Background(), &cmds[i], nil)
 		if err == nil {
@@ -225,37 +229,38 @@ func count(res *engine.Result, trades, rejected *atomic.Int64) {
 
 // EngineClosedLoop drives the pipeline as fast as it accepts commands:
 // cfg.Producers goroutines each submit cfg.Commands/Producers commands,
-// waiting only when the ingress ring is full. Throughput is commands
-// delivered per second, from the first submit to the last result.
+// waiting only when the ingress ring is full. Each producer trades on its
+// own market with its own accounts, from a stream generated beforehand
+// (ProducerStream), so that the load generator costs little next to the
+// engine. Throughput is commands delivered per second, from the first
+// submit to the last result.
 func EngineClosedLoop(cfg EngineConfig) (EngineResult, error) {
-	e, err := setupEngine(cfg)
+	per := cfg.Commands / cfg.Producers
+	streams := make([][]streamOp, cfg.Producers)
+	for p := range streams {
+		streams[p] = ProducerStream(cfg.Seed, p, cfg.Producers, cfg.Accounts, per)
+	}
+	e, err := openEngine(cfg, GenesisMarkets(cfg.Producers, cfg.Accounts))
 	if err != nil {
 		return EngineResult{}, err
 	}
 	defer e.Close()
-	per := cfg.Commands / cfg.Producers
 	var trades, rejected atomic.Int64
 	var wg, done sync.WaitGroup
 	done.Add(per * cfg.Producers)
-	fl := make(flows, cfg.Producers)
-	for p := range fl {
-		fl[p] = newOrderFlow(cfg.Seed, p, cfg.Producers, cfg.Accounts)
-	}
 	cb := func(res *engine.Result) {
-		fl.track(res)
 		count(res, &trades, &rejected)
 		done.Done()
 	}
 	runtime.GC()
 	start := time.Now()
 	for p := range cfg.Producers {
-		f := fl[p]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var c engine.Command
-			for range per {
-				f.next(&c)
+			for i := range streams[p] {
+				streams[p][i].command(&c, uint32(p+1))
 				if err := e.Submit(context.Background(), &c, cb); err != nil {
 					panic(err)
 				}
@@ -268,8 +273,12 @@ func EngineClosedLoop(cfg EngineConfig) (EngineResult, error) {
 	n := per * cfg.Producers
 	res := EngineResult{Commands: n, Elapsed: el, CmdsPerSec: float64(n) / el.Seconds(),
 		Trades: trades.Load(), Rejected: rejected.Load()}
-	if mv, ok := e.Market(1); ok {
-		res.Resting = mv.Resting
+	if err := e.WaitViews(context.Background(), e.DurableSeq()); err == nil {
+		for m := 1; m <= cfg.Producers; m++ {
+			if mv, ok := e.Market(uint32(m)); ok {
+				res.Resting += mv.Resting
+			}
+		}
 	}
 	return res, nil
 }

@@ -17,6 +17,9 @@ func (s *State) Check() error {
 		if !s.validAccount(rec.account) {
 			return fmt.Errorf("engine: order %d of unknown account %d", id, rec.account)
 		}
+		if !rec.ref.IsZero() && s.clientIDs[refKey{rec.account, rec.ref}] != id {
+			return fmt.Errorf("engine: order %d's client order id is not mapped to it", id)
+		}
 		if rec.locked < 0 {
 			return fmt.Errorf("engine: order %d reserves %d", id, rec.locked)
 		}
@@ -39,6 +42,9 @@ func (s *State) Check() error {
 			}
 			sum[i] += b.avail + b.locked
 		}
+	}
+	if n := len(s.clientIDs) - s.doneIDs.n; n < 0 {
+		return fmt.Errorf("engine: %d client order ids, %d of done orders", len(s.clientIDs), s.doneIDs.n)
 	}
 	for i := range sum {
 		if sum[i] != s.supply[i] {

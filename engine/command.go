@@ -33,12 +33,14 @@ const (
 	// CmdPlace places Order for Account on Market; Ref is the optional
 	// client order id. The result carries the order id.
 	CmdPlace
-	// CmdCancel cancels order OrderID of Account.
+	// CmdCancel cancels order OrderID of Account, or with OrderID 0 the
+	// order whose client order id is Ref.
 	CmdCancel
 	// CmdCancelAll cancels every live order of Account on Market.
 	CmdCancelAll
-	// CmdAmend sets order OrderID's price to Order.Price and open quantity
-	// to Order.Qty.
+	// CmdAmend sets the price of order OrderID (or, with OrderID 0, of the
+	// order whose client order id is Ref) to Order.Price and its open
+	// quantity to Order.Qty.
 	CmdAmend
 	// CmdSnapshot changes nothing; the engine snapshots its state at this
 	// command's sequence number.

@@ -24,7 +24,7 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 	o := cmd.Order
 	o.ID = s.nextOrder + 1
 	o.Owner = cmd.Account
-	rec := order{id: o.ID, account: cmd.Account, market: m.id, side: o.Side}
+	rec := order{id: o.ID, account: cmd.Account, market: m.id, side: o.Side, ref: cmd.Ref}
 	if err := s.reserve(m, &o, &rec); err != nil {
 		return Outcome{Err: err}, dst
 	}
@@ -147,6 +147,12 @@ func (s *State) finish(m *market, id uint64) {
 		return
 	}
 	s.unreserve(m, rec)
+	if !rec.ref.IsZero() {
+		// The client order id stays, for resends, within a bounded window.
+		if old, evicted := s.doneIDs.push(refKey{rec.account, rec.ref}); evicted {
+			delete(s.clientIDs, old)
+		}
+	}
 	s.orders.remove(id)
 }
 
@@ -211,9 +217,15 @@ func (s *State) trade(m *market, ev *book.Event) (takerFee, makerFee int64) {
 	return takerFee, makerFee
 }
 
-// liveOrder returns the live order id of account, or ErrUnknownOrder; an
-// order of another account is reported as unknown too.
-func (s *State) liveOrder(account, id uint64) (*order, *market, error) {
+// liveOrder returns the live order a cancel or amend names: by OrderID,
+// or with OrderID 0 by the account's client order id in Ref. It returns
+// ErrUnknownOrder if there is none; an order of another account is
+// reported as unknown too.
+func (s *State) liveOrder(cmd *Command) (*order, *market, error) {
+	account, id := cmd.Account, cmd.OrderID
+	if id == 0 && !cmd.Ref.IsZero() {
+		id = s.clientIDs[refKey{account, cmd.Ref}]
+	}
 	rec := s.orders.get(id)
 	if rec == nil || rec.account != account {
 		return nil, nil, ErrUnknownOrder
@@ -223,7 +235,7 @@ func (s *State) liveOrder(account, id uint64) (*order, *market, error) {
 }
 
 func (s *State) cancel(cmd *Command, dst []Event) (Outcome, []Event) {
-	rec, m, err := s.liveOrder(cmd.Account, cmd.OrderID)
+	rec, m, err := s.liveOrder(cmd)
 	if err != nil {
 		return Outcome{Err: err}, dst
 	}
@@ -232,7 +244,8 @@ func (s *State) cancel(cmd *Command, dst []Event) (Outcome, []Event) {
 	if err != nil {
 		return Outcome{Err: err}, dst
 	}
-	return Outcome{ID: cmd.OrderID}, s.settle(m, bevs, dst)
+	id := rec.id // settle frees rec
+	return Outcome{ID: id}, s.settle(m, bevs, dst)
 }
 
 func (s *State) cancelAll(cmd *Command, dst []Event) (Outcome, []Event) {
@@ -258,7 +271,7 @@ func (s *State) cancelAll(cmd *Command, dst []Event) (Outcome, []Event) {
 }
 
 func (s *State) amend(cmd *Command, dst []Event) (Outcome, []Event) {
-	rec, m, err := s.liveOrder(cmd.Account, cmd.OrderID)
+	rec, m, err := s.liveOrder(cmd)
 	if err != nil {
 		return Outcome{Err: err}, dst
 	}
@@ -295,5 +308,6 @@ func (s *State) amend(cmd *Command, dst []Event) (Outcome, []Event) {
 	if rec.side == book.Buy {
 		rec.limit = price
 	}
-	return Outcome{ID: cmd.OrderID}, s.settle(m, bevs, dst)
+	id := rec.id // settle may free rec
+	return Outcome{ID: id}, s.settle(m, bevs, dst)
 }

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 
 	"github.com/instant-social-trading/ist/book"
@@ -205,7 +206,67 @@ func TestScenarioIdempotency(t *testing.T) {
 	}
 	// The same client order id on another account is another order.
 	o.Account = 2
-	if other := sc.do(o); other.Duplicate || other.ID == first.ID {
+	other := sc.do(o)
+	if other.Duplicate || other.ID == first.ID {
 		t.Fatalf("client order ids are per account: %+v", other)
 	}
+	// Cancel by client order id, per account.
+	if out := sc.do(Command{Kind: CmdCancel, Account: 1, Ref: coid}); out.Err != nil || out.ID != first.ID {
+		t.Fatalf("cancel by client order id: %+v", out)
+	}
+	if sc.s.orders.get(other.ID) == nil {
+		t.Fatal("cancel by client order id hit another account's order")
+	}
+}
+
+// Client order ids of done orders are kept for ClientIDWindow done
+// orders, then forgotten oldest first: memory stays bounded, and a
+// restored state forgets in the same order.
+func TestScenarioClientIDWindow(t *testing.T) {
+	sc := newScenario(t)
+	place := func(n int) Outcome {
+		ref, _ := MakeRef(fmt.Sprint("r", n))
+		return sc.s.applyFast(Command{Kind: CmdPlace, Account: 1, Market: 1, Ref: ref,
+			Order: book.Order{Side: book.Buy, Price: 90, Qty: 1, TIF: book.IOC}}) // expires at once: done
+	}
+	for n := range ClientIDWindow + 10 {
+		if out := place(n); out.Err != nil || out.Duplicate {
+			t.Fatalf("order %d: %+v", n, out)
+		}
+	}
+	if got := len(sc.s.clientIDs); got != ClientIDWindow {
+		t.Fatalf("%d client order ids kept, want %d", got, ClientIDWindow)
+	}
+	// The first ten are forgotten: reusable. The rest are resends.
+	if out := place(5); out.Duplicate {
+		t.Fatal("a forgotten client order id was still known")
+	}
+	if out := place(ClientIDWindow); !out.Duplicate {
+		t.Fatal("a recent client order id was forgotten")
+	}
+	restored, err := DecodeState(sc.s.AppendSnapshot(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for n := range 20 { // both forget the same ids next
+		a, b := place(ClientIDWindow+100+n), restored.applyFast(Command{Kind: CmdPlace, Account: 1, Market: 1,
+			Ref: mustRef(fmt.Sprint("r", ClientIDWindow+100+n)),
+			Order: book.Order{Side: book.Buy, Price: 90, Qty: 1, TIF: book.IOC}})
+		if a != b {
+			t.Fatalf("restored state diverges: %+v vs %+v", a, b)
+		}
+	}
+	if restored.Hash() != sc.s.Hash() {
+		t.Fatal("restored state hash differs")
+	}
+}
+
+func mustRef(s string) Ref { r, _ := MakeRef(s); return r }
+
+// applyFast applies a command without the invariant check, for long
+// streams in tests.
+func (s *State) applyFast(c Command) Outcome {
+	c.Seq = s.seq + 1
+	out, _ := s.Apply(&c, nil)
+	return out
 }

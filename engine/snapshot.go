@@ -14,17 +14,18 @@ import (
 
 // Snapshot encoding of a State, little-endian throughout:
 //
-//	+------+---------+-----+-----------+--------+---------+----------+------------+------+--------+
-//	| ISTS | version | seq | nextOrder | assets | markets | accounts | client ids | refs | crc32c |
-//	| 4 B  | u16     | u64 | u64       | ...    | ...     | ...      | ...        | ...  | u32    |
-//	+------+---------+-----+-----------+--------+---------+----------+------------+------+--------+
+//	+------+---------+-----+-----------+--------+---------+----------+------------+----------+------+--------+
+//	| ISTS | version | seq | nextOrder | assets | markets | accounts | client ids | done ids | refs | crc32c |
+//	| 4 B  | u16     | u64 | u64       | ...    | ...     | ...      | ...        | ...      | ...  | u32    |
+//	+------+---------+-----+-----------+--------+---------+----------+------------+----------+------+--------+
 //
 // Each list is a u32 count followed by fixed-size entries, in id order
 // (never map order): assets (name, supply); markets (name, spec, halted,
 // last price, then the book's live orders as listed by book.All, each
-// followed by the engine's reservation for it: limit, locked); accounts
-// (name, balances); client order ids and transfer references sorted by
-// (account, ref). The CRC-32C (Castagnoli) covers everything before it. The same
+// followed by the engine's record of it: limit, locked, client order id);
+// accounts (name, balances); client order ids sorted by (account, ref);
+// the done orders' client order ids in the order they will be forgotten;
+// transfer references sorted by (account, ref). The CRC-32C (Castagnoli) covers everything before it. The same
 // bytes define State.Hash.
 
 const snapshotVersion = 1
@@ -43,7 +44,7 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 	for _, m := range s.markets {
 		orders += m.book.Len() + m.book.Stops()
 	}
-	w := enc{b: slices.Grow(dst, 64+orders*(orderInfoSize+16)+len(s.accounts)*(24+4+16*len(s.assets)))}
+	w := enc{b: slices.Grow(dst, 64+orders*(orderInfoSize+16+36)+len(s.accounts)*(24+4+16*len(s.assets)))}
 	start := len(dst)
 	w.b = append(w.b, snapshotMagic[:]...)
 	w.u16(snapshotVersion)
@@ -66,6 +67,7 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 			rec := s.orders.get(o.ID) // every live order has its reservation
 			w.i64(rec.limit)
 			w.i64(rec.locked)
+			w.bytes(rec.ref[:])
 		}
 	}
 	w.u32(uint32(len(s.accounts)))
@@ -84,6 +86,11 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 		w.bytes(k.ref[:])
 		w.u64(s.clientIDs[k])
 	}
+	w.u32(uint32(s.doneIDs.n))
+	s.doneIDs.each(func(k refKey) {
+		w.u64(k.account)
+		w.bytes(k.ref[:])
+	})
 	keys = sortedKeys(s.refs)
 	w.u32(uint32(len(keys)))
 	for _, k := range keys {
@@ -177,9 +184,10 @@ func DecodeState(data []byte) (*State, error) {
 		}
 		b.SetLastPrice(last)
 		id := uint32(len(s.markets) + 1)
-		for k := r.count(orderInfoSize + 16); k > 0 && r.err == nil; k-- {
+		for k := r.count(orderInfoSize + 16 + 36); k > 0 && r.err == nil; k-- {
 			o := r.orderInfo()
 			rec := order{id: o.ID, account: o.Owner, market: id, side: o.Side, limit: r.i64(), locked: r.i64()}
+			copy(rec.ref[:], r.take(len(rec.ref)))
 			if r.err != nil {
 				break
 			}
@@ -218,6 +226,19 @@ func DecodeState(data []byte) (*State, error) {
 			return nil, err
 		}
 		s.clientIDs[k] = r.u64()
+	}
+	n := r.count(8 + 36)
+	if n > ClientIDWindow {
+		return nil, fmt.Errorf("%w: %d done client order ids", ErrCorruptSnapshot, n)
+	}
+	for ; n > 0 && r.err == nil; n-- {
+		var k refKey
+		k.account = r.u64()
+		copy(k.ref[:], r.take(len(k.ref)))
+		if _, ok := s.clientIDs[k]; !ok && r.err == nil {
+			return nil, fmt.Errorf("%w: done client order id not in the map", ErrCorruptSnapshot)
+		}
+		s.doneIDs.push(k)
 	}
 	prev = nil
 	for n := r.count(8 + 36 + 1 + 4 + 8); n > 0 && r.err == nil; n-- {

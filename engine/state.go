@@ -46,7 +46,8 @@ type State struct {
 	marketByName map[Name]uint32
 	accounts     []account // by id; 0 is the fee account
 	orders       orderTable
-	clientIDs    map[refKey]uint64 // (account, client order id) → order id
+	clientIDs    map[refKey]uint64 // (account, client order id) → order id, live or recently done
+	doneIDs      refFIFO           // client order ids of done orders, oldest first
 	refs         map[refKey]refEntry
 	supply       []int64 // by asset id-1: deposits − withdrawals
 	nextOrder    uint64
@@ -85,6 +86,43 @@ type order struct {
 	// buy sized by budget or by the available balance).
 	limit  int64
 	locked int64 // quote for a buy, base for a sell
+	ref    Ref   // client order id, if any
+}
+
+// ClientIDWindow is how many done orders keep their client order id: a
+// resend of one of them returns the original order. Ids of live orders
+// are always kept. Beyond the window the oldest are forgotten, so memory
+// stays bounded; the order of forgetting is part of the state.
+const ClientIDWindow = 1 << 16
+
+// refFIFO is a bounded first-in first-out queue of client order ids.
+type refFIFO struct {
+	keys []refKey // ring of ClientIDWindow entries, allocated on first use
+	head int      // oldest
+	n    int
+}
+
+// push adds k and returns the key it pushed out, if the queue was full.
+func (q *refFIFO) push(k refKey) (old refKey, evicted bool) {
+	if q.keys == nil {
+		q.keys = make([]refKey, ClientIDWindow)
+	}
+	if q.n == len(q.keys) {
+		old, evicted = q.keys[q.head], true
+		q.keys[q.head] = k
+		q.head = (q.head + 1) % len(q.keys)
+		return old, evicted
+	}
+	q.keys[(q.head+q.n)%len(q.keys)] = k
+	q.n++
+	return refKey{}, false
+}
+
+// each calls fn for every key, oldest first.
+func (q *refFIFO) each(fn func(refKey)) {
+	for i := range q.n {
+		fn(q.keys[(q.head+i)%len(q.keys)])
+	}
 }
 
 type refKey struct {
