@@ -250,7 +250,7 @@ func TestScenarioClientIDWindow(t *testing.T) {
 	}
 	for n := range 20 { // both forget the same ids next
 		a, b := place(ClientIDWindow+100+n), restored.applyFast(Command{Kind: CmdPlace, Account: 1, Market: 1,
-			Ref: mustRef(fmt.Sprint("r", ClientIDWindow+100+n)),
+			Ref:   mustRef(fmt.Sprint("r", ClientIDWindow+100+n)),
 			Order: book.Order{Side: book.Buy, Price: 90, Qty: 1, TIF: book.IOC}})
 		if a != b {
 			t.Fatalf("restored state diverges: %+v vs %+v", a, b)
