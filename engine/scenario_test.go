@@ -234,7 +234,7 @@ func TestScenarioClientIDWindow(t *testing.T) {
 			t.Fatalf("order %d: %+v", n, out)
 		}
 	}
-	if got := len(sc.s.clientIDs); got != ClientIDWindow {
+	if got := sc.s.clientIDs.len(); got != ClientIDWindow {
 		t.Fatalf("%d client order ids kept, want %d", got, ClientIDWindow)
 	}
 	// The first ten are forgotten: reusable. The rest are resends.

@@ -79,12 +79,13 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 			w.i64(b.locked)
 		}
 	}
-	keys := sortedKeys(s.clientIDs)
+	clientIDs := s.clientIDs.all()
+	keys := sortedKeys(clientIDs)
 	w.u32(uint32(len(keys)))
 	for _, k := range keys {
 		w.u64(k.account)
 		w.bytes(k.ref[:])
-		w.u64(s.clientIDs[k])
+		w.u64(clientIDs[k])
 	}
 	w.u32(uint32(s.doneIDs.n))
 	s.doneIDs.each(func(k refKey) {
@@ -225,7 +226,7 @@ func DecodeState(data []byte) (*State, error) {
 		if err := keyOrder(&prev, k); err != nil && r.err == nil {
 			return nil, err
 		}
-		s.clientIDs[k] = r.u64()
+		s.clientIDs.put(k, r.u64())
 	}
 	n := r.count(8 + 36)
 	if n > ClientIDWindow {
@@ -235,7 +236,7 @@ func DecodeState(data []byte) (*State, error) {
 		var k refKey
 		k.account = r.u64()
 		copy(k.ref[:], r.take(len(k.ref)))
-		if _, ok := s.clientIDs[k]; !ok && r.err == nil {
+		if _, ok := s.clientIDs.get(k); !ok && r.err == nil {
 			return nil, fmt.Errorf("%w: done client order id not in the map", ErrCorruptSnapshot)
 		}
 		s.doneIDs.push(k)

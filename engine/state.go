@@ -46,7 +46,7 @@ type State struct {
 	marketByName map[Name]uint32
 	accounts     []account // by id; 0 is the fee account
 	orders       orderTable
-	clientIDs    map[refKey]uint64 // (account, client order id) → order id, live or recently done
+	clientIDs    clientIDTable     // (account, client order id) → order id, live or recently done
 	doneIDs      refFIFO           // client order ids of done orders, oldest first
 	refs         map[refKey]refEntry
 	supply       []int64 // by asset id-1: deposits − withdrawals
@@ -143,7 +143,7 @@ func NewState() *State {
 		marketByName: make(map[Name]uint32),
 		accounts:     []account{{}},
 		orders:       newOrderTable(),
-		clientIDs:    make(map[refKey]uint64),
+		clientIDs:    newClientIDTable(),
 		refs:         make(map[refKey]refEntry),
 	}
 }
