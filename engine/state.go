@@ -46,8 +46,8 @@ type State struct {
 	marketByName map[Name]uint32
 	accounts     []account // by id; 0 is the fee account
 	orders       orderTable
-	clientIDs    clientIDTable     // (account, client order id) → order id, live or recently done
-	doneIDs      refFIFO           // client order ids of done orders, oldest first
+	clientIDs    clientIDTable // (account, client order id) → order id, live or recently done
+	doneIDs      refFIFO       // client order ids of done orders, oldest first
 	refs         map[refKey]refEntry
 	supply       []int64 // by asset id-1: deposits − withdrawals
 	nextOrder    uint64
