@@ -1,0 +1,190 @@
+package server
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/valyala/fasthttp"
+)
+
+// signup handles POST /v1/accounts: a new account and its first token.
+func (s *Server) signup(ctx *fasthttp.RequestCtx) {
+	if s.opts.DisableSignup {
+		writeError(ctx, errSignupClosed)
+		return
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	var r signupReq
+	if err := decodeSignup(p, ctx.PostBody(), &r); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	name, ok := engine.MakeName(string(r.name))
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: name must be 1 to 24 bytes", errInvalid))
+		return
+	}
+	res, err := s.do(&engine.Command{Kind: engine.CmdCreateAccount, Name: name}, nil)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	tok, tid, err := s.issueToken(res.ID)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var arr [256]byte
+	b := strconvUint(append(arr[:0], `{"id":`...), res.ID)
+	b = appendStr(b, "name", name.String())
+	b = appendStr(b, "token", tok)
+	b = appendUint(b, "token_id", tid)
+	writeJSON(ctx, 201, append(b, '}'))
+}
+
+// getAccount handles GET /v1/account: the caller's balances.
+func (s *Server) getAccount(ctx *fasthttp.RequestCtx) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.waitViews()
+	v, ok := s.eng.Account(acct)
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: account %d", errNotFound, acct))
+		return
+	}
+	var arr [1024]byte
+	writeJSON(ctx, 200, s.appendAccount(arr[:0], v))
+}
+
+// appendAccount appends an account object with its balances.
+func (s *Server) appendAccount(b []byte, v *engine.AccountView) []byte {
+	b = strconvUint(append(b, `{"id":`...), v.Account)
+	b = appendStr(b, "name", v.Name.String())
+	b = append(b, `,"balances":[`...)
+	for i, bal := range v.Balances {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(append(b, `{"asset":`...), s.assetName(bal.Asset))
+		b = appendAmount(b, "available", bal.Available)
+		b = appendAmount(b, "locked", bal.Locked)
+		b = append(b, '}')
+	}
+	return append(b, "]}"...)
+}
+
+// waitViews waits until the engine's views show every command durable
+// now: a client reads what its earlier requests wrote.
+func (s *Server) waitViews() {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
+	defer cancel()
+	_ = s.eng.WaitViews(ctx, s.eng.DurableSeq()) // on timeout, serve the older view
+}
+
+// newToken handles POST /v1/tokens: another token for the caller.
+func (s *Server) newToken(ctx *fasthttp.RequestCtx) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	tok, tid, err := s.issueToken(acct)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var arr [256]byte
+	b := strconvUint(append(arr[:0], `{"id":`...), tid)
+	b = appendUint(b, "account_id", acct)
+	b = appendStr(b, "token", tok)
+	writeJSON(ctx, 201, append(b, '}'))
+}
+
+// revoke handles DELETE /v1/tokens/{id}.
+func (s *Server) revoke(ctx *fasthttp.RequestCtx, id uint64) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	if err := s.revokeToken(acct, id); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var arr [64]byte
+	b := strconvUint(append(arr[:0], `{"id":`...), id)
+	writeJSON(ctx, 200, append(b, `,"revoked":true}`...))
+}
+
+// withdraw handles POST /v1/withdrawals.
+func (s *Server) withdraw(ctx *fasthttp.RequestCtx) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.transfer(ctx, acct, false)
+}
+
+// transfer runs a deposit (admin) or a withdrawal (user, acct).
+func (s *Server) transfer(ctx *fasthttp.RequestCtx, acct uint64, admin bool) {
+	p := parsers.Get()
+	defer parsers.Put(p)
+	var r transferReq
+	if err := decodeTransfer(p, ctx.PostBody(), &r, admin); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	if admin {
+		acct = r.account
+	}
+	name, ok := engine.MakeName(string(r.asset))
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: bad asset name", errInvalid))
+		return
+	}
+	asset, ok := s.markets().dir.Asset(name)
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: asset %q", errNotFound, r.asset))
+		return
+	}
+	amt, err := amount(r.amount, "amount")
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	if amt <= 0 {
+		writeError(ctx, fmt.Errorf("%w: amount must be positive", errInvalid))
+		return
+	}
+	ref, ok := engine.MakeRef(string(r.ref))
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: ref must be at most 36 bytes", errInvalid))
+		return
+	}
+	kind := engine.CmdWithdraw
+	if admin {
+		kind = engine.CmdDeposit
+	}
+	res, err := s.do(&engine.Command{Kind: kind, Account: acct, Asset: asset, Amount: amt, Ref: ref}, nil)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var arr [256]byte
+	b := strconvUint(append(arr[:0], `{"account_id":`...), acct)
+	b = appendStr(b, "asset", name.String())
+	b = appendAmount(b, "amount", amt)
+	b = appendStr(b, "ref", ref.String())
+	b = appendBool(b, "duplicate", res.Duplicate)
+	status := 201
+	if res.Duplicate {
+		status = 200
+	}
+	writeJSON(ctx, status, append(b, '}'))
+}

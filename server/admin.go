@@ -1,0 +1,244 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/valyala/fasthttp"
+)
+
+// createMarket handles POST /v1/admin/markets: it creates the base and
+// quote assets if they do not exist, then the market.
+func (s *Server) createMarket(ctx *fasthttp.RequestCtx) {
+	if err := s.admin(ctx); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	var r marketReq
+	if err := decodeMarket(p, ctx.PostBody(), &r); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	if string(r.symbol) != string(r.base)+"-"+string(r.quote) {
+		writeError(ctx, fmt.Errorf("%w: symbol must be BASE-QUOTE", errInvalid))
+		return
+	}
+	if string(r.base) == string(r.quote) {
+		writeError(ctx, fmt.Errorf("%w: base and quote must differ", errInvalid))
+		return
+	}
+	sym, ok1 := engine.MakeName(string(r.symbol))
+	base, ok2 := engine.MakeName(string(r.base))
+	quote, ok3 := engine.MakeName(string(r.quote))
+	if !ok1 || !ok2 || !ok3 || !validName(string(r.symbol)) {
+		writeError(ctx, fmt.Errorf("%w: names must be 1 to 24 letters, digits, '_' or '-'", errInvalid))
+		return
+	}
+	tick8, err := amount(r.tick, "tick_size")
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	lot8, err := amount(r.lot, "lot_size")
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	u, err := newUnits(tick8, lot8)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var minN int64
+	if r.minNotional != nil {
+		if minN, err = amount(r.minNotional, "min_notional"); err != nil {
+			writeError(ctx, err)
+			return
+		}
+	}
+	var maxPrice, maxQty int64
+	if r.maxPrice != nil {
+		if maxPrice, err = u.price(r.maxPrice, "max_price"); err == nil && maxPrice == 0 {
+			err = fmt.Errorf("%w: max_price must be positive", errInvalid)
+		}
+	}
+	if r.maxQty != nil && err == nil {
+		if maxQty, err = u.qty(r.maxQty, "max_quantity"); err == nil && maxQty == 0 {
+			err = fmt.Errorf("%w: max_quantity must be positive", errInvalid)
+		}
+	}
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	if _, ok := s.markets().dir.Market(sym); ok {
+		writeError(ctx, fmt.Errorf("%w: market %s exists", engine.ErrDuplicateName, sym))
+		return
+	}
+	bid, err := s.ensureAsset(base)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	qid, err := s.ensureAsset(quote)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	spec := u.spec(bid, qid, minN, int32(r.makerBps), int32(r.takerBps), maxPrice, maxQty)
+	res, err := s.do(&engine.Command{Kind: engine.CmdCreateMarket, Name: sym, Spec: spec}, nil)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.waitSeq(res.Seq)
+	m, ok := s.marketByID(uint32(res.ID))
+	if !ok {
+		writeError(ctx, fmt.Errorf("server: market %d missing from the directory", res.ID))
+		return
+	}
+	var arr [512]byte
+	writeJSON(ctx, 201, s.appendMarket(arr[:0], m))
+}
+
+// validName reports whether s uses only letters, digits, '_' and '-'.
+func validName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// ensureAsset returns the id of asset name, creating it if needed.
+func (s *Server) ensureAsset(name engine.Name) (uint32, error) {
+	if !validName(name.String()) || strings.Contains(name.String(), "-") {
+		return 0, fmt.Errorf("%w: asset names use letters, digits and '_'", errInvalid)
+	}
+	if id, ok := s.markets().dir.Asset(name); ok {
+		return id, nil
+	}
+	res, err := s.do(&engine.Command{Kind: engine.CmdCreateAsset, Name: name}, nil)
+	if errors.Is(err, engine.ErrDuplicateName) { // created concurrently
+		s.waitSeq(s.eng.DurableSeq())
+		if id, ok := s.markets().dir.Asset(name); ok {
+			return id, nil
+		}
+	}
+	if err != nil {
+		return 0, err
+	}
+	s.waitSeq(res.Seq)
+	return uint32(res.ID), nil
+}
+
+// waitSeq waits until the views show command seq.
+func (s *Server) waitSeq(seq uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
+	defer cancel()
+	_ = s.eng.WaitViews(ctx, seq)
+}
+
+// deposit handles POST /v1/admin/deposits.
+func (s *Server) deposit(ctx *fasthttp.RequestCtx) {
+	if err := s.admin(ctx); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.transfer(ctx, 0, true)
+}
+
+// haltMarket handles POST /v1/admin/markets/{symbol}/halt and /resume.
+func (s *Server) haltMarket(ctx *fasthttp.RequestCtx, sym string, halt bool) {
+	if err := s.admin(ctx); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	m, ok := s.marketByName([]byte(sym))
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
+		return
+	}
+	kind := engine.CmdResumeMarket
+	if halt {
+		kind = engine.CmdHaltMarket
+	}
+	res, err := s.do(&engine.Command{Kind: kind, Market: m.id}, nil)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.waitSeq(res.Seq)
+	var arr [128]byte
+	b := appendString(append(arr[:0], `{"symbol":`...), m.name)
+	b = appendBool(b, "halted", halt)
+	writeJSON(ctx, 200, append(b, '}'))
+}
+
+// backup handles POST /v1/admin/backup {"to": DIR}: an online backup to a
+// directory of the server's machine that must not exist yet.
+func (s *Server) backup(ctx *fasthttp.RequestCtx) {
+	if err := s.admin(ctx); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	var r backupReq
+	if err := decodeBackup(p, ctx.PostBody(), &r); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	dir := string(r.to)
+	if err := s.Backup(dir); err != nil {
+		writeError(ctx, fmt.Errorf("%w: %v", errInvalid, err))
+		return
+	}
+	var arr [256]byte
+	b := appendString(append(arr[:0], `{"to":`...), dir)
+	b = appendUint(b, "sequence", s.eng.DurableSeq())
+	writeJSON(ctx, 201, append(b, '}'))
+}
+
+// listAccounts handles GET /v1/admin/accounts?limit=&after=: accounts
+// with ids above after, in id order, with their balances.
+func (s *Server) listAccounts(ctx *fasthttp.RequestCtx) {
+	if err := s.admin(ctx); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	limit, err := queryUint(ctx, "limit", 100)
+	if err == nil && (limit < 1 || limit > 1000) {
+		err = fmt.Errorf("%w: limit must be 1 to 1000", errInvalid)
+	}
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	after, err := queryUint(ctx, "after", 0)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.waitViews()
+	b := append(make([]byte, 0, 4096), `{"accounts":[`...)
+	// Account ids are dense: 0 is the fee account, users from 1.
+	for id, n := after+1, uint64(0); n < limit; id, n = id+1, n+1 {
+		v, ok := s.eng.Account(id)
+		if !ok {
+			break
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		b = s.appendAccount(b, v)
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
+}

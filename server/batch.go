@@ -1,0 +1,117 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"sync"
+
+	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/valyala/fasthttp"
+)
+
+// batchItem is one order of a batch and its outcome.
+type batchItem struct {
+	m     *mkt
+	o     book.Order
+	meta  *orderRec
+	err   error
+	res   engine.Outcome
+	seq   uint64
+	time  int64
+	fills []fillRec
+}
+
+// placeBatch handles POST /v1/orders/batch {"orders":[...]}: every valid
+// order is submitted at once (so the engine commits them together, in
+// input order), and the answer has one result per input, in order: an
+// order with its fills, or an error.
+func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	rs, errs, err := decodeBatch(p, ctx.PostBody(), nil, nil)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	items := make([]batchItem, len(rs))
+	var wg sync.WaitGroup
+	for i := range rs {
+		it := &items[i]
+		if it.err = errs[i]; it.err != nil {
+			continue
+		}
+		if it.m, it.o, it.meta, it.err = s.buildOrder(&rs[i]); it.err != nil {
+			continue
+		}
+		ref, ok := engine.MakeRef(it.meta.ClientID)
+		if !ok {
+			it.err = fmt.Errorf("%w: bad client_order_id", errInvalid)
+			continue
+		}
+		tag := s.tags.Add(1)
+		s.rm.expect(tag, it.meta)
+		wg.Add(1)
+		cmd := engine.Command{Kind: engine.CmdPlace, Account: acct, Market: it.m.id, Ref: ref, Order: it.o, Tag: tag}
+		err := s.eng.Submit(context.Background(), &cmd, func(res *engine.Result) {
+			// On the engine's output goroutine: copy what we keep.
+			it.res, it.seq, it.time = res.Outcome, res.Seq, res.Time
+			for j := range res.Events {
+				if ev := &res.Events[j]; ev.Kind == book.EvTrade && ev.OrderID == res.ID && !res.Duplicate {
+					it.fills = append(it.fills, fillRec{TradeID: res.Seq<<16 | uint64(min(j, 1<<16-1)), OrderID: res.ID,
+						Market: it.m.id, Side: it.o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: res.Time})
+				}
+			}
+			wg.Done()
+		})
+		if err != nil {
+			s.rm.take(tag)
+			it.err = err
+			wg.Done()
+		}
+	}
+	wg.Wait()
+	b := append(make([]byte, 0, 512*len(items)), `{"results":[`...)
+	for i := range items {
+		it := &items[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if it.err == nil {
+			it.err = it.res.Err
+		}
+		typ := book.Limit
+		if it.m != nil {
+			typ = it.o.Type
+		}
+		if it.err != nil {
+			if it.m != nil {
+				s.met.order(it.m.name, typ, classify(it.err).code)
+			}
+			b = appendErrorObject(b, it.err)
+			continue
+		}
+		s.met.order(it.m.name, typ, "accepted")
+		rec, ok := s.rm.order(acct, it.res.ID)
+		if !ok {
+			rec = orderRec{ID: it.res.ID, Account: acct, Market: it.m.id, Side: it.o.Side, Type: it.o.Type,
+				Price: it.o.Price, Qty: it.o.Qty, ClientID: it.meta.ClientID}
+		}
+		b = s.appendOrder(append(b, `{"order":`...), &rec, it.m)
+		b = appendBool(b, "duplicate", it.res.Duplicate)
+		b = append(b, `,"fills":[`...)
+		for j := range it.fills {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = s.appendFill(b, &it.fills[j], it.m)
+		}
+		b = append(b, "]}"...)
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
+}

@@ -1,0 +1,84 @@
+// Package server is istd's HTTP API: a thin fasthttp layer around an
+// engine.Engine recovered from a wal.Log, implementing the contract of
+// API.md.
+//
+// # Usage
+//
+//	s, err := server.Open(&server.Options{DataDir: "./data"})
+//	if err != nil { ... }
+//	if tok := s.GeneratedAdminToken(); tok != "" { fmt.Println(tok) } // once
+//	ln, _ := net.Listen("tcp", "127.0.0.1:8080")
+//	go s.Serve(ln)
+//	...
+//	err = s.Shutdown(ctx) // stop accepting, drain, snapshot, close
+//
+// # Units
+//
+// Every asset has 8 decimal places in the server (Scale): balances,
+// deposits, withdrawals, fees and quote budgets are int64 counts of 10^-8
+// units. A market created with tick size T and lot size L (decimal
+// strings with at most 8 places) gets engine.MarketSpec BaseScale = L×10^8
+// and QuoteScale = T×L×10^8, both whole numbers ≥ 1 (else 400
+// invalid_argument); a price string P becomes P/T price steps and a
+// quantity Q becomes Q/L lots, both of which must be whole. min_notional
+// (quote) becomes the book's MinNotional in steps × lots, rounded up.
+// Decimal strings are parsed by ParseDecimal (strict: no exponent, no '+',
+// no more places than allowed, no overflow) and written by AppendDecimal
+// without trailing zeros ("101.25", "3").
+//
+// # Persistence
+//
+// The engine keeps assets, markets, accounts, balances, live orders and
+// client-order-id idempotency in its command log (DATA/log,
+// DATA/snapshots). The server keeps, in a small Pebble database at
+// DATA/server written with Sync: the SHA-256 of the admin token, the
+// SHA-256 of every user token with its account (tokens themselves are
+// never stored), and the order history. Market units and names are not
+// stored again: they are derived from the engine's directory.
+//
+// Order history and fills (GET /v1/orders, /v1/orders/{id}, /v1/fills)
+// are a read model built from the engine's results (Engine.Subscribe),
+// kept in memory (all of it: nothing is evicted yet) and saved whole to
+// DATA/server every Options.HistoryInterval (5 s) when it changed, on
+// Backup and on Shutdown. After a crash the history misses what happened
+// since its last save (Open logs a warning); balances, live orders, the
+// book and client-order-id idempotency are always exact, since they come
+// from the engine. An order placed in such a gap can still be cancelled
+// (the answer then carries only its id and status), but GET and PATCH
+// answer 404 for it: replaying the gap needs a way to read the command log
+// from a sequence number, which package wal does not offer yet.
+//
+// A sign-up creates the account in the engine, then stores its token: a
+// crash between the two leaves an account without a token (an admin
+// endpoint to issue one is still to come).
+//
+// # API details beyond API.md
+//
+// PATCH /v1/orders/{id}: quantity is the new open (remaining) quantity, as
+// the engine's amend takes it; an omitted field keeps its value. Errors
+// add the codes already_exists (409: market exists), ref_conflict (409: a
+// deposit or withdrawal ref reused with other values), method_not_allowed
+// (405) and unavailable (503: shutting down); market_halted is 409.
+// Requests add display_quantity (icebergs) to orders and max_price and
+// max_quantity to markets (default: the engine's overflow budget split
+// evenly, see units.spec); answers add token_id, duplicate and, for
+// stops, triggered. trade_id is the command's sequence number × 65536 plus
+// the event's index. The book's depth is at most the engine's
+// DepthLevels (50). POST /v1/orders/batch submits its orders together and
+// answers 200 with one result per input; its body may be up to
+// MaxBatchBodySize (1 MiB), other bodies up to MaxBodySize (64 KiB).
+// Not served yet: public trades, candles, ticker, social and streams.
+//
+// # Backups
+//
+// Server.Backup (and POST /v1/admin/backup {"to": DIR}) writes an online,
+// consistent copy of the data directory, from which istd can start.
+// `istd backup --to DIR` does the same offline, opening the data
+// directory itself: it fails while istd runs, since the directory is
+// locked; use the admin endpoint then.
+//
+// # Concurrency
+//
+// A Server's methods are safe for concurrent use. Writes are answered only
+// after Engine.Do returns, that is once the command is durable.
+package server

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/valyala/fasthttp"
+)
+
+// Errors of the server. Handlers wrap them with details; writeError maps
+// them (and the engine's and book's sentinels) to API error codes.
+var (
+	errInvalid      = errors.New("server: invalid argument")
+	errNotFound     = errors.New("server: not found")
+	errUnauth       = errors.New("server: missing or invalid token")
+	errForbidden    = errors.New("server: forbidden")
+	errSignupClosed = errors.New("server: sign-up is disabled")
+	errUnavailable  = errors.New("server: not ready")
+	errTooLarge     = errors.New("server: request body too large")
+)
+
+// apiError is an error as the API reports it.
+type apiError struct {
+	status int
+	code   string
+}
+
+// classify maps an error to its HTTP status and API code.
+func classify(err error) apiError {
+	switch {
+	case errors.Is(err, errInvalid):
+		return apiError{400, "invalid_argument"}
+	case errors.Is(err, errNotFound):
+		return apiError{404, "not_found"}
+	case errors.Is(err, errUnauth):
+		return apiError{401, "unauthenticated"}
+	case errors.Is(err, errForbidden), errors.Is(err, errSignupClosed):
+		return apiError{403, "forbidden"}
+	case errors.Is(err, errTooLarge):
+		return apiError{413, "invalid_argument"}
+	case errors.Is(err, errUnavailable), errors.Is(err, engine.ErrClosed):
+		return apiError{503, "unavailable"}
+	case errors.Is(err, engine.ErrFull):
+		return apiError{503, "overloaded"}
+	case errors.Is(err, context.DeadlineExceeded):
+		return apiError{503, "overloaded"}
+	case errors.Is(err, book.ErrWouldCross):
+		return apiError{400, "would_cross"}
+	case errors.Is(err, engine.ErrInsufficientFunds):
+		return apiError{400, "insufficient_funds"}
+	case errors.Is(err, engine.ErrMarketHalted):
+		return apiError{409, "market_halted"}
+	case errors.Is(err, engine.ErrUnknownAsset), errors.Is(err, engine.ErrUnknownMarket),
+		errors.Is(err, engine.ErrUnknownAccount), errors.Is(err, engine.ErrUnknownOrder),
+		errors.Is(err, book.ErrUnknownOrder):
+		return apiError{404, "not_found"}
+	case errors.Is(err, engine.ErrDuplicateName):
+		return apiError{409, "already_exists"}
+	case errors.Is(err, engine.ErrRefConflict):
+		return apiError{409, "ref_conflict"}
+	case errors.Is(err, engine.ErrJournal):
+		return apiError{500, "internal"}
+	case errors.Is(err, engine.ErrInvalidCommand), errors.Is(err, engine.ErrInvalidName),
+		errors.Is(err, engine.ErrInvalidSpec), errors.Is(err, engine.ErrInvalidAmount),
+		errors.Is(err, engine.ErrOverflow), errors.Is(err, engine.ErrStopNeedsLimit):
+		return apiError{400, "invalid_argument"}
+	case strings.HasPrefix(err.Error(), "book: "):
+		return apiError{400, "invalid_argument"} // every other book rejection is bad input
+	}
+	return apiError{500, "internal"}
+}
+
+// writeError writes err as an API error.
+func writeError(ctx *fasthttp.RequestCtx, err error) {
+	var arr [256]byte
+	writeJSON(ctx, classify(err).status, appendErrorObject(arr[:0], err))
+}
+
+// appendErrorObject appends {"error":{"code":...,"message":...}}.
+func appendErrorObject(b []byte, err error) []byte {
+	ae := classify(err)
+	msg := err.Error()
+	// Drop the prefix of our own wrapping ("server: invalid argument: ...").
+	for _, p := range []string{errInvalid.Error() + ": ", errNotFound.Error() + ": "} {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	b = append(b, `{"error":{"code":`...)
+	b = appendString(b, ae.code)
+	b = append(b, `,"message":`...)
+	b = appendString(b, msg)
+	return append(b, "}}"...)
+}

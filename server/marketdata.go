@@ -1,0 +1,92 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/instant-social-trading/ist/book"
+	"github.com/valyala/fasthttp"
+)
+
+// appendMarket appends a market object.
+func (s *Server) appendMarket(b []byte, m *mkt) []byte {
+	b = strconvUint(append(b, `{"id":`...), uint64(m.id))
+	b = appendStr(b, "symbol", m.name)
+	b = appendStr(b, "base", m.base)
+	b = appendStr(b, "quote", m.quote)
+	b = append(appendKey(b, "tick_size", false), '"')
+	b = append(AppendDecimal(b, m.u.tick8, Scale), '"')
+	b = append(appendKey(b, "lot_size", false), '"')
+	b = append(AppendDecimal(b, m.u.lot8, Scale), '"')
+	b = append(appendKey(b, "min_notional", false), '"')
+	b = append(appendScaled(b, m.spec.Rules.MinNotional, m.u.qs), '"')
+	b = append(appendKey(b, "max_price", false), '"')
+	b = append(m.u.appendPrice(b, m.spec.Rules.MaxPrice), '"')
+	b = append(appendKey(b, "max_quantity", false), '"')
+	b = append(m.u.appendQty(b, m.spec.Rules.MaxQty), '"')
+	b = appendInt(b, "maker_fee_bps", int64(m.spec.MakerFeeBps))
+	b = appendInt(b, "taker_fee_bps", int64(m.spec.TakerFeeBps))
+	halted := false
+	if v, ok := s.eng.Market(m.id); ok {
+		halted = v.Halted
+	}
+	b = appendBool(b, "halted", halted)
+	return append(b, '}')
+}
+
+// listMarkets handles GET /v1/markets.
+func (s *Server) listMarkets(ctx *fasthttp.RequestCtx) {
+	var arr [2048]byte
+	b := append(arr[:0], `{"markets":[`...)
+	for i, m := range s.markets().list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = s.appendMarket(b, m)
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
+}
+
+// getBook handles GET /v1/markets/{symbol}/book?depth=: the latest
+// published view (at most about a millisecond old).
+func (s *Server) getBook(ctx *fasthttp.RequestCtx, sym string) {
+	m, ok := s.marketByName([]byte(sym))
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
+		return
+	}
+	depth, err := queryUint(ctx, "depth", 50)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	v, ok := s.eng.Market(m.id)
+	var arr [4096]byte
+	b := append(arr[:0], `{"market":`...)
+	b = appendString(b, m.name)
+	if !ok {
+		writeJSON(ctx, 200, append(b, `,"sequence":0,"bids":[],"asks":[]}`...))
+		return
+	}
+	b = appendUint(b, "sequence", v.Seq)
+	b = append(appendKey(b, "bids", false), '[')
+	b = appendLevels(b, v.Bids, int(depth), m.u)
+	b = append(appendKey(b, "asks", false), '[')
+	b = appendLevels(b, v.Asks, int(depth), m.u)
+	writeJSON(ctx, 200, append(b, '}'))
+}
+
+// appendLevels appends up to n levels as [price, quantity] pairs and the
+// closing bracket.
+func appendLevels(b []byte, lv []book.Level, n int, u units) []byte {
+	for i, l := range lv {
+		if i >= n {
+			break
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(u.appendPrice(append(b, `["`...), l.Price), `","`...)
+		b = append(u.appendQty(b, l.Qty), `"]`...)
+	}
+	return append(b, ']')
+}

@@ -1,0 +1,490 @@
+package server
+
+import (
+	"fmt"
+	"math/bits"
+
+	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/valyala/fasthttp"
+)
+
+var (
+	typeNames = [...]string{book.Limit: "limit", book.Market: "market", book.StopMarket: "stop_market", book.StopLimit: "stop_limit"}
+	tifNames  = [...]string{book.GTC: "gtc", book.IOC: "ioc", book.FOK: "fok"}
+	stpNames  = [...]string{book.STPNone: "none", book.STPCancelTaker: "cancel_taker", book.STPCancelMaker: "cancel_maker", book.STPCancelBoth: "cancel_both"}
+	sideNames = [...]string{book.Buy: "buy", book.Sell: "sell"}
+)
+
+// lookup returns the index of name in names.
+func lookup(names []string, name []byte, field string) (int, error) {
+	for i, n := range names {
+		if n == string(name) {
+			return i, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: %s %q is not one of %v", errInvalid, field, name, names)
+}
+
+// buildOrder converts a decoded order request to a book order and the
+// read-model details the engine's result does not carry.
+func (s *Server) buildOrder(r *orderReq) (*mkt, book.Order, *orderRec, error) {
+	var o book.Order
+	m, ok := s.marketByName(r.market)
+	if !ok {
+		return nil, o, nil, fmt.Errorf("%w: market %q", errNotFound, r.market)
+	}
+	side, err := lookup(sideNames[:], r.side, "side")
+	if err != nil {
+		return nil, o, nil, err
+	}
+	o.Side = book.Side(side)
+	if r.typ != nil {
+		t, err := lookup(typeNames[:], r.typ, "type")
+		if err != nil {
+			return nil, o, nil, err
+		}
+		o.Type = book.OrderType(t)
+	}
+	if r.tif != nil {
+		t, err := lookup(tifNames[:], r.tif, "time_in_force")
+		if err != nil {
+			return nil, o, nil, err
+		}
+		o.TIF = book.TimeInForce(t)
+	}
+	o.STP = book.STPCancelTaker
+	if r.stp != nil {
+		t, err := lookup(stpNames[:], r.stp, "stp")
+		if err != nil {
+			return nil, o, nil, err
+		}
+		o.STP = book.STPMode(t)
+	}
+	o.PostOnly = r.postOnly
+	priced := o.Type == book.Limit || o.Type == book.StopLimit
+	if r.price != nil {
+		if o.Price, err = m.u.price(r.price, "price"); err != nil {
+			return nil, o, nil, err
+		}
+	} else if priced {
+		return nil, o, nil, missing("price")
+	}
+	stop := o.Type == book.StopMarket || o.Type == book.StopLimit
+	if r.stopPrice != nil {
+		if !stop {
+			return nil, o, nil, fmt.Errorf("%w: stop_price is only for stop_market and stop_limit orders", errInvalid)
+		}
+		if o.StopPrice, err = m.u.price(r.stopPrice, "stop_price"); err != nil {
+			return nil, o, nil, err
+		}
+	} else if stop {
+		return nil, o, nil, missing("stop_price")
+	}
+	if r.qty != nil {
+		if o.Qty, err = m.u.qty(r.qty, "quantity"); err != nil {
+			return nil, o, nil, err
+		}
+	}
+	if r.quoteQty != nil {
+		if o.Side != book.Buy || priced {
+			return nil, o, nil, fmt.Errorf("%w: quote_quantity is only for market and stop_market buys", errInvalid)
+		}
+		if o.QuoteBudget, err = amount(r.quoteQty, "quote_quantity"); err != nil {
+			return nil, o, nil, err
+		}
+		if o.QuoteBudget == 0 {
+			return nil, o, nil, fmt.Errorf("%w: quote_quantity must be positive", errInvalid)
+		}
+	}
+	if r.qty == nil && r.quoteQty == nil {
+		return nil, o, nil, missing("quantity")
+	}
+	if o.Qty == 0 && r.qty != nil {
+		return nil, o, nil, fmt.Errorf("%w: quantity must be positive", errInvalid)
+	}
+	if r.displayQty != nil {
+		if o.DisplayQty, err = m.u.qty(r.displayQty, "display_quantity"); err != nil {
+			return nil, o, nil, err
+		}
+	}
+	if len(r.clientID) > 36 {
+		return nil, o, nil, fmt.Errorf("%w: client_order_id must be at most 36 bytes", errInvalid)
+	}
+	meta := &orderRec{ClientID: string(r.clientID), Type: o.Type, TIF: o.TIF, STP: o.STP,
+		PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget}
+	return m, o, meta, nil
+}
+
+// placeOrder handles POST /v1/orders.
+func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	var r orderReq
+	if err := decodeOrder(p, ctx.PostBody(), &r); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	m, o, meta, err := s.buildOrder(&r)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	ref, ok := engine.MakeRef(meta.ClientID)
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: bad client_order_id", errInvalid))
+		return
+	}
+	tag := s.tags.Add(1)
+	s.rm.expect(tag, meta)
+	var evs [16]engine.Event
+	res, err := s.do(&engine.Command{Kind: engine.CmdPlace, Account: acct, Market: m.id, Ref: ref, Order: o, Tag: tag}, evs[:0])
+	s.rm.take(tag) // if the engine never saw it
+	if err != nil {
+		s.met.order(m.name, o.Type, classify(err).code)
+		writeError(ctx, err)
+		return
+	}
+	s.met.order(m.name, o.Type, "accepted")
+	rec, ok := s.rm.order(acct, res.ID)
+	if !ok { // history lost in a crash: answer with what we know
+		rec = orderRec{ID: res.ID, Account: acct, Market: m.id, Side: o.Side, Type: o.Type,
+			Price: o.Price, Qty: o.Qty, ClientID: meta.ClientID}
+	}
+	var arr [2048]byte
+	b := s.appendOrder(append(arr[:0], `{"order":`...), &rec, m)
+	b = append(b, `,"fills":[`...)
+	n := 0
+	if !res.Duplicate {
+		for i := range res.Events {
+			ev := &res.Events[i]
+			if ev.Kind != book.EvTrade || ev.OrderID != res.ID {
+				continue
+			}
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			f := fillRec{TradeID: res.Seq<<16 | uint64(min(i, 1<<16-1)), OrderID: res.ID, Market: m.id,
+				Side: o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: res.Time}
+			b = s.appendFill(b, &f, m)
+		}
+	}
+	status := 201
+	if res.Duplicate {
+		status = 200
+	}
+	writeJSON(ctx, status, append(b, "]}"...))
+}
+
+// appendOrder appends an order object.
+func (s *Server) appendOrder(b []byte, o *orderRec, m *mkt) []byte {
+	b = strconvUint(append(b, `{"id":`...), o.ID)
+	b = appendStr(b, "client_order_id", o.ClientID)
+	b = appendUint(b, "account_id", o.Account)
+	b = appendStr(b, "market", m.name)
+	b = appendStr(b, "side", sideNames[o.Side&1])
+	b = appendStr(b, "type", typeNames[o.Type&3])
+	b = append(appendKey(b, "price", false), '"')
+	b = append(m.u.appendPrice(b, o.Price), '"')
+	if o.Type == book.StopMarket || o.Type == book.StopLimit {
+		b = append(appendKey(b, "stop_price", false), '"')
+		b = append(m.u.appendPrice(b, o.StopPrice), '"')
+		b = appendBool(b, "triggered", !o.Stop && o.Status != statusCancelled)
+	}
+	b = append(appendKey(b, "quantity", false), '"')
+	b = append(m.u.appendQty(b, o.Qty), '"')
+	if o.QuoteBudget > 0 {
+		b = appendAmount(b, "quote_quantity", o.QuoteBudget)
+	}
+	b = append(appendKey(b, "filled", false), '"')
+	b = append(m.u.appendQty(b, o.Filled), '"')
+	rem := int64(0)
+	if !o.done() && o.Qty > o.Filled {
+		rem = o.Qty - o.Filled
+	}
+	b = append(appendKey(b, "remaining", false), '"')
+	b = append(m.u.appendQty(b, rem), '"')
+	b = appendKey(b, "avg_price", false)
+	if o.Filled > 0 {
+		// Notional (steps × lots) × tick8 / filled, in 10^-8.
+		hi, lo := bits.Mul64(uint64(o.Notional), uint64(m.u.tick8))
+		if hi < uint64(o.Filled) {
+			q, _ := bits.Div64(hi, lo, uint64(o.Filled))
+			b = append(AppendDecimal(append(b, '"'), int64(q&(1<<63-1)), Scale), '"')
+		} else {
+			b = append(b, "null"...)
+		}
+	} else {
+		b = append(b, "null"...)
+	}
+	b = appendStr(b, "status", statusNames[o.Status%uint8(len(statusNames))])
+	b = appendStr(b, "time_in_force", tifNames[o.TIF%3])
+	b = appendBool(b, "post_only", o.PostOnly)
+	b = appendStr(b, "stp", stpNames[o.STP&3])
+	b = appendTime(b, "created_at", o.Created)
+	updated := o.Updated
+	if updated == 0 {
+		updated = o.Created
+	}
+	b = appendTime(b, "updated_at", updated)
+	return append(b, '}')
+}
+
+// appendFill appends a fill object.
+func (s *Server) appendFill(b []byte, f *fillRec, m *mkt) []byte {
+	b = strconvUint(append(b, `{"trade_id":`...), f.TradeID)
+	b = appendUint(b, "order_id", f.OrderID)
+	b = appendStr(b, "market", m.name)
+	b = appendStr(b, "side", sideNames[f.Side&1])
+	b = append(appendKey(b, "price", false), '"')
+	b = append(m.u.appendPrice(b, f.Price), '"')
+	b = append(appendKey(b, "quantity", false), '"')
+	b = append(m.u.appendQty(b, f.Qty), '"')
+	b = appendAmount(b, "fee", f.Fee)
+	b = appendStr(b, "fee_asset", m.quote)
+	liq := "taker"
+	if f.Maker {
+		liq = "maker"
+	}
+	b = appendStr(b, "liquidity", liq)
+	b = appendTime(b, "time", f.Time)
+	return append(b, '}')
+}
+
+// getOrder handles GET /v1/orders/{id}. Another account's order is
+// not found.
+func (s *Server) getOrder(ctx *fasthttp.RequestCtx, id uint64) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.writeOrder(ctx, acct, id)
+}
+
+func (s *Server) writeOrder(ctx *fasthttp.RequestCtx, acct, id uint64) {
+	rec, ok := s.rm.order(acct, id)
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: order %d", errNotFound, id))
+		return
+	}
+	s.writeRec(ctx, &rec)
+}
+
+// writeOrderAfter answers a cancel or amend that the engine accepted: the
+// order as the history has it, or, for an order missing from the history
+// (lost in a crash), its id and status.
+func (s *Server) writeOrderAfter(ctx *fasthttp.RequestCtx, acct, id uint64, status string) {
+	rec, ok := s.rm.order(acct, id)
+	if !ok {
+		var arr [128]byte
+		b := strconvUint(append(arr[:0], `{"id":`...), id)
+		b = appendUint(b, "account_id", acct)
+		b = appendStr(b, "status", status)
+		writeJSON(ctx, 200, append(b, '}'))
+		return
+	}
+	s.writeRec(ctx, &rec)
+}
+
+// writeRec answers with one order.
+func (s *Server) writeRec(ctx *fasthttp.RequestCtx, rec *orderRec) {
+	m, ok := s.marketByID(rec.Market)
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: market %d", errNotFound, rec.Market))
+		return
+	}
+	var arr [1024]byte
+	writeJSON(ctx, 200, s.appendOrder(arr[:0], rec, m))
+}
+
+// cancelOrder handles DELETE /v1/orders/{id}.
+func (s *Server) cancelOrder(ctx *fasthttp.RequestCtx, id uint64) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var evs [4]engine.Event
+	if _, err := s.do(&engine.Command{Kind: engine.CmdCancel, Account: acct, OrderID: id}, evs[:0]); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.writeOrderAfter(ctx, acct, id, "cancelled")
+}
+
+// cancelAll handles DELETE /v1/orders?market=.
+func (s *Server) cancelAll(ctx *fasthttp.RequestCtx) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	sym := ctx.QueryArgs().Peek("market")
+	if len(sym) == 0 {
+		writeError(ctx, missing("market"))
+		return
+	}
+	m, ok := s.marketByName(sym)
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
+		return
+	}
+	res, err := s.do(&engine.Command{Kind: engine.CmdCancelAll, Account: acct, Market: m.id}, nil)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var arr [1024]byte
+	b := appendString(append(arr[:0], `{"market":`...), m.name)
+	b = append(appendKey(b, "cancelled", false), '[')
+	n := 0
+	for i := range res.Events {
+		if ev := &res.Events[i]; ev.Kind == book.EvCancelled {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			b = strconvUint(b, ev.OrderID)
+		}
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
+}
+
+// amendOrder handles PATCH /v1/orders/{id}. quantity is the new open
+// (remaining) quantity; an omitted field keeps its current value.
+func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	var r amendReq
+	if err := decodeAmend(p, ctx.PostBody(), &r); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	rec, ok := s.rm.order(acct, id)
+	if !ok || rec.done() {
+		writeError(ctx, fmt.Errorf("%w: open order %d", errNotFound, id))
+		return
+	}
+	m, ok := s.marketByID(rec.Market)
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: market %d", errNotFound, rec.Market))
+		return
+	}
+	price, qty := rec.Price, rec.Qty-rec.Filled
+	if r.price != nil {
+		if price, err = m.u.price(r.price, "price"); err != nil {
+			writeError(ctx, err)
+			return
+		}
+	}
+	if r.qty != nil {
+		if qty, err = m.u.qty(r.qty, "quantity"); err != nil {
+			writeError(ctx, err)
+			return
+		}
+	}
+	if price <= 0 || qty <= 0 {
+		writeError(ctx, fmt.Errorf("%w: price and quantity must be positive", errInvalid))
+		return
+	}
+	var evs [8]engine.Event
+	if _, err := s.do(&engine.Command{Kind: engine.CmdAmend, Account: acct, Market: m.id, OrderID: id,
+		Order: book.Order{Price: price, Qty: qty}}, evs[:0]); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.writeOrderAfter(ctx, acct, id, "open")
+}
+
+// listOrders handles GET /v1/orders?market=&status=open|done&limit=&after=.
+func (s *Server) listOrders(ctx *fasthttp.RequestCtx) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	market, limit, after, err := s.listArgs(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	status := 0
+	switch st := string(ctx.QueryArgs().Peek("status")); st {
+	case "":
+	case "open":
+		status = 1
+	case "done":
+		status = 2
+	default:
+		writeError(ctx, fmt.Errorf("%w: status must be open or done", errInvalid))
+		return
+	}
+	orders := s.rm.orders(nil, acct, market, status, after, limit)
+	b := append(make([]byte, 0, 64+400*len(orders)), `{"orders":[`...)
+	for i := range orders {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if m, ok := s.marketByID(orders[i].Market); ok {
+			b = s.appendOrder(b, &orders[i], m)
+		}
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
+}
+
+// listArgs reads market=, limit= (default 100, at most 1000) and after=.
+func (s *Server) listArgs(ctx *fasthttp.RequestCtx) (market uint32, limit int, after uint64, err error) {
+	if sym := ctx.QueryArgs().Peek("market"); len(sym) > 0 {
+		m, ok := s.marketByName(sym)
+		if !ok {
+			return 0, 0, 0, fmt.Errorf("%w: market %q", errNotFound, sym)
+		}
+		market = m.id
+	}
+	l, err := queryUint(ctx, "limit", 100)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	if l < 1 || l > 1000 {
+		return 0, 0, 0, fmt.Errorf("%w: limit must be 1 to 1000", errInvalid)
+	}
+	after, err = queryUint(ctx, "after", 0)
+	return market, int(l), after, err
+}
+
+// listFills handles GET /v1/fills?market=&limit=&after=.
+func (s *Server) listFills(ctx *fasthttp.RequestCtx) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	market, limit, after, err := s.listArgs(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	fills := s.rm.fills(nil, acct, market, after, limit)
+	b := append(make([]byte, 0, 64+300*len(fills)), `{"fills":[`...)
+	for i := range fills {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if m, ok := s.marketByID(fills[i].Market); ok {
+			b = s.appendFill(b, &fills[i], m)
+		}
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
+}

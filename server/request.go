@@ -1,0 +1,324 @@
+package server
+
+import (
+	"fmt"
+
+	"github.com/valyala/fastjson"
+)
+
+// Request decoders. Each parses a JSON body strictly: it must be an
+// object, unknown fields are rejected, and every field must have its
+// type (decimals are strings, ids and basis points are integers). Byte
+// slices in the decoded structs point into the parser's memory and are
+// valid until the parser is reused.
+
+var parsers fastjson.ParserPool
+
+// object parses body as a JSON object and calls fn for each field.
+func object(p *fastjson.Parser, body []byte, fn func(key []byte, v *fastjson.Value) error) error {
+	if len(body) == 0 {
+		return fmt.Errorf("%w: empty body; a JSON object is required", errInvalid)
+	}
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return fmt.Errorf("%w: malformed JSON: %v", errInvalid, err)
+	}
+	o, err := v.Object()
+	if err != nil {
+		return fmt.Errorf("%w: body must be a JSON object", errInvalid)
+	}
+	return visit(o, fn)
+}
+
+// visit calls fn for each field of o, stopping at the first error.
+func visit(o *fastjson.Object, fn func(key []byte, v *fastjson.Value) error) error {
+	var ferr error
+	o.Visit(func(k []byte, v *fastjson.Value) {
+		if ferr == nil {
+			ferr = fn(k, v)
+		}
+	})
+	return ferr
+}
+
+func str(v *fastjson.Value, key string) ([]byte, error) {
+	b, err := v.StringBytes()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s must be a string", errInvalid, key)
+	}
+	return b, nil
+}
+
+func boolean(v *fastjson.Value, key string) (bool, error) {
+	b, err := v.Bool()
+	if err != nil {
+		return false, fmt.Errorf("%w: %s must be true or false", errInvalid, key)
+	}
+	return b, nil
+}
+
+func uintField(v *fastjson.Value, key string) (uint64, error) {
+	n, err := v.Uint64()
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s must be a non-negative integer", errInvalid, key)
+	}
+	return n, nil
+}
+
+func unknown(key []byte) error {
+	return fmt.Errorf("%w: unknown field %q", errInvalid, key)
+}
+
+func missing(key string) error {
+	return fmt.Errorf("%w: %s is required", errInvalid, key)
+}
+
+// signupReq is the body of POST /v1/accounts.
+type signupReq struct{ name []byte }
+
+func decodeSignup(p *fastjson.Parser, body []byte, r *signupReq) error {
+	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
+		switch string(k) {
+		case "name":
+			r.name, err = str(v, "name")
+		default:
+			err = unknown(k)
+		}
+		return err
+	})
+	if err == nil && r.name == nil {
+		err = missing("name")
+	}
+	return err
+}
+
+// marketReq is the body of POST /v1/admin/markets.
+type marketReq struct {
+	symbol, base, quote, tick, lot, minNotional, maxPrice, maxQty []byte
+	makerBps, takerBps                                            uint64
+}
+
+func decodeMarket(p *fastjson.Parser, body []byte, r *marketReq) error {
+	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
+		switch string(k) {
+		case "symbol":
+			r.symbol, err = str(v, "symbol")
+		case "base":
+			r.base, err = str(v, "base")
+		case "quote":
+			r.quote, err = str(v, "quote")
+		case "tick_size":
+			r.tick, err = str(v, "tick_size")
+		case "lot_size":
+			r.lot, err = str(v, "lot_size")
+		case "min_notional":
+			r.minNotional, err = str(v, "min_notional")
+		case "max_price":
+			r.maxPrice, err = str(v, "max_price")
+		case "max_quantity":
+			r.maxQty, err = str(v, "max_quantity")
+		case "maker_fee_bps":
+			r.makerBps, err = uintField(v, "maker_fee_bps")
+		case "taker_fee_bps":
+			r.takerBps, err = uintField(v, "taker_fee_bps")
+		default:
+			err = unknown(k)
+		}
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		v []byte
+		n string
+	}{{r.symbol, "symbol"}, {r.base, "base"}, {r.quote, "quote"}, {r.tick, "tick_size"}, {r.lot, "lot_size"}} {
+		if f.v == nil {
+			return missing(f.n)
+		}
+	}
+	if r.makerBps > 1000 || r.takerBps > 1000 {
+		return fmt.Errorf("%w: fees must be between 0 and 1000 bps", errInvalid)
+	}
+	return nil
+}
+
+// transferReq is the body of POST /v1/admin/deposits and /v1/withdrawals.
+type transferReq struct {
+	account            uint64
+	hasAccount         bool
+	asset, amount, ref []byte
+}
+
+func decodeTransfer(p *fastjson.Parser, body []byte, r *transferReq, admin bool) error {
+	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
+		switch string(k) {
+		case "account_id":
+			if !admin {
+				return unknown(k)
+			}
+			r.account, err = uintField(v, "account_id")
+			r.hasAccount = true
+		case "asset":
+			r.asset, err = str(v, "asset")
+		case "amount":
+			r.amount, err = str(v, "amount")
+		case "ref":
+			r.ref, err = str(v, "ref")
+		default:
+			err = unknown(k)
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case admin && !r.hasAccount:
+		return missing("account_id")
+	case r.asset == nil:
+		return missing("asset")
+	case r.amount == nil:
+		return missing("amount")
+	case len(r.ref) == 0:
+		return missing("ref")
+	}
+	return nil
+}
+
+// orderReq is the body of POST /v1/orders.
+type orderReq struct {
+	market, side, typ, price, qty, quoteQty, stopPrice, displayQty, tif, clientID, stp []byte
+	postOnly                                                                           bool
+}
+
+func decodeOrder(p *fastjson.Parser, body []byte, r *orderReq) error {
+	if len(body) == 0 {
+		return fmt.Errorf("%w: empty body; a JSON object is required", errInvalid)
+	}
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		return fmt.Errorf("%w: malformed JSON: %v", errInvalid, err)
+	}
+	return orderValue(v, r)
+}
+
+// maxBatch is the most orders of one POST /v1/orders/batch.
+const maxBatch = 1000
+
+// decodeBatch decodes {"orders":[...]} into rs (reused), and for each
+// order its decoding error, if any: one bad order does not fail the
+// batch.
+func decodeBatch(p *fastjson.Parser, body []byte, rs []orderReq, errs []error) ([]orderReq, []error, error) {
+	rs, errs = rs[:0], errs[:0]
+	seen := false
+	err := object(p, body, func(k []byte, v *fastjson.Value) error {
+		if string(k) != "orders" {
+			return unknown(k)
+		}
+		seen = true
+		a, err := v.Array()
+		if err != nil {
+			return fmt.Errorf("%w: orders must be an array", errInvalid)
+		}
+		if len(a) == 0 || len(a) > maxBatch {
+			return fmt.Errorf("%w: orders must hold 1 to %d orders", errInvalid, maxBatch)
+		}
+		for _, ov := range a {
+			rs = append(rs, orderReq{})
+			errs = append(errs, orderValue(ov, &rs[len(rs)-1]))
+		}
+		return nil
+	})
+	if err == nil && !seen {
+		err = missing("orders")
+	}
+	return rs, errs, err
+}
+
+// orderValue decodes one order object.
+func orderValue(ov *fastjson.Value, r *orderReq) error {
+	o, err := ov.Object()
+	if err != nil {
+		return fmt.Errorf("%w: an order must be a JSON object", errInvalid)
+	}
+	err = visit(o, func(k []byte, v *fastjson.Value) (err error) {
+		switch string(k) {
+		case "market":
+			r.market, err = str(v, "market")
+		case "side":
+			r.side, err = str(v, "side")
+		case "type":
+			r.typ, err = str(v, "type")
+		case "price":
+			r.price, err = str(v, "price")
+		case "quantity":
+			r.qty, err = str(v, "quantity")
+		case "quote_quantity":
+			r.quoteQty, err = str(v, "quote_quantity")
+		case "stop_price":
+			r.stopPrice, err = str(v, "stop_price")
+		case "display_quantity":
+			r.displayQty, err = str(v, "display_quantity")
+		case "time_in_force":
+			r.tif, err = str(v, "time_in_force")
+		case "client_order_id":
+			r.clientID, err = str(v, "client_order_id")
+		case "stp":
+			r.stp, err = str(v, "stp")
+		case "post_only":
+			r.postOnly, err = boolean(v, "post_only")
+		default:
+			err = unknown(k)
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case r.market == nil:
+		return missing("market")
+	case r.side == nil:
+		return missing("side")
+	}
+	return nil
+}
+
+// amendReq is the body of PATCH /v1/orders/{id}.
+type amendReq struct{ price, qty []byte }
+
+func decodeAmend(p *fastjson.Parser, body []byte, r *amendReq) error {
+	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
+		switch string(k) {
+		case "price":
+			r.price, err = str(v, "price")
+		case "quantity":
+			r.qty, err = str(v, "quantity")
+		default:
+			err = unknown(k)
+		}
+		return err
+	})
+	if err == nil && r.price == nil && r.qty == nil {
+		err = fmt.Errorf("%w: give price and/or quantity", errInvalid)
+	}
+	return err
+}
+
+// backupReq is the body of POST /v1/admin/backup.
+type backupReq struct{ to []byte }
+
+func decodeBackup(p *fastjson.Parser, body []byte, r *backupReq) error {
+	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
+		switch string(k) {
+		case "to":
+			r.to, err = str(v, "to")
+		default:
+			err = unknown(k)
+		}
+		return err
+	})
+	if err == nil && len(r.to) == 0 {
+		err = missing("to")
+	}
+	return err
+}

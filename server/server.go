@@ -1,0 +1,446 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/instant-social-trading/ist/wal"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
+)
+
+// Options configure a Server. The zero value (or nil) means defaults.
+type Options struct {
+	// DataDir holds the command log (DATA/log, DATA/snapshots) and the
+	// server's metadata (DATA/server). Default "./data".
+	DataDir string
+	// AdminToken is the admin token. Empty: the one stored (as a hash) in
+	// the data directory, or a new one generated on first start (see
+	// Server.GeneratedAdminToken).
+	AdminToken string
+	// DisableSignup turns off open sign-up (POST /v1/accounts).
+	DisableSignup bool
+	// SnapshotInterval is how often the engine snapshots its state.
+	// Default 1 minute.
+	SnapshotInterval time.Duration
+	// HistoryInterval is how often the order history (the read model of
+	// orders and fills) is saved to the metadata store, besides on
+	// Shutdown. Default 5 seconds; negative: only on Shutdown.
+	HistoryInterval time.Duration
+	// MaxBodySize is the request body limit in bytes. Default 64 KiB.
+	MaxBodySize int
+	// MaxBatchBodySize is the body limit of POST /v1/orders/batch (up to
+	// 1000 orders). Default 1 MiB, and at least MaxBodySize.
+	MaxBatchBodySize int
+	// RequestTimeout bounds the wait of reads for fresh views. Default 10 s.
+	RequestTimeout time.Duration
+	// Logger receives request logs and warnings. Default: JSON lines on
+	// standard error.
+	Logger *zerolog.Logger
+}
+
+// Server is istd: the HTTP API around an engine recovered from its data
+// directory. Open it, Serve it, Shutdown it. Its methods are safe for
+// concurrent use.
+type Server struct {
+	opts      Options
+	log       zerolog.Logger
+	wal       *wal.Log
+	eng       *engine.Engine
+	store     *store
+	rm        *readModel
+	unsub     func()
+	http      *fasthttp.Server
+	reg       *prometheus.Registry
+	met       *metrics
+	ready     atomic.Bool
+	tags      atomic.Uint64
+	adminHash [32]byte
+	generated string
+
+	tokMu  sync.RWMutex
+	tokens map[[32]byte]tokenRec // by hash
+	byID   map[uint64]tokenRec
+
+	mktCache atomic.Pointer[marketCache]
+
+	metricsH fasthttp.RequestHandler
+
+	stopSaver chan struct{}
+	saverDone chan struct{}
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Open recovers the data directory and starts the engine. The caller must
+// call Shutdown (or Close) to release it.
+func Open(opts *Options) (*Server, error) {
+	s := &Server{}
+	if opts != nil {
+		s.opts = *opts
+	}
+	o := &s.opts
+	if o.DataDir == "" {
+		o.DataDir = "./data"
+	}
+	if o.SnapshotInterval == 0 {
+		o.SnapshotInterval = time.Minute
+	}
+	if o.MaxBatchBodySize == 0 {
+		o.MaxBatchBodySize = 1 << 20
+	}
+	o.MaxBatchBodySize = max(o.MaxBatchBodySize, o.MaxBodySize)
+	if o.HistoryInterval == 0 {
+		o.HistoryInterval = 5 * time.Second
+	}
+	if o.MaxBodySize == 0 {
+		o.MaxBodySize = 64 << 10
+	}
+	if o.RequestTimeout == 0 {
+		o.RequestTimeout = 10 * time.Second
+	}
+	if o.Logger != nil {
+		s.log = *o.Logger
+	} else {
+		s.log = zerolog.New(os.Stderr).With().Timestamp().Logger()
+	}
+	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+		return nil, fmt.Errorf("server: data dir: %w", err)
+	}
+	st, err := openStore(o.DataDir, &s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.store = st
+	fail := func(err error) (*Server, error) {
+		if s.eng != nil {
+			s.eng.Close()
+		}
+		if s.wal != nil {
+			s.wal.Close()
+		}
+		s.store.close()
+		return nil, err
+	}
+	if err := s.loadAdmin(); err != nil {
+		return fail(err)
+	}
+	if err := s.loadTokens(); err != nil {
+		return fail(err)
+	}
+	walLog := s.log.With().Str("component", "wal").Logger()
+	l, err := wal.Open(o.DataDir, &wal.Options{Logger: &walLog})
+	if err != nil {
+		return fail(fmt.Errorf("server: open log: %w", err))
+	}
+	s.wal = l
+	state, rst, err := l.Recover()
+	if err != nil {
+		return fail(fmt.Errorf("server: recover: %w", err))
+	}
+	s.log.Info().Uint64("snapshot_seq", rst.SnapshotSeq).Int("replayed", rst.Replayed).
+		Uint64("last_seq", rst.LastSeq).Dur("replay_time", rst.ReplayTime).Msg("recovered")
+	s.rm = newReadModel()
+	if b, err := s.store.get([]byte("rm")); err != nil {
+		return fail(err)
+	} else if b != nil {
+		if err := s.rm.decode(b); err != nil {
+			s.log.Warn().Err(err).Msg("order history unreadable; starting empty")
+		} else if s.rm.Seq != state.Seq() {
+			s.log.Warn().Uint64("history_seq", s.rm.Seq).Uint64("engine_seq", state.Seq()).
+				Msg("order history is behind the engine (unclean shutdown): history and fills of the gap are missing")
+		}
+	}
+	e, err := engine.Open(&engine.Options{Journal: l, State: state, Snapshots: l,
+		SnapshotInterval: o.SnapshotInterval, FailFast: true})
+	if err != nil {
+		return fail(fmt.Errorf("server: start engine: %w", err))
+	}
+	s.eng = e
+	s.unsub = e.Subscribe(s.onResult)
+	s.reg, s.met = newMetrics(s)
+	s.metricsH = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.http = &fasthttp.Server{
+		Handler:               s.handle,
+		Name:                  "istd",
+		MaxRequestBodySize:    o.MaxBatchBodySize, // routes other than batch check MaxBodySize
+		ReadTimeout:           30 * time.Second,
+		WriteTimeout:          30 * time.Second,
+		IdleTimeout:           2 * time.Minute,
+		NoDefaultServerHeader: true,
+		Logger:                fasthttpLogger{&s.log},
+		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
+			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+				writeError(ctx, errTooLarge)
+				return
+			}
+			writeError(ctx, fmt.Errorf("%w: %v", errInvalid, err))
+		},
+	}
+	s.stopSaver, s.saverDone = make(chan struct{}), make(chan struct{})
+	go s.saveHistoryLoop()
+	s.ready.Store(true)
+	return s, nil
+}
+
+// GeneratedAdminToken returns the admin token generated by this Open on a
+// first start, or "" if the token was given or already stored. It is
+// never stored in the clear: print it once.
+func (s *Server) GeneratedAdminToken() string { return s.generated }
+
+// Serve serves HTTP on ln until Shutdown.
+func (s *Server) Serve(ln net.Listener) error {
+	return s.http.Serve(ln)
+}
+
+// Shutdown stops accepting connections, waits for requests in flight
+// (up to ctx), snapshots the engine, saves the order history and closes
+// everything. It is idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		s.ready.Store(false)
+		var errs []error
+		if err := s.http.ShutdownWithContext(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("server: http shutdown: %w", err))
+		}
+		if _, err := s.eng.Snapshot(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("server: final snapshot: %w", err))
+		}
+		if err := s.eng.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("server: engine: %w", err))
+		}
+		s.unsub()
+		close(s.stopSaver)
+		<-s.saverDone
+		if _, err := s.saveHistory(); err != nil {
+			errs = append(errs, err)
+		}
+		if err := s.wal.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("server: close log: %w", err))
+		}
+		if err := s.store.close(); err != nil {
+			errs = append(errs, fmt.Errorf("server: close metadata store: %w", err))
+		}
+		s.closeErr = errors.Join(errs...)
+	})
+	return s.closeErr
+}
+
+// Close is Shutdown with a 10-second deadline.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return s.Shutdown(ctx)
+}
+
+// Backup writes an online, consistent copy of the data directory to dir
+// (which must not exist): the engine's log and snapshots (wal.Log.Backup)
+// and the metadata store. istd can start from dir.
+func (s *Server) Backup(dir string) error {
+	if err := s.wal.Backup(dir); err != nil {
+		return fmt.Errorf("server: backup: %w", err)
+	}
+	if _, err := s.saveHistory(); err != nil { // the history as of now
+		return err
+	}
+	return s.store.checkpoint(filepath.Join(dir, "server"))
+}
+
+// saveHistory writes the order history to the metadata store and returns
+// the sequence number it is current to.
+func (s *Server) saveHistory() (uint64, error) {
+	b, seq, err := s.rm.encode()
+	if err != nil {
+		return 0, fmt.Errorf("server: encode order history: %w", err)
+	}
+	return seq, s.store.set([]byte("rm"), b)
+}
+
+// saveHistoryLoop saves the order history every HistoryInterval when it
+// changed, so that a crash loses at most that much of it.
+func (s *Server) saveHistoryLoop() {
+	defer close(s.saverDone)
+	if s.opts.HistoryInterval < 0 {
+		<-s.stopSaver
+		return
+	}
+	t := time.NewTicker(s.opts.HistoryInterval)
+	defer t.Stop()
+	var saved uint64
+	for {
+		select {
+		case <-s.stopSaver:
+			return
+		case <-t.C:
+		}
+		if s.rm.seq() == saved {
+			continue
+		}
+		seq, err := s.saveHistory()
+		if err != nil {
+			s.log.Error().Err(err).Msg("saving order history")
+			continue
+		}
+		saved = seq
+	}
+}
+
+// onResult is the engine subscriber: it feeds the read model and metrics.
+func (s *Server) onResult(res *engine.Result) {
+	s.rm.apply(res)
+	s.met.observe(s, res)
+}
+
+// hashToken returns the SHA-256 of a token.
+func hashToken(tok []byte) [32]byte { return sha256.Sum256(tok) }
+
+// newToken returns a fresh random token.
+func newToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
+	return "ist_" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// loadAdmin sets the admin token hash: the given token (stored), the
+// stored hash, or a newly generated token.
+func (s *Server) loadAdmin() error {
+	if s.opts.AdminToken != "" {
+		s.adminHash = hashToken([]byte(s.opts.AdminToken))
+		return s.store.set([]byte("admin"), s.adminHash[:])
+	}
+	h, err := s.store.get([]byte("admin"))
+	if err != nil {
+		return err
+	}
+	if len(h) == 32 {
+		copy(s.adminHash[:], h)
+		return nil
+	}
+	s.generated = newToken()
+	s.adminHash = hashToken([]byte(s.generated))
+	return s.store.set([]byte("admin"), s.adminHash[:])
+}
+
+// loadTokens reads the user tokens into memory.
+func (s *Server) loadTokens() error {
+	recs, err := s.store.tokens()
+	if err != nil {
+		return err
+	}
+	s.tokens = make(map[[32]byte]tokenRec, len(recs))
+	s.byID = make(map[uint64]tokenRec, len(recs))
+	for _, r := range recs {
+		s.tokens[r.hash], s.byID[r.id] = r, r
+	}
+	return nil
+}
+
+// issueToken creates and stores a token for account.
+func (s *Server) issueToken(account uint64) (string, uint64, error) {
+	tok := newToken()
+	h := hashToken([]byte(tok))
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	id, err := s.store.addToken(h, account)
+	if err != nil {
+		return "", 0, err
+	}
+	r := tokenRec{id: id, account: account, hash: h}
+	s.tokens[h], s.byID[id] = r, r
+	return tok, id, nil
+}
+
+// revokeToken deletes token id of account.
+func (s *Server) revokeToken(account, id uint64) error {
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	r, ok := s.byID[id]
+	if !ok || r.account != account {
+		return fmt.Errorf("%w: token %d", errNotFound, id)
+	}
+	if err := s.store.deleteToken(r); err != nil {
+		return err
+	}
+	delete(s.tokens, r.hash)
+	delete(s.byID, id)
+	return nil
+}
+
+// bearer returns the token of the Authorization header.
+func bearer(ctx *fasthttp.RequestCtx) []byte {
+	h := ctx.Request.Header.Peek("Authorization")
+	const p = "bearer "
+	if len(h) <= len(p) || !bytes.EqualFold(h[:len(p)], []byte(p)) {
+		return nil
+	}
+	return h[len(p):]
+}
+
+// account authenticates a user request.
+func (s *Server) account(ctx *fasthttp.RequestCtx) (uint64, error) {
+	tok := bearer(ctx)
+	if tok == nil {
+		return 0, errUnauth
+	}
+	h := hashToken(tok)
+	s.tokMu.RLock()
+	r, ok := s.tokens[h]
+	s.tokMu.RUnlock()
+	if !ok {
+		if subtle.ConstantTimeCompare(h[:], s.adminHash[:]) == 1 {
+			return 0, fmt.Errorf("%w: the admin token is not a user token", errForbidden)
+		}
+		return 0, errUnauth
+	}
+	return r.account, nil
+}
+
+// admin authenticates an admin request.
+func (s *Server) admin(ctx *fasthttp.RequestCtx) error {
+	tok := bearer(ctx)
+	if tok == nil {
+		return errUnauth
+	}
+	h := hashToken(tok)
+	if subtle.ConstantTimeCompare(h[:], s.adminHash[:]) != 1 {
+		return fmt.Errorf("%w: admin token required", errForbidden)
+	}
+	return nil
+}
+
+// do runs one engine command and returns its result; a rejected command
+// is returned as its error. It does not time out: the engine answers every
+// command it accepted (Submit fails fast with ErrFull when it is
+// saturated), and a request abandoned half-way could not tell the client
+// whether its command ran.
+func (s *Server) do(cmd *engine.Command, dst []engine.Event) (engine.Result, error) {
+	res, err := s.eng.Do(context.Background(), cmd, dst)
+	if err != nil {
+		return res, err
+	}
+	return res, res.Err
+}
+
+// fasthttpLogger routes fasthttp's own messages (broken connections,
+// oversized bodies) to zerolog at debug level.
+type fasthttpLogger struct{ l *zerolog.Logger }
+
+// Printf implements fasthttp.Logger.
+func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Debug().Msgf(format, args...) }

@@ -1,0 +1,150 @@
+package server
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/rs/zerolog"
+)
+
+// store keeps the server's own metadata, which the engine does not: the
+// admin token hash, user token hashes and the read model of order history
+// and fills. It is a small Pebble database at DATA/server, written with
+// Sync so that what a response reports survives a crash.
+//
+// Keys:
+//
+//	"admin"              SHA-256 of the admin token
+//	"tok/" hash(32)      token id (8, big endian) + account id (8)
+//	"tid/" id(8)         hash(32) + account id (8)
+//	"seq/token"          last token id issued
+//	"rm"                 read model (see readModel.encode)
+type store struct {
+	db *pebble.DB
+}
+
+// openStore opens (or creates) DATA/server.
+func openStore(dataDir string, log *zerolog.Logger) (*store, error) {
+	db, err := pebble.Open(filepath.Join(dataDir, "server"), &pebble.Options{Logger: pebbleLogger{log}})
+	if err != nil {
+		return nil, fmt.Errorf("server: open metadata store: %w", err)
+	}
+	return &store{db: db}, nil
+}
+
+func (s *store) close() error { return s.db.Close() }
+
+// get returns a copy of the value of key, or nil if there is none.
+func (s *store) get(key []byte) ([]byte, error) {
+	v, closer, err := s.db.Get(key)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("server: metadata store: %w", err)
+	}
+	out := append([]byte(nil), v...)
+	return out, closer.Close()
+}
+
+func (s *store) set(key, value []byte) error {
+	if err := s.db.Set(key, value, pebble.Sync); err != nil {
+		return fmt.Errorf("server: metadata store: %w", err)
+	}
+	return nil
+}
+
+// tokenRec is a user token as stored: only its hash is kept.
+type tokenRec struct {
+	id      uint64
+	account uint64
+	hash    [32]byte
+}
+
+// addToken stores a new token hash for account and returns its id.
+func (s *store) addToken(hash [32]byte, account uint64) (uint64, error) {
+	last, err := s.get([]byte("seq/token"))
+	if err != nil {
+		return 0, err
+	}
+	id := uint64(1)
+	if len(last) == 8 {
+		id = binary.BigEndian.Uint64(last) + 1
+	}
+	b := s.db.NewBatch()
+	defer b.Close()
+	var v [16]byte
+	binary.BigEndian.PutUint64(v[:8], id)
+	binary.BigEndian.PutUint64(v[8:], account)
+	_ = b.Set(append([]byte("tok/"), hash[:]...), v[:], nil)
+	var t [40]byte
+	copy(t[:32], hash[:])
+	binary.BigEndian.PutUint64(t[32:], account)
+	_ = b.Set(binary.BigEndian.AppendUint64([]byte("tid/"), id), t[:], nil)
+	_ = b.Set([]byte("seq/token"), v[:8], nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return 0, fmt.Errorf("server: metadata store: %w", err)
+	}
+	return id, nil
+}
+
+// deleteToken removes token id.
+func (s *store) deleteToken(rec tokenRec) error {
+	b := s.db.NewBatch()
+	defer b.Close()
+	_ = b.Delete(append([]byte("tok/"), rec.hash[:]...), nil)
+	_ = b.Delete(binary.BigEndian.AppendUint64([]byte("tid/"), rec.id), nil)
+	if err := b.Commit(pebble.Sync); err != nil {
+		return fmt.Errorf("server: metadata store: %w", err)
+	}
+	return nil
+}
+
+// tokens lists every stored token.
+func (s *store) tokens() ([]tokenRec, error) {
+	it, err := s.db.NewIter(&pebble.IterOptions{LowerBound: []byte("tid/"), UpperBound: []byte("tid0")})
+	if err != nil {
+		return nil, fmt.Errorf("server: metadata store: %w", err)
+	}
+	var out []tokenRec
+	for ok := it.First(); ok; ok = it.Next() {
+		k, v := it.Key(), it.Value()
+		if len(k) != 12 || len(v) != 40 {
+			it.Close()
+			return nil, fmt.Errorf("server: metadata store: bad token record %q", k)
+		}
+		var r tokenRec
+		r.id = binary.BigEndian.Uint64(k[4:])
+		copy(r.hash[:], v[:32])
+		r.account = binary.BigEndian.Uint64(v[32:])
+		out = append(out, r)
+	}
+	if err := it.Close(); err != nil {
+		return nil, fmt.Errorf("server: metadata store: %w", err)
+	}
+	return out, nil
+}
+
+// checkpoint writes a consistent copy of the store to dir.
+func (s *store) checkpoint(dir string) error {
+	if err := s.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
+		return fmt.Errorf("server: metadata store checkpoint: %w", err)
+	}
+	return nil
+}
+
+// pebbleLogger sends Pebble's logs to zerolog (informational ones at debug
+// level).
+type pebbleLogger struct{ l *zerolog.Logger }
+
+// Infof implements pebble.Logger.
+func (p pebbleLogger) Infof(format string, args ...any) { p.l.Debug().Msgf(format, args...) }
+
+// Errorf implements pebble.Logger.
+func (p pebbleLogger) Errorf(format string, args ...any) { p.l.Error().Msgf(format, args...) }
+
+// Fatalf implements pebble.Logger.
+func (p pebbleLogger) Fatalf(format string, args ...any) { p.l.Fatal().Msgf(format, args...) }

@@ -1,0 +1,132 @@
+package server
+
+import (
+	"fmt"
+	"math"
+	"math/bits"
+
+	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
+)
+
+// units converts one market's decimal strings to the engine's integers and
+// back. Every asset has Scale (8) decimal places; a market with tick size
+// T and lot size L (both decimals) trades prices in steps of T and
+// quantities in lots of L:
+//
+//	BaseScale  = L × 10^8       base units per lot
+//	QuoteScale = T × L × 10^8   quote units per price step per lot
+//
+// so a price string P is P/T steps and a quantity Q is Q/L lots, and both
+// must be integral. Both scales must be integers ≥ 1.
+type units struct {
+	tick8 int64 // tick size in 10^-8
+	lot8  int64 // lot size in 10^-8 (= BaseScale)
+	qs    int64 // QuoteScale
+}
+
+// newUnits validates tick and lot sizes (in 10^-8) and returns the units.
+func newUnits(tick8, lot8 int64) (units, error) {
+	if tick8 <= 0 || lot8 <= 0 {
+		return units{}, fmt.Errorf("%w: tick_size and lot_size must be positive", errInvalid)
+	}
+	hi, lo := bits.Mul64(uint64(tick8), uint64(lot8))
+	if hi >= unit { // quotient would not fit
+		return units{}, fmt.Errorf("%w: tick_size × lot_size too large", errInvalid)
+	}
+	q, r := bits.Div64(hi, lo, unit)
+	if r != 0 || q == 0 || q > math.MaxInt64 {
+		return units{}, fmt.Errorf("%w: tick_size × lot_size × 10^8 must be a whole number ≥ 1", errInvalid)
+	}
+	return units{tick8: tick8, lot8: lot8, qs: int64(q)}, nil
+}
+
+// unitsOf recovers a market's units from its engine spec.
+func unitsOf(sp *engine.MarketSpec) units {
+	lot8 := sp.BaseScale
+	hi, lo := bits.Mul64(uint64(sp.QuoteScale), unit)
+	q, _ := bits.Div64(hi, lo, uint64(lot8)) // hi < lot8: the quotient is tick8
+	return units{tick8: int64(q), lot8: lot8, qs: sp.QuoteScale}
+}
+
+// spec returns the engine spec of a market with these units. maxPrice
+// (steps) and maxQty (lots) may be 0: the engine needs MaxPrice × MaxQty ×
+// QuoteScale ≤ MaxInt64/2, and a missing bound takes what the other
+// leaves of that budget (both missing: its square root each).
+func (u units) spec(base, quote uint32, minNotional8 int64, makerBps, takerBps int32, maxPrice, maxQty int64) engine.MarketSpec {
+	minN := int64(0)
+	if minNotional8 > 0 {
+		minN = (minNotional8 + u.qs - 1) / u.qs
+	}
+	budget := math.MaxInt64 / 2 / u.qs // steps × lots
+	switch {
+	case maxPrice == 0 && maxQty == 0:
+		maxPrice = int64(math.Sqrt(float64(budget)))
+		maxQty = budget / max(maxPrice, 1)
+	case maxPrice == 0:
+		maxPrice = budget / maxQty
+	case maxQty == 0:
+		maxQty = budget / maxPrice
+	}
+	// Formatting needs steps × tick8 and lots × lot8 to fit an int64.
+	maxPrice = min(maxPrice, math.MaxInt64/u.tick8)
+	maxQty = min(maxQty, math.MaxInt64/u.lot8)
+	return engine.MarketSpec{
+		Base: base, Quote: quote, BaseScale: u.lot8, QuoteScale: u.qs,
+		MakerFeeBps: makerBps, TakerFeeBps: takerBps,
+		Rules: book.Rules{TickSize: 1, LotSize: 1, MinNotional: minN, MaxPrice: maxPrice, MaxQty: maxQty},
+	}
+}
+
+// price parses a decimal price into steps.
+func (u units) price(s []byte, field string) (int64, error) {
+	v, err := ParseDecimal(s, Scale, false)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s %q: %w", errInvalid, field, s, err)
+	}
+	if v%u.tick8 != 0 {
+		return 0, fmt.Errorf("%w: %s %q is not a multiple of the tick size", errInvalid, field, s)
+	}
+	return v / u.tick8, nil
+}
+
+// qty parses a decimal quantity into lots.
+func (u units) qty(s []byte, field string) (int64, error) {
+	v, err := ParseDecimal(s, Scale, false)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s %q: %w", errInvalid, field, s, err)
+	}
+	if v%u.lot8 != 0 {
+		return 0, fmt.Errorf("%w: %s %q is not a multiple of the lot size", errInvalid, field, s)
+	}
+	return v / u.lot8, nil
+}
+
+// appendPrice appends steps as a decimal price.
+func (u units) appendPrice(dst []byte, steps int64) []byte {
+	return appendScaled(dst, steps, u.tick8)
+}
+
+// appendQty appends lots as a decimal quantity.
+func (u units) appendQty(dst []byte, lots int64) []byte {
+	return appendScaled(dst, lots, u.lot8)
+}
+
+// appendScaled appends n × m (in 10^-8) as a decimal, saturating on
+// overflow (the market's MaxPrice and MaxQty rules prevent it).
+func appendScaled(dst []byte, n, m int64) []byte {
+	hi, lo := bits.Mul64(uint64(max(n, 0)), uint64(m))
+	if hi != 0 || lo > math.MaxInt64 {
+		lo = math.MaxInt64
+	}
+	return AppendDecimal(dst, int64(lo), Scale)
+}
+
+// amount parses an asset amount (10^-8 units).
+func amount(s []byte, field string) (int64, error) {
+	v, err := ParseDecimal(s, Scale, false)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %s %q: %w", errInvalid, field, s, err)
+	}
+	return v, nil
+}
