@@ -40,13 +40,13 @@
 // are a read model built from the engine's results (Engine.Subscribe),
 // kept in memory (all of it: nothing is evicted yet) and saved whole to
 // DATA/server every Options.HistoryInterval (5 s) when it changed, on
-// Backup and on Shutdown. After a crash the history misses what happened
-// since its last save (Open logs a warning); balances, live orders, the
-// book and client-order-id idempotency are always exact, since they come
-// from the engine. An order placed in such a gap can still be cancelled
-// (the answer then carries only its id and status), but GET and PATCH
-// answer 404 for it: replaying the gap needs a way to read the command log
-// from a sequence number, which package wal does not offer yet.
+// Backup and on Shutdown. After a crash, start-up rebuilds what happened
+// since its last save from the commands the log replays after its newest
+// snapshot (wal.Options.OnReplay). Only if a snapshot is newer than the
+// last save does a gap remain (Open logs a warning); an order placed in
+// such a gap can still be cancelled, but GET and PATCH answer 404 for it.
+// Balances, live orders, the book and client-order-id idempotency are
+// always exact, since they come from the engine.
 //
 // A sign-up creates the account in the engine, then stores its token: a
 // crash between the two leaves an account without a token (an admin

@@ -37,6 +37,11 @@ type Options struct {
 	// IgnoreSnapshots makes Recover replay the whole log from sequence 1
 	// (it fails if the log was truncated).
 	IgnoreSnapshots bool
+	// OnReplay, if set, is called by Recover with every command it replays
+	// after the snapshot and its result, in order: read models derived from
+	// the event stream catch up with it. The arguments are valid only
+	// during the call.
+	OnReplay func(cmd *engine.Command, res *engine.Result)
 }
 
 // Log is the durable command log of an engine: a Pebble database of
@@ -254,7 +259,12 @@ func (l *Log) Recover() (*engine.State, RecoveryStats, error) {
 			st.DiscardedTail++
 			break
 		}
-		_, evs = state.Apply(&cmd, evs[:0])
+		var out engine.Outcome
+		out, evs = state.Apply(&cmd, evs[:0])
+		if l.opts.OnReplay != nil {
+			l.opts.OnReplay(&cmd, &engine.Result{Seq: cmd.Seq, Time: cmd.Time, Kind: cmd.Kind, Tag: cmd.Tag,
+				Outcome: out, Events: evs})
+		}
 		st.Replayed++
 		next++
 	}
