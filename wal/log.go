@@ -64,8 +64,6 @@ type Log struct {
 	log  zerolog.Logger
 
 	batch *pebble.Batch // journal goroutine only
-	key   []byte
-	val   []byte
 
 	mu sync.Mutex // snapshots and backups
 
@@ -128,9 +126,11 @@ func (l *Log) Close() error {
 
 // Append implements engine.Journal: it adds cmd to the current batch.
 func (l *Log) Append(cmd *engine.Command) error {
-	l.key = commandKey(l.key[:0], cmd.Seq)
-	l.val = AppendRecord(l.val[:0], cmd)
-	return l.batch.Set(l.key, l.val, nil)
+	// Encode straight into the batch: no intermediate copy.
+	op := l.batch.SetDeferred(9, RecordSize(cmd.Kind))
+	commandKey(op.Key[:0], cmd.Seq)
+	AppendRecord(op.Value[:0], cmd)
+	return op.Finish()
 }
 
 // Commit implements engine.Journal: it commits the batch with Sync and

@@ -104,6 +104,14 @@ const (
 	specSize  = 4*2 + 8*8 + 4*2
 )
 
+// RecordSize returns the encoded size of a record of kind k.
+func RecordSize(k engine.CommandKind) int {
+	if k == engine.CmdCreateMarket {
+		return fixedSize + specSize + 4
+	}
+	return fixedSize + 4
+}
+
 // DecodeRecord decodes the value stored under sequence number seq. It
 // returns an error wrapping ErrCorrupt for any damage; it never panics.
 func DecodeRecord(seq uint64, v []byte) (engine.Command, error) {

@@ -28,6 +28,9 @@ func sampleCommands() []engine.Command {
 func TestRecordRoundTrip(t *testing.T) {
 	for _, c := range sampleCommands() {
 		v := AppendRecord(nil, &c)
+		if len(v) != RecordSize(c.Kind) {
+			t.Fatalf("%v: %d bytes, RecordSize says %d", c.Kind, len(v), RecordSize(c.Kind))
+		}
 		got, err := DecodeRecord(c.Seq, v)
 		if err != nil {
 			t.Fatalf("%v: %v", c.Kind, err)
