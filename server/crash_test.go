@@ -89,6 +89,15 @@ func TestCrash(t *testing.T) {
 	if o := ts2.must(200, "GET", "/v1/orders/"+ids[0], alice, ""); o["status"] != "filled" {
 		t.Fatalf("order %s after the crash: %v", ids[0], o)
 	}
+	// So were the public trades and candles.
+	if tr := ts2.must(200, "GET", "/v1/markets/BTC-USDT/trades", "", "")["trades"].([]any); len(tr) != 1 ||
+		tr[0].(map[string]any)["price"] != "65000" || tr[0].(map[string]any)["side"] != "buy" {
+		t.Fatalf("trades after the crash: %v", tr)
+	}
+	if cs := ts2.must(200, "GET", "/v1/markets/BTC-USDT/candles?interval=1h", "", "")["candles"].([]any); len(cs) != 1 ||
+		cs[0].(map[string]any)["volume"] != "0.01" {
+		t.Fatalf("candles after the crash: %v", cs)
+	}
 	for _, oid := range ids[1:] {
 		if c := ts2.must(200, "DELETE", "/v1/orders/"+oid, alice, ""); c["status"] != "cancelled" {
 			t.Fatalf("cancel %s: %v", oid, c)

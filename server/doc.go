@@ -48,6 +48,13 @@
 // Balances, live orders, the book and client-order-id idempotency are
 // always exact, since they come from the engine.
 //
+// Public market data (GET /v1/markets/{symbol}/trades, /candles, /ticker)
+// is part of the same read model, saved, restored and rebuilt with it:
+// per market, the last 10,000 trades and, per interval (1m, 5m, 1h, 1d),
+// the last 2,000 candles of intervals that had trades. Candles start at
+// multiples of their interval in Unix time (UTC); their times, like the
+// trades', are the engine's sequencer timestamps.
+//
 // A sign-up creates the account in the engine, then stores its token: a
 // crash between the two leaves an account without a token (an admin
 // endpoint to issue one is still to come).
@@ -67,7 +74,18 @@
 // DepthLevels (50). POST /v1/orders/batch submits its orders together and
 // answers 200 with one result per input; its body may be up to
 // MaxBatchBodySize (1 MiB), other bodies up to MaxBodySize (64 KiB).
-// Not served yet: public trades, candles, ticker, social and streams.
+// Public trades are {"market","trades":[{"id","price","quantity","side",
+// "time"}]}, newest first, with id the trade_id of the fills and side the
+// taker's. Candles are {"market","interval","candles":[{"start","open",
+// "high","low","close","volume","quote_volume","trades"}]}, oldest first,
+// volume in base and quote_volume in quote. The ticker has last,
+// last_time, best_bid(_quantity) and best_ask(_quantity) (from the latest
+// published view, like the book), and open_24h, high_24h, low_24h,
+// volume_24h, quote_volume_24h and trades_24h, summed over the one-minute
+// candles that start within the 24 hours before its time: the later of
+// the server's clock and the last trade (null prices when there were no
+// trades). limit= is 1 to 1000 (default 100).
+// Not served yet: social and streams.
 //
 // # Backups
 //

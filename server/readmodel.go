@@ -67,6 +67,8 @@ type rmData struct {
 	Orders    map[uint64]*orderRec
 	ByAccount map[uint64][]uint64 // order ids, ascending
 	Fills     map[uint64][]fillRec
+	// Markets holds each market's public trades and candles (mdata.go).
+	Markets map[uint32]*marketData
 }
 
 // readModel is the order history and fills, built from the engine's
@@ -101,7 +103,7 @@ func (m *readModel) take(tag uint64) *orderRec {
 
 func newReadModel() *readModel {
 	return &readModel{pending: map[uint64]*orderRec{}, rmData: rmData{Orders: map[uint64]*orderRec{},
-		ByAccount: map[uint64][]uint64{}, Fills: map[uint64][]fillRec{}}}
+		ByAccount: map[uint64][]uint64{}, Fills: map[uint64][]fillRec{}, Markets: map[uint32]*marketData{}}}
 }
 
 // encode returns the gob encoding of the read model and the sequence
@@ -137,6 +139,9 @@ func (m *readModel) decode(b []byte) error {
 	}
 	if d.Fills == nil {
 		d.Fills = map[uint64][]fillRec{}
+	}
+	if d.Markets == nil {
+		d.Markets = map[uint32]*marketData{}
 	}
 	m.mu.Lock()
 	m.rmData = d
@@ -185,6 +190,7 @@ func (m *readModel) apply(res *engine.Result) {
 			}
 		case book.EvTrade:
 			tradeID := res.Seq<<16 | uint64(min(i, 1<<16-1))
+			m.applyTrade(res, ev, tradeID)
 			if o := m.Orders[ev.OrderID]; o != nil {
 				o.fill(ev.Price, ev.Qty)
 				if ev.Remaining == 0 && o.Qty > 0 {

@@ -115,6 +115,18 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 			const r = "/v1/markets/{symbol}/book"
 			return s.only(ctx, m, "GET", r, func(ctx *fasthttp.RequestCtx) { s.getBook(ctx, sym) })
 		}
+		if sym, ok := strings.CutSuffix(rest, "/trades"); ok && sym != "" && !strings.Contains(sym, "/") {
+			const r = "/v1/markets/{symbol}/trades"
+			return s.only(ctx, m, "GET", r, func(ctx *fasthttp.RequestCtx) { s.getTrades(ctx, sym) })
+		}
+		if sym, ok := strings.CutSuffix(rest, "/candles"); ok && sym != "" && !strings.Contains(sym, "/") {
+			const r = "/v1/markets/{symbol}/candles"
+			return s.only(ctx, m, "GET", r, func(ctx *fasthttp.RequestCtx) { s.getCandles(ctx, sym) })
+		}
+		if sym, ok := strings.CutSuffix(rest, "/ticker"); ok && sym != "" && !strings.Contains(sym, "/") {
+			const r = "/v1/markets/{symbol}/ticker"
+			return s.only(ctx, m, "GET", r, func(ctx *fasthttp.RequestCtx) { s.getTicker(ctx, sym) })
+		}
 	}
 	if rest, ok := strings.CutPrefix(p, "/v1/admin/markets/"); ok {
 		for _, op := range []string{"/halt", "/resume"} {

@@ -21,7 +21,8 @@ import (
 //	"tok/" hash(32)      token id (8, big endian) + account id (8)
 //	"tid/" id(8)         hash(32) + account id (8)
 //	"seq/token"          last token id issued
-//	"rm"                 read model (see readModel.encode)
+//	"rm"                 read model: orders, fills, public trades and
+//	                     candles (see readModel.encode)
 type store struct {
 	db *pebble.DB
 }

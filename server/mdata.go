@@ -1,0 +1,380 @@
+package server
+
+import (
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/valyala/fasthttp"
+)
+
+// Public market data: recent trades and candles per market, part of the
+// read model (rmData.Markets), so they are saved, restored and rebuilt
+// after a crash with it. Both are bounded.
+const (
+	// maxTrades is how many recent trades a market keeps.
+	maxTrades = 10000
+	// maxCandles is how many candles a market keeps per interval
+	// (2000 one-minute candles always cover the ticker's 24 hours).
+	maxCandles = 2000
+)
+
+// Candle intervals, in the order of marketData.Candles.
+var intervals = [...]struct {
+	name string
+	ns   int64
+}{
+	{"1m", int64(time.Minute)},
+	{"5m", 5 * int64(time.Minute)},
+	{"1h", int64(time.Hour)},
+	{"1d", 24 * int64(time.Hour)},
+}
+
+const numIntervals = len(intervals)
+
+// tradeRec is one public trade. Price is in steps, Qty in lots; Side is
+// the taker's.
+type tradeRec struct {
+	ID    uint64
+	Price int64
+	Qty   int64
+	Side  book.Side
+	Time  int64
+}
+
+// candle is the OHLCV of one interval that had trades. Prices are in
+// steps, Volume in lots, QuoteVolume in steps × lots (saturating).
+type candle struct {
+	Start                  int64 // Unix ns, a multiple of the interval
+	Open, High, Low, Close int64
+	Volume                 int64
+	QuoteVolume            int64
+	Trades                 int64
+}
+
+// marketData is one market's trades and candles.
+type marketData struct {
+	// Trades is a ring of the last maxTrades trades: Next is where the
+	// next one goes (its length while it is not full).
+	Trades  []tradeRec
+	Next    int
+	Candles [numIntervals][]candle // oldest first
+}
+
+// addTrade folds a trade into the market's data.
+func (d *marketData) addTrade(t tradeRec) {
+	if len(d.Trades) < maxTrades {
+		d.Trades = append(d.Trades, t)
+		d.Next = len(d.Trades) % maxTrades
+	} else {
+		d.Next %= len(d.Trades)
+		d.Trades[d.Next] = t
+		d.Next = (d.Next + 1) % len(d.Trades)
+	}
+	notional := satMul(t.Price, t.Qty)
+	for i, iv := range intervals {
+		start := t.Time - t.Time%iv.ns
+		if t.Time < 0 && t.Time%iv.ns != 0 {
+			start -= iv.ns
+		}
+		cs := d.Candles[i]
+		if n := len(cs); n > 0 && start <= cs[n-1].Start {
+			// The same interval (or a clock step back: the last one).
+			c := &cs[n-1]
+			c.High, c.Low, c.Close = max(c.High, t.Price), min(c.Low, t.Price), t.Price
+			c.Volume = satAdd(c.Volume, t.Qty)
+			c.QuoteVolume = satAdd(c.QuoteVolume, notional)
+			c.Trades++
+			continue
+		}
+		if len(cs) >= maxCandles {
+			cs = cs[:copy(cs, cs[len(cs)-maxCandles+1:])]
+		}
+		d.Candles[i] = append(cs, candle{Start: start, Open: t.Price, High: t.Price, Low: t.Price,
+			Close: t.Price, Volume: t.Qty, QuoteVolume: notional, Trades: 1})
+	}
+}
+
+// recent appends to dst up to limit trades, newest first.
+func (d *marketData) recent(dst []tradeRec, limit int) []tradeRec {
+	n := len(d.Trades)
+	next := d.Next
+	if n < maxTrades {
+		next = n
+	}
+	for k := 0; k < n && k < limit; k++ {
+		dst = append(dst, d.Trades[((next-1-k)%n+n)%n])
+	}
+	return dst
+}
+
+// last returns the newest trade.
+func (d *marketData) last() (tradeRec, bool) {
+	t := d.recent(nil, 1)
+	if len(t) == 0 {
+		return tradeRec{}, false
+	}
+	return t[0], true
+}
+
+func satMul(a, b int64) int64 {
+	if a <= 0 || b <= 0 {
+		return 0
+	}
+	if a > math.MaxInt64/b {
+		return math.MaxInt64
+	}
+	return a * b
+}
+
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// applyTrade records a trade event of res (the read model's lock held).
+func (m *readModel) applyTrade(res *engine.Result, ev *engine.Event, tradeID uint64) {
+	if m.Markets == nil {
+		m.Markets = map[uint32]*marketData{}
+	}
+	d := m.Markets[ev.Market]
+	if d == nil {
+		d = &marketData{}
+		m.Markets[ev.Market] = d
+	}
+	d.addTrade(tradeRec{ID: tradeID, Price: ev.Price, Qty: ev.Qty, Side: ev.Side, Time: res.Time})
+}
+
+// trades appends to dst up to limit recent trades of market, newest first.
+func (m *readModel) trades(dst []tradeRec, market uint32, limit int) []tradeRec {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if d := m.Markets[market]; d != nil {
+		dst = d.recent(dst, limit)
+	}
+	return dst
+}
+
+// candles appends to dst the last limit candles of market and interval
+// iv, oldest first.
+func (m *readModel) candles(dst []candle, market uint32, iv, limit int) []candle {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	if d := m.Markets[market]; d != nil {
+		cs := d.Candles[iv]
+		dst = append(dst, cs[max(len(cs)-limit, 0):]...)
+	}
+	return dst
+}
+
+// stats24 is a ticker's summary of the last 24 hours.
+type stats24 struct {
+	last        tradeRec
+	any         bool // a trade ever
+	n           int64
+	open        int64
+	high, low   int64
+	volume      int64
+	quoteVolume int64
+}
+
+// stats returns the 24-hour statistics of market up to now: the one-minute
+// candles that start after now − 24 h.
+func (m *readModel) stats(market uint32, now int64) stats24 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	var st stats24
+	d := m.Markets[market]
+	if d == nil {
+		return st
+	}
+	st.last, st.any = d.last()
+	from := now - 24*int64(time.Hour)
+	for _, c := range d.Candles[0] {
+		if c.Start <= from {
+			continue
+		}
+		if st.n == 0 {
+			st.open, st.high, st.low = c.Open, c.High, c.Low
+		}
+		st.high, st.low = max(st.high, c.High), min(st.low, c.Low)
+		st.volume = satAdd(st.volume, c.Volume)
+		st.quoteVolume = satAdd(st.quoteVolume, c.QuoteVolume)
+		st.n += c.Trades
+	}
+	return st
+}
+
+// mdLimit reads limit= (default 100, 1 to 1000).
+func mdLimit(ctx *fasthttp.RequestCtx) (int, error) {
+	l, err := queryUint(ctx, "limit", 100)
+	if err == nil && (l < 1 || l > 1000) {
+		err = fmt.Errorf("%w: limit must be 1 to 1000", errInvalid)
+	}
+	return int(l), err
+}
+
+// getTrades handles GET /v1/markets/{symbol}/trades?limit=.
+func (s *Server) getTrades(ctx *fasthttp.RequestCtx, sym string) {
+	m, ok := s.marketByName([]byte(sym))
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
+		return
+	}
+	limit, err := mdLimit(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	ts := s.rm.trades(make([]tradeRec, 0, min(limit, 128)), m.id, limit)
+	b := make([]byte, 0, 64+len(ts)*128)
+	b = appendString(append(b, `{"market":`...), m.name)
+	b = append(appendKey(b, "trades", false), '[')
+	for i := range ts {
+		t := &ts[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconvUint(append(b, `{"id":`...), t.ID)
+		b = append(appendKey(b, "price", false), '"')
+		b = append(m.u.appendPrice(b, t.Price), '"')
+		b = append(appendKey(b, "quantity", false), '"')
+		b = append(m.u.appendQty(b, t.Qty), '"')
+		b = appendStr(b, "side", sideNames[t.Side&1])
+		b = appendTime(b, "time", t.Time)
+		b = append(b, '}')
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
+}
+
+// getCandles handles GET /v1/markets/{symbol}/candles?interval=&limit=.
+func (s *Server) getCandles(ctx *fasthttp.RequestCtx, sym string) {
+	m, ok := s.marketByName([]byte(sym))
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
+		return
+	}
+	iv := -1
+	name := string(ctx.QueryArgs().Peek("interval"))
+	for i := range intervals {
+		if intervals[i].name == name {
+			iv = i
+		}
+	}
+	if iv < 0 {
+		writeError(ctx, fmt.Errorf("%w: interval must be 1m, 5m, 1h or 1d", errInvalid))
+		return
+	}
+	limit, err := mdLimit(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	cs := s.rm.candles(make([]candle, 0, min(limit, 128)), m.id, iv, limit)
+	b := make([]byte, 0, 64+len(cs)*256)
+	b = appendString(append(b, `{"market":`...), m.name)
+	b = appendStr(b, "interval", name)
+	b = append(appendKey(b, "candles", false), '[')
+	for i := range cs {
+		c := &cs[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendRFC3339(append(b, `{"start":"`...), c.Start)
+		b = append(b, '"')
+		b = appendPriceField(b, "open", c.Open, m.u)
+		b = appendPriceField(b, "high", c.High, m.u)
+		b = appendPriceField(b, "low", c.Low, m.u)
+		b = appendPriceField(b, "close", c.Close, m.u)
+		b = append(appendKey(b, "volume", false), '"')
+		b = append(m.u.appendQty(b, c.Volume), '"')
+		b = append(appendKey(b, "quote_volume", false), '"')
+		b = append(appendScaled(b, c.QuoteVolume, m.u.qs), '"')
+		b = appendInt(b, "trades", c.Trades)
+		b = append(b, '}')
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
+}
+
+// appendPriceField appends a price (steps) as a decimal string field.
+func appendPriceField(b []byte, key string, steps int64, u units) []byte {
+	b = append(appendKey(b, key, false), '"')
+	return append(u.appendPrice(b, steps), '"')
+}
+
+// getTicker handles GET /v1/markets/{symbol}/ticker: the last trade, the
+// best bid and ask of the latest view, and the statistics of the 24 hours
+// before the later of the server's clock and the last trade's time.
+func (s *Server) getTicker(ctx *fasthttp.RequestCtx, sym string) {
+	m, ok := s.marketByName([]byte(sym))
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
+		return
+	}
+	now := time.Now().UnixNano()
+	st := s.rm.stats(m.id, now)
+	if st.any {
+		now = max(now, st.last.Time)
+		st = s.rm.stats(m.id, now)
+	}
+	var arr [1024]byte
+	b := appendString(append(arr[:0], `{"market":`...), m.name)
+	v, hasView := s.eng.Market(m.id)
+	var seq uint64
+	last := int64(0)
+	if hasView {
+		seq, last = v.Seq, v.Last
+	}
+	if st.any {
+		last = st.last.Price
+	}
+	b = appendUint(b, "sequence", seq)
+	b = appendOptPrice(b, "last", last, last > 0, m.u)
+	if st.any {
+		b = appendTime(b, "last_time", st.last.Time)
+	} else {
+		b = append(appendKey(b, "last_time", false), "null"...)
+	}
+	var bid, ask book.Level
+	if hasView && len(v.Bids) > 0 {
+		bid = v.Bids[0]
+	}
+	if hasView && len(v.Asks) > 0 {
+		ask = v.Asks[0]
+	}
+	b = appendOptPrice(b, "best_bid", bid.Price, bid.Qty > 0, m.u)
+	b = appendOptQty(b, "best_bid_quantity", bid.Qty, bid.Qty > 0, m.u)
+	b = appendOptPrice(b, "best_ask", ask.Price, ask.Qty > 0, m.u)
+	b = appendOptQty(b, "best_ask_quantity", ask.Qty, ask.Qty > 0, m.u)
+	has := st.n > 0
+	b = appendOptPrice(b, "open_24h", st.open, has, m.u)
+	b = appendOptPrice(b, "high_24h", st.high, has, m.u)
+	b = appendOptPrice(b, "low_24h", st.low, has, m.u)
+	b = appendOptQty(b, "volume_24h", st.volume, true, m.u)
+	b = append(appendKey(b, "quote_volume_24h", false), '"')
+	b = append(appendScaled(b, st.quoteVolume, m.u.qs), '"')
+	b = appendInt(b, "trades_24h", st.n)
+	b = appendTime(b, "time", now)
+	writeJSON(ctx, 200, append(b, '}'))
+}
+
+// appendOptPrice appends a price field, or null unless ok.
+func appendOptPrice(b []byte, key string, steps int64, ok bool, u units) []byte {
+	if !ok {
+		return append(appendKey(b, key, false), "null"...)
+	}
+	return appendPriceField(b, key, steps, u)
+}
+
+// appendOptQty appends a quantity field, or null unless ok.
+func appendOptQty(b []byte, key string, lots int64, ok bool, u units) []byte {
+	if !ok {
+		return append(appendKey(b, key, false), "null"...)
+	}
+	b = append(appendKey(b, key, false), '"')
+	return append(u.appendQty(b, lots), '"')
+}
