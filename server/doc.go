@@ -85,7 +85,43 @@
 // candles that start within the 24 hours before its time: the later of
 // the server's clock and the last trade (null prices when there were no
 // trades). limit= is 1 to 1000 (default 100).
-// Not served yet: social and streams.
+// Not served yet: social (and the streams' copy channel).
+//
+// # Streams
+//
+// GET /v1/stream upgrades to a WebSocket (github.com/fasthttp/websocket).
+// The client sends {"op":"auth","token":…} (needed by the private
+// channels orders and fills), {"op":"subscribe","channels":[…]} and
+// {"op":"unsubscribe","channels":[…]}; the server answers
+// {"type":"authenticated","account_id"}, {"type":"subscribed","channels"}
+// or {"type":"error","channel"?,"error":{"code","message"}}. Channels:
+// book:SYMBOL, trades:SYMBOL, orders and fills (of the authenticated
+// account only); copy answers not_found until copy-trading exists.
+// Channel messages are {"channel","seq","n",…}: seq is the engine
+// sequence number they stem from (non-decreasing per channel), n counts
+// the channel's messages on this connection from 1, so a gap in n (or a
+// closed connection) means resubscribe. trades, orders and fills carry
+// "data": a trade as in GET /v1/markets/{symbol}/trades, an order as in
+// GET /v1/orders/{id} (sent whenever an event touches it) and a fill as
+// in GET /v1/fills. book sends {"type":"snapshot","seq","bids","asks"}
+// (the latest published view, top DepthLevels levels) and then
+// {"type":"delta","seq","bids","asks"}: [price, new total quantity]
+// pairs, quantity "0" for a level gone from the view (deleted or pushed
+// out of the top levels); seq is the view's. Deltas come from diffing
+// successive published views (polled every 5 ms while someone
+// subscribes), so a view that is replaced before the poll is folded into
+// the next delta.
+//
+// The engine never waits for streams: its output goroutine copies what
+// the streams need onto a bounded queue (nothing at all while no stream
+// is open); a hub goroutine builds the messages and queues them per
+// connection (256 messages). A connection whose queue is full is closed
+// with 1008 (slow consumer); if the hub's own queue overflows every
+// stream is closed with 1013 (resubscribe). Client messages are limited to
+// 4 KiB (larger ones close the connection, 1009); bad ones get an error
+// message, and the tenth bad message or channel closes the connection
+// (1008). The server pings every 20 s and drops a connection
+// silent for 60 s. Shutdown closes every stream (1001).
 //
 // # Backups
 //

@@ -20,6 +20,7 @@ var (
 	errSignupClosed = errors.New("server: sign-up is disabled")
 	errUnavailable  = errors.New("server: not ready")
 	errTooLarge     = errors.New("server: request body too large")
+	errRateLimited  = errors.New("server: rate limit exceeded; retry later")
 )
 
 // apiError is an error as the API reports it.
@@ -39,6 +40,8 @@ func classify(err error) apiError {
 		return apiError{401, "unauthenticated"}
 	case errors.Is(err, errForbidden), errors.Is(err, errSignupClosed):
 		return apiError{403, "forbidden"}
+	case errors.Is(err, errRateLimited):
+		return apiError{429, "rate_limited"}
 	case errors.Is(err, errTooLarge):
 		return apiError{413, "invalid_argument"}
 	case errors.Is(err, errUnavailable), errors.Is(err, engine.ErrClosed):

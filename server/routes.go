@@ -33,6 +33,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 		writeError(ctx, errTooLarge)
 		return "too_large"
 	}
+	if s.rateLimited(ctx, p) {
+		return "rate_limited"
+	}
 	switch p {
 	case "/healthz":
 		return s.only(ctx, m, "GET", p, s.healthz)
@@ -76,6 +79,8 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 		return s.only(ctx, m, "GET", p, s.listFills)
 	case "/v1/markets":
 		return s.only(ctx, m, "GET", p, s.listMarkets)
+	case "/v1/stream":
+		return s.only(ctx, m, "GET", p, s.stream)
 	}
 	if rest, ok := strings.CutPrefix(p, "/v1/orders/"); ok && rest != "" && !strings.Contains(rest, "/") {
 		const r = "/v1/orders/{id}"

@@ -53,6 +53,13 @@ type Options struct {
 	// Logger receives request logs and warnings. Default: JSON lines on
 	// standard error.
 	Logger *zerolog.Logger
+	// RateLimit is the sustained requests per second allowed per bearer
+	// token (and per client IP for requests without one); RateBurst is
+	// the bucket size. Default 1000/s (DefaultRateLimit) with a burst of
+	// 2000 (a given RateLimit's burst defaults to twice it); negative:
+	// no limit. See ratelimit.go.
+	RateLimit float64
+	RateBurst int
 }
 
 // Server is istd: the HTTP API around an engine recovered from its data
@@ -63,6 +70,7 @@ type Server struct {
 	log       zerolog.Logger
 	wal       *wal.Log
 	eng       *engine.Engine
+	hub       *hub // streams (stream.go)
 	store     *store
 	rm        *readModel
 	unsub     func()
@@ -81,6 +89,7 @@ type Server struct {
 	mktCache atomic.Pointer[marketCache]
 
 	metricsH fasthttp.RequestHandler
+	rl       *rateLimiter // nil: no limit
 
 	stopSaver chan struct{}
 	saverDone chan struct{}
@@ -175,9 +184,14 @@ func Open(opts *Options) (*Server, error) {
 		return fail(fmt.Errorf("server: start engine: %w", err))
 	}
 	s.eng = e
+	s.hub = newHub(s) // streams (stream.go)
 	s.unsub = e.Subscribe(s.onResult)
 	s.reg, s.met = newMetrics(s)
 	s.metricsH = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	if o.RateLimit == 0 {
+		o.RateLimit = DefaultRateLimit // burst: 2×, DefaultRateBurst
+	}
+	s.rl = newRateLimiter(o.RateLimit, o.RateBurst)
 	s.http = &fasthttp.Server{
 		Handler:               s.handle,
 		Name:                  "istd",
@@ -234,6 +248,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.ready.Store(false)
 		var errs []error
+		s.hub.close() // streams are hijacked connections: http shutdown does not end them
 		if err := s.http.ShutdownWithContext(ctx); err != nil {
 			errs = append(errs, fmt.Errorf("server: http shutdown: %w", err))
 		}
@@ -323,6 +338,7 @@ func (s *Server) saveHistoryLoop() {
 func (s *Server) onResult(res *engine.Result) {
 	s.rm.apply(res)
 	s.met.observe(s, res)
+	s.hub.publish(res) // non-blocking fan-out to streams
 }
 
 // hashToken returns the SHA-256 of a token.

@@ -58,6 +58,7 @@ var commands = []command{
 	{"engine", "[--producers P] [--n N] [--rate R]", "pipeline throughput (closed loop) and latency (open loop), in-memory journal", runEngine},
 	{"durable", "[--n N] [--rate R] [--dir D]", "engine with the Pebble log next to a raw Pebble append loop", runDurable},
 	{"recovery", "[--n N] [--dir D]", "replay speed and cold start with and without a snapshot", runRecovery},
+	{"http", "[--duration D] [--conns C] [--rate R]", "istd's POST /v1/orders (durable) over loopback next to a bare fasthttp handler", runHTTP},
 }
 
 func usage(w io.Writer) {

@@ -1,0 +1,332 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/instant-social-trading/ist/server"
+	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+)
+
+// runHTTP is a load generator over loopback against (a) a bare fasthttp
+// handler answering a constant and (b) istd's POST /v1/orders, served in
+// process on a temporary data directory (durable acknowledgement, request
+// logging off, no rate limit), both driven the same way: a closed loop
+// with --conns connections for the maximum requests/s, then an open loop
+// at half the bare maximum for latency (HDR histogram, measured from each
+// request's intended send time, so queueing counts). Then POST
+// /v1/orders/batch in a closed loop, in orders/s.
+func runHTTP(args []string) int {
+	fs := flag.NewFlagSet("http", flag.ContinueOnError)
+	dur := fs.Duration("duration", 5*time.Second, "duration of each phase")
+	conns := fs.Int("conns", 64, "connections (and client goroutines) of the closed loops")
+	openConns := fs.Int("open-conns", 64, "connections of the open loops")
+	history := fs.Duration("history-interval", 0, "istd's Options.HistoryInterval (0: its default, 5 s; negative: only on shutdown)")
+	accounts := fs.Int("accounts", 64, "trading accounts (one token each)")
+	batch := fs.Int("batch", 100, "orders per batch request")
+	rateFlag := fs.Float64("rate", 0, "open-loop offered requests/s (default: half the bare maximum)")
+	dirFlag := fs.String("dir", "", "istd data directory (default: a temporary one, removed)")
+	if st := parseFlags(fs, args); st >= 0 {
+		return st
+	}
+	fail := func(err error) int {
+		fmt.Fprintln(os.Stderr, "istbench http:", err)
+		return 1
+	}
+	dir, cleanup, err := scratch(*dirFlag)
+	if err != nil {
+		return fail(err)
+	}
+	defer cleanup()
+
+	// (a) the bare handler.
+	bareBody := []byte(`{"order":{"id":1,"status":"open"},"fills":[]}`)
+	bare := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
+		ctx.SetStatusCode(201)
+		ctx.SetContentType("application/json")
+		ctx.SetBody(bareBody)
+	}, NoDefaultServerHeader: true}
+	bareLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	go bare.Serve(bareLn)
+	defer bare.Shutdown()
+
+	// (b) istd.
+	nop := zerolog.Nop()
+	admin := "bench-admin-" + strconv.FormatUint(rand.Uint64(), 36)
+	s, err := server.Open(&server.Options{DataDir: dir, AdminToken: admin, RateLimit: -1, Logger: &nop,
+		HistoryInterval: *history})
+	if err != nil {
+		return fail(err)
+	}
+	defer func() {
+		if err := s.Close(); err != nil {
+			fmt.Fprintln(os.Stderr, "istbench http: close:", err)
+		}
+	}()
+	istLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fail(err)
+	}
+	go s.Serve(istLn)
+	ist := &fasthttp.HostClient{Addr: istLn.Addr().String(), MaxConns: max(*conns, *openConns)}
+	tokens, err := httpSetup(ist, admin, *accounts)
+	if err != nil {
+		return fail(fmt.Errorf("setup: %w", err))
+	}
+	fmt.Printf("setup: istd data=%s market=BTC-USDT accounts=%d conns=%d open_conns=%d duration=%v\n",
+		dir, *accounts, *conns, *openConns, *dur)
+
+	bareT := &target{client: &fasthttp.HostClient{Addr: bareLn.Addr().String(), MaxConns: max(*conns, *openConns)},
+		path: "/v1/orders", tokens: tokens, orders: 1}
+	istT := &target{client: ist, path: "/v1/orders", tokens: tokens, orders: 1}
+	batchT := &target{client: ist, path: "/v1/orders/batch", tokens: tokens, orders: *batch}
+
+	bareMax := closedLoop(bareT, *conns, *dur)
+	fmt.Printf("bare closed: %s\n", bareMax)
+	istMax := closedLoop(istT, *conns, *dur)
+	fmt.Printf("istd closed: %s\n", istMax)
+	rate := *rateFlag
+	if rate <= 0 {
+		rate = bareMax.perSec / 2
+	}
+	bareOpen := openLoop(bareT, *openConns, rate, *dur)
+	fmt.Printf("bare open: %s\n", bareOpen)
+	istOpen := openLoop(istT, *openConns, rate, *dur)
+	fmt.Printf("istd open: %s\n", istOpen)
+	if istMax.perSec < rate {
+		own := openLoop(istT, *openConns, istMax.perSec/2, *dur)
+		fmt.Printf("istd open at half its own maximum (the bare half-rate exceeds its capacity): %s\n", own)
+	}
+	bt := closedLoop(batchT, max(*conns/8, 2), *dur)
+	fmt.Printf("istd batch closed (%d orders per request): %s orders_per_sec=%.0f\n", *batch, bt, bt.perSec*float64(*batch))
+	fmt.Printf("orders_per_sec=%.0f baseline_per_sec=%.0f ratio=%.3f p99_ms=%.3f batch_orders_per_sec=%.0f\n",
+		istMax.perSec, bareMax.perSec, istMax.perSec/bareMax.perSec, istOpen.p99ms, bt.perSec*float64(*batch))
+	if istMax.ok == 0 || bt.ok == 0 {
+		fmt.Fprintln(os.Stderr, "istbench http: no successful orders")
+		return 1
+	}
+	return 0
+}
+
+// httpSetup creates BTC-USDT and n funded accounts and returns their tokens.
+func httpSetup(c *fasthttp.HostClient, admin string, n int) ([]string, error) {
+	if code, b, err := httpDo(c, "POST", "/v1/admin/markets", admin,
+		`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","maker_fee_bps":10,"taker_fee_bps":20}`); err != nil || code != 201 {
+		return nil, fmt.Errorf("create market: %d %s %v", code, b, err)
+	}
+	var tokens []string
+	for i := range n {
+		code, b, err := httpDo(c, "POST", "/v1/accounts", "", fmt.Sprintf(`{"name":"bench%d"}`, i))
+		if err != nil || code != 201 {
+			return nil, fmt.Errorf("sign-up: %d %s %v", code, b, err)
+		}
+		v, err := fastjson.ParseBytes(b)
+		if err != nil {
+			return nil, err
+		}
+		id, tok := v.GetUint64("id"), string(v.GetStringBytes("token"))
+		tokens = append(tokens, tok)
+		for _, d := range []string{`"BTC","amount":"10000"`, `"USDT","amount":"100000000"`} {
+			code, b, err := httpDo(c, "POST", "/v1/admin/deposits", admin,
+				fmt.Sprintf(`{"account_id":%d,"asset":%s,"ref":"bench-%d-%d"}`, id, d, id, len(d)))
+			if err != nil || code != 201 {
+				return nil, fmt.Errorf("deposit: %d %s %v", code, b, err)
+			}
+		}
+	}
+	return tokens, nil
+}
+
+func httpDo(c *fasthttp.HostClient, method, path, token, body string) (int, []byte, error) {
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.Header.SetMethod(method)
+	req.SetRequestURI("http://" + c.Addr + path)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.SetBodyString(body)
+	err := c.DoTimeout(req, resp, 30*time.Second)
+	return resp.StatusCode(), append([]byte(nil), resp.Body()...), err
+}
+
+// target is what a loop sends: POSTs of random crossing limit orders
+// (orders of them per request; more than 1 makes a batch).
+type target struct {
+	client *fasthttp.HostClient
+	path   string
+	tokens []string
+	orders int
+}
+
+// prepare fills req with a fresh order (or batch) from token tok.
+func (t *target) prepare(req *fasthttp.Request, r *rand.Rand, tok string, buf []byte) []byte {
+	req.Reset()
+	req.Header.SetMethod("POST")
+	req.SetRequestURI("http://" + t.client.Addr + t.path)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	req.Header.SetContentType("application/json")
+	b := buf[:0]
+	if t.orders > 1 {
+		b = append(b, `{"orders":[`...)
+	}
+	for i := range t.orders {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		side := "buy"
+		if r.IntN(2) == 0 {
+			side = "sell"
+		}
+		b = fmt.Appendf(b, `{"market":"BTC-USDT","side":"%s","type":"limit","price":"%d.%02d","quantity":"0.%04d"}`,
+			side, 64990+r.IntN(20), r.IntN(100), 1+r.IntN(100))
+	}
+	if t.orders > 1 {
+		b = append(b, "]}"...)
+	}
+	req.SetBody(b)
+	return b
+}
+
+type loopResult struct {
+	perSec                      float64
+	ok, errs                    int64
+	p50ms, p99ms, p999ms, maxms float64
+	offered                     float64
+	late                        int64
+}
+
+func (l loopResult) String() string {
+	if l.offered > 0 {
+		return fmt.Sprintf("offered=%.0f achieved=%.0f ok=%d errors=%d unsent=%d p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f",
+			l.offered, l.perSec, l.ok, l.errs, l.late, l.p50ms, l.p99ms, l.p999ms, l.maxms)
+	}
+	return fmt.Sprintf("requests_per_sec=%.0f ok=%d errors=%d p50_ms=%.3f p99_ms=%.3f", l.perSec, l.ok, l.errs, l.p50ms, l.p99ms)
+}
+
+func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, 120_000_000, 3) } // µs
+
+func (l *loopResult) fill(h *hdrhistogram.Histogram) {
+	l.p50ms = float64(h.ValueAtQuantile(50)) / 1e3
+	l.p99ms = float64(h.ValueAtQuantile(99)) / 1e3
+	l.p999ms = float64(h.ValueAtQuantile(99.9)) / 1e3
+	l.maxms = float64(h.Max()) / 1e3
+}
+
+// closedLoop runs conns goroutines sending back to back for d.
+func closedLoop(t *target, conns int, d time.Duration) loopResult {
+	var ok, errs atomic.Int64
+	var mu sync.Mutex
+	all := newHist()
+	var wg sync.WaitGroup
+	start := time.Now()
+	end := start.Add(d)
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 7))
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			h := newHist()
+			buf := make([]byte, 0, 256*t.orders)
+			tok := t.tokens[w%len(t.tokens)]
+			for time.Now().Before(end) {
+				buf = t.prepare(req, r, tok, buf)
+				t0 := time.Now()
+				err := t.client.DoTimeout(req, resp, 30*time.Second)
+				_ = h.RecordValue(max(time.Since(t0).Microseconds(), 1))
+				if err != nil || resp.StatusCode() >= 300 {
+					errs.Add(1)
+				} else {
+					ok.Add(1)
+				}
+			}
+			mu.Lock()
+			all.Merge(h)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	res := loopResult{ok: ok.Load(), errs: errs.Load()}
+	res.perSec = float64(res.ok+res.errs) / el.Seconds()
+	res.fill(all)
+	return res
+}
+
+// openLoop offers rate requests/s for d from a pool of conns senders;
+// latency runs from each request's intended send time. Requests still
+// queued 2 s after the end are not sent; they count with their wait so
+// far (unsent).
+func openLoop(t *target, conns int, rate float64, d time.Duration) loopResult {
+	n := int(rate * d.Seconds())
+	due := make(chan time.Time, n+1)
+	var ok, errs, late atomic.Int64
+	var mu sync.Mutex
+	all := newHist()
+	var wg sync.WaitGroup
+	start := time.Now()
+	cutoff := start.Add(d + 2*time.Second)
+	for w := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(uint64(w), 11))
+			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+			defer fasthttp.ReleaseRequest(req)
+			defer fasthttp.ReleaseResponse(resp)
+			h := newHist()
+			buf := make([]byte, 0, 256*t.orders)
+			tok := t.tokens[w%len(t.tokens)]
+			for at := range due {
+				if now := time.Now(); now.After(cutoff) {
+					_ = h.RecordValue(max(now.Sub(at).Microseconds(), 1))
+					late.Add(1)
+					continue
+				}
+				buf = t.prepare(req, r, tok, buf)
+				err := t.client.DoTimeout(req, resp, 30*time.Second)
+				_ = h.RecordValue(max(time.Since(at).Microseconds(), 1))
+				if err != nil || resp.StatusCode() >= 300 {
+					errs.Add(1)
+				} else {
+					ok.Add(1)
+				}
+			}
+			mu.Lock()
+			all.Merge(h)
+			mu.Unlock()
+		}()
+	}
+	interval := float64(time.Second) / rate
+	for i := 0; i < n; {
+		now := time.Since(start)
+		for ; i < n && time.Duration(float64(i)*interval) <= now; i++ {
+			due <- start.Add(time.Duration(float64(i) * interval))
+		}
+		time.Sleep(50 * time.Microsecond)
+	}
+	close(due)
+	wg.Wait()
+	el := time.Since(start)
+	res := loopResult{ok: ok.Load(), errs: errs.Load(), late: late.Load(), offered: rate}
+	res.perSec = float64(res.ok+res.errs) / max(el.Seconds(), d.Seconds())
+	res.fill(all)
+	return res
+}

@@ -1,0 +1,157 @@
+package server
+
+import (
+	"hash/maphash"
+	"sync"
+	"time"
+
+	"github.com/valyala/fasthttp"
+)
+
+// Rate limits: a token bucket per bearer token (keyed by a 64-bit hash of
+// the token, valid or not) and, for requests without a token (sign-up,
+// public market data), per client IP. /healthz, /readyz and /metrics are
+// never limited. A limited request is answered 429 rate_limited with
+// Retry-After: 1.
+//
+// Buckets live in sharded maps of plain values (no allocation per request
+// once a bucket exists). The maps are bounded: when a shard is full, the
+// buckets idle long enough to have refilled are dropped (which changes
+// nothing, since a missing bucket starts full), then, if that is not
+// enough, arbitrary ones.
+
+const (
+	rlShards      = 64
+	rlMaxPerShard = 4096 // 262,144 buckets at most
+
+	// DefaultRateLimit and DefaultRateBurst are the per-token (or per-IP)
+	// limits when Options leaves them zero.
+	DefaultRateLimit = 1000
+	DefaultRateBurst = 2000
+)
+
+type rlBucket struct {
+	tokens float64
+	last   int64 // ns
+}
+
+type rlShard struct {
+	mu sync.Mutex
+	m  map[uint64]rlBucket
+	_  [40]byte // keep shards on separate cache lines
+}
+
+type rateLimiter struct {
+	perNs  float64 // tokens per nanosecond
+	burst  float64
+	refill int64 // ns for an empty bucket to fill up
+	seed   maphash.Seed
+	now    func() int64
+	shards [rlShards]rlShard
+}
+
+// newRateLimiter returns a limiter of perSec requests per second with the
+// given burst, or nil (no limit) if perSec ≤ 0.
+func newRateLimiter(perSec float64, burst int) *rateLimiter {
+	if perSec <= 0 {
+		return nil
+	}
+	if burst <= 0 {
+		burst = max(1, int(2*perSec))
+	}
+	epoch := time.Now()
+	l := &rateLimiter{perNs: perSec / 1e9, burst: float64(burst), seed: maphash.MakeSeed(),
+		now: func() int64 { return int64(time.Since(epoch)) }}
+	l.refill = int64(float64(burst)/l.perNs) + 1
+	if l.refill <= 0 { // overflow with tiny rates: never refills in practice
+		l.refill = 1<<63 - 1
+	}
+	for i := range l.shards {
+		l.shards[i].m = make(map[uint64]rlBucket)
+	}
+	return l
+}
+
+// allow takes one token from the bucket of key h and reports whether
+// there was one.
+func (l *rateLimiter) allow(h uint64) bool {
+	sh := &l.shards[h%rlShards]
+	now := l.now()
+	sh.mu.Lock()
+	b, ok := sh.m[h]
+	if ok {
+		if d := now - b.last; d > 0 {
+			b.tokens = min(l.burst, b.tokens+float64(d)*l.perNs)
+		}
+	} else {
+		if len(sh.m) >= rlMaxPerShard {
+			sh.evict(now, l.refill)
+		}
+		b.tokens = l.burst
+	}
+	b.last = now
+	ok = b.tokens >= 1
+	if ok {
+		b.tokens--
+	}
+	sh.m[h] = b
+	sh.mu.Unlock()
+	return ok
+}
+
+// evict drops the buckets idle for at least refill ns (they are full),
+// then, if the shard is still over half full, arbitrary ones. The caller
+// holds sh.mu.
+func (sh *rlShard) evict(now, refill int64) {
+	for k, b := range sh.m {
+		if now-b.last >= refill {
+			delete(sh.m, k)
+		}
+	}
+	for k := range sh.m {
+		if len(sh.m) < rlMaxPerShard/2 {
+			break
+		}
+		delete(sh.m, k)
+	}
+}
+
+// size returns the number of buckets (for tests).
+func (l *rateLimiter) size() int {
+	n := 0
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// rateLimited charges the request to its token's (or client IP's) bucket
+// and, if that is empty, answers 429 and returns true.
+func (s *Server) rateLimited(ctx *fasthttp.RequestCtx, path string) bool {
+	l := s.rl
+	if l == nil {
+		return false
+	}
+	switch path {
+	case "/healthz", "/readyz", "/metrics":
+		return false
+	}
+	var h uint64
+	if tok := bearer(ctx); tok != nil {
+		h = maphash.Bytes(l.seed, tok)
+	} else {
+		var k [17]byte
+		k[0] = 0xff // keep IP keys apart from tokens of the same bytes
+		copy(k[1:], ctx.RemoteIP().To16())
+		h = maphash.Bytes(l.seed, k[:])
+	}
+	if l.allow(h) {
+		return false
+	}
+	writeError(ctx, errRateLimited)
+	ctx.Response.Header.Set("Retry-After", "1")
+	return true
+}

@@ -1,0 +1,89 @@
+package server
+
+import "testing"
+
+func TestRateLimiterBucket(t *testing.T) {
+	l := newRateLimiter(10, 3) // 10/s, burst 3
+	var now int64
+	l.now = func() int64 { return now }
+	for i := range 3 {
+		if !l.allow(1) {
+			t.Fatalf("request %d refused within the burst", i)
+		}
+	}
+	if l.allow(1) {
+		t.Fatal("4th request allowed")
+	}
+	if !l.allow(2) {
+		t.Fatal("another key is limited")
+	}
+	now += 1e8 // 100 ms: one token
+	if !l.allow(1) || l.allow(1) {
+		t.Fatal("refill of one token after 100 ms")
+	}
+	now += 1e9 // a second: full (3), not more
+	for range 3 {
+		if !l.allow(1) {
+			t.Fatal("refill")
+		}
+	}
+	if l.allow(1) {
+		t.Fatal("bucket exceeds its burst")
+	}
+	if newRateLimiter(0, 5) != nil || newRateLimiter(-1, 5) != nil {
+		t.Fatal("rate ≤ 0 must disable")
+	}
+}
+
+func TestRateLimiterBounded(t *testing.T) {
+	l := newRateLimiter(1, 1)
+	var now int64
+	l.now = func() int64 { return now }
+	for i := range 3 * rlShards * rlMaxPerShard {
+		l.allow(uint64(i)*0x9E3779B97F4A7C15 + 1)
+		now += 1e6
+	}
+	if n := l.size(); n > rlShards*rlMaxPerShard {
+		t.Fatalf("%d buckets, max %d", n, rlShards*rlMaxPerShard)
+	}
+}
+
+func TestRateLimitHTTP(t *testing.T) {
+	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok, RateLimit: 0.001, RateBurst: 3})
+	// Sign-up is limited per IP: 3 then 429.
+	for i := range 3 {
+		ts.must(201, "POST", "/v1/accounts", "", `{"name":"u`+string(rune('a'+i))+`"}`)
+	}
+	if code, c := ts.errCode("POST", "/v1/accounts", "", `{"name":"ux"}`); code != 429 || c != "rate_limited" {
+		t.Fatalf("sign-up over the limit: %d %s", code, c)
+	}
+	// Tokens have their own buckets, separate from the IP's and each other's.
+	for range 3 {
+		ts.must(403, "GET", "/v1/admin/accounts", "user-ish", "")
+	}
+	if code, c := ts.errCode("GET", "/v1/admin/accounts", "user-ish", ""); code != 429 || c != "rate_limited" {
+		t.Fatalf("token over the limit: %d %s", code, c)
+	}
+	ts.must(200, "GET", "/v1/admin/accounts", adminTok, "")
+	// Health checks are never limited.
+	for range 10 {
+		ts.must(200, "GET", "/healthz", "", "")
+	}
+	// Negative disables.
+	ts2 := start(t, t.TempDir(), &Options{AdminToken: adminTok, RateLimit: -1, RateBurst: 1})
+	for range 20 {
+		ts2.must(200, "GET", "/v1/markets", "", "")
+	}
+}
+
+func BenchmarkRateLimiter(b *testing.B) {
+	l := newRateLimiter(1e12, 1<<30)
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		var h uint64
+		for pb.Next() {
+			h++
+			l.allow(h & 1023)
+		}
+	})
+}

@@ -1,0 +1,720 @@
+package server
+
+import (
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/fasthttp/websocket"
+	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/valyala/fasthttp"
+)
+
+// Streams (GET /v1/stream): a WebSocket per client, fed by a hub.
+//
+// The engine's output goroutine hands each result to hub.publish, which
+// copies what the streams need and passes it on without blocking (when no
+// stream is open it does nothing). The hub's goroutine owns every
+// subscription: it turns results into trades, orders and fills messages,
+// diffs the published market views into book deltas, and queues each
+// message on its connections. A connection's queue is bounded: when it is
+// full the connection is closed (slow consumer), so no client ever holds
+// up the hub or the engine. Each connection has a reader (the upgraded
+// request's goroutine) and a writer goroutine.
+const (
+	streamQueue     = 256              // messages queued per connection
+	streamInbox     = 8192             // results queued for the hub
+	streamReadLimit = 4096             // bytes per client message
+	streamMaxBad    = 10               // bad client messages before closing
+	streamPing      = 20 * time.Second // ping interval
+	streamPongWait  = 60 * time.Second // read deadline, renewed by pongs and messages
+	streamWriteWait = 10 * time.Second // per write
+	streamBookPoll  = 5 * time.Millisecond
+)
+
+// streamItem is what the hub needs of one engine result.
+type streamItem struct {
+	seq    uint64
+	time   int64
+	events []streamEvent // trades and order events
+	orders []orderRec    // orders touched, as the read model has them after the result
+}
+
+type streamEvent struct {
+	engine.Event
+	tradeID uint64
+}
+
+// hub fans engine results out to stream connections.
+type hub struct {
+	s       *Server
+	clients atomic.Int64 // open connections
+	private atomic.Int64 // connections subscribed to orders or fills
+	lost    atomic.Bool  // the inbox overflowed
+	in      chan *streamItem
+	ctl     chan func()
+	stop    chan struct{}
+	done    chan struct{}
+	once    sync.Once
+
+	// Test knobs.
+	queueLen  atomic.Int64                  // per-connection queue of new connections
+	writeGate atomic.Pointer[chan struct{}] // non-nil: writers wait for it before each write
+
+	// Owned by the hub goroutine.
+	conns  map[*streamConn]struct{}
+	books  map[uint32]*bookFeed
+	trades map[uint32]map[*streamConn]struct{}
+	accts  map[uint64]map[*streamConn]struct{}
+}
+
+// bookFeed is one market's book subscribers and the view last sent.
+type bookFeed struct {
+	prev *engine.MarketView
+	subs map[*streamConn]struct{}
+}
+
+func newHub(s *Server) *hub {
+	h := &hub{s: s, in: make(chan *streamItem, streamInbox), ctl: make(chan func()),
+		stop: make(chan struct{}), done: make(chan struct{}),
+		conns: map[*streamConn]struct{}{}, books: map[uint32]*bookFeed{},
+		trades: map[uint32]map[*streamConn]struct{}{}, accts: map[uint64]map[*streamConn]struct{}{}}
+	h.queueLen.Store(streamQueue)
+	go h.run()
+	return h
+}
+
+// publish is called by onResult on the engine's output goroutine after
+// the read model applied res. It never blocks.
+func (h *hub) publish(res *engine.Result) {
+	if h == nil || h.clients.Load() == 0 || len(res.Events) == 0 {
+		return
+	}
+	it := &streamItem{seq: res.Seq, time: res.Time}
+	priv := h.private.Load() > 0
+	var ids []uint64
+	for i := range res.Events {
+		ev := &res.Events[i]
+		switch ev.Kind {
+		case book.EvTrade:
+			it.events = append(it.events, streamEvent{Event: *ev, tradeID: res.Seq<<16 | uint64(min(i, 1<<16-1))})
+			if priv {
+				ids = append(ids, ev.OrderID, ev.MakerID)
+			}
+		case book.EvAccepted, book.EvCancelled, book.EvExpired, book.EvAmended, book.EvTriggered:
+			if priv {
+				ids = append(ids, ev.OrderID)
+			}
+		}
+	}
+	if len(ids) > 0 {
+		it.orders = h.s.rm.snapshotOrders(ids)
+	}
+	if len(it.events) == 0 && len(it.orders) == 0 {
+		return
+	}
+	select {
+	case h.in <- it:
+	default:
+		h.lost.Store(true)
+	}
+}
+
+// snapshotOrders returns copies of the orders with the given ids (each
+// once, in first-seen order).
+func (m *readModel) snapshotOrders(ids []uint64) []orderRec {
+	out := make([]orderRec, 0, len(ids))
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+next:
+	for _, id := range ids {
+		for i := range out {
+			if out[i].ID == id {
+				continue next
+			}
+		}
+		if o := m.Orders[id]; o != nil {
+			out = append(out, *o)
+		}
+	}
+	return out
+}
+
+// close disconnects every stream and stops the hub (idempotent).
+func (h *hub) close() {
+	if h == nil {
+		return
+	}
+	h.once.Do(func() {
+		close(h.stop)
+		<-h.done
+	})
+}
+
+// do runs f on the hub goroutine; false if the hub stopped.
+func (h *hub) do(f func()) bool {
+	select {
+	case h.ctl <- f:
+		return true
+	case <-h.stop:
+		return false
+	}
+}
+
+func (h *hub) run() {
+	defer close(h.done)
+	t := time.NewTicker(streamBookPoll)
+	defer t.Stop()
+	for {
+		var tick <-chan time.Time
+		if len(h.books) > 0 {
+			tick = t.C
+		}
+		select {
+		case <-h.stop:
+			for c := range h.conns {
+				c.kill(websocket.CloseGoingAway, "server shutting down")
+			}
+			return
+		case f := <-h.ctl:
+			f()
+		case it := <-h.in:
+			h.dispatch(it)
+		case <-tick:
+			for id, f := range h.books {
+				h.advanceBook(id, f)
+			}
+		}
+		if h.lost.Swap(false) {
+			// Messages were dropped: every stream must resync.
+			for c := range h.conns {
+				c.kill(websocket.CloseTryAgainLater, "server overloaded: resubscribe")
+			}
+		}
+	}
+}
+
+// dispatch sends one result's trades, orders and fills.
+func (h *hub) dispatch(it *streamItem) {
+	var b []byte
+	for i := range it.events {
+		ev := &it.events[i]
+		m, ok := h.s.marketByID(ev.Market)
+		if !ok {
+			continue
+		}
+		if subs := h.trades[ev.Market]; len(subs) > 0 {
+			ch := "trades:" + m.name
+			b = b[:0]
+			b = strconvUint(append(b, `{"id":`...), ev.tradeID)
+			b = append(appendKey(b, "price", false), '"')
+			b = append(m.u.appendPrice(b, ev.Price), '"')
+			b = append(appendKey(b, "quantity", false), '"')
+			b = append(m.u.appendQty(b, ev.Qty), '"')
+			b = appendStr(b, "side", sideNames[ev.Side&1])
+			b = appendTime(b, "time", it.time)
+			b = append(b, '}')
+			for c := range subs {
+				c.sendData(ch, it.seq, b)
+			}
+		}
+		makerSide := book.Buy
+		if ev.Side == book.Buy {
+			makerSide = book.Sell
+		}
+		h.sendFill(m, ev.Owner, &fillRec{TradeID: ev.tradeID, OrderID: ev.OrderID, Market: ev.Market,
+			Side: ev.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: it.time}, it.seq)
+		h.sendFill(m, ev.MakerOwner, &fillRec{TradeID: ev.tradeID, OrderID: ev.MakerID, Market: ev.Market,
+			Side: makerSide, Price: ev.Price, Qty: ev.Qty, Fee: ev.MakerFee, Maker: true, Time: it.time}, it.seq)
+	}
+	for i := range it.orders {
+		o := &it.orders[i]
+		subs := h.accts[o.Account]
+		if len(subs) == 0 {
+			continue
+		}
+		m, ok := h.s.marketByID(o.Market)
+		if !ok {
+			continue
+		}
+		b = h.s.appendOrder(b[:0], o, m)
+		for c := range subs {
+			if c.subs["orders"] {
+				c.sendData("orders", it.seq, b)
+			}
+		}
+	}
+}
+
+func (h *hub) sendFill(m *mkt, account uint64, f *fillRec, seq uint64) {
+	subs := h.accts[account]
+	if len(subs) == 0 {
+		return
+	}
+	b := h.s.appendFill(nil, f, m)
+	for c := range subs {
+		if c.subs["fills"] {
+			c.sendData("fills", seq, b)
+		}
+	}
+}
+
+// advanceBook sends the subscribers of market id the changes from the
+// view they have to the latest published one.
+func (h *hub) advanceBook(id uint32, f *bookFeed) {
+	v, ok := h.s.eng.Market(id)
+	if !ok || v == f.prev || (f.prev != nil && v.Seq <= f.prev.Seq) {
+		return
+	}
+	m, ok := h.s.marketByID(id)
+	if !ok {
+		return
+	}
+	var prevBids, prevAsks []book.Level
+	if f.prev != nil {
+		prevBids, prevAsks = f.prev.Bids, f.prev.Asks
+	}
+	f.prev = v
+	bids := diffLevels(nil, prevBids, v.Bids, m.u)
+	asks := diffLevels(nil, prevAsks, v.Asks, m.u)
+	if bids == nil && asks == nil {
+		return
+	}
+	ch := "book:" + m.name
+	for c := range f.subs {
+		b := c.header(ch, "delta", v.Seq)
+		b = append(appendKey(b, "bids", false), '[')
+		b = append(append(b, bids...), ']')
+		b = append(appendKey(b, "asks", false), '[')
+		b = append(append(b, asks...), "]}"...)
+		c.enqueue(b)
+	}
+}
+
+// diffLevels appends the [price, quantity] pairs that turn the levels
+// prev into next (quantity "0": the level is gone), comma-separated.
+func diffLevels(b []byte, prev, next []book.Level, u units) []byte {
+	old := make(map[int64]int64, len(prev))
+	for _, l := range prev {
+		old[l.Price] = l.Qty
+	}
+	pair := func(price, qty int64) {
+		if b != nil {
+			b = append(b, ',')
+		}
+		b = append(u.appendPrice(append(b, `["`...), price), `","`...)
+		b = append(u.appendQty(b, qty), `"]`...)
+	}
+	for _, l := range next {
+		if q, ok := old[l.Price]; !ok || q != l.Qty {
+			pair(l.Price, l.Qty)
+		}
+		delete(old, l.Price)
+	}
+	for _, l := range prev {
+		if _, ok := old[l.Price]; ok {
+			pair(l.Price, 0)
+		}
+	}
+	return b
+}
+
+// streamConn is one WebSocket client.
+type streamConn struct {
+	h      *hub
+	ws     *websocket.Conn
+	send   chan []byte
+	closed chan struct{}
+	once   sync.Once
+	code   int
+	reason string
+
+	// Owned by the hub goroutine.
+	account uint64
+	subs    map[string]bool   // channel → subscribed
+	n       map[string]uint64 // channel → messages sent
+}
+
+// kill closes the connection with a close code (idempotent, never blocks).
+func (c *streamConn) kill(code int, reason string) {
+	c.once.Do(func() {
+		c.code, c.reason = code, reason
+		close(c.closed)
+	})
+}
+
+// enqueue queues a message; a full queue closes the connection.
+func (c *streamConn) enqueue(b []byte) {
+	select {
+	case c.send <- b:
+	default:
+		c.kill(websocket.ClosePolicyViolation, "slow consumer: send queue full")
+	}
+}
+
+// header starts a channel message: {"channel":…,"type":…,"seq":…,"n":…
+// (type omitted when empty). Hub goroutine only.
+func (c *streamConn) header(ch, typ string, seq uint64) []byte {
+	c.n[ch]++
+	b := make([]byte, 0, 256)
+	b = appendString(append(b, `{"channel":`...), ch)
+	if typ != "" {
+		b = appendStr(b, "type", typ)
+	}
+	b = appendUint(b, "seq", seq)
+	return appendUint(b, "n", c.n[ch])
+}
+
+// sendData sends {"channel","seq","n","data"}. Hub goroutine only.
+func (c *streamConn) sendData(ch string, seq uint64, data []byte) {
+	b := c.header(ch, "", seq)
+	b = append(appendKey(b, "data", false), data...)
+	c.enqueue(append(b, '}'))
+}
+
+// reply queues a control message (from any goroutine).
+func (c *streamConn) replyError(code, msg string) {
+	b := append([]byte(`{"type":"error","error":{"code":`), appendString(nil, code)...)
+	b = append(appendString(append(b, `,"message":`...), msg), "}}"...)
+	c.enqueue(b)
+}
+
+var streamUpgrader = websocket.FastHTTPUpgrader{
+	HandshakeTimeout: 10 * time.Second,
+	// Streams authenticate with a token in a message, not cookies: any
+	// origin may connect.
+	CheckOrigin: func(*fasthttp.RequestCtx) bool { return true },
+}
+
+// stream handles GET /v1/stream.
+func (s *Server) stream(ctx *fasthttp.RequestCtx) {
+	h := s.hub
+	if h == nil || !s.ready.Load() {
+		writeError(ctx, errUnavailable)
+		return
+	}
+	if !websocket.FastHTTPIsWebSocketUpgrade(ctx) {
+		writeError(ctx, fmt.Errorf("%w: /v1/stream needs a WebSocket upgrade", errInvalid))
+		return
+	}
+	_ = streamUpgrader.Upgrade(ctx, func(ws *websocket.Conn) {
+		c := &streamConn{h: h, ws: ws, send: make(chan []byte, h.queueLen.Load()), closed: make(chan struct{}),
+			subs: map[string]bool{}, n: map[string]uint64{}}
+		if !h.do(func() { h.conns[c] = struct{}{}; h.clients.Add(1) }) {
+			_ = ws.Close()
+			return
+		}
+		writerDone := make(chan struct{})
+		go c.writer(writerDone)
+		c.reader()
+		c.kill(websocket.CloseNormalClosure, "")
+		<-writerDone
+		h.do(func() { h.drop(c) })
+	})
+}
+
+// drop forgets c. Hub goroutine only.
+func (h *hub) drop(c *streamConn) {
+	if _, ok := h.conns[c]; !ok {
+		return
+	}
+	delete(h.conns, c)
+	h.clients.Add(-1)
+	for ch := range c.subs {
+		h.unsubscribe(c, ch)
+	}
+}
+
+// writer sends queued messages and pings until the connection is killed,
+// then sends a close frame and closes the socket.
+func (c *streamConn) writer(done chan struct{}) {
+	defer close(done)
+	t := time.NewTicker(streamPing)
+	defer t.Stop()
+	defer func() {
+		msg := websocket.FormatCloseMessage(c.code, c.reason)
+		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+		_ = c.ws.Close()
+	}()
+	for {
+		select {
+		case <-c.closed:
+			return
+		case b := <-c.send:
+			if g := c.h.writeGate.Load(); g != nil {
+				select {
+				case <-*g:
+				case <-c.closed:
+					return
+				}
+			}
+			_ = c.ws.SetWriteDeadline(time.Now().Add(streamWriteWait))
+			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+				c.kill(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		case <-t.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(streamWriteWait)); err != nil {
+				c.kill(websocket.CloseAbnormalClosure, "")
+				return
+			}
+		}
+	}
+}
+
+// streamOp is a client message.
+type streamOp struct {
+	Op       string   `json:"op"`
+	Token    string   `json:"token"`
+	Channels []string `json:"channels"`
+}
+
+// reader reads client messages until the connection fails or is killed.
+func (c *streamConn) reader() {
+	ws := c.ws
+	ws.SetReadLimit(streamReadLimit)
+	_ = ws.SetReadDeadline(time.Now().Add(streamPongWait))
+	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(streamPongWait)) })
+	var account uint64
+	bad := 0
+	for {
+		_, msg, err := ws.ReadMessage()
+		if err != nil {
+			return
+		}
+		_ = ws.SetReadDeadline(time.Now().Add(streamPongWait))
+		var op streamOp
+		if err := json.Unmarshal(msg, &op); err != nil {
+			err = fmt.Errorf("malformed message: %v", err)
+			if bad++; bad >= streamMaxBad {
+				c.kill(websocket.ClosePolicyViolation, "too many bad messages")
+				return
+			}
+			c.replyError("invalid_argument", err.Error())
+			continue
+		}
+		switch op.Op {
+		case "auth":
+			acct, err := c.h.s.streamAccount(op.Token)
+			if err != nil {
+				bad++
+				c.replyError(classify(err).code, errMessage(err))
+				break
+			}
+			if account != 0 && account != acct {
+				bad++
+				c.replyError("invalid_argument", "already authenticated as another account")
+				break
+			}
+			account = acct
+			c.h.do(func() {
+				c.account = acct
+				b := strconvUint([]byte(`{"type":"authenticated","account_id":`), acct)
+				c.enqueue(append(b, '}'))
+			})
+		case "subscribe", "unsubscribe":
+			if len(op.Channels) == 0 {
+				bad++
+				c.replyError("invalid_argument", "channels is empty")
+				break
+			}
+			var good []string
+			for _, ch := range op.Channels {
+				if err := c.h.s.checkChannel(ch, account); err != nil {
+					bad++
+					c.replyChannelError(ch, err)
+					continue
+				}
+				good = append(good, ch)
+			}
+			if len(good) == 0 {
+				break
+			}
+			sub := op.Op == "subscribe"
+			c.h.do(func() {
+				b := append([]byte(`{"type":"`), op.Op...)
+				b = append(b, `d","channels":[`...)
+				for i, ch := range good {
+					if i > 0 {
+						b = append(b, ',')
+					}
+					b = appendString(b, ch)
+				}
+				c.enqueue(append(b, "]}"...))
+				for _, ch := range good {
+					if sub {
+						c.h.subscribe(c, ch)
+					} else {
+						c.h.unsubscribe(c, ch)
+					}
+				}
+			})
+		default:
+			bad++
+			c.replyError("invalid_argument", fmt.Sprintf("unknown op %q (auth, subscribe, unsubscribe)", op.Op))
+		}
+		if bad >= streamMaxBad {
+			c.kill(websocket.ClosePolicyViolation, "too many bad messages")
+			return
+		}
+	}
+}
+
+func (c *streamConn) replyChannelError(ch string, err error) {
+	b := append([]byte(`{"type":"error","channel":`), appendString(nil, ch)...)
+	b = append(b, `,"error":{"code":`...)
+	b = appendString(b, classify(err).code)
+	b = append(appendString(append(b, `,"message":`...), errMessage(err)), "}}"...)
+	c.enqueue(b)
+}
+
+// errMessage is err's message without our sentinel prefixes.
+func errMessage(err error) string {
+	msg := err.Error()
+	for _, p := range []error{errInvalid, errNotFound, errUnauth, errForbidden} {
+		msg = strings.TrimPrefix(msg, p.Error()+": ")
+	}
+	return msg
+}
+
+// checkChannel validates a channel name for a client authenticated as
+// account (0: not authenticated).
+func (s *Server) checkChannel(ch string, account uint64) error {
+	switch {
+	case ch == "orders" || ch == "fills":
+		if account == 0 {
+			return fmt.Errorf("%w: channel %q needs {\"op\":\"auth\"} first", errUnauth, ch)
+		}
+		return nil
+	case ch == "copy" || strings.HasPrefix(ch, "copy:"):
+		return fmt.Errorf("%w: channel %q is not available yet", errNotFound, ch)
+	}
+	for _, p := range []string{"book:", "trades:"} {
+		if sym, ok := strings.CutPrefix(ch, p); ok {
+			if _, ok := s.marketByName([]byte(sym)); !ok {
+				return fmt.Errorf("%w: market %q", errNotFound, sym)
+			}
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: unknown channel %q (book:SYMBOL, trades:SYMBOL, orders, fills)", errInvalid, ch)
+}
+
+// streamAccount authenticates a stream's token.
+func (s *Server) streamAccount(tok string) (uint64, error) {
+	if tok == "" {
+		return 0, errUnauth
+	}
+	h := hashToken([]byte(tok))
+	s.tokMu.RLock()
+	r, ok := s.tokens[h]
+	s.tokMu.RUnlock()
+	if !ok {
+		if subtle.ConstantTimeCompare(h[:], s.adminHash[:]) == 1 {
+			return 0, fmt.Errorf("%w: the admin token is not a user token", errForbidden)
+		}
+		return 0, errUnauth
+	}
+	return r.account, nil
+}
+
+// subscribe adds c to channel ch (already checked). Hub goroutine only.
+func (h *hub) subscribe(c *streamConn, ch string) {
+	if c.subs[ch] {
+		return
+	}
+	c.subs[ch] = true
+	switch {
+	case ch == "orders" || ch == "fills":
+		subs := h.accts[c.account]
+		if subs == nil {
+			subs = map[*streamConn]struct{}{}
+			h.accts[c.account] = subs
+		}
+		if _, ok := subs[c]; !ok {
+			subs[c] = struct{}{}
+			h.private.Add(1)
+		}
+	case strings.HasPrefix(ch, "trades:"):
+		m, ok := h.s.marketByName([]byte(ch[len("trades:"):]))
+		if !ok {
+			return
+		}
+		subs := h.trades[m.id]
+		if subs == nil {
+			subs = map[*streamConn]struct{}{}
+			h.trades[m.id] = subs
+		}
+		subs[c] = struct{}{}
+	case strings.HasPrefix(ch, "book:"):
+		m, ok := h.s.marketByName([]byte(ch[len("book:"):]))
+		if !ok {
+			return
+		}
+		f := h.books[m.id]
+		if f == nil {
+			f = &bookFeed{subs: map[*streamConn]struct{}{}}
+			f.prev, _ = h.s.eng.Market(m.id)
+			h.books[m.id] = f
+		} else {
+			h.advanceBook(m.id, f) // the others catch up to the view c starts from
+		}
+		f.subs[c] = struct{}{}
+		var seq uint64
+		var bids, asks []book.Level
+		if v := f.prev; v != nil {
+			seq, bids, asks = v.Seq, v.Bids, v.Asks
+		}
+		b := c.header(ch, "snapshot", seq)
+		b = append(appendKey(b, "bids", false), '[')
+		b = appendLevels(b, bids, len(bids), m.u)
+		b = append(appendKey(b, "asks", false), '[')
+		b = appendLevels(b, asks, len(asks), m.u)
+		c.enqueue(append(b, '}'))
+	}
+}
+
+// unsubscribe removes c from channel ch. Hub goroutine only.
+func (h *hub) unsubscribe(c *streamConn, ch string) {
+	if !c.subs[ch] {
+		return
+	}
+	delete(c.subs, ch)
+	delete(c.n, ch)
+	switch {
+	case ch == "orders" || ch == "fills":
+		if c.subs["orders"] || c.subs["fills"] {
+			return
+		}
+		if subs := h.accts[c.account]; subs != nil {
+			if _, ok := subs[c]; ok {
+				delete(subs, c)
+				h.private.Add(-1)
+			}
+			if len(subs) == 0 {
+				delete(h.accts, c.account)
+			}
+		}
+	case strings.HasPrefix(ch, "trades:"):
+		if m, ok := h.s.marketByName([]byte(ch[len("trades:"):])); ok {
+			delete(h.trades[m.id], c)
+			if len(h.trades[m.id]) == 0 {
+				delete(h.trades, m.id)
+			}
+		}
+	case strings.HasPrefix(ch, "book:"):
+		if m, ok := h.s.marketByName([]byte(ch[len("book:"):])); ok {
+			if f := h.books[m.id]; f != nil {
+				delete(f.subs, c)
+				if len(f.subs) == 0 {
+					delete(h.books, m.id)
+				}
+			}
+		}
+	}
+}
