@@ -31,6 +31,7 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, err)
 		return
 	}
+	s.met.registrations.Inc()
 	tok, tid, err := s.issueToken(res.ID)
 	if err != nil {
 		writeError(ctx, err)

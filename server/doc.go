@@ -131,6 +131,16 @@
 // directory itself: it fails while istd runs, since the directory is
 // locked; use the admin endpoint then.
 //
+// # Metrics
+//
+// GET /metrics serves, on a registry of the server's own:
+// http_requests_total{handler,code}, http_request_duration_seconds{handler},
+// orders_total{market,type,result}, trades_total{market},
+// trading_volume_total{market} (in the quote asset),
+// user_registrations_total, engine_commands_total, engine_queue_depth,
+// wal_fsync_duration_seconds (time for a journal batch to become durable),
+// wal_durable_sequence, and the Go runtime and process collectors.
+//
 // # Concurrency
 //
 // A Server's methods are safe for concurrent use. Writes are answered only

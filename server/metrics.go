@@ -12,10 +12,14 @@ import (
 
 // metrics are the server's Prometheus collectors, on a registry of its own.
 type metrics struct {
-	requests *prometheus.CounterVec   // handler, code
-	duration *prometheus.HistogramVec // handler
-	orders   *prometheus.CounterVec   // market, type, result
-	trades   *prometheus.CounterVec   // market
+	requests      *prometheus.CounterVec   // handler, code
+	duration      *prometheus.HistogramVec // handler
+	orders        *prometheus.CounterVec   // market, type, result
+	trades        *prometheus.CounterVec   // market
+	volume        *prometheus.CounterVec   // market, in quote
+	registrations prometheus.Counter
+	commands      prometheus.Counter
+	fsync         prometheus.Histogram
 }
 
 func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
@@ -29,8 +33,15 @@ func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
 			Help: "Order placements by market, type and result (accepted or the rejection code)."}, []string{"market", "type", "result"}),
 		trades: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trades_total",
 			Help: "Trades by market."}, []string{"market"}),
+		volume: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trading_volume_total",
+			Help: "Traded notional by market, in the quote asset."}, []string{"market"}),
+		registrations: prometheus.NewCounter(prometheus.CounterOpts{Name: "user_registrations_total",
+			Help: "Accounts opened by sign-up."}),
+		commands: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_commands_total",
+			Help: "Commands the engine has made durable and applied."}),
+		fsync: s.fsync,
 	}
-	reg.MustRegister(m.requests, m.duration, m.orders, m.trades,
+	reg.MustRegister(m.requests, m.duration, m.orders, m.trades, m.volume, m.registrations, m.commands, m.fsync,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "engine_queue_depth",
 			Help: "Commands submitted to the engine and not yet delivered."},
@@ -54,15 +65,56 @@ func (m *metrics) request(route string, code int, d time.Duration) {
 	m.duration.WithLabelValues(route).Observe(d.Seconds())
 }
 
-// observe counts the trades of an engine result.
+// observe counts an engine result: the command, and its trades and their
+// volume.
 func (m *metrics) observe(s *Server, res *engine.Result) {
+	m.commands.Inc()
 	for i := range res.Events {
 		if ev := &res.Events[i]; ev.Kind == book.EvTrade {
 			if mk, ok := s.marketByID(ev.Market); ok {
 				m.trades.WithLabelValues(mk.name).Inc()
+				// price × qty × QuoteScale quote units of 10^-8.
+				m.volume.WithLabelValues(mk.name).Add(float64(ev.Price) * float64(ev.Qty) * float64(mk.u.qs) / 1e8)
 			}
 		}
 	}
+}
+
+// newFsyncHistogram returns wal_fsync_duration_seconds: how long each
+// journal batch took to become durable (from its hand-off to storage to the
+// end of its sync). timedJournal feeds it.
+func newFsyncHistogram() prometheus.Histogram {
+	return prometheus.NewHistogram(prometheus.HistogramOpts{Name: "wal_fsync_duration_seconds",
+		Help: "Time for a journal batch to become durable (write + fsync).", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16)})
+}
+
+// timedJournal times the engine's journal batches for
+// wal_fsync_duration_seconds.
+type timedJournal struct {
+	engine.PipelinedJournal
+	h prometheus.Histogram
+}
+
+// Commit implements engine.Journal.
+func (j timedJournal) Commit() error {
+	t := time.Now()
+	err := j.PipelinedJournal.Commit()
+	j.h.Observe(time.Since(t).Seconds())
+	return err
+}
+
+// CommitAsync implements engine.PipelinedJournal.
+func (j timedJournal) CommitAsync() (func() error, error) {
+	t := time.Now()
+	wait, err := j.PipelinedJournal.CommitAsync()
+	if wait == nil || err != nil {
+		return wait, err
+	}
+	return func() error {
+		err := wait()
+		j.h.Observe(time.Since(t).Seconds())
+		return err
+	}, nil
 }
 
 // order counts one order placement.

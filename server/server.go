@@ -73,6 +73,7 @@ type Server struct {
 	hub       *hub // streams (stream.go)
 	store     *store
 	rm        *readModel
+	fsync     prometheus.Histogram // wal_fsync_duration_seconds, fed by the journal
 	unsub     func()
 	http      *fasthttp.Server
 	reg       *prometheus.Registry
@@ -178,7 +179,8 @@ func Open(opts *Options) (*Server, error) {
 		s.log.Warn().Uint64("history_seq", s.rm.Seq).Uint64("engine_seq", state.Seq()).
 			Msg("order history is behind the engine (its last save is older than the snapshot): history and fills of the gap are missing")
 	}
-	e, err := engine.Open(&engine.Options{Journal: l, State: state, Snapshots: l,
+	s.fsync = newFsyncHistogram()
+	e, err := engine.Open(&engine.Options{Journal: timedJournal{l, s.fsync}, State: state, Snapshots: l,
 		SnapshotInterval: o.SnapshotInterval, FailFast: true})
 	if err != nil {
 		return fail(fmt.Errorf("server: start engine: %w", err))
