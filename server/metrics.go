@@ -28,7 +28,7 @@ func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_requests_total",
 			Help: "HTTP requests by route and status code."}, []string{"handler", "code"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "http_request_duration_seconds",
-			Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(25e-6, 2, 16)}, []string{"handler"}),
+			Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(25e-6, 2, 18)}, []string{"handler"}),
 		orders: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "orders_total",
 			Help: "Order placements by market, type and result (accepted or the rejection code)."}, []string{"market", "type", "result"}),
 		trades: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trades_total",
