@@ -61,6 +61,7 @@ func run(args []string, stdout io.Writer) error {
 	admin := fs.String("admin-token", env("IST_ADMIN_TOKEN", ""), "admin token (IST_ADMIN_TOKEN); default: stored or generated")
 	level := fs.String("log-level", env("IST_LOG_LEVEL", "info"), "log level: debug, info, warn, error (IST_LOG_LEVEL)")
 	noSignup := fs.Bool("disable-signup", env("IST_DISABLE_SIGNUP", "") == "1", "disable open sign-up (IST_DISABLE_SIGNUP=1)")
+	demoData := fs.Bool("demo", env("IST_DEMO", "") == "1", "on a fresh data dir, create demo markets and funded demo accounts (IST_DEMO=1)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -89,6 +90,17 @@ func run(args []string, stdout io.Writer) error {
 	log.Info().Str("listen", ln.Addr().String()).Str("data_dir", *dataDir).Msg("istd serving")
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
+	if *demoData {
+		tok := *admin
+		if tok == "" {
+			tok = s.GeneratedAdminToken()
+		}
+		if tok == "" {
+			log.Warn().Msg("--demo needs the admin token (--admin-token) on a data dir that already has one")
+		} else if err := demo("http://"+ln.Addr().String(), tok, stdout); err != nil {
+			log.Error().Err(err).Msg("demo data")
+		}
+	}
 	var serveErr error
 	select {
 	case got := <-sig:

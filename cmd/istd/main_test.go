@@ -102,3 +102,51 @@ func TestRunSignalBackup(t *testing.T) {
 	t.Setenv("IST_DATA_DIR", bdir)
 	runOnce(false)
 }
+
+// TestDemo starts istd with --demo on a fresh directory: two markets with
+// resting orders and two funded accounts appear; a second start adds
+// nothing.
+func TestDemo(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	addr := freeAddr(t)
+	start := func() (*syncBuf, chan error) {
+		var out syncBuf
+		done := make(chan error, 1)
+		go func() {
+			done <- run([]string{"--demo", "--data-dir", dir, "--listen", addr, "--admin-token", "secret", "--log-level", "error"}, &out)
+		}()
+		for i := 0; i < 400; i++ {
+			if strings.Contains(out.String(), "demo:") {
+				return &out, done
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+		t.Fatalf("no demo output: %q", out.String())
+		return nil, nil
+	}
+	out, done := start()
+	if !strings.Contains(out.String(), "demo account demo-bob") {
+		t.Fatalf("output %q", out.String())
+	}
+	resp, err := http.Get("http://" + addr + "/v1/markets/BTC-USDT/book")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"64990"`) || !strings.Contains(string(b), `"65010"`) {
+		t.Fatalf("demo book %s", b)
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	out, done = start()
+	if !strings.Contains(out.String(), "nothing added") {
+		t.Fatalf("second start: %q", out.String())
+	}
+	syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
