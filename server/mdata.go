@@ -239,14 +239,7 @@ func (s *Server) getTrades(ctx *fasthttp.RequestCtx, sym string) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = strconvUint(append(b, `{"id":`...), t.ID)
-		b = append(appendKey(b, "price", false), '"')
-		b = append(m.u.appendPrice(b, t.Price), '"')
-		b = append(appendKey(b, "quantity", false), '"')
-		b = append(m.u.appendQty(b, t.Qty), '"')
-		b = appendStr(b, "side", sideNames[t.Side&1])
-		b = appendTime(b, "time", t.Time)
-		b = append(b, '}')
+		b = appendTrade(b, m, t.ID, t.Price, t.Qty, t.Side, t.Time)
 	}
 	writeJSON(ctx, 200, append(b, "]}"...))
 }
@@ -377,4 +370,17 @@ func appendOptQty(b []byte, key string, lots int64, ok bool, u units) []byte {
 	}
 	b = append(appendKey(b, key, false), '"')
 	return append(u.appendQty(b, lots), '"')
+}
+
+// appendTrade appends one public trade as JSON, as served by
+// /v1/markets/{symbol}/trades and the trades stream channel.
+func appendTrade(b []byte, m *mkt, id uint64, price, qty int64, side book.Side, t int64) []byte {
+	b = strconvUint(append(b, `{"id":`...), id)
+	b = append(appendKey(b, "price", false), '"')
+	b = append(m.u.appendPrice(b, price), '"')
+	b = append(appendKey(b, "quantity", false), '"')
+	b = append(m.u.appendQty(b, qty), '"')
+	b = appendStr(b, "side", sideNames[side&1])
+	b = appendTime(b, "time", t)
+	return append(b, '}')
 }

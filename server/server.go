@@ -430,8 +430,12 @@ func bearer(ctx *fasthttp.RequestCtx) []byte {
 
 // account authenticates a user request.
 func (s *Server) account(ctx *fasthttp.RequestCtx) (uint64, error) {
-	tok := bearer(ctx)
-	if tok == nil {
+	return s.tokenAccount(bearer(ctx))
+}
+
+// tokenAccount returns the account of a user token.
+func (s *Server) tokenAccount(tok []byte) (uint64, error) {
+	if len(tok) == 0 {
 		return 0, errUnauth
 	}
 	h := hashToken(tok)

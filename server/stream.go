@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -210,15 +209,7 @@ func (h *hub) dispatch(it *streamItem) {
 		}
 		if subs := h.trades[ev.Market]; len(subs) > 0 {
 			ch := "trades:" + m.name
-			b = b[:0]
-			b = strconvUint(append(b, `{"id":`...), ev.tradeID)
-			b = append(appendKey(b, "price", false), '"')
-			b = append(m.u.appendPrice(b, ev.Price), '"')
-			b = append(appendKey(b, "quantity", false), '"')
-			b = append(m.u.appendQty(b, ev.Qty), '"')
-			b = appendStr(b, "side", sideNames[ev.Side&1])
-			b = appendTime(b, "time", it.time)
-			b = append(b, '}')
+			b = appendTrade(b[:0], m, ev.tradeID, ev.Price, ev.Qty, ev.Side, it.time)
 			for c := range subs {
 				c.sendData(ch, it.seq, b)
 			}
@@ -607,20 +598,7 @@ func (s *Server) checkChannel(ch string, account uint64) error {
 
 // streamAccount authenticates a stream's token.
 func (s *Server) streamAccount(tok string) (uint64, error) {
-	if tok == "" {
-		return 0, errUnauth
-	}
-	h := hashToken([]byte(tok))
-	s.tokMu.RLock()
-	r, ok := s.tokens[h]
-	s.tokMu.RUnlock()
-	if !ok {
-		if subtle.ConstantTimeCompare(h[:], s.adminHash[:]) == 1 {
-			return 0, fmt.Errorf("%w: the admin token is not a user token", errForbidden)
-		}
-		return 0, errUnauth
-	}
-	return r.account, nil
+	return s.tokenAccount([]byte(tok))
 }
 
 // subscribe adds c to channel ch (already checked). Hub goroutine only.
