@@ -1,6 +1,9 @@
 package engine
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
 // Check verifies the state's invariants and returns the first violation:
 // for every asset, the sum of available and locked balances over all
@@ -51,6 +54,9 @@ func (s *State) Check() error {
 			return fmt.Errorf("engine: asset %s: balances sum to %d, deposits − withdrawals = %d", s.assets[i], sum[i], s.supply[i])
 		}
 	}
+	if err := s.checkCopy(); err != nil {
+		return err
+	}
 	for _, m := range s.markets {
 		if err := m.book.Check(); err != nil {
 			return fmt.Errorf("engine: market %s: %w", m.name, err)
@@ -60,6 +66,69 @@ func (s *State) Check() error {
 				return fmt.Errorf("engine: market %s order %d has no reservation", m.name, o.ID)
 			}
 		}
+	}
+	return nil
+}
+
+// checkCopy verifies the copy-trading state: each relation's wallet is its
+// own and holds nothing once closed, mirrored orders never outlive their
+// command, follower counts and leaders' relation lists match the open
+// relations, and no account both leads and follows.
+func (s *State) checkCopy() error {
+	follows := make([]int32, len(s.accounts))
+	open := make([][]uint64, len(s.leaders))
+	for i := range s.relations {
+		r := &s.relations[i]
+		if r.id != uint64(i+1) || !s.validAccount(r.wallet) || s.accounts[r.wallet].relation != r.id {
+			return fmt.Errorf("engine: relation %d: wallet %d not linked", i+1, r.wallet)
+		}
+		if !s.userAccount(r.follower) || !s.userAccount(r.leader) || s.accounts[r.leader].leader == 0 {
+			return fmt.Errorf("engine: relation %d: follower %d or leader %d invalid", r.id, r.follower, r.leader)
+		}
+		for j, b := range s.accounts[r.wallet].bal {
+			if b.locked != 0 || (r.status == RelationClosed && b.avail != 0) {
+				return fmt.Errorf("engine: relation %d (%s) wallet asset %d holds %+v", r.id, r.status, j+1, b)
+			}
+		}
+		if r.status == RelationClosed {
+			continue
+		}
+		sp := r.spec
+		if !validCopySpec(&sp) || sp != r.spec {
+			return fmt.Errorf("engine: relation %d: invalid parameters %+v", r.id, r.spec)
+		}
+		follows[r.follower]++
+		l := s.accounts[r.leader].leader - 1
+		open[l] = append(open[l], r.id)
+	}
+	for id := range s.accounts {
+		a := &s.accounts[id]
+		if a.follows != follows[id] {
+			return fmt.Errorf("engine: account %d follows %d, %d open relations", id, a.follows, follows[id])
+		}
+		if a.follows > 0 && a.leader != 0 {
+			return fmt.Errorf("engine: account %d leads and follows", id)
+		}
+		if a.leader != 0 && (int(a.leader) > len(s.leaders) || s.leaders[a.leader-1].account != uint64(id)) {
+			return fmt.Errorf("engine: account %d: leader profile %d not linked", id, a.leader)
+		}
+	}
+	for i := range s.leaders {
+		L := &s.leaders[i]
+		if !slices.Equal(L.rels, open[i]) {
+			return fmt.Errorf("engine: leader %d lists relations %v, open %v", L.account, L.rels, open[i])
+		}
+		if L.profitShareBps < 0 || L.profitShareBps > MaxProfitShareBps {
+			return fmt.Errorf("engine: leader %d profit share %d", L.account, L.profitShareBps)
+		}
+	}
+	for _, id := range s.orders.ids() {
+		if rec := s.orders.get(id); rec.relation != 0 || s.accounts[rec.account].relation != 0 {
+			return fmt.Errorf("engine: mirrored order %d outlived its command", id)
+		}
+	}
+	if len(s.pending) != 0 {
+		return fmt.Errorf("engine: %d leader fills not mirrored", len(s.pending))
 	}
 	return nil
 }

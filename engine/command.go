@@ -48,9 +48,31 @@ const (
 	// CmdTick changes nothing; the engine's matcher submits one to publish
 	// views that are owed when no command comes.
 	CmdTick
+	// CmdSetLeaderProfile makes Account a leader others can follow, or
+	// updates its profile: Copy.ProfitShareBps. An account that follows
+	// someone cannot lead.
+	CmdSetLeaderProfile
+	// CmdFollow opens a copy relation of Account on leader Copy.Leader:
+	// Amount of quote asset Asset moves from Account's available balance
+	// into the relation's own wallet, sized and limited by Copy. The
+	// result carries the relation id. A leader cannot follow.
+	CmdFollow
+	// CmdAmendFollow changes the parameters of relation Copy.Relation to
+	// Copy's and adds Amount (≥ 0) of its quote asset to its wallet.
+	CmdAmendFollow
+	// CmdPauseFollow stops mirroring buys on relation Copy.Relation; sells
+	// are still mirrored.
+	CmdPauseFollow
+	// CmdResumeFollow lifts a pause.
+	CmdResumeFollow
+	// CmdUnfollow closes relation Copy.Relation: with Copy.Close ==
+	// CloseMarket its base is sold first; then profit share is settled and
+	// everything left returns to the follower's available balance.
+	CmdUnfollow
+	// CmdSettle settles profit share and checks the stop-loss of every
+	// open relation (of leader Account, or of all leaders with Account 0).
+	CmdSettle
 	numCommandKinds
-	// Copy-trading commands (Follow, AmendFollow, Pause, Resume, Unfollow,
-	// SetLeaderProfile, Settle) take the next values.
 )
 
 var commandNames = [numCommandKinds]string{
@@ -59,6 +81,9 @@ var commandNames = [numCommandKinds]string{
 	CmdCreateAccount: "create_account", CmdDeposit: "deposit", CmdWithdraw: "withdraw",
 	CmdPlace: "place", CmdCancel: "cancel", CmdCancelAll: "cancel_all", CmdAmend: "amend",
 	CmdSnapshot: "snapshot", CmdTick: "tick",
+	CmdSetLeaderProfile: "set_leader_profile", CmdFollow: "follow", CmdAmendFollow: "amend_follow",
+	CmdPauseFollow: "pause_follow", CmdResumeFollow: "resume_follow", CmdUnfollow: "unfollow",
+	CmdSettle: "settle",
 }
 
 // String returns the snake_case name of the kind.
@@ -150,6 +175,7 @@ type Command struct {
 	Name    Name   // asset, market or account name
 	Order   book.Order
 	Spec    MarketSpec
+	Copy    CopySpec // copy-trading commands
 	// Tag is an opaque value of the submitter, echoed in the Result (e.g.
 	// a request id or a send timestamp). The state machine ignores it.
 	Tag uint64

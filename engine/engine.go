@@ -79,10 +79,12 @@ type slot struct {
 	out    Outcome
 	events []Event
 	// views built by the matcher after the batch that ends at this slot.
-	markets  []*MarketView
-	accounts []*AccountView
-	dir      *Directory
-	snap     []byte // a snapshot taken after this slot's command, or nil
+	markets   []*MarketView
+	accounts  []*AccountView
+	relations []*RelationView
+	leaders   []*LeaderView
+	dir       *Directory
+	snap      []byte // a snapshot taken after this slot's command, or nil
 	// viewsCurrent: once this slot's views are published, every view
 	// reflects every command up to this one.
 	viewsCurrent bool
@@ -113,6 +115,8 @@ type Engine struct {
 
 	marketViews  sync.Map // uint32 → *MarketView
 	accountViews sync.Map // uint64 → *AccountView
+	relViews     sync.Map // uint64 → *RelationView
+	leaderViews  sync.Map // uint64 → *LeaderView
 	dir          atomic.Pointer[Directory]
 
 	failed  atomic.Pointer[error]
@@ -310,6 +314,36 @@ func (e *Engine) Account(id uint64) (*AccountView, bool) {
 	return v.(*AccountView), true
 }
 
+// Relation returns the latest durable view of copy relation id.
+func (e *Engine) Relation(id uint64) (*RelationView, bool) {
+	v, ok := e.relViews.Load(id)
+	if !ok {
+		return nil, false
+	}
+	return v.(*RelationView), true
+}
+
+// Relations calls fn for the latest view of every copy relation, in no
+// particular order, until fn returns false.
+func (e *Engine) Relations(fn func(*RelationView) bool) {
+	e.relViews.Range(func(_, v any) bool { return fn(v.(*RelationView)) })
+}
+
+// Leader returns the latest durable view of leader account id.
+func (e *Engine) Leader(account uint64) (*LeaderView, bool) {
+	v, ok := e.leaderViews.Load(account)
+	if !ok {
+		return nil, false
+	}
+	return v.(*LeaderView), true
+}
+
+// Leaders calls fn for the latest view of every leader, in no particular
+// order, until fn returns false.
+func (e *Engine) Leaders(fn func(*LeaderView) bool) {
+	e.leaderViews.Range(func(_, v any) bool { return fn(v.(*LeaderView)) })
+}
+
 // Directory returns the latest durable list of assets and markets.
 func (e *Engine) Directory() *Directory { return e.dir.Load() }
 
@@ -367,7 +401,7 @@ func (e *Engine) matcher() {
 	defer e.stampedW.Close()
 	defer e.matchedW.Close()
 	var last, lastViews int64
-	tr := newTouched()
+	tr := newTouched(e.state)
 	lastSnap := e.state.Seq()
 	snapAsked := false
 	for next := int64(1); ; {
@@ -404,6 +438,7 @@ func (e *Engine) matcher() {
 			sl := e.ring.Slot(s)
 			sl.out, sl.events = e.state.Apply(&sl.cmd, sl.events[:0])
 			sl.markets, sl.accounts, sl.dir, sl.viewsCurrent = sl.markets[:0], sl.accounts[:0], nil, false
+			sl.relations, sl.leaders = sl.relations[:0], sl.leaders[:0]
 			tr.command(&sl.cmd, &sl.out, sl.events)
 			snapAsked = snapAsked || sl.cmd.Kind == CmdSnapshot
 			if sl.out.Err == nil && (sl.cmd.Kind == CmdCreateAsset || sl.cmd.Kind == CmdCreateMarket) {
@@ -426,7 +461,7 @@ func (e *Engine) matcher() {
 		// Views cost allocations: build them at most once per ViewInterval
 		// under load (a directory change at once).
 		if dirChanged || now-lastViews >= int64(e.opts.ViewInterval) {
-			sl.markets, sl.accounts = tr.views(e.state, e.opts.DepthLevels, sl.markets, sl.accounts)
+			tr.views(e.opts.DepthLevels, sl)
 			lastViews = now
 		}
 		sl.viewsCurrent = !tr.dirty()
@@ -667,6 +702,12 @@ func (e *Engine) publish(sl *slot) {
 	for _, v := range sl.accounts {
 		e.accountViews.Store(v.Account, v)
 	}
+	for _, v := range sl.relations {
+		e.relViews.Store(v.ID, v)
+	}
+	for _, v := range sl.leaders {
+		e.leaderViews.Store(v.Account, v)
+	}
 	if sl.dir != nil {
 		e.dir.Store(sl.dir)
 	}
@@ -696,5 +737,13 @@ func (e *Engine) publishAll() {
 	for id := range e.state.accounts {
 		v, _ := e.state.AccountView(uint64(id))
 		e.accountViews.Store(v.Account, v)
+	}
+	for i := range e.state.relations {
+		v, _ := e.state.RelationView(uint64(i + 1))
+		e.relViews.Store(v.ID, v)
+	}
+	for i := range e.state.leaders {
+		v, _ := e.state.LeaderView(e.state.leaders[i].account)
+		e.leaderViews.Store(v.Account, v)
 	}
 }

@@ -5,7 +5,7 @@ import "github.com/instant-social-trading/ist/book"
 // place reserves funds for a new order, hands it to the market's book and
 // settles what it traded.
 func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
-	if !s.validAccount(cmd.Account) {
+	if !s.userAccount(cmd.Account) {
 		return Outcome{Err: ErrUnknownAccount}, dst
 	}
 	m, err := s.market(cmd.Market)
@@ -24,7 +24,8 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 	o := cmd.Order
 	o.ID = s.nextOrder + 1
 	o.Owner = cmd.Account
-	rec := order{id: o.ID, account: cmd.Account, market: m.id, side: o.Side, ref: cmd.Ref}
+	rec := order{id: o.ID, account: cmd.Account, market: m.id, side: o.Side, ref: cmd.Ref,
+		origQty: o.Qty, origBudget: o.QuoteBudget}
 	if err := s.reserve(m, &o, &rec); err != nil {
 		return Outcome{Err: err}, dst
 	}
@@ -189,6 +190,11 @@ func (s *State) trade(m *market, ev *book.Event) (takerFee, makerFee int64) {
 	sp := &m.spec
 	taker, maker := s.orders.get(ev.OrderID), s.orders.get(ev.MakerID)
 	n := ev.Price * ev.Qty * sp.QuoteScale // bounded by createMarket
+	if taker.relation == 0 && maker.relation == 0 && len(s.leaders) > 0 {
+		// Fills of mirrored orders are never mirrored (no cascades).
+		s.noteFill(taker, m, ev, n)
+		s.noteFill(maker, m, ev, n)
+	}
 	base := ev.Qty * sp.BaseScale
 	takerFee, makerFee = feeOf(n, sp.TakerFeeBps), feeOf(n, sp.MakerFeeBps)
 	buyer, seller := taker, maker
@@ -249,7 +255,7 @@ func (s *State) cancel(cmd *Command, dst []Event) (Outcome, []Event) {
 }
 
 func (s *State) cancelAll(cmd *Command, dst []Event) (Outcome, []Event) {
-	if !s.validAccount(cmd.Account) {
+	if !s.userAccount(cmd.Account) {
 		return Outcome{Err: ErrUnknownAccount}, dst
 	}
 	m, err := s.market(cmd.Market)

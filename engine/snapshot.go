@@ -14,21 +14,25 @@ import (
 
 // Snapshot encoding of a State, little-endian throughout:
 //
-//	+------+---------+-----+-----------+--------+---------+----------+------------+----------+------+--------+
-//	| ISTS | version | seq | nextOrder | assets | markets | accounts | client ids | done ids | refs | crc32c |
-//	| 4 B  | u16     | u64 | u64       | ...    | ...     | ...      | ...        | ...      | ...  | u32    |
-//	+------+---------+-----+-----------+--------+---------+----------+------------+----------+------+--------+
+//	+------+---------+-----+-----------+--------+---------+----------+------------+----------+------+---------+-----------+--------+
+//	| ISTS | version | seq | nextOrder | assets | markets | accounts | client ids | done ids | refs | leaders | relations | crc32c |
+//	| 4 B  | u16     | u64 | u64       | ...    | ...     | ...      | ...        | ...      | ...  | ...     | ...       | u32    |
+//	+------+---------+-----+-----------+--------+---------+----------+------------+----------+------+---------+-----------+--------+
 //
 // Each list is a u32 count followed by fixed-size entries, in id order
 // (never map order): assets (name, supply); markets (name, spec, halted,
 // last price, then the book's live orders as listed by book.All, each
-// followed by the engine's record of it: limit, locked, client order id);
+// followed by the engine's record of it: limit, locked, client order id,
+// and from version 2 its size as placed: quantity and quote budget);
 // accounts (name, balances); client order ids sorted by (account, ref);
 // the done orders' client order ids in the order they will be forgotten;
-// transfer references sorted by (account, ref). The CRC-32C (Castagnoli) covers everything before it. The same
+// transfer references sorted by (account, ref); then (version 2) leaders
+// (account, profit share, rotation) in profile order and copy relations
+// in id order. Version 1 (no sizes, no copy lists) is still read. The
+// CRC-32C (Castagnoli) covers everything before it. The same
 // bytes define State.Hash.
 
-const snapshotVersion = 1
+const snapshotVersion = 2 // 2: order sizes, copy relations and leaders
 
 var snapshotMagic = [4]byte{'I', 'S', 'T', 'S'}
 
@@ -68,6 +72,8 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 			w.i64(rec.limit)
 			w.i64(rec.locked)
 			w.bytes(rec.ref[:])
+			w.i64(rec.origQty)
+			w.i64(rec.origBudget)
 		}
 	}
 	w.u32(uint32(len(s.accounts)))
@@ -101,6 +107,16 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 		w.u8(uint8(e.kind))
 		w.u32(e.asset)
 		w.i64(e.amount)
+	}
+	w.u32(uint32(len(s.leaders)))
+	for i := range s.leaders {
+		w.u64(s.leaders[i].account)
+		w.u32(uint32(s.leaders[i].profitShareBps))
+		w.u64(s.leaders[i].rotate)
+	}
+	w.u32(uint32(len(s.relations)))
+	for i := range s.relations {
+		w.relation(&s.relations[i])
 	}
 	w.u32(crc32.Checksum(w.b[start:], crcTable))
 	return w.b
@@ -150,8 +166,13 @@ func DecodeState(data []byte) (*State, error) {
 	if [4]byte(r.take(4)) != snapshotMagic {
 		return nil, fmt.Errorf("%w: bad magic", ErrCorruptSnapshot)
 	}
-	if v := r.u16(); v != snapshotVersion {
-		return nil, fmt.Errorf("%w: version %d", ErrCorruptSnapshot, v)
+	version := r.u16()
+	if version < 1 || version > snapshotVersion {
+		return nil, fmt.Errorf("%w: version %d", ErrCorruptSnapshot, version)
+	}
+	sizes := 16 // version 1 has no order sizes
+	if version == 1 {
+		sizes = 0
 	}
 	s := NewState()
 	s.seq = r.u64()
@@ -185,10 +206,15 @@ func DecodeState(data []byte) (*State, error) {
 		}
 		b.SetLastPrice(last)
 		id := uint32(len(s.markets) + 1)
-		for k := r.count(orderInfoSize + 16 + 36); k > 0 && r.err == nil; k-- {
+		for k := r.count(orderInfoSize + 16 + 36 + sizes); k > 0 && r.err == nil; k-- {
 			o := r.orderInfo()
 			rec := order{id: o.ID, account: o.Owner, market: id, side: o.Side, limit: r.i64(), locked: r.i64()}
 			copy(rec.ref[:], r.take(len(rec.ref)))
+			if sizes > 0 {
+				rec.origQty, rec.origBudget = r.i64(), r.i64()
+			} else {
+				rec.origQty, rec.origBudget = o.Open, o.QuoteBudget
+			}
 			if r.err != nil {
 				break
 			}
@@ -250,6 +276,11 @@ func DecodeState(data []byte) (*State, error) {
 			return nil, err
 		}
 		s.refs[k] = refEntry{kind: CommandKind(r.u8()), asset: r.u32(), amount: r.i64()}
+	}
+	if version >= 2 {
+		if err := s.decodeCopy(&r); err != nil {
+			return nil, err
+		}
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.err = fmt.Errorf("%d trailing bytes", len(r.b))
@@ -329,6 +360,71 @@ func (w *enc) orderInfo(o *book.OrderInfo) {
 	w.i64(o.DisplayQty)
 	w.i64(o.QuoteBudget)
 	w.bool(o.Stop)
+}
+
+const relationSize = 8*4 + 4 + 1 + 8*2 + 1 + 4*2 + 8*5
+
+func (w *enc) relation(r *relation) {
+	w.u64(r.id)
+	w.u64(r.follower)
+	w.u64(r.leader)
+	w.u64(r.wallet)
+	w.u32(r.asset)
+	w.u8(uint8(r.status))
+	w.i64(r.spec.Value)
+	w.i64(r.spec.MaxOrderQuote)
+	w.u8(uint8(r.spec.Mode))
+	w.u32(uint32(r.spec.SlippageBps))
+	w.u32(uint32(r.spec.StopLossBps))
+	w.i64(r.allocation)
+	w.i64(r.hwm)
+	w.i64(r.paid)
+	w.u64(r.carryOrder)
+	w.i64(r.carry)
+}
+
+// decodeCopy reads the leaders and relations and links them to their
+// accounts; Check verifies the rest.
+func (s *State) decodeCopy(r *dec) error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrCorruptSnapshot}, args...)...)
+	}
+	for n := r.count(8 + 4 + 8); n > 0 && r.err == nil; n-- {
+		L := leader{account: r.u64(), profitShareBps: int32(r.u32()), rotate: r.u64()}
+		if r.err != nil {
+			break
+		}
+		if !s.validAccount(L.account) || s.accounts[L.account].leader != 0 {
+			return bad("leader %d", L.account)
+		}
+		s.leaders = append(s.leaders, L)
+		s.accounts[L.account].leader = int32(len(s.leaders))
+	}
+	for n := r.count(relationSize); n > 0 && r.err == nil; n-- {
+		var x relation
+		x.id, x.follower, x.leader, x.wallet = r.u64(), r.u64(), r.u64(), r.u64()
+		x.asset, x.status = r.u32(), RelationStatus(r.u8())
+		x.spec.Value, x.spec.MaxOrderQuote, x.spec.Mode = r.i64(), r.i64(), CopyMode(r.u8())
+		x.spec.SlippageBps, x.spec.StopLossBps = int32(r.u32()), int32(r.u32())
+		x.allocation, x.hwm, x.paid, x.carryOrder, x.carry = r.i64(), r.i64(), r.i64(), r.u64(), r.i64()
+		if r.err != nil {
+			break
+		}
+		x.spec.Leader, x.spec.Relation = x.leader, x.id
+		if x.id != uint64(len(s.relations)+1) || !s.validAccount(x.follower) || !s.validAccount(x.wallet) ||
+			!s.validAccount(x.leader) || s.accounts[x.leader].leader == 0 || s.accounts[x.wallet].relation != 0 ||
+			x.status < RelationActive || x.status > RelationClosed || !s.validAsset(x.asset) {
+			return bad("relation %d", x.id)
+		}
+		s.relations = append(s.relations, x)
+		s.accounts[x.wallet].relation = x.id
+		if x.status != RelationClosed {
+			s.accounts[x.follower].follows++
+			L := &s.leaders[s.accounts[x.leader].leader-1]
+			L.rels = append(L.rels, x.id)
+		}
+	}
+	return nil
 }
 
 // dec reads little-endian values; after the first short read every read

@@ -20,6 +20,13 @@ type Event struct {
 	Market   uint32
 	TakerFee int64 // trades: fee paid by the taker
 	MakerFee int64 // trades: fee paid by the maker
+	// Relation is the copy relation of a mirrored order's events and of
+	// the copy-trading events (EvCopySkipped, EvCopyClosed, EvProfitShare).
+	Relation uint64
+	// Amount is the quote of EvCopyClosed and EvProfitShare.
+	Amount int64
+	// CopyReason says why for EvCopySkipped and EvCopyClosed.
+	CopyReason CopyReason
 }
 
 // Outcome is the result of applying one command.
@@ -53,8 +60,13 @@ type State struct {
 	nextOrder    uint64
 	seq          uint64 // last applied sequence number
 
-	bevs []book.Event // scratch
-	ids  []uint64     // scratch
+	relations []relation // by id-1, closed ones included
+	leaders   []leader   // by account.leader-1
+	pending   []mirrorFill
+
+	bevs       []book.Event // scratch
+	ids        []uint64     // scratch
+	relScratch []uint64     // scratch
 }
 
 type market struct {
@@ -69,6 +81,13 @@ type market struct {
 type account struct {
 	name Name
 	bal  []balance // by asset id-1, grown on demand
+	// leader is 1 + the index of the account's leader profile, or 0.
+	leader int32
+	// follows counts the account's open copy relations as a follower.
+	follows int32
+	// relation is, for a copy wallet, its relation's id; such an account
+	// cannot be named by commands.
+	relation uint64
 }
 
 type balance struct {
@@ -87,6 +106,12 @@ type order struct {
 	limit  int64
 	locked int64 // quote for a buy, base for a sell
 	ref    Ref   // client order id, if any
+	// origQty and origBudget are the order's size as placed (quantity,
+	// and the quote budget of a buy by budget), for copy-trading sizing.
+	origQty, origBudget int64
+	// relation is the copy relation of a mirrored order (which never
+	// rests), or 0.
+	relation uint64
 }
 
 // ClientIDWindow is how many done orders keep their client order id: a
@@ -177,15 +202,35 @@ func (s *State) Apply(cmd *Command, dst []Event) (Outcome, []Event) {
 	case CmdDeposit, CmdWithdraw:
 		return s.transfer(cmd), dst
 	case CmdPlace:
-		return s.place(cmd, dst)
+		out, dst := s.place(cmd, dst)
+		if len(s.pending) > 0 {
+			dst = s.mirrorPending(dst)
+		}
+		return out, dst
 	case CmdCancel:
 		return s.cancel(cmd, dst)
 	case CmdCancelAll:
 		return s.cancelAll(cmd, dst)
 	case CmdAmend:
-		return s.amend(cmd, dst)
+		out, dst := s.amend(cmd, dst)
+		if len(s.pending) > 0 {
+			dst = s.mirrorPending(dst)
+		}
+		return out, dst
 	case CmdSnapshot, CmdTick:
 		return Outcome{}, dst
+	case CmdSetLeaderProfile:
+		return s.setLeaderProfile(cmd), dst
+	case CmdFollow:
+		return s.follow(cmd, dst)
+	case CmdAmendFollow:
+		return s.amendFollow(cmd), dst
+	case CmdPauseFollow, CmdResumeFollow:
+		return s.pauseFollow(cmd), dst
+	case CmdUnfollow:
+		return s.unfollow(cmd, dst)
+	case CmdSettle:
+		return s.settleCopy(cmd, dst)
 	}
 	return Outcome{Err: ErrInvalidCommand}, dst
 }
@@ -260,7 +305,7 @@ func (s *State) bal(id uint64, asset uint32) *balance {
 }
 
 func (s *State) transfer(cmd *Command) Outcome {
-	if !s.validAccount(cmd.Account) {
+	if !s.userAccount(cmd.Account) {
 		return Outcome{Err: ErrUnknownAccount}
 	}
 	if !s.validAsset(cmd.Asset) {

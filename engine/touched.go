@@ -6,14 +6,43 @@ import "github.com/instant-social-trading/ist/book"
 // matcher rebuilds only their views. Marks are batch numbers, so nothing
 // is cleared between batches.
 type touched struct {
-	batch    uint64
-	mMark    []uint64 // by market id
-	aMark    []uint64 // by account id
-	markets  []uint32
-	accounts []uint64
+	s         *State
+	batch     uint64
+	mMark     []uint64 // by market id
+	aMark     []uint64 // by account id
+	rMark     []uint64 // by relation id
+	lMark     []uint64 // by leader account id
+	markets   []uint32
+	accounts  []uint64
+	relations []uint64
+	leaders   []uint64
 }
 
-func newTouched() *touched { return &touched{batch: 1} }
+func newTouched(s *State) *touched { return &touched{s: s, batch: 1} }
+
+// mark adds id to list unless marks says it is there for this batch.
+func mark(marks *[]uint64, list *[]uint64, id uint64, batch uint64) {
+	for len(*marks) <= int(id) {
+		*marks = append(*marks, 0)
+	}
+	if (*marks)[id] != batch {
+		(*marks)[id] = batch
+		*list = append(*list, id)
+	}
+}
+
+// relation marks relation id, its wallet and follower, and its leader.
+func (t *touched) relation(id uint64) {
+	if id < 1 || id > uint64(len(t.s.relations)) {
+		return
+	}
+	mark(&t.rMark, &t.relations, id, t.batch)
+	r := &t.s.relations[id-1]
+	t.account(r.wallet)
+	t.account(r.follower)
+	t.account(r.leader)
+	mark(&t.lMark, &t.leaders, r.leader, t.batch)
+}
 
 func (t *touched) market(id uint32) {
 	for len(t.mMark) <= int(id) {
@@ -49,35 +78,57 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 		t.account(out.ID)
 	case CmdDeposit, CmdWithdraw, CmdPlace, CmdCancel, CmdCancelAll, CmdAmend:
 		t.account(cmd.Account)
+	case CmdSetLeaderProfile:
+		t.account(cmd.Account)
+		mark(&t.lMark, &t.leaders, cmd.Account, t.batch)
+	case CmdFollow, CmdAmendFollow, CmdPauseFollow, CmdResumeFollow, CmdUnfollow:
+		t.relation(out.ID)
 	}
 	for i := range evs {
 		ev := &evs[i]
-		t.market(ev.Market)
+		if ev.Market != 0 {
+			t.market(ev.Market)
+		}
 		t.account(ev.Owner)
 		if ev.Kind == book.EvTrade {
 			t.account(ev.MakerOwner)
 			t.account(FeeAccount)
 		}
+		if ev.Relation != 0 && ev.Kind != EvCopySkipped {
+			t.relation(ev.Relation)
+		}
 	}
 }
 
 // dirty reports whether something changed since the last views.
-func (t *touched) dirty() bool { return len(t.markets) > 0 || len(t.accounts) > 0 }
+func (t *touched) dirty() bool {
+	return len(t.markets) > 0 || len(t.accounts) > 0 || len(t.relations) > 0 || len(t.leaders) > 0
+}
 
-// views builds fresh views of everything touched, appends them to ms and
-// as, and starts the next batch.
-func (t *touched) views(s *State, depth int, ms []*MarketView, as []*AccountView) ([]*MarketView, []*AccountView) {
+// views builds fresh views of everything touched into sl, and starts the
+// next batch.
+func (t *touched) views(depth int, sl *slot) {
+	s := t.s
 	for _, id := range t.markets {
 		if v, err := s.MarketView(id, depth); err == nil {
-			ms = append(ms, v)
+			sl.markets = append(sl.markets, v)
 		}
 	}
 	for _, id := range t.accounts {
 		if v, err := s.AccountView(id); err == nil {
-			as = append(as, v)
+			sl.accounts = append(sl.accounts, v)
 		}
 	}
-	t.markets, t.accounts = t.markets[:0], t.accounts[:0]
+	for _, id := range t.relations {
+		if v, err := s.RelationView(id); err == nil {
+			sl.relations = append(sl.relations, v)
+		}
+	}
+	for _, id := range t.leaders {
+		if v, err := s.LeaderView(id); err == nil {
+			sl.leaders = append(sl.leaders, v)
+		}
+	}
+	t.markets, t.accounts, t.relations, t.leaders = t.markets[:0], t.accounts[:0], t.relations[:0], t.leaders[:0]
 	t.batch++
-	return ms, as
 }

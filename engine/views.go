@@ -115,3 +115,54 @@ func (s *State) directory() *Directory {
 	}
 	return d
 }
+
+// RelationView is an immutable picture of one copy relation after the
+// command with sequence number Seq, published like AccountView. The
+// wallet's balances are in the AccountView of Wallet.
+type RelationView struct {
+	ID       uint64
+	Seq      uint64
+	Follower uint64
+	Leader   uint64
+	Wallet   uint64 // the account id of the relation's copy wallet
+	Asset    uint32 // the wallet's quote asset
+	Status   RelationStatus
+	// Spec holds the sizing parameters: Mode, Value, MaxOrderQuote,
+	// SlippageBps, StopLossBps (and Leader, Relation).
+	Spec CopySpec
+	// Allocation is the quote moved into the wallet; HWM the high-water
+	// mark for profit share; ProfitPaid the profit share paid so far.
+	Allocation, HWM, ProfitPaid int64
+	// NAV is the wallet's value in quote at the last trade prices when
+	// the view was built (0 once closed).
+	NAV int64
+}
+
+// LeaderView is an immutable picture of one leader's profile.
+type LeaderView struct {
+	Account        uint64
+	Seq            uint64
+	ProfitShareBps int32
+	Relations      []uint64 // open relations, ascending
+}
+
+// RelationView returns a fresh view of copy relation id.
+func (s *State) RelationView(id uint64) (*RelationView, error) {
+	if id < 1 || id > uint64(len(s.relations)) {
+		return nil, ErrUnknownRelation
+	}
+	r := &s.relations[id-1]
+	return &RelationView{ID: id, Seq: s.seq, Follower: r.follower, Leader: r.leader, Wallet: r.wallet,
+		Asset: r.asset, Status: r.status, Spec: r.spec, Allocation: r.allocation, HWM: r.hwm,
+		ProfitPaid: r.paid, NAV: s.nav(r)}, nil
+}
+
+// LeaderView returns a fresh view of leader account id.
+func (s *State) LeaderView(account uint64) (*LeaderView, error) {
+	if !s.validAccount(account) || s.accounts[account].leader == 0 {
+		return nil, ErrNotLeader
+	}
+	L := &s.leaders[s.accounts[account].leader-1]
+	return &LeaderView{Account: account, Seq: s.seq, ProfitShareBps: L.profitShareBps,
+		Relations: append([]uint64(nil), L.rels...)}, nil
+}

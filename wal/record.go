@@ -20,7 +20,10 @@ import (
 //	       |         |      | order id, ref[36], name[24], tag,    |        |
 //	       |         |      | order (side type tif stp post_only   |        |
 //	       |         |      | price stop qty budget display),      |        |
-//	       |         |      | market spec (create_market only)     |        |
+//	       |         |      | market spec (create_market only),    |        |
+//	       |         |      | copy spec (copy-trading kinds only:  |        |
+//	       |         |      | leader relation value max_quote mode |        |
+//	       |         |      | close slippage stop_loss share)      |        |
 //	       +---------+------+--------------------------------------+--------+
 //
 // The CRC-32C (Castagnoli) covers the key's sequence number and every value
@@ -83,6 +86,17 @@ func AppendRecord(dst []byte, cmd *engine.Command) []byte {
 		b = le.AppendUint32(b, uint32(sp.MakerFeeBps))
 		b = le.AppendUint32(b, uint32(sp.TakerFeeBps))
 	}
+	if hasCopySpec(cmd.Kind) {
+		c := &cmd.Copy
+		b = le.AppendUint64(b, c.Leader)
+		b = le.AppendUint64(b, c.Relation)
+		b = le.AppendUint64(b, uint64(c.Value))
+		b = le.AppendUint64(b, uint64(c.MaxOrderQuote))
+		b = append(b, uint8(c.Mode), uint8(c.Close))
+		b = le.AppendUint32(b, uint32(c.SlippageBps))
+		b = le.AppendUint32(b, uint32(c.StopLossBps))
+		b = le.AppendUint32(b, uint32(c.ProfitShareBps))
+	}
 	return le.AppendUint32(b, recordCRC(cmd.Seq, b[start:]))
 }
 
@@ -102,14 +116,24 @@ func recordCRC(seq uint64, body []byte) uint32 {
 const (
 	fixedSize = 2 + 8*2 + 4*2 + 8*2 + 36 + 24 + 8 + 5 + 8*5
 	specSize  = 4*2 + 8*8 + 4*2
+	copySize  = 8*4 + 2 + 4*3
 )
+
+// hasCopySpec reports whether records of kind k carry a copy spec.
+func hasCopySpec(k engine.CommandKind) bool {
+	return k >= engine.CmdSetLeaderProfile && k <= engine.CmdSettle
+}
 
 // RecordSize returns the encoded size of a record of kind k.
 func RecordSize(k engine.CommandKind) int {
+	n := fixedSize + 4
 	if k == engine.CmdCreateMarket {
-		return fixedSize + specSize + 4
+		n += specSize
 	}
-	return fixedSize + 4
+	if hasCopySpec(k) {
+		n += copySize
+	}
+	return n
 }
 
 // DecodeRecord decodes the value stored under sequence number seq. It
@@ -128,10 +152,7 @@ func DecodeRecord(seq uint64, v []byte) (engine.Command, error) {
 	}
 	cmd.Seq = seq
 	cmd.Kind = engine.CommandKind(body[1])
-	want := fixedSize
-	if cmd.Kind == engine.CmdCreateMarket {
-		want += specSize
-	}
+	want := RecordSize(cmd.Kind) - 4
 	if len(body) != want {
 		return cmd, fmt.Errorf("%w: seq %d: %s record of %d bytes, want %d", ErrCorrupt, seq, cmd.Kind, len(body), want)
 	}
@@ -162,6 +183,13 @@ func DecodeRecord(seq uint64, v []byte) (engine.Command, error) {
 		r := &sp.Rules
 		r.TickSize, r.LotSize, r.MinQty, r.MaxQty, r.MinNotional, r.MaxPrice = int64(u64()), int64(u64()), int64(u64()), int64(u64()), int64(u64()), int64(u64())
 		sp.MakerFeeBps, sp.TakerFeeBps = int32(u32()), int32(u32())
+	}
+	if hasCopySpec(cmd.Kind) {
+		c := &cmd.Copy
+		c.Leader, c.Relation, c.Value, c.MaxOrderQuote = u64(), u64(), int64(u64()), int64(u64())
+		c.Mode, c.Close = engine.CopyMode(p[0]), engine.ClosePolicy(p[1])
+		p = p[2:]
+		c.SlippageBps, c.StopLossBps, c.ProfitShareBps = int32(u32()), int32(u32()), int32(u32())
 	}
 	return cmd, nil
 }

@@ -22,6 +22,12 @@ func sampleCommands() []engine.Command {
 			Rules: book.Rules{TickSize: 1, LotSize: 2, MinQty: 2, MaxQty: 1000, MinNotional: 3, MaxPrice: 1 << 40}}},
 		{Kind: engine.CmdDeposit, Seq: 9, Account: 4, Asset: 2, Amount: 1 << 50, Ref: ref},
 		{Kind: engine.CmdCancel, Seq: 10, Account: 4, OrderID: 1 << 60},
+		{Kind: engine.CmdSetLeaderProfile, Seq: 11, Account: 5, Copy: engine.CopySpec{ProfitShareBps: 1000}},
+		{Kind: engine.CmdFollow, Seq: 12, Account: 6, Asset: 2, Amount: 1 << 40, Copy: engine.CopySpec{
+			Leader: 5, Value: engine.ValueOne, MaxOrderQuote: 1 << 33, Mode: engine.CopyProportional,
+			SlippageBps: 100, StopLossBps: 2000}},
+		{Kind: engine.CmdUnfollow, Seq: 13, Account: 6, Copy: engine.CopySpec{Relation: 1 << 35, Close: engine.CloseMarket}},
+		{Kind: engine.CmdSettle, Seq: 14},
 	}
 }
 

@@ -1,0 +1,755 @@
+package engine
+
+import (
+	"math"
+	"math/bits"
+	"slices"
+
+	"github.com/instant-social-trading/ist/book"
+)
+
+// Copy-trading (see ../shared/COPY_TRADING.md in the project): followers
+// mirror every fill of a leader's orders, deterministically, inside the
+// matcher, right after the command that made the fill and before the next
+// one. A relation between a follower and a leader has its own wallet, an
+// account of its own that no command can use directly; mirrored orders
+// trade only that wallet. Mirrored orders are derived, never journaled:
+// replaying the commands reproduces them.
+
+// CopyMode is how a relation sizes the mirror of a leader's buy.
+type CopyMode uint8
+
+// Copy modes. Values are part of the log format.
+const (
+	// CopyProportional spends Value/1e8 × r of the relation's quote, where
+	// r is the leader's spend on the fill over the leader's total quote
+	// just before it.
+	CopyProportional CopyMode = iota + 1
+	// CopyFixedQuote spends Value quote units per leader order, spread
+	// over its fills in proportion to their quantity.
+	CopyFixedQuote
+	// CopyMultiplier buys Value/1e8 × the leader's fill quantity.
+	CopyMultiplier
+)
+
+// String returns the mode's API name.
+func (m CopyMode) String() string {
+	switch m {
+	case CopyProportional:
+		return "proportional"
+	case CopyFixedQuote:
+		return "fixed_quote"
+	case CopyMultiplier:
+		return "multiplier"
+	}
+	return "mode?"
+}
+
+// ClosePolicy says what an unfollow does with the relation's base assets.
+type ClosePolicy uint8
+
+// Close policies. Values are part of the log format.
+const (
+	// CloseKeep returns quote and base to the follower as they are.
+	CloseKeep ClosePolicy = iota
+	// CloseMarket sells the base with IOC orders at the slippage floor
+	// under the last trade price first.
+	CloseMarket
+)
+
+// ValueOne is 1.0 in the fixed point of CopySpec.Value for the
+// proportional and multiplier modes.
+const ValueOne = 100_000_000
+
+// DefaultSlippageBps is the slippage a relation gets when Follow gives 0.
+const DefaultSlippageBps = 50
+
+// MaxSlippageBps and MaxProfitShareBps bound their CopySpec fields.
+const (
+	MaxSlippageBps    = 300
+	MaxProfitShareBps = 5000
+)
+
+// CopySpec carries the parameters of the copy-trading commands.
+type CopySpec struct {
+	Leader   uint64 // CmdFollow: the account to follow
+	Relation uint64 // AmendFollow, Pause/ResumeFollow, Unfollow
+	// Value: for CopyProportional and CopyMultiplier a factor in units of
+	// 1/ValueOne; for CopyFixedQuote quote units per leader order.
+	Value int64
+	// MaxOrderQuote caps the notional of one mirrored buy, in quote units
+	// (0: no cap).
+	MaxOrderQuote  int64
+	Mode           CopyMode
+	Close          ClosePolicy // CmdUnfollow
+	SlippageBps    int32       // 1..MaxSlippageBps; 0 means DefaultSlippageBps
+	StopLossBps    int32       // 0 (none) .. 9999
+	ProfitShareBps int32       // CmdSetLeaderProfile: 0..MaxProfitShareBps
+}
+
+// RelationStatus is the state of a copy relation.
+type RelationStatus uint8
+
+// Relation states.
+const (
+	RelationActive RelationStatus = iota + 1
+	RelationPaused
+	RelationClosed
+)
+
+// String returns the status's API name.
+func (s RelationStatus) String() string {
+	switch s {
+	case RelationActive:
+		return "active"
+	case RelationPaused:
+		return "paused"
+	case RelationClosed:
+		return "closed"
+	}
+	return "status?"
+}
+
+// Copy-trading event kinds, after book's. Their Event has Relation set,
+// Owner the follower and MakerOwner the leader.
+const (
+	// EvCopySkipped: a leader fill was not mirrored to Relation. CopyReason
+	// says why; OrderID is the leader's order, Market, Side, Price and Qty
+	// the leader's fill, Remaining the size the relation computed (in lots,
+	// before the check that failed).
+	EvCopySkipped book.EventKind = 32 + iota
+	// EvCopyClosed: Relation closed (CopyReason CopyUnfollowed or
+	// CopyStopLoss); Amount is the quote returned to the follower.
+	EvCopyClosed
+	// EvProfitShare: Relation paid Amount of quote to its leader.
+	EvProfitShare
+)
+
+// CopyReason says why a mirror was skipped or a relation closed.
+type CopyReason uint8
+
+// Copy reasons.
+const (
+	CopyNone CopyReason = iota
+	// CopyPaused: the relation is paused and the fill was a buy.
+	CopyPaused
+	// CopyOtherQuote: the market's quote asset is not the wallet's.
+	CopyOtherQuote
+	// CopyBelowLot: the size rounds down to less than the market's minimum
+	// quantity.
+	CopyBelowLot
+	// CopyBelowMinNotional: the order would be below the minimum notional.
+	CopyBelowMinNotional
+	// CopyInsufficientFunds: the wallet cannot pay for the minimum size.
+	CopyInsufficientFunds
+	// CopyNoPosition: the leader sold and the relation holds none of it.
+	CopyNoPosition
+	// CopyMarketHalted: the market is halted.
+	CopyMarketHalted
+	// CopyRejected: the book refused the mirrored order.
+	CopyRejected
+	// CopyUnfollowed: the follower unfollowed.
+	CopyUnfollowed
+	// CopyStopLoss: the relation's NAV fell below its stop-loss.
+	CopyStopLoss
+	numCopyReasons
+)
+
+var copyReasonNames = [numCopyReasons]string{
+	CopyNone: "none", CopyPaused: "paused", CopyOtherQuote: "other_quote_asset",
+	CopyBelowLot: "below_lot", CopyBelowMinNotional: "below_min_notional",
+	CopyInsufficientFunds: "insufficient_funds", CopyNoPosition: "no_position",
+	CopyMarketHalted: "market_halted", CopyRejected: "rejected",
+	CopyUnfollowed: "unfollow", CopyStopLoss: "stop_loss",
+}
+
+// String returns the reason's snake_case name.
+func (r CopyReason) String() string {
+	if r < numCopyReasons {
+		return copyReasonNames[r]
+	}
+	return "reason?"
+}
+
+// relation is one follower copying one leader.
+type relation struct {
+	id       uint64
+	follower uint64
+	leader   uint64
+	wallet   uint64 // account id of the copy wallet
+	asset    uint32 // the wallet's quote asset
+	status   RelationStatus
+	spec     CopySpec // Mode, Value, MaxOrderQuote, SlippageBps, StopLossBps
+	// allocation is the quote moved into the wallet; hwm the high-water
+	// mark of its NAV for profit share; paid the profit share paid.
+	allocation, hwm, paid int64
+	// carry is the rounding remainder of the mirror of leader order
+	// carryOrder: quote units (proportional and fixed-quote buys),
+	// 1/ValueOne lots (multiplier buys) or base units (sells).
+	carryOrder uint64
+	carry      int64
+}
+
+// leader is an account others can follow.
+type leader struct {
+	account        uint64
+	profitShareBps int32
+	rels           []uint64 // open relations, ascending
+	rotate         uint64   // mirrored fills so far: where the next starts
+}
+
+// mirrorFill is a leader's fill waiting to be mirrored, with what the
+// sizing needs from just before it.
+type mirrorFill struct {
+	leader     uint64
+	order      uint64 // the leader's order
+	market     uint32
+	side       book.Side
+	flat       bool  // sell: the leader holds none of the base after it
+	price, qty int64 // the fill
+	quote      int64 // price × qty in quote units
+	before     int64 // buy: leader's quote total; sell: base total, before the fill
+	// origQty and origBudget are the leader order's size: its quantity,
+	// or for a buy by quote budget its budget.
+	origQty, origBudget int64
+}
+
+func (s *State) userAccount(id uint64) bool {
+	return s.validAccount(id) && s.accounts[id].relation == 0
+}
+
+func (s *State) setLeaderProfile(cmd *Command) Outcome {
+	if !s.userAccount(cmd.Account) {
+		return Outcome{Err: ErrUnknownAccount}
+	}
+	a := &s.accounts[cmd.Account]
+	if a.follows > 0 {
+		return Outcome{Err: ErrFollowerCannotLead}
+	}
+	if p := cmd.Copy.ProfitShareBps; p < 0 || p > MaxProfitShareBps {
+		return Outcome{Err: ErrInvalidCopySpec}
+	}
+	if a.leader == 0 {
+		s.leaders = append(s.leaders, leader{account: cmd.Account})
+		a.leader = int32(len(s.leaders))
+	}
+	s.leaders[a.leader-1].profitShareBps = cmd.Copy.ProfitShareBps
+	return Outcome{ID: cmd.Account}
+}
+
+// validCopySpec checks and normalizes the sizing parameters of sp.
+func validCopySpec(sp *CopySpec) bool {
+	if sp.SlippageBps == 0 {
+		sp.SlippageBps = DefaultSlippageBps
+	}
+	switch {
+	case sp.Mode < CopyProportional || sp.Mode > CopyMultiplier,
+		sp.Value <= 0, sp.MaxOrderQuote < 0,
+		sp.SlippageBps < 1 || sp.SlippageBps > MaxSlippageBps,
+		sp.StopLossBps < 0 || sp.StopLossBps >= 10000:
+		return false
+	}
+	return true
+}
+
+func (s *State) follow(cmd *Command, dst []Event) (Outcome, []Event) {
+	if !s.userAccount(cmd.Account) {
+		return Outcome{Err: ErrUnknownAccount}, dst
+	}
+	f := &s.accounts[cmd.Account]
+	if f.leader != 0 {
+		return Outcome{Err: ErrLeaderCannotFollow}, dst
+	}
+	lead := cmd.Copy.Leader
+	if lead == cmd.Account {
+		return Outcome{Err: ErrSelfFollow}, dst
+	}
+	if !s.userAccount(lead) || s.accounts[lead].leader == 0 {
+		return Outcome{Err: ErrNotLeader}, dst
+	}
+	if !s.validAsset(cmd.Asset) {
+		return Outcome{Err: ErrUnknownAsset}, dst
+	}
+	if cmd.Amount <= 0 {
+		return Outcome{Err: ErrInvalidAmount}, dst
+	}
+	sp := cmd.Copy
+	if !validCopySpec(&sp) {
+		return Outcome{Err: ErrInvalidCopySpec}, dst
+	}
+	L := &s.leaders[s.accounts[lead].leader-1]
+	for _, id := range L.rels {
+		if s.relations[id-1].follower == cmd.Account {
+			return Outcome{Err: ErrAlreadyFollowing}, dst
+		}
+	}
+	b := s.bal(cmd.Account, cmd.Asset)
+	if b.avail < cmd.Amount {
+		return Outcome{Err: ErrInsufficientFunds}, dst
+	}
+	id := uint64(len(s.relations) + 1)
+	wallet := uint64(len(s.accounts))
+	s.accounts = append(s.accounts, account{relation: id})
+	b = s.bal(cmd.Account, cmd.Asset) // s.accounts moved
+	b.avail -= cmd.Amount
+	s.bal(wallet, cmd.Asset).avail += cmd.Amount
+	sp.Leader, sp.Relation, sp.Close, sp.ProfitShareBps = lead, id, 0, 0
+	s.relations = append(s.relations, relation{
+		id: id, follower: cmd.Account, leader: lead, wallet: wallet, asset: cmd.Asset,
+		status: RelationActive, spec: sp, allocation: cmd.Amount, hwm: cmd.Amount,
+	})
+	s.accounts[cmd.Account].follows++
+	L.rels = append(L.rels, id) // ids grow: stays sorted
+	return Outcome{ID: id}, dst
+}
+
+// ownRelation returns the open relation cmd names, if Account follows with it.
+func (s *State) ownRelation(cmd *Command) (*relation, error) {
+	id := cmd.Copy.Relation
+	if id < 1 || id > uint64(len(s.relations)) || s.relations[id-1].follower != cmd.Account {
+		return nil, ErrUnknownRelation
+	}
+	r := &s.relations[id-1]
+	if r.status == RelationClosed {
+		return nil, ErrRelationClosed
+	}
+	return r, nil
+}
+
+func (s *State) amendFollow(cmd *Command) Outcome {
+	r, err := s.ownRelation(cmd)
+	if err != nil {
+		return Outcome{Err: err}
+	}
+	sp := cmd.Copy
+	if !validCopySpec(&sp) {
+		return Outcome{Err: ErrInvalidCopySpec}
+	}
+	if cmd.Amount < 0 {
+		return Outcome{Err: ErrInvalidAmount}
+	}
+	if cmd.Amount > 0 {
+		b := s.bal(r.follower, r.asset)
+		if b.avail < cmd.Amount {
+			return Outcome{Err: ErrInsufficientFunds}
+		}
+		if r.allocation > math.MaxInt64-cmd.Amount || r.hwm > math.MaxInt64-cmd.Amount {
+			return Outcome{Err: ErrOverflow}
+		}
+		b.avail -= cmd.Amount
+		s.bal(r.wallet, r.asset).avail += cmd.Amount
+		r.allocation += cmd.Amount
+		r.hwm += cmd.Amount
+	}
+	r.spec.Mode, r.spec.Value, r.spec.MaxOrderQuote = sp.Mode, sp.Value, sp.MaxOrderQuote
+	r.spec.SlippageBps, r.spec.StopLossBps = sp.SlippageBps, sp.StopLossBps
+	r.carryOrder, r.carry = 0, 0
+	return Outcome{ID: r.id}
+}
+
+func (s *State) pauseFollow(cmd *Command) Outcome {
+	r, err := s.ownRelation(cmd)
+	if err != nil {
+		return Outcome{Err: err}
+	}
+	if cmd.Kind == CmdPauseFollow {
+		r.status = RelationPaused
+	} else {
+		r.status = RelationActive
+	}
+	return Outcome{ID: r.id}
+}
+
+func (s *State) unfollow(cmd *Command, dst []Event) (Outcome, []Event) {
+	r, err := s.ownRelation(cmd)
+	if err != nil {
+		return Outcome{Err: err}, dst
+	}
+	if cmd.Copy.Close > CloseMarket {
+		return Outcome{Err: ErrInvalidCopySpec}, dst
+	}
+	dst = s.closeRelation(r.id, cmd.Copy.Close, CopyUnfollowed, dst)
+	return Outcome{ID: cmd.Copy.Relation}, s.mirrorPending(dst)
+}
+
+func (s *State) settleCopy(cmd *Command, dst []Event) (Outcome, []Event) {
+	var rels []uint64
+	switch {
+	case cmd.Account == 0:
+		for i := range s.relations {
+			if s.relations[i].status != RelationClosed {
+				rels = append(rels, s.relations[i].id)
+			}
+		}
+	case s.userAccount(cmd.Account) && s.accounts[cmd.Account].leader != 0:
+		rels = slices.Clone(s.leaders[s.accounts[cmd.Account].leader-1].rels)
+	default:
+		return Outcome{Err: ErrNotLeader}, dst
+	}
+	for _, id := range rels {
+		r := &s.relations[id-1]
+		if r.status == RelationClosed {
+			continue // closed by a stop-loss sale of an earlier one
+		}
+		dst = s.profitShare(r, dst)
+		dst = s.stopLoss(id, dst)
+	}
+	return Outcome{ID: uint64(len(rels))}, s.mirrorPending(dst)
+}
+
+// noteFill records a fill of a leader's own order for mirroring. It runs
+// in trade, before the balances move: quoteTotal and baseTotal are the
+// leader's holdings just before the fill.
+func (s *State) noteFill(rec *order, m *market, ev *book.Event, n int64) {
+	a := &s.accounts[rec.account]
+	if a.leader == 0 {
+		return
+	}
+	f := mirrorFill{leader: rec.account, order: rec.id, market: m.id, side: rec.side,
+		price: ev.Price, qty: ev.Qty, quote: n, origQty: rec.origQty, origBudget: rec.origBudget}
+	if rec.side == book.Buy {
+		q := s.bal(rec.account, m.spec.Quote)
+		f.before = q.avail + q.locked
+	} else {
+		b := s.bal(rec.account, m.spec.Base)
+		f.before = b.avail + b.locked
+		f.flat = f.before == ev.Qty*m.spec.BaseScale
+	}
+	s.pending = append(s.pending, f)
+}
+
+// mirrorPending mirrors the leader fills noted so far, and those the
+// mirrors themselves cause (a leader's stop triggered by a mirrored
+// trade), in the order they happened.
+func (s *State) mirrorPending(dst []Event) []Event {
+	for i := 0; i < len(s.pending); i++ {
+		f := s.pending[i]
+		dst = s.mirror(&f, dst)
+	}
+	s.pending = s.pending[:0]
+	return dst
+}
+
+// mirror copies one leader fill to each open relation of the leader, in
+// relation id order starting at a point that rotates with every fill.
+func (s *State) mirror(f *mirrorFill, dst []Event) []Event {
+	L := &s.leaders[s.accounts[f.leader].leader-1]
+	n := len(L.rels)
+	if n == 0 {
+		return dst
+	}
+	start := int(L.rotate % uint64(n))
+	L.rotate++
+	rels := append(s.relScratch[:0], L.rels[start:]...)
+	rels = append(rels, L.rels[:start]...)
+	s.relScratch = rels[:0]
+	m := s.markets[f.market-1]
+	for _, id := range rels {
+		if s.relations[id-1].status == RelationClosed {
+			continue
+		}
+		dst = s.mirrorOne(id, m, f, dst)
+	}
+	return dst
+}
+
+// mirrorOne sizes and places the mirror of fill f for relation id.
+func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Event {
+	r := &s.relations[id-1]
+	skip := func(reason CopyReason, size int64) []Event {
+		return append(dst, Event{Event: book.Event{Kind: EvCopySkipped, Side: f.side, OrderID: f.order,
+			Owner: r.follower, MakerOwner: r.leader, Price: f.price, Qty: f.qty, Remaining: size},
+			Market: m.id, Relation: r.id, CopyReason: reason})
+	}
+	if m.spec.Quote != r.asset {
+		return skip(CopyOtherQuote, 0)
+	}
+	if f.side == book.Buy && r.status == RelationPaused {
+		return skip(CopyPaused, 0)
+	}
+	if m.halted {
+		return skip(CopyMarketHalted, 0)
+	}
+	rules := m.book.Rules()
+	sp := &m.spec
+	lot := rules.LotSize
+	if r.carryOrder != f.order {
+		r.carryOrder, r.carry = f.order, 0
+	}
+	var qty, limit int64
+	if f.side == book.Buy {
+		wq := s.bal(r.wallet, r.asset).avail
+		step, _ := mul(f.price, sp.QuoteScale) // quote per lot at the leader's price
+		if step <= 0 {
+			return skip(CopyRejected, 0)
+		}
+		switch r.spec.Mode {
+		case CopyProportional, CopyFixedQuote:
+			var budget int64
+			if r.spec.Mode == CopyProportional {
+				budget = mulDiv(mulDiv(wq, f.quote, f.before), r.spec.Value, ValueOne)
+			} else if f.origQty > 0 {
+				budget = mulDiv(r.spec.Value, f.qty, f.origQty)
+			} else {
+				budget = mulDiv(r.spec.Value, f.quote, f.origBudget)
+			}
+			budget = satAdd(budget, r.carry)
+			qty = budget / step / lot * lot
+			r.carry = budget - qty*step
+		case CopyMultiplier:
+			q8 := satAdd(mulSat(f.qty, r.spec.Value), r.carry)
+			qty = q8 / ValueOne / lot * lot
+			r.carry = q8 - qty*ValueOne
+		}
+		if c := r.spec.MaxOrderQuote; c > 0 {
+			qty = min(qty, c/step/lot*lot)
+		}
+		if rules.MaxQty > 0 {
+			qty = min(qty, rules.MaxQty)
+		}
+		if qty < rules.MinQty {
+			return skip(CopyBelowLot, qty)
+		}
+		limit = ceilDiv(mulSat(f.price, int64(10000+r.spec.SlippageBps)), 10000)
+		limit = ceilDiv(limit, rules.TickSize) * rules.TickSize
+		if rules.MaxPrice > 0 {
+			limit = min(limit, rules.MaxPrice/rules.TickSize*rules.TickSize)
+		}
+		if n, ok := mul(limit, qty); !ok || n < rules.MinNotional {
+			return skip(CopyBelowMinNotional, qty)
+		}
+		// Fit the reservation at the limit price (notional + the highest
+		// fee) in the wallet.
+		fits := beforeFee(wq, m.maxFee) / mulSat(limit, sp.QuoteScale) / lot * lot
+		if fits < qty {
+			qty = fits
+			if qty < rules.MinQty {
+				return skip(CopyInsufficientFunds, qty)
+			}
+			if n, _ := mul(limit, qty); n < rules.MinNotional {
+				return skip(CopyInsufficientFunds, qty)
+			}
+		}
+	} else {
+		held := s.bal(r.wallet, sp.Base).avail
+		if held < sp.BaseScale*lot {
+			return skip(CopyNoPosition, 0)
+		}
+		units := held
+		if !f.flat {
+			units = satAdd(mulDiv(held, mulSat(f.qty, sp.BaseScale), f.before), r.carry)
+			units = min(units, held)
+		}
+		qty = units / sp.BaseScale / lot * lot
+		if !f.flat {
+			r.carry = units - qty*sp.BaseScale
+		}
+		if rules.MaxQty > 0 {
+			qty = min(qty, rules.MaxQty)
+		}
+		if qty < rules.MinQty {
+			return skip(CopyBelowLot, qty)
+		}
+		limit = mulSat(f.price, int64(10000-r.spec.SlippageBps)) / 10000
+		limit = max(limit/rules.TickSize*rules.TickSize, rules.TickSize)
+		if n, ok := mul(limit, qty); !ok || n < rules.MinNotional {
+			return skip(CopyBelowMinNotional, qty)
+		}
+	}
+	dst, traded, reason := s.placeMirror(r, m, f.side, limit, qty, dst)
+	if reason != CopyNone {
+		return skip(reason, qty)
+	}
+	if traded {
+		dst = s.stopLoss(id, dst)
+	}
+	return dst
+}
+
+// placeMirror places an IOC limit order for relation r's wallet. Its book
+// owner is the leader, so that self-trade prevention expires it where it
+// would meet the leader's own orders; its events name the wallet.
+func (s *State) placeMirror(r *relation, m *market, side book.Side, limit, qty int64, dst []Event) ([]Event, bool, CopyReason) {
+	o := book.Order{ID: s.nextOrder + 1, Owner: r.leader, Side: side, Type: book.Limit, TIF: book.IOC,
+		STP: book.STPCancelTaker, Price: limit, Qty: qty}
+	rec := order{id: o.ID, account: r.wallet, market: m.id, side: side, relation: r.id, origQty: qty}
+	if err := s.reserve(m, &o, &rec); err != nil {
+		return dst, false, CopyInsufficientFunds
+	}
+	bevs, err := m.book.Place(s.bevs[:0], &o)
+	s.bevs = bevs
+	if err != nil {
+		s.unreserve(m, &rec)
+		return dst, false, CopyRejected
+	}
+	s.nextOrder++
+	s.orders.add(rec)
+	start := len(dst)
+	dst = s.settle(m, bevs, dst)
+	traded := false
+	for i := start; i < len(dst); i++ {
+		ev := &dst[i]
+		if ev.OrderID == o.ID {
+			ev.Owner, ev.Relation = r.wallet, r.id
+			traded = traded || ev.Kind == book.EvTrade
+		}
+	}
+	return dst, traded, CopyNone
+}
+
+// stopLoss closes relation id at market if its NAV is below its stop.
+func (s *State) stopLoss(id uint64, dst []Event) []Event {
+	r := &s.relations[id-1]
+	if r.status == RelationClosed || r.spec.StopLossBps == 0 {
+		return dst
+	}
+	floor := mulDiv(r.allocation, int64(10000-r.spec.StopLossBps), 10000)
+	if s.nav(r) >= floor {
+		return dst
+	}
+	return s.closeRelation(id, CloseMarket, CopyStopLoss, dst)
+}
+
+// closeRelation sells the wallet's base if policy says so, settles profit
+// share, returns everything to the follower and closes the relation.
+func (s *State) closeRelation(id uint64, policy ClosePolicy, reason CopyReason, dst []Event) []Event {
+	r := &s.relations[id-1]
+	if policy == CloseMarket {
+		for _, m := range s.markets {
+			sp := &m.spec
+			if sp.Quote != r.asset || m.halted || m.book.LastPrice() == 0 {
+				continue
+			}
+			rules := m.book.Rules()
+			held := s.bal(r.wallet, sp.Base).avail
+			qty := held / sp.BaseScale / rules.LotSize * rules.LotSize
+			if rules.MaxQty > 0 {
+				qty = min(qty, rules.MaxQty)
+			}
+			if qty < rules.MinQty || qty == 0 {
+				continue
+			}
+			limit := mulSat(m.book.LastPrice(), int64(10000-r.spec.SlippageBps)) / 10000
+			limit = max(limit/rules.TickSize*rules.TickSize, rules.TickSize)
+			dst, _, _ = s.placeMirror(r, m, book.Sell, limit, qty, dst)
+			r = &s.relations[id-1]
+		}
+	}
+	dst = s.profitShare(r, dst)
+	var returned int64
+	w := &s.accounts[r.wallet]
+	for i := range w.bal {
+		b := &w.bal[i]
+		if b.avail == 0 {
+			continue
+		}
+		if uint32(i+1) == r.asset {
+			returned = b.avail
+		}
+		s.bal(r.follower, uint32(i+1)).avail += b.avail
+		w = &s.accounts[r.wallet]
+		w.bal[i].avail = 0
+	}
+	r.status = RelationClosed
+	r.carryOrder, r.carry = 0, 0
+	s.accounts[r.follower].follows--
+	L := &s.leaders[s.accounts[r.leader].leader-1]
+	if i, ok := slices.BinarySearch(L.rels, id); ok {
+		L.rels = slices.Delete(L.rels, i, i+1)
+	}
+	return append(dst, Event{Event: book.Event{Kind: EvCopyClosed, Owner: r.follower, MakerOwner: r.leader},
+		Relation: id, CopyReason: reason, Amount: returned})
+}
+
+// profitShare pays the leader its share of the NAV above the high-water
+// mark, if the wallet has the quote for it, and raises the mark.
+func (s *State) profitShare(r *relation, dst []Event) []Event {
+	nav := s.nav(r)
+	if nav <= r.hwm {
+		return dst
+	}
+	bps := s.leaders[s.accounts[r.leader].leader-1].profitShareBps
+	fee := feeOf(nav-r.hwm, bps)
+	w := s.bal(r.wallet, r.asset)
+	if fee > w.avail {
+		return dst // skipped: the wallet cannot pay
+	}
+	r.hwm = nav - fee
+	if fee == 0 {
+		return dst
+	}
+	w.avail -= fee
+	s.bal(r.leader, r.asset).avail += fee
+	r.paid += fee
+	return append(dst, Event{Event: book.Event{Kind: EvProfitShare, Owner: r.follower, MakerOwner: r.leader},
+		Relation: r.id, Amount: fee})
+}
+
+// nav is the relation's net asset value in quote units: its quote plus
+// each base it holds at the last trade price of that base's market in its
+// quote.
+func (s *State) nav(r *relation) int64 {
+	var nav int64
+	for i, b := range s.accounts[r.wallet].bal {
+		units := b.avail + b.locked
+		if units == 0 {
+			continue
+		}
+		asset := uint32(i + 1)
+		if asset == r.asset {
+			nav = satAdd(nav, units)
+			continue
+		}
+		for _, m := range s.markets {
+			if m.spec.Base == asset && m.spec.Quote == r.asset {
+				nav = satAdd(nav, baseValue(units, m.book.LastPrice(), &m.spec))
+				break
+			}
+		}
+	}
+	return nav
+}
+
+// baseValue is units of a market's base asset at price, in quote units.
+func baseValue(units, price int64, sp *MarketSpec) int64 {
+	return mulDiv(units, mulSat(price, sp.QuoteScale), sp.BaseScale)
+}
+
+// mulDiv returns a × b / c for a, b ≥ 0 and c > 0, saturating at
+// MaxInt64; 0 if c ≤ 0.
+func mulDiv(a, b, c int64) int64 {
+	if c <= 0 || a <= 0 || b <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi >= uint64(c) {
+		return math.MaxInt64
+	}
+	q, _ := bits.Div64(hi, lo, uint64(c))
+	return int64(min(q, math.MaxInt64))
+}
+
+// mulSat returns a × b for non-negative a and b, saturating at MaxInt64.
+func mulSat(a, b int64) int64 {
+	if v, ok := mul(a, b); ok {
+		return v
+	}
+	return math.MaxInt64
+}
+
+// satAdd returns a + b for non-negative a and b, saturating at MaxInt64.
+func satAdd(a, b int64) int64 {
+	if a > math.MaxInt64-b {
+		return math.MaxInt64
+	}
+	return a + b
+}
+
+// ceilDiv returns ⌈a / b⌉ for a ≥ 0 and b > 0.
+func ceilDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 {
+		q++
+	}
+	return q
+}
