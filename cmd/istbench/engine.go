@@ -196,3 +196,22 @@ func scratch(dir string) (string, func(), error) {
 	}
 	return bench.TempDir("istbench-")
 }
+
+// runCopy measures copy-trading mirroring in the matcher.
+func runCopy(args []string) int {
+	fs := flag.NewFlagSet("copy", flag.ContinueOnError)
+	followers := fs.Int("followers", 1000, "relations on the leader")
+	rounds := fs.Int("rounds", 200, "leader round trips (one buy fill and one sell fill each)")
+	if st := parseFlags(fs, args); st >= 0 {
+		return st
+	}
+	res, err := bench.CopyBench(bench.CopyConfig{Followers: *followers, Rounds: *rounds})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench copy:", err)
+		return 1
+	}
+	fmt.Printf("leader_fills=%d mirrored_fills=%d elapsed_ms=%d baseline_ms=%d ns_per_leader_fill=%.0f\n",
+		res.LeaderFills, res.MirroredFills, res.Elapsed.Milliseconds(), res.Baseline.Milliseconds(), res.NsPerFill)
+	fmt.Printf("followers=%d ns_per_follower=%.0f us_per_fill=%.1f\n", res.Followers, res.NsPerFollower, res.NsPerFill/1000)
+	return 0
+}

@@ -51,7 +51,7 @@ type command struct {
 	run     func(args []string) int
 }
 
-// commands lists the subcommands. Planned: http, copy.
+// commands lists the subcommands.
 var commands = []command{
 	{"book", "[--ops FILE] [--gen N] [--mem N]", "replay an order stream on one order book", runBook},
 	{"book-mem", "[--n N] [--levels L]", "resident memory per resting order (same as book --mem)", runBookMem},
@@ -59,6 +59,7 @@ var commands = []command{
 	{"durable", "[--n N] [--rate R] [--dir D]", "engine with the Pebble log next to a raw Pebble append loop", runDurable},
 	{"recovery", "[--n N] [--dir D]", "replay speed and cold start with and without a snapshot", runRecovery},
 	{"http", "[--duration D] [--conns C] [--rate R]", "istd's POST /v1/orders (durable) over loopback next to a bare fasthttp handler", runHTTP},
+	{"copy", "[--followers F] [--rounds R]", "copy-trading: mirroring one leader fill to F followers in the matcher", runCopy},
 }
 
 func usage(w io.Writer) {
