@@ -38,10 +38,35 @@
 // left. For every asset, the sum of all balances equals deposits minus
 // withdrawals after every command; State.Check verifies it.
 //
+// # Copy-trading
+//
+// An account with a leader profile (CmdSetLeaderProfile) can be followed:
+// CmdFollow moves an allocation into a relation's own wallet, an account
+// that no command can name. Every fill of a leader's own order, as taker
+// or maker, is mirrored right after the command that made it, before the
+// next command, to each open relation of the leader (in relation id order
+// from a start that rotates with every fill) as an IOC limit order at the
+// fill price ± the relation's slippage, sized by its CopyMode and rounded
+// down to the lot (remainders carry to the leader order's next fill).
+// Sells follow the leader's fraction of its holdings; a leader that goes
+// flat makes its followers sell everything. Mirrored orders trade only
+// their wallet, never rest, and never trigger further mirrors; a mirror
+// that would meet its leader's own resting order expires there. A mirror
+// that cannot be sized or funded produces EvCopySkipped with a CopyReason.
+// Pause stops buys, not sells; Unfollow sells at the slippage floor
+// (CloseMarket) or keeps the base (CloseKeep), settles profit share and
+// returns everything; the stop-loss closes a relation whose NAV falls
+// below allocation × (1 − StopLossBps/10000) after a mirrored fill or a
+// CmdSettle; CmdSettle pays the leader its share of NAV above the
+// high-water mark. Leaders cannot follow and followers cannot lead.
+// Mirrors are derived, never journaled: replaying the commands reproduces
+// them, event for event. RelationView and LeaderView publish the state.
+//
 // # Concurrency
 //
 // State is owned by one goroutine. Engine's methods are safe for concurrent
 // use; callbacks run on the engine's output goroutine and must not block.
-// Views (MarketView, AccountView, Directory) are immutable and published
-// through atomic pointers: readers never stop the matcher.
+// Views (MarketView, AccountView, RelationView, LeaderView, Directory) are
+// immutable and published through atomic pointers: readers never stop the
+// matcher.
 package engine

@@ -73,3 +73,42 @@ func ExampleState_Apply() {
 	// 1 <nil> 0
 	// engine: unknown account
 }
+
+// Copy-trading: account 3 follows leader 1 with a wallet of 1,000 quote
+// units; the leader's buy is mirrored into the wallet in the same command.
+func ExampleState_Apply_copyTrading() {
+	s := engine.NewState()
+	var seq uint64
+	do := func(c engine.Command) (engine.Outcome, []engine.Event) {
+		seq++
+		c.Seq = seq
+		return s.Apply(&c, nil)
+	}
+	name := func(v string) engine.Name { n, _ := engine.MakeName(v); return n }
+	do(engine.Command{Kind: engine.CmdCreateAsset, Name: name("ETH")})
+	do(engine.Command{Kind: engine.CmdCreateAsset, Name: name("USDT")})
+	do(engine.Command{Kind: engine.CmdCreateMarket, Name: name("ETH-USDT"), Spec: engine.MarketSpec{
+		Base: 1, Quote: 2, BaseScale: 1, QuoteScale: 1, Rules: book.Rules{MaxPrice: 1 << 20, MaxQty: 1 << 20}}})
+	for range 3 {
+		do(engine.Command{Kind: engine.CmdCreateAccount, Name: name("trader")})
+	}
+	do(engine.Command{Kind: engine.CmdDeposit, Account: 1, Asset: 2, Amount: 10_000})
+	do(engine.Command{Kind: engine.CmdDeposit, Account: 2, Asset: 1, Amount: 100})
+	do(engine.Command{Kind: engine.CmdDeposit, Account: 3, Asset: 2, Amount: 5_000})
+	do(engine.Command{Kind: engine.CmdSetLeaderProfile, Account: 1, Copy: engine.CopySpec{ProfitShareBps: 1000}})
+	rel, _ := do(engine.Command{Kind: engine.CmdFollow, Account: 3, Asset: 2, Amount: 1_000,
+		Copy: engine.CopySpec{Leader: 1, Mode: engine.CopyProportional, Value: engine.ValueOne, SlippageBps: 100}})
+	do(engine.Command{Kind: engine.CmdPlace, Account: 2, Market: 1, Order: book.Order{Side: book.Sell, Price: 100, Qty: 60}})
+	// The leader spends half its quote: the relation spends half its wallet.
+	_, evs := do(engine.Command{Kind: engine.CmdPlace, Account: 1, Market: 1, Order: book.Order{Side: book.Buy, Price: 100, Qty: 50}})
+	for _, ev := range evs {
+		if ev.Kind == book.EvTrade {
+			fmt.Printf("relation %d: %d at %d\n", ev.Relation, ev.Qty, ev.Price)
+		}
+	}
+	fmt.Println("relation id", rel.ID)
+	// Output:
+	// relation 0: 50 at 100
+	// relation 1: 5 at 100
+	// relation id 1
+}

@@ -17,16 +17,16 @@ const FeeAccount = 0
 // and for trades the fees charged, in quote units.
 type Event struct {
 	book.Event
-	Market   uint32
-	TakerFee int64 // trades: fee paid by the taker
-	MakerFee int64 // trades: fee paid by the maker
+	Market uint32
+	// CopyReason says why for EvCopySkipped and EvCopyClosed.
+	CopyReason CopyReason
+	TakerFee   int64 // trades: fee paid by the taker
+	MakerFee   int64 // trades: fee paid by the maker
 	// Relation is the copy relation of a mirrored order's events and of
 	// the copy-trading events (EvCopySkipped, EvCopyClosed, EvProfitShare).
 	Relation uint64
 	// Amount is the quote of EvCopyClosed and EvProfitShare.
 	Amount int64
-	// CopyReason says why for EvCopySkipped and EvCopyClosed.
-	CopyReason CopyReason
 }
 
 // Outcome is the result of applying one command.
