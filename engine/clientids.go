@@ -2,35 +2,39 @@ package engine
 
 import (
 	"encoding/binary"
-
-	"github.com/instant-social-trading/ist/internal/idmap"
 )
 
 // clientIDTable maps (account, client order id) to an order id. It is
 // the hot path of every order that carries a client order id, under
-// constant inserts and deletes, so it avoids Go maps (whose deleted slots
-// slow lookups until the map grows): keys are hashed to 64 bits with a
-// fixed function, the hash indexes an idmap (no tombstones), and the
-// entry's full key is compared. Two keys with the same 64-bit hash are
-// possible in principle; the second one lives in a small Go map.
+// constant inserts and deletes, and it is large (the live orders plus the
+// ClientIDWindow most recent done ones), so every lookup is a cache miss.
+// It is therefore one open-addressing table with the full key inline in
+// each 64-byte slot (one cache line per probe, no separate index),
+// linear probing and backward-shift deletion (no tombstones, no
+// allocation once grown), and never a Go map (whose deleted slots slow
+// lookups until it grows). Keys are hashed with a fixed function, so the
+// layout is deterministic; two keys with the same hash simply occupy two
+// slots and are told apart by the full key.
 type clientIDTable struct {
-	index    *idmap.Map
-	slots    []clientIDEntry // a free slot has id 0
-	free     []int32
-	overflow map[refKey]uint64
+	slots []clientIDSlot // power of two; at most 3/4 full
+	mask  uint64
+	n     int
 }
 
-type clientIDEntry struct {
-	key refKey
+// clientIDSlot is one entry; h == 0 marks a free slot.
+type clientIDSlot struct {
+	h   uint64
 	id  uint64
+	key refKey
 }
 
 func newClientIDTable() clientIDTable {
-	return clientIDTable{index: idmap.New(1024), overflow: map[refKey]uint64{}}
+	return clientIDTable{slots: make([]clientIDSlot, 1024), mask: 1023}
 }
 
 // hashRefKey mixes the account and the 36 reference bytes (wyhash-like
 // multiply-xor rounds). It is fixed, never seeded: state is deterministic.
+// It never returns 0.
 func hashRefKey(k *refKey) uint64 {
 	const m1, m2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
 	h := k.account*m1 ^ m2
@@ -41,62 +45,95 @@ func hashRefKey(k *refKey) uint64 {
 	h = (h ^ uint64(binary.LittleEndian.Uint32(k.ref[32:]))) * m2
 	h ^= h >> 32
 	if h == 0 {
-		h = 1 // idmap keys are non-zero
+		h = 1
 	}
 	return h
 }
 
-func (t *clientIDTable) get(k refKey) (uint64, bool) {
-	if i, ok := t.index.Get(hashRefKey(&k)); ok && t.slots[i].key == k {
-		return t.slots[i].id, true
-	}
-	if len(t.overflow) > 0 {
-		id, ok := t.overflow[k]
-		return id, ok
-	}
-	return 0, false
-}
+// home is the first slot probed for hash h: its top bits (the low bits
+// of the multiply-xor hash are as good, but this matches idmap).
+func (t *clientIDTable) home(h uint64) uint64 { return (h * 0x9E3779B97F4A7C15) & t.mask }
 
-func (t *clientIDTable) put(k refKey, id uint64) {
-	h := hashRefKey(&k)
-	if i, ok := t.index.Get(h); ok {
-		if t.slots[i].key == k {
-			t.slots[i].id = id
-		} else {
-			t.overflow[k] = id // another key has this hash
+// find returns the slot of k (with hash h) or of the empty slot that ends
+// its probe sequence.
+func (t *clientIDTable) find(k *refKey, h uint64) *clientIDSlot { return &t.slots[t.index(k, h)] }
+
+// index is find's slot number.
+func (t *clientIDTable) index(k *refKey, h uint64) uint64 {
+	for i := t.home(h); ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.h == 0 || (s.h == h && s.key == *k) {
+			return i
 		}
-		return
 	}
-	var i int32
-	if n := len(t.free); n > 0 {
-		i, t.free = t.free[n-1], t.free[:n-1]
-	} else {
-		t.slots = append(t.slots, clientIDEntry{})
-		i = int32(len(t.slots) - 1)
-	}
-	t.slots[i] = clientIDEntry{key: k, id: id}
-	t.index.Put(h, i)
 }
 
-func (t *clientIDTable) del(k refKey) {
-	h := hashRefKey(&k)
-	if i, ok := t.index.Get(h); ok && t.slots[i].key == k {
-		t.index.Delete(h)
-		t.slots[i] = clientIDEntry{}
-		t.free = append(t.free, i)
-		return
-	}
-	delete(t.overflow, k)
+func (t *clientIDTable) get(k refKey) (uint64, bool) {
+	s := t.find(&k, hashRefKey(&k))
+	return s.id, s.h != 0
 }
 
-func (t *clientIDTable) len() int { return t.index.Len() + len(t.overflow) }
+func (t *clientIDTable) put(k refKey, id uint64) { t.putHashed(k, hashRefKey(&k), id) }
+
+// putHashed sets k, whose hash is h, to id (tests pass colliding hashes).
+func (t *clientIDTable) putHashed(k refKey, h uint64, id uint64) {
+	s := t.find(&k, h)
+	if s.h != 0 {
+		s.id = id
+		return
+	}
+	if 4*(t.n+1) > 3*len(t.slots) {
+		t.grow()
+		s = t.find(&k, h)
+	}
+	*s = clientIDSlot{h: h, id: id, key: k}
+	t.n++
+}
+
+func (t *clientIDTable) del(k refKey) { t.delHashed(k, hashRefKey(&k)) }
+
+func (t *clientIDTable) delHashed(k refKey, h uint64) {
+	i := t.index(&k, h)
+	if t.slots[i].h == 0 {
+		return
+	}
+	t.n--
+	// Shift later entries of the probe run back into the hole, unless
+	// their home lies cyclically in (hole, j].
+	for j := (i + 1) & t.mask; ; j = (j + 1) & t.mask {
+		e := &t.slots[j]
+		if e.h == 0 {
+			break
+		}
+		hj := t.home(e.h)
+		if (j > i && (hj <= i || hj > j)) || (j < i && (hj <= i && hj > j)) {
+			t.slots[i] = *e
+			i = j
+		}
+	}
+	t.slots[i] = clientIDSlot{}
+}
+
+func (t *clientIDTable) grow() {
+	old := t.slots
+	t.slots = make([]clientIDSlot, 2*len(old))
+	t.mask = uint64(len(t.slots) - 1)
+	for i := range old {
+		if s := &old[i]; s.h != 0 {
+			*t.find(&s.key, s.h) = *s
+		}
+	}
+}
+
+func (t *clientIDTable) len() int { return t.n }
 
 // all returns every entry, in no particular order.
 func (t *clientIDTable) all() map[refKey]uint64 {
-	m := make(map[refKey]uint64, t.len())
-	t.index.All(func(_ uint64, i int32) { m[t.slots[i].key] = t.slots[i].id })
-	for k, id := range t.overflow {
-		m[k] = id
+	m := make(map[refKey]uint64, t.n)
+	for i := range t.slots {
+		if s := &t.slots[i]; s.h != 0 {
+			m[s.key] = s.id
+		}
 	}
 	return m
 }
