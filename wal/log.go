@@ -198,6 +198,60 @@ func (l *Log) guard(f func() error) (err error) {
 	return f()
 }
 
+// replayBatch is a run of decoded log records on its way to Apply. A
+// batch with err set is the last: err is a damaged record or a gap, or,
+// with torn set, the torn record at the end of the log (sequence torn).
+type replayBatch struct {
+	cmds []engine.Command
+	err  error
+	torn uint64
+}
+
+const replayBatchSize = 1024
+
+// readLog iterates the log from sequence next, decodes its records and
+// sends them in batches, taking empty batches from free; it closes out
+// when done.
+func readLog(it *pebble.Iterator, next uint64, out chan<- *replayBatch, free <-chan *replayBatch) {
+	defer close(out)
+	b := <-free
+	fail := func(err error, torn uint64) {
+		b.err, b.torn = err, torn
+		out <- b
+	}
+	for valid := it.First(); valid; valid = it.Next() {
+		seq, ok := keySeq(it.Key())
+		if !ok {
+			fail(fmt.Errorf("%w: bad key %q", ErrCorrupt, it.Key()), 0)
+			return
+		}
+		if seq != next {
+			fail(fmt.Errorf("%w: expected seq %d, found %d", ErrGap, next, seq), 0)
+			return
+		}
+		cmd, err := DecodeRecord(seq, it.Value())
+		if err != nil {
+			if it.Next() {
+				fail(fmt.Errorf("wal: record %d is damaged and more records follow: %w", seq, err), 0)
+			} else {
+				fail(err, seq)
+			}
+			return
+		}
+		b.cmds = append(b.cmds, cmd)
+		next++
+		if len(b.cmds) == replayBatchSize {
+			out <- b
+			b = <-free
+		}
+	}
+	if err := it.Error(); err != nil {
+		fail(fmt.Errorf("wal: %w", err), 0)
+		return
+	}
+	out <- b
+}
+
 // RecoveryStats describes a recovery.
 type RecoveryStats struct {
 	SnapshotSeq   uint64 // 0: started from an empty state
@@ -236,40 +290,42 @@ func (l *Log) Recover() (*engine.State, RecoveryStats, error) {
 	if err != nil {
 		return nil, st, fmt.Errorf("wal: %w", err)
 	}
-	defer it.Close()
-	var evs []engine.Event
-	next := state.Seq() + 1
-	for valid := it.First(); valid; valid = it.Next() {
-		seq, ok := keySeq(it.Key())
-		if !ok {
-			return nil, st, fmt.Errorf("%w: bad key %q", ErrCorrupt, it.Key())
-		}
-		if seq != next {
-			return nil, st, fmt.Errorf("%w: expected seq %d, found %d", ErrGap, next, seq)
-		}
-		cmd, err := DecodeRecord(seq, it.Value())
-		if err != nil {
-			if it.Next() {
-				return nil, st, fmt.Errorf("wal: record %d is damaged and more records follow: %w", seq, err)
-			}
-			l.log.Warn().Uint64("seq", seq).Err(err).Msg("discarding torn record at the end of the log")
-			if err := l.db.DeleteRange(commandKey(nil, seq), []byte{keyPrefix + 1}, pebble.Sync); err != nil {
-				return nil, st, fmt.Errorf("wal: discard torn tail: %w", err)
-			}
-			st.DiscardedTail++
-			break
-		}
-		var out engine.Outcome
-		out, evs = state.Apply(&cmd, evs[:0])
-		if l.opts.OnReplay != nil {
-			l.opts.OnReplay(&cmd, &engine.Result{Seq: cmd.Seq, Time: cmd.Time, Kind: cmd.Kind, Tag: cmd.Tag,
-				Outcome: out, Events: evs})
-		}
-		st.Replayed++
-		next++
+	// Reading and decoding run on their own goroutine, one batch ahead of
+	// Apply on this one: on two cores that overlaps the two halves.
+	batches, free := make(chan *replayBatch, 2), make(chan *replayBatch, 4)
+	for range 4 {
+		free <- &replayBatch{cmds: make([]engine.Command, 0, replayBatchSize)}
 	}
-	if err := it.Error(); err != nil {
-		return nil, st, fmt.Errorf("wal: %w", err)
+	go readLog(it, state.Seq()+1, batches, free)
+	var evs []engine.Event
+	var readErr error
+	torn := uint64(0)
+	for b := range batches {
+		for i := range b.cmds {
+			cmd := &b.cmds[i]
+			var out engine.Outcome
+			out, evs = state.Apply(cmd, evs[:0])
+			if l.opts.OnReplay != nil {
+				l.opts.OnReplay(cmd, &engine.Result{Seq: cmd.Seq, Time: cmd.Time, Kind: cmd.Kind, Tag: cmd.Tag,
+					Outcome: out, Events: evs})
+			}
+		}
+		st.Replayed += len(b.cmds)
+		if b.err != nil {
+			readErr, torn = b.err, b.torn
+		}
+		b.cmds = b.cmds[:0]
+		free <- b
+	}
+	it.Close()
+	if torn != 0 {
+		l.log.Warn().Uint64("seq", torn).Err(readErr).Msg("discarding torn record at the end of the log")
+		if err := l.db.DeleteRange(commandKey(nil, torn), []byte{keyPrefix + 1}, pebble.Sync); err != nil {
+			return nil, st, fmt.Errorf("wal: discard torn tail: %w", err)
+		}
+		st.DiscardedTail++
+	} else if readErr != nil {
+		return nil, st, readErr
 	}
 	st.LastSeq = state.Seq()
 	st.ReplayTime = time.Since(t1)
