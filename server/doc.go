@@ -38,15 +38,25 @@
 //
 // Order history and fills (GET /v1/orders, /v1/orders/{id}, /v1/fills)
 // are a read model built from the engine's results (Engine.Subscribe),
-// kept in memory (all of it: nothing is evicted yet) and saved whole to
-// DATA/server every Options.HistoryInterval (5 s) when it changed, on
-// Backup and on Shutdown. After a crash, start-up rebuilds what happened
-// since its last save from the commands the log replays after its newest
-// snapshot (wal.Options.OnReplay). Only if a snapshot is newer than the
-// last save does a gap remain (Open logs a warning); an order placed in
-// such a gap can still be cancelled, but GET and PATCH answer 404 for it.
-// Balances, live orders, the book and client-order-id idempotency are
-// always exact, since they come from the engine.
+// kept in memory within a retention: every open order, and per account
+// the last Options.HistoryOrders (1000) orders to finish and the last
+// Options.HistoryFills (1000) fills; older ones are dropped from memory
+// and from the store. It is saved incrementally (history.go): every
+// change is copied into a change log as it is applied, and a save swaps
+// that log for an empty one and writes it (orders, fills, trades and
+// candles as separate keys, trims as range deletions, and the sequence
+// number it is current to) to DATA/server in one batch, every
+// Options.HistoryInterval (5 s) when something changed, whenever 65,536
+// changes are waiting, on Backup and on Shutdown. A save costs what
+// changed, and holds up the engine's output only for the swap. After a
+// crash, start-up rebuilds what happened since its last save from the
+// commands the log replays after its newest snapshot
+// (wal.Options.OnReplay). Only if a snapshot is newer than the last save
+// does a gap remain (Open logs a warning); an order placed in such a gap
+// can still be cancelled, but GET and PATCH answer 404 for it, as for an
+// order dropped by the retention. Balances, live orders, the book and
+// client-order-id idempotency are always exact, since they come from the
+// engine.
 //
 // Public market data (GET /v1/markets/{symbol}/trades, /candles, /ticker)
 // is part of the same read model, saved, restored and rebuilt with it:
@@ -85,18 +95,66 @@
 // candles that start within the 24 hours before its time: the later of
 // the server's clock and the last trade (null prices when there were no
 // trades). limit= is 1 to 1000 (default 100).
-// Not served yet: social (and the streams' copy channel).
+//
+// # Social copy-trading
+//
+// The endpoints of API.md's "Social copy-trading" (social.go) wrap the
+// engine's copy-trading commands (engine.CmdSetLeaderProfile, CmdFollow,
+// CmdAmendFollow, CmdPauseFollow, CmdResumeFollow, CmdUnfollow, CmdSettle);
+// leaders, relations and their wallets live in the engine, the leader's
+// display_name (≤ 64 bytes) and bio (≤ 1000 bytes) in DATA/server
+// ("social/leader/" account). PUT /v1/social/leader: omitted fields keep
+// their value (profit_share_bps 0 for a new leader; display_name defaults
+// to the account's name). POST /v1/social/follows takes, beyond API.md,
+// "asset": the wallet's quote asset (default USDT if it exists, else the
+// quote asset of market 1); "mode" defaults to proportional and "value"
+// to "1" (required for fixed_quote, in quote); value, allocation and
+// max_order_quote are decimal strings (engine.ValueOne = 10^8 is the
+// server's unit, so "0.5" is half); slippage_bps 0 means the default 50.
+// A follow object is {"id","leader_id","leader_name","follower_id",
+// "status" (active|paused|closed),"asset","allocation","nav","pnl"
+// (nav − allocation),"roi","high_water_mark","profit_share_paid","mode",
+// "value","max_order_quote","slippage_bps","stop_loss_bps",
+// "wallet_account_id","sequence","balances"} (nav, pnl and roi are null
+// once closed); GET /v1/social/follows lists the caller's follows, open
+// and closed, oldest first, each with the wallet's latest 10 "fills",
+// and total_allocation, total_nav and total_pnl of the open ones. Extension:
+// PATCH /v1/social/follows/{id} {"mode","value","max_order_quote",
+// "slippage_bps","stop_loss_bps","top_up"} (omitted fields keep their
+// value; a new mode needs its value; top_up moves quote from the main
+// balance into the wallet) runs CmdAmendFollow. pause, resume, PATCH and
+// DELETE answer the follow (200); DELETE adds "returned" (quote back in
+// the main balance; with close=keep the base comes back too) and
+// "profit_share" (paid at close). Another account's follow is 404
+// not_found. GET /v1/social/followers lists the caller's open followers
+// (empty if it does not lead). GET /v1/social/leaders (sort=roi|pnl|
+// followers|aum, default roi; window=7d|30d|all, default 30d; limit 1 to
+// 1000, default 100) answers {"sort","window","leaders":[{"rank",
+// "account_id","display_name","profit_share_bps", stats}]} and GET
+// /v1/social/leaders/{account_id} the profile with "stats" per window
+// ({"7d","30d","all"}) and the leader's 20 latest fills as
+// "recent_trades" (404 for an account that does not lead). Stats
+// (leaderstats.go): roi, win_rate, max_drawdown and copy_gap are ratios
+// as decimal strings with 6 places ("0.052100" is 5.21%); pnl, aum and
+// copier_pnl are quote amounts; round_trips and active_followers counts.
+// POST /v1/admin/settle[?leader_id=] settles now (istd also does on its
+// --settle-interval, Server.Settle). Errors add leader_cannot_follow,
+// follower_cannot_lead, already_following and relation_closed (409);
+// following an account that does not lead is 404 not_found. Mirrored
+// trades are real trades: public trades, candles, the ticker and the
+// metrics count them; the wallets' orders and fills are in the read model
+// under the wallet's account id.
 //
 // # Streams
 //
 // GET /v1/stream upgrades to a WebSocket (github.com/fasthttp/websocket).
 // The client sends {"op":"auth","token":…} (needed by the private
-// channels orders and fills), {"op":"subscribe","channels":[…]} and
+// channels orders, fills and copy), {"op":"subscribe","channels":[…]} and
 // {"op":"unsubscribe","channels":[…]}; the server answers
 // {"type":"authenticated","account_id"}, {"type":"subscribed","channels"}
 // or {"type":"error","channel"?,"error":{"code","message"}}. Channels:
-// book:SYMBOL, trades:SYMBOL, orders and fills (of the authenticated
-// account only); copy answers not_found until copy-trading exists.
+// book:SYMBOL, trades:SYMBOL, orders, fills and copy (of the
+// authenticated account only).
 // Channel messages are {"channel","seq","n",…}: seq is the engine
 // sequence number they stem from (non-decreasing per channel), n counts
 // the channel's messages on this connection from 1, so a gap in n (or a
@@ -110,7 +168,15 @@
 // out of the top levels); seq is the view's. Deltas come from diffing
 // successive published views (polled every 5 ms while someone
 // subscribes), so a view that is replaced before the poll is folded into
-// the next delta.
+// the next delta. copy (copystream.go) sends
+// {"channel":"copy","type","seq","n","data"} with type fill (a mirrored
+// fill of one of the follower's relations: relation_id, leader_id,
+// trade_id, order_id, market, side, price, quantity, fee, fee_asset,
+// time), skipped (a leader fill not mirrored: reason as
+// engine.CopyReason names it, leader_order_id, the leader fill's market,
+// side, price and quantity, computed_quantity), closed (reason unfollow
+// or stop_loss, returned, asset) and profit_share (amount, asset; also
+// sent to the leader who receives it).
 //
 // The engine never waits for streams: its output goroutine copies what
 // the streams need onto a bounded queue (nothing at all while no stream

@@ -64,6 +64,18 @@ func classify(err error) apiError {
 		return apiError{409, "already_exists"}
 	case errors.Is(err, engine.ErrRefConflict):
 		return apiError{409, "ref_conflict"}
+	case errors.Is(err, engine.ErrNotLeader), errors.Is(err, engine.ErrUnknownRelation):
+		return apiError{404, "not_found"}
+	case errors.Is(err, engine.ErrLeaderCannotFollow):
+		return apiError{409, "leader_cannot_follow"}
+	case errors.Is(err, engine.ErrFollowerCannotLead):
+		return apiError{409, "follower_cannot_lead"}
+	case errors.Is(err, engine.ErrAlreadyFollowing):
+		return apiError{409, "already_following"}
+	case errors.Is(err, engine.ErrRelationClosed):
+		return apiError{409, "relation_closed"}
+	case errors.Is(err, engine.ErrSelfFollow), errors.Is(err, engine.ErrInvalidCopySpec):
+		return apiError{400, "invalid_argument"}
 	case errors.Is(err, engine.ErrJournal):
 		return apiError{500, "internal"}
 	case errors.Is(err, engine.ErrInvalidCommand), errors.Is(err, engine.ErrInvalidName),

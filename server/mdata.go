@@ -11,7 +11,7 @@ import (
 )
 
 // Public market data: recent trades and candles per market, part of the
-// read model (rmData.Markets), so they are saved, restored and rebuilt
+// read model (readModel.Markets), so they are saved, restored and rebuilt
 // after a crash with it. Both are bounded.
 const (
 	// maxTrades is how many recent trades a market keeps.
@@ -146,7 +146,31 @@ func (m *readModel) applyTrade(res *engine.Result, ev *engine.Event, tradeID uin
 		d = &marketData{}
 		m.Markets[ev.Market] = d
 	}
-	d.addTrade(tradeRec{ID: tradeID, Price: ev.Price, Qty: ev.Qty, Side: ev.Side, Time: res.Time})
+	// What addTrade pushes out, for the change log: the store keeps what
+	// memory keeps, so the change log records the first trade and candles
+	// still kept when older ones go.
+	full := len(d.Trades) >= maxTrades
+	var first [numIntervals]int64
+	var had [numIntervals]bool
+	for i, cs := range d.Candles {
+		if len(cs) >= maxCandles {
+			first[i], had[i] = cs[0].Start, true
+		}
+	}
+	t := tradeRec{ID: tradeID, Price: ev.Price, Qty: ev.Qty, Side: ev.Side, Time: res.Time}
+	d.addTrade(t)
+	c := m.chg
+	c.trades.add(mktTrade{Market: ev.Market, tradeRec: t})
+	if full {
+		c.tradeTrims.add(mktTrade{Market: ev.Market, tradeRec: d.Trades[d.Next%len(d.Trades)]})
+	}
+	for i, cs := range d.Candles {
+		c.candles.add(mktCandle{Market: ev.Market, Interval: uint8(i), candle: cs[len(cs)-1]})
+		if had[i] && cs[0].Start != first[i] {
+			c.candleTrims.add(mktCandle{Market: ev.Market, Interval: uint8(i), candle: candle{Start: cs[0].Start}})
+		}
+	}
+	c.count(2 + numIntervals)
 }
 
 // trades appends to dst up to limit recent trades of market, newest first.

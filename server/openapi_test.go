@@ -53,7 +53,10 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		"/v1/admin/markets", "/v1/admin/deposits", "/v1/admin/markets/{symbol}/halt", "/v1/admin/markets/{symbol}/resume",
 		"/v1/admin/accounts", "/v1/orders", "/v1/orders/batch", "/v1/orders/{id}", "/v1/fills", "/v1/markets",
 		"/v1/markets/{symbol}/book", "/v1/markets/{symbol}/trades", "/v1/markets/{symbol}/candles",
-		"/v1/markets/{symbol}/ticker", "/v1/stream", "/healthz", "/readyz", "/metrics"} {
+		"/v1/markets/{symbol}/ticker", "/v1/stream", "/healthz", "/readyz", "/metrics",
+		"/v1/social/leader", "/v1/social/leaders", "/v1/social/leaders/{account_id}", "/v1/social/follows",
+		"/v1/social/follows/{id}", "/v1/social/follows/{id}/pause", "/v1/social/follows/{id}/resume",
+		"/v1/social/followers", "/v1/admin/settle"} {
 		if _, ok := doc.Paths[want]; !ok {
 			t.Errorf("OpenAPI lacks %s", want)
 		}

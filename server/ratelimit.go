@@ -9,10 +9,11 @@ import (
 )
 
 // Rate limits: a token bucket per bearer token (keyed by a 64-bit hash of
-// the token, valid or not) and, for requests without a token (sign-up,
-// public market data), per client IP. /healthz, /readyz and /metrics are
-// never limited. A limited request is answered 429 rate_limited with
-// Retry-After: 1.
+// the token, valid or not; Options.RateLimit and RateBurst) and, for
+// requests without a token (sign-up, public market data), per client IP
+// (a limiter of its own: Options.AnonRateLimit and AnonRateBurst).
+// /healthz, /readyz and /metrics are never limited. A limited request is
+// answered 429 rate_limited with Retry-After: 1.
 //
 // Buckets live in sharded maps of plain values (no allocation per request
 // once a bucket exists). The maps are bounded: when a shard is full, the
@@ -131,21 +132,24 @@ func (l *rateLimiter) size() int {
 // rateLimited charges the request to its token's (or client IP's) bucket
 // and, if that is empty, answers 429 and returns true.
 func (s *Server) rateLimited(ctx *fasthttp.RequestCtx, path string) bool {
-	l := s.rl
-	if l == nil {
-		return false
-	}
 	switch path {
 	case "/healthz", "/readyz", "/metrics":
 		return false
 	}
 	var h uint64
-	if tok := bearer(ctx); tok != nil {
+	tok := bearer(ctx)
+	l := s.rl
+	if tok == nil {
+		l = s.anonRL
+	}
+	if l == nil {
+		return false
+	}
+	if tok != nil {
 		h = maphash.Bytes(l.seed, tok)
 	} else {
-		var k [17]byte
-		k[0] = 0xff // keep IP keys apart from tokens of the same bytes
-		copy(k[1:], ctx.RemoteIP().To16())
+		var k [16]byte
+		copy(k[:], ctx.RemoteIP().To16())
 		h = maphash.Bytes(l.seed, k[:])
 	}
 	if l.allow(h) {

@@ -1,10 +1,7 @@
 package server
 
 import (
-	"bytes"
-	"encoding/gob"
 	"math"
-	"slices"
 	"sync"
 
 	"github.com/instant-social-trading/ist/book"
@@ -45,6 +42,10 @@ type orderRec struct {
 	Status      uint8
 	Created     int64
 	Updated     int64
+
+	logged uint64 // the sequence number of its last copy into the change log
+	queued bool   // done and in its account's done queue
+	gone   bool   // a change-log tombstone: trimmed from the history
 }
 
 func (o *orderRec) done() bool { return o.Status >= statusFilled }
@@ -62,28 +63,42 @@ type fillRec struct {
 	Time    int64
 }
 
-// rmData is the persistent part of the read model.
-type rmData struct {
-	Seq       uint64
-	Orders    map[uint64]*orderRec
-	ByAccount map[uint64][]uint64 // order ids, ascending
-	Fills     map[uint64][]fillRec
-	// Markets holds each market's public trades and candles (mdata.go).
-	Markets map[uint32]*marketData
-}
-
-// readModel is the order history and fills, built from the engine's
-// results (Engine.Subscribe). apply runs on the engine's output goroutine
-// before the submitter's Do returns, so a handler reads its own writes.
-// It lives in memory and is saved to the metadata store on shutdown; see
-// the package documentation for what a crash loses.
+// readModel is the order history, fills and public market data, built
+// from the engine's results (Engine.Subscribe). apply runs on the engine's
+// output goroutine before the submitter's Do returns, so a handler reads
+// its own writes. It lives in memory, bounded by its retention (keepOrders,
+// keepFills, and per market maxTrades and maxCandles), and every change is
+// also copied into a change log that the saver writes incrementally to the
+// metadata store (history.go); see the package documentation for what a
+// crash loses.
 type readModel struct {
-	mu sync.RWMutex
-	rmData
+	mu      sync.RWMutex
+	Seq     uint64 // of the last result applied
+	Orders  map[uint64]*orderRec
+	accts   map[uint64]*acctHist
+	Markets map[uint32]*marketData // public trades and candles (mdata.go)
+
+	// keepOrders and keepFills are how many done orders and fills each
+	// account keeps (≤ 0: all).
+	keepOrders, keepFills int
+	// chg holds copies of what changed since the last save (never nil);
+	// full gets a value when it grows past maxUnsaved entries.
+	chg     *changes
+	full    chan struct{}
+	touched []uint64 // scratch of apply: orders touched by one result
+
 	// pending holds the request details of orders being placed, by
 	// Command.Tag: the engine's result does not carry the command.
 	pmu     sync.Mutex
 	pending map[uint64]*orderRec
+}
+
+// acctHist is one account's part of the history.
+type acctHist struct {
+	ids   []uint64 // its order ids, ascending, with dead ones (trimmed) not yet compacted
+	dead  int      // trimmed ids still in ids
+	done  []uint64 // done orders in the order they finished, oldest first
+	fills []fillRec
 }
 
 // expect registers the details of the order placed with tag.
@@ -102,53 +117,22 @@ func (m *readModel) take(tag uint64) *orderRec {
 	return meta
 }
 
+// newReadModel returns an empty read model that keeps everything.
 func newReadModel() *readModel {
-	return &readModel{pending: map[uint64]*orderRec{}, rmData: rmData{Orders: map[uint64]*orderRec{},
-		ByAccount: map[uint64][]uint64{}, Fills: map[uint64][]fillRec{}, Markets: map[uint32]*marketData{}}}
+	full := make(chan struct{}, 1)
+	return &readModel{pending: map[uint64]*orderRec{}, Orders: map[uint64]*orderRec{},
+		accts: map[uint64]*acctHist{}, Markets: map[uint32]*marketData{},
+		chg: &changes{full: full}, full: full}
 }
 
-// encode returns the gob encoding of the read model and the sequence
-// number it is current to. It holds the read lock meanwhile, so the
-// engine's output waits: the cost grows with the history (see the package
-// documentation).
-//
-// It holds the lock only to copy the data (a memory copy, milliseconds for
-// a large history): the engine's output goroutine applies results under
-// that lock, so encoding under it stalled every acknowledgement for as
-// long as the encoding took (about 0.45 s seen under load).
-func (m *readModel) encode() ([]byte, uint64, error) {
-	m.mu.RLock()
-	c := m.rmData.clone()
-	m.mu.RUnlock()
-	var buf bytes.Buffer
-	err := gob.NewEncoder(&buf).Encode(&c)
-	return buf.Bytes(), c.Seq, err
-}
-
-// clone returns a deep copy of d.
-func (d *rmData) clone() rmData {
-	c := rmData{Seq: d.Seq, Orders: make(map[uint64]*orderRec, len(d.Orders)),
-		ByAccount: make(map[uint64][]uint64, len(d.ByAccount)), Fills: make(map[uint64][]fillRec, len(d.Fills)),
-		Markets: make(map[uint32]*marketData, len(d.Markets))}
-	recs := make([]orderRec, 0, len(d.Orders)) // one allocation; never grows, so pointers stay valid
-	for id, o := range d.Orders {
-		recs = append(recs, *o)
-		c.Orders[id] = &recs[len(recs)-1]
+// acct returns the history of account a, created if need be.
+func (m *readModel) acct(a uint64) *acctHist {
+	h := m.accts[a]
+	if h == nil {
+		h = &acctHist{}
+		m.accts[a] = h
 	}
-	for a, ids := range d.ByAccount {
-		c.ByAccount[a] = slices.Clone(ids)
-	}
-	for a, f := range d.Fills {
-		c.Fills[a] = slices.Clone(f)
-	}
-	for id, md := range d.Markets {
-		cp := &marketData{Trades: slices.Clone(md.Trades), Next: md.Next}
-		for i := range md.Candles {
-			cp.Candles[i] = slices.Clone(md.Candles[i])
-		}
-		c.Markets[id] = cp
-	}
-	return c
+	return h
 }
 
 // seq returns the sequence number of the last result applied.
@@ -156,30 +140,6 @@ func (m *readModel) seq() uint64 {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return m.Seq
-}
-
-// decode replaces the read model's data.
-func (m *readModel) decode(b []byte) error {
-	d := rmData{}
-	if err := gob.NewDecoder(bytes.NewReader(b)).Decode(&d); err != nil {
-		return err
-	}
-	if d.Orders == nil {
-		d.Orders = map[uint64]*orderRec{}
-	}
-	if d.ByAccount == nil {
-		d.ByAccount = map[uint64][]uint64{}
-	}
-	if d.Fills == nil {
-		d.Fills = map[uint64][]fillRec{}
-	}
-	if d.Markets == nil {
-		d.Markets = map[uint32]*marketData{}
-	}
-	m.mu.Lock()
-	m.rmData = d
-	m.mu.Unlock()
-	return nil
 }
 
 // apply folds one engine result into the model.
@@ -194,6 +154,7 @@ func (m *readModel) apply(res *engine.Result) {
 	if len(res.Events) == 0 {
 		return
 	}
+	defer m.settle(res.Seq)
 	var takers [4]uint64 // orders that took in this command
 	nt := 0
 	for i := range res.Events {
@@ -207,8 +168,15 @@ func (m *readModel) apply(res *engine.Result) {
 				o.StopPrice, o.QuoteBudget = meta.StopPrice, meta.QuoteBudget
 				o.Stop = o.Type == book.StopMarket || o.Type == book.StopLimit
 			}
+			if ev.Relation != 0 {
+				// A mirrored order (not journaled, so no request meta):
+				// always an IOC limit with copy-group self-trade prevention.
+				o.Type, o.TIF, o.STP = book.Limit, book.IOC, book.STPCancelTaker
+			}
 			m.Orders[o.ID] = o
-			m.ByAccount[o.Account] = append(m.ByAccount[o.Account], o.ID)
+			a := m.acct(o.Account)
+			a.ids = append(a.ids, o.ID)
+			m.touched = append(m.touched, o.ID)
 			if nt < len(takers) {
 				takers[nt] = o.ID
 				nt++
@@ -216,6 +184,7 @@ func (m *readModel) apply(res *engine.Result) {
 		case book.EvTriggered:
 			if o := m.Orders[ev.OrderID]; o != nil {
 				o.Stop = false
+				m.touched = append(m.touched, o.ID)
 				if nt < len(takers) {
 					takers[nt] = o.ID
 					nt++
@@ -229,18 +198,20 @@ func (m *readModel) apply(res *engine.Result) {
 				if ev.Remaining == 0 && o.Qty > 0 {
 					o.Status = statusFilled
 				}
-				m.Fills[o.Account] = append(m.Fills[o.Account], fillRec{TradeID: tradeID, OrderID: o.ID,
+				m.addFill(o.Account, fillRec{TradeID: tradeID, OrderID: o.ID,
 					Market: ev.Market, Side: o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: res.Time})
 				o.Updated = res.Time
+				m.touched = append(m.touched, o.ID)
 			}
 			if o := m.Orders[ev.MakerID]; o != nil {
 				o.fill(ev.Price, ev.Qty)
 				if ev.MakerRemaining == 0 {
 					o.Status = statusFilled
 				}
-				m.Fills[o.Account] = append(m.Fills[o.Account], fillRec{TradeID: tradeID, OrderID: o.ID,
+				m.addFill(o.Account, fillRec{TradeID: tradeID, OrderID: o.ID,
 					Market: ev.Market, Side: o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.MakerFee, Maker: true, Time: res.Time})
 				o.Updated = res.Time
+				m.touched = append(m.touched, o.ID)
 			}
 		case book.EvCancelled, book.EvExpired:
 			if o := m.Orders[ev.OrderID]; o != nil {
@@ -255,12 +226,14 @@ func (m *readModel) apply(res *engine.Result) {
 				}
 				o.Stop = false
 				o.Updated = res.Time
+				m.touched = append(m.touched, o.ID)
 			}
 		case book.EvAmended:
 			if o := m.Orders[ev.OrderID]; o != nil {
 				o.Price = ev.Price
 				o.Qty = o.Filled + ev.Qty
 				o.Updated = res.Time
+				m.touched = append(m.touched, o.ID)
 			}
 		}
 	}
@@ -312,7 +285,11 @@ func (m *readModel) order(account, id uint64) (orderRec, bool) {
 func (m *readModel) orders(dst []orderRec, account uint64, market uint32, status int, after uint64, limit int) []orderRec {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	for _, id := range m.ByAccount[account] {
+	a := m.accts[account]
+	if a == nil {
+		return dst
+	}
+	for _, id := range a.ids {
 		if len(dst) >= limit {
 			break
 		}
@@ -334,7 +311,11 @@ func (m *readModel) orders(dst []orderRec, account uint64, market uint32, status
 func (m *readModel) fills(dst []fillRec, account uint64, market uint32, after uint64, limit int) []fillRec {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	for _, f := range m.Fills[account] {
+	a := m.accts[account]
+	if a == nil {
+		return dst
+	}
+	for _, f := range a.fills {
 		if len(dst) >= limit {
 			break
 		}
@@ -344,4 +325,67 @@ func (m *readModel) fills(dst []fillRec, account uint64, market uint32, after ui
 		dst = append(dst, f)
 	}
 	return dst
+}
+
+// addFill appends a fill to account a's fills, dropping the oldest beyond
+// keepFills, and logs both (the lock held).
+func (m *readModel) addFill(a uint64, f fillRec) {
+	h := m.acct(a)
+	trim := m.keepFills > 0 && len(h.fills) >= m.keepFills
+	if trim {
+		// Reslicing drops the oldest without a copy; append reallocates
+		// (copying only what is kept) once the capacity is used up.
+		h.fills = h.fills[len(h.fills)-m.keepFills+1:]
+	}
+	h.fills = append(h.fills, f)
+	if trim { // the store keeps what memory keeps: from the first fill kept
+		m.chg.fillTrims.add(acctFill{Account: a, fillRec: h.fills[0]})
+	}
+	m.chg.fills.add(acctFill{Account: a, fillRec: f})
+	m.chg.count(2)
+}
+
+// settle ends the application of result seq (the lock held): it logs a
+// copy of every order the result touched, queues those that finished and
+// trims the oldest done orders beyond keepOrders.
+func (m *readModel) settle(seq uint64) {
+	for _, id := range m.touched {
+		o := m.Orders[id]
+		if o == nil || o.logged == seq {
+			continue
+		}
+		o.logged = seq
+		m.chg.orders.add(*o)
+		m.chg.count(1)
+		if o.done() && !o.queued {
+			m.finish(o)
+		}
+	}
+	m.touched = m.touched[:0]
+}
+
+// finish puts a done order into its account's done queue and trims the
+// queue to keepOrders (the lock held).
+func (m *readModel) finish(o *orderRec) {
+	o.queued = true
+	a := m.acct(o.Account)
+	a.done = append(a.done, o.ID)
+	for m.keepOrders > 0 && len(a.done) > m.keepOrders {
+		old := a.done[0]
+		a.done = a.done[1:]
+		delete(m.Orders, old)
+		a.dead++
+		m.chg.orders.add(orderRec{ID: old, gone: true})
+		m.chg.count(1)
+	}
+	if a.dead > 16 && a.dead > len(a.ids)/2 {
+		ids := a.ids[:0]
+		for _, id := range a.ids {
+			if m.Orders[id] != nil {
+				ids = append(ids, id)
+			}
+		}
+		clear(a.ids[len(ids):])
+		a.ids, a.dead = ids, 0
+	}
 }

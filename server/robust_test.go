@@ -365,6 +365,26 @@ func (f *fuzzer) valid(r *rand.Rand) template {
 		return template{method: "POST", path: "/v1/admin/markets/" + m + "/" + op, role: roleAdmin}
 	case k < 71:
 		return template{method: "GET", path: "/v1/admin/accounts?limit=" + strconv.Itoa(1+r.IntN(20)), role: roleAdmin}
+	case k < 72:
+		return template{method: "PUT", path: "/v1/social/leader", role: roleUser, bodyChecked: true,
+			body: fmt.Appendf(nil, `{"display_name":"L%d","bio":"b","profit_share_bps":%d}`, r.IntN(100), r.IntN(5001))}
+	case k < 74:
+		modes := []string{"proportional", "fixed_quote", "multiplier"}
+		return template{method: "POST", path: "/v1/social/follows", role: roleUser, bodyChecked: true,
+			body: fmt.Appendf(nil, `{"leader_id":%d,"allocation":"%d","mode":%q,"value":"0.5","max_order_quote":"100","slippage_bps":%d,"stop_loss_bps":%d}`,
+				f.accounts[r.IntN(len(f.accounts))], 1+r.IntN(1000), modes[r.IntN(3)], 1+r.IntN(300), r.IntN(10000))}
+	case k < 75:
+		op := []string{"pause", "resume"}[r.IntN(2)]
+		return template{method: "POST", path: fmt.Sprintf("/v1/social/follows/%d/%s", 1+r.IntN(20), op), role: roleUser}
+	case k < 76:
+		return template{method: "DELETE", path: fmt.Sprintf("/v1/social/follows/%d?close=%s", 1+r.IntN(20), []string{"market", "keep"}[r.IntN(2)]), role: roleUser}
+	case k < 77:
+		return template{method: "PATCH", path: fmt.Sprintf("/v1/social/follows/%d", 1+r.IntN(20)), role: roleUser, bodyChecked: true,
+			body: fmt.Appendf(nil, `{"top_up":"1.5","slippage_bps":%d,"max_order_quote":"20"}`, 1+r.IntN(300))}
+	case k < 78:
+		social := []string{"/v1/social/follows", "/v1/social/followers", "/v1/social/leaders?sort=aum&window=7d&limit=5",
+			fmt.Sprintf("/v1/social/leaders/%d", f.accounts[r.IntN(len(f.accounts))])}
+		return template{method: "GET", path: social[r.IntN(len(social))], role: roleUser}
 	}
 	gets := []string{"/v1/account", "/v1/orders?market=" + m + "&status=open&limit=10", "/v1/orders?status=done",
 		fmt.Sprintf("/v1/orders/%d", f.orderID(r)), "/v1/fills?limit=5", "/v1/markets", "/v1/markets/" + m + "/book",
@@ -395,7 +415,10 @@ var fuzzPaths = []string{"/healthz", "/readyz", "/v1/openapi.json", "/v1/account
 	"/v1/orders/99999999999999999999999", "/v1/markets//book", "/v1/markets/BTC-USDT/book/extra",
 	"/v1/admin/markets//halt", "/v1/tokens/abc", "/../etc/passwd", "/v1/orders?limit=-1", "/v1/orders?after=x",
 	"/v1/markets/BTC-USDT/candles?interval=7m", "/v1/markets/BTC-USDT/book?depth=100000000000000000000",
-	"/v1/fills?market=%00", "/v1/orders?market=BTC-USDT&market=ETH-USDT", "/v1/social/follows", "/v1/ws"}
+	"/v1/fills?market=%00", "/v1/orders?market=BTC-USDT&market=ETH-USDT", "/v1/social/follows", "/v1/ws",
+	"/v1/social/leader", "/v1/social/leaders", "/v1/social/leaders/1", "/v1/social/leaders/x", "/v1/social/followers",
+	"/v1/social/follows/1", "/v1/social/follows/1/pause", "/v1/social/follows/1/resume", "/v1/social/follows/1/x",
+	"/v1/social/follows//pause", "/v1/social/follows/1?close=sideways", "/v1/admin/settle", "/v1/admin/settle?leader_id=x"}
 
 var (
 	hugeNumbers = []string{"99999999999999999999", "1e400", "-0", "18446744073709551616", "9223372036854775807",
@@ -597,6 +620,9 @@ func (f *fuzzer) invalid(r *rand.Rand) fuzzReq {
 	case 2: // wrong method or path
 		if r.IntN(2) == 0 {
 			q.method = "PUT"
+			if tp.method == "PUT" {
+				q.method = "PATCH"
+			}
 		} else {
 			q.path = "/v1/nope" + q.path
 		}

@@ -141,6 +141,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 			}
 		}
 	}
+	if r, ok := s.routeSocial(ctx, m, p); ok { // social.go
+		return r
+	}
 	writeError(ctx, fmt.Errorf("%w: no route %s %s", errNotFound, m, p))
 	return "unknown"
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -39,10 +40,21 @@ type Options struct {
 	// SnapshotInterval is how often the engine snapshots its state.
 	// Default 1 minute.
 	SnapshotInterval time.Duration
-	// HistoryInterval is how often the order history (the read model of
-	// orders and fills) is saved to the metadata store, besides on
-	// Shutdown. Default 5 seconds; negative: only on Shutdown.
+	// HistoryInterval is how often the changes to the order history (the
+	// read model of orders, fills and public market data) are saved to
+	// the metadata store, besides on Backup, on Shutdown and whenever
+	// 65,536 changes are waiting. Default 5 seconds; negative: not
+	// periodically.
 	HistoryInterval time.Duration
+	// HistoryOrders is how many done (filled, cancelled, rejected or
+	// expired) orders each account keeps in its history, the most
+	// recently finished; older ones are dropped from memory and from the
+	// store. Open orders are always kept. Default 1000
+	// (DefaultHistoryOrders); negative: all.
+	HistoryOrders int
+	// HistoryFills is how many fills each account keeps, the newest.
+	// Default 1000 (DefaultHistoryFills); negative: all.
+	HistoryFills int
 	// MaxBodySize is the request body limit in bytes. Default 64 KiB.
 	MaxBodySize int
 	// MaxBatchBodySize is the body limit of POST /v1/orders/batch (up to
@@ -54,46 +66,66 @@ type Options struct {
 	// standard error.
 	Logger *zerolog.Logger
 	// RateLimit is the sustained requests per second allowed per bearer
-	// token (and per client IP for requests without one); RateBurst is
-	// the bucket size. Default 1000/s (DefaultRateLimit) with a burst of
-	// 2000 (a given RateLimit's burst defaults to twice it); negative:
-	// no limit. See ratelimit.go.
+	// token (and, unless AnonRateLimit says otherwise, per client IP for
+	// requests without one); RateBurst is the bucket size. Default
+	// 1000/s (DefaultRateLimit) with a burst of 2000 (a given
+	// RateLimit's burst defaults to twice it); negative: no limit. See
+	// ratelimit.go.
 	RateLimit float64
 	RateBurst int
+	// AnonRateLimit and AnonRateBurst are the same per client IP, for
+	// requests without a bearer token. Default (both zero): RateLimit and
+	// RateBurst; a given AnonRateLimit's burst defaults to twice it;
+	// negative: no limit.
+	AnonRateLimit float64
+	AnonRateBurst int
 }
+
+// Default retention of the order history (Options.HistoryOrders,
+// Options.HistoryFills).
+const (
+	DefaultHistoryOrders = 1000
+	DefaultHistoryFills  = 1000
+)
 
 // Server is istd: the HTTP API around an engine recovered from its data
 // directory. Open it, Serve it, Shutdown it. Its methods are safe for
 // concurrent use.
 type Server struct {
-	opts      Options
-	log       zerolog.Logger
-	wal       *wal.Log
-	eng       *engine.Engine
-	hub       *hub // streams (stream.go)
-	store     *store
-	rm        *readModel
-	fsync     prometheus.Histogram // wal_fsync_duration_seconds, fed by the journal
-	unsub     func()
-	http      *fasthttp.Server
-	reg       *prometheus.Registry
-	met       *metrics
-	ready     atomic.Bool
-	tags      atomic.Uint64
-	adminHash [32]byte
-	generated string
+	opts       Options
+	log        zerolog.Logger
+	wal        *wal.Log
+	eng        *engine.Engine
+	hub        *hub // streams (stream.go)
+	store      *store
+	rm         *readModel
+	stats      *leaderStats         // leader statistics (leaderstats.go)
+	statsSaved atomic.Uint64        // seq of the statistics last saved
+	fsync      prometheus.Histogram // wal_fsync_duration_seconds, fed by the journal
+	unsub      func()
+	http       *fasthttp.Server
+	reg        *prometheus.Registry
+	met        *metrics
+	ready      atomic.Bool
+	tags       atomic.Uint64
+	adminHash  [32]byte
+	generated  string
 
 	tokMu  sync.RWMutex
 	tokens map[[32]byte]tokenRec // by hash
 	byID   map[uint64]tokenRec
 
 	mktCache atomic.Pointer[marketCache]
+	social   socialState // leader profiles (social.go)
 
 	metricsH fasthttp.RequestHandler
-	rl       *rateLimiter // nil: no limit
+	rl       *rateLimiter // per token; nil: no limit
+	anonRL   *rateLimiter // per client IP; nil: no limit
 
 	stopSaver chan struct{}
 	saverDone chan struct{}
+	saveMu    sync.Mutex // one history save at a time
+	legacy    bool       // the store holds the old whole-history value
 
 	closeOnce sync.Once
 	closeErr  error
@@ -156,12 +188,14 @@ func Open(opts *Options) (*Server, error) {
 		return fail(err)
 	}
 	s.rm = newReadModel()
-	if b, err := s.store.get([]byte("rm")); err != nil {
-		return fail(err)
-	} else if b != nil {
-		if err := s.rm.decode(b); err != nil {
-			s.log.Warn().Err(err).Msg("order history unreadable; starting empty")
-		}
+	s.rm.keepOrders = cmp.Or(o.HistoryOrders, DefaultHistoryOrders)
+	s.rm.keepFills = cmp.Or(o.HistoryFills, DefaultHistoryFills)
+	if s.legacy, err = s.rm.loadHistory(s.store); err != nil {
+		s.log.Warn().Err(err).Msg("order history partly unreadable; what could not be read is missing")
+	}
+	if err := s.loadStats(); err != nil {
+		s.log.Warn().Err(err).Msg("leader statistics unreadable: rebuilt from what the log replays")
+		s.stats = newLeaderStats()
 	}
 	walLog := s.log.With().Str("component", "wal").Logger()
 	l, err := wal.Open(o.DataDir, &wal.Options{Logger: &walLog, OnReplay: s.replayHistory})
@@ -180,13 +214,18 @@ func Open(opts *Options) (*Server, error) {
 			Msg("order history is behind the engine (its last save is older than the snapshot): history and fills of the gap are missing")
 	}
 	s.fsync = newFsyncHistogram()
-	e, err := engine.Open(&engine.Options{Journal: timedJournal{l, s.fsync}, State: state, Snapshots: l,
+	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats}, State: state, Snapshots: l,
 		SnapshotInterval: o.SnapshotInterval, FailFast: true})
 	if err != nil {
 		return fail(fmt.Errorf("server: start engine: %w", err))
 	}
 	s.eng = e
 	s.hub = newHub(s) // streams (stream.go)
+	if s.stats.seq() != state.Seq() {
+		s.log.Warn().Uint64("stats_seq", s.stats.seq()).Uint64("engine_seq", state.Seq()).
+			Msg("leader statistics are behind the engine: holdings reconciled, the gap is missing from their history")
+		s.stats.reconcile(e, state.Seq())
+	}
 	s.unsub = e.Subscribe(s.onResult)
 	s.reg, s.met = newMetrics(s)
 	s.metricsH = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
@@ -194,6 +233,10 @@ func Open(opts *Options) (*Server, error) {
 		o.RateLimit = DefaultRateLimit // burst: 2×, DefaultRateBurst
 	}
 	s.rl = newRateLimiter(o.RateLimit, o.RateBurst)
+	if o.AnonRateLimit == 0 {
+		o.AnonRateLimit, o.AnonRateBurst = o.RateLimit, cmp.Or(o.AnonRateBurst, o.RateBurst)
+	}
+	s.anonRL = newRateLimiter(o.AnonRateLimit, o.AnonRateBurst)
 	s.http = &fasthttp.Server{
 		Handler:               s.handle,
 		Name:                  "istd",
@@ -225,6 +268,7 @@ func Open(opts *Options) (*Server, error) {
 // log replays at start-up (those after its last save): the command carries
 // what the result does not (client order id, type, time in force).
 func (s *Server) replayHistory(cmd *engine.Command, res *engine.Result) {
+	s.stats.apply(cmd, res) // ignores what it already has
 	if res.Seq <= s.rm.seq() {
 		return
 	}
@@ -297,32 +341,45 @@ func (s *Server) Backup(dir string) error {
 	return s.store.checkpoint(filepath.Join(dir, "server"))
 }
 
-// saveHistory writes the order history to the metadata store and returns
-// the sequence number it is current to.
+// saveHistory writes the changes to the order history since the last
+// save to the metadata store (history.go) and returns the sequence number
+// the store is now current to. The read model's lock is held only to swap
+// its change log for an empty one.
 func (s *Server) saveHistory() (uint64, error) {
-	b, seq, err := s.rm.encode()
-	if err != nil {
-		return 0, fmt.Errorf("server: encode order history: %w", err)
+	s.saveMu.Lock()
+	defer s.saveMu.Unlock()
+	if err := s.saveStats(); err != nil { // with the history, though not atomically
+		return 0, err
 	}
-	return seq, s.store.set([]byte("rm"), b)
+	c, seq := s.rm.takeChanges()
+	if err := s.store.writeChanges(c, seq, s.legacy); err != nil {
+		s.rm.putBack(c) // saved with the next
+		return 0, err
+	}
+	s.legacy = false
+	return seq, nil
 }
 
-// saveHistoryLoop saves the order history every HistoryInterval when it
-// changed, so that a crash loses at most that much of it.
+// saveHistoryLoop saves the changes to the order history every
+// HistoryInterval when there are any, and whenever the read model reports
+// that many are waiting, so that a crash loses at most that much of it
+// (rebuilt from the log, see the package documentation) and the change
+// log stays small.
 func (s *Server) saveHistoryLoop() {
 	defer close(s.saverDone)
-	if s.opts.HistoryInterval < 0 {
-		<-s.stopSaver
-		return
+	var tick <-chan time.Time
+	if s.opts.HistoryInterval > 0 {
+		t := time.NewTicker(s.opts.HistoryInterval)
+		defer t.Stop()
+		tick = t.C
 	}
-	t := time.NewTicker(s.opts.HistoryInterval)
-	defer t.Stop()
 	var saved uint64
 	for {
 		select {
 		case <-s.stopSaver:
 			return
-		case <-t.C:
+		case <-tick:
+		case <-s.rm.full:
 		}
 		if s.rm.seq() == saved {
 			continue
@@ -339,6 +396,7 @@ func (s *Server) saveHistoryLoop() {
 // onResult is the engine subscriber: it feeds the read model and metrics.
 func (s *Server) onResult(res *engine.Result) {
 	s.rm.apply(res)
+	s.stats.onResult(res)
 	s.met.observe(s, res)
 	s.hub.publish(res) // non-blocking fan-out to streams
 }

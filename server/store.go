@@ -21,8 +21,12 @@ import (
 //	"tok/" hash(32)      token id (8, big endian) + account id (8)
 //	"tid/" id(8)         hash(32) + account id (8)
 //	"seq/token"          last token id issued
-//	"rm"                 read model: orders, fills, public trades and
-//	                     candles (see readModel.encode)
+//	"rm/…"               read model: orders, fills, public trades and
+//	                     candles, one key each (see history.go)
+//	"rm"                 the read model as one gob value, as older
+//	                     versions saved it (read once, then deleted)
+//	"stats/leaders"      leader statistics: version byte 1 + gob of
+//	                     statsState (see leaderstats.go)
 type store struct {
 	db *pebble.DB
 }

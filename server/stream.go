@@ -109,6 +109,10 @@ func (h *hub) publish(res *engine.Result) {
 			if priv {
 				ids = append(ids, ev.OrderID)
 			}
+		case engine.EvCopySkipped, engine.EvCopyClosed, engine.EvProfitShare:
+			if priv { // the copy channel (copystream.go)
+				it.events = append(it.events, streamEvent{Event: *ev})
+			}
 		}
 	}
 	if len(ids) > 0 {
@@ -203,6 +207,10 @@ func (h *hub) dispatch(it *streamItem) {
 	var b []byte
 	for i := range it.events {
 		ev := &it.events[i]
+		if isCopyEvent(ev.Kind) {
+			h.sendCopyEvent(ev, it)
+			continue
+		}
 		m, ok := h.s.marketByID(ev.Market)
 		if !ok {
 			continue
@@ -222,6 +230,9 @@ func (h *hub) dispatch(it *streamItem) {
 			Side: ev.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: it.time}, it.seq)
 		h.sendFill(m, ev.MakerOwner, &fillRec{TradeID: ev.tradeID, OrderID: ev.MakerID, Market: ev.Market,
 			Side: makerSide, Price: ev.Price, Qty: ev.Qty, Fee: ev.MakerFee, Maker: true, Time: it.time}, it.seq)
+		if ev.Relation != 0 && len(h.accts) > 0 {
+			h.sendCopyFill(m, ev, it) // a mirrored order's trade
+		}
 	}
 	for i := range it.orders {
 		o := &it.orders[i]
@@ -577,13 +588,11 @@ func errMessage(err error) string {
 // account (0: not authenticated).
 func (s *Server) checkChannel(ch string, account uint64) error {
 	switch {
-	case ch == "orders" || ch == "fills":
+	case privateChannel(ch):
 		if account == 0 {
 			return fmt.Errorf("%w: channel %q needs {\"op\":\"auth\"} first", errUnauth, ch)
 		}
 		return nil
-	case ch == "copy" || strings.HasPrefix(ch, "copy:"):
-		return fmt.Errorf("%w: channel %q is not available yet", errNotFound, ch)
 	}
 	for _, p := range []string{"book:", "trades:"} {
 		if sym, ok := strings.CutPrefix(ch, p); ok {
@@ -593,7 +602,7 @@ func (s *Server) checkChannel(ch string, account uint64) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("%w: unknown channel %q (book:SYMBOL, trades:SYMBOL, orders, fills)", errInvalid, ch)
+	return fmt.Errorf("%w: unknown channel %q (book:SYMBOL, trades:SYMBOL, orders, fills, copy)", errInvalid, ch)
 }
 
 // streamAccount authenticates a stream's token.
@@ -608,7 +617,7 @@ func (h *hub) subscribe(c *streamConn, ch string) {
 	}
 	c.subs[ch] = true
 	switch {
-	case ch == "orders" || ch == "fills":
+	case privateChannel(ch):
 		subs := h.accts[c.account]
 		if subs == nil {
 			subs = map[*streamConn]struct{}{}
@@ -665,8 +674,8 @@ func (h *hub) unsubscribe(c *streamConn, ch string) {
 	delete(c.subs, ch)
 	delete(c.n, ch)
 	switch {
-	case ch == "orders" || ch == "fills":
-		if c.subs["orders"] || c.subs["fills"] {
+	case privateChannel(ch):
+		if c.subs["orders"] || c.subs["fills"] || c.subs["copy"] {
 			return
 		}
 		if subs := h.accts[c.account]; subs != nil {

@@ -144,8 +144,8 @@ func TestStreamPublic(t *testing.T) {
 		t.Fatalf("private without auth: %+v", m)
 	}
 	c.send(`{"op":"subscribe","channels":["copy"]}`)
-	if m := c.next(); m.Type != "error" || m.Error.Code != "not_found" {
-		t.Fatalf("copy: %+v", m)
+	if m := c.next(); m.Type != "error" || m.Error.Code != "unauthenticated" {
+		t.Fatalf("copy without auth: %+v", m)
 	}
 	c.send(`not json`)
 	if m := c.next(); m.Type != "error" || m.Error.Code != "invalid_argument" {

@@ -1,7 +1,7 @@
 // Command istd is ist's HTTP server: the engine, its command log and the
 // API of API.md.
 //
-//	go run ./cmd/istd [--data-dir DIR] [--listen ADDR] [--admin-token TOKEN]
+//	go run ./cmd/istd [--data-dir DIR] [--listen ADDR] [--admin-token TOKEN] [--tls-cert FILE --tls-key FILE]
 //	go run ./cmd/istd backup --to DIR [--data-dir DIR]
 //
 // Every flag has an environment variable: IST_DATA_DIR (default ./data),
@@ -12,6 +12,27 @@
 // default info) sets the level of the JSON log on standard error, one line
 // per request (tokens are never logged).
 //
+// HTTPS: --tls-cert FILE and --tls-key FILE (IST_TLS_CERT, IST_TLS_KEY),
+// PEM files, serve TLS 1.2 or later on --listen instead of plain HTTP;
+// both or neither must be given (read at start: restart to renew).
+//
+// Rate limits (429 rate_limited): --rate-limit (IST_RATE_LIMIT, default
+// 1000) requests per second per bearer token with a burst of --rate-burst
+// (IST_RATE_BURST, default twice the rate); --anon-rate-limit and
+// --anon-rate-burst (IST_ANON_RATE_LIMIT, IST_ANON_RATE_BURST, default
+// as the token's) per client IP for requests without a token. A rate of 0
+// means unlimited.
+//
+// Copy trading: every --settle-interval (IST_SETTLE_INTERVAL, default 1h;
+// 0 disables) istd submits a settlement of every copy relation: profit
+// share above the high-water mark is paid to the leader and stop-losses
+// are checked (server.Server.Settle; POST /v1/admin/settle does one now).
+//
+// Order history: --history-orders and --history-fills
+// (IST_HISTORY_ORDERS, IST_HISTORY_FILLS, default 1000 each, 0: all) bound
+// the done orders and fills each account keeps; --history-interval
+// (IST_HISTORY_INTERVAL, default 5s) is how often its changes are saved.
+//
 // `istd backup` opens the data directory itself, so it works only while
 // istd is not running. For an online backup of a running istd, call
 // POST /v1/admin/backup {"to": DIR} with the admin token, or
@@ -20,6 +41,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -62,7 +84,22 @@ func run(args []string, stdout io.Writer) error {
 	level := fs.String("log-level", env("IST_LOG_LEVEL", "info"), "log level: debug, info, warn, error (IST_LOG_LEVEL)")
 	noSignup := fs.Bool("disable-signup", env("IST_DISABLE_SIGNUP", "") == "1", "disable open sign-up (IST_DISABLE_SIGNUP=1)")
 	demoData := fs.Bool("demo", env("IST_DEMO", "") == "1", "on a fresh data dir, create demo markets and funded demo accounts (IST_DEMO=1)")
+	// The copy-trading settlement schedule (settle.go).
+	settle := addSettleFlag(fs)
+	tun := addTuning(fs) // rate limits, history retention, TLS (options.go)
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	settleEvery, err := settle.interval()
+	if err != nil {
+		return err
+	}
+	opts := server.Options{DataDir: *dataDir, AdminToken: *admin, DisableSignup: *noSignup}
+	if err := tun.apply(fs, &opts); err != nil {
+		return err
+	}
+	tlsConf, err := tun.tlsConfig()
+	if err != nil {
 		return err
 	}
 	// Signals are caught from the start: a SIGTERM during recovery still
@@ -75,7 +112,8 @@ func run(args []string, stdout io.Writer) error {
 		return fmt.Errorf("--log-level: %w", err)
 	}
 	log := zerolog.New(os.Stderr).With().Timestamp().Logger().Level(lvl)
-	s, err := server.Open(&server.Options{DataDir: *dataDir, AdminToken: *admin, DisableSignup: *noSignup, Logger: &log})
+	opts.Logger = &log
+	s, err := server.Open(&opts)
 	if err != nil {
 		return err
 	}
@@ -87,9 +125,14 @@ func run(args []string, stdout io.Writer) error {
 		s.Close()
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info().Str("listen", ln.Addr().String()).Str("data_dir", *dataDir).Msg("istd serving")
+	scheme := "http"
+	if tlsConf != nil {
+		ln, scheme = tls.NewListener(ln, tlsConf), "https"
+	}
+	log.Info().Str("listen", ln.Addr().String()).Str("scheme", scheme).Str("data_dir", *dataDir).Msg("istd serving")
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
+	stopSettle := startSettle(s, settleEvery, &log)
 	if *demoData {
 		tok := *admin
 		if tok == "" {
@@ -97,7 +140,7 @@ func run(args []string, stdout io.Writer) error {
 		}
 		if tok == "" {
 			log.Warn().Msg("--demo needs the admin token (--admin-token) on a data dir that already has one")
-		} else if err := demo("http://"+ln.Addr().String(), tok, stdout); err != nil {
+		} else if err := demoVia(s, ln, tlsConf != nil, tok, stdout); err != nil {
 			log.Error().Err(err).Msg("demo data")
 		}
 	}
@@ -108,6 +151,7 @@ func run(args []string, stdout io.Writer) error {
 	case serveErr = <-served:
 		log.Error().Err(serveErr).Msg("server stopped")
 	}
+	stopSettle()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err = s.Shutdown(ctx)

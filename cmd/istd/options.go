@@ -1,0 +1,197 @@
+package main
+
+import (
+	"cmp"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/instant-social-trading/ist/server"
+)
+
+// tuning is istd's flags beyond the basic ones: rate limits, history
+// retention and TLS. Each has an environment variable, read when the flag
+// is registered, so that a flag given on the command line wins.
+type tuning struct {
+	errs []error // bad environment values
+
+	rateLimit, anonRateLimit float64
+	rateBurst, anonRateBurst int
+	anonSet                  bool // IST_ANON_RATE_LIMIT given (the flag is seen by Visit)
+
+	historyInterval             time.Duration
+	historyOrders, historyFills int
+
+	tlsCert, tlsKey string
+}
+
+// addTuning registers the tuning flags on fs.
+func addTuning(fs *flag.FlagSet) *tuning {
+	t := &tuning{}
+	t.float(fs, &t.rateLimit, "rate-limit", "IST_RATE_LIMIT", server.DefaultRateLimit,
+		"requests per second per bearer token; 0: unlimited")
+	t.int(fs, &t.rateBurst, "rate-burst", "IST_RATE_BURST", 0,
+		"burst per bearer token; 0: twice --rate-limit")
+	_, t.anonSet = os.LookupEnv("IST_ANON_RATE_LIMIT")
+	t.float(fs, &t.anonRateLimit, "anon-rate-limit", "IST_ANON_RATE_LIMIT", server.DefaultRateLimit,
+		"requests per second per client IP without a token; default: --rate-limit; 0: unlimited")
+	t.int(fs, &t.anonRateBurst, "anon-rate-burst", "IST_ANON_RATE_BURST", 0,
+		"burst per client IP without a token; 0: twice --anon-rate-limit (or --rate-burst, with no --anon-rate-limit)")
+	t.duration(fs, &t.historyInterval, "history-interval", "IST_HISTORY_INTERVAL", 5*time.Second,
+		"how often order history changes are saved; 0: only when many are waiting, on backup and on shutdown")
+	t.int(fs, &t.historyOrders, "history-orders", "IST_HISTORY_ORDERS", server.DefaultHistoryOrders,
+		"done orders kept per account; 0: all")
+	t.int(fs, &t.historyFills, "history-fills", "IST_HISTORY_FILLS", server.DefaultHistoryFills,
+		"fills kept per account; 0: all")
+	fs.StringVar(&t.tlsCert, "tls-cert", os.Getenv("IST_TLS_CERT"),
+		"PEM certificate (chain) file: serve HTTPS, with --tls-key (IST_TLS_CERT)")
+	fs.StringVar(&t.tlsKey, "tls-key", os.Getenv("IST_TLS_KEY"),
+		"PEM private key file of --tls-cert (IST_TLS_KEY)")
+	return t
+}
+
+func (t *tuning) float(fs *flag.FlagSet, p *float64, name, key string, def float64, usage string) {
+	if v, ok := os.LookupEnv(key); ok {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			t.errs = append(t.errs, fmt.Errorf("%s: %w", key, err))
+		}
+		def = f
+	}
+	fs.Float64Var(p, name, def, usage+" ("+key+")")
+}
+
+func (t *tuning) int(fs *flag.FlagSet, p *int, name, key string, def int, usage string) {
+	if v, ok := os.LookupEnv(key); ok {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.errs = append(t.errs, fmt.Errorf("%s: %w", key, err))
+		}
+		def = n
+	}
+	fs.IntVar(p, name, def, usage+" ("+key+")")
+}
+
+func (t *tuning) duration(fs *flag.FlagSet, p *time.Duration, name, key string, def time.Duration, usage string) {
+	if v, ok := os.LookupEnv(key); ok {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			t.errs = append(t.errs, fmt.Errorf("%s: %w", key, err))
+		}
+		def = d
+	}
+	fs.DurationVar(p, name, def, usage+" ("+key+")")
+}
+
+// apply checks the parsed values and sets them in o.
+func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "anon-rate-limit" {
+			t.anonSet = true
+		}
+	})
+	errs := t.errs
+	for _, c := range []struct {
+		name string
+		bad  bool
+	}{
+		{"--rate-limit", t.rateLimit < 0},
+		{"--rate-burst", t.rateBurst < 0},
+		{"--anon-rate-limit", t.anonRateLimit < 0},
+		{"--anon-rate-burst", t.anonRateBurst < 0},
+		{"--history-interval", t.historyInterval < 0},
+		{"--history-orders", t.historyOrders < 0},
+		{"--history-fills", t.historyFills < 0},
+	} {
+		if c.bad {
+			errs = append(errs, fmt.Errorf("%s must not be negative", c.name))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	// On the command line 0 means none (or all); in server.Options it
+	// means the default, and negative none (or all).
+	orNone := func(x float64) float64 {
+		if x == 0 {
+			return -1
+		}
+		return x
+	}
+	o.RateLimit, o.RateBurst = orNone(t.rateLimit), t.rateBurst
+	if t.anonSet {
+		o.AnonRateLimit, o.AnonRateBurst = orNone(t.anonRateLimit), t.anonRateBurst
+	} else {
+		o.AnonRateLimit, o.AnonRateBurst = o.RateLimit, cmp.Or(t.anonRateBurst, t.rateBurst)
+	}
+	o.HistoryInterval = t.historyInterval
+	if o.HistoryInterval == 0 {
+		o.HistoryInterval = -1
+	}
+	orAll := func(n int) int {
+		if n == 0 {
+			return -1
+		}
+		return n
+	}
+	o.HistoryOrders, o.HistoryFills = orAll(t.historyOrders), orAll(t.historyFills)
+	return nil
+}
+
+// errTLSPair is returned when only one of --tls-cert and --tls-key is
+// given.
+var errTLSPair = errors.New("--tls-cert and --tls-key (IST_TLS_CERT, IST_TLS_KEY) must be given together")
+
+// tlsConfig returns the TLS configuration of --tls-cert and --tls-key
+// (TLS 1.2 at least), or nil if neither is given.
+func (t *tuning) tlsConfig() (*tls.Config, error) {
+	if t.tlsCert == "" && t.tlsKey == "" {
+		return nil, nil
+	}
+	if t.tlsCert == "" || t.tlsKey == "" {
+		return nil, errTLSPair
+	}
+	cert, err := tls.LoadX509KeyPair(t.tlsCert, t.tlsKey)
+	if err != nil {
+		return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+	}
+	return &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}, nil
+}
+
+// demoVia runs demo against s: over ln, or, when ln serves TLS (whose
+// certificate need not name a loopback address), over a plain listener on
+// a loopback port of its own, closed afterwards.
+func demoVia(s *server.Server, ln net.Listener, isTLS bool, admin string, out io.Writer) error {
+	if !isTLS {
+		return demo("http://"+ln.Addr().String(), admin, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	plain := &onceCloser{Listener: l}
+	defer plain.Close()
+	go s.Serve(plain)
+	return demo("http://"+plain.Addr().String(), admin, out)
+}
+
+// onceCloser is a listener whose Close is idempotent: the server closes
+// every listener it served again on shutdown.
+type onceCloser struct {
+	net.Listener
+	once sync.Once
+	err  error
+}
+
+// Close implements net.Listener.
+func (l *onceCloser) Close() error {
+	l.once.Do(func() { l.err = l.Listener.Close() })
+	return l.err
+}

@@ -1,0 +1,263 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"flag"
+	"io"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/instant-social-trading/ist/server"
+)
+
+// selfSigned writes a self-signed ECDSA certificate for 127.0.0.1 and its
+// key to dir and returns their paths and the certificate.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, cert *x509.Certificate) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1),
+		Subject:      pkix.Name{CommonName: "istd test"},
+		NotBefore:    time.Now().Add(-time.Hour),
+		NotAfter:     time.Now().Add(time.Hour),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert, err = x509.ParseCertificate(der); err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return certFile, keyFile, cert
+}
+
+// startRun runs istd with args until the test ends (SIGTERM) and waits
+// until GET url/healthz answers 200 with client c.
+func startRun(t *testing.T, args []string, c *http.Client, url string) *syncBuf {
+	t.Helper()
+	done := make(chan error, 1)
+	out := &syncBuf{}
+	go func() { done <- run(args, out) }()
+	for i := 0; ; i++ {
+		resp, err := c.Get(url + "/healthz")
+		if err == nil {
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("istd stopped: %v", err)
+		default:
+		}
+		if i > 400 {
+			t.Fatalf("istd never became healthy: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Cleanup(func() {
+		c.CloseIdleConnections()
+		syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Error(err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Error("istd did not stop on SIGTERM")
+		}
+	})
+	return out
+}
+
+// call sends a request and returns the status and body.
+func call(t *testing.T, c *http.Client, method, url, token, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// TestTLS serves HTTPS with a self-signed certificate given by the
+// environment and calls /healthz and the authenticated API over it with a
+// client that trusts only that certificate.
+func TestTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, cert := selfSigned(t, dir)
+	addr := freeAddr(t)
+	t.Setenv("IST_TLS_CERT", certFile)
+	t.Setenv("IST_TLS_KEY", keyFile)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	c := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	base := "https://" + addr
+	out := startRun(t, []string{"--data-dir", filepath.Join(dir, "data"), "--listen", addr, "--admin-token", "secret",
+		"--log-level", "error", "--demo"}, c, base)
+
+	code, body := call(t, c, "POST", base+"/v1/accounts", "", `{"name":"alice"}`)
+	if code != 201 {
+		t.Fatalf("sign-up over TLS: %d %s", code, body)
+	}
+	var acct struct{ Token string }
+	if err := json.Unmarshal([]byte(body), &acct); err != nil || acct.Token == "" {
+		t.Fatalf("sign-up answer %s: %v", body, err)
+	}
+	if code, body := call(t, c, "GET", base+"/v1/account", acct.Token, ""); code != 200 || !strings.Contains(body, `"name":"alice"`) {
+		t.Fatalf("GET /v1/account over TLS: %d %s", code, body)
+	}
+	// Plain HTTP is not served, nor TLS below 1.2.
+	if _, err := (&http.Client{Timeout: 2 * time.Second}).Get("http://" + addr + "/healthz"); err == nil {
+		t.Fatal("plain HTTP answered on the TLS port")
+	}
+	old := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS11}}}
+	if _, err := old.Get(base + "/healthz"); err == nil {
+		t.Fatal("TLS 1.1 accepted")
+	}
+	// --demo works with TLS too.
+	for i := 0; !strings.Contains(out.String(), "demo account demo-bob"); i++ {
+		if i > 400 {
+			t.Fatalf("demo output %q", out.String())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if code, body := call(t, c, "GET", base+"/v1/markets/BTC-USDT/book", "", ""); code != 200 || !strings.Contains(body, `"64990"`) {
+		t.Fatalf("demo book over TLS: %d %s", code, body)
+	}
+}
+
+// TestTLSPair checks that a certificate without a key (or the reverse)
+// is an error, and that unreadable files are too.
+func TestTLSPair(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, _ := selfSigned(t, dir)
+	data := filepath.Join(dir, "data")
+	for _, args := range [][]string{{"--tls-cert", certFile}, {"--tls-key", keyFile}} {
+		err := run(append([]string{"--data-dir", data, "--listen", "127.0.0.1:0"}, args...), io.Discard)
+		if !errors.Is(err, errTLSPair) {
+			t.Fatalf("%v: %v, want %v", args, err, errTLSPair)
+		}
+	}
+	t.Setenv("IST_TLS_CERT", certFile)
+	if err := run([]string{"--data-dir", data, "--listen", "127.0.0.1:0"}, io.Discard); !errors.Is(err, errTLSPair) {
+		t.Fatalf("IST_TLS_CERT alone: %v", err)
+	}
+	err := run([]string{"--data-dir", data, "--listen", "127.0.0.1:0", "--tls-key", certFile}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "--tls-cert/--tls-key") {
+		t.Fatalf("a certificate as the key: %v", err)
+	}
+}
+
+// TestRateLimitFlags checks that a low --rate-limit answers 429
+// rate_limited, that 0 disables the limit, and the mapping of the flags
+// and environment to server.Options.
+func TestRateLimitFlags(t *testing.T) {
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	c := &http.Client{Timeout: 10 * time.Second}
+	base := "http://" + addr
+	// Anonymous: 1 per second with a burst of 3 (healthz is never limited).
+	t.Setenv("IST_ANON_RATE_LIMIT", "1")
+	startRun(t, []string{"--data-dir", filepath.Join(dir, "a"), "--listen", addr, "--admin-token", "secret",
+		"--log-level", "error", "--anon-rate-burst", "3", "--rate-limit", "0"}, c, base)
+	limited := 0
+	for range 6 {
+		code, body := call(t, c, "GET", base+"/v1/markets", "", "")
+		if code == 429 {
+			if !strings.Contains(body, `"rate_limited"`) {
+				t.Fatalf("429 body %s", body)
+			}
+			limited++
+		}
+	}
+	if limited < 2 {
+		t.Fatalf("%d of 6 anonymous requests limited, want at least 2", limited)
+	}
+	// Tokens: unlimited (--rate-limit 0).
+	for i := range 50 {
+		if code, body := call(t, c, "GET", base+"/v1/markets", "secret", ""); code != 200 {
+			t.Fatalf("request %d with a token: %d %s", i, code, body)
+		}
+	}
+
+	for _, tc := range []struct {
+		env  map[string]string
+		args []string
+		want server.Options
+	}{
+		{nil, nil, server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000}},
+		{nil, []string{"--rate-limit", "5", "--rate-burst", "7", "--history-orders", "0", "--history-interval", "0"},
+			server.Options{RateLimit: 5, RateBurst: 7, AnonRateLimit: 5, AnonRateBurst: 7, HistoryInterval: -1, HistoryOrders: -1, HistoryFills: 1000}},
+		{map[string]string{"IST_RATE_LIMIT": "0", "IST_ANON_RATE_LIMIT": "2", "IST_HISTORY_FILLS": "10"}, []string{"--anon-rate-burst", "4"},
+			server.Options{RateLimit: -1, AnonRateLimit: 2, AnonRateBurst: 4, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 10}},
+	} {
+		for _, k := range []string{"IST_RATE_LIMIT", "IST_RATE_BURST", "IST_ANON_RATE_LIMIT", "IST_ANON_RATE_BURST", "IST_HISTORY_FILLS"} {
+			t.Setenv(k, tc.env[k])
+			if _, ok := tc.env[k]; !ok {
+				os.Unsetenv(k)
+			}
+		}
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		tun := addTuning(fs)
+		if err := fs.Parse(tc.args); err != nil {
+			t.Fatal(err)
+		}
+		var o server.Options
+		if err := tun.apply(fs, &o); err != nil {
+			t.Fatal(err)
+		}
+		if o != tc.want {
+			t.Fatalf("env %v args %v: %+v, want %+v", tc.env, tc.args, o, tc.want)
+		}
+	}
+	t.Setenv("IST_RATE_LIMIT", "fast")
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	tun := addTuning(fs)
+	if err := tun.apply(fs, &server.Options{}); err == nil || !strings.Contains(err.Error(), "IST_RATE_LIMIT") {
+		t.Fatalf("bad IST_RATE_LIMIT: %v", err)
+	}
+}

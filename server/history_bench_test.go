@@ -1,0 +1,90 @@
+package server
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/rs/zerolog"
+)
+
+// tradePair applies two results to m: a sell of account 1+k%accounts
+// resting, then a buy of another account taking it (two done orders, two
+// fills, a trade).
+func tradePair(m *readModel, seq *uint64, k, accounts int) {
+	seller, buyer := uint64(1+k%accounts), uint64(1+(k+1)%accounts)
+	sell, buy := uint64(2*k+1), uint64(2*k+2)
+	*seq++
+	m.apply(&engine.Result{Seq: *seq, Time: int64(*seq) * int64(time.Millisecond), Kind: engine.CmdPlace,
+		Outcome: engine.Outcome{ID: sell}, Events: []engine.Event{{Market: 1, Event: book.Event{Kind: book.EvAccepted,
+			OrderID: sell, Owner: seller, Side: book.Sell, Price: 100, Qty: 1}}}})
+	*seq++
+	m.apply(&engine.Result{Seq: *seq, Time: int64(*seq) * int64(time.Millisecond), Kind: engine.CmdPlace,
+		Outcome: engine.Outcome{ID: buy}, Events: []engine.Event{
+			{Market: 1, Event: book.Event{Kind: book.EvAccepted, OrderID: buy, Owner: buyer, Side: book.Buy, Price: 100, Qty: 1}},
+			{Market: 1, Event: book.Event{Kind: book.EvTrade, OrderID: buy, Owner: buyer, MakerID: sell, MakerOwner: seller,
+				Side: book.Buy, Price: 100, Qty: 1}}}})
+}
+
+// BenchmarkHistorySave measures a save of the changes of 1000 trades on
+// top of a history of n trades: lock-ns is how long the read model's lock
+// is held (the engine's output waits that long), against the baseline of
+// the whole-history save it replaced, which copied the whole history
+// under the lock (whole-copy-ns, measured here as a copy of the orders
+// and fills kept).
+func BenchmarkHistorySave(b *testing.B) {
+	for _, n := range []int{10_000, 100_000} {
+		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) {
+			nop := zerolog.Nop()
+			st, err := openStore(b.TempDir(), &nop)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer st.close()
+			m := newReadModel()
+			m.keepOrders, m.keepFills = -1, -1 // as the old history: everything
+			var seq uint64
+			k := 0
+			for ; k < n; k++ {
+				tradePair(m, &seq, k, 64)
+			}
+			c, s := m.takeChanges()
+			if err := st.writeChanges(c, s, false); err != nil {
+				b.Fatal(err)
+			}
+			var lock, whole time.Duration
+			b.ResetTimer()
+			for range b.N {
+				b.StopTimer()
+				for range 1000 {
+					tradePair(m, &seq, k, 64)
+					k++
+				}
+				t0 := time.Now()
+				m.mu.RLock()
+				orders := make([]orderRec, 0, len(m.Orders))
+				for _, o := range m.Orders {
+					orders = append(orders, *o)
+				}
+				fills := 0
+				for _, a := range m.accts {
+					fills += len(append([]fillRec(nil), a.fills...))
+				}
+				m.mu.RUnlock()
+				whole += time.Since(t0)
+				_, _ = orders, fills
+				b.StartTimer()
+				t0 = time.Now()
+				c, s := m.takeChanges()
+				lock += time.Since(t0)
+				if err := st.writeChanges(c, s, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(lock.Nanoseconds())/float64(b.N), "lock-ns/save")
+			b.ReportMetric(float64(whole.Nanoseconds())/float64(b.N), "whole-copy-ns/save")
+		})
+	}
+}

@@ -1,0 +1,435 @@
+package server
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"sync"
+
+	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
+)
+
+// Leader statistics (COPY_TRADING.md, "Leader statistics"), computed from
+// the engine's results alone, so that replaying the log rebuilds them:
+// time is Result.Time, never the clock.
+//
+// Ledger. leaderStats keeps its own copy of what it needs of the engine's
+// state: asset names and market specs, last trade prices, every user
+// account's holdings (available + locked, by asset) and every copy
+// relation's wallet. Results do not carry their command, so the commands
+// that move money outside trades (deposits, withdrawals, follows, amends
+// of a follow, leader profiles, new assets and markets) come from the
+// journal (statsTap) on the live path and from wal.Options.OnReplay at
+// start-up.
+//
+// Valuation. Each leader's NAV is valued in one asset, chosen when it
+// becomes a leader and never changed (its NAV-per-unit series must stay
+// comparable): the quote asset of the market it last traded in, else
+// USDT if that asset exists, else the quote asset of the first market;
+// with no market yet it is chosen at the leader's first trade. An asset
+// is valued at the last trade price of the first market (by id) that
+// trades it against the valuation asset, 0 without one, as the engine
+// values relations (a relation is valued in its wallet's asset).
+//
+// Units. A leader's NAV is divided into units, like a fund's: it gets
+// NAV units (NAV per unit 1) when it becomes a leader; deposits and
+// withdrawals issue and redeem units at the NAV per unit just before
+// them, so they do not move it. Profit share received from followers is
+// income: it raises the NAV and issues no units. A relation gets units for
+// its allocation (follow, and amounts added by an amend); profit share it
+// pays is an expense. ROI over a window is the NAV per unit at its end
+// over the one at its start, minus one.
+//
+// An asset without a price (no trade yet in the first market that values
+// it) counts as 0; when that market's first trade gives it a price, its
+// holders get units for it as if they deposited it then.
+//
+// PnL is trading PnL since the account became a leader: per market, with
+// average cost (buy fees included in the cost, sell fees deducted from the
+// proceeds), realized plus unrealized at the last trade price, converted
+// into the valuation asset. Base the leader held before (or deposits) has
+// no cost basis and adds no PnL when sold. A round trip is a market
+// position going from flat back to flat; it wins if its realized PnL is
+// positive.
+//
+// Sampling. After each result, the series of every leader and relation
+// whose NAV per unit it changed (its trades, deposits, withdrawals,
+// profit share, follows) gets a point, and once per minute of engine
+// time every one of them does (prices move with others' trades). Points
+// are downsampled with age (statseries.go), so memory is bounded.
+//
+// Windows end at the time of the last applied result; "7d" and "30d"
+// start that long before, "all" at the leader's first sample. Values at
+// a window's start are those of the last point at or before it.
+//
+// Persistence. The whole state (statsState) is saved as one value,
+// "stats/leaders" in the metadata store, whenever the order history is
+// (Server.saveHistory: periodically, on Backup and on Shutdown), and
+// restored by Open; the log replay then applies what came after its Seq
+// (apply ignores the rest), so that a crash loses nothing. If the
+// statistics are still behind the recovered engine (no save yet, or one
+// older than the snapshot the log was replayed from), reconcile takes
+// the holdings from the engine's views.
+//
+// apply runs on the engine's output goroutine; the readers (row, board)
+// and the saver take the read lock.
+type leaderStats struct {
+	mu sync.RWMutex
+	st statsState
+
+	pairs map[[2]uint32]uint32 // (base, quote) → the first market trading them
+	dirty []statKey            // scratch of apply: series to sample
+	mark  map[statKey]bool     // scratch of apply
+
+	tapMu sync.Mutex
+	tap   map[uint64]engine.Command // by Seq: commands seen by the journal, not yet applied
+}
+
+// statsState is what leaderStats persists (gob).
+type statsState struct {
+	Seq       uint64 // of the last result applied
+	Now       int64  // time of the last result applied
+	Sweep     int64  // minute (Now / 1 min) of the last sample of everything
+	Assets    []engine.Name
+	Markets   []statMarket // by id-1
+	Accounts  map[uint64]*statAccount
+	Leaders   map[uint64]*statLeader
+	Relations map[uint64]*statRelation
+}
+
+type statMarket struct {
+	Base, Quote           uint32
+	BaseScale, QuoteScale int64
+	Last                  int64 // last trade price (steps)
+}
+
+// statAccount is a user account's holdings.
+type statAccount struct {
+	Bal       []int64 // by asset id-1: available + locked
+	LastQuote uint32  // quote asset of its last trade
+}
+
+type statLeader struct {
+	Account uint64
+	Val     uint32 // valuation asset (0: not chosen yet)
+	Units   float64
+	LastNPU float64 // NAV per unit while Units was last positive
+	Pos     map[uint32]*statPos
+	Trips   int32
+	Wins    int32
+	Rels    []uint64 // its relations, open and closed, ascending
+	Hist    series
+}
+
+// statPos is a leader's position in one market (quote units of the
+// market's quote).
+type statPos struct {
+	Units    int64 // base units
+	Cost     int64 // cost of Units, buy fees included
+	Realized int64
+	Trip     int64 // realized PnL of the round trip in progress
+}
+
+type statRelation struct {
+	ID, Follower, Leader uint64
+	Asset                uint32
+	Bal                  []int64 // the wallet, by asset id-1
+	Units                float64
+	LastNPU              float64
+	In, Out              int64 // allocated; NAV returned at close
+	Closed               bool
+	ClosedAt             int64
+	Hist                 series
+}
+
+// statKey names a series: a leader account or (rel) a relation id.
+type statKey struct {
+	rel bool
+	id  uint64
+}
+
+// newLeaderStats returns empty statistics.
+func newLeaderStats() *leaderStats {
+	ls := &leaderStats{mark: map[statKey]bool{}, tap: map[uint64]engine.Command{}}
+	ls.st = statsState{Accounts: map[uint64]*statAccount{}, Leaders: map[uint64]*statLeader{},
+		Relations: map[uint64]*statRelation{}}
+	ls.index()
+	return ls
+}
+
+// index rebuilds the derived fields.
+func (ls *leaderStats) index() {
+	ls.pairs = map[[2]uint32]uint32{}
+	for i, m := range ls.st.Markets {
+		k := [2]uint32{m.Base, m.Quote}
+		if _, ok := ls.pairs[k]; !ok && m.Base != 0 {
+			ls.pairs[k] = uint32(i + 1)
+		}
+	}
+}
+
+// tapKinds are the commands whose parameters apply needs.
+func tapKind(k engine.CommandKind) bool {
+	switch k {
+	case engine.CmdCreateAsset, engine.CmdCreateMarket, engine.CmdDeposit, engine.CmdWithdraw,
+		engine.CmdSetLeaderProfile, engine.CmdFollow, engine.CmdAmendFollow:
+		return true
+	}
+	return false
+}
+
+// note keeps a copy of cmd, if apply will need it, until its result
+// comes. The journal calls it (statsTap), on the engine's output stage,
+// before the result is delivered.
+func (ls *leaderStats) note(cmd *engine.Command) {
+	if !tapKind(cmd.Kind) {
+		return
+	}
+	ls.tapMu.Lock()
+	ls.tap[cmd.Seq] = *cmd
+	ls.tapMu.Unlock()
+}
+
+// take removes and returns the command noted for seq, if any.
+func (ls *leaderStats) take(seq uint64) *engine.Command {
+	ls.tapMu.Lock()
+	defer ls.tapMu.Unlock()
+	c, ok := ls.tap[seq]
+	if len(ls.tap) > 1024 { // results never delivered (journal failure)
+		for k := range ls.tap {
+			if k < seq {
+				delete(ls.tap, k)
+			}
+		}
+	}
+	if !ok {
+		return nil
+	}
+	delete(ls.tap, seq)
+	return &c
+}
+
+// onResult applies a live result, with its command from the journal.
+func (ls *leaderStats) onResult(res *engine.Result) {
+	var cmd *engine.Command
+	if tapKind(res.Kind) {
+		cmd = ls.take(res.Seq)
+	}
+	ls.apply(cmd, res)
+}
+
+// statsTap is the engine's journal with a tap: it shows every command to
+// the leader statistics before the journal gets it.
+type statsTap struct {
+	timedJournal
+	ls *leaderStats
+}
+
+// Append implements engine.Journal.
+func (j statsTap) Append(cmd *engine.Command) error {
+	j.ls.note(cmd)
+	return j.timedJournal.Append(cmd)
+}
+
+// apply folds one result into the statistics. cmd is the result's
+// command, needed for the kinds of tapKind (nil otherwise). Results at or
+// below the last applied sequence number are ignored.
+func (ls *leaderStats) apply(cmd *engine.Command, res *engine.Result) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	st := &ls.st
+	if res.Seq <= st.Seq {
+		return
+	}
+	st.Seq, st.Now = res.Seq, max(st.Now, res.Time)
+	if res.Err == nil && !res.Duplicate && cmd != nil {
+		ls.command(cmd, res)
+	}
+	for i := range res.Events {
+		ev := &res.Events[i]
+		switch ev.Kind {
+		case book.EvTrade:
+			ls.trade(ev)
+		case engine.EvProfitShare:
+			r := st.Relations[ev.Relation]
+			if r == nil {
+				continue
+			}
+			addBal(&r.Bal, r.Asset, -ev.Amount)
+			addBal(&ls.account(ev.MakerOwner).Bal, r.Asset, ev.Amount) // income: no units
+			ls.touch(statKey{true, r.ID})
+			ls.touch(statKey{false, ev.MakerOwner})
+		case engine.EvCopyClosed:
+			ls.close(ev.Relation)
+		}
+	}
+	if m := st.Now / mins; m != st.Sweep {
+		st.Sweep = m
+		for id := range st.Leaders {
+			ls.touch(statKey{false, id})
+		}
+		for id, r := range st.Relations {
+			if !r.Closed {
+				ls.touch(statKey{true, id})
+			}
+		}
+	}
+	ls.sample()
+}
+
+// row returns the statistics of leader over window w.
+func (ls *leaderStats) row(leader uint64, w statWindow) leaderRow {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	return ls.rowLocked(leader, w)
+}
+
+// windowStart returns the start of window w ending now.
+func windowStart(w statWindow, now int64) int64 {
+	switch w {
+	case window7d:
+		return now - 7*day
+	case window30d:
+		return now - 30*day
+	}
+	return math.MinInt64
+}
+
+func (ls *leaderStats) rowLocked(leader uint64, w statWindow) leaderRow {
+	row := leaderRow{Leader: leader}
+	l := ls.st.Leaders[leader]
+	if l == nil {
+		return row
+	}
+	now := ls.st.Now
+	start := windowStart(w, now)
+	if l.Val != 0 && len(l.Hist.Points) > 0 {
+		s := l.Hist.at(start)
+		npu := ls.npu(l)
+		if s.NPU > 0 {
+			row.ROI = npu/s.NPU - 1
+		}
+		row.PnL = ls.pnl(l) - s.PnL
+		row.RoundTrips = int(l.Trips - s.Trips)
+		if row.RoundTrips > 0 {
+			row.WinRate = float64(l.Wins-s.Wins) / float64(row.RoundTrips)
+		}
+		row.MaxDrawdown = l.Hist.drawdown(start, now, npu)
+	}
+	var rois []float64
+	for _, id := range l.Rels {
+		r := ls.st.Relations[id]
+		if r == nil || (r.Closed && r.ClosedAt < start) || len(r.Hist.Points) == 0 {
+			continue
+		}
+		if !r.Closed {
+			row.Followers++
+			row.AUM += ls.relNAV(r)
+		}
+		s := r.Hist.at(start)
+		pnl := r.Out - r.In
+		if !r.Closed {
+			pnl += ls.relNAV(r)
+		}
+		row.CopierPnL += pnl - s.PnL
+		if s.NPU > 0 {
+			rois = append(rois, ls.relNPU(r)/s.NPU-1)
+		}
+	}
+	if len(rois) > 0 {
+		slices.Sort(rois)
+		med := rois[len(rois)/2]
+		if len(rois)%2 == 0 {
+			med = (rois[len(rois)/2-1] + med) / 2
+		}
+		row.CopyGap = row.ROI - med
+	}
+	return row
+}
+
+// board returns every leader's row over w, sorted by sortKey (roi, pnl,
+// followers or aum; unknown keys sort by roi), descending, ties by leader
+// id; at most limit rows (≤ 0: all).
+func (ls *leaderStats) board(sortKey string, w statWindow, limit int) []leaderRow {
+	ls.mu.RLock()
+	rows := make([]leaderRow, 0, len(ls.st.Leaders))
+	for id := range ls.st.Leaders {
+		rows = append(rows, ls.rowLocked(id, w))
+	}
+	ls.mu.RUnlock()
+	key := func(r *leaderRow) float64 {
+		switch sortKey {
+		case "pnl":
+			return float64(r.PnL)
+		case "followers":
+			return float64(r.Followers)
+		case "aum":
+			return float64(r.AUM)
+		}
+		return r.ROI
+	}
+	slices.SortFunc(rows, func(a, b leaderRow) int {
+		if c := cmp.Compare(key(&b), key(&a)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Leader, b.Leader)
+	})
+	if limit > 0 && len(rows) > limit {
+		rows = rows[:limit]
+	}
+	return rows
+}
+
+// statWindow is a statistics window: the last 7 days, the last 30 days,
+// or everything since the account became a leader.
+type statWindow int
+
+// Statistics windows.
+const (
+	window7d statWindow = iota
+	window30d
+	windowAll
+)
+
+// parseWindow parses "7d", "30d" or "all".
+func parseWindow(s string) (statWindow, bool) {
+	switch s {
+	case "7d":
+		return window7d, true
+	case "30d":
+		return window30d, true
+	case "all":
+		return windowAll, true
+	}
+	return 0, false
+}
+
+// leaderRow is one leader's statistics over a window. Amounts are in the
+// leader's valuation asset (PnL) or in the relations' assets (AUM,
+// CopierPnL), in 10^-8 units; ratios are fractions (0.05 is 5%).
+type leaderRow struct {
+	Leader      uint64
+	ROI         float64 // NAV per unit at the end over at the start, − 1
+	PnL         int64   // trading PnL, realized + unrealized, net of fees
+	WinRate     float64 // winning ÷ closed round trips (0 without any)
+	RoundTrips  int     // round trips closed in the window
+	MaxDrawdown float64 // largest fall of NAV per unit from a peak (≥ 0)
+	AUM         int64   // NAV of the open relations, now
+	Followers   int     // open (active or paused) relations, now
+	CopierPnL   int64   // the followers' PnL over the window
+	CopyGap     float64 // ROI − median ROI of the relations over the window (0 without any)
+}
+
+// leaderRow returns the statistics of leader over w (zero for an unknown
+// leader). Safe for concurrent use.
+func (s *Server) leaderRow(leader uint64, w statWindow) leaderRow {
+	return s.stats.row(leader, w)
+}
+
+// leaderBoard returns the leaders' statistics over w sorted by sortKey
+// (roi, pnl, followers or aum), descending, ties by leader id; at most
+// limit rows. Safe for concurrent use.
+func (s *Server) leaderBoard(sortKey string, w statWindow, limit int) []leaderRow {
+	return s.stats.board(sortKey, w, limit)
+}

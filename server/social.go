@@ -1,0 +1,951 @@
+package server
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/instant-social-trading/ist/engine"
+	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
+)
+
+// Social copy-trading (API.md "Social copy-trading", COPY_TRADING.md).
+// The engine owns leaders, relations and their wallets; the server adds
+// leader profiles (display name and bio, kept in the metadata store under
+// "social/leader/" account(8) as JSON) and the statistics of
+// leaderstats.go.
+
+// Limits of a leader profile.
+const (
+	maxDisplayName = 64   // bytes
+	maxBio         = 1000 // bytes
+	recentTrades   = 20   // fills on a leader's page
+	followFills    = 10   // wallet fills in each follow of GET /v1/social/follows
+)
+
+// leaderProfile is the server's part of a leader's profile.
+type leaderProfile struct {
+	DisplayName string `json:"display_name"`
+	Bio         string `json:"bio"`
+}
+
+// socialState holds the leader profiles, loaded from the store on first
+// use.
+type socialState struct {
+	once     sync.Once
+	mu       sync.RWMutex
+	profiles map[uint64]leaderProfile
+}
+
+const profilePrefix = "social/leader/"
+
+func profileKey(account uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(profilePrefix), account)
+}
+
+// loadProfiles reads every stored profile (once).
+func (s *Server) loadProfiles() {
+	s.social.once.Do(func() {
+		s.social.profiles = map[uint64]leaderProfile{}
+		it, err := s.store.db.NewIter(&pebble.IterOptions{LowerBound: []byte(profilePrefix),
+			UpperBound: []byte("social/leader0")})
+		if err != nil {
+			s.log.Error().Err(err).Msg("reading leader profiles")
+			return
+		}
+		defer it.Close()
+		for ok := it.First(); ok; ok = it.Next() {
+			k := it.Key()
+			var p leaderProfile
+			if len(k) != len(profilePrefix)+8 || json.Unmarshal(it.Value(), &p) != nil {
+				s.log.Warn().Bytes("key", k).Msg("bad leader profile record")
+				continue
+			}
+			s.social.profiles[binary.BigEndian.Uint64(k[len(profilePrefix):])] = p
+		}
+	})
+}
+
+// profile returns the stored profile of account, if any.
+func (s *Server) profile(account uint64) (leaderProfile, bool) {
+	s.loadProfiles()
+	s.social.mu.RLock()
+	defer s.social.mu.RUnlock()
+	p, ok := s.social.profiles[account]
+	return p, ok
+}
+
+// setProfile stores the profile of account.
+func (s *Server) setProfile(account uint64, p leaderProfile) error {
+	s.loadProfiles()
+	v, _ := json.Marshal(p) // strings only: never fails
+	s.social.mu.Lock()
+	defer s.social.mu.Unlock()
+	if err := s.store.set(profileKey(account), v); err != nil {
+		return err
+	}
+	s.social.profiles[account] = p
+	return nil
+}
+
+// displayName is the profile's display name, or the account's name.
+func (s *Server) displayName(account uint64) string {
+	if p, ok := s.profile(account); ok && p.DisplayName != "" {
+		return p.DisplayName
+	}
+	if v, ok := s.eng.Account(account); ok {
+		return v.Name.String()
+	}
+	return ""
+}
+
+// Request bodies.
+
+// leaderReq is the body of PUT /v1/social/leader.
+type leaderReq struct {
+	displayName, bio []byte
+	shareBps         uint64
+	hasShare         bool
+}
+
+func decodeLeader(p *fastjson.Parser, body []byte, r *leaderReq) error {
+	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
+		switch string(k) {
+		case "display_name":
+			r.displayName, err = str(v, "display_name")
+		case "bio":
+			r.bio, err = str(v, "bio")
+		case "profit_share_bps":
+			r.shareBps, err = uintField(v, "profit_share_bps")
+			r.hasShare = true
+		default:
+			err = unknown(k)
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case len(r.displayName) > maxDisplayName || !utf8.Valid(r.displayName):
+		return fmt.Errorf("%w: display_name must be valid UTF-8 of at most %d bytes", errInvalid, maxDisplayName)
+	case len(r.bio) > maxBio || !utf8.Valid(r.bio):
+		return fmt.Errorf("%w: bio must be valid UTF-8 of at most %d bytes", errInvalid, maxBio)
+	case r.shareBps > engine.MaxProfitShareBps:
+		return fmt.Errorf("%w: profit_share_bps must be 0 to %d", errInvalid, engine.MaxProfitShareBps)
+	}
+	return nil
+}
+
+// copyParams are the sizing fields shared by POST and PATCH
+// /v1/social/follows.
+type copyParams struct {
+	mode, value, maxOrderQuote []byte
+	slippage, stopLoss         uint64
+	hasSlippage, hasStopLoss   bool
+}
+
+// field decodes one sizing field; ok is false if k is not one.
+func (c *copyParams) field(k []byte, v *fastjson.Value) (ok bool, err error) {
+	switch string(k) {
+	case "mode":
+		c.mode, err = str(v, "mode")
+	case "value":
+		c.value, err = str(v, "value")
+	case "max_order_quote":
+		c.maxOrderQuote, err = str(v, "max_order_quote")
+	case "slippage_bps":
+		c.slippage, err = uintField(v, "slippage_bps")
+		c.hasSlippage = true
+	case "stop_loss_bps":
+		c.stopLoss, err = uintField(v, "stop_loss_bps")
+		c.hasStopLoss = true
+	default:
+		return false, nil
+	}
+	return true, err
+}
+
+// check validates the ranges of the integer fields.
+func (c *copyParams) check() error {
+	switch {
+	case c.slippage > engine.MaxSlippageBps:
+		return fmt.Errorf("%w: slippage_bps must be 1 to %d (0: the default %d)", errInvalid, engine.MaxSlippageBps, engine.DefaultSlippageBps)
+	case c.stopLoss >= 10000:
+		return fmt.Errorf("%w: stop_loss_bps must be 0 (none) to 9999", errInvalid)
+	}
+	return nil
+}
+
+// followReq is the body of POST /v1/social/follows.
+type followReq struct {
+	leader     uint64
+	hasLeader  bool
+	allocation []byte
+	asset      []byte
+	copyParams
+}
+
+func decodeFollow(p *fastjson.Parser, body []byte, r *followReq) error {
+	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
+		if ok, err := r.field(k, v); ok {
+			return err
+		}
+		switch string(k) {
+		case "leader_id":
+			r.leader, err = uintField(v, "leader_id")
+			r.hasLeader = true
+		case "allocation":
+			r.allocation, err = str(v, "allocation")
+		case "asset":
+			r.asset, err = str(v, "asset")
+		default:
+			err = unknown(k)
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case !r.hasLeader:
+		return missing("leader_id")
+	case r.allocation == nil:
+		return missing("allocation")
+	}
+	return r.check()
+}
+
+// followAmendReq is the body of PATCH /v1/social/follows/{id}: the
+// sizing fields to change and top_up, quote to add to the wallet.
+type followAmendReq struct {
+	topUp []byte
+	copyParams
+}
+
+func decodeFollowAmend(p *fastjson.Parser, body []byte, r *followAmendReq) error {
+	n := 0
+	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
+		n++
+		if ok, err := r.field(k, v); ok {
+			return err
+		}
+		if string(k) == "top_up" {
+			r.topUp, err = str(v, "top_up")
+			return err
+		}
+		return unknown(k)
+	})
+	switch {
+	case err != nil:
+		return err
+	case n == 0:
+		return fmt.Errorf("%w: give at least one of mode, value, max_order_quote, slippage_bps, stop_loss_bps, top_up", errInvalid)
+	}
+	return r.check()
+}
+
+var copyModeNames = [...]string{engine.CopyProportional: "proportional", engine.CopyFixedQuote: "fixed_quote",
+	engine.CopyMultiplier: "multiplier"}
+
+// spec applies the given fields of c to sp (a relation's current spec, or
+// the zero spec for a new one).
+func (c *copyParams) spec(sp *engine.CopySpec) error {
+	if c.mode != nil {
+		i, err := lookup(copyModeNames[1:], c.mode, "mode")
+		if err != nil {
+			return err
+		}
+		sp.Mode = engine.CopyMode(i + 1)
+	} else if sp.Mode == 0 {
+		sp.Mode = engine.CopyProportional
+	}
+	switch {
+	case c.value != nil:
+		v, err := amount(c.value, "value")
+		if err != nil {
+			return err
+		}
+		if v <= 0 {
+			return fmt.Errorf("%w: value must be positive", errInvalid)
+		}
+		sp.Value = v // ValueOne is 10^8, the server's unit: "1" is 1.0 or 1 quote
+	case sp.Value == 0 && sp.Mode == engine.CopyFixedQuote:
+		return fmt.Errorf("%w: value (quote per leader order) is required for mode fixed_quote", errInvalid)
+	case sp.Value == 0:
+		sp.Value = engine.ValueOne
+	}
+	if c.maxOrderQuote != nil {
+		v, err := amount(c.maxOrderQuote, "max_order_quote")
+		if err != nil {
+			return err
+		}
+		sp.MaxOrderQuote = v
+	}
+	if c.hasSlippage {
+		sp.SlippageBps = int32(c.slippage)
+	}
+	if c.hasStopLoss {
+		sp.StopLossBps = int32(c.stopLoss)
+	}
+	return nil
+}
+
+// Handlers.
+
+// routeSocial routes the social endpoints and POST /v1/admin/settle; ok
+// is false for other paths.
+func (s *Server) routeSocial(ctx *fasthttp.RequestCtx, m, p string) (route string, ok bool) {
+	switch p {
+	case "/v1/social/leader":
+		return s.only(ctx, m, "PUT", p, s.putLeader), true
+	case "/v1/social/leaders":
+		return s.only(ctx, m, "GET", p, s.listLeaders), true
+	case "/v1/social/followers":
+		return s.only(ctx, m, "GET", p, s.listFollowers), true
+	case "/v1/admin/settle":
+		return s.only(ctx, m, "POST", p, s.adminSettle), true
+	case "/v1/social/follows":
+		switch m {
+		case "POST":
+			s.follow(ctx)
+		case "GET":
+			s.listFollows(ctx)
+		default:
+			methodNotAllowed(ctx)
+		}
+		return p, true
+	}
+	if rest, ok := strings.CutPrefix(p, "/v1/social/leaders/"); ok && rest != "" && !strings.Contains(rest, "/") {
+		const r = "/v1/social/leaders/{account_id}"
+		return s.only(ctx, m, "GET", r, func(ctx *fasthttp.RequestCtx) {
+			id, err := parseID(rest)
+			if err != nil {
+				writeError(ctx, err)
+				return
+			}
+			s.getLeader(ctx, id)
+		}), true
+	}
+	rest, found := strings.CutPrefix(p, "/v1/social/follows/")
+	if !found || rest == "" {
+		return "", false
+	}
+	sid, op, _ := strings.Cut(rest, "/")
+	id, err := parseID(sid)
+	switch op {
+	case "":
+		const r = "/v1/social/follows/{id}"
+		if err != nil {
+			writeError(ctx, err)
+			return r, true
+		}
+		switch m {
+		case "DELETE":
+			s.unfollow(ctx, id)
+		case "PATCH":
+			s.amendFollow(ctx, id)
+		default:
+			methodNotAllowed(ctx)
+		}
+		return r, true
+	case "pause", "resume":
+		r := "/v1/social/follows/{id}/" + op
+		return s.only(ctx, m, "POST", r, func(ctx *fasthttp.RequestCtx) {
+			if err != nil {
+				writeError(ctx, err)
+				return
+			}
+			kind := engine.CmdPauseFollow
+			if op == "resume" {
+				kind = engine.CmdResumeFollow
+			}
+			s.followCommand(ctx, id, kind, engine.CloseKeep)
+		}), true
+	}
+	return "", false
+}
+
+// putLeader handles PUT /v1/social/leader.
+func (s *Server) putLeader(ctx *fasthttp.RequestCtx) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	var r leaderReq
+	if err := decodeLeader(p, ctx.PostBody(), &r); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	prof, _ := s.profile(acct)
+	if r.displayName != nil {
+		prof.DisplayName = string(r.displayName)
+	}
+	if r.bio != nil {
+		prof.Bio = string(r.bio)
+	}
+	share := int32(r.shareBps)
+	if !r.hasShare {
+		if v, ok := s.eng.Leader(acct); ok {
+			share = v.ProfitShareBps
+		}
+	}
+	res, err := s.do(&engine.Command{Kind: engine.CmdSetLeaderProfile, Account: acct,
+		Copy: engine.CopySpec{ProfitShareBps: share}}, nil)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	if err := s.setProfile(acct, prof); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.waitSeq(res.Seq)
+	v, ok := s.eng.Leader(acct)
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: leader %d", errNotFound, acct))
+		return
+	}
+	writeJSON(ctx, 200, append(s.appendLeaderProfile(make([]byte, 0, 512), v), '}'))
+}
+
+// appendLeaderProfile appends the fields of a leader's profile, leaving
+// the object open.
+func (s *Server) appendLeaderProfile(b []byte, v *engine.LeaderView) []byte {
+	prof, _ := s.profile(v.Account)
+	b = strconvUint(append(b, `{"account_id":`...), v.Account)
+	b = appendStr(b, "display_name", s.displayName(v.Account))
+	b = appendStr(b, "bio", prof.Bio)
+	b = appendInt(b, "profit_share_bps", int64(v.ProfitShareBps))
+	return appendInt(b, "followers", int64(len(v.Relations)))
+}
+
+// appendRatio appends a ratio field as a decimal string with 6 places
+// ("0.052100"); NaN and infinities become "0".
+func appendRatio(b []byte, key string, v float64) []byte {
+	return appendRatioField(b, key, v, false)
+}
+
+// appendRatioField is appendRatio, without the leading comma if first.
+func appendRatioField(b []byte, key string, v float64, first bool) []byte {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		v = 0
+	}
+	b = append(appendKey(b, key, first), '"')
+	b = strconv.AppendFloat(b, v, 'f', 6, 64)
+	return append(b, '"')
+}
+
+// appendStats appends the statistics of a leaderboard row as fields of an
+// object (first: without a leading comma).
+func appendStats(b []byte, r *leaderRow, first bool) []byte {
+	b = appendRatioField(b, "roi", r.ROI, first)
+	b = appendAmount(b, "pnl", r.PnL)
+	b = appendRatio(b, "win_rate", r.WinRate)
+	b = appendInt(b, "round_trips", int64(r.RoundTrips))
+	b = appendRatio(b, "max_drawdown", r.MaxDrawdown)
+	b = appendAmount(b, "aum", r.AUM)
+	b = appendInt(b, "active_followers", int64(r.Followers))
+	b = appendAmount(b, "copier_pnl", r.CopierPnL)
+	return appendRatio(b, "copy_gap", r.CopyGap)
+}
+
+var windowNames = []string{"7d", "30d", "all"}
+
+// listLeaders handles GET /v1/social/leaders?sort=&window=&limit=.
+func (s *Server) listLeaders(ctx *fasthttp.RequestCtx) {
+	q := ctx.QueryArgs()
+	sortKey := string(q.Peek("sort"))
+	if sortKey == "" {
+		sortKey = "roi"
+	}
+	if !slices.Contains([]string{"roi", "pnl", "followers", "aum"}, sortKey) {
+		writeError(ctx, fmt.Errorf("%w: sort must be roi, pnl, followers or aum", errInvalid))
+		return
+	}
+	wname := string(q.Peek("window"))
+	if wname == "" {
+		wname = "30d"
+	}
+	w, ok := parseWindow(wname)
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: window must be 7d, 30d or all", errInvalid))
+		return
+	}
+	limit, err := queryUint(ctx, "limit", 100)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	if limit < 1 || limit > 1000 {
+		writeError(ctx, fmt.Errorf("%w: limit must be 1 to 1000", errInvalid))
+		return
+	}
+	s.waitViews()
+	rows := s.leaderBoard(sortKey, w, int(limit))
+	b := append(make([]byte, 0, 128+400*len(rows)), `{"sort":`...)
+	b = appendString(b, sortKey)
+	b = appendStr(b, "window", wname)
+	b = append(b, `,"leaders":[`...)
+	for i := range rows {
+		r := &rows[i]
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconvUint(append(b, `{"rank":`...), uint64(i+1))
+		b = appendUint(b, "account_id", r.Leader)
+		b = appendStr(b, "display_name", s.displayName(r.Leader))
+		if v, ok := s.eng.Leader(r.Leader); ok {
+			b = appendInt(b, "profit_share_bps", int64(v.ProfitShareBps))
+		}
+		b = append(appendStats(b, r, false), '}')
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
+}
+
+// getLeader handles GET /v1/social/leaders/{account_id}: profile, stats
+// per window and recent trades.
+func (s *Server) getLeader(ctx *fasthttp.RequestCtx, id uint64) {
+	s.waitViews()
+	v, ok := s.eng.Leader(id)
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: leader %d", errNotFound, id))
+		return
+	}
+	b := s.appendLeaderProfile(make([]byte, 0, 8192), v)
+	b = append(b, `,"stats":{`...)
+	for i, name := range windowNames {
+		w, _ := parseWindow(name)
+		r := s.leaderRow(id, w)
+		b = append(appendKey(b, name, i == 0), '{')
+		b = append(appendStats(b, &r, true), '}')
+	}
+	b = append(b, `},"recent_trades":[`...)
+	fills := s.rm.fills(nil, id, 0, 0, math.MaxInt)
+	fills = fills[max(0, len(fills)-recentTrades):]
+	n := 0
+	for i := len(fills) - 1; i >= 0; i-- { // newest first
+		m, ok := s.marketByID(fills[i].Market)
+		if !ok {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = s.appendFill(b, &fills[i], m)
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
+}
+
+// defaultAsset is the wallet asset of a follow that names none: USDT if
+// it exists, else the quote asset of market 1.
+func (s *Server) defaultAsset() (uint32, bool) {
+	c := s.markets()
+	if c.dir == nil {
+		return 0, false
+	}
+	if id, ok := c.dir.Asset(engine.Name{'U', 'S', 'D', 'T'}); ok {
+		return id, true
+	}
+	if m, ok := c.byID[1]; ok {
+		return m.spec.Quote, true
+	}
+	return 0, false
+}
+
+// follow handles POST /v1/social/follows.
+func (s *Server) follow(ctx *fasthttp.RequestCtx) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	var r followReq
+	if err := decodeFollow(p, ctx.PostBody(), &r); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var asset uint32
+	if r.asset != nil {
+		name, ok := engine.MakeName(string(r.asset))
+		if ok {
+			asset, ok = s.markets().dir.Asset(name)
+		}
+		if !ok {
+			writeError(ctx, fmt.Errorf("%w: asset %q", errNotFound, r.asset))
+			return
+		}
+	} else if asset, err = s.defaultAssetErr(); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	alloc, err := amount(r.allocation, "allocation")
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	if alloc <= 0 {
+		writeError(ctx, fmt.Errorf("%w: allocation must be positive", errInvalid))
+		return
+	}
+	var sp engine.CopySpec
+	if err := r.spec(&sp); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	sp.Leader = r.leader
+	res, err := s.do(&engine.Command{Kind: engine.CmdFollow, Account: acct, Asset: asset, Amount: alloc, Copy: sp}, nil)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.answerFollow(ctx, 201, res.Seq, res.ID, nil)
+}
+
+func (s *Server) defaultAssetErr() (uint32, error) {
+	if id, ok := s.defaultAsset(); ok {
+		return id, nil
+	}
+	return 0, fmt.Errorf("%w: asset is required (no USDT and no market to take a quote asset from)", errInvalid)
+}
+
+// answerFollow waits for the views of command seq and answers with
+// relation id; extra, if not nil, appends more fields.
+func (s *Server) answerFollow(ctx *fasthttp.RequestCtx, status int, seq, id uint64, extra func([]byte) []byte) {
+	s.waitSeq(seq)
+	v, ok := s.eng.Relation(id)
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: follow %d", errNotFound, id))
+		return
+	}
+	b := s.appendFollow(make([]byte, 0, 2048), v, false)
+	if extra != nil {
+		b = extra(b)
+	}
+	writeJSON(ctx, status, append(b, '}'))
+}
+
+// appendFollow appends a follow object, leaving it open; with fills, the
+// wallet's latest fills too.
+func (s *Server) appendFollow(b []byte, v *engine.RelationView, fills bool) []byte {
+	b = strconvUint(append(b, `{"id":`...), v.ID)
+	b = appendUint(b, "leader_id", v.Leader)
+	b = appendStr(b, "leader_name", s.displayName(v.Leader))
+	b = appendUint(b, "follower_id", v.Follower)
+	b = appendStr(b, "status", v.Status.String())
+	b = appendStr(b, "asset", s.assetName(v.Asset))
+	b = appendAmount(b, "allocation", v.Allocation)
+	if v.Status == engine.RelationClosed {
+		b = append(b, `,"nav":null,"pnl":null,"roi":null`...)
+	} else {
+		b = appendAmount(b, "nav", v.NAV)
+		b = appendAmount(b, "pnl", v.NAV-v.Allocation)
+		b = appendRatio(b, "roi", float64(v.NAV-v.Allocation)/float64(max(v.Allocation, 1)))
+	}
+	b = appendAmount(b, "high_water_mark", v.HWM)
+	b = appendAmount(b, "profit_share_paid", v.ProfitPaid)
+	mode := "proportional"
+	if int(v.Spec.Mode) < len(copyModeNames) && v.Spec.Mode > 0 {
+		mode = copyModeNames[v.Spec.Mode]
+	}
+	b = appendStr(b, "mode", mode)
+	b = appendAmount(b, "value", v.Spec.Value)
+	b = appendAmount(b, "max_order_quote", v.Spec.MaxOrderQuote)
+	b = appendInt(b, "slippage_bps", int64(v.Spec.SlippageBps))
+	b = appendInt(b, "stop_loss_bps", int64(v.Spec.StopLossBps))
+	b = appendUint(b, "wallet_account_id", v.Wallet)
+	b = appendUint(b, "sequence", v.Seq)
+	b = append(b, `,"balances":[`...)
+	if w, ok := s.eng.Account(v.Wallet); ok {
+		for i, bal := range w.Balances {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendString(append(b, `{"asset":`...), s.assetName(bal.Asset))
+			b = appendAmount(b, "available", bal.Available)
+			b = appendAmount(b, "locked", bal.Locked)
+			b = append(b, '}')
+		}
+	}
+	b = append(b, ']')
+	if fills {
+		b = append(b, `,"fills":[`...)
+		fs := s.rm.fills(nil, v.Wallet, 0, 0, math.MaxInt)
+		fs = fs[max(0, len(fs)-followFills):]
+		n := 0
+		for i := len(fs) - 1; i >= 0; i-- {
+			m, ok := s.marketByID(fs[i].Market)
+			if !ok {
+				continue
+			}
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			b = s.appendFill(b, &fs[i], m)
+		}
+		b = append(b, ']')
+	}
+	return b
+}
+
+// relationsOf returns the views of the relations fn selects, by id.
+func (s *Server) relationsOf(fn func(*engine.RelationView) bool) []*engine.RelationView {
+	var out []*engine.RelationView
+	s.eng.Relations(func(v *engine.RelationView) bool {
+		if fn(v) {
+			out = append(out, v)
+		}
+		return true
+	})
+	slices.SortFunc(out, func(a, b *engine.RelationView) int { return cmpUint(a.ID, b.ID) })
+	return out
+}
+
+func cmpUint(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// listFollows handles GET /v1/social/follows: the caller's relations,
+// open and closed, with their PnL, wallet balances and latest fills.
+func (s *Server) listFollows(ctx *fasthttp.RequestCtx) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.waitViews()
+	rels := s.relationsOf(func(v *engine.RelationView) bool { return v.Follower == acct })
+	b := append(make([]byte, 0, 256+2048*len(rels)), `{"follows":[`...)
+	var alloc, nav int64
+	for i, v := range rels {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(s.appendFollow(b, v, true), '}')
+		if v.Status != engine.RelationClosed {
+			alloc += v.Allocation
+			nav += v.NAV
+		}
+	}
+	b = append(b, ']')
+	b = appendAmount(b, "total_allocation", alloc)
+	b = appendAmount(b, "total_nav", nav)
+	b = appendAmount(b, "total_pnl", nav-alloc)
+	writeJSON(ctx, 200, append(b, '}'))
+}
+
+// listFollowers handles GET /v1/social/followers: the open relations
+// following the caller.
+func (s *Server) listFollowers(ctx *fasthttp.RequestCtx) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.waitViews()
+	var rels []*engine.RelationView
+	if lv, ok := s.eng.Leader(acct); ok {
+		for _, id := range lv.Relations {
+			if v, ok := s.eng.Relation(id); ok {
+				rels = append(rels, v)
+			}
+		}
+	}
+	b := append(make([]byte, 0, 256+512*len(rels)), `{"followers":[`...)
+	for i, v := range rels {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconvUint(append(b, `{"follow_id":`...), v.ID)
+		b = appendUint(b, "follower_id", v.Follower)
+		if a, ok := s.eng.Account(v.Follower); ok {
+			b = appendStr(b, "follower_name", a.Name.String())
+		}
+		b = appendStr(b, "status", v.Status.String())
+		b = appendStr(b, "asset", s.assetName(v.Asset))
+		b = appendAmount(b, "allocation", v.Allocation)
+		b = appendAmount(b, "nav", v.NAV)
+		b = appendAmount(b, "pnl", v.NAV-v.Allocation)
+		b = appendAmount(b, "profit_share_paid", v.ProfitPaid)
+		b = append(b, '}')
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
+}
+
+// followCommand runs pause, resume or unfollow on relation id of the
+// caller and answers with the follow (200).
+func (s *Server) followCommand(ctx *fasthttp.RequestCtx, id uint64, kind engine.CommandKind, close engine.ClosePolicy) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var evs [16]engine.Event
+	res, err := s.do(&engine.Command{Kind: kind, Account: acct,
+		Copy: engine.CopySpec{Relation: id, Close: close}}, evs[:0])
+	if err != nil {
+		writeError(ctx, relationErr(err, id))
+		return
+	}
+	if kind != engine.CmdUnfollow {
+		s.answerFollow(ctx, 200, res.Seq, id, nil)
+		return
+	}
+	var returned, share int64
+	for i := range res.Events {
+		ev := &res.Events[i]
+		if ev.Relation != id {
+			continue
+		}
+		switch ev.Kind {
+		case engine.EvCopyClosed:
+			returned += ev.Amount
+		case engine.EvProfitShare:
+			share += ev.Amount
+		}
+	}
+	s.answerFollow(ctx, 200, res.Seq, id, func(b []byte) []byte {
+		b = appendAmount(b, "returned", returned)
+		return appendAmount(b, "profit_share", share)
+	})
+}
+
+// relationErr adds the relation id to the engine's relation errors.
+func relationErr(err error, id uint64) error {
+	switch {
+	case errors.Is(err, engine.ErrUnknownRelation):
+		return fmt.Errorf("%w: follow %d", err, id)
+	case errors.Is(err, engine.ErrRelationClosed):
+		return fmt.Errorf("%w: follow %d", err, id)
+	}
+	return err
+}
+
+// unfollow handles DELETE /v1/social/follows/{id}?close=market|keep.
+func (s *Server) unfollow(ctx *fasthttp.RequestCtx, id uint64) {
+	close := engine.CloseKeep
+	switch c := string(ctx.QueryArgs().Peek("close")); c {
+	case "", "keep":
+	case "market":
+		close = engine.CloseMarket
+	default:
+		writeError(ctx, fmt.Errorf("%w: close must be market or keep", errInvalid))
+		return
+	}
+	s.followCommand(ctx, id, engine.CmdUnfollow, close)
+}
+
+// amendFollow handles PATCH /v1/social/follows/{id}.
+func (s *Server) amendFollow(ctx *fasthttp.RequestCtx, id uint64) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	p := parsers.Get()
+	defer parsers.Put(p)
+	var r followAmendReq
+	if err := decodeFollowAmend(p, ctx.PostBody(), &r); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var top int64
+	if r.topUp != nil {
+		if top, err = amount(r.topUp, "top_up"); err != nil {
+			writeError(ctx, err)
+			return
+		}
+	}
+	s.waitViews()
+	v, ok := s.eng.Relation(id)
+	if !ok || v.Follower != acct {
+		writeError(ctx, relationErr(engine.ErrUnknownRelation, id))
+		return
+	}
+	sp := v.Spec
+	if r.mode != nil && r.value == nil && string(r.mode) != v.Spec.Mode.String() {
+		writeError(ctx, fmt.Errorf("%w: a new mode needs its value", errInvalid))
+		return
+	}
+	if err := r.spec(&sp); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	sp.Relation = id
+	res, err := s.do(&engine.Command{Kind: engine.CmdAmendFollow, Account: acct, Amount: top, Copy: sp}, nil)
+	if err != nil {
+		writeError(ctx, relationErr(err, id))
+		return
+	}
+	s.answerFollow(ctx, 200, res.Seq, id, nil)
+}
+
+// Settle submits a CmdSettle for every leader: profit share is paid on
+// relations above their high-water mark and stop-losses are checked. istd
+// calls it on a schedule (--settle-interval). It returns once the command
+// is durable.
+func (s *Server) Settle(ctx context.Context) error {
+	res, err := s.eng.Do(ctx, &engine.Command{Kind: engine.CmdSettle}, nil)
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
+
+// adminSettle handles POST /v1/admin/settle[?leader_id=]: one settlement
+// now, of every relation or of one leader's.
+func (s *Server) adminSettle(ctx *fasthttp.RequestCtx) {
+	if err := s.admin(ctx); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	leader, err := queryUint(ctx, "leader_id", 0)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var evs [64]engine.Event
+	res, err := s.do(&engine.Command{Kind: engine.CmdSettle, Account: leader}, evs[:0])
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var paid, closed int
+	var amount int64
+	for i := range res.Events {
+		switch ev := &res.Events[i]; ev.Kind {
+		case engine.EvProfitShare:
+			paid++
+			amount += ev.Amount
+		case engine.EvCopyClosed:
+			closed++
+		}
+	}
+	var arr [256]byte
+	b := strconvUint(append(arr[:0], `{"sequence":`...), res.Seq)
+	b = appendInt(b, "profit_share_payments", int64(paid))
+	b = appendAmount(b, "profit_share_amount", amount)
+	b = appendInt(b, "closed", int64(closed))
+	writeJSON(ctx, 200, append(b, '}'))
+}

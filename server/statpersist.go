@@ -1,0 +1,192 @@
+package server
+
+import (
+	"bytes"
+	"encoding/gob"
+	"fmt"
+	"slices"
+
+	"github.com/instant-social-trading/ist/engine"
+)
+
+// Persistence and reconciliation of leaderStats.
+
+// statsKey is the metadata store key of the leader statistics.
+const statsKey = "stats/leaders"
+
+// encode returns the persisted form of the statistics.
+func (ls *leaderStats) encode() ([]byte, uint64, error) {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	var b bytes.Buffer
+	b.WriteByte(1) // version
+	if err := gob.NewEncoder(&b).Encode(&ls.st); err != nil {
+		return nil, 0, fmt.Errorf("server: encode leader statistics: %w", err)
+	}
+	return b.Bytes(), ls.st.Seq, nil
+}
+
+// decode replaces the statistics with the encoded ones.
+func (ls *leaderStats) decode(data []byte) error {
+	if len(data) == 0 || data[0] != 1 {
+		return fmt.Errorf("server: leader statistics: unknown version")
+	}
+	st := statsState{}
+	if err := gob.NewDecoder(bytes.NewReader(data[1:])).Decode(&st); err != nil {
+		return fmt.Errorf("server: decode leader statistics: %w", err)
+	}
+	if st.Accounts == nil {
+		st.Accounts = map[uint64]*statAccount{}
+	}
+	if st.Leaders == nil {
+		st.Leaders = map[uint64]*statLeader{}
+	}
+	if st.Relations == nil {
+		st.Relations = map[uint64]*statRelation{}
+	}
+	for _, l := range st.Leaders {
+		if l.Pos == nil {
+			l.Pos = map[uint32]*statPos{}
+		}
+	}
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	ls.st = st
+	ls.index()
+	return nil
+}
+
+// seq returns the sequence number of the last result applied.
+func (ls *leaderStats) seq() uint64 {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	return ls.st.Seq
+}
+
+// loadStats restores the statistics from the metadata store.
+func (s *Server) loadStats() error {
+	s.stats = newLeaderStats()
+	data, err := s.store.get([]byte(statsKey))
+	if err != nil || data == nil {
+		return err
+	}
+	if err := s.stats.decode(data); err != nil {
+		return err
+	}
+	s.statsSaved.Store(s.stats.seq())
+	return nil
+}
+
+// saveStats writes the statistics to the metadata store if they changed
+// since the last save.
+func (s *Server) saveStats() error {
+	if s.stats.seq() == s.statsSaved.Load() {
+		return nil
+	}
+	data, seq, err := s.stats.encode()
+	if err != nil {
+		return err
+	}
+	if err := s.store.set([]byte(statsKey), data); err != nil {
+		return err
+	}
+	s.statsSaved.Store(seq)
+	return nil
+}
+
+// reconcile brings the ledger up to the engine's state at seq, for when
+// the statistics missed results: a first start on an older data
+// directory, or a save older than the engine snapshot the log was
+// replayed from. Markets, prices, holdings, leaders and relations are
+// taken from the engine's views (published for the recovered state by
+// engine.Open); holdings that changed move in or out at the NAV per unit
+// in force, so that what was missed shows in no return. What was missed
+// is also missing from the series, positions and round trips.
+func (ls *leaderStats) reconcile(e *engine.Engine, seq uint64) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	st := &ls.st
+	dir := e.Directory()
+	st.Assets = append(st.Assets[:0], dir.Assets...)
+	for _, mi := range dir.Markets {
+		st.Markets = grow(st.Markets, int(mi.ID))
+		m := &st.Markets[mi.ID-1]
+		m.Base, m.Quote, m.BaseScale, m.QuoteScale = mi.Spec.Base, mi.Spec.Quote, mi.Spec.BaseScale, mi.Spec.QuoteScale
+		if v, ok := e.Market(mi.ID); ok {
+			m.Last = v.Last
+		}
+	}
+	ls.index()
+	holdings := func(id uint64) []int64 {
+		var bal []int64
+		if v, ok := e.Account(id); ok {
+			for _, b := range v.Balances {
+				addBal(&bal, b.Asset, b.Available+b.Locked)
+			}
+		}
+		return bal
+	}
+	wallets := map[uint64]bool{}
+	e.Relations(func(v *engine.RelationView) bool {
+		wallets[v.Wallet] = true
+		r := st.Relations[v.ID]
+		if r == nil {
+			r = &statRelation{ID: v.ID, Follower: v.Follower, Leader: v.Leader, Asset: v.Asset,
+				Units: float64(v.Allocation), LastNPU: 1, In: v.Allocation}
+			st.Relations[v.ID] = r
+		}
+		if v.Status == engine.RelationClosed {
+			if !r.Closed {
+				r.LastNPU = ls.relNPU(r)
+				r.Bal, r.Units, r.Closed, r.ClosedAt = nil, 0, true, st.Now
+			}
+			return true
+		}
+		npu := ls.relNPU(r)
+		r.Bal = holdings(v.Wallet)
+		r.In = max(r.In, v.Allocation)
+		r.Units = float64(ls.relNAV(r)) / max(npu, 1e-9)
+		ls.touch(statKey{true, r.ID})
+		return true
+	})
+	for id := uint64(1); ; id++ {
+		if _, ok := e.Account(id); !ok {
+			break
+		}
+		if wallets[id] {
+			continue
+		}
+		a := ls.account(id)
+		l := st.Leaders[id]
+		var npu float64
+		if l != nil {
+			npu = ls.npu(l)
+		}
+		a.Bal = holdings(id)
+		if l != nil && l.Val != 0 {
+			l.Units = float64(max(ls.leaderNAV(l), 0)) / max(npu, 1e-9)
+			ls.touch(statKey{false, id})
+		}
+	}
+	e.Leaders(func(v *engine.LeaderView) bool {
+		if st.Leaders[v.Account] == nil {
+			l := &statLeader{Account: v.Account, LastNPU: 1, Pos: map[uint32]*statPos{}}
+			st.Leaders[v.Account] = l
+			ls.incept(l)
+		}
+		return true
+	})
+	for _, l := range st.Leaders {
+		l.Rels = l.Rels[:0]
+	}
+	for id, r := range st.Relations {
+		if l := st.Leaders[r.Leader]; l != nil {
+			l.Rels = append(l.Rels, id)
+		}
+	}
+	for _, l := range st.Leaders {
+		slices.Sort(l.Rels)
+	}
+	st.Seq = seq
+	ls.sample()
+}
