@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/rs/zerolog"
 )
 
@@ -33,7 +34,19 @@ type store struct {
 
 // openStore opens (or creates) DATA/server.
 func openStore(dataDir string, log *zerolog.Logger) (*store, error) {
-	db, err := pebble.Open(filepath.Join(dataDir, "server"), &pebble.Options{Logger: pebbleLogger{log}})
+	// History records are small and rewritten while their orders live: a
+	// large memtable absorbs most rewrites before a flush, and a higher
+	// L0 threshold lets flushed tables wait for trimming (range deletions)
+	// instead of being compacted at once. Fresh tables are not compressed;
+	// older levels are.
+	opts := &pebble.Options{
+		Logger:                pebbleLogger{log},
+		MemTableSize:          64 << 20,
+		L0CompactionThreshold: 8,
+		L0StopWritesThreshold: 32,
+	}
+	opts.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	db, err := pebble.Open(filepath.Join(dataDir, "server"), opts)
 	if err != nil {
 		return nil, fmt.Errorf("server: open metadata store: %w", err)
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/instant-social-trading/ist/engine"
 	"github.com/rs/zerolog"
@@ -100,17 +101,34 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if err := o.FS.MkdirAll(l.snapDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("wal: %w", err)
 	}
-	db, err := pebble.Open(filepath.Join(dir, "log"), &pebble.Options{
-		FS:           o.FS,
-		MemTableSize: 64 << 20,
-		Logger:       quietLogger{l: &l.log},
-	})
+	db, err := pebble.Open(filepath.Join(dir, "log"), logOptions(o.FS, quietLogger{l: &l.log}))
 	if err != nil {
 		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
 	l.db = db
 	l.batch = db.NewBatch()
 	return l, nil
+}
+
+// logOptions tunes Pebble for a log: keys only grow, are read back once
+// (at recovery) and are deleted by range after a snapshot. Flushed tables
+// of increasing keys never overlap, so they stay in L0 (a high file
+// threshold) until truncation deletes them whole, instead of being
+// rewritten by compactions; and they are not compressed, which would cost
+// the matcher's CPU for disk space the truncation gives back anyway.
+func logOptions(fs vfs.FS, logger pebble.Logger) *pebble.Options {
+	o := &pebble.Options{
+		FS:                        fs,
+		MemTableSize:              64 << 20,
+		Logger:                    logger,
+		L0CompactionFileThreshold: 2000,
+		L0CompactionThreshold:     64,
+		L0StopWritesThreshold:     256,
+	}
+	for i := range o.Levels {
+		o.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
+	}
+	return o
 }
 
 func (l *Log) snapDir() string { return filepath.Join(l.dir, "snapshots") }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -36,6 +37,8 @@ func runHTTP(args []string) int {
 	batch := fs.Int("batch", 100, "orders per batch request")
 	rateFlag := fs.Float64("rate", 0, "open-loop offered requests/s (default: half the bare maximum)")
 	dirFlag := fs.String("dir", "", "istd data directory (default: a temporary one, removed)")
+	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of one phase (--profile-phase) to `file`")
+	profPhase := fs.String("profile-phase", "single", "phase --cpuprofile covers: single (istd closed loop) or batch")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
 	}
@@ -96,7 +99,23 @@ func runHTTP(args []string) int {
 
 	bareMax := closedLoop(bareT, *conns, *dur)
 	fmt.Printf("bare closed: %s\n", bareMax)
+	profile := func(phase string) (stop func()) {
+		if *cpuProf == "" || *profPhase != phase {
+			return func() {}
+		}
+		fh, err := os.Create(*cpuProf)
+		if err == nil {
+			err = pprof.StartCPUProfile(fh)
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "istbench http: cpu profile:", err)
+			return func() {}
+		}
+		return func() { pprof.StopCPUProfile(); fh.Close() }
+	}
+	stop := profile("single")
 	istMax := closedLoop(istT, *conns, *dur)
+	stop()
 	fmt.Printf("istd closed: %s\n", istMax)
 	rate := *rateFlag
 	if rate <= 0 {
@@ -110,7 +129,9 @@ func runHTTP(args []string) int {
 		own := openLoop(istT, *openConns, istMax.perSec/2, *dur)
 		fmt.Printf("istd open at half its own maximum (the bare half-rate exceeds its capacity): %s\n", own)
 	}
+	stop = profile("batch")
 	bt := closedLoop(batchT, max(*conns/8, 2), *dur)
+	stop()
 	fmt.Printf("istd batch closed (%d orders per request): %s orders_per_sec=%.0f\n", *batch, bt, bt.perSec*float64(*batch))
 	fmt.Printf("orders_per_sec=%.0f baseline_per_sec=%.0f ratio=%.3f p99_ms=%.3f batch_orders_per_sec=%.0f\n",
 		istMax.perSec, bareMax.perSec, istMax.perSec/bareMax.perSec, istOpen.p99ms, bt.perSec*float64(*batch))
