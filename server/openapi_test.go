@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 )
@@ -44,6 +45,12 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 				continue // an upgrade, tested in stream_test.go
 			}
 			route := ts.s.route(&ctx)
+			// The label outlives the request: it must not view its buffer.
+			if p := ctx.Path(); len(route) > 0 && len(p) > 0 &&
+				uintptr(unsafe.Pointer(unsafe.StringData(route))) >= uintptr(unsafe.Pointer(&p[0])) &&
+				uintptr(unsafe.Pointer(unsafe.StringData(route))) < uintptr(unsafe.Pointer(&p[0]))+uintptr(len(p)) {
+				t.Errorf("%s %s: route label %q points into the request buffer (add it to fixedRoutes)", method, path, route)
+			}
 			if route == "unknown" || ctx.Response.StatusCode() == http.StatusMethodNotAllowed {
 				t.Errorf("OpenAPI lists %s %s, the server answers %d (route %q)", method, path, ctx.Response.StatusCode(), route)
 			}

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"math/bits"
+	"sync"
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
@@ -111,9 +112,27 @@ func (s *Server) buildOrder(r *orderReq) (*mkt, book.Order, *orderRec, error) {
 	if len(r.clientID) > 36 {
 		return nil, o, nil, fmt.Errorf("%w: client_order_id must be at most 36 bytes", errInvalid)
 	}
-	meta := &orderRec{ClientID: string(r.clientID), Type: o.Type, TIF: o.TIF, STP: o.STP,
+	meta := metas.Get().(*orderRec)
+	*meta = orderRec{ClientID: string(r.clientID), Type: o.Type, TIF: o.TIF, STP: o.STP,
 		PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget}
 	return m, o, meta, nil
+}
+
+// Per-request buffers, pooled so that an order request does not allocate:
+// the events of a command (the engine appends to the buffer given to Do)
+// and the request details the read model takes for a new order.
+var (
+	eventBufs = sync.Pool{New: func() any { b := make([]engine.Event, 0, 16); return &b }}
+	metas     = sync.Pool{New: func() any { return new(orderRec) }}
+)
+
+// releaseEvents returns an event buffer (possibly grown to evs) to its
+// pool. Call it only once the command's result has been delivered.
+func releaseEvents(buf *[]engine.Event, evs []engine.Event) {
+	if cap(evs) >= cap(*buf) {
+		*buf = evs[:0]
+	}
+	eventBufs.Put(buf)
 }
 
 // placeOrder handles POST /v1/orders.
@@ -142,9 +161,13 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 	}
 	tag := s.tags.Add(1)
 	s.rm.expect(tag, meta)
-	var evs [16]engine.Event
-	res, err := s.do(&engine.Command{Kind: engine.CmdPlace, Account: acct, Market: m.id, Ref: ref, Order: o, Tag: tag}, evs[:0])
+	evs := eventBufs.Get().(*[]engine.Event)
+	res, err := s.do(&engine.Command{Kind: engine.CmdPlace, Account: acct, Market: m.id, Ref: ref, Order: o, Tag: tag}, (*evs)[:0])
 	s.rm.take(tag) // if the engine never saw it
+	// s.do returns once the result is delivered (or was never submitted):
+	// the read model is done with meta and the engine with the buffer.
+	defer releaseEvents(evs, res.Events)
+	defer metas.Put(meta)
 	if err != nil {
 		s.met.order(m.name, o.Type, classify(err).code)
 		writeError(ctx, err)
@@ -311,8 +334,10 @@ func (s *Server) cancelOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, err)
 		return
 	}
-	var evs [4]engine.Event
-	if _, err := s.do(&engine.Command{Kind: engine.CmdCancel, Account: acct, OrderID: id}, evs[:0]); err != nil {
+	evs := eventBufs.Get().(*[]engine.Event)
+	res, err := s.do(&engine.Command{Kind: engine.CmdCancel, Account: acct, OrderID: id}, (*evs)[:0])
+	releaseEvents(evs, res.Events)
+	if err != nil {
 		writeError(ctx, err)
 		return
 	}
@@ -399,9 +424,11 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, fmt.Errorf("%w: price and quantity must be positive", errInvalid))
 		return
 	}
-	var evs [8]engine.Event
-	if _, err := s.do(&engine.Command{Kind: engine.CmdAmend, Account: acct, Market: m.id, OrderID: id,
-		Order: book.Order{Price: price, Qty: qty}}, evs[:0]); err != nil {
+	evs := eventBufs.Get().(*[]engine.Event)
+	res, err := s.do(&engine.Command{Kind: engine.CmdAmend, Account: acct, Market: m.id, OrderID: id,
+		Order: book.Order{Price: price, Qty: qty}}, (*evs)[:0])
+	releaseEvents(evs, res.Events)
+	if err != nil {
 		writeError(ctx, err)
 		return
 	}

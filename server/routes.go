@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/valyala/fasthttp"
 )
@@ -27,7 +28,15 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 // route dispatches the request and returns its route pattern, the
 // handler label of the metrics.
 func (s *Server) route(ctx *fasthttp.RequestCtx) string {
-	p := string(ctx.Path())
+	// p views the request's buffer without a copy: valid while the
+	// request is served, never kept. A route label must outlive it (a new
+	// label value is kept by the metrics), so a fixed path is swapped for
+	// its constant.
+	path := ctx.Path()
+	p := unsafe.String(unsafe.SliceData(path), len(path))
+	if c, ok := fixedRoutes[p]; ok {
+		p = c
+	}
 	m := method(ctx.Method())
 	if len(ctx.Request.Body()) > s.opts.MaxBodySize && p != "/v1/orders/batch" {
 		writeError(ctx, errTooLarge)
@@ -147,6 +156,19 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 	writeError(ctx, fmt.Errorf("%w: no route %s %s", errNotFound, m, p))
 	return "unknown"
 }
+
+// fixedRoutes maps each fixed path to itself, as a constant.
+var fixedRoutes = func() map[string]string {
+	m := map[string]string{}
+	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/v1/accounts",
+		"/v1/account", "/v1/tokens", "/v1/withdrawals", "/v1/admin/markets", "/v1/admin/deposits",
+		"/v1/admin/accounts", "/v1/admin/backup", "/v1/orders", "/v1/orders/batch", "/v1/fills",
+		"/v1/markets", "/v1/stream", "/v1/social/leader", "/v1/social/leaders", "/v1/social/followers",
+		"/v1/admin/settle", "/v1/social/follows"} {
+		m[p] = p
+	}
+	return m
+}()
 
 // only runs h if the method is want, else answers 405.
 func (s *Server) only(ctx *fasthttp.RequestCtx, method, want, route string, h fasthttp.RequestHandler) string {

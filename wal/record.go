@@ -107,10 +107,15 @@ func b2u(v bool) uint8 {
 	return 0
 }
 
+// recordCRC is the CRC-32C of seq (8 bytes, big-endian) followed by body.
+// The 8 key bytes go through the table by hand: a slice of a local array
+// handed to package crc32 escapes, and this runs for every record.
 func recordCRC(seq uint64, body []byte) uint32 {
-	var k [8]byte
-	binary.BigEndian.PutUint64(k[:], seq)
-	return crc32.Update(crc32.Checksum(k[:], crcTable), crcTable, body)
+	crc := ^uint32(0)
+	for shift := 56; shift >= 0; shift -= 8 {
+		crc = crcTable[byte(crc)^byte(seq>>shift)] ^ crc>>8
+	}
+	return crc32.Update(^crc, crcTable, body)
 }
 
 const (

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"testing"
 
 	"github.com/instant-social-trading/ist/book"
@@ -87,4 +88,23 @@ func FuzzDecodeRecord(f *testing.F) {
 			}
 		}
 	})
+}
+
+// recordCRC equals the CRC-32C of the big-endian sequence number followed
+// by the body, as the format says.
+func TestRecordCRC(t *testing.T) {
+	for _, seq := range []uint64{0, 1, 255, 1 << 40, 0x0123456789abcdef, ^uint64(0)} {
+		for _, body := range [][]byte{nil, []byte("x"), bytes.Repeat([]byte("record"), 50)} {
+			var k [8]byte
+			binary.BigEndian.PutUint64(k[:], seq)
+			want := crc32.Checksum(append(k[:], body...), crcTable)
+			if got := recordCRC(seq, body); got != want {
+				t.Fatalf("seq %d, %d bytes: %08x, want %08x", seq, len(body), got, want)
+			}
+		}
+	}
+	body := []byte("body")
+	if n := testing.AllocsPerRun(100, func() { recordCRC(7, body) }); n != 0 {
+		t.Fatalf("recordCRC allocates %v times", n)
+	}
 }
