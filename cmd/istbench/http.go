@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -38,7 +39,8 @@ func runHTTP(args []string) int {
 	rateFlag := fs.Float64("rate", 0, "open-loop offered requests/s (default: half the bare maximum)")
 	dirFlag := fs.String("dir", "", "istd data directory (default: a temporary one, removed)")
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of one phase (--profile-phase) to `file`")
-	profPhase := fs.String("profile-phase", "single", "phase --cpuprofile covers: single (istd closed loop) or batch")
+	profPhase := fs.String("profile-phase", "single", "phase --cpuprofile and --trace cover: single (istd closed loop) or batch")
+	traceOut := fs.String("trace", "", "write an execution trace of one phase (--profile-phase) to `file`")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
 	}
@@ -100,7 +102,21 @@ func runHTTP(args []string) int {
 	bareMax := closedLoop(bareT, *conns, *dur)
 	fmt.Printf("bare closed: %s\n", bareMax)
 	profile := func(phase string) (stop func()) {
-		if *cpuProf == "" || *profPhase != phase {
+		if *profPhase != phase {
+			return func() {}
+		}
+		if *traceOut != "" {
+			fh, err := os.Create(*traceOut)
+			if err == nil {
+				err = trace.Start(fh)
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "istbench http: trace:", err)
+				return func() {}
+			}
+			return func() { trace.Stop(); fh.Close() }
+		}
+		if *cpuProf == "" {
 			return func() {}
 		}
 		fh, err := os.Create(*cpuProf)
