@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# The project's test command: formatting, vet, staticcheck and the race-enabled
-# test suite. Run from anywhere inside the repository.
+# The project's test command: formatting, vet, staticcheck, the race-enabled
+# test suite and the Kubernetes manifest check (deploy/k8scheck). Run from
+# anywhere inside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +21,9 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
+
+# deploy/k8scheck is a nested module (so the main go.mod stays free of the
+# k8s.io dependencies): ./... above skips it, so vet and test it here. It
+# decodes deploy/k8s/*.yaml strictly into the Kubernetes API types.
+echo "== deploy/k8scheck (Kubernetes manifests)"
+(cd deploy/k8scheck && go vet ./... && go test -count=1 ./...)
