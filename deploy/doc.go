@@ -6,5 +6,7 @@
 //
 // The package has no code: its tests check the files against each other and
 // against istd (paths, ports, environment variables, probes, alerts), and
-// run promtool on the Prometheus files when promtool is on PATH.
+// run promtool on the Prometheus files when promtool is on PATH. The
+// Kubernetes manifests are also decoded strictly into the k8s.io/api types
+// by the nested module deploy/k8scheck (run by scripts/test.sh).
 package deploy
