@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"github.com/instant-social-trading/ist/book"
 	"hash/crc32"
 	"math/rand/v2"
 	"testing"
@@ -99,7 +100,25 @@ func FuzzDecodeState(f *testing.F) {
 		c.Seq = uint64(i + 1)
 		_, evs = s.Apply(&c, evs[:0])
 	}
-	for _, snap := range [][]byte{s.AppendSnapshot(nil), NewState().AppendSnapshot(nil)} {
+	// A state with copy-trading: leaders, an open and a closed relation.
+	c := NewState()
+	seq := uint64(0)
+	for _, cmd := range append(genesis(4),
+		Command{Kind: CmdSetLeaderProfile, Account: 1, Copy: CopySpec{ProfitShareBps: 700}},
+		Command{Kind: CmdFollow, Account: 3, Asset: 2, Amount: 100_000, Copy: CopySpec{Leader: 1, Mode: CopyMultiplier, Value: ValueOne}},
+		Command{Kind: CmdFollow, Account: 4, Asset: 2, Amount: 100_000, Copy: CopySpec{Leader: 1, Mode: CopyProportional, Value: ValueOne}},
+		Command{Kind: CmdPlace, Account: 2, Market: 1, Order: book.Order{Side: book.Sell, Price: 100, Qty: 50}},
+		Command{Kind: CmdPlace, Account: 1, Market: 1, Order: book.Order{Side: book.Buy, Price: 100, Qty: 10}},
+		Command{Kind: CmdUnfollow, Account: 4, Copy: CopySpec{Relation: 2}},
+	) {
+		seq++
+		cmd.Seq = seq
+		_, evs = c.Apply(&cmd, evs[:0])
+	}
+	if len(c.relations) != 2 {
+		f.Fatal("copy seed state has no relations")
+	}
+	for _, snap := range [][]byte{s.AppendSnapshot(nil), NewState().AppendSnapshot(nil), c.AppendSnapshot(nil)} {
 		f.Add(snap[:len(snap)-4])
 	}
 	f.Add([]byte("ISTS"))
