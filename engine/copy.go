@@ -2,10 +2,10 @@ package engine
 
 import (
 	"math"
-	"math/bits"
 	"slices"
 
 	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/internal/fixed"
 )
 
 // Copy-trading (see ../shared/COPY_TRADING.md in the project): followers
@@ -487,17 +487,17 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 		case CopyProportional, CopyFixedQuote:
 			var budget int64
 			if r.spec.Mode == CopyProportional {
-				budget = mulDiv(mulDiv(wq, f.quote, f.before), r.spec.Value, ValueOne)
+				budget = fixed.MulDiv(fixed.MulDiv(wq, f.quote, f.before), r.spec.Value, ValueOne)
 			} else if f.origQty > 0 {
-				budget = mulDiv(r.spec.Value, f.qty, f.origQty)
+				budget = fixed.MulDiv(r.spec.Value, f.qty, f.origQty)
 			} else {
-				budget = mulDiv(r.spec.Value, f.quote, f.origBudget)
+				budget = fixed.MulDiv(r.spec.Value, f.quote, f.origBudget)
 			}
-			budget = satAdd(budget, r.carry)
+			budget = fixed.SatAdd(budget, r.carry)
 			qty = budget / step / lot * lot
 			r.carry = budget - qty*step
 		case CopyMultiplier:
-			q8 := satAdd(mulSat(f.qty, r.spec.Value), r.carry)
+			q8 := fixed.SatAdd(fixed.MulSat(f.qty, r.spec.Value), r.carry)
 			qty = q8 / ValueOne / lot * lot
 			r.carry = q8 - qty*ValueOne
 		}
@@ -510,8 +510,8 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 		if qty < rules.MinQty {
 			return skip(CopyBelowLot, qty)
 		}
-		limit = ceilDiv(mulSat(f.price, int64(10000+r.spec.SlippageBps)), 10000)
-		limit = ceilDiv(limit, rules.TickSize) * rules.TickSize
+		limit = fixed.CeilDiv(fixed.MulSat(f.price, int64(10000+r.spec.SlippageBps)), 10000)
+		limit = fixed.CeilDiv(limit, rules.TickSize) * rules.TickSize
 		if rules.MaxPrice > 0 {
 			limit = min(limit, rules.MaxPrice/rules.TickSize*rules.TickSize)
 		}
@@ -520,7 +520,7 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 		}
 		// Fit the reservation at the limit price (notional + the highest
 		// fee) in the wallet.
-		fits := beforeFee(wq, m.maxFee) / mulSat(limit, sp.QuoteScale) / lot * lot
+		fits := beforeFee(wq, m.maxFee) / fixed.MulSat(limit, sp.QuoteScale) / lot * lot
 		if fits < qty {
 			qty = fits
 			if qty < rules.MinQty {
@@ -537,7 +537,7 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 		}
 		units := held
 		if !f.flat {
-			units = satAdd(mulDiv(held, mulSat(f.qty, sp.BaseScale), f.before), r.carry)
+			units = fixed.SatAdd(fixed.MulDiv(held, fixed.MulSat(f.qty, sp.BaseScale), f.before), r.carry)
 			units = min(units, held)
 		}
 		qty = units / sp.BaseScale / lot * lot
@@ -550,7 +550,7 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 		if qty < rules.MinQty {
 			return skip(CopyBelowLot, qty)
 		}
-		limit = mulSat(f.price, int64(10000-r.spec.SlippageBps)) / 10000
+		limit = fixed.MulSat(f.price, int64(10000-r.spec.SlippageBps)) / 10000
 		limit = max(limit/rules.TickSize*rules.TickSize, rules.TickSize)
 		if n, ok := mul(limit, qty); !ok || n < rules.MinNotional {
 			return skip(CopyBelowMinNotional, qty)
@@ -603,7 +603,7 @@ func (s *State) stopLoss(id uint64, dst []Event) []Event {
 	if r.status == RelationClosed || r.spec.StopLossBps == 0 {
 		return dst
 	}
-	floor := mulDiv(r.allocation, int64(10000-r.spec.StopLossBps), 10000)
+	floor := fixed.MulDiv(r.allocation, int64(10000-r.spec.StopLossBps), 10000)
 	if s.nav(r) >= floor {
 		return dst
 	}
@@ -629,7 +629,7 @@ func (s *State) closeRelation(id uint64, policy ClosePolicy, reason CopyReason, 
 			if qty < rules.MinQty || qty == 0 {
 				continue
 			}
-			limit := mulSat(m.book.LastPrice(), int64(10000-r.spec.SlippageBps)) / 10000
+			limit := fixed.MulSat(m.book.LastPrice(), int64(10000-r.spec.SlippageBps)) / 10000
 			limit = max(limit/rules.TickSize*rules.TickSize, rules.TickSize)
 			dst, _, _ = s.placeMirror(r, m, book.Sell, limit, qty, dst)
 			r = &s.relations[id-1]
@@ -697,12 +697,12 @@ func (s *State) nav(r *relation) int64 {
 		}
 		asset := uint32(i + 1)
 		if asset == r.asset {
-			nav = satAdd(nav, units)
+			nav = fixed.SatAdd(nav, units)
 			continue
 		}
 		for _, m := range s.markets {
 			if m.spec.Base == asset && m.spec.Quote == r.asset {
-				nav = satAdd(nav, baseValue(units, m.book.LastPrice(), &m.spec))
+				nav = fixed.SatAdd(nav, baseValue(units, m.book.LastPrice(), &m.spec))
 				break
 			}
 		}
@@ -712,44 +712,5 @@ func (s *State) nav(r *relation) int64 {
 
 // baseValue is units of a market's base asset at price, in quote units.
 func baseValue(units, price int64, sp *MarketSpec) int64 {
-	return mulDiv(units, mulSat(price, sp.QuoteScale), sp.BaseScale)
-}
-
-// mulDiv returns a × b / c for a, b ≥ 0 and c > 0, saturating at
-// MaxInt64; 0 if c ≤ 0.
-func mulDiv(a, b, c int64) int64 {
-	if c <= 0 || a <= 0 || b <= 0 {
-		return 0
-	}
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	if hi >= uint64(c) {
-		return math.MaxInt64
-	}
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	return int64(min(q, math.MaxInt64))
-}
-
-// mulSat returns a × b for non-negative a and b, saturating at MaxInt64.
-func mulSat(a, b int64) int64 {
-	if v, ok := mul(a, b); ok {
-		return v
-	}
-	return math.MaxInt64
-}
-
-// satAdd returns a + b for non-negative a and b, saturating at MaxInt64.
-func satAdd(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
-}
-
-// ceilDiv returns ⌈a / b⌉ for a ≥ 0 and b > 0.
-func ceilDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 {
-		q++
-	}
-	return q
+	return fixed.MulDiv(units, fixed.MulSat(price, sp.QuoteScale), sp.BaseScale)
 }

@@ -1,12 +1,11 @@
 package server
 
 import (
-	"math"
-	"math/bits"
 	"slices"
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
+	"github.com/instant-social-trading/ist/internal/fixed"
 )
 
 // The ledger of leaderStats: how results move money, and what it is worth.
@@ -130,7 +129,7 @@ func (ls *leaderStats) firstPrice(m *statMarket, price int64) {
 			return 0
 		}
 		return float64(signed(bal[m.Base-1], func(u int64) int64 {
-			return mulDiv(u, mulSat(price, m.QuoteScale), m.BaseScale)
+			return fixed.MulDiv(u, fixed.MulSat(price, m.QuoteScale), m.BaseScale)
 		}))
 	}
 	for _, l := range ls.st.Leaders {
@@ -179,9 +178,9 @@ func (ls *leaderStats) side(acct uint64, market uint32, side book.Side, base, n,
 	}
 	cost := p.Cost
 	if covered < p.Units {
-		cost = mulDiv(p.Cost, covered, p.Units)
+		cost = fixed.MulDiv(p.Cost, covered, p.Units)
 	}
-	realized := mulDiv(n-fee, covered, base) - cost
+	realized := fixed.MulDiv(n-fee, covered, base) - cost
 	p.Units -= covered
 	p.Cost -= cost
 	p.Realized += realized
@@ -297,7 +296,7 @@ func (ls *leaderStats) value(asset uint32, units int64, val uint32) int64 {
 		return 0
 	}
 	m := &ls.st.Markets[id-1]
-	return signed(units, func(u int64) int64 { return mulDiv(u, mulSat(m.Last, m.QuoteScale), m.BaseScale) })
+	return signed(units, func(u int64) int64 { return fixed.MulDiv(u, fixed.MulSat(m.Last, m.QuoteScale), m.BaseScale) })
 }
 
 // nav values holdings in asset val.
@@ -336,33 +335,10 @@ func (ls *leaderStats) pnl(l *statLeader) int64 {
 	var sum int64
 	for id, p := range l.Pos {
 		m := &ls.st.Markets[id-1]
-		v := mulDiv(p.Units, mulSat(m.Last, m.QuoteScale), m.BaseScale)
+		v := fixed.MulDiv(p.Units, fixed.MulSat(m.Last, m.QuoteScale), m.BaseScale)
 		sum += ls.value(m.Quote, p.Realized+v-p.Cost, l.Val)
 	}
 	return sum
-}
-
-// mulDiv returns a × b / c for a, b ≥ 0 and c > 0, saturating at
-// MaxInt64; 0 otherwise.
-func mulDiv(a, b, c int64) int64 {
-	if c <= 0 || a <= 0 || b <= 0 {
-		return 0
-	}
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	if hi >= uint64(c) {
-		return math.MaxInt64
-	}
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	return int64(min(q, math.MaxInt64))
-}
-
-// mulSat returns a × b for a, b ≥ 0, saturating at MaxInt64.
-func mulSat(a, b int64) int64 {
-	hi, lo := bits.Mul64(uint64(max(a, 0)), uint64(max(b, 0)))
-	if hi != 0 || lo > math.MaxInt64 {
-		return math.MaxInt64
-	}
-	return int64(lo)
 }
 
 // signed applies f, defined for non-negative values, to |v| with v's sign.
