@@ -14,13 +14,12 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, errSignupClosed)
 		return
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
 	var r signupReq
-	if err := decodeSignup(p, ctx.PostBody(), &r); err != nil {
-		writeError(ctx, err)
+	p, ok := decodeBody(ctx, &r, decodeSignup)
+	if !ok {
 		return
 	}
+	defer parsers.Put(p)
 	name, ok := engine.MakeName(string(r.name))
 	if !ok {
 		writeError(ctx, fmt.Errorf("%w: name must be 1 to 24 bytes", errInvalid))

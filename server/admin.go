@@ -17,13 +17,12 @@ func (s *Server) createMarket(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, err)
 		return
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
 	var r marketReq
-	if err := decodeMarket(p, ctx.PostBody(), &r); err != nil {
-		writeError(ctx, err)
+	p, ok := decodeBody(ctx, &r, decodeMarket)
+	if !ok {
 		return
 	}
+	defer parsers.Put(p)
 	if string(r.symbol) != string(r.base)+"-"+string(r.quote) {
 		writeError(ctx, fmt.Errorf("%w: symbol must be BASE-QUOTE", errInvalid))
 		return
@@ -189,13 +188,12 @@ func (s *Server) backup(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, err)
 		return
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
 	var r backupReq
-	if err := decodeBackup(p, ctx.PostBody(), &r); err != nil {
-		writeError(ctx, err)
+	p, ok := decodeBody(ctx, &r, decodeBackup)
+	if !ok {
 		return
 	}
+	defer parsers.Put(p)
 	dir := string(r.to)
 	if err := s.Backup(dir); err != nil {
 		writeError(ctx, fmt.Errorf("%w: %v", errInvalid, err))

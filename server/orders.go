@@ -385,18 +385,16 @@ func (s *Server) cancelAll(ctx *fasthttp.RequestCtx) {
 // amendOrder handles PATCH /v1/orders/{id}. quantity is the new open
 // (remaining) quantity; an omitted field keeps its current value.
 func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
 	var r amendReq
-	if err := decodeAmend(p, ctx.PostBody(), &r); err != nil {
-		writeError(ctx, err)
+	p, ok := decodeBody(ctx, &r, decodeAmend)
+	if !ok {
 		return
 	}
+	defer parsers.Put(p)
 	rec, ok := s.rm.order(acct, id)
 	if !ok || rec.done() {
 		writeError(ctx, fmt.Errorf("%w: open order %d", errNotFound, id))
@@ -408,6 +406,7 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		return
 	}
 	price, qty := rec.Price, rec.Qty-rec.Filled
+	var err error
 	if r.price != nil {
 		if price, err = m.u.price(r.price, "price"); err != nil {
 			writeError(ctx, err)

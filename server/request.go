@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 
+	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 )
 
@@ -13,6 +14,21 @@ import (
 // valid until the parser is reused.
 
 var parsers fastjson.ParserPool
+
+// decodeBody decodes the request body into r with dec, using a pooled
+// parser; on failure it writes the error and returns false. On success
+// the caller returns p to parsers once it is done with r (whose byte
+// slices point into p). The order handlers call their decoders directly,
+// so that r stays on the stack.
+func decodeBody[R any](ctx *fasthttp.RequestCtx, r *R, dec func(*fastjson.Parser, []byte, *R) error) (p *fastjson.Parser, ok bool) {
+	p = parsers.Get()
+	if err := dec(p, ctx.PostBody(), r); err != nil {
+		parsers.Put(p)
+		writeError(ctx, err)
+		return nil, false
+	}
+	return p, true
+}
 
 // object parses body as a JSON object and calls fn for each field.
 func object(p *fastjson.Parser, body []byte, fn func(key []byte, v *fastjson.Value) error) error {

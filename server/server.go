@@ -491,6 +491,17 @@ func (s *Server) account(ctx *fasthttp.RequestCtx) (uint64, error) {
 	return s.tokenAccount(bearer(ctx))
 }
 
+// authed returns the request's account, or writes the error and returns
+// false.
+func (s *Server) authed(ctx *fasthttp.RequestCtx) (uint64, bool) {
+	acct, err := s.account(ctx)
+	if err != nil {
+		writeError(ctx, err)
+		return 0, false
+	}
+	return acct, true
+}
+
 // tokenAccount returns the account of a user token.
 func (s *Server) tokenAccount(tok []byte) (uint64, error) {
 	if len(tok) == 0 {

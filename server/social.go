@@ -376,18 +376,16 @@ func (s *Server) routeSocial(ctx *fasthttp.RequestCtx, m, p string) (route strin
 
 // putLeader handles PUT /v1/social/leader.
 func (s *Server) putLeader(ctx *fasthttp.RequestCtx) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
 	var r leaderReq
-	if err := decodeLeader(p, ctx.PostBody(), &r); err != nil {
-		writeError(ctx, err)
+	p, ok := decodeBody(ctx, &r, decodeLeader)
+	if !ok {
 		return
 	}
+	defer parsers.Put(p)
 	prof, _ := s.profile(acct)
 	if r.displayName != nil {
 		prof.DisplayName = string(r.displayName)
@@ -567,19 +565,18 @@ func (s *Server) defaultAsset() (uint32, bool) {
 
 // follow handles POST /v1/social/follows.
 func (s *Server) follow(ctx *fasthttp.RequestCtx) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
 	var r followReq
-	if err := decodeFollow(p, ctx.PostBody(), &r); err != nil {
-		writeError(ctx, err)
+	p, ok := decodeBody(ctx, &r, decodeFollow)
+	if !ok {
 		return
 	}
+	defer parsers.Put(p)
 	var asset uint32
+	var err error
 	if r.asset != nil {
 		name, ok := engine.MakeName(string(r.asset))
 		if ok {
@@ -858,19 +855,18 @@ func (s *Server) unfollow(ctx *fasthttp.RequestCtx, id uint64) {
 
 // amendFollow handles PATCH /v1/social/follows/{id}.
 func (s *Server) amendFollow(ctx *fasthttp.RequestCtx, id uint64) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
-	p := parsers.Get()
-	defer parsers.Put(p)
 	var r followAmendReq
-	if err := decodeFollowAmend(p, ctx.PostBody(), &r); err != nil {
-		writeError(ctx, err)
+	p, ok := decodeBody(ctx, &r, decodeFollowAmend)
+	if !ok {
 		return
 	}
+	defer parsers.Put(p)
 	var top int64
+	var err error
 	if r.topUp != nil {
 		if top, err = amount(r.topUp, "top_up"); err != nil {
 			writeError(ctx, err)
