@@ -161,7 +161,7 @@ func Open(opts *Options) (*Server, error) {
 	if o.Logger != nil {
 		s.log = *o.Logger
 	} else {
-		s.log = zerolog.New(os.Stderr).With().Timestamp().Logger()
+		s.log = zerolog.New(MaskSecrets(os.Stderr)).With().Timestamp().Logger()
 	}
 	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
 		return nil, fmt.Errorf("server: data dir: %w", err)

@@ -111,7 +111,7 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := zerolog.New(os.Stderr).With().Timestamp().Logger().Level(lvl)
+	log := zerolog.New(server.MaskSecrets(os.Stderr)).With().Timestamp().Logger().Level(lvl)
 	opts.Logger = &log
 	s, err := server.Open(&opts)
 	if err != nil {
@@ -173,7 +173,7 @@ func backup(args []string, stdout io.Writer) error {
 	if _, err := os.Stat(*dataDir); err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	log := zerolog.New(os.Stderr).With().Timestamp().Logger().Level(zerolog.WarnLevel)
+	log := zerolog.New(server.MaskSecrets(os.Stderr)).With().Timestamp().Logger().Level(zerolog.WarnLevel)
 	s, err := server.Open(&server.Options{DataDir: *dataDir, Logger: &log})
 	if err != nil {
 		return fmt.Errorf("backup: %w (is istd running? use POST /v1/admin/backup)", err)
