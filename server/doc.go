@@ -207,6 +207,14 @@
 // wal_fsync_duration_seconds (time for a journal batch to become durable),
 // wal_durable_sequence, and the Go runtime and process collectors.
 //
+// # Logs
+//
+// zerolog JSON, one line per request (request id, method, route pattern,
+// status, latency) at info level. Handlers never log tokens or bodies,
+// and as a second line of defence the logger's writer is MaskSecrets:
+// any bearer token in a line, and the value of any token, admin_token,
+// authorization, password or secret field, is masked.
+//
 // # Concurrency
 //
 // A Server's methods are safe for concurrent use. Writes are answered only
