@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/instant-social-trading/ist/engine"
 	"github.com/rs/zerolog"
@@ -26,6 +25,9 @@ type Options struct {
 	// FS is the filesystem; default vfs.Default. Tests inject faults with
 	// Pebble's errorfs.
 	FS vfs.FS
+	// MemTableSize is Pebble's memtable size: the log is flushed to a table
+	// each time this much was written. Default 64 MiB.
+	MemTableSize uint64
 	// KeepSnapshots is how many snapshots to keep; log entries older than
 	// the oldest kept snapshot are deleted. Default 2.
 	KeepSnapshots int
@@ -92,6 +94,9 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if o.KeepSnapshots <= 0 {
 		o.KeepSnapshots = 2
 	}
+	if o.MemTableSize == 0 {
+		o.MemTableSize = 64 << 20
+	}
 	l := &Log{dir: dir, fs: o.FS, opts: o}
 	if o.Logger != nil {
 		l.log = *o.Logger
@@ -101,7 +106,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if err := o.FS.MkdirAll(l.snapDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("wal: %w", err)
 	}
-	db, err := pebble.Open(filepath.Join(dir, "log"), logOptions(o.FS, quietLogger{l: &l.log}))
+	db, err := pebble.Open(filepath.Join(dir, "log"), logOptions(&o, quietLogger{l: &l.log}))
 	if err != nil {
 		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
@@ -110,25 +115,12 @@ func Open(dir string, opts *Options) (*Log, error) {
 	return l, nil
 }
 
-// logOptions tunes Pebble for a log: keys only grow, are read back once
-// (at recovery) and are deleted by range after a snapshot. Flushed tables
-// of increasing keys never overlap, so they stay in L0 (a high file
-// threshold) until truncation deletes them whole, instead of being
-// rewritten by compactions; and they are not compressed, which would cost
-// the matcher's CPU for disk space the truncation gives back anyway.
-func logOptions(fs vfs.FS, logger pebble.Logger) *pebble.Options {
-	o := &pebble.Options{
-		FS:                        fs,
-		MemTableSize:              64 << 20,
-		Logger:                    logger,
-		L0CompactionFileThreshold: 2000,
-		L0CompactionThreshold:     64,
-		L0StopWritesThreshold:     256,
-	}
-	for i := range o.Levels {
-		o.Levels[i].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
-	}
-	return o
+// logOptions are the Pebble options of the log. The defaults are kept on
+// purpose: with larger L0 thresholds or without compression, flushed
+// tables that a snapshot's truncation covers were not compacted away and
+// the log grew without bound (TestTruncationReclaimsSpace).
+func logOptions(o *Options, logger pebble.Logger) *pebble.Options {
+	return &pebble.Options{FS: o.FS, MemTableSize: o.MemTableSize, Logger: logger}
 }
 
 func (l *Log) snapDir() string { return filepath.Join(l.dir, "snapshots") }
