@@ -35,16 +35,12 @@ type store struct {
 // openStore opens (or creates) DATA/server.
 func openStore(dataDir string, log *zerolog.Logger) (*store, error) {
 	// History records are small and rewritten while their orders live: a
-	// large memtable absorbs most rewrites before a flush, and a higher
-	// L0 threshold lets flushed tables wait for trimming (range deletions)
-	// instead of being compacted at once. Fresh tables are not compressed;
-	// older levels are.
-	opts := &pebble.Options{
-		Logger:                pebbleLogger{log},
-		MemTableSize:          64 << 20,
-		L0CompactionThreshold: 8,
-		L0StopWritesThreshold: 32,
-	}
+	// large memtable absorbs most rewrites before a flush. Fresh (L0)
+	// tables are not compressed; compactions compress the older levels.
+	// Compaction thresholds stay Pebble's: trimmed records must be
+	// compacted away (see wal's TestTruncationReclaimsSpace for what
+	// raising them did to the log).
+	opts := &pebble.Options{Logger: pebbleLogger{log}, MemTableSize: 64 << 20}
 	opts.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	db, err := pebble.Open(filepath.Join(dataDir, "server"), opts)
 	if err != nil {
