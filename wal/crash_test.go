@@ -89,7 +89,10 @@ func TestCrashRecovery(t *testing.T) {
 	if rep.hash != last.hash || rep.seq != last.seq {
 		t.Fatalf("clean replay: seq %d hash %s; recovery gave seq %d hash %s", rep.seq, rep.hash, last.seq, last.hash)
 	}
-	t.Logf("%d kills, %d acknowledged commands, final seq %d", kills, len(acked), last.seq)
+	if last.mirrored == 0 {
+		t.Fatal("no copy wallet ever traded: the harness does not exercise mirroring")
+	}
+	t.Logf("%d kills, %d acknowledged commands, final seq %d, %d copy wallets traded", kills, len(acked), last.seq, last.mirrored)
 }
 
 func checkRecovered(t *testing.T, run int, rep childReport, acked map[uint64]uint64, ackedRefs []map[int]bool, maxRef []int) {
@@ -150,6 +153,7 @@ type childReport struct {
 	balances map[int]int64
 	checkOK  bool
 	checkErr string
+	mirrored int // copy wallets that traded
 }
 
 type child struct {
@@ -195,6 +199,8 @@ func (c *child) waitReady(t *testing.T) childReport {
 		case "BAL":
 			cl, _ := strconv.Atoi(f[1])
 			rep.balances[cl], _ = strconv.ParseInt(f[2], 10, 64)
+		case "MIRRORED":
+			rep.mirrored, _ = strconv.Atoi(f[1])
 		case "CHECK":
 			rep.checkOK = f[1] == "ok"
 			rep.checkErr = strings.Join(f[1:], " ")
@@ -296,6 +302,19 @@ func TestCrashChild(t *testing.T) {
 		}
 		say("BAL %d %d", c, bal)
 	}
+	// How many copy wallets ever traded: their NAV moved off the
+	// allocation (the follows are in the genesis).
+	mirrored := 0
+	for id := uint64(1); ; id++ {
+		v, err := state.RelationView(id)
+		if err != nil {
+			break
+		}
+		if v.NAV != v.Allocation || v.Status == engine.RelationClosed {
+			mirrored++
+		}
+	}
+	say("MIRRORED %d", mirrored)
 	e, err := engine.Open(&engine.Options{Journal: l, State: state, Snapshots: l, SnapshotEvery: 700, RingSize: 1024})
 	if err != nil {
 		t.Fatal(err)
@@ -316,9 +335,17 @@ func TestCrashChild(t *testing.T) {
 				engine.Command{Kind: engine.CmdDeposit, Account: uint64(c), Asset: 1, Amount: 1_000_000},
 				engine.Command{Kind: engine.CmdDeposit, Account: uint64(c), Asset: 2, Amount: 1_000_000})
 		}
+		// Copy-trading: client 1 leads, clients 3 and 4 follow it with
+		// wallets of their own; mirrors are derived on every replay.
+		gen = append(gen, engine.Command{Kind: engine.CmdSetLeaderProfile, Account: 1, Copy: engine.CopySpec{ProfitShareBps: 1000}})
+		gen = append(gen,
+			engine.Command{Kind: engine.CmdFollow, Account: 3, Asset: 2, Amount: 100_000,
+				Copy: engine.CopySpec{Leader: 1, Mode: engine.CopyMultiplier, Value: engine.ValueOne, StopLossBps: 5000}},
+			engine.Command{Kind: engine.CmdFollow, Account: 4, Asset: 2, Amount: 100_000,
+				Copy: engine.CopySpec{Leader: 1, Mode: engine.CopyFixedQuote, Value: 500, StopLossBps: 5000}})
 		for i := range gen {
-			if _, err := e.Do(ctx, &gen[i], nil); err != nil {
-				t.Fatal(err)
+			if res, err := e.Do(ctx, &gen[i], nil); err != nil || res.Err != nil {
+				t.Fatalf("genesis %v: %v %v", gen[i].Kind, err, res.Err)
 			}
 		}
 	}
@@ -348,6 +375,14 @@ func TestCrashChild(t *testing.T) {
 				} else {
 					side := book.Side(r.IntN(2))
 					cmd.Order = book.Order{Side: side, Price: int64(95 + r.IntN(10)), Qty: int64(1 + r.IntN(5)), TIF: book.TimeInForce(r.IntN(2))}
+					switch {
+					case c == 2 && n%50 == 1:
+						cmd = engine.Command{Kind: engine.CmdSettle, Tag: tag}
+					case c == 4 && n%80 == 1:
+						cmd = engine.Command{Kind: engine.CmdPauseFollow, Account: 4, Copy: engine.CopySpec{Relation: 2}, Tag: tag}
+					case c == 4 && n%80 == 41:
+						cmd = engine.Command{Kind: engine.CmdResumeFollow, Account: 4, Copy: engine.CopySpec{Relation: 2}, Tag: tag}
+					}
 				}
 				res, err := e.Do(ctx, &cmd, nil)
 				if err != nil {
