@@ -33,6 +33,13 @@
 // the done orders and fills each account keeps; --history-interval
 // (IST_HISTORY_INTERVAL, default 5s) is how often its changes are saved.
 //
+// Engine and requests: --snapshot-interval (IST_SNAPSHOT_INTERVAL, default
+// 1m) is how often the state is snapshotted and the log truncated;
+// --max-body and --max-batch-body (IST_MAX_BODY, IST_MAX_BATCH_BODY,
+// default 64 KiB and 1 MiB) limit request bodies; --request-timeout
+// (IST_REQUEST_TIMEOUT, default 10s) bounds a read's wait for fresh views.
+// The Go runtime's GOGC and GOMEMLIMIT apply too (docs/operations.md).
+//
 // `istd backup` opens the data directory itself, so it works only while
 // istd is not running. For an online backup of a running istd, call
 // POST /v1/admin/backup {"to": DIR} with the admin token, or

@@ -17,7 +17,7 @@ import (
 )
 
 // tuning is istd's flags beyond the basic ones: rate limits, history
-// retention and TLS. Each has an environment variable, read when the flag
+// retention, snapshots, request limits and TLS. Each has an environment variable, read when the flag
 // is registered, so that a flag given on the command line wins.
 type tuning struct {
 	errs []error // bad environment values
@@ -28,6 +28,9 @@ type tuning struct {
 
 	historyInterval             time.Duration
 	historyOrders, historyFills int
+
+	snapshotInterval, requestTimeout time.Duration
+	maxBody, maxBatchBody            int
 
 	tlsCert, tlsKey string
 }
@@ -50,6 +53,13 @@ func addTuning(fs *flag.FlagSet) *tuning {
 		"done orders kept per account; 0: all")
 	t.int(fs, &t.historyFills, "history-fills", "IST_HISTORY_FILLS", server.DefaultHistoryFills,
 		"fills kept per account; 0: all")
+	t.duration(fs, &t.snapshotInterval, "snapshot-interval", "IST_SNAPSHOT_INTERVAL", time.Minute,
+		"how often the engine's state is snapshotted (the log before the older kept snapshot is then truncated)")
+	t.int(fs, &t.maxBody, "max-body", "IST_MAX_BODY", 64<<10, "request body limit in bytes")
+	t.int(fs, &t.maxBatchBody, "max-batch-body", "IST_MAX_BATCH_BODY", 1<<20,
+		"body limit of POST /v1/orders/batch in bytes (at least --max-body)")
+	t.duration(fs, &t.requestTimeout, "request-timeout", "IST_REQUEST_TIMEOUT", 10*time.Second,
+		"how long a read waits for fresh views before answering 503")
 	fs.StringVar(&t.tlsCert, "tls-cert", os.Getenv("IST_TLS_CERT"),
 		"PEM certificate (chain) file: serve HTTPS, with --tls-key (IST_TLS_CERT)")
 	fs.StringVar(&t.tlsKey, "tls-key", os.Getenv("IST_TLS_KEY"),
@@ -109,6 +119,10 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		{"--history-interval", t.historyInterval < 0},
 		{"--history-orders", t.historyOrders < 0},
 		{"--history-fills", t.historyFills < 0},
+		{"--snapshot-interval (must be positive)", t.snapshotInterval <= 0},
+		{"--max-body (must be positive)", t.maxBody <= 0},
+		{"--max-batch-body (must be positive)", t.maxBatchBody <= 0},
+		{"--request-timeout (must be positive)", t.requestTimeout <= 0},
 	} {
 		if c.bad {
 			errs = append(errs, fmt.Errorf("%s must not be negative", c.name))
@@ -142,6 +156,8 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		return n
 	}
 	o.HistoryOrders, o.HistoryFills = orAll(t.historyOrders), orAll(t.historyFills)
+	o.SnapshotInterval, o.RequestTimeout = t.snapshotInterval, t.requestTimeout
+	o.MaxBodySize, o.MaxBatchBodySize = t.maxBody, t.maxBatchBody
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -224,18 +225,30 @@ func TestRateLimitFlags(t *testing.T) {
 		}
 	}
 
+	// The defaults of the snapshot, body-limit and timeout flags.
+	def := func(o server.Options) server.Options {
+		o.SnapshotInterval = cmp.Or(o.SnapshotInterval, time.Minute)
+		o.MaxBodySize = cmp.Or(o.MaxBodySize, 64<<10)
+		o.MaxBatchBodySize = cmp.Or(o.MaxBatchBodySize, 1<<20)
+		o.RequestTimeout = cmp.Or(o.RequestTimeout, 10*time.Second)
+		return o
+	}
 	for _, tc := range []struct {
 		env  map[string]string
 		args []string
 		want server.Options
 	}{
-		{nil, nil, server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000}},
+		{nil, nil, def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000})},
 		{nil, []string{"--rate-limit", "5", "--rate-burst", "7", "--history-orders", "0", "--history-interval", "0"},
-			server.Options{RateLimit: 5, RateBurst: 7, AnonRateLimit: 5, AnonRateBurst: 7, HistoryInterval: -1, HistoryOrders: -1, HistoryFills: 1000}},
+			def(server.Options{RateLimit: 5, RateBurst: 7, AnonRateLimit: 5, AnonRateBurst: 7, HistoryInterval: -1, HistoryOrders: -1, HistoryFills: 1000})},
 		{map[string]string{"IST_RATE_LIMIT": "0", "IST_ANON_RATE_LIMIT": "2", "IST_HISTORY_FILLS": "10"}, []string{"--anon-rate-burst", "4"},
-			server.Options{RateLimit: -1, AnonRateLimit: 2, AnonRateBurst: 4, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 10}},
+			def(server.Options{RateLimit: -1, AnonRateLimit: 2, AnonRateBurst: 4, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 10})},
+		{map[string]string{"IST_SNAPSHOT_INTERVAL": "30s", "IST_MAX_BODY": "1000"}, []string{"--max-batch-body", "5000", "--request-timeout", "2s"},
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				SnapshotInterval: 30 * time.Second, MaxBodySize: 1000, MaxBatchBodySize: 5000, RequestTimeout: 2 * time.Second})},
 	} {
-		for _, k := range []string{"IST_RATE_LIMIT", "IST_RATE_BURST", "IST_ANON_RATE_LIMIT", "IST_ANON_RATE_BURST", "IST_HISTORY_FILLS"} {
+		for _, k := range []string{"IST_RATE_LIMIT", "IST_RATE_BURST", "IST_ANON_RATE_LIMIT", "IST_ANON_RATE_BURST", "IST_HISTORY_FILLS",
+			"IST_SNAPSHOT_INTERVAL", "IST_MAX_BODY"} {
 			t.Setenv(k, tc.env[k])
 			if _, ok := tc.env[k]; !ok {
 				os.Unsetenv(k)
@@ -252,6 +265,16 @@ func TestRateLimitFlags(t *testing.T) {
 		}
 		if o != tc.want {
 			t.Fatalf("env %v args %v: %+v, want %+v", tc.env, tc.args, o, tc.want)
+		}
+	}
+	for _, args := range [][]string{{"--snapshot-interval", "0s"}, {"--max-body", "-1"}, {"--request-timeout", "0s"}} {
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		tun := addTuning(fs)
+		if err := fs.Parse(args); err != nil {
+			t.Fatal(err)
+		}
+		if err := tun.apply(fs, &server.Options{}); err == nil || !strings.Contains(err.Error(), args[0]) {
+			t.Fatalf("%v: %v", args, err)
 		}
 	}
 	t.Setenv("IST_RATE_LIMIT", "fast")
