@@ -41,6 +41,21 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 	}
 	items := make([]batchItem, len(rs))
 	var wg sync.WaitGroup
+	// One block of tags for the batch, so that one callback finds each
+	// result's item by its tag (no closure per order).
+	first := s.tags.Add(uint64(len(rs))) - uint64(len(rs)) + 1
+	done := func(res *engine.Result) {
+		// On the engine's output goroutine: copy what we keep.
+		it := &items[res.Tag-first]
+		it.res, it.seq, it.time = res.Outcome, res.Seq, res.Time
+		for j := range res.Events {
+			if ev := &res.Events[j]; ev.Kind == book.EvTrade && ev.OrderID == res.ID && !res.Duplicate {
+				it.fills = append(it.fills, fillRec{TradeID: res.Seq<<16 | uint64(min(j, 1<<16-1)), OrderID: res.ID,
+					Market: it.m.id, Side: it.o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: res.Time})
+			}
+		}
+		wg.Done()
+	}
 	for i := range rs {
 		it := &items[i]
 		if it.err = errs[i]; it.err != nil {
@@ -54,22 +69,11 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 			it.err = fmt.Errorf("%w: bad client_order_id", errInvalid)
 			continue
 		}
-		tag := s.tags.Add(1)
+		tag := first + uint64(i)
 		s.rm.expect(tag, it.meta)
 		wg.Add(1)
 		cmd := engine.Command{Kind: engine.CmdPlace, Account: acct, Market: it.m.id, Ref: ref, Order: it.o, Tag: tag}
-		err := s.eng.Submit(context.Background(), &cmd, func(res *engine.Result) {
-			// On the engine's output goroutine: copy what we keep.
-			it.res, it.seq, it.time = res.Outcome, res.Seq, res.Time
-			for j := range res.Events {
-				if ev := &res.Events[j]; ev.Kind == book.EvTrade && ev.OrderID == res.ID && !res.Duplicate {
-					it.fills = append(it.fills, fillRec{TradeID: res.Seq<<16 | uint64(min(j, 1<<16-1)), OrderID: res.ID,
-						Market: it.m.id, Side: it.o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: res.Time})
-				}
-			}
-			wg.Done()
-		})
-		if err != nil {
+		if err := s.eng.Submit(context.Background(), &cmd, done); err != nil {
 			s.rm.take(tag)
 			it.err = err
 			wg.Done()
@@ -114,4 +118,11 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		b = append(b, "]}"...)
 	}
 	writeJSON(ctx, 200, append(b, "]}"...))
+	// Every result was delivered: the read model is done with the
+	// request details.
+	for i := range items {
+		if items[i].meta != nil {
+			metas.Put(items[i].meta)
+		}
+	}
 }
