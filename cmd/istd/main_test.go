@@ -128,14 +128,21 @@ func TestDemo(t *testing.T) {
 	if !strings.Contains(out.String(), "demo account demo-bob") {
 		t.Fatalf("output %q", out.String())
 	}
-	resp, err := http.Get("http://" + addr + "/v1/markets/BTC-USDT/book")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if !strings.Contains(string(b), `"64990"`) || !strings.Contains(string(b), `"65010"`) {
-		t.Fatalf("demo book %s", b)
+	// The book view follows the demo's orders within a view interval.
+	for i := 0; ; i++ {
+		resp, err := http.Get("http://" + addr + "/v1/markets/BTC-USDT/book")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), `"64990"`) && strings.Contains(string(b), `"65010"`) {
+			break
+		}
+		if i > 200 {
+			t.Fatalf("demo book %s", b)
+		}
+		time.Sleep(25 * time.Millisecond)
 	}
 	syscall.Kill(os.Getpid(), syscall.SIGTERM)
 	if err := <-done; err != nil {
