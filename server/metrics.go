@@ -20,6 +20,11 @@ type metrics struct {
 	registrations prometheus.Counter
 	commands      prometheus.Counter
 	fsync         prometheus.Histogram
+	// Copy-trading.
+	mirrored    *prometheus.CounterVec // market: fills of mirrored orders
+	copySkipped *prometheus.CounterVec // reason
+	copyClosed  *prometheus.CounterVec // reason: unfollow, stop_loss
+	profitShare prometheus.Counter     // quote units of 10^-8, as a decimal
 }
 
 func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
@@ -40,8 +45,20 @@ func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
 		commands: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_commands_total",
 			Help: "Commands the engine has made durable and applied."}),
 		fsync: s.fsync,
+		mirrored: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "copy_mirrored_fills_total",
+			Help: "Fills of orders mirrored from a leader to a follower's copy wallet, by market."}, []string{"market"}),
+		copySkipped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "copy_skipped_total",
+			Help: "Leader fills not mirrored to a relation, by reason."}, []string{"reason"}),
+		copyClosed: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "copy_relations_closed_total",
+			Help: "Copy relations closed, by reason (unfollow, stop_loss)."}, []string{"reason"}),
+		profitShare: prometheus.NewCounter(prometheus.CounterOpts{Name: "copy_profit_share_total",
+			Help: "Profit share paid by followers to leaders, in units of each relation's quote asset."}),
 	}
 	reg.MustRegister(m.requests, m.duration, m.orders, m.trades, m.volume, m.registrations, m.commands, m.fsync,
+		m.mirrored, m.copySkipped, m.copyClosed, m.profitShare,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "copy_relations_open",
+			Help: "Open (active or paused) copy relations."},
+			func() float64 { return float64(s.openRelations()) }),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "engine_queue_depth",
 			Help: "Commands submitted to the engine and not yet delivered."},
@@ -70,12 +87,22 @@ func (m *metrics) request(route string, code int, d time.Duration) {
 func (m *metrics) observe(s *Server, res *engine.Result) {
 	m.commands.Inc()
 	for i := range res.Events {
-		if ev := &res.Events[i]; ev.Kind == book.EvTrade {
+		switch ev := &res.Events[i]; ev.Kind {
+		case book.EvTrade:
 			if mk, ok := s.marketByID(ev.Market); ok {
 				m.trades.WithLabelValues(mk.name).Inc()
 				// price × qty × QuoteScale quote units of 10^-8.
 				m.volume.WithLabelValues(mk.name).Add(float64(ev.Price) * float64(ev.Qty) * float64(mk.u.qs) / 1e8)
+				if ev.Relation != 0 {
+					m.mirrored.WithLabelValues(mk.name).Inc()
+				}
 			}
+		case engine.EvCopySkipped:
+			m.copySkipped.WithLabelValues(ev.CopyReason.String()).Inc()
+		case engine.EvCopyClosed:
+			m.copyClosed.WithLabelValues(ev.CopyReason.String()).Inc()
+		case engine.EvProfitShare:
+			m.profitShare.Add(float64(ev.Amount) / 1e8)
 		}
 	}
 }
@@ -130,3 +157,13 @@ var codeNames = func() (n [500]string) {
 	}
 	return n
 }()
+
+// openRelations counts the open copy relations (for copy_relations_open).
+func (s *Server) openRelations() int {
+	n := 0
+	s.eng.Leaders(func(v *engine.LeaderView) bool {
+		n += len(v.Relations)
+		return true
+	})
+	return n
+}

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 )
@@ -277,6 +278,21 @@ func TestSocialCopyTrading(t *testing.T) {
 	}
 	if c, _ := ts.errCode("GET", fmt.Sprintf("/v1/social/leaders/%d", mid), "", ""); c != 404 {
 		t.Fatalf("non-leader page: %d", c)
+	}
+
+	// The copy-trading metrics saw it all.
+	resp, err := ts.c.Get(ts.base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	metricsText := string(raw)
+	for _, want := range []string{`copy_mirrored_fills_total{market="BTC-USDT"}`, `copy_skipped_total{reason="paused"}`,
+		`copy_relations_closed_total{reason="unfollow"}`, "copy_relations_open 1", "copy_profit_share_total"} {
+		if !strings.Contains(metricsText, want) {
+			t.Fatalf("/metrics lacks %s:\n%s", want, metricsText[strings.Index(metricsText, "copy_"):])
+		}
 	}
 
 	// Restart: profiles and relations survive.
