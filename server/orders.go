@@ -135,6 +135,15 @@ func releaseEvents(buf *[]engine.Event, evs []engine.Event) {
 	eventBufs.Put(buf)
 }
 
+// doDiscard runs cmd with a pooled event buffer, for a handler that does
+// not read the result's events.
+func (s *Server) doDiscard(cmd *engine.Command) error {
+	evs := eventBufs.Get().(*[]engine.Event)
+	res, err := s.do(cmd, (*evs)[:0])
+	releaseEvents(evs, res.Events)
+	return err
+}
+
 // placeOrder handles POST /v1/orders.
 func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 	acct, err := s.account(ctx)
@@ -334,10 +343,7 @@ func (s *Server) cancelOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, err)
 		return
 	}
-	evs := eventBufs.Get().(*[]engine.Event)
-	res, err := s.do(&engine.Command{Kind: engine.CmdCancel, Account: acct, OrderID: id}, (*evs)[:0])
-	releaseEvents(evs, res.Events)
-	if err != nil {
+	if err := s.doDiscard(&engine.Command{Kind: engine.CmdCancel, Account: acct, OrderID: id}); err != nil {
 		writeError(ctx, err)
 		return
 	}
@@ -423,11 +429,8 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, fmt.Errorf("%w: price and quantity must be positive", errInvalid))
 		return
 	}
-	evs := eventBufs.Get().(*[]engine.Event)
-	res, err := s.do(&engine.Command{Kind: engine.CmdAmend, Account: acct, Market: m.id, OrderID: id,
-		Order: book.Order{Price: price, Qty: qty}}, (*evs)[:0])
-	releaseEvents(evs, res.Events)
-	if err != nil {
+	if err := s.doDiscard(&engine.Command{Kind: engine.CmdAmend, Account: acct, Market: m.id, OrderID: id,
+		Order: book.Order{Price: price, Qty: qty}}); err != nil {
 		writeError(ctx, err)
 		return
 	}
