@@ -20,9 +20,6 @@ func (s *State) Check() error {
 		if !s.validAccount(rec.account) {
 			return fmt.Errorf("engine: order %d of unknown account %d", id, rec.account)
 		}
-		if cid, _ := s.clientIDs.get(refKey{rec.account, rec.ref}); !rec.ref.IsZero() && cid != id {
-			return fmt.Errorf("engine: order %d's client order id is not mapped to it", id)
-		}
 		if rec.locked < 0 {
 			return fmt.Errorf("engine: order %d reserves %d", id, rec.locked)
 		}
@@ -46,8 +43,8 @@ func (s *State) Check() error {
 			sum[i] += b.avail + b.locked
 		}
 	}
-	if n := s.clientIDs.len() - s.doneIDs.n; n < 0 {
-		return fmt.Errorf("engine: %d client order ids, %d of done orders", s.clientIDs.len(), s.doneIDs.n)
+	if err := s.checkClientIDs(); err != nil {
+		return err
 	}
 	for i := range sum {
 		if sum[i] != s.supply[i] {

@@ -2,31 +2,42 @@ package engine
 
 import (
 	"encoding/binary"
+	"fmt"
 )
 
-// clientIDTable maps (account, client order id) to an order id. It is
-// the hot path of every order that carries a client order id, under
-// constant inserts and deletes, and it is large (the live orders plus the
-// ClientIDWindow most recent done ones), so every lookup is a cache miss.
-// It is therefore one open-addressing table with the full key inline in
-// each 64-byte slot (one cache line per probe, no separate index),
-// linear probing and backward-shift deletion (no tombstones, no
-// allocation once grown), and never a Go map (whose deleted slots slow
-// lookups until it grows). Keys are hashed with a fixed function, so the
-// layout is deterministic; two keys with the same hash simply occupy two
-// slots and are told apart by the full key.
+// clientIDTable maps (account, client order id) to an order id, for the
+// live orders and the ClientIDWindow most recently done ones. It is on the
+// hot path of every order that carries a client order id, under constant
+// inserts and deletes, and it is large, so its lookups are cache misses:
+// what matters most is how much of it the cache holds. Each entry is
+// therefore 16 bytes, four to a cache line, and does not hold its key:
+// it holds a 32-bit tag (a hash of the key), the order id, and where the
+// key is — the live order's record (State.orders) or the done order's
+// slot in State.doneIDs. A lookup compares tags, and reads the key only
+// when a tag matches: a new client order id (the common case) costs one
+// probe run and no key read; a cancel by client order id reads the order
+// record it needs next anyway. The tag only filters: keys are always
+// compared in full, so two keys with the same tag are told apart.
+//
+// Open addressing with linear probing and backward-shift deletion (no
+// tombstones, no allocation once grown), never a Go map. The tag is a
+// fixed function of the key, so the layout is deterministic; it is never
+// observable anyway (lookups compare full keys).
 type clientIDTable struct {
 	slots []clientIDSlot // power of two; at most 3/4 full
 	mask  uint64
 	n     int
 }
 
-// clientIDSlot is one entry; h == 0 marks a free slot.
+// clientIDSlot is one entry; tag == 0 marks a free slot.
 type clientIDSlot struct {
-	h   uint64
-	id  uint64
-	key refKey
+	tag uint32 // clientIDTag of the key
+	pos uint32 // liveID, or the index of the key in State.doneIDs.keys
+	id  uint64 // order id
 }
+
+// liveID is clientIDSlot.pos of a live order: its key is in its record.
+const liveID = ^uint32(0)
 
 func newClientIDTable() clientIDTable {
 	return clientIDTable{slots: make([]clientIDSlot, 1024), mask: 1023}
@@ -34,7 +45,6 @@ func newClientIDTable() clientIDTable {
 
 // hashRefKey mixes the account and the 36 reference bytes (wyhash-like
 // multiply-xor rounds). It is fixed, never seeded: state is deterministic.
-// It never returns 0.
 func hashRefKey(k *refKey) uint64 {
 	const m1, m2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
 	h := k.account*m1 ^ m2
@@ -43,69 +53,74 @@ func hashRefKey(k *refKey) uint64 {
 		h ^= h >> 29
 	}
 	h = (h ^ uint64(binary.LittleEndian.Uint32(k.ref[32:]))) * m2
-	h ^= h >> 32
-	if h == 0 {
-		h = 1
-	}
-	return h
+	return h ^ h>>32
 }
 
-// home is the first slot probed for hash h: its top bits (the low bits
-// of the multiply-xor hash are as good, but this matches idmap).
-func (t *clientIDTable) home(h uint64) uint64 { return (h * 0x9E3779B97F4A7C15) & t.mask }
-
-// find returns the slot of k (with hash h) or of the empty slot that ends
-// its probe sequence.
-func (t *clientIDTable) find(k *refKey, h uint64) *clientIDSlot { return &t.slots[t.index(k, h)] }
-
-// index is find's slot number.
-func (t *clientIDTable) index(k *refKey, h uint64) uint64 {
-	for i := t.home(h); ; i = (i + 1) & t.mask {
-		s := &t.slots[i]
-		if s.h == 0 || (s.h == h && s.key == *k) {
-			return i
-		}
+// clientIDTag is the tag of k in the table: never 0.
+func clientIDTag(k *refKey) uint32 {
+	if t := uint32(hashRefKey(k)); t != 0 {
+		return t
 	}
+	return 1
 }
 
-func (t *clientIDTable) get(k refKey) (uint64, bool) {
-	s := t.find(&k, hashRefKey(&k))
-	return s.id, s.h != 0
+// home is the first slot probed for tag (Fibonacci hashing: the product's
+// high bits).
+func (t *clientIDTable) home(tag uint32) uint64 {
+	return (uint64(tag) * 0x9E3779B97F4A7C15 >> 32) & t.mask
 }
 
-func (t *clientIDTable) put(k refKey, id uint64) { t.putHashed(k, hashRefKey(&k), id) }
-
-// putHashed sets k, whose hash is h, to id (tests pass colliding hashes).
-func (t *clientIDTable) putHashed(k refKey, h uint64, id uint64) {
-	s := t.find(&k, h)
-	if s.h != 0 {
-		s.id = id
-		return
-	}
+// add inserts an entry. Its key must be absent (the caller looked it up).
+func (t *clientIDTable) add(tag, pos uint32, id uint64) {
 	if 4*(t.n+1) > 3*len(t.slots) {
 		t.grow()
-		s = t.find(&k, h)
 	}
-	*s = clientIDSlot{h: h, id: id, key: k}
+	i := t.home(tag)
+	for t.slots[i].tag != 0 {
+		i = (i + 1) & t.mask
+	}
+	t.slots[i] = clientIDSlot{tag: tag, pos: pos, id: id}
 	t.n++
 }
 
-func (t *clientIDTable) del(k refKey) { t.delHashed(k, hashRefKey(&k)) }
-
-func (t *clientIDTable) delHashed(k refKey, h uint64) {
-	i := t.index(&k, h)
-	if t.slots[i].h == 0 {
-		return
+// findLive returns the slot of live order id, whose key has tag: exact,
+// as order ids are unique.
+func (t *clientIDTable) findLive(tag uint32, id uint64) (uint64, bool) {
+	for i := t.home(tag); ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.tag == 0 {
+			return 0, false
+		}
+		if s.tag == tag && s.id == id && s.pos == liveID {
+			return i, true
+		}
 	}
+}
+
+// findDone returns the slot of the done order whose key is at doneIDs
+// index pos and has tag: exact, as each index holds one key.
+func (t *clientIDTable) findDone(tag, pos uint32) (uint64, bool) {
+	for i := t.home(tag); ; i = (i + 1) & t.mask {
+		s := &t.slots[i]
+		if s.tag == 0 {
+			return 0, false
+		}
+		if s.tag == tag && s.pos == pos {
+			return i, true
+		}
+	}
+}
+
+// delAt empties slot i, shifting later entries of its probe run back into
+// the hole unless their home lies cyclically in (hole, j].
+func (t *clientIDTable) delAt(i uint64) {
 	t.n--
-	// Shift later entries of the probe run back into the hole, unless
-	// their home lies cyclically in (hole, j].
 	for j := (i + 1) & t.mask; ; j = (j + 1) & t.mask {
 		e := &t.slots[j]
-		if e.h == 0 {
+		if e.tag == 0 {
 			break
 		}
-		hj := t.home(e.h)
+		hj := t.home(e.tag)
 		if (j > i && (hj <= i || hj > j)) || (j < i && (hj <= i && hj > j)) {
 			t.slots[i] = *e
 			i = j
@@ -118,22 +133,183 @@ func (t *clientIDTable) grow() {
 	old := t.slots
 	t.slots = make([]clientIDSlot, 2*len(old))
 	t.mask = uint64(len(t.slots) - 1)
-	for i := range old {
-		if s := &old[i]; s.h != 0 {
-			*t.find(&s.key, s.h) = *s
+	for _, s := range old {
+		if s.tag != 0 {
+			i := t.home(s.tag)
+			for t.slots[i].tag != 0 {
+				i = (i + 1) & t.mask
+			}
+			t.slots[i] = s
 		}
 	}
 }
 
 func (t *clientIDTable) len() int { return t.n }
 
-// all returns every entry, in no particular order.
-func (t *clientIDTable) all() map[refKey]uint64 {
-	m := make(map[refKey]uint64, t.n)
-	for i := range t.slots {
-		if s := &t.slots[i]; s.h != 0 {
-			m[s.key] = s.id
+// clientID returns the order id that key k names: a live order, or a done
+// one within the window.
+func (s *State) clientID(k *refKey) (uint64, bool) {
+	t := &s.clientIDs
+	tag := clientIDTag(k)
+	for i := t.home(tag); ; i = (i + 1) & t.mask {
+		e := &t.slots[i]
+		if e.tag == 0 {
+			return 0, false
+		}
+		if e.tag == tag && s.slotKeyIs(e, k) {
+			return e.id, true
+		}
+	}
+}
+
+// slotKeyIs reports whether entry e is key k.
+func (s *State) slotKeyIs(e *clientIDSlot, k *refKey) bool {
+	if e.pos == liveID {
+		rec := s.orders.get(e.id)
+		return rec != nil && rec.account == k.account && rec.ref == k.ref
+	}
+	return s.doneIDs.keys[e.pos] == *k
+}
+
+// slotKey returns the key of entry e.
+func (s *State) slotKey(e *clientIDSlot) (refKey, bool) {
+	if e.pos == liveID {
+		if rec := s.orders.get(e.id); rec != nil {
+			return refKey{rec.account, rec.ref}, true
+		}
+		return refKey{}, false
+	}
+	if int(e.pos) >= len(s.doneIDs.keys) {
+		return refKey{}, false
+	}
+	return s.doneIDs.keys[e.pos], true
+}
+
+// addClientID maps key k (absent) to live order id.
+func (s *State) addClientID(k *refKey, id uint64) {
+	s.clientIDs.add(clientIDTag(k), liveID, id)
+}
+
+// retireClientID keeps the client order id of order rec, which is now
+// done, in the window of done ids, forgetting the oldest if it is full.
+// Call it before rec leaves s.orders.
+func (s *State) retireClientID(rec *order) {
+	q := &s.doneIDs
+	if q.keys == nil {
+		q.keys = make([]refKey, ClientIDWindow)
+	}
+	var p int
+	if q.n == len(q.keys) {
+		p = q.head
+		if i, ok := s.clientIDs.findDone(clientIDTag(&q.keys[p]), uint32(p)); ok {
+			s.clientIDs.delAt(i)
+		}
+		q.head = (q.head + 1) % len(q.keys)
+	} else {
+		p = (q.head + q.n) % len(q.keys)
+		q.n++
+	}
+	k := refKey{rec.account, rec.ref}
+	q.keys[p] = k
+	if i, ok := s.clientIDs.findLive(clientIDTag(&k), rec.id); ok {
+		s.clientIDs.slots[i].pos = uint32(p)
+	}
+}
+
+// clientIDMap returns every entry, for snapshots and checks.
+func (s *State) clientIDMap() map[refKey]uint64 {
+	m := make(map[refKey]uint64, s.clientIDs.n)
+	for i := range s.clientIDs.slots {
+		if e := &s.clientIDs.slots[i]; e.tag != 0 {
+			if k, ok := s.slotKey(e); ok {
+				m[k] = e.id
+			}
 		}
 	}
 	return m
+}
+
+// restoreClientIDs rebuilds the table from a snapshot's entries (keys in
+// increasing order, with their order ids) and its done keys (oldest
+// first). The orders must be restored already: every entry must be a live
+// order with that key, or a done key.
+func (s *State) restoreClientIDs(keys []refKey, ids []uint64, done []refKey) error {
+	byKey := make(map[refKey]uint64, len(keys))
+	for i, k := range keys {
+		byKey[k] = ids[i]
+	}
+	if len(done) > 0 {
+		s.doneIDs.keys = make([]refKey, ClientIDWindow)
+	}
+	for p, k := range done {
+		id, ok := byKey[k]
+		if !ok {
+			return fmt.Errorf("%w: done client order id not in the map", ErrCorruptSnapshot)
+		}
+		if s.orders.get(id) != nil {
+			return fmt.Errorf("%w: client order id of live order %d among the done ones", ErrCorruptSnapshot, id)
+		}
+		delete(byKey, k)
+		s.doneIDs.keys[p] = k
+		s.doneIDs.n++
+		s.clientIDs.add(clientIDTag(&k), uint32(p), id)
+	}
+	for i := range keys {
+		k := &keys[i]
+		id, ok := byKey[*k]
+		if !ok {
+			continue // done
+		}
+		rec := s.orders.get(id)
+		if rec == nil || rec.account != k.account || rec.ref != k.ref {
+			return fmt.Errorf("%w: client order id of order %d, which is neither live with it nor done", ErrCorruptSnapshot, id)
+		}
+		s.addClientID(k, id)
+	}
+	return nil
+}
+
+// checkClientIDs verifies the table against the orders and the done keys:
+// every entry's tag is its key's, live entries are the live orders with a
+// client order id, done entries are the done keys, one each.
+func (s *State) checkClientIDs() error {
+	live, done := 0, 0
+	seenPos := make(map[uint32]bool)
+	for i := range s.clientIDs.slots {
+		e := &s.clientIDs.slots[i]
+		if e.tag == 0 {
+			continue
+		}
+		k, ok := s.slotKey(e)
+		if !ok {
+			return fmt.Errorf("engine: client order id entry of order %d has no key", e.id)
+		}
+		if clientIDTag(&k) != e.tag {
+			return fmt.Errorf("engine: client order id entry of order %d has the wrong tag", e.id)
+		}
+		if e.pos == liveID {
+			live++
+			continue
+		}
+		q := &s.doneIDs
+		if (int(e.pos)-q.head+len(q.keys))%len(q.keys) >= q.n || seenPos[e.pos] {
+			return fmt.Errorf("engine: done client order id entry of order %d at a free or shared position", e.id)
+		}
+		seenPos[e.pos] = true
+		done++
+	}
+	withRef := 0
+	for _, id := range s.orders.ids() {
+		if rec := s.orders.get(id); !rec.ref.IsZero() {
+			withRef++
+			if got, ok := s.clientID(&refKey{rec.account, rec.ref}); !ok || got != id {
+				return fmt.Errorf("engine: order %d's client order id is not mapped to it", id)
+			}
+		}
+	}
+	if live != withRef || done != s.doneIDs.n || live+done != s.clientIDs.n {
+		return fmt.Errorf("engine: %d live and %d done client order id entries (%d counted) for %d live orders with one and %d done",
+			live, done, s.clientIDs.n, withRef, s.doneIDs.n)
+	}
+	return nil
 }

@@ -4,67 +4,249 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/instant-social-trading/ist/book"
 )
 
-func TestClientIDTableAgainstMap(t *testing.T) {
+// clientIDState returns a state with one market and accounts funded
+// accounts, and a helper that applies a command and checks the state.
+func clientIDState(t *testing.T, accounts int) (*State, func(Command) Outcome) {
+	t.Helper()
+	s := NewState()
+	seq := uint64(0)
+	var evs []Event
+	apply := func(c Command) Outcome {
+		seq++
+		c.Seq = seq
+		var out Outcome
+		out, evs = s.Apply(&c, evs[:0])
+		return out
+	}
+	for _, c := range genesis(accounts) {
+		if out := apply(c); out.Err != nil {
+			t.Fatal(out.Err)
+		}
+	}
+	for a := 1; a <= accounts; a++ {
+		apply(Command{Kind: CmdDeposit, Account: uint64(a), Asset: 1, Amount: 1 << 40})
+		apply(Command{Kind: CmdDeposit, Account: uint64(a), Asset: 2, Amount: 1 << 40})
+	}
+	return s, apply
+}
+
+// The table against a map model, through the state: places with client
+// order ids (new and resent), cancels by client order id, and fills that
+// finish orders, past the window of done ids, with Check after each step.
+func TestClientIDsAgainstModel(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	tab := newClientIDTable()
-	ref := map[refKey]uint64{}
-	key := func() refKey {
-		k := refKey{account: uint64(1 + r.IntN(5))}
-		copy(k.ref[:], fmt.Sprint("c-", r.IntN(3000)))
-		return k
+	s, apply := clientIDState(t, 3)
+	type entry struct {
+		id   uint64
+		live bool
 	}
-	for i := range 200_000 {
-		k := key()
-		switch r.IntN(3) {
-		case 0:
-			tab.put(k, uint64(i+1))
-			ref[k] = uint64(i + 1)
-		case 1:
-			tab.del(k)
-			delete(ref, k)
-		}
-		got, ok := tab.get(k)
-		want, wok := ref[k]
-		if got != want || ok != wok || tab.len() != len(ref) {
-			t.Fatalf("op %d: got %d,%v want %d,%v (len %d vs %d)", i, got, ok, want, wok, tab.len(), len(ref))
+	model := map[refKey]entry{} // what the state must answer
+	var doneOrder []refKey      // done keys, oldest first
+	finish := func(k refKey) {
+		e := model[k]
+		e.live = false
+		model[k] = e
+		doneOrder = append(doneOrder, k)
+		if len(doneOrder) > ClientIDWindow {
+			delete(model, doneOrder[0])
+			doneOrder = doneOrder[1:]
 		}
 	}
-	all := tab.all()
-	if len(all) != len(ref) {
-		t.Fatalf("all: %d entries, want %d", len(all), len(ref))
+	byID := map[uint64]refKey{}
+	var live []refKey // keys that may be live (cancels pick from them)
+	steps := 3 * ClientIDWindow
+	for i := range steps {
+		acct := uint64(1 + r.IntN(3))
+		k := refKey{account: acct, ref: mustRef(fmt.Sprint("c", r.IntN(steps)))}
+		cancel := r.IntN(2) == 0
+		if cancel && len(live) > 0 && r.IntN(10) > 0 {
+			j := r.IntN(len(live))
+			k, live[j] = live[j], live[len(live)-1]
+			live = live[:len(live)-1]
+			acct = k.account
+		}
+		if cancel {
+			// Cancel by client order id.
+			out := apply(Command{Kind: CmdCancel, Account: acct, Market: 1, Ref: k.ref})
+			e, ok := model[k]
+			if ok && e.live {
+				if out.Err != nil || out.ID != e.id {
+					t.Fatalf("step %d: cancel %v: %+v, want order %d", i, k, out, e.id)
+				}
+				finish(k)
+			} else if out.Err != ErrUnknownOrder {
+				t.Fatalf("step %d: cancel of unknown %v: %+v", i, k, out)
+			}
+		} else {
+			// A resting limit order that never crosses (buys below sells),
+			// or, one time in eight, a market order that fills and finishes
+			// resting ones.
+			o := book.Order{Side: book.Buy, Price: 900 - int64(r.IntN(50)), Qty: 1}
+			if r.IntN(2) == 0 {
+				o = book.Order{Side: book.Sell, Price: 1100 + int64(r.IntN(50)), Qty: 1}
+			}
+			ioc := r.IntN(8) == 0
+			if ioc {
+				o = book.Order{Side: o.Side, Type: book.Market, Qty: 1}
+			}
+			var evs []Event
+			s.seq++
+			c := Command{Kind: CmdPlace, Seq: s.seq, Account: acct, Market: 1, Ref: k.ref, Order: o}
+			out, evs := s.Apply(&c, evs)
+			if e, ok := model[k]; ok {
+				if !out.Duplicate || out.ID != e.id {
+					t.Fatalf("step %d: resend of %v: %+v, want duplicate of %d", i, k, out, e.id)
+				}
+			} else {
+				if out.Err != nil || out.Duplicate {
+					t.Fatalf("step %d: place %v: %+v", i, k, out)
+				}
+				model[k] = entry{id: out.ID, live: true}
+				byID[out.ID] = k
+				live = append(live, k)
+				for _, ev := range evs {
+					if ev.Kind == book.EvTrade && ev.MakerRemaining == 0 {
+						finish(byID[ev.MakerID])
+					}
+				}
+				if ioc {
+					finish(k) // a market order never rests
+				}
+			}
+		}
+		if i%997 == 0 || i > steps-50 {
+			if err := s.Check(); err != nil {
+				t.Fatalf("step %d: %v", i, err)
+			}
+			if s.clientIDs.len() != len(model) {
+				t.Fatalf("step %d: %d entries, model %d", i, s.clientIDs.len(), len(model))
+			}
+		}
 	}
-	for k, v := range ref {
-		if all[k] != v {
-			t.Fatalf("all[%v] = %d, want %d", k, all[k], v)
+	for k, e := range model {
+		if id, ok := s.clientID(&k); !ok || id != e.id {
+			t.Fatalf("%v: %d,%v want %d", k, id, ok, e.id)
+		}
+	}
+	if len(doneOrder) != ClientIDWindow {
+		t.Fatalf("the test kept %d done ids; it should fill the window", len(doneOrder))
+	}
+	// A snapshot restores the same answers.
+	restored, err := DecodeState(s.AppendSnapshot(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, e := range model {
+		if id, ok := restored.clientID(&k); !ok || id != e.id {
+			t.Fatalf("restored %v: %d,%v want %d", k, id, ok, e.id)
+		}
+	}
+	if restored.Hash() != s.Hash() {
+		t.Fatal("restored state hashes differently")
+	}
+}
+
+// collidingRefs returns two client order ids of account 1 with the same
+// tag, found by brute force (about 300k hashes for a birthday collision
+// of 32 bits).
+func collidingRefs(t *testing.T) (Ref, Ref) {
+	t.Helper()
+	seen := map[uint32]Ref{}
+	for i := range 4_000_000 {
+		ref := mustRef(fmt.Sprint("t", i))
+		tag := clientIDTag(&refKey{account: 1, ref: ref})
+		if other, ok := seen[tag]; ok {
+			return other, ref
+		}
+		seen[tag] = ref
+	}
+	t.Fatal("no tag collision found")
+	return Ref{}, Ref{}
+}
+
+// Keys with the same tag are told apart by their full keys: live and
+// done, resends, cancels, and a snapshot.
+func TestClientIDsTagCollision(t *testing.T) {
+	a, b := collidingRefs(t)
+	s, apply := clientIDState(t, 1)
+	place := func(ref Ref) Outcome {
+		return apply(Command{Kind: CmdPlace, Account: 1, Market: 1, Ref: ref,
+			Order: book.Order{Side: book.Buy, Price: 900, Qty: 1}})
+	}
+	oa := place(a)
+	ob := place(b)
+	if oa.Err != nil || ob.Err != nil || oa.Duplicate || ob.Duplicate || oa.ID == ob.ID {
+		t.Fatalf("colliding places: %+v %+v", oa, ob)
+	}
+	if out := place(b); !out.Duplicate || out.ID != ob.ID {
+		t.Fatalf("resend of b: %+v, want duplicate of %d", out, ob.ID)
+	}
+	// Cancel a (live → done), then both still resolve, each to its own.
+	if out := apply(Command{Kind: CmdCancel, Account: 1, Market: 1, Ref: a}); out.Err != nil || out.ID != oa.ID {
+		t.Fatalf("cancel a: %+v", out)
+	}
+	if out := place(a); !out.Duplicate || out.ID != oa.ID {
+		t.Fatalf("resend of done a: %+v, want duplicate of %d", out, oa.ID)
+	}
+	if out := apply(Command{Kind: CmdCancel, Account: 1, Market: 1, Ref: a}); out.Err != ErrUnknownOrder {
+		t.Fatalf("cancel of done a: %+v", out)
+	}
+	if out := apply(Command{Kind: CmdCancel, Account: 1, Market: 1, Ref: b}); out.Err != nil || out.ID != ob.ID {
+		t.Fatalf("cancel b: %+v", out)
+	}
+	if err := s.Check(); err != nil {
+		t.Fatal(err)
+	}
+	restored, err := DecodeState(s.AppendSnapshot(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for ref, id := range map[Ref]uint64{a: oa.ID, b: ob.ID} {
+		if got, ok := restored.clientID(&refKey{1, ref}); !ok || got != id {
+			t.Fatalf("restored %q: %d,%v want %d", ref, got, ok, id)
 		}
 	}
 }
 
-// Keys with the same hash all work: they take separate slots and are told
-// apart by the full key, through inserts, deletes and growth.
-func TestClientIDTableCollision(t *testing.T) {
+// The table's own operations with many entries of one tag: adds, exact
+// finds of live and done entries, deletes and growth.
+func TestClientIDTableSameTag(t *testing.T) {
 	tab := newClientIDTable()
-	const h = 0x1234_5678_9abc_def0
-	keys := make([]refKey, 2000)
-	for i := range keys {
-		keys[i] = refKey{account: 1, ref: mustRef(fmt.Sprint("k", i))}
-		tab.putHashed(keys[i], h, uint64(i+1))
-	}
-	for i := 0; i < len(keys); i += 2 {
-		tab.delHashed(keys[i], h)
-	}
-	for i := range keys {
-		s := tab.find(&keys[i], h)
-		if i%2 == 0 && s.h != 0 {
-			t.Fatalf("key %d still there", i)
+	const tag = 0x9abcdef0
+	for i := range 2000 {
+		pos := liveID
+		if i%2 == 1 {
+			pos = uint32(i)
 		}
-		if i%2 == 1 && (s.h == 0 || s.id != uint64(i+1)) {
-			t.Fatalf("key %d: %+v", i, s)
+		tab.add(tag, pos, uint64(i+1))
+	}
+	for i := 0; i < 2000; i += 4 {
+		j, ok := tab.findLive(tag, uint64(i+1))
+		if !ok {
+			t.Fatalf("live %d not found", i)
+		}
+		tab.delAt(j)
+		if j, ok = tab.findDone(tag, uint32(i+1)); !ok || tab.slots[j].id != uint64(i+2) {
+			t.Fatalf("done %d: %v %+v", i+1, ok, tab.slots[j])
+		}
+		tab.delAt(j)
+	}
+	for i := range 2000 {
+		var ok bool
+		if i%2 == 0 {
+			_, ok = tab.findLive(tag, uint64(i+1))
+		} else {
+			_, ok = tab.findDone(tag, uint32(i))
+		}
+		if want := i%4 >= 2; ok != want {
+			t.Fatalf("entry %d: found %v, want %v", i, ok, want)
 		}
 	}
-	if tab.len() != len(keys)/2 {
+	if tab.len() != 1000 {
 		t.Fatalf("len %d", tab.len())
 	}
 }

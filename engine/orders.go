@@ -14,7 +14,7 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 	}
 	key := refKey{cmd.Account, cmd.Ref}
 	if !cmd.Ref.IsZero() {
-		if id, ok := s.clientIDs.get(key); ok {
+		if id, ok := s.clientID(&key); ok {
 			return Outcome{ID: id, Duplicate: true}, dst
 		}
 	}
@@ -37,7 +37,7 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 	}
 	s.nextOrder++
 	if !cmd.Ref.IsZero() {
-		s.clientIDs.put(key, o.ID)
+		s.addClientID(&key, o.ID)
 	}
 	s.orders.add(rec)
 	return Outcome{ID: o.ID}, s.settle(m, bevs, dst)
@@ -150,9 +150,7 @@ func (s *State) finish(m *market, id uint64) {
 	s.unreserve(m, rec)
 	if !rec.ref.IsZero() {
 		// The client order id stays, for resends, within a bounded window.
-		if old, evicted := s.doneIDs.push(refKey{rec.account, rec.ref}); evicted {
-			s.clientIDs.del(old)
-		}
+		s.retireClientID(rec)
 	}
 	s.orders.remove(id)
 }
@@ -230,7 +228,7 @@ func (s *State) trade(m *market, ev *book.Event) (takerFee, makerFee int64) {
 func (s *State) liveOrder(cmd *Command) (*order, *market, error) {
 	account, id := cmd.Account, cmd.OrderID
 	if id == 0 && !cmd.Ref.IsZero() {
-		id, _ = s.clientIDs.get(refKey{account, cmd.Ref})
+		id, _ = s.clientID(&refKey{account, cmd.Ref})
 	}
 	rec := s.orders.get(id)
 	if rec == nil || rec.account != account {

@@ -85,7 +85,7 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 			w.i64(b.locked)
 		}
 	}
-	clientIDs := s.clientIDs.all()
+	clientIDs := s.clientIDMap()
 	keys := sortedKeys(clientIDs)
 	w.u32(uint32(len(keys)))
 	for _, k := range keys {
@@ -245,6 +245,8 @@ func DecodeState(data []byte) (*State, error) {
 		s.accounts = append(s.accounts, a)
 	}
 	var prev *refKey
+	var keys, done []refKey
+	var ids []uint64
 	for n := r.count(8 + 36 + 8); n > 0 && r.err == nil; n-- {
 		var k refKey
 		k.account = r.u64()
@@ -252,7 +254,7 @@ func DecodeState(data []byte) (*State, error) {
 		if err := keyOrder(&prev, k); err != nil && r.err == nil {
 			return nil, err
 		}
-		s.clientIDs.put(k, r.u64())
+		keys, ids = append(keys, k), append(ids, r.u64())
 	}
 	n := r.count(8 + 36)
 	if n > ClientIDWindow {
@@ -262,10 +264,12 @@ func DecodeState(data []byte) (*State, error) {
 		var k refKey
 		k.account = r.u64()
 		copy(k.ref[:], r.take(len(k.ref)))
-		if _, ok := s.clientIDs.get(k); !ok && r.err == nil {
-			return nil, fmt.Errorf("%w: done client order id not in the map", ErrCorruptSnapshot)
+		done = append(done, k)
+	}
+	if r.err == nil {
+		if err := s.restoreClientIDs(keys, ids, done); err != nil {
+			return nil, err
 		}
-		s.doneIDs.push(k)
 	}
 	prev = nil
 	for n := r.count(8 + 36 + 1 + 4 + 8); n > 0 && r.err == nil; n-- {

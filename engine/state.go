@@ -120,27 +120,12 @@ type order struct {
 // stays bounded; the order of forgetting is part of the state.
 const ClientIDWindow = 1 << 16
 
-// refFIFO is a bounded first-in first-out queue of client order ids.
+// refFIFO is a bounded first-in first-out queue of client order ids (see
+// State.retireClientID).
 type refFIFO struct {
 	keys []refKey // ring of ClientIDWindow entries, allocated on first use
 	head int      // oldest
 	n    int
-}
-
-// push adds k and returns the key it pushed out, if the queue was full.
-func (q *refFIFO) push(k refKey) (old refKey, evicted bool) {
-	if q.keys == nil {
-		q.keys = make([]refKey, ClientIDWindow)
-	}
-	if q.n == len(q.keys) {
-		old, evicted = q.keys[q.head], true
-		q.keys[q.head] = k
-		q.head = (q.head + 1) % len(q.keys)
-		return old, evicted
-	}
-	q.keys[(q.head+q.n)%len(q.keys)] = k
-	q.n++
-	return refKey{}, false
 }
 
 // each calls fn for every key, oldest first.
