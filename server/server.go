@@ -102,6 +102,7 @@ type Server struct {
 	stats      *leaderStats         // leader statistics (leaderstats.go)
 	statsSaved atomic.Uint64        // seq of the statistics last saved
 	fsync      prometheus.Histogram // wal_fsync_duration_seconds, fed by the journal
+	amendMu    [64]sync.Mutex       // PATCH /v1/social/follows/{id}, by id (social.go)
 	unsub      func()
 	http       *fasthttp.Server
 	reg        *prometheus.Registry

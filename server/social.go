@@ -873,7 +873,20 @@ func (s *Server) amendFollow(ctx *fasthttp.RequestCtx, id uint64) {
 			return
 		}
 	}
-	s.waitViews()
+	// The command carries the whole spec: the fields not in the request
+	// come from the relation's view. Amendments of one relation are
+	// serialized from that read to their result, and the read waits for
+	// every durable command's view, so that a concurrent amendment of
+	// other fields is never overwritten with what it changed.
+	mu := &s.amendMu[id%uint64(len(s.amendMu))]
+	mu.Lock()
+	defer mu.Unlock()
+	wctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
+	defer cancel()
+	if err := s.eng.WaitViews(wctx, s.eng.DurableSeq()); err != nil {
+		writeError(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
 	v, ok := s.eng.Relation(id)
 	if !ok || v.Follower != acct {
 		writeError(ctx, relationErr(engine.ErrUnknownRelation, id))

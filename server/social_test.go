@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -384,5 +385,46 @@ func TestSocialCopyProfitShareStream(t *testing.T) {
 	}
 	if f := ts.follows(fol)[rel]; f["profit_share_paid"] != out["profit_share_amount"] {
 		t.Fatalf("follow after settle %v", f)
+	}
+}
+
+// Concurrent PATCHes of different fields of one follow all take effect:
+// each request changes only its own field, whatever runs beside it.
+func TestSocialConcurrentAmendFollow(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	ts.must(201, "POST", "/v1/admin/markets", adminTok,
+		`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","maker_fee_bps":0,"taker_fee_bps":0}`)
+	lid, lead := ts.signup("lea")
+	fid, fol := ts.signup("fred")
+	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"1000","ref":"d"}`, fid))
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{"profit_share_bps":0}`)
+	rel := uint64(ts.must(201, "POST", "/v1/social/follows", fol, fmt.Sprintf(`{"leader_id":%d,"allocation":"1000"}`, lid))["id"].(float64))
+	path := fmt.Sprintf("/v1/social/follows/%d", rel)
+	for round := 1; round <= 20; round++ {
+		bodies := []string{
+			fmt.Sprintf(`{"slippage_bps":%d}`, 10+round),
+			fmt.Sprintf(`{"stop_loss_bps":%d}`, 100+round),
+			fmt.Sprintf(`{"max_order_quote":"%d"}`, 200+round),
+			fmt.Sprintf(`{"mode":"multiplier","value":"%d"}`, 1+round%3),
+		}
+		var wg sync.WaitGroup
+		codes := make([]int, len(bodies))
+		for i, b := range bodies {
+			wg.Go(func() { codes[i], _ = ts.req("PATCH", path, fol, b) })
+		}
+		wg.Wait()
+		for i, c := range codes {
+			if c != 200 {
+				t.Fatalf("round %d: PATCH %s: %d", round, bodies[i], c)
+			}
+		}
+		f := ts.follows(fol)[rel]
+		want := map[string]any{"slippage_bps": float64(10 + round), "stop_loss_bps": float64(100 + round),
+			"max_order_quote": fmt.Sprint(200 + round), "mode": "multiplier", "value": fmt.Sprint(1 + round%3)}
+		for k, v := range want {
+			if f[k] != v {
+				t.Fatalf("round %d: %s = %v, want %v (an amendment was lost): %v", round, k, f[k], v, f)
+			}
+		}
 	}
 }
