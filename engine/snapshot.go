@@ -206,6 +206,7 @@ func DecodeState(data []byte) (*State, error) {
 		}
 		b.SetLastPrice(last)
 		id := uint32(len(s.markets) + 1)
+		var listed []book.OrderInfo
 		for k := r.count(orderInfoSize + 16 + 36 + sizes); k > 0 && r.err == nil; k-- {
 			o := r.orderInfo()
 			rec := order{id: o.ID, account: o.Owner, market: id, side: o.Side, limit: r.i64(), locked: r.i64()}
@@ -225,6 +226,10 @@ func DecodeState(data []byte) (*State, error) {
 				return nil, fmt.Errorf("%w: order %d in two markets", ErrCorruptSnapshot, o.ID)
 			}
 			s.orders.add(rec)
+			listed = append(listed, o)
+		}
+		if r.err == nil && !sameOrders(b, listed) {
+			return nil, fmt.Errorf("%w: market %s: orders not as the book lists them", ErrCorruptSnapshot, name)
 		}
 		m := &market{id: id, name: name, spec: spec, book: b, halted: halted,
 			maxFee: max(spec.MakerFeeBps, spec.TakerFeeBps)}
@@ -299,6 +304,22 @@ func DecodeState(data []byte) (*State, error) {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
 	return s, nil
+}
+
+// sameOrders reports whether the book lists exactly the orders restored
+// into it, field for field and in the same order: Restore ignores fields
+// that do not apply (a resting order's type or a stop's visible quantity)
+// and accepts orders out of All's order, and such a snapshot would not
+// re-encode to the same bytes.
+func sameOrders(b *book.Book, listed []book.OrderInfo) bool {
+	i := 0
+	for o := range b.All() {
+		if i == len(listed) || o != listed[i] {
+			return false
+		}
+		i++
+	}
+	return i == len(listed)
 }
 
 // keyOrder checks that reference keys come strictly increasing, as
@@ -455,7 +476,15 @@ func (r *dec) u16() uint16 { return binary.LittleEndian.Uint16(r.take(2)) }
 func (r *dec) u32() uint32 { return binary.LittleEndian.Uint32(r.take(4)) }
 func (r *dec) u64() uint64 { return binary.LittleEndian.Uint64(r.take(8)) }
 func (r *dec) i64() int64  { return int64(r.u64()) }
-func (r *dec) bool() bool  { return r.u8() != 0 }
+
+// bool reads a byte that must be 0 or 1, as enc.bool writes it.
+func (r *dec) bool() bool {
+	v := r.u8()
+	if v > 1 && r.err == nil {
+		r.err = fmt.Errorf("bool byte %d", v)
+	}
+	return v == 1
+}
 
 // count reads a list length and checks that that many entries of at least
 // min bytes each can follow.
