@@ -149,8 +149,12 @@ func (t *clientIDTable) len() int { return t.n }
 // clientID returns the order id that key k names: a live order, or a done
 // one within the window.
 func (s *State) clientID(k *refKey) (uint64, bool) {
+	return s.clientIDTagged(k, clientIDTag(k))
+}
+
+// clientIDTagged is clientID for a key whose tag is known.
+func (s *State) clientIDTagged(k *refKey, tag uint32) (uint64, bool) {
 	t := &s.clientIDs
-	tag := clientIDTag(k)
 	for i := t.home(tag); ; i = (i + 1) & t.mask {
 		e := &t.slots[i]
 		if e.tag == 0 {
@@ -185,9 +189,9 @@ func (s *State) slotKey(e *clientIDSlot) (refKey, bool) {
 	return s.doneIDs.keys[e.pos], true
 }
 
-// addClientID maps key k (absent) to live order id.
-func (s *State) addClientID(k *refKey, id uint64) {
-	s.clientIDs.add(clientIDTag(k), liveID, id)
+// addClientID maps a key (absent) whose tag is tag to live order id.
+func (s *State) addClientID(tag uint32, id uint64) {
+	s.clientIDs.add(tag, liveID, id)
 }
 
 // retireClientID keeps the client order id of order rec, which is now
@@ -196,12 +200,12 @@ func (s *State) addClientID(k *refKey, id uint64) {
 func (s *State) retireClientID(rec *order) {
 	q := &s.doneIDs
 	if q.keys == nil {
-		q.keys = make([]refKey, ClientIDWindow)
+		q.keys, q.tags = make([]refKey, ClientIDWindow), make([]uint32, ClientIDWindow)
 	}
 	var p int
 	if q.n == len(q.keys) {
 		p = q.head
-		if i, ok := s.clientIDs.findDone(clientIDTag(&q.keys[p]), uint32(p)); ok {
+		if i, ok := s.clientIDs.findDone(q.tags[p], uint32(p)); ok {
 			s.clientIDs.delAt(i)
 		}
 		q.head = (q.head + 1) % len(q.keys)
@@ -209,9 +213,8 @@ func (s *State) retireClientID(rec *order) {
 		p = (q.head + q.n) % len(q.keys)
 		q.n++
 	}
-	k := refKey{rec.account, rec.ref}
-	q.keys[p] = k
-	if i, ok := s.clientIDs.findLive(clientIDTag(&k), rec.id); ok {
+	q.keys[p], q.tags[p] = refKey{rec.account, rec.ref}, rec.tag
+	if i, ok := s.clientIDs.findLive(rec.tag, rec.id); ok {
 		s.clientIDs.slots[i].pos = uint32(p)
 	}
 }
@@ -239,7 +242,7 @@ func (s *State) restoreClientIDs(keys []refKey, ids []uint64, done []refKey) err
 		byKey[k] = ids[i]
 	}
 	if len(done) > 0 {
-		s.doneIDs.keys = make([]refKey, ClientIDWindow)
+		s.doneIDs.keys, s.doneIDs.tags = make([]refKey, ClientIDWindow), make([]uint32, ClientIDWindow)
 	}
 	for p, k := range done {
 		id, ok := byKey[k]
@@ -250,9 +253,10 @@ func (s *State) restoreClientIDs(keys []refKey, ids []uint64, done []refKey) err
 			return fmt.Errorf("%w: client order id of live order %d among the done ones", ErrCorruptSnapshot, id)
 		}
 		delete(byKey, k)
-		s.doneIDs.keys[p] = k
+		tag := clientIDTag(&k)
+		s.doneIDs.keys[p], s.doneIDs.tags[p] = k, tag
 		s.doneIDs.n++
-		s.clientIDs.add(clientIDTag(&k), uint32(p), id)
+		s.clientIDs.add(tag, uint32(p), id)
 	}
 	for i := range keys {
 		k := &keys[i]
@@ -264,7 +268,7 @@ func (s *State) restoreClientIDs(keys []refKey, ids []uint64, done []refKey) err
 		if rec == nil || rec.account != k.account || rec.ref != k.ref {
 			return fmt.Errorf("%w: client order id of order %d, which is neither live with it nor done", ErrCorruptSnapshot, id)
 		}
-		s.addClientID(k, id)
+		s.addClientID(rec.tag, id)
 	}
 	return nil
 }
@@ -292,6 +296,9 @@ func (s *State) checkClientIDs() error {
 			continue
 		}
 		q := &s.doneIDs
+		if q.tags[e.pos] != e.tag {
+			return fmt.Errorf("engine: done client order id of order %d: tag not kept", e.id)
+		}
 		if (int(e.pos)-q.head+len(q.keys))%len(q.keys) >= q.n || seenPos[e.pos] {
 			return fmt.Errorf("engine: done client order id entry of order %d at a free or shared position", e.id)
 		}
@@ -302,6 +309,9 @@ func (s *State) checkClientIDs() error {
 	for _, id := range s.orders.ids() {
 		if rec := s.orders.get(id); !rec.ref.IsZero() {
 			withRef++
+			if rec.tag != clientIDTag(&refKey{rec.account, rec.ref}) {
+				return fmt.Errorf("engine: order %d: client order id tag not kept", id)
+			}
 			if got, ok := s.clientID(&refKey{rec.account, rec.ref}); !ok || got != id {
 				return fmt.Errorf("engine: order %d's client order id is not mapped to it", id)
 			}

@@ -13,8 +13,10 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 		return Outcome{Err: err}, dst
 	}
 	key := refKey{cmd.Account, cmd.Ref}
+	var tag uint32
 	if !cmd.Ref.IsZero() {
-		if id, ok := s.clientID(&key); ok {
+		tag = clientIDTag(&key)
+		if id, ok := s.clientIDTagged(&key, tag); ok {
 			return Outcome{ID: id, Duplicate: true}, dst
 		}
 	}
@@ -24,7 +26,7 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 	o := cmd.Order
 	o.ID = s.nextOrder + 1
 	o.Owner = cmd.Account
-	rec := order{id: o.ID, account: cmd.Account, market: m.id, side: o.Side, ref: cmd.Ref,
+	rec := order{id: o.ID, account: cmd.Account, market: m.id, side: o.Side, ref: cmd.Ref, tag: tag,
 		origQty: o.Qty, origBudget: o.QuoteBudget}
 	if err := s.reserve(m, &o, &rec); err != nil {
 		return Outcome{Err: err}, dst
@@ -37,7 +39,7 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 	}
 	s.nextOrder++
 	if !cmd.Ref.IsZero() {
-		s.addClientID(&key, o.ID)
+		s.addClientID(tag, o.ID)
 	}
 	s.orders.add(rec)
 	return Outcome{ID: o.ID}, s.settle(m, bevs, dst)

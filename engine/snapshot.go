@@ -211,6 +211,9 @@ func DecodeState(data []byte) (*State, error) {
 			o := r.orderInfo()
 			rec := order{id: o.ID, account: o.Owner, market: id, side: o.Side, limit: r.i64(), locked: r.i64()}
 			copy(rec.ref[:], r.take(len(rec.ref)))
+			if !rec.ref.IsZero() {
+				rec.tag = clientIDTag(&refKey{rec.account, rec.ref})
+			}
 			if sizes > 0 {
 				rec.origQty, rec.origBudget = r.i64(), r.i64()
 			} else {

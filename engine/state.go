@@ -104,8 +104,9 @@ type order struct {
 	// limit is the price the buy reservation was computed at (0 for a
 	// buy sized by budget or by the available balance).
 	limit  int64
-	locked int64 // quote for a buy, base for a sell
-	ref    Ref   // client order id, if any
+	locked int64  // quote for a buy, base for a sell
+	ref    Ref    // client order id, if any
+	tag    uint32 // clientIDTag of (account, ref), if ref is set
 	// origQty and origBudget are the order's size as placed (quantity,
 	// and the quote budget of a buy by budget), for copy-trading sizing.
 	origQty, origBudget int64
@@ -124,6 +125,7 @@ const ClientIDWindow = 1 << 16
 // State.retireClientID).
 type refFIFO struct {
 	keys []refKey // ring of ClientIDWindow entries, allocated on first use
+	tags []uint32 // clientIDTag of each key
 	head int      // oldest
 	n    int
 }
