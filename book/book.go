@@ -195,6 +195,13 @@ func (b *Book) Order(id uint64) (OrderInfo, bool) {
 	return b.nodeInfo(v), true
 }
 
+// Live reports whether order id is in the book (resting, or a pending
+// stop): Order without reading the order.
+func (b *Book) Live(id uint64) bool {
+	_, ok := b.index.get(id)
+	return ok
+}
+
 func (b *Book) nodeInfo(ni int32) OrderInfo {
 	n := &b.nodes[ni]
 	return OrderInfo{

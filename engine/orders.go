@@ -177,7 +177,7 @@ func (s *State) settle(m *market, bevs []book.Event, dst []Event) []Event {
 		dst = append(dst, ev)
 	}
 	for _, id := range ids {
-		if _, live := m.book.Order(id); !live {
+		if !m.book.Live(id) {
 			s.finish(m, id)
 		}
 	}
