@@ -78,15 +78,23 @@ type slot struct {
 	fut    *future
 	out    Outcome
 	events []Event
-	// views built by the matcher after the batch that ends at this slot.
+	// batchEnd: a batch of the matcher ended at this slot; what it left
+	// after the batch is in Engine.after at the same index. Only a few
+	// slots have one, so the rest do not carry (or touch) its fields.
+	batchEnd bool
+}
+
+// afterBatch is what the matcher leaves after a batch for the results
+// stage: views to publish and a snapshot to save.
+type afterBatch struct {
 	markets   []*MarketView
 	accounts  []*AccountView
 	relations []*RelationView
 	leaders   []*LeaderView
 	dir       *Directory
-	snap      []byte // a snapshot taken after this slot's command, or nil
-	// viewsCurrent: once this slot's views are published, every view
-	// reflects every command up to this one.
+	snap      []byte // a snapshot taken after the batch's last command, or nil
+	// viewsCurrent: once these views are published, every view reflects
+	// every command up to the batch's last.
 	viewsCurrent bool
 }
 
@@ -101,6 +109,7 @@ type slot struct {
 type Engine struct {
 	opts  Options
 	ring  *ring.Ring[slot]
+	after []afterBatch // indexed like the ring's slots (slot.batchEnd)
 	state *State
 	base  uint64 // sequence number before ring sequence 1
 
@@ -179,7 +188,7 @@ func Open(opts *Options) (*Engine, error) {
 	if err != nil {
 		return nil, fmt.Errorf("engine: ring size %d: %w", o.RingSize, err)
 	}
-	e := &Engine{opts: o, ring: r, state: o.State, base: o.State.Seq(),
+	e := &Engine{opts: o, ring: r, after: make([]afterBatch, o.RingSize), state: o.State, base: o.State.Seq(),
 		stampedW: &ring.Waiter{}, matchedW: &ring.Waiter{}}
 	e.futures.New = func() any { return &future{ch: make(chan struct{}, 1)} }
 	e.dir.Store(o.State.directory())
@@ -437,23 +446,24 @@ func (e *Engine) matcher() {
 		for s := next; s <= hi; s++ {
 			sl := e.ring.Slot(s)
 			sl.out, sl.events = e.state.Apply(&sl.cmd, sl.events[:0])
-			sl.markets, sl.accounts, sl.dir, sl.viewsCurrent = sl.markets[:0], sl.accounts[:0], nil, false
-			sl.relations, sl.leaders = sl.relations[:0], sl.leaders[:0]
+			sl.batchEnd = false
 			tr.command(&sl.cmd, &sl.out, sl.events)
 			snapAsked = snapAsked || sl.cmd.Kind == CmdSnapshot
 			if sl.out.Err == nil && (sl.cmd.Kind == CmdCreateAsset || sl.cmd.Kind == CmdCreateMarket) {
 				dirChanged = true
 			}
 		}
-		sl := e.ring.Slot(hi)
-		sl.snap = nil
+		e.ring.Slot(hi).batchEnd = true
+		ab := e.afterOf(hi)
+		ab.markets, ab.accounts, ab.relations, ab.leaders = ab.markets[:0], ab.accounts[:0], ab.relations[:0], ab.leaders[:0]
+		ab.dir, ab.snap = nil, nil
 		// One snapshot in flight at a time; a request made while one is
 		// being written is served at a later batch.
 		if e.snaps != nil && !e.snapBusy.Load() &&
 			(snapAsked || (e.opts.SnapshotEvery > 0 && e.state.Seq()-lastSnap >= e.opts.SnapshotEvery)) {
 			e.snapBusy.Store(true)
 			t0 := time.Now()
-			sl.snap = e.state.AppendSnapshot(nil)
+			ab.snap = e.state.AppendSnapshot(nil)
 			e.snapPause.Store(int64(time.Since(t0)))
 			lastSnap = e.state.Seq()
 			snapAsked = false
@@ -461,12 +471,12 @@ func (e *Engine) matcher() {
 		// Views cost allocations: build them at most once per ViewInterval
 		// under load (a directory change at once).
 		if dirChanged || now-lastViews >= int64(e.opts.ViewInterval) {
-			tr.views(e.opts.DepthLevels, sl)
+			tr.views(e.opts.DepthLevels, ab)
 			lastViews = now
 		}
-		sl.viewsCurrent = !tr.dirty()
+		ab.viewsCurrent = !tr.dirty()
 		if dirChanged {
-			sl.dir = e.state.directory()
+			ab.dir = e.state.directory()
 		}
 		e.matched.Store(hi)
 		e.matchedW.Notify()
@@ -578,13 +588,19 @@ func (e *Engine) deliver(next, hi int64, res *Result) {
 		sl := e.ring.Slot(s)
 		*res = Result{Seq: sl.cmd.Seq, Time: sl.cmd.Time, Kind: sl.cmd.Kind, Tag: sl.cmd.Tag,
 			Outcome: sl.out, Events: sl.events}
+		var ab *afterBatch
+		if sl.batchEnd {
+			ab = e.afterOf(s)
+		}
 		if ferr != nil {
 			res.Outcome, res.Events = Outcome{Err: ferr}, nil
 		} else {
 			for _, sub := range subs {
 				sub.fn(res)
 			}
-			e.publish(sl)
+			if ab != nil {
+				e.publish(ab, sl.cmd.Seq)
+			}
 		}
 		if f := sl.fut; f != nil {
 			f.res = *res
@@ -595,14 +611,14 @@ func (e *Engine) deliver(next, hi int64, res *Result) {
 		}
 		sl.done, sl.fut = nil, nil
 		// The matcher's batches need not end where ours do: any slot may
-		// carry a snapshot.
-		if sl.snap != nil {
+		// end one and carry a snapshot.
+		if ab != nil && ab.snap != nil {
 			if ferr == nil {
-				e.snaps <- snapshotJob{seq: sl.cmd.Seq, data: sl.snap} // never blocks: one in flight
+				e.snaps <- snapshotJob{seq: sl.cmd.Seq, data: ab.snap} // never blocks: one in flight
 			} else {
 				e.snapBusy.Store(false)
 			}
-			sl.snap = nil
+			ab.snap = nil
 		}
 	}
 	e.ring.Release(hi)
@@ -694,25 +710,29 @@ func (e *Engine) SnapshotStats() (savedSeq uint64, pause time.Duration) {
 	return e.snapSaved.Load(), time.Duration(e.snapPause.Load())
 }
 
-// publish makes the views built after a batch visible to readers.
-func (e *Engine) publish(sl *slot) {
-	for _, v := range sl.markets {
+// afterOf returns the afterBatch of ring sequence s.
+func (e *Engine) afterOf(s int64) *afterBatch { return &e.after[s&int64(len(e.after)-1)] }
+
+// publish makes the views built after a batch that ended at sequence
+// number seq visible to readers.
+func (e *Engine) publish(ab *afterBatch, seq uint64) {
+	for _, v := range ab.markets {
 		e.marketViews.Store(v.Market, v)
 	}
-	for _, v := range sl.accounts {
+	for _, v := range ab.accounts {
 		e.accountViews.Store(v.Account, v)
 	}
-	for _, v := range sl.relations {
+	for _, v := range ab.relations {
 		e.relViews.Store(v.ID, v)
 	}
-	for _, v := range sl.leaders {
+	for _, v := range ab.leaders {
 		e.leaderViews.Store(v.Account, v)
 	}
-	if sl.dir != nil {
-		e.dir.Store(sl.dir)
+	if ab.dir != nil {
+		e.dir.Store(ab.dir)
 	}
-	if sl.viewsCurrent {
-		e.viewSeq.Store(sl.cmd.Seq)
+	if ab.viewsCurrent {
+		e.viewSeq.Store(seq)
 		e.viewW.Notify()
 	}
 }

@@ -105,28 +105,28 @@ func (t *touched) dirty() bool {
 	return len(t.markets) > 0 || len(t.accounts) > 0 || len(t.relations) > 0 || len(t.leaders) > 0
 }
 
-// views builds fresh views of everything touched into sl, and starts the
+// views builds fresh views of everything touched into ab, and starts the
 // next batch.
-func (t *touched) views(depth int, sl *slot) {
+func (t *touched) views(depth int, ab *afterBatch) {
 	s := t.s
 	for _, id := range t.markets {
 		if v, err := s.MarketView(id, depth); err == nil {
-			sl.markets = append(sl.markets, v)
+			ab.markets = append(ab.markets, v)
 		}
 	}
 	for _, id := range t.accounts {
 		if v, err := s.AccountView(id); err == nil {
-			sl.accounts = append(sl.accounts, v)
+			ab.accounts = append(ab.accounts, v)
 		}
 	}
 	for _, id := range t.relations {
 		if v, err := s.RelationView(id); err == nil {
-			sl.relations = append(sl.relations, v)
+			ab.relations = append(ab.relations, v)
 		}
 	}
 	for _, id := range t.leaders {
 		if v, err := s.LeaderView(id); err == nil {
-			sl.leaders = append(sl.leaders, v)
+			ab.leaders = append(ab.leaders, v)
 		}
 	}
 	t.markets, t.accounts, t.relations, t.leaders = t.markets[:0], t.accounts[:0], t.relations[:0], t.leaders[:0]
