@@ -336,13 +336,20 @@ func decAmt(t *testing.T, s string) int64 {
 	return v
 }
 
-// Profit share at settle reaches both sides' copy streams.
-func TestSocialCopyProfitShareStream(t *testing.T) {
-	ts := start(t, t.TempDir(), nil)
+// startLeaderFollower starts a server with a fee-free BTC-USDT market and
+// two accounts, a leader (lea) and a follower (fred).
+func startLeaderFollower(t *testing.T) (ts *testServer, lid uint64, lead string, fid uint64, fol string) {
+	ts = start(t, t.TempDir(), nil)
 	ts.must(201, "POST", "/v1/admin/markets", adminTok,
 		`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","maker_fee_bps":0,"taker_fee_bps":0}`)
-	lid, lead := ts.signup("lea")
-	fid, fol := ts.signup("fred")
+	lid, lead = ts.signup("lea")
+	fid, fol = ts.signup("fred")
+	return ts, lid, lead, fid, fol
+}
+
+// Profit share at settle reaches both sides' copy streams.
+func TestSocialCopyProfitShareStream(t *testing.T) {
+	ts, lid, lead, fid, fol := startLeaderFollower(t)
 	mid, maker := ts.signup("mo")
 	xid, buyer := ts.signup("xavier")
 	for _, d := range []struct {
@@ -391,11 +398,7 @@ func TestSocialCopyProfitShareStream(t *testing.T) {
 // Concurrent PATCHes of different fields of one follow all take effect:
 // each request changes only its own field, whatever runs beside it.
 func TestSocialConcurrentAmendFollow(t *testing.T) {
-	ts := start(t, t.TempDir(), nil)
-	ts.must(201, "POST", "/v1/admin/markets", adminTok,
-		`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","maker_fee_bps":0,"taker_fee_bps":0}`)
-	lid, lead := ts.signup("lea")
-	fid, fol := ts.signup("fred")
+	ts, lid, lead, fid, fol := startLeaderFollower(t)
 	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"1000","ref":"d"}`, fid))
 	ts.must(200, "PUT", "/v1/social/leader", lead, `{"profit_share_bps":0}`)
 	rel := uint64(ts.must(201, "POST", "/v1/social/follows", fol, fmt.Sprintf(`{"leader_id":%d,"allocation":"1000"}`, lid))["id"].(float64))
