@@ -21,7 +21,7 @@ func TestLive(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if evs, err = b.Cancel(evs[:0], 5); err != nil {
+	if _, err = b.Cancel(evs[:0], 5); err != nil {
 		t.Fatal(err)
 	}
 	for id, want := range map[uint64]bool{1: false, 2: false, 3: true, 4: true, 5: false, 6: false, 0: false} {
