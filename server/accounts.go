@@ -79,11 +79,12 @@ func (s *Server) appendAccount(b []byte, v *engine.AccountView) []byte {
 }
 
 // waitViews waits until the engine's views show every command durable
-// now: a client reads what its earlier requests wrote.
-func (s *Server) waitViews() {
+// now: a client reads what its earlier requests wrote. It returns the
+// error of a timeout; most callers then serve the older view.
+func (s *Server) waitViews() error {
 	ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
 	defer cancel()
-	_ = s.eng.WaitViews(ctx, s.eng.DurableSeq()) // on timeout, serve the older view
+	return s.eng.WaitViews(ctx, s.eng.DurableSeq())
 }
 
 // newToken handles POST /v1/tokens: another token for the caller.

@@ -881,9 +881,7 @@ func (s *Server) amendFollow(ctx *fasthttp.RequestCtx, id uint64) {
 	mu := &s.amendMu[id%uint64(len(s.amendMu))]
 	mu.Lock()
 	defer mu.Unlock()
-	wctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
-	defer cancel()
-	if err := s.eng.WaitViews(wctx, s.eng.DurableSeq()); err != nil {
+	if err := s.waitViews(); err != nil {
 		writeError(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
 		return
 	}
