@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"fmt"
 	"sync"
 
 	"github.com/instant-social-trading/ist/book"
@@ -64,15 +63,10 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		if it.m, it.o, it.meta, it.err = s.buildOrder(&rs[i]); it.err != nil {
 			continue
 		}
-		ref, ok := engine.MakeRef(it.meta.ClientID)
-		if !ok {
-			it.err = fmt.Errorf("%w: bad client_order_id", errInvalid)
-			continue
-		}
 		tag := first + uint64(i)
 		s.rm.expect(tag, it.meta)
 		wg.Add(1)
-		cmd := engine.Command{Kind: engine.CmdPlace, Account: acct, Market: it.m.id, Ref: ref, Order: it.o, Tag: tag}
+		cmd := engine.Command{Kind: engine.CmdPlace, Account: acct, Market: it.m.id, Ref: it.meta.ClientID, Order: it.o, Tag: tag}
 		if err := s.eng.Submit(context.Background(), &cmd, done); err != nil {
 			s.rm.take(tag)
 			it.err = err

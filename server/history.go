@@ -10,6 +10,7 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
 )
 
 // Incremental persistence of the read model.
@@ -273,8 +274,9 @@ func appendOrder(b []byte, o *orderRec) []byte {
 	for _, x := range [...]int64{o.Price, o.StopPrice, o.Qty, o.QuoteBudget, o.Filled, o.Notional, o.Created, o.Updated} {
 		b = binary.AppendVarint(b, x)
 	}
-	b = binary.AppendUvarint(b, uint64(len(o.ClientID)))
-	return append(b, o.ClientID...)
+	id := o.clientID()
+	b = binary.AppendUvarint(b, uint64(len(id)))
+	return append(b, id...)
 }
 
 func appendFill(b []byte, f *fillRec) []byte {
@@ -350,10 +352,10 @@ func (d *dec) version() {
 	}
 }
 
-func decodeOrderRec(id uint64, b []byte) (*orderRec, error) {
+func decodeOrderRec(id uint64, b []byte) (orderRec, error) {
 	d := dec{b: b}
 	d.version()
-	o := &orderRec{ID: id, Side: book.Side(d.byte()), Type: book.OrderType(d.byte()), TIF: book.TimeInForce(d.byte()),
+	o := orderRec{ID: id, Side: book.Side(d.byte()), Type: book.OrderType(d.byte()), TIF: book.TimeInForce(d.byte()),
 		STP: book.STPMode(d.byte())}
 	flags := d.byte()
 	o.PostOnly, o.Stop = flags&1 != 0, flags&2 != 0
@@ -364,10 +366,11 @@ func decodeOrderRec(id uint64, b []byte) (*orderRec, error) {
 		*p = d.varint()
 	}
 	n := d.uvarint()
-	if d.bad || n != uint64(len(d.b)) || o.Status >= uint8(len(statusNames)) {
-		return nil, fmt.Errorf("%w: order %d", errHistoryRecord, id)
+	if d.bad || id == 0 || n != uint64(len(d.b)) || n > uint64(len(o.ClientID)) || bytes.IndexByte(d.b, 0) >= 0 ||
+		o.Status >= uint8(len(statusNames)) {
+		return orderRec{}, fmt.Errorf("%w: order %d", errHistoryRecord, id)
 	}
-	o.ClientID = string(d.b)
+	copy(o.ClientID[:], d.b)
 	return o, nil
 }
 
@@ -447,9 +450,9 @@ func (m *readModel) loadKeys(st *store) error {
 		case bytes.Equal(k, keySeq) && len(v) == 8:
 			m.Seq = binary.BigEndian.Uint64(v)
 		case bytes.HasPrefix(k, prefixOrder) && len(k) == len(prefixOrder)+8:
-			var o *orderRec
+			var o orderRec
 			if o, err = decodeOrderRec(binary.BigEndian.Uint64(k[len(prefixOrder):]), v); err == nil {
-				m.Orders[o.ID] = o
+				m.Orders.put(&o)
 			}
 		case bytes.HasPrefix(k, prefixFill) && len(k) == len(prefixFill)+17:
 			k = k[len(prefixFill):]
@@ -499,18 +502,18 @@ func (m *readModel) market(id uint32) *marketData {
 func (m *readModel) index(all bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, o := range m.Orders {
+	m.Orders.each(func(o *orderRec) {
 		a := m.acct(o.Account)
 		a.ids = append(a.ids, o.ID)
 		if all {
 			m.chg.orders.add(*o)
 		}
-	}
+	})
 	for acct, a := range m.accts {
 		slices.Sort(a.ids)
 		var done []*orderRec
 		for _, id := range a.ids {
-			if o := m.Orders[id]; o.done() {
+			if o := m.Orders.get(id); o.done() {
 				done = append(done, o)
 			}
 		}
@@ -576,10 +579,34 @@ func cmpInt[T int64 | uint64](a, b T) int {
 // legacyData is the whole-history value an older istd saved under "rm".
 type legacyData struct {
 	Seq       uint64
-	Orders    map[uint64]*orderRec
+	Orders    map[uint64]*legacyOrder
 	ByAccount map[uint64][]uint64
 	Fills     map[uint64][]fillRec
 	Markets   map[uint32]*marketData
+}
+
+// legacyOrder is an order of legacyData, whose client order id was a
+// string.
+type legacyOrder struct {
+	ID          uint64
+	ClientID    string
+	Account     uint64
+	Market      uint32
+	Side        book.Side
+	Type        book.OrderType
+	TIF         book.TimeInForce
+	STP         book.STPMode
+	PostOnly    bool
+	Stop        bool
+	Price       int64
+	StopPrice   int64
+	Qty         int64
+	QuoteBudget int64
+	Filled      int64
+	Notional    int64
+	Status      uint8
+	Created     int64
+	Updated     int64
 }
 
 // decodeLegacy reads the old whole-history value into m (which index
@@ -590,11 +617,18 @@ func (m *readModel) decodeLegacy(b []byte) error {
 		return fmt.Errorf("server: old order history: %w", err)
 	}
 	m.Seq = d.Seq
-	for id, o := range d.Orders {
-		if o != nil {
-			o.ID = id
-			m.Orders[id] = o
+	for id, lo := range d.Orders {
+		if lo == nil || id == 0 {
+			continue
 		}
+		ref, ok := engine.MakeRef(lo.ClientID)
+		if !ok || lo.Status >= uint8(len(statusNames)) {
+			return fmt.Errorf("%w: order %d", errHistoryRecord, id)
+		}
+		m.Orders.put(&orderRec{ID: id, ClientID: ref, Account: lo.Account, Market: lo.Market, Side: lo.Side,
+			Type: lo.Type, TIF: lo.TIF, STP: lo.STP, PostOnly: lo.PostOnly, Stop: lo.Stop, Price: lo.Price,
+			StopPrice: lo.StopPrice, Qty: lo.Qty, QuoteBudget: lo.QuoteBudget, Filled: lo.Filled,
+			Notional: lo.Notional, Status: lo.Status, Created: lo.Created, Updated: lo.Updated})
 	}
 	for a, fs := range d.Fills {
 		m.acct(a).fills = fs

@@ -64,10 +64,8 @@ func BenchmarkHistorySave(b *testing.B) {
 				}
 				t0 := time.Now()
 				m.mu.RLock()
-				orders := make([]orderRec, 0, len(m.Orders))
-				for _, o := range m.Orders {
-					orders = append(orders, *o)
-				}
+				orders := make([]orderRec, 0, m.Orders.len())
+				m.Orders.each(func(o *orderRec) { orders = append(orders, *o) })
 				fills := 0
 				for _, a := range m.accts {
 					fills += len(append([]fillRec(nil), a.fills...))

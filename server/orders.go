@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"fmt"
 	"math/bits"
 	"sync"
@@ -109,12 +110,16 @@ func (s *Server) buildOrder(r *orderReq) (*mkt, book.Order, *orderRec, error) {
 			return nil, o, nil, err
 		}
 	}
-	if len(r.clientID) > 36 {
+	if len(r.clientID) > len(engine.Ref{}) {
 		return nil, o, nil, fmt.Errorf("%w: client_order_id must be at most 36 bytes", errInvalid)
 	}
+	if bytes.IndexByte(r.clientID, 0) >= 0 {
+		return nil, o, nil, fmt.Errorf("%w: bad client_order_id", errInvalid)
+	}
 	meta := metas.Get().(*orderRec)
-	*meta = orderRec{ClientID: string(r.clientID), Type: o.Type, TIF: o.TIF, STP: o.STP,
+	*meta = orderRec{Type: o.Type, TIF: o.TIF, STP: o.STP,
 		PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget}
+	copy(meta.ClientID[:], r.clientID)
 	return m, o, meta, nil
 }
 
@@ -163,15 +168,10 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, err)
 		return
 	}
-	ref, ok := engine.MakeRef(meta.ClientID)
-	if !ok {
-		writeError(ctx, fmt.Errorf("%w: bad client_order_id", errInvalid))
-		return
-	}
 	tag := s.tags.Add(1)
 	s.rm.expect(tag, meta)
 	evs := eventBufs.Get().(*[]engine.Event)
-	res, err := s.do(&engine.Command{Kind: engine.CmdPlace, Account: acct, Market: m.id, Ref: ref, Order: o, Tag: tag}, (*evs)[:0])
+	res, err := s.do(&engine.Command{Kind: engine.CmdPlace, Account: acct, Market: m.id, Ref: meta.ClientID, Order: o, Tag: tag}, (*evs)[:0])
 	s.rm.take(tag) // if the engine never saw it
 	// s.do returns once the result is delivered (or was never submitted):
 	// the read model is done with meta and the engine with the buffer.
@@ -217,7 +217,7 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 // appendOrder appends an order object.
 func (s *Server) appendOrder(b []byte, o *orderRec, m *mkt) []byte {
 	b = strconvUint(append(b, `{"id":`...), o.ID)
-	b = appendStr(b, "client_order_id", o.ClientID)
+	b = appendString(appendKey(b, "client_order_id", false), o.clientID())
 	b = appendUint(b, "account_id", o.Account)
 	b = appendStr(b, "market", m.name)
 	b = appendStr(b, "side", sideNames[o.Side&1])

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"math"
 	"sync"
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
+	"github.com/instant-social-trading/ist/internal/idmap"
 )
 
 // Order statuses, as in the API.
@@ -21,10 +23,12 @@ const (
 var statusNames = [...]string{"open", "partially_filled", "filled", "cancelled", "rejected", "expired"}
 
 // orderRec is one order of the read model. Prices are in steps,
-// quantities in lots, QuoteBudget in quote units (10^-8).
+// quantities in lots, QuoteBudget in quote units (10^-8). It holds no
+// pointer, so that the table of orders is never scanned by the garbage
+// collector.
 type orderRec struct {
 	ID          uint64
-	ClientID    string
+	ClientID    engine.Ref // zero padded; see clientID
 	Account     uint64
 	Market      uint32
 	Side        book.Side
@@ -50,6 +54,85 @@ type orderRec struct {
 
 func (o *orderRec) done() bool { return o.Status >= statusFilled }
 
+// clientID returns the client order id without its zero padding, as a
+// slice of o's own array.
+func (o *orderRec) clientID() []byte {
+	if i := bytes.IndexByte(o.ClientID[:], 0); i >= 0 {
+		return o.ClientID[:i]
+	}
+	return o.ClientID[:]
+}
+
+// orderTab holds the read model's orders by id: pages of records in
+// slots that are reused once freed, and an index from id to slot. Records
+// hold no pointers, so the collector never scans them, a new order does
+// not allocate once the table has grown, and growth adds a page instead of
+// copying every order. A record pointer from get or put is valid until
+// the next put.
+type orderTab struct {
+	pages [][]orderRec
+	next  int32   // slots used so far (freed ones included)
+	free  []int32 // freed slots, reused first
+	idx   *idmap.Map
+}
+
+// orderPage is the number of records in a page of orderTab (150 KiB).
+const orderPage = 1024
+
+func newOrderTab() orderTab { return orderTab{idx: idmap.New(1024)} }
+
+func (t *orderTab) at(i int32) *orderRec { return &t.pages[i/orderPage][i%orderPage] }
+
+// get returns the order id, or nil.
+func (t *orderTab) get(id uint64) *orderRec {
+	i, ok := t.idx.Get(id)
+	if !ok {
+		return nil
+	}
+	return t.at(i)
+}
+
+// put stores o under o.ID (non-zero), replacing an order with that id.
+func (t *orderTab) put(o *orderRec) *orderRec {
+	i, ok := t.idx.Get(o.ID)
+	if !ok {
+		if n := len(t.free); n > 0 {
+			i, t.free = t.free[n-1], t.free[:n-1]
+		} else {
+			if int(t.next) == len(t.pages)*orderPage {
+				t.pages = append(t.pages, make([]orderRec, orderPage))
+			}
+			i = t.next
+			t.next++
+		}
+		t.idx.Put(o.ID, i)
+	}
+	r := t.at(i)
+	*r = *o
+	return r
+}
+
+// del removes order id, if present.
+func (t *orderTab) del(id uint64) {
+	if i, ok := t.idx.Get(id); ok {
+		t.idx.Delete(id)
+		*t.at(i) = orderRec{}
+		t.free = append(t.free, i)
+	}
+}
+
+// len returns the number of orders.
+func (t *orderTab) len() int { return t.idx.Len() }
+
+// each calls f with every order, in slot order.
+func (t *orderTab) each(f func(o *orderRec)) {
+	for i := range t.next {
+		if o := t.at(i); o.ID != 0 {
+			f(o)
+		}
+	}
+}
+
 // fillRec is one side of a trade, as its account sees it.
 type fillRec struct {
 	TradeID uint64
@@ -74,7 +157,7 @@ type fillRec struct {
 type readModel struct {
 	mu      sync.RWMutex
 	Seq     uint64 // of the last result applied
-	Orders  map[uint64]*orderRec
+	Orders  orderTab
 	accts   map[uint64]*acctHist
 	Markets map[uint32]*marketData // public trades and candles (mdata.go)
 
@@ -120,7 +203,7 @@ func (m *readModel) take(tag uint64) *orderRec {
 // newReadModel returns an empty read model that keeps everything.
 func newReadModel() *readModel {
 	full := make(chan struct{}, 1)
-	return &readModel{pending: map[uint64]*orderRec{}, Orders: map[uint64]*orderRec{},
+	return &readModel{pending: map[uint64]*orderRec{}, Orders: newOrderTab(),
 		accts: map[uint64]*acctHist{}, Markets: map[uint32]*marketData{},
 		chg: &changes{full: full}, full: full}
 }
@@ -163,6 +246,7 @@ func (m *readModel) apply(res *engine.Result) {
 		case book.EvAccepted:
 			o := &orderRec{ID: ev.OrderID, Account: ev.Owner, Market: ev.Market, Side: ev.Side,
 				Price: ev.Price, Qty: ev.Qty, Created: res.Time}
+			// o stays on the stack: put copies it into the table.
 			if meta != nil && ev.OrderID == res.ID {
 				o.ClientID, o.Type, o.TIF, o.STP, o.PostOnly = meta.ClientID, meta.Type, meta.TIF, meta.STP, meta.PostOnly
 				o.StopPrice, o.QuoteBudget = meta.StopPrice, meta.QuoteBudget
@@ -173,7 +257,7 @@ func (m *readModel) apply(res *engine.Result) {
 				// always an IOC limit with copy-group self-trade prevention.
 				o.Type, o.TIF, o.STP = book.Limit, book.IOC, book.STPCancelTaker
 			}
-			m.Orders[o.ID] = o
+			m.Orders.put(o)
 			a := m.acct(o.Account)
 			a.ids = append(a.ids, o.ID)
 			m.touched = append(m.touched, o.ID)
@@ -182,7 +266,7 @@ func (m *readModel) apply(res *engine.Result) {
 				nt++
 			}
 		case book.EvTriggered:
-			if o := m.Orders[ev.OrderID]; o != nil {
+			if o := m.Orders.get(ev.OrderID); o != nil {
 				o.Stop = false
 				m.touched = append(m.touched, o.ID)
 				if nt < len(takers) {
@@ -193,7 +277,7 @@ func (m *readModel) apply(res *engine.Result) {
 		case book.EvTrade:
 			tradeID := res.Seq<<16 | uint64(min(i, 1<<16-1))
 			m.applyTrade(res, ev, tradeID)
-			if o := m.Orders[ev.OrderID]; o != nil {
+			if o := m.Orders.get(ev.OrderID); o != nil {
 				o.fill(ev.Price, ev.Qty)
 				if ev.Remaining == 0 && o.Qty > 0 {
 					o.Status = statusFilled
@@ -203,7 +287,7 @@ func (m *readModel) apply(res *engine.Result) {
 				o.Updated = res.Time
 				m.touched = append(m.touched, o.ID)
 			}
-			if o := m.Orders[ev.MakerID]; o != nil {
+			if o := m.Orders.get(ev.MakerID); o != nil {
 				o.fill(ev.Price, ev.Qty)
 				if ev.MakerRemaining == 0 {
 					o.Status = statusFilled
@@ -214,7 +298,7 @@ func (m *readModel) apply(res *engine.Result) {
 				m.touched = append(m.touched, o.ID)
 			}
 		case book.EvCancelled, book.EvExpired:
-			if o := m.Orders[ev.OrderID]; o != nil {
+			if o := m.Orders.get(ev.OrderID); o != nil {
 				o.Status = statusCancelled
 				if ev.Kind == book.EvExpired {
 					o.Status = statusExpired
@@ -229,7 +313,7 @@ func (m *readModel) apply(res *engine.Result) {
 				m.touched = append(m.touched, o.ID)
 			}
 		case book.EvAmended:
-			if o := m.Orders[ev.OrderID]; o != nil {
+			if o := m.Orders.get(ev.OrderID); o != nil {
 				o.Price = ev.Price
 				o.Qty = o.Filled + ev.Qty
 				o.Updated = res.Time
@@ -240,7 +324,7 @@ func (m *readModel) apply(res *engine.Result) {
 	// Market orders that used up their budget or quantity end without an
 	// event of their own.
 	for _, id := range takers[:nt] {
-		o := m.Orders[id]
+		o := m.Orders.get(id)
 		if o == nil || o.done() || o.Stop || (o.Type != book.Market && o.Type != book.StopMarket) {
 			continue
 		}
@@ -272,7 +356,7 @@ func (o *orderRec) fill(price, qty int64) {
 func (m *readModel) order(account, id uint64) (orderRec, bool) {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	o := m.Orders[id]
+	o := m.Orders.get(id)
 	if o == nil || o.Account != account {
 		return orderRec{}, false
 	}
@@ -296,7 +380,7 @@ func (m *readModel) orders(dst []orderRec, account uint64, market uint32, status
 		if id <= after {
 			continue
 		}
-		o := m.Orders[id]
+		o := m.Orders.get(id)
 		if o == nil || (market != 0 && o.Market != market) ||
 			(status == 1 && o.done()) || (status == 2 && !o.done()) {
 			continue
@@ -350,7 +434,7 @@ func (m *readModel) addFill(a uint64, f fillRec) {
 // trims the oldest done orders beyond keepOrders.
 func (m *readModel) settle(seq uint64) {
 	for _, id := range m.touched {
-		o := m.Orders[id]
+		o := m.Orders.get(id)
 		if o == nil || o.logged == seq {
 			continue
 		}
@@ -373,7 +457,7 @@ func (m *readModel) finish(o *orderRec) {
 	for m.keepOrders > 0 && len(a.done) > m.keepOrders {
 		old := a.done[0]
 		a.done = a.done[1:]
-		delete(m.Orders, old)
+		m.Orders.del(old)
 		a.dead++
 		m.chg.orders.add(orderRec{ID: old, gone: true})
 		m.chg.count(1)
@@ -381,7 +465,7 @@ func (m *readModel) finish(o *orderRec) {
 	if a.dead > 16 && a.dead > len(a.ids)/2 {
 		ids := a.ids[:0]
 		for _, id := range a.ids {
-			if m.Orders[id] != nil {
+			if m.Orders.get(id) != nil {
 				ids = append(ids, id)
 			}
 		}

@@ -275,7 +275,7 @@ func (s *Server) replayHistory(cmd *engine.Command, res *engine.Result) {
 	}
 	if cmd.Kind == engine.CmdPlace {
 		o := &cmd.Order
-		s.rm.expect(cmd.Tag, &orderRec{ClientID: cmd.Ref.String(), Type: o.Type, TIF: o.TIF, STP: o.STP,
+		s.rm.expect(cmd.Tag, &orderRec{ClientID: cmd.Ref, Type: o.Type, TIF: o.TIF, STP: o.STP,
 			PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget})
 	}
 	s.rm.apply(res)

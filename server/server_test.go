@@ -518,7 +518,7 @@ func TestAdminAccountsAndHistoryGap(t *testing.T) {
 	// An order missing from the history (as after a crash) can still be
 	// cancelled.
 	ts.s.rm.mu.Lock()
-	delete(ts.s.rm.Orders, 1)
+	ts.s.rm.Orders.del(1)
 	ts.s.rm.mu.Unlock()
 	if code, _ := ts.errCode("GET", "/v1/orders/"+id(sell), alice, ""); code != 404 {
 		t.Fatal(code)

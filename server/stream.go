@@ -141,7 +141,7 @@ next:
 				continue next
 			}
 		}
-		if o := m.Orders[id]; o != nil {
+		if o := m.Orders.get(id); o != nil {
 			out = append(out, *o)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"time"
 
 	"github.com/instant-social-trading/ist/bench"
@@ -22,11 +23,18 @@ func runEngine(args []string) int {
 	rate := fs.Float64("rate", 1e6, "open-loop offered commands per second")
 	openN := fs.Int("open-n", 3_000_000, "open-loop commands")
 	accounts := fs.Int("accounts", 100, "trading accounts")
+	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the closed loop to `file`")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
 	}
 	cfg := bench.EngineConfig{Producers: *producers, Commands: *n, Accounts: *accounts, Seed: 1, RingSize: 1 << 14}
+	stop, err := startProfile(*cpuProf)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench engine:", err)
+		return 1
+	}
 	closed, err := bench.EngineClosedLoop(cfg)
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "istbench engine:", err)
 		return 1
@@ -58,6 +66,7 @@ func runDurable(args []string) int {
 	rate := fs.Float64("rate", 100_000, "open-loop offered commands per second")
 	openN := fs.Int("open-n", 1_000_000, "open-loop commands")
 	dirFlag := fs.String("dir", "", "directory for the logs (default: a temporary one, removed)")
+	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the durable closed loop to `file`")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
 	}
@@ -67,6 +76,11 @@ func runDurable(args []string) int {
 		return 1
 	}
 	defer cleanup()
+	stop, err := startProfile(*cpuProf)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench durable:", err)
+		return 1
+	}
 
 	measure := func(name string, run func(cfg bench.EngineConfig) (bench.EngineResult, error), commands int, rate float64) (bench.EngineResult, *bench.CountingJournal, error) {
 		l, err := bench.OpenLog(bench.Sub(dir, name))
@@ -80,6 +94,7 @@ func runDurable(args []string) int {
 		return res, j, err
 	}
 	closed, j, err := measure("closed", bench.EngineClosedLoop, *n, 0)
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "istbench durable:", err)
 		return 1
@@ -187,6 +202,26 @@ func runRecovery(args []string) int {
 	fmt.Printf("commands=%d replay_cmds_per_sec=%.0f cold_start_ms=%d cold_start_snapshot_ms=%d snapshot_pause_ms_per_million_orders=%.1f\n",
 		last, replayRate, cold.Milliseconds(), warm.Milliseconds(), perMillion)
 	return 0
+}
+
+// startProfile starts a CPU profile to the file name, if not empty; stop
+// ends it and closes the file.
+func startProfile(name string) (stop func(), err error) {
+	if name == "" {
+		return func() {}, nil
+	}
+	fh, err := os.Create(name)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(fh); err != nil {
+		fh.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		fh.Close()
+	}, nil
 }
 
 // scratch returns dir, or a new temporary directory and its cleanup.
