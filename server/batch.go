@@ -21,6 +21,20 @@ type batchItem struct {
 	fills []fillRec
 }
 
+// batchScratch is the reusable memory of one batch request: the decoded
+// orders, the items with their fills, and the answer being built.
+type batchScratch struct {
+	rs    []orderReq
+	errs  []error
+	items []batchItem
+	out   []byte
+}
+
+var batchScratches = sync.Pool{New: func() any { return new(batchScratch) }}
+
+// maxPooledOut is the largest answer buffer kept for reuse.
+const maxPooledOut = 1 << 20
+
 // placeBatch handles POST /v1/orders/batch {"orders":[...]}: every valid
 // order is submitted at once (so the engine commits them together, in
 // input order), and the answer has one result per input, in order: an
@@ -33,12 +47,22 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 	}
 	p := parsers.Get()
 	defer parsers.Put(p)
-	rs, errs, err := decodeBatch(p, ctx.PostBody(), nil, nil)
+	sc := batchScratches.Get().(*batchScratch)
+	defer batchScratches.Put(sc)
+	rs, errs, err := decodeBatch(p, ctx.PostBody(), sc.rs, sc.errs)
+	sc.rs, sc.errs = rs, errs
 	if err != nil {
 		writeError(ctx, err)
 		return
 	}
-	items := make([]batchItem, len(rs))
+	// Items are reused with the capacity of their fills.
+	if cap(sc.items) < len(rs) {
+		sc.items = append(sc.items[:cap(sc.items)], make([]batchItem, len(rs)-cap(sc.items))...)
+	}
+	items := sc.items[:len(rs)]
+	for i := range items {
+		items[i] = batchItem{fills: items[i].fills[:0]}
+	}
 	var wg sync.WaitGroup
 	// One block of tags for the batch, so that one callback finds each
 	// result's item by its tag (no closure per order).
@@ -74,7 +98,7 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	wg.Wait()
-	b := append(make([]byte, 0, 512*len(items)), `{"results":[`...)
+	b := append(sc.out[:0], `{"results":[`...)
 	for i := range items {
 		it := &items[i]
 		if i > 0 {
@@ -111,7 +135,11 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		}
 		b = append(b, "]}"...)
 	}
-	writeJSON(ctx, 200, append(b, "]}"...))
+	b = append(b, "]}"...)
+	writeJSON(ctx, 200, b) // copies b
+	if cap(b) <= maxPooledOut {
+		sc.out = b
+	}
 	// Every result was delivered: the read model is done with the
 	// request details.
 	for i := range items {
