@@ -52,15 +52,21 @@ func OpenLog(dir string) (*wal.Log, error) {
 }
 
 // RawAppend measures a bare Pebble append loop in dir: n records of
-// recordSize bytes under sequential keys, committed with Sync every batch
-// records. It returns records per second.
+// recordSize bytes (zeros but the first) under sequential keys, committed
+// with Sync every batch records. It returns records per second.
 func RawAppend(dir string, n, batch, recordSize int) (float64, error) {
+	return RawAppendRecords(dir, n, batch, [][]byte{make([]byte, recordSize)})
+}
+
+// RawAppendRecords is RawAppend with the given record values, used in
+// turn: the bytes the log would write (see StreamRecords), so that
+// compression and table sizes are those of the log too.
+func RawAppendRecords(dir string, n, batch int, records [][]byte) (float64, error) {
 	db, err := pebble.Open(dir, &pebble.Options{MemTableSize: 64 << 20, Logger: nopLogger{}})
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
-	val := make([]byte, recordSize)
 	key := make([]byte, 9)
 	b := db.NewBatch()
 	start := time.Now()
@@ -69,7 +75,10 @@ func RawAppend(dir string, n, batch, recordSize int) (float64, error) {
 		for k := 0; k < 8; k++ {
 			key[8-k] = byte(uint64(i) >> (8 * k))
 		}
-		val[0] = byte(i)
+		val := records[i%len(records)]
+		if len(records) == 1 {
+			val[0] = byte(i)
+		}
 		if err := b.Set(key, val, nil); err != nil {
 			return 0, err
 		}
@@ -88,6 +97,20 @@ type nopLogger struct{}
 func (nopLogger) Infof(string, ...any)         {}
 func (nopLogger) Errorf(string, ...any)        {}
 func (nopLogger) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
+
+// StreamRecords returns the log records (wal.AppendRecord) of the first n
+// commands of the engine benchmarks' order flow, sequenced from 1.
+func StreamRecords(n int) [][]byte {
+	ops := ProducerStream(1, 0, 1, 100, n)
+	out := make([][]byte, len(ops))
+	var c engine.Command
+	for i := range ops {
+		ops[i].command(&c, 1)
+		c.Seq, c.Time = uint64(i+1), int64(1_700_000_000_000_000_000+i*1000)
+		out[i] = wal.AppendRecord(nil, &c)
+	}
+	return out
+}
 
 // RecordSize returns the log record size of a typical place command.
 func RecordSize() int {
