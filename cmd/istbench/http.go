@@ -36,6 +36,7 @@ func runHTTP(args []string) int {
 	history := fs.Duration("history-interval", 0, "istd's Options.HistoryInterval (0: its default, 5 s; negative: only on shutdown)")
 	accounts := fs.Int("accounts", 64, "trading accounts (one token each)")
 	batch := fs.Int("batch", 100, "orders per batch request")
+	batchConns := fs.Int("batch-conns", 0, "connections of the batch closed loop (default: --conns/8, at least 2)")
 	rateFlag := fs.Float64("rate", 0, "open-loop offered requests/s (default: half the bare maximum)")
 	dirFlag := fs.String("dir", "", "istd data directory (default: a temporary one, removed)")
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of one phase (--profile-phase) to `file`")
@@ -146,7 +147,10 @@ func runHTTP(args []string) int {
 		fmt.Printf("istd open at half its own maximum (the bare half-rate exceeds its capacity): %s\n", own)
 	}
 	stop = profile("batch")
-	bt := closedLoop(batchT, max(*conns/8, 2), *dur)
+	if *batchConns <= 0 {
+		*batchConns = max(*conns/8, 2)
+	}
+	bt := closedLoop(batchT, *batchConns, *dur)
 	stop()
 	fmt.Printf("istd batch closed (%d orders per request): %s orders_per_sec=%.0f\n", *batch, bt, bt.perSec*float64(*batch))
 	fmt.Printf("orders_per_sec=%.0f baseline_per_sec=%.0f ratio=%.3f p99_ms=%.3f batch_orders_per_sec=%.0f\n",
