@@ -9,6 +9,7 @@ import (
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,9 +132,15 @@ func runHTTP(args []string) int {
 		return func() { pprof.StopCPUProfile(); fh.Close() }
 	}
 	stop := profile("single")
+	m0 := scrapeCommits(ist)
 	istMax := closedLoop(istT, *conns, *dur)
+	m1 := scrapeCommits(ist)
 	stop()
 	fmt.Printf("istd closed: %s\n", istMax)
+	if n := m1.count - m0.count; n > 0 {
+		fmt.Printf("istd commits in the closed loop: commits=%.0f avg_commit_ms=%.3f orders_per_commit=%.1f\n",
+			n, 1e3*(m1.sum-m0.sum)/n, float64(istMax.ok)/n)
+	}
 	rate := *rateFlag
 	if rate <= 0 {
 		rate = bareMax.perSec / 2
@@ -160,6 +167,36 @@ func runHTTP(args []string) int {
 		return 1
 	}
 	return 0
+}
+
+// commitStats are istd's wal_fsync_duration_seconds count and sum.
+type commitStats struct{ count, sum float64 }
+
+// scrapeCommits reads istd's /metrics for its journal commits (zero if it
+// cannot).
+func scrapeCommits(c *fasthttp.HostClient) commitStats {
+	code, b, err := httpDo(c, "GET", "/metrics", "", "")
+	if err != nil || code != 200 {
+		return commitStats{}
+	}
+	var st commitStats
+	for _, line := range strings.Split(string(b), "\n") {
+		name, val, ok := strings.Cut(line, " ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
+		if err != nil {
+			continue
+		}
+		switch name {
+		case "wal_fsync_duration_seconds_count":
+			st.count = v
+		case "wal_fsync_duration_seconds_sum":
+			st.sum = v
+		}
+	}
+	return st
 }
 
 // httpSetup creates BTC-USDT and n funded accounts and returns their tokens.
