@@ -96,9 +96,22 @@ func (x *idIndex) del(key uint64) {
 	x.slots[i] = idSlot{}
 }
 
-func (x *idIndex) grow() {
+// reserve rehashes now, if needed, so that n keys fit without growth.
+func (x *idIndex) reserve(n int) {
+	bits := 64 - x.shift
+	for (1<<bits)/2 < n {
+		bits++
+	}
+	if bits > 64-x.shift {
+		x.rehash(bits)
+	}
+}
+
+func (x *idIndex) grow() { x.rehash(64 - x.shift + 1) }
+
+// rehash moves every key into a new table of 1<<bits slots.
+func (x *idIndex) rehash(bits uint8) {
 	old := x.slots
-	bits := 64 - x.shift + 1
 	x.slots = make([]idSlot, 1<<bits)
 	x.shift = 64 - bits
 	x.n = 0

@@ -3,8 +3,11 @@ package engine
 import (
 	"context"
 	"math/rand/v2"
+	"runtime"
+	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/instant-social-trading/ist/book"
 )
@@ -186,4 +189,53 @@ func BenchmarkSnapshot(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "ms/snapshot")
 	b.ReportMetric(float64(len(buf))/orders, "bytes/order")
+}
+
+// BenchmarkGrowthPause places 1M resting orders with client order ids in
+// a fresh state and reports the longest single Apply: the pause when the
+// tables grow past a power of two (grow), and with the room reserved
+// beforehand (State.Reserve, Options.Capacity).
+func BenchmarkGrowthPause(b *testing.B) {
+	const orders = 1_000_000
+	for _, reserve := range []bool{false, true} {
+		name := "grow"
+		if reserve {
+			name = "reserved"
+		}
+		b.Run(name, func(b *testing.B) {
+			var worst time.Duration
+			for range b.N {
+				b.StopTimer()
+				s := benchState(b, 100)
+				if reserve {
+					s.Reserve(Capacity{Orders: orders, BookOrders: orders})
+				}
+				runtime.GC()
+				var evs []Event
+				seq := s.Seq()
+				b.StartTimer()
+				for i := range orders {
+					seq++
+					side := book.Side(i % 2)
+					price := int64(1000 - 1 - i%500)
+					if side == book.Sell {
+						price = int64(1000 + 1 + i%500)
+					}
+					c := Command{Kind: CmdPlace, Seq: seq, Account: uint64(1 + i%100), Market: 1,
+						Order: book.Order{Side: side, Price: price, Qty: 1}}
+					c.Ref, _ = MakeRef(strconv.Itoa(i))
+					t0 := time.Now()
+					var out Outcome
+					out, evs = s.Apply(&c, evs[:0])
+					if d := time.Since(t0); d > worst {
+						worst = d
+					}
+					if out.Err != nil {
+						b.Fatal(out.Err)
+					}
+				}
+			}
+			b.ReportMetric(float64(worst.Microseconds())/1e3, "max_apply_ms")
+		})
+	}
 }

@@ -129,9 +129,24 @@ func (t *clientIDTable) delAt(i uint64) {
 	t.slots[i] = clientIDSlot{}
 }
 
-func (t *clientIDTable) grow() {
+func (t *clientIDTable) grow() { t.resize(2 * len(t.slots)) }
+
+// reserve resizes the table now, if needed, so that n entries fit
+// without growth.
+func (t *clientIDTable) reserve(n int) {
+	size := len(t.slots)
+	for 3*size < 4*n {
+		size *= 2
+	}
+	if size > len(t.slots) {
+		t.resize(size)
+	}
+}
+
+// resize moves every entry into a table of size slots (a power of two).
+func (t *clientIDTable) resize(size int) {
 	old := t.slots
-	t.slots = make([]clientIDSlot, 2*len(old))
+	t.slots = make([]clientIDSlot, size)
 	t.mask = uint64(len(t.slots) - 1)
 	for _, s := range old {
 		if s.tag != 0 {

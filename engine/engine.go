@@ -39,6 +39,10 @@ type Options struct {
 	// State is the state to start from (e.g. recovered from a log); its
 	// Seq is the last sequence number already applied. Default NewState().
 	State *State
+	// Capacity is reserved in State before the engine starts (see
+	// State.Reserve), so that matching does not pause to grow its tables
+	// before the state reaches it. Zero: start small and grow as needed.
+	Capacity Capacity
 	// Snapshots receives state snapshots (see Engine.Snapshot). Nil: no
 	// snapshots are taken.
 	Snapshots SnapshotStore
@@ -184,6 +188,7 @@ func Open(opts *Options) (*Engine, error) {
 	if o.State == nil {
 		o.State = NewState()
 	}
+	o.State.Reserve(o.Capacity)
 	r, err := ring.New[slot](o.RingSize)
 	if err != nil {
 		return nil, fmt.Errorf("engine: ring size %d: %w", o.RingSize, err)

@@ -64,6 +64,10 @@ type State struct {
 	leaders   []leader   // by account.leader-1
 	pending   []mirrorFill
 
+	// bookCapacity is the room new books reserve (Reserve); a tuning of
+	// this process, not part of the state.
+	bookCapacity int
+
 	bevs       []book.Event // scratch
 	ids        []uint64     // scratch
 	relScratch []uint64     // scratch
@@ -160,6 +164,42 @@ func NewState() *State {
 	}
 }
 
+// Capacity is the size a State pre-allocates room for (see
+// State.Reserve): growing a table past its size allocates a larger one and
+// copies or rehashes everything in it, which pauses the matcher for tens
+// of milliseconds per million orders at that moment.
+type Capacity struct {
+	// Orders is the number of live orders, over all markets.
+	Orders int
+	// BookOrders is the number of resting orders in each market's book
+	// (size it for the largest market: every book reserves it).
+	BookOrders int
+}
+
+// Reserve makes room for c now, in the order tables and in the book of
+// every market, present and future, so that the state does not grow (and
+// pause) before it reaches that size. It changes nothing observable: the
+// same commands give the same events and hash with or without it. It is
+// itself a growth if the state is large: call it at start-up (the engine
+// does, with Options.Capacity). Like Apply, it is for the state's owner.
+func (s *State) Reserve(c Capacity) {
+	if c.Orders > 0 {
+		if c.Orders > cap(s.orders.slab) {
+			slab := make([]order, len(s.orders.slab), c.Orders)
+			copy(slab, s.orders.slab)
+			s.orders.slab = slab
+		}
+		s.orders.index.Reserve(c.Orders)
+		s.clientIDs.reserve(c.Orders + ClientIDWindow)
+	}
+	if c.BookOrders > 0 {
+		s.bookCapacity = max(s.bookCapacity, c.BookOrders)
+		for _, m := range s.markets {
+			m.book.Reserve(c.BookOrders)
+		}
+	}
+}
+
 // Seq returns the sequence number of the last applied command.
 func (s *State) Seq() uint64 { return s.seq }
 
@@ -251,7 +291,7 @@ func (s *State) createMarket(cmd *Command) Outcome {
 		sp.MakerFeeBps < 0 || sp.MakerFeeBps > 1000 || sp.TakerFeeBps < 0 || sp.TakerFeeBps > 1000 {
 		return Outcome{Err: ErrInvalidSpec}
 	}
-	b, err := book.New(sp.Rules, nil)
+	b, err := book.New(sp.Rules, &book.Options{Capacity: s.bookCapacity})
 	if err != nil {
 		return Outcome{Err: ErrInvalidSpec}
 	}

@@ -40,6 +40,11 @@ type Options struct {
 	// SnapshotInterval is how often the engine snapshots its state.
 	// Default 1 minute.
 	SnapshotInterval time.Duration
+	// Capacity is the room the engine reserves at start-up (live orders in
+	// total, resting orders per book), so that matching does not pause to
+	// grow its tables before the state reaches it (engine.Options.Capacity).
+	// Zero: start small and grow as needed.
+	Capacity engine.Capacity
 	// HistoryInterval is how often the changes to the order history (the
 	// read model of orders, fills and public market data) are saved to
 	// the metadata store, besides on Backup, on Shutdown and whenever
@@ -216,7 +221,7 @@ func Open(opts *Options) (*Server, error) {
 	}
 	s.fsync = newFsyncHistogram()
 	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats}, State: state, Snapshots: l,
-		SnapshotInterval: o.SnapshotInterval, FailFast: true})
+		SnapshotInterval: o.SnapshotInterval, FailFast: true, Capacity: o.Capacity})
 	if err != nil {
 		return fail(fmt.Errorf("server: start engine: %w", err))
 	}

@@ -37,7 +37,11 @@
 // 1m) is how often the state is snapshotted and the log truncated;
 // --max-body and --max-batch-body (IST_MAX_BODY, IST_MAX_BATCH_BODY,
 // default 64 KiB and 1 MiB) limit request bodies; --request-timeout
-// (IST_REQUEST_TIMEOUT, default 10s) bounds a read's wait for fresh views.
+// (IST_REQUEST_TIMEOUT, default 10s) bounds a read's wait for fresh views;
+// --reserve-orders and --reserve-book-orders (IST_RESERVE_ORDERS,
+// IST_RESERVE_BOOK_ORDERS, default 0) make room at start-up for that many
+// live orders and resting orders per book, so that matching does not
+// pause to grow its tables before (docs/operations.md, Capacity).
 // The Go runtime's GOGC and GOMEMLIMIT apply too (docs/operations.md).
 //
 // `istd backup` opens the data directory itself, so it works only while

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/instant-social-trading/ist/engine"
 	"github.com/instant-social-trading/ist/server"
 )
 
@@ -31,6 +32,7 @@ type tuning struct {
 
 	snapshotInterval, requestTimeout time.Duration
 	maxBody, maxBatchBody            int
+	reserveOrders, reserveBookOrders int
 
 	tlsCert, tlsKey string
 }
@@ -55,6 +57,10 @@ func addTuning(fs *flag.FlagSet) *tuning {
 		"fills kept per account; 0: all")
 	t.duration(fs, &t.snapshotInterval, "snapshot-interval", "IST_SNAPSHOT_INTERVAL", time.Minute,
 		"how often the engine's state is snapshotted (the log before the older kept snapshot is then truncated)")
+	t.int(fs, &t.reserveOrders, "reserve-orders", "IST_RESERVE_ORDERS", 0,
+		"live orders (all markets) the engine makes room for at start-up, so that it does not pause to grow before; 0: grow as needed")
+	t.int(fs, &t.reserveBookOrders, "reserve-book-orders", "IST_RESERVE_BOOK_ORDERS", 0,
+		"resting orders each market's book makes room for at start-up (memory: about 100 bytes each, per market); 0: grow as needed")
 	t.int(fs, &t.maxBody, "max-body", "IST_MAX_BODY", 64<<10, "request body limit in bytes")
 	t.int(fs, &t.maxBatchBody, "max-batch-body", "IST_MAX_BATCH_BODY", 1<<20,
 		"body limit of POST /v1/orders/batch in bytes (at least --max-body)")
@@ -123,6 +129,8 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		{"--max-body (must be positive)", t.maxBody <= 0},
 		{"--max-batch-body (must be positive)", t.maxBatchBody <= 0},
 		{"--request-timeout (must be positive)", t.requestTimeout <= 0},
+		{"--reserve-orders", t.reserveOrders < 0},
+		{"--reserve-book-orders", t.reserveBookOrders < 0},
 	} {
 		if c.bad {
 			errs = append(errs, fmt.Errorf("%s must not be negative", c.name))
@@ -158,6 +166,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 	o.HistoryOrders, o.HistoryFills = orAll(t.historyOrders), orAll(t.historyFills)
 	o.SnapshotInterval, o.RequestTimeout = t.snapshotInterval, t.requestTimeout
 	o.MaxBodySize, o.MaxBatchBodySize = t.maxBody, t.maxBatchBody
+	o.Capacity = engine.Capacity{Orders: t.reserveOrders, BookOrders: t.reserveBookOrders}
 	return nil
 }
 

@@ -23,6 +23,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/instant-social-trading/ist/engine"
 	"github.com/instant-social-trading/ist/server"
 )
 
@@ -254,9 +255,12 @@ func TestRateLimitFlags(t *testing.T) {
 		{map[string]string{"IST_SNAPSHOT_INTERVAL": "30s", "IST_MAX_BODY": "1000"}, []string{"--max-batch-body", "5000", "--request-timeout", "2s"},
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				SnapshotInterval: 30 * time.Second, MaxBodySize: 1000, MaxBatchBodySize: 5000, RequestTimeout: 2 * time.Second})},
+		{map[string]string{"IST_RESERVE_ORDERS": "100000"}, []string{"--reserve-book-orders", "5000"},
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				Capacity: engine.Capacity{Orders: 100_000, BookOrders: 5000}})},
 	} {
 		for _, k := range []string{"IST_RATE_LIMIT", "IST_RATE_BURST", "IST_ANON_RATE_LIMIT", "IST_ANON_RATE_BURST", "IST_HISTORY_FILLS",
-			"IST_SNAPSHOT_INTERVAL", "IST_MAX_BODY"} {
+			"IST_SNAPSHOT_INTERVAL", "IST_MAX_BODY", "IST_RESERVE_ORDERS"} {
 			t.Setenv(k, tc.env[k])
 			if _, ok := tc.env[k]; !ok {
 				os.Unsetenv(k)
@@ -275,7 +279,8 @@ func TestRateLimitFlags(t *testing.T) {
 			t.Fatalf("env %v args %v: %+v, want %+v", tc.env, tc.args, o, tc.want)
 		}
 	}
-	for _, args := range [][]string{{"--snapshot-interval", "0s"}, {"--max-body", "-1"}, {"--request-timeout", "0s"}} {
+	for _, args := range [][]string{{"--snapshot-interval", "0s"}, {"--max-body", "-1"}, {"--request-timeout", "0s"},
+		{"--reserve-orders", "-1"}, {"--reserve-book-orders", "-5"}} {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
 		tun := addTuning(fs)
 		if err := fs.Parse(args); err != nil {

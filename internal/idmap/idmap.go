@@ -127,9 +127,23 @@ func (m *Map) All(fn func(key uint64, val int32)) {
 	}
 }
 
-func (m *Map) grow() {
+// Reserve grows the map, if needed, so that it holds n keys before it
+// grows again: the rehash happens now rather than in a later Put.
+func (m *Map) Reserve(n int) {
+	bits := 64 - m.shift
+	for (1<<bits)/2 < n {
+		bits++
+	}
+	if bits > 64-m.shift {
+		m.rehash(bits)
+	}
+}
+
+func (m *Map) grow() { m.rehash(64 - m.shift + 1) }
+
+// rehash moves every key into a new table of 1<<bits slots.
+func (m *Map) rehash(bits uint8) {
 	old := m.slots
-	bits := 64 - m.shift + 1
 	m.slots = make([]slot, 1<<bits)
 	m.shift = 64 - bits
 	m.n = 0

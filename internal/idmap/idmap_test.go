@@ -80,3 +80,29 @@ func BenchmarkPutGetDelete(b *testing.B) {
 		m.Delete(k - 1<<14)
 	}
 }
+
+// Reserve grows the table once, keeping its keys, so that n keys then fit
+// without another growth.
+func TestReserve(t *testing.T) {
+	m := New(16)
+	for k := uint64(1); k <= 10; k++ {
+		m.Put(k, int32(k))
+	}
+	m.Reserve(5000)
+	size := len(m.slots)
+	for k := uint64(1); k <= 5000; k++ {
+		m.Put(k, int32(k))
+	}
+	if len(m.slots) != size {
+		t.Fatalf("grew from %d to %d slots within the reserved size", size, len(m.slots))
+	}
+	for k := uint64(1); k <= 5000; k++ {
+		if v, ok := m.Get(k); !ok || v != int32(k) {
+			t.Fatalf("key %d: %d, %v", k, v, ok)
+		}
+	}
+	m.Reserve(100) // smaller: nothing to do
+	if len(m.slots) != size || m.Len() != 5000 {
+		t.Fatalf("Reserve shrank or lost keys: %d slots, %d keys", len(m.slots), m.Len())
+	}
+}
