@@ -112,3 +112,16 @@ func ExampleState_Apply_copyTrading() {
 	// relation 1: 5 at 100
 	// relation id 1
 }
+
+// An engine that makes room at start-up for a million live orders, and
+// half a million resting orders in each market's book: matching does not
+// pause to grow its tables before the state reaches that size.
+func ExampleOptions_capacity() {
+	e, err := engine.Open(&engine.Options{Capacity: engine.Capacity{Orders: 1_000_000, BookOrders: 500_000}})
+	if err != nil {
+		panic(err)
+	}
+	defer e.Close()
+	fmt.Println("open")
+	// Output: open
+}
