@@ -161,6 +161,18 @@ func BenchmarkPipeline(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cmds/s")
 }
 
+// restingOrder returns the i-th of a stream of orders that all rest on
+// market 1 of benchState (buys below 1000, sells above, 500 levels a side).
+func restingOrder(i int, seq uint64) Command {
+	side := book.Side(i % 2)
+	price := int64(1000 - 1 - i%500)
+	if side == book.Sell {
+		price = int64(1000 + 1 + i%500)
+	}
+	return Command{Kind: CmdPlace, Seq: seq, Account: uint64(1 + i%100), Market: 1,
+		Order: book.Order{Side: side, Price: price, Qty: 1}}
+}
+
 // BenchmarkSnapshot measures the matcher's pause to encode a state with
 // 1M resting orders (reported per million orders).
 func BenchmarkSnapshot(b *testing.B) {
@@ -170,13 +182,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	const orders = 1_000_000
 	for i := range orders {
 		seq++
-		side := book.Side(i % 2)
-		price := int64(1000 - 1 - i%500)
-		if side == book.Sell {
-			price = int64(1000 + 1 + i%500)
-		}
-		c := Command{Kind: CmdPlace, Seq: seq, Account: uint64(1 + i%100), Market: 1,
-			Order: book.Order{Side: side, Price: price, Qty: 1}}
+		c := restingOrder(i, seq)
 		var out Outcome
 		if out, evs = s.Apply(&c, evs[:0]); out.Err != nil {
 			b.Fatal(out.Err)
@@ -216,13 +222,7 @@ func BenchmarkGrowthPause(b *testing.B) {
 				b.StartTimer()
 				for i := range orders {
 					seq++
-					side := book.Side(i % 2)
-					price := int64(1000 - 1 - i%500)
-					if side == book.Sell {
-						price = int64(1000 + 1 + i%500)
-					}
-					c := Command{Kind: CmdPlace, Seq: seq, Account: uint64(1 + i%100), Market: 1,
-						Order: book.Order{Side: side, Price: price, Qty: 1}}
+					c := restingOrder(i, seq)
 					c.Ref, _ = MakeRef(strconv.Itoa(i))
 					t0 := time.Now()
 					var out Outcome
