@@ -20,6 +20,14 @@ type Options struct {
 	// MaxBatch caps the commands the matcher and the journal take at once.
 	// Default 4096.
 	MaxBatch int
+	// CommitsInFlight is how many journal batches may be waiting for their
+	// sync at once with a PipelinedJournal; while they wait, the next
+	// batch gathers what the matcher sequences. Default 1: the sync of one
+	// batch overlaps the delivery of the one before and the gathering of
+	// the next. More in flight make smaller batches, each with its own
+	// write and wake-ups; with one, istd served 20% more single orders
+	// per second over HTTP (istbench http).
+	CommitsInFlight int
 	// Journal makes commands durable before they are acknowledged.
 	// Default: a MemJournal that discards (no durability).
 	Journal Journal
@@ -172,6 +180,9 @@ func Open(opts *Options) (*Engine, error) {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 4096
+	}
+	if o.CommitsInFlight <= 0 {
+		o.CommitsInFlight = 1
 	}
 	if o.Journal == nil {
 		o.Journal = &MemJournal{Discard: true}
@@ -496,12 +507,15 @@ func (e *Engine) output() {
 	defer e.wg.Done()
 	pj, pipelined := e.opts.Journal.(PipelinedJournal)
 	var pending chan pendingBatch
+	var inFlight chan struct{} // a token per batch waiting for its sync
 	if pipelined {
-		// Syncs overlap: while one batch waits for its fsync, the next is
-		// written. The deliverer waits for each in order.
-		pending = make(chan pendingBatch, 64)
+		// While a batch waits for its fsync, the deliverer delivers the
+		// one before and the matcher's next commands gather into the
+		// next batch. The deliverer waits for each in order.
+		pending = make(chan pendingBatch, e.opts.CommitsInFlight)
+		inFlight = make(chan struct{}, e.opts.CommitsInFlight)
 		e.wg.Add(1)
-		go e.deliverer(pending)
+		go e.deliverer(pending, inFlight)
 		defer close(pending)
 	}
 	res := new(Result) // reused: callbacks must not keep it
@@ -510,6 +524,12 @@ func (e *Engine) output() {
 		if hi < next {
 			_ = err
 			return
+		}
+		if pipelined {
+			// Wait for room among the syncs in flight, then take all
+			// that was sequenced meanwhile.
+			inFlight <- struct{}{}
+			hi = e.stamped.Load()
 		}
 		hi = min(hi, next+int64(e.opts.MaxBatch)-1)
 		var wait func() error
@@ -542,15 +562,16 @@ type pendingBatch struct {
 	wait     func() error // nil: nothing to wait for
 }
 
-// deliverer waits for each pipelined batch to be durable, in order, then
-// delivers it.
-func (e *Engine) deliverer(pending <-chan pendingBatch) {
+// deliverer waits for each pipelined batch to be durable, in order, frees
+// its place among the syncs in flight, then delivers it.
+func (e *Engine) deliverer(pending <-chan pendingBatch, inFlight <-chan struct{}) {
 	defer e.wg.Done()
 	res := new(Result)
 	for p := range pending {
 		if p.wait != nil {
 			e.journalFailed(p.wait())
 		}
+		<-inFlight
 		if e.err() == nil {
 			e.durable.Store(p.hi)
 		}
