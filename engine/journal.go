@@ -21,10 +21,11 @@ type Journal interface {
 
 // PipelinedJournal is a Journal that can overlap syncs: CommitAsync hands
 // the appended batch to storage, in order, and returns at once; wait
-// returns once that batch is durable. The engine then writes the next
-// batch while the previous one syncs, and still acknowledges nothing
-// before its wait returns. Each wait is called once, in batch order, on
-// another goroutine than Append and CommitAsync.
+// returns once that batch is durable. While up to Options.CommitsInFlight
+// batches sync, the engine delivers the ones before and gathers the next,
+// and still acknowledges nothing before its wait returns. Each wait is
+// called once, in batch order, on another goroutine than Append and
+// CommitAsync.
 type PipelinedJournal interface {
 	Journal
 	CommitAsync() (wait func() error, err error)

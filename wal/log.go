@@ -167,7 +167,7 @@ func (l *Log) Commit() error {
 
 // CommitAsync implements engine.PipelinedJournal: it applies the batch to
 // Pebble with a synced write but returns before the fsync completes, so
-// that the engine can write the next batch meanwhile; wait returns once
+// that the engine can go on meanwhile; wait returns once
 // the batch is on disk. Batches reach Pebble's log in call order, and a
 // sync covers everything written before it, so no batch is durable before
 // the ones ahead of it. (This uses Pebble's ApplyNoSyncWait, the API
