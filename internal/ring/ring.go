@@ -24,7 +24,10 @@ var (
 // All methods are safe for concurrent use, within the ownership rules:
 // Release is called by the last stage only.
 type Ring[T any] struct {
-	claimed  Sequence // highest sequence handed to a producer; CAS by producers
+	// claimed is the highest sequence handed to a producer (CAS by
+	// producers), with closedBit set by Close: no claim succeeds after
+	// Close, so once the bit is set Claimed is final.
+	claimed  Sequence
 	released Sequence // highest sequence the last stage is done with
 
 	// Read-mostly after New.
@@ -62,14 +65,15 @@ func (r *Ring[T]) Size() int { return int(r.size) }
 // all slots are in use it returns [ErrFull], and after Close [ErrClosed].
 func (r *Ring[T]) TryClaim() (seq int64, slot *T, err error) {
 	for {
-		if r.closed.Load() {
+		cur := r.claimed.Load()
+		if cur&closedBit != 0 {
 			return 0, nil, ErrClosed
 		}
-		cur := r.claimed.Load()
 		next := cur + 1
 		// Slot next was last used by next-size; the last stage must be done
-		// with it. The CAS below fails if another producer moved claimed, so
-		// a stale released can only make us report full, never overwrite.
+		// with it. The CAS below fails if another producer moved claimed
+		// or Close set closedBit, so a stale released can only make us
+		// report full, never overwrite, and no claim follows Close.
 		if next-r.size > r.released.Load() {
 			return 0, nil, ErrFull
 		}
@@ -88,7 +92,7 @@ func (r *Ring[T]) Claim(ctx context.Context) (seq int64, slot *T, err error) {
 		if err != ErrFull {
 			return seq, slot, err
 		}
-		want := r.claimed.Load() + 1 - r.size // release that frees the next slot
+		want := r.Claimed() + 1 - r.size // release that frees the next slot
 		if _, err = r.space.Wait(ctx, want, r.released.Load); err != nil {
 			return 0, nil, err
 		}
@@ -140,13 +144,26 @@ func (r *Ring[T]) Release(seq int64) {
 func (r *Ring[T]) Released() int64 { return r.released.Load() }
 
 // Claimed returns the highest sequence handed to a producer (0 at start).
-func (r *Ring[T]) Claimed() int64 { return r.claimed.Load() }
+// Once Close has returned it is final: no claim succeeds after Close, so a
+// consumer that saw [ErrClosed] knows exactly which slots can still be
+// published.
+func (r *Ring[T]) Claimed() int64 { return r.claimed.Load() &^ closedBit }
+
+// closedBit marks claimed once the ring is closed (sequences never reach
+// it).
+const closedBit = 1 << 62
 
 // Close stops the ring: TryClaim and Claim return [ErrClosed], blocked
 // claims and waits wake up, and WaitPublished returns ErrClosed once the
 // published slots are consumed. Producers holding a claim may still Publish.
 // Closing twice is harmless.
 func (r *Ring[T]) Close() {
+	for {
+		cur := r.claimed.Load()
+		if cur&closedBit != 0 || r.claimed.CompareAndSwap(cur, cur|closedBit) {
+			break
+		}
+	}
 	r.closed.Store(true)
 	r.avail.Close()
 	r.space.Close()

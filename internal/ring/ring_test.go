@@ -5,6 +5,7 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -294,5 +295,57 @@ func TestCloseUnblocks(t *testing.T) {
 	}
 	if _, err := r.WaitPublished(ctx, 3); !errors.Is(err, ErrClosed) {
 		t.Fatalf("WaitPublished(3) after Close: %v, want ErrClosed", err)
+	}
+}
+
+// TestNoClaimAfterClose races producers against Close: once Close has
+// returned, Claimed no longer moves, and every claim that succeeded is
+// within it (a consumer that drains up to Claimed misses nothing).
+func TestNoClaimAfterClose(t *testing.T) {
+	for round := range 200 {
+		r, err := New[int](1 << 10)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var wg sync.WaitGroup
+		var most atomic.Int64
+		start := make(chan struct{})
+		for range 4 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				for range 250 { // 4 × 250 < 1024: the ring never fills
+					seq, _, err := r.TryClaim()
+					if errors.Is(err, ErrClosed) {
+						return
+					}
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					for {
+						m := most.Load()
+						if seq <= m || most.CompareAndSwap(m, seq) {
+							break
+						}
+					}
+					r.Publish(seq)
+				}
+			}()
+		}
+		close(start)
+		for i := 0; i < round%50; i++ {
+			runtime.Gosched()
+		}
+		r.Close()
+		final := r.Claimed()
+		wg.Wait()
+		if got := r.Claimed(); got != final {
+			t.Fatalf("round %d: Claimed moved from %d to %d after Close", round, final, got)
+		}
+		if m := most.Load(); m > final {
+			t.Fatalf("round %d: sequence %d claimed after Close (Claimed %d)", round, m, final)
+		}
 	}
 }
