@@ -67,8 +67,8 @@ func (o *orderRec) clientID() []byte {
 // slots that are reused once freed, and an index from id to slot. Records
 // hold no pointers, so the collector never scans them, a new order does
 // not allocate once the table has grown, and growth adds a page instead of
-// copying every order. A record pointer from get or put is valid until
-// the next put.
+// copying every order. Pages never move: a record pointer from get or put
+// stays valid until that order is deleted (its slot may then be reused).
 type orderTab struct {
 	pages [][]orderRec
 	next  int32   // slots used so far (freed ones included)
@@ -83,7 +83,7 @@ func newOrderTab() orderTab { return orderTab{idx: idmap.New(1024)} }
 
 func (t *orderTab) at(i int32) *orderRec { return &t.pages[i/orderPage][i%orderPage] }
 
-// get returns the order id, or nil.
+// get returns the record of order id, or nil.
 func (t *orderTab) get(id uint64) *orderRec {
 	i, ok := t.idx.Get(id)
 	if !ok {
