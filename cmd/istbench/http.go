@@ -96,10 +96,10 @@ func runHTTP(args []string) int {
 	fmt.Printf("setup: istd data=%s market=BTC-USDT accounts=%d conns=%d open_conns=%d duration=%v\n",
 		dir, *accounts, *conns, *openConns, *dur)
 
-	bareT := &target{client: &fasthttp.HostClient{Addr: bareLn.Addr().String(), MaxConns: max(*conns, *openConns)},
-		path: "/v1/orders", tokens: tokens, orders: 1}
-	istT := &target{client: ist, path: "/v1/orders", tokens: tokens, orders: 1}
-	batchT := &target{client: ist, path: "/v1/orders/batch", tokens: tokens, orders: *batch}
+	bareC := &fasthttp.HostClient{Addr: bareLn.Addr().String(), MaxConns: max(*conns, *openConns)}
+	bareT := newTarget(bareC, "/v1/orders", tokens, 1, 1<<14)
+	istT := newTarget(ist, "/v1/orders", tokens, 1, 1<<14)
+	batchT := newTarget(ist, "/v1/orders/batch", tokens, *batch, 1<<8)
 
 	bareMax := closedLoop(bareT, *conns, *dur)
 	fmt.Printf("bare closed: %s\n", bareMax)
@@ -243,22 +243,29 @@ func httpDo(c *fasthttp.HostClient, method, path, token, body string) (int, []by
 }
 
 // target is what a loop sends: POSTs of random crossing limit orders
-// (orders of them per request; more than 1 makes a batch).
+// (orders of them per request; more than 1 makes a batch). The bodies are
+// generated once, before the loops (bodies), so that the load generator
+// spends its CPU on HTTP, not on formatting orders.
 type target struct {
 	client *fasthttp.HostClient
 	path   string
 	tokens []string
 	orders int
+	bodies [][]byte
 }
 
-// prepare fills req with a fresh order (or batch) from token tok.
-func (t *target) prepare(req *fasthttp.Request, r *rand.Rand, tok string, buf []byte) []byte {
-	req.Reset()
-	req.Header.SetMethod("POST")
-	req.SetRequestURI("http://" + t.client.Addr + t.path)
-	req.Header.Set("Authorization", "Bearer "+tok)
-	req.Header.SetContentType("application/json")
-	b := buf[:0]
+// newTarget returns a target with a pool of n request bodies.
+func newTarget(client *fasthttp.HostClient, path string, tokens []string, orders, n int) *target {
+	t := &target{client: client, path: path, tokens: tokens, orders: orders}
+	r := rand.New(rand.NewPCG(uint64(orders), 7))
+	for range n {
+		t.bodies = append(t.bodies, t.body(r, nil))
+	}
+	return t
+}
+
+// body appends a fresh order (or batch) to b.
+func (t *target) body(r *rand.Rand, b []byte) []byte {
 	if t.orders > 1 {
 		b = append(b, `{"orders":[`...)
 	}
@@ -276,8 +283,23 @@ func (t *target) prepare(req *fasthttp.Request, r *rand.Rand, tok string, buf []
 	if t.orders > 1 {
 		b = append(b, "]}"...)
 	}
-	req.SetBody(b)
 	return b
+}
+
+// request sets up req, for sender w, as a POST from its token; next then
+// gives it its i-th body.
+func (t *target) request(req *fasthttp.Request, w int) {
+	req.Reset()
+	req.Header.SetMethod("POST")
+	req.SetRequestURI("http://" + t.client.Addr + t.path)
+	req.Header.Set("Authorization", "Bearer "+t.tokens[w%len(t.tokens)])
+	req.Header.SetContentType("application/json")
+}
+
+// next gives req the i-th body of sender w from the pool (the request
+// does not modify it).
+func (t *target) next(req *fasthttp.Request, w, i int) {
+	req.SetBodyRaw(t.bodies[(w*7919+i)%len(t.bodies)])
 }
 
 type loopResult struct {
@@ -317,15 +339,13 @@ func closedLoop(t *target, conns int, d time.Duration) loopResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(w), 7))
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			h := newHist()
-			buf := make([]byte, 0, 256*t.orders)
-			tok := t.tokens[w%len(t.tokens)]
-			for time.Now().Before(end) {
-				buf = t.prepare(req, r, tok, buf)
+			t.request(req, w)
+			for i := 0; time.Now().Before(end); i++ {
+				t.next(req, w, i)
 				t0 := time.Now()
 				err := t.client.DoTimeout(req, resp, 30*time.Second)
 				_ = h.RecordValue(max(time.Since(t0).Microseconds(), 1))
@@ -365,20 +385,20 @@ func openLoop(t *target, conns int, rate float64, d time.Duration) loopResult {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := rand.New(rand.NewPCG(uint64(w), 11))
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
 			h := newHist()
-			buf := make([]byte, 0, 256*t.orders)
-			tok := t.tokens[w%len(t.tokens)]
+			t.request(req, w)
+			i := 0
 			for at := range due {
 				if now := time.Now(); now.After(cutoff) {
 					_ = h.RecordValue(max(now.Sub(at).Microseconds(), 1))
 					late.Add(1)
 					continue
 				}
-				buf = t.prepare(req, r, tok, buf)
+				t.next(req, w, i)
+				i++
 				err := t.client.DoTimeout(req, resp, 30*time.Second)
 				_ = h.RecordValue(max(time.Since(at).Microseconds(), 1))
 				if err != nil || resp.StatusCode() >= 300 {
