@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/gob"
 	"errors"
@@ -65,6 +66,15 @@ func (c *chunks[T]) each(f func(*T)) {
 			f(&ch[i])
 		}
 	}
+}
+
+// len returns the number of values.
+func (c *chunks[T]) len() int {
+	n := 0
+	for _, ch := range c.cs {
+		n += len(ch)
+	}
+	return n
 }
 
 // prepend puts the values of old before those of c.
@@ -185,23 +195,44 @@ func candleKey(b []byte, market uint32, iv uint8, start int64) []byte {
 	return binary.BigEndian.AppendUint64(candlePrefix(b, market, iv), uint64(start)^1<<63)
 }
 
+// posOrder is an order copy of a change log with its id and position.
+type posOrder struct {
+	id  uint64
+	pos uint32
+	o   *orderRec
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // writeChanges encodes c into a batch of the store, with seq, and commits
 // it (Sync). It only reads c.
 func (st *store) writeChanges(c *changes, seq uint64, legacy bool) error {
 	b := st.db.NewBatch()
 	defer b.Close()
 	var k, v []byte
-	// Orders: the last copy of each wins.
-	last := make(map[uint64]*orderRec, min(c.n, maxUnsaved))
-	c.orders.each(func(o *orderRec) { last[o.ID] = o })
-	ids := make([]uint64, 0, len(last))
-	for id := range last {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids) // sorted keys make a cheaper batch to apply
-	for _, id := range ids {
-		o := last[id]
-		k = orderKey(k[:0], id)
+	// Orders: the last copy of each wins. Sorting the copies by id (and
+	// by position within an id) puts each order's copies together, last
+	// last, and gives Pebble ascending keys: an insert next to the one
+	// before it is the cheap one in its memtable.
+	orders := make([]posOrder, 0, c.orders.len())
+	c.orders.each(func(o *orderRec) { orders = append(orders, posOrder{o.ID, uint32(len(orders)), o}) })
+	slices.SortFunc(orders, func(a, b posOrder) int {
+		if a.id != b.id {
+			return cmp.Compare(a.id, b.id)
+		}
+		return cmp.Compare(a.pos, b.pos)
+	})
+	for i := range orders {
+		if i+1 < len(orders) && orders[i+1].id == orders[i].id {
+			continue // a later copy follows
+		}
+		o := orders[i].o
+		k = orderKey(k[:0], o.ID)
 		if o.gone {
 			_ = b.Delete(k, nil)
 			continue
@@ -211,10 +242,23 @@ func (st *store) writeChanges(c *changes, seq uint64, legacy bool) error {
 	}
 	// Fills and trades: each is written once; trims come after, so that
 	// they also remove what was added and trimmed since the last save.
-	c.fills.each(func(f *acctFill) {
+	// Fills arrive in trade order, spread over accounts; in key order
+	// (account, trade) they are cheaper to insert.
+	fills := make([]*acctFill, 0, c.fills.len())
+	c.fills.each(func(f *acctFill) { fills = append(fills, f) })
+	slices.SortFunc(fills, func(a, b *acctFill) int {
+		if a.Account != b.Account {
+			return cmp.Compare(a.Account, b.Account)
+		}
+		if a.TradeID != b.TradeID {
+			return cmp.Compare(a.TradeID, b.TradeID)
+		}
+		return cmp.Compare(b2i(a.Maker), b2i(b.Maker))
+	})
+	for _, f := range fills {
 		k = fillKey(k[:0], f.Account, &f.fillRec)
 		_ = b.Set(k, appendFill(v[:0], &f.fillRec), nil)
-	})
+	}
 	fillFrom := map[uint64]*acctFill{}
 	c.fillTrims.each(func(f *acctFill) { fillFrom[f.Account] = f })
 	for a, f := range fillFrom {

@@ -86,3 +86,33 @@ func BenchmarkHistorySave(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkHistoryWrite measures writeChanges alone on saves of the size
+// the saver reaches under load (maxUnsaved changes): ns/trade is the cost
+// of persisting one trade with its two orders and two fills.
+func BenchmarkHistoryWrite(b *testing.B) {
+	const trades = maxUnsaved / 4
+	nop := zerolog.Nop()
+	st, err := openStore(b.TempDir(), &nop)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.close()
+	m := newReadModel()
+	var seq uint64
+	k := 0
+	var write time.Duration
+	for range b.N {
+		for range trades {
+			tradePair(m, &seq, k, 64)
+			k++
+		}
+		c, s := m.takeChanges()
+		t0 := time.Now()
+		if err := st.writeChanges(c, s, false); err != nil {
+			b.Fatal(err)
+		}
+		write += time.Since(t0)
+	}
+	b.ReportMetric(float64(write.Nanoseconds())/float64(b.N*trades), "ns/trade")
+}
