@@ -162,7 +162,11 @@ func (s *State) finish(m *market, id uint64) {
 func (s *State) settle(m *market, bevs []book.Event, dst []Event) []Event {
 	ids := s.ids[:0]
 	for i := range bevs {
-		ev := Event{Event: bevs[i], Market: m.id}
+		// Written in place: dst is the event buffer the results stage
+		// reads, and one pass over it is cheaper than a copy through the
+		// stack.
+		dst = append(dst, Event{Event: bevs[i], Market: m.id})
+		ev := &dst[len(dst)-1]
 		switch ev.Kind {
 		case book.EvAccepted, book.EvTriggered, book.EvAmended:
 			ids = append(ids, ev.OrderID)
@@ -174,7 +178,6 @@ func (s *State) settle(m *market, bevs []book.Event, dst []Event) []Event {
 		case book.EvCancelled, book.EvExpired:
 			s.finish(m, ev.OrderID)
 		}
-		dst = append(dst, ev)
 	}
 	for _, id := range ids {
 		if !m.book.Live(id) {
