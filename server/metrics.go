@@ -6,6 +6,7 @@ import (
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
+	"github.com/instant-social-trading/ist/wal"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -63,6 +64,7 @@ func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "engine_queue_depth",
 			Help: "Commands submitted to the engine and not yet delivered."},
 			func() float64 { return float64(s.eng.QueueDepth()) }),
+		diskSyncs{s.wal},
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wal_durable_sequence",
 			Help: "Sequence number of the last durable command."},
 			func() float64 { return float64(s.eng.DurableSeq()) }),
@@ -113,6 +115,31 @@ func (m *metrics) observe(s *Server, res *engine.Result) {
 func newFsyncHistogram() prometheus.Histogram {
 	return prometheus.NewHistogram(prometheus.HistogramOpts{Name: "wal_fsync_duration_seconds",
 		Help: "Time for a journal batch to become durable (write + fsync).", Buckets: prometheus.ExponentialBuckets(50e-6, 2, 16)})
+}
+
+// diskSyncs exports the log's fsyncs as Pebble times them
+// (wal.Log.SyncStats) as wal_disk_fsync_duration_seconds: the disk's own
+// part of wal_fsync_duration_seconds.
+type diskSyncs struct{ l *wal.Log }
+
+var diskSyncsDesc = prometheus.NewDesc("wal_disk_fsync_duration_seconds",
+	"Time of each fsync of the command log on disk, as Pebble measures it (without waiting for the log writer).", nil, nil)
+
+// Describe implements prometheus.Collector.
+func (d diskSyncs) Describe(ch chan<- *prometheus.Desc) { ch <- diskSyncsDesc }
+
+// Collect implements prometheus.Collector.
+func (d diskSyncs) Collect(ch chan<- prometheus.Metric) {
+	st, err := d.l.SyncStats()
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(diskSyncsDesc, err)
+		return
+	}
+	buckets := make(map[float64]uint64, len(st.Buckets))
+	for _, b := range st.Buckets {
+		buckets[b.Le.Seconds()] = b.Count
+	}
+	ch <- prometheus.MustNewConstHistogram(diskSyncsDesc, st.Count, st.Sum.Seconds(), buckets)
 }
 
 // timedJournal times the engine's journal batches for

@@ -17,6 +17,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/instant-social-trading/ist/engine"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 )
 
@@ -547,6 +548,37 @@ func (l *Log) Stats() (Stats, error) {
 	s.Snapshots, err = l.snapshots()
 	s.Snapshots = slices.Clip(s.Snapshots)
 	return s, err
+}
+
+// SyncStats is a histogram of the log's fsyncs as Pebble times them: the
+// disk's own time per sync, without the wait for the log writer or for the
+// engine. Next to the time a batch takes to become durable (istd's
+// wal_fsync_duration_seconds), it tells a slow disk from a busy machine.
+type SyncStats struct {
+	Count   uint64
+	Sum     time.Duration
+	Buckets []SyncBucket // cumulative, by increasing Le
+}
+
+// SyncBucket is one bucket of SyncStats: Count syncs took at most Le.
+type SyncBucket struct {
+	Le    time.Duration
+	Count uint64
+}
+
+// SyncStats returns the fsyncs of the log since it was opened.
+func (l *Log) SyncStats() (SyncStats, error) {
+	var m dto.Metric
+	if err := l.db.Metrics().LogWriter.FsyncLatency.Write(&m); err != nil {
+		return SyncStats{}, fmt.Errorf("wal: %w", err)
+	}
+	h := m.GetHistogram()
+	st := SyncStats{Count: h.GetSampleCount(), Sum: time.Duration(h.GetSampleSum()), // Pebble observes nanoseconds
+		Buckets: make([]SyncBucket, 0, len(h.GetBucket()))}
+	for _, b := range h.GetBucket() {
+		st.Buckets = append(st.Buckets, SyncBucket{Le: time.Duration(b.GetUpperBound()), Count: b.GetCumulativeCount()})
+	}
+	return st, nil
 }
 
 // quietLogger routes Pebble's informational logs to debug level, and

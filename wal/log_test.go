@@ -376,3 +376,30 @@ func TestSyncFailureStopsAcks(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// SyncStats counts the log's fsyncs: every acknowledged Do waited for
+// one, and the buckets are cumulative up to Count.
+func TestSyncStats(t *testing.T) {
+	o := open(t, t.TempDir(), nil, engine.Options{})
+	defer o.close(t)
+	st0, err := o.log.SyncStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, o.eng, genesis(2)) // one Do at a time: one sync each
+	st, err := o.log.SyncStats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(genesis(2)); st.Count < st0.Count+uint64(n) || st.Sum <= st0.Sum {
+		t.Fatalf("after %d synced commands: %+v (before: count %d)", n, st, st0.Count)
+	}
+	if len(st.Buckets) == 0 || st.Buckets[len(st.Buckets)-1].Count > st.Count {
+		t.Fatalf("buckets %v of %d syncs", st.Buckets, st.Count)
+	}
+	for i := 1; i < len(st.Buckets); i++ {
+		if b, p := st.Buckets[i], st.Buckets[i-1]; b.Le <= p.Le || b.Count < p.Count {
+			t.Fatalf("buckets not cumulative: %v then %v", p, b)
+		}
+	}
+}

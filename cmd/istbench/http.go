@@ -37,7 +37,7 @@ func runHTTP(args []string) int {
 	history := fs.Duration("history-interval", 0, "istd's Options.HistoryInterval (0: its default, 5 s; negative: only on shutdown)")
 	accounts := fs.Int("accounts", 64, "trading accounts (one token each)")
 	batch := fs.Int("batch", 100, "orders per batch request")
-	batchConns := fs.Int("batch-conns", 0, "connections of the batch closed loop (default: --conns/8, at least 2)")
+	batchConns := fs.Int("batch-conns", 0, "connections of the batch closed loop (default: --conns: enough batches in flight to keep istd busy)")
 	rateFlag := fs.Float64("rate", 0, "open-loop offered requests/s (default: half the bare maximum)")
 	dirFlag := fs.String("dir", "", "istd data directory (default: a temporary one, removed)")
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of one phase (--profile-phase) to `file`")
@@ -138,8 +138,8 @@ func runHTTP(args []string) int {
 	stop()
 	fmt.Printf("istd closed: %s\n", istMax)
 	if n := m1.count - m0.count; n > 0 {
-		fmt.Printf("istd commits in the closed loop: commits=%.0f avg_commit_ms=%.3f orders_per_commit=%.1f\n",
-			n, 1e3*(m1.sum-m0.sum)/n, float64(istMax.ok)/n)
+		fmt.Printf("istd commits in the closed loop: commits=%.0f avg_commit_ms=%.3f orders_per_commit=%.1f disk_fsyncs=%.0f avg_disk_fsync_ms=%.3f\n",
+			n, 1e3*(m1.sum-m0.sum)/n, float64(istMax.ok)/n, m1.disks-m0.disks, 1e3*(m1.diskSum-m0.diskSum)/max(m1.disks-m0.disks, 1))
 	}
 	rate := *rateFlag
 	if rate <= 0 {
@@ -155,7 +155,7 @@ func runHTTP(args []string) int {
 	}
 	stop = profile("batch")
 	if *batchConns <= 0 {
-		*batchConns = max(*conns/8, 2)
+		*batchConns = *conns
 	}
 	bt := closedLoop(batchT, *batchConns, *dur)
 	stop()
@@ -169,8 +169,10 @@ func runHTTP(args []string) int {
 	return 0
 }
 
-// commitStats are istd's wal_fsync_duration_seconds count and sum.
-type commitStats struct{ count, sum float64 }
+// commitStats are istd's wal_fsync_duration_seconds count and sum (journal
+// batches, from hand-off to durable) and wal_disk_fsync_duration_seconds'
+// (the disk's own fsyncs).
+type commitStats struct{ count, sum, disks, diskSum float64 }
 
 // scrapeCommits reads istd's /metrics for its journal commits (zero if it
 // cannot).
@@ -194,6 +196,10 @@ func scrapeCommits(c *fasthttp.HostClient) commitStats {
 			st.count = v
 		case "wal_fsync_duration_seconds_sum":
 			st.sum = v
+		case "wal_disk_fsync_duration_seconds_count":
+			st.disks = v
+		case "wal_disk_fsync_duration_seconds_sum":
+			st.diskSum = v
 		}
 	}
 	return st
