@@ -160,8 +160,12 @@ type MarketSpec struct {
 
 // Command is one input to the state machine. It is a fixed-size value
 // with no pointers, so that it can live in ring slots and be encoded to the
-// log as is. Seq and Time are set by the sequencer; the state machine never
-// reads a clock.
+// log field by field. Seq and Time are set by the sequencer; the state
+// machine never reads a clock.
+//
+// The fields of trading commands come first: a place, cancel or amend
+// reads only the first three of the value's five cache lines, which
+// travel from the submitting goroutine's core to the matcher's.
 type Command struct {
 	Kind    CommandKind
 	Seq     uint64 // sequence number, from the sequencer
@@ -171,12 +175,12 @@ type Command struct {
 	Asset   uint32
 	Amount  int64  // deposits and withdrawals
 	OrderID uint64 // cancel and amend
-	Ref     Ref    // client order id, deposit or withdrawal reference
-	Name    Name   // asset, market or account name
-	Order   book.Order
-	Spec    MarketSpec
-	Copy    CopySpec // copy-trading commands
 	// Tag is an opaque value of the submitter, echoed in the Result (e.g.
 	// a request id or a send timestamp). The state machine ignores it.
-	Tag uint64
+	Tag   uint64
+	Ref   Ref // client order id, deposit or withdrawal reference
+	Order book.Order
+	Name  Name // asset, market or account name
+	Spec  MarketSpec
+	Copy  CopySpec // copy-trading commands
 }

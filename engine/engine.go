@@ -84,16 +84,22 @@ type Result struct {
 // slot is one ingress ring entry. The producer fills cmd, done and fut;
 // the matcher sets Seq/Time, then out and events; the output stage reads
 // them all. See internal/ring for who owns a slot when.
+//
+// Its size is a multiple of 64 and the ring's array starts on a page, so
+// every slot starts on a cache line: what the matcher writes (out,
+// events) fills its first line, and a trading command's fields the next
+// three (see Command): four lines move between cores per command.
 type slot struct {
-	cmd    Command
-	done   func(*Result)
-	fut    *future
 	out    Outcome
 	events []Event
+	done   func(*Result)
+	cmd    Command
+	fut    *future
 	// batchEnd: a batch of the matcher ended at this slot; what it left
 	// after the batch is in Engine.after at the same index. Only a few
 	// slots have one, so the rest do not carry (or touch) its fields.
 	batchEnd bool
+	_        [55]byte // to a multiple of 64 bytes (TestSlotLayout)
 }
 
 // afterBatch is what the matcher leaves after a batch for the results

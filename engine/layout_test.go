@@ -1,0 +1,31 @@
+package engine
+
+import (
+	"testing"
+	"unsafe"
+)
+
+// The ring slot is a whole number of cache lines, with the matcher's
+// outputs in the first and a trading command's fields in the next three
+// (see slot and Command).
+func TestSlotLayout(t *testing.T) {
+	var s slot
+	if n := unsafe.Sizeof(s); n%64 != 0 {
+		t.Errorf("slot is %d bytes, not a multiple of 64", n)
+	}
+	if end := unsafe.Offsetof(s.done) + unsafe.Sizeof(s.done); end > 64 {
+		t.Errorf("out, events and done end at %d, past the first line", end)
+	}
+	var c Command
+	if off := unsafe.Offsetof(s.cmd); off != 64 {
+		t.Errorf("cmd at %d, want 64", off)
+	}
+	if end := unsafe.Offsetof(c.Order) + unsafe.Sizeof(c.Order); end > 3*64 {
+		t.Errorf("a trading command's fields end at %d, past three lines", end)
+	}
+	for name, off := range map[string]uintptr{"Tag": unsafe.Offsetof(c.Tag), "Ref": unsafe.Offsetof(c.Ref)} {
+		if off > unsafe.Offsetof(c.Order) {
+			t.Errorf("%s at %d, after Order", name, off)
+		}
+	}
+}
