@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/instant-social-trading/ist/book"
@@ -48,15 +49,95 @@ const maxUnsaved = 1 << 16
 // chunks, never copying what it holds.
 const chunkLen = 1024
 
-// chunks is an append-only list of values in fixed-size chunks.
-type chunks[T any] struct{ cs [][]T }
+// chunks is an append-only list of values in fixed-size chunks, taken
+// from pool (if set).
+type chunks[T any] struct {
+	cs   [][]T
+	pool *chunkPool[T]
+}
 
 func (c *chunks[T]) add(v T) {
 	if n := len(c.cs); n == 0 || len(c.cs[n-1]) == chunkLen {
-		c.cs = append(c.cs, make([]T, 0, chunkLen))
+		c.cs = append(c.cs, c.pool.get())
 	}
 	last := &c.cs[len(c.cs)-1]
 	*last = append(*last, v)
+}
+
+// release gives the chunks back to the pool; c is empty after.
+func (c *chunks[T]) release() {
+	c.pool.put(c.cs)
+	c.cs = nil
+}
+
+// chunkPool recycles the chunks of saved change logs: the saver gives them
+// back once written, and later change logs reuse them, so that the history
+// does not make garbage at the rate of the trading (the values hold no
+// pointers, so a reused chunk is simply overwritten). It keeps at most a
+// full change log's worth.
+type chunkPool[T any] struct {
+	mu   sync.Mutex
+	free [][]T
+}
+
+// get returns an empty chunk; p may be nil.
+func (p *chunkPool[T]) get() []T {
+	if p != nil {
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		if n := len(p.free); n > 0 {
+			c := p.free[n-1]
+			p.free = p.free[:n-1]
+			return c[:0]
+		}
+	}
+	return make([]T, 0, chunkLen)
+}
+
+// put keeps cs for reuse; p may be nil.
+func (p *chunkPool[T]) put(cs [][]T) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range cs {
+		if len(p.free) >= maxUnsaved/chunkLen {
+			return
+		}
+		p.free = append(p.free, c)
+	}
+}
+
+// changePools are the chunk pools of a read model's change logs.
+type changePools struct {
+	orders  chunkPool[orderRec]
+	fills   chunkPool[acctFill]
+	trades  chunkPool[mktTrade]
+	candles chunkPool[mktCandle]
+}
+
+// newChanges returns an empty change log drawing on p, which tells full
+// once it grows past maxUnsaved entries.
+func newChanges(full chan<- struct{}, p *changePools) *changes {
+	c := &changes{full: full}
+	c.orders.pool = &p.orders
+	c.fills.pool, c.fillTrims.pool = &p.fills, &p.fills
+	c.trades.pool, c.tradeTrims.pool = &p.trades, &p.trades
+	c.candles.pool, c.candleTrims.pool = &p.candles, &p.candles
+	return c
+}
+
+// release gives the chunks of a saved change log back to their pools;
+// nothing may read c after.
+func (c *changes) release() {
+	c.orders.release()
+	c.fills.release()
+	c.fillTrims.release()
+	c.trades.release()
+	c.tradeTrims.release()
+	c.candles.release()
+	c.candleTrims.release()
 }
 
 // each calls f on every value, oldest first.
@@ -132,7 +213,7 @@ func (c *changes) count(k int) {
 func (m *readModel) takeChanges() (*changes, uint64) {
 	m.mu.Lock()
 	c, seq := m.chg, m.Seq
-	m.chg = &changes{full: m.full}
+	m.chg = newChanges(m.full, &m.pools)
 	m.mu.Unlock()
 	return c, seq
 }
@@ -195,6 +276,10 @@ func candleKey(b []byte, market uint32, iv uint8, start int64) []byte {
 	return binary.BigEndian.AppendUint64(candlePrefix(b, market, iv), uint64(start)^1<<63)
 }
 
+// maxRetainedSaveBytes bounds the buffer the save batch keeps between
+// saves: a full change log (maxUnsaved changes) takes about 6 MB.
+const maxRetainedSaveBytes = 16 << 20
+
 // posOrder is an order copy of a change log with its id and position.
 type posOrder struct {
 	id  uint64
@@ -212,15 +297,22 @@ func b2i(b bool) int {
 // writeChanges encodes c into a batch of the store, with seq, and commits
 // it (Sync). It only reads c.
 func (st *store) writeChanges(c *changes, seq uint64, legacy bool) error {
-	b := st.db.NewBatch()
-	defer b.Close()
+	// One batch serves every save, keeping its buffer: a fresh one per save
+	// was a fifth of istd's garbage under a stream of batch orders.
+	if st.batch == nil {
+		st.batch = st.db.NewBatch(pebble.WithMaxRetainedSizeBytes(maxRetainedSaveBytes))
+	}
+	b := st.batch
+	b.Reset()
+	defer b.Reset()
 	var k, v []byte
 	// Orders: the last copy of each wins. Sorting the copies by id (and
 	// by position within an id) puts each order's copies together, last
 	// last, and gives Pebble ascending keys: an insert next to the one
 	// before it is the cheap one in its memtable.
-	orders := make([]posOrder, 0, c.orders.len())
+	orders := st.orders[:0]
 	c.orders.each(func(o *orderRec) { orders = append(orders, posOrder{o.ID, uint32(len(orders)), o}) })
+	defer func() { clear(orders); st.orders = orders[:0] }() // kept for the next save
 	slices.SortFunc(orders, func(a, b posOrder) int {
 		if a.id != b.id {
 			return cmp.Compare(a.id, b.id)
@@ -244,8 +336,9 @@ func (st *store) writeChanges(c *changes, seq uint64, legacy bool) error {
 	// they also remove what was added and trimmed since the last save.
 	// Fills arrive in trade order, spread over accounts; in key order
 	// (account, trade) they are cheaper to insert.
-	fills := make([]*acctFill, 0, c.fills.len())
+	fills := st.fills[:0]
 	c.fills.each(func(f *acctFill) { fills = append(fills, f) })
+	defer func() { clear(fills); st.fills = fills[:0] }()
 	slices.SortFunc(fills, func(a, b *acctFill) int {
 		if a.Account != b.Account {
 			return cmp.Compare(a.Account, b.Account)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/rs/zerolog"
 )
 
 // storedKeys counts the store's keys under prefix.
@@ -304,5 +305,66 @@ func TestHistoryCrashAfterSave(t *testing.T) {
 	}
 	if got := fmt.Sprint(ts2.must(200, "GET", "/v1/markets/BTC-USDT/candles?interval=1m", "", "")["candles"]); got != wantCandles {
 		t.Fatalf("candles after the crash:\n%s\nwant\n%s", got, wantCandles)
+	}
+}
+
+// TestHistoryChunkReuse saves many change logs, each of several chunks,
+// through the chunk pools (each save's chunks serve the next change logs),
+// and checks that the store then reads back as the model in memory.
+func TestHistoryChunkReuse(t *testing.T) {
+	nop := zerolog.Nop()
+	st, err := openStore(t.TempDir(), &nop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	live := newReadModel()
+	live.keepOrders, live.keepFills = 700, 900 // trims too
+	var seq uint64
+	k := 0
+	for save := range 6 {
+		for range 1500 + 700*save {
+			tradePair(live, &seq, k, 5)
+			k++
+		}
+		c, s := live.takeChanges()
+		if len(c.orders.cs) < 2 {
+			t.Fatalf("save %d: %d chunks of orders; the test needs several", save, len(c.orders.cs))
+		}
+		if err := st.writeChanges(c, s, false); err != nil {
+			t.Fatal(err)
+		}
+		c.release()
+		if save == 0 && len(live.pools.orders.free) == 0 {
+			t.Fatal("a released change log gave no chunks back")
+		}
+	}
+	m := newReadModel()
+	if _, err := m.loadHistory(st); err != nil {
+		t.Fatal(err)
+	}
+	if m.Seq != seq || m.Orders.len() != live.Orders.len() {
+		t.Fatalf("read back seq %d with %d orders, want %d with %d", m.Seq, m.Orders.len(), seq, live.Orders.len())
+	}
+	live.Orders.each(func(o *orderRec) {
+		r := m.Orders.get(o.ID)
+		want := *o
+		if r != nil {
+			want.logged = r.logged // bookkeeping of the change log, not stored
+		}
+		if r == nil || *r != want {
+			t.Fatalf("order %d read back as %+v, want %+v", o.ID, r, o)
+		}
+	})
+	for a, h := range live.accts {
+		if fmt.Sprint(m.accts[a].fills) != fmt.Sprint(h.fills) {
+			t.Fatalf("account %d's fills read back as %v, want %v", a, m.accts[a].fills, h.fills)
+		}
+	}
+	for mk, d := range live.Markets {
+		r := m.Markets[mk]
+		if fmt.Sprint(r.recent(nil, 100)) != fmt.Sprint(d.recent(nil, 100)) || fmt.Sprint(r.Candles) != fmt.Sprint(d.Candles) {
+			t.Fatalf("market %d read back as %+v, want %+v", mk, r, d)
+		}
 	}
 }

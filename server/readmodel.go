@@ -168,7 +168,8 @@ type readModel struct {
 	// full gets a value when it grows past maxUnsaved entries.
 	chg     *changes
 	full    chan struct{}
-	touched []uint64 // scratch of apply: orders touched by one result
+	pools   changePools // chunks of saved change logs, for the next
+	touched []uint64    // scratch of apply: orders touched by one result
 
 	// pending holds the request details of orders being placed, by
 	// Command.Tag: the engine's result does not carry the command.
@@ -203,9 +204,11 @@ func (m *readModel) take(tag uint64) *orderRec {
 // newReadModel returns an empty read model that keeps everything.
 func newReadModel() *readModel {
 	full := make(chan struct{}, 1)
-	return &readModel{pending: map[uint64]*orderRec{}, Orders: newOrderTab(),
+	m := &readModel{pending: map[uint64]*orderRec{}, Orders: newOrderTab(),
 		accts: map[uint64]*acctHist{}, Markets: map[uint32]*marketData{},
-		chg: &changes{full: full}, full: full}
+		full: full}
+	m.chg = newChanges(full, &m.pools)
+	return m
 }
 
 // acct returns the history of account a, created if need be.

@@ -362,6 +362,7 @@ func (s *Server) saveHistory() (uint64, error) {
 		s.rm.putBack(c) // saved with the next
 		return 0, err
 	}
+	c.release() // its chunks serve the next change logs
 	s.legacy = false
 	return seq, nil
 }

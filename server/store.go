@@ -30,6 +30,11 @@ import (
 //	                     statsState (see leaderstats.go)
 type store struct {
 	db *pebble.DB
+	// Scratch of writeChanges, which is not safe for concurrent use (the
+	// server serializes saves).
+	orders []posOrder
+	fills  []*acctFill
+	batch  *pebble.Batch // reused by every save
 }
 
 // openStore opens (or creates) DATA/server.
@@ -49,7 +54,12 @@ func openStore(dataDir string, log *zerolog.Logger) (*store, error) {
 	return &store{db: db}, nil
 }
 
-func (s *store) close() error { return s.db.Close() }
+func (s *store) close() error {
+	if s.batch != nil {
+		s.batch.Close()
+	}
+	return s.db.Close()
+}
 
 // get returns a copy of the value of key, or nil if there is none.
 func (s *store) get(key []byte) ([]byte, error) {
