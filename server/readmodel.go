@@ -183,6 +183,9 @@ type acctHist struct {
 	dead  int      // trimmed ids still in ids
 	done  []uint64 // done orders in the order they finished, oldest first
 	fills []fillRec
+	// fillBuf is the array fills moves back to the start of once trimming
+	// has reached its end (addFill).
+	fillBuf []fillRec
 }
 
 // expect registers the details of the order placed with tag.
@@ -420,9 +423,17 @@ func (m *readModel) addFill(a uint64, f fillRec) {
 	h := m.acct(a)
 	trim := m.keepFills > 0 && len(h.fills) >= m.keepFills
 	if trim {
-		// Reslicing drops the oldest without a copy; append reallocates
-		// (copying only what is kept) once the capacity is used up.
+		// Reslicing drops the oldest without a copy. Once the window
+		// reaches the end of its array, what is kept moves to the start
+		// of fillBuf (2×keepFills, allocated once): readers copy fills
+		// out under the lock, so nothing holds the old window.
 		h.fills = h.fills[len(h.fills)-m.keepFills+1:]
+		if len(h.fills) == cap(h.fills) {
+			if cap(h.fillBuf) < 2*m.keepFills {
+				h.fillBuf = make([]fillRec, 2*m.keepFills)
+			}
+			h.fills = h.fillBuf[:copy(h.fillBuf[:cap(h.fillBuf)], h.fills)]
+		}
 	}
 	h.fills = append(h.fills, f)
 	if trim { // the store keeps what memory keeps: from the first fill kept

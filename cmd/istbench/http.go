@@ -348,6 +348,7 @@ func closedLoop(t *target, conns int, d time.Duration) loopResult {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
+			resp.KeepBodyBuffer = true // no garbage per response in the process that also runs istd
 			h := newHist()
 			t.request(req, w)
 			for i := 0; time.Now().Before(end); i++ {
@@ -394,6 +395,7 @@ func openLoop(t *target, conns int, rate float64, d time.Duration) loopResult {
 			req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
 			defer fasthttp.ReleaseRequest(req)
 			defer fasthttp.ReleaseResponse(resp)
+			resp.KeepBodyBuffer = true // no garbage per response in the process that also runs istd
 			h := newHist()
 			t.request(req, w)
 			i := 0
