@@ -140,10 +140,10 @@ type Engine struct {
 	subMu sync.Mutex
 	subs  atomic.Pointer[[]*subscriber]
 
-	marketViews  sync.Map // uint32 → *MarketView
-	accountViews sync.Map // uint64 → *AccountView
-	relViews     sync.Map // uint64 → *RelationView
-	leaderViews  sync.Map // uint64 → *LeaderView
+	marketViews  viewMap[uint32, MarketView]
+	accountViews viewMap[uint64, AccountView]
+	relViews     viewMap[uint64, RelationView] // by relation id
+	leaderViews  viewMap[uint64, LeaderView]   // by leader account id
 	dir          atomic.Pointer[Directory]
 
 	failed  atomic.Pointer[error]
@@ -329,50 +329,34 @@ func (e *Engine) Subscribe(fn func(*Result)) (unsubscribe func()) {
 
 // Market returns the latest durable view of market id.
 func (e *Engine) Market(id uint32) (*MarketView, bool) {
-	v, ok := e.marketViews.Load(id)
-	if !ok {
-		return nil, false
-	}
-	return v.(*MarketView), true
+	return e.marketViews.load(id)
 }
 
 // Account returns the latest durable view of account id.
 func (e *Engine) Account(id uint64) (*AccountView, bool) {
-	v, ok := e.accountViews.Load(id)
-	if !ok {
-		return nil, false
-	}
-	return v.(*AccountView), true
+	return e.accountViews.load(id)
 }
 
 // Relation returns the latest durable view of copy relation id.
 func (e *Engine) Relation(id uint64) (*RelationView, bool) {
-	v, ok := e.relViews.Load(id)
-	if !ok {
-		return nil, false
-	}
-	return v.(*RelationView), true
+	return e.relViews.load(id)
 }
 
 // Relations calls fn for the latest view of every copy relation, in no
 // particular order, until fn returns false.
 func (e *Engine) Relations(fn func(*RelationView) bool) {
-	e.relViews.Range(func(_, v any) bool { return fn(v.(*RelationView)) })
+	e.relViews.each(fn)
 }
 
 // Leader returns the latest durable view of leader account id.
 func (e *Engine) Leader(account uint64) (*LeaderView, bool) {
-	v, ok := e.leaderViews.Load(account)
-	if !ok {
-		return nil, false
-	}
-	return v.(*LeaderView), true
+	return e.leaderViews.load(account)
 }
 
 // Leaders calls fn for the latest view of every leader, in no particular
 // order, until fn returns false.
 func (e *Engine) Leaders(fn func(*LeaderView) bool) {
-	e.leaderViews.Range(func(_, v any) bool { return fn(v.(*LeaderView)) })
+	e.leaderViews.each(fn)
 }
 
 // Directory returns the latest durable list of assets and markets.
@@ -749,16 +733,16 @@ func (e *Engine) afterOf(s int64) *afterBatch { return &e.after[s&int64(len(e.af
 // number seq visible to readers.
 func (e *Engine) publish(ab *afterBatch, seq uint64) {
 	for _, v := range ab.markets {
-		e.marketViews.Store(v.Market, v)
+		e.marketViews.store(v.Market, v)
 	}
 	for _, v := range ab.accounts {
-		e.accountViews.Store(v.Account, v)
+		e.accountViews.store(v.Account, v)
 	}
 	for _, v := range ab.relations {
-		e.relViews.Store(v.ID, v)
+		e.relViews.store(v.ID, v)
 	}
 	for _, v := range ab.leaders {
-		e.leaderViews.Store(v.Account, v)
+		e.leaderViews.store(v.Account, v)
 	}
 	if ab.dir != nil {
 		e.dir.Store(ab.dir)
@@ -784,18 +768,18 @@ func (e *Engine) WaitViews(ctx context.Context, seq uint64) error {
 func (e *Engine) publishAll() {
 	for i := range e.state.markets {
 		v, _ := e.state.MarketView(uint32(i+1), e.opts.DepthLevels)
-		e.marketViews.Store(v.Market, v)
+		e.marketViews.store(v.Market, v)
 	}
 	for id := range e.state.accounts {
 		v, _ := e.state.AccountView(uint64(id))
-		e.accountViews.Store(v.Account, v)
+		e.accountViews.store(v.Account, v)
 	}
 	for i := range e.state.relations {
 		v, _ := e.state.RelationView(uint64(i + 1))
-		e.relViews.Store(v.ID, v)
+		e.relViews.store(v.ID, v)
 	}
 	for i := range e.state.leaders {
 		v, _ := e.state.LeaderView(e.state.leaders[i].account)
-		e.leaderViews.Store(v.Account, v)
+		e.leaderViews.store(v.Account, v)
 	}
 }
