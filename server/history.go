@@ -149,15 +149,6 @@ func (c *chunks[T]) each(f func(*T)) {
 	}
 }
 
-// len returns the number of values.
-func (c *chunks[T]) len() int {
-	n := 0
-	for _, ch := range c.cs {
-		n += len(ch)
-	}
-	return n
-}
-
 // prepend puts the values of old before those of c.
 func (c *chunks[T]) prepend(old *chunks[T]) { c.cs = append(old.cs, c.cs...) }
 
