@@ -28,6 +28,12 @@ type batchScratch struct {
 	errs  []error
 	items []batchItem
 	out   []byte
+	// For the read model, which takes them at once (one lock a batch).
+	tags  []uint64
+	metas []*orderRec
+	ids   []uint64
+	recs  []orderRec
+	found []bool
 }
 
 var batchScratches = sync.Pool{New: func() any { return new(batchScratch) }}
@@ -79,6 +85,7 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		}
 		wg.Done()
 	}
+	tags, pend := sc.tags[:0], sc.metas[:0]
 	for i := range rs {
 		it := &items[i]
 		if it.err = errs[i]; it.err != nil {
@@ -87,8 +94,15 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		if it.m, it.o, it.meta, it.err = s.buildOrder(&rs[i]); it.err != nil {
 			continue
 		}
+		tags, pend = append(tags, first+uint64(i)), append(pend, it.meta)
+	}
+	s.rm.expectAll(tags, pend) // before any result can arrive
+	for i := range items {
+		it := &items[i]
+		if it.err != nil {
+			continue
+		}
 		tag := first + uint64(i)
-		s.rm.expect(tag, it.meta)
 		wg.Add(1)
 		cmd := engine.Command{Kind: engine.CmdPlace, Account: acct, Market: it.m.id, Ref: it.meta.ClientID, Order: it.o, Tag: tag}
 		if err := s.eng.Submit(context.Background(), &cmd, done); err != nil {
@@ -98,6 +112,23 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		}
 	}
 	wg.Wait()
+	clear(pend)
+	sc.tags, sc.metas = tags, pend[:0]
+	// The orders as the read model has them, read at once.
+	ids := sc.ids[:0]
+	for i := range items {
+		var id uint64
+		if it := &items[i]; it.err == nil && it.res.Err == nil {
+			id = it.res.ID
+		}
+		ids = append(ids, id)
+	}
+	if cap(sc.recs) < len(ids) {
+		sc.recs, sc.found = make([]orderRec, len(ids)), make([]bool, len(ids))
+	}
+	recs, found := sc.recs[:len(ids)], sc.found[:len(ids)]
+	s.rm.ordersOf(acct, ids, recs, found)
+	sc.ids = ids
 	b := append(sc.out[:0], `{"results":[`...)
 	for i := range items {
 		it := &items[i]
@@ -119,12 +150,12 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 			continue
 		}
 		s.met.order(it.m.name, typ, "accepted")
-		rec, ok := s.rm.order(acct, it.res.ID)
-		if !ok {
-			rec = orderRec{ID: it.res.ID, Account: acct, Market: it.m.id, Side: it.o.Side, Type: it.o.Type,
+		rec := &recs[i]
+		if !found[i] {
+			*rec = orderRec{ID: it.res.ID, Account: acct, Market: it.m.id, Side: it.o.Side, Type: it.o.Type,
 				Price: it.o.Price, Qty: it.o.Qty, ClientID: it.meta.ClientID}
 		}
-		b = s.appendOrder(append(b, `{"order":`...), &rec, it.m)
+		b = s.appendOrder(append(b, `{"order":`...), rec, it.m)
 		b = appendBool(b, "duplicate", it.res.Duplicate)
 		b = append(b, `,"fills":[`...)
 		for j := range it.fills {

@@ -195,6 +195,16 @@ func (m *readModel) expect(tag uint64, meta *orderRec) {
 	m.pmu.Unlock()
 }
 
+// expectAll registers the details of several orders at once, metas[i]
+// under tags[i] (one lock for a batch).
+func (m *readModel) expectAll(tags []uint64, metas []*orderRec) {
+	m.pmu.Lock()
+	for i, t := range tags {
+		m.pending[t] = metas[i]
+	}
+	m.pmu.Unlock()
+}
+
 // take removes and returns the details registered for tag.
 func (m *readModel) take(tag uint64) *orderRec {
 	m.pmu.Lock()
@@ -367,6 +377,22 @@ func (m *readModel) order(account, id uint64) (orderRec, bool) {
 		return orderRec{}, false
 	}
 	return *o, true
+}
+
+// ordersOf sets dst[i] to order ids[i] of account and found[i] to whether
+// there is one (one lock for a batch); ids of 0 are skipped.
+func (m *readModel) ordersOf(account uint64, ids []uint64, dst []orderRec, found []bool) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	for i, id := range ids {
+		found[i] = false
+		if id == 0 {
+			continue
+		}
+		if o := m.Orders.get(id); o != nil && o.Account == account {
+			dst[i], found[i] = *o, true
+		}
+	}
 }
 
 // orders appends to dst up to limit orders of account with id > after,
