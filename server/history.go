@@ -271,6 +271,58 @@ func candleKey(b []byte, market uint32, iv uint8, start int64) []byte {
 // saves: a full change log (maxUnsaved changes) takes about 6 MB.
 const maxRetainedSaveBytes = 16 << 20
 
+// lastOrders returns the last copy of each order in c, by ascending id.
+// Sorting the copies by id (and by position within an id) puts each
+// order's copies together, last last, and gives Pebble ascending keys: an
+// insert next to the one before it is the cheap one in its memtable. The
+// sort is of (id, position) packed into a uint64 while both fit (ids are
+// the engine's, counted from 1), else of posOrder values. The result is
+// scratch of st, valid until the next call.
+func (st *store) lastOrders(c *changes) []*orderRec {
+	ptrs, keys, packed := st.ptrs[:0], st.keys[:0], true
+	c.orders.each(func(o *orderRec) {
+		p := uint64(len(ptrs))
+		if o.ID >= 1<<(64-posBits) || p >= 1<<posBits {
+			packed = false
+		}
+		keys = append(keys, o.ID<<posBits|p)
+		ptrs = append(ptrs, o)
+	})
+	out := st.last[:0]
+	if packed {
+		slices.Sort(keys)
+		for i, k := range keys {
+			if i+1 < len(keys) && keys[i+1]>>posBits == k>>posBits {
+				continue // a later copy follows
+			}
+			out = append(out, ptrs[k&(1<<posBits-1)])
+		}
+	} else {
+		orders := make([]posOrder, len(ptrs))
+		for i, o := range ptrs {
+			orders[i] = posOrder{o.ID, uint32(i), o}
+		}
+		slices.SortFunc(orders, func(a, b posOrder) int {
+			if a.id != b.id {
+				return cmp.Compare(a.id, b.id)
+			}
+			return cmp.Compare(a.pos, b.pos)
+		})
+		for i := range orders {
+			if i+1 < len(orders) && orders[i+1].id == orders[i].id {
+				continue
+			}
+			out = append(out, orders[i].o)
+		}
+	}
+	clear(ptrs)
+	st.ptrs, st.keys, st.last = ptrs[:0], keys[:0], out
+	return out
+}
+
+// posBits is the bits of a change log position in lastOrders' packed keys.
+const posBits = 24
+
 // posOrder is an order copy of a change log with its id and position.
 type posOrder struct {
 	id  uint64
@@ -301,20 +353,8 @@ func (st *store) writeChanges(c *changes, seq uint64, legacy bool) error {
 	// by position within an id) puts each order's copies together, last
 	// last, and gives Pebble ascending keys: an insert next to the one
 	// before it is the cheap one in its memtable.
-	orders := st.orders[:0]
-	c.orders.each(func(o *orderRec) { orders = append(orders, posOrder{o.ID, uint32(len(orders)), o}) })
-	defer func() { clear(orders); st.orders = orders[:0] }() // kept for the next save
-	slices.SortFunc(orders, func(a, b posOrder) int {
-		if a.id != b.id {
-			return cmp.Compare(a.id, b.id)
-		}
-		return cmp.Compare(a.pos, b.pos)
-	})
-	for i := range orders {
-		if i+1 < len(orders) && orders[i+1].id == orders[i].id {
-			continue // a later copy follows
-		}
-		o := orders[i].o
+	last := st.lastOrders(c)
+	for _, o := range last {
 		k = orderKey(k[:0], o.ID)
 		if o.gone {
 			_ = b.Delete(k, nil)
@@ -323,6 +363,7 @@ func (st *store) writeChanges(c *changes, seq uint64, legacy bool) error {
 		v = appendOrder(v[:0], o)
 		_ = b.Set(k, v, nil)
 	}
+	clear(last) // no pointers into c's chunks stay behind
 	// Fills and trades: each is written once; trims come after, so that
 	// they also remove what was added and trimmed since the last save.
 	// Fills arrive in trade order, spread over accounts; in key order

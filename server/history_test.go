@@ -368,3 +368,33 @@ func TestHistoryChunkReuse(t *testing.T) {
 		}
 	}
 }
+
+// lastOrders returns the last copy of each order, by ascending id, both
+// with packed sort keys and with ids too large to pack.
+func TestLastOrders(t *testing.T) {
+	for _, base := range []uint64{1, 1 << 50} {
+		var c changes
+		// Copies of 50 ids, each id's copies numbered in the order logged.
+		want := map[uint64]int{}
+		for n := range 300 {
+			id := base + uint64((n*37)%50)
+			want[id] = n
+			c.orders.add(orderRec{ID: id, Filled: int64(n)})
+		}
+		var st store
+		for round := range 2 { // the second reuses the scratch
+			got := st.lastOrders(&c)
+			if len(got) != len(want) {
+				t.Fatalf("base %d round %d: %d orders, want %d", base, round, len(got), len(want))
+			}
+			for i, o := range got {
+				if i > 0 && got[i-1].ID >= o.ID {
+					t.Fatalf("base %d: ids not ascending at %d", base, i)
+				}
+				if int(o.Filled) != want[o.ID] {
+					t.Fatalf("base %d: order %d is copy %d, want the last, %d", base, o.ID, o.Filled, want[o.ID])
+				}
+			}
+		}
+	}
+}

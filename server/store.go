@@ -32,9 +32,11 @@ type store struct {
 	db *pebble.DB
 	// Scratch of writeChanges, which is not safe for concurrent use (the
 	// server serializes saves).
-	orders []posOrder
-	fills  []*acctFill
-	batch  *pebble.Batch // reused by every save
+	ptrs  []*orderRec
+	keys  []uint64
+	last  []*orderRec
+	fills []*acctFill
+	batch *pebble.Batch // reused by every save
 }
 
 // openStore opens (or creates) DATA/server.
