@@ -10,6 +10,18 @@ import (
 	"github.com/rs/zerolog"
 )
 
+// tempStore opens a store in a temporary directory, closed with the test.
+func tempStore(tb testing.TB) *store {
+	tb.Helper()
+	nop := zerolog.Nop()
+	st, err := openStore(tb.TempDir(), &nop)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.close() })
+	return st
+}
+
 // tradePair applies two results to m: a sell of account 1+k%accounts
 // resting, then a buy of another account taking it (two done orders, two
 // fills, a trade).
@@ -37,12 +49,7 @@ func tradePair(m *readModel, seq *uint64, k, accounts int) {
 func BenchmarkHistorySave(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) {
-			nop := zerolog.Nop()
-			st, err := openStore(b.TempDir(), &nop)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.close()
+			st := tempStore(b)
 			m := newReadModel()
 			m.keepOrders, m.keepFills = -1, -1 // as the old history: everything
 			var seq uint64
@@ -92,12 +99,7 @@ func BenchmarkHistorySave(b *testing.B) {
 // of persisting one trade with its two orders and two fills.
 func BenchmarkHistoryWrite(b *testing.B) {
 	const trades = maxUnsaved / 4
-	nop := zerolog.Nop()
-	st, err := openStore(b.TempDir(), &nop)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.close()
+	st := tempStore(b)
 	m := newReadModel()
 	var seq uint64
 	k := 0
