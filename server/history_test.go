@@ -82,7 +82,7 @@ func TestHistoryIncremental(t *testing.T) {
 	live := ts.s.rm
 	live.mu.RLock()
 	defer live.mu.RUnlock()
-	sameHistory(t, m, live, false)
+	sameHistory(t, m, live, true)
 }
 
 // sameHistory fails t unless m, read back from a store, holds what live
