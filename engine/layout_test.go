@@ -9,6 +9,9 @@ import (
 // outputs in the first and a trading command's fields in the next three
 // (see slot and Command).
 func TestSlotLayout(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) != 8 {
+		t.Skip("the padding is computed for 64-bit pointers")
+	}
 	var s slot
 	if n := unsafe.Sizeof(s); n%64 != 0 {
 		t.Errorf("slot is %d bytes, not a multiple of 64", n)
