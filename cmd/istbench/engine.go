@@ -3,6 +3,7 @@ package main
 import (
 	"flag"
 	"fmt"
+	"math"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -82,6 +83,7 @@ func runDurable(args []string) int {
 		return 1
 	}
 
+	var syncs wal.SyncStats // of the last measure's log
 	measure := func(name string, run func(cfg bench.EngineConfig) (bench.EngineResult, error), commands int, rate float64) (bench.EngineResult, *bench.CountingJournal, error) {
 		l, err := bench.OpenLog(bench.Sub(dir, name))
 		if err != nil {
@@ -91,6 +93,9 @@ func runDurable(args []string) int {
 		j := &bench.CountingJournal{Journal: l}
 		res, err := run(bench.EngineConfig{Producers: *producers, Commands: commands, Accounts: 100, Seed: 1,
 			RingSize: 1 << 14, Rate: rate, Journal: j})
+		if err == nil {
+			syncs, err = l.SyncStats()
+		}
 		return res, j, err
 	}
 	closed, j, err := measure("closed", bench.EngineClosedLoop, *n, 0)
@@ -136,6 +141,9 @@ func runDurable(args []string) int {
 	}
 	fmt.Printf("open: offered=%.0f achieved=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f\n",
 		*rate, open.Achieved, us(open.P50), us(open.P99), us(open.P999), us(open.Max))
+	// The disk's own fsyncs in the open loop, to tell its stalls from ours.
+	fmt.Printf("open disk fsyncs: count=%d avg_us=%.1f p99_us=%.0f p999_us=%.0f max_us=%.0f (bucket bounds)\n",
+		syncs.Count, us(int64(syncs.Sum)/int64(max(syncs.Count, 1))), syncQuantile(syncs, 0.99), syncQuantile(syncs, 0.999), syncQuantile(syncs, 1))
 	fmt.Printf("durable_cmds_per_sec=%.0f raw_records_per_sec=%.0f ratio=%.2f p50_ack_us=%.1f p99_ack_us=%.1f\n",
 		closed.CmdsPerSec, raw, closed.CmdsPerSec/raw, us(open.P50), us(open.P99))
 	return 0
@@ -264,4 +272,20 @@ func runCopy(args []string) int {
 		res.LeaderFills, res.MirroredFills, res.Elapsed.Milliseconds(), res.Baseline.Milliseconds(), res.NsPerFill)
 	fmt.Printf("followers=%d ns_per_follower=%.0f us_per_fill=%.1f\n", res.Followers, res.NsPerFollower, res.NsPerFill/1000)
 	return 0
+}
+
+// syncQuantile returns the upper bound, in µs, of the bucket of st that
+// holds quantile q of its syncs (0 if there were none; the last bound if
+// the quantile lies beyond it).
+func syncQuantile(st wal.SyncStats, q float64) float64 {
+	need := uint64(math.Ceil(q * float64(st.Count)))
+	if need == 0 || len(st.Buckets) == 0 {
+		return 0
+	}
+	for _, b := range st.Buckets {
+		if b.Count >= need {
+			return float64(b.Le) / 1e3
+		}
+	}
+	return float64(st.Buckets[len(st.Buckets)-1].Le) / 1e3
 }
