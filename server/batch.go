@@ -149,7 +149,7 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 			b = appendErrorObject(b, it.err)
 			continue
 		}
-		s.met.order(it.m.name, typ, "accepted")
+		s.met.accepted(it.m, typ)
 		rec := &recs[i]
 		if !found[i] {
 			*rec = orderRec{ID: it.res.ID, Account: acct, Market: it.m.id, Side: it.o.Side, Type: it.o.Type,

@@ -11,6 +11,10 @@ type mkt struct {
 	base, quote string
 	spec        engine.MarketSpec
 	u           units
+	// The market's hottest metric series, resolved on first use: a
+	// CounterVec lookup hashes the label values every time.
+	accepted                 [4]lazyCounter // orders_total{result="accepted"}, by type
+	trades, volume, mirrored lazyCounter
 }
 
 // marketCache indexes one engine Directory.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/instant-social-trading/ist/book"
@@ -92,11 +93,11 @@ func (m *metrics) observe(s *Server, res *engine.Result) {
 		switch ev := &res.Events[i]; ev.Kind {
 		case book.EvTrade:
 			if mk, ok := s.marketByID(ev.Market); ok {
-				m.trades.WithLabelValues(mk.name).Inc()
+				mk.trades.get(m.trades, mk.name).Inc()
 				// price × qty × QuoteScale quote units of 10^-8.
-				m.volume.WithLabelValues(mk.name).Add(float64(ev.Price) * float64(ev.Qty) * float64(mk.u.qs) / 1e8)
+				mk.volume.get(m.volume, mk.name).Add(float64(ev.Price) * float64(ev.Qty) * float64(mk.u.qs) / 1e8)
 				if ev.Relation != 0 {
-					m.mirrored.WithLabelValues(mk.name).Inc()
+					mk.mirrored.get(m.mirrored, mk.name).Inc()
 				}
 			}
 		case engine.EvCopySkipped:
@@ -174,6 +175,27 @@ func (j timedJournal) CommitAsync() (func() error, error) {
 // order counts one order placement.
 func (m *metrics) order(market string, typ book.OrderType, result string) {
 	m.orders.WithLabelValues(market, typeNames[typ], result).Inc()
+}
+
+// accepted counts one accepted order placement on mk.
+func (m *metrics) accepted(mk *mkt, typ book.OrderType) {
+	mk.accepted[typ&3].get(m.orders, mk.name, typeNames[typ&3], "accepted").Inc()
+}
+
+// lazyCounter is a series of a CounterVec, looked up once and kept.
+type lazyCounter struct {
+	p atomic.Pointer[prometheus.Counter]
+}
+
+// get returns the series of v with labels, resolving it on first use (two
+// goroutines may both resolve it: they get the same series).
+func (l *lazyCounter) get(v *prometheus.CounterVec, labels ...string) prometheus.Counter {
+	if c := l.p.Load(); c != nil {
+		return *c
+	}
+	c := v.WithLabelValues(labels...)
+	l.p.Store(&c)
+	return c
 }
 
 // codeNames are the status codes 100..599 as strings, so that counting a

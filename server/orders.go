@@ -182,7 +182,7 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, err)
 		return
 	}
-	s.met.order(m.name, o.Type, "accepted")
+	s.met.accepted(m, o.Type)
 	rec, ok := s.rm.order(acct, res.ID)
 	if !ok { // history lost in a crash: answer with what we know
 		rec = orderRec{ID: res.ID, Account: acct, Market: m.id, Side: o.Side, Type: o.Type,
