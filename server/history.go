@@ -349,10 +349,7 @@ func (st *store) writeChanges(c *changes, seq uint64, legacy bool) error {
 	b.Reset()
 	defer b.Reset()
 	var k, v []byte
-	// Orders: the last copy of each wins. Sorting the copies by id (and
-	// by position within an id) puts each order's copies together, last
-	// last, and gives Pebble ascending keys: an insert next to the one
-	// before it is the cheap one in its memtable.
+	// Orders: the last copy of each wins, in key order (lastOrders).
 	last := st.lastOrders(c)
 	for _, o := range last {
 		k = orderKey(k[:0], o.ID)
