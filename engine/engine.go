@@ -102,6 +102,15 @@ type slot struct {
 	_        [55]byte // to a multiple of 64 bytes (TestSlotLayout)
 }
 
+// slotEvents is the room for events each ring slot has in
+// Engine.events; a command with more gets a buffer of its own (append
+// grows it). One array in ring order instead of a buffer per slot: the
+// matcher writes events in address order, which the hardware prefetches,
+// where buffers scattered over the heap were cache misses (about 80 ns a
+// command on the benchmarks' order flow, 0.3% of whose commands have
+// more than four events).
+const slotEvents = 4
+
 // afterBatch is what the matcher leaves after a batch for the results
 // stage: views to publish and a snapshot to save.
 type afterBatch struct {
@@ -128,8 +137,11 @@ type Engine struct {
 	opts  Options
 	ring  *ring.Ring[slot]
 	after []afterBatch // indexed like the ring's slots (slot.batchEnd)
-	state *State
-	base  uint64 // sequence number before ring sequence 1
+	// events is where the matcher writes each slot's events:
+	// slotEvents per slot, in ring order (see slotEvents).
+	events []Event
+	state  *State
+	base   uint64 // sequence number before ring sequence 1
 
 	stamped  ring.Sequence // highest ring seq sequenced by the matcher
 	matched  ring.Sequence // highest ring seq applied by the matcher
@@ -211,6 +223,7 @@ func Open(opts *Options) (*Engine, error) {
 		return nil, fmt.Errorf("engine: ring size %d: %w", o.RingSize, err)
 	}
 	e := &Engine{opts: o, ring: r, after: make([]afterBatch, o.RingSize), state: o.State, base: o.State.Seq(),
+		events:   make([]Event, o.RingSize*slotEvents),
 		stampedW: &ring.Waiter{}, matchedW: &ring.Waiter{}}
 	e.futures.New = func() any { return &future{ch: make(chan struct{}, 1)} }
 	e.dir.Store(o.State.directory())
@@ -451,7 +464,8 @@ func (e *Engine) matcher() {
 		dirChanged := false
 		for s := next; s <= hi; s++ {
 			sl := e.ring.Slot(s)
-			sl.out, sl.events = e.state.Apply(&sl.cmd, sl.events[:0])
+			k := int(s&int64(e.opts.RingSize-1)) * slotEvents
+			sl.out, sl.events = e.state.Apply(&sl.cmd, e.events[k:k:k+slotEvents])
 			sl.batchEnd = false
 			tr.command(&sl.cmd, &sl.out, sl.events)
 			snapAsked = snapAsked || sl.cmd.Kind == CmdSnapshot

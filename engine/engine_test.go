@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -274,5 +275,101 @@ func TestEngineIdleParks(t *testing.T) {
 			t.Fatalf("idle engine did not park: output %d, matcher %d", e.stampedW.Parked(), e.ring.ConsumersParked())
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+// The results the pipeline delivers (to Do, to callbacks and to
+// subscribers) carry exactly the events the state machine gives when the
+// journal is replayed: four producers on a small ring that wraps many
+// times, with sweeps whose events overflow a slot's room in
+// Engine.events.
+func TestEngineEventsMatchState(t *testing.T) {
+	j := &MemJournal{}
+	e, err := Open(&Options{Journal: j, RingSize: 16})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	got := map[uint64][]Event{}    // by seq, from the subscriber
+	direct := map[uint64][]Event{} // by seq, from Do and callbacks
+	unsub := e.Subscribe(func(r *Result) {
+		mu.Lock()
+		got[r.Seq] = append([]Event(nil), r.Events...)
+		mu.Unlock()
+	})
+	defer unsub()
+	for _, c := range genesis(4) {
+		mustDo(t, e, c)
+	}
+	keep := func(res *Result) {
+		mu.Lock()
+		direct[res.Seq] = append([]Event(nil), res.Events...)
+		mu.Unlock()
+	}
+	var wide atomic.Int64
+	seed := testSeed(t, 7)
+	var wg sync.WaitGroup
+	for p := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := rand.New(rand.NewPCG(seed, uint64(p)))
+			shadow := NewState()
+			var cmds []Command
+			for i := range 2000 {
+				if i%50 == 0 {
+					// A ladder of asks and a market buy through it:
+					// more events than a slot has room for.
+					for k := range 2 * slotEvents {
+						cmds = append(cmds, Command{Kind: CmdPlace, Account: uint64(1 + p%2), Market: 1,
+							Order: book.Order{Side: book.Sell, Price: int64(200 + k), Qty: 1}})
+					}
+					cmds = append(cmds, Command{Kind: CmdPlace, Account: uint64(3 + p%2), Market: 1,
+						Order: book.Order{Side: book.Buy, Type: book.Market, Qty: int64(2 * slotEvents)}})
+				}
+				cmds = append(cmds, randomCommand(r, shadow, 4))
+			}
+			for i := range cmds {
+				if i%16 == 0 {
+					res, err := e.Do(context.Background(), &cmds[i], nil)
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					keep(&res)
+					continue
+				}
+				if err := e.Submit(context.Background(), &cmds[i], func(res *Result) {
+					if len(res.Events) > slotEvents {
+						wide.Add(1)
+					}
+					keep(res)
+				}); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if wide.Load() == 0 {
+		t.Fatal("no command had more events than a slot's room")
+	}
+	replay := NewState()
+	var evs []Event
+	for _, c := range j.Commands() {
+		_, evs = replay.Apply(&c, evs[:0])
+		if d, ok := direct[c.Seq]; ok && !slices.Equal(d, evs) {
+			t.Fatalf("seq %d: delivered %+v, state machine %+v", c.Seq, d, evs)
+		}
+		if !slices.Equal(got[c.Seq], evs) {
+			t.Fatalf("seq %d: subscriber got %+v, state machine %+v", c.Seq, got[c.Seq], evs)
+		}
+	}
+	if len(direct) != 4*(2000+40*(2*slotEvents+1)) {
+		t.Fatalf("%d results delivered", len(direct))
 	}
 }
