@@ -107,6 +107,7 @@ func runDurable(args []string) int {
 	batch := int(j.Records.Load() / max(j.Commits.Load(), 1))
 	fmt.Printf("durable: commands=%d elapsed_ms=%d cmds_per_sec=%.0f commits=%d avg_batch=%d\n",
 		closed.Commands, closed.Elapsed.Milliseconds(), closed.CmdsPerSec, j.Commits.Load(), batch)
+	printSyncs("closed", syncs)
 	// The raw loop writes the log's own record bytes (real commands of
 	// the same flow), so that compression and table sizes match; the
 	// zero-filled records of earlier versions compress to almost nothing
@@ -142,11 +143,16 @@ func runDurable(args []string) int {
 	fmt.Printf("open: offered=%.0f achieved=%.0f p50_us=%.1f p99_us=%.1f p999_us=%.1f max_us=%.1f\n",
 		*rate, open.Achieved, us(open.P50), us(open.P99), us(open.P999), us(open.Max))
 	// The disk's own fsyncs in the open loop, to tell its stalls from ours.
-	fmt.Printf("open disk fsyncs: count=%d avg_us=%.1f p99_us=%.0f p999_us=%.0f max_us=%.0f (bucket bounds)\n",
-		syncs.Count, us(int64(syncs.Sum)/int64(max(syncs.Count, 1))), syncQuantile(syncs, 0.99), syncQuantile(syncs, 0.999), syncQuantile(syncs, 1))
+	printSyncs("open", syncs)
 	fmt.Printf("durable_cmds_per_sec=%.0f raw_records_per_sec=%.0f ratio=%.2f p50_ack_us=%.1f p99_ack_us=%.1f\n",
 		closed.CmdsPerSec, raw, closed.CmdsPerSec/raw, us(open.P50), us(open.P99))
 	return 0
+}
+
+// printSyncs prints the disk's own fsyncs of a phase's log.
+func printSyncs(phase string, s wal.SyncStats) {
+	fmt.Printf("%s disk fsyncs: count=%d avg_us=%.1f p99_us=%.0f p999_us=%.0f max_us=%.0f (bucket bounds)\n",
+		phase, s.Count, us(int64(s.Sum)/int64(max(s.Count, 1))), syncQuantile(s, 0.99), syncQuantile(s, 0.999), syncQuantile(s, 1))
 }
 
 func us(ns int64) float64 { return float64(ns) / 1e3 }
