@@ -15,7 +15,8 @@ import (
 // Options configure an Engine. The zero value (or nil) means defaults.
 type Options struct {
 	// RingSize is the number of ingress slots, a power of two. Default
-	// 16384.
+	// 16384. Each slot takes 896 bytes: the command and its outcome, and
+	// room for four events (14 MiB for the default).
 	RingSize int
 	// MaxBatch caps the commands the matcher and the journal take at once.
 	// Default 4096.
