@@ -62,12 +62,24 @@ func RawAppend(dir string, n, batch, recordSize int) (float64, error) {
 // turn: the bytes the log would write (see StreamRecords), so that
 // compression and table sizes are those of the log too.
 func RawAppendRecords(dir string, n, batch int, records [][]byte) (float64, error) {
+	return rawAppend(dir, n, batch, records, false)
+}
+
+// RawAppendBlocks is RawAppendRecords with each batch's records
+// concatenated under one key, the last record's, as the log stores a
+// journal batch (one block).
+func RawAppendBlocks(dir string, n, batch int, records [][]byte) (float64, error) {
+	return rawAppend(dir, n, batch, records, true)
+}
+
+func rawAppend(dir string, n, batch int, records [][]byte, blocks bool) (float64, error) {
 	db, err := pebble.Open(dir, &pebble.Options{MemTableSize: 64 << 20, Logger: nopLogger{}})
 	if err != nil {
 		return 0, err
 	}
 	defer db.Close()
 	key := make([]byte, 9)
+	var block []byte
 	b := db.NewBatch()
 	start := time.Now()
 	for i := 1; i <= n; i++ {
@@ -79,10 +91,20 @@ func RawAppendRecords(dir string, n, batch int, records [][]byte) (float64, erro
 		if len(records) == 1 {
 			val[0] = byte(i)
 		}
-		if err := b.Set(key, val, nil); err != nil {
+		last := i%batch == 0 || i == n
+		switch {
+		case !blocks:
+			err = b.Set(key, val, nil)
+		case last:
+			err = b.Set(key, append(block, val...), nil)
+			block = block[:0]
+		default:
+			block = append(block, val...)
+		}
+		if err != nil {
 			return 0, err
 		}
-		if i%batch == 0 || i == n {
+		if last {
 			if err := b.Commit(pebble.Sync); err != nil {
 				return 0, err
 			}

@@ -16,7 +16,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cockroachdb/pebble/v2"
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
 )
@@ -120,20 +119,13 @@ func checkRecovered(t *testing.T, run int, rep childReport, acked map[uint64]uin
 // acknowledged command against it.
 func verifyLog(t *testing.T, dir string, acked map[uint64]uint64) {
 	t.Helper()
-	db, err := pebble.Open(dir+"/log", &pebble.Options{Logger: quietLogger{&quiet}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	db := openDB(t, dir)
 	defer db.Close()
+	logged := logCommands(t, db)
 	for seq, tag := range acked {
-		v, closer, err := db.Get(commandKey(nil, seq))
-		if err != nil {
-			t.Fatalf("acknowledged command %d missing from the log: %v", seq, err)
-		}
-		cmd, err := DecodeRecord(seq, v)
-		closer.Close()
-		if err != nil {
-			t.Fatalf("acknowledged command %d: %v", seq, err)
+		cmd, ok := logged[seq]
+		if !ok {
+			t.Fatalf("acknowledged command %d missing from the log", seq)
 		}
 		if cmd.Tag != tag {
 			t.Fatalf("log record %d has tag %d, the client was acknowledged tag %d", seq, cmd.Tag, tag)

@@ -9,7 +9,7 @@
 //	l, err := wal.Open("./data", nil)
 //	if err != nil { ... }
 //	state, stats, err := l.Recover() // snapshot + replay; torn tail dropped
-//	if err != nil { ... }            // damage before the tail: an error naming the record
+//	if err != nil { ... }            // damage before the tail: an error naming the entry
 //	e, err := engine.Open(&engine.Options{Journal: l, State: state, Snapshots: l,
 //		SnapshotEvery: 1_000_000})
 //	...
@@ -18,16 +18,24 @@
 //
 // # On disk
 //
-//	DIR/log/          Pebble: key 'c' + seq (u64 big-endian) → record
+//	DIR/log/          Pebble: key 'c' + seq (u64 big-endian) → log entry
 //	DIR/snapshots/    snap-<seq>.ist: engine.State.AppendSnapshot (own CRC)
 //
-// A record:
+// A log entry is a block: the commands of one journal batch, under the
+// last one's sequence number (one Pebble key per batch, not per command:
+// a durable engine on two cores spends a fifth less CPU):
 //
-//	+---------+------+---------------------------------------+--------+
-//	| version | kind | command fields, little-endian, fixed  | crc32c |
-//	| u8 = 1  | u8   | layout per kind (see AppendRecord)    | u32    |
-//	+---------+------+---------------------------------------+--------+
+//	+---------+-----------+-------+--------------------------+--------+
+//	| version | first seq | count | command bodies, in order | crc32c |
+//	| u8 = 2  | u64       | u32   | (kind, fixed fields)     | u32    |
+//	+---------+-----------+-------+--------------------------+--------+
 //	crc32c (Castagnoli) = CRC over the key's seq and every byte before it
+//
+// Logs written before blocks hold a record per command (version 1, see
+// AppendRecord) under its own sequence number; they are read as they are,
+// and blocks follow them. Truncation deletes whole blocks, so the log may
+// start a little before the oldest snapshot; recovery skips what the
+// snapshot covers.
 //
 // # Durability
 //

@@ -49,12 +49,13 @@ type Options struct {
 }
 
 // Log is the durable command log of an engine: a Pebble database of
-// sequenced command records (see AppendRecord) next to a directory of state
-// snapshots. It implements engine.Journal and engine.SnapshotStore.
+// blocks of sequenced commands (one per journal batch; see the package
+// documentation) next to a directory of state snapshots. It implements
+// engine.Journal and engine.SnapshotStore.
 //
 // Layout of a data directory:
 //
-//	DIR/log/             Pebble: one key per command, 'c' + seq
+//	DIR/log/             Pebble: one key per block, 'c' + its last seq
 //	DIR/snapshots/       snap-<seq>.ist: engine.State.AppendSnapshot
 //
 // Append and Commit are called by the engine's journal goroutine;
@@ -68,6 +69,7 @@ type Log struct {
 	log  zerolog.Logger
 
 	batch *pebble.Batch // journal goroutine only
+	blk   block         // journal goroutine only: the block being appended
 
 	mu sync.Mutex // snapshots and backups
 
@@ -137,13 +139,30 @@ func (l *Log) Close() error {
 	return l.db.Close()
 }
 
-// Append implements engine.Journal: it adds cmd to the current batch.
+// Append implements engine.Journal: it adds cmd to the current block,
+// which the next Commit or CommitAsync writes. A command that does not
+// follow the block's last one (or a block past maxBlockBytes) starts a
+// new block in the same batch.
 func (l *Log) Append(cmd *engine.Command) error {
-	// Encode straight into the batch: no intermediate copy.
-	op := l.batch.SetDeferred(9, RecordSize(cmd.Kind))
-	commandKey(op.Key[:0], cmd.Seq)
-	AppendRecord(op.Value[:0], cmd)
-	return op.Finish()
+	if !l.blk.follows(cmd) {
+		if err := l.endBlock(); err != nil {
+			return err
+		}
+	}
+	l.blk.add(cmd)
+	return nil
+}
+
+// endBlock adds the current block, if any, to the batch.
+func (l *Log) endBlock() error {
+	if l.blk.n == 0 {
+		return nil
+	}
+	key, value := l.blk.finish()
+	if err := l.batch.Set(key, value, nil); err != nil {
+		return fmt.Errorf("wal: %w", err)
+	}
+	return nil
 }
 
 // Commit implements engine.Journal: it commits the batch with Sync and
@@ -155,6 +174,9 @@ func (l *Log) Append(cmd *engine.Command) error {
 // acknowledging and reports it; the database must then be closed and the
 // process restarted, which recovers everything that was acknowledged.
 func (l *Log) Commit() error {
+	if err := l.endBlock(); err != nil {
+		return err
+	}
 	if l.batch.Empty() {
 		return nil
 	}
@@ -174,6 +196,9 @@ func (l *Log) Commit() error {
 // the ones ahead of it. (This uses Pebble's ApplyNoSyncWait, the API
 // CockroachDB pipelines its Raft log writes with.)
 func (l *Log) CommitAsync() (wait func() error, err error) {
+	if err := l.endBlock(); err != nil {
+		return nil, err
+	}
 	if l.batch.Empty() {
 		return nil, nil
 	}
@@ -212,19 +237,24 @@ func (l *Log) guard(f func() error) (err error) {
 }
 
 // replayBatch is a run of decoded log records on its way to Apply. A
-// batch with err set is the last: err is a damaged record or a gap, or,
-// with torn set, the torn record at the end of the log (sequence torn).
+// batch with err set is the last: err is a damaged entry or a gap, or,
+// with torn set, the torn entry at the end of the log (stored under
+// sequence torn).
 type replayBatch struct {
 	cmds []engine.Command
 	err  error
 	torn uint64
 }
 
+// replayBatchSize is the number of commands after which readLog sends a
+// batch: it sends whole log entries, so a batch may hold up to an entry
+// more.
 const replayBatchSize = 1024
 
-// readLog iterates the log from sequence next, decodes its records and
-// sends them in batches, taking empty batches from free; it closes out
-// when done.
+// readLog iterates the log from sequence next, decodes its entries and
+// sends their commands in batches, taking empty batches from free; it
+// closes out when done. The first entry may start before next (a block
+// that a snapshot ends inside): its commands before next are skipped.
 func readLog(it *pebble.Iterator, next uint64, out chan<- *replayBatch, free <-chan *replayBatch) {
 	defer close(out)
 	b := <-free
@@ -232,28 +262,33 @@ func readLog(it *pebble.Iterator, next uint64, out chan<- *replayBatch, free <-c
 		b.err, b.torn = err, torn
 		out <- b
 	}
-	for valid := it.First(); valid; valid = it.Next() {
-		seq, ok := keySeq(it.Key())
+	for valid, firstEntry := it.First(), true; valid; valid, firstEntry = it.Next(), false {
+		key, ok := keySeq(it.Key())
 		if !ok {
 			fail(fmt.Errorf("%w: bad key %q", ErrCorrupt, it.Key()), 0)
 			return
 		}
-		if seq != next {
-			fail(fmt.Errorf("%w: expected seq %d, found %d", ErrGap, next, seq), 0)
-			return
-		}
-		cmd, err := DecodeRecord(seq, it.Value())
+		start := len(b.cmds)
+		var err error
+		b.cmds, err = decodeEntry(key, it.Value(), b.cmds)
 		if err != nil {
 			if it.Next() {
-				fail(fmt.Errorf("wal: record %d is damaged and more records follow: %w", seq, err), 0)
+				fail(fmt.Errorf("wal: log entry %d is damaged and more entries follow: %w", key, err), 0)
 			} else {
-				fail(err, seq)
+				fail(err, key)
 			}
 			return
 		}
-		b.cmds = append(b.cmds, cmd)
-		next++
-		if len(b.cmds) == replayBatchSize {
+		if first := b.cmds[start].Seq; first != next {
+			if first > next || !firstEntry {
+				b.cmds = b.cmds[:start]
+				fail(fmt.Errorf("%w: expected seq %d, found %d", ErrGap, next, first), 0)
+				return
+			}
+			b.cmds = append(b.cmds[:start], b.cmds[start+int(next-first):]...)
+		}
+		next = key + 1
+		if len(b.cmds) >= replayBatchSize {
 			out <- b
 			b = <-free
 		}
@@ -270,16 +305,16 @@ type RecoveryStats struct {
 	SnapshotSeq   uint64 // 0: started from an empty state
 	Replayed      int    // commands replayed after the snapshot
 	LastSeq       uint64
-	DiscardedTail int // torn records dropped at the end of the log
+	DiscardedTail int // torn log entries (blocks or records) dropped at the end of the log
 	SnapshotTime  time.Duration
 	ReplayTime    time.Duration
 }
 
-// Recover rebuilds the state: the newest valid snapshot, then every log
-// record after it, in sequence. A record that fails its checksum at the
-// very end of the log (a torn write) is deleted with a warning; a damaged
-// record or a gap before the end stops recovery with an error naming its
-// sequence number.
+// Recover rebuilds the state: the newest valid snapshot, then every
+// logged command after it, in sequence. A log entry that fails its
+// checksum at the very end of the log (a torn write, never acknowledged)
+// is deleted with a warning; a damaged entry or a gap before the end
+// stops recovery with an error naming its sequence number.
 func (l *Log) Recover() (*engine.State, RecoveryStats, error) {
 	var st RecoveryStats
 	t0 := time.Now()
@@ -332,7 +367,7 @@ func (l *Log) Recover() (*engine.State, RecoveryStats, error) {
 	}
 	it.Close()
 	if torn != 0 {
-		l.log.Warn().Uint64("seq", torn).Err(readErr).Msg("discarding torn record at the end of the log")
+		l.log.Warn().Uint64("seq", torn).Err(readErr).Msg("discarding torn log entry at the end of the log")
 		if err := l.db.DeleteRange(commandKey(nil, torn), []byte{keyPrefix + 1}, pebble.Sync); err != nil {
 			return nil, st, fmt.Errorf("wal: discard torn tail: %w", err)
 		}
@@ -345,7 +380,8 @@ func (l *Log) Recover() (*engine.State, RecoveryStats, error) {
 	return state, st, nil
 }
 
-// firstSeq returns the lowest sequence number in the log.
+// firstSeq returns the lowest sequence number in the log. If the first
+// entry is damaged, it reports none: Recover's reading reports it.
 func (l *Log) firstSeq() (uint64, bool, error) {
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{keyPrefix}, UpperBound: []byte{keyPrefix + 1}})
 	if err != nil {
@@ -355,11 +391,15 @@ func (l *Log) firstSeq() (uint64, bool, error) {
 	if !it.First() {
 		return 0, false, it.Error()
 	}
-	seq, ok := keySeq(it.Key())
+	key, ok := keySeq(it.Key())
 	if !ok {
 		return 0, false, fmt.Errorf("%w: bad key %q", ErrCorrupt, it.Key())
 	}
-	return seq, true, nil
+	first, err := entryFirst(key, it.Value())
+	if err != nil {
+		return 0, false, nil
+	}
+	return first, true, nil
 }
 
 // snapshots lists the snapshot sequence numbers on disk, newest first.
@@ -523,6 +563,9 @@ func (l *Log) Backup(dir string) error {
 
 // Stats is a summary of the log for metrics and tools.
 type Stats struct {
+	// FirstSeq and LastSeq bound the commands in the log. Truncation
+	// deletes whole blocks, so FirstSeq may lie a little before the
+	// oldest snapshot kept.
 	FirstSeq, LastSeq uint64
 	Snapshots         []uint64 // newest first
 }

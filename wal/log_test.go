@@ -156,7 +156,10 @@ func TestSnapshotsAndTruncation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(stats.Snapshots) != 2 || stats.Snapshots[0] != seq || stats.FirstSeq != stats.Snapshots[1]+1 {
+	// Blocks go whole: the log starts within one journal batch (at most
+	// 4,096 commands) before the older snapshot's next command.
+	if len(stats.Snapshots) != 2 || stats.Snapshots[0] != seq ||
+		stats.FirstSeq > stats.Snapshots[1]+1 || stats.FirstSeq+4096 <= stats.Snapshots[1]+1 {
 		t.Fatalf("after snapshot at %d: %+v (want 2 snapshots kept, log from the older one)", seq, stats)
 	}
 	want := o.close(t)
@@ -195,32 +198,26 @@ func TestCorruptSnapshotFallsBack(t *testing.T) {
 	}
 }
 
-// A damaged record at the very end of the log is a torn write: it is
-// discarded. The same damage before the end stops recovery with an error
-// that names the record.
+// A damaged entry at the very end of the log is a torn write: it is
+// discarded, whole. The same damage before the end stops recovery with an
+// error that names the entry. The entries are blocks of five commands.
 func TestTornTailAndMidLogCorruption(t *testing.T) {
 	for _, mid := range []bool{false, true} {
 		dir := t.TempDir()
-		o := open(t, dir, nil, engine.Options{})
-		run(t, o.eng, genesis(4))
-		want := o.close(t)
+		want := writeBlocks(t, dir, genesis(4), 5)
 		n := want.Seq()
-		db, err := pebble.Open(filepath.Join(dir, "log"), &pebble.Options{Logger: quietLogger{&quiet}})
-		if err != nil {
-			t.Fatal(err)
-		}
 		target := n
 		if mid {
 			target = n / 2
 		}
-		v, closer, err := db.Get(commandKey(nil, target))
-		if err != nil {
-			t.Fatal(err)
+		db := openDB(t, dir)
+		key, v := entryAt(t, db, target)
+		first, count, err := blockBounds(key, v)
+		if err != nil || count < 2 {
+			t.Fatalf("entry %d: %d commands from %d, %v: want a block", key, count, first, err)
 		}
-		bad := append([]byte(nil), v...)
-		closer.Close()
-		bad[len(bad)/2] ^= 0xff
-		if err := db.Set(commandKey(nil, target), bad, pebble.Sync); err != nil {
+		v[len(v)/2] ^= 0xff
+		if err := db.Set(commandKey(nil, key), v, pebble.Sync); err != nil {
 			t.Fatal(err)
 		}
 		db.Close()
@@ -231,15 +228,15 @@ func TestTornTailAndMidLogCorruption(t *testing.T) {
 		}
 		state, st, err := l.Recover()
 		if mid {
-			if err == nil || !errors.Is(err, ErrCorrupt) || !containsSeq(err, target) {
+			if err == nil || !errors.Is(err, ErrCorrupt) || !containsSeq(err, key) {
 				t.Fatalf("mid-log corruption: got %v", err)
 			}
 		} else {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.DiscardedTail != 1 || state.Seq() != n-1 {
-				t.Fatalf("torn tail: %+v, state at %d", st, state.Seq())
+			if st.DiscardedTail != 1 || state.Seq() != first-1 {
+				t.Fatalf("torn tail: %+v, state at %d, want %d", st, state.Seq(), first-1)
 			}
 			// The next start is clean.
 			if _, st, err := l.Recover(); err != nil || st.DiscardedTail != 0 {
@@ -247,6 +244,109 @@ func TestTornTailAndMidLogCorruption(t *testing.T) {
 			}
 		}
 		l.Close()
+	}
+}
+
+// A log written before blocks (one record per key) is read as it is, and
+// blocks appended after it follow on.
+func TestRecordsThenBlocks(t *testing.T) {
+	dir := t.TempDir()
+	cmds := genesis(4)
+	const old = 7
+	db, err := pebble.Open(filepath.Join(dir, "log"), &pebble.Options{Logger: quietLogger{&quiet}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := engine.NewState()
+	var evs []engine.Event
+	for i := range old {
+		c := cmds[i]
+		c.Seq, c.Time = uint64(i+1), int64(i+1)
+		if err := db.Set(commandKey(nil, c.Seq), AppendRecord(nil, &c), pebble.Sync); err != nil {
+			t.Fatal(err)
+		}
+		_, evs = want.Apply(&c, evs[:0])
+	}
+	db.Close()
+	l, err := Open(dir, &Options{Logger: &quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := old; i < len(cmds); i++ {
+		c := cmds[i]
+		c.Seq, c.Time = uint64(i+1), int64(i+1)
+		if err := l.Append(&c); err != nil {
+			t.Fatal(err)
+		}
+		_, evs = want.Apply(&c, evs[:0])
+	}
+	if err := l.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, st, err := l.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Replayed != len(cmds) || got.Hash() != want.Hash() {
+		t.Fatalf("replayed %d of %d commands; same state: %v", st.Replayed, len(cmds), got.Hash() == want.Hash())
+	}
+	if s, err := l.Stats(); err != nil || s.FirstSeq != 1 || s.LastSeq != uint64(len(cmds)) {
+		t.Fatalf("stats %+v, %v", s, err)
+	}
+	l.Close()
+}
+
+// A snapshot may end inside a block: recovery replays the block's
+// commands after it, and truncation keeps that block.
+func TestSnapshotInsideBlock(t *testing.T) {
+	dir := t.TempDir()
+	cmds := genesis(4)
+	want := writeBlocks(t, dir, cmds, 5)
+	const at = 7 // inside the block of 6..10
+	snap := engine.NewState()
+	var evs []engine.Event
+	for i := range at {
+		c := cmds[i]
+		c.Seq, c.Time = uint64(i+1), int64(i+1)
+		_, evs = snap.Apply(&c, evs[:0])
+	}
+	l, err := Open(dir, &Options{Logger: &quiet, KeepSnapshots: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if err := l.SaveSnapshot(at, snap.AppendSnapshot(nil)); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := l.Stats(); err != nil || s.FirstSeq != 6 {
+		t.Fatalf("after truncation: %+v, %v; want the log to start at 6", s, err)
+	}
+	got, st, err := l.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.SnapshotSeq != at || st.Replayed != len(cmds)-at || got.Hash() != want.Hash() {
+		t.Fatalf("%+v; same state: %v", st, got.Hash() == want.Hash())
+	}
+}
+
+// A missing block is a gap: recovery stops with ErrGap.
+func TestGapBetweenBlocks(t *testing.T) {
+	dir := t.TempDir()
+	writeBlocks(t, dir, genesis(4), 5)
+	db := openDB(t, dir)
+	key, _ := entryAt(t, db, 8)
+	if err := db.Delete(commandKey(nil, key), pebble.Sync); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	l, err := Open(dir, &Options{Logger: &quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if _, _, err := l.Recover(); !errors.Is(err, ErrGap) {
+		t.Fatalf("got %v, want ErrGap", err)
 	}
 }
 
