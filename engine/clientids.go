@@ -64,6 +64,15 @@ func clientIDTag(k *refKey) uint32 {
 	return 1
 }
 
+// refTagOf returns the tag of the key (cmd.Account, cmd.Ref): the one
+// Submit computed, or computed now. cmd.Ref must be set.
+func refTagOf(cmd *Command) uint32 {
+	if cmd.refTag != 0 {
+		return cmd.refTag
+	}
+	return clientIDTag(&refKey{cmd.Account, cmd.Ref})
+}
+
 // home is the first slot probed for tag (Fibonacci hashing: the product's
 // high bits).
 func (t *clientIDTable) home(tag uint32) uint64 {

@@ -167,7 +167,12 @@ type MarketSpec struct {
 // reads only the first three of the value's five cache lines, which
 // travel from the submitting goroutine's core to the matcher's.
 type Command struct {
-	Kind    CommandKind
+	Kind CommandKind
+	// refTag is clientIDTag of (Account, Ref), computed by Engine.Submit
+	// on the submitting goroutine so that the matcher does not hash; 0
+	// means not computed (decoded and directly applied commands). It is
+	// never encoded and changes no outcome.
+	refTag  uint32
 	Seq     uint64 // sequence number, from the sequencer
 	Time    int64  // Unix nanoseconds, from the sequencer
 	Account uint64 // acting account

@@ -261,6 +261,10 @@ func (e *Engine) submit(ctx context.Context, cmd *Command, done func(*Result), f
 	if err := e.err(); err != nil {
 		return err
 	}
+	var tag uint32
+	if !cmd.Ref.IsZero() && (cmd.Kind == CmdPlace || cmd.Kind == CmdCancel || cmd.Kind == CmdAmend) {
+		tag = clientIDTag(&refKey{cmd.Account, cmd.Ref}) // here, not on the matcher
+	}
 	var seq int64
 	var sl *slot
 	var err error
@@ -281,6 +285,7 @@ func (e *Engine) submit(ctx context.Context, cmd *Command, done func(*Result), f
 		return err
 	}
 	sl.cmd = *cmd
+	sl.cmd.refTag = tag
 	sl.done, sl.fut = done, fut
 	e.ring.Publish(seq)
 	return nil

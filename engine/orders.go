@@ -15,7 +15,7 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 	key := refKey{cmd.Account, cmd.Ref}
 	var tag uint32
 	if !cmd.Ref.IsZero() {
-		tag = clientIDTag(&key)
+		tag = refTagOf(cmd)
 		if id, ok := s.clientIDTagged(&key, tag); ok {
 			return Outcome{ID: id, Duplicate: true}, dst
 		}
@@ -233,7 +233,7 @@ func (s *State) trade(m *market, ev *book.Event) (takerFee, makerFee int64) {
 func (s *State) liveOrder(cmd *Command) (*order, *market, error) {
 	account, id := cmd.Account, cmd.OrderID
 	if id == 0 && !cmd.Ref.IsZero() {
-		id, _ = s.clientID(&refKey{account, cmd.Ref})
+		id, _ = s.clientIDTagged(&refKey{account, cmd.Ref}, refTagOf(cmd))
 	}
 	rec := s.orders.get(id)
 	if rec == nil || rec.account != account {
