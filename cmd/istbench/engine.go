@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/instant-social-trading/ist/bench"
@@ -24,9 +25,14 @@ func runEngine(args []string) int {
 	rate := fs.Float64("rate", 1e6, "open-loop offered commands per second")
 	openN := fs.Int("open-n", 3_000_000, "open-loop commands")
 	accounts := fs.Int("accounts", 100, "trading accounts")
-	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the closed loop to `file`")
+	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the first closed loop to `file`")
+	rounds := fs.Int("rounds", 3, "closed-loop rounds; the median is reported")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
+	}
+	if *rounds < 1 {
+		fmt.Fprintln(os.Stderr, "istbench engine: --rounds must be at least 1")
+		return 2
 	}
 	cfg := bench.EngineConfig{Producers: *producers, Commands: *n, Accounts: *accounts, Seed: 1, RingSize: 1 << 14}
 	stop, err := startProfile(*cpuProf)
@@ -34,14 +40,24 @@ func runEngine(args []string) int {
 		fmt.Fprintln(os.Stderr, "istbench engine:", err)
 		return 1
 	}
-	closed, err := bench.EngineClosedLoop(cfg)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "istbench engine:", err)
-		return 1
+	// The machine's speed drifts over seconds: the closed loop runs in
+	// rounds and its median is the figure.
+	var rates []float64
+	for r := 1; r <= *rounds; r++ {
+		closed, err := bench.EngineClosedLoop(cfg)
+		if r == 1 {
+			stop()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "istbench engine:", err)
+			return 1
+		}
+		fmt.Printf("closed round %d: producers=%d commands=%d elapsed_ms=%d cmds_per_sec=%.0f trades=%d rejected=%d resting=%d\n",
+			r, cfg.Producers, closed.Commands, closed.Elapsed.Milliseconds(), closed.CmdsPerSec, closed.Trades, closed.Rejected, closed.Resting)
+		rates = append(rates, closed.CmdsPerSec)
 	}
-	fmt.Printf("closed: producers=%d commands=%d elapsed_ms=%d cmds_per_sec=%.0f trades=%d rejected=%d resting=%d\n",
-		cfg.Producers, closed.Commands, closed.Elapsed.Milliseconds(), closed.CmdsPerSec, closed.Trades, closed.Rejected, closed.Resting)
+	fmt.Printf("closed over %d rounds: cmds_per_sec min=%.0f median=%.0f max=%.0f\n",
+		*rounds, slices.Min(rates), median(rates), slices.Max(rates))
 	cfg.Commands, cfg.Rate = *openN, *rate
 	open, err := bench.EngineOpenLoop(cfg)
 	if err != nil {
@@ -54,7 +70,7 @@ func runEngine(args []string) int {
 	fmt.Printf("baseline (same generator, one Go channel hop): p50_ns=%d p99_ns=%d p999_ns=%d p9999_ns=%d max_ns=%d\n",
 		base.P50, base.P99, base.P999, base.P9999, base.Max)
 	fmt.Printf("cmds_per_sec=%.0f offered_per_sec=%.0f p50_ns=%d p99_ns=%d p9999_ns=%d baseline_p99_ns=%d baseline_p9999_ns=%d\n",
-		closed.CmdsPerSec, *rate, open.P50, open.P99, open.P9999, base.P99, base.P9999)
+		median(rates), *rate, open.P50, open.P99, open.P9999, base.P99, base.P9999)
 	return 0
 }
 
@@ -67,9 +83,14 @@ func runDurable(args []string) int {
 	rate := fs.Float64("rate", 100_000, "open-loop offered commands per second")
 	openN := fs.Int("open-n", 1_000_000, "open-loop commands")
 	dirFlag := fs.String("dir", "", "directory for the logs (default: a temporary one, removed)")
-	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the durable closed loop to `file`")
+	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the first durable closed loop to `file`")
+	rounds := fs.Int("rounds", 3, "closed-loop rounds (a durable loop, then the raw loops); the medians are reported")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
+	}
+	if *rounds < 1 {
+		fmt.Fprintln(os.Stderr, "istbench durable: --rounds must be at least 1")
+		return 2
 	}
 	dir, cleanup, err := scratch(*dirFlag)
 	if err != nil {
@@ -98,31 +119,57 @@ func runDurable(args []string) int {
 		}
 		return res, j, err
 	}
-	closed, j, err := measure("closed", bench.EngineClosedLoop, *n, 0)
-	stop()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "istbench durable:", err)
-		return 1
-	}
-	batch := int(j.Records.Load() / max(j.Commits.Load(), 1))
-	fmt.Printf("durable: commands=%d elapsed_ms=%d cmds_per_sec=%.0f commits=%d avg_batch=%d\n",
-		closed.Commands, closed.Elapsed.Milliseconds(), closed.CmdsPerSec, j.Commits.Load(), batch)
-	printSyncs("closed", syncs)
-	// The raw loop writes the log's own record bytes (real commands of
-	// the same flow), so that compression and table sizes match; the
-	// zero-filled records of earlier versions compress to almost nothing
-	// and are shown for reference.
+	// The closed loops run in rounds, each a durable loop and the raw loop
+	// right after it, so that the machine's drift over seconds (large on
+	// a shared VM) hits both sides of a round alike; the figures are the
+	// medians over the rounds, the ratio the median of the rounds' ratios.
 	records := bench.StreamRecords(1 << 16)
 	size := 0
 	for _, r := range records {
 		size += len(r)
 	}
 	size /= len(records)
-	raw, err := bench.RawAppendRecords(bench.Sub(dir, "raw"), *n, max(batch, 1), records)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "istbench durable:", err)
-		return 1
+	var durables, raws, ratios, blocks, blockRatios []float64
+	batch := 0
+	for r := 1; r <= *rounds; r++ {
+		closed, j, err := measure(fmt.Sprint("closed", r), bench.EngineClosedLoop, *n, 0)
+		if r == 1 {
+			stop()
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "istbench durable:", err)
+			return 1
+		}
+		batch = int(j.Records.Load() / max(j.Commits.Load(), 1))
+		fmt.Printf("durable round %d: commands=%d elapsed_ms=%d cmds_per_sec=%.0f commits=%d avg_batch=%d\n",
+			r, closed.Commands, closed.Elapsed.Milliseconds(), closed.CmdsPerSec, j.Commits.Load(), batch)
+		printSyncs("closed", syncs)
+		// The raw loop writes the log's own record bytes (real commands
+		// of the same flow), so that compression and table sizes match.
+		raw, err := bench.RawAppendRecords(bench.Sub(dir, fmt.Sprint("raw", r)), *n, max(batch, 1), records)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "istbench durable:", err)
+			return 1
+		}
+		// The log stores each journal batch under one key (a block); a
+		// raw loop that does the same is the floor for its own overhead.
+		rawBlocks, err := bench.RawAppendBlocks(bench.Sub(dir, fmt.Sprint("raw-blocks", r)), *n, max(batch, 1), records)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "istbench durable:", err)
+			return 1
+		}
+		fmt.Printf("raw round %d: record_bytes=%d batch=%d records_per_sec=%.0f one_key_per_batch_records_per_sec=%.0f ratio=%.2f blocks_ratio=%.2f\n",
+			r, size, batch, raw, rawBlocks, closed.CmdsPerSec/raw, closed.CmdsPerSec/rawBlocks)
+		durables, raws, blocks = append(durables, closed.CmdsPerSec), append(raws, raw), append(blocks, rawBlocks)
+		ratios, blockRatios = append(ratios, closed.CmdsPerSec/raw), append(blockRatios, closed.CmdsPerSec/rawBlocks)
+		// Each round's directories are removed, so that the disk holds
+		// no more than one round's logs.
+		for _, d := range []string{fmt.Sprint("closed", r), fmt.Sprint("raw", r), fmt.Sprint("raw-blocks", r)} {
+			_ = os.RemoveAll(bench.Sub(dir, d))
+		}
 	}
+	// For reference, once: zero-filled records (they compress to almost
+	// nothing) and the issue's 4096-record batches.
 	rawZeros, err := bench.RawAppend(bench.Sub(dir, "raw-zeros"), *n, max(batch, 1), size)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "istbench durable:", err)
@@ -133,15 +180,10 @@ func runDurable(args []string) int {
 		fmt.Fprintln(os.Stderr, "istbench durable:", err)
 		return 1
 	}
-	// The log stores each journal batch under one key (a block); a raw
-	// loop that does the same is the fairer floor for its own overhead.
-	rawBlocks, err := bench.RawAppendBlocks(bench.Sub(dir, "raw-blocks"), *n, max(batch, 1), records)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "istbench durable:", err)
-		return 1
-	}
-	fmt.Printf("raw: record_bytes=%d batch=%d records_per_sec=%.0f zero_filled_records_per_sec=%.0f batch4096_records_per_sec=%.0f one_key_per_batch_records_per_sec=%.0f\n",
-		size, batch, raw, rawZeros, raw4096, rawBlocks)
+	fmt.Printf("raw reference: zero_filled_records_per_sec=%.0f batch4096_records_per_sec=%.0f\n", rawZeros, raw4096)
+	fmt.Printf("closed loops over %d rounds: durable_cmds_per_sec min=%.0f median=%.0f max=%.0f raw_records_per_sec min=%.0f median=%.0f max=%.0f ratio min=%.2f median=%.2f max=%.2f\n",
+		*rounds, slices.Min(durables), median(durables), slices.Max(durables), slices.Min(raws), median(raws), slices.Max(raws),
+		slices.Min(ratios), median(ratios), slices.Max(ratios))
 	open, _, err := measure("open", bench.EngineOpenLoop, *openN, *rate)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "istbench durable:", err)
@@ -152,7 +194,7 @@ func runDurable(args []string) int {
 	// The disk's own fsyncs in the open loop, to tell its stalls from ours.
 	printSyncs("open", syncs)
 	fmt.Printf("durable_cmds_per_sec=%.0f raw_records_per_sec=%.0f ratio=%.2f p50_ack_us=%.1f p99_ack_us=%.1f raw_blocks_records_per_sec=%.0f blocks_ratio=%.2f\n",
-		closed.CmdsPerSec, raw, closed.CmdsPerSec/raw, us(open.P50), us(open.P99), rawBlocks, closed.CmdsPerSec/rawBlocks)
+		median(durables), median(raws), median(ratios), us(open.P50), us(open.P99), median(blocks), median(blockRatios))
 	return 0
 }
 
@@ -301,4 +343,15 @@ func syncQuantile(st wal.SyncStats, q float64) float64 {
 		}
 	}
 	return float64(st.Buckets[len(st.Buckets)-1].Le) / 1e3
+}
+
+// median returns the median of xs (the mean of the middle two for an even
+// count); xs is not modified. It panics on an empty slice.
+func median(xs []float64) float64 {
+	s := slices.Sorted(slices.Values(xs))
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }

@@ -55,8 +55,8 @@ type command struct {
 var commands = []command{
 	{"book", "[--ops FILE] [--gen N] [--mem N]", "replay an order stream on one order book", runBook},
 	{"book-mem", "[--n N] [--levels L]", "resident memory per resting order (same as book --mem)", runBookMem},
-	{"engine", "[--producers P] [--n N] [--rate R]", "pipeline throughput (closed loop) and latency (open loop), in-memory journal", runEngine},
-	{"durable", "[--n N] [--rate R] [--dir D]", "engine with the Pebble log next to a raw Pebble append loop", runDurable},
+	{"engine", "[--producers P] [--n N] [--rounds K] [--rate R]", "pipeline throughput (closed loop, median of K rounds) and latency (open loop), in-memory journal", runEngine},
+	{"durable", "[--n N] [--rounds K] [--rate R] [--dir D]", "engine with the Pebble log next to a raw Pebble append loop (medians of K paired rounds)", runDurable},
 	{"recovery", "[--n N] [--dir D]", "replay speed and cold start with and without a snapshot", runRecovery},
 	{"http", "[--duration D] [--conns C] [--rate R]", "istd's POST /v1/orders (durable) over loopback next to a bare fasthttp handler", runHTTP},
 	{"copy", "[--followers F] [--rounds R]", "copy-trading: mirroring one leader fill to F followers in the matcher", runCopy},
