@@ -9,7 +9,7 @@
 //	l, err := wal.Open("./data", nil)
 //	if err != nil { ... }
 //	state, stats, err := l.Recover() // snapshot + replay; torn tail dropped
-//	if err != nil { ... }            // damage before the tail: an error naming the entry
+//	if err != nil { ... }            // damage before the tail: an error naming the command
 //	e, err := engine.Open(&engine.Options{Journal: l, State: state, Snapshots: l,
 //		SnapshotEvery: 1_000_000})
 //	...
@@ -23,17 +23,24 @@
 //
 // A log entry is a block: the commands of one journal batch, under the
 // last one's sequence number (one Pebble key per batch, not per command:
-// a durable engine on two cores spends a fifth less CPU):
+// a durable engine on two cores spends a fifth less CPU), each command a
+// record with its own checksum:
 //
-//	+---------+-----------+-------+--------------------------+--------+
-//	| version | first seq | count | command bodies, in order | crc32c |
-//	| u8 = 2  | u64       | u32   | (kind, fixed fields)     | u32    |
-//	+---------+-----------+-------+--------------------------+--------+
-//	crc32c (Castagnoli) = CRC over the key's seq and every byte before it
+//	+---------+-----------+-------+------------+
+//	| version | first seq | count | header crc |
+//	| u8 = 3  | u64       | u32   | u32        |
+//	+---------+-----------+-------+------------+----------+
+//	| command body (first seq)    | crc32c     |          |
+//	| command body (first seq+1)  | crc32c     |  count   |
+//	| ...                         |            |  records |
+//	+-----------------------------+------------+----------+
+//	header crc = CRC-32C over the key's seq and the header before it
+//	crc32c     = CRC-32C over the command's seq and its body
 //
-// Logs written before blocks hold a record per command (version 1, see
-// AppendRecord) under its own sequence number; they are read as they are,
-// and blocks follow them. Truncation deletes whole blocks, so the log may
+// A damaged record is reported with its command's sequence number. Logs
+// of earlier releases (blocks with one CRC, version 2; before them a
+// record per key, version 1, see AppendRecord) are read as they are, and
+// new blocks follow them. Truncation deletes whole blocks, so the log may
 // start a little before the oldest snapshot; recovery skips what the
 // snapshot covers.
 //

@@ -216,7 +216,15 @@ func TestTornTailAndMidLogCorruption(t *testing.T) {
 		if err != nil || count < 2 {
 			t.Fatalf("entry %d: %d commands from %d, %v: want a block", key, count, first, err)
 		}
-		v[len(v)/2] ^= 0xff
+		at := len(v) / 2
+		v[at] ^= 0xff
+		hit := first // the command whose record holds byte at
+		for off := blockHeaderCRC; ; hit++ {
+			off += bodySize(engine.CommandKind(v[off])) + 4
+			if off > at {
+				break
+			}
+		}
 		if err := db.Set(commandKey(nil, key), v, pebble.Sync); err != nil {
 			t.Fatal(err)
 		}
@@ -228,8 +236,8 @@ func TestTornTailAndMidLogCorruption(t *testing.T) {
 		}
 		state, st, err := l.Recover()
 		if mid {
-			if err == nil || !errors.Is(err, ErrCorrupt) || !containsSeq(err, key) {
-				t.Fatalf("mid-log corruption: got %v", err)
+			if err == nil || !errors.Is(err, ErrCorrupt) || !containsSeq(err, key) || !contains(err.Error(), fmt.Sprintf("seq %d ", hit)) {
+				t.Fatalf("mid-log corruption in command %d: got %v", hit, err)
 			}
 		} else {
 			if err != nil {
@@ -294,6 +302,60 @@ func TestRecordsThenBlocks(t *testing.T) {
 		t.Fatalf("stats %+v, %v", s, err)
 	}
 	l.Close()
+}
+
+// A log whose first blocks an earlier release wrote (version 2), followed
+// by version 3 blocks: recovery reads both, in order.
+func TestV2BlocksThenV3(t *testing.T) {
+	dir := t.TempDir()
+	cmds := genesis(4)
+	const old = 9 // commands in version 2 blocks of 3
+	db, err := pebble.Open(filepath.Join(dir, "log"), &pebble.Options{Logger: quietLogger{&quiet}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := engine.NewState()
+	var evs []engine.Event
+	var block []engine.Command
+	for i := range old {
+		c := cmds[i]
+		c.Seq, c.Time = uint64(i+1), int64(i+1)
+		_, evs = want.Apply(&c, evs[:0])
+		if block = append(block, c); len(block) == 3 {
+			key, v := encodeBlockV2(block)
+			if err := db.Set(commandKey(nil, key), v, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+			block = block[:0]
+		}
+	}
+	db.Close()
+	l, err := Open(dir, &Options{Logger: &quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	for i := old; i < len(cmds); i++ {
+		c := cmds[i]
+		c.Seq, c.Time = uint64(i+1), int64(i+1)
+		if err := l.Append(&c); err != nil {
+			t.Fatal(err)
+		}
+		_, evs = want.Apply(&c, evs[:0])
+	}
+	if err := l.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	got, st, err := l.Recover()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Replayed != len(cmds) || got.Hash() != want.Hash() {
+		t.Fatalf("replayed %d of %d commands; same state: %v", st.Replayed, len(cmds), got.Hash() == want.Hash())
+	}
+	if s, err := l.Stats(); err != nil || s.FirstSeq != 1 || s.LastSeq != uint64(len(cmds)) {
+		t.Fatalf("stats %+v, %v", s, err)
+	}
 }
 
 // A snapshot may end inside a block: recovery replays the block's

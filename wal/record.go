@@ -15,18 +15,33 @@ import (
 //
 //	key:   'c' | last seq (u64, big-endian, so keys sort by sequence)
 //
-//	value: +---------+-----------+-------+----------------------+--------+
-//	       | version | first seq | count | count command bodies | crc32c |
-//	       | u8 = 2  | u64       | u32   | seq first, first+1…  | u32    |
-//	       +---------+-----------+-------+----------------------+--------+
+//	value: +---------+-----------+-------+------------+
+//	       | version | first seq | count | header crc |   the header
+//	       | u8 = 3  | u64       | u32   | u32        |
+//	       +---------+-----------+-------+------------+
+//	       | command body (seq first)    | crc32c     |   a record per command,
+//	       +-----------------------------+------------+   count of them
+//	       | command body (seq first+1)  | crc32c     |
+//	       +-----------------------------+------------+
+//	       | ...                                      |
 //
-// and logs written before blocks hold one record per key, under the
-// command's own sequence number:
+// The header's CRC covers the key's sequence number and the 13 header
+// bytes before it, so a header that is damaged or stored under the wrong
+// key fails its check; each record's CRC covers its own sequence number
+// and its body, so damage is found in the very command it hit, and an
+// error names that command's sequence number.
+//
+// Logs of earlier releases hold blocks with one CRC over the whole value
+// (version 2: version, first seq, count, the bodies, then a crc32c over
+// the key's seq and all of that) and, before blocks, one record per key
+// under the command's own sequence number:
 //
 //	value: +---------+--------------+--------+
 //	       | version | command body | crc32c |
 //	       | u8 = 1  |              | u32    |
 //	       +---------+--------------+--------+
+//
+// All three are read; the log writes version 3.
 //
 // A command body is its kind (u8) and its fields, little-endian, in a
 // fixed layout per kind: time, account, market, asset, amount, order id,
@@ -35,21 +50,25 @@ import (
 // spec (copy-trading kinds only: leader relation value max_quote mode
 // close slippage stop_loss share).
 //
-// The CRC-32C (Castagnoli) covers the key's sequence number and every value
-// byte before it, so an entry that is damaged, cut short or stored under
-// the wrong key fails its check. The version byte lets later releases
-// change the layout; a reader refuses versions it does not know. One key
-// per batch instead of one per command spares Pebble a memtable insert
-// and a table entry per command, a fifth of the CPU of a durable engine on
-// two cores.
+// Every CRC is CRC-32C (Castagnoli) over a sequence number (8 bytes,
+// big-endian) and then the bytes it protects. The version byte lets later
+// releases change the layout; a reader refuses versions it does not know.
+// One key per batch instead of one per command spares Pebble a memtable
+// insert and a table entry per command, a fifth of the CPU of a durable
+// engine on two cores.
 
 const (
-	recordVersion = 1 // one command under its own sequence number
-	blockVersion  = 2 // consecutive commands under the last one's
+	recordVersion  = 1 // one command under its own sequence number
+	blockVersionV2 = 2 // consecutive commands under the last one's, one CRC (read only)
+	blockVersion   = 3 // consecutive commands, a CRC for the header and one per command
 )
 
-// blockHeader is the size of a block's version, first seq and count.
-const blockHeader = 1 + 8 + 4
+// blockHeader is the size of a block's version, first seq and count;
+// blockHeaderCRC is that of a version 3 header with its CRC.
+const (
+	blockHeader    = 1 + 8 + 4
+	blockHeaderCRC = blockHeader + 4
+)
 
 // maxBlockBytes bounds a block: Log.Append starts a new one past it (the
 // engine's batches, at most 4,096 commands, fit in one).
@@ -252,10 +271,12 @@ func (b *block) add(cmd *engine.Command) {
 	if b.n == 0 {
 		b.buf = append(b.buf[:0], blockVersion)
 		b.buf = binary.LittleEndian.AppendUint64(b.buf, cmd.Seq)
-		b.buf = binary.LittleEndian.AppendUint32(b.buf, 0) // count, set by finish
+		b.buf = binary.LittleEndian.AppendUint64(b.buf, 0) // count and header CRC, set by finish
 		b.first = cmd.Seq
 	}
+	start := len(b.buf)
 	b.buf = appendBody(b.buf, cmd)
+	b.buf = binary.LittleEndian.AppendUint32(b.buf, recordCRC(cmd.Seq, b.buf[start:]))
 	b.last = cmd.Seq
 	b.n++
 }
@@ -269,7 +290,7 @@ func (b *block) follows(cmd *engine.Command) bool {
 // valid until the next add; the block is empty again.
 func (b *block) finish() (key, value []byte) {
 	binary.LittleEndian.PutUint32(b.buf[9:blockHeader], b.n)
-	b.buf = binary.LittleEndian.AppendUint32(b.buf, recordCRC(b.last, b.buf))
+	binary.LittleEndian.PutUint32(b.buf[blockHeader:blockHeaderCRC], recordCRC(b.last, b.buf[:blockHeader]))
 	b.n = 0
 	return commandKey(b.key[:0], b.last), b.buf
 }
@@ -279,14 +300,87 @@ func (b *block) finish() (key, value []byte) {
 // sequence. On damage it returns dst unchanged and an error wrapping
 // ErrCorrupt; it never panics.
 func decodeEntry(key uint64, v []byte, dst []engine.Command) ([]engine.Command, error) {
-	if len(v) > 0 && v[0] == recordVersion {
+	switch {
+	case len(v) > 0 && v[0] == recordVersion:
 		c, err := DecodeRecord(key, v)
 		if err != nil {
 			return dst, err
 		}
 		return append(dst, c), nil
+	case len(v) > 0 && v[0] == blockVersionV2:
+		return decodeBlockV2(key, v, dst)
 	}
 	first, n, err := blockBounds(key, v)
+	if err != nil {
+		return dst, err
+	}
+	return walkBlock(key, first, n, v[blockHeaderCRC:], dst, true)
+}
+
+// walkBlock checks the n records of the version 3 block stored under key,
+// whose first sequence number is first, in p (the bytes after the
+// header), and appends their commands to dst if decode is set. On damage
+// it returns dst unchanged and an error naming the command's sequence
+// number.
+func walkBlock(key, first uint64, n uint32, p []byte, dst []engine.Command, decode bool) ([]engine.Command, error) {
+	start := len(dst)
+	for i := range uint64(n) {
+		seq := first + i
+		if len(p) == 0 {
+			return dst[:start], fmt.Errorf("%w: seq %d (block %d-%d): missing, the block ends after %d commands", ErrCorrupt, seq, first, key, i)
+		}
+		size := bodySize(engine.CommandKind(p[0]))
+		if len(p) < size+4 {
+			return dst[:start], fmt.Errorf("%w: seq %d (block %d-%d): cut short", ErrCorrupt, seq, first, key)
+		}
+		if recordCRC(seq, p[:size]) != binary.LittleEndian.Uint32(p[size:]) {
+			return dst[:start], fmt.Errorf("%w: seq %d (block %d-%d): checksum mismatch", ErrCorrupt, seq, first, key)
+		}
+		if decode {
+			dst = append(dst, engine.Command{})
+			if err := decodeBody(seq, p[:size], &dst[len(dst)-1]); err != nil {
+				return dst[:start], err
+			}
+		}
+		p = p[size+4:]
+	}
+	if len(p) != 0 {
+		return dst[:start], fmt.Errorf("%w: block %d-%d: %d bytes after its %d commands", ErrCorrupt, first, key, len(p), n)
+	}
+	return dst, nil
+}
+
+// blockBounds checks a version 3 block's header (its CRC, and that its
+// first sequence number and count end at key) and returns the first
+// sequence number and the count. It does not read the records.
+func blockBounds(key uint64, v []byte) (first uint64, n uint32, err error) {
+	if len(v) < blockHeaderCRC {
+		return 0, 0, fmt.Errorf("%w: log entry at seq %d: %d bytes", ErrCorrupt, key, len(v))
+	}
+	if recordCRC(key, v[:blockHeader]) != binary.LittleEndian.Uint32(v[blockHeader:]) {
+		return 0, 0, fmt.Errorf("%w: log entry at seq %d: header checksum mismatch", ErrCorrupt, key)
+	}
+	if v[0] != blockVersion {
+		return 0, 0, fmt.Errorf("%w: log entry at seq %d: unknown version %d", ErrCorrupt, key, v[0])
+	}
+	return headerBounds(key, v)
+}
+
+// headerBounds returns the first sequence number and count of a block
+// header (v2 or v3), checking that they end at key.
+func headerBounds(key uint64, v []byte) (first uint64, n uint32, err error) {
+	first = binary.LittleEndian.Uint64(v[1:])
+	n = binary.LittleEndian.Uint32(v[9:])
+	if n == 0 || first == 0 || first > key || key-first != uint64(n)-1 {
+		return 0, 0, fmt.Errorf("%w: block ending at seq %d: first seq %d and count %d do not match", ErrCorrupt, key, first, n)
+	}
+	return first, n, nil
+}
+
+// decodeBlockV2 decodes a block of an earlier release (version 2: one CRC
+// over the whole value, at its end).
+func decodeBlockV2(key uint64, v []byte, dst []engine.Command) ([]engine.Command, error) {
+	first, n, err := blockBoundsV2(key, v)
 	if err != nil {
 		return dst, err
 	}
@@ -312,9 +406,9 @@ func decodeEntry(key uint64, v []byte, dst []engine.Command) ([]engine.Command, 
 	return dst, nil
 }
 
-// blockBounds checks a block's checksum and header and returns its first
-// sequence number and its count.
-func blockBounds(key uint64, v []byte) (first uint64, n uint32, err error) {
+// blockBoundsV2 checks a version 2 block's checksum and header and
+// returns its first sequence number and its count.
+func blockBoundsV2(key uint64, v []byte) (first uint64, n uint32, err error) {
 	if len(v) < blockHeader+4 {
 		return 0, 0, fmt.Errorf("%w: log entry at seq %d: %d bytes", ErrCorrupt, key, len(v))
 	}
@@ -322,24 +416,23 @@ func blockBounds(key uint64, v []byte) (first uint64, n uint32, err error) {
 	if recordCRC(key, body) != binary.LittleEndian.Uint32(v[len(v)-4:]) {
 		return 0, 0, fmt.Errorf("%w: log entry at seq %d: checksum mismatch", ErrCorrupt, key)
 	}
-	if body[0] != blockVersion {
-		return 0, 0, fmt.Errorf("%w: log entry at seq %d: unknown version %d", ErrCorrupt, key, body[0])
-	}
-	first = binary.LittleEndian.Uint64(body[1:])
-	n = binary.LittleEndian.Uint32(body[9:])
-	if n == 0 || first == 0 || first > key || key-first != uint64(n)-1 {
-		return 0, 0, fmt.Errorf("%w: block ending at seq %d: first seq %d and count %d do not match", ErrCorrupt, key, first, n)
-	}
-	return first, n, nil
+	return headerBounds(key, v)
 }
 
 // entryFirst returns the first sequence number of the log entry stored
-// under key, checking the entry's checksum.
+// under key, checking the entry's checksums.
 func entryFirst(key uint64, v []byte) (uint64, error) {
-	if len(v) > 0 && v[0] == recordVersion {
+	switch {
+	case len(v) > 0 && v[0] == recordVersion:
 		_, err := DecodeRecord(key, v)
 		return key, err
+	case len(v) > 0 && v[0] == blockVersionV2:
+		first, _, err := blockBoundsV2(key, v)
+		return first, err
 	}
-	first, _, err := blockBounds(key, v)
+	first, n, err := blockBounds(key, v)
+	if err == nil {
+		_, err = walkBlock(key, first, n, v[blockHeaderCRC:], nil, false)
+	}
 	return first, err
 }

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"hash/crc32"
+	"strings"
 	"testing"
 
 	"github.com/instant-social-trading/ist/book"
@@ -174,48 +176,134 @@ func TestBlockRoundTrip(t *testing.T) {
 	}
 }
 
+// encodeBlockV2 returns a block as earlier releases wrote it (version 2:
+// one CRC over the whole value).
+func encodeBlockV2(cmds []engine.Command) (uint64, []byte) {
+	last := cmds[len(cmds)-1].Seq
+	v := []byte{blockVersionV2}
+	v = binary.LittleEndian.AppendUint64(v, cmds[0].Seq)
+	v = binary.LittleEndian.AppendUint32(v, uint32(len(cmds)))
+	for i := range cmds {
+		v = appendBody(v, &cmds[i])
+	}
+	return last, binary.LittleEndian.AppendUint32(v, recordCRC(last, v))
+}
+
+// reseal rewrites the CRCs of a version 3 block stored under key (header
+// and records, as far as the bytes go), so that a test or the fuzzer can
+// reach what lies behind them.
+func reseal(key uint64, v []byte) []byte {
+	v = bytes.Clone(v)
+	if len(v) < blockHeaderCRC {
+		return v
+	}
+	binary.LittleEndian.PutUint32(v[blockHeader:], recordCRC(key, v[:blockHeader]))
+	first := binary.LittleEndian.Uint64(v[1:])
+	for p, seq := v[blockHeaderCRC:], first; len(p) > 0; seq++ {
+		size := bodySize(engine.CommandKind(p[0]))
+		if len(p) < size+4 {
+			break
+		}
+		binary.LittleEndian.PutUint32(p[size:], recordCRC(seq, p[:size]))
+		p = p[size+4:]
+	}
+	return v
+}
+
 // A block whose header disagrees with its key, or whose count disagrees
-// with its bodies, is refused even with a valid checksum.
+// with its records, is refused even with valid checksums.
 func TestBlockHeaderChecked(t *testing.T) {
 	cmds := consecutive(10)
 	key, v := encodeBlock(cmds)
-	reseal := func(v []byte) []byte {
-		body := v[:len(v)-4]
-		return binary.LittleEndian.AppendUint32(bytes.Clone(body), recordCRC(key, body))
-	}
 	for name, mutate := range map[string]func(b []byte){
 		"first seq too low":  func(b []byte) { binary.LittleEndian.PutUint64(b[1:], 9) },
 		"first seq too high": func(b []byte) { binary.LittleEndian.PutUint64(b[1:], 11) },
 		"count too high":     func(b []byte) { binary.LittleEndian.PutUint32(b[9:], uint32(len(cmds)+1)) },
 		"count zero":         func(b []byte) { binary.LittleEndian.PutUint32(b[9:], 0) },
-		"post-only flag 2":   func(b []byte) { b[blockHeader+1+8*2+4*2+8*2+36+24+8+4] = 2 },
+		"version 4":          func(b []byte) { b[0] = 4 },
+		"post-only flag 2":   func(b []byte) { b[blockHeaderCRC+1+8*2+4*2+8*2+36+24+8+4] = 2 },
 	} {
 		bad := bytes.Clone(v)
 		mutate(bad)
-		if _, err := decodeEntry(key, reseal(bad), nil); !errors.Is(err, ErrCorrupt) {
+		if _, err := decodeEntry(key, reseal(key, bad), nil); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: accepted (%v)", name, err)
 		}
 	}
-	// Bytes after the last body.
-	extra := append(bytes.Clone(v[:len(v)-4]), 0)
-	extra = binary.LittleEndian.AppendUint32(extra, recordCRC(key, extra))
-	if _, err := decodeEntry(key, extra, nil); !errors.Is(err, ErrCorrupt) {
+	// Bytes after the last record.
+	if _, err := decodeEntry(key, append(bytes.Clone(v), 0), nil); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("trailing byte accepted (%v)", err)
 	}
 }
 
+// Damage inside a block is reported with the sequence number of the
+// command it hit.
+func TestBlockDamageNamesCommand(t *testing.T) {
+	cmds := consecutive(100)
+	key, v := encodeBlock(cmds)
+	off := blockHeaderCRC
+	for i := range cmds {
+		size := bodySize(cmds[i].Kind) + 4
+		for _, at := range []int{off, off + size/2, off + size - 1} {
+			bad := bytes.Clone(v)
+			bad[at] ^= 0x10
+			_, err := decodeEntry(key, bad, nil)
+			want := fmt.Sprintf("seq %d ", cmds[i].Seq)
+			if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), want) {
+				t.Fatalf("byte %d of command %d damaged: %v, want an error naming %q", at-off, cmds[i].Seq, err, want)
+			}
+			if _, err := entryFirst(key, bad); !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("entryFirst accepted damage in command %d", cmds[i].Seq)
+			}
+		}
+		off += size
+	}
+}
+
+// Blocks of earlier releases (version 2) are still read, and checked.
+func TestBlockV2Read(t *testing.T) {
+	cmds := consecutive(7)
+	key, v := encodeBlockV2(cmds)
+	got, err := decodeEntry(key, v, nil)
+	if err != nil || len(got) != len(cmds) {
+		t.Fatalf("%d commands, %v", len(got), err)
+	}
+	for i := range cmds {
+		if got[i] != cmds[i] {
+			t.Fatalf("command %d:\n got %+v\nwant %+v", i, got[i], cmds[i])
+		}
+	}
+	if first, err := entryFirst(key, v); err != nil || first != 7 {
+		t.Fatalf("entryFirst: %d, %v", first, err)
+	}
+	for i := range v {
+		bad := bytes.Clone(v)
+		bad[i] ^= 1
+		if got, err := decodeEntry(key, bad, nil); !errors.Is(err, ErrCorrupt) || len(got) != 0 {
+			t.Fatalf("flipped byte %d accepted", i)
+		}
+	}
+	if _, err := decodeEntry(key+1, v, nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatal("block accepted under another sequence number")
+	}
+}
+
 // FuzzDecodeEntry: the entry decoder never panics, and a block it accepts
-// re-encodes to the same bytes. Each input is tried as is and with a
-// valid checksum appended, so that the fuzzer gets past the CRC.
+// re-encodes to the same bytes. Each input is tried as is, with its
+// checksums made valid as a version 3 block (reseal), and with a CRC
+// appended as a version 2 block or a record, so that the fuzzer gets
+// past the CRCs.
 func FuzzDecodeEntry(f *testing.F) {
 	key, v := encodeBlock(consecutive(3))
-	f.Add(key, v[:len(v)-4])
+	f.Add(key, v)
 	key, v = encodeBlock(consecutive(3)[:1])
+	f.Add(key, v)
+	f.Add(uint64(5), []byte{blockVersion, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0})
+	key, v = encodeBlockV2(consecutive(3))
 	f.Add(key, v[:len(v)-4])
-	f.Add(uint64(5), []byte{blockVersion, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0})
+	f.Add(uint64(5), []byte{blockVersionV2, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0})
 	f.Fuzz(func(t *testing.T, key uint64, body []byte) {
 		withCRC := binary.LittleEndian.AppendUint32(bytes.Clone(body), recordCRC(key, body))
-		for _, v := range [][]byte{body, withCRC} {
+		for _, v := range [][]byte{body, reseal(key, body), withCRC} {
 			cmds, err := decodeEntry(key, v, nil)
 			if err != nil {
 				if !errors.Is(err, ErrCorrupt) || len(cmds) != 0 {
@@ -226,10 +314,20 @@ func FuzzDecodeEntry(f *testing.F) {
 			if len(cmds) == 0 || cmds[len(cmds)-1].Seq != key {
 				t.Fatalf("accepted entry under %d ends at %+v", key, cmds)
 			}
-			if v[0] != blockVersion {
+			if first, err := entryFirst(key, v); err != nil || first != cmds[0].Seq {
+				t.Fatalf("entryFirst: %d, %v; decoded from %d", first, err, cmds[0].Seq)
+			}
+			var again []byte
+			var k uint64
+			switch v[0] {
+			case blockVersion:
+				k, again = encodeBlock(cmds)
+			case blockVersionV2:
+				k, again = encodeBlockV2(cmds)
+			default:
 				continue
 			}
-			if k, again := encodeBlock(cmds); k != key || !bytes.Equal(again, v) {
+			if k != key || !bytes.Equal(again, v) {
 				t.Fatalf("accepted block re-encodes differently")
 			}
 		}
