@@ -276,11 +276,22 @@ func TestRecordsThenBlocks(t *testing.T) {
 		_, evs = want.Apply(&c, evs[:0])
 	}
 	db.Close()
+	appendRest(t, dir, cmds, old, want)
+}
+
+// appendRest opens the log in dir, whose entries hold cmds[:from] (with
+// sequence numbers and times 1, 2, ...; want is the state after them),
+// appends and commits the rest the same way, and checks that recovery
+// replays every command to the same state.
+func appendRest(t *testing.T, dir string, cmds []engine.Command, from int, want *engine.State) {
+	t.Helper()
 	l, err := Open(dir, &Options{Logger: &quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := old; i < len(cmds); i++ {
+	defer l.Close()
+	var evs []engine.Event
+	for i := from; i < len(cmds); i++ {
 		c := cmds[i]
 		c.Seq, c.Time = uint64(i+1), int64(i+1)
 		if err := l.Append(&c); err != nil {
@@ -301,7 +312,6 @@ func TestRecordsThenBlocks(t *testing.T) {
 	if s, err := l.Stats(); err != nil || s.FirstSeq != 1 || s.LastSeq != uint64(len(cmds)) {
 		t.Fatalf("stats %+v, %v", s, err)
 	}
-	l.Close()
 }
 
 // A log whose first blocks an earlier release wrote (version 2), followed
@@ -330,32 +340,7 @@ func TestV2BlocksThenV3(t *testing.T) {
 		}
 	}
 	db.Close()
-	l, err := Open(dir, &Options{Logger: &quiet})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	for i := old; i < len(cmds); i++ {
-		c := cmds[i]
-		c.Seq, c.Time = uint64(i+1), int64(i+1)
-		if err := l.Append(&c); err != nil {
-			t.Fatal(err)
-		}
-		_, evs = want.Apply(&c, evs[:0])
-	}
-	if err := l.Commit(); err != nil {
-		t.Fatal(err)
-	}
-	got, st, err := l.Recover()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Replayed != len(cmds) || got.Hash() != want.Hash() {
-		t.Fatalf("replayed %d of %d commands; same state: %v", st.Replayed, len(cmds), got.Hash() == want.Hash())
-	}
-	if s, err := l.Stats(); err != nil || s.FirstSeq != 1 || s.LastSeq != uint64(len(cmds)) {
-		t.Fatalf("stats %+v, %v", s, err)
-	}
+	appendRest(t, dir, cmds, old, want)
 }
 
 // A snapshot may end inside a block: recovery replays the block's

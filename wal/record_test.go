@@ -149,26 +149,7 @@ func TestBlockRoundTrip(t *testing.T) {
 			t.Fatalf("command %d:\n got %+v\nwant %+v", i, got[1+i], cmds[i])
 		}
 	}
-	if first, err := entryFirst(key, v); err != nil || first != 41 {
-		t.Fatalf("entryFirst: %d, %v", first, err)
-	}
-	// Any single flipped bit, any truncation, and a wrong key are caught,
-	// and a damaged block adds nothing.
-	for i := range v {
-		bad := bytes.Clone(v)
-		bad[i] ^= 1
-		if got, err := decodeEntry(key, bad, nil); !errors.Is(err, ErrCorrupt) || len(got) != 0 {
-			t.Fatalf("flipped byte %d accepted", i)
-		}
-	}
-	for n := range len(v) {
-		if _, err := decodeEntry(key, v[:n], nil); !errors.Is(err, ErrCorrupt) {
-			t.Fatalf("truncation to %d accepted", n)
-		}
-	}
-	if _, err := decodeEntry(key+1, v, nil); !errors.Is(err, ErrCorrupt) {
-		t.Fatal("block accepted under another sequence number")
-	}
+	checkDamageRefused(t, key, v, 41)
 	// A record of an older log decodes as an entry too.
 	rec := AppendRecord(nil, &cmds[0])
 	if got, err := decodeEntry(cmds[0].Seq, rec, nil); err != nil || len(got) != 1 || got[0] != cmds[0] {
@@ -272,14 +253,27 @@ func TestBlockV2Read(t *testing.T) {
 			t.Fatalf("command %d:\n got %+v\nwant %+v", i, got[i], cmds[i])
 		}
 	}
-	if first, err := entryFirst(key, v); err != nil || first != 7 {
-		t.Fatalf("entryFirst: %d, %v", first, err)
+	checkDamageRefused(t, key, v, 7)
+}
+
+// checkDamageRefused checks that entryFirst finds first in the intact
+// block v stored under key, and that any single flipped bit, any
+// truncation and a wrong key are caught, a damaged block adding nothing.
+func checkDamageRefused(t *testing.T, key uint64, v []byte, first uint64) {
+	t.Helper()
+	if got, err := entryFirst(key, v); err != nil || got != first {
+		t.Fatalf("entryFirst: %d, %v; want %d", got, err, first)
 	}
 	for i := range v {
 		bad := bytes.Clone(v)
 		bad[i] ^= 1
 		if got, err := decodeEntry(key, bad, nil); !errors.Is(err, ErrCorrupt) || len(got) != 0 {
 			t.Fatalf("flipped byte %d accepted", i)
+		}
+	}
+	for n := range len(v) {
+		if _, err := decodeEntry(key, v[:n], nil); !errors.Is(err, ErrCorrupt) {
+			t.Fatalf("truncation to %d accepted", n)
 		}
 	}
 	if _, err := decodeEntry(key+1, v, nil); !errors.Is(err, ErrCorrupt) {
