@@ -22,7 +22,7 @@ type EngineConfig struct {
 	Accounts  int     // funded trading accounts
 	Rate      float64 // offered commands/s (open loop)
 	Seed      uint64
-	RingSize  int
+	RingSize  int            // 0: engine.DefaultRingSize
 	Journal   engine.Journal // nil: in-memory, discarding
 }
 

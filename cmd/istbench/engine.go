@@ -34,7 +34,7 @@ func runEngine(args []string) int {
 		fmt.Fprintln(os.Stderr, "istbench engine: --rounds must be at least 1")
 		return 2
 	}
-	cfg := bench.EngineConfig{Producers: *producers, Commands: *n, Accounts: *accounts, Seed: 1, RingSize: 1 << 14}
+	cfg := bench.EngineConfig{Producers: *producers, Commands: *n, Accounts: *accounts, Seed: 1}
 	stop, err := startProfile(*cpuProf)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "istbench engine:", err)
@@ -113,7 +113,7 @@ func runDurable(args []string) int {
 		defer l.Close()
 		j := &bench.CountingJournal{Journal: l}
 		res, err := run(bench.EngineConfig{Producers: *producers, Commands: commands, Accounts: 100, Seed: 1,
-			RingSize: 1 << 14, Rate: rate, Journal: j})
+			Rate: rate, Journal: j})
 		if err == nil {
 			syncs, err = l.SyncStats()
 		}
