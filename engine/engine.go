@@ -17,10 +17,10 @@ import (
 // their sync and delivery; under load producers fill it, and the matcher
 // then works through all of it. A larger ring is a larger working set:
 // on a 2-core machine with a 2-MiB L2 per core, 16,384 slots (14 MiB)
-// gave 15-20% less throughput than 8,192 (istbench engine, closed loop).
-// 8,192 slots still hold three of the journal batches a durable engine
-// makes at 2M commands/s (about 2,500 commands each), and 4 ms of
-// commands at that rate.
+// gave 12-19% less throughput than 8,192 (istbench engine, closed loop,
+// alternating runs). 8,192 slots still hold three of the journal batches
+// a durable engine makes at 2M commands/s (about 2,500 commands each),
+// and 4 ms of commands at that rate.
 const DefaultRingSize = 1 << 13
 
 // Options configure an Engine. The zero value (or nil) means defaults.
