@@ -141,6 +141,10 @@ scrape_configs:
 		{`sum(user_registrations_total{job="istd"})`, func(v float64) bool { return v >= 2 }, ">= 2"},
 		{`sum(engine_commands_total{job="istd"})`, positive, "> 0"},
 		{`engine_queue_depth{job="istd"}`, func(v float64) bool { return v >= 0 }, ">= 0"},
+		{`engine_queue_capacity{job="istd"}`, func(v float64) bool { return v == 16384 }, "== 16384"},
+		// The queue alert's expression evaluates (its comparison matches
+		// depth with capacity); it returns nothing on an idle istd.
+		{`count(engine_queue_depth{job="istd"} <= on(job, instance) 0.75 * engine_queue_capacity{job="istd"})`, func(v float64) bool { return v == 1 }, "== 1"},
 		{`wal_durable_sequence{job="istd"}`, positive, "> 0"},
 		{`sum(wal_fsync_duration_seconds_count{job="istd"})`, positive, "> 0"},
 		{`go_goroutines{job="istd"}`, positive, "> 0"},

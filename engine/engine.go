@@ -396,6 +396,11 @@ func (e *Engine) Directory() *Directory { return e.dir.Load() }
 // delivered.
 func (e *Engine) QueueDepth() int { return int(e.ring.Claimed() - e.ring.Released()) }
 
+// QueueCapacity returns the number of ingress slots (Options.RingSize):
+// the most commands submitted and not yet delivered at once. With
+// FailFast, Submit refuses commands beyond it (ErrFull).
+func (e *Engine) QueueCapacity() int { return e.ring.Size() }
+
 // DurableSeq returns the sequence number of the last durable command.
 func (e *Engine) DurableSeq() uint64 { return e.base + uint64(e.durable.Load()) }
 

@@ -40,6 +40,13 @@ type Options struct {
 	// SnapshotInterval is how often the engine snapshots its state.
 	// Default 1 minute.
 	SnapshotInterval time.Duration
+	// RingSize is the number of the engine's ingress slots, a power of
+	// two (engine.Options.RingSize). istd's engine refuses commands when
+	// they are all taken (a request then gets 503 overloaded, an order of
+	// a batch an overloaded error), so this is the most orders in flight
+	// at once, including those of a journal batch being delivered.
+	// Default DefaultRingSize.
+	RingSize int
 	// Capacity is the room the engine reserves at start-up (live orders in
 	// total, resting orders per book), so that matching does not pause to
 	// grow its tables before the state reaches it (engine.Options.Capacity).
@@ -148,6 +155,9 @@ func Open(opts *Options) (*Server, error) {
 	if o.DataDir == "" {
 		o.DataDir = "./data"
 	}
+	if o.RingSize == 0 {
+		o.RingSize = DefaultRingSize
+	}
 	if o.SnapshotInterval == 0 {
 		o.SnapshotInterval = time.Minute
 	}
@@ -221,7 +231,7 @@ func Open(opts *Options) (*Server, error) {
 	}
 	s.fsync = newFsyncHistogram()
 	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats}, State: state, Snapshots: l,
-		SnapshotInterval: o.SnapshotInterval, FailFast: true, Capacity: o.Capacity})
+		SnapshotInterval: o.SnapshotInterval, FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize})
 	if err != nil {
 		return fail(fmt.Errorf("server: start engine: %w", err))
 	}

@@ -41,7 +41,9 @@
 // --reserve-orders and --reserve-book-orders (IST_RESERVE_ORDERS,
 // IST_RESERVE_BOOK_ORDERS, default 0) make room at start-up for that many
 // live orders and resting orders per book, so that matching does not
-// pause to grow its tables before (docs/operations.md, Capacity).
+// pause to grow its tables before (docs/operations.md, Capacity);
+// --ring-size (IST_RING_SIZE, default 16384) is the engine's ingress ring,
+// the most orders in flight before requests are refused as overloaded.
 // The Go runtime's GOGC and GOMEMLIMIT apply too (docs/operations.md).
 //
 // `istd backup` opens the data directory itself, so it works only while

@@ -33,6 +33,7 @@ type tuning struct {
 	snapshotInterval, requestTimeout time.Duration
 	maxBody, maxBatchBody            int
 	reserveOrders, reserveBookOrders int
+	ringSize                         int
 
 	tlsCert, tlsKey string
 }
@@ -61,6 +62,8 @@ func addTuning(fs *flag.FlagSet) *tuning {
 		"live orders (all markets) the engine makes room for at start-up, so that it does not pause to grow before; 0: grow as needed")
 	t.int(fs, &t.reserveBookOrders, "reserve-book-orders", "IST_RESERVE_BOOK_ORDERS", 0,
 		"resting orders each market's book makes room for at start-up (memory: about 100 bytes each, per market); 0: grow as needed")
+	t.int(fs, &t.ringSize, "ring-size", "IST_RING_SIZE", server.DefaultRingSize,
+		"the engine's ingress slots, a power of two: the most orders in flight before requests are refused as overloaded")
 	t.int(fs, &t.maxBody, "max-body", "IST_MAX_BODY", 64<<10, "request body limit in bytes")
 	t.int(fs, &t.maxBatchBody, "max-batch-body", "IST_MAX_BATCH_BODY", 1<<20,
 		"body limit of POST /v1/orders/batch in bytes (at least --max-body)")
@@ -136,6 +139,9 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 			errs = append(errs, fmt.Errorf("%s must not be negative", c.name))
 		}
 	}
+	if t.ringSize < 2 || t.ringSize&(t.ringSize-1) != 0 {
+		errs = append(errs, fmt.Errorf("--ring-size must be a power of two, at least 2 (got %d)", t.ringSize))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
@@ -167,6 +173,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 	o.SnapshotInterval, o.RequestTimeout = t.snapshotInterval, t.requestTimeout
 	o.MaxBodySize, o.MaxBatchBodySize = t.maxBody, t.maxBatchBody
 	o.Capacity = engine.Capacity{Orders: t.reserveOrders, BookOrders: t.reserveBookOrders}
+	o.RingSize = t.ringSize
 	return nil
 }
 
