@@ -20,7 +20,10 @@ import (
 // gave 12-19% less throughput than 8,192 (istbench engine, closed loop,
 // alternating runs). 8,192 slots still hold three of the journal batches
 // a durable engine makes at 2M commands/s (about 2,500 commands each),
-// and 4 ms of commands at that rate.
+// and 4 ms of commands at that rate. With FailFast the ring is also the
+// most commands in flight before Submit refuses them, counting those of
+// a batch whose results are being delivered: size it for the peak (istd
+// uses 16,384).
 const DefaultRingSize = 1 << 13
 
 // Options configure an Engine. The zero value (or nil) means defaults.
