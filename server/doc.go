@@ -204,9 +204,11 @@
 // orders_total{market,type,result}, trades_total{market},
 // trading_volume_total{market} (in the quote asset),
 // user_registrations_total, engine_commands_total, engine_queue_depth,
-// engine_queue_capacity (Options.RingSize), wal_fsync_duration_seconds (time for a journal batch to become durable),
+// engine_queue_capacity (Options.RingSize), wal_fsync_duration_seconds
+// (time for a journal batch to become durable),
 // wal_disk_fsync_duration_seconds (the disk's own part of it: each fsync
-// of the log as Pebble times it), wal_durable_sequence, the copy-trading series copy_mirrored_fills_total
+// of the log as Pebble times it), wal_durable_sequence, the copy-trading
+// series copy_mirrored_fills_total
 // {market}, copy_skipped_total{reason}, copy_relations_closed_total
 // {reason}, copy_profit_share_total and copy_relations_open, and the Go
 // runtime and process collectors.
