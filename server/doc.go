@@ -43,12 +43,15 @@
 // Options.HistoryFills (1000) fills; older ones are dropped from memory
 // and from the store. It is saved incrementally (history.go): every
 // change is copied into a change log as it is applied, and a save swaps
-// that log for an empty one and writes it (orders, fills, trades and
-// candles as separate keys, trims as range deletions, and the sequence
-// number it is current to) to DATA/server in one batch, every
-// Options.HistoryInterval (5 s) when something changed, whenever 65,536
-// changes are waiting, on Backup and on Shutdown. A save costs what
-// changed, and holds up the engine's output only for the swap. After a
+// that log for an empty one and writes it (as one segment of records in
+// a few large values, with the sequence number it is current to) to
+// DATA/server in one batch, every Options.HistoryInterval (5 s) when
+// something changed, whenever 65,536 changes are waiting, on Backup and
+// on Shutdown. Once the segments outgrow twice the base they follow, the
+// saver writes a new base from memory, reading it a chunk at a time, and
+// the next save puts it in force (histseg.go). A save costs what changed,
+// and holds up the engine's output only for the swap (and for a chunk of
+// a base). After a
 // crash, start-up rebuilds what happened since its last save from the
 // commands the log replays after its newest snapshot
 // (wal.Options.OnReplay). Only if a snapshot is newer than the last save

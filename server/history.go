@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/binary"
 	"encoding/gob"
 	"errors"
@@ -22,24 +21,11 @@ import (
 // trades, candles, and the first fill, trade or candle still kept when
 // older ones are trimmed. Saving swaps the log for an empty one under the
 // read model's lock (a pointer swap, so the engine's output is never held
-// up by the size of the history) and then, without the lock, encodes what
-// the log holds into one Pebble batch together with the sequence number
-// the log is current to. The store thus always holds the read model as of
-// a result, like the old whole-history save, but a save costs what
-// changed, not what is kept.
-//
-// Keys (all under "rm/"; big endian):
-//
-//	"rm/seq"                               sequence number of the saved history
-//	"rm/o/" order(8)                       orderRec (appendOrder)
-//	"rm/f/" account(8) trade(8) maker(1)   fillRec (appendFill)
-//	"rm/t/" market(4) trade(8)             tradeRec (appendTradeRec)
-//	"rm/c/" market(4) interval(1) start(8) candle (appendCandle); start with its sign bit flipped
-//
-// Trims are range deletions from the start of the account's (market's)
-// keys up to the first one kept. A store written by an older istd holds
-// the history as one gob value under "rm"; it is read once and rewritten
-// as above by the first save (legacy).
+// up by the size of the history) and then, without the lock, writes what
+// the log holds as the next segment of the store, together with the
+// sequence number the log is current to (histseg.go has the format). The
+// store thus always holds the read model as of a result, and a save costs
+// what changed, not what is kept.
 
 // maxUnsaved is the size of the change log (in entries) past which the
 // saver runs without waiting for HistoryInterval, which bounds its memory.
@@ -225,7 +211,8 @@ func (m *readModel) putBack(c *changes) {
 	n.n += c.n
 }
 
-// Key prefixes.
+// Key prefixes: "rm/seq", the whole-history value of older versions,
+// and the records of the format before segments.
 var (
 	keySeq       = []byte("rm/seq")
 	keyLegacy    = []byte("rm")
@@ -235,100 +222,9 @@ var (
 	prefixCandle = []byte("rm/c/")
 )
 
-func orderKey(b []byte, id uint64) []byte {
-	return binary.BigEndian.AppendUint64(append(b, prefixOrder...), id)
-}
-
-func fillPrefix(b []byte, account uint64) []byte {
-	return binary.BigEndian.AppendUint64(append(b, prefixFill...), account)
-}
-
-func fillKey(b []byte, account uint64, f *fillRec) []byte {
-	b = binary.BigEndian.AppendUint64(fillPrefix(b, account), f.TradeID)
-	if f.Maker {
-		return append(b, 1)
-	}
-	return append(b, 0)
-}
-
-func tradePrefix(b []byte, market uint32) []byte {
-	return binary.BigEndian.AppendUint32(append(b, prefixTrade...), market)
-}
-
-func tradeKey(b []byte, market uint32, id uint64) []byte {
-	return binary.BigEndian.AppendUint64(tradePrefix(b, market), id)
-}
-
-func candlePrefix(b []byte, market uint32, iv uint8) []byte {
-	return append(binary.BigEndian.AppendUint32(append(b, prefixCandle...), market), iv)
-}
-
-func candleKey(b []byte, market uint32, iv uint8, start int64) []byte {
-	return binary.BigEndian.AppendUint64(candlePrefix(b, market, iv), uint64(start)^1<<63)
-}
-
 // maxRetainedSaveBytes bounds the buffer the save batch keeps between
-// saves: a full change log (maxUnsaved changes) takes about 6 MB.
+// saves: a full change log (maxUnsaved changes) takes a few MB.
 const maxRetainedSaveBytes = 16 << 20
-
-// lastOrders returns the last copy of each order in c, by ascending id.
-// Sorting the copies by id (and by position within an id) puts each
-// order's copies together, last last, and gives Pebble ascending keys: an
-// insert next to the one before it is the cheap one in its memtable. The
-// sort is of (id, position) packed into a uint64 while both fit (ids are
-// the engine's, counted from 1), else of posOrder values. The result is
-// scratch of st, valid until the next call.
-func (st *store) lastOrders(c *changes) []*orderRec {
-	ptrs, keys, packed := st.ptrs[:0], st.keys[:0], true
-	c.orders.each(func(o *orderRec) {
-		p := uint64(len(ptrs))
-		if o.ID >= 1<<(64-posBits) || p >= 1<<posBits {
-			packed = false
-		}
-		keys = append(keys, o.ID<<posBits|p)
-		ptrs = append(ptrs, o)
-	})
-	out := st.last[:0]
-	if packed {
-		slices.Sort(keys)
-		for i, k := range keys {
-			if i+1 < len(keys) && keys[i+1]>>posBits == k>>posBits {
-				continue // a later copy follows
-			}
-			out = append(out, ptrs[k&(1<<posBits-1)])
-		}
-	} else {
-		orders := make([]posOrder, len(ptrs))
-		for i, o := range ptrs {
-			orders[i] = posOrder{o.ID, uint32(i), o}
-		}
-		slices.SortFunc(orders, func(a, b posOrder) int {
-			if a.id != b.id {
-				return cmp.Compare(a.id, b.id)
-			}
-			return cmp.Compare(a.pos, b.pos)
-		})
-		for i := range orders {
-			if i+1 < len(orders) && orders[i+1].id == orders[i].id {
-				continue
-			}
-			out = append(out, orders[i].o)
-		}
-	}
-	clear(ptrs)
-	st.ptrs, st.keys, st.last = ptrs[:0], keys[:0], out
-	return out
-}
-
-// posBits is the bits of a change log position in lastOrders' packed keys.
-const posBits = 24
-
-// posOrder is an order copy of a change log with its id and position.
-type posOrder struct {
-	id  uint64
-	pos uint32
-	o   *orderRec
-}
 
 func b2i(b bool) int {
 	if b {
@@ -337,9 +233,11 @@ func b2i(b bool) int {
 	return 0
 }
 
-// writeChanges encodes c into a batch of the store, with seq, and commits
-// it (Sync). It only reads c.
-func (st *store) writeChanges(c *changes, seq uint64, legacy bool) error {
+// writeChanges writes c as the next segment of the store, with seq, in
+// one batch (histseg.go), which also puts in force a base written since
+// the last save. rewrite deletes the history the store held first: c then
+// holds the whole history, read from an older format.
+func (st *store) writeChanges(c *changes, seq uint64, rewrite bool) error {
 	// One batch serves every save, keeping its buffer: a fresh one per save
 	// was a fifth of istd's garbage under a stream of batch orders.
 	if st.batch == nil {
@@ -348,77 +246,35 @@ func (st *store) writeChanges(c *changes, seq uint64, legacy bool) error {
 	b := st.batch
 	b.Reset()
 	defer b.Reset()
-	var k, v []byte
-	// Orders: the last copy of each wins, in key order (lastOrders).
-	last := st.lastOrders(c)
-	for _, o := range last {
-		k = orderKey(k[:0], o.ID)
-		if o.gone {
-			_ = b.Delete(k, nil)
-			continue
-		}
-		v = appendOrder(v[:0], o)
-		_ = b.Set(k, v, nil)
+	if rewrite {
+		_ = b.DeleteRange([]byte("rm/"), []byte("rm0"), nil)
+		_ = b.Delete(keyLegacy, nil)
 	}
-	clear(last) // no pointers into c's chunks stay behind
-	// Fills and trades: each is written once; trims come after, so that
-	// they also remove what was added and trimmed since the last save.
-	// Fills arrive in trade order, spread over accounts; in key order
-	// (account, trade) they are cheaper to insert.
-	fills := st.fills[:0]
-	c.fills.each(func(f *acctFill) { fills = append(fills, f) })
-	defer func() { clear(fills); st.fills = fills[:0] }()
-	slices.SortFunc(fills, func(a, b *acctFill) int {
-		if a.Account != b.Account {
-			return cmp.Compare(a.Account, b.Account)
-		}
-		if a.TradeID != b.TradeID {
-			return cmp.Compare(a.TradeID, b.TradeID)
-		}
-		return cmp.Compare(b2i(a.Maker), b2i(b.Maker))
-	})
-	for _, f := range fills {
-		k = fillKey(k[:0], f.Account, &f.fillRec)
-		_ = b.Set(k, appendFill(v[:0], &f.fillRec), nil)
-	}
-	fillFrom := map[uint64]*acctFill{}
-	c.fillTrims.each(func(f *acctFill) { fillFrom[f.Account] = f })
-	for a, f := range fillFrom {
-		_ = b.DeleteRange(fillPrefix(nil, a), fillKey(nil, a, &f.fillRec), nil)
-	}
-	c.trades.each(func(t *mktTrade) {
-		k = tradeKey(k[:0], t.Market, t.ID)
-		_ = b.Set(k, appendTradeRec(v[:0], &t.tradeRec), nil)
-	})
-	tradeFrom := map[uint32]uint64{}
-	c.tradeTrims.each(func(t *mktTrade) { tradeFrom[t.Market] = t.ID })
-	for mk, id := range tradeFrom {
-		_ = b.DeleteRange(tradePrefix(nil, mk), tradeKey(nil, mk, id), nil)
-	}
-	// Candles: the last copy of each wins.
-	type ck struct {
-		market uint32
-		iv     uint8
-		start  int64
-	}
-	candles := map[ck]*candle{}
-	c.candles.each(func(x *mktCandle) { candles[ck{x.Market, x.Interval, x.Start}] = &x.candle })
-	for key, x := range candles {
-		k = candleKey(k[:0], key.market, key.iv, key.start)
-		_ = b.Set(k, appendCandle(v[:0], x), nil)
-	}
-	candleFrom := map[ck]int64{}
-	c.candleTrims.each(func(x *mktCandle) { candleFrom[ck{x.Market, x.Interval, 0}] = x.Start })
-	for key, start := range candleFrom {
-		_ = b.DeleteRange(candlePrefix(nil, key.market, key.iv), candleKey(nil, key.market, key.iv, start), nil)
+	seg := st.nextSeg
+	w := &st.w
+	w.reset(b, segKey, seg)
+	if err := w.changes(c); err != nil {
+		return fmt.Errorf("server: save order history: %w", err)
 	}
 	_ = b.Set(keySeq, binary.BigEndian.AppendUint64(nil, seq), nil)
-	if legacy {
-		_ = b.Delete(keyLegacy, nil)
+	base := st.pendingBase
+	if base != 0 && !rewrite {
+		_ = b.Set(keyManifest, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, base), seg), nil)
+		_ = b.DeleteRange(prefixBase, baseKey(nil, base, 0), nil)
+		_ = b.DeleteRange(prefixSeg, segKey(nil, seg, 0), nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("server: save order history: %w", err)
 	}
+	st.nextSeg++
+	st.segsBytes += w.bytes
+	switch {
+	case rewrite:
+		st.base, st.baseBytes, st.segsBytes = 0, 0, w.bytes
+	case base != 0:
+		st.base, st.baseBytes, st.segsBytes, st.retryBase = base, st.pendingBytes, w.bytes, 0
+	}
+	st.pendingBase = 0
 	return nil
 }
 
@@ -581,32 +437,34 @@ func decodeCandleRec(start int64, b []byte) (candle, error) {
 	return c, nil
 }
 
-// loadHistory reads the read model from the store into an empty m. It
-// reports whether the store held the old whole-history value (legacy),
-// in which case everything read is in m's change log, so that the next
-// save rewrites it incrementally.
-func (m *readModel) loadHistory(st *store) (legacy bool, err error) {
+// loadHistory reads the read model from the store into an empty m: the
+// old whole-history value or the old records (one key each), if any, then
+// the base and segments. If the store held an older format (r.legacy),
+// everything read is in m's change log, so that the next save rewrites
+// the store. Before saving to st, the reader of r calls st.resume(r).
+func (m *readModel) loadHistory(st *store) (r loaded, err error) {
 	b, err := st.get(keyLegacy)
 	if err != nil {
-		return false, err
+		return r, err
 	}
 	if b != nil {
 		if err := m.decodeLegacy(b); err != nil {
-			return true, err
+			return loaded{legacy: true}, err
 		}
 	}
-	if err := m.loadKeys(st); err != nil {
-		return b != nil, err
-	}
-	m.index(b != nil)
-	return b != nil, nil
+	keyed, err := m.loadKeys(st)
+	r, serr := m.loadStored(st)
+	r.legacy = b != nil || keyed
+	m.index(r.legacy)
+	return r, errors.Join(err, serr)
 }
 
-// loadKeys reads the "rm/" keys.
-func (m *readModel) loadKeys(st *store) error {
+// loadKeys reads "rm/seq" and the records of the older format, one key
+// each, reporting whether there were any.
+func (m *readModel) loadKeys(st *store) (keyed bool, err error) {
 	it, err := st.db.NewIter(&pebble.IterOptions{LowerBound: []byte("rm/"), UpperBound: []byte("rm0")})
 	if err != nil {
-		return fmt.Errorf("server: metadata store: %w", err)
+		return false, fmt.Errorf("server: metadata store: %w", err)
 	}
 	var errs []error
 	for ok := it.First(); ok; ok = it.Next() {
@@ -615,12 +473,15 @@ func (m *readModel) loadKeys(st *store) error {
 		switch {
 		case bytes.Equal(k, keySeq) && len(v) == 8:
 			m.Seq = binary.BigEndian.Uint64(v)
+		case bytes.HasPrefix(k, prefixSeg) || bytes.HasPrefix(k, prefixBase) || bytes.Equal(k, keyManifest): // loadStored
 		case bytes.HasPrefix(k, prefixOrder) && len(k) == len(prefixOrder)+8:
+			keyed = true
 			var o orderRec
 			if o, err = decodeOrderRec(binary.BigEndian.Uint64(k[len(prefixOrder):]), v); err == nil {
 				m.Orders.put(&o)
 			}
 		case bytes.HasPrefix(k, prefixFill) && len(k) == len(prefixFill)+17:
+			keyed = true
 			k = k[len(prefixFill):]
 			var f fillRec
 			if f, err = decodeFillRec(binary.BigEndian.Uint64(k[8:]), k[16] != 0, v); err == nil {
@@ -628,6 +489,7 @@ func (m *readModel) loadKeys(st *store) error {
 				a.fills = append(a.fills, f)
 			}
 		case bytes.HasPrefix(k, prefixTrade) && len(k) == len(prefixTrade)+12:
+			keyed = true
 			k = k[len(prefixTrade):]
 			var t tradeRec
 			if t, err = decodeTradeRecord(binary.BigEndian.Uint64(k[4:]), v); err == nil {
@@ -635,6 +497,7 @@ func (m *readModel) loadKeys(st *store) error {
 				d.Trades = append(d.Trades, t)
 			}
 		case bytes.HasPrefix(k, prefixCandle) && len(k) == len(prefixCandle)+13 && int(k[len(prefixCandle)+4]) < numIntervals:
+			keyed = true
 			k = k[len(prefixCandle):]
 			var c candle
 			if c, err = decodeCandleRec(int64(binary.BigEndian.Uint64(k[5:])^1<<63), v); err == nil {
@@ -649,7 +512,7 @@ func (m *readModel) loadKeys(st *store) error {
 		}
 	}
 	errs = append(errs, it.Close())
-	return errors.Join(errs...)
+	return keyed, errors.Join(errs...)
 }
 
 // market returns the data of market id, created if need be.

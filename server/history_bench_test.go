@@ -119,3 +119,31 @@ func BenchmarkHistoryWrite(b *testing.B) {
 	}
 	b.ReportMetric(float64(write.Nanoseconds())/float64(b.N*trades), "ns/trade")
 }
+
+// BenchmarkHistoryBase measures writing a base of a history of n trades
+// (2n orders, 2n fills, all kept): ns/order is the base's cost per order,
+// and max-lock-us the longest the read model's lock was held for one chunk
+// (the engine's output waits at most that long).
+func BenchmarkHistoryBase(b *testing.B) {
+	for _, n := range []int{100_000, 500_000} {
+		b.Run(fmt.Sprintf("trades=%d", n), func(b *testing.B) {
+			st := tempStore(b)
+			m := newReadModel()
+			m.keepOrders, m.keepFills = -1, -1
+			var seq uint64
+			for k := range n {
+				tradePair(m, &seq, k, 64)
+			}
+			var longest time.Duration
+			for b.Loop() {
+				if err := st.writeBase(m); err != nil {
+					b.Fatal(err)
+				}
+				st.pendingBase = 0
+				longest = max(longest, st.w.maxHold)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2*n), "ns/order")
+			b.ReportMetric(float64(longest.Microseconds()), "max-lock-us")
+		})
+	}
+}

@@ -27,6 +27,36 @@ func storedKeys(t *testing.T, st *store, prefix []byte) int {
 	return n
 }
 
+// diffAt describes where got first differs from want.
+func diffAt(got, want string) string {
+	i := 0
+	for i < len(got) && i < len(want) && got[i] == want[i] {
+		i++
+	}
+	clip := func(s string) string { return s[max(0, i-80):min(len(s), i+80)] }
+	return fmt.Sprintf("(%d bytes, want %d; first difference at %d)\n…%s…\nwant\n…%s…", len(got), len(want), i, clip(got), clip(want))
+}
+
+// storedHistory reads the history base and segments of st into a fresh
+// read model, as stored: without the retention and indexes of a load.
+func storedHistory(t *testing.T, st *store) *readModel {
+	t.Helper()
+	m := newReadModel()
+	if _, err := m.loadStored(st); err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// storedFills counts the fills of m.
+func storedFills(m *readModel) int {
+	n := 0
+	for _, a := range m.accts {
+		n += len(a.fills)
+	}
+	return n
+}
+
 // listLen returns the length of the list key of GET path.
 func (ts *testServer) listLen(path, token, key string) int {
 	ts.t.Helper()
@@ -48,7 +78,7 @@ func TestHistoryIncremental(t *testing.T) {
 	if _, err := ts.s.saveHistory(); err != nil {
 		t.Fatal(err)
 	}
-	if n := storedKeys(t, ts.s.store, prefixOrder); n != 6 {
+	if n := storedHistory(t, ts.s.store).Orders.len(); n != 6 {
 		t.Fatalf("%d orders stored, want 6", n)
 	}
 	// Nothing changed: nothing to write.
@@ -104,8 +134,15 @@ func sameHistory(t *testing.T, m, live *readModel, ids bool) {
 		}
 	})
 	for a, h := range live.accts {
-		if fmt.Sprint(m.accts[a].fills) != fmt.Sprint(h.fills) || (ids && fmt.Sprint(m.accts[a].ids) != fmt.Sprint(h.ids)) {
-			t.Fatalf("account %d read back as %+v, want %+v", a, m.accts[a], h)
+		r := m.accts[a]
+		if r == nil {
+			t.Fatalf("account %d not read back", a)
+		}
+		if got, want := fmt.Sprint(r.fills), fmt.Sprint(h.fills); got != want {
+			t.Fatalf("account %d: fills read back as %s", a, diffAt(got, want))
+		}
+		if got, want := fmt.Sprint(r.ids), fmt.Sprint(h.ids); ids && got != want {
+			t.Fatalf("account %d: order ids read back as %s", a, diffAt(got, want))
 		}
 	}
 	for mk, d := range live.Markets {
@@ -165,10 +202,11 @@ func TestHistoryRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	// alice: 1 open + 3 done; bob: 3 done.
-	if n := storedKeys(t, ts.s.store, prefixOrder); n != 7 {
+	stored := storedHistory(t, ts.s.store)
+	if n := stored.Orders.len(); n != 7 {
 		t.Fatalf("%d orders stored, want 7", n)
 	}
-	if n := storedKeys(t, ts.s.store, prefixFill); n != 4 {
+	if n := storedFills(stored); n != 4 {
 		t.Fatalf("%d fills stored, want 4", n)
 	}
 	ts.stop()
@@ -185,10 +223,11 @@ func TestHistoryRetention(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.close()
-	if n := storedKeys(t, st, prefixOrder); n != 3 {
+	stored = storedHistory(t, st)
+	if n := stored.Orders.len(); n != 3 {
 		t.Fatalf("%d orders stored after a lower retention, want 3", n)
 	}
-	if n := storedKeys(t, st, prefixFill); n != 2 {
+	if n := storedFills(stored); n != 2 {
 		t.Fatalf("%d fills stored after a lower retention, want 2", n)
 	}
 }
@@ -349,34 +388,4 @@ func TestHistoryChunkReuse(t *testing.T) {
 		t.Fatalf("read back seq %d, want %d", m.Seq, seq)
 	}
 	sameHistory(t, m, live, false)
-}
-
-// lastOrders returns the last copy of each order, by ascending id, both
-// with packed sort keys and with ids too large to pack.
-func TestLastOrders(t *testing.T) {
-	for _, base := range []uint64{1, 1 << 50} {
-		var c changes
-		// Copies of 50 ids, each id's copies numbered in the order logged.
-		want := map[uint64]int{}
-		for n := range 300 {
-			id := base + uint64((n*37)%50)
-			want[id] = n
-			c.orders.add(orderRec{ID: id, Filled: int64(n)})
-		}
-		var st store
-		for round := range 2 { // the second reuses the scratch
-			got := st.lastOrders(&c)
-			if len(got) != len(want) {
-				t.Fatalf("base %d round %d: %d orders, want %d", base, round, len(got), len(want))
-			}
-			for i, o := range got {
-				if i > 0 && got[i-1].ID >= o.ID {
-					t.Fatalf("base %d: ids not ascending at %d", base, i)
-				}
-				if int(o.Filled) != want[o.ID] {
-					t.Fatalf("base %d: order %d is copy %d, want the last, %d", base, o.ID, o.Filled, want[o.ID])
-				}
-			}
-		}
-	}
 }

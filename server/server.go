@@ -215,9 +215,12 @@ func Open(opts *Options) (*Server, error) {
 	s.rm = newReadModel()
 	s.rm.keepOrders = cmp.Or(o.HistoryOrders, DefaultHistoryOrders)
 	s.rm.keepFills = cmp.Or(o.HistoryFills, DefaultHistoryFills)
-	if s.legacy, err = s.rm.loadHistory(s.store); err != nil {
+	hist, err := s.rm.loadHistory(s.store)
+	if err != nil {
 		s.log.Warn().Err(err).Msg("order history partly unreadable; what could not be read is missing")
 	}
+	s.legacy = hist.legacy
+	s.store.resume(hist)
 	if err := s.loadStats(); err != nil {
 		s.log.Warn().Err(err).Msg("leader statistics unreadable: rebuilt from what the log replays")
 		s.stats = newLeaderStats()
@@ -375,6 +378,17 @@ func (s *Server) saveHistory() (uint64, error) {
 	defer s.saveMu.Unlock()
 	if err := s.saveStats(); err != nil { // with the history, though not atomically
 		return 0, err
+	}
+	if !s.legacy && s.store.needsBase() {
+		// Written before the changes are taken: this save puts it in force.
+		t0 := time.Now()
+		if err := s.store.writeBase(s.rm); err != nil {
+			// Not the save's failure: the segments hold the history.
+			s.log.Error().Err(err).Msg("writing order history base")
+		} else {
+			s.log.Info().Int64("bytes", s.store.pendingBytes).Dur("took", time.Since(t0)).
+				Dur("longest_lock", s.store.w.maxHold).Msg("order history base written")
+		}
 	}
 	c, seq := s.rm.takeChanges()
 	if err := s.store.writeChanges(c, seq, s.legacy); err != nil {

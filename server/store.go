@@ -23,37 +23,37 @@ import (
 //	"tid/" id(8)         hash(32) + account id (8)
 //	"seq/token"          last token id issued
 //	"rm/…"               read model: orders, fills, public trades and
-//	                     candles, one key each (see history.go)
+//	                     candles, as a log of segments (see histseg.go)
 //	"rm"                 the read model as one gob value, as older
 //	                     versions saved it (read once, then deleted)
 //	"stats/leaders"      leader statistics: version byte 1 + gob of
 //	                     statsState (see leaderstats.go)
 type store struct {
 	db *pebble.DB
-	// Scratch of writeChanges, which is not safe for concurrent use (the
-	// server serializes saves).
-	ptrs  []*orderRec
-	keys  []uint64
-	last  []*orderRec
-	fills []*acctFill
-	batch *pebble.Batch // reused by every save
+	// The history's base and segments (histseg.go), written by one
+	// goroutine at a time (the server serializes saves): the base in
+	// force and its bytes, the number of the next segment, the bytes of
+	// the segments after the base, the least of those that calls for a
+	// new base (and after a failed one, for the next try), and a new base
+	// written but not yet in force (0: none).
+	base, nextSeg, pendingBase         uint64
+	baseBytes, segsBytes, pendingBytes int64
+	compactMin, retryBase              int64
+	w                                  segWriter     // scratch of writeChanges and writeBase
+	batch                              *pebble.Batch // reused by every save
 }
 
 // openStore opens (or creates) DATA/server.
 func openStore(dataDir string, log *zerolog.Logger) (*store, error) {
-	// History records are small and rewritten while their orders live: a
-	// large memtable absorbs most rewrites before a flush. Fresh (L0)
-	// tables are not compressed; compactions compress the older levels.
-	// Compaction thresholds stay Pebble's: trimmed records must be
-	// compacted away (see wal's TestTruncationReclaimsSpace for what
-	// raising them did to the log).
+	// Fresh (L0) tables are not compressed; compactions compress the
+	// older levels.
 	opts := &pebble.Options{Logger: pebbleLogger{log}, MemTableSize: 64 << 20}
 	opts.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
 	db, err := pebble.Open(filepath.Join(dataDir, "server"), opts)
 	if err != nil {
 		return nil, fmt.Errorf("server: open metadata store: %w", err)
 	}
-	return &store{db: db}, nil
+	return &store{db: db, compactMin: compactMinBytes}, nil
 }
 
 func (s *store) close() error {
