@@ -42,7 +42,7 @@ func runHTTP(args []string) int {
 	rateFlag := fs.Float64("rate", 0, "open-loop offered requests/s (default: half the bare maximum)")
 	dirFlag := fs.String("dir", "", "istd data directory (default: a temporary one, removed)")
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of one phase (--profile-phase) to `file`")
-	profPhase := fs.String("profile-phase", "single", "phase --cpuprofile and --trace cover: single (istd closed loop) or batch")
+	profPhase := fs.String("profile-phase", "single", "phase --cpuprofile and --trace cover: bare (the bare handler's closed loop), single (istd's) or batch")
 	traceOut := fs.String("trace", "", "write an execution trace of one phase (--profile-phase) to `file`")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
@@ -105,8 +105,6 @@ func runHTTP(args []string) int {
 	istT := newTarget(ist, "/v1/orders", tokens, 1, 1<<14)
 	batchT := newTarget(ist, "/v1/orders/batch", tokens, *batch, 1<<8)
 
-	bareMax := closedLoop(bareT, *conns, *dur)
-	fmt.Printf("bare closed: %s\n", bareMax)
 	profile := func(phase string) (stop func()) {
 		if *profPhase != phase {
 			return func() {}
@@ -135,7 +133,11 @@ func runHTTP(args []string) int {
 		}
 		return func() { pprof.StopCPUProfile(); fh.Close() }
 	}
-	stop := profile("single")
+	stop := profile("bare")
+	bareMax := closedLoop(bareT, *conns, *dur)
+	stop()
+	fmt.Printf("bare closed: %s\n", bareMax)
+	stop = profile("single")
 	m0 := scrapeCommits(ist)
 	istMax := closedLoop(istT, *conns, *dur)
 	m1 := scrapeCommits(ist)
