@@ -2,10 +2,14 @@ package server
 
 import (
 	"fmt"
+	"math"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -105,5 +109,183 @@ func TestCrash(t *testing.T) {
 	}
 	if got := ts2.balances(alice); got["BTC"] != "1.99/0" {
 		t.Fatalf("after cancels %v", got)
+	}
+}
+
+// TestCrashHistoryChild is the server process of TestCrashHistoryBases:
+// like TestCrashChild, saving the order history every 5 ms, keeping all
+// of it, and writing a new base past 16 KiB of segments.
+func TestCrashHistoryChild(t *testing.T) {
+	dir := os.Getenv("IST_CRASH_HISTORY_DIR")
+	if dir == "" {
+		t.Skip("run by TestCrashHistoryBases")
+	}
+	nop := zerolog.Nop()
+	s, err := Open(&Options{DataDir: dir, AdminToken: adminTok, Logger: &nop, HistoryInterval: 5 * time.Millisecond,
+		HistoryOrders: -1, HistoryFills: -1, historyBaseMin: 16 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", os.Getenv("IST_CRASH_ADDR"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Serve(ln) // until SIGKILL
+}
+
+// TestCrashHistoryBases kills a server process with SIGKILL at random
+// moments while two accounts trade in batches and the order history is
+// saved every few milliseconds and often rewritten as a new base, and
+// after each restart checks the history: every acknowledged order is
+// there, no fill is listed twice, and each order's filled quantity is the
+// sum of its fills.
+func TestCrashHistoryBases(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
+	acked := map[string]map[float64]bool{} // token → acknowledged order ids
+	var alice, bob string
+	const kills = 8
+	for round := 0; round <= kills; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHistoryChild$")
+		cmd.Env = append(os.Environ(), "IST_CRASH_HISTORY_DIR="+dir, "IST_CRASH_ADDR="+addr)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		ts := &testServer{t: t, dir: dir, base: "http://" + addr, c: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}}
+		waitReady(t, ts)
+		if round == 0 {
+			alice, bob = ts.setup()
+			acked[alice], acked[bob] = map[float64]bool{}, map[float64]bool{}
+		} else {
+			for _, tok := range []string{alice, bob} {
+				checkHistory(t, ts, tok, acked[tok], round)
+			}
+		}
+		if round == kills {
+			cmd.Process.Kill()
+			cmd.Wait()
+			break
+		}
+		// Trade until the kill, which lands at a random moment.
+		killAt := time.Now().Add(time.Duration(100+r.IntN(400)) * time.Millisecond)
+		go func() {
+			time.Sleep(time.Until(killAt))
+			cmd.Process.Kill()
+		}()
+		for i := 0; time.Now().Before(killAt.Add(-5 * time.Millisecond)); i++ {
+			tok, side := alice, "sell"
+			if i%2 == 1 {
+				tok, side = bob, "buy"
+			}
+			var b strings.Builder
+			b.WriteString(`{"orders":[`)
+			for j := range 20 {
+				if j > 0 {
+					b.WriteByte(',')
+				}
+				fmt.Fprintf(&b, `{"market":"BTC-USDT","side":"%s","price":"%d","quantity":"0.0001"}`, side, 65000+(j%3)*10*(1-2*(i%2)))
+			}
+			b.WriteString(`]}`)
+			code, out := ts.req("POST", "/v1/orders/batch", tok, b.String())
+			if code != 200 {
+				break // killed
+			}
+			for _, res := range out["results"].([]any) {
+				if o, ok := res.(map[string]any)["order"].(map[string]any); ok {
+					acked[tok][o["id"].(float64)] = true
+				}
+			}
+		}
+		cmd.Wait()
+		ts.c.CloseIdleConnections()
+	}
+	if n := len(acked[alice]) + len(acked[bob]); n < 1000 {
+		t.Fatalf("only %d orders acknowledged: too few to test", n)
+	}
+	st, err := openStore(dir, &zerolog.Logger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	r2, err := newReadModel().loadStored(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2.base < 2 {
+		t.Fatalf("base %d in force at the end: the test needs several", r2.base)
+	}
+	t.Logf("%d orders acknowledged; base %d in force at the end", len(acked[alice])+len(acked[bob]), r2.base)
+}
+
+// waitReady waits for the server of ts to answer /readyz.
+func waitReady(t *testing.T, ts *testServer) {
+	t.Helper()
+	for i := 0; ; i++ {
+		resp, err := ts.c.Get(ts.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		if i > 500 {
+			t.Fatal("child never became ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// checkHistory lists the orders and fills of the token's account and
+// checks them against the acknowledged ids (see TestCrashHistoryBases).
+func checkHistory(t *testing.T, ts *testServer, tok string, acked map[float64]bool, round int) {
+	t.Helper()
+	list := func(path, key, idKey string) []map[string]any {
+		var all []map[string]any
+		after := ""
+		for {
+			page := ts.must(200, "GET", path+"?limit=1000"+after, tok, "")[key].([]any)
+			for _, x := range page {
+				all = append(all, x.(map[string]any))
+			}
+			if len(page) < 1000 {
+				return all
+			}
+			after = fmt.Sprintf("&after=%d", uint64(page[len(page)-1].(map[string]any)[idKey].(float64)))
+		}
+	}
+	filled := map[float64]float64{} // order id → Σ fill quantity
+	seen := map[string]bool{}
+	for _, f := range list("/v1/fills", "fills", "trade_id") {
+		k := fmt.Sprint(f["trade_id"], f["liquidity"])
+		if seen[k] {
+			t.Fatalf("round %d: fill %s listed twice", round, k)
+		}
+		seen[k] = true
+		q, _ := strconv.ParseFloat(f["quantity"].(string), 64)
+		filled[f["order_id"].(float64)] += q
+	}
+	orders := map[float64]bool{}
+	for _, o := range list("/v1/orders", "orders", "id") {
+		id := o["id"].(float64)
+		orders[id] = true
+		q, _ := strconv.ParseFloat(o["filled"].(string), 64)
+		if math.Abs(q-filled[id]) > 1e-9 {
+			t.Fatalf("round %d: order %v filled %v, its fills sum to %v", round, id, q, filled[id])
+		}
+	}
+	for id := range acked {
+		if !orders[id] {
+			t.Fatalf("round %d: acknowledged order %v missing from the history (%d listed, %d acknowledged)",
+				round, id, len(orders), len(acked))
+		}
 	}
 }

@@ -91,6 +91,9 @@ type Options struct {
 	// negative: no limit.
 	AnonRateLimit float64
 	AnonRateBurst int
+
+	// historyBaseMin, if positive, replaces compactMinBytes (tests).
+	historyBaseMin int64
 }
 
 // Default retention of the order history (Options.HistoryOrders,
@@ -196,6 +199,9 @@ func Open(opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s.store = st
+	if o.historyBaseMin > 0 {
+		st.compactMin = o.historyBaseMin
+	}
 	fail := func(err error) (*Server, error) {
 		if s.eng != nil {
 			s.eng.Close()
