@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -16,15 +17,22 @@ import (
 	"github.com/rs/zerolog"
 )
 
-// TestCrashChild is the server process of TestCrash: it serves the data
-// directory of $IST_CRASH_DIR on $IST_CRASH_ADDR until killed.
+// TestCrashChild is the server process of TestCrash and
+// TestCrashHistoryBases: it serves the data directory of $IST_CRASH_DIR on
+// $IST_CRASH_ADDR until killed. With $IST_CRASH_HISTORY set, it saves the
+// order history every 5 ms, keeps all of it and writes a new base past
+// 16 KiB of segments; otherwise it saves the history only on shutdown.
 func TestCrashChild(t *testing.T) {
 	dir := os.Getenv("IST_CRASH_DIR")
 	if dir == "" {
 		t.Skip("run by TestCrash")
 	}
 	nop := zerolog.Nop()
-	s, err := Open(&Options{DataDir: dir, AdminToken: adminTok, Logger: &nop, HistoryInterval: -1})
+	o := &Options{DataDir: dir, AdminToken: adminTok, Logger: &nop, HistoryInterval: -1}
+	if os.Getenv("IST_CRASH_HISTORY") != "" {
+		o.HistoryInterval, o.HistoryOrders, o.HistoryFills, o.historyBaseMin = 5*time.Millisecond, -1, -1, 16<<10
+	}
+	s, err := Open(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,6 +41,43 @@ func TestCrashChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Serve(ln) // until SIGKILL
+}
+
+// startChild starts TestCrashChild on dir with the extra environment
+// variables env, and returns it with a client of it once it is ready.
+func startChild(t *testing.T, dir, addr string, env ...string) (*exec.Cmd, *testServer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
+	cmd.Env = append(append(os.Environ(), "IST_CRASH_DIR="+dir, "IST_CRASH_ADDR="+addr), env...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ts := &testServer{t: t, dir: dir, base: "http://" + addr, c: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}}
+	for i := 0; ; i++ {
+		resp, err := ts.c.Get(ts.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return cmd, ts
+			}
+		}
+		if i > 500 {
+			cmd.Process.Kill()
+			t.Fatal("child never became ready")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// freeAddr returns a loopback address with a port free at the time.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // TestCrash kills a server process with SIGKILL after acknowledged writes
@@ -44,32 +89,8 @@ func TestCrash(t *testing.T) {
 		t.Skip("spawns a process")
 	}
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
-	cmd.Env = append(os.Environ(), "IST_CRASH_DIR="+dir, "IST_CRASH_ADDR="+addr)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	cmd, ts := startChild(t, dir, freeAddr(t))
 	defer cmd.Process.Kill()
-	ts := &testServer{t: t, dir: dir, base: "http://" + addr, c: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}}
-	for i := 0; ; i++ {
-		resp, err := ts.c.Get(ts.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if i > 500 {
-			t.Fatal("child never became ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 	alice, bob := ts.setup()
 	var ids []string
 	for i := range 20 {
@@ -112,27 +133,6 @@ func TestCrash(t *testing.T) {
 	}
 }
 
-// TestCrashHistoryChild is the server process of TestCrashHistoryBases:
-// like TestCrashChild, saving the order history every 5 ms, keeping all
-// of it, and writing a new base past 16 KiB of segments.
-func TestCrashHistoryChild(t *testing.T) {
-	dir := os.Getenv("IST_CRASH_HISTORY_DIR")
-	if dir == "" {
-		t.Skip("run by TestCrashHistoryBases")
-	}
-	nop := zerolog.Nop()
-	s, err := Open(&Options{DataDir: dir, AdminToken: adminTok, Logger: &nop, HistoryInterval: 5 * time.Millisecond,
-		HistoryOrders: -1, HistoryFills: -1, historyBaseMin: 16 << 10})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", os.Getenv("IST_CRASH_ADDR"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Serve(ln) // until SIGKILL
-}
-
 // TestCrashHistoryBases kills a server process with SIGKILL at random
 // moments while two accounts trade in batches and the order history is
 // saved every few milliseconds and often rewritten as a new base, and
@@ -143,25 +143,13 @@ func TestCrashHistoryBases(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
 	}
-	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	dir, addr := t.TempDir(), freeAddr(t)
 	r := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 7))
 	acked := map[string]map[float64]bool{} // token → acknowledged order ids
 	var alice, bob string
 	const kills = 8
 	for round := 0; round <= kills; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashHistoryChild$")
-		cmd.Env = append(os.Environ(), "IST_CRASH_HISTORY_DIR="+dir, "IST_CRASH_ADDR="+addr)
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		ts := &testServer{t: t, dir: dir, base: "http://" + addr, c: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}}
-		waitReady(t, ts)
+		cmd, ts := startChild(t, dir, addr, "IST_CRASH_HISTORY=1")
 		if round == 0 {
 			alice, bob = ts.setup()
 			acked[alice], acked[bob] = map[float64]bool{}, map[float64]bool{}
@@ -195,8 +183,8 @@ func TestCrashHistoryBases(t *testing.T) {
 				fmt.Fprintf(&b, `{"market":"BTC-USDT","side":"%s","price":"%d","quantity":"0.0001"}`, side, 65000+(j%3)*10*(1-2*(i%2)))
 			}
 			b.WriteString(`]}`)
-			code, out := ts.req("POST", "/v1/orders/batch", tok, b.String())
-			if code != 200 {
+			out, ok := tryBatch(ts, tok, b.String())
+			if !ok {
 				break // killed
 			}
 			for _, res := range out["results"].([]any) {
@@ -226,22 +214,24 @@ func TestCrashHistoryBases(t *testing.T) {
 	t.Logf("%d orders acknowledged; base %d in force at the end", len(acked[alice])+len(acked[bob]), r2.base)
 }
 
-// waitReady waits for the server of ts to answer /readyz.
-func waitReady(t *testing.T, ts *testServer) {
-	t.Helper()
-	for i := 0; ; i++ {
-		resp, err := ts.c.Get(ts.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
-		}
-		if i > 500 {
-			t.Fatal("child never became ready")
-		}
-		time.Sleep(20 * time.Millisecond)
+// tryBatch posts a batch of orders and returns the response, or false if
+// there was none in full (the server was killed) or it was not a 200.
+func tryBatch(ts *testServer, tok, body string) (map[string]any, bool) {
+	r, err := http.NewRequest("POST", ts.base+"/v1/orders/batch", strings.NewReader(body))
+	if err != nil {
+		ts.t.Fatal(err)
 	}
+	r.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := ts.c.Do(r)
+	if err != nil {
+		return nil, false
+	}
+	defer resp.Body.Close()
+	var out map[string]any
+	if resp.StatusCode != 200 || json.NewDecoder(resp.Body).Decode(&out) != nil {
+		return nil, false
+	}
+	return out, true
 }
 
 // checkHistory lists the orders and fills of the token's account and

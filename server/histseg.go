@@ -338,17 +338,31 @@ func (w *segWriter) dump(m *readModel) error {
 			err = w.spill()
 		}
 	}
-	for i, more := int32(0), true; more && err == nil; {
-		locked(func() {
-			end := min(i+int32(dumpChunk), m.Orders.next)
-			for ; i < end && err == nil; i++ {
-				if o := m.Orders.at(i); o.ID != 0 {
-					err = w.order(o)
-				}
-			}
-			more = i < m.Orders.next
-		})
+	// chunks calls step under the lock until it reports nothing left;
+	// run writes elements i… of n, at most dumpChunk, returning where it
+	// stopped.
+	chunks := func(step func(started bool) (more bool)) {
+		for started, more := false, true; more && err == nil; started = true {
+			locked(func() { more = step(started) })
+		}
 	}
+	run := func(i, n int, write func(k int) error) int {
+		for end := min(n, i+dumpChunk); i < end && err == nil; i++ {
+			err = write(i)
+		}
+		return i
+	}
+	var next int // order slot
+	chunks(func(bool) bool {
+		n := int(m.Orders.next)
+		next = run(next, n, func(k int) error {
+			if o := m.Orders.at(int32(k)); o.ID != 0 {
+				return w.order(o)
+			}
+			return nil
+		})
+		return next < n
+	})
 	var accts []uint64
 	var mks []uint32
 	locked(func() {
@@ -359,75 +373,52 @@ func (w *segWriter) dump(m *readModel) error {
 	// after the last record written: trims may have moved them meanwhile.
 	for _, a := range accts {
 		var last fillRec
-		for started, more := false, true; more && err == nil; started = true {
-			locked(func() {
-				h := m.accts[a]
-				if h == nil {
-					more = false
-					return
-				}
-				fs := h.fills
-				i := 0
-				if started {
-					i = fillAfter(fs, &last)
-				}
-				end := min(len(fs), i+dumpChunk)
-				for ; i < end && err == nil; i++ {
-					err = w.fill(a, &fs[i])
-					last = fs[i]
-				}
-				more = i < len(fs)
-			})
-		}
+		chunks(func(started bool) bool {
+			h := m.accts[a]
+			if h == nil {
+				return false
+			}
+			fs, i := h.fills, 0
+			if started {
+				i = fillAfter(fs, &last)
+			}
+			i = run(i, len(fs), func(k int) error { last = fs[k]; return w.fill(a, &fs[k]) })
+			return i < len(fs)
+		})
 	}
 	for _, mk := range mks {
 		var last uint64 // trade id
-		for started, more := false, true; more && err == nil; started = true {
-			locked(func() {
-				d := m.Markets[mk]
-				if d == nil {
-					more = false
-					return
-				}
-				n, next := len(d.Trades), 0
-				if n >= maxTrades {
-					next = d.Next % n
-				}
-				at := func(k int) *tradeRec { return &d.Trades[(next+k)%n] }
-				k := 0
-				if started {
-					k = sort.Search(n, func(k int) bool { return at(k).ID > last })
-				}
-				end := min(n, k+dumpChunk)
-				for ; k < end && err == nil; k++ {
-					err = w.trade(mk, at(k))
-					last = at(k).ID
-				}
-				more = k < n
-			})
-		}
+		chunks(func(started bool) bool {
+			d := m.Markets[mk]
+			if d == nil {
+				return false
+			}
+			n, next := len(d.Trades), 0
+			if n >= maxTrades {
+				next = d.Next % n
+			}
+			at := func(k int) *tradeRec { return &d.Trades[(next+k)%n] }
+			k := 0
+			if started {
+				k = sort.Search(n, func(k int) bool { return at(k).ID > last })
+			}
+			k = run(k, n, func(k int) error { last = at(k).ID; return w.trade(mk, at(k)) })
+			return k < n
+		})
 		for iv := range numIntervals {
 			var last int64 // candle start
-			for started, more := false, true; more && err == nil; started = true {
-				locked(func() {
-					d := m.Markets[mk]
-					if d == nil {
-						more = false
-						return
-					}
-					cs := d.Candles[iv]
-					i := 0
-					if started {
-						i = sort.Search(len(cs), func(i int) bool { return cs[i].Start > last })
-					}
-					end := min(len(cs), i+dumpChunk)
-					for ; i < end && err == nil; i++ {
-						err = w.candle(mk, uint8(iv), &cs[i])
-						last = cs[i].Start
-					}
-					more = i < len(cs)
-				})
-			}
+			chunks(func(started bool) bool {
+				d := m.Markets[mk]
+				if d == nil {
+					return false
+				}
+				cs, i := d.Candles[iv], 0
+				if started {
+					i = sort.Search(len(cs), func(i int) bool { return cs[i].Start > last })
+				}
+				i = run(i, len(cs), func(k int) error { last = cs[k].Start; return w.candle(mk, uint8(iv), &cs[k]) })
+				return i < len(cs)
+			})
 		}
 	}
 	if err != nil {
