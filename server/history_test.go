@@ -233,7 +233,7 @@ func TestHistoryRetention(t *testing.T) {
 }
 
 // TestHistoryLegacy starts from a store holding the old whole-history
-// value: it is read, rewritten as separate records and deleted.
+// value: it is read, rewritten as a segment and deleted.
 func TestHistoryLegacy(t *testing.T) {
 	dir := t.TempDir()
 	ts := start(t, dir, &Options{AdminToken: adminTok})
