@@ -210,7 +210,10 @@
 // engine_queue_capacity (Options.RingSize), wal_fsync_duration_seconds
 // (time for a journal batch to become durable),
 // wal_disk_fsync_duration_seconds (the disk's own part of it: each fsync
-// of the log as Pebble times it), wal_durable_sequence, the copy-trading
+// of the log as Pebble times it), wal_durable_sequence,
+// history_base_bytes and history_segments_bytes (the order history in
+// DATA/server: its base in force and the segments after it), the
+// copy-trading
 // series copy_mirrored_fills_total
 // {market}, copy_skipped_total{reason}, copy_relations_closed_total
 // {reason}, copy_profit_share_total and copy_relations_open, and the Go

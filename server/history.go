@@ -275,6 +275,7 @@ func (st *store) writeChanges(c *changes, seq uint64, rewrite bool) error {
 		st.base, st.baseBytes, st.segsBytes, st.retryBase = base, st.pendingBytes, w.bytes, 0
 	}
 	st.pendingBase = 0
+	st.publish()
 	return nil
 }
 

@@ -602,6 +602,13 @@ type loaded struct {
 func (st *store) resume(r loaded) {
 	st.base, st.nextSeg = r.base, max(r.first, r.last+1)
 	st.baseBytes, st.segsBytes = r.baseBytes, r.segsBytes
+	st.publish()
+}
+
+// publish makes the byte counts visible to /metrics.
+func (st *store) publish() {
+	st.storedBase.Store(st.baseBytes)
+	st.storedSegs.Store(st.segsBytes)
 }
 
 // loadStored applies the base and the segments after it to m, which is

@@ -72,6 +72,12 @@ func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "wal_durable_sequence",
 			Help: "Sequence number of the last durable command."},
 			func() float64 { return float64(s.eng.DurableSeq()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "history_base_bytes",
+			Help: "Bytes of the order history's base in force (DATA/server)."},
+			func() float64 { return float64(s.store.storedBase.Load()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "history_segments_bytes",
+			Help: "Bytes of the order history's segments after its base: past twice the base (and 64 MiB), a new base is written."},
+			func() float64 { return float64(s.store.storedSegs.Load()) }),
 	)
 	return reg, m
 }

@@ -293,7 +293,7 @@ func TestEndToEnd(t *testing.T) {
 	for _, want := range []string{`http_requests_total{code="201",handler="/v1/orders"}`, "http_request_duration_seconds_bucket",
 		`orders_total{market="BTC-USDT",result="accepted",type="limit"}`, `orders_total{market="BTC-USDT",result="would_cross",type="limit"}`,
 		`trades_total{market="BTC-USDT"}`, `trading_volume_total{market="BTC-USDT"}`, "user_registrations_total 2",
-		"engine_commands_total", "wal_fsync_duration_seconds_bucket", "wal_disk_fsync_duration_seconds_bucket", "engine_queue_depth", "engine_queue_capacity 16384", "wal_durable_sequence", "go_goroutines"} {
+		"engine_commands_total", "wal_fsync_duration_seconds_bucket", "wal_disk_fsync_duration_seconds_bucket", "engine_queue_depth", "engine_queue_capacity 16384", "wal_durable_sequence", "history_base_bytes", "history_segments_bytes", "go_goroutines"} {
 		if !strings.Contains(string(raw), want) {
 			t.Errorf("metrics lack %s", want)
 		}

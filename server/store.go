@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/sstable"
@@ -39,8 +40,11 @@ type store struct {
 	base, nextSeg, pendingBase         uint64
 	baseBytes, segsBytes, pendingBytes int64
 	compactMin, retryBase              int64
-	w                                  segWriter     // scratch of writeChanges and writeBase
-	batch                              *pebble.Batch // reused by every save
+	// stored is what the base in force and the segments after it hold,
+	// in bytes, for /metrics (read by other goroutines).
+	storedBase, storedSegs atomic.Int64
+	w                      segWriter     // scratch of writeChanges and writeBase
+	batch                  *pebble.Batch // reused by every save
 }
 
 // openStore opens (or creates) DATA/server.
