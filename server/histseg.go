@@ -241,7 +241,7 @@ func (w *segWriter) candleTrim(market uint32, iv uint8, start int64) error {
 	return w.rec(recCandleTrim)
 }
 
-// candleKey identifies a candle: market, interval and start.
+// candleID identifies a candle: market, interval and start.
 type candleID struct {
 	market uint32
 	iv     uint8
