@@ -127,7 +127,8 @@ func TestDashboardJSON(t *testing.T) {
 		}
 	}
 	for _, m := range []string{"http_requests_total", "http_request_duration_seconds_bucket", "orders_total",
-		"trades_total", "engine_queue_depth", "wal_durable_sequence", "wal_disk_fsync_duration_seconds_bucket", "go_goroutines", "copy_mirrored_fills_total", "copy_skipped_total"} {
+		"trades_total", "engine_queue_depth", "wal_durable_sequence", "wal_disk_fsync_duration_seconds_bucket", "go_goroutines", "copy_mirrored_fills_total", "copy_skipped_total",
+		"history_base_bytes", "history_segments_bytes"} {
 		if !strings.Contains(exprs.String(), m) {
 			t.Errorf("dashboard has no panel on %s", m)
 		}

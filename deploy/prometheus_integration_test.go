@@ -148,6 +148,7 @@ scrape_configs:
 		{`wal_durable_sequence{job="istd"}`, positive, "> 0"},
 		{`sum(wal_fsync_duration_seconds_count{job="istd"})`, positive, "> 0"},
 		{`go_goroutines{job="istd"}`, positive, "> 0"},
+		{`history_segments_bytes{job="istd"} + history_base_bytes{job="istd"}`, func(v float64) bool { return v >= 0 }, ">= 0"},
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, c := range checks {
