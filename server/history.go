@@ -259,20 +259,21 @@ func (st *store) writeChanges(c *changes, seq uint64, rewrite bool) error {
 	_ = b.Set(keySeq, binary.BigEndian.AppendUint64(nil, seq), nil)
 	base := st.pendingBase
 	if base != 0 && !rewrite {
-		_ = b.Set(keyManifest, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, base), seg), nil)
+		_ = b.Set(keyManifest, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, base), st.baseFrom), nil)
 		_ = b.DeleteRange(prefixBase, baseKey(nil, base, 0), nil)
-		_ = b.DeleteRange(prefixSeg, segKey(nil, seg, 0), nil)
+		_ = b.DeleteRange(prefixSeg, segKey(nil, st.baseFrom, 0), nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("server: save order history: %w", err)
 	}
 	st.nextSeg++
 	st.segsBytes += w.bytes
+	st.sinceBase += w.bytes
 	switch {
 	case rewrite:
 		st.base, st.baseBytes, st.segsBytes = 0, 0, w.bytes
 	case base != 0:
-		st.base, st.baseBytes, st.segsBytes, st.retryBase = base, st.pendingBytes, w.bytes, 0
+		st.base, st.baseBytes, st.segsBytes, st.retryBase = base, st.pendingBytes, st.sinceBase, 0
 	}
 	st.pendingBase = 0
 	st.publish()

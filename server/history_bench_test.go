@@ -136,11 +136,11 @@ func BenchmarkHistoryBase(b *testing.B) {
 			}
 			var longest time.Duration
 			for b.Loop() {
-				if err := st.writeBase(m); err != nil {
+				if err := st.writeBase(m, func() error { return nil }); err != nil {
 					b.Fatal(err)
 				}
 				st.pendingBase = 0
-				longest = max(longest, st.w.maxHold)
+				longest = max(longest, st.bw.maxHold)
 			}
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*2*n), "ns/order")
 			b.ReportMetric(float64(longest.Microseconds()), "max-lock-us")

@@ -62,11 +62,13 @@ import (
 // base from the read model in memory, a chunk at a time under its read
 // lock (so the engine's output waits for a chunk at most, never for the
 // whole history), in batches under the next base number, where nothing
-// reads them yet. The next save then writes its segment together with
-// "rm/m" naming the new base and that segment, and deletes the older base
-// and segments. The new base mixes states from while it was written, all
-// after the last save before it began; that save's successor holds every
-// change since, and applied over the base it ends at the state it saved:
+// reads them yet; saves go on between its chunks when the change log
+// fills up. The save after it writes its segment together with "rm/m"
+// naming the new base and the first segment written since the base began,
+// and deletes the older base and segments. The new base mixes states from
+// while it was written, all after the last save before it began; the
+// segments written since hold every change after that save, and applied
+// over the base they end at the state the last of them saved:
 // a copy of an order or candle is replaced by the later copies, a fill or
 // trade the base already has is skipped. A crash before the switch leaves
 // the old base and segments in force; what was written of the new base
@@ -145,8 +147,8 @@ type segWriter struct {
 	// maxHold is the longest dump held the read model's lock.
 	maxHold time.Duration
 	// flush, if set, is called after each part is set (a base commits its
-	// batch there).
-	flush func() error
+	// batch there), and between, if set, after each chunk a base reads.
+	flush, between func() error
 }
 
 func (w *segWriter) reset(b *pebble.Batch, key func([]byte, uint64, uint32) []byte, n uint64) {
@@ -336,6 +338,9 @@ func (w *segWriter) dump(m *readModel) error {
 		}
 		if err == nil {
 			err = w.spill()
+		}
+		if err == nil && w.between != nil {
+			err = w.between()
 		}
 	}
 	// chunks calls step under the lock until it reports nothing left;
@@ -672,14 +677,18 @@ func (st *store) needsBase() bool {
 
 // writeBase writes m as the next base (see the format above), for the next
 // save to put in force. It runs on the saver's goroutine, the only writer
-// of the history.
-func (st *store) writeBase(m *readModel) error {
+// of the history. Whenever m's change log fills up meanwhile (m.full), it
+// calls save between chunks, so that a long base does not let the change
+// log grow without bound; the segments those saves write come after the
+// base, as do all written since it began.
+func (st *store) writeBase(m *readModel, save func() error) error {
 	base := st.base + 1
+	st.baseFrom, st.sinceBase = st.nextSeg, 0
 	b := st.db.NewBatch()
 	defer func() { b.Close() }()
 	// What a crash left of an earlier try.
 	_ = b.DeleteRange(baseKey(nil, base, 0), baseUpper, nil)
-	w := &st.w
+	w := &st.bw
 	w.reset(b, baseKey, base)
 	w.flush = func() error {
 		if b.Len() < baseBatchBytes {
@@ -693,7 +702,15 @@ func (st *store) writeBase(m *readModel) error {
 		w.b = b
 		return nil
 	}
-	defer func() { w.flush = nil }()
+	w.between = func() error {
+		select {
+		case <-m.full:
+			return save()
+		default:
+			return nil
+		}
+	}
+	defer func() { w.flush, w.between = nil, nil }()
 	err := w.dump(m)
 	if err == nil {
 		err = b.Commit(pebble.NoSync) // made durable by the save that puts it in force

@@ -37,15 +37,26 @@ func numbers(t *testing.T, st *store, prefix []byte) []uint64 {
 func saveAll(t *testing.T, st *store, live *readModel) {
 	t.Helper()
 	if st.needsBase() {
-		if err := st.writeBase(live); err != nil {
+		if err := st.writeBase(live, saver(st, live)); err != nil {
 			t.Fatal(err)
 		}
 	}
-	c, s := live.takeChanges()
-	if err := st.writeChanges(c, s, false); err != nil {
+	if err := saver(st, live)(); err != nil {
 		t.Fatal(err)
 	}
-	c.release()
+}
+
+// saver returns a function that saves live's change log to st.
+func saver(st *store, live *readModel) func() error {
+	return func() error {
+		c, s := live.takeChanges()
+		if err := st.writeChanges(c, s, false); err != nil {
+			live.putBack(c)
+			return err
+		}
+		c.release()
+		return nil
+	}
 }
 
 // loadBack reads st into a fresh read model with live's retention and
@@ -122,33 +133,51 @@ func TestHistoryBaseWhileTrading(t *testing.T) {
 			k++
 		}
 		saveAll(t, st, live)
-		before := loadBack(t, st, live)
-		during := 0
+		during, chunks, saves := 0, 0, 0
+		save := saver(st, live)
 		dumpHook = func() {
 			// Trade on: new orders, fills and trims, and cancels of
-			// resting orders (done orders trimmed).
+			// resting orders (done orders trimmed); every third chunk,
+			// the change log reports itself full, so a save runs.
 			for range 3 {
 				tradePair(live, &seq, k, 7)
 				k++
 				during++
 			}
+			if chunks++; chunks%3 == 0 {
+				live.full <- struct{}{}
+			}
 		}
-		if err := st.writeBase(live); err != nil {
+		from := st.nextSeg
+		err := st.writeBase(live, func() error { saves++; return save() })
+		dumpHook = nil
+		if err != nil {
 			t.Fatal(err)
 		}
-		dumpHook = nil
-		if during == 0 {
-			t.Fatal("nothing changed while the base was written")
+		if during == 0 || saves == 0 {
+			t.Fatalf("%d trades and %d saves while the base was written: the test needs both", during, saves)
 		}
-		// A crash here keeps the old base and segments.
-		if m := reload(t, st, live); m.Seq != before.Seq {
-			t.Fatalf("round %d: seq %d read back before the save, want %d", round, m.Seq, before.Seq)
-		} else {
-			sameHistory(t, m, before, false)
+		// A crash here keeps the old base and the segments, those of the
+		// saves during the base included (and of one more, written here
+		// without putting the base in force, to compare with live).
+		pending := st.pendingBase
+		st.pendingBase = 0
+		if err := save(); err != nil {
+			t.Fatal(err)
+		}
+		st.pendingBase = pending
+		saves++
+		sameHistory(t, loadBack(t, st, live), live, false)
+		for range 10 { // and the save after the base
+			tradePair(live, &seq, k, 7)
+			k++
 		}
 		saveAll(t, st, live)
 		if st.base != uint64(round+1) {
 			t.Fatalf("round %d: base %d in force", round, st.base)
+		}
+		if s := numbers(t, st, prefixSeg); len(s) != saves+1 || s[0] != from {
+			t.Fatalf("round %d: segments %v after the base, want the %d from %d on", round, s, saves+1, from)
 		}
 		sameHistory(t, loadBack(t, st, live), live, false)
 	}
@@ -180,7 +209,7 @@ func TestHistorySegmentsRepeated(t *testing.T) {
 	c.release()
 	sameHistory(t, loadBack(t, st, live), live, false)
 	// A base written, then a crash before a save put it in force.
-	if err := st.writeBase(live); err != nil {
+	if err := st.writeBase(live, saver(st, live)); err != nil {
 		t.Fatal(err)
 	}
 	st.pendingBase = 0
@@ -192,7 +221,7 @@ func TestHistorySegmentsRepeated(t *testing.T) {
 	for k := 400; k < 450; k++ {
 		tradePair(live, &seq, k, 3)
 	}
-	if err := st.writeBase(live); err != nil {
+	if err := st.writeBase(live, saver(st, live)); err != nil {
 		t.Fatal(err)
 	}
 	saveAll(t, st, live)

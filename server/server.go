@@ -388,14 +388,21 @@ func (s *Server) saveHistory() (uint64, error) {
 	if !s.legacy && s.store.needsBase() {
 		// Written before the changes are taken: this save puts it in force.
 		t0 := time.Now()
-		if err := s.store.writeBase(s.rm); err != nil {
+		err := s.store.writeBase(s.rm, func() error { _, err := s.saveChanges(); return err })
+		if err != nil {
 			// Not the save's failure: the segments hold the history.
 			s.log.Error().Err(err).Msg("writing order history base")
 		} else {
 			s.log.Info().Int64("bytes", s.store.pendingBytes).Dur("took", time.Since(t0)).
-				Dur("longest_lock", s.store.w.maxHold).Msg("order history base written")
+				Dur("longest_lock", s.store.bw.maxHold).Msg("order history base written")
 		}
 	}
+	return s.saveChanges()
+}
+
+// saveChanges writes the read model's change log to the store (saveMu
+// held).
+func (s *Server) saveChanges() (uint64, error) {
 	c, seq := s.rm.takeChanges()
 	if err := s.store.writeChanges(c, seq, s.legacy); err != nil {
 		s.rm.putBack(c) // saved with the next

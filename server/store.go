@@ -40,10 +40,14 @@ type store struct {
 	base, nextSeg, pendingBase         uint64
 	baseBytes, segsBytes, pendingBytes int64
 	compactMin, retryBase              int64
+	// baseFrom is the first segment written since the pending base began,
+	// and sinceBase the bytes of those segments.
+	baseFrom  uint64
+	sinceBase int64
 	// stored is what the base in force and the segments after it hold,
 	// in bytes, for /metrics (read by other goroutines).
 	storedBase, storedSegs atomic.Int64
-	w                      segWriter     // scratch of writeChanges and writeBase
+	w, bw                  segWriter     // scratch of writeChanges, of writeBase
 	batch                  *pebble.Batch // reused by every save
 }
 
