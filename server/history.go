@@ -252,7 +252,7 @@ func (st *store) writeChanges(c *changes, seq uint64, rewrite bool) error {
 	}
 	seg := st.nextSeg
 	w := &st.w
-	w.reset(b, segKey, seg)
+	w.reset(b, prefixSeg, seg)
 	if err := w.changes(c); err != nil {
 		return fmt.Errorf("server: save order history: %w", err)
 	}
@@ -260,8 +260,8 @@ func (st *store) writeChanges(c *changes, seq uint64, rewrite bool) error {
 	base := st.pendingBase
 	if base != 0 && !rewrite {
 		_ = b.Set(keyManifest, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, base), st.baseFrom), nil)
-		_ = b.DeleteRange(prefixBase, baseKey(nil, base, 0), nil)
-		_ = b.DeleteRange(prefixSeg, segKey(nil, st.baseFrom, 0), nil)
+		_ = b.DeleteRange(prefixBase, partKey(nil, prefixBase, base, 0), nil)
+		_ = b.DeleteRange(prefixSeg, partKey(nil, prefixSeg, st.baseFrom, 0), nil)
 	}
 	if err := b.Commit(pebble.Sync); err != nil {
 		return fmt.Errorf("server: save order history: %w", err)

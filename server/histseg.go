@@ -124,19 +124,17 @@ var (
 	baseUpper   = []byte("rm/b0")
 )
 
-func segKey(b []byte, seg uint64, part uint32) []byte {
-	return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(append(b, prefixSeg...), seg), part)
-}
-
-func baseKey(b []byte, base uint64, part uint32) []byte {
-	return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(append(b, prefixBase...), base), part)
+// partKey appends the key of part of segment or base n (prefix prefixSeg
+// or prefixBase) to b.
+func partKey(b, prefix []byte, n uint64, part uint32) []byte {
+	return binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint64(append(b, prefix...), n), part)
 }
 
 // segWriter packs records into the parts of one segment or base, setting
 // each in a batch as it fills.
 type segWriter struct {
 	b     *pebble.Batch
-	key   func(b []byte, n uint64, part uint32) []byte // segKey or baseKey
+	pfx   []byte // prefixSeg or prefixBase
 	n     uint64
 	part  uint32
 	buf   []byte // the open part
@@ -151,8 +149,8 @@ type segWriter struct {
 	flush, between func() error
 }
 
-func (w *segWriter) reset(b *pebble.Batch, key func([]byte, uint64, uint32) []byte, n uint64) {
-	w.b, w.key, w.n, w.part, w.bytes, w.held = b, key, n, 0, 0, false
+func (w *segWriter) reset(b *pebble.Batch, prefix []byte, n uint64) {
+	w.b, w.pfx, w.n, w.part, w.bytes, w.held = b, prefix, n, 0, 0, false
 	w.buf = append(w.buf[:0], segVersion)
 }
 
@@ -180,7 +178,7 @@ func (w *segWriter) close() error {
 	if len(w.buf) <= 1 {
 		return nil
 	}
-	w.kbuf = w.key(w.kbuf[:0], w.n, w.part)
+	w.kbuf = partKey(w.kbuf[:0], w.pfx, w.n, w.part)
 	_ = w.b.Set(w.kbuf, w.buf, nil) // the batch copies both
 	w.bytes += int64(len(w.buf))
 	w.part++
@@ -632,13 +630,13 @@ func (m *readModel) loadStored(st *store) (loaded, error) {
 		errs = append(errs, fmt.Errorf("%w: manifest %x", errSegment, v))
 	}
 	if r.base > 0 {
-		n, _, err := m.applyParts(st, "base", baseKey(nil, r.base, 0), baseKey(nil, r.base+1, 0), &r.baseBytes)
+		n, _, err := m.applyParts(st, "base", partKey(nil, prefixBase, r.base, 0), partKey(nil, prefixBase, r.base+1, 0), &r.baseBytes)
 		if n == 0 && err == nil {
 			err = fmt.Errorf("%w: base %d missing", errSegment, r.base)
 		}
 		errs = append(errs, err)
 	}
-	_, r.last, err = m.applyParts(st, "segment", segKey(nil, r.first, 0), segUpper, &r.segsBytes)
+	_, r.last, err = m.applyParts(st, "segment", partKey(nil, prefixSeg, r.first, 0), segUpper, &r.segsBytes)
 	errs = append(errs, err)
 	return r, errors.Join(errs...)
 }
@@ -687,9 +685,9 @@ func (st *store) writeBase(m *readModel, save func() error) error {
 	b := st.db.NewBatch()
 	defer func() { b.Close() }()
 	// What a crash left of an earlier try.
-	_ = b.DeleteRange(baseKey(nil, base, 0), baseUpper, nil)
+	_ = b.DeleteRange(partKey(nil, prefixBase, base, 0), baseUpper, nil)
 	w := &st.bw
-	w.reset(b, baseKey, base)
+	w.reset(b, prefixBase, base)
 	w.flush = func() error {
 		if b.Len() < baseBatchBytes {
 			return nil

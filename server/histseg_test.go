@@ -341,7 +341,7 @@ func TestHistorySegmentDamage(t *testing.T) {
 	}
 	saveAll(t, st, live)
 	badSeg := st.nextSeg
-	bad := segKey(nil, badSeg, 0)
+	bad := partKey(nil, prefixSeg, badSeg, 0)
 	if err := st.db.Set(bad, []byte{segVersion, recFill, 3, 1, 2}, pebble.Sync); err != nil {
 		t.Fatal(err)
 	}
@@ -360,7 +360,7 @@ func segParts(t *testing.T, db *pebble.DB, m *readModel) [][]byte {
 	b := db.NewBatch()
 	defer b.Close()
 	w := &segWriter{}
-	w.reset(b, baseKey, 1)
+	w.reset(b, prefixBase, 1)
 	if err := w.dump(m); err != nil {
 		t.Fatal(err)
 	}
@@ -396,7 +396,7 @@ func FuzzDecodeSegment(f *testing.F) {
 	c, _ := live.takeChanges()
 	b := db.NewBatch()
 	w := &segWriter{}
-	w.reset(b, segKey, 1)
+	w.reset(b, prefixSeg, 1)
 	if err := w.changes(c); err != nil {
 		f.Fatal(err)
 	}
