@@ -308,24 +308,12 @@ func EngineOpenLoop(cfg EngineConfig) (EngineResult, error) {
 		count(res, &trades, &rejected)
 		done.Done()
 	}
-	interval := float64(time.Second) / cfg.Rate
-	// Up to 200k/s the generator sleeps while it is ahead of schedule
-	// (a timer wakes it late, and it then sends what is due at once, each
-	// command timed from its own intended time): it does not hold a core
-	// the engine needs. Faster, sleeping is too coarse and it yields in a
-	// loop instead.
-	sleep := cfg.Rate <= 200_000
+	p := newPacer(cfg.Rate, epoch)
 	runtime.GC()
 	var c engine.Command
-	start := time.Since(epoch)
+	start := p.start()
 	for i := range cfg.Commands {
-		intended := start + time.Duration(float64(i)*interval)
-		if d := intended - time.Since(epoch); d > 0 && sleep {
-			time.Sleep(d)
-		}
-		for time.Since(epoch) < intended {
-			runtime.Gosched() // pace, letting the engine's goroutines run
-		}
+		intended := p.wait(i)
 		f.next(&c)
 		c.Tag = uint64(intended)
 		if err := e.Submit(context.Background(), &c, cb); err != nil {
@@ -357,18 +345,70 @@ func ChannelOpenLoop(rate float64, n int) EngineResult {
 		}
 		close(done)
 	}()
-	interval := float64(time.Second) / rate
+	p := newPacer(rate, epoch)
 	runtime.GC()
-	start := time.Since(epoch)
+	p.start()
 	for i := range n {
-		intended := start + time.Duration(float64(i)*interval)
-		for time.Since(epoch) < intended {
-			runtime.Gosched()
-		}
-		ch <- int64(intended)
+		ch <- int64(p.wait(i))
 	}
 	close(ch)
 	<-done
 	return EngineResult{Commands: n, P50: hist.ValueAtQuantile(50), P99: hist.ValueAtQuantile(99),
 		P999: hist.ValueAtQuantile(99.9), P9999: hist.ValueAtQuantile(99.99), Max: hist.Max()}
+}
+
+// FloorOpenLoop is the floor under EngineOpenLoop's and ChannelOpenLoop's
+// latencies: the same paced generator with nothing to send. Each command's
+// latency is how late the generator itself got to it, past its intended
+// time; it is charged to every command a stall of the generator delays,
+// as in the other loops. No pipeline, however fast, can do better than
+// the goroutine that feeds it: on a shared machine this is what the
+// kernel's and the Go scheduler's interruptions alone cost.
+func FloorOpenLoop(rate float64, n int) EngineResult {
+	hist := hdrhistogram.New(1, int64(10*time.Second), 3)
+	epoch := time.Now()
+	p := newPacer(rate, epoch)
+	runtime.GC()
+	p.start()
+	for i := range n {
+		intended := p.wait(i)
+		_ = hist.RecordValue(max(int64(time.Since(epoch)-intended), 1))
+	}
+	return EngineResult{Commands: n, P50: hist.ValueAtQuantile(50), P99: hist.ValueAtQuantile(99),
+		P999: hist.ValueAtQuantile(99.9), P9999: hist.ValueAtQuantile(99.99), Max: hist.Max()}
+}
+
+// pacer paces an open-loop generator: command i is due at its start
+// time plus i/rate. Up to 200k/s it sleeps while it is ahead of schedule
+// (a timer wakes it late, and it then sends what is due at once, each
+// command timed from its own intended time): it does not hold a core the
+// engine needs. Faster, sleeping is too coarse and it yields in a loop
+// instead, letting the engine's goroutines run.
+type pacer struct {
+	epoch    time.Time
+	interval float64 // ns between commands
+	sleep    bool
+	t0       time.Duration
+}
+
+func newPacer(rate float64, epoch time.Time) *pacer {
+	return &pacer{epoch: epoch, interval: float64(time.Second) / rate, sleep: rate <= 200_000}
+}
+
+// start sets the intended time of command 0 to now, and returns it.
+func (p *pacer) start() time.Duration {
+	p.t0 = time.Since(p.epoch)
+	return p.t0
+}
+
+// wait returns once command i is due, with its intended time since epoch.
+func (p *pacer) wait(i int) time.Duration {
+	intended := p.t0 + time.Duration(float64(i)*p.interval)
+	if d := intended - time.Since(p.epoch); d > 0 && p.sleep {
+		time.Sleep(d)
+	}
+	for time.Since(p.epoch) < intended {
+		runtime.Gosched()
+	}
+	return intended
 }

@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestPercentile(t *testing.T) {
@@ -75,5 +76,37 @@ func TestTimer(t *testing.T) {
 	}
 	if o := TimerOverhead(1000); o < 0 || o > 10_000 {
 		t.Errorf("timer overhead %d ns", o)
+	}
+}
+
+func TestPacer(t *testing.T) {
+	for _, rate := range []float64{50_000, 1e6} { // sleeping, and yielding
+		epoch := time.Now()
+		p := newPacer(rate, epoch)
+		t0 := p.start()
+		const n = 2000
+		for i := range n {
+			intended := p.wait(i)
+			if now := time.Since(epoch); now < intended {
+				t.Fatalf("rate %v: command %d released at %v, before its time %v", rate, i, now, intended)
+			}
+			if want := t0 + time.Duration(float64(i)*1e9/rate); intended != want {
+				t.Fatalf("rate %v: command %d due at %v, want %v", rate, i, intended, want)
+			}
+		}
+		if el, min := time.Since(epoch)-t0, time.Duration(float64(n-1)*1e9/rate); el < min {
+			t.Fatalf("rate %v: %d commands in %v, under %v", rate, n, el, min)
+		}
+	}
+}
+
+func TestOpenLoopBaselines(t *testing.T) {
+	for name, r := range map[string]EngineResult{
+		"floor":   FloorOpenLoop(100_000, 3000),
+		"channel": ChannelOpenLoop(100_000, 3000),
+	} {
+		if r.Commands != 3000 || r.P50 < 1 || r.P50 > r.P99 || r.P99 > r.P999 || r.P999 > r.P9999 || r.P9999 > r.Max {
+			t.Errorf("%s: %+v", name, r)
+		}
 	}
 }
