@@ -14,9 +14,21 @@ const (
 	DefaultYield = 16
 )
 
+// oneP caches whether GOMAXPROCS is 1, in which case Wait skips its spin
+// phase. It is read at start-up and refreshed whenever a goroutine parks,
+// so a change of GOMAXPROCS (the runtime follows a container's CPU limit)
+// is seen at the next park.
+var oneP atomic.Bool
+
+func init() { refreshOneP() }
+
+func refreshOneP() { oneP.Store(runtime.GOMAXPROCS(0) == 1) }
+
 // Waiter is the wait strategy for a goroutine waiting for a cursor to reach
-// a value: spin a bounded number of checks, yield a bounded number of times,
-// then park on a channel until [Waiter.Notify] or [Waiter.Close]. A parked
+// a value: spin a bounded number of checks (none when GOMAXPROCS is 1:
+// no other goroutine could move the cursor meanwhile), yield a bounded
+// number of times, then park on a channel until [Waiter.Notify] or
+// [Waiter.Close]. A parked
 // goroutine burns no CPU, so an idle pipeline costs nothing.
 //
 // Whoever advances a cursor that someone may wait for through this Waiter
@@ -82,6 +94,11 @@ func (w *Waiter) Wait(ctx context.Context, want int64, cursor func() int64) (int
 		if v >= want {
 			return v, nil
 		}
+		if i == 0 && spin > 0 && oneP.Load() {
+			// One P: nothing else runs while this goroutine spins, so
+			// the cursor cannot move; yield at once.
+			i = spin
+		}
 		if w.closed.Load() {
 			return v, ErrClosed
 		}
@@ -98,6 +115,9 @@ func (w *Waiter) Wait(ctx context.Context, want int64, cursor func() int64) (int
 // park blocks until the cursor reaches want, the Waiter is closed or ctx is
 // done. See the Waiter doc for why no wake-up can be lost.
 func (w *Waiter) park(ctx context.Context, want int64, cursor func() int64) (int64, error) {
+	// Parking is the slow path: refresh oneP here, not in Wait, because
+	// reading GOMAXPROCS takes the scheduler's lock.
+	refreshOneP()
 	for {
 		w.mu.Lock()
 		if w.ch == nil {

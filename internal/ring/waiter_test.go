@@ -234,3 +234,38 @@ func TestWaiterCloseAndCancel(t *testing.T) {
 	}
 	w.Close()
 }
+
+// TestWaiterNoSpinOnOneP checks that with a single P the waiter skips its
+// spin phase (nothing could move the cursor meanwhile) and goes on to
+// yield and park, and that with two it spins.
+func TestWaiterNoSpinOnOneP(t *testing.T) {
+	defer refreshOneP()
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(0))
+	const spin, yield = 100_000, 3
+	for _, procs := range []int{1, 2} {
+		runtime.GOMAXPROCS(procs)
+		refreshOneP() // as the next park would
+		w := NewWaiter(spin, yield)
+		var calls atomic.Int64
+		cursor := func() int64 { calls.Add(1); return 0 }
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			if _, err := w.Wait(context.Background(), 1, cursor); !errors.Is(err, ErrClosed) {
+				t.Errorf("GOMAXPROCS %d: Wait = %v, want ErrClosed", procs, err)
+			}
+		}()
+		for w.Parked() == 0 {
+			time.Sleep(time.Millisecond)
+		}
+		n := calls.Load() // before parking: the checks of the spin and yield phases, and the park's
+		w.Close()
+		<-done
+		if procs == 1 && n > yield+2 {
+			t.Errorf("GOMAXPROCS 1: %d cursor checks before parking, want at most %d (no spin)", n, yield+2)
+		}
+		if procs == 2 && n < spin {
+			t.Errorf("GOMAXPROCS 2: %d cursor checks before parking, want at least %d (spin)", n, spin)
+		}
+	}
+}
