@@ -187,10 +187,14 @@
 // connection (256 messages). A connection whose queue is full is closed
 // with 1008 (slow consumer); if the hub's own queue overflows every
 // stream is closed with 1013 (resubscribe). Client messages are limited to
-// 4 KiB (larger ones close the connection, 1009); bad ones get an error
-// message, and the tenth bad message or channel closes the connection
-// (1008). The server pings every 20 s and drops a connection
-// silent for 60 s. Shutdown closes every stream (1001).
+// 4 KiB (larger ones close the connection, 1009) and decoded as strictly
+// as request bodies: UTF-8 JSON objects with only the fields above. Bad
+// ones get an error message, and the tenth bad message or channel closes
+// the connection (1008). The server pings every 20 s and drops a
+// connection silent for 60 s. Shutdown closes every stream (1001). A
+// closing connection waits up to 1 s for the client's close frame before
+// it closes the socket, reading what the client still sends, so that the
+// client receives the close code and reason rather than a reset.
 //
 // # Backups
 //

@@ -1,17 +1,20 @@
 package server
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/fasthttp/websocket"
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fastjson"
 )
 
 // Streams (GET /v1/stream): a WebSocket per client, fed by a hub.
@@ -33,6 +36,7 @@ const (
 	streamPing      = 20 * time.Second // ping interval
 	streamPongWait  = 60 * time.Second // read deadline, renewed by pongs and messages
 	streamWriteWait = 10 * time.Second // per write
+	streamCloseWait = time.Second      // for the client's answer to our close frame
 	streamBookPoll  = 5 * time.Millisecond
 )
 
@@ -413,11 +417,40 @@ func (s *Server) stream(ctx *fasthttp.RequestCtx) {
 		}
 		writerDone := make(chan struct{})
 		go c.writer(writerDone)
-		c.reader()
+		why := c.reader()
 		c.kill(websocket.CloseNormalClosure, "")
 		<-writerDone
+		linger(ws, why)
+		_ = ws.Close()
 		h.do(func() { h.drop(c) })
 	})
+}
+
+// linger reads what the client still sends after our close frame, until
+// its own close frame arrives, it hangs up, or streamCloseWait passes.
+// Closing a socket that holds unread data resets the connection, and the
+// client may then lose our close frame, and with it why it was closed.
+// why is the reader's result: after a read error nothing is left to read,
+// except after an oversized message, whose error the WebSocket keeps
+// returning, so the socket itself is drained.
+func linger(ws *websocket.Conn, why error) {
+	_ = ws.UnderlyingConn().SetReadDeadline(time.Now().Add(streamCloseWait))
+	if errors.Is(why, errKilled) {
+		for {
+			var r io.Reader
+			if _, r, why = ws.NextReader(); why != nil {
+				break
+			}
+			if _, why = io.Copy(io.Discard, r); why != nil {
+				break
+			}
+		}
+	}
+	// why is now the client's close frame, its hanging up, the deadline,
+	// or an oversized message.
+	if errors.Is(why, websocket.ErrReadLimit) {
+		_, _ = io.Copy(io.Discard, ws.UnderlyingConn())
+	}
 }
 
 // drop forgets c. Hub goroutine only.
@@ -433,7 +466,9 @@ func (h *hub) drop(c *streamConn) {
 }
 
 // writer sends queued messages and pings until the connection is killed,
-// then sends a close frame and closes the socket.
+// then sends a close frame, and gives the client streamCloseWait to
+// answer it before a reader still waiting gives up. The stream handler
+// closes the socket.
 func (c *streamConn) writer(done chan struct{}) {
 	defer close(done)
 	t := time.NewTicker(streamPing)
@@ -441,7 +476,7 @@ func (c *streamConn) writer(done chan struct{}) {
 	defer func() {
 		msg := websocket.FormatCloseMessage(c.code, c.reason)
 		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-		_ = c.ws.Close()
+		_ = c.ws.UnderlyingConn().SetReadDeadline(time.Now().Add(streamCloseWait))
 	}()
 	for {
 		select {
@@ -469,35 +504,128 @@ func (c *streamConn) writer(done chan struct{}) {
 	}
 }
 
-// streamOp is a client message.
+// streamOp is a client message: {"op":"auth","token":"..."} or
+// {"op":"subscribe"|"unsubscribe","channels":["...",...]}.
 type streamOp struct {
-	Op       string   `json:"op"`
-	Token    string   `json:"token"`
-	Channels []string `json:"channels"`
+	Op       string
+	Token    string
+	Channels []string
 }
 
-// reader reads client messages until the connection fails or is killed.
-func (c *streamConn) reader() {
+// utf8Str returns the bytes of string v, refusing invalid UTF-8 (a text
+// frame must be UTF-8).
+func utf8Str(v *fastjson.Value, key string) ([]byte, error) {
+	b, err := str(v, key)
+	if err == nil && !utf8.Valid(b) {
+		err = fmt.Errorf("%w: %s is not valid UTF-8", errInvalid, key)
+	}
+	return b, err
+}
+
+// decodeStreamOp decodes one client message into op, as strictly as a
+// request body: a JSON object with "op" (auth, subscribe or unsubscribe),
+// "token" (a string, required by auth) and "channels" (a list of strings,
+// required and not empty for subscribe and unsubscribe); any other field
+// is refused, and so are strings that are not UTF-8. The strings are copied out of p, which may be reused once
+// it returns. Errors wrap errInvalid.
+func decodeStreamOp(p *fastjson.Parser, msg []byte, op *streamOp) error {
+	*op = streamOp{}
+	var hasOp, hasToken, hasChannels bool
+	err := object(p, msg, func(k []byte, v *fastjson.Value) error {
+		switch string(k) {
+		case "op":
+			b, err := utf8Str(v, "op")
+			op.Op, hasOp = string(b), true
+			return err
+		case "token":
+			b, err := utf8Str(v, "token")
+			op.Token, hasToken = string(b), true
+			return err
+		case "channels":
+			a, err := v.Array()
+			if err != nil {
+				return fmt.Errorf("%w: channels must be a list of strings", errInvalid)
+			}
+			op.Channels, hasChannels = make([]string, 0, len(a)), true
+			for _, c := range a {
+				b, err := utf8Str(c, "channels")
+				if err != nil {
+					return fmt.Errorf("%w: channels must be a list of UTF-8 strings", errInvalid)
+				}
+				op.Channels = append(op.Channels, string(b))
+			}
+			return nil
+		default:
+			return unknown(k)
+		}
+	})
+	switch {
+	case err != nil:
+		return err
+	case !hasOp:
+		return missing("op")
+	}
+	switch op.Op {
+	case "auth":
+		if !hasToken {
+			return missing("token")
+		}
+	case "subscribe", "unsubscribe":
+		if !hasChannels || len(op.Channels) == 0 {
+			return fmt.Errorf("%w: channels is empty", errInvalid)
+		}
+	default:
+		return fmt.Errorf("%w: unknown op %q (auth, subscribe, unsubscribe)", errInvalid, op.Op)
+	}
+	return nil
+}
+
+// errKilled is what reader returns when the connection was killed while
+// the client may still be sending.
+var errKilled = errors.New("stream killed")
+
+// killed reports whether c was killed.
+func (c *streamConn) killed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// reader reads client messages until the connection fails (it returns
+// the read error) or is killed (errKilled). Once c is killed it no longer
+// renews the read deadline: the writer's streamCloseWait then bounds it.
+func (c *streamConn) reader() error {
 	ws := c.ws
 	ws.SetReadLimit(streamReadLimit)
 	_ = ws.SetReadDeadline(time.Now().Add(streamPongWait))
-	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(streamPongWait)) })
+	ws.SetPongHandler(func(string) error {
+		if c.killed() {
+			return nil
+		}
+		return ws.SetReadDeadline(time.Now().Add(streamPongWait))
+	})
 	var account uint64
+	var p fastjson.Parser
 	bad := 0
 	for {
 		_, msg, err := ws.ReadMessage()
 		if err != nil {
-			return
+			return err
+		}
+		if c.killed() {
+			return errKilled
 		}
 		_ = ws.SetReadDeadline(time.Now().Add(streamPongWait))
 		var op streamOp
-		if err := json.Unmarshal(msg, &op); err != nil {
-			err = fmt.Errorf("malformed message: %v", err)
+		if err := decodeStreamOp(&p, msg, &op); err != nil {
 			if bad++; bad >= streamMaxBad {
 				c.kill(websocket.ClosePolicyViolation, "too many bad messages")
-				return
+				return errKilled
 			}
-			c.replyError("invalid_argument", err.Error())
+			c.replyError("invalid_argument", errMessage(err))
 			continue
 		}
 		switch op.Op {
@@ -520,11 +648,6 @@ func (c *streamConn) reader() {
 				c.enqueue(append(b, '}'))
 			})
 		case "subscribe", "unsubscribe":
-			if len(op.Channels) == 0 {
-				bad++
-				c.replyError("invalid_argument", "channels is empty")
-				break
-			}
 			var good []string
 			for _, ch := range op.Channels {
 				if err := c.h.s.checkChannel(ch, account); err != nil {
@@ -556,13 +679,10 @@ func (c *streamConn) reader() {
 					}
 				}
 			})
-		default:
-			bad++
-			c.replyError("invalid_argument", fmt.Sprintf("unknown op %q (auth, subscribe, unsubscribe)", op.Op))
 		}
 		if bad >= streamMaxBad {
 			c.kill(websocket.ClosePolicyViolation, "too many bad messages")
-			return
+			return errKilled
 		}
 	}
 }
