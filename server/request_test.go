@@ -2,6 +2,8 @@ package server
 
 import (
 	"errors"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/valyala/fastjson"
@@ -142,4 +144,25 @@ func TestDecodeOrder(t *testing.T) {
 			t.Errorf("%s: %v", bad, err)
 		}
 	}
+}
+
+// FuzzParseID checks the parser of ids and unsigned query parameters
+// against strconv: it accepts exactly the strings of 1 to 16 decimal
+// digits, with their value, and refuses the rest with invalid_argument.
+func FuzzParseID(f *testing.F) {
+	for _, s := range []string{"", "0", "7", "0012", "9999999999999999", "99999999999999999", "-1", "+1", "1e3", " 1", "1 ", "0x10", "１"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		v, err := parseID(s)
+		checkDecodeErr(t, err)
+		digits := s != "" && len(s) <= 16 && strings.Trim(s, "0123456789") == ""
+		want, perr := strconv.ParseUint(s, 10, 64)
+		switch {
+		case digits && (err != nil || perr != nil || v != want):
+			t.Fatalf("parseID(%q) = %d, %v; strconv: %d, %v", s, v, err, want, perr)
+		case !digits && err == nil:
+			t.Fatalf("parseID(%q) accepted %d", s, v)
+		}
+	})
 }
