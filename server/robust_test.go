@@ -17,14 +17,10 @@ import (
 	"github.com/valyala/fastjson"
 )
 
-// TestHTTPRobustness sends random and mutated requests over loopback:
-// never a 5xx, the server keeps answering /healthz, rejected requests
-// change nothing, and the engine's invariants (money conserved) hold at
-// the end. IST_SEED=N replays a run. Phase A (mixed valid, mutated and
-// garbage requests) sends robustN() requests: 100,000 (also under -race:
-// about 20 s on 2 cores), 20,000 with -short; phase B (only invalid
-// requests, state compared before and after) a fifth of that.
-func TestHTTPRobustness(t *testing.T) {
+// testSeed returns the seed of a randomised test: IST_SEED if set (to
+// replay a run), else the clock's. It logs it, and prints it so that a
+// run killed by the test timeout shows it too.
+func testSeed(t *testing.T) uint64 {
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("IST_SEED"); v != "" {
 		var err error
@@ -33,7 +29,19 @@ func TestHTTPRobustness(t *testing.T) {
 		}
 	}
 	t.Logf("IST_SEED=%d", seed)
-	fmt.Printf("TestHTTPRobustness: IST_SEED=%d\n", seed)
+	fmt.Printf("%s: IST_SEED=%d\n", t.Name(), seed)
+	return seed
+}
+
+// TestHTTPRobustness sends random and mutated requests over loopback:
+// never a 5xx, the server keeps answering /healthz, rejected requests
+// change nothing, and the engine's invariants (money conserved) hold at
+// the end. IST_SEED=N replays a run. Phase A (mixed valid, mutated and
+// garbage requests) sends robustN() requests: 100,000 (also under -race:
+// about 20 s on 2 cores), 20,000 with -short; phase B (only invalid
+// requests, state compared before and after) a fifth of that.
+func TestHTTPRobustness(t *testing.T) {
+	seed := testSeed(t)
 	n := robustN()
 
 	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok, RateLimit: -1})

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -112,14 +110,7 @@ func FuzzDecodeStreamOp(f *testing.F) {
 // changes an account, and afterwards the server still streams trades to a
 // new client. IST_SEED=N replays a run.
 func TestStreamRobustness(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if v := os.Getenv("IST_SEED"); v != "" {
-		var err error
-		if seed, err = strconv.ParseUint(v, 10, 64); err != nil {
-			t.Fatalf("IST_SEED: %v", err)
-		}
-	}
-	t.Logf("IST_SEED=%d", seed)
+	seed := testSeed(t)
 	r := rand.New(rand.NewPCG(seed, 7))
 	n := 5000
 	if testing.Short() {
