@@ -1,7 +1,8 @@
 // Package ring holds the lock-free primitives of the engine pipeline, in
 // the style of the LMAX Disruptor: a bounded multi-producer [Ring] of
 // pre-allocated slots, padded cursors ([Sequence]) and a spin-yield-park
-// wait strategy ([Waiter]). It is the one place in ist with lock-free code;
+// wait strategy ([Waiter]) for the stages (producers that find the ring
+// full park at once). It is the one place in ist with lock-free code;
 // keep it small and keep this comment true.
 //
 //	producers ─Claim─► write slot ─Publish─► stage 1 ─► … ─► last stage ─Release─┐

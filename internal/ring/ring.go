@@ -38,7 +38,13 @@ type Ring[T any] struct {
 	closed    atomic.Bool
 
 	avail Waiter // consumers waiting for publications; Publish notifies
-	space Waiter // producers waiting for free slots; Release notifies
+	// space is for producers waiting for free slots; Release notifies. It
+	// parks them at once, without spinning or yielding: a full ring means
+	// its stages are slower than its producers, and a producer spinning
+	// or yielding would take CPU from them (the engine's closed loop with
+	// four producers on two cores: 3.84-4.00M commands/s against
+	// 3.22-3.68M).
+	space Waiter
 }
 
 // New returns a ring of size slots, each the zero T. size must be a power
@@ -53,6 +59,7 @@ func New[T any](size int) (*Ring[T], error) {
 		size:      int64(size),
 		slots:     make([]T, size),
 		published: make([]atomic.Int64, size), // 0: no sequence is 0
+		space:     Waiter{custom: true},       // spin 0, yield 0
 	}, nil
 }
 
@@ -83,8 +90,8 @@ func (r *Ring[T]) TryClaim() (seq int64, slot *T, err error) {
 	}
 }
 
-// Claim is TryClaim that waits while the ring is full: it spins, yields,
-// then parks until the last stage releases a slot. It returns ctx.Err() if
+// Claim is TryClaim that waits while the ring is full: it parks until the
+// last stage releases a slot. It returns ctx.Err() if
 // ctx ends while it waits, and [ErrClosed] if the ring is closed.
 func (r *Ring[T]) Claim(ctx context.Context) (seq int64, slot *T, err error) {
 	for {
