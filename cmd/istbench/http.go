@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"runtime/trace"
 	"strconv"
@@ -44,6 +46,7 @@ func runHTTP(args []string) int {
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of one phase (--profile-phase) to `file`")
 	profPhase := fs.String("profile-phase", "single", "phase --cpuprofile and --trace cover: bare (the bare handler's closed loop), single (istd's) or batch")
 	traceOut := fs.String("trace", "", "write an execution trace of one phase (--profile-phase) to `file`")
+	logMode := fs.String("log", "buffered", "istd's request log, into istd.log in its data directory: buffered (as istd writes it), direct (a write per line) or none")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
 	}
@@ -72,9 +75,13 @@ func runHTTP(args []string) int {
 	defer bare.Shutdown()
 
 	// (b) istd.
-	nop := zerolog.Nop()
+	log, closeLog, err := benchLog(*logMode, dir)
+	if err != nil {
+		return fail(err)
+	}
+	defer closeLog()
 	admin := "bench-admin-" + strconv.FormatUint(rand.Uint64(), 36)
-	s, err := server.Open(&server.Options{DataDir: dir, AdminToken: admin, RateLimit: -1, Logger: &nop,
+	s, err := server.Open(&server.Options{DataDir: dir, AdminToken: admin, RateLimit: -1, Logger: &log,
 		HistoryInterval: *history})
 	if err != nil {
 		return fail(err)
@@ -97,8 +104,8 @@ func runHTTP(args []string) int {
 	if err != nil {
 		return fail(fmt.Errorf("setup: %w", err))
 	}
-	fmt.Printf("setup: istd data=%s market=BTC-USDT accounts=%d conns=%d open_conns=%d duration=%v\n",
-		dir, *accounts, *conns, *openConns, *dur)
+	fmt.Printf("setup: istd data=%s market=BTC-USDT accounts=%d conns=%d open_conns=%d duration=%v log=%s\n",
+		dir, *accounts, *conns, *openConns, *dur, *logMode)
 
 	bareC := &fasthttp.HostClient{Addr: bareLn.Addr().String(), MaxConns: max(*conns, *openConns)}
 	bareT := newTarget(bareC, "/v1/orders", tokens, 1, 1<<14)
@@ -457,4 +464,26 @@ func openLoop(t *target, conns int, rate float64, d time.Duration) loopResult {
 	res.perSec = float64(res.ok+res.errs) / max(el.Seconds(), d.Seconds())
 	res.fill(all)
 	return res
+}
+
+// benchLog returns istd's logger for mode (see the --log flag) and what
+// closes it: a file in dir written as istd writes stderr, at info level.
+func benchLog(mode, dir string) (zerolog.Logger, func(), error) {
+	if mode == "none" {
+		return zerolog.Nop(), func() {}, nil
+	}
+	if mode != "buffered" && mode != "direct" {
+		return zerolog.Logger{}, nil, fmt.Errorf("--log %q: want buffered, direct or none", mode)
+	}
+	f, err := os.Create(filepath.Join(dir, "istd.log"))
+	if err != nil {
+		return zerolog.Logger{}, nil, err
+	}
+	var w io.Writer = f
+	closeLog := func() { f.Close() }
+	if mode == "buffered" {
+		b := server.NewLogBuffer(f, 64<<10, 100*time.Millisecond)
+		w, closeLog = b, func() { b.Close(); f.Close() }
+	}
+	return zerolog.New(server.MaskSecrets(w)).With().Timestamp().Logger(), closeLog, nil
 }

@@ -124,7 +124,11 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("--log-level: %w", err)
 	}
-	log := zerolog.New(server.MaskSecrets(os.Stderr)).With().Timestamp().Logger().Level(lvl)
+	// One log line per request: buffered, not a write(2) each (see
+	// server.LogBuffer). Flushed last, after the shutdown's own lines.
+	logBuf := server.NewLogBuffer(os.Stderr, 64<<10, 100*time.Millisecond)
+	defer logBuf.Close()
+	log := zerolog.New(server.MaskSecrets(logBuf)).With().Timestamp().Logger().Level(lvl)
 	opts.Logger = &log
 	s, err := server.Open(&opts)
 	if err != nil {
