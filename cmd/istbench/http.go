@@ -325,6 +325,9 @@ type loopResult struct {
 	p50ms, p99ms, p999ms, maxms float64
 	offered                     float64
 	late                        int64
+	// cpu is the process's CPU time over the loop's wall time, in cores
+	// (client and server together: both run in this process).
+	cpu float64
 }
 
 func (l loopResult) String() string {
@@ -332,7 +335,8 @@ func (l loopResult) String() string {
 		return fmt.Sprintf("offered=%.0f achieved=%.0f ok=%d errors=%d unsent=%d p50_ms=%.3f p99_ms=%.3f p999_ms=%.3f max_ms=%.3f",
 			l.offered, l.perSec, l.ok, l.errs, l.late, l.p50ms, l.p99ms, l.p999ms, l.maxms)
 	}
-	return fmt.Sprintf("requests_per_sec=%.0f ok=%d errors=%d rejected_orders=%d p50_ms=%.3f p99_ms=%.3f", l.perSec, l.ok, l.errs, l.rejected, l.p50ms, l.p99ms)
+	return fmt.Sprintf("requests_per_sec=%.0f ok=%d errors=%d rejected_orders=%d p50_ms=%.3f p99_ms=%.3f cpu_cores=%.2f",
+		l.perSec, l.ok, l.errs, l.rejected, l.p50ms, l.p99ms, l.cpu)
 }
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, 120_000_000, 3) } // µs
@@ -353,6 +357,7 @@ func closedLoop(t *target, conns int, d time.Duration) loopResult {
 	var mu sync.Mutex
 	all := newHist()
 	var wg sync.WaitGroup
+	cpu0 := cpuTime()
 	start := time.Now()
 	end := start.Add(d)
 	for w := range conns {
@@ -386,7 +391,8 @@ func closedLoop(t *target, conns int, d time.Duration) loopResult {
 	}
 	wg.Wait()
 	el := time.Since(start)
-	res := loopResult{ok: ok.Load(), errs: errs.Load(), rejected: rejected.Load()}
+	res := loopResult{ok: ok.Load(), errs: errs.Load(), rejected: rejected.Load(),
+		cpu: (cpuTime() - cpu0).Seconds() / el.Seconds()}
 	res.perSec = float64(res.ok) / el.Seconds() // failed requests are not throughput
 	res.fill(all)
 	return res
