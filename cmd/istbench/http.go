@@ -491,5 +491,5 @@ func benchLog(mode, dir string) (zerolog.Logger, func(), error) {
 		b := server.NewLogBuffer(f, 64<<10, 100*time.Millisecond)
 		w, closeLog = b, func() { b.Close(); f.Close() }
 	}
-	return zerolog.New(server.MaskSecrets(w)).With().Timestamp().Logger(), closeLog, nil
+	return zerolog.New(server.MaskSecrets(w)).With().Timestamp().Logger().Level(zerolog.InfoLevel), closeLog, nil
 }
