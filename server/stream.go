@@ -526,11 +526,12 @@ func utf8Str(v *fastjson.Value, key string) ([]byte, error) {
 // request body: a JSON object with "op" (auth, subscribe or unsubscribe),
 // "token" (a string, required by auth) and "channels" (a list of strings,
 // required and not empty for subscribe and unsubscribe); any other field
-// is refused, and so are strings that are not UTF-8. The strings are copied out of p, which may be reused once
-// it returns. Errors wrap errInvalid.
+// is refused, and so are strings that are not UTF-8. The strings are
+// copied out of p, which may be reused once it returns. Errors wrap
+// errInvalid.
 func decodeStreamOp(p *fastjson.Parser, msg []byte, op *streamOp) error {
 	*op = streamOp{}
-	var hasOp, hasToken, hasChannels bool
+	var hasOp, hasToken bool
 	err := object(p, msg, func(k []byte, v *fastjson.Value) error {
 		switch string(k) {
 		case "op":
@@ -546,7 +547,7 @@ func decodeStreamOp(p *fastjson.Parser, msg []byte, op *streamOp) error {
 			if err != nil {
 				return fmt.Errorf("%w: channels must be a list of strings", errInvalid)
 			}
-			op.Channels, hasChannels = make([]string, 0, len(a)), true
+			op.Channels = make([]string, 0, len(a))
 			for _, c := range a {
 				b, err := utf8Str(c, "channels")
 				if err != nil {
@@ -571,7 +572,7 @@ func decodeStreamOp(p *fastjson.Parser, msg []byte, op *streamOp) error {
 			return missing("token")
 		}
 	case "subscribe", "unsubscribe":
-		if !hasChannels || len(op.Channels) == 0 {
+		if len(op.Channels) == 0 {
 			return fmt.Errorf("%w: channels is empty", errInvalid)
 		}
 	default:
