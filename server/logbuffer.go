@@ -11,8 +11,9 @@ import (
 // and writes them to the underlying writer in batches: once the buffer is
 // full, at every flush interval, and at once for a line above info level
 // (warnings and errors are never held back). It is safe for concurrent
-// use, keeps each Write's bytes together and in order, and never drops a
-// line: a writer that finds the buffer full writes it out itself.
+// use, keeps each Write's bytes together and in order, and does not drop
+// lines while the underlying writer takes them: a writer that finds the
+// buffer full writes it out itself.
 //
 // istd writes one log line per request. Written one at a time to stderr
 // (a pipe or a file in production), each is a system call, and many
@@ -73,8 +74,8 @@ func (b *LogBuffer) flusher(interval time.Duration) {
 
 // Write buffers p, which should be whole lines, and reports len(p). It
 // writes the buffer out first if p does not fit, and writes at once a line
-// above info level. An error is that of an earlier or current write to
-// the underlying writer.
+// above info level. Its error is that of writing the buffer out; p is
+// then not buffered if it did not fit.
 func (b *LogBuffer) Write(p []byte) (int, error) {
 	urgent := !routine(p)
 	b.mu.Lock()

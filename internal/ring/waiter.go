@@ -28,8 +28,8 @@ func refreshOneP() { oneP.Store(runtime.GOMAXPROCS(0) == 1) }
 // a value: spin a bounded number of checks (none when GOMAXPROCS is 1:
 // no other goroutine could move the cursor meanwhile), yield a bounded
 // number of times, then park on a channel until [Waiter.Notify] or
-// [Waiter.Close]. A parked
-// goroutine burns no CPU, so an idle pipeline costs nothing.
+// [Waiter.Close]. A parked goroutine burns no CPU, so an idle pipeline
+// costs nothing.
 //
 // Whoever advances a cursor that someone may wait for through this Waiter
 // calls Notify afterwards. Notify costs one atomic load while nobody is
