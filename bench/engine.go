@@ -34,6 +34,10 @@ type EngineResult struct {
 	Trades     int64
 	Rejected   int64
 	Resting    int // resting orders at the end (closed loop)
+	// CPUCores is the process's CPU time over Elapsed (closed loop; 0
+	// where CPUTime is not measured): below the cores available, the
+	// loop waits on hand-offs between its goroutines, not on the CPU.
+	CPUCores float64
 	// Open loop only: submit-to-result latency in ns, measured from each
 	// command's intended send time (corrected for coordinated omission).
 	P50, P99, P999, P9999, Max int64
@@ -253,7 +257,7 @@ func EngineClosedLoop(cfg EngineConfig) (EngineResult, error) {
 		done.Done()
 	}
 	runtime.GC()
-	start := time.Now()
+	start, cpu0 := time.Now(), CPUTime()
 	for p := range cfg.Producers {
 		wg.Add(1)
 		go func() {
@@ -269,10 +273,10 @@ func EngineClosedLoop(cfg EngineConfig) (EngineResult, error) {
 	}
 	wg.Wait()
 	done.Wait()
-	el := time.Since(start)
+	el, cpu := time.Since(start), CPUTime()-cpu0
 	n := per * cfg.Producers
 	res := EngineResult{Commands: n, Elapsed: el, CmdsPerSec: float64(n) / el.Seconds(),
-		Trades: trades.Load(), Rejected: rejected.Load()}
+		Trades: trades.Load(), Rejected: rejected.Load(), CPUCores: cpu.Seconds() / el.Seconds()}
 	if err := e.WaitViews(context.Background(), e.DurableSeq()); err == nil {
 		for m := 1; m <= cfg.Producers; m++ {
 			if mv, ok := e.Market(uint32(m)); ok {

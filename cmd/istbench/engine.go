@@ -52,8 +52,8 @@ func runEngine(args []string) int {
 			fmt.Fprintln(os.Stderr, "istbench engine:", err)
 			return 1
 		}
-		fmt.Printf("closed round %d: producers=%d commands=%d elapsed_ms=%d cmds_per_sec=%.0f trades=%d rejected=%d resting=%d\n",
-			r, cfg.Producers, closed.Commands, closed.Elapsed.Milliseconds(), closed.CmdsPerSec, closed.Trades, closed.Rejected, closed.Resting)
+		fmt.Printf("closed round %d: producers=%d commands=%d elapsed_ms=%d cmds_per_sec=%.0f trades=%d rejected=%d resting=%d cpu_cores=%.2f\n",
+			r, cfg.Producers, closed.Commands, closed.Elapsed.Milliseconds(), closed.CmdsPerSec, closed.Trades, closed.Rejected, closed.Resting, closed.CPUCores)
 		rates = append(rates, closed.CmdsPerSec)
 	}
 	fmt.Printf("closed over %d rounds: cmds_per_sec min=%.0f median=%.0f max=%.0f\n",
@@ -144,8 +144,8 @@ func runDurable(args []string) int {
 			return 1
 		}
 		batch = int(j.Records.Load() / max(j.Commits.Load(), 1))
-		fmt.Printf("durable round %d: commands=%d elapsed_ms=%d cmds_per_sec=%.0f commits=%d avg_batch=%d\n",
-			r, closed.Commands, closed.Elapsed.Milliseconds(), closed.CmdsPerSec, j.Commits.Load(), batch)
+		fmt.Printf("durable round %d: commands=%d elapsed_ms=%d cmds_per_sec=%.0f commits=%d avg_batch=%d cpu_cores=%.2f\n",
+			r, closed.Commands, closed.Elapsed.Milliseconds(), closed.CmdsPerSec, j.Commits.Load(), batch, closed.CPUCores)
 		printSyncs("closed", syncs)
 		// The raw loop writes the log's own record bytes (real commands
 		// of the same flow), so that compression and table sizes match.

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/instant-social-trading/ist/bench"
 	"github.com/instant-social-trading/ist/server"
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
@@ -357,7 +358,7 @@ func closedLoop(t *target, conns int, d time.Duration) loopResult {
 	var mu sync.Mutex
 	all := newHist()
 	var wg sync.WaitGroup
-	cpu0 := cpuTime()
+	cpu0 := bench.CPUTime()
 	start := time.Now()
 	end := start.Add(d)
 	for w := range conns {
@@ -392,7 +393,7 @@ func closedLoop(t *target, conns int, d time.Duration) loopResult {
 	wg.Wait()
 	el := time.Since(start)
 	res := loopResult{ok: ok.Load(), errs: errs.Load(), rejected: rejected.Load(),
-		cpu: (cpuTime() - cpu0).Seconds() / el.Seconds()}
+		cpu: (bench.CPUTime() - cpu0).Seconds() / el.Seconds()}
 	res.perSec = float64(res.ok) / el.Seconds() // failed requests are not throughput
 	res.fill(all)
 	return res
