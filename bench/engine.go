@@ -35,8 +35,9 @@ type EngineResult struct {
 	Rejected   int64
 	Resting    int // resting orders at the end (closed loop)
 	// CPUCores is the process's CPU time over Elapsed (closed loop; 0
-	// where CPUTime is not measured): below the cores available, the
-	// loop waits on hand-offs between its goroutines, not on the CPU.
+	// where CPUTime is not measured). Below the cores available, the
+	// loop is bound by one goroutine (the matcher) or by hand-offs
+	// between goroutines, not by the CPU as a whole.
 	CPUCores float64
 	// Open loop only: submit-to-result latency in ns, measured from each
 	// command's intended send time (corrected for coordinated omission).
