@@ -120,25 +120,27 @@ func (nopLogger) Infof(string, ...any)         {}
 func (nopLogger) Errorf(string, ...any)        {}
 func (nopLogger) Fatalf(f string, args ...any) { panic(fmt.Sprintf(f, args...)) }
 
-// StreamRecords returns the log records (wal.AppendRecord) of the first n
-// commands of the engine benchmarks' order flow, sequenced from 1.
+// StreamRecords returns the log records of the first n commands of the
+// engine benchmarks' order flow, sequenced from 1, as the log's blocks
+// hold them (wal.BlockRecords): the time moves on by 50 µs every 256
+// commands, as the matcher's batches stamp it, so that most records
+// carry no time of their own.
 func StreamRecords(n int) [][]byte {
 	ops := ProducerStream(1, 0, 1, 100, n)
-	out := make([][]byte, len(ops))
-	var c engine.Command
+	cmds := make([]engine.Command, len(ops))
 	for i := range ops {
-		ops[i].command(&c, 1)
-		c.Seq, c.Time = uint64(i+1), int64(1_700_000_000_000_000_000+i*1000)
-		out[i] = wal.AppendRecord(nil, &c)
+		ops[i].command(&cmds[i], 1)
+		cmds[i].Seq, cmds[i].Time = uint64(i+1), int64(1_700_000_000_000_000_000+i/256*50_000)
 	}
-	return out
+	return wal.BlockRecords(cmds)
 }
 
-// RecordSize returns the log record size of a typical place command.
+// RecordSize returns the log record size of a typical place command in
+// a block, after the block's first command.
 func RecordSize() int {
 	c := engine.Command{Kind: engine.CmdPlace, Seq: 1, Account: 1, Market: 1,
 		Order: book.Order{Side: book.Buy, Price: 100_000, Qty: 5}}
-	return len(wal.AppendRecord(nil, &c))
+	return len(wal.BlockRecords([]engine.Command{c, c})[1])
 }
 
 // WriteLog fills the log in dir with a genesis and n trading commands

@@ -14,12 +14,12 @@ func TestStreamRecords(t *testing.T) {
 	if len(recs) != 2000 {
 		t.Fatalf("%d records", len(recs))
 	}
+	cmds, err := wal.DecodeBlockRecords(1, recs)
+	if err != nil {
+		t.Fatal(err)
+	}
 	kinds := map[engine.CommandKind]int{}
-	for i, r := range recs {
-		c, err := wal.DecodeRecord(uint64(i+1), r)
-		if err != nil {
-			t.Fatalf("record %d: %v", i+1, err)
-		}
+	for _, c := range cmds {
 		kinds[c.Kind]++
 	}
 	if kinds[engine.CmdPlace] == 0 || kinds[engine.CmdCancel] == 0 || len(kinds) != 2 {

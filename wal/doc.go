@@ -28,21 +28,25 @@
 //
 //	+---------+-----------+-------+------------+
 //	| version | first seq | count | header crc |
-//	| u8 = 3  | u64       | u32   | u32        |
-//	+---------+-----------+-------+------------+----------+
-//	| command body (first seq)    | crc32c     |          |
-//	| command body (first seq+1)  | crc32c     |  count   |
-//	| ...                         |            |  records |
-//	+-----------------------------+------------+----------+
+//	| u8 = 4  | u64       | u32   | u32        |
+//	+---------+-----------+-------+------------+-----------+----------+
+//	| length  | compact body (first seq)       | crc32c    |          |
+//	| length  | compact body (first seq+1)     | crc32c    |  count   |
+//	| ...     |                                |           |  records |
+//	+---------+--------------------------------+-----------+----------+
 //	header crc = CRC-32C over the key's seq and the header before it
-//	crc32c     = CRC-32C over the command's seq and its body
+//	length     = the body's size, uvarint
+//	crc32c     = CRC-32C over the command's seq, its length and its body
 //
-// A damaged record is reported with its command's sequence number. Logs
-// of earlier releases (blocks with one CRC, version 2; before them a
-// record per key, version 1, see AppendRecord) are read as they are, and
-// new blocks follow them. Truncation deletes whole blocks, so the log may
-// start a little before the oldest snapshot; recovery skips what the
-// snapshot covers.
+// A compact body is the command's kind, a mask of its non-zero fields
+// and those fields, most as varints (an order takes 15–25 bytes; the
+// diagram and the table of fields are in record.go and compact.go). A
+// damaged record is reported with its command's sequence number. Logs of
+// earlier releases (blocks of fixed-layout bodies, version 3; blocks with
+// one CRC, version 2; before them a record per key, version 1, see
+// AppendRecord) are read as they are, and new blocks follow them.
+// Truncation deletes whole blocks, so the log may start a little before
+// the oldest snapshot; recovery skips what the snapshot covers.
 //
 // # Durability
 //

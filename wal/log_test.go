@@ -217,13 +217,14 @@ func TestTornTailAndMidLogCorruption(t *testing.T) {
 			t.Fatalf("entry %d: %d commands from %d, %v: want a block", key, count, first, err)
 		}
 		at := len(v) / 2
+		spans := recordSpans(v)
 		v[at] ^= 0xff
 		hit := first // the command whose record holds byte at
-		for off := blockHeaderCRC; ; hit++ {
-			off += bodySize(engine.CommandKind(v[off])) + 4
-			if off > at {
+		for _, span := range spans {
+			if span[1] > at {
 				break
 			}
+			hit++
 		}
 		if err := db.Set(commandKey(nil, key), v, pebble.Sync); err != nil {
 			t.Fatal(err)
@@ -314,33 +315,36 @@ func appendRest(t *testing.T, dir string, cmds []engine.Command, from int, want 
 	}
 }
 
-// A log whose first blocks an earlier release wrote (version 2), followed
-// by version 3 blocks: recovery reads both, in order.
-func TestV2BlocksThenV3(t *testing.T) {
-	dir := t.TempDir()
-	cmds := genesis(4)
-	const old = 9 // commands in version 2 blocks of 3
-	db, err := pebble.Open(filepath.Join(dir, "log"), &pebble.Options{Logger: quietLogger{&quiet}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := engine.NewState()
-	var evs []engine.Event
-	var block []engine.Command
-	for i := range old {
-		c := cmds[i]
-		c.Seq, c.Time = uint64(i+1), int64(i+1)
-		_, evs = want.Apply(&c, evs[:0])
-		if block = append(block, c); len(block) == 3 {
-			key, v := encodeBlockV2(block)
-			if err := db.Set(commandKey(nil, key), v, pebble.Sync); err != nil {
-				t.Fatal(err)
-			}
-			block = block[:0]
+// A log whose first blocks an earlier release wrote (version 2 or 3),
+// followed by the blocks this one writes (version 4): recovery reads
+// both, in order.
+func TestOlderBlocksThenCurrent(t *testing.T) {
+	for _, enc := range []func([]engine.Command) (uint64, []byte){encodeBlockV2, encodeBlockV3} {
+		dir := t.TempDir()
+		cmds := genesis(4)
+		const old = 9 // commands in older blocks of 3
+		db, err := pebble.Open(filepath.Join(dir, "log"), &pebble.Options{Logger: quietLogger{&quiet}})
+		if err != nil {
+			t.Fatal(err)
 		}
+		want := engine.NewState()
+		var evs []engine.Event
+		var block []engine.Command
+		for i := range old {
+			c := cmds[i]
+			c.Seq, c.Time = uint64(i+1), int64(i+1)
+			_, evs = want.Apply(&c, evs[:0])
+			if block = append(block, c); len(block) == 3 {
+				key, v := enc(block)
+				if err := db.Set(commandKey(nil, key), v, pebble.Sync); err != nil {
+					t.Fatal(err)
+				}
+				block = block[:0]
+			}
+		}
+		db.Close()
+		appendRest(t, dir, cmds, old, want)
 	}
-	db.Close()
-	appendRest(t, dir, cmds, old, want)
 }
 
 // A snapshot may end inside a block: recovery replays the block's

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -17,38 +18,46 @@ import (
 //
 //	value: +---------+-----------+-------+------------+
 //	       | version | first seq | count | header crc |   the header
-//	       | u8 = 3  | u64       | u32   | u32        |
+//	       | u8 = 4  | u64       | u32   | u32        |
 //	       +---------+-----------+-------+------------+
-//	       | command body (seq first)    | crc32c     |   a record per command,
-//	       +-----------------------------+------------+   count of them
-//	       | command body (seq first+1)  | crc32c     |
-//	       +-----------------------------+------------+
-//	       | ...                                      |
+//	       | length  | compact body (seq first)       | crc32c |   a record per
+//	       +---------+--------------------------------+--------+   command, count
+//	       | length  | compact body (seq first+1)     | crc32c |   of them
+//	       +---------+--------------------------------+--------+
+//	       | ...                                               |
+//
+// length is the body's size (uvarint). The compact body (see compact.go)
+// holds a command's kind, a mask of its fields that are not zero, and
+// those fields as varints: 15–25 bytes for an order, where the fixed
+// layout of earlier versions took 155, so the log writes, syncs, stores
+// and replays a sixth of the bytes.
 //
 // The header's CRC covers the key's sequence number and the 13 header
 // bytes before it, so a header that is damaged or stored under the wrong
-// key fails its check; each record's CRC covers its own sequence number
-// and its body, so damage is found in the very command it hit, and an
-// error names that command's sequence number.
+// key fails its check; each record's CRC covers its own sequence number,
+// its length and its body, so damage is found in the very command it
+// hit, and an error names that command's sequence number.
 //
-// Logs of earlier releases hold blocks with one CRC over the whole value
-// (version 2: version, first seq, count, the bodies, then a crc32c over
-// the key's seq and all of that) and, before blocks, one record per key
-// under the command's own sequence number:
+// Logs of earlier releases hold blocks of the same header with
+// fixed-layout bodies and no length (version 3), blocks with one CRC over
+// the whole value (version 2: version, first seq, count, the fixed-layout
+// bodies, then a crc32c over the key's seq and all of that) and, before
+// blocks, one record per key under the command's own sequence number:
 //
-//	value: +---------+--------------+--------+
-//	       | version | command body | crc32c |
-//	       | u8 = 1  |              | u32    |
-//	       +---------+--------------+--------+
+//	value: +---------+-------------------+--------+
+//	       | version | fixed-layout body | crc32c |
+//	       | u8 = 1  |                   | u32    |
+//	       +---------+-------------------+--------+
 //
-// All three are read; the log writes version 3.
+// All four are read; the log writes version 4.
 //
-// A command body is its kind (u8) and its fields, little-endian, in a
-// fixed layout per kind: time, account, market, asset, amount, order id,
-// ref[36], name[24], tag, order (side type tif stp post_only price stop
-// qty budget display), the market spec (create_market only), the copy
-// spec (copy-trading kinds only: leader relation value max_quote mode
-// close slippage stop_loss share).
+// A fixed-layout body is the command's kind (u8) and its fields,
+// little-endian, in a fixed layout per kind: time, account, market,
+// asset, amount, order id, ref[36], name[24], tag, order (side type tif
+// stp post_only price stop qty budget display), the market spec
+// (create_market only), the copy spec (copy-trading kinds only: leader
+// relation value max_quote mode close slippage stop_loss share). Compact
+// bodies end with the same two specs.
 //
 // Every CRC is CRC-32C (Castagnoli) over a sequence number (8 bytes,
 // big-endian) and then the bytes it protects. The version byte lets later
@@ -60,11 +69,12 @@ import (
 const (
 	recordVersion  = 1 // one command under its own sequence number
 	blockVersionV2 = 2 // consecutive commands under the last one's, one CRC (read only)
-	blockVersion   = 3 // consecutive commands, a CRC for the header and one per command
+	blockVersionV3 = 3 // fixed-layout bodies, a CRC for the header and one per command (read only)
+	blockVersion   = 4 // compact bodies with their length, a CRC for the header and one per command
 )
 
 // blockHeader is the size of a block's version, first seq and count;
-// blockHeaderCRC is that of a version 3 header with its CRC.
+// blockHeaderCRC is that of a version 3 or 4 header with its CRC.
 const (
 	blockHeader    = 1 + 8 + 4
 	blockHeaderCRC = blockHeader + 4
@@ -125,28 +135,61 @@ func appendBody(b []byte, cmd *engine.Command) []byte {
 		b = le.AppendUint64(b, uint64(v))
 	}
 	if cmd.Kind == engine.CmdCreateMarket {
-		sp := &cmd.Spec
-		b = le.AppendUint32(b, sp.Base)
-		b = le.AppendUint32(b, sp.Quote)
-		r := &sp.Rules
-		for _, v := range [...]int64{sp.BaseScale, sp.QuoteScale, r.TickSize, r.LotSize, r.MinQty, r.MaxQty, r.MinNotional, r.MaxPrice} {
-			b = le.AppendUint64(b, uint64(v))
-		}
-		b = le.AppendUint32(b, uint32(sp.MakerFeeBps))
-		b = le.AppendUint32(b, uint32(sp.TakerFeeBps))
+		b = appendSpec(b, &cmd.Spec)
 	}
 	if hasCopySpec(cmd.Kind) {
-		c := &cmd.Copy
-		b = le.AppendUint64(b, c.Leader)
-		b = le.AppendUint64(b, c.Relation)
-		b = le.AppendUint64(b, uint64(c.Value))
-		b = le.AppendUint64(b, uint64(c.MaxOrderQuote))
-		b = append(b, uint8(c.Mode), uint8(c.Close))
-		b = le.AppendUint32(b, uint32(c.SlippageBps))
-		b = le.AppendUint32(b, uint32(c.StopLossBps))
-		b = le.AppendUint32(b, uint32(c.ProfitShareBps))
+		b = appendCopy(b, &cmd.Copy)
 	}
 	return b
+}
+
+// appendSpec appends a market spec in the fixed layout (specSize bytes).
+func appendSpec(b []byte, sp *engine.MarketSpec) []byte {
+	le := binary.LittleEndian
+	b = le.AppendUint32(b, sp.Base)
+	b = le.AppendUint32(b, sp.Quote)
+	r := &sp.Rules
+	for _, v := range [...]int64{sp.BaseScale, sp.QuoteScale, r.TickSize, r.LotSize, r.MinQty, r.MaxQty, r.MinNotional, r.MaxPrice} {
+		b = le.AppendUint64(b, uint64(v))
+	}
+	b = le.AppendUint32(b, uint32(sp.MakerFeeBps))
+	return le.AppendUint32(b, uint32(sp.TakerFeeBps))
+}
+
+// appendCopy appends a copy spec in the fixed layout (copySize bytes).
+func appendCopy(b []byte, c *engine.CopySpec) []byte {
+	le := binary.LittleEndian
+	b = le.AppendUint64(b, c.Leader)
+	b = le.AppendUint64(b, c.Relation)
+	b = le.AppendUint64(b, uint64(c.Value))
+	b = le.AppendUint64(b, uint64(c.MaxOrderQuote))
+	b = append(b, uint8(c.Mode), uint8(c.Close))
+	b = le.AppendUint32(b, uint32(c.SlippageBps))
+	b = le.AppendUint32(b, uint32(c.StopLossBps))
+	return le.AppendUint32(b, uint32(c.ProfitShareBps))
+}
+
+// decodeSpec decodes a market spec of exactly specSize bytes.
+func decodeSpec(p []byte, sp *engine.MarketSpec) {
+	le := binary.LittleEndian
+	u64 := func() int64 { v := le.Uint64(p); p = p[8:]; return int64(v) }
+	u32 := func() uint32 { v := le.Uint32(p); p = p[4:]; return v }
+	sp.Base, sp.Quote = u32(), u32()
+	sp.BaseScale, sp.QuoteScale = u64(), u64()
+	r := &sp.Rules
+	r.TickSize, r.LotSize, r.MinQty, r.MaxQty, r.MinNotional, r.MaxPrice = u64(), u64(), u64(), u64(), u64(), u64()
+	sp.MakerFeeBps, sp.TakerFeeBps = int32(u32()), int32(u32())
+}
+
+// decodeCopy decodes a copy spec of exactly copySize bytes.
+func decodeCopy(p []byte, c *engine.CopySpec) {
+	le := binary.LittleEndian
+	c.Leader, c.Relation = le.Uint64(p), le.Uint64(p[8:])
+	c.Value, c.MaxOrderQuote = int64(le.Uint64(p[16:])), int64(le.Uint64(p[24:]))
+	c.Mode, c.Close = engine.CopyMode(p[32]), engine.ClosePolicy(p[33])
+	c.SlippageBps = int32(le.Uint32(p[34:]))
+	c.StopLossBps = int32(le.Uint32(p[38:]))
+	c.ProfitShareBps = int32(le.Uint32(p[42:]))
 }
 
 func b2u(v bool) uint8 {
@@ -240,19 +283,11 @@ func decodeBody(seq uint64, p []byte, cmd *engine.Command) error {
 	p = p[5:]
 	o.Price, o.StopPrice, o.Qty, o.QuoteBudget, o.DisplayQty = int64(u64()), int64(u64()), int64(u64()), int64(u64()), int64(u64())
 	if cmd.Kind == engine.CmdCreateMarket {
-		sp := &cmd.Spec
-		sp.Base, sp.Quote = u32(), u32()
-		sp.BaseScale, sp.QuoteScale = int64(u64()), int64(u64())
-		r := &sp.Rules
-		r.TickSize, r.LotSize, r.MinQty, r.MaxQty, r.MinNotional, r.MaxPrice = int64(u64()), int64(u64()), int64(u64()), int64(u64()), int64(u64()), int64(u64())
-		sp.MakerFeeBps, sp.TakerFeeBps = int32(u32()), int32(u32())
+		decodeSpec(p[:specSize], &cmd.Spec)
+		p = p[specSize:]
 	}
 	if hasCopySpec(cmd.Kind) {
-		c := &cmd.Copy
-		c.Leader, c.Relation, c.Value, c.MaxOrderQuote = u64(), u64(), int64(u64()), int64(u64())
-		c.Mode, c.Close = engine.CopyMode(p[0]), engine.ClosePolicy(p[1])
-		p = p[2:]
-		c.SlippageBps, c.StopLossBps, c.ProfitShareBps = int32(u32()), int32(u32()), int32(u32())
+		decodeCopy(p[:copySize], &cmd.Copy)
 	}
 	return nil
 }
@@ -264,6 +299,7 @@ type block struct {
 	first, last uint64
 	n           uint32
 	key         [9]byte
+	time        int64 // of the last command
 }
 
 // add appends cmd, which must follow the last one (or start the block).
@@ -272,13 +308,51 @@ func (b *block) add(cmd *engine.Command) {
 		b.buf = append(b.buf[:0], blockVersion)
 		b.buf = binary.LittleEndian.AppendUint64(b.buf, cmd.Seq)
 		b.buf = binary.LittleEndian.AppendUint64(b.buf, 0) // count and header CRC, set by finish
-		b.first = cmd.Seq
+		b.first, b.time = cmd.Seq, 0
 	}
-	start := len(b.buf)
-	b.buf = appendBody(b.buf, cmd)
-	b.buf = binary.LittleEndian.AppendUint32(b.buf, recordCRC(cmd.Seq, b.buf[start:]))
-	b.last = cmd.Seq
+	b.buf = appendBlockRecord(b.buf, cmd, b.time)
+	b.last, b.time = cmd.Seq, cmd.Time
 	b.n++
+}
+
+// appendBlockRecord appends the version 4 record of cmd: the length of
+// its compact body (uvarint), the body, and the CRC of the sequence
+// number, the length and the body. prevTime is the time of the block's
+// previous command (0 for its first).
+func appendBlockRecord(b []byte, cmd *engine.Command, prevTime int64) []byte {
+	start := len(b)
+	b = append(b, 0) // the length, one byte for a body under 128 bytes
+	b = appendCompact(b, cmd, prevTime)
+	n := len(b) - start - 1
+	if w := uvarintLen(uint64(n)); w > 1 {
+		b = append(b, make([]byte, w-1)...)
+		copy(b[start+w:], b[start+1:start+1+n])
+	}
+	binary.PutUvarint(b[start:], uint64(n))
+	return binary.LittleEndian.AppendUint32(b, recordCRC(cmd.Seq, b[start:]))
+}
+
+// uvarintLen is the size of the uvarint encoding of v.
+func uvarintLen(v uint64) int {
+	n := 1
+	for ; v >= 0x80; v >>= 7 {
+		n++
+	}
+	return n
+}
+
+// BlockRecords returns the records that the log writes for cmds,
+// consecutive commands of one block (Seq and Time set): each command's
+// record as it appears in the block, without the block's header. They
+// are for benchmarks that write the log's own record bytes.
+func BlockRecords(cmds []engine.Command) [][]byte {
+	out := make([][]byte, len(cmds))
+	prev := int64(0)
+	for i := range cmds {
+		out[i] = appendBlockRecord(nil, &cmds[i], prev)
+		prev = cmds[i].Time
+	}
+	return out
 }
 
 // follows reports whether cmd can join the block.
@@ -314,15 +388,65 @@ func decodeEntry(key uint64, v []byte, dst []engine.Command) ([]engine.Command, 
 	if err != nil {
 		return dst, err
 	}
+	if v[0] == blockVersionV3 {
+		return walkBlockV3(key, first, n, v[blockHeaderCRC:], dst, true)
+	}
 	return walkBlock(key, first, n, v[blockHeaderCRC:], dst, true)
 }
 
-// walkBlock checks the n records of the version 3 block stored under key,
+// DecodeBlockRecords decodes records that BlockRecords returned for
+// consecutive commands from sequence number first, with every check that
+// reading the log makes. Damage gives an error wrapping ErrCorrupt.
+func DecodeBlockRecords(first uint64, recs [][]byte) ([]engine.Command, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	last := first + uint64(len(recs)) - 1
+	return walkBlock(last, first, uint32(len(recs)), bytes.Join(recs, nil), nil, true)
+}
+
+// walkBlock checks the n records of the version 4 block stored under key,
 // whose first sequence number is first, in p (the bytes after the
 // header), and appends their commands to dst if decode is set. On damage
 // it returns dst unchanged and an error naming the command's sequence
 // number.
 func walkBlock(key, first uint64, n uint32, p []byte, dst []engine.Command, decode bool) ([]engine.Command, error) {
+	start := len(dst)
+	prevTime := int64(0)
+	for i := range uint64(n) {
+		seq := first + i
+		if len(p) == 0 {
+			return dst[:start], fmt.Errorf("%w: seq %d (block %d-%d): missing, the block ends after %d commands", ErrCorrupt, seq, first, key, i)
+		}
+		size, w := binary.Uvarint(p)
+		if w <= 0 || (w > 1 && p[w-1] == 0) || size > uint64(len(p)-w) || len(p)-w-int(size) < 4 {
+			return dst[:start], fmt.Errorf("%w: seq %d (block %d-%d): bad length or cut short", ErrCorrupt, seq, first, key)
+		}
+		end := w + int(size)
+		if recordCRC(seq, p[:end]) != binary.LittleEndian.Uint32(p[end:]) {
+			return dst[:start], fmt.Errorf("%w: seq %d (block %d-%d): checksum mismatch", ErrCorrupt, seq, first, key)
+		}
+		if decode {
+			dst = append(dst, engine.Command{})
+			if err := decodeCompact(seq, p[w:end], &dst[len(dst)-1], prevTime); err != nil {
+				return dst[:start], err
+			}
+			prevTime = dst[len(dst)-1].Time
+		}
+		p = p[end+4:]
+	}
+	if len(p) != 0 {
+		return dst[:start], fmt.Errorf("%w: block %d-%d: %d bytes after its %d commands", ErrCorrupt, first, key, len(p), n)
+	}
+	return dst, nil
+}
+
+// walkBlockV3 checks the n records of the version 3 block stored under key,
+// whose first sequence number is first, in p (the bytes after the
+// header), and appends their commands to dst if decode is set. On damage
+// it returns dst unchanged and an error naming the command's sequence
+// number.
+func walkBlockV3(key, first uint64, n uint32, p []byte, dst []engine.Command, decode bool) ([]engine.Command, error) {
 	start := len(dst)
 	for i := range uint64(n) {
 		seq := first + i
@@ -350,7 +474,7 @@ func walkBlock(key, first uint64, n uint32, p []byte, dst []engine.Command, deco
 	return dst, nil
 }
 
-// blockBounds checks a version 3 block's header (its CRC, and that its
+// blockBounds checks a version 3 or 4 block's header (its CRC, and that its
 // first sequence number and count end at key) and returns the first
 // sequence number and the count. It does not read the records.
 func blockBounds(key uint64, v []byte) (first uint64, n uint32, err error) {
@@ -360,7 +484,7 @@ func blockBounds(key uint64, v []byte) (first uint64, n uint32, err error) {
 	if recordCRC(key, v[:blockHeader]) != binary.LittleEndian.Uint32(v[blockHeader:]) {
 		return 0, 0, fmt.Errorf("%w: log entry at seq %d: header checksum mismatch", ErrCorrupt, key)
 	}
-	if v[0] != blockVersion {
+	if v[0] != blockVersion && v[0] != blockVersionV3 {
 		return 0, 0, fmt.Errorf("%w: log entry at seq %d: unknown version %d", ErrCorrupt, key, v[0])
 	}
 	return headerBounds(key, v)
@@ -431,7 +555,11 @@ func entryFirst(key uint64, v []byte) (uint64, error) {
 		return first, err
 	}
 	first, n, err := blockBounds(key, v)
-	if err == nil {
+	switch {
+	case err != nil:
+	case v[0] == blockVersionV3:
+		_, err = walkBlockV3(key, first, n, v[blockHeaderCRC:], nil, false)
+	default:
 		_, err = walkBlock(key, first, n, v[blockHeaderCRC:], nil, false)
 	}
 	return first, err

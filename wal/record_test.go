@@ -170,9 +170,9 @@ func encodeBlockV2(cmds []engine.Command) (uint64, []byte) {
 	return last, binary.LittleEndian.AppendUint32(v, recordCRC(last, v))
 }
 
-// reseal rewrites the CRCs of a version 3 block stored under key (header
-// and records, as far as the bytes go), so that a test or the fuzzer can
-// reach what lies behind them.
+// reseal rewrites the CRCs of a version 3 or 4 block stored under key
+// (header and records, as far as the bytes go), so that a test or the
+// fuzzer can reach what lies behind them.
 func reseal(key uint64, v []byte) []byte {
 	v = bytes.Clone(v)
 	if len(v) < blockHeaderCRC {
@@ -180,15 +180,50 @@ func reseal(key uint64, v []byte) []byte {
 	}
 	binary.LittleEndian.PutUint32(v[blockHeader:], recordCRC(key, v[:blockHeader]))
 	first := binary.LittleEndian.Uint64(v[1:])
-	for p, seq := v[blockHeaderCRC:], first; len(p) > 0; seq++ {
-		size := bodySize(engine.CommandKind(p[0]))
-		if len(p) < size+4 {
-			break
-		}
-		binary.LittleEndian.PutUint32(p[size:], recordCRC(seq, p[:size]))
-		p = p[size+4:]
+	for i, span := range recordSpans(v) {
+		binary.LittleEndian.PutUint32(v[span[1]-4:], recordCRC(first+uint64(i), v[span[0]:span[1]-4]))
 	}
 	return v
+}
+
+// recordSpans returns where each whole record (CRC included) of a version
+// 3 or 4 block lies in v, as far as the bytes go.
+func recordSpans(v []byte) [][2]int {
+	var spans [][2]int
+	for off := blockHeaderCRC; off < len(v); {
+		var size int
+		if v[0] == blockVersionV3 {
+			size = bodySize(engine.CommandKind(v[off])) + 4
+		} else {
+			n, w := binary.Uvarint(v[off:])
+			if w <= 0 || n > uint64(len(v)) {
+				break
+			}
+			size = w + int(n) + 4
+		}
+		if off+size > len(v) {
+			break
+		}
+		spans = append(spans, [2]int{off, off + size})
+		off += size
+	}
+	return spans
+}
+
+// encodeBlockV3 returns a block as the previous release wrote it (version
+// 3: fixed-layout bodies, a CRC for the header and one per command).
+func encodeBlockV3(cmds []engine.Command) (uint64, []byte) {
+	last := cmds[len(cmds)-1].Seq
+	v := []byte{blockVersionV3}
+	v = binary.LittleEndian.AppendUint64(v, cmds[0].Seq)
+	v = binary.LittleEndian.AppendUint32(v, uint32(len(cmds)))
+	v = binary.LittleEndian.AppendUint32(v, recordCRC(last, v))
+	for i := range cmds {
+		start := len(v)
+		v = appendBody(v, &cmds[i])
+		v = binary.LittleEndian.AppendUint32(v, recordCRC(cmds[i].Seq, v[start:]))
+	}
+	return last, v
 }
 
 // A block whose header disagrees with its key, or whose count disagrees
@@ -201,8 +236,12 @@ func TestBlockHeaderChecked(t *testing.T) {
 		"first seq too high": func(b []byte) { binary.LittleEndian.PutUint64(b[1:], 11) },
 		"count too high":     func(b []byte) { binary.LittleEndian.PutUint32(b[9:], uint32(len(cmds)+1)) },
 		"count zero":         func(b []byte) { binary.LittleEndian.PutUint32(b[9:], 0) },
-		"version 4":          func(b []byte) { b[0] = 4 },
-		"post-only flag 2":   func(b []byte) { b[blockHeaderCRC+1+8*2+4*2+8*2+36+24+8+4] = 2 },
+		"version 5":          func(b []byte) { b[0] = 5 },
+		"version 3 bodies":   func(b []byte) { b[0] = blockVersionV3 },
+		"first record's kind": func(b []byte) {
+			b[blockHeaderCRC+1] = uint8(engine.CmdCreateMarket) // its body lacks a market spec
+		},
+		"first record's length": func(b []byte) { b[blockHeaderCRC]-- },
 	} {
 		bad := bytes.Clone(v)
 		mutate(bad)
@@ -221,9 +260,12 @@ func TestBlockHeaderChecked(t *testing.T) {
 func TestBlockDamageNamesCommand(t *testing.T) {
 	cmds := consecutive(100)
 	key, v := encodeBlock(cmds)
-	off := blockHeaderCRC
-	for i := range cmds {
-		size := bodySize(cmds[i].Kind) + 4
+	spans := recordSpans(v)
+	if len(spans) != len(cmds) {
+		t.Fatalf("%d records found, want %d", len(spans), len(cmds))
+	}
+	for i, span := range spans {
+		off, size := span[0], span[1]-span[0]
 		for _, at := range []int{off, off + size/2, off + size - 1} {
 			bad := bytes.Clone(v)
 			bad[at] ^= 0x10
@@ -236,24 +278,32 @@ func TestBlockDamageNamesCommand(t *testing.T) {
 				t.Fatalf("entryFirst accepted damage in command %d", cmds[i].Seq)
 			}
 		}
-		off += size
 	}
 }
 
-// Blocks of earlier releases (version 2) are still read, and checked.
-func TestBlockV2Read(t *testing.T) {
-	cmds := consecutive(7)
-	key, v := encodeBlockV2(cmds)
-	got, err := decodeEntry(key, v, nil)
-	if err != nil || len(got) != len(cmds) {
-		t.Fatalf("%d commands, %v", len(got), err)
-	}
-	for i := range cmds {
-		if got[i] != cmds[i] {
-			t.Fatalf("command %d:\n got %+v\nwant %+v", i, got[i], cmds[i])
+// Blocks of earlier releases (versions 2 and 3) are still read, and
+// checked.
+func TestOlderBlocksRead(t *testing.T) {
+	for _, enc := range []func([]engine.Command) (uint64, []byte){encodeBlockV2, encodeBlockV3} {
+		cmds := consecutive(7)
+		key, v := enc(cmds)
+		got, err := decodeEntry(key, v, nil)
+		if err != nil || len(got) != len(cmds) {
+			t.Fatalf("version %d: %d commands, %v", v[0], len(got), err)
 		}
+		for i := range cmds {
+			if got[i] != cmds[i] {
+				t.Fatalf("version %d, command %d:\n got %+v\nwant %+v", v[0], i, got[i], cmds[i])
+			}
+		}
+		checkDamageRefused(t, key, v, 7)
 	}
-	checkDamageRefused(t, key, v, 7)
+	// A version 3 record with a bad post-only flag is refused.
+	key, v := encodeBlockV3(consecutive(10)[:1])
+	v[blockHeaderCRC+1+8*2+4*2+8*2+36+24+8+4] = 2
+	if _, err := decodeEntry(key, reseal(key, v), nil); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("post-only flag 2 accepted (%v)", err)
+	}
 }
 
 // checkDamageRefused checks that entryFirst finds first in the intact
@@ -285,13 +335,15 @@ func checkDamageRefused(t *testing.T, key uint64, v []byte, first uint64) {
 // re-encodes to the same bytes. Each input is tried as is, with its
 // checksums made valid as a version 3 block (reseal), and with a CRC
 // appended as a version 2 block or a record, so that the fuzzer gets
-// past the CRCs.
+// past the CRCs. (reseal covers versions 3 and 4.)
 func FuzzDecodeEntry(f *testing.F) {
 	key, v := encodeBlock(consecutive(3))
 	f.Add(key, v)
 	key, v = encodeBlock(consecutive(3)[:1])
 	f.Add(key, v)
 	f.Add(uint64(5), []byte{blockVersion, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0})
+	key, v = encodeBlockV3(consecutive(3))
+	f.Add(key, v)
 	key, v = encodeBlockV2(consecutive(3))
 	f.Add(key, v[:len(v)-4])
 	f.Add(uint64(5), []byte{blockVersionV2, 5, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0})
@@ -316,6 +368,8 @@ func FuzzDecodeEntry(f *testing.F) {
 			switch v[0] {
 			case blockVersion:
 				k, again = encodeBlock(cmds)
+			case blockVersionV3:
+				k, again = encodeBlockV3(cmds)
 			case blockVersionV2:
 				k, again = encodeBlockV2(cmds)
 			default:

@@ -1,0 +1,328 @@
+package wal
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
+)
+
+// The compact command body of version 4 blocks: the kind, a mask of the
+// fields that are not zero, and those fields only, most as varints. A
+// typical order is 15–25 bytes instead of the fixed layout's 155.
+//
+//	kind (u8) | mask (uvarint) | the fields whose bit is set, in bit order | spec | copy
+//
+//	bit  field                   encoding
+//	 0   time                    zigzag varint of time − the block's previous
+//	                             command's time (0 before the first); a clear
+//	                             bit means the same time
+//	 1   account                 uvarint
+//	 2   market                  uvarint (≤ 2^32−1)
+//	 3   asset                   uvarint (≤ 2^32−1)
+//	 4   amount                  zigzag varint
+//	 5   order id                uvarint
+//	 6   ref                     length (u8, 1–36), then the bytes up to the
+//	                             last non-zero one (the rest are zeros)
+//	 7   name                    length (u8, 1–24), then the bytes likewise
+//	 8   tag                     uvarint
+//	 9   order flags             side type tif stp post_only (5 bytes)
+//	10   price                   zigzag varint
+//	11   stop price              zigzag varint
+//	12   quantity                zigzag varint
+//	13   quote budget            zigzag varint
+//	14   display quantity        zigzag varint
+//
+// The market spec (create_market only) and the copy spec (copy-trading
+// kinds only) follow in the fixed layout of the older versions. Every
+// encoding is canonical: a set bit never carries a zero, varints are
+// minimal, so that a decoded body re-encodes to the same bytes, and a
+// decoder refuses anything else.
+const (
+	cTime = 1 << iota
+	cAccount
+	cMarket
+	cAsset
+	cAmount
+	cOrderID
+	cRef
+	cName
+	cTag
+	cFlags
+	cPrice
+	cStop
+	cQty
+	cBudget
+	cDisplay
+	cAll = 1<<iota - 1
+)
+
+func zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
+func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
+
+// trimZeros returns b up to its last non-zero byte.
+func trimZeros(b []byte) []byte {
+	n := len(b)
+	for n > 0 && b[n-1] == 0 {
+		n--
+	}
+	return b[:n]
+}
+
+// appendCompact appends the compact body of cmd; prevTime is the time of
+// the block's previous command (0 for its first).
+func appendCompact(b []byte, cmd *engine.Command, prevTime int64) []byte {
+	o := &cmd.Order
+	ref, name := trimZeros(cmd.Ref[:]), trimZeros(cmd.Name[:])
+	var mask uint64
+	if cmd.Time != prevTime {
+		mask |= cTime
+	}
+	if cmd.Account != 0 {
+		mask |= cAccount
+	}
+	if cmd.Market != 0 {
+		mask |= cMarket
+	}
+	if cmd.Asset != 0 {
+		mask |= cAsset
+	}
+	if cmd.Amount != 0 {
+		mask |= cAmount
+	}
+	if cmd.OrderID != 0 {
+		mask |= cOrderID
+	}
+	if len(ref) > 0 {
+		mask |= cRef
+	}
+	if len(name) > 0 {
+		mask |= cName
+	}
+	if cmd.Tag != 0 {
+		mask |= cTag
+	}
+	if o.Side != 0 || o.Type != 0 || o.TIF != 0 || o.STP != 0 || o.PostOnly {
+		mask |= cFlags
+	}
+	if o.Price != 0 {
+		mask |= cPrice
+	}
+	if o.StopPrice != 0 {
+		mask |= cStop
+	}
+	if o.Qty != 0 {
+		mask |= cQty
+	}
+	if o.QuoteBudget != 0 {
+		mask |= cBudget
+	}
+	if o.DisplayQty != 0 {
+		mask |= cDisplay
+	}
+	b = append(b, uint8(cmd.Kind))
+	b = binary.AppendUvarint(b, mask)
+	if mask&cTime != 0 {
+		b = binary.AppendUvarint(b, zigzag(cmd.Time-prevTime))
+	}
+	if mask&cAccount != 0 {
+		b = binary.AppendUvarint(b, cmd.Account)
+	}
+	if mask&cMarket != 0 {
+		b = binary.AppendUvarint(b, uint64(cmd.Market))
+	}
+	if mask&cAsset != 0 {
+		b = binary.AppendUvarint(b, uint64(cmd.Asset))
+	}
+	if mask&cAmount != 0 {
+		b = binary.AppendUvarint(b, zigzag(cmd.Amount))
+	}
+	if mask&cOrderID != 0 {
+		b = binary.AppendUvarint(b, cmd.OrderID)
+	}
+	if mask&cRef != 0 {
+		b = append(append(b, uint8(len(ref))), ref...)
+	}
+	if mask&cName != 0 {
+		b = append(append(b, uint8(len(name))), name...)
+	}
+	if mask&cTag != 0 {
+		b = binary.AppendUvarint(b, cmd.Tag)
+	}
+	if mask&cFlags != 0 {
+		b = append(b, uint8(o.Side), uint8(o.Type), uint8(o.TIF), uint8(o.STP), b2u(o.PostOnly))
+	}
+	if mask&cPrice != 0 {
+		b = binary.AppendUvarint(b, zigzag(o.Price))
+	}
+	if mask&cStop != 0 {
+		b = binary.AppendUvarint(b, zigzag(o.StopPrice))
+	}
+	if mask&cQty != 0 {
+		b = binary.AppendUvarint(b, zigzag(o.Qty))
+	}
+	if mask&cBudget != 0 {
+		b = binary.AppendUvarint(b, zigzag(o.QuoteBudget))
+	}
+	if mask&cDisplay != 0 {
+		b = binary.AppendUvarint(b, zigzag(o.DisplayQty))
+	}
+	if cmd.Kind == engine.CmdCreateMarket {
+		b = appendSpec(b, &cmd.Spec)
+	}
+	if hasCopySpec(cmd.Kind) {
+		b = appendCopy(b, &cmd.Copy)
+	}
+	return b
+}
+
+// compactReader reads a compact body, remembering the first damage.
+type compactReader struct {
+	p   []byte
+	err string
+}
+
+func (r *compactReader) fail(what string) {
+	if r.err == "" {
+		r.err = what
+	}
+	r.p = nil
+}
+
+// uvarint reads a minimal uvarint.
+func (r *compactReader) uvarint(what string) uint64 {
+	v, n := binary.Uvarint(r.p)
+	if n <= 0 || (n > 1 && r.p[n-1] == 0) {
+		r.fail(what + ": bad varint")
+		return 0
+	}
+	r.p = r.p[n:]
+	return v
+}
+
+// nonZero reads a uvarint that a set mask bit says is not zero.
+func (r *compactReader) nonZero(what string) uint64 {
+	v := r.uvarint(what)
+	if v == 0 && r.err == "" {
+		r.fail(what + ": zero under a set bit")
+	}
+	return v
+}
+
+func (r *compactReader) u32(what string) uint32 {
+	v := r.nonZero(what)
+	if v > 1<<32-1 {
+		r.fail(what + ": out of range")
+	}
+	return uint32(v)
+}
+
+// bytes reads a length-prefixed byte string of 1 to max bytes whose last
+// byte is not zero, into dst.
+func (r *compactReader) bytes(what string, dst []byte) {
+	if len(r.p) == 0 {
+		r.fail(what + ": cut short")
+		return
+	}
+	n := int(r.p[0])
+	if n == 0 || n > len(dst) || len(r.p) < 1+n || r.p[n] == 0 {
+		r.fail(what + ": bad length")
+		return
+	}
+	copy(dst, r.p[1:1+n])
+	r.p = r.p[1+n:]
+}
+
+func (r *compactReader) take(n int, what string) []byte {
+	if len(r.p) < n {
+		r.fail(what + ": cut short")
+		return nil
+	}
+	v := r.p[:n]
+	r.p = r.p[n:]
+	return v
+}
+
+// decodeCompact decodes the compact body p of command seq into cmd;
+// prevTime is the time of the block's previous command (0 for its first).
+func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) error {
+	*cmd = engine.Command{Seq: seq, Time: prevTime}
+	if len(p) == 0 {
+		return fmt.Errorf("%w: seq %d: empty record", ErrCorrupt, seq)
+	}
+	cmd.Kind = engine.CommandKind(p[0])
+	r := compactReader{p: p[1:]}
+	mask := r.uvarint("field mask")
+	if mask&^cAll != 0 {
+		r.fail("unknown field bits")
+	}
+	o := &cmd.Order
+	if mask&cTime != 0 {
+		cmd.Time = prevTime + unzigzag(r.nonZero("time"))
+	}
+	if mask&cAccount != 0 {
+		cmd.Account = r.nonZero("account")
+	}
+	if mask&cMarket != 0 {
+		cmd.Market = r.u32("market")
+	}
+	if mask&cAsset != 0 {
+		cmd.Asset = r.u32("asset")
+	}
+	if mask&cAmount != 0 {
+		cmd.Amount = unzigzag(r.nonZero("amount"))
+	}
+	if mask&cOrderID != 0 {
+		cmd.OrderID = r.nonZero("order id")
+	}
+	if mask&cRef != 0 {
+		r.bytes("ref", cmd.Ref[:])
+	}
+	if mask&cName != 0 {
+		r.bytes("name", cmd.Name[:])
+	}
+	if mask&cTag != 0 {
+		cmd.Tag = r.nonZero("tag")
+	}
+	if mask&cFlags != 0 {
+		if f := r.take(5, "order flags"); f != nil {
+			if f[4] > 1 || (f[0]|f[1]|f[2]|f[3]|f[4]) == 0 {
+				r.fail("order flags: not canonical")
+			}
+			o.Side, o.Type, o.TIF, o.STP, o.PostOnly = book.Side(f[0]), book.OrderType(f[1]), book.TimeInForce(f[2]), book.STPMode(f[3]), f[4] == 1
+		}
+	}
+	if mask&cPrice != 0 {
+		o.Price = unzigzag(r.nonZero("price"))
+	}
+	if mask&cStop != 0 {
+		o.StopPrice = unzigzag(r.nonZero("stop price"))
+	}
+	if mask&cQty != 0 {
+		o.Qty = unzigzag(r.nonZero("quantity"))
+	}
+	if mask&cBudget != 0 {
+		o.QuoteBudget = unzigzag(r.nonZero("quote budget"))
+	}
+	if mask&cDisplay != 0 {
+		o.DisplayQty = unzigzag(r.nonZero("display quantity"))
+	}
+	if cmd.Kind == engine.CmdCreateMarket {
+		if s := r.take(specSize, "market spec"); s != nil {
+			decodeSpec(s, &cmd.Spec)
+		}
+	}
+	if hasCopySpec(cmd.Kind) {
+		if s := r.take(copySize, "copy spec"); s != nil {
+			decodeCopy(s, &cmd.Copy)
+		}
+	}
+	if r.err == "" && len(r.p) != 0 {
+		r.fail(fmt.Sprintf("%d bytes after the fields", len(r.p)))
+	}
+	if r.err != "" {
+		return fmt.Errorf("%w: seq %d: %s record: %s", ErrCorrupt, seq, cmd.Kind, r.err)
+	}
+	return nil
+}
