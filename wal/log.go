@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -306,6 +307,9 @@ type RecoveryStats struct {
 	Replayed      int    // commands replayed after the snapshot
 	LastSeq       uint64
 	DiscardedTail int // torn log entries (blocks or records) dropped at the end of the log
+	// SkippedSnapshots counts the snapshots that could not be read (each
+	// logged with a warning); an older one, or the empty state, was used.
+	SkippedSnapshots int
 	SnapshotTime  time.Duration
 	ReplayTime    time.Duration
 }
@@ -314,7 +318,9 @@ type RecoveryStats struct {
 // logged command after it, in sequence. A log entry that fails its
 // checksum at the very end of the log (a torn write, never acknowledged)
 // is deleted with a warning; a damaged entry or a gap before the end
-// stops recovery with an error naming its sequence number.
+// stops recovery with an error naming its sequence number. A log
+// truncated past the newest readable snapshot (or past the empty state,
+// when none is readable) stops it with ErrNoSnapshot.
 func (l *Log) Recover() (*engine.State, RecoveryStats, error) {
 	var st RecoveryStats
 	t0 := time.Now()
@@ -324,12 +330,25 @@ func (l *Log) Recover() (*engine.State, RecoveryStats, error) {
 	}
 	st.SnapshotTime = time.Since(t0)
 	t1 := time.Now()
+	truncated, err := l.truncatedTo()
+	if err != nil {
+		return nil, st, err
+	}
+	if truncated > state.Seq() {
+		return nil, st, fmt.Errorf("%w: log truncated up to %d, snapshot is at %d", ErrNoSnapshot, truncated, state.Seq())
+	}
 	first, ok, err := l.firstSeq()
 	if err != nil {
 		return nil, st, err
 	}
 	if ok && first > state.Seq()+1 {
 		return nil, st, fmt.Errorf("%w: log starts at %d, snapshot is at %d", ErrNoSnapshot, first, state.Seq())
+	}
+	if !ok && st.SkippedSnapshots > 0 && st.SnapshotSeq == 0 {
+		// The first entry is damaged where it says where it starts, and
+		// no snapshot could be read: whether the log was truncated before
+		// it is unknown, so it cannot be taken for a torn tail.
+		return nil, st, fmt.Errorf("%w: no snapshot readable and the log's first entry is damaged", ErrNoSnapshot)
 	}
 	it, err := l.db.NewIter(&pebble.IterOptions{
 		LowerBound: commandKey(nil, state.Seq()+1),
@@ -380,8 +399,32 @@ func (l *Log) Recover() (*engine.State, RecoveryStats, error) {
 	return state, st, nil
 }
 
+// truncKey holds the sequence number up to which prune has truncated the
+// log (u64, big-endian): a state recovered from this log must be at least
+// that far. Logs of earlier releases do not have it.
+var truncKey = []byte{'t'}
+
+// truncatedTo returns the sequence number up to which the log was
+// truncated (0: never, or by an earlier release).
+func (l *Log) truncatedTo() (uint64, error) {
+	v, closer, err := l.db.Get(truncKey)
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("wal: %w", err)
+	}
+	defer closer.Close()
+	if len(v) != 8 {
+		return 0, fmt.Errorf("%w: truncation mark of %d bytes", ErrCorrupt, len(v))
+	}
+	return binary.BigEndian.Uint64(v), nil
+}
+
 // firstSeq returns the lowest sequence number in the log. If the first
-// entry is damaged, it reports none: Recover's reading reports it.
+// entry is damaged, it is taken from the entry's header when the header
+// is intact; otherwise it reports none, and Recover's reading reports
+// the damage.
 func (l *Log) firstSeq() (uint64, bool, error) {
 	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{keyPrefix}, UpperBound: []byte{keyPrefix + 1}})
 	if err != nil {
@@ -397,6 +440,9 @@ func (l *Log) firstSeq() (uint64, bool, error) {
 	}
 	first, err := entryFirst(key, it.Value())
 	if err != nil {
+		if first, _, err := blockBounds(key, it.Value()); err == nil {
+			return first, true, nil
+		}
 		return 0, false, nil
 	}
 	return first, true, nil
@@ -448,6 +494,7 @@ func (l *Log) loadSnapshot(st *RecoveryStats) (*engine.State, error) {
 			}
 		}
 		l.log.Warn().Uint64("seq", seq).Err(err).Msg("skipping unreadable snapshot")
+		st.SkippedSnapshots++
 	}
 	return engine.NewState(), nil
 }
@@ -520,9 +567,23 @@ func (l *Log) prune() error {
 		return nil
 	}
 	oldest := seqs[keep-1]
+	if prev, err := l.truncatedTo(); err != nil || prev >= oldest {
+		return err
+	}
 	// Records up to the oldest kept snapshot are no longer needed. The
-	// range deletion need not be synced: if it is lost, they stay.
-	if err := l.db.DeleteRange(commandKey(nil, 0), commandKey(nil, oldest+1), pebble.NoSync); err != nil {
+	// range deletion need not be synced: if it is lost, they stay. The
+	// mark of how far the log is truncated goes in the same batch, so
+	// that recovery never mistakes a truncated log for a whole one.
+	b := l.db.NewBatch()
+	defer b.Close()
+	err = b.DeleteRange(commandKey(nil, 0), commandKey(nil, oldest+1), nil)
+	if err == nil {
+		err = b.Set(truncKey, binary.BigEndian.AppendUint64(nil, oldest), nil)
+	}
+	if err == nil {
+		err = b.Commit(pebble.NoSync)
+	}
+	if err != nil {
 		return fmt.Errorf("wal: truncate: %w", err)
 	}
 	return nil

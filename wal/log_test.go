@@ -1,7 +1,9 @@
 package wal
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -552,5 +554,79 @@ func TestSyncStats(t *testing.T) {
 		if b, p := st.Buckets[i], st.Buckets[i-1]; b.Le <= p.Le || b.Count < p.Count {
 			t.Fatalf("buckets not cumulative: %v then %v", p, b)
 		}
+	}
+}
+
+// A truncated log whose snapshots are all unreadable is refused, never
+// taken for a fresh one, even when its one remaining entry is damaged
+// (which would otherwise pass for a torn tail and be discarded): by the
+// truncation mark, and for logs of earlier releases (no mark) by the
+// damaged entry's header, or, when that is damaged too, by the skipped
+// snapshots. The log is left as it was.
+func TestTruncatedLogWithoutSnapshotRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name             string
+		dropMark, header bool
+	}{{"marked", false, true}, {"no mark, header intact", true, false}, {"no mark, header damaged", true, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			o := open(t, dir, nil, engine.Options{})
+			run(t, o.eng, genesis(4))
+			r := rand.New(rand.NewPCG(5, 5))
+			var last uint64
+			randomRun(t, o.eng, r, 100, &last)
+			s, err := o.eng.Snapshot(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			randomRun(t, o.eng, r, 5, &last) // more blocks after the snapshot
+			o.close(t)
+
+			db := openDB(t, dir)
+			if v, closer, err := db.Get(truncKey); err != nil || binary.BigEndian.Uint64(v) != s {
+				t.Fatalf("truncation mark: %v", err)
+			} else {
+				closer.Close()
+			}
+			if tc.dropMark {
+				if err := db.Delete(truncKey, pebble.Sync); err != nil {
+					t.Fatal(err)
+				}
+			}
+			key, v := entryAt(t, db, s+1)
+			if first, _, err := blockBounds(key, v); err != nil || first != s+1 {
+				t.Fatalf("the log's first entry %d starts at %d (%v), want %d", key, first, err, s+1)
+			}
+			at := len(v) - 2 // in the last record's CRC
+			if tc.header {
+				at = 3 // in the first seq
+			}
+			v[at] ^= 0xff
+			if err := db.Set(commandKey(nil, key), v, pebble.Sync); err != nil {
+				t.Fatal(err)
+			}
+			db.Close()
+			if err := corruptFile(filepath.Join(dir, "snapshots", fmt.Sprintf("snap-%020d.ist", s)), 100); err != nil {
+				t.Fatal(err)
+			}
+
+			l, err := Open(dir, &Options{Logger: &quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			state, st, err := l.Recover()
+			if !errors.Is(err, ErrNoSnapshot) {
+				t.Fatalf("recovered state at %d (%+v), err %v: want ErrNoSnapshot", state.Seq(), st, err)
+			}
+			if st.SkippedSnapshots != 1 {
+				t.Fatalf("skipped %d snapshots, want 1", st.SkippedSnapshots)
+			}
+			l.Close()
+			db = openDB(t, dir)
+			if _, got := entryAt(t, db, s+1); !bytes.Equal(got, v) {
+				t.Fatal("the damaged entry was changed")
+			}
+			db.Close()
+		})
 	}
 }
