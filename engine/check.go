@@ -23,6 +23,9 @@ func (s *State) Check() error {
 		if rec.locked < 0 {
 			return fmt.Errorf("engine: order %d reserves %d", id, rec.locked)
 		}
+		if rec.filled < 0 {
+			return fmt.Errorf("engine: order %d filled %d", id, rec.filled)
+		}
 		m, err := s.market(rec.market)
 		if err != nil {
 			return fmt.Errorf("engine: order %d on unknown market %d", id, rec.market)

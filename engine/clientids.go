@@ -56,6 +56,29 @@ func hashRefKey(k *refKey) uint64 {
 	return h ^ h>>32
 }
 
+// placeFingerprint returns a hash, never 0, of what a place command asks
+// for: its market and every field of its order that the submitter sets.
+// A resend of a client order id is the same order if its fingerprint is
+// the original's (two different orders collide with probability 2^-64).
+// It is fixed, never seeded: state is deterministic.
+func placeFingerprint(cmd *Command) uint64 {
+	const m1, m2 = 0xa0761d6478bd642f, 0xe7037ed1a0b428db
+	o := &cmd.Order
+	h := uint64(cmd.Market)*m1 ^ m2
+	for _, v := range [...]uint64{
+		uint64(o.Side) | uint64(o.Type)<<8 | uint64(o.TIF)<<16 | uint64(o.STP)<<24 | uint64(b2u(o.PostOnly))<<32,
+		uint64(o.Price), uint64(o.StopPrice), uint64(o.Qty), uint64(o.QuoteBudget), uint64(o.DisplayQty),
+	} {
+		h = (h ^ v) * m1
+		h ^= h >> 29
+	}
+	h *= m2
+	if h ^= h >> 32; h != 0 {
+		return h
+	}
+	return 1
+}
+
 // clientIDTag is the tag of k in the table: never 0.
 func clientIDTag(k *refKey) uint32 {
 	if t := uint32(hashRefKey(k)); t != 0 {
@@ -178,16 +201,37 @@ func (s *State) clientID(k *refKey) (uint64, bool) {
 
 // clientIDTagged is clientID for a key whose tag is known.
 func (s *State) clientIDTagged(k *refKey, tag uint32) (uint64, bool) {
+	if e := s.clientIDEntry(k, tag); e != nil {
+		return e.id, true
+	}
+	return 0, false
+}
+
+// clientIDEntry returns the entry of key k, whose tag is known, or nil.
+// The pointer is valid until the table changes.
+func (s *State) clientIDEntry(k *refKey, tag uint32) *clientIDSlot {
 	t := &s.clientIDs
 	for i := t.home(tag); ; i = (i + 1) & t.mask {
 		e := &t.slots[i]
 		if e.tag == 0 {
-			return 0, false
+			return nil
 		}
 		if e.tag == tag && s.slotKeyIs(e, k) {
-			return e.id, true
+			return e
 		}
 	}
+}
+
+// entryFingerprint returns the place fingerprint of the order of entry e
+// (0: unknown).
+func (s *State) entryFingerprint(e *clientIDSlot) uint64 {
+	if e.pos == liveID {
+		if rec := s.orders.get(e.id); rec != nil {
+			return rec.fp
+		}
+		return 0
+	}
+	return s.doneIDs.fps[e.pos]
 }
 
 // slotKeyIs reports whether entry e is key k.
@@ -224,7 +268,7 @@ func (s *State) addClientID(tag uint32, id uint64) {
 func (s *State) retireClientID(rec *order) {
 	q := &s.doneIDs
 	if q.keys == nil {
-		q.keys, q.tags = make([]refKey, ClientIDWindow), make([]uint32, ClientIDWindow)
+		q.alloc()
 	}
 	var p int
 	if q.n == len(q.keys) {
@@ -237,7 +281,7 @@ func (s *State) retireClientID(rec *order) {
 		p = (q.head + q.n) % len(q.keys)
 		q.n++
 	}
-	q.keys[p], q.tags[p] = refKey{rec.account, rec.ref}, rec.tag
+	q.keys[p], q.tags[p], q.fps[p] = refKey{rec.account, rec.ref}, rec.tag, rec.fp
 	if i, ok := s.clientIDs.findLive(rec.tag, rec.id); ok {
 		s.clientIDs.slots[i].pos = uint32(p)
 	}
@@ -258,15 +302,16 @@ func (s *State) clientIDMap() map[refKey]uint64 {
 
 // restoreClientIDs rebuilds the table from a snapshot's entries (keys in
 // increasing order, with their order ids) and its done keys (oldest
-// first). The orders must be restored already: every entry must be a live
-// order with that key, or a done key.
-func (s *State) restoreClientIDs(keys []refKey, ids []uint64, done []refKey) error {
+// first) with their orders' fingerprints (doneFPs, nil: unknown). The
+// orders must be restored already: every entry must be a live order with
+// that key, or a done key.
+func (s *State) restoreClientIDs(keys []refKey, ids []uint64, done []refKey, doneFPs []uint64) error {
 	byKey := make(map[refKey]uint64, len(keys))
 	for i, k := range keys {
 		byKey[k] = ids[i]
 	}
 	if len(done) > 0 {
-		s.doneIDs.keys, s.doneIDs.tags = make([]refKey, ClientIDWindow), make([]uint32, ClientIDWindow)
+		s.doneIDs.alloc()
 	}
 	for p, k := range done {
 		id, ok := byKey[k]
@@ -279,6 +324,9 @@ func (s *State) restoreClientIDs(keys []refKey, ids []uint64, done []refKey) err
 		delete(byKey, k)
 		tag := clientIDTag(&k)
 		s.doneIDs.keys[p], s.doneIDs.tags[p] = k, tag
+		if doneFPs != nil {
+			s.doneIDs.fps[p] = doneFPs[p]
+		}
 		s.doneIDs.n++
 		s.clientIDs.add(tag, uint32(p), id)
 	}

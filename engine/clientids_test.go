@@ -43,6 +43,7 @@ func TestClientIDsAgainstModel(t *testing.T) {
 	type entry struct {
 		id   uint64
 		live bool
+		o    book.Order // as placed
 	}
 	model := map[refKey]entry{} // what the state must answer
 	var doneOrder []refKey      // done keys, oldest first
@@ -93,19 +94,25 @@ func TestClientIDsAgainstModel(t *testing.T) {
 			if ioc {
 				o = book.Order{Side: o.Side, Type: book.Market, Qty: 1}
 			}
+			if e, ok := model[k]; ok && r.IntN(2) == 0 {
+				o, ioc = e.o, e.o.Type == book.Market // an identical resend
+			}
 			var evs []Event
 			s.seq++
 			c := Command{Kind: CmdPlace, Seq: s.seq, Account: acct, Market: 1, Ref: k.ref, Order: o}
 			out, evs := s.Apply(&c, evs)
 			if e, ok := model[k]; ok {
-				if !out.Duplicate || out.ID != e.id {
+				if o == e.o && (!out.Duplicate || out.ID != e.id) {
 					t.Fatalf("step %d: resend of %v: %+v, want duplicate of %d", i, k, out, e.id)
+				}
+				if o != e.o && (out.Err != ErrDuplicateClientID || out.ID != e.id || out.Duplicate) {
+					t.Fatalf("step %d: resend of %v with other parameters: %+v, want conflict with %d", i, k, out, e.id)
 				}
 			} else {
 				if out.Err != nil || out.Duplicate {
 					t.Fatalf("step %d: place %v: %+v", i, k, out)
 				}
-				model[k] = entry{id: out.ID, live: true}
+				model[k] = entry{id: out.ID, live: true, o: o}
 				byID[out.ID] = k
 				live = append(live, k)
 				for _, ev := range evs {
@@ -143,6 +150,11 @@ func TestClientIDsAgainstModel(t *testing.T) {
 	for k, e := range model {
 		if id, ok := restored.clientID(&k); !ok || id != e.id {
 			t.Fatalf("restored %v: %d,%v want %d", k, id, ok, e.id)
+		}
+		// It keeps each original's parameters too.
+		c := Command{Kind: CmdPlace, Account: k.account, Market: 1, Ref: k.ref, Order: e.o}
+		if fp := placeFingerprint(&c); fp != restored.entryFingerprint(restored.clientIDEntry(&k, clientIDTag(&k))) {
+			t.Fatalf("restored %v: fingerprint not kept", k)
 		}
 	}
 	if restored.Hash() != s.Hash() {

@@ -40,7 +40,8 @@ const (
 	CmdCancelAll
 	// CmdAmend sets the price of order OrderID (or, with OrderID 0, of the
 	// order whose client order id is Ref) to Order.Price and its open
-	// quantity to Order.Qty.
+	// (remaining) quantity to Order.Qty. Logs hold it with this meaning;
+	// the server amends with CmdAmendTotal.
 	CmdAmend
 	// CmdSnapshot changes nothing; the engine snapshots its state at this
 	// command's sequence number.
@@ -72,6 +73,13 @@ const (
 	// CmdSettle settles profit share and checks the stop-loss of every
 	// open relation (of leader Account, or of all leaders with Account 0).
 	CmdSettle
+	// CmdAmendTotal amends order OrderID (or, with OrderID 0, the order
+	// whose client order id is Ref) like CmdAmend, but Order.Qty is the
+	// order's new total quantity: its open quantity becomes Order.Qty
+	// minus what it has filled when the command is applied, and a total
+	// not above that is refused with ErrAmendBelowFilled. Order.Price 0
+	// keeps the price and Order.Qty 0 keeps the open quantity.
+	CmdAmendTotal
 	numCommandKinds
 )
 
@@ -83,7 +91,7 @@ var commandNames = [numCommandKinds]string{
 	CmdSnapshot: "snapshot", CmdTick: "tick",
 	CmdSetLeaderProfile: "set_leader_profile", CmdFollow: "follow", CmdAmendFollow: "amend_follow",
 	CmdPauseFollow: "pause_follow", CmdResumeFollow: "resume_follow", CmdUnfollow: "unfollow",
-	CmdSettle: "settle",
+	CmdSettle: "settle", CmdAmendTotal: "amend_total",
 }
 
 // String returns the snake_case name of the kind.

@@ -276,7 +276,7 @@ func (e *Engine) submit(ctx context.Context, cmd *Command, done func(*Result), f
 		return err
 	}
 	var tag uint32
-	if !cmd.Ref.IsZero() && (cmd.Kind == CmdPlace || cmd.Kind == CmdCancel || cmd.Kind == CmdAmend) {
+	if !cmd.Ref.IsZero() && (cmd.Kind == CmdPlace || cmd.Kind == CmdCancel || cmd.Kind == CmdAmend || cmd.Kind == CmdAmendTotal) {
 		tag = clientIDTag(&refKey{cmd.Account, cmd.Ref}) // here, not on the matcher
 	}
 	var seq int64

@@ -18,6 +18,8 @@ var (
 	ErrInsufficientFunds  = errors.New("engine: insufficient funds")
 	ErrOverflow           = errors.New("engine: amount overflows int64")
 	ErrRefConflict        = errors.New("engine: reference reused for a different command")
+	ErrDuplicateClientID  = errors.New("engine: client order id already used for an order with other parameters")
+	ErrAmendBelowFilled   = errors.New("engine: amended quantity not above the filled quantity")
 	ErrStopNeedsLimit     = errors.New("engine: stop-market buy needs a protection price or a quote budget")
 	ErrNotLeader          = errors.New("engine: not a leader")
 	ErrLeaderCannotFollow = errors.New("engine: a leader cannot follow")

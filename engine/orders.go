@@ -14,10 +14,17 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 	}
 	key := refKey{cmd.Account, cmd.Ref}
 	var tag uint32
+	var fp uint64
 	if !cmd.Ref.IsZero() {
-		tag = refTagOf(cmd)
-		if id, ok := s.clientIDTagged(&key, tag); ok {
-			return Outcome{ID: id, Duplicate: true}, dst
+		tag, fp = refTagOf(cmd), placeFingerprint(cmd)
+		if e := s.clientIDEntry(&key, tag); e != nil {
+			// A resend: the original order if it is the same order, else
+			// a conflict. An original of unknown fingerprint (restored
+			// from an old snapshot) is taken to be the same.
+			if orig := s.entryFingerprint(e); orig != 0 && orig != fp {
+				return Outcome{ID: e.id, Err: ErrDuplicateClientID}, dst
+			}
+			return Outcome{ID: e.id, Duplicate: true}, dst
 		}
 	}
 	if m.halted {
@@ -27,7 +34,7 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 	o.ID = s.nextOrder + 1
 	o.Owner = cmd.Account
 	rec := order{id: o.ID, account: cmd.Account, market: m.id, side: o.Side, ref: cmd.Ref, tag: tag,
-		origQty: o.Qty, origBudget: o.QuoteBudget}
+		origQty: o.Qty, origBudget: o.QuoteBudget, fp: fp}
 	if err := s.reserve(m, &o, &rec); err != nil {
 		return Outcome{Err: err}, dst
 	}
@@ -198,6 +205,8 @@ func (s *State) trade(m *market, ev *book.Event) (takerFee, makerFee int64) {
 		s.noteFill(taker, m, ev, n)
 		s.noteFill(maker, m, ev, n)
 	}
+	taker.filled += ev.Qty
+	maker.filled += ev.Qty
 	base := ev.Qty * sp.BaseScale
 	takerFee, makerFee = feeOf(n, sp.TakerFeeBps), feeOf(n, sp.MakerFeeBps)
 	buyer, seller := taker, maker
@@ -288,6 +297,11 @@ func (s *State) amend(cmd *Command, dst []Event) (Outcome, []Event) {
 		return Outcome{Err: ErrMarketHalted}, dst
 	}
 	price, qty := cmd.Order.Price, cmd.Order.Qty
+	if cmd.Kind == CmdAmendTotal {
+		if price, qty, err = openOfTotal(m, rec, price, qty); err != nil {
+			return Outcome{Err: err}, dst
+		}
+	}
 	// The new reservation: base for a sell, cost at the new price for a
 	// buy. Check it before touching the book; apply the difference after.
 	var need int64
@@ -319,4 +333,27 @@ func (s *State) amend(cmd *Command, dst []Event) (Outcome, []Event) {
 	}
 	id := rec.id // settle may free rec
 	return Outcome{ID: id}, s.settle(m, bevs, dst)
+}
+
+// openOfTotal converts the price and total quantity of a CmdAmendTotal
+// into the price and open quantity of a CmdAmend, as of now: a price of 0
+// keeps the order's price, a total of 0 keeps its open quantity, and a
+// positive total must exceed what the order has filled.
+func openOfTotal(m *market, rec *order, price, total int64) (int64, int64, error) {
+	o, ok := m.book.Order(rec.id)
+	if !ok {
+		return 0, 0, ErrUnknownOrder // every live order is in its book
+	}
+	if price == 0 {
+		price = o.Price
+	}
+	switch {
+	case total == 0:
+		return price, o.Open, nil
+	case total < 0:
+		return price, total, nil // the book rejects it
+	case total <= rec.filled:
+		return 0, 0, ErrAmendBelowFilled
+	}
+	return price, total - rec.filled, nil
 }

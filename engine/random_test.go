@@ -99,6 +99,17 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 			c.Account = rec.account
 		}
 		o.Price, o.Qty = price, qty
+		if r.IntN(2) == 0 {
+			// By total quantity, at times keeping the price or the open
+			// quantity.
+			c.Kind = CmdAmendTotal
+			switch r.IntN(4) {
+			case 0:
+				o.Price = 0
+			case 1:
+				o.Qty = 0
+			}
+		}
 	case k < 94:
 		c.Kind = CmdCancelAll
 	case k < 97:

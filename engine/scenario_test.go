@@ -225,6 +225,69 @@ func TestScenarioIdempotency(t *testing.T) {
 	}
 }
 
+// A resend of a client order id with other parameters (any of the
+// market and the order's fields) is refused with ErrDuplicateClientID
+// naming the original, and changes nothing; an identical resend is a
+// duplicate. Both hold for a live order, a done one within the window,
+// and after a snapshot.
+func TestScenarioClientIDConflict(t *testing.T) {
+	sc := newScenario(t)
+	coid := mustRef("c-1")
+	orig := Command{Kind: CmdPlace, Account: 1, Market: 1, Ref: coid,
+		Order: book.Order{Side: book.Buy, Price: 90, Qty: 3, STP: book.STPCancelTaker}}
+	first := sc.do(orig)
+	if first.Err != nil {
+		t.Fatal(first.Err)
+	}
+	variants := map[string]func(c *Command){
+		"market":    func(c *Command) { c.Market = 2 },
+		"side":      func(c *Command) { c.Order.Side = book.Sell },
+		"type":      func(c *Command) { c.Order.Type, c.Order.StopPrice = book.StopLimit, 95 },
+		"tif":       func(c *Command) { c.Order.TIF = book.IOC },
+		"stp":       func(c *Command) { c.Order.STP = book.STPNone },
+		"post only": func(c *Command) { c.Order.PostOnly = true },
+		"price":     func(c *Command) { c.Order.Price = 91 },
+		"quantity":  func(c *Command) { c.Order.Qty = 2 },
+		"display":   func(c *Command) { c.Order.DisplayQty = 1 },
+		"budget": func(c *Command) {
+			c.Order.Type, c.Order.Price, c.Order.Qty, c.Order.QuoteBudget = book.Market, 0, 0, 1000
+		},
+		"stop price": func(c *Command) { c.Order.StopPrice = 80 },
+	}
+	check := func(st *State, when string) {
+		t.Helper()
+		for name, edit := range variants {
+			c := orig
+			edit(&c)
+			c.Seq = st.seq + 1
+			n, next, avail := st.orders.len(), st.nextOrder, *st.bal(1, 2)
+			out, evs := st.Apply(&c, nil)
+			if !errors.Is(out.Err, ErrDuplicateClientID) || out.ID != first.ID || out.Duplicate || len(evs) != 0 {
+				t.Fatalf("%s: other %s: %+v %+v", when, name, out, evs)
+			}
+			if st.orders.len() != n || st.nextOrder != next || *st.bal(1, 2) != avail {
+				t.Fatalf("%s: other %s changed the state", when, name)
+			}
+		}
+		c := orig
+		c.Seq = st.seq + 1
+		if out, _ := st.Apply(&c, nil); !out.Duplicate || out.ID != first.ID || out.Err != nil {
+			t.Fatalf("%s: identical resend: %+v", when, out)
+		}
+	}
+	check(sc.s, "live")
+	sc.do(Command{Kind: CmdCancel, Account: 1, Ref: coid})
+	check(sc.s, "done")
+	restored, err := DecodeState(sc.s.AppendSnapshot(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(restored, "restored")
+	if err := sc.s.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Client order ids of done orders are kept for ClientIDWindow done
 // orders, then forgotten oldest first: memory stays bounded, and a
 // restored state forgets in the same order.

@@ -23,16 +23,23 @@ import (
 // (never map order): assets (name, supply); markets (name, spec, halted,
 // last price, then the book's live orders as listed by book.All, each
 // followed by the engine's record of it: limit, locked, client order id,
-// and from version 2 its size as placed: quantity and quote budget);
-// accounts (name, balances); client order ids sorted by (account, ref);
-// the done orders' client order ids in the order they will be forgotten;
-// transfer references sorted by (account, ref); then (version 2) leaders
-// (account, profit share, rotation) in profile order and copy relations
-// in id order. Version 1 (no sizes, no copy lists) is still read. The
-// CRC-32C (Castagnoli) covers everything before it. The same
-// bytes define State.Hash.
+// from version 2 its size as placed: quantity and quote budget, and from
+// version 3 its filled quantity and place fingerprint); accounts (name,
+// balances); client order ids sorted by (account, ref); the done orders'
+// client order ids in the order they will be forgotten (from version 3
+// each followed by its order's place fingerprint); transfer references
+// sorted by (account, ref); then (version 2) leaders (account, profit
+// share, rotation) in profile order and copy relations in id order.
+// Versions 1 (no sizes, no copy lists) and 2 are still read: their
+// fingerprints are unknown (0: a resend of a client order id is taken to
+// be the same order) and an order's filled quantity is its size as placed
+// minus its open quantity (exact unless a CmdAmend changed it). The
+// CRC-32C (Castagnoli) covers everything before it. The same bytes define
+// State.Hash.
 
-const snapshotVersion = 2 // 2: order sizes, copy relations and leaders
+// snapshotVersion is the version AppendSnapshot writes. 2: order sizes,
+// copy relations and leaders; 3: filled quantities and place fingerprints.
+const snapshotVersion = 3
 
 var snapshotMagic = [4]byte{'I', 'S', 'T', 'S'}
 
@@ -48,7 +55,7 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 	for _, m := range s.markets {
 		orders += m.book.Len() + m.book.Stops()
 	}
-	w := enc{b: slices.Grow(dst, 64+orders*(orderInfoSize+16+36)+len(s.accounts)*(24+4+16*len(s.assets)))}
+	w := enc{b: slices.Grow(dst, 64+orders*(orderInfoSize+16+36+32)+len(s.accounts)*(24+4+16*len(s.assets)))}
 	start := len(dst)
 	w.b = append(w.b, snapshotMagic[:]...)
 	w.u16(snapshotVersion)
@@ -74,6 +81,8 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 			w.bytes(rec.ref[:])
 			w.i64(rec.origQty)
 			w.i64(rec.origBudget)
+			w.i64(rec.filled)
+			w.u64(rec.fp)
 		}
 	}
 	w.u32(uint32(len(s.accounts)))
@@ -94,9 +103,10 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 		w.u64(clientIDs[k])
 	}
 	w.u32(uint32(s.doneIDs.n))
-	s.doneIDs.each(func(k refKey) {
+	s.doneIDs.each(func(k refKey, fp uint64) {
 		w.u64(k.account)
 		w.bytes(k.ref[:])
+		w.u64(fp)
 	})
 	keys = sortedKeys(s.refs)
 	w.u32(uint32(len(keys)))
@@ -170,9 +180,14 @@ func DecodeState(data []byte) (*State, error) {
 	if version < 1 || version > snapshotVersion {
 		return nil, fmt.Errorf("%w: version %d", ErrCorruptSnapshot, version)
 	}
-	sizes := 16 // version 1 has no order sizes
-	if version == 1 {
+	// Bytes an order has after its client order id: none in version 1,
+	// sizes from version 2, filled and fingerprint from version 3.
+	sizes := 32
+	switch version {
+	case 1:
 		sizes = 0
+	case 2:
+		sizes = 16
 	}
 	s := NewState()
 	s.seq = r.u64()
@@ -219,6 +234,11 @@ func DecodeState(data []byte) (*State, error) {
 			} else {
 				rec.origQty, rec.origBudget = o.Open, o.QuoteBudget
 			}
+			if sizes > 16 {
+				rec.filled, rec.fp = r.i64(), r.u64()
+			} else {
+				rec.filled = max(rec.origQty-o.Open, 0)
+			}
 			if r.err != nil {
 				break
 			}
@@ -264,7 +284,12 @@ func DecodeState(data []byte) (*State, error) {
 		}
 		keys, ids = append(keys, k), append(ids, r.u64())
 	}
-	n := r.count(8 + 36)
+	doneSize := 8 + 36
+	var doneFPs []uint64 // unknown before version 3
+	if version >= 3 {
+		doneSize += 8
+	}
+	n := r.count(doneSize)
 	if n > ClientIDWindow {
 		return nil, fmt.Errorf("%w: %d done client order ids", ErrCorruptSnapshot, n)
 	}
@@ -273,9 +298,12 @@ func DecodeState(data []byte) (*State, error) {
 		k.account = r.u64()
 		copy(k.ref[:], r.take(len(k.ref)))
 		done = append(done, k)
+		if version >= 3 {
+			doneFPs = append(doneFPs, r.u64())
+		}
 	}
 	if r.err == nil {
-		if err := s.restoreClientIDs(keys, ids, done); err != nil {
+		if err := s.restoreClientIDs(keys, ids, done, doneFPs); err != nil {
 			return nil, err
 		}
 	}

@@ -108,8 +108,10 @@ func FuzzDecodeState(f *testing.F) {
 		Command{Kind: CmdSetLeaderProfile, Account: 1, Copy: CopySpec{ProfitShareBps: 700}},
 		Command{Kind: CmdFollow, Account: 3, Asset: 2, Amount: 100_000, Copy: CopySpec{Leader: 1, Mode: CopyMultiplier, Value: ValueOne}},
 		Command{Kind: CmdFollow, Account: 4, Asset: 2, Amount: 100_000, Copy: CopySpec{Leader: 1, Mode: CopyProportional, Value: ValueOne}},
-		Command{Kind: CmdPlace, Account: 2, Market: 1, Order: book.Order{Side: book.Sell, Price: 100, Qty: 50}},
-		Command{Kind: CmdPlace, Account: 1, Market: 1, Order: book.Order{Side: book.Buy, Price: 100, Qty: 10}},
+		// With client order ids: a live, partly filled one and a done one,
+		// with their fingerprints and the filled quantity.
+		Command{Kind: CmdPlace, Account: 2, Market: 1, Ref: mustRef("s-1"), Order: book.Order{Side: book.Sell, Price: 100, Qty: 50}},
+		Command{Kind: CmdPlace, Account: 1, Market: 1, Ref: mustRef("b-1"), Order: book.Order{Side: book.Buy, Price: 100, Qty: 10}},
 		Command{Kind: CmdUnfollow, Account: 4, Copy: CopySpec{Relation: 2}},
 	) {
 		seq++
@@ -174,7 +176,7 @@ func TestSnapshotNonCanonical(t *testing.T) {
 	// then the stop.
 	market := 4 + 2 + 8 + 8 + 4 + 3*(24+8) + 4
 	halted := market + 24 + 80
-	const recSize = orderInfoSize + 16 + 36 + 16
+	const recSize = orderInfoSize + 16 + 36 + 32
 	order := func(id uint64) int {
 		off := halted + 1 + 8 + 4 + int(id-1)*recSize
 		if binary.LittleEndian.Uint64(body[off:]) != id {

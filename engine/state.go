@@ -35,10 +35,13 @@ type Outcome struct {
 	// this package or of package book.
 	Err error
 	// ID is the id the command created (asset, market, account, order),
-	// or the order id of a cancel or amend.
+	// or the order id of a cancel or amend. With Err ErrDuplicateClientID
+	// it is the id of the order that already has the client order id.
 	ID uint64
 	// Duplicate is set when the command repeated a Ref already used: the
-	// command did nothing and ID is the original's.
+	// command did nothing and ID is the original's. A place repeats its
+	// client order id only with the original's parameters (see
+	// ClientIDWindow); else it fails with ErrDuplicateClientID.
 	Duplicate bool
 }
 
@@ -117,12 +120,23 @@ type order struct {
 	// relation is the copy relation of a mirrored order (which never
 	// rests), or 0.
 	relation uint64
+	// filled is the quantity traded so far, for amends by total quantity
+	// (CmdAmendTotal).
+	filled int64
+	// fp is the fingerprint of the place command (placeFingerprint) if
+	// the order has a client order id: a resend of the id must match it.
+	// 0 means unknown (restored from a snapshot of version 2 or older).
+	fp uint64
 }
 
 // ClientIDWindow is how many done orders keep their client order id: a
-// resend of one of them returns the original order. Ids of live orders
-// are always kept. Beyond the window the oldest are forgotten, so memory
-// stays bounded; the order of forgetting is part of the state.
+// resend of one of them with the same parameters (market and every field
+// of the order as placed) returns the original order (Outcome.Duplicate),
+// and with other parameters fails with ErrDuplicateClientID. Ids of live
+// orders are always kept. Beyond the window, counted over all accounts,
+// the oldest are forgotten, so memory stays bounded: a resend of a
+// forgotten id places a new order. The order of forgetting is part of
+// the state.
 const ClientIDWindow = 1 << 16
 
 // refFIFO is a bounded first-in first-out queue of client order ids (see
@@ -130,14 +144,21 @@ const ClientIDWindow = 1 << 16
 type refFIFO struct {
 	keys []refKey // ring of ClientIDWindow entries, allocated on first use
 	tags []uint32 // clientIDTag of each key
+	fps  []uint64 // fingerprint of each key's order (order.fp)
 	head int      // oldest
 	n    int
 }
 
-// each calls fn for every key, oldest first.
-func (q *refFIFO) each(fn func(refKey)) {
+// alloc allocates the ring.
+func (q *refFIFO) alloc() {
+	q.keys, q.tags, q.fps = make([]refKey, ClientIDWindow), make([]uint32, ClientIDWindow), make([]uint64, ClientIDWindow)
+}
+
+// each calls fn for every key and its order's fingerprint, oldest first.
+func (q *refFIFO) each(fn func(refKey, uint64)) {
 	for i := range q.n {
-		fn(q.keys[(q.head+i)%len(q.keys)])
+		p := (q.head + i) % len(q.keys)
+		fn(q.keys[p], q.fps[p])
 	}
 }
 
@@ -238,7 +259,7 @@ func (s *State) Apply(cmd *Command, dst []Event) (Outcome, []Event) {
 		return s.cancel(cmd, dst)
 	case CmdCancelAll:
 		return s.cancelAll(cmd, dst)
-	case CmdAmend:
+	case CmdAmend, CmdAmendTotal:
 		out, dst := s.amend(cmd, dst)
 		if len(s.pending) > 0 {
 			dst = s.mirrorPending(dst)

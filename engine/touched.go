@@ -76,7 +76,7 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 		t.market(cmd.Market)
 	case CmdCreateAccount:
 		t.account(out.ID)
-	case CmdDeposit, CmdWithdraw, CmdPlace, CmdCancel, CmdCancelAll, CmdAmend:
+	case CmdDeposit, CmdWithdraw, CmdPlace, CmdCancel, CmdCancelAll, CmdAmend, CmdAmendTotal:
 		t.account(cmd.Account)
 	case CmdSetLeaderProfile:
 		t.account(cmd.Account)

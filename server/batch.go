@@ -136,7 +136,7 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 			b = append(b, ',')
 		}
 		if it.err == nil {
-			it.err = it.res.Err
+			it.err = dupClientIDError(it.res.Err, it.meta, it.res.ID)
 		}
 		typ := book.Limit
 		if it.m != nil {
@@ -150,19 +150,29 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 			continue
 		}
 		s.met.accepted(it.m, typ)
-		rec := &recs[i]
-		if !found[i] {
+		rec, m := &recs[i], it.m
+		if it.res.Duplicate {
+			// The original order as GET shows it, in its own market.
+			ok := found[i]
+			if ok {
+				m, ok = s.marketByID(rec.Market)
+			}
+			if !ok {
+				b = appendErrorObject(b, dupGoneError(it.meta, it.res.ID))
+				continue
+			}
+		} else if !found[i] {
 			*rec = orderRec{ID: it.res.ID, Account: acct, Market: it.m.id, Side: it.o.Side, Type: it.o.Type,
 				Price: it.o.Price, Qty: it.o.Qty, ClientID: it.meta.ClientID}
 		}
-		b = s.appendOrder(append(b, `{"order":`...), rec, it.m)
+		b = s.appendOrder(append(b, `{"order":`...), rec, m)
 		b = appendBool(b, "duplicate", it.res.Duplicate)
 		b = append(b, `,"fills":[`...)
 		for j := range it.fills {
 			if j > 0 {
 				b = append(b, ',')
 			}
-			b = s.appendFill(b, &it.fills[j], it.m)
+			b = s.appendFill(b, &it.fills[j], m)
 		}
 		b = append(b, "]}"...)
 	}

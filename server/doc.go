@@ -74,8 +74,32 @@
 //
 // # API details beyond API.md
 //
-// PATCH /v1/orders/{id}: quantity is the new open (remaining) quantity, as
-// the engine's amend takes it; an omitted field keeps its value. Errors
+// PATCH /v1/orders/{id}: quantity is the order's new total quantity, like
+// the order object's quantity; the engine (CmdAmendTotal) sets the
+// remaining quantity to quantity − filled as of the moment it applies the
+// amend, so a fill that lands after the server read the order is counted.
+// A quantity not above the filled quantity is refused (400
+// invalid_argument): cancel the order to stop the rest. An omitted field
+// keeps its value.
+//
+// client_order_id: a resend with the same parameters as the original
+// (market, side, type, price, stop_price, quantity, quote_quantity,
+// display_quantity, time_in_force, post_only, stp; an omitted optional
+// field counts as its default) answers 200 with the original order as GET
+// /v1/orders/{id} shows it, no fills and, in a batch, "duplicate": true.
+// A resend with other parameters answers 409 duplicate_client_order_id
+// naming the original order and changes nothing. The comparison is the
+// engine's: it keeps a fingerprint of each order's parameters with its
+// client order id, exactly and deterministically, live and done. What a
+// client can rely on: the client order id of an open order is always
+// known; that of a done order is known while it is among the last 65,536
+// orders to finish over all accounts (engine.ClientIDWindow), after which
+// a resend places a new order. An identical resend of an order the engine
+// still knows but the order history has dropped (Options.HistoryOrders)
+// answers 409 duplicate_client_order_id naming the order's id, since the
+// order can no longer be shown. Resends of orders placed before the
+// engine's snapshot version 3 (restored from an older snapshot) are
+// answered as identical: their parameters were not kept. Errors
 // add the codes already_exists (409: market exists), ref_conflict (409: a
 // deposit or withdrawal ref reused with other values), method_not_allowed
 // (405) and unavailable (503: shutting down); market_halted is 409.

@@ -21,6 +21,7 @@ var (
 	errUnavailable  = errors.New("server: not ready")
 	errTooLarge     = errors.New("server: request body too large")
 	errRateLimited  = errors.New("server: rate limit exceeded; retry later")
+	errDupClientID  = errors.New("server: duplicate client_order_id")
 )
 
 // apiError is an error as the API reports it.
@@ -64,6 +65,8 @@ func classify(err error) apiError {
 		return apiError{409, "already_exists"}
 	case errors.Is(err, engine.ErrRefConflict):
 		return apiError{409, "ref_conflict"}
+	case errors.Is(err, errDupClientID), errors.Is(err, engine.ErrDuplicateClientID):
+		return apiError{409, "duplicate_client_order_id"}
 	case errors.Is(err, engine.ErrNotLeader), errors.Is(err, engine.ErrUnknownRelation):
 		return apiError{404, "not_found"}
 	case errors.Is(err, engine.ErrLeaderCannotFollow):
@@ -80,7 +83,8 @@ func classify(err error) apiError {
 		return apiError{500, "internal"}
 	case errors.Is(err, engine.ErrInvalidCommand), errors.Is(err, engine.ErrInvalidName),
 		errors.Is(err, engine.ErrInvalidSpec), errors.Is(err, engine.ErrInvalidAmount),
-		errors.Is(err, engine.ErrOverflow), errors.Is(err, engine.ErrStopNeedsLimit):
+		errors.Is(err, engine.ErrOverflow), errors.Is(err, engine.ErrStopNeedsLimit),
+		errors.Is(err, engine.ErrAmendBelowFilled):
 		return apiError{400, "invalid_argument"}
 	case strings.HasPrefix(err.Error(), "book: "):
 		return apiError{400, "invalid_argument"} // every other book rejection is bad input
@@ -99,7 +103,7 @@ func appendErrorObject(b []byte, err error) []byte {
 	ae := classify(err)
 	msg := err.Error()
 	// Drop the prefix of our own wrapping ("server: invalid argument: ...").
-	for _, p := range []string{errInvalid.Error() + ": ", errNotFound.Error() + ": "} {
+	for _, p := range []string{errInvalid.Error() + ": ", errNotFound.Error() + ": ", errDupClientID.Error() + ": "} {
 		msg = strings.TrimPrefix(msg, p)
 	}
 	b = append(b, `{"error":{"code":`...)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math/bits"
 	"sync"
@@ -178,13 +179,23 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 	defer releaseEvents(evs, res.Events)
 	defer metas.Put(meta)
 	if err != nil {
+		err = dupClientIDError(err, meta, res.ID)
 		s.met.order(m.name, o.Type, classify(err).code)
 		writeError(ctx, err)
 		return
 	}
 	s.met.accepted(m, o.Type)
 	rec, ok := s.rm.order(acct, res.ID)
-	if !ok { // history lost in a crash: answer with what we know
+	if res.Duplicate {
+		// The original order as GET shows it, in its own market.
+		if ok {
+			m, ok = s.marketByID(rec.Market)
+		}
+		if !ok {
+			writeError(ctx, dupGoneError(meta, res.ID))
+			return
+		}
+	} else if !ok { // history lost in a crash: answer with what we know
 		rec = orderRec{ID: res.ID, Account: acct, Market: m.id, Side: o.Side, Type: o.Type,
 			Price: o.Price, Qty: o.Qty, ClientID: meta.ClientID}
 	}
@@ -212,6 +223,26 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 		status = 200
 	}
 	writeJSON(ctx, status, append(b, "]}"...))
+}
+
+// dupClientIDError gives a place refused with
+// engine.ErrDuplicateClientID (the client order id of meta names order
+// id, placed with other parameters) its API error; other errors are
+// returned as they are.
+func dupClientIDError(err error, meta *orderRec, id uint64) error {
+	if !errors.Is(err, engine.ErrDuplicateClientID) {
+		return err
+	}
+	return fmt.Errorf("%w: client_order_id %q is already order %d, placed with other parameters",
+		errDupClientID, meta.clientID(), id)
+}
+
+// dupGoneError is the answer to an identical resend of a client order id
+// whose original order (id) the engine still knows but the order history
+// no longer holds: it cannot be shown, and its status is not invented.
+func dupGoneError(meta *orderRec, id uint64) error {
+	return fmt.Errorf("%w: client_order_id %q is already order %d, which is no longer in the order history",
+		errDupClientID, meta.clientID(), id)
 }
 
 // appendOrder appends an order object.
@@ -388,8 +419,12 @@ func (s *Server) cancelAll(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, 200, append(b, "]}"...))
 }
 
-// amendOrder handles PATCH /v1/orders/{id}. quantity is the new open
-// (remaining) quantity; an omitted field keeps its current value.
+// amendOrder handles PATCH /v1/orders/{id}. quantity is the order's new
+// total quantity (filled + remaining), which must exceed what it has
+// filled; an omitted field keeps its current value. The engine
+// (CmdAmendTotal) works out the new remaining quantity from the filled
+// quantity as of the moment it applies the amend, not from this
+// server's possibly older read of the order.
 func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 	acct, ok := s.authed(ctx)
 	if !ok {
@@ -411,7 +446,8 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, fmt.Errorf("%w: market %d", errNotFound, rec.Market))
 		return
 	}
-	price, qty := rec.Price, rec.Qty-rec.Filled
+	// 0 keeps the order's price or remaining quantity as the engine has it.
+	var price, qty int64
 	var err error
 	if r.price != nil {
 		if price, err = m.u.price(r.price, "price"); err != nil {
@@ -425,12 +461,19 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 			return
 		}
 	}
-	if price <= 0 || qty <= 0 {
+	if (r.price != nil && price <= 0) || (r.qty != nil && qty <= 0) {
 		writeError(ctx, fmt.Errorf("%w: price and quantity must be positive", errInvalid))
 		return
 	}
-	if err := s.doDiscard(&engine.Command{Kind: engine.CmdAmend, Account: acct, Market: m.id, OrderID: id,
-		Order: book.Order{Price: price, Qty: qty}}); err != nil {
+	err = s.doDiscard(&engine.Command{Kind: engine.CmdAmendTotal, Account: acct, Market: m.id, OrderID: id,
+		Order: book.Order{Price: price, Qty: qty}})
+	if errors.Is(err, engine.ErrAmendBelowFilled) {
+		err = fmt.Errorf("%w: quantity %s is the order's new total and must exceed its filled quantity", errInvalid, r.qty)
+		if now, ok := s.rm.order(acct, id); ok {
+			err = fmt.Errorf("%w (%s)", err, m.u.appendQty(nil, now.Filled))
+		}
+	}
+	if err != nil {
 		writeError(ctx, err)
 		return
 	}

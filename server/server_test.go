@@ -221,8 +221,9 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("alice fills %v", af)
 	}
 
-	// Amend down keeps the order; then cancel it.
-	am := ts.must(200, "PATCH", "/v1/orders/"+id(sell), alice, `{"quantity":"0.1"}`)
+	// Amend down (quantity is the new total) keeps the order; then
+	// cancel it.
+	am := ts.must(200, "PATCH", "/v1/orders/"+id(sell), alice, `{"quantity":"0.3"}`)
 	if am["remaining"] != "0.1" || am["quantity"] != "0.3" {
 		t.Fatalf("amended %v", am)
 	}

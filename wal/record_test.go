@@ -31,6 +31,8 @@ func sampleCommands() []engine.Command {
 			SlippageBps: 100, StopLossBps: 2000}},
 		{Kind: engine.CmdUnfollow, Seq: 13, Account: 6, Copy: engine.CopySpec{Relation: 1 << 35, Close: engine.CloseMarket}},
 		{Kind: engine.CmdSettle, Seq: 14},
+		// A kind after the copy-trading ones: the plain fixed layout.
+		{Kind: engine.CmdAmendTotal, Seq: 15, Account: 4, OrderID: 9, Ref: ref, Order: book.Order{Price: 101, Qty: 6}},
 	}
 }
 
