@@ -209,10 +209,16 @@ type mirrorFill struct {
 	price, qty int64 // the fill
 	quote      int64 // price × qty in quote units
 	before     int64 // buy: leader's quote total; sell: base total, before the fill
-	// origQty and origBudget are the leader order's size: its quantity,
-	// or for a buy by quote budget its budget.
-	origQty, origBudget int64
+	// A fixed_quote follower spends A × qty / origQty on a fill of an
+	// order sized by quantity and never amended, A × share / copyWhole
+	// on one of an amended order (share > 0), and A × quote / origBudget
+	// on one of a buy by quote budget.
+	origQty, share, origBudget int64
 }
+
+// copyWhole is a fixed_quote follower's whole amount per leader order, in
+// the units of order.copySpent and mirrorFill.share.
+const copyWhole = 1 << 62
 
 func (s *State) userAccount(id uint64) bool {
 	return s.validAccount(id) && s.accounts[id].relation == 0
@@ -406,7 +412,21 @@ func (s *State) noteFill(rec *order, m *market, ev *book.Event, n int64) {
 		return
 	}
 	f := mirrorFill{leader: rec.account, order: rec.id, market: m.id, side: rec.side,
-		price: ev.Price, qty: ev.Qty, quote: n, origQty: rec.origQty, origBudget: rec.origBudget}
+		price: ev.Price, qty: ev.Qty, quote: n}
+	if open := rec.origQty - rec.filled; rec.origQty > 0 && open > 0 {
+		q := min(ev.Qty, open)
+		if rec.amended {
+			// Rounded up, so that the fill that completes the order
+			// spends all that is left.
+			f.share = fixed.MulDivCeil(copyWhole-rec.copySpent, q, open)
+			rec.copySpent += f.share
+		} else {
+			f.origQty = rec.origQty
+			rec.copySpent += fixed.MulDiv(copyWhole, q, rec.origQty)
+		}
+	} else {
+		f.origBudget = rec.origBudget
+	}
 	if rec.side == book.Buy {
 		q := s.bal(rec.account, m.spec.Quote)
 		f.before = q.avail + q.locked
@@ -488,6 +508,8 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 			var budget int64
 			if r.spec.Mode == CopyProportional {
 				budget = fixed.MulDiv(fixed.MulDiv(wq, f.quote, f.before), r.spec.Value, ValueOne)
+			} else if f.share > 0 {
+				budget = fixed.MulDiv(r.spec.Value, f.share, copyWhole)
 			} else if f.origQty > 0 {
 				budget = fixed.MulDiv(r.spec.Value, f.qty, f.origQty)
 			} else {

@@ -846,3 +846,35 @@ func copyStream(t *testing.T, data []byte) {
 		t.Fatal("replay reached a different state hash")
 	}
 }
+
+// fixed_quote spends A per leader order: an amend of the leader's order
+// (here from 1 lot up to 4, or from 4 down to 2 after a fill of 1) scales
+// what its later fills spend, so that the whole order still spends about
+// A, not a multiple of it (before, fills after an amend up to 4 lots
+// spent 4 × A). The mirrors buy at 2,005 against the leader's 2,000.
+func TestCopyFixedQuoteAfterAmend(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		first     int64 // lots placed
+		fillFirst int64 // lots filled before the amend
+		amendTo   int64 // open lots after the amend
+	}{{"up", 1, 0, 4}, {"down after a fill", 4, 1, 2}} {
+		t.Run(tc.name, func(t *testing.T) {
+			sc := newCopyScenario(t, 0, 0, 3)
+			rel := sc.follow(3, 50_000*usdt, CopySpec{Mode: CopyFixedQuote, Value: 1000 * usdt})
+			sc.lim(maker, book.Sell, px(2005), 10_000) // liquidity for the mirrors
+			q0, _ := sc.wallet(rel)
+			id := sc.lim(leader1, book.Buy, px(2000), tc.first).ID
+			if tc.fillFirst > 0 {
+				sc.lim(maker, book.Sell, px(2000), tc.fillFirst)
+			}
+			sc.ok(Command{Kind: CmdAmend, Account: leader1, OrderID: id, Order: book.Order{Price: px(2000), Qty: tc.amendTo}})
+			sc.lim(maker, book.Sell, px(2000), tc.amendTo) // fills the rest of the leader's order
+			q1, _ := sc.wallet(rel)
+			spent := q0 - q1
+			if hi := int64(1000 * usdt * 2005 / 2000); spent > hi || spent < 990*usdt {
+				t.Fatalf("the follower spent %d USDT on one leader order; want about 1,000 (at most %d)", spent/usdt, hi/usdt)
+			}
+		})
+	}
+}

@@ -322,6 +322,10 @@ func (s *State) amend(cmd *Command, dst []Event) (Outcome, []Event) {
 	}
 	bevs, err := m.book.Amend(s.bevs[:0], rec.id, price, qty)
 	s.bevs = bevs
+	if err == nil && rec.origQty > 0 {
+		rec.origQty = rec.filled + qty // the order's size is now this
+		rec.amended = true
+	}
 	if err != nil {
 		return Outcome{Err: err}, dst
 	}

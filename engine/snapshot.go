@@ -10,6 +10,7 @@ import (
 	"slices"
 
 	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/internal/fixed"
 )
 
 // Snapshot encoding of a State, little-endian throughout:
@@ -24,16 +25,20 @@ import (
 // last price, then the book's live orders as listed by book.All, each
 // followed by the engine's record of it: limit, locked, client order id,
 // from version 2 its size as placed: quantity and quote budget, and from
-// version 3 its filled quantity and place fingerprint); accounts (name,
-// balances); client order ids sorted by (account, ref); the done orders'
-// client order ids in the order they will be forgotten (from version 3
+// version 3 its filled quantity, place fingerprint, the part of a
+// fixed_quote amount its fills have spent and whether it was amended);
+// accounts (name, balances, without zero ones at the end from version
+// 3); client order ids sorted by (account, ref); the done orders' client
+// order ids in the order they will be forgotten (from version 3
 // each followed by its order's place fingerprint); transfer references
 // sorted by (account, ref); then (version 2) leaders (account, profit
 // share, rotation) in profile order and copy relations in id order.
 // Versions 1 (no sizes, no copy lists) and 2 are still read: their
 // fingerprints are unknown (0: a resend of a client order id is taken to
 // be the same order) and an order's filled quantity is its size as placed
-// minus its open quantity (exact unless a CmdAmend changed it). The
+// minus its open quantity (exact unless a CmdAmend changed it), and
+// its fills are taken to have spent the fixed_quote part they would
+// have without amends. The
 // CRC-32C (Castagnoli) covers everything before it. The same bytes define
 // State.Hash.
 
@@ -83,13 +88,21 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 			w.i64(rec.origBudget)
 			w.i64(rec.filled)
 			w.u64(rec.fp)
+			w.i64(rec.copySpent)
+			w.bool(rec.amended)
 		}
 	}
 	w.u32(uint32(len(s.accounts)))
 	for _, a := range s.accounts {
 		w.bytes(a.name[:])
-		w.u32(uint32(len(a.bal)))
-		for _, b := range a.bal {
+		// Zero balances at the end are left out: an account's list grows
+		// when a command looks at an asset, even one that then fails.
+		n := len(a.bal)
+		for n > 0 && a.bal[n-1] == (balance{}) {
+			n--
+		}
+		w.u32(uint32(n))
+		for _, b := range a.bal[:n] {
 			w.i64(b.avail)
 			w.i64(b.locked)
 		}
@@ -182,7 +195,7 @@ func DecodeState(data []byte) (*State, error) {
 	}
 	// Bytes an order has after its client order id: none in version 1,
 	// sizes from version 2, filled and fingerprint from version 3.
-	sizes := 32
+	sizes := 41
 	switch version {
 	case 1:
 		sizes = 0
@@ -235,9 +248,12 @@ func DecodeState(data []byte) (*State, error) {
 				rec.origQty, rec.origBudget = o.Open, o.QuoteBudget
 			}
 			if sizes > 16 {
-				rec.filled, rec.fp = r.i64(), r.u64()
+				rec.filled, rec.fp, rec.copySpent, rec.amended = r.i64(), r.u64(), r.i64(), r.bool()
 			} else {
 				rec.filled = max(rec.origQty-o.Open, 0)
+				if rec.origQty > 0 {
+					rec.copySpent = fixed.MulDiv(copyWhole, min(rec.filled, rec.origQty), rec.origQty)
+				}
 			}
 			if r.err != nil {
 				break
@@ -269,6 +285,15 @@ func DecodeState(data []byte) (*State, error) {
 		}
 		for ; k > 0; k-- {
 			a.bal = append(a.bal, balance{avail: r.i64(), locked: r.i64()})
+		}
+		if n := len(a.bal); n > 0 && a.bal[n-1] == (balance{}) {
+			if version >= 3 {
+				return nil, fmt.Errorf("%w: account %d ends with a zero balance", ErrCorruptSnapshot, len(s.accounts))
+			}
+			for n > 0 && a.bal[n-1] == (balance{}) { // written by an earlier release
+				n--
+			}
+			a.bal = a.bal[:n]
 		}
 		s.accounts = append(s.accounts, a)
 	}

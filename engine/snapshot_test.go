@@ -176,7 +176,7 @@ func TestSnapshotNonCanonical(t *testing.T) {
 	// then the stop.
 	market := 4 + 2 + 8 + 8 + 4 + 3*(24+8) + 4
 	halted := market + 24 + 80
-	const recSize = orderInfoSize + 16 + 36 + 32
+	const recSize = orderInfoSize + 16 + 36 + 41
 	order := func(id uint64) int {
 		off := halted + 1 + 8 + 4 + int(id-1)*recSize
 		if binary.LittleEndian.Uint64(body[off:]) != id {

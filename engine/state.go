@@ -114,9 +114,18 @@ type order struct {
 	locked int64  // quote for a buy, base for a sell
 	ref    Ref    // client order id, if any
 	tag    uint32 // clientIDTag of (account, ref), if ref is set
-	// origQty and origBudget are the order's size as placed (quantity,
-	// and the quote budget of a buy by budget), for copy-trading sizing.
+	// origQty and origBudget are the order's size (quantity as placed,
+	// then filled + open after each amend; and the quote budget of a buy
+	// by budget), for copy-trading sizing.
 	origQty, origBudget int64
+	// copySpent is the part of a fixed_quote follower's amount per
+	// leader order that this order's fills have spent, in units of
+	// copyWhole. Until an amend (amended), each fill spends its quantity
+	// over origQty, exactly; after one, the part left times its quantity
+	// over the open quantity before it, so that the order spends the
+	// whole amount once filled, whatever amends changed its size.
+	copySpent int64
+	amended   bool
 	// relation is the copy relation of a mirrored order (which never
 	// rests), or 0.
 	relation uint64

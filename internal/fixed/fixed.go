@@ -26,6 +26,22 @@ func MulDiv(a, b, c int64) int64 {
 	return int64(min(q, math.MaxInt64))
 }
 
+// MulDivCeil is MulDiv rounded up.
+func MulDivCeil(a, b, c int64) int64 {
+	if c <= 0 || a <= 0 || b <= 0 {
+		return 0
+	}
+	hi, lo := bits.Mul64(uint64(a), uint64(b))
+	if hi >= uint64(c) {
+		return math.MaxInt64
+	}
+	q, r := bits.Div64(hi, lo, uint64(c))
+	if r != 0 {
+		q++
+	}
+	return int64(min(q, math.MaxInt64))
+}
+
 // MulSat returns a × b, saturating at MaxInt64; negative operands count
 // as 0.
 func MulSat(a, b int64) int64 {

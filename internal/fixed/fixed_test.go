@@ -26,6 +26,19 @@ func TestMulDivAgainstBig(t *testing.T) {
 		if got != want {
 			t.Fatalf("MulDiv(%d, %d, %d) = %d, want %d", a, b, c, got, want)
 		}
+		wantCeil := int64(0)
+		if a > 0 && b > 0 && c > 0 {
+			q := new(big.Int).Mul(big.NewInt(a), big.NewInt(b))
+			q.Add(q, big.NewInt(c-1))
+			q.Quo(q, big.NewInt(c))
+			wantCeil = math.MaxInt64
+			if q.IsInt64() {
+				wantCeil = q.Int64()
+			}
+		}
+		if got := MulDivCeil(a, b, c); got != wantCeil {
+			t.Fatalf("MulDivCeil(%d, %d, %d) = %d, want %d", a, b, c, got, wantCeil)
+		}
 		p := new(big.Int).Mul(big.NewInt(max(a, 0)), big.NewInt(max(b, 0)))
 		wantP := int64(math.MaxInt64)
 		if p.IsInt64() {
