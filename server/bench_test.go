@@ -28,10 +28,17 @@ func call(s *Server, ctx *fasthttp.RequestCtx, method, path, token, body string)
 }
 
 // BenchmarkPlaceCancel places a resting order and cancels it, through the
-// handler (no network) and the durable log.
+// handler (no network) and the durable log: without rate limits, and with
+// limits too high to refuse anything (the limiter's token look-up, which
+// the handler reuses, and its bucket).
 func BenchmarkPlaceCancel(b *testing.B) {
+	b.Run("limit=off", func(b *testing.B) { benchPlaceCancel(b, -1) })
+	b.Run("limit=on", func(b *testing.B) { benchPlaceCancel(b, 1e12) })
+}
+
+func benchPlaceCancel(b *testing.B, rate float64) {
 	nop := zerolog.Nop()
-	s, err := Open(&Options{DataDir: b.TempDir(), AdminToken: adminTok, Logger: &nop, RateLimit: -1})
+	s, err := Open(&Options{DataDir: b.TempDir(), AdminToken: adminTok, Logger: &nop, RateLimit: rate, RateBurst: 1 << 30})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -122,13 +129,20 @@ func handlerAllocs(t *testing.T, n int, do func(i int)) float64 {
 
 // An order request allocates at most 2 objects inside the handler (the
 // issue's target): a place allocates one, the client order id's string
-// kept in the history; a cancel none. IST_ALLOC_DEBUG=1 logs the stacks.
+// kept in the history; a cancel none. So with rate limits on: the token
+// the limiter looks up is kept on the request without allocating.
+// IST_ALLOC_DEBUG=1 logs the stacks.
 func TestOrderHandlerAllocs(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("allocation counts need a full, race-free run")
 	}
+	t.Run("limit=off", func(t *testing.T) { orderHandlerAllocs(t, -1) })
+	t.Run("limit=on", func(t *testing.T) { orderHandlerAllocs(t, 1e12) })
+}
+
+func orderHandlerAllocs(t *testing.T, rate float64) {
 	nop := zerolog.Nop()
-	s, err := Open(&Options{DataDir: t.TempDir(), AdminToken: adminTok, Logger: &nop, RateLimit: -1})
+	s, err := Open(&Options{DataDir: t.TempDir(), AdminToken: adminTok, Logger: &nop, RateLimit: rate, RateBurst: 1 << 30})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -72,6 +72,18 @@
 // crash between the two leaves an account without a token (an admin
 // endpoint to issue one is still to come).
 //
+// # Tokens and rate limits
+//
+// An account holds at most Options.MaxTokens (100) live tokens: past it,
+// POST /v1/tokens answers 409 too_many_tokens until one is revoked.
+// Revoking a token (DELETE /v1/tokens/{id}) ends it at once for requests,
+// and closes every stream authenticated with it (see Streams). Requests
+// are rate limited (ratelimit.go; 429 rate_limited, Retry-After: 1) per
+// live bearer token (a user token or the admin token) and, for every
+// other request (no token, a made-up one or a revoked one), per client IP.
+// A request's token is hashed and looked up once, by the limiter, and the
+// handler reuses the result (tokens.go).
+//
 // # API details beyond API.md
 //
 // PATCH /v1/orders/{id}: quantity is the order's new total quantity, like
@@ -101,7 +113,8 @@
 // engine's snapshot version 3 (restored from an older snapshot) are
 // answered as identical: their parameters were not kept. Errors
 // add the codes already_exists (409: market exists), ref_conflict (409: a
-// deposit or withdrawal ref reused with other values), method_not_allowed
+// deposit or withdrawal ref reused with other values), too_many_tokens
+// (409: POST /v1/tokens past Options.MaxTokens), method_not_allowed
 // (405) and unavailable (503: shutting down); market_halted is 409.
 // Requests add display_quantity (icebergs) to orders and max_price and
 // max_quantity to markets (default: the engine's overflow budget split
@@ -214,8 +227,12 @@
 // 4 KiB (larger ones close the connection, 1009) and decoded as strictly
 // as request bodies: UTF-8 JSON objects with only the fields above. Bad
 // ones get an error message, and the tenth bad message or channel closes
-// the connection (1008). The server pings every 20 s and drops a
-// connection silent for 60 s. Shutdown closes every stream (1001). A
+// the connection (1008). When a token is revoked, every stream
+// authenticated with it is closed (1008, reason "token revoked"), and so
+// is one whose token is revoked while it authenticates: the hub looks the
+// streams up by token (O(the token's streams)), and once DELETE answers
+// they get no more messages. The server pings every 20 s and
+// drops a connection silent for 60 s. Shutdown closes every stream (1001). A
 // closing connection waits up to 1 s for the client's close frame before
 // it closes the socket, reading what the client still sends, so that the
 // client receives the close code and reason rather than a reset.

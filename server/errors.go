@@ -13,15 +13,16 @@ import (
 // Errors of the server. Handlers wrap them with details; writeError maps
 // them (and the engine's and book's sentinels) to API error codes.
 var (
-	errInvalid      = errors.New("server: invalid argument")
-	errNotFound     = errors.New("server: not found")
-	errUnauth       = errors.New("server: missing or invalid token")
-	errForbidden    = errors.New("server: forbidden")
-	errSignupClosed = errors.New("server: sign-up is disabled")
-	errUnavailable  = errors.New("server: not ready")
-	errTooLarge     = errors.New("server: request body too large")
-	errRateLimited  = errors.New("server: rate limit exceeded; retry later")
-	errDupClientID  = errors.New("server: duplicate client_order_id")
+	errInvalid       = errors.New("server: invalid argument")
+	errNotFound      = errors.New("server: not found")
+	errUnauth        = errors.New("server: missing or invalid token")
+	errForbidden     = errors.New("server: forbidden")
+	errSignupClosed  = errors.New("server: sign-up is disabled")
+	errUnavailable   = errors.New("server: not ready")
+	errTooLarge      = errors.New("server: request body too large")
+	errRateLimited   = errors.New("server: rate limit exceeded; retry later")
+	errDupClientID   = errors.New("server: duplicate client_order_id")
+	errTooManyTokens = errors.New("server: too many tokens")
 )
 
 // apiError is an error as the API reports it.
@@ -43,6 +44,8 @@ func classify(err error) apiError {
 		return apiError{403, "forbidden"}
 	case errors.Is(err, errRateLimited):
 		return apiError{429, "rate_limited"}
+	case errors.Is(err, errTooManyTokens):
+		return apiError{409, "too_many_tokens"}
 	case errors.Is(err, errTooLarge):
 		return apiError{413, "invalid_argument"}
 	case errors.Is(err, errUnavailable), errors.Is(err, engine.ErrClosed):

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/binary"
 	"hash/maphash"
 	"sync"
 	"time"
@@ -8,10 +9,16 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// Rate limits: a token bucket per bearer token (keyed by a 64-bit hash of
-// the token, valid or not; Options.RateLimit and RateBurst) and, for
-// requests without a token (sign-up, public market data), per client IP
-// (a limiter of its own: Options.AnonRateLimit and AnonRateBurst).
+// Rate limits: a token bucket per live bearer token (a user token not
+// revoked, or the admin token; keyed by 64 bits of its SHA-256;
+// Options.RateLimit and RateBurst) and, for every other request (sign-up,
+// public market data, and any request whose bearer token is made up or
+// revoked), per client IP (a limiter of its own: Options.AnonRateLimit
+// and AnonRateBurst). A made-up token thus gets no bucket of its own,
+// and Options.MaxTokens bounds the buckets one account can spread its
+// requests over. The token is looked up once per request
+// (Server.requestToken, tokens.go): the handler reuses what the limiter
+// found.
 // /healthz, /readyz and /metrics are never limited. A limited request is
 // answered 429 rate_limited with Retry-After: 1.
 //
@@ -129,28 +136,32 @@ func (l *rateLimiter) size() int {
 	return n
 }
 
-// rateLimited charges the request to its token's (or client IP's) bucket
-// and, if that is empty, answers 429 and returns true.
+// rateLimited charges the request to its live token's bucket, or else to
+// its client IP's, and, if that is empty, answers 429 and returns true.
 func (s *Server) rateLimited(ctx *fasthttp.RequestCtx, path string) bool {
 	switch path {
 	case "/healthz", "/readyz", "/metrics":
 		return false
 	}
+	if s.rl == nil && s.anonRL == nil {
+		return false // and the handler looks the token up if it needs it
+	}
+	var l *rateLimiter
 	var h uint64
-	tok := bearer(ctx)
-	l := s.rl
-	if tok == nil {
-		l = s.anonRL
+	switch t := s.requestToken(ctx); {
+	case t == adminToken:
+		l, h = s.rl, binary.LittleEndian.Uint64(s.adminHash[:8])
+	case t != nil && t != unknownToken && !t.revoked.Load():
+		l, h = s.rl, binary.LittleEndian.Uint64(t.hash[:8])
+	default:
+		if l = s.anonRL; l != nil {
+			var k [16]byte
+			copy(k[:], ctx.RemoteIP().To16())
+			h = maphash.Bytes(l.seed, k[:])
+		}
 	}
 	if l == nil {
 		return false
-	}
-	if tok != nil {
-		h = maphash.Bytes(l.seed, tok)
-	} else {
-		var k [16]byte
-		copy(k[:], ctx.RemoteIP().To16())
-		h = maphash.Bytes(l.seed, k[:])
 	}
 	if l.allow(h) {
 		return false

@@ -57,12 +57,20 @@ func TestRateLimitHTTP(t *testing.T) {
 	if code, c := ts.errCode("POST", "/v1/accounts", "", `{"name":"ux"}`); code != 429 || c != "rate_limited" {
 		t.Fatalf("sign-up over the limit: %d %s", code, c)
 	}
-	// Tokens have their own buckets, separate from the IP's and each other's.
+	// Live tokens have their own buckets, separate from the IP's and each
+	// other's; a made-up token is charged to the IP's.
+	tok, _, err := ts.s.issueToken(1) // ua's second token (sign-up is limited now)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for range 3 {
-		ts.must(403, "GET", "/v1/admin/accounts", "user-ish", "")
+		ts.must(200, "GET", "/v1/account", tok, "")
+	}
+	if code, c := ts.errCode("GET", "/v1/account", tok, ""); code != 429 || c != "rate_limited" {
+		t.Fatalf("token over the limit: %d %s", code, c)
 	}
 	if code, c := ts.errCode("GET", "/v1/admin/accounts", "user-ish", ""); code != 429 || c != "rate_limited" {
-		t.Fatalf("token over the limit: %d %s", code, c)
+		t.Fatalf("made-up token: %d %s, want the IP's 429", code, c)
 	}
 	ts.must(200, "GET", "/v1/admin/accounts", adminTok, "")
 	// Health checks are never limited.

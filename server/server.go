@@ -1,12 +1,10 @@
 package server
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -77,20 +75,28 @@ type Options struct {
 	// Logger receives request logs and warnings. Default: JSON lines on
 	// standard error.
 	Logger *zerolog.Logger
-	// RateLimit is the sustained requests per second allowed per bearer
-	// token (and, unless AnonRateLimit says otherwise, per client IP for
-	// requests without one); RateBurst is the bucket size. Default
+	// RateLimit is the sustained requests per second allowed per live
+	// bearer token, a user token not revoked or the admin token (and,
+	// unless AnonRateLimit says otherwise, per client IP for requests
+	// without one); RateBurst is the bucket size. Default
 	// 1000/s (DefaultRateLimit) with a burst of 2000 (a given
 	// RateLimit's burst defaults to twice it); negative: no limit. See
 	// ratelimit.go.
 	RateLimit float64
 	RateBurst int
 	// AnonRateLimit and AnonRateBurst are the same per client IP, for
-	// requests without a bearer token. Default (both zero): RateLimit and
+	// requests without a live bearer token: none, a made-up one or a
+	// revoked one (so a made-up token gets no bucket of its own). Default (both zero): RateLimit and
 	// RateBurst; a given AnonRateLimit's burst defaults to twice it;
 	// negative: no limit.
 	AnonRateLimit float64
 	AnonRateBurst int
+	// MaxTokens is the most live tokens an account may hold: past it,
+	// POST /v1/tokens answers 409 too_many_tokens until one is revoked
+	// (tokens already held beyond a lowered cap stay valid). It bounds
+	// the token table and the rate one account can spread over tokens.
+	// Default 100 (DefaultMaxTokens); negative: no cap.
+	MaxTokens int
 
 	// historyBaseMin, if positive, replaces compactMinBytes (tests).
 	historyBaseMin int64
@@ -136,9 +142,10 @@ type Server struct {
 	adminHash  [32]byte
 	generated  string
 
-	tokMu  sync.RWMutex
-	tokens map[[32]byte]tokenRec // by hash
-	byID   map[uint64]tokenRec
+	tokMu   sync.RWMutex // user tokens (tokens.go)
+	tokens  map[[32]byte]*liveToken
+	byID    map[uint64]*liveToken
+	perAcct map[uint64]int // live tokens per account
 
 	mktCache atomic.Pointer[marketCache]
 	social   socialState // leader profiles (social.go)
@@ -185,6 +192,9 @@ func Open(opts *Options) (*Server, error) {
 	}
 	if o.RequestTimeout == 0 {
 		o.RequestTimeout = 10 * time.Second
+	}
+	if o.MaxTokens == 0 {
+		o.MaxTokens = DefaultMaxTokens
 	}
 	if o.Logger != nil {
 		s.log = *o.Logger
@@ -482,108 +492,6 @@ func (s *Server) loadAdmin() error {
 	s.generated = newToken()
 	s.adminHash = hashToken([]byte(s.generated))
 	return s.store.set([]byte("admin"), s.adminHash[:])
-}
-
-// loadTokens reads the user tokens into memory.
-func (s *Server) loadTokens() error {
-	recs, err := s.store.tokens()
-	if err != nil {
-		return err
-	}
-	s.tokens = make(map[[32]byte]tokenRec, len(recs))
-	s.byID = make(map[uint64]tokenRec, len(recs))
-	for _, r := range recs {
-		s.tokens[r.hash], s.byID[r.id] = r, r
-	}
-	return nil
-}
-
-// issueToken creates and stores a token for account.
-func (s *Server) issueToken(account uint64) (string, uint64, error) {
-	tok := newToken()
-	h := hashToken([]byte(tok))
-	s.tokMu.Lock()
-	defer s.tokMu.Unlock()
-	id, err := s.store.addToken(h, account)
-	if err != nil {
-		return "", 0, err
-	}
-	r := tokenRec{id: id, account: account, hash: h}
-	s.tokens[h], s.byID[id] = r, r
-	return tok, id, nil
-}
-
-// revokeToken deletes token id of account.
-func (s *Server) revokeToken(account, id uint64) error {
-	s.tokMu.Lock()
-	defer s.tokMu.Unlock()
-	r, ok := s.byID[id]
-	if !ok || r.account != account {
-		return fmt.Errorf("%w: token %d", errNotFound, id)
-	}
-	if err := s.store.deleteToken(r); err != nil {
-		return err
-	}
-	delete(s.tokens, r.hash)
-	delete(s.byID, id)
-	return nil
-}
-
-// bearer returns the token of the Authorization header.
-func bearer(ctx *fasthttp.RequestCtx) []byte {
-	h := ctx.Request.Header.Peek("Authorization")
-	const p = "bearer "
-	if len(h) <= len(p) || !bytes.EqualFold(h[:len(p)], []byte(p)) {
-		return nil
-	}
-	return h[len(p):]
-}
-
-// account authenticates a user request.
-func (s *Server) account(ctx *fasthttp.RequestCtx) (uint64, error) {
-	return s.tokenAccount(bearer(ctx))
-}
-
-// authed returns the request's account, or writes the error and returns
-// false.
-func (s *Server) authed(ctx *fasthttp.RequestCtx) (uint64, bool) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
-		return 0, false
-	}
-	return acct, true
-}
-
-// tokenAccount returns the account of a user token.
-func (s *Server) tokenAccount(tok []byte) (uint64, error) {
-	if len(tok) == 0 {
-		return 0, errUnauth
-	}
-	h := hashToken(tok)
-	s.tokMu.RLock()
-	r, ok := s.tokens[h]
-	s.tokMu.RUnlock()
-	if !ok {
-		if subtle.ConstantTimeCompare(h[:], s.adminHash[:]) == 1 {
-			return 0, fmt.Errorf("%w: the admin token is not a user token", errForbidden)
-		}
-		return 0, errUnauth
-	}
-	return r.account, nil
-}
-
-// admin authenticates an admin request.
-func (s *Server) admin(ctx *fasthttp.RequestCtx) error {
-	tok := bearer(ctx)
-	if tok == nil {
-		return errUnauth
-	}
-	h := hashToken(tok)
-	if subtle.ConstantTimeCompare(h[:], s.adminHash[:]) != 1 {
-		return fmt.Errorf("%w: admin token required", errForbidden)
-	}
-	return nil
 }
 
 // do runs one engine command and returns its result; a rejected command

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -28,6 +29,11 @@ import (
 // full the connection is closed (slow consumer), so no client ever holds
 // up the hub or the engine. Each connection has a reader (the upgraded
 // request's goroutine) and a writer goroutine.
+//
+// A connection authenticated with a token is closed (1008, closeRevoked)
+// when that token is revoked (hub.revoke), and a token revoked while a
+// connection authenticates with it closes the connection too
+// (hub.authenticate): no message built after the revocation reaches it.
 const (
 	streamQueue     = 256              // messages queued per connection
 	streamInbox     = 8192             // results queued for the hub
@@ -38,6 +44,10 @@ const (
 	streamWriteWait = 10 * time.Second // per write
 	streamCloseWait = time.Second      // for the client's answer to our close frame
 	streamBookPoll  = 5 * time.Millisecond
+
+	// closeRevoked is the close reason (with 1008) of a connection whose
+	// token was revoked.
+	closeRevoked = "token revoked"
 )
 
 // streamItem is what the hub needs of one engine result.
@@ -74,6 +84,7 @@ type hub struct {
 	books  map[uint32]*bookFeed
 	trades map[uint32]map[*streamConn]struct{}
 	accts  map[uint64]map[*streamConn]struct{}
+	tokens map[*liveToken]map[*streamConn]struct{} // by the token they authenticated with
 }
 
 // bookFeed is one market's book subscribers and the view last sent.
@@ -86,7 +97,8 @@ func newHub(s *Server) *hub {
 	h := &hub{s: s, in: make(chan *streamItem, streamInbox), ctl: make(chan func()),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		conns: map[*streamConn]struct{}{}, books: map[uint32]*bookFeed{},
-		trades: map[uint32]map[*streamConn]struct{}{}, accts: map[uint64]map[*streamConn]struct{}{}}
+		trades: map[uint32]map[*streamConn]struct{}{}, accts: map[uint64]map[*streamConn]struct{}{},
+		tokens: map[*liveToken]map[*streamConn]struct{}{}}
 	h.queueLen.Store(streamQueue)
 	go h.run()
 	return h
@@ -342,6 +354,7 @@ type streamConn struct {
 
 	// Owned by the hub goroutine.
 	account uint64
+	toks    []*liveToken      // the tokens it authenticated with
 	subs    map[string]bool   // channel → subscribed
 	n       map[string]uint64 // channel → messages sent
 }
@@ -463,6 +476,70 @@ func (h *hub) drop(c *streamConn) {
 	for ch := range c.subs {
 		h.unsubscribe(c, ch)
 	}
+	for _, t := range c.toks {
+		delete(h.tokens[t], c)
+		if len(h.tokens[t]) == 0 {
+			delete(h.tokens, t)
+		}
+	}
+	c.toks = nil
+}
+
+// live reports whether c is still served: a closure its reader queued
+// after c was dropped (revoked) must not subscribe it again. Hub
+// goroutine only.
+func (h *hub) live(c *streamConn) bool {
+	_, ok := h.conns[c]
+	return ok
+}
+
+// authenticate binds c to the account of token t, or, if t was revoked
+// since the reader looked it up, closes c as revoke would have: revoke
+// sets t.revoked before it queues its closure on the hub, so one of the
+// two sees the other. Hub goroutine only.
+func (h *hub) authenticate(c *streamConn, t *liveToken) {
+	if !h.live(c) {
+		return
+	}
+	if t.revoked.Load() {
+		c.kill(websocket.ClosePolicyViolation, closeRevoked)
+		h.drop(c)
+		return
+	}
+	c.account = t.account
+	if !slices.Contains(c.toks, t) {
+		c.toks = append(c.toks, t)
+		subs := h.tokens[t]
+		if subs == nil {
+			subs = map[*streamConn]struct{}{}
+			h.tokens[t] = subs
+		}
+		subs[c] = struct{}{}
+	}
+	b := strconvUint([]byte(`{"type":"authenticated","account_id":`), t.account)
+	c.enqueue(append(b, '}'))
+}
+
+// revoke closes (1008, closeRevoked) and drops every connection
+// authenticated with token t, which the caller has just revoked, and
+// waits for the hub to have done it. Its work is O(those connections).
+// Once it returns, they get no message: their writers send none of those
+// still queued. Safe for concurrent use; h may be nil.
+func (h *hub) revoke(t *liveToken) {
+	if h == nil {
+		return
+	}
+	done := make(chan struct{})
+	if h.do(func() {
+		defer close(done)
+		for c := range h.tokens[t] {
+			c.kill(websocket.ClosePolicyViolation, closeRevoked)
+			h.drop(c)
+		}
+		delete(h.tokens, t)
+	}) {
+		<-done
+	}
 }
 
 // writer sends queued messages and pings until the connection is killed,
@@ -483,6 +560,9 @@ func (c *streamConn) writer(done chan struct{}) {
 		case <-c.closed:
 			return
 		case b := <-c.send:
+			if c.killed() { // nothing more once killed (a revoked token)
+				return
+			}
 			if g := c.h.writeGate.Load(); g != nil {
 				select {
 				case <-*g:
@@ -631,23 +711,19 @@ func (c *streamConn) reader() error {
 		}
 		switch op.Op {
 		case "auth":
-			acct, err := c.h.s.streamAccount(op.Token)
+			t, err := c.h.s.streamToken(op.Token)
 			if err != nil {
 				bad++
 				c.replyError(classify(err).code, errMessage(err))
 				break
 			}
-			if account != 0 && account != acct {
+			if account != 0 && account != t.account {
 				bad++
 				c.replyError("invalid_argument", "already authenticated as another account")
 				break
 			}
-			account = acct
-			c.h.do(func() {
-				c.account = acct
-				b := strconvUint([]byte(`{"type":"authenticated","account_id":`), acct)
-				c.enqueue(append(b, '}'))
-			})
+			account = t.account
+			c.h.do(func() { c.h.authenticate(c, t) })
 		case "subscribe", "unsubscribe":
 			var good []string
 			for _, ch := range op.Channels {
@@ -663,6 +739,9 @@ func (c *streamConn) reader() error {
 			}
 			sub := op.Op == "subscribe"
 			c.h.do(func() {
+				if !c.h.live(c) {
+					return
+				}
 				b := append([]byte(`{"type":"`), op.Op...)
 				b = append(b, `d","channels":[`...)
 				for i, ch := range good {
@@ -724,11 +803,6 @@ func (s *Server) checkChannel(ch string, account uint64) error {
 		}
 	}
 	return fmt.Errorf("%w: unknown channel %q (book:SYMBOL, trades:SYMBOL, orders, fills, copy)", errInvalid, ch)
-}
-
-// streamAccount authenticates a stream's token.
-func (s *Server) streamAccount(tok string) (uint64, error) {
-	return s.tokenAccount([]byte(tok))
 }
 
 // subscribe adds c to channel ch (already checked). Hub goroutine only.

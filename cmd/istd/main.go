@@ -17,11 +17,14 @@
 // both or neither must be given (read at start: restart to renew).
 //
 // Rate limits (429 rate_limited): --rate-limit (IST_RATE_LIMIT, default
-// 1000) requests per second per bearer token with a burst of --rate-burst
+// 1000) requests per second per live bearer token with a burst of --rate-burst
 // (IST_RATE_BURST, default twice the rate); --anon-rate-limit and
 // --anon-rate-burst (IST_ANON_RATE_LIMIT, IST_ANON_RATE_BURST, default
-// as the token's) per client IP for requests without a token. A rate of 0
-// means unlimited.
+// as the token's) per client IP for requests without a live token (none,
+// a made-up one or a revoked one: they share their IP's bucket). A rate of
+// 0 means unlimited. --max-tokens (IST_MAX_TOKENS, default 100; 0: no
+// cap) is the most live tokens an account may hold: POST /v1/tokens past
+// it answers 409 too_many_tokens until one is revoked.
 //
 // Copy trading: every --settle-interval (IST_SETTLE_INTERVAL, default 1h;
 // 0 disables) istd submits a settlement of every copy relation: profit

@@ -17,8 +17,8 @@ import (
 	"github.com/instant-social-trading/ist/server"
 )
 
-// tuning is istd's flags beyond the basic ones: rate limits, history
-// retention, snapshots, request limits and TLS. Each has an environment variable, read when the flag
+// tuning is istd's flags beyond the basic ones: rate limits, the token
+// cap, history retention, snapshots, request limits and TLS. Each has an environment variable, read when the flag
 // is registered, so that a flag given on the command line wins.
 type tuning struct {
 	errs []error // bad environment values
@@ -26,6 +26,7 @@ type tuning struct {
 	rateLimit, anonRateLimit float64
 	rateBurst, anonRateBurst int
 	anonSet                  bool // IST_ANON_RATE_LIMIT given (the flag is seen by Visit)
+	maxTokens                int
 
 	historyInterval             time.Duration
 	historyOrders, historyFills int
@@ -50,6 +51,8 @@ func addTuning(fs *flag.FlagSet) *tuning {
 		"requests per second per client IP without a token; default: --rate-limit; 0: unlimited")
 	t.int(fs, &t.anonRateBurst, "anon-rate-burst", "IST_ANON_RATE_BURST", 0,
 		"burst per client IP without a token; 0: twice --anon-rate-limit (or --rate-burst, with no --anon-rate-limit)")
+	t.int(fs, &t.maxTokens, "max-tokens", "IST_MAX_TOKENS", server.DefaultMaxTokens,
+		"live tokens an account may hold; POST /v1/tokens past it answers 409 too_many_tokens; 0: no cap")
 	t.duration(fs, &t.historyInterval, "history-interval", "IST_HISTORY_INTERVAL", 5*time.Second,
 		"how often order history changes are saved; 0: only when many are waiting, on backup and on shutdown")
 	t.int(fs, &t.historyOrders, "history-orders", "IST_HISTORY_ORDERS", server.DefaultHistoryOrders,
@@ -125,6 +128,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		{"--rate-burst", t.rateBurst < 0},
 		{"--anon-rate-limit", t.anonRateLimit < 0},
 		{"--anon-rate-burst", t.anonRateBurst < 0},
+		{"--max-tokens", t.maxTokens < 0},
 		{"--history-interval", t.historyInterval < 0},
 		{"--history-orders", t.historyOrders < 0},
 		{"--history-fills", t.historyFills < 0},
@@ -170,6 +174,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		return n
 	}
 	o.HistoryOrders, o.HistoryFills = orAll(t.historyOrders), orAll(t.historyFills)
+	o.MaxTokens = orAll(t.maxTokens)
 	o.SnapshotInterval, o.RequestTimeout = t.snapshotInterval, t.requestTimeout
 	o.MaxBodySize, o.MaxBatchBodySize = t.maxBody, t.maxBatchBody
 	o.Capacity = engine.Capacity{Orders: t.reserveOrders, BookOrders: t.reserveBookOrders}
