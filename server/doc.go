@@ -206,9 +206,11 @@
 //
 // Server.Backup (and POST /v1/admin/backup {"to": DIR}) writes an online,
 // consistent copy of the data directory, from which istd can start.
-// `istd backup --to DIR` does the same offline, opening the data
-// directory itself: it fails while istd runs, since the directory is
-// locked; use the admin endpoint then.
+// DIR is a path of the server's machine (relative: to its working
+// directory) and must not exist. Open fails with ErrDataDirInUse while
+// another Server holds the data directory; `istd backup --to DIR` then
+// asks the running istd for the backup through the admin endpoint, and
+// otherwise opens the directory itself.
 //
 // # Metrics
 //
