@@ -103,6 +103,16 @@ func (sc *copyScenario) wantWallet(id uint64, quote, base int64) {
 	}
 }
 
+// wantFollowers checks the leader's view: open relations and active ones
+// (its followers).
+func (sc *copyScenario) wantFollowers(open, active int) {
+	sc.t.Helper()
+	v, err := sc.s.LeaderView(leader1)
+	if err != nil || len(v.Relations) != open || v.Active != active {
+		sc.t.Fatalf("leader view %+v, %v: want %d open, %d active relations", v, err, open, active)
+	}
+}
+
 // The worked example of COPY_TRADING.md: the leader holds 10,000 USDT and
 // buys 2.5 ETH at 2,000 (r = 0.5); a proportional relation with 1,000
 // USDT spends 500 and buys 0.25 ETH with an IOC limit at 2,020.
@@ -219,7 +229,10 @@ func TestCopyPauseThenLeaderSells(t *testing.T) {
 	sc.lim(maker, book.Sell, px(2000), 300)
 	sc.lim(leader1, book.Buy, px(2000), 250) // wallet: 25 lots
 	sc.wantWallet(rel, 500*usdt, 25*ethLot)
+	sc.wantFollowers(1, 1)
 	sc.ok(Command{Kind: CmdPauseFollow, Account: 3, Copy: CopySpec{Relation: rel}})
+	// Open, but not a follower while paused.
+	sc.wantFollowers(1, 0)
 	sc.lim(leader1, book.Buy, px(2000), 25) // not mirrored
 	if sk := sc.events(EvCopySkipped); len(sk) != 1 || sk[0].CopyReason != CopyPaused {
 		t.Fatalf("paused buy: skips %+v", sk)
@@ -235,11 +248,25 @@ func TestCopyPauseThenLeaderSells(t *testing.T) {
 	sc.wantWallet(rel, 500*usdt+25*px(2000)*qscale, 0)
 	// Resume: buys are mirrored again.
 	sc.ok(Command{Kind: CmdResumeFollow, Account: 3, Copy: CopySpec{Relation: rel}})
+	sc.wantFollowers(1, 1)
 	sc.ok(Command{Kind: CmdCancelAll, Account: maker, Market: 1})
 	sc.lim(maker, book.Sell, px(2000), 100)
 	sc.lim(leader1, book.Buy, px(2000), 10)
 	if _, b := sc.wallet(rel); b == 0 {
 		t.Fatal("resumed relation did not mirror a buy")
+	}
+}
+
+// A copy wallet's account view names its relation; a user's names none.
+func TestCopyWalletAccountView(t *testing.T) {
+	sc := newCopyScenario(t, 0, 0, 3)
+	rel := sc.follow(3, 1000*usdt, CopySpec{Mode: CopyProportional, Value: ValueOne})
+	w, err := sc.s.AccountView(sc.rel(rel).wallet)
+	if err != nil || w.Relation != rel {
+		t.Fatalf("wallet view %+v, %v: want relation %d", w, err, rel)
+	}
+	if u, err := sc.s.AccountView(3); err != nil || u.Relation != 0 {
+		t.Fatalf("user view %+v, %v: want relation 0", u, err)
 	}
 }
 

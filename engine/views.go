@@ -24,6 +24,9 @@ type AccountView struct {
 	Name     Name
 	Seq      uint64
 	Balances []Balance // by asset, only assets the account ever held
+	// Relation is, for a copy wallet (the account a Follow creates for
+	// its relation), the relation's id; 0 for every other account.
+	Relation uint64
 }
 
 // Balance is an account's holding of one asset, in asset units.
@@ -53,7 +56,8 @@ func (s *State) AccountView(id uint64) (*AccountView, error) {
 		return nil, ErrUnknownAccount
 	}
 	a := &s.accounts[id]
-	v := &AccountView{Account: id, Name: a.name, Seq: s.seq, Balances: make([]Balance, 0, len(a.bal))}
+	v := &AccountView{Account: id, Name: a.name, Seq: s.seq, Balances: make([]Balance, 0, len(a.bal)),
+		Relation: a.relation}
 	for i, b := range a.bal {
 		if b.avail != 0 || b.locked != 0 {
 			v.Balances = append(v.Balances, Balance{Asset: uint32(i + 1), Available: b.avail, Locked: b.locked})
@@ -143,7 +147,11 @@ type LeaderView struct {
 	Account        uint64
 	Seq            uint64
 	ProfitShareBps int32
-	Relations      []uint64 // open relations, ascending
+	Relations      []uint64 // open (active or paused) relations, ascending
+	// Active counts the active relations among Relations: the leader's
+	// followers (COPY_TRADING.md, Leader statistics). Paused relations
+	// still mirror sells but are not counted.
+	Active int
 }
 
 // RelationView returns a fresh view of copy relation id.
@@ -163,6 +171,12 @@ func (s *State) LeaderView(account uint64) (*LeaderView, error) {
 		return nil, ErrNotLeader
 	}
 	L := &s.leaders[s.accounts[account].leader-1]
-	return &LeaderView{Account: account, Seq: s.seq, ProfitShareBps: L.profitShareBps,
-		Relations: append([]uint64(nil), L.rels...)}, nil
+	v := &LeaderView{Account: account, Seq: s.seq, ProfitShareBps: L.profitShareBps,
+		Relations: append([]uint64(nil), L.rels...)}
+	for _, id := range L.rels {
+		if s.relations[id-1].status == RelationActive {
+			v.Active++
+		}
+	}
+	return v, nil
 }

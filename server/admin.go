@@ -206,7 +206,9 @@ func (s *Server) backup(ctx *fasthttp.RequestCtx) {
 }
 
 // listAccounts handles GET /v1/admin/accounts?limit=&after=: accounts
-// with ids above after, in id order, with their balances.
+// with ids above after, in id order, with their balances and their kind:
+// "user", or "copy_wallet" for the wallet of a copy relation (created by
+// a follow, nameless), with its relation_id and owner_id (the follower).
 func (s *Server) listAccounts(ctx *fasthttp.RequestCtx) {
 	if err := s.admin(ctx); err != nil {
 		writeError(ctx, err)
@@ -237,6 +239,22 @@ func (s *Server) listAccounts(ctx *fasthttp.RequestCtx) {
 			b = append(b, ',')
 		}
 		b = s.appendAccount(b, v)
+		b = appendAccountKind(b[:len(b)-1], s.eng, v) // into the object
 	}
 	writeJSON(ctx, 200, append(b, "]}"...))
+}
+
+// appendAccountKind appends the kind of account v ("user" or
+// "copy_wallet") and, for a copy wallet, its relation_id and owner_id,
+// closing the object.
+func appendAccountKind(b []byte, e *engine.Engine, v *engine.AccountView) []byte {
+	if v.Relation == 0 {
+		return append(appendStr(b, "kind", "user"), '}')
+	}
+	b = appendStr(b, "kind", "copy_wallet")
+	b = appendUint(b, "relation_id", v.Relation)
+	if r, ok := e.Relation(v.Relation); ok {
+		b = appendUint(b, "owner_id", r.Follower)
+	}
+	return append(b, '}')
 }

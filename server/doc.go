@@ -162,7 +162,10 @@
 // PATCH /v1/social/follows/{id} {"mode","value","max_order_quote",
 // "slippage_bps","stop_loss_bps","top_up"} (omitted fields keep their
 // value; a new mode needs its value; top_up moves quote from the main
-// balance into the wallet) runs CmdAmendFollow. pause, resume, PATCH and
+// balance into the wallet) runs CmdAmendFollow. A relation's wallet is an
+// account of its own, without a name or token: GET /v1/admin/accounts
+// lists it with "kind":"copy_wallet", "relation_id" and "owner_id" (the
+// follower), user accounts with "kind":"user". pause, resume, PATCH and
 // DELETE answer the follow (200); DELETE adds "returned" (quote back in
 // the main balance; with close=keep the base comes back too) and
 // "profit_share" (paid at close). Another account's follow is 404
@@ -177,6 +180,9 @@
 // (leaderstats.go): roi, win_rate, max_drawdown and copy_gap are ratios
 // as decimal strings with 6 places ("0.052100" is 5.21%); pnl, aum and
 // copier_pnl are quote amounts; round_trips and active_followers counts.
+// Followers and AUM count active relations only (COPY_TRADING.md): the
+// profile's "followers" and the stats' active_followers and aum leave out
+// paused relations, which GET /v1/social/followers still lists.
 // POST /v1/admin/settle[?leader_id=] settles now (istd also does on its
 // --settle-interval, Server.Settle). Errors add leader_cannot_follow,
 // follower_cannot_lead, already_following and relation_closed (409);
@@ -241,9 +247,11 @@
 //
 // Server.Backup (and POST /v1/admin/backup {"to": DIR}) writes an online,
 // consistent copy of the data directory, from which istd can start.
-// `istd backup --to DIR` does the same offline, opening the data
-// directory itself: it fails while istd runs, since the directory is
-// locked; use the admin endpoint then.
+// DIR is a path of the server's machine (relative: to its working
+// directory) and must not exist. Open fails with ErrDataDirInUse while
+// another Server holds the data directory; `istd backup --to DIR` then
+// asks the running istd for the backup through the admin endpoint, and
+// otherwise opens the directory itself.
 //
 // # Metrics
 //

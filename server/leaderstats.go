@@ -140,6 +140,7 @@ type statRelation struct {
 	In, Out              int64 // allocated; NAV returned at close
 	Closed               bool
 	ClosedAt             int64
+	Paused               bool // open but paused: not among the followers nor the AUM
 	Hist                 series
 }
 
@@ -264,6 +265,11 @@ func (ls *leaderStats) apply(cmd *engine.Command, res *engine.Result) {
 			ls.close(ev.Relation)
 		}
 	}
+	if res.Err == nil && (res.Kind == engine.CmdPauseFollow || res.Kind == engine.CmdResumeFollow) {
+		if r := st.Relations[res.ID]; r != nil { // res.ID: the relation
+			r.Paused = res.Kind == engine.CmdPauseFollow
+		}
+	}
 	if m := st.Now / mins; m != st.Sweep {
 		st.Sweep = m
 		for id := range st.Leaders {
@@ -323,7 +329,7 @@ func (ls *leaderStats) rowLocked(leader uint64, w statWindow) leaderRow {
 		if r == nil || (r.Closed && r.ClosedAt < start) || len(r.Hist.Points) == 0 {
 			continue
 		}
-		if !r.Closed {
+		if !r.Closed && !r.Paused {
 			row.Followers++
 			row.AUM += ls.relNAV(r)
 		}
@@ -415,8 +421,8 @@ type leaderRow struct {
 	WinRate     float64 // winning ÷ closed round trips (0 without any)
 	RoundTrips  int     // round trips closed in the window
 	MaxDrawdown float64 // largest fall of NAV per unit from a peak (≥ 0)
-	AUM         int64   // NAV of the open relations, now
-	Followers   int     // open (active or paused) relations, now
+	AUM         int64   // NAV of the active relations, now
+	Followers   int     // active relations (not paused, not closed), now
 	CopierPnL   int64   // the followers' PnL over the window
 	CopyGap     float64 // ROI − median ROI of the relations over the window (0 without any)
 }

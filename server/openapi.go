@@ -1,8 +1,18 @@
 package server
 
-import "github.com/valyala/fasthttp"
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
 
-// openAPI is the OpenAPI 3 description of the endpoints istd serves.
+	"github.com/valyala/fasthttp"
+)
+
+// openAPI is the OpenAPI 3 description of the endpoints istd serves,
+// without what withErrors adds to it: the admin security scheme and the
+// error responses of every operation.
 const openAPI = `{"openapi":"3.0.3",
 "info":{"title":"ist","version":"v1","description":"ist matching engine HTTP API. Prices, quantities and amounts are decimal strings; every asset has 8 decimal places. Requests are rate limited (429 rate_limited) per live bearer token, and per client IP for requests without one: no token, a made-up one or a revoked one."},
 "components":{
@@ -11,12 +21,15 @@ const openAPI = `{"openapi":"3.0.3",
   "Error":{"type":"object","properties":{"error":{"type":"object","properties":{"code":{"type":"string"},"message":{"type":"string"}}}}},
   "Balance":{"type":"object","properties":{"asset":{"type":"string"},"available":{"type":"string"},"locked":{"type":"string"}}},
   "Account":{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":"string"},"balances":{"type":"array","items":{"$ref":"#/components/schemas/Balance"}}}},
-  "Market":{"type":"object","properties":{"id":{"type":"integer"},"symbol":{"type":"string"},"base":{"type":"string"},"quote":{"type":"string"},"tick_size":{"type":"string"},"lot_size":{"type":"string"},"min_notional":{"type":"string"},"maker_fee_bps":{"type":"integer"},"taker_fee_bps":{"type":"integer"},"halted":{"type":"boolean"}}},
-  "NewMarket":{"type":"object","required":["symbol","base","quote","tick_size","lot_size"],"properties":{"symbol":{"type":"string"},"base":{"type":"string"},"quote":{"type":"string"},"tick_size":{"type":"string"},"lot_size":{"type":"string"},"min_notional":{"type":"string"},"maker_fee_bps":{"type":"integer"},"taker_fee_bps":{"type":"integer"}}},
-  "Transfer":{"type":"object","required":["asset","amount","ref"],"properties":{"account_id":{"type":"integer"},"asset":{"type":"string"},"amount":{"type":"string"},"ref":{"type":"string","maxLength":36}}},
+  "Market":{"type":"object","properties":{"id":{"type":"integer"},"symbol":{"type":"string"},"base":{"type":"string"},"quote":{"type":"string"},"tick_size":{"type":"string"},"lot_size":{"type":"string"},"min_notional":{"type":"string"},"max_price":{"type":"string","description":"highest price an order may have"},"max_quantity":{"type":"string","description":"largest quantity an order may have"},"maker_fee_bps":{"type":"integer"},"taker_fee_bps":{"type":"integer"},"halted":{"type":"boolean"}}},
+  "NewMarket":{"type":"object","required":["symbol","base","quote","tick_size","lot_size"],"properties":{"symbol":{"type":"string"},"base":{"type":"string"},"quote":{"type":"string"},"tick_size":{"type":"string"},"lot_size":{"type":"string"},"min_notional":{"type":"string"},"max_price":{"type":"string","description":"positive; by default, price × quantity of the largest order must not overflow: an omitted one of max_price and max_quantity is what the other leaves, both omitted split that evenly"},"max_quantity":{"type":"string","description":"positive; default: see max_price"},"maker_fee_bps":{"type":"integer"},"taker_fee_bps":{"type":"integer"}}},
+  "Transfer":{"type":"object","description":"a withdrawal of the caller's account","required":["asset","amount","ref"],"properties":{"asset":{"type":"string"},"amount":{"type":"string"},"ref":{"type":"string","maxLength":36}}},
+  "Deposit":{"type":"object","required":["account_id","asset","amount","ref"],"properties":{"account_id":{"type":"integer"},"asset":{"type":"string"},"amount":{"type":"string"},"ref":{"type":"string","maxLength":36}}},
+  "AdminAccount":{"type":"object","properties":{"id":{"type":"integer"},"name":{"type":"string","description":"empty for a copy wallet"},"balances":{"type":"array","items":{"$ref":"#/components/schemas/Balance"}},"kind":{"enum":["user","copy_wallet"],"description":"copy_wallet: the wallet of a copy relation, created by a follow"},"relation_id":{"type":"integer","description":"copy wallets only: the relation (follow id)"},"owner_id":{"type":"integer","description":"copy wallets only: the follower's account"}}},
+  "AdminAccounts":{"type":"object","properties":{"accounts":{"type":"array","description":"in id order","items":{"$ref":"#/components/schemas/AdminAccount"}}}},
   "NewOrder":{"type":"object","required":["market","side"],"properties":{"market":{"type":"string"},"side":{"enum":["buy","sell"]},"type":{"enum":["limit","market","stop_market","stop_limit"]},"price":{"type":"string"},"quantity":{"type":"string"},"quote_quantity":{"type":"string"},"stop_price":{"type":"string"},"display_quantity":{"type":"string"},"time_in_force":{"enum":["gtc","ioc","fok"]},"post_only":{"type":"boolean"},"client_order_id":{"type":"string","maxLength":36},"stp":{"enum":["cancel_taker","cancel_maker","cancel_both","none"]}}},
   "Amend":{"type":"object","description":"give price and/or quantity; an omitted field keeps its value. Lowering quantity keeps time priority; changing price or raising quantity loses it.","properties":{"price":{"type":"string"},"quantity":{"type":"string","description":"new total quantity (filled + remaining): the remaining quantity becomes quantity minus what the order has filled when the amend is applied; it must exceed the filled quantity (else 400 invalid_argument)"}}},
-  "Order":{"type":"object","properties":{"id":{"type":"integer"},"client_order_id":{"type":"string"},"account_id":{"type":"integer"},"market":{"type":"string"},"side":{"type":"string"},"type":{"type":"string"},"price":{"type":"string"},"stop_price":{"type":"string"},"quantity":{"type":"string"},"quote_quantity":{"type":"string"},"filled":{"type":"string"},"remaining":{"type":"string"},"avg_price":{"type":"string","nullable":true},"status":{"enum":["open","partially_filled","filled","cancelled","rejected","expired"]},"time_in_force":{"type":"string"},"post_only":{"type":"boolean"},"stp":{"type":"string"},"created_at":{"type":"string","format":"date-time"},"updated_at":{"type":"string","format":"date-time"}}},
+  "Order":{"type":"object","properties":{"id":{"type":"integer"},"client_order_id":{"type":"string"},"account_id":{"type":"integer"},"market":{"type":"string"},"side":{"type":"string"},"type":{"type":"string"},"price":{"type":"string"},"stop_price":{"type":"string","description":"stop orders only"},"triggered":{"type":"boolean","description":"stop orders only: the stop price was reached"},"quantity":{"type":"string"},"quote_quantity":{"type":"string"},"filled":{"type":"string"},"remaining":{"type":"string"},"avg_price":{"type":"string","nullable":true},"status":{"enum":["open","partially_filled","filled","cancelled","rejected","expired"]},"time_in_force":{"type":"string"},"post_only":{"type":"boolean"},"stp":{"type":"string"},"created_at":{"type":"string","format":"date-time"},"updated_at":{"type":"string","format":"date-time"}}},
   "Fill":{"type":"object","properties":{"trade_id":{"type":"integer"},"order_id":{"type":"integer"},"market":{"type":"string"},"side":{"type":"string"},"price":{"type":"string"},"quantity":{"type":"string"},"fee":{"type":"string"},"fee_asset":{"type":"string"},"liquidity":{"enum":["maker","taker"]},"time":{"type":"string","format":"date-time"}}},
   "Book":{"type":"object","properties":{"market":{"type":"string"},"sequence":{"type":"integer"},"bids":{"type":"array","items":{"type":"array","items":{"type":"string"}}},"asks":{"type":"array","items":{"type":"array","items":{"type":"string"}}}}},
   "Trade":{"type":"object","properties":{"id":{"type":"integer","description":"sequence × 65536 + event index, as trade_id of fills"},"price":{"type":"string"},"quantity":{"type":"string"},"side":{"enum":["buy","sell"],"description":"the taker's side"},"time":{"type":"string","format":"date-time"}}},
@@ -24,8 +37,8 @@ const openAPI = `{"openapi":"3.0.3",
   "Candle":{"type":"object","properties":{"start":{"type":"string","format":"date-time"},"open":{"type":"string"},"high":{"type":"string"},"low":{"type":"string"},"close":{"type":"string"},"volume":{"type":"string","description":"base quantity"},"quote_volume":{"type":"string"},"trades":{"type":"integer"}}},
   "Candles":{"type":"object","properties":{"market":{"type":"string"},"interval":{"enum":["1m","5m","1h","1d"]},"candles":{"type":"array","description":"oldest first; only intervals with trades","items":{"$ref":"#/components/schemas/Candle"}}}},
   "LeaderProfileUpdate":{"type":"object","properties":{"display_name":{"type":"string","maxLength":64},"bio":{"type":"string","maxLength":1000},"profit_share_bps":{"type":"integer","minimum":0,"maximum":5000}}},
-  "LeaderProfile":{"type":"object","properties":{"account_id":{"type":"integer"},"display_name":{"type":"string"},"bio":{"type":"string"},"profit_share_bps":{"type":"integer"},"followers":{"type":"integer","description":"open relations"}}},
-  "LeaderStats":{"type":"object","description":"ratios are decimal strings with 6 places (0.05 = 5%); amounts in the quote asset","properties":{"roi":{"type":"string"},"pnl":{"type":"string"},"win_rate":{"type":"string"},"round_trips":{"type":"integer"},"max_drawdown":{"type":"string"},"aum":{"type":"string"},"active_followers":{"type":"integer"},"copier_pnl":{"type":"string"},"copy_gap":{"type":"string","description":"leader ROI minus the median follower ROI"}}},
+  "LeaderProfile":{"type":"object","properties":{"account_id":{"type":"integer"},"display_name":{"type":"string"},"bio":{"type":"string"},"profit_share_bps":{"type":"integer"},"followers":{"type":"integer","description":"active relations (paused ones are not counted)"}}},
+  "LeaderStats":{"type":"object","description":"ratios are decimal strings with 6 places (0.05 = 5%); amounts in the quote asset","properties":{"roi":{"type":"string"},"pnl":{"type":"string"},"win_rate":{"type":"string"},"round_trips":{"type":"integer"},"max_drawdown":{"type":"string"},"aum":{"type":"string","description":"NAV of the active relations"},"active_followers":{"type":"integer","description":"active relations (paused ones are not counted)"},"copier_pnl":{"type":"string"},"copy_gap":{"type":"string","description":"leader ROI minus the median follower ROI"}}},
   "LeaderRow":{"allOf":[{"$ref":"#/components/schemas/LeaderStats"},{"type":"object","properties":{"rank":{"type":"integer"},"account_id":{"type":"integer"},"display_name":{"type":"string"},"profit_share_bps":{"type":"integer"}}}]},
   "Leaderboard":{"type":"object","properties":{"sort":{"type":"string"},"window":{"type":"string"},"leaders":{"type":"array","items":{"$ref":"#/components/schemas/LeaderRow"}}}},
   "LeaderPage":{"allOf":[{"$ref":"#/components/schemas/LeaderProfile"},{"type":"object","properties":{"stats":{"type":"object","properties":{"7d":{"$ref":"#/components/schemas/LeaderStats"},"30d":{"$ref":"#/components/schemas/LeaderStats"},"all":{"$ref":"#/components/schemas/LeaderStats"}}},"recent_trades":{"type":"array","description":"the leader's latest fills, newest first","items":{"$ref":"#/components/schemas/Fill"}}}}]},
@@ -46,10 +59,10 @@ const openAPI = `{"openapi":"3.0.3",
  "/v1/tokens/{id}":{"delete":{"description":"Revokes a token of the caller's. Every stream authenticated with it is closed (1008, reason \"token revoked\") before this answers, and gets no more messages.","parameters":[{"name":"id","in":"path","required":true,"schema":{"type":"integer"}}],"responses":{"200":{"description":"revoked"},"404":{"description":"no such token of the caller's"}}}},
  "/v1/withdrawals":{"post":{"requestBody":{"content":{"application/json":{"schema":{"$ref":"#/components/schemas/Transfer"}}}},"responses":{"201":{"description":"withdrawn"},"200":{"description":"ref already used"}}}},
  "/v1/admin/markets":{"post":{"requestBody":{"content":{"application/json":{"schema":{"$ref":"#/components/schemas/NewMarket"}}}},"responses":{"201":{"description":"market","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Market"}}}}}}},
- "/v1/admin/deposits":{"post":{"requestBody":{"content":{"application/json":{"schema":{"$ref":"#/components/schemas/Transfer"}}}},"responses":{"201":{"description":"deposited"},"200":{"description":"ref already used"}}}},
+ "/v1/admin/deposits":{"post":{"requestBody":{"content":{"application/json":{"schema":{"$ref":"#/components/schemas/Deposit"}}}},"responses":{"201":{"description":"deposited"},"200":{"description":"ref already used"}}}},
  "/v1/admin/markets/{symbol}/halt":{"post":{"parameters":[{"name":"symbol","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"halted"}}}},
  "/v1/admin/markets/{symbol}/resume":{"post":{"parameters":[{"name":"symbol","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"resumed"}}}},
- "/v1/admin/accounts":{"get":{"parameters":[{"name":"limit","in":"query","schema":{"type":"integer"}},{"name":"after","in":"query","schema":{"type":"integer"}}],"responses":{"200":{"description":"accounts with balances"}}}},
+ "/v1/admin/accounts":{"get":{"parameters":[{"name":"limit","in":"query","schema":{"type":"integer"}},{"name":"after","in":"query","schema":{"type":"integer"}}],"responses":{"200":{"description":"accounts with balances and kind","content":{"application/json":{"schema":{"$ref":"#/components/schemas/AdminAccounts"}}}}}}},
  "/v1/admin/backup":{"post":{"requestBody":{"content":{"application/json":{"schema":{"type":"object","properties":{"to":{"type":"string"}}}}}},"responses":{"201":{"description":"online backup written"}}}},
  "/v1/orders":{
   "post":{"requestBody":{"content":{"application/json":{"schema":{"$ref":"#/components/schemas/NewOrder"}}}},"responses":{"201":{"description":"order and its fills"},"200":{"description":"client_order_id already used by an order with the same parameters: the original order, as GET /v1/orders/{id} shows it, and no fills"},"409":{"description":"duplicate_client_order_id: client_order_id already used by an order with other parameters, or by one no longer in the order history (the message names its id); nothing changed"}}},
@@ -84,6 +97,137 @@ const openAPI = `{"openapi":"3.0.3",
  "/v1/markets/{symbol}/ticker":{"get":{"security":[],"parameters":[{"name":"symbol","in":"path","required":true,"schema":{"type":"string"}}],"responses":{"200":{"description":"last price, best bid and ask, 24-hour statistics","content":{"application/json":{"schema":{"$ref":"#/components/schemas/Ticker"}}}},"404":{"description":"unknown market"}}}}
 }}`
 
+// openAPIDoc is the document served at /v1/openapi.json.
+var openAPIDoc = mustWithErrors(openAPI)
+
 func serveOpenAPI(ctx *fasthttp.RequestCtx) {
-	writeJSON(ctx, 200, []byte(openAPI))
+	writeJSON(ctx, 200, openAPIDoc)
+}
+
+// errorResponses are the error responses an operation may document, by
+// status: components.responses of the served document.
+var errorResponses = map[string]string{
+	"400": "Bad request: invalid_argument (malformed JSON, an unknown or missing field, a bad value), " +
+		"insufficient_funds, would_cross",
+	"401": "unauthenticated: no bearer token, or an unknown or revoked one",
+	"403": "forbidden: a user token on an admin operation, the admin token on a user operation, " +
+		"or sign-up disabled",
+	"404": "not_found: an unknown id, market, asset, account or leader, or another account's order or follow",
+	"409": "Conflict with the current state: market_halted, already_exists, ref_conflict, leader_cannot_follow, " +
+		"follower_cannot_lead, already_following, relation_closed",
+	"413": "invalid_argument: the request body is over the limit (--max-body; --max-batch-body for a batch)",
+	"429": "rate_limited: over the rate limit of the token or, without one, of the client IP; retry after Retry-After seconds",
+	"503": "overloaded (the engine's queue is full: retry later) or unavailable (shutting down)",
+}
+
+// Operations that may answer 404 or 409 beyond those errorsOf derives,
+// by "METHOD path".
+var (
+	notFoundOps = []string{"GET /v1/account", "POST /v1/withdrawals", "POST /v1/admin/deposits",
+		"POST /v1/orders", "GET /v1/orders", "DELETE /v1/orders", "GET /v1/fills",
+		"PUT /v1/social/leader", "POST /v1/social/follows", "POST /v1/admin/settle"}
+	conflictOps = []string{"POST /v1/withdrawals", "POST /v1/admin/deposits", "POST /v1/admin/markets",
+		"POST /v1/orders", "PATCH /v1/orders/{id}", "PUT /v1/social/leader", "POST /v1/social/follows",
+		"PATCH /v1/social/follows/{id}", "DELETE /v1/social/follows/{id}",
+		"POST /v1/social/follows/{id}/pause", "POST /v1/social/follows/{id}/resume"}
+)
+
+// errorsOf returns the error statuses operation op ("METHOD path") may
+// answer: 429 on every path but the health and metrics ones; 400 with a
+// body or parameters, 413 with a body; 401 and 403 with a token; 404 with
+// a path parameter or in notFoundOps; 409 in conflictOps; 503 on writes.
+func errorsOf(op string, secured, body, params bool) []string {
+	method, path, _ := strings.Cut(op, " ")
+	var out []string
+	add := func(ok bool, status string) {
+		if ok {
+			out = append(out, status)
+		}
+	}
+	add(body || params, "400")
+	add(secured, "401")
+	add(secured || op == "POST /v1/accounts", "403")
+	add(strings.Contains(path, "{") || slices.Contains(notFoundOps, op), "404")
+	add(slices.Contains(conflictOps, op), "409")
+	add(body, "413")
+	add(!slices.Contains([]string{"/healthz", "/readyz", "/metrics"}, path), "429")
+	add(method != "GET" || path == "/readyz" || path == "/v1/stream", "503")
+	return out
+}
+
+// mustWithErrors returns doc with the admin security scheme on the
+// /v1/admin/ operations and the error responses of errorsOf on every
+// operation (kept where doc gives them already). It panics if doc is not
+// valid JSON: doc is the constant above.
+func mustWithErrors(doc string) []byte {
+	b, err := withErrors(doc)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
+// withErrors is mustWithErrors returning the error.
+func withErrors(doc string) ([]byte, error) {
+	var d map[string]any
+	dec := json.NewDecoder(strings.NewReader(doc))
+	dec.UseNumber()
+	if err := dec.Decode(&d); err != nil {
+		return nil, fmt.Errorf("server: openapi: %w", err)
+	}
+	errSchema := map[string]any{"application/json": map[string]any{
+		"schema": map[string]any{"$ref": "#/components/schemas/Error"}}}
+	comps := d["components"].(map[string]any)
+	resps := map[string]any{}
+	for status, desc := range errorResponses {
+		resps["E"+status] = map[string]any{"description": desc, "content": errSchema}
+	}
+	comps["responses"] = resps
+	comps["securitySchemes"] = map[string]any{
+		"bearer": map[string]any{"type": "http", "scheme": "bearer",
+			"description": "a user token (POST /v1/accounts, POST /v1/tokens)"},
+		"adminBearer": map[string]any{"type": "http", "scheme": "bearer",
+			"description": "the admin token given to istd (--admin-token, IST_ADMIN_TOKEN); a user token gets 403"},
+	}
+	for path, item := range d["paths"].(map[string]any) {
+		item := item.(map[string]any)
+		_, pathParams := item["parameters"]
+		for method, o := range item {
+			if method == "parameters" {
+				continue
+			}
+			o := o.(map[string]any)
+			sec, hasSec := o["security"].([]any)
+			secured := !hasSec || len(sec) > 0
+			if strings.HasPrefix(path, "/v1/admin/") {
+				o["security"] = []any{map[string]any{"adminBearer": []any{}}}
+				o["tags"] = []any{"admin"}
+				desc := "Admin only: takes the admin token, not a user token."
+				if more, ok := o["description"].(string); ok {
+					desc += " " + more
+				}
+				o["description"] = desc
+			}
+			_, body := o["requestBody"]
+			_, params := o["parameters"]
+			op := strings.ToUpper(method) + " " + path
+			rs := o["responses"].(map[string]any)
+			for _, status := range errorsOf(op, secured, body, params || pathParams) {
+				if r, ok := rs[status].(map[string]any); ok {
+					if _, ok := r["content"]; !ok {
+						r["content"] = errSchema
+					}
+					continue
+				}
+				rs[status] = map[string]any{"$ref": "#/components/responses/E" + status}
+			}
+		}
+	}
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(d); err != nil {
+		return nil, fmt.Errorf("server: openapi: %w", err)
+	}
+	return bytes.TrimSpace(out.Bytes()), nil
 }

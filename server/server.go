@@ -270,6 +270,7 @@ func Open(opts *Options) (*Server, error) {
 			Msg("leader statistics are behind the engine: holdings reconciled, the gap is missing from their history")
 		s.stats.reconcile(e, state.Seq())
 	}
+	s.stats.syncPaused(e)
 	s.unsub = e.Subscribe(s.onResult)
 	s.reg, s.met = newMetrics(s)
 	s.metricsH = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))

@@ -426,7 +426,7 @@ func (s *Server) appendLeaderProfile(b []byte, v *engine.LeaderView) []byte {
 	b = appendStr(b, "display_name", s.displayName(v.Account))
 	b = appendStr(b, "bio", prof.Bio)
 	b = appendInt(b, "profit_share_bps", int64(v.ProfitShareBps))
-	return appendInt(b, "followers", int64(len(v.Relations)))
+	return appendInt(b, "followers", int64(v.Active)) // active relations: paused ones are not counted
 }
 
 // appendRatio appends a ratio field as a decimal string with 6 places

@@ -94,6 +94,21 @@ func (s *Server) saveStats() error {
 	return nil
 }
 
+// syncPaused takes which open relations are paused from the engine's
+// views, published for the recovered state by engine.Open: statistics
+// saved before the ledger tracked pauses hold none. From then on, apply
+// follows pauses and resumes.
+func (ls *leaderStats) syncPaused(e *engine.Engine) {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	e.Relations(func(v *engine.RelationView) bool {
+		if r := ls.st.Relations[v.ID]; r != nil {
+			r.Paused = v.Status == engine.RelationPaused
+		}
+		return true
+	})
+}
+
 // reconcile brings the ledger up to the engine's state at seq, for when
 // the statistics missed results: a first start on an older data
 // directory, or a save older than the engine snapshot the log was

@@ -4,13 +4,22 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/sstable"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/rs/zerolog"
 )
+
+// ErrDataDirInUse is the error of Open when another Server holds the data
+// directory: an istd process running on it, or a Server of this process
+// not yet closed. `istd backup` then asks the running istd for an online
+// backup.
+var ErrDataDirInUse = errors.New("server: data directory in use")
 
 // store keeps the server's own metadata, which the engine does not: the
 // admin token hash, user token hashes and the read model of order history
@@ -30,7 +39,8 @@ import (
 //	"stats/leaders"      leader statistics: version byte 1 + gob of
 //	                     statsState (see leaderstats.go)
 type store struct {
-	db *pebble.DB
+	db   *pebble.DB
+	lock *pebble.Lock // of DATA/server, released after db closes
 	// The history's base and segments (histseg.go), written by one
 	// goroutine at a time (the server serializes saves): the base in
 	// force and its bytes, the number of the next segment, the bytes of
@@ -57,18 +67,34 @@ func openStore(dataDir string, log *zerolog.Logger) (*store, error) {
 	// older levels.
 	opts := &pebble.Options{Logger: pebbleLogger{log}, MemTableSize: 64 << 20}
 	opts.Levels[0].Compression = func() *sstable.CompressionProfile { return sstable.NoCompression }
-	db, err := pebble.Open(filepath.Join(dataDir, "server"), opts)
-	if err != nil {
+	dir := filepath.Join(dataDir, "server")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("server: open metadata store: %w", err)
 	}
-	return &store{db: db, compactMin: compactMinBytes}, nil
+	// The lock of DATA/server, taken first, guards the whole data
+	// directory: the log (wal.Open) is opened after it.
+	lock, err := pebble.LockDirectory(dir, vfs.Default)
+	if err != nil {
+		var pe *fs.PathError
+		if !errors.As(err, &pe) { // not creating the lock file, but locking it
+			return nil, fmt.Errorf("%w: %s is locked (%v)", ErrDataDirInUse, dataDir, err)
+		}
+		return nil, fmt.Errorf("server: open metadata store: %w", err)
+	}
+	opts.Lock = lock
+	db, err := pebble.Open(dir, opts)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("server: open metadata store: %w", err)
+	}
+	return &store{db: db, lock: lock, compactMin: compactMinBytes}, nil
 }
 
 func (s *store) close() error {
 	if s.batch != nil {
 		s.batch.Close()
 	}
-	return s.db.Close()
+	return errors.Join(s.db.Close(), s.lock.Close())
 }
 
 // get returns a copy of the value of key, or nil if there is none.

@@ -2,7 +2,7 @@
 // API of API.md.
 //
 //	go run ./cmd/istd [--data-dir DIR] [--listen ADDR] [--admin-token TOKEN] [--tls-cert FILE --tls-key FILE]
-//	go run ./cmd/istd backup --to DIR [--data-dir DIR]
+//	go run ./cmd/istd backup --to DIR [--data-dir DIR] [--listen ADDR] [--admin-token TOKEN] [--tls-cert FILE]
 //
 // Every flag has an environment variable: IST_DATA_DIR (default ./data),
 // IST_LISTEN (default 127.0.0.1:8080), IST_ADMIN_TOKEN (default: the
@@ -49,10 +49,13 @@
 // the most orders in flight before requests are refused as overloaded.
 // The Go runtime's GOGC and GOMEMLIMIT apply too (docs/operations.md).
 //
-// `istd backup` opens the data directory itself, so it works only while
-// istd is not running. For an online backup of a running istd, call
-// POST /v1/admin/backup {"to": DIR} with the admin token, or
-// server.Server.Backup from Go.
+// `istd backup --to DIR` writes an online, consistent backup that istd
+// can start from (backup.go). While an istd runs on the data directory, it
+// asks that istd for it (POST /v1/admin/backup), at --listen with the
+// admin token of --admin-token (IST_LISTEN, IST_ADMIN_TOKEN: the settings
+// istd runs with; --tls-cert or IST_TLS_CERT if it serves HTTPS); else it
+// opens the data directory itself. DIR, made absolute here, is written by
+// whichever process holds the directory, on this machine.
 package main
 
 import (
@@ -177,32 +180,4 @@ func run(args []string, stdout io.Writer) error {
 	err = s.Shutdown(ctx)
 	log.Info().Err(err).Msg("stopped")
 	return errors.Join(serveErr, err)
-}
-
-// backup runs `istd backup --to DIR`.
-func backup(args []string, stdout io.Writer) error {
-	fs := flag.NewFlagSet("istd backup", flag.ContinueOnError)
-	dataDir := fs.String("data-dir", env("IST_DATA_DIR", "./data"), "data directory (IST_DATA_DIR)")
-	to := fs.String("to", "", "backup directory (must not exist)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *to == "" {
-		return errors.New("backup: --to DIR is required")
-	}
-	if _, err := os.Stat(*dataDir); err != nil {
-		return fmt.Errorf("backup: %w", err)
-	}
-	log := zerolog.New(server.MaskSecrets(os.Stderr)).With().Timestamp().Logger().Level(zerolog.WarnLevel)
-	s, err := server.Open(&server.Options{DataDir: *dataDir, Logger: &log})
-	if err != nil {
-		return fmt.Errorf("backup: %w (is istd running? use POST /v1/admin/backup)", err)
-	}
-	berr := s.Backup(*to)
-	cerr := s.Close()
-	if berr != nil {
-		return berr
-	}
-	fmt.Fprintf(stdout, "backup written to %s\n", *to)
-	return cerr
 }
