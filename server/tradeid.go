@@ -28,9 +28,9 @@ import (
 // the upgrade. Either way ids stay below 2^53 (exact in JSON) for any
 // realistic history: from 0, for 2^53 trades (285 years at a million a
 // second); after an upgrade, base is below 2^53 if the earlier release
-// stayed below sequence 2^37 (where its own ids passed 2^53), and leaves
-// room for 2^53 − base trades: 2^53 − 2^46, about 9 × 10^15, after a
-// history of a billion commands.
+// stopped before sequence 2^37 − 1 (from 2^37 its own ids passed 2^53),
+// and leaves room for 2^53 − base trades: 2^53 − 2^46, about 9 × 10^15,
+// after a history of a billion (2^30) commands.
 
 // tradeID returns the id of the k-th trade event (k from 1) of res, for
 // a data directory with trade id base base.
