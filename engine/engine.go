@@ -103,18 +103,19 @@ type Result struct {
 // Its size is a multiple of 64 and the ring's array starts on a page, so
 // every slot starts on a cache line: what the matcher writes (out,
 // events) fills its first line, and a trading command's fields the next
-// three (see Command): four lines move between cores per command.
+// three (see Command): four lines move between cores per command. done
+// and fut, the producer's, share the last line with batchEnd.
 type slot struct {
 	out    Outcome
 	events []Event
-	done   func(*Result)
 	cmd    Command
+	done   func(*Result)
 	fut    *future
 	// batchEnd: a batch of the matcher ended at this slot; what it left
 	// after the batch is in Engine.after at the same index. Only a few
 	// slots have one, so the rest do not carry (or touch) its fields.
 	batchEnd bool
-	_        [55]byte // to a multiple of 64 bytes (TestSlotLayout)
+	_        [47]byte // to a multiple of 64 bytes (TestSlotLayout)
 }
 
 // slotEvents is the room for events each ring slot has in

@@ -6,8 +6,9 @@ import (
 )
 
 // The ring slot is a whole number of cache lines, with the matcher's
-// outputs in the first and a trading command's fields in the next three
-// (see slot and Command).
+// outputs in the first, a trading command's fields in the next three and
+// the producer's done and fut in one line with batchEnd (see slot and
+// Command).
 func TestSlotLayout(t *testing.T) {
 	if unsafe.Sizeof(uintptr(0)) != 8 {
 		t.Skip("the padding is computed for 64-bit pointers")
@@ -16,8 +17,11 @@ func TestSlotLayout(t *testing.T) {
 	if n := unsafe.Sizeof(s); n%64 != 0 {
 		t.Errorf("slot is %d bytes, not a multiple of 64", n)
 	}
-	if end := unsafe.Offsetof(s.done) + unsafe.Sizeof(s.done); end > 64 {
-		t.Errorf("out, events and done end at %d, past the first line", end)
+	if end := unsafe.Offsetof(s.events) + unsafe.Sizeof(s.events); end > 64 {
+		t.Errorf("out and events end at %d, past the first line", end)
+	}
+	if line, end := unsafe.Offsetof(s.done)/64, unsafe.Offsetof(s.batchEnd); end/64 != line {
+		t.Errorf("done at %d and batchEnd at %d are not in one line", unsafe.Offsetof(s.done), end)
 	}
 	var c Command
 	if off := unsafe.Offsetof(s.cmd); off != 64 {

@@ -178,6 +178,7 @@ func (s *State) settle(m *market, bevs []book.Event, dst []Event) []Event {
 		case book.EvAccepted, book.EvTriggered, book.EvAmended:
 			ids = append(ids, ev.OrderID)
 		case book.EvTrade:
+			s.trades++
 			ev.TakerFee, ev.MakerFee = s.trade(m, &ev.Event)
 			if ev.MakerRemaining == 0 {
 				s.finish(m, ev.MakerID)

@@ -15,14 +15,15 @@ import (
 
 // Snapshot encoding of a State, little-endian throughout:
 //
-//	+------+---------+-----+-----------+--------+---------+----------+------------+----------+------+---------+-----------+--------+
-//	| ISTS | version | seq | nextOrder | assets | markets | accounts | client ids | done ids | refs | leaders | relations | crc32c |
-//	| 4 B  | u16     | u64 | u64       | ...    | ...     | ...      | ...        | ...      | ...  | ...     | ...       | u32    |
-//	+------+---------+-----+-----------+--------+---------+----------+------------+----------+------+---------+-----------+--------+
+//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+------+---------+-----------+--------+
+//	| ISTS | version | seq | nextOrder | trades | assets | markets | accounts | client ids | done ids | refs | leaders | relations | crc32c |
+//	| 4 B  | u16     | u64 | u64       | u64    | ...    | ...     | ...      | ...        | ...      | ...  | ...     | ...       | u32    |
+//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+------+---------+-----------+--------+
 //
-// Each list is a u32 count followed by fixed-size entries, in id order
-// (never map order): assets (name, supply); markets (name, spec, halted,
-// last price, then the book's live orders as listed by book.All, each
+// trades, the number of trades executed (State.Trades), is there from
+// version 3. Each list is a u32 count followed by fixed-size entries, in
+// id order (never map order): assets (name, supply); markets (name, spec,
+// halted, last price, then the book's live orders as listed by book.All, each
 // followed by the engine's record of it: limit, locked, client order id,
 // from version 2 its size as placed: quantity and quote budget, and from
 // version 3 its filled quantity, place fingerprint, the part of a
@@ -34,8 +35,9 @@ import (
 // sorted by (account, ref); then (version 2) leaders (account, profit
 // share, rotation) in profile order and copy relations in id order.
 // Versions 1 (no sizes, no copy lists) and 2 are still read: their
-// fingerprints are unknown (0: a resend of a client order id is taken to
-// be the same order) and an order's filled quantity is its size as placed
+// trade count is 0 (trades are counted from their sequence number on),
+// their fingerprints are unknown (0: a resend of a client order id is
+// taken to be the same order) and an order's filled quantity is its size as placed
 // minus its open quantity (exact unless a CmdAmend changed it), and
 // its fills are taken to have spent the fixed_quote part they would
 // have without amends. The
@@ -43,7 +45,8 @@ import (
 // State.Hash.
 
 // snapshotVersion is the version AppendSnapshot writes. 2: order sizes,
-// copy relations and leaders; 3: filled quantities and place fingerprints.
+// copy relations and leaders; 3: the trade count, filled quantities and
+// place fingerprints.
 const snapshotVersion = 3
 
 var snapshotMagic = [4]byte{'I', 'S', 'T', 'S'}
@@ -66,6 +69,7 @@ func (s *State) AppendSnapshot(dst []byte) []byte {
 	w.u16(snapshotVersion)
 	w.u64(s.seq)
 	w.u64(s.nextOrder)
+	w.u64(s.trades)
 	w.u32(uint32(len(s.assets)))
 	for i, a := range s.assets {
 		w.bytes(a[:])
@@ -205,6 +209,9 @@ func DecodeState(data []byte) (*State, error) {
 	s := NewState()
 	s.seq = r.u64()
 	s.nextOrder = r.u64()
+	if version >= 3 {
+		s.trades = r.u64()
+	}
 	for n := r.count(24 + 8); n > 0; n-- {
 		var name Name
 		copy(name[:], r.take(len(name)))

@@ -174,7 +174,7 @@ func TestSnapshotNonCanonical(t *testing.T) {
 	// Market 1 follows the header and the 3 assets; its orders follow its
 	// name, spec, halted flag, last price and count: bids best first,
 	// then the stop.
-	market := 4 + 2 + 8 + 8 + 4 + 3*(24+8) + 4
+	market := 4 + 2 + 8 + 8 + 8 + 4 + 3*(24+8) + 4
 	halted := market + 24 + 80
 	const recSize = orderInfoSize + 16 + 36 + 41
 	order := func(id uint64) int {

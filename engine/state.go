@@ -43,6 +43,12 @@ type Outcome struct {
 	// client order id only with the original's parameters (see
 	// ClientIDWindow); else it fails with ErrDuplicateClientID.
 	Duplicate bool
+	// Trades is the number of trades the state had executed before the
+	// command (State.Trades): the command's k-th trade event (book.EvTrade,
+	// counting from 1 over all its events, mirrored fills included) is
+	// trade number Trades+k of the state's history, a number no other
+	// trade has. Set for every command, failed ones included.
+	Trades uint64
 }
 
 // State is the deterministic state machine of ist: assets, markets with
@@ -62,6 +68,7 @@ type State struct {
 	supply       []int64 // by asset id-1: deposits − withdrawals
 	nextOrder    uint64
 	seq          uint64 // last applied sequence number
+	trades       uint64 // trades ever executed (EvTrade events)
 
 	relations []relation // by id-1, closed ones included
 	leaders   []leader   // by account.leader-1
@@ -233,10 +240,24 @@ func (s *State) Reserve(c Capacity) {
 // Seq returns the sequence number of the last applied command.
 func (s *State) Seq() uint64 { return s.seq }
 
+// Trades returns the number of trades executed so far: every EvTrade
+// event Apply has emitted, mirrored copy-trading fills included. It is
+// part of the state (snapshots keep it; a state restored from a snapshot
+// of version 2 or older counts from 0 at its sequence number).
+func (s *State) Trades() uint64 { return s.trades }
+
 // Apply executes one command and appends its events to dst. It returns the
 // command's outcome and the extended slice. A command that fails changes
 // nothing but the last applied sequence number.
 func (s *State) Apply(cmd *Command, dst []Event) (Outcome, []Event) {
+	trades := s.trades
+	out, dst := s.apply(cmd, dst)
+	out.Trades = trades
+	return out, dst
+}
+
+// apply is Apply without Outcome.Trades.
+func (s *State) apply(cmd *Command, dst []Event) (Outcome, []Event) {
 	s.seq = cmd.Seq
 	switch cmd.Kind {
 	case CmdCreateAsset:

@@ -77,9 +77,15 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		// On the engine's output goroutine: copy what we keep.
 		it := &items[res.Tag-first]
 		it.res, it.seq, it.time = res.Outcome, res.Seq, res.Time
+		k := 0 // trade events seen
 		for j := range res.Events {
-			if ev := &res.Events[j]; ev.Kind == book.EvTrade && ev.OrderID == res.ID && !res.Duplicate {
-				it.fills = append(it.fills, fillRec{TradeID: res.Seq<<16 | uint64(min(j, 1<<16-1)), OrderID: res.ID,
+			ev := &res.Events[j]
+			if ev.Kind != book.EvTrade {
+				continue
+			}
+			k++
+			if ev.OrderID == res.ID && !res.Duplicate {
+				it.fills = append(it.fills, fillRec{TradeID: tradeID(s.rm.tradeBase, res, k), OrderID: res.ID,
 					Market: it.m.id, Side: it.o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: res.Time})
 			}
 		}

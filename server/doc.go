@@ -119,8 +119,11 @@
 // Requests add display_quantity (icebergs) to orders and max_price and
 // max_quantity to markets (default: the engine's overflow budget split
 // evenly, see units.spec); answers add token_id, duplicate and, for
-// stops, triggered. trade_id is the command's sequence number × 65536 plus
-// the event's index. The book's depth is at most the engine's
+// stops, triggered. trade_id numbers trades: unique, increasing in the
+// order they happened, the same in every answer and stream and across
+// restarts, and below 2^53 (tradeid.go; a data directory an earlier
+// release wrote continues above the ids that release gave, sequence ×
+// 65536 plus the event's index). The book's depth is at most the engine's
 // DepthLevels (50). POST /v1/orders/batch submits its orders together and
 // answers 200 with one result per input; its body may be up to
 // MaxBatchBodySize (1 MiB), other bodies up to MaxBodySize (64 KiB).

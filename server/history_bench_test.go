@@ -24,17 +24,18 @@ func tempStore(tb testing.TB) *store {
 
 // tradePair applies two results to m: a sell of account 1+k%accounts
 // resting, then a buy of another account taking it (two done orders, two
-// fills, a trade).
+// fills, a trade: the engine's trade number k+1, k from 0 up by one a
+// call).
 func tradePair(m *readModel, seq *uint64, k, accounts int) {
 	seller, buyer := uint64(1+k%accounts), uint64(1+(k+1)%accounts)
 	sell, buy := uint64(2*k+1), uint64(2*k+2)
 	*seq++
 	m.apply(&engine.Result{Seq: *seq, Time: int64(*seq) * int64(time.Millisecond), Kind: engine.CmdPlace,
-		Outcome: engine.Outcome{ID: sell}, Events: []engine.Event{{Market: 1, Event: book.Event{Kind: book.EvAccepted,
+		Outcome: engine.Outcome{ID: sell, Trades: uint64(k)}, Events: []engine.Event{{Market: 1, Event: book.Event{Kind: book.EvAccepted,
 			OrderID: sell, Owner: seller, Side: book.Sell, Price: 100, Qty: 1}}}})
 	*seq++
 	m.apply(&engine.Result{Seq: *seq, Time: int64(*seq) * int64(time.Millisecond), Kind: engine.CmdPlace,
-		Outcome: engine.Outcome{ID: buy}, Events: []engine.Event{
+		Outcome: engine.Outcome{ID: buy, Trades: uint64(k)}, Events: []engine.Event{
 			{Market: 1, Event: book.Event{Kind: book.EvAccepted, OrderID: buy, Owner: buyer, Side: book.Buy, Price: 100, Qty: 1}},
 			{Market: 1, Event: book.Event{Kind: book.EvTrade, OrderID: buy, Owner: buyer, MakerID: sell, MakerOwner: seller,
 				Side: book.Buy, Price: 100, Qty: 1}}}})

@@ -202,18 +202,22 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 	var arr [2048]byte
 	b := s.appendOrder(append(arr[:0], `{"order":`...), &rec, m)
 	b = append(b, `,"fills":[`...)
-	n := 0
+	n, k := 0, 0 // fills written, trade events seen
 	if !res.Duplicate {
 		for i := range res.Events {
 			ev := &res.Events[i]
-			if ev.Kind != book.EvTrade || ev.OrderID != res.ID {
+			if ev.Kind != book.EvTrade {
+				continue
+			}
+			k++
+			if ev.OrderID != res.ID {
 				continue
 			}
 			if n > 0 {
 				b = append(b, ',')
 			}
 			n++
-			f := fillRec{TradeID: res.Seq<<16 | uint64(min(i, 1<<16-1)), OrderID: res.ID, Market: m.id,
+			f := fillRec{TradeID: tradeID(s.rm.tradeBase, &res, k), OrderID: res.ID, Market: m.id,
 				Side: o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: res.Time}
 			b = s.appendFill(b, &f, m)
 		}

@@ -161,6 +161,10 @@ type readModel struct {
 	accts   map[uint64]*acctHist
 	Markets map[uint32]*marketData // public trades and candles (mdata.go)
 
+	// tradeBase is the data directory's trade id base (tradeid.go), set
+	// before the log is replayed and fixed after.
+	tradeBase uint64
+
 	// keepOrders and keepFills are how many done orders and fills each
 	// account keeps (≤ 0: all).
 	keepOrders, keepFills int
@@ -255,7 +259,7 @@ func (m *readModel) apply(res *engine.Result) {
 	}
 	defer m.settle(res.Seq)
 	var takers [4]uint64 // orders that took in this command
-	nt := 0
+	nt, k := 0, 0        // k: trade events so far
 	for i := range res.Events {
 		ev := &res.Events[i]
 		switch ev.Kind {
@@ -291,14 +295,15 @@ func (m *readModel) apply(res *engine.Result) {
 				}
 			}
 		case book.EvTrade:
-			tradeID := res.Seq<<16 | uint64(min(i, 1<<16-1))
-			m.applyTrade(res, ev, tradeID)
+			k++
+			id := tradeID(m.tradeBase, res, k)
+			m.applyTrade(res, ev, id)
 			if o := m.Orders.get(ev.OrderID); o != nil {
 				o.fill(ev.Price, ev.Qty)
 				if ev.Remaining == 0 && o.Qty > 0 {
 					o.Status = statusFilled
 				}
-				m.addFill(o.Account, fillRec{TradeID: tradeID, OrderID: o.ID,
+				m.addFill(o.Account, fillRec{TradeID: id, OrderID: o.ID,
 					Market: ev.Market, Side: o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: res.Time})
 				o.Updated = res.Time
 				m.touched = append(m.touched, o.ID)
@@ -308,7 +313,7 @@ func (m *readModel) apply(res *engine.Result) {
 				if ev.MakerRemaining == 0 {
 					o.Status = statusFilled
 				}
-				m.addFill(o.Account, fillRec{TradeID: tradeID, OrderID: o.ID,
+				m.addFill(o.Account, fillRec{TradeID: id, OrderID: o.ID,
 					Market: ev.Market, Side: o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.MakerFee, Maker: true, Time: res.Time})
 				o.Updated = res.Time
 				m.touched = append(m.touched, o.ID)

@@ -38,6 +38,7 @@ var ErrDataDirInUse = errors.New("server: data directory in use")
 //	                     versions saved it (read once, then deleted)
 //	"stats/leaders"      leader statistics: version byte 1 + gob of
 //	                     statsState (see leaderstats.go)
+//	"trade/base"         trade id base (8, big endian; see tradeid.go)
 type store struct {
 	db   *pebble.DB
 	lock *pebble.Lock // of DATA/server, released after db closes

@@ -113,11 +113,13 @@ func (h *hub) publish(res *engine.Result) {
 	it := &streamItem{seq: res.Seq, time: res.Time}
 	priv := h.private.Load() > 0
 	var ids []uint64
+	k := 0 // trade events seen
 	for i := range res.Events {
 		ev := &res.Events[i]
 		switch ev.Kind {
 		case book.EvTrade:
-			it.events = append(it.events, streamEvent{Event: *ev, tradeID: res.Seq<<16 | uint64(min(i, 1<<16-1))})
+			k++
+			it.events = append(it.events, streamEvent{Event: *ev, tradeID: tradeID(h.s.rm.tradeBase, res, k)})
 			if priv {
 				ids = append(ids, ev.OrderID, ev.MakerID)
 			}
