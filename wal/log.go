@@ -310,8 +310,8 @@ type RecoveryStats struct {
 	// SkippedSnapshots counts the snapshots that could not be read (each
 	// logged with a warning); an older one, or the empty state, was used.
 	SkippedSnapshots int
-	SnapshotTime  time.Duration
-	ReplayTime    time.Duration
+	SnapshotTime     time.Duration
+	ReplayTime       time.Duration
 }
 
 // Recover rebuilds the state: the newest valid snapshot, then every
