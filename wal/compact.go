@@ -3,6 +3,8 @@ package wal
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
+	"math/bits"
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
@@ -190,8 +192,18 @@ func (r *compactReader) fail(what string) {
 	r.p = nil
 }
 
-// uvarint reads a minimal uvarint.
+// uvarint reads a minimal uvarint. One byte, the common case, is read
+// inline; the rest in uvarintSlow.
 func (r *compactReader) uvarint(what string) uint64 {
+	if len(r.p) > 0 && r.p[0] < 0x80 {
+		v := uint64(r.p[0])
+		r.p = r.p[1:]
+		return v
+	}
+	return r.uvarintSlow(what)
+}
+
+func (r *compactReader) uvarintSlow(what string) uint64 {
 	v, n := binary.Uvarint(r.p)
 	if n <= 0 || (n > 1 && r.p[n-1] == 0) {
 		r.fail(what + ": bad varint")
@@ -201,21 +213,13 @@ func (r *compactReader) uvarint(what string) uint64 {
 	return v
 }
 
-// nonZero reads a uvarint that a set mask bit says is not zero.
-func (r *compactReader) nonZero(what string) uint64 {
+// nonZeroSlow reads a uvarint that a set mask bit says is not zero.
+func (r *compactReader) nonZeroSlow(what string) uint64 {
 	v := r.uvarint(what)
 	if v == 0 && r.err == "" {
 		r.fail(what + ": zero under a set bit")
 	}
 	return v
-}
-
-func (r *compactReader) u32(what string) uint32 {
-	v := r.nonZero(what)
-	if v > 1<<32-1 {
-		r.fail(what + ": out of range")
-	}
-	return uint32(v)
 }
 
 // bytes reads a length-prefixed byte string of 1 to max bytes whose last
@@ -244,6 +248,10 @@ func (r *compactReader) take(n int, what string) []byte {
 	return v
 }
 
+// fieldNames names the mask's fields in errors.
+var fieldNames = [...]string{"time", "account", "market", "asset", "amount", "order id", "ref", "name",
+	"tag", "order flags", "price", "stop price", "quantity", "quote budget", "display quantity"}
+
 // decodeCompact decodes the compact body p of command seq into cmd;
 // prevTime is the time of the block's previous command (0 for its first).
 func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) error {
@@ -253,61 +261,55 @@ func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) er
 	}
 	cmd.Kind = engine.CommandKind(p[0])
 	r := compactReader{p: p[1:]}
-	mask := r.uvarint("field mask")
+	var mask uint64
+	switch q := r.p; {
+	case len(q) > 0 && q[0] < 0x80:
+		mask, r.p = uint64(q[0]), q[1:]
+	case len(q) > 1 && q[0] >= 0x80 && q[1]-1 < 0x7f: // two bytes, minimal
+		mask, r.p = uint64(q[0]&0x7f)|uint64(q[1])<<7, q[2:]
+	default:
+		mask = r.uvarint("field mask")
+	}
 	if mask&^cAll != 0 {
 		r.fail("unknown field bits")
 	}
+	// The fields in bit order, as encoded; the varints into v (an absent
+	// one stays 0, which is also what unzigzag makes of it). Most are one
+	// byte, read here inline.
+	var v [15]uint64
 	o := &cmd.Order
-	if mask&cTime != 0 {
-		cmd.Time = prevTime + unzigzag(r.nonZero("time"))
-	}
-	if mask&cAccount != 0 {
-		cmd.Account = r.nonZero("account")
-	}
-	if mask&cMarket != 0 {
-		cmd.Market = r.u32("market")
-	}
-	if mask&cAsset != 0 {
-		cmd.Asset = r.u32("asset")
-	}
-	if mask&cAmount != 0 {
-		cmd.Amount = unzigzag(r.nonZero("amount"))
-	}
-	if mask&cOrderID != 0 {
-		cmd.OrderID = r.nonZero("order id")
-	}
-	if mask&cRef != 0 {
-		r.bytes("ref", cmd.Ref[:])
-	}
-	if mask&cName != 0 {
-		r.bytes("name", cmd.Name[:])
-	}
-	if mask&cTag != 0 {
-		cmd.Tag = r.nonZero("tag")
-	}
-	if mask&cFlags != 0 {
-		if f := r.take(5, "order flags"); f != nil {
-			if f[4] > 1 || (f[0]|f[1]|f[2]|f[3]|f[4]) == 0 {
-				r.fail("order flags: not canonical")
+	for m := mask; m != 0 && r.err == ""; m &= m - 1 {
+		switch b := bits.TrailingZeros64(m); b {
+		case 6:
+			r.bytes("ref", cmd.Ref[:])
+		case 7:
+			r.bytes("name", cmd.Name[:])
+		case 9:
+			if f := r.take(5, "order flags"); f != nil {
+				if f[4] > 1 || (f[0]|f[1]|f[2]|f[3]|f[4]) == 0 {
+					r.fail("order flags: not canonical")
+				}
+				o.Side, o.Type, o.TIF, o.STP, o.PostOnly = book.Side(f[0]), book.OrderType(f[1]), book.TimeInForce(f[2]), book.STPMode(f[3]), f[4] == 1
 			}
-			o.Side, o.Type, o.TIF, o.STP, o.PostOnly = book.Side(f[0]), book.OrderType(f[1]), book.TimeInForce(f[2]), book.STPMode(f[3]), f[4] == 1
+		default:
+			switch q := r.p; {
+			case len(q) > 0 && q[0]-1 < 0x7f: // one byte, 1 to 127
+				v[b], r.p = uint64(q[0]), q[1:]
+			case len(q) > 1 && q[0] >= 0x80 && q[1]-1 < 0x7f: // two bytes, minimal
+				v[b], r.p = uint64(q[0]&0x7f)|uint64(q[1])<<7, q[2:]
+			default:
+				v[b] = r.nonZeroSlow(fieldNames[b])
+			}
 		}
 	}
-	if mask&cPrice != 0 {
-		o.Price = unzigzag(r.nonZero("price"))
+	if v[2] > math.MaxUint32 || v[3] > math.MaxUint32 {
+		r.fail("market or asset out of range")
 	}
-	if mask&cStop != 0 {
-		o.StopPrice = unzigzag(r.nonZero("stop price"))
-	}
-	if mask&cQty != 0 {
-		o.Qty = unzigzag(r.nonZero("quantity"))
-	}
-	if mask&cBudget != 0 {
-		o.QuoteBudget = unzigzag(r.nonZero("quote budget"))
-	}
-	if mask&cDisplay != 0 {
-		o.DisplayQty = unzigzag(r.nonZero("display quantity"))
-	}
+	cmd.Time += unzigzag(v[0])
+	cmd.Account, cmd.Market, cmd.Asset = v[1], uint32(v[2]), uint32(v[3])
+	cmd.Amount, cmd.OrderID, cmd.Tag = unzigzag(v[4]), v[5], v[8]
+	o.Price, o.StopPrice, o.Qty = unzigzag(v[10]), unzigzag(v[11]), unzigzag(v[12])
+	o.QuoteBudget, o.DisplayQty = unzigzag(v[13]), unzigzag(v[14])
 	if cmd.Kind == engine.CmdCreateMarket {
 		if s := r.take(specSize, "market spec"); s != nil {
 			decodeSpec(s, &cmd.Spec)

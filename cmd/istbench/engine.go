@@ -215,6 +215,7 @@ func runRecovery(args []string) int {
 	fs := flag.NewFlagSet("recovery", flag.ContinueOnError)
 	n := fs.Int("n", 10_000_000, "commands in the log")
 	dirFlag := fs.String("dir", "", "directory for the log (default: a temporary one, removed)")
+	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the replay without a snapshot to `file`")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
 	}
@@ -243,7 +244,13 @@ func runRecovery(args []string) int {
 		s, st, err := l.Recover()
 		return s, st, time.Since(t), err
 	}
+	stop, err := startProfile(*cpuProf)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "istbench recovery:", err)
+		return 1
+	}
 	s, st, cold, err := recover()
+	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "istbench recovery:", err)
 		return 1
