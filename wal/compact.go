@@ -77,24 +77,16 @@ func trimZeros(b []byte) []byte {
 func appendCompact(b []byte, cmd *engine.Command, prevTime int64) []byte {
 	o := &cmd.Order
 	ref, name := trimZeros(cmd.Ref[:]), trimZeros(cmd.Name[:])
+	// The varint fields by bit (0 where a bit is not a varint); the mask
+	// has the bits of those that are not zero, and of the others if set.
+	v := [15]uint64{zigzag(cmd.Time - prevTime), cmd.Account, uint64(cmd.Market), uint64(cmd.Asset),
+		zigzag(cmd.Amount), cmd.OrderID, 0, 0, cmd.Tag, 0,
+		zigzag(o.Price), zigzag(o.StopPrice), zigzag(o.Qty), zigzag(o.QuoteBudget), zigzag(o.DisplayQty)}
 	var mask uint64
-	if cmd.Time != prevTime {
-		mask |= cTime
-	}
-	if cmd.Account != 0 {
-		mask |= cAccount
-	}
-	if cmd.Market != 0 {
-		mask |= cMarket
-	}
-	if cmd.Asset != 0 {
-		mask |= cAsset
-	}
-	if cmd.Amount != 0 {
-		mask |= cAmount
-	}
-	if cmd.OrderID != 0 {
-		mask |= cOrderID
+	for i, x := range v {
+		if x != 0 {
+			mask |= 1 << i
+		}
 	}
 	if len(ref) > 0 {
 		mask |= cRef
@@ -102,73 +94,22 @@ func appendCompact(b []byte, cmd *engine.Command, prevTime int64) []byte {
 	if len(name) > 0 {
 		mask |= cName
 	}
-	if cmd.Tag != 0 {
-		mask |= cTag
-	}
 	if o.Side != 0 || o.Type != 0 || o.TIF != 0 || o.STP != 0 || o.PostOnly {
 		mask |= cFlags
 	}
-	if o.Price != 0 {
-		mask |= cPrice
-	}
-	if o.StopPrice != 0 {
-		mask |= cStop
-	}
-	if o.Qty != 0 {
-		mask |= cQty
-	}
-	if o.QuoteBudget != 0 {
-		mask |= cBudget
-	}
-	if o.DisplayQty != 0 {
-		mask |= cDisplay
-	}
 	b = append(b, uint8(cmd.Kind))
 	b = binary.AppendUvarint(b, mask)
-	if mask&cTime != 0 {
-		b = binary.AppendUvarint(b, zigzag(cmd.Time-prevTime))
-	}
-	if mask&cAccount != 0 {
-		b = binary.AppendUvarint(b, cmd.Account)
-	}
-	if mask&cMarket != 0 {
-		b = binary.AppendUvarint(b, uint64(cmd.Market))
-	}
-	if mask&cAsset != 0 {
-		b = binary.AppendUvarint(b, uint64(cmd.Asset))
-	}
-	if mask&cAmount != 0 {
-		b = binary.AppendUvarint(b, zigzag(cmd.Amount))
-	}
-	if mask&cOrderID != 0 {
-		b = binary.AppendUvarint(b, cmd.OrderID)
-	}
-	if mask&cRef != 0 {
-		b = append(append(b, uint8(len(ref))), ref...)
-	}
-	if mask&cName != 0 {
-		b = append(append(b, uint8(len(name))), name...)
-	}
-	if mask&cTag != 0 {
-		b = binary.AppendUvarint(b, cmd.Tag)
-	}
-	if mask&cFlags != 0 {
-		b = append(b, uint8(o.Side), uint8(o.Type), uint8(o.TIF), uint8(o.STP), b2u(o.PostOnly))
-	}
-	if mask&cPrice != 0 {
-		b = binary.AppendUvarint(b, zigzag(o.Price))
-	}
-	if mask&cStop != 0 {
-		b = binary.AppendUvarint(b, zigzag(o.StopPrice))
-	}
-	if mask&cQty != 0 {
-		b = binary.AppendUvarint(b, zigzag(o.Qty))
-	}
-	if mask&cBudget != 0 {
-		b = binary.AppendUvarint(b, zigzag(o.QuoteBudget))
-	}
-	if mask&cDisplay != 0 {
-		b = binary.AppendUvarint(b, zigzag(o.DisplayQty))
+	for m := mask; m != 0; m &= m - 1 {
+		switch i := bits.TrailingZeros64(m); i {
+		case 6:
+			b = append(append(b, uint8(len(ref))), ref...)
+		case 7:
+			b = append(append(b, uint8(len(name))), name...)
+		case 9:
+			b = append(b, uint8(o.Side), uint8(o.Type), uint8(o.TIF), uint8(o.STP), b2u(o.PostOnly))
+		default:
+			b = binary.AppendUvarint(b, v[i])
+		}
 	}
 	if cmd.Kind == engine.CmdCreateMarket {
 		b = appendSpec(b, &cmd.Spec)

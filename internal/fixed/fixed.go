@@ -14,20 +14,12 @@ import (
 // MulDiv returns a × b / c, rounded down, for a, b ≥ 0 and c > 0,
 // computed in 128 bits and saturating at MaxInt64; 0 if any of them is
 // not positive.
-func MulDiv(a, b, c int64) int64 {
-	if c <= 0 || a <= 0 || b <= 0 {
-		return 0
-	}
-	hi, lo := bits.Mul64(uint64(a), uint64(b))
-	if hi >= uint64(c) {
-		return math.MaxInt64
-	}
-	q, _ := bits.Div64(hi, lo, uint64(c))
-	return int64(min(q, math.MaxInt64))
-}
+func MulDiv(a, b, c int64) int64 { return mulDiv(a, b, c, false) }
 
 // MulDivCeil is MulDiv rounded up.
-func MulDivCeil(a, b, c int64) int64 {
+func MulDivCeil(a, b, c int64) int64 { return mulDiv(a, b, c, true) }
+
+func mulDiv(a, b, c int64, up bool) int64 {
 	if c <= 0 || a <= 0 || b <= 0 {
 		return 0
 	}
@@ -36,7 +28,7 @@ func MulDivCeil(a, b, c int64) int64 {
 		return math.MaxInt64
 	}
 	q, r := bits.Div64(hi, lo, uint64(c))
-	if r != 0 {
+	if up && r != 0 {
 		q++
 	}
 	return int64(min(q, math.MaxInt64))
