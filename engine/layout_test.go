@@ -36,3 +36,11 @@ func TestSlotLayout(t *testing.T) {
 		}
 	}
 }
+
+// An order record (State.orders) fits in two cache lines: a place and a
+// cancel touch most of its fields.
+func TestOrderRecordSize(t *testing.T) {
+	if n := unsafe.Sizeof(order{}); n > 128 {
+		t.Errorf("order record is %d bytes, past two cache lines", n)
+	}
+}

@@ -115,6 +115,7 @@ type order struct {
 	account uint64
 	market  uint32
 	side    book.Side
+	amended bool // see copySpent; here, so that a record is 128 bytes
 	// limit is the price the buy reservation was computed at (0 for a
 	// buy sized by budget or by the available balance).
 	limit  int64
@@ -132,7 +133,6 @@ type order struct {
 	// over the open quantity before it, so that the order spends the
 	// whole amount once filled, whatever amends changed its size.
 	copySpent int64
-	amended   bool
 	// relation is the copy relation of a mirrored order (which never
 	// rests), or 0.
 	relation uint64
