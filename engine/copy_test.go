@@ -905,3 +905,23 @@ func TestCopyFixedQuoteAfterAmend(t *testing.T) {
 		})
 	}
 }
+
+// A settlement can raise a relation's high-water mark with no fee, and so
+// no event: the views must still be rebuilt for every relation it looked
+// at (before, the relation's published HWM stayed behind the state's
+// until something else touched it).
+func TestSettleTouchesRelations(t *testing.T) {
+	sc := newCopyScenario(t, 0, 0, 4)
+	sc.ok(Command{Kind: CmdSetLeaderProfile, Account: leader1, Copy: CopySpec{ProfitShareBps: 0}})
+	rel := sc.follow(3, 10_000*usdt, CopySpec{Mode: CopyProportional, Value: ValueOne})
+	sc.lim(maker, book.Sell, px(2000), 100)
+	sc.lim(leader1, book.Buy, px(2000), 10) // the wallet buys too
+	for _, c := range []Command{{Kind: CmdSettle}, {Kind: CmdSettle, Account: leader1}} {
+		tr := newTouched(sc.s)
+		out := sc.ok(c)
+		tr.command(&c, &out, sc.evs)
+		if len(sc.evs) != 0 || len(tr.relations) != 1 || tr.relations[0] != rel {
+			t.Fatalf("%+v: %d events, touched relations %v, want [%d]", c, len(sc.evs), tr.relations, rel)
+		}
+	}
+}

@@ -83,6 +83,20 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 		mark(&t.lMark, &t.leaders, cmd.Account, t.batch)
 	case CmdFollow, CmdAmendFollow, CmdPauseFollow, CmdResumeFollow, CmdUnfollow:
 		t.relation(out.ID)
+	case CmdSettle:
+		// A settlement may raise a relation's high-water mark without an
+		// event (no fee due): every relation it looked at is touched.
+		if cmd.Account == 0 {
+			for i := range t.s.relations {
+				if t.s.relations[i].status != RelationClosed {
+					t.relation(uint64(i + 1))
+				}
+			}
+		} else if l := t.s.accounts[cmd.Account].leader; l != 0 {
+			for _, id := range t.s.leaders[l-1].rels {
+				t.relation(id)
+			}
+		}
 	}
 	for i := range evs {
 		ev := &evs[i]
