@@ -670,7 +670,9 @@ type SyncBucket struct {
 	Count uint64
 }
 
-// SyncStats returns the fsyncs of the log since it was opened.
+// SyncStats returns the fsyncs of the log since it was opened. Pebble
+// counts a sync just after waking the commits that waited for it, so the
+// latest one may be missing for a moment after its commit returned.
 func (l *Log) SyncStats() (SyncStats, error) {
 	var m dto.Metric
 	if err := l.db.Metrics().LogWriter.FsyncLatency.Write(&m); err != nil {
