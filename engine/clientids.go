@@ -222,6 +222,29 @@ func (s *State) clientIDEntry(k *refKey, tag uint32) *clientIDSlot {
 	}
 }
 
+// clientIDLive returns the live order whose key is k, whose tag is known,
+// or nil: one probe run, and the record read once (a cancel or amend by
+// client order id needs it next).
+func (s *State) clientIDLive(k *refKey, tag uint32) *order {
+	t := &s.clientIDs
+	for i := t.home(tag); ; i = (i + 1) & t.mask {
+		e := &t.slots[i]
+		if e.tag == 0 {
+			return nil
+		}
+		if e.tag != tag {
+			continue
+		}
+		if e.pos == liveID {
+			if rec := s.orders.get(e.id); rec != nil && rec.account == k.account && rec.ref == k.ref {
+				return rec
+			}
+		} else if s.doneIDs.keys[e.pos] == *k {
+			return nil // done: not live
+		}
+	}
+}
+
 // entryFingerprint returns the place fingerprint of the order of entry e
 // (0: unknown).
 func (s *State) entryFingerprint(e *clientIDSlot) uint64 {

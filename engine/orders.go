@@ -152,16 +152,17 @@ func (s *State) unreserve(m *market, rec *order) {
 
 // finish releases what is left of a live order and forgets it.
 func (s *State) finish(m *market, id uint64) {
-	rec := s.orders.get(id)
-	if rec == nil {
+	i, ok := s.orders.index.Take(id) // one probe, not a get and a remove
+	if !ok {
 		return
 	}
+	rec := &s.orders.slab[i]
 	s.unreserve(m, rec)
 	if !rec.ref.IsZero() {
 		// The client order id stays, for resends, within a bounded window.
 		s.retireClientID(rec)
 	}
-	s.orders.remove(id)
+	s.orders.free1(i)
 }
 
 // settle applies the book's events to balances and appends them, tagged,
@@ -241,11 +242,13 @@ func (s *State) trade(m *market, ev *book.Event) (takerFee, makerFee int64) {
 // ErrUnknownOrder if there is none; an order of another account is
 // reported as unknown too.
 func (s *State) liveOrder(cmd *Command) (*order, *market, error) {
-	account, id := cmd.Account, cmd.OrderID
-	if id == 0 && !cmd.Ref.IsZero() {
-		id, _ = s.clientIDTagged(&refKey{account, cmd.Ref}, refTagOf(cmd))
+	account := cmd.Account
+	var rec *order
+	if cmd.OrderID == 0 && !cmd.Ref.IsZero() {
+		rec = s.clientIDLive(&refKey{account, cmd.Ref}, refTagOf(cmd))
+	} else {
+		rec = s.orders.get(cmd.OrderID)
 	}
-	rec := s.orders.get(id)
 	if rec == nil || rec.account != account {
 		return nil, nil, ErrUnknownOrder
 	}

@@ -478,11 +478,15 @@ func (t *orderTable) add(rec order) *order {
 
 // remove forgets order id.
 func (t *orderTable) remove(id uint64) {
-	if i, ok := t.index.Get(id); ok {
-		t.index.Delete(id)
-		t.slab[i] = order{}
-		t.free = append(t.free, i)
+	if i, ok := t.index.Take(id); ok {
+		t.free1(i)
 	}
+}
+
+// free1 clears slab entry i, whose id has left the index, for reuse.
+func (t *orderTable) free1(i int32) {
+	t.slab[i] = order{}
+	t.free = append(t.free, i)
 }
 
 func (t *orderTable) len() int { return t.index.Len() }

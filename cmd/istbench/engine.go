@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
+	"runtime/trace"
 	"slices"
 	"time"
 
@@ -26,6 +27,7 @@ func runEngine(args []string) int {
 	openN := fs.Int("open-n", 3_000_000, "open-loop commands")
 	accounts := fs.Int("accounts", 100, "trading accounts")
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the first closed loop to `file`")
+	traceOut := fs.String("trace", "", "write an execution trace of the first closed loop to `file`")
 	rounds := fs.Int("rounds", 3, "closed-loop rounds; the median is reported")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
@@ -35,7 +37,7 @@ func runEngine(args []string) int {
 		return 2
 	}
 	cfg := bench.EngineConfig{Producers: *producers, Commands: *n, Accounts: *accounts, Seed: 1}
-	stop, err := startProfile(*cpuProf)
+	stop, err := startProfile(*cpuProf, *traceOut)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "istbench engine:", err)
 		return 1
@@ -87,6 +89,7 @@ func runDurable(args []string) int {
 	openN := fs.Int("open-n", 1_000_000, "open-loop commands")
 	dirFlag := fs.String("dir", "", "directory for the logs (default: a temporary one, removed)")
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the first durable closed loop to `file`")
+	traceOut := fs.String("trace", "", "write an execution trace of the first durable closed loop to `file`")
 	rounds := fs.Int("rounds", 3, "closed-loop rounds (a durable loop, then the raw loops); the medians are reported")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
@@ -101,7 +104,7 @@ func runDurable(args []string) int {
 		return 1
 	}
 	defer cleanup()
-	stop, err := startProfile(*cpuProf)
+	stop, err := startProfile(*cpuProf, *traceOut)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "istbench durable:", err)
 		return 1
@@ -244,7 +247,7 @@ func runRecovery(args []string) int {
 		s, st, err := l.Recover()
 		return s, st, time.Since(t), err
 	}
-	stop, err := startProfile(*cpuProf)
+	stop, err := startProfile(*cpuProf, "")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "istbench recovery:", err)
 		return 1
@@ -294,22 +297,41 @@ func runRecovery(args []string) int {
 
 // startProfile starts a CPU profile to the file name, if not empty; stop
 // ends it and closes the file.
-func startProfile(name string) (stop func(), err error) {
-	if name == "" {
-		return func() {}, nil
+// startProfile starts a CPU profile into the file named prof and an
+// execution trace into the file named tr, each if its name is not empty.
+func startProfile(prof, tr string) (stop func(), err error) {
+	var stops []func()
+	stop = func() {
+		for _, f := range stops {
+			f()
+		}
+		stops = nil
 	}
-	fh, err := os.Create(name)
-	if err != nil {
-		return nil, err
+	if prof != "" {
+		fh, err := os.Create(prof)
+		if err != nil {
+			return nil, err
+		}
+		if err := pprof.StartCPUProfile(fh); err != nil {
+			fh.Close()
+			return nil, err
+		}
+		stops = append(stops, func() { pprof.StopCPUProfile(); fh.Close() })
 	}
-	if err := pprof.StartCPUProfile(fh); err != nil {
-		fh.Close()
-		return nil, err
+	if tr != "" {
+		fh, err := os.Create(tr)
+		if err == nil {
+			if err = trace.Start(fh); err != nil {
+				fh.Close()
+			}
+		}
+		if err != nil {
+			stop()
+			return nil, err
+		}
+		stops = append(stops, func() { trace.Stop(); fh.Close() })
 	}
-	return func() {
-		pprof.StopCPUProfile()
-		fh.Close()
-	}, nil
+	return stop, nil
 }
 
 // scratch returns dir, or a new temporary directory and its cleanup.

@@ -84,22 +84,27 @@ func (m *Map) Put(key uint64, val int32) {
 }
 
 // Delete removes key if present.
-func (m *Map) Delete(key uint64) {
+func (m *Map) Delete(key uint64) { m.Take(key) }
+
+// Take removes key and returns the value it had; ok is false if key was
+// absent or zero. It probes once where Get then Delete probe twice.
+func (m *Map) Take(key uint64) (val int32, ok bool) {
 	if key == 0 {
-		return
+		return 0, false
 	}
 	mask := uint64(len(m.slots) - 1)
 	i := m.home(key)
 	for {
 		k := m.slots[i].key
 		if k == 0 {
-			return
+			return 0, false
 		}
 		if k == key {
 			break
 		}
 		i = (i + 1) & mask
 	}
+	val = m.slots[i].val
 	m.n--
 	// Shift later entries of the probe run back into the hole, unless
 	// their home lies cyclically in (hole, j].
@@ -115,6 +120,7 @@ func (m *Map) Delete(key uint64) {
 		}
 	}
 	m.slots[i] = slot{}
+	return val, true
 }
 
 // All calls fn for every key and value, in no particular order; fn must

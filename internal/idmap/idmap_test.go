@@ -5,7 +5,8 @@ import (
 	"testing"
 )
 
-// The map agrees with a Go map on a random mix of puts, gets and deletes,
+// The map agrees with a Go map on a random mix of puts, gets, deletes and
+// takes,
 // including dense sequential keys and keys that collide on their home slot.
 func TestAgainstGoMap(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
@@ -22,12 +23,18 @@ func TestAgainstGoMap(t *testing.T) {
 	}
 	for i := range 300_000 {
 		k := key()
-		switch r.IntN(3) {
+		switch r.IntN(4) {
 		case 0:
 			m.Put(k, int32(i))
 			ref[k] = int32(i)
 		case 1:
 			m.Delete(k)
+			delete(ref, k)
+		case 2:
+			v, ok := m.Take(k)
+			if rv, rok := ref[k]; ok != rok || v != rv {
+				t.Fatalf("op %d: Take(%d) = %d,%v want %d,%v", i, k, v, ok, rv, rok)
+			}
 			delete(ref, k)
 		}
 		v, ok := m.Get(k)
