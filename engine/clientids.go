@@ -210,37 +210,37 @@ func (s *State) clientIDTagged(k *refKey, tag uint32) (uint64, bool) {
 // clientIDEntry returns the entry of key k, whose tag is known, or nil.
 // The pointer is valid until the table changes.
 func (s *State) clientIDEntry(k *refKey, tag uint32) *clientIDSlot {
-	t := &s.clientIDs
-	for i := t.home(tag); ; i = (i + 1) & t.mask {
-		e := &t.slots[i]
-		if e.tag == 0 {
-			return nil
-		}
-		if e.tag == tag && s.slotKeyIs(e, k) {
-			return e
-		}
-	}
+	e, _ := s.clientIDFind(k, tag)
+	return e
 }
 
 // clientIDLive returns the live order whose key is k, whose tag is known,
-// or nil: one probe run, and the record read once (a cancel or amend by
-// client order id needs it next).
+// or nil.
 func (s *State) clientIDLive(k *refKey, tag uint32) *order {
+	_, rec := s.clientIDFind(k, tag)
+	return rec
+}
+
+// clientIDFind returns the entry of key k, whose tag is known, or nil,
+// and the order record of a live entry (nil for a done one): one probe
+// run, the record read once (a cancel or amend by client order id needs
+// it next). The pointers are valid until the tables change.
+func (s *State) clientIDFind(k *refKey, tag uint32) (*clientIDSlot, *order) {
 	t := &s.clientIDs
 	for i := t.home(tag); ; i = (i + 1) & t.mask {
 		e := &t.slots[i]
 		if e.tag == 0 {
-			return nil
+			return nil, nil
 		}
 		if e.tag != tag {
 			continue
 		}
 		if e.pos == liveID {
 			if rec := s.orders.get(e.id); rec != nil && rec.account == k.account && rec.ref == k.ref {
-				return rec
+				return e, rec
 			}
 		} else if s.doneIDs.keys[e.pos] == *k {
-			return nil // done: not live
+			return e, nil
 		}
 	}
 }
@@ -255,15 +255,6 @@ func (s *State) entryFingerprint(e *clientIDSlot) uint64 {
 		return 0
 	}
 	return s.doneIDs.fps[e.pos]
-}
-
-// slotKeyIs reports whether entry e is key k.
-func (s *State) slotKeyIs(e *clientIDSlot, k *refKey) bool {
-	if e.pos == liveID {
-		rec := s.orders.get(e.id)
-		return rec != nil && rec.account == k.account && rec.ref == k.ref
-	}
-	return s.doneIDs.keys[e.pos] == *k
 }
 
 // slotKey returns the key of entry e.

@@ -17,11 +17,17 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 	var fp uint64
 	if !cmd.Ref.IsZero() {
 		tag, fp = refTagOf(cmd), placeFingerprint(cmd)
-		if e := s.clientIDEntry(&key, tag); e != nil {
+		if e, rec := s.clientIDFind(&key, tag); e != nil {
 			// A resend: the original order if it is the same order, else
 			// a conflict. An original of unknown fingerprint (restored
 			// from an old snapshot) is taken to be the same.
-			if orig := s.entryFingerprint(e); orig != 0 && orig != fp {
+			var orig uint64
+			if rec != nil {
+				orig = rec.fp
+			} else {
+				orig = s.entryFingerprint(e)
+			}
+			if orig != 0 && orig != fp {
 				return Outcome{ID: e.id, Err: ErrDuplicateClientID}, dst
 			}
 			return Outcome{ID: e.id, Duplicate: true}, dst

@@ -476,14 +476,8 @@ func (t *orderTable) add(rec order) *order {
 	return &t.slab[i]
 }
 
-// remove forgets order id.
-func (t *orderTable) remove(id uint64) {
-	if i, ok := t.index.Take(id); ok {
-		t.free1(i)
-	}
-}
-
-// free1 clears slab entry i, whose id has left the index, for reuse.
+// free1 clears slab entry i, whose id has left the index (Take), for
+// reuse.
 func (t *orderTable) free1(i int32) {
 	t.slab[i] = order{}
 	t.free = append(t.free, i)
