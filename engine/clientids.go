@@ -301,19 +301,6 @@ func (s *State) retireClientID(rec *order) {
 	}
 }
 
-// clientIDMap returns every entry, for snapshots and checks.
-func (s *State) clientIDMap() map[refKey]uint64 {
-	m := make(map[refKey]uint64, s.clientIDs.n)
-	for i := range s.clientIDs.slots {
-		if e := &s.clientIDs.slots[i]; e.tag != 0 {
-			if k, ok := s.slotKey(e); ok {
-				m[k] = e.id
-			}
-		}
-	}
-	return m
-}
-
 // restoreClientIDs rebuilds the table from a snapshot's entries (keys in
 // increasing order, with their order ids) and its done keys (oldest
 // first) with their orders' fingerprints (doneFPs, nil: unknown). The
@@ -355,6 +342,40 @@ func (s *State) restoreClientIDs(keys []refKey, ids []uint64, done []refKey, don
 			return fmt.Errorf("%w: client order id of order %d, which is neither live with it nor done", ErrCorruptSnapshot, id)
 		}
 		s.addClientID(rec.tag, id)
+	}
+	return nil
+}
+
+// restoreClientIDsV4 rebuilds the table from the live orders' records
+// (restored already) and a version 4 snapshot's done keys (oldest first)
+// with their orders' fingerprints and ids. No key may be there twice, and
+// a done key's order may not be live.
+func (s *State) restoreClientIDsV4(done []refKey, doneFPs, doneIDs []uint64) error {
+	for i := range s.orders.slab {
+		rec := &s.orders.slab[i]
+		if rec.id == 0 || rec.ref.IsZero() {
+			continue
+		}
+		if s.clientIDEntry(&refKey{rec.account, rec.ref}, rec.tag) != nil {
+			return fmt.Errorf("%w: client order id of order %d twice", ErrCorruptSnapshot, rec.id)
+		}
+		s.addClientID(rec.tag, rec.id)
+	}
+	if len(done) > 0 {
+		s.doneIDs.alloc()
+	}
+	for p := range done {
+		k, id := &done[p], doneIDs[p]
+		tag := clientIDTag(k)
+		if id == 0 || s.orders.get(id) != nil {
+			return fmt.Errorf("%w: done client order id of order %d, which is live or none", ErrCorruptSnapshot, id)
+		}
+		if s.clientIDEntry(k, tag) != nil {
+			return fmt.Errorf("%w: done client order id of order %d twice", ErrCorruptSnapshot, id)
+		}
+		s.doneIDs.keys[p], s.doneIDs.tags[p], s.doneIDs.fps[p] = *k, tag, doneFPs[p]
+		s.doneIDs.n++
+		s.clientIDs.add(tag, uint32(p), id)
 	}
 	return nil
 }

@@ -503,6 +503,9 @@ func TestCopySnapshotRoundTrip(t *testing.T) {
 	sc.ok(Command{Kind: CmdUnfollow, Account: 3, Copy: CopySpec{Relation: a}})
 	sc.lim(leader1, book.Buy, px(1990), 3) // rests: carry state and sizes in the snapshot
 	data := sc.s.AppendSnapshot(nil)
+	if hint := sc.s.snapshotSizeHint(); len(data) > hint {
+		t.Fatalf("snapshot of %d bytes, size hint %d", len(data), hint)
+	}
 	s2, err := DecodeState(data)
 	if err != nil {
 		t.Fatal(err)

@@ -79,7 +79,9 @@ type Options struct {
 // SnapshotStore keeps state snapshots. SaveSnapshot is called on the
 // engine's snapshot goroutine, one call at a time, with the encoding of
 // the state after command seq (see State.AppendSnapshot), and only once
-// that command is durable. data belongs to the store.
+// that command is durable. data is the store's only until SaveSnapshot
+// returns: the engine encodes the next snapshot into the same memory
+// (copy what you keep).
 type SnapshotStore interface {
 	SaveSnapshot(seq uint64, data []byte) error
 }
@@ -184,6 +186,12 @@ type Engine struct {
 	snapSaved atomic.Uint64 // seq of the last snapshot saved
 	snapErr   atomic.Pointer[snapshotErr]
 	snapBusy  atomic.Bool
+	// snapBuf is the last snapshot's memory, for the next: owned by the
+	// matcher while snapBusy is false, else by the snapshot goroutine
+	// (or the results stage, which drops a snapshot the journal failed).
+	// Reusing it spares the matcher's pause the page faults of a new
+	// buffer of hundreds of megabytes.
+	snapBuf   []byte
 	snapPause atomic.Int64 // ns the matcher spent encoding the last snapshot
 	stop      chan struct{}
 	owed      chan struct{} // the matcher owes views and is going idle
@@ -247,19 +255,20 @@ func Open(opts *Options) (*Engine, error) {
 	e.viewSeq.Store(o.State.Seq())
 	e.stop = make(chan struct{})
 	e.owed = make(chan struct{}, 1)
-	e.wg.Add(3)
-	go e.matcher()
-	go e.output()
-	go e.ticker()
 	if o.Snapshots != nil {
 		e.snaps = make(chan snapshotJob, 1)
 		e.snapDone.Add(1)
-		go e.snapshotter()
+		e.snapBusy.Store(true) // until the snapshot goroutine has the first buffer ready
+		go e.snapshotter(e.state.snapshotSizeHint())
 		if o.SnapshotInterval > 0 {
 			e.snapDone.Add(1)
 			go e.snapshotTimer()
 		}
 	}
+	e.wg.Add(3)
+	go e.matcher()
+	go e.output()
+	go e.ticker()
 	return e, nil
 }
 
@@ -509,7 +518,8 @@ func (e *Engine) matcher() {
 			(snapAsked || (e.opts.SnapshotEvery > 0 && e.state.Seq()-lastSnap >= e.opts.SnapshotEvery)) {
 			e.snapBusy.Store(true)
 			t0 := time.Now()
-			ab.snap = e.state.AppendSnapshot(nil)
+			// The snapshot goroutine appends the checksum.
+			ab.snap = e.state.appendSnapshotBody(e.snapBuf[:0])
 			e.snapPause.Store(int64(time.Since(t0)))
 			lastSnap = e.state.Seq()
 			snapAsked = false
@@ -672,6 +682,7 @@ func (e *Engine) deliver(next, hi int64, res *Result) {
 			if ferr == nil {
 				e.snaps <- snapshotJob{seq: sl.cmd.Seq, data: ab.snap} // never blocks: one in flight
 			} else {
+				e.snapBuf = ab.snap
 				e.snapBusy.Store(false)
 			}
 			ab.snap = nil
@@ -700,16 +711,36 @@ func (e *Engine) ticker() {
 }
 
 // snapshotter writes snapshots, off the matcher and the output stage.
-func (e *Engine) snapshotter() {
+// It also keeps the memory the matcher encodes the next one into a
+// quarter larger than the last (first: than the state's size when the
+// engine opened, hint), its pages touched: the matcher neither allocates
+// nor page-faults while it encodes, unless the state grew faster.
+func (e *Engine) snapshotter(hint int) {
 	defer e.snapDone.Done()
+	e.snapBuf = snapshotMemory(nil, hint)
+	e.snapBusy.Store(false)
 	for job := range e.snaps {
-		if err := e.opts.Snapshots.SaveSnapshot(job.seq, job.data); err != nil {
+		data := sealSnapshot(job.data, 0)
+		if err := e.opts.Snapshots.SaveSnapshot(job.seq, data); err != nil {
 			e.snapErr.Store(&snapshotErr{seq: job.seq, err: fmt.Errorf("engine: snapshot at %d: %w", job.seq, err)})
 		} else {
 			e.snapSaved.Store(job.seq)
 		}
+		e.snapBuf = snapshotMemory(data, len(data))
 		e.snapBusy.Store(false)
 	}
+}
+
+// snapshotMemory returns b emptied if it has room for a quarter more than
+// n bytes, else new memory with that room, every page of it touched.
+func snapshotMemory(b []byte, n int) []byte {
+	n += n / 4
+	if cap(b) >= n {
+		return b[:0]
+	}
+	b = make([]byte, n)
+	clear(b) // fault the pages in here, not in the matcher
+	return b[:0]
 }
 
 // snapshotTimer asks for a snapshot every SnapshotInterval.

@@ -2,11 +2,14 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"github.com/instant-social-trading/ist/book"
 	"hash/crc32"
 	"math/rand/v2"
+	"os"
+	"sync"
 	"testing"
 )
 
@@ -35,6 +38,9 @@ func TestSnapshotRoundTrip(t *testing.T) {
 			evs = apply(s, c, evs[:0])
 		}
 		snap := s.AppendSnapshot(nil)
+		if hint := s.snapshotSizeHint(); len(snap) > hint {
+			t.Fatalf("round %d: snapshot of %d bytes, size hint %d", round, len(snap), hint)
+		}
 		restored, err := DecodeState(snap)
 		if err != nil {
 			t.Fatalf("round %d: decode: %v", round, err)
@@ -125,6 +131,9 @@ func FuzzDecodeState(f *testing.F) {
 		f.Add(snap[:len(snap)-4])
 	}
 	f.Add([]byte("ISTS"))
+	if v3, err := os.ReadFile("testdata/snapshot-v3.bin"); err == nil { // with live and done client order ids
+		f.Add(v3[:len(v3)-4])
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		withCRC := binary.LittleEndian.AppendUint32(bytes.Clone(body), crc32.Checksum(body, crcTable))
 		for _, data := range [][]byte{body, withCRC} {
@@ -211,5 +220,113 @@ func TestSnapshotNonCanonical(t *testing.T) {
 	}
 	if _, err := DecodeState(snap); err != nil {
 		t.Fatalf("unedited: %v", err)
+	}
+}
+
+// enc.order writes each field where a field-by-field encoding does, in
+// the snapshot's layout (snapshotOrderSize bytes).
+func TestSnapshotOrderLayout(t *testing.T) {
+	r := rand.New(rand.NewPCG(testSeed(t, 3), 0))
+	for range 1000 {
+		o := book.OrderInfo{ID: r.Uint64(), Owner: r.Uint64(), Side: book.Side(r.UintN(256)), Type: book.OrderType(r.UintN(256)),
+			TIF: book.TimeInForce(r.UintN(256)), STP: book.STPMode(r.UintN(256)), PostOnly: r.IntN(2) == 0, Price: r.Int64(),
+			StopPrice: r.Int64(), Open: r.Int64(), Visible: r.Int64(), DisplayQty: r.Int64(), QuoteBudget: r.Int64(), Stop: r.IntN(2) == 0}
+		rec := order{limit: r.Int64(), locked: r.Int64(), origQty: r.Int64(), origBudget: r.Int64(), filled: r.Int64(),
+			fp: r.Uint64(), copySpent: r.Int64(), amended: r.IntN(2) == 0}
+		for i := range rec.ref {
+			rec.ref[i] = byte(r.UintN(256))
+		}
+		want := enc{b: []byte{7}}
+		for _, v := range []uint64{o.ID, o.Owner} {
+			want.u64(v)
+		}
+		for _, v := range []uint8{uint8(o.Side), uint8(o.Type), uint8(o.TIF), uint8(o.STP), b2u(o.PostOnly)} {
+			want.u8(v)
+		}
+		for _, v := range []int64{o.Price, o.StopPrice, o.Open, o.Visible, o.DisplayQty, o.QuoteBudget} {
+			want.i64(v)
+		}
+		want.bool(o.Stop)
+		want.i64(rec.limit)
+		want.i64(rec.locked)
+		want.bytes(rec.ref[:])
+		for _, v := range []int64{rec.origQty, rec.origBudget, rec.filled} {
+			want.i64(v)
+		}
+		want.u64(rec.fp)
+		want.i64(rec.copySpent)
+		want.bool(rec.amended)
+		got := enc{b: []byte{7}}
+		got.order(&o, &rec)
+		if len(want.b) != 1+snapshotOrderSize || !bytes.Equal(got.b, want.b) {
+			t.Fatalf("order encoding:\n got %x\nwant %x", got.b, want.b)
+		}
+	}
+}
+
+// copyStore is a SnapshotStore that keeps a copy of each snapshot.
+type copyStore struct {
+	mu    sync.Mutex
+	seqs  []uint64
+	snaps [][]byte
+}
+
+func (c *copyStore) SaveSnapshot(seq uint64, data []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.seqs = append(c.seqs, seq)
+	c.snaps = append(c.snaps, bytes.Clone(data))
+	return nil
+}
+
+// The engine encodes each snapshot into the last one's memory: every
+// snapshot it hands over is whole, sealed, and the state of the journal's
+// commands up to its sequence number.
+func TestEngineSnapshotsReuseMemory(t *testing.T) {
+	j := &MemJournal{}
+	store := &copyStore{}
+	e, err := Open(&Options{Journal: j, Snapshots: store, SnapshotEvery: 300})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(testSeed(t, 5), 0))
+	mirror := NewState() // applies what the engine did, to make commands
+	for _, c := range genesis(6) {
+		if _, err := e.Do(context.Background(), &c, nil); err != nil {
+			t.Fatal(err)
+		}
+		mirror.Apply(&c, nil)
+	}
+	for range 3000 {
+		c := randomCommand(r, mirror, 6)
+		res, err := e.Do(context.Background(), &c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Seq, c.Time = res.Seq, res.Time
+		mirror.Apply(&c, nil)
+	}
+	e.Close()
+	store.mu.Lock()
+	defer store.mu.Unlock()
+	if len(store.snaps) < 5 {
+		t.Fatalf("%d snapshots, want several", len(store.snaps))
+	}
+	cmds := j.Commands()
+	for i, data := range store.snaps {
+		got, err := DecodeState(data)
+		if err != nil {
+			t.Fatalf("snapshot %d (seq %d): %v", i, store.seqs[i], err)
+		}
+		want := NewState()
+		for k := range cmds {
+			if cmds[k].Seq > store.seqs[i] {
+				break
+			}
+			want.Apply(&cmds[k], nil)
+		}
+		if got.Seq() != store.seqs[i] || got.Hash() != want.Hash() {
+			t.Fatalf("snapshot %d (seq %d) is not the state at its seq", i, store.seqs[i])
+		}
 	}
 }

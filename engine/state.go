@@ -170,11 +170,16 @@ func (q *refFIFO) alloc() {
 	q.keys, q.tags, q.fps = make([]refKey, ClientIDWindow), make([]uint32, ClientIDWindow), make([]uint64, ClientIDWindow)
 }
 
-// each calls fn for every key and its order's fingerprint, oldest first.
-func (q *refFIFO) each(fn func(refKey, uint64)) {
+// eachID calls fn for every key with its order's fingerprint and id,
+// oldest first; t is the client order id table that holds the ids.
+func (q *refFIFO) eachID(t *clientIDTable, fn func(k *refKey, fp, id uint64)) {
 	for i := range q.n {
 		p := (q.head + i) % len(q.keys)
-		fn(q.keys[p], q.fps[p])
+		var id uint64
+		if j, ok := t.findDone(q.tags[p], uint32(p)); ok {
+			id = t.slots[j].id
+		}
+		fn(&q.keys[p], q.fps[p], id)
 	}
 }
 

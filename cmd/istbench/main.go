@@ -58,6 +58,7 @@ var commands = []command{
 	{"engine", "[--producers P] [--n N] [--rounds K] [--rate R]", "pipeline throughput (closed loop, median of K rounds) and latency (open loop), in-memory journal", runEngine},
 	{"durable", "[--n N] [--rounds K] [--rate R] [--dir D]", "engine with the Pebble log next to a raw Pebble append loop (medians of K paired rounds)", runDurable},
 	{"recovery", "[--n N] [--dir D]", "replay speed and cold start with and without a snapshot", runRecovery},
+	{"snapshot", "[--orders N] [--rounds K] [--client-ids=false] [--dir D]", "the matcher's pause to snapshot a state with N resting orders (median of the snapshots after the first)", runSnapshot},
 	{"http", "[--duration D] [--conns C] [--rate R]", "istd's POST /v1/orders (durable) over loopback next to a bare fasthttp handler", runHTTP},
 	{"copy", "[--followers F] [--rounds R]", "copy-trading: mirroring one leader fill to F followers in the matcher", runCopy},
 }
