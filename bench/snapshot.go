@@ -10,14 +10,22 @@ import (
 	"github.com/instant-social-trading/ist/engine"
 )
 
+// SnapshotResult is what SnapshotPause measured.
+type SnapshotResult struct {
+	Pauses  []time.Duration // the matcher's pause for each snapshot
+	Bytes   int             // the snapshot's size
+	Restore time.Duration   // decoding it back into a state (engine.DecodeState), as a restart does
+}
+
 // SnapshotPause measures how long the matcher pauses to snapshot a state
 // with orders resting orders on one market (each with a client order id
 // if clientIDs): it builds the state, opens an engine on it with the
 // Pebble log in dir as journal and snapshot store, and takes rounds
-// snapshots one after another. The first encodes into new memory, the
-// next ones into the last one's, as a running engine does. It returns
-// each pause and the snapshot's size in bytes.
-func SnapshotPause(dir string, orders, rounds int, clientIDs bool) ([]time.Duration, int, error) {
+// snapshots one after another. The engine readies the memory of the first
+// when it opens, and of each next one after saving the last, as a running
+// engine does. It also times decoding the snapshot.
+func SnapshotPause(dir string, orders, rounds int, clientIDs bool) (SnapshotResult, error) {
+	var res SnapshotResult
 	s := engine.NewState()
 	var evs []engine.Event
 	seq := uint64(0)
@@ -32,7 +40,7 @@ func SnapshotPause(dir string, orders, rounds int, clientIDs bool) ([]time.Durat
 	}
 	for _, c := range Genesis(100) {
 		if err := apply(&c); err != nil {
-			return nil, 0, err
+			return res, err
 		}
 	}
 	s.Reserve(engine.Capacity{Orders: orders, BookOrders: orders})
@@ -46,27 +54,32 @@ func SnapshotPause(dir string, orders, rounds int, clientIDs bool) ([]time.Durat
 			strconv.AppendUint(c.Ref[:0:len(c.Ref)], uint64(i), 10)
 		}
 		if err := apply(&c); err != nil {
-			return nil, 0, err
+			return res, err
 		}
 	}
-	size := len(s.AppendSnapshot(nil))
+	data := s.AppendSnapshot(nil)
+	res.Bytes = len(data)
+	t0 := time.Now()
+	if _, err := engine.DecodeState(data); err != nil {
+		return res, err
+	}
+	res.Restore = time.Since(t0)
 	l, err := OpenLog(dir)
 	if err != nil {
-		return nil, 0, err
+		return res, err
 	}
 	defer l.Close()
 	e, err := engine.Open(&engine.Options{Journal: l, State: s, Snapshots: l})
 	if err != nil {
-		return nil, 0, err
+		return res, err
 	}
 	defer e.Close()
-	pauses := make([]time.Duration, 0, rounds)
 	for range rounds {
 		if _, err := e.Snapshot(context.Background()); err != nil {
-			return nil, 0, err
+			return res, err
 		}
 		_, p := e.SnapshotStats()
-		pauses = append(pauses, p)
+		res.Pauses = append(res.Pauses, p)
 	}
-	return pauses, size, nil
+	return res, nil
 }

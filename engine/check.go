@@ -15,8 +15,14 @@ import (
 func (s *State) Check() error {
 	sum := make([]int64, len(s.assets))
 	reserved := make(map[[2]uint64]int64) // (account, asset) → locked by orders
-	for _, id := range s.orders.ids() {
-		rec := s.orders.get(id)
+	// In slab order: no sort, no lookups (a restored snapshot of millions
+	// of orders is checked before use).
+	for i := range s.orders.slab {
+		rec := &s.orders.slab[i]
+		id := rec.id
+		if id == 0 {
+			continue // free
+		}
 		if !s.validAccount(rec.account) {
 			return fmt.Errorf("engine: order %d of unknown account %d", id, rec.account)
 		}
@@ -122,9 +128,9 @@ func (s *State) checkCopy() error {
 			return fmt.Errorf("engine: leader %d profit share %d", L.account, L.profitShareBps)
 		}
 	}
-	for _, id := range s.orders.ids() {
-		if rec := s.orders.get(id); rec.relation != 0 || s.accounts[rec.account].relation != 0 {
-			return fmt.Errorf("engine: mirrored order %d outlived its command", id)
+	for i := range s.orders.slab {
+		if rec := &s.orders.slab[i]; rec.id != 0 && (rec.relation != 0 || s.accounts[rec.account].relation != 0) {
+			return fmt.Errorf("engine: mirrored order %d outlived its command", rec.id)
 		}
 	}
 	if len(s.pending) != 0 {

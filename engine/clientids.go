@@ -351,6 +351,13 @@ func (s *State) restoreClientIDs(keys []refKey, ids []uint64, done []refKey, don
 // with their orders' fingerprints and ids. No key may be there twice, and
 // a done key's order may not be live.
 func (s *State) restoreClientIDsV4(done []refKey, doneFPs, doneIDs []uint64) error {
+	n := len(done)
+	for i := range s.orders.slab {
+		if rec := &s.orders.slab[i]; rec.id != 0 && !rec.ref.IsZero() {
+			n++
+		}
+	}
+	s.clientIDs.reserve(n)
 	for i := range s.orders.slab {
 		rec := &s.orders.slab[i]
 		if rec.id == 0 || rec.ref.IsZero() {
@@ -413,8 +420,9 @@ func (s *State) checkClientIDs() error {
 		done++
 	}
 	withRef := 0
-	for _, id := range s.orders.ids() {
-		if rec := s.orders.get(id); !rec.ref.IsZero() {
+	for i := range s.orders.slab {
+		if rec := &s.orders.slab[i]; rec.id != 0 && !rec.ref.IsZero() {
+			id := rec.id
 			withRef++
 			if rec.tag != clientIDTag(&refKey{rec.account, rec.ref}) {
 				return fmt.Errorf("engine: order %d: client order id tag not kept", id)

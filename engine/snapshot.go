@@ -248,14 +248,19 @@ func DecodeState(data []byte) (*State, error) {
 			spec.BaseScale < 1 || spec.QuoteScale < 1 {
 			return nil, fmt.Errorf("%w: market %s: bad spec", ErrCorruptSnapshot, name)
 		}
-		b, err := book.New(spec.Rules, nil)
+		// Room for the market's orders at once (the count is bounded by
+		// the bytes left): tables that double as they fill copy and
+		// rehash everything each time.
+		k := r.count(orderInfoSize + 16 + 36 + sizes)
+		b, err := book.New(spec.Rules, &book.Options{Capacity: k})
 		if err != nil {
 			return nil, fmt.Errorf("%w: market %s: %w", ErrCorruptSnapshot, name, err)
 		}
+		s.orders.reserve(s.orders.len() + k)
 		b.SetLastPrice(last)
 		id := uint32(len(s.markets) + 1)
-		var listed []book.OrderInfo
-		for k := r.count(orderInfoSize + 16 + 36 + sizes); k > 0 && r.err == nil; k-- {
+		listed := make([]book.OrderInfo, 0, k)
+		for ; k > 0 && r.err == nil; k-- {
 			o := r.orderInfo()
 			rec := order{id: o.ID, account: o.Owner, market: id, side: o.Side, limit: r.i64(), locked: r.i64()}
 			copy(rec.ref[:], r.take(len(rec.ref)))

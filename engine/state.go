@@ -3,7 +3,6 @@ package engine
 import (
 	"math"
 	"math/bits"
-	"slices"
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/internal/idmap"
@@ -226,12 +225,7 @@ type Capacity struct {
 // does, with Options.Capacity). Like Apply, it is for the state's owner.
 func (s *State) Reserve(c Capacity) {
 	if c.Orders > 0 {
-		if c.Orders > cap(s.orders.slab) {
-			slab := make([]order, len(s.orders.slab), c.Orders)
-			copy(slab, s.orders.slab)
-			s.orders.slab = slab
-		}
-		s.orders.index.Reserve(c.Orders)
+		s.orders.reserve(c.Orders)
 		s.clientIDs.reserve(c.Orders + ClientIDWindow)
 	}
 	if c.BookOrders > 0 {
@@ -481,6 +475,16 @@ func (t *orderTable) add(rec order) *order {
 	return &t.slab[i]
 }
 
+// reserve makes room for n orders.
+func (t *orderTable) reserve(n int) {
+	if n > cap(t.slab) {
+		slab := make([]order, len(t.slab), n)
+		copy(slab, t.slab)
+		t.slab = slab
+	}
+	t.index.Reserve(n)
+}
+
 // free1 clears slab entry i, whose id has left the index (Take), for
 // reuse.
 func (t *orderTable) free1(i int32) {
@@ -489,11 +493,3 @@ func (t *orderTable) free1(i int32) {
 }
 
 func (t *orderTable) len() int { return t.index.Len() }
-
-// ids returns the live order ids in ascending order.
-func (t *orderTable) ids() []uint64 {
-	ids := make([]uint64, 0, t.len())
-	t.index.All(func(id uint64, _ int32) { ids = append(ids, id) })
-	slices.Sort(ids)
-	return ids
-}

@@ -414,19 +414,19 @@ func runSnapshot(args []string) int {
 		return 1
 	}
 	defer cleanup()
-	pauses, size, err := bench.SnapshotPause(dir, *orders, *rounds, *clientIDs)
+	res, err := bench.SnapshotPause(dir, *orders, *rounds, *clientIDs)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "istbench snapshot:", err)
 		return 1
 	}
 	perMillion := func(d time.Duration) float64 { return float64(d) / 1e6 * 1e6 / float64(*orders) }
-	for i, p := range pauses {
+	for i, p := range res.Pauses {
 		fmt.Printf("snapshot %d: pause_ms=%.1f\n", i+1, float64(p)/1e6)
 	}
-	steady := slices.Clone(pauses[1:])
+	steady := slices.Clone(res.Pauses[1:])
 	slices.Sort(steady)
 	med := steady[len(steady)/2]
-	fmt.Printf("orders=%d client_ids=%t bytes=%d first_pause_ms=%.1f pause_ms=%.1f pause_ms_per_million_orders=%.1f\n",
-		*orders, *clientIDs, size, float64(pauses[0])/1e6, float64(med)/1e6, perMillion(med))
+	fmt.Printf("orders=%d client_ids=%t bytes=%d first_pause_ms=%.1f pause_ms=%.1f pause_ms_per_million_orders=%.1f restore_ms=%.0f\n",
+		*orders, *clientIDs, res.Bytes, float64(res.Pauses[0])/1e6, float64(med)/1e6, perMillion(med), float64(res.Restore)/1e6)
 	return 0
 }
