@@ -38,6 +38,10 @@ type Options struct {
 	// SnapshotInterval is how often the engine snapshots its state.
 	// Default 1 minute.
 	SnapshotInterval time.Duration
+	// SnapshotEvery also snapshots the state after this many commands
+	// since the last snapshot (engine.Options.SnapshotEvery), bounding the
+	// log a restart replays under heavy load. 0: on the interval only.
+	SnapshotEvery uint64
 	// RingSize is the number of the engine's ingress slots, a power of
 	// two (engine.Options.RingSize). istd's engine refuses commands when
 	// they are all taken (a request then gets 503 overloaded, an order of
@@ -262,7 +266,7 @@ func Open(opts *Options) (*Server, error) {
 	}
 	s.fsync = newFsyncHistogram()
 	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats}, State: state, Snapshots: l,
-		SnapshotInterval: o.SnapshotInterval, FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize})
+		SnapshotInterval: o.SnapshotInterval, SnapshotEvery: o.SnapshotEvery, FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize})
 	if err != nil {
 		return fail(fmt.Errorf("server: start engine: %w", err))
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -659,5 +660,36 @@ func TestOrderLifecycles(t *testing.T) {
 	fills := ts.must(200, "GET", "/v1/fills?market=BTC-USDT&limit=1000", bob, "")["fills"].([]any)
 	if len(fills) != 6 { // ioc 0.25+0.25, ioc2 0.25+0.25, 0.05 at 110, stop 0.1 at 110
 		t.Fatalf("bob's fills: %d %v", len(fills), fills)
+	}
+}
+
+// Options.SnapshotEvery snapshots after that many commands, without
+// waiting for SnapshotInterval.
+func TestSnapshotEvery(t *testing.T) {
+	dir := t.TempDir()
+	ts := start(t, dir, &Options{AdminToken: adminTok, SnapshotInterval: time.Hour, SnapshotEvery: 10})
+	snaps := func() int {
+		ents, err := os.ReadDir(filepath.Join(dir, "snapshots"))
+		if err != nil && !os.IsNotExist(err) {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, e := range ents {
+			if strings.HasSuffix(e.Name(), ".ist") {
+				n++
+			}
+		}
+		return n
+	}
+	before := snaps()
+	for i := range 30 {
+		ts.signup(fmt.Sprint("snap", i))
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for snaps() <= before {
+		if time.Now().After(deadline) {
+			t.Fatalf("no snapshot after 30 sign-ups with SnapshotEvery 10 (%d before)", before)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

@@ -37,7 +37,9 @@
 // (IST_HISTORY_INTERVAL, default 5s) is how often its changes are saved.
 //
 // Engine and requests: --snapshot-interval (IST_SNAPSHOT_INTERVAL, default
-// 1m) is how often the state is snapshotted and the log truncated;
+// 1m) is how often the state is snapshotted and the log truncated, and
+// --snapshot-every (IST_SNAPSHOT_EVERY, default 0: off) snapshots after
+// that many commands as well;
 // --max-body and --max-batch-body (IST_MAX_BODY, IST_MAX_BATCH_BODY,
 // default 64 KiB and 1 MiB) limit request bodies; --request-timeout
 // (IST_REQUEST_TIMEOUT, default 10s) bounds a read's wait for fresh views;

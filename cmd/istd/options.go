@@ -32,6 +32,7 @@ type tuning struct {
 	historyOrders, historyFills int
 
 	snapshotInterval, requestTimeout time.Duration
+	snapshotEvery                    int
 	maxBody, maxBatchBody            int
 	reserveOrders, reserveBookOrders int
 	ringSize                         int
@@ -61,6 +62,8 @@ func addTuning(fs *flag.FlagSet) *tuning {
 		"fills kept per account; 0: all")
 	t.duration(fs, &t.snapshotInterval, "snapshot-interval", "IST_SNAPSHOT_INTERVAL", time.Minute,
 		"how often the engine's state is snapshotted (the log before the older kept snapshot is then truncated)")
+	t.int(fs, &t.snapshotEvery, "snapshot-every", "IST_SNAPSHOT_EVERY", 0,
+		"also snapshot after this many commands since the last snapshot, to bound what a restart replays; 0: on --snapshot-interval only")
 	t.int(fs, &t.reserveOrders, "reserve-orders", "IST_RESERVE_ORDERS", 0,
 		"live orders (all markets) the engine makes room for at start-up, so that it does not pause to grow before; 0: grow as needed")
 	t.int(fs, &t.reserveBookOrders, "reserve-book-orders", "IST_RESERVE_BOOK_ORDERS", 0,
@@ -133,6 +136,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		{"--history-orders", t.historyOrders < 0},
 		{"--history-fills", t.historyFills < 0},
 		{"--snapshot-interval (must be positive)", t.snapshotInterval <= 0},
+		{"--snapshot-every", t.snapshotEvery < 0},
 		{"--max-body (must be positive)", t.maxBody <= 0},
 		{"--max-batch-body (must be positive)", t.maxBatchBody <= 0},
 		{"--request-timeout (must be positive)", t.requestTimeout <= 0},
@@ -176,6 +180,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 	o.HistoryOrders, o.HistoryFills = orAll(t.historyOrders), orAll(t.historyFills)
 	o.MaxTokens = orAll(t.maxTokens)
 	o.SnapshotInterval, o.RequestTimeout = t.snapshotInterval, t.requestTimeout
+	o.SnapshotEvery = uint64(t.snapshotEvery)
 	o.MaxBodySize, o.MaxBatchBodySize = t.maxBody, t.maxBatchBody
 	o.Capacity = engine.Capacity{Orders: t.reserveOrders, BookOrders: t.reserveBookOrders}
 	o.RingSize = t.ringSize

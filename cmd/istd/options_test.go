@@ -257,6 +257,9 @@ func TestRateLimitFlags(t *testing.T) {
 		{map[string]string{"IST_SNAPSHOT_INTERVAL": "30s", "IST_MAX_BODY": "1000"}, []string{"--max-batch-body", "5000", "--request-timeout", "2s"},
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				SnapshotInterval: 30 * time.Second, MaxBodySize: 1000, MaxBatchBodySize: 5000, RequestTimeout: 2 * time.Second})},
+		{map[string]string{"IST_SNAPSHOT_EVERY": "1000000"}, nil,
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				SnapshotEvery: 1_000_000})},
 		{map[string]string{"IST_RESERVE_ORDERS": "100000"}, []string{"--reserve-book-orders", "5000"},
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				Capacity: engine.Capacity{Orders: 100_000, BookOrders: 5000}})},
@@ -274,7 +277,7 @@ func TestRateLimitFlags(t *testing.T) {
 				MaxTokens: -1})},
 	} {
 		for _, k := range []string{"IST_RATE_LIMIT", "IST_RATE_BURST", "IST_ANON_RATE_LIMIT", "IST_ANON_RATE_BURST", "IST_HISTORY_FILLS",
-			"IST_SNAPSHOT_INTERVAL", "IST_MAX_BODY", "IST_RESERVE_ORDERS", "IST_RING_SIZE", "IST_MAX_TOKENS"} {
+			"IST_SNAPSHOT_INTERVAL", "IST_SNAPSHOT_EVERY", "IST_MAX_BODY", "IST_RESERVE_ORDERS", "IST_RING_SIZE", "IST_MAX_TOKENS"} {
 			t.Setenv(k, tc.env[k])
 			if _, ok := tc.env[k]; !ok {
 				os.Unsetenv(k)
@@ -293,7 +296,7 @@ func TestRateLimitFlags(t *testing.T) {
 			t.Fatalf("env %v args %v: %+v, want %+v", tc.env, tc.args, o, tc.want)
 		}
 	}
-	for _, args := range [][]string{{"--snapshot-interval", "0s"}, {"--max-body", "-1"}, {"--request-timeout", "0s"},
+	for _, args := range [][]string{{"--snapshot-interval", "0s"}, {"--snapshot-every", "-1"}, {"--max-body", "-1"}, {"--request-timeout", "0s"},
 		{"--reserve-orders", "-1"}, {"--reserve-book-orders", "-5"}, {"--max-tokens", "-1"}, {"--ring-size", "1000"}, {"--ring-size", "0"}, {"--ring-size", "-4"}} {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
 		tun := addTuning(fs)
