@@ -128,7 +128,7 @@ func TestDashboardJSON(t *testing.T) {
 	}
 	for _, m := range []string{"http_requests_total", "http_request_duration_seconds_bucket", "orders_total",
 		"trades_total", "engine_queue_depth", "wal_durable_sequence", "wal_disk_fsync_duration_seconds_bucket", "go_goroutines", "copy_mirrored_fills_total", "copy_skipped_total",
-		"history_base_bytes", "history_segments_bytes"} {
+		"history_base_bytes", "history_segments_bytes", "engine_snapshot_pause_seconds", "engine_snapshot_sequence", "engine_snapshot_failures_total"} {
 		if !strings.Contains(exprs.String(), m) {
 			t.Errorf("dashboard has no panel on %s", m)
 		}

@@ -74,6 +74,12 @@ type Options struct {
 	SnapshotEvery uint64
 	// SnapshotInterval takes a snapshot this often. 0: never on a timer.
 	SnapshotInterval time.Duration
+	// OnSnapshot, if set, is called on the snapshot goroutine once each
+	// snapshot is saved (err nil) or failed to be, with its sequence
+	// number and how long the matcher paused to encode it; a failure is
+	// otherwise reported only to a waiting Snapshot call. It must not
+	// block: the next snapshot waits for it.
+	OnSnapshot func(seq uint64, pause time.Duration, err error)
 }
 
 // SnapshotStore keeps state snapshots. SaveSnapshot is called on the
@@ -137,7 +143,8 @@ type afterBatch struct {
 	relations []*RelationView
 	leaders   []*LeaderView
 	dir       *Directory
-	snap      []byte // a snapshot taken after the batch's last command, or nil
+	snap      []byte        // a snapshot taken after the batch's last command, or nil
+	snapPause time.Duration // how long the matcher took to encode snap
 	// viewsCurrent: once these views are published, every view reflects
 	// every command up to the batch's last.
 	viewsCurrent bool
@@ -205,8 +212,9 @@ type snapshotErr struct {
 }
 
 type snapshotJob struct {
-	seq  uint64
-	data []byte
+	seq   uint64
+	data  []byte
+	pause time.Duration // the matcher's, to encode data
 }
 
 type subscriber struct{ fn func(*Result) }
@@ -520,7 +528,8 @@ func (e *Engine) matcher() {
 			t0 := time.Now()
 			// The snapshot goroutine appends the checksum.
 			ab.snap = e.state.appendSnapshotBody(e.snapBuf[:0])
-			e.snapPause.Store(int64(time.Since(t0)))
+			ab.snapPause = time.Since(t0)
+			e.snapPause.Store(int64(ab.snapPause))
 			lastSnap = e.state.Seq()
 			snapAsked = false
 		}
@@ -680,7 +689,7 @@ func (e *Engine) deliver(next, hi int64, res *Result) {
 		// end one and carry a snapshot.
 		if ab != nil && ab.snap != nil {
 			if ferr == nil {
-				e.snaps <- snapshotJob{seq: sl.cmd.Seq, data: ab.snap} // never blocks: one in flight
+				e.snaps <- snapshotJob{seq: sl.cmd.Seq, data: ab.snap, pause: ab.snapPause} // never blocks: one in flight
 			} else {
 				e.snapBuf = ab.snap
 				e.snapBusy.Store(false)
@@ -721,10 +730,15 @@ func (e *Engine) snapshotter(hint int) {
 	e.snapBusy.Store(false)
 	for job := range e.snaps {
 		data := sealSnapshot(job.data, 0)
-		if err := e.opts.Snapshots.SaveSnapshot(job.seq, data); err != nil {
-			e.snapErr.Store(&snapshotErr{seq: job.seq, err: fmt.Errorf("engine: snapshot at %d: %w", job.seq, err)})
+		err := e.opts.Snapshots.SaveSnapshot(job.seq, data)
+		if err != nil {
+			err = fmt.Errorf("engine: snapshot at %d: %w", job.seq, err)
+			e.snapErr.Store(&snapshotErr{seq: job.seq, err: err})
 		} else {
 			e.snapSaved.Store(job.seq)
+		}
+		if f := e.opts.OnSnapshot; f != nil {
+			f(job.seq, job.pause, err)
 		}
 		e.snapBuf = snapshotMemory(data, len(data))
 		e.snapBusy.Store(false)

@@ -9,8 +9,11 @@ import (
 	"hash/crc32"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // A state restored from its snapshot has the same hash and, given the same
@@ -328,5 +331,51 @@ func TestEngineSnapshotsReuseMemory(t *testing.T) {
 		if got.Seq() != store.seqs[i] || got.Hash() != want.Hash() {
 			t.Fatalf("snapshot %d (seq %d) is not the state at its seq", i, store.seqs[i])
 		}
+	}
+}
+
+// failStore is a SnapshotStore whose saves fail while fail is set.
+type failStore struct {
+	copyStore
+	fail atomic.Bool
+}
+
+func (f *failStore) SaveSnapshot(seq uint64, data []byte) error {
+	if f.fail.Load() {
+		return errors.New("disk full")
+	}
+	return f.copyStore.SaveSnapshot(seq, data)
+}
+
+// Options.OnSnapshot hears of every snapshot, saved or failed, with its
+// pause: a failed periodic snapshot is not silent.
+func TestEngineOnSnapshot(t *testing.T) {
+	type call struct {
+		seq   uint64
+		pause time.Duration
+		err   error
+	}
+	calls := make(chan call, 16)
+	store := &failStore{}
+	e, err := Open(&Options{Snapshots: store, OnSnapshot: func(seq uint64, pause time.Duration, err error) {
+		calls <- call{seq, pause, err}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	seq, err := e.Snapshot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := <-calls; c.seq != seq || c.err != nil || c.pause <= 0 {
+		t.Fatalf("saved snapshot %d reported as %+v", seq, c)
+	}
+	store.fail.Store(true)
+	if _, err := e.Snapshot(context.Background()); err == nil || !strings.Contains(err.Error(), "disk full") {
+		t.Fatalf("failed snapshot: %v", err)
+	}
+	if c := <-calls; c.err == nil || !strings.Contains(c.err.Error(), "disk full") || c.seq <= seq {
+		t.Fatalf("failed snapshot reported as %+v", c)
 	}
 }

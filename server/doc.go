@@ -267,6 +267,10 @@
 // (time for a journal batch to become durable),
 // wal_disk_fsync_duration_seconds (the disk's own part of it: each fsync
 // of the log as Pebble times it), wal_durable_sequence,
+// engine_snapshot_sequence (the last state snapshot saved: a restart
+// replays the log after it), engine_snapshot_pause_seconds (how long
+// matching paused to encode it), engine_snapshot_failures_total (each
+// failure is also logged, "snapshot failed"),
 // history_base_bytes and history_segments_bytes (the order history in
 // DATA/server: its base in force and the segments after it), the
 // copy-trading

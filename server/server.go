@@ -135,6 +135,7 @@ type Server struct {
 	rm         *readModel
 	stats      *leaderStats         // leader statistics (leaderstats.go)
 	statsSaved atomic.Uint64        // seq of the statistics last saved
+	snap       snapshotState        // the engine's last snapshot, for metrics
 	fsync      prometheus.Histogram // wal_fsync_duration_seconds, fed by the journal
 	amendMu    [64]sync.Mutex       // PATCH /v1/social/follows/{id}, by id (social.go)
 	unsub      func()
@@ -165,6 +166,27 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// snapshotState is what istd knows of the engine's snapshots.
+type snapshotState struct {
+	seq      atomic.Uint64 // the last saved (or recovered from)
+	pause    atomic.Int64  // ns the matcher paused to encode the last one
+	failures atomic.Uint64
+}
+
+// onSnapshot is engine.Options.OnSnapshot: it logs each snapshot and
+// keeps what the metrics report. A failure is an error line: the log is
+// then not truncated and a restart replays more of it.
+func (s *Server) onSnapshot(seq uint64, pause time.Duration, err error) {
+	s.snap.pause.Store(int64(pause))
+	if err != nil {
+		s.snap.failures.Add(1)
+		s.log.Error().Err(err).Uint64("seq", seq).Dur("pause", pause).Msg("snapshot failed")
+		return
+	}
+	s.snap.seq.Store(seq)
+	s.log.Info().Uint64("seq", seq).Dur("pause", pause).Msg("snapshot saved")
 }
 
 // Open recovers the data directory and starts the engine. The caller must
@@ -265,8 +287,10 @@ func Open(opts *Options) (*Server, error) {
 			Msg("order history is behind the engine (its last save is older than the snapshot): history and fills of the gap are missing")
 	}
 	s.fsync = newFsyncHistogram()
+	s.snap.seq.Store(rst.SnapshotSeq)
 	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats}, State: state, Snapshots: l,
-		SnapshotInterval: o.SnapshotInterval, SnapshotEvery: o.SnapshotEvery, FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize})
+		SnapshotInterval: o.SnapshotInterval, SnapshotEvery: o.SnapshotEvery, OnSnapshot: s.onSnapshot,
+		FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize})
 	if err != nil {
 		return fail(fmt.Errorf("server: start engine: %w", err))
 	}

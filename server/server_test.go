@@ -2,12 +2,14 @@ package server
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -691,5 +693,43 @@ func TestSnapshotEvery(t *testing.T) {
 			t.Fatalf("no snapshot after 30 sign-ups with SnapshotEvery 10 (%d before)", before)
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+	// The metrics report it, and a failed snapshot.
+	metric := func(name string) float64 {
+		t.Helper()
+		resp, err := ts.c.Get(ts.base + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		for line := range strings.Lines(string(raw)) {
+			if v, ok := strings.CutPrefix(strings.TrimSpace(line), name+" "); ok {
+				f, err := strconv.ParseFloat(v, 64)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return f
+			}
+		}
+		t.Fatalf("no metric %s", name)
+		return 0
+	}
+	for metric("engine_snapshot_sequence") < 10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("engine_snapshot_sequence %v", metric("engine_snapshot_sequence"))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p := metric("engine_snapshot_pause_seconds"); p <= 0 || p > 5 {
+		t.Fatalf("engine_snapshot_pause_seconds %v", p)
+	}
+	if f := metric("engine_snapshot_failures_total"); f != 0 {
+		t.Fatalf("engine_snapshot_failures_total %v", f)
+	}
+	seq := metric("engine_snapshot_sequence")
+	ts.s.onSnapshot(uint64(seq)+100, time.Millisecond, errors.New("disk full"))
+	if f, now := metric("engine_snapshot_failures_total"), metric("engine_snapshot_sequence"); f != 1 || now != seq {
+		t.Fatalf("after a failure: failures %v, sequence %v (was %v)", f, now, seq)
 	}
 }
