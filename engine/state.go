@@ -3,6 +3,7 @@ package engine
 import (
 	"math"
 	"math/bits"
+	"slices"
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/internal/idmap"
@@ -478,9 +479,7 @@ func (t *orderTable) add(rec order) *order {
 // reserve makes room for n orders.
 func (t *orderTable) reserve(n int) {
 	if n > cap(t.slab) {
-		slab := make([]order, len(t.slab), n)
-		copy(slab, t.slab)
-		t.slab = slab
+		t.slab = slices.Grow(t.slab, n-len(t.slab))
 	}
 	t.index.Reserve(n)
 }
