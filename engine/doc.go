@@ -69,4 +69,14 @@
 // Views (MarketView, AccountView, RelationView, LeaderView, Directory) are
 // immutable and published through atomic pointers: readers never stop the
 // matcher.
+//
+// # Snapshots
+//
+// With Options.Snapshots, the matcher encodes the state between two
+// batches, so a snapshot is consistent at one sequence number, and the
+// snapshot goroutine checksums and saves it while matching goes on. The
+// pause is about 0.1 s per million resting orders (istbench snapshot);
+// the engine keeps memory a quarter larger than the last snapshot ready
+// for the next, so that the matcher neither allocates nor page-faults
+// then. Options.OnSnapshot hears of each one, saved or failed.
 package engine
