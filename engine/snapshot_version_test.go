@@ -2,7 +2,10 @@ package engine
 
 import (
 	"bytes"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"os"
 	"testing"
 
@@ -69,6 +72,50 @@ func TestSnapshotVersion3ClientIDs(t *testing.T) {
 		want, _ := s.clientID(&k)
 		if got, ok := restored.clientID(&k); !ok || got != want {
 			t.Fatalf("done %v: %d,%v want %d", k, got, ok, want)
+		}
+	}
+}
+
+// A version 4 snapshot whose done client order ids contradict its live
+// orders is refused: a done key that a live order has, a done key twice,
+// a done key naming a live order or no order.
+func TestSnapshotV4ClientIDsRefused(t *testing.T) {
+	sc := newScenario(t)
+	live := sc.do(Command{Kind: CmdPlace, Account: 1, Market: 1, Ref: mustRef("live"), Order: book.Order{Side: book.Buy, Price: 100, Qty: 1}})
+	a := sc.do(Command{Kind: CmdPlace, Account: 1, Market: 1, Ref: mustRef("done-a"), Order: book.Order{Side: book.Buy, Price: 90, Qty: 1}})
+	sc.do(Command{Kind: CmdPlace, Account: 1, Market: 1, Ref: mustRef("done-b"), Order: book.Order{Side: book.Buy, Price: 80, Qty: 1}})
+	sc.do(Command{Kind: CmdCancel, Account: 1, Market: 1, Ref: mustRef("done-a")})
+	sc.do(Command{Kind: CmdCancel, Account: 1, Market: 1, Ref: mustRef("done-b")})
+	if live.Err != nil || a.Err != nil || sc.s.doneIDs.n != 2 {
+		t.Fatalf("setup: %+v %+v, %d done", live, a, sc.s.doneIDs.n)
+	}
+	snap := sc.s.AppendSnapshot(nil)
+	if _, err := DecodeState(snap); err != nil {
+		t.Fatal(err)
+	}
+	// The done entries: account, ref, fingerprint, order id.
+	const entry = 8 + 36 + 8 + 8
+	key := func(ref string) []byte {
+		k := binary.LittleEndian.AppendUint64(nil, 1)
+		r := mustRef(ref)
+		return append(k, r[:]...)
+	}
+	at := bytes.Index(snap, key("done-a"))
+	if at < 0 || !bytes.Equal(snap[at+entry:at+entry+8+36], key("done-b")) {
+		t.Fatal("done entries not found")
+	}
+	body := snap[:len(snap)-4]
+	for name, mutate := range map[string]func(b []byte){
+		"done key of a live order": func(b []byte) { copy(b[at:], key("live")) },
+		"done key twice":           func(b []byte) { copy(b[at+entry:], key("done-a")) },
+		"done id of a live order":  func(b []byte) { binary.LittleEndian.PutUint64(b[at+8+36+8:], live.ID) },
+		"done id 0":                func(b []byte) { binary.LittleEndian.PutUint64(b[at+8+36+8:], 0) },
+	} {
+		b := bytes.Clone(body)
+		mutate(b)
+		b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
+		if _, err := DecodeState(b); !errors.Is(err, ErrCorruptSnapshot) {
+			t.Errorf("%s: %v, want ErrCorruptSnapshot", name, err)
 		}
 	}
 }
