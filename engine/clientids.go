@@ -324,12 +324,11 @@ func (s *State) restoreClientIDs(keys []refKey, ids []uint64, done []refKey, don
 		}
 		delete(byKey, k)
 		tag := clientIDTag(&k)
-		s.doneIDs.keys[p], s.doneIDs.tags[p] = k, tag
+		var fp uint64 // unknown before version 3
 		if doneFPs != nil {
-			s.doneIDs.fps[p] = doneFPs[p]
+			fp = doneFPs[p]
 		}
-		s.doneIDs.n++
-		s.clientIDs.add(tag, uint32(p), id)
+		s.restoreDone(p, &k, tag, fp, id)
 	}
 	for i := range keys {
 		k := &keys[i]
@@ -380,11 +379,18 @@ func (s *State) restoreClientIDsV4(done []refKey, doneFPs, doneIDs []uint64) err
 		if s.clientIDEntry(k, tag) != nil {
 			return fmt.Errorf("%w: done client order id of order %d twice", ErrCorruptSnapshot, id)
 		}
-		s.doneIDs.keys[p], s.doneIDs.tags[p], s.doneIDs.fps[p] = *k, tag, doneFPs[p]
-		s.doneIDs.n++
-		s.clientIDs.add(tag, uint32(p), id)
+		s.restoreDone(p, k, tag, doneFPs[p], id)
 	}
 	return nil
+}
+
+// restoreDone puts done key k (tag, its order's fingerprint fp and id)
+// at position p of the window of done ids, the next after those before
+// it, and into the table.
+func (s *State) restoreDone(p int, k *refKey, tag uint32, fp, id uint64) {
+	s.doneIDs.keys[p], s.doneIDs.tags[p], s.doneIDs.fps[p] = *k, tag, fp
+	s.doneIDs.n++
+	s.clientIDs.add(tag, uint32(p), id)
 }
 
 // checkClientIDs verifies the table against the orders and the done keys:
