@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/binary"
 	"encoding/gob"
 	"errors"
@@ -549,10 +550,7 @@ func (m *readModel) index(all bool) {
 			}
 		}
 		slices.SortFunc(done, func(x, y *orderRec) int {
-			if x.Updated != y.Updated {
-				return cmpInt(x.Updated, y.Updated)
-			}
-			return cmpInt(x.ID, y.ID)
+			return cmp.Or(cmp.Compare(x.Updated, y.Updated), cmp.Compare(x.ID, y.ID))
 		})
 		for _, o := range done {
 			m.finish(o)
@@ -595,16 +593,6 @@ func (m *readModel) index(all bool) {
 			}
 		}
 	}
-}
-
-func cmpInt[T int64 | uint64](a, b T) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // legacyData is the whole-history value an older istd saved under "rm".

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"encoding/binary"
 	"encoding/json"
@@ -709,18 +710,8 @@ func (s *Server) relationsOf(fn func(*engine.RelationView) bool) []*engine.Relat
 		}
 		return true
 	})
-	slices.SortFunc(out, func(a, b *engine.RelationView) int { return cmpUint(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b *engine.RelationView) int { return cmp.Compare(a.ID, b.ID) })
 	return out
-}
-
-func cmpUint(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // listFollows handles GET /v1/social/follows: the caller's relations,
