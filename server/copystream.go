@@ -69,10 +69,8 @@ func (h *hub) sendCopyFill(m *mkt, ev *streamEvent, it *streamItem) {
 	b = appendUint(b, "order_id", ev.OrderID)
 	b = appendStr(b, "market", m.name)
 	b = appendStr(b, "side", sideNames[ev.Side&1])
-	b = append(appendKey(b, "price", false), '"')
-	b = append(m.u.appendPrice(b, ev.Price), '"')
-	b = append(appendKey(b, "quantity", false), '"')
-	b = append(m.u.appendQty(b, ev.Qty), '"')
+	b = appendPriceField(b, "price", ev.Price, m.u)
+	b = appendQtyField(b, "quantity", ev.Qty, m.u)
 	b = appendAmount(b, "fee", ev.TakerFee)
 	b = appendStr(b, "fee_asset", m.quote)
 	b = appendTime(b, "time", it.time)
@@ -100,12 +98,9 @@ func (h *hub) sendCopyEvent(ev *streamEvent, it *streamItem) {
 		if m, ok := h.s.marketByID(ev.Market); ok {
 			b = appendStr(b, "market", m.name)
 			b = appendStr(b, "side", sideNames[ev.Side&1])
-			b = append(appendKey(b, "price", false), '"')
-			b = append(m.u.appendPrice(b, ev.Price), '"')
-			b = append(appendKey(b, "quantity", false), '"')
-			b = append(m.u.appendQty(b, ev.Qty), '"')
-			b = append(appendKey(b, "computed_quantity", false), '"')
-			b = append(m.u.appendQty(b, ev.Remaining), '"')
+			b = appendPriceField(b, "price", ev.Price, m.u)
+			b = appendQtyField(b, "quantity", ev.Qty, m.u)
+			b = appendQtyField(b, "computed_quantity", ev.Remaining, m.u)
 		}
 	case engine.EvCopyClosed:
 		typ = "closed"

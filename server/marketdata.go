@@ -19,10 +19,8 @@ func (s *Server) appendMarket(b []byte, m *mkt) []byte {
 	b = append(AppendDecimal(b, m.u.lot8, Scale), '"')
 	b = append(appendKey(b, "min_notional", false), '"')
 	b = append(appendScaled(b, m.spec.Rules.MinNotional, m.u.qs), '"')
-	b = append(appendKey(b, "max_price", false), '"')
-	b = append(m.u.appendPrice(b, m.spec.Rules.MaxPrice), '"')
-	b = append(appendKey(b, "max_quantity", false), '"')
-	b = append(m.u.appendQty(b, m.spec.Rules.MaxQty), '"')
+	b = appendPriceField(b, "max_price", m.spec.Rules.MaxPrice, m.u)
+	b = appendQtyField(b, "max_quantity", m.spec.Rules.MaxQty, m.u)
 	b = appendInt(b, "maker_fee_bps", int64(m.spec.MakerFeeBps))
 	b = appendInt(b, "taker_fee_bps", int64(m.spec.TakerFeeBps))
 	halted := false

@@ -307,20 +307,13 @@ func (s *Server) getCandles(ctx *fasthttp.RequestCtx, sym string) {
 		b = appendPriceField(b, "high", c.High, m.u)
 		b = appendPriceField(b, "low", c.Low, m.u)
 		b = appendPriceField(b, "close", c.Close, m.u)
-		b = append(appendKey(b, "volume", false), '"')
-		b = append(m.u.appendQty(b, c.Volume), '"')
+		b = appendQtyField(b, "volume", c.Volume, m.u)
 		b = append(appendKey(b, "quote_volume", false), '"')
 		b = append(appendScaled(b, c.QuoteVolume, m.u.qs), '"')
 		b = appendInt(b, "trades", c.Trades)
 		b = append(b, '}')
 	}
 	writeJSON(ctx, 200, append(b, "]}"...))
-}
-
-// appendPriceField appends a price (steps) as a decimal string field.
-func appendPriceField(b []byte, key string, steps int64, u units) []byte {
-	b = append(appendKey(b, key, false), '"')
-	return append(u.appendPrice(b, steps), '"')
 }
 
 // getTicker handles GET /v1/markets/{symbol}/ticker: the last trade, the
@@ -392,18 +385,15 @@ func appendOptQty(b []byte, key string, lots int64, ok bool, u units) []byte {
 	if !ok {
 		return append(appendKey(b, key, false), "null"...)
 	}
-	b = append(appendKey(b, key, false), '"')
-	return append(u.appendQty(b, lots), '"')
+	return appendQtyField(b, key, lots, u)
 }
 
 // appendTrade appends one public trade as JSON, as served by
 // /v1/markets/{symbol}/trades and the trades stream channel.
 func appendTrade(b []byte, m *mkt, id uint64, price, qty int64, side book.Side, t int64) []byte {
 	b = strconvUint(append(b, `{"id":`...), id)
-	b = append(appendKey(b, "price", false), '"')
-	b = append(m.u.appendPrice(b, price), '"')
-	b = append(appendKey(b, "quantity", false), '"')
-	b = append(m.u.appendQty(b, qty), '"')
+	b = appendPriceField(b, "price", price, m.u)
+	b = appendQtyField(b, "quantity", qty, m.u)
 	b = appendStr(b, "side", sideNames[side&1])
 	b = appendTime(b, "time", t)
 	return append(b, '}')

@@ -112,6 +112,18 @@ func (u units) appendQty(dst []byte, lots int64) []byte {
 	return appendScaled(dst, lots, u.lot8)
 }
 
+// appendPriceField appends a price (steps) as a decimal string field.
+func appendPriceField(b []byte, key string, steps int64, u units) []byte {
+	b = append(appendKey(b, key, false), '"')
+	return append(u.appendPrice(b, steps), '"')
+}
+
+// appendQtyField appends a quantity (lots) as a decimal string field.
+func appendQtyField(b []byte, key string, lots int64, u units) []byte {
+	b = append(appendKey(b, key, false), '"')
+	return append(u.appendQty(b, lots), '"')
+}
+
 // appendScaled appends n × m (in 10^-8) as a decimal, saturating on
 // overflow (the market's MaxPrice and MaxQty rules prevent it).
 func appendScaled(dst []byte, n, m int64) []byte {
