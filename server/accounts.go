@@ -46,9 +46,8 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx) {
 
 // getAccount handles GET /v1/account: the caller's balances.
 func (s *Server) getAccount(ctx *fasthttp.RequestCtx) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
 	s.waitViews()
@@ -89,9 +88,8 @@ func (s *Server) waitViews() error {
 
 // newToken handles POST /v1/tokens: another token for the caller.
 func (s *Server) newToken(ctx *fasthttp.RequestCtx) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
 	tok, tid, err := s.issueToken(acct)
@@ -108,9 +106,8 @@ func (s *Server) newToken(ctx *fasthttp.RequestCtx) {
 
 // revoke handles DELETE /v1/tokens/{id}.
 func (s *Server) revoke(ctx *fasthttp.RequestCtx, id uint64) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
 	if err := s.revokeToken(acct, id); err != nil {
@@ -124,9 +121,8 @@ func (s *Server) revoke(ctx *fasthttp.RequestCtx, id uint64) {
 
 // withdraw handles POST /v1/withdrawals.
 func (s *Server) withdraw(ctx *fasthttp.RequestCtx) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
 	s.transfer(ctx, acct, false)

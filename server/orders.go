@@ -330,9 +330,8 @@ func (s *Server) appendFill(b []byte, f *fillRec, m *mkt) []byte {
 // getOrder handles GET /v1/orders/{id}. Another account's order is
 // not found.
 func (s *Server) getOrder(ctx *fasthttp.RequestCtx, id uint64) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
 	s.writeOrder(ctx, acct, id)
@@ -489,9 +488,8 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 
 // listOrders handles GET /v1/orders?market=&status=open|done&limit=&after=.
 func (s *Server) listOrders(ctx *fasthttp.RequestCtx) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
 	market, limit, after, err := s.listArgs(ctx)
@@ -545,9 +543,8 @@ func (s *Server) listArgs(ctx *fasthttp.RequestCtx) (market uint32, limit int, a
 
 // listFills handles GET /v1/fills?market=&limit=&after=.
 func (s *Server) listFills(ctx *fasthttp.RequestCtx) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
 	market, limit, after, err := s.listArgs(ctx)

@@ -717,9 +717,8 @@ func (s *Server) relationsOf(fn func(*engine.RelationView) bool) []*engine.Relat
 // listFollows handles GET /v1/social/follows: the caller's relations,
 // open and closed, with their PnL, wallet balances and latest fills.
 func (s *Server) listFollows(ctx *fasthttp.RequestCtx) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
 	s.waitViews()
@@ -746,9 +745,8 @@ func (s *Server) listFollows(ctx *fasthttp.RequestCtx) {
 // listFollowers handles GET /v1/social/followers: the open relations
 // following the caller.
 func (s *Server) listFollowers(ctx *fasthttp.RequestCtx) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
 	s.waitViews()
@@ -784,9 +782,8 @@ func (s *Server) listFollowers(ctx *fasthttp.RequestCtx) {
 // followCommand runs pause, resume or unfollow on relation id of the
 // caller and answers with the follow (200).
 func (s *Server) followCommand(ctx *fasthttp.RequestCtx, id uint64, kind engine.CommandKind, close engine.ClosePolicy) {
-	acct, err := s.account(ctx)
-	if err != nil {
-		writeError(ctx, err)
+	acct, ok := s.authed(ctx)
+	if !ok {
 		return
 	}
 	var evs [16]engine.Event
