@@ -50,24 +50,18 @@ func ParseDecimal(s []byte, scale int, signed bool) (int64, error) {
 	if len(s) == 0 {
 		return 0, ErrDecimalSyntax
 	}
-	// The magnitude is accumulated as a negative number so that
-	// math.MinInt64 parses.
+	// The magnitude is accumulated as a negative number (see pushDigit).
 	var v int64
+	var ok bool
 	i := 0
 	for ; i < len(s) && s[i] != '.'; i++ {
 		c := s[i]
 		if c < '0' || c > '9' {
 			return 0, ErrDecimalSyntax
 		}
-		if v < math.MinInt64/10 {
+		if v, ok = pushDigit(v, c); !ok {
 			return 0, ErrDecimalOverflow
 		}
-		v *= 10
-		d := int64(c - '0')
-		if v < math.MinInt64+d {
-			return 0, ErrDecimalOverflow
-		}
-		v -= d
 	}
 	if i == 0 {
 		return 0, ErrDecimalSyntax
@@ -87,15 +81,9 @@ func ParseDecimal(s []byte, scale int, signed bool) (int64, error) {
 			if places > scale {
 				return 0, ErrDecimalPlaces
 			}
-			if v < math.MinInt64/10 {
+			if v, ok = pushDigit(v, c); !ok {
 				return 0, ErrDecimalOverflow
 			}
-			v *= 10
-			d := int64(c - '0')
-			if v < math.MinInt64+d {
-				return 0, ErrDecimalOverflow
-			}
-			v -= d
 		}
 	}
 	m := pow10[scale-places]
@@ -110,6 +98,21 @@ func ParseDecimal(s []byte, scale int, signed bool) (int64, error) {
 		return 0, ErrDecimalOverflow
 	}
 	return -v, nil
+}
+
+// pushDigit returns v×10 − d for the digit c = '0'+d: ParseDecimal
+// accumulates the magnitude as a negative number so that math.MinInt64
+// parses. ok is false if the result does not fit an int64.
+func pushDigit(v int64, c byte) (_ int64, ok bool) {
+	if v < math.MinInt64/10 {
+		return 0, false
+	}
+	v *= 10
+	d := int64(c - '0')
+	if v < math.MinInt64+d {
+		return 0, false
+	}
+	return v - d, true
 }
 
 // AppendDecimal appends v, an integer of 10^-scale units, to dst as a
