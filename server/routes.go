@@ -34,8 +34,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 	// its constant.
 	path := ctx.Path()
 	p := unsafe.String(unsafe.SliceData(path), len(path))
-	if c, ok := fixedRoutes[p]; ok {
-		p = c
+	fr := fixedRoutes[p]
+	if fr != nil {
+		p = fr.path
 	}
 	m := method(ctx.Method())
 	if len(ctx.Request.Body()) > s.opts.MaxBodySize && p != "/v1/orders/batch" {
@@ -45,52 +46,15 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 	if s.rateLimited(ctx, p) {
 		return "rate_limited"
 	}
-	switch p {
-	case "/healthz":
-		return s.only(ctx, m, "GET", p, s.healthz)
-	case "/readyz":
-		return s.only(ctx, m, "GET", p, s.readyz)
-	case "/metrics":
-		return s.only(ctx, m, "GET", p, s.metricsHandler())
-	case "/v1/openapi.json":
-		return s.only(ctx, m, "GET", p, serveOpenAPI)
-	case "/v1/accounts":
-		return s.only(ctx, m, "POST", p, s.signup)
-	case "/v1/account":
-		return s.only(ctx, m, "GET", p, s.getAccount)
-	case "/v1/tokens":
-		return s.only(ctx, m, "POST", p, s.newToken)
-	case "/v1/withdrawals":
-		return s.only(ctx, m, "POST", p, s.withdraw)
-	case "/v1/admin/markets":
-		return s.only(ctx, m, "POST", p, s.createMarket)
-	case "/v1/admin/deposits":
-		return s.only(ctx, m, "POST", p, s.deposit)
-	case "/v1/admin/accounts":
-		return s.only(ctx, m, "GET", p, s.listAccounts)
-	case "/v1/admin/backup":
-		return s.only(ctx, m, "POST", p, s.backup)
-	case "/v1/orders":
-		switch m {
-		case "POST":
-			s.placeOrder(ctx)
-		case "GET":
-			s.listOrders(ctx)
-		case "DELETE":
-			s.cancelAll(ctx)
-		default:
+	if fr != nil {
+		if h := fr.handler(m); h != nil {
+			h(s, ctx)
+		} else {
 			methodNotAllowed(ctx)
 		}
 		return p
-	case "/v1/orders/batch":
-		return s.only(ctx, m, "POST", p, s.placeBatch)
-	case "/v1/fills":
-		return s.only(ctx, m, "GET", p, s.listFills)
-	case "/v1/markets":
-		return s.only(ctx, m, "GET", p, s.listMarkets)
-	case "/v1/stream":
-		return s.only(ctx, m, "GET", p, s.stream)
 	}
+	// Inline rather than with segment (a call): the path of cancel and amend.
 	if rest, ok := strings.CutPrefix(p, "/v1/orders/"); ok && rest != "" && !strings.Contains(rest, "/") {
 		const r = "/v1/orders/{id}"
 		id, err := parseID(rest)
@@ -110,7 +74,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 		}
 		return r
 	}
-	if rest, ok := strings.CutPrefix(p, "/v1/tokens/"); ok && rest != "" && !strings.Contains(rest, "/") {
+	if rest, ok := segment(p, "/v1/tokens/", ""); ok {
 		const r = "/v1/tokens/{id}"
 		id, err := parseID(rest)
 		if err != nil {
@@ -124,30 +88,15 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 		s.revoke(ctx, id)
 		return r
 	}
-	if rest, ok := strings.CutPrefix(p, "/v1/markets/"); ok {
-		if sym, ok := strings.CutSuffix(rest, "/book"); ok && sym != "" && !strings.Contains(sym, "/") {
-			const r = "/v1/markets/{symbol}/book"
-			return s.only(ctx, m, "GET", r, func(ctx *fasthttp.RequestCtx) { s.getBook(ctx, sym) })
-		}
-		if sym, ok := strings.CutSuffix(rest, "/trades"); ok && sym != "" && !strings.Contains(sym, "/") {
-			const r = "/v1/markets/{symbol}/trades"
-			return s.only(ctx, m, "GET", r, func(ctx *fasthttp.RequestCtx) { s.getTrades(ctx, sym) })
-		}
-		if sym, ok := strings.CutSuffix(rest, "/candles"); ok && sym != "" && !strings.Contains(sym, "/") {
-			const r = "/v1/markets/{symbol}/candles"
-			return s.only(ctx, m, "GET", r, func(ctx *fasthttp.RequestCtx) { s.getCandles(ctx, sym) })
-		}
-		if sym, ok := strings.CutSuffix(rest, "/ticker"); ok && sym != "" && !strings.Contains(sym, "/") {
-			const r = "/v1/markets/{symbol}/ticker"
-			return s.only(ctx, m, "GET", r, func(ctx *fasthttp.RequestCtx) { s.getTicker(ctx, sym) })
+	for _, mr := range marketRoutes {
+		if sym, ok := segment(p, "/v1/markets/", mr.suffix); ok {
+			return s.only(ctx, m, "GET", mr.route, func(ctx *fasthttp.RequestCtx) { mr.h(s, ctx, sym) })
 		}
 	}
-	if rest, ok := strings.CutPrefix(p, "/v1/admin/markets/"); ok {
-		for _, op := range []string{"/halt", "/resume"} {
-			if sym, ok := strings.CutSuffix(rest, op); ok && sym != "" && !strings.Contains(sym, "/") {
-				r := "/v1/admin/markets/{symbol}" + op
-				return s.only(ctx, m, "POST", r, func(ctx *fasthttp.RequestCtx) { s.haltMarket(ctx, sym, op == "/halt") })
-			}
+	for _, op := range []string{"/halt", "/resume"} {
+		if sym, ok := segment(p, "/v1/admin/markets/", op); ok {
+			r := "/v1/admin/markets/{symbol}" + op
+			return s.only(ctx, m, "POST", r, func(ctx *fasthttp.RequestCtx) { s.haltMarket(ctx, sym, op == "/halt") })
 		}
 	}
 	if r, ok := s.routeSocial(ctx, m, p); ok { // social.go
@@ -157,18 +106,85 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 	return "unknown"
 }
 
-// fixedRoutes maps each fixed path to itself, as a constant.
-var fixedRoutes = func() map[string]string {
-	m := map[string]string{}
-	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/v1/openapi.json", "/v1/accounts",
-		"/v1/account", "/v1/tokens", "/v1/withdrawals", "/v1/admin/markets", "/v1/admin/deposits",
-		"/v1/admin/accounts", "/v1/admin/backup", "/v1/orders", "/v1/orders/batch", "/v1/fills",
-		"/v1/markets", "/v1/stream", "/v1/social/leader", "/v1/social/leaders", "/v1/social/followers",
-		"/v1/admin/settle", "/v1/social/follows"} {
-		m[p] = p
+// fixedRoute is a path without parameters and its handler of each method;
+// a method without one is answered 405.
+type fixedRoute struct {
+	path                          string // a constant: the route label
+	get, post, put, patch, delete func(*Server, *fasthttp.RequestCtx)
+}
+
+// handler returns the handler of method m, nil if there is none.
+func (r *fixedRoute) handler(m string) func(*Server, *fasthttp.RequestCtx) {
+	switch m {
+	case "GET":
+		return r.get
+	case "POST":
+		return r.post
+	case "PUT":
+		return r.put
+	case "PATCH":
+		return r.patch
+	case "DELETE":
+		return r.delete
+	}
+	return nil
+}
+
+// fixedRoutes maps each path without parameters to its route.
+var fixedRoutes = func() map[string]*fixedRoute {
+	m := map[string]*fixedRoute{}
+	for _, r := range []fixedRoute{
+		{path: "/healthz", get: (*Server).healthz},
+		{path: "/readyz", get: (*Server).readyz},
+		{path: "/metrics", get: func(s *Server, ctx *fasthttp.RequestCtx) { s.metricsH(ctx) }},
+		{path: "/v1/openapi.json", get: func(_ *Server, ctx *fasthttp.RequestCtx) { serveOpenAPI(ctx) }},
+		{path: "/v1/accounts", post: (*Server).signup},
+		{path: "/v1/account", get: (*Server).getAccount},
+		{path: "/v1/tokens", post: (*Server).newToken},
+		{path: "/v1/withdrawals", post: (*Server).withdraw},
+		{path: "/v1/admin/markets", post: (*Server).createMarket},
+		{path: "/v1/admin/deposits", post: (*Server).deposit},
+		{path: "/v1/admin/accounts", get: (*Server).listAccounts},
+		{path: "/v1/admin/backup", post: (*Server).backup},
+		{path: "/v1/orders", post: (*Server).placeOrder, get: (*Server).listOrders, delete: (*Server).cancelAll},
+		{path: "/v1/orders/batch", post: (*Server).placeBatch},
+		{path: "/v1/fills", get: (*Server).listFills},
+		{path: "/v1/markets", get: (*Server).listMarkets},
+		{path: "/v1/stream", get: (*Server).stream},
+		// social.go
+		{path: "/v1/social/leader", put: (*Server).putLeader},
+		{path: "/v1/social/leaders", get: (*Server).listLeaders},
+		{path: "/v1/social/followers", get: (*Server).listFollowers},
+		{path: "/v1/admin/settle", post: (*Server).adminSettle},
+		{path: "/v1/social/follows", post: (*Server).follow, get: (*Server).listFollows},
+	} {
+		m[r.path] = &r
 	}
 	return m
 }()
+
+// marketRoutes are the GET routes of one market, /v1/markets/{symbol}
+// and a suffix.
+var marketRoutes = [...]struct {
+	suffix, route string
+	h             func(s *Server, ctx *fasthttp.RequestCtx, sym string)
+}{
+	{"/book", "/v1/markets/{symbol}/book", (*Server).getBook},
+	{"/trades", "/v1/markets/{symbol}/trades", (*Server).getTrades},
+	{"/candles", "/v1/markets/{symbol}/candles", (*Server).getCandles},
+	{"/ticker", "/v1/markets/{symbol}/ticker", (*Server).getTicker},
+}
+
+// segment returns the part of p between prefix and suffix if it is one
+// path segment: not empty, without a '/'.
+func segment(p, prefix, suffix string) (string, bool) {
+	rest, ok := strings.CutPrefix(p, prefix)
+	if !ok {
+		return "", false
+	}
+	seg, ok := strings.CutSuffix(rest, suffix)
+	return seg, ok && seg != "" && !strings.Contains(seg, "/")
+}
 
 // only runs h if the method is want, else answers 405.
 func (s *Server) only(ctx *fasthttp.RequestCtx, method, want, route string, h fasthttp.RequestHandler) string {
@@ -183,10 +199,6 @@ func (s *Server) only(ctx *fasthttp.RequestCtx, method, want, route string, h fa
 func methodNotAllowed(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, fasthttp.StatusMethodNotAllowed,
 		[]byte(`{"error":{"code":"method_not_allowed","message":"method not allowed on this path"}}`))
-}
-
-func (s *Server) metricsHandler() fasthttp.RequestHandler {
-	return s.metricsH
 }
 
 func (s *Server) healthz(ctx *fasthttp.RequestCtx) {

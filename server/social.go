@@ -302,30 +302,10 @@ func (c *copyParams) spec(sp *engine.CopySpec) error {
 
 // Handlers.
 
-// routeSocial routes the social endpoints and POST /v1/admin/settle; ok
-// is false for other paths.
+// routeSocial routes the social endpoints with an id in the path (the
+// others are fixedRoutes); ok is false for other paths.
 func (s *Server) routeSocial(ctx *fasthttp.RequestCtx, m, p string) (route string, ok bool) {
-	switch p {
-	case "/v1/social/leader":
-		return s.only(ctx, m, "PUT", p, s.putLeader), true
-	case "/v1/social/leaders":
-		return s.only(ctx, m, "GET", p, s.listLeaders), true
-	case "/v1/social/followers":
-		return s.only(ctx, m, "GET", p, s.listFollowers), true
-	case "/v1/admin/settle":
-		return s.only(ctx, m, "POST", p, s.adminSettle), true
-	case "/v1/social/follows":
-		switch m {
-		case "POST":
-			s.follow(ctx)
-		case "GET":
-			s.listFollows(ctx)
-		default:
-			methodNotAllowed(ctx)
-		}
-		return p, true
-	}
-	if rest, ok := strings.CutPrefix(p, "/v1/social/leaders/"); ok && rest != "" && !strings.Contains(rest, "/") {
+	if rest, ok := segment(p, "/v1/social/leaders/", ""); ok {
 		const r = "/v1/social/leaders/{account_id}"
 		return s.only(ctx, m, "GET", r, func(ctx *fasthttp.RequestCtx) {
 			id, err := parseID(rest)
