@@ -39,6 +39,19 @@ func TestCrashRecovery(t *testing.T) {
 	if testing.Short() {
 		t.Skip("crash harness skipped in -short")
 	}
+	// keep: the whole log is kept, so every acknowledged command is
+	// checked in it and a fresh process replays it from the start.
+	// truncate: as istd runs, each snapshot truncates the log behind the
+	// older of the two kept, so kills land around truncations too; the
+	// acknowledged commands are checked in the log above its truncation
+	// mark, and in every recovered state.
+	for _, truncate := range []bool{false, true} {
+		name := map[bool]string{false: "keep", true: "truncate"}[truncate]
+		t.Run(name, func(t *testing.T) { crashRecovery(t, truncate) })
+	}
+}
+
+func crashRecovery(t *testing.T, truncate bool) {
 	kills := 20
 	if v := os.Getenv("IST_CRASH_KILLS"); v != "" {
 		kills, _ = strconv.Atoi(v)
@@ -57,7 +70,7 @@ func TestCrashRecovery(t *testing.T) {
 		if k == kills {
 			mode = "final" // recover and check, no load
 		}
-		child := startChild(t, dir, mode)
+		child := startChild(t, dir, mode, truncate)
 		rep := child.waitReady(t)
 		checkRecovered(t, k, rep, acked, ackedRefs, maxRef)
 		last = rep
@@ -76,13 +89,21 @@ func TestCrashRecovery(t *testing.T) {
 		for c, n := range child.sent() {
 			maxRef[c] = max(maxRef[c], n)
 		}
-		verifyLog(t, dir, acked)
+		verifyLog(t, dir, acked, truncate)
 	}
 	if len(acked) < 100 {
 		t.Fatalf("only %d commands acknowledged across %d runs: the harness did not load the engine", len(acked), kills)
 	}
+	if truncate {
+		mark := truncationMark(t, dir)
+		if mark == 0 {
+			t.Fatal("the log was never truncated: the harness does not exercise truncation")
+		}
+		t.Logf("%d kills, %d acknowledged commands, final seq %d, log truncated up to %d", kills, len(acked), last.seq, mark)
+		return
+	}
 	// A fresh process replays the whole log from the start.
-	replay := startChild(t, dir, "replay")
+	replay := startChild(t, dir, "replay", false)
 	rep := replay.waitReady(t)
 	replay.stop(t)
 	if rep.hash != last.hash || rep.seq != last.seq {
@@ -117,12 +138,19 @@ func checkRecovered(t *testing.T, run int, rep childReport, acked map[uint64]uin
 
 // verifyLog opens the log of the killed child and checks every
 // acknowledged command against it.
-func verifyLog(t *testing.T, dir string, acked map[uint64]uint64) {
+func verifyLog(t *testing.T, dir string, acked map[uint64]uint64, truncated bool) {
 	t.Helper()
+	var mark uint64
+	if truncated {
+		mark = truncationMark(t, dir)
+	}
 	db := openDB(t, dir)
 	defer db.Close()
 	logged := logCommands(t, db)
 	for seq, tag := range acked {
+		if seq <= mark {
+			continue // a snapshot covers it
+		}
 		cmd, ok := logged[seq]
 		if !ok {
 			t.Fatalf("acknowledged command %d missing from the log", seq)
@@ -157,10 +185,26 @@ type child struct {
 	done  chan struct{}
 }
 
-func startChild(t *testing.T, dir, mode string) *child {
+// truncationMark returns how far the log in dir is truncated.
+func truncationMark(t *testing.T, dir string) uint64 {
+	t.Helper()
+	l, err := Open(dir, &Options{Logger: &quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	mark, err := l.truncatedTo()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return mark
+}
+
+func startChild(t *testing.T, dir, mode string, truncate bool) *child {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.v=false")
-	cmd.Env = append(os.Environ(), "IST_CRASH_DIR="+dir, "IST_CRASH_MODE="+mode)
+	cmd.Env = append(os.Environ(), "IST_CRASH_DIR="+dir, "IST_CRASH_MODE="+mode,
+		"IST_CRASH_TRUNCATE="+strconv.FormatBool(truncate))
 	cmd.Stderr = io.Discard
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -268,7 +312,8 @@ func TestCrashChild(t *testing.T) {
 		out.Flush() // each line reaches the parent before the next command
 		outMu.Unlock()
 	}
-	l, err := Open(dir, &Options{Logger: &quiet, NoTruncate: true, IgnoreSnapshots: mode == "replay"})
+	l, err := Open(dir, &Options{Logger: &quiet, NoTruncate: os.Getenv("IST_CRASH_TRUNCATE") != "true",
+		IgnoreSnapshots: mode == "replay"})
 	if err != nil {
 		t.Fatal(err)
 	}

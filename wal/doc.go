@@ -57,4 +57,14 @@
 // acknowledging, and reopening recovers everything acknowledged.
 // Snapshots are written only once the command they stop at is durable,
 // through a temporary file, fsync, rename and directory fsync.
+//
+// Pebble's own write-ahead log holds what has not been flushed to its
+// tables yet. The log uses Pebble's newest format, whose log chunks
+// record how far the file had been synced: at start-up Pebble drops a
+// write that a crash cut short (never synced, so never acknowledged;
+// where each file's replay stopped is logged at info level), and damage
+// to what was synced makes Open fail with an error that names the file,
+// the offset and the last command read intact before it. A snapshot that
+// Recover finds unreadable is renamed snap-<seq>.ist.corrupt, so that
+// pruning never keeps it in place of a readable one.
 package wal

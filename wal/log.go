@@ -74,6 +74,8 @@ type Log struct {
 
 	mu sync.Mutex // snapshots and backups
 
+	unreadable []uint64 // snapshots the last Recover skipped
+
 	failed atomic.Bool // a commit failed: the database must be reopened
 }
 
@@ -110,8 +112,13 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if err := o.FS.MkdirAll(l.snapDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("wal: %w", err)
 	}
-	db, err := pebble.Open(filepath.Join(dir, "log"), logOptions(&o, quietLogger{l: &l.log}))
+	db, err := openPebble(filepath.Join(dir, "log"), logOptions(&o, quietLogger{l: &l.log}))
 	if err != nil {
+		if pebble.IsCorruptionError(err) {
+			if where := pebbleLogDamage(o.FS, filepath.Join(dir, "log")); where != "" {
+				return nil, fmt.Errorf("wal: open %s: %s: %w", dir, where, err)
+			}
+		}
 		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
 	l.db = db
@@ -125,8 +132,36 @@ func Open(dir string, opts *Options) (*Log, error) {
 // without compression the log was not faster and kept about five times
 // more table bytes between compactions (TestTruncationReclaimsSpace
 // bounds what is kept).
+//
+// The format is FormatNewest, at least FormatWALSyncChunks: with it each
+// chunk of Pebble's own write-ahead log records how far the log had been
+// synced, so Pebble tells damage to what was synced (an error: Open
+// fails) from a write that was cut short by a crash and never synced
+// (dropped: nothing in it was acknowledged). Under older formats both
+// read as the end of the log, and damage in the newest Pebble log file
+// silently lost the acknowledged commands after it. A log an earlier
+// release created is upgraded when opened.
 func logOptions(o *Options, logger pebble.Logger) *pebble.Options {
-	return &pebble.Options{FS: o.FS, MemTableSize: o.MemTableSize, Logger: logger}
+	return &pebble.Options{FS: o.FS, MemTableSize: o.MemTableSize, Logger: logger,
+		FormatMajorVersion: pebble.FormatNewest}
+}
+
+// openPebble opens the Pebble database in dir. One it creates is closed
+// and opened again before use: Pebble writes the first log file of a new
+// database in its oldest format, without the synced offsets that
+// FormatWALSyncChunks adds (see logOptions), and damage there would read
+// as the end of the log.
+func openPebble(dir string, opts *pebble.Options) (*pebble.DB, error) {
+	names, err := opts.FS.List(dir)
+	fresh := err != nil || !slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "MANIFEST-") })
+	db, err := pebble.Open(dir, opts)
+	if err != nil || !fresh {
+		return db, err
+	}
+	if err := db.Close(); err != nil {
+		return nil, err
+	}
+	return pebble.Open(dir, opts)
 }
 
 func (l *Log) snapDir() string { return filepath.Join(l.dir, "snapshots") }
@@ -273,9 +308,12 @@ func readLog(it *pebble.Iterator, next uint64, out chan<- *replayBatch, free <-c
 		var err error
 		b.cmds, err = decodeEntry(key, it.Value(), b.cmds)
 		if err != nil {
-			if it.Next() {
+			switch {
+			case it.Next():
 				fail(fmt.Errorf("wal: log entry %d is damaged and more entries follow: %w", key, err), 0)
-			} else {
+			case it.Error() != nil: // whether it is the last is unknown
+				fail(fmt.Errorf("wal: log entry %d is damaged (%w), and reading on failed: %v", key, err, it.Error()), 0)
+			default:
 				fail(err, key)
 			}
 			return
@@ -396,7 +434,30 @@ func (l *Log) Recover() (*engine.State, RecoveryStats, error) {
 	}
 	st.LastSeq = state.Seq()
 	st.ReplayTime = time.Since(t1)
+	l.setAsideUnreadable()
 	return state, st, nil
+}
+
+// setAsideUnreadable renames the snapshots that a successful recovery
+// found unreadable to snap-<seq>.ist.corrupt: kept for inspection, but no
+// longer snapshots. Otherwise prune would count a newer unreadable one
+// among those it keeps, delete a readable one in its place, and truncate
+// the log up to the unreadable one.
+func (l *Log) setAsideUnreadable() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, seq := range l.unreadable {
+		path := l.snapPath(seq)
+		if err := l.fs.Rename(path, path+".corrupt"); err != nil {
+			l.log.Error().Uint64("seq", seq).Err(err).Msg("cannot set aside unreadable snapshot")
+			continue
+		}
+		l.log.Warn().Uint64("seq", seq).Str("path", path+".corrupt").Msg("unreadable snapshot set aside")
+	}
+	l.unreadable = l.unreadable[:0]
+	if err := l.syncDir(l.snapDir()); err != nil {
+		l.log.Error().Err(err).Msg("sync snapshot directory")
+	}
 }
 
 // truncKey holds the sequence number up to which prune has truncated the
@@ -481,6 +542,7 @@ func (l *Log) loadSnapshot(st *RecoveryStats) (*engine.State, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.unreadable = l.unreadable[:0]
 	for _, seq := range seqs {
 		data, err := l.readFile(l.snapPath(seq))
 		if err == nil {
@@ -495,6 +557,7 @@ func (l *Log) loadSnapshot(st *RecoveryStats) (*engine.State, error) {
 		}
 		l.log.Warn().Uint64("seq", seq).Err(err).Msg("skipping unreadable snapshot")
 		st.SkippedSnapshots++
+		l.unreadable = append(l.unreadable, seq)
 	}
 	return engine.NewState(), nil
 }
@@ -687,7 +750,8 @@ func (l *Log) SyncStats() (SyncStats, error) {
 	return st, nil
 }
 
-// quietLogger routes Pebble's informational logs to debug level, and
+// quietLogger routes Pebble's informational logs to debug level (but
+// for the end of each log file's replay, at start-up), and
 // turns its fatal errors into a pebbleFatal panic that Commit recovers.
 type quietLogger struct{ l *zerolog.Logger }
 
@@ -696,7 +760,16 @@ type pebbleFatal struct{ msg string }
 
 func (f pebbleFatal) Error() string { return "pebble: " + f.msg }
 
-func (q quietLogger) Infof(format string, args ...any)  { q.l.Debug().Msgf(format, args...) }
+func (q quietLogger) Infof(format string, args ...any) {
+	lvl := zerolog.DebugLevel
+	if strings.Contains(format, "stopped reading at offset") {
+		// Where the replay of each of Pebble's own log files ended: a
+		// write a crash cut short (never synced) was dropped there.
+		lvl = zerolog.InfoLevel
+	}
+	q.l.WithLevel(lvl).Msgf(format, args...)
+}
+
 func (q quietLogger) Errorf(format string, args ...any) { q.l.Error().Msgf(format, args...) }
 func (q quietLogger) Fatalf(format string, args ...any) {
 	q.l.Error().Msgf(format, args...)

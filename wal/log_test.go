@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -639,5 +641,54 @@ func TestTruncatedLogWithoutSnapshotRefused(t *testing.T) {
 			}
 			db.Close()
 		})
+	}
+}
+
+// A snapshot that recovery found unreadable is set aside, not kept as one
+// of the snapshots truncation relies on: after the next snapshot the two
+// kept are readable, and the log still reaches back to the older one, so
+// that damage to the newest leaves a way to start.
+func TestUnreadableSnapshotSetAside(t *testing.T) {
+	dir := t.TempDir()
+	o := open(t, dir, nil, engine.Options{})
+	run(t, o.eng, genesis(4))
+	r := rand.New(rand.NewPCG(3, 3))
+	var last uint64
+	randomRun(t, o.eng, r, 200, &last)
+	s1, _ := o.eng.Snapshot(context.Background())
+	randomRun(t, o.eng, r, 200, &last)
+	s2, _ := o.eng.Snapshot(context.Background())
+	o.close(t)
+	bad := filepath.Join(dir, "snapshots", fmt.Sprintf("snap-%020d.ist", s2))
+	if err := corruptFile(bad, 100); err != nil {
+		t.Fatal(err)
+	}
+	o = open(t, dir, nil, engine.Options{})
+	if o.st.SnapshotSeq != s1 || o.st.SkippedSnapshots != 1 {
+		t.Fatalf("recovered from %d skipping %d: want %d skipping 1", o.st.SnapshotSeq, o.st.SkippedSnapshots, s1)
+	}
+	if _, err := os.Stat(bad + ".corrupt"); err != nil {
+		t.Fatalf("the unreadable snapshot was not set aside: %v", err)
+	}
+	randomRun(t, o.eng, r, 200, &last)
+	s3, _ := o.eng.Snapshot(context.Background())
+	st, err := o.log.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(st.Snapshots, []uint64{s3, s1}) || st.FirstSeq > s1+1 {
+		t.Fatalf("after snapshot %d: snapshots %v, log from %d: want [%d %d], log from at most %d",
+			s3, st.Snapshots, st.FirstSeq, s3, s1, s1+1)
+	}
+	want := o.close(t)
+	if err := corruptFile(filepath.Join(dir, "snapshots", fmt.Sprintf("snap-%020d.ist", s3)), 100); err != nil {
+		t.Fatal(err)
+	}
+	o = open(t, dir, nil, engine.Options{})
+	if o.st.SnapshotSeq != s1 {
+		t.Fatalf("with the newest damaged too, recovered from %d, want %d", o.st.SnapshotSeq, s1)
+	}
+	if got := o.close(t); got.Hash() != want.Hash() {
+		t.Fatal("state differs")
 	}
 }
