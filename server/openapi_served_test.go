@@ -3,7 +3,11 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"mime"
+	"net/http"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -12,18 +16,9 @@ import (
 // apiDoc is the part of the OpenAPI document the tests read.
 type apiDoc struct {
 	Components struct {
-		Schemas         map[string]apiSchema `json:"schemas"`
-		SecuritySchemes map[string]any       `json:"securitySchemes"`
+		SecuritySchemes map[string]any `json:"securitySchemes"`
 	} `json:"components"`
 	Paths map[string]map[string]json.RawMessage `json:"paths"`
-}
-
-type apiSchema struct {
-	Ref        string               `json:"$ref"`
-	Properties map[string]apiSchema `json:"properties"`
-	Required   []string             `json:"required"`
-	AllOf      []apiSchema          `json:"allOf"`
-	Items      *apiSchema           `json:"items"`
 }
 
 type apiOp struct {
@@ -46,73 +41,12 @@ func (ts *testServer) fetchDoc() *apiDoc {
 	return &d
 }
 
-// resolve follows $ref and merges allOf.
-func (d *apiDoc) resolve(s apiSchema) apiSchema {
-	if s.Ref != "" {
-		return d.resolve(d.Components.Schemas[strings.TrimPrefix(s.Ref, "#/components/schemas/")])
-	}
-	if len(s.AllOf) == 0 {
-		return s
-	}
-	out := apiSchema{Properties: map[string]apiSchema{}}
-	for _, p := range s.AllOf {
-		p = d.resolve(p)
-		for k, v := range p.Properties {
-			out.Properties[k] = v
-		}
-		out.Required = append(out.Required, p.Required...)
-	}
-	return out
-}
-
-// check reports every field of the served object obj (at where) that
-// its schema lacks, into nested objects and arrays of objects.
-func (d *apiDoc) check(t *testing.T, where string, s apiSchema, obj map[string]any) {
-	t.Helper()
-	s = d.resolve(s)
-	for k, v := range obj {
-		p, ok := s.Properties[k]
-		if !ok {
-			t.Errorf("%s: served field %q is not in the schema", where, k)
-			continue
-		}
-		p = d.resolve(p)
-		switch v := v.(type) {
-		case map[string]any:
-			if len(p.Properties) > 0 {
-				d.check(t, where+"."+k, p, v)
-			}
-		case []any:
-			if p.Items != nil {
-				for _, it := range v {
-					if it, ok := it.(map[string]any); ok {
-						d.check(t, where+"."+k+"[]", *p.Items, it)
-					}
-				}
-			}
-		}
-	}
-}
-
 // op returns the operation of the document that serves method and the
-// concrete path (a segment in braces matches any segment).
+// concrete path.
 func (d *apiDoc) op(method, path string) (string, *apiOp) {
-	path, _, _ = strings.Cut(path, "?")
-	segs := strings.Split(path, "/")
 	for tmpl, item := range d.Paths {
-		ts := strings.Split(tmpl, "/")
-		if len(ts) != len(segs) {
-			continue
-		}
-		match := true
-		for i := range ts {
-			if ts[i] != segs[i] && !strings.HasPrefix(ts[i], "{") {
-				match = false
-				break
-			}
-		}
 		raw, ok := item[strings.ToLower(method)]
-		if !match || !ok {
+		if !ok || !pathMatches(tmpl, path) {
 			continue
 		}
 		var o apiOp
@@ -124,81 +58,331 @@ func (d *apiDoc) op(method, path string) (string, *apiOp) {
 	return "", nil
 }
 
-// Every field of what the server serves is in its OpenAPI schema: orders
-// (stop orders too), fills, markets, accounts, admin accounts, market
-// data and the social objects.
+// pathMatches reports whether the concrete path (its query ignored) is
+// one of template tmpl: a segment in braces matches any segment.
+func pathMatches(tmpl, path string) bool {
+	path, _, _ = strings.Cut(path, "?")
+	ts, segs := strings.Split(tmpl, "/"), strings.Split(path, "/")
+	if len(ts) != len(segs) {
+		return false
+	}
+	for i := range ts {
+		if ts[i] != segs[i] && !strings.HasPrefix(ts[i], "{") {
+			return false
+		}
+	}
+	return true
+}
+
+// apiRun drives a server and validates each 2xx answer against the
+// document, recording which operation and status it covered.
+type apiRun struct {
+	t   *testing.T
+	ts  *testServer
+	doc *specDoc
+	// seen holds "METHOD template status" of the validated answers.
+	seen map[string]bool
+}
+
+// template returns the path of the document that serves method and the
+// concrete path, and its operation.
+func (r *apiRun) template(method, path string) (string, map[string]any) {
+	for tmpl, item := range r.doc.root["paths"].(map[string]any) {
+		if op, ok := item.(map[string]any)[strings.ToLower(method)].(map[string]any); ok && pathMatches(tmpl, path) {
+			return tmpl, op
+		}
+	}
+	return "", nil
+}
+
+// call sends a request, requires status want (a 2xx) and validates the
+// body against the response the document declares for it. It returns
+// the decoded body (objects only; numbers as json.Number).
+func (r *apiRun) call(want int, method, path, token, body string) map[string]any {
+	r.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, r.ts.base+path, rd)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := r.ts.c.Do(req)
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if resp.StatusCode != want {
+		r.t.Fatalf("%s %s %s: status %d, want %d: %s", method, path, body, resp.StatusCode, want, raw)
+	}
+	tmpl, op := r.template(method, path)
+	if op == nil {
+		r.t.Fatalf("%s %s: no operation in the document", method, path)
+	}
+	name := fmt.Sprintf("%s %s %d", method, tmpl, want)
+	r.seen[name] = true
+	rs, _ := op["responses"].(map[string]any)[fmt.Sprint(want)].(map[string]any)
+	content, _ := rs["content"].(map[string]any)
+	if len(content) == 0 {
+		r.t.Errorf("%s: no response content declared", name)
+		return nil
+	}
+	mt, _, err := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	if err != nil {
+		r.t.Errorf("%s: Content-Type %q: %v", name, resp.Header.Get("Content-Type"), err)
+		return nil
+	}
+	media, ok := content[mt].(map[string]any)
+	if !ok {
+		r.t.Errorf("%s: served as %s, the document declares %v", name, mt, keysOf(content))
+		return nil
+	}
+	schema, _ := media["schema"].(map[string]any)
+	var v any = string(raw)
+	if mt == "application/json" {
+		if v, err = decodeJSON(raw); err != nil {
+			r.t.Errorf("%s: bad JSON %q: %v", name, raw, err)
+			return nil
+		}
+	}
+	var errs []string
+	r.doc.validate(name, schema, v, &errs)
+	for _, e := range errs {
+		r.t.Error(e)
+	}
+	if len(errs) > 0 {
+		r.t.Logf("%s: served %s", name, raw)
+	}
+	out, _ := v.(map[string]any)
+	return out
+}
+
+func keysOf(m map[string]any) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}
+
+// idAt returns the integer at keys of out (through nested objects).
+func idAt(t *testing.T, out map[string]any, keys ...string) uint64 {
+	t.Helper()
+	var v any = out
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			t.Fatalf("no %v in %v", keys, out)
+		}
+		v = m[k]
+	}
+	n, ok := v.(json.Number)
+	if !ok {
+		t.Fatalf("%v of %v is not a number", keys, out)
+	}
+	i, err := n.Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint64(i)
+}
+
+// Every 2xx answer of every operation validates against the schema the
+// document declares for it (specDoc.validate: no undeclared field, every
+// required one present, the declared types); every 2xx response declares
+// one; and every 2xx response of the document is met by a real answer
+// here.
 func TestOpenAPISchemasMatchServed(t *testing.T) {
 	ts := start(t, t.TempDir(), nil)
-	d := ts.fetchDoc()
-	ref := func(name string) apiSchema { return apiSchema{Ref: "#/components/schemas/" + name} }
-	m := ts.must(201, "POST", "/v1/admin/markets", adminTok,
-		`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","max_price":"1000000","max_quantity":"1000","maker_fee_bps":10,"taker_fee_bps":20}`)
-	d.check(t, "POST /v1/admin/markets", ref("Market"), m)
+	r := &apiRun{t: t, ts: ts, seen: map[string]bool{}}
+	resp, err := ts.c.Get(ts.base + "/v1/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := decodeJSON(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.doc = &specDoc{root: root.(map[string]any)}
+	declared := r.declared2xx()
+
+	driveAPI(t, r)
+	// Request schemas: what the server takes, and requires.
+	schemas := r.doc.root["components"].(map[string]any)["schemas"].(map[string]any)
 	for _, k := range []string{"max_price", "max_quantity"} {
-		if _, ok := d.resolve(ref("NewMarket")).Properties[k]; !ok {
+		if _, ok := schemas["NewMarket"].(map[string]any)["properties"].(map[string]any)[k]; !ok {
 			t.Errorf("NewMarket lacks %s, which POST /v1/admin/markets takes", k)
 		}
 	}
-	aid, alice := ts.signup("alice")
-	bid, bob := ts.signup("bob")
-	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"BTC","amount":"2","ref":"d-a"}`, aid))
-	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"100000","ref":"d-b"}`, bid))
-	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"100000","ref":"d-a2"}`, aid))
-	// Deposits need account_id: the schema says so.
 	if c, _ := ts.errCode("POST", "/v1/admin/deposits", adminTok, `{"asset":"USDT","amount":"1","ref":"d-x"}`); c != 400 ||
-		!slices.Contains(d.resolve(ref("Deposit")).Required, "account_id") {
-		t.Errorf("deposit without account_id: %d; Deposit requires %v", c, d.resolve(ref("Deposit")).Required)
+		!slices.Contains(schemas["Deposit"].(map[string]any)["required"].([]any), any("account_id")) {
+		t.Errorf("deposit without account_id: %d; Deposit requires %v", c, schemas["Deposit"].(map[string]any)["required"])
 	}
-	ts.must(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"sell","price":"65000","quantity":"0.5"}`)
-	out := ts.must(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"65000","quantity":"0.2","client_order_id":"c-1"}`)
-	d.check(t, "order", ref("Order"), out["order"].(map[string]any))
-	d.check(t, "fill", ref("Fill"), out["fills"].([]any)[0].(map[string]any))
-	stop := ts.must(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"sell","type":"stop_limit","stop_price":"60000","price":"59000","quantity":"0.1"}`)
-	d.check(t, "stop order", ref("Order"), stop["order"].(map[string]any))
-	if _, ok := stop["order"].(map[string]any)["triggered"]; !ok {
-		t.Error("a stop order is served without triggered")
+
+	for _, op := range declared {
+		if !r.seen[op] {
+			t.Errorf("%s: no answer validated (drive it in driveAPI)", op)
+		}
 	}
-	for _, o := range ts.must(200, "GET", "/v1/orders", alice, "")["orders"].([]any) {
-		d.check(t, "GET /v1/orders", ref("Order"), o.(map[string]any))
+}
+
+// declared2xx returns "METHOD template status" of every 2xx response of
+// the document, and reports those without a schema.
+func (r *apiRun) declared2xx() []string {
+	var out []string
+	for tmpl, item := range r.doc.root["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			if method == "parameters" {
+				continue
+			}
+			for st, resp := range op.(map[string]any)["responses"].(map[string]any) {
+				if !strings.HasPrefix(st, "2") {
+					continue
+				}
+				name := fmt.Sprintf("%s %s %s", strings.ToUpper(method), tmpl, st)
+				out = append(out, name)
+				content, _ := resp.(map[string]any)["content"].(map[string]any)
+				if len(content) == 0 {
+					r.t.Errorf("%s: no content schema", name)
+				}
+				for mt, media := range content {
+					if _, ok := media.(map[string]any)["schema"].(map[string]any); !ok {
+						r.t.Errorf("%s: %s without a schema", name, mt)
+					}
+				}
+			}
+		}
 	}
-	for _, f := range ts.must(200, "GET", "/v1/fills", alice, "")["fills"].([]any) {
-		d.check(t, "GET /v1/fills", ref("Fill"), f.(map[string]any))
+	sort.Strings(out)
+	return out
+}
+
+// driveAPI sends a request of each 2xx answer the API gives: bob makes
+// a market, alice leads, carol copies her.
+func driveAPI(t *testing.T, r *apiRun) {
+	r.call(200, "GET", "/healthz", "", "")
+	r.call(200, "GET", "/readyz", "", "")
+	r.call(200, "GET", "/v1/openapi.json", "", "")
+	r.call(201, "POST", "/v1/admin/markets", adminTok,
+		`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","max_price":"1000000","max_quantity":"1000","maker_fee_bps":10,"taker_fee_bps":20}`)
+	// An empty market: no last price, no best bid or ask.
+	r.call(200, "GET", "/v1/markets/BTC-USDT/ticker", "", "")
+	r.call(200, "GET", "/v1/markets/BTC-USDT/book", "", "")
+	r.call(200, "GET", "/v1/markets/BTC-USDT/trades", "", "")
+	signup := func(name string) (uint64, string) {
+		out := r.call(201, "POST", "/v1/accounts", "", fmt.Sprintf(`{"name":%q}`, name))
+		return idAt(t, out, "id"), out["token"].(string)
 	}
-	for _, mk := range ts.must(200, "GET", "/v1/markets", "", "")["markets"].([]any) {
-		d.check(t, "GET /v1/markets", ref("Market"), mk.(map[string]any))
+	aid, alice := signup("alice")
+	bid, bob := signup("bob")
+	_, carol := signup("carol")
+	tok := r.call(201, "POST", "/v1/tokens", alice, "")
+	r.call(200, "DELETE", fmt.Sprintf("/v1/tokens/%d", idAt(t, tok, "id")), alice, "")
+	deposit := func(acct uint64, asset, amount, ref string, status int) {
+		r.call(status, "POST", "/v1/admin/deposits", adminTok,
+			fmt.Sprintf(`{"account_id":%d,"asset":%q,"amount":%q,"ref":%q}`, acct, asset, amount, ref))
 	}
-	d.check(t, "GET /v1/account", ref("Account"), ts.must(200, "GET", "/v1/account", alice, ""))
-	d.check(t, "book", ref("Book"), ts.must(200, "GET", "/v1/markets/BTC-USDT/book", "", ""))
-	d.check(t, "ticker", ref("Ticker"), ts.must(200, "GET", "/v1/markets/BTC-USDT/ticker", "", ""))
-	for i := 0; ; i++ { // public trades follow within a view interval
-		tr := ts.must(200, "GET", "/v1/markets/BTC-USDT/trades", "", "")
-		if len(tr["trades"].([]any)) > 0 || i == 100 {
-			d.check(t, "trades", ref("Trades"), tr)
+	deposit(aid, "USDT", "100000", "d-1", 201)
+	deposit(aid, "USDT", "100000", "d-1", 200)
+	deposit(aid, "BTC", "2", "d-2", 201)
+	deposit(bid, "BTC", "10", "d-3", 201)
+	deposit(bid, "USDT", "100000", "d-4", 201)
+	carolID := idAt(t, r.call(200, "GET", "/v1/account", carol, ""), "id")
+	deposit(carolID, "USDT", "10000", "d-5", 201)
+	r.call(201, "POST", "/v1/withdrawals", carol, `{"asset":"USDT","amount":"1","ref":"w-1"}`)
+	r.call(200, "POST", "/v1/withdrawals", carol, `{"asset":"USDT","amount":"1","ref":"w-1"}`)
+
+	// alice leads, carol copies her.
+	r.call(200, "PUT", "/v1/social/leader", alice, `{"display_name":"A","bio":"b","profit_share_bps":1000}`)
+	follow := r.call(201, "POST", "/v1/social/follows", carol, fmt.Sprintf(`{"leader_id":%d,"allocation":"5000"}`, aid))
+	fid := idAt(t, follow, "id")
+
+	// bob rests asks; alice buys (carol's wallet copies it), with a
+	// resend of her client order id, a stop, a market buy by quote and
+	// a protected stop-market buy.
+	ask := r.call(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"sell","price":"65000","quantity":"2"}`)
+	askID := idAt(t, ask, "order", "id")
+	buy := `{"market":"BTC-USDT","side":"buy","price":"65000","quantity":"0.2","client_order_id":"c-1"}`
+	if out := r.call(201, "POST", "/v1/orders", alice, buy); len(out["fills"].([]any)) == 0 {
+		t.Fatalf("no fills: %v", out)
+	}
+	r.call(200, "POST", "/v1/orders", alice, buy)
+	stop := r.call(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"sell","type":"stop_limit","stop_price":"60000","price":"59000","quantity":"0.1"}`)
+	if v, ok := stop["order"].(map[string]any)["triggered"]; !ok || v != false {
+		t.Errorf("a pending stop order is served with triggered %v", v)
+	}
+	// A buy stop at the last price triggers at once and rests at 60000.
+	trig := r.call(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"buy","type":"stop_limit","stop_price":"65000","price":"60000","quantity":"0.01"}`)
+	if v := trig["order"].(map[string]any)["triggered"]; v != true {
+		t.Errorf("a triggered stop order is served with triggered %v", v)
+	}
+	r.call(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"buy","type":"market","quote_quantity":"1000"}`)
+	r.call(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"buy","type":"stop_market","stop_price":"70000","price":"71000","quantity":"0.01"}`)
+	r.call(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"64000","quantity":"0.5"}`)
+	r.call(200, "POST", "/v1/orders/batch", alice, `{"orders":[`+buy+`,`+
+		`{"market":"BTC-USDT","side":"buy","price":"64500","quantity":"0.01"},`+
+		`{"market":"NOPE","side":"buy","price":"1","quantity":"1"},`+
+		`{"market":"BTC-USDT","side":"buy","price":"65000","quantity":"0.01"}]}`)
+	r.call(200, "PATCH", fmt.Sprintf("/v1/orders/%d", askID), bob, `{"quantity":"1.5"}`)
+	r.call(200, "GET", fmt.Sprintf("/v1/orders/%d", askID), bob, "")
+	r.call(200, "DELETE", fmt.Sprintf("/v1/orders/%d", idAt(t, stop, "order", "id")), alice, "")
+	r.call(200, "GET", "/v1/orders", alice, "")
+	r.call(200, "GET", "/v1/orders?market=BTC-USDT&status=done&limit=10", bob, "")
+	r.call(200, "GET", "/v1/fills", alice, "")
+	r.call(200, "GET", "/v1/fills?market=BTC-USDT", bob, "")
+
+	// Market data; public trades follow within a view interval.
+	r.call(200, "GET", "/v1/markets", "", "")
+	r.call(200, "GET", "/v1/markets/BTC-USDT/book", "", "")
+	r.call(200, "GET", "/v1/markets/BTC-USDT/book?depth=1", "", "")
+	r.call(200, "GET", "/v1/markets/BTC-USDT/ticker", "", "")
+	for i := 0; ; i++ {
+		if tr := r.call(200, "GET", "/v1/markets/BTC-USDT/trades", "", ""); len(tr["trades"].([]any)) > 0 || i == 100 {
 			break
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	d.check(t, "candles", ref("Candles"), ts.must(200, "GET", "/v1/markets/BTC-USDT/candles?interval=1m", "", ""))
+	r.call(200, "GET", "/v1/markets/BTC-USDT/candles?interval=1m", "", "")
 
-	// Social: bob follows alice.
-	lp := ts.must(200, "PUT", "/v1/social/leader", alice, `{"display_name":"A","profit_share_bps":1000}`)
-	d.check(t, "leader profile", ref("LeaderProfile"), lp)
-	f := ts.must(201, "POST", "/v1/social/follows", bob, fmt.Sprintf(`{"leader_id":%d,"allocation":"1000"}`, aid))
-	d.check(t, "follow", ref("Follow"), f)
-	for _, f := range ts.must(200, "GET", "/v1/social/follows", bob, "")["follows"].([]any) {
-		d.check(t, "GET /v1/social/follows", ref("Follow"), f.(map[string]any))
-	}
-	d.check(t, "leaderboard", ref("Leaderboard"), ts.must(200, "GET", "/v1/social/leaders", "", ""))
-	d.check(t, "leader page", ref("LeaderPage"), ts.must(200, "GET", fmt.Sprintf("/v1/social/leaders/%d", aid), "", ""))
-	accts := ts.must(200, "GET", "/v1/admin/accounts", adminTok, "")
-	d.check(t, "admin accounts", ref("AdminAccounts"), accts)
+	// Social.
+	r.call(200, "GET", "/v1/social/leaders", "", "")
+	r.call(200, "GET", fmt.Sprintf("/v1/social/leaders/%d", aid), "", "")
+	r.call(200, "GET", "/v1/social/follows", carol, "")
+	r.call(200, "GET", "/v1/social/followers", alice, "")
+	r.call(200, "PATCH", fmt.Sprintf("/v1/social/follows/%d", fid), carol, `{"top_up":"10","slippage_bps":100}`)
+	r.call(200, "POST", fmt.Sprintf("/v1/social/follows/%d/pause", fid), carol, "")
+	r.call(200, "POST", fmt.Sprintf("/v1/social/follows/%d/resume", fid), carol, "")
+	r.call(200, "POST", "/v1/admin/settle", adminTok, "")
+	r.call(200, "DELETE", fmt.Sprintf("/v1/social/follows/%d?close=market", fid), carol, "")
+	r.call(200, "GET", "/v1/social/follows", carol, "") // a closed one
+
+	// Admin and operations.
 	kinds := map[any]bool{}
-	for _, a := range accts["accounts"].([]any) {
+	for _, a := range r.call(200, "GET", "/v1/admin/accounts", adminTok, "")["accounts"].([]any) {
 		kinds[a.(map[string]any)["kind"]] = true
 	}
 	if !kinds["user"] || !kinds["copy_wallet"] {
 		t.Errorf("admin accounts: kinds %v, want user and copy_wallet", kinds)
 	}
+	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/halt", adminTok, "")
+	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/resume", adminTok, "")
+	r.call(200, "DELETE", "/v1/orders?market=BTC-USDT", bob, "")
+	r.call(201, "POST", "/v1/admin/backup", adminTok, fmt.Sprintf(`{"to":%q}`, t.TempDir()+"/backup"))
+	r.call(200, "GET", "/metrics", "", "")
 }
 
 // Every error status the server answers is documented on its operation;
