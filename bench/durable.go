@@ -73,7 +73,8 @@ func RawAppendBlocks(dir string, n, batch int, records [][]byte) (float64, error
 }
 
 func rawAppend(dir string, n, batch int, records [][]byte, blocks bool) (float64, error) {
-	db, err := pebble.Open(dir, &pebble.Options{MemTableSize: 64 << 20, Logger: nopLogger{}})
+	db, err := pebble.Open(dir, &pebble.Options{MemTableSize: 64 << 20, Logger: nopLogger{},
+		FormatMajorVersion: pebble.FormatNewest}) // as the log (internal/pebbledb)
 	if err != nil {
 		return 0, err
 	}

@@ -195,13 +195,14 @@ func (s *Server) backup(ctx *fasthttp.RequestCtx) {
 	}
 	defer parsers.Put(p)
 	dir := string(r.to)
-	if err := s.Backup(dir); err != nil {
+	seq, err := s.backupTo(dir)
+	if err != nil {
 		writeError(ctx, fmt.Errorf("%w: %v", errInvalid, err))
 		return
 	}
 	var arr [256]byte
 	b := appendString(append(arr[:0], `{"to":`...), dir)
-	b = appendUint(b, "sequence", s.eng.DurableSeq())
+	b = appendUint(b, "sequence", seq) // the backup holds every command up to it
 	writeJSON(ctx, 201, append(b, '}'))
 }
 

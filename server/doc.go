@@ -51,11 +51,13 @@
 // saver writes a new base from memory, reading it a chunk at a time, and
 // the next save puts it in force (histseg.go). A save costs what changed,
 // and holds up the engine's output only for the swap (and for a chunk of
-// a base). After a
-// crash, start-up rebuilds what happened since its last save from the
-// commands the log replays after its newest snapshot
-// (wal.Options.OnReplay). Only if a snapshot is newer than the last save
-// does a gap remain (Open logs a warning); an order placed in such a gap
+// a base). After a crash, start-up rebuilds what happened since its last
+// save from the commands the log replays (wal.Options.OnReplay), starting
+// from the newest snapshot no newer than that save
+// (wal.Options.ReplayAfter; the log keeps two snapshots, so this holds
+// unless the history went unsaved for longer than a snapshot interval).
+// Only if every snapshot kept is newer than the last save does a gap
+// remain (Open logs a warning); an order placed in such a gap
 // can still be cancelled, but GET and PATCH answer 404 for it, as for an
 // order dropped by the retention. Balances, live orders, the book and
 // client-order-id idempotency are always exact, since they come from the

@@ -267,8 +267,17 @@ func Open(opts *Options) (*Server, error) {
 		s.log.Warn().Err(err).Msg("leader statistics unreadable: rebuilt from what the log replays")
 		s.stats = newLeaderStats()
 	}
+	// The log replays from a snapshot no newer than what the history and
+	// the statistics were saved at, when it has one: they catch up on
+	// every command they missed, even if a snapshot followed their last
+	// save.
+	histSeq, statsSeq := s.rm.Seq, s.stats.seq()
+	replayAfter := histSeq
+	if statsSeq > 0 {
+		replayAfter = min(replayAfter, statsSeq)
+	}
 	walLog := s.log.With().Str("component", "wal").Logger()
-	l, err := wal.Open(o.DataDir, &wal.Options{Logger: &walLog, OnReplay: s.replayHistory})
+	l, err := wal.Open(o.DataDir, &wal.Options{Logger: &walLog, OnReplay: s.replayHistory, ReplayAfter: replayAfter})
 	if err != nil {
 		return fail(fmt.Errorf("server: open log: %w", err))
 	}
@@ -282,9 +291,13 @@ func Open(opts *Options) (*Server, error) {
 	}
 	s.log.Info().Uint64("snapshot_seq", rst.SnapshotSeq).Int("replayed", rst.Replayed).
 		Uint64("last_seq", rst.LastSeq).Dur("replay_time", rst.ReplayTime).Msg("recovered")
-	if s.rm.Seq != state.Seq() {
-		s.log.Warn().Uint64("history_seq", s.rm.Seq).Uint64("engine_seq", state.Seq()).
-			Msg("order history is behind the engine (its last save is older than the snapshot): history and fills of the gap are missing")
+	switch {
+	case histSeq < rst.SnapshotSeq:
+		s.log.Warn().Uint64("history_seq", histSeq).Uint64("snapshot_seq", rst.SnapshotSeq).
+			Msg("order history is behind the engine (its last save is older than every snapshot): history and fills of the gap are missing")
+	case histSeq > state.Seq():
+		s.log.Warn().Uint64("history_seq", histSeq).Uint64("engine_seq", state.Seq()).
+			Msg("order history is ahead of the engine: it holds orders and fills the log does not")
 	}
 	s.fsync = newFsyncHistogram()
 	s.snap.seq.Store(rst.SnapshotSeq)
@@ -296,7 +309,7 @@ func Open(opts *Options) (*Server, error) {
 	}
 	s.eng = e
 	s.hub = newHub(s) // streams (stream.go)
-	if s.stats.seq() != state.Seq() {
+	if statsSeq < rst.SnapshotSeq || s.stats.seq() != state.Seq() {
 		s.log.Warn().Uint64("stats_seq", s.stats.seq()).Uint64("engine_seq", state.Seq()).
 			Msg("leader statistics are behind the engine: holdings reconciled, the gap is missing from their history")
 		s.stats.reconcile(e, state.Seq())
@@ -432,13 +445,36 @@ func (s *Server) Close() error {
 // (which must not exist): the engine's log and snapshots (wal.Log.Backup)
 // and the metadata store. istd can start from dir.
 func (s *Server) Backup(dir string) error {
+	_, err := s.backupTo(dir)
+	return err
+}
+
+// backupTo is Backup; it returns the sequence number the backup holds
+// every command up to: its order history's.
+//
+// The history is saved and copied first, then the log: the copy's log
+// reaches at least as far as its history, and back to a snapshot no
+// newer than it (the log keeps the two newest snapshots), so a start
+// from the copy replays the history up to the log's end (Open,
+// wal.Options.ReplayAfter). The other way round, the history held
+// orders and fills of commands the copy's log did not have, and the
+// engine started from it gave their ids to new orders.
+func (s *Server) backupTo(dir string) (uint64, error) {
+	if _, err := os.Stat(dir); err == nil {
+		return 0, fmt.Errorf("server: backup: %s already exists", dir)
+	}
+	seq, err := s.saveHistory() // the history as of now
+	if err != nil {
+		return 0, err
+	}
+	if err := s.store.checkpoint(filepath.Join(dir, "server")); err != nil {
+		return 0, err
+	}
 	if err := s.wal.Backup(dir); err != nil {
-		return fmt.Errorf("server: backup: %w", err)
+		os.RemoveAll(filepath.Join(dir, "server"))
+		return 0, fmt.Errorf("server: backup: %w", err)
 	}
-	if _, err := s.saveHistory(); err != nil { // the history as of now
-		return err
-	}
-	return s.store.checkpoint(filepath.Join(dir, "server"))
+	return seq, nil
 }
 
 // saveHistory writes the changes to the order history since the last

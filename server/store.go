@@ -12,6 +12,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/sstable"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/instant-social-trading/ist/internal/pebbledb"
 	"github.com/rs/zerolog"
 )
 
@@ -83,7 +84,7 @@ func openStore(dataDir string, log *zerolog.Logger) (*store, error) {
 		return nil, fmt.Errorf("server: open metadata store: %w", err)
 	}
 	opts.Lock = lock
-	db, err := pebble.Open(dir, opts)
+	db, err := pebbledb.Open(dir, opts, nil) // damage to its log stops start-up
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("server: open metadata store: %w", err)

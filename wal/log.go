@@ -18,6 +18,7 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/instant-social-trading/ist/engine"
+	"github.com/instant-social-trading/ist/internal/pebbledb"
 	dto "github.com/prometheus/client_model/go"
 	"github.com/rs/zerolog"
 )
@@ -42,6 +43,13 @@ type Options struct {
 	// IgnoreSnapshots makes Recover replay the whole log from sequence 1
 	// (it fails if the log was truncated).
 	IgnoreSnapshots bool
+	// ReplayAfter asks Recover to start from the newest readable snapshot
+	// at or before it, when there is one, instead of the newest: then
+	// OnReplay sees every command after ReplayAfter. A read model saved
+	// at ReplayAfter (istd's order history) catches up without a gap even
+	// when a snapshot was taken after its last save. When every snapshot
+	// is newer, the oldest readable one. 0: the newest.
+	ReplayAfter uint64
 	// OnReplay, if set, is called by Recover with every command it replays
 	// after the snapshot and its result, in order: read models derived from
 	// the event stream catch up with it. The arguments are valid only
@@ -112,13 +120,8 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if err := o.FS.MkdirAll(l.snapDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("wal: %w", err)
 	}
-	db, err := openPebble(filepath.Join(dir, "log"), logOptions(&o, quietLogger{l: &l.log}))
+	db, err := pebbledb.Open(filepath.Join(dir, "log"), logOptions(&o, quietLogger{l: &l.log}), describeKey)
 	if err != nil {
-		if pebble.IsCorruptionError(err) {
-			if where := pebbleLogDamage(o.FS, filepath.Join(dir, "log")); where != "" {
-				return nil, fmt.Errorf("wal: open %s: %s: %w", dir, where, err)
-			}
-		}
 		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
 	l.db = db
@@ -132,36 +135,17 @@ func Open(dir string, opts *Options) (*Log, error) {
 // without compression the log was not faster and kept about five times
 // more table bytes between compactions (TestTruncationReclaimsSpace
 // bounds what is kept).
-//
-// The format is FormatNewest, at least FormatWALSyncChunks: with it each
-// chunk of Pebble's own write-ahead log records how far the log had been
-// synced, so Pebble tells damage to what was synced (an error: Open
-// fails) from a write that was cut short by a crash and never synced
-// (dropped: nothing in it was acknowledged). Under older formats both
-// read as the end of the log, and damage in the newest Pebble log file
-// silently lost the acknowledged commands after it. A log an earlier
-// release created is upgraded when opened.
+// The format is Pebble's newest (pebbledb.Open), so that damage to
+// Pebble's own log stops start-up.
 func logOptions(o *Options, logger pebble.Logger) *pebble.Options {
-	return &pebble.Options{FS: o.FS, MemTableSize: o.MemTableSize, Logger: logger,
-		FormatMajorVersion: pebble.FormatNewest}
+	return &pebble.Options{FS: o.FS, MemTableSize: o.MemTableSize, Logger: logger}
 }
 
-// openPebble opens the Pebble database in dir. One it creates is closed
-// and opened again before use: Pebble writes the first log file of a new
-// database in its oldest format, without the synced offsets that
-// FormatWALSyncChunks adds (see logOptions), and damage there would read
-// as the end of the log.
-func openPebble(dir string, opts *pebble.Options) (*pebble.DB, error) {
-	names, err := opts.FS.List(dir)
-	fresh := err != nil || !slices.ContainsFunc(names, func(n string) bool { return strings.HasPrefix(n, "MANIFEST-") })
-	db, err := pebble.Open(dir, opts)
-	if err != nil || !fresh {
-		return db, err
-	}
-	if err := db.Close(); err != nil {
-		return nil, err
-	}
-	return pebble.Open(dir, opts)
+// describeKey names a command key for the error of a damaged Pebble log
+// (pebbledb.Open): a log entry's key is its last command's.
+func describeKey(key []byte) (string, bool) {
+	seq, ok := keySeq(key)
+	return fmt.Sprintf("command %d", seq), ok
 }
 
 func (l *Log) snapDir() string { return filepath.Join(l.dir, "snapshots") }
@@ -543,6 +527,14 @@ func (l *Log) loadSnapshot(st *RecoveryStats) (*engine.State, error) {
 		return nil, err
 	}
 	l.unreadable = l.unreadable[:0]
+	if after := l.opts.ReplayAfter; after > 0 {
+		// The snapshots at or before ReplayAfter first, newest first; then
+		// the newer ones, oldest first: the nearest leaves the smallest gap.
+		i := sort.Search(len(seqs), func(i int) bool { return seqs[i] <= after })
+		newer := slices.Clone(seqs[:i])
+		slices.Reverse(newer)
+		seqs = append(seqs[i:len(seqs):len(seqs)], newer...)
+	}
 	for _, seq := range seqs {
 		data, err := l.readFile(l.snapPath(seq))
 		if err == nil {
@@ -652,15 +644,18 @@ func (l *Log) prune() error {
 	return nil
 }
 
-// Backup writes an online, consistent copy of the data directory to dir,
-// which must not exist: a Pebble checkpoint of the log and a copy of the
-// snapshots. istd can start from dir as is. Snapshots and truncation wait
-// while a backup runs.
+// Backup writes an online, consistent copy of the data directory to dir:
+// a Pebble checkpoint of the log (dir/log) and a copy of the snapshots
+// (dir/snapshots), neither of which may exist yet (dir may: istd puts its
+// metadata store there first). istd can start from dir as is. Snapshots
+// and truncation wait while a backup runs.
 func (l *Log) Backup(dir string) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, err := l.fs.Stat(dir); err == nil {
-		return fmt.Errorf("wal: backup: %s already exists", dir)
+	for _, sub := range []string{"log", "snapshots"} {
+		if _, err := l.fs.Stat(filepath.Join(dir, sub)); err == nil {
+			return fmt.Errorf("wal: backup: %s already exists", filepath.Join(dir, sub))
+		}
 	}
 	if err := l.fs.MkdirAll(filepath.Join(dir, "snapshots"), 0o755); err != nil {
 		return fmt.Errorf("wal: backup: %w", err)
