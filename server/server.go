@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -340,7 +341,11 @@ func Open(opts *Options) (*Server, error) {
 				writeError(ctx, errTooLarge)
 				return
 			}
-			writeError(ctx, fmt.Errorf("%w: %v", errInvalid, err))
+			// fasthttp's parse errors quote the raw request, its
+			// Authorization header included: the answer says what was
+			// wrong, without the request.
+			msg, _, _ := strings.Cut(err.Error(), ": buffer size=")
+			writeError(ctx, fmt.Errorf("%w: malformed HTTP request: %s", errInvalid, msg))
 		},
 	}
 	s.stopSaver, s.saverDone = make(chan struct{}), make(chan struct{})
