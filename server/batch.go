@@ -84,10 +84,16 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 				continue
 			}
 			k++
-			if ev.OrderID == res.ID && !res.Duplicate {
-				it.fills = append(it.fills, fillRec{TradeID: tradeID(s.rm.tradeBase, res, k), OrderID: res.ID,
-					Market: it.m.id, Side: it.o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: res.Time})
+			if res.Duplicate || (ev.OrderID != res.ID && ev.MakerID != res.ID) {
+				continue
 			}
+			// Taker, or maker for a stop its own trades triggered.
+			f := fillRec{TradeID: tradeID(s.rm.tradeBase, res, k), OrderID: res.ID,
+				Market: it.m.id, Side: it.o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: res.Time}
+			if ev.MakerID == res.ID {
+				f.Fee, f.Maker = ev.MakerFee, true
+			}
+			it.fills = append(it.fills, f)
 		}
 		wg.Done()
 	}

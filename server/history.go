@@ -293,6 +293,9 @@ func appendOrder(b []byte, o *orderRec) []byte {
 	if o.Stop {
 		flags |= 2
 	}
+	if o.Triggered {
+		flags |= 4
+	}
 	b = append(b, historyVersion, byte(o.Side), byte(o.Type), byte(o.TIF), byte(o.STP), flags, o.Status)
 	b = binary.AppendUvarint(b, o.Account)
 	b = binary.AppendUvarint(b, uint64(o.Market))
@@ -383,7 +386,7 @@ func decodeOrderRec(id uint64, b []byte) (orderRec, error) {
 	o := orderRec{ID: id, Side: book.Side(d.byte()), Type: book.OrderType(d.byte()), TIF: book.TimeInForce(d.byte()),
 		STP: book.STPMode(d.byte())}
 	flags := d.byte()
-	o.PostOnly, o.Stop = flags&1 != 0, flags&2 != 0
+	o.PostOnly, o.Stop, o.Triggered = flags&1 != 0, flags&2 != 0, flags&4 != 0
 	o.Status = d.byte()
 	o.Account = d.uvarint()
 	o.Market = uint32(d.uvarint())

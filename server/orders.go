@@ -210,15 +210,21 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 				continue
 			}
 			k++
-			if ev.OrderID != res.ID {
+			// The order takes, or its rest makes for an order that its
+			// own trades triggered (a stop) in the same command.
+			f := fillRec{TradeID: tradeID(s.rm.tradeBase, &res, k), OrderID: res.ID, Market: m.id,
+				Side: o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: res.Time}
+			switch res.ID {
+			case ev.OrderID:
+			case ev.MakerID:
+				f.Fee, f.Maker = ev.MakerFee, true
+			default:
 				continue
 			}
 			if n > 0 {
 				b = append(b, ',')
 			}
 			n++
-			f := fillRec{TradeID: tradeID(s.rm.tradeBase, &res, k), OrderID: res.ID, Market: m.id,
-				Side: o.Side, Price: ev.Price, Qty: ev.Qty, Fee: ev.TakerFee, Time: res.Time}
 			b = s.appendFill(b, &f, m)
 		}
 	}
@@ -264,7 +270,9 @@ func (s *Server) appendOrder(b []byte, o *orderRec, m *mkt) []byte {
 	if o.Type == book.StopMarket || o.Type == book.StopLimit {
 		b = append(appendKey(b, "stop_price", false), '"')
 		b = append(m.u.appendPrice(b, o.StopPrice), '"')
-		b = appendBool(b, "triggered", !o.Stop && o.Status != statusCancelled)
+		// A history an earlier release wrote has no Triggered: its
+		// stops cancelled after triggering read as not triggered.
+		b = appendBool(b, "triggered", o.Triggered || (!o.Stop && o.Status != statusCancelled))
 	}
 	b = append(appendKey(b, "quantity", false), '"')
 	b = append(m.u.appendQty(b, o.Qty), '"')

@@ -36,7 +36,8 @@ type orderRec struct {
 	TIF         book.TimeInForce
 	STP         book.STPMode
 	PostOnly    bool
-	Stop        bool // a stop that has not triggered
+	Stop        bool // a stop that has not triggered (cleared when done)
+	Triggered   bool // a stop that triggered (histories of earlier releases: never set)
 	Price       int64
 	StopPrice   int64
 	Qty         int64 // total quantity: filled + open (0: budget buy)
@@ -287,7 +288,7 @@ func (m *readModel) apply(res *engine.Result) {
 			}
 		case book.EvTriggered:
 			if o := m.Orders.get(ev.OrderID); o != nil {
-				o.Stop = false
+				o.Stop, o.Triggered = false, true
 				m.touched = append(m.touched, o.ID)
 				if nt < len(takers) {
 					takers[nt] = o.ID
@@ -428,7 +429,9 @@ func (m *readModel) orders(dst []orderRec, account uint64, market uint32, status
 }
 
 // fills appends to dst up to limit fills of account with trade id > after
-// on market (0: any).
+// on market (0: any), and one more if the last is half of a self-trade
+// (the account's order on each side: two fills, one trade id): pages
+// follow each other by trade id, so they never split a trade.
 func (m *readModel) fills(dst []fillRec, account uint64, market uint32, after uint64, limit int) []fillRec {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
@@ -436,14 +439,16 @@ func (m *readModel) fills(dst []fillRec, account uint64, market uint32, after ui
 	if a == nil {
 		return dst
 	}
+	n := 0
 	for _, f := range a.fills {
-		if len(dst) >= limit {
-			break
-		}
 		if f.TradeID <= after || (market != 0 && f.Market != market) {
 			continue
 		}
+		if n >= limit && (n == 0 || f.TradeID != dst[len(dst)-1].TradeID) {
+			break
+		}
 		dst = append(dst, f)
+		n++
 	}
 	return dst
 }
