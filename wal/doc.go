@@ -64,7 +64,9 @@
 // write that a crash cut short (never synced, so never acknowledged;
 // where each file's replay stopped is logged at info level), and damage
 // to what was synced makes Open fail with an error that names the file,
-// the offset and the last command read intact before it. A snapshot that
+// the offset and the last command read intact before it (but for damage
+// in the file's last 32 KiB: Pebble confirms damage by reading on to the
+// next block, so there it still reads as the end). A snapshot that
 // Recover finds unreadable is renamed snap-<seq>.ist.corrupt, so that
 // pruning never keeps it in place of a readable one.
 package wal

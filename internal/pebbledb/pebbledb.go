@@ -32,7 +32,10 @@ import (
 // write a crash cut short before its sync (dropped: never acknowledged).
 // Under older formats both read as the end of the log: damage in the
 // newest log file silently lost every synced write after it. A database
-// an earlier release created is upgraded when opened.
+// an earlier release created is upgraded when opened. One limit remains,
+// Pebble's: it confirms damage by reading on to the next 32-KiB block of
+// the log file, so damage in the file's last block still reads as the
+// end of the log.
 //
 // Pebble writes the first log file of a database it creates in its
 // oldest format, so Open closes a database it created and opens it
