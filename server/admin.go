@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,9 @@ import (
 )
 
 // createMarket handles POST /v1/admin/markets: it creates the base and
-// quote assets if they do not exist, then the market.
+// quote assets if they do not exist, then the market. Everything the
+// engine would refuse is checked before the first of these commands, so
+// that a refused market leaves no asset behind.
 func (s *Server) createMarket(ctx *fasthttp.RequestCtx) {
 	if err := s.admin(ctx); err != nil {
 		writeError(ctx, err)
@@ -71,7 +74,13 @@ func (s *Server) createMarket(ctx *fasthttp.RequestCtx) {
 			err = fmt.Errorf("%w: max_quantity must be positive", errInvalid)
 		}
 	}
-	if err != nil {
+	if err == nil {
+		err = cmp.Or(checkAssetName(base), checkAssetName(quote))
+	}
+	if err == nil {
+		_, err = u.rules(minN, maxPrice, maxQty)
+	}
+	if err != nil { // before any command: bad input changes nothing
 		writeError(ctx, err)
 		return
 	}
@@ -116,10 +125,18 @@ func validName(s string) bool {
 	return s != ""
 }
 
+// checkAssetName returns an error unless name is a valid asset name.
+func checkAssetName(name engine.Name) error {
+	if !validName(name.String()) || strings.Contains(name.String(), "-") {
+		return fmt.Errorf("%w: asset names use letters, digits and '_'", errInvalid)
+	}
+	return nil
+}
+
 // ensureAsset returns the id of asset name, creating it if needed.
 func (s *Server) ensureAsset(name engine.Name) (uint32, error) {
-	if !validName(name.String()) || strings.Contains(name.String(), "-") {
-		return 0, fmt.Errorf("%w: asset names use letters, digits and '_'", errInvalid)
+	if err := checkAssetName(name); err != nil {
+		return 0, err
 	}
 	if id, ok := s.markets().dir.Asset(name); ok {
 		return id, nil

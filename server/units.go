@@ -49,17 +49,34 @@ func unitsOf(sp *engine.MarketSpec) units {
 	return units{tick8: int64(q), lot8: lot8, qs: sp.QuoteScale}
 }
 
-// spec returns the engine spec of a market with these units. maxPrice
+// spec returns the engine spec of a market with these units, with the
+// rules of u.rules. Callers check u.rules's error first: the engine
+// refuses a spec built despite it.
+func (u units) spec(base, quote uint32, minNotional8 int64, makerBps, takerBps int32, maxPrice, maxQty int64) engine.MarketSpec {
+	r, _ := u.rules(minNotional8, maxPrice, maxQty)
+	return engine.MarketSpec{
+		Base: base, Quote: quote, BaseScale: u.lot8, QuoteScale: u.qs,
+		MakerFeeBps: makerBps, TakerFeeBps: takerBps, Rules: r,
+	}
+}
+
+// rules returns the book rules of a market with these units. maxPrice
 // (steps) and maxQty (lots) may be 0: the engine needs MaxPrice × MaxQty ×
 // QuoteScale ≤ MaxInt64/2, and a missing bound takes what the other
-// leaves of that budget (both missing: its square root each).
-func (u units) spec(base, quote uint32, minNotional8 int64, makerBps, takerBps int32, maxPrice, maxQty int64) engine.MarketSpec {
-	minN := int64(0)
-	if minNotional8 > 0 {
-		minN = (minNotional8 + u.qs - 1) / u.qs
-	}
+// leaves of that budget (both missing: its square root each). The
+// minimum notional (in 10^-8 quote) rounds up to whole steps × lots.
+//
+// It returns an error wrapping errInvalid, before any command is issued,
+// for rules the engine's CmdCreateMarket would refuse as
+// engine.ErrInvalidSpec (a budget of 0 steps × lots, bounds beyond it, a
+// bound that leaves the other 0) and for a min_notional above the
+// largest notional an order may have (MaxPrice × MaxQty), which no order
+// could meet.
+func (u units) rules(minNotional8, maxPrice, maxQty int64) (book.Rules, error) {
 	budget := math.MaxInt64 / 2 / u.qs // steps × lots
 	switch {
+	case budget == 0:
+		return book.Rules{}, fmt.Errorf("%w: tick_size × lot_size too large: a price step of one lot exceeds the engine's overflow budget", errInvalid)
 	case maxPrice == 0 && maxQty == 0:
 		maxPrice = int64(math.Sqrt(float64(budget)))
 		maxQty = budget / max(maxPrice, 1)
@@ -67,15 +84,23 @@ func (u units) spec(base, quote uint32, minNotional8 int64, makerBps, takerBps i
 		maxPrice = budget / maxQty
 	case maxQty == 0:
 		maxQty = budget / maxPrice
+	case maxPrice > budget/maxQty:
+		return book.Rules{}, fmt.Errorf("%w: max_price × max_quantity exceeds the engine's overflow budget (%d price steps × lots)", errInvalid, budget)
+	}
+	if maxPrice <= 0 || maxQty <= 0 {
+		return book.Rules{}, fmt.Errorf("%w: max_price or max_quantity so large that no room is left for the other within the engine's overflow budget (%d price steps × lots)", errInvalid, budget)
 	}
 	// Formatting needs steps × tick8 and lots × lot8 to fit an int64.
 	maxPrice = min(maxPrice, math.MaxInt64/u.tick8)
 	maxQty = min(maxQty, math.MaxInt64/u.lot8)
-	return engine.MarketSpec{
-		Base: base, Quote: quote, BaseScale: u.lot8, QuoteScale: u.qs,
-		MakerFeeBps: makerBps, TakerFeeBps: takerBps,
-		Rules: book.Rules{TickSize: 1, LotSize: 1, MinNotional: minN, MaxPrice: maxPrice, MaxQty: maxQty},
+	minN := minNotional8 / u.qs // rounded up, without overflow
+	if minNotional8%u.qs != 0 {
+		minN++
 	}
+	if minN > maxPrice*maxQty { // ≤ budget: no overflow
+		return book.Rules{}, fmt.Errorf("%w: min_notional above the largest notional of an order (max_price × max_quantity)", errInvalid)
+	}
+	return book.Rules{TickSize: 1, LotSize: 1, MinNotional: minN, MaxPrice: maxPrice, MaxQty: maxQty}, nil
 }
 
 // price parses a decimal price into steps.
