@@ -112,3 +112,29 @@ func TestTriggeredStopCancelled(t *testing.T) {
 		}
 	}
 }
+
+// The fee account holds what the fills say was charged; only the admin
+// reads it.
+func TestFeeAccount(t *testing.T) {
+	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok})
+	alice, bob := ts.setup()
+	ts.must(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"sell","price":"65000","quantity":"0.1"}`)
+	ts.must(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"65000","quantity":"0.1"}`)
+	var fees []string
+	for _, tok := range []string{alice, bob} {
+		for _, f := range ts.must(200, "GET", "/v1/fills", tok, "")["fills"].([]any) {
+			fees = append(fees, f.(map[string]any)["fee"].(string))
+		}
+	}
+	// 6500 USDT of notional: the maker pays 10 bps, the taker 20.
+	if fmt.Sprint(fees) != "[6.5 13]" {
+		t.Fatalf("fees in the fills: %v", fees)
+	}
+	acct := ts.must(200, "GET", "/v1/admin/fees", adminTok, "")
+	if got := fmt.Sprint(acct["id"], acct["balances"]); got != "0 [map[asset:USDT available:19.5 locked:0]]" {
+		t.Fatalf("fee account: %s", got)
+	}
+	if code, _ := ts.errCode("GET", "/v1/admin/fees", bob, ""); code != 403 {
+		t.Fatalf("a user reads the fee account: %d", code)
+	}
+}

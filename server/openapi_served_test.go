@@ -378,6 +378,10 @@ func driveAPI(t *testing.T, r *apiRun) {
 	if !kinds["user"] || !kinds["copy_wallet"] {
 		t.Errorf("admin accounts: kinds %v, want user and copy_wallet", kinds)
 	}
+	fees := r.call(200, "GET", "/v1/admin/fees", adminTok, "")["balances"].([]any)
+	if len(fees) == 0 {
+		t.Errorf("fee account: no balances after trades with fees")
+	}
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/halt", adminTok, "")
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/resume", adminTok, "")
 	r.call(200, "DELETE", "/v1/orders?market=BTC-USDT", bob, "")
@@ -439,6 +443,7 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		{"GET", "/v1/account", "", ""},
 		{"GET", "/v1/account", adminTok, ""},
 		{"GET", "/v1/admin/accounts", alice, ""},
+		{"GET", "/v1/admin/fees", alice, ""},
 		{"POST", "/v1/admin/markets", "", `{}`},
 		{"POST", "/v1/admin/markets", adminTok, `{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001"}`},
 		{"POST", "/v1/admin/markets/NOPE/halt", adminTok, ""},
