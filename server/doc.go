@@ -126,9 +126,12 @@
 // restarts, and below 2^53 (tradeid.go; a data directory an earlier
 // release wrote continues above the ids that release gave, sequence ×
 // 65536 plus the event's index). The book's depth is at most the engine's
-// DepthLevels (50). POST /v1/orders/batch submits its orders together and
-// answers 200 with one result per input; its body may be up to
-// MaxBatchBodySize (1 MiB), other bodies up to MaxBodySize (64 KiB).
+// DepthLevels, Options.BookDepth (istd --book-depth, default 50): a
+// larger depth, 0 or a negative one is 400 invalid_argument naming the
+// maximum, and the default depth is 50 (or BookDepth if less). POST
+// /v1/orders/batch submits its orders together and answers 200 with one
+// result per input; its body may be up to MaxBatchBodySize (1 MiB), other
+// bodies up to MaxBodySize (64 KiB).
 // Public trades are {"market","trades":[{"id","price","quantity","side",
 // "time"}]}, newest first, with id the trade_id of the fills and side the
 // taker's. Candles are {"market","interval","candles":[{"start","open",
@@ -212,8 +215,10 @@
 // closed connection) means resubscribe. trades, orders and fills carry
 // "data": a trade as in GET /v1/markets/{symbol}/trades, an order as in
 // GET /v1/orders/{id} (sent whenever an event touches it) and a fill as
-// in GET /v1/fills. book sends {"type":"snapshot","seq","bids","asks"}
-// (the latest published view, top DepthLevels levels) and then
+// in GET /v1/fills. book sends {"type":"snapshot","seq","depth","bids",
+// "asks"} (the latest published view: its top depth levels per side,
+// depth being Options.BookDepth; a side with fewer holds all it has, and
+// a delta may bring in a level that existed beyond depth) and then
 // {"type":"delta","seq","bids","asks"}: [price, new total quantity]
 // pairs, quantity "0" for a level gone from the view (deleted or pushed
 // out of the top levels); seq is the view's. Deltas come from diffing

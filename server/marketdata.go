@@ -45,14 +45,20 @@ func (s *Server) listMarkets(ctx *fasthttp.RequestCtx) {
 }
 
 // getBook handles GET /v1/markets/{symbol}/book?depth=: the latest
-// published view (at most about a millisecond old).
+// published view (at most about a millisecond old), depth levels per
+// side: 1 to Options.BookDepth (what the view holds), default 50 or
+// BookDepth if less.
 func (s *Server) getBook(ctx *fasthttp.RequestCtx, sym string) {
 	m, ok := s.marketByName([]byte(sym))
 	if !ok {
 		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
 		return
 	}
-	depth, err := queryUint(ctx, "depth", 50)
+	maxDepth := uint64(s.opts.BookDepth)
+	depth, err := queryUint(ctx, "depth", min(DefaultBookDepth, maxDepth))
+	if err == nil && (depth < 1 || depth > maxDepth) {
+		err = fmt.Errorf("%w: depth must be 1 to %d (the server's book depth, istd --book-depth)", errInvalid, maxDepth)
+	}
 	if err != nil {
 		writeError(ctx, err)
 		return

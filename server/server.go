@@ -102,6 +102,13 @@ type Options struct {
 	// the token table and the rate one account can spread over tokens.
 	// Default 100 (DefaultMaxTokens); negative: no cap.
 	MaxTokens int
+	// BookDepth is the number of price levels per side the engine keeps
+	// in its published market views (engine.Options.DepthLevels): the
+	// most GET /v1/markets/{symbol}/book answers (a larger depth is 400
+	// invalid_argument) and what a book stream's snapshot covers. Each
+	// view rebuild copies up to this many levels of a changed book.
+	// Default 50 (DefaultBookDepth).
+	BookDepth int
 
 	// historyBaseMin, if positive, replaces compactMinBytes (tests).
 	historyBaseMin int64
@@ -113,6 +120,10 @@ const (
 	DefaultHistoryOrders = 1000
 	DefaultHistoryFills  = 1000
 )
+
+// DefaultBookDepth is Options.BookDepth when zero: the price levels per
+// side of the published market views, as the engine's own default.
+const DefaultBookDepth = 50
 
 // DefaultRingSize is the engine's ingress ring in istd when
 // Options.RingSize is zero: larger than the engine's own default
@@ -223,6 +234,9 @@ func Open(opts *Options) (*Server, error) {
 	if o.MaxTokens == 0 {
 		o.MaxTokens = DefaultMaxTokens
 	}
+	if o.BookDepth <= 0 {
+		o.BookDepth = DefaultBookDepth
+	}
 	if o.Logger != nil {
 		s.log = *o.Logger
 	} else {
@@ -304,7 +318,7 @@ func Open(opts *Options) (*Server, error) {
 	s.snap.seq.Store(rst.SnapshotSeq)
 	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats}, State: state, Snapshots: l,
 		SnapshotInterval: o.SnapshotInterval, SnapshotEvery: o.SnapshotEvery, OnSnapshot: s.onSnapshot,
-		FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize})
+		FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize, DepthLevels: o.BookDepth})
 	if err != nil {
 		return fail(fmt.Errorf("server: start engine: %w", err))
 	}

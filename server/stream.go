@@ -855,6 +855,7 @@ func (h *hub) subscribe(c *streamConn, ch string) {
 			seq, bids, asks = v.Seq, v.Bids, v.Asks
 		}
 		b := c.header(ch, "snapshot", seq)
+		b = appendInt(b, "depth", int64(h.s.opts.BookDepth)) // levels per side the view holds
 		b = append(appendKey(b, "bids", false), '[')
 		b = appendLevels(b, bids, len(bids), m.u)
 		b = append(appendKey(b, "asks", false), '[')

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -25,6 +26,7 @@ type wsMsg struct {
 	Data    json.RawMessage `json:"data"`
 	Bids    [][2]string     `json:"bids"`
 	Asks    [][2]string     `json:"asks"`
+	Depth   *int            `json:"depth"` // book snapshots
 	Error   *struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
@@ -263,4 +265,30 @@ func TestStreamSlowConsumer(t *testing.T) {
 			t.Fatalf("%d clients left", n)
 		}
 	}
+}
+
+// A book snapshot says how many levels per side its view covers
+// (Options.BookDepth): a delta may then bring in a level that existed
+// beyond it.
+func TestStreamBookSnapshotDepth(t *testing.T) {
+	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok, BookDepth: 3})
+	alice, bob := ts.setup()
+	restLevels(ts, alice, 5, 3)
+	c := ts.dial()
+	c.send(`{"op":"subscribe","channels":["book:BTC-USDT"]}`)
+	if m := c.next(); m.Type != "subscribed" {
+		t.Fatalf("want subscribed, got %+v", m)
+	}
+	snap := c.next()
+	if snap.Type != "snapshot" || snap.Depth == nil || *snap.Depth != 3 || len(snap.Asks) != 3 || snap.Asks[2][0] != "65002" {
+		t.Fatalf("snapshot %+v (depth %v), want depth 3 and 3 asks", snap, snap.Depth)
+	}
+	// Taking the best ask brings in the fourth level, beyond the snapshot.
+	ts.must(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"65000","quantity":"0.001"}`)
+	c.expect("a delta bringing in 65003", func(m wsMsg) bool {
+		if m.Depth != nil {
+			t.Fatalf("delta with depth: %+v", m)
+		}
+		return m.Type == "delta" && slices.Contains(m.Asks, [2]string{"65003", "0.001"})
+	})
 }

@@ -18,7 +18,8 @@ import (
 )
 
 // tuning is istd's flags beyond the basic ones: rate limits, the token
-// cap, history retention, snapshots, request limits and TLS. Each has an environment variable, read when the flag
+// cap, history retention, snapshots, request limits, the book depth and
+// TLS. Each has an environment variable, read when the flag
 // is registered, so that a flag given on the command line wins.
 type tuning struct {
 	errs []error // bad environment values
@@ -36,6 +37,7 @@ type tuning struct {
 	maxBody, maxBatchBody            int
 	reserveOrders, reserveBookOrders int
 	ringSize                         int
+	bookDepth                        int
 
 	tlsCert, tlsKey string
 }
@@ -70,6 +72,8 @@ func addTuning(fs *flag.FlagSet) *tuning {
 		"resting orders each market's book makes room for at start-up (memory: about 100 bytes each, per market); 0: grow as needed")
 	t.int(fs, &t.ringSize, "ring-size", "IST_RING_SIZE", server.DefaultRingSize,
 		"the engine's ingress slots, a power of two: the most orders in flight before requests are refused as overloaded")
+	t.int(fs, &t.bookDepth, "book-depth", "IST_BOOK_DEPTH", server.DefaultBookDepth,
+		"price levels per side of the published book views: the most GET /v1/markets/{symbol}/book?depth= serves and what a book stream's snapshot covers; more costs the matcher time on each view rebuild")
 	t.int(fs, &t.maxBody, "max-body", "IST_MAX_BODY", 64<<10, "request body limit in bytes")
 	t.int(fs, &t.maxBatchBody, "max-batch-body", "IST_MAX_BATCH_BODY", 1<<20,
 		"body limit of POST /v1/orders/batch in bytes (at least --max-body)")
@@ -140,6 +144,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		{"--max-body (must be positive)", t.maxBody <= 0},
 		{"--max-batch-body (must be positive)", t.maxBatchBody <= 0},
 		{"--request-timeout (must be positive)", t.requestTimeout <= 0},
+		{"--book-depth (must be positive)", t.bookDepth <= 0},
 		{"--reserve-orders", t.reserveOrders < 0},
 		{"--reserve-book-orders", t.reserveBookOrders < 0},
 	} {
@@ -184,6 +189,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 	o.MaxBodySize, o.MaxBatchBodySize = t.maxBody, t.maxBatchBody
 	o.Capacity = engine.Capacity{Orders: t.reserveOrders, BookOrders: t.reserveBookOrders}
 	o.RingSize = t.ringSize
+	o.BookDepth = t.bookDepth
 	return nil
 }
 

@@ -242,6 +242,7 @@ func TestRateLimitFlags(t *testing.T) {
 		o.RequestTimeout = cmp.Or(o.RequestTimeout, 10*time.Second)
 		o.RingSize = cmp.Or(o.RingSize, server.DefaultRingSize)
 		o.MaxTokens = cmp.Or(o.MaxTokens, server.DefaultMaxTokens)
+		o.BookDepth = cmp.Or(o.BookDepth, server.DefaultBookDepth)
 		return o
 	}
 	for _, tc := range []struct {
@@ -275,9 +276,15 @@ func TestRateLimitFlags(t *testing.T) {
 		{map[string]string{"IST_MAX_TOKENS": "5"}, []string{"--max-tokens", "0"},
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				MaxTokens: -1})},
+		{map[string]string{"IST_BOOK_DEPTH": "200"}, nil,
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				BookDepth: 200})},
+		{map[string]string{"IST_BOOK_DEPTH": "200"}, []string{"--book-depth", "500"},
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				BookDepth: 500})},
 	} {
 		for _, k := range []string{"IST_RATE_LIMIT", "IST_RATE_BURST", "IST_ANON_RATE_LIMIT", "IST_ANON_RATE_BURST", "IST_HISTORY_FILLS",
-			"IST_SNAPSHOT_INTERVAL", "IST_SNAPSHOT_EVERY", "IST_MAX_BODY", "IST_RESERVE_ORDERS", "IST_RING_SIZE", "IST_MAX_TOKENS"} {
+			"IST_SNAPSHOT_INTERVAL", "IST_SNAPSHOT_EVERY", "IST_MAX_BODY", "IST_RESERVE_ORDERS", "IST_RING_SIZE", "IST_MAX_TOKENS", "IST_BOOK_DEPTH"} {
 			t.Setenv(k, tc.env[k])
 			if _, ok := tc.env[k]; !ok {
 				os.Unsetenv(k)
@@ -297,7 +304,8 @@ func TestRateLimitFlags(t *testing.T) {
 		}
 	}
 	for _, args := range [][]string{{"--snapshot-interval", "0s"}, {"--snapshot-every", "-1"}, {"--max-body", "-1"}, {"--request-timeout", "0s"},
-		{"--reserve-orders", "-1"}, {"--reserve-book-orders", "-5"}, {"--max-tokens", "-1"}, {"--ring-size", "1000"}, {"--ring-size", "0"}, {"--ring-size", "-4"}} {
+		{"--reserve-orders", "-1"}, {"--reserve-book-orders", "-5"}, {"--max-tokens", "-1"}, {"--ring-size", "1000"}, {"--ring-size", "0"}, {"--ring-size", "-4"},
+		{"--book-depth", "0"}, {"--book-depth", "-1"}} {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
 		tun := addTuning(fs)
 		if err := fs.Parse(args); err != nil {
