@@ -77,9 +77,11 @@ func (s *State) Check() error {
 }
 
 // checkCopy verifies the copy-trading state: each relation's wallet is its
-// own and holds nothing once closed, mirrored orders never outlive their
-// command, follower counts and leaders' relation lists match the open
-// relations, and no account both leads and follows.
+// own and holds nothing once closed, its rounding remainders are those of
+// live orders of its leader (checkCarries), mirrored orders never outlive
+// their command, follower counts and leaders' relation lists match the
+// open relations, and no account both leads and follows, nor is a copy
+// wallet with a leader profile.
 func (s *State) checkCopy() error {
 	follows := make([]int32, len(s.accounts))
 	open := make([][]uint64, len(s.leaders))
@@ -95,6 +97,9 @@ func (s *State) checkCopy() error {
 			if b.locked != 0 || (r.status == RelationClosed && b.avail != 0) {
 				return fmt.Errorf("engine: relation %d (%s) wallet asset %d holds %+v", r.id, r.status, j+1, b)
 			}
+		}
+		if err := s.checkCarries(r); err != nil {
+			return err
 		}
 		if r.status == RelationClosed {
 			continue
@@ -114,6 +119,11 @@ func (s *State) checkCopy() error {
 		}
 		if a.follows > 0 && a.leader != 0 {
 			return fmt.Errorf("engine: account %d leads and follows", id)
+		}
+		if a.leader != 0 && a.relation != 0 {
+			// Fills of mirrored orders are never mirrored because of
+			// this (noteFill).
+			return fmt.Errorf("engine: copy wallet %d has a leader profile", id)
 		}
 		if a.leader != 0 && (int(a.leader) > len(s.leaders) || s.leaders[a.leader-1].account != uint64(id)) {
 			return fmt.Errorf("engine: account %d: leader profile %d not linked", id, a.leader)
@@ -135,6 +145,26 @@ func (s *State) checkCopy() error {
 	}
 	if len(s.pending) != 0 {
 		return fmt.Errorf("engine: %d leader fills not mirrored", len(s.pending))
+	}
+	return nil
+}
+
+// checkCarries verifies relation r's rounding remainders: none once the
+// relation is closed; else positive, in increasing order id, each of a
+// live order of the relation's leader that is marked as copied (so that
+// its end drops them: nothing is kept of a done order).
+func (s *State) checkCarries(r *relation) error {
+	if r.status == RelationClosed && len(r.carries) > 0 {
+		return fmt.Errorf("engine: closed relation %d keeps %d rounding remainders", r.id, len(r.carries))
+	}
+	for i, c := range r.carries {
+		if c.amount <= 0 || (i > 0 && c.order <= r.carries[i-1].order) {
+			return fmt.Errorf("engine: relation %d: rounding remainders %v", r.id, r.carries)
+		}
+		rec := s.orders.get(c.order)
+		if rec == nil || rec.account != r.leader || rec.relation != 0 || !rec.copied {
+			return fmt.Errorf("engine: relation %d keeps a remainder of order %d, not a live copied order of its leader %d", r.id, c.order, r.leader)
+		}
 	}
 	return nil
 }

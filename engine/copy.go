@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -183,11 +184,51 @@ type relation struct {
 	// allocation is the quote moved into the wallet; hwm the high-water
 	// mark of its NAV for profit share; paid the profit share paid.
 	allocation, hwm, paid int64
-	// carry is the rounding remainder of the mirror of leader order
-	// carryOrder: quote units (proportional and fixed-quote buys),
-	// 1/ValueOne lots (multiplier buys) or base units (sells).
-	carryOrder uint64
-	carry      int64
+	// carries are the rounding remainders of the relation's mirrors of
+	// the leader's orders, by order id: each carries to the next fill of
+	// its order and is dropped once the order is done and its last fill
+	// mirrored (see State.leaderOrderDone). An open relation holds at
+	// most one for each live leader order; a closed one none.
+	carries []orderCarry
+}
+
+// orderCarry is the rounding remainder a relation carries to the next
+// fill of one leader order: quote units for the buys of the proportional
+// and fixed_quote modes, 1/ValueOne lots for the buys of the multiplier
+// mode, base units for sells (a leader order has one side, and a change
+// of mode drops all of them).
+type orderCarry struct {
+	order  uint64 // the leader's order
+	amount int64  // > 0: a remainder of 0 is not kept
+}
+
+// carryAt returns where the remainder of leader order id is, or would go,
+// in r.carries, and whether it is there.
+func (r *relation) carryAt(id uint64) (int, bool) {
+	return slices.BinarySearchFunc(r.carries, id, func(c orderCarry, id uint64) int { return cmp.Compare(c.order, id) })
+}
+
+// carry returns the remainder r carries to the next fill of leader order
+// id (0 if none).
+func (r *relation) carry(id uint64) int64 {
+	if i, ok := r.carryAt(id); ok {
+		return r.carries[i].amount
+	}
+	return 0
+}
+
+// setCarry makes amount the remainder r carries to the next fill of
+// leader order id; 0 forgets it.
+func (r *relation) setCarry(id uint64, amount int64) {
+	i, ok := r.carryAt(id)
+	switch {
+	case ok && amount == 0:
+		r.carries = slices.Delete(r.carries, i, i+1)
+	case ok:
+		r.carries[i].amount = amount
+	case amount != 0:
+		r.carries = slices.Insert(r.carries, i, orderCarry{order: id, amount: amount})
+	}
 }
 
 // leader is an account others can follow.
@@ -214,6 +255,9 @@ type mirrorFill struct {
 	// on one of an amended order (share > 0), and A × quote / origBudget
 	// on one of a buy by quote budget.
 	origQty, share, origBudget int64
+	// done: the order is done and this is its last fill; the relations'
+	// remainders of it are dropped once it is mirrored.
+	done bool
 }
 
 // copyWhole is a fixed_quote follower's whole amount per leader order, in
@@ -349,7 +393,7 @@ func (s *State) amendFollow(cmd *Command) Outcome {
 	}
 	r.spec.Mode, r.spec.Value, r.spec.MaxOrderQuote = sp.Mode, sp.Value, sp.MaxOrderQuote
 	r.spec.SlippageBps, r.spec.StopLossBps = sp.SlippageBps, sp.StopLossBps
-	r.carryOrder, r.carry = 0, 0
+	r.carries = r.carries[:0] // their units may have changed with the mode
 	return Outcome{ID: r.id}
 }
 
@@ -403,9 +447,12 @@ func (s *State) settleCopy(cmd *Command, dst []Event) (Outcome, []Event) {
 	return Outcome{ID: uint64(len(rels))}, s.mirrorPending(dst)
 }
 
-// noteFill records a fill of a leader's own order for mirroring. It runs
-// in trade, before the balances move: quoteTotal and baseTotal are the
-// leader's holdings just before the fill.
+// noteFill records a fill of a leader's own order for mirroring,
+// whatever the order traded with (a mirrored order of another leader's
+// follower included). It runs in trade, before the balances move: the
+// sizing reads the leader's holdings just before the fill. Fills of
+// mirrored orders are never mirrored: their account is a copy wallet,
+// which cannot lead.
 func (s *State) noteFill(rec *order, m *market, ev *book.Event, n int64) {
 	a := &s.accounts[rec.account]
 	if a.leader == 0 {
@@ -427,6 +474,12 @@ func (s *State) noteFill(rec *order, m *market, ev *book.Event, n int64) {
 	} else {
 		f.origBudget = rec.origBudget
 	}
+	if len(s.leaders[a.leader-1].rels) == 0 {
+		// mirror would do nothing: followers come with commands. The
+		// part spent above is kept for those who follow before the
+		// order's next fill.
+		return
+	}
 	if rec.side == book.Buy {
 		q := s.bal(rec.account, m.spec.Quote)
 		f.before = q.avail + q.locked
@@ -435,19 +488,53 @@ func (s *State) noteFill(rec *order, m *market, ev *book.Event, n int64) {
 		f.before = b.avail + b.locked
 		f.flat = f.before == ev.Qty*m.spec.BaseScale
 	}
+	rec.copied = true
 	s.pending = append(s.pending, f)
 }
 
 // mirrorPending mirrors the leader fills noted so far, and those the
 // mirrors themselves cause (a leader's stop triggered by a mirrored
-// trade), in the order they happened.
+// trade, a leader's order filled by another leader's follower), in the
+// order they happened. After the last fill of a done order, the
+// relations' remainders of it are dropped.
 func (s *State) mirrorPending(dst []Event) []Event {
 	for i := 0; i < len(s.pending); i++ {
+		s.mirroring = i
 		f := s.pending[i]
 		dst = s.mirror(&f, dst)
+		if s.pending[i].done { // read again: the order may end in its mirror
+			s.dropCarries(f.leader, f.order)
+		}
 	}
 	s.pending = s.pending[:0]
+	s.mirroring = 0
 	return dst
+}
+
+// leaderOrderDone is called by finish for a leader order that had fills
+// noted for mirroring (order.copied), as it leaves. All its fills are
+// noted by then: if some are still to mirror, the last one is marked done
+// (and mirrorPending drops the order's remainders after it); else they
+// are dropped now. It walks the pending fills from the newest, so it
+// finds a fill just noted (the usual case) at once.
+func (s *State) leaderOrderDone(rec *order) {
+	for i := len(s.pending) - 1; i >= s.mirroring; i-- {
+		if s.pending[i].order == rec.id {
+			s.pending[i].done = true
+			return
+		}
+	}
+	s.dropCarries(rec.account, rec.id)
+}
+
+// dropCarries forgets the remainders of leader order id in every open
+// relation of its leader (closed relations hold none).
+func (s *State) dropCarries(leaderAccount, id uint64) {
+	for _, rel := range s.leaders[s.accounts[leaderAccount].leader-1].rels {
+		if r := &s.relations[rel-1]; len(r.carries) > 0 {
+			r.setCarry(id, 0)
+		}
+	}
 }
 
 // mirror copies one leader fill to each open relation of the leader, in
@@ -493,9 +580,7 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 	rules := m.book.Rules()
 	sp := &m.spec
 	lot := rules.LotSize
-	if r.carryOrder != f.order {
-		r.carryOrder, r.carry = f.order, 0
-	}
+	carry := r.carry(f.order)
 	var qty, limit int64
 	if f.side == book.Buy {
 		wq := s.bal(r.wallet, r.asset).avail
@@ -515,13 +600,13 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 			} else {
 				budget = fixed.MulDiv(r.spec.Value, f.quote, f.origBudget)
 			}
-			budget = fixed.SatAdd(budget, r.carry)
+			budget = fixed.SatAdd(budget, carry)
 			qty = budget / step / lot * lot
-			r.carry = budget - qty*step
+			r.setCarry(f.order, budget-qty*step)
 		case CopyMultiplier:
-			q8 := fixed.SatAdd(fixed.MulSat(f.qty, r.spec.Value), r.carry)
+			q8 := fixed.SatAdd(fixed.MulSat(f.qty, r.spec.Value), carry)
 			qty = q8 / ValueOne / lot * lot
-			r.carry = q8 - qty*ValueOne
+			r.setCarry(f.order, q8-qty*ValueOne)
 		}
 		if c := r.spec.MaxOrderQuote; c > 0 {
 			qty = min(qty, c/step/lot*lot)
@@ -559,12 +644,12 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 		}
 		units := held
 		if !f.flat {
-			units = fixed.SatAdd(fixed.MulDiv(held, fixed.MulSat(f.qty, sp.BaseScale), f.before), r.carry)
+			units = fixed.SatAdd(fixed.MulDiv(held, fixed.MulSat(f.qty, sp.BaseScale), f.before), carry)
 			units = min(units, held)
 		}
 		qty = units / sp.BaseScale / lot * lot
 		if !f.flat {
-			r.carry = units - qty*sp.BaseScale
+			r.setCarry(f.order, units-qty*sp.BaseScale)
 		}
 		if rules.MaxQty > 0 {
 			qty = min(qty, rules.MaxQty)
@@ -673,7 +758,7 @@ func (s *State) closeRelation(id uint64, policy ClosePolicy, reason CopyReason, 
 		w.bal[i].avail = 0
 	}
 	r.status = RelationClosed
-	r.carryOrder, r.carry = 0, 0
+	r.carries = nil
 	s.accounts[r.follower].follows--
 	L := &s.leaders[s.accounts[r.leader].leader-1]
 	if i, ok := slices.BinarySearch(L.rels, id); ok {

@@ -36,13 +36,18 @@ type copyScenario struct {
 // steps × lots) and n accounts: the leader with 10,000 USDT, the maker
 // with 1,000,000 USDT and 10,000 ETH, and followers with 100,000 USDT.
 func newCopyScenario(t *testing.T, feeBps int32, minNotional int64, n int) *copyScenario {
+	return newCopyScenarioRules(t, feeBps, book.Rules{TickSize: 1, LotSize: 1, MinNotional: minNotional,
+		MaxPrice: 100_000_000, MaxQty: 1_000_000}, n)
+}
+
+// newCopyScenarioRules is newCopyScenario with the market's rules.
+func newCopyScenarioRules(t *testing.T, feeBps int32, rules book.Rules, n int) *copyScenario {
 	sc := &copyScenario{&scenario{t: t, s: NewState()}}
 	name := func(s string) Name { v, _ := MakeName(s); return v }
 	sc.ok(Command{Kind: CmdCreateAsset, Name: name("ETH")})
 	sc.ok(Command{Kind: CmdCreateAsset, Name: name("USDT")})
 	sc.ok(Command{Kind: CmdCreateMarket, Name: name("ETH-USDT"), Spec: MarketSpec{Base: ethID, Quote: usdtID,
-		BaseScale: ethLot, QuoteScale: qscale, MakerFeeBps: feeBps, TakerFeeBps: feeBps,
-		Rules: book.Rules{TickSize: 1, LotSize: 1, MinNotional: minNotional, MaxPrice: 100_000_000, MaxQty: 1_000_000}}})
+		BaseScale: ethLot, QuoteScale: qscale, MakerFeeBps: feeBps, TakerFeeBps: feeBps, Rules: rules}})
 	for a := 1; a <= n; a++ {
 		sc.ok(Command{Kind: CmdCreateAccount, Name: name("a")})
 	}
@@ -159,13 +164,13 @@ func TestCopyPartialFillsCarry(t *testing.T) {
 	// USDT = 17 lots (340) and carries 3.33 to the next fill.
 	sc.ok(Command{Kind: CmdAmendFollow, Account: 3, Copy: CopySpec{Relation: rel, Mode: CopyFixedQuote, Value: 1030 * usdt}})
 	_, b0 := sc.wallet(rel)
-	sc.lim(leader1, book.Buy, px(2000), 3)
+	o := sc.lim(leader1, book.Buy, px(2000), 3).ID
 	sc.lim(maker, book.Sell, px(2000), 1)
 	_, b1 := sc.wallet(rel)
 	if b1-b0 != 17*ethLot {
 		t.Fatalf("first third: bought %d base, want 17 lots", b1-b0)
 	}
-	if c := sc.rel(rel).carry; c != 1030*usdt/3-340*usdt {
+	if c := sc.rel(rel).carry(o); c != 1030*usdt/3-340*usdt {
 		t.Fatalf("carry %d, want %d", c, 1030*usdt/3-340*usdt)
 	}
 	sc.lim(maker, book.Sell, px(2000), 2) // 686.67 + 3.33 carried = 690 → 34 lots (680), carry 10
@@ -173,8 +178,10 @@ func TestCopyPartialFillsCarry(t *testing.T) {
 	if b2-b1 != 34*ethLot {
 		t.Fatalf("last two thirds: bought %d base, want 34 lots", b2-b1)
 	}
-	if c := sc.rel(rel).carry; c != 10*usdt-1 { // both thirds floor to the unit
-		t.Fatalf("carry %d, want 10 USDT less one unit", c)
+	// The order is done: its remainder (10 USDT less one unit, both
+	// thirds flooring to the unit) is dropped.
+	if c := sc.rel(rel).carries; len(c) != 0 {
+		t.Fatalf("remainders %v kept after the leader order is done", c)
 	}
 }
 

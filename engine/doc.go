@@ -43,11 +43,13 @@
 // An account with a leader profile (CmdSetLeaderProfile) can be followed:
 // CmdFollow moves an allocation into a relation's own wallet, an account
 // that no command can name. Every fill of a leader's own order, as taker
-// or maker, is mirrored right after the command that made it, before the
+// or maker (against any order, another relation's mirrored order
+// included), is mirrored right after the command that made it, before the
 // next command, to each open relation of the leader (in relation id order
 // from a start that rotates with every fill) as an IOC limit order at the
 // fill price ± the relation's slippage, sized by its CopyMode and rounded
-// down to the lot (remainders carry to the leader order's next fill).
+// down to the lot (remainders carry to the leader order's next fill,
+// kept for each live leader order and dropped when it is done).
 // Sells follow the leader's fraction of its holdings; a leader that goes
 // flat makes its followers sell everything. Mirrored orders trade only
 // their wallet, never rest, and never trigger further mirrors; a mirror

@@ -164,6 +164,9 @@ func (s *State) finish(m *market, id uint64) {
 	}
 	rec := &s.orders.slab[i]
 	s.unreserve(m, rec)
+	if rec.copied {
+		s.leaderOrderDone(rec)
+	}
 	if !rec.ref.IsZero() {
 		// The client order id stays, for resends, within a bounded window.
 		s.retireClientID(rec)
@@ -208,8 +211,10 @@ func (s *State) trade(m *market, ev *book.Event) (takerFee, makerFee int64) {
 	sp := &m.spec
 	taker, maker := s.orders.get(ev.OrderID), s.orders.get(ev.MakerID)
 	n := ev.Price * ev.Qty * sp.QuoteScale // bounded by createMarket
-	if taker.relation == 0 && maker.relation == 0 && len(s.leaders) > 0 {
-		// Fills of mirrored orders are never mirrored (no cascades).
+	if len(s.leaders) > 0 {
+		// Every fill of a leader's order is mirrored, against whatever
+		// it traded, a mirrored order included; fills of mirrored
+		// orders never are (noteFill).
 		s.noteFill(taker, m, ev, n)
 		s.noteFill(maker, m, ev, n)
 	}

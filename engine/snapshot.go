@@ -15,10 +15,10 @@ import (
 
 // Snapshot encoding of a State, little-endian throughout:
 //
-//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+------+---------+-----------+--------+
-//	| ISTS | version | seq | nextOrder | trades | assets | markets | accounts | client ids | done ids | refs | leaders | relations | crc32c |
-//	| 4 B  | u16     | u64 | u64       | u64    | ...    | ...     | ...      | (to v3)    | ...      | ...  | ...     | ...       | u32    |
-//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+------+---------+-----------+--------+
+//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+------+---------+-----------+---------+--------+
+//	| ISTS | version | seq | nextOrder | trades | assets | markets | accounts | client ids | done ids | refs | leaders | relations | carries | crc32c |
+//	| 4 B  | u16     | u64 | u64       | u64    | ...    | ...     | ...      | (to v3)    | ...      | ...  | ...     | ...       | (v5)    | u32    |
+//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+------+---------+-----------+---------+--------+
 //
 // trades, the number of trades executed (State.Trades), is there from
 // version 3. Each list is a u32 count followed by fixed-size entries, in
@@ -34,7 +34,13 @@ import (
 // will be forgotten (from version 3 each followed by its order's place
 // fingerprint, from version 4 then by its order id); transfer references
 // sorted by (account, ref); then (version 2) leaders (account, profit
-// share, rotation) in profile order and copy relations in id order.
+// share, rotation) in profile order and copy relations in id order
+// (up to version 4 each with one rounding remainder and the leader order
+// it is of); then (version 5) the relations' rounding remainders
+// (relation, leader order, amount) in (relation, order) order. A version
+// 4 remainder becomes its order's if the order is a live order of the
+// relation's leader, and is dropped if not (the order is done: the rules
+// of version 4 would never have used it again).
 // Versions 1 (no sizes, no copy lists) and 2 are still read: their
 // trade count is 0 (trades are counted from their sequence number on),
 // their fingerprints are unknown (0: a resend of a client order id is
@@ -50,8 +56,10 @@ import (
 // place fingerprints; 4: no list of every client order id (the live
 // orders' are in their records, and each done one carries its order id),
 // which the matcher had to gather into a map and sort: with a million
-// resting orders that have one, a snapshot paused it ten times longer.
-const snapshotVersion = 4
+// resting orders that have one, a snapshot paused it ten times longer;
+// 5: a relation's rounding remainders kept for each live leader order (a
+// list after the relations), not one for the leader order mirrored last.
+const snapshotVersion = 5
 
 var snapshotMagic = [4]byte{'I', 'S', 'T', 'S'}
 
@@ -139,8 +147,19 @@ func (s *State) appendSnapshotBody(dst []byte) []byte {
 		w.u64(s.leaders[i].rotate)
 	}
 	w.u32(uint32(len(s.relations)))
+	carries := 0
 	for i := range s.relations {
 		w.relation(&s.relations[i])
+		carries += len(s.relations[i].carries)
+	}
+	w.u32(uint32(carries))
+	for i := range s.relations {
+		r := &s.relations[i]
+		for _, c := range r.carries {
+			w.u64(r.id)
+			w.u64(c.order)
+			w.i64(c.amount)
+		}
 	}
 	return w.b
 }
@@ -159,6 +178,9 @@ func (s *State) snapshotSizeHint() int {
 		n += len(a.name) + 4 + 16*len(a.bal)
 	}
 	n += (s.doneIDs.n+len(s.refs))*(8+len(Ref{})+1+4+8+8) + len(s.leaders)*20 + len(s.relations)*relationSize
+	for i := range s.relations {
+		n += len(s.relations[i].carries) * carrySize
+	}
 	return n + 64
 }
 
@@ -382,7 +404,7 @@ func DecodeState(data []byte) (*State, error) {
 		s.refs[k] = refEntry{kind: CommandKind(r.u8()), asset: r.u32(), amount: r.i64()}
 	}
 	if version >= 2 {
-		if err := s.decodeCopy(&r); err != nil {
+		if err := s.decodeCopy(&r, version); err != nil {
 			return nil, err
 		}
 	}
@@ -499,7 +521,13 @@ const orderInfoSize = 8 + 8 + 1 + 1 + 1 + 1 + 1 + 8*6 + 1
 // budget, filled, fingerprint, copySpent and amended.
 const snapshotOrderSize = orderInfoSize + 16 + 36 + 16 + 8 + 8 + 8 + 1
 
-const relationSize = 8*4 + 4 + 1 + 8*2 + 1 + 4*2 + 8*5
+// relationSize is the bytes of a relation in a snapshot; up to version 4
+// a relation had 16 more: its rounding remainder and the order of it.
+const relationSize = 8*4 + 4 + 1 + 8*2 + 1 + 4*2 + 8*3
+
+// carrySize is the bytes of a rounding remainder in a snapshot: relation,
+// order, amount.
+const carrySize = 8 * 3
 
 func (w *enc) relation(r *relation) {
 	w.u64(r.id)
@@ -516,13 +544,12 @@ func (w *enc) relation(r *relation) {
 	w.i64(r.allocation)
 	w.i64(r.hwm)
 	w.i64(r.paid)
-	w.u64(r.carryOrder)
-	w.i64(r.carry)
 }
 
-// decodeCopy reads the leaders and relations and links them to their
-// accounts; Check verifies the rest.
-func (s *State) decodeCopy(r *dec) error {
+// decodeCopy reads the leaders, the relations and (version 5) their
+// rounding remainders, and links them to their accounts and orders; Check
+// verifies the rest.
+func (s *State) decodeCopy(r *dec, version uint16) error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrCorruptSnapshot}, args...)...)
 	}
@@ -537,13 +564,27 @@ func (s *State) decodeCopy(r *dec) error {
 		s.leaders = append(s.leaders, L)
 		s.accounts[L.account].leader = int32(len(s.leaders))
 	}
-	for n := r.count(relationSize); n > 0 && r.err == nil; n-- {
+	size := relationSize
+	if version <= 4 {
+		size += 16
+	}
+	for n := r.count(size); n > 0 && r.err == nil; n-- {
 		var x relation
 		x.id, x.follower, x.leader, x.wallet = r.u64(), r.u64(), r.u64(), r.u64()
 		x.asset, x.status = r.u32(), RelationStatus(r.u8())
 		x.spec.Value, x.spec.MaxOrderQuote, x.spec.Mode = r.i64(), r.i64(), CopyMode(r.u8())
 		x.spec.SlippageBps, x.spec.StopLossBps = int32(r.u32()), int32(r.u32())
-		x.allocation, x.hwm, x.paid, x.carryOrder, x.carry = r.i64(), r.i64(), r.i64(), r.u64(), r.i64()
+		x.allocation, x.hwm, x.paid = r.i64(), r.i64(), r.i64()
+		if version <= 4 {
+			// The remainder of the leader order mirrored last: kept
+			// while that order lives.
+			order, amount := r.u64(), r.i64()
+			if rec := s.orders.get(order); rec != nil && rec.account == x.leader && rec.relation == 0 &&
+				amount > 0 && x.status != RelationClosed {
+				x.carries = []orderCarry{{order: order, amount: amount}}
+				rec.copied = true
+			}
+		}
 		if r.err != nil {
 			break
 		}
@@ -559,6 +600,25 @@ func (s *State) decodeCopy(r *dec) error {
 			s.accounts[x.follower].follows++
 			L := &s.leaders[s.accounts[x.leader].leader-1]
 			L.rels = append(L.rels, x.id)
+		}
+	}
+	if version <= 4 {
+		return nil
+	}
+	var prevRel, prevOrder uint64
+	for n := r.count(carrySize); n > 0 && r.err == nil; n-- {
+		id, order, amount := r.u64(), r.u64(), r.i64()
+		if r.err != nil {
+			break
+		}
+		if id < 1 || id > uint64(len(s.relations)) || id < prevRel || (id == prevRel && order <= prevOrder) {
+			return bad("rounding remainder of relation %d order %d out of order", id, order)
+		}
+		prevRel, prevOrder = id, order
+		x := &s.relations[id-1]
+		x.carries = append(x.carries, orderCarry{order: order, amount: amount})
+		if rec := s.orders.get(order); rec != nil {
+			rec.copied = true // Check verifies it is the leader's
 		}
 	}
 	return nil

@@ -73,6 +73,9 @@ type State struct {
 	relations []relation // by id-1, closed ones included
 	leaders   []leader   // by account.leader-1
 	pending   []mirrorFill
+	// mirroring is the index in pending of the fill mirrorPending is
+	// mirroring (0 outside it): the fills before it are mirrored.
+	mirroring int
 
 	// bookCapacity is the room new books reserve (Reserve); a tuning of
 	// this process, not part of the state.
@@ -116,6 +119,11 @@ type order struct {
 	market  uint32
 	side    book.Side
 	amended bool // see copySpent; here, so that a record is 128 bytes
+	// copied: fills of this order (a leader's) were noted for mirroring,
+	// so relations may carry remainders of it: finish tells
+	// State.leaderOrderDone. In the padding after amended, and in the
+	// cache line finish reads anyway.
+	copied bool
 	// limit is the price the buy reservation was computed at (0 for a
 	// buy sized by budget or by the available balance).
 	limit  int64

@@ -134,23 +134,24 @@ func TestTradeCountSnapshotVersion2(t *testing.T) {
 	if sc.s.Trades() != 1 || sc.s.orders.len() != 0 {
 		t.Fatalf("count %d, %d live orders: want 1 trade and no live order", sc.s.Trades(), sc.s.orders.len())
 	}
-	// Without live orders or done client order ids, version 2 is version
-	// 4 without the count and with an empty list of client order ids
-	// before the done ones.
-	v4 := sc.s.AppendSnapshot(nil)
+	// Without live orders, done client order ids or relations, version
+	// 2 is version 5 without the count, with an empty list of client
+	// order ids before the done ones and without the list of rounding
+	// remainders.
+	v5 := sc.s.AppendSnapshot(nil)
 	const at = 4 + 2 + 8 + 8
-	if binary.LittleEndian.Uint64(v4[at:]) != 1 {
+	if binary.LittleEndian.Uint64(v5[at:]) != 1 {
 		t.Fatalf("count not at offset %d", at)
 	}
-	// From the end: checksum, relations, leaders, transfer references,
-	// their count, the done client order ids' count.
-	done := len(v4) - 4 - 4 - 4 - len(sc.s.refs)*(8+36+1+4+8) - 4 - 4
-	if binary.LittleEndian.Uint32(v4[done:]) != 0 || binary.LittleEndian.Uint32(v4[done+4:]) != uint32(len(sc.s.refs)) {
+	// From the end: checksum, rounding remainders, relations, leaders,
+	// transfer references, their count, the done client order ids' count.
+	done := len(v5) - 4 - 4 - 4 - 4 - len(sc.s.refs)*(8+36+1+4+8) - 4 - 4
+	if binary.LittleEndian.Uint32(v5[done:]) != 0 || binary.LittleEndian.Uint32(v5[done+4:]) != uint32(len(sc.s.refs)) {
 		t.Fatalf("done client order ids not at offset %d", done)
 	}
-	v2 := append(bytes.Clone(v4[:at]), v4[at+8:done]...)
+	v2 := append(bytes.Clone(v5[:at]), v5[at+8:done]...)
 	v2 = append(v2, 0, 0, 0, 0) // no client order ids
-	v2 = append(v2, v4[done:len(v4)-4]...)
+	v2 = append(v2, v5[done:len(v5)-4-4]...)
 	binary.LittleEndian.PutUint16(v2[4:], 2)
 	v2 = binary.LittleEndian.AppendUint32(v2, crc32.Checksum(v2, crcTable))
 	s, err := DecodeState(v2)
@@ -161,7 +162,7 @@ func TestTradeCountSnapshotVersion2(t *testing.T) {
 		t.Fatalf("version 2 restored a count of %d", s.Trades())
 	}
 	s.trades = sc.s.trades
-	if !bytes.Equal(s.AppendSnapshot(nil), v4) {
+	if !bytes.Equal(s.AppendSnapshot(nil), v5) {
 		t.Fatal("version 2 restored another state")
 	}
 }
