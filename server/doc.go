@@ -22,6 +22,9 @@
 // invalid_argument); a price string P becomes P/T price steps and a
 // quantity Q becomes Q/L lots, both of which must be whole. min_notional
 // (quote) becomes the book's MinNotional in steps × lots, rounded up.
+// A market the engine would refuse (max_price × max_quantity beyond its
+// overflow budget, see units.rules, or a min_notional above it) is 400
+// invalid_argument before any command, so it leaves no asset behind.
 // Decimal strings are parsed by ParseDecimal (strict: no exponent, no '+',
 // no more places than allowed, no overflow) and written by AppendDecimal
 // without trailing zeros ("101.25", "3").
