@@ -23,10 +23,14 @@
 // quantity Q becomes Q/L lots, both of which must be whole. min_notional
 // (quote) becomes the book's MinNotional in steps × lots, rounded up.
 // A market the engine would refuse (max_price × max_quantity beyond its
-// overflow budget, see units.rules, or a min_notional above it) is 400
-// invalid_argument before any command, so it leaves no asset behind.
-// Decimal strings are parsed by ParseDecimal (strict: no exponent, no '+',
-// no more places than allowed, no overflow) and written by AppendDecimal
+// overflow budget, see units.rules) or that no order could trade
+// (min_notional above max_price × max_quantity) is 400 invalid_argument
+// before any command, so it leaves no asset behind. Request bodies are
+// JSON objects decoded strictly (request.go): an unknown field, a field
+// of the wrong type or a field given twice ("duplicate field", also when
+// one of the two keys is escaped) is 400 invalid_argument. Decimal
+// strings are parsed by ParseDecimal (strict: no exponent, no '+', no
+// more places than allowed, no overflow) and written by AppendDecimal
 // without trailing zeros ("101.25", "3").
 //
 // # Persistence
@@ -244,9 +248,9 @@
 // with 1008 (slow consumer); if the hub's own queue overflows every
 // stream is closed with 1013 (resubscribe). Client messages are limited to
 // 4 KiB (larger ones close the connection, 1009) and decoded as strictly
-// as request bodies: UTF-8 JSON objects with only the fields above. Bad
-// ones get an error message, and the tenth bad message or channel closes
-// the connection (1008). When a token is revoked, every stream
+// as request bodies: UTF-8 JSON objects with only the fields above, each
+// at most once. Bad ones get an error message, and the tenth bad message
+// or channel closes the connection (1008). When a token is revoked, every stream
 // authenticated with it is closed (1008, reason "token revoked"), and so
 // is one whose token is revoked while it authenticates: the hub looks the
 // streams up by token (O(the token's streams)), and once DELETE answers

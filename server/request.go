@@ -8,8 +8,8 @@ import (
 )
 
 // Request decoders. Each parses a JSON body strictly: it must be an
-// object, unknown fields are rejected, and every field must have its
-// type (decimals are strings, ids and basis points are integers). Byte
+// object, unknown and repeated fields are rejected, and every field must
+// have its type (decimals are strings, ids and basis points are integers). Byte
 // slices in the decoded structs point into the parser's memory and are
 // valid until the parser is reused.
 
@@ -46,12 +46,34 @@ func object(p *fastjson.Parser, body []byte, fn func(key []byte, v *fastjson.Val
 	return visit(o, fn)
 }
 
-// visit calls fn for each field of o, stopping at the first error.
+// maxFields is the most fields a decoder may know: visit remembers that
+// many keys to refuse repeats.
+const maxFields = 32
+
+// visit calls fn for each field of o, stopping at the first error. A key
+// seen before (as unescaped: "side" and "\u0073ide" are one) is refused
+// as a duplicate field, so that no decoder lets the last of two values
+// win. It does not allocate: the keys fn accepted are kept on the stack
+// and compared in turn. Every decoder refuses unknown fields and knows at
+// most maxFields, so once maxFields distinct keys are kept any further
+// accepted key repeats one of them.
 func visit(o *fastjson.Object, fn func(key []byte, v *fastjson.Value) error) error {
 	var ferr error
+	var seen [maxFields][]byte
+	n := 0
 	o.Visit(func(k []byte, v *fastjson.Value) {
-		if ferr == nil {
-			ferr = fn(k, v)
+		if ferr != nil {
+			return
+		}
+		for _, s := range seen[:n] {
+			if string(s) == string(k) {
+				ferr = fmt.Errorf("%w: duplicate field %q", errInvalid, k)
+				return
+			}
+		}
+		if ferr = fn(k, v); ferr == nil && n < maxFields {
+			seen[n] = k
+			n++
 		}
 	})
 	return ferr

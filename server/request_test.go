@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 	"testing"
@@ -23,7 +24,26 @@ var seeds = []string{``, `{}`, `[]`, `null`, `{"a":1}`, `{"name":"alice"}`,
 	`{"market":"BTC-USDT","side":"buy","type":"limit","price":"100.5","quantity":"0.5","time_in_force":"gtc","post_only":false,"client_order_id":"c-1","stp":"cancel_taker"}`,
 	`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","maker_fee_bps":10,"taker_fee_bps":20}`,
 	`{"account_id":7,"asset":"USDT","amount":"1000","ref":"d-1"}`, `{"price":"1","quantity":"2"}`, `{"to":"/tmp/x"}`,
-	`{"market":"\u0000","side":1}`, `{"maker_fee_bps":-1}`, `{"account_id":1e3}`}
+	`{"market":"\u0000","side":1}`, `{"maker_fee_bps":-1}`, `{"account_id":1e3}`,
+	`{"market":"BTC-USDT","side":"buy","side":"sell","quantity":"1"}`, `{"name":"a","n\u0061me":"b"}`}
+
+// checkDistinct fails unless body, which a decoder accepted, is an object
+// whose keys are all distinct (as fastjson unescapes them).
+func checkDistinct(t *testing.T, body []byte) {
+	t.Helper()
+	var p fastjson.Parser
+	v, err := p.ParseBytes(body)
+	if err != nil {
+		t.Fatalf("accepted %q: %v", body, err)
+	}
+	seen := map[string]bool{}
+	v.GetObject().Visit(func(k []byte, _ *fastjson.Value) {
+		if seen[string(k)] {
+			t.Fatalf("accepted %q with field %q twice", body, k)
+		}
+		seen[string(k)] = true
+	})
+}
 
 func FuzzDecodeOrder(f *testing.F) {
 	for _, s := range seeds {
@@ -36,6 +56,9 @@ func FuzzDecodeOrder(f *testing.F) {
 		checkDecodeErr(t, err)
 		if err == nil && (r.market == nil || r.side == nil) {
 			t.Fatal("accepted without market or side")
+		}
+		if err == nil {
+			checkDistinct(t, body)
 		}
 	})
 }
@@ -52,6 +75,9 @@ func FuzzDecodeMarket(f *testing.F) {
 		if err == nil && (r.makerBps > 1000 || r.takerBps > 1000 || r.tick == nil || r.lot == nil) {
 			t.Fatalf("accepted %+v", r)
 		}
+		if err == nil {
+			checkDistinct(t, body)
+		}
 	})
 }
 
@@ -67,6 +93,9 @@ func FuzzDecodeTransfer(f *testing.F) {
 		if err == nil && (len(r.ref) == 0 || r.asset == nil || r.amount == nil || (admin && !r.hasAccount) || (!admin && r.hasAccount)) {
 			t.Fatalf("accepted %+v", r)
 		}
+		if err == nil {
+			checkDistinct(t, body)
+		}
 	})
 }
 
@@ -77,7 +106,11 @@ func FuzzDecodeSignup(f *testing.F) {
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var p fastjson.Parser
 		var r signupReq
-		checkDecodeErr(t, decodeSignup(&p, body, &r))
+		err := decodeSignup(&p, body, &r)
+		checkDecodeErr(t, err)
+		if err == nil {
+			checkDistinct(t, body)
+		}
 	})
 }
 
@@ -92,6 +125,9 @@ func FuzzDecodeAmend(f *testing.F) {
 		checkDecodeErr(t, err)
 		if err == nil && r.price == nil && r.qty == nil {
 			t.Fatal("accepted an empty amend")
+		}
+		if err == nil {
+			checkDistinct(t, body)
 		}
 	})
 }
@@ -108,6 +144,9 @@ func FuzzDecodeBackup(f *testing.F) {
 		if err == nil && len(r.to) == 0 {
 			t.Fatal("accepted without to")
 		}
+		if err == nil {
+			checkDistinct(t, body)
+		}
 	})
 }
 
@@ -123,8 +162,16 @@ func FuzzDecodeBatch(f *testing.F) {
 		if err == nil && (len(rs) == 0 || len(rs) > maxBatch || len(rs) != len(errs)) {
 			t.Fatalf("accepted %d orders, %d errors", len(rs), len(errs))
 		}
-		for _, e := range errs {
+		for i, e := range errs {
 			checkDecodeErr(t, e)
+			if err == nil && e == nil {
+				var p fastjson.Parser
+				v, _ := p.ParseBytes(body)
+				checkDistinct(t, v.GetArray("orders")[i].MarshalTo(nil))
+			}
+		}
+		if err == nil {
+			checkDistinct(t, body)
 		}
 	})
 }
@@ -165,4 +212,84 @@ func FuzzParseID(f *testing.F) {
 			t.Fatalf("parseID(%q) accepted %d", s, v)
 		}
 	})
+}
+
+// A field given twice is refused by every decoder (whichever came last
+// used to win: {"side":"buy","side":"sell"} placed a sell), also when
+// one of the two is escaped.
+func TestDecodeDuplicateField(t *testing.T) {
+	const order = `"market":"BTC-USDT","type":"limit","price":"1","quantity":"1"`
+	for _, tc := range []struct {
+		field  string
+		decode func(p *fastjson.Parser, body []byte) error
+		body   string
+	}{
+		{"side", func(p *fastjson.Parser, b []byte) error { return decodeOrder(p, b, &orderReq{}) },
+			`{"side":"buy",` + order + `,"side":"sell"}`},
+		{"side", func(p *fastjson.Parser, b []byte) error { return decodeOrder(p, b, &orderReq{}) },
+			`{"side":"buy",` + order + `,"\u0073ide":"sell"}`},
+		{"post_only", func(p *fastjson.Parser, b []byte) error { return decodeOrder(p, b, &orderReq{}) },
+			`{"side":"buy",` + order + `,"post_only":true,"post_only":false}`},
+		{"side", func(p *fastjson.Parser, b []byte) error {
+			_, errs, err := decodeBatch(p, b, nil, nil)
+			if err == nil {
+				err = errs[1]
+			}
+			return err
+		}, `{"orders":[{"side":"buy",` + order + `},{"side":"buy","side":"sell",` + order + `}]}`},
+		{"orders", func(p *fastjson.Parser, b []byte) error { _, _, err := decodeBatch(p, b, nil, nil); return err },
+			`{"orders":[{"side":"buy",` + order + `}],"orders":[{"side":"sell",` + order + `}]}`},
+		{"tick_size", func(p *fastjson.Parser, b []byte) error { return decodeMarket(p, b, &marketReq{}) },
+			`{"symbol":"A-B","base":"A","quote":"B","tick_size":"0.01","lot_size":"1","tick_size":"1"}`},
+		{"amount", func(p *fastjson.Parser, b []byte) error { return decodeTransfer(p, b, &transferReq{}, true) },
+			`{"account_id":1,"asset":"USDT","amount":"1","ref":"r","amount":"1000"}`},
+		{"account_id", func(p *fastjson.Parser, b []byte) error { return decodeTransfer(p, b, &transferReq{}, true) },
+			`{"account_id":1,"asset":"USDT","amount":"1","ref":"r","account_id":2}`},
+		{"name", func(p *fastjson.Parser, b []byte) error { return decodeSignup(p, b, &signupReq{}) },
+			`{"name":"a","name":"b"}`},
+		{"price", func(p *fastjson.Parser, b []byte) error { return decodeAmend(p, b, &amendReq{}) },
+			`{"price":"1","quantity":"2","price":"3"}`},
+		{"to", func(p *fastjson.Parser, b []byte) error { return decodeBackup(p, b, &backupReq{}) },
+			`{"to":"/tmp/a","to":"/tmp/b"}`},
+		{"op", func(p *fastjson.Parser, b []byte) error { return decodeStreamOp(p, b, &streamOp{}) },
+			`{"op":"subscribe","channels":["book:A-B"],"op":"unsubscribe"}`},
+		{"display_name", func(p *fastjson.Parser, b []byte) error { return decodeLeader(p, b, &leaderReq{}) },
+			`{"display_name":"a","display_name":"b"}`},
+		{"leader_id", func(p *fastjson.Parser, b []byte) error { return decodeFollow(p, b, &followReq{}) },
+			`{"leader_id":1,"allocation":"100","leader_id":2}`},
+	} {
+		var p fastjson.Parser
+		err := tc.decode(&p, []byte(tc.body))
+		if want := `duplicate field "` + tc.field + `"`; !errors.Is(err, errInvalid) || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want invalid_argument: %s", tc.body, err, want)
+		}
+	}
+}
+
+// Over HTTP a field given twice is 400 invalid_argument and places
+// nothing.
+func TestOrderDuplicateFieldHTTP(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	alice, _ := ts.setup()
+	before := ts.balances(alice)
+	for _, path := range []string{"/v1/orders", "/v1/orders/batch"} {
+		body := `{"market":"BTC-USDT","side":"buy","side":"sell","price":"65000","quantity":"0.5"}`
+		if path == "/v1/orders/batch" {
+			body = `{"orders":[` + body + `]}`
+			res := ts.must(200, "POST", path, alice, body)["results"].([]any)
+			e, _ := res[0].(map[string]any)["error"].(map[string]any)
+			if e["code"] != "invalid_argument" || !strings.Contains(fmt.Sprint(e["message"]), `duplicate field "side"`) {
+				t.Errorf("%s: %v", path, res)
+			}
+			continue
+		}
+		code, out := ts.req("POST", path, alice, body)
+		e, _ := out["error"].(map[string]any)
+		if code != 400 || e["code"] != "invalid_argument" || !strings.Contains(fmt.Sprint(e["message"]), `duplicate field "side"`) {
+			t.Errorf("%s: %d %v", path, code, out)
+		}
+	}
+	if after := ts.balances(alice); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("balances changed: %v → %v", before, after)
+	}
 }
