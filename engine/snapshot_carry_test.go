@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
-	"os"
 	"slices"
 	"testing"
 
@@ -55,24 +54,10 @@ func goldenCopyState(t *testing.T) *State {
 // a done order is dropped. IST_WRITE_SNAPSHOT_V4=1 with the release that
 // wrote version 4 writes the file.
 func TestSnapshotVersion4Carry(t *testing.T) {
-	const file = "testdata/snapshot-v4-copy.bin"
 	s := goldenCopyState(t)
-	if os.Getenv("IST_WRITE_SNAPSHOT_V4") != "" {
-		if err := os.WriteFile(file, s.AppendSnapshot(nil), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	restored := golden(t, "testdata/snapshot-v4-copy.bin", 4, "IST_WRITE_SNAPSHOT_V4", s)
+	if restored == nil {
 		return
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if v := int(data[4]) | int(data[5])<<8; v != 4 {
-		t.Fatalf("%s is version %d", file, v)
-	}
-	restored, err := DecodeState(data)
-	if err != nil {
-		t.Fatal(err)
 	}
 	if restored.Hash() != s.Hash() {
 		t.Fatal("the version 4 snapshot restored another state")

@@ -41,28 +41,40 @@ func goldenClientIDState(t *testing.T) *State {
 	return s
 }
 
-// A version 3 snapshot (written by the release before version 4, with
-// every client order id listed) restores the state it was taken from.
-// IST_WRITE_SNAPSHOT_V3=1 with that release writes the file.
-func TestSnapshotVersion3ClientIDs(t *testing.T) {
-	const file = "testdata/snapshot-v3.bin"
-	s := goldenClientIDState(t)
-	if os.Getenv("IST_WRITE_SNAPSHOT_V3") != "" {
+// golden returns the state decoded from the snapshot file, which must be
+// of the given format version; with the environment variable env set, it
+// writes s's snapshot to file instead (run with the release that writes
+// that version) and returns nil.
+func golden(t *testing.T, file string, version int, env string, s *State) *State {
+	t.Helper()
+	if os.Getenv(env) != "" {
 		if err := os.WriteFile(file, s.AppendSnapshot(nil), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		return
+		return nil
 	}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := int(data[4]) | int(data[5])<<8; v != 3 {
-		t.Fatalf("%s is version %d", file, v)
+	if v := int(data[4]) | int(data[5])<<8; v != version {
+		t.Fatalf("%s is version %d, want %d", file, v, version)
 	}
 	restored, err := DecodeState(data)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return restored
+}
+
+// A version 3 snapshot (written by the release before version 4, with
+// every client order id listed) restores the state it was taken from.
+// IST_WRITE_SNAPSHOT_V3=1 with that release writes the file.
+func TestSnapshotVersion3ClientIDs(t *testing.T) {
+	s := goldenClientIDState(t)
+	restored := golden(t, "testdata/snapshot-v3.bin", 3, "IST_WRITE_SNAPSHOT_V3", s)
+	if restored == nil {
+		return
 	}
 	if !bytes.Equal(restored.AppendSnapshot(nil), s.AppendSnapshot(nil)) {
 		t.Fatal("the version 3 snapshot restored another state")
