@@ -23,6 +23,7 @@ var (
 	errRateLimited   = errors.New("server: rate limit exceeded; retry later")
 	errDupClientID   = errors.New("server: duplicate client_order_id")
 	errTooManyTokens = errors.New("server: too many tokens")
+	errInternal      = errors.New("server: internal error") // a handler panicked: a bug
 )
 
 // apiError is an error as the API reports it.

@@ -2,6 +2,8 @@ package server
 
 import (
 	"fmt"
+	"runtime/debug"
+	"strconv"
 	"strings"
 	"time"
 	"unsafe"
@@ -13,16 +15,70 @@ import (
 // uses it).
 func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 
+// requestIDHeader carries a request's id: the client's, when it sends a
+// usable one, else one istd makes; the answer always has it, and so does
+// the request's log line.
+const requestIDHeader = "X-Request-Id"
+
 // handle routes a request, then records its metrics and log line. Tokens
 // are never logged.
 func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	start := time.Now()
-	route := s.route(ctx)
+	var buf [32]byte
+	rid := s.requestID(ctx, buf[:0])
+	ctx.Response.Header.SetBytesV(requestIDHeader, rid)
+	route := "panic"
+	defer s.done(ctx, rid, &route, start)
+	route = s.route(ctx)
+}
+
+// done ends a request (deferred by handle): it answers 500 for a handler
+// that panicked, logging the panic and its stack instead of letting it end
+// the process, and records the request's metrics and log line. An answer
+// of 500 or more is logged at error level with its message.
+func (s *Server) done(ctx *fasthttp.RequestCtx, rid []byte, route *string, start time.Time) {
+	if p := recover(); p != nil {
+		s.log.Error().Bytes("req", rid).Str("route", *route).Str("panic", fmt.Sprint(p)).
+			Bytes("stack", debug.Stack()).Msg("handler panicked")
+		ctx.Response.Reset()
+		ctx.Response.Header.SetBytesV(requestIDHeader, rid)
+		writeError(ctx, errInternal)
+	}
 	d := time.Since(start)
 	code := ctx.Response.StatusCode()
-	s.met.request(route, code, d)
-	s.log.Info().Uint64("req", ctx.ID()).Bytes("method", ctx.Method()).Str("route", route).
+	s.met.request(*route, code, d)
+	ev := s.log.Info()
+	if code >= 500 {
+		ev = s.log.Error().Bytes("answer", ctx.Response.Body())
+	}
+	ev.Bytes("req", rid).Bytes("method", ctx.Method()).Str("route", *route).
 		Int("status", code).Dur("latency", d).Msg("request")
+}
+
+// requestID appends to dst and returns the id of the request: the
+// client's X-Request-Id if it is 1 to 64 letters, digits and "._:-",
+// else this process's boot id and the request's number.
+func (s *Server) requestID(ctx *fasthttp.RequestCtx, dst []byte) []byte {
+	if id := ctx.Request.Header.Peek(requestIDHeader); validRequestID(id) {
+		return id // valid while the request is served
+	}
+	dst = append(dst, s.bootID[:]...)
+	dst = append(dst, '-')
+	return strconv.AppendUint(dst, s.requests.Add(1), 16)
+}
+
+// validRequestID reports whether a client's request id may be echoed and
+// logged as it is.
+func validRequestID(id []byte) bool {
+	if len(id) == 0 || len(id) > 64 {
+		return false
+	}
+	for _, c := range id {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // route dispatches the request and returns its route pattern, the

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -178,6 +179,9 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	bootID   [8]byte       // hex, random per Open: request ids are unique across restarts
+	requests atomic.Uint64 // requests numbered, for their ids
 }
 
 // snapshotState is what istd knows of the engine's snapshots.
@@ -205,6 +209,9 @@ func (s *Server) onSnapshot(seq uint64, pause time.Duration, err error) {
 // call Shutdown (or Close) to release it.
 func Open(opts *Options) (*Server, error) {
 	s := &Server{}
+	var boot [4]byte
+	rand.Read(boot[:])
+	hex.Encode(s.bootID[:], boot[:])
 	if opts != nil {
 		s.opts = *opts
 	}
@@ -350,17 +357,7 @@ func Open(opts *Options) (*Server, error) {
 		IdleTimeout:           2 * time.Minute,
 		NoDefaultServerHeader: true,
 		Logger:                fasthttpLogger{&s.log},
-		ErrorHandler: func(ctx *fasthttp.RequestCtx, err error) {
-			if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-				writeError(ctx, errTooLarge)
-				return
-			}
-			// fasthttp's parse errors quote the raw request, its
-			// Authorization header included: the answer says what was
-			// wrong, without the request.
-			msg, _, _ := strings.Cut(err.Error(), ": buffer size=")
-			writeError(ctx, fmt.Errorf("%w: malformed HTTP request: %s", errInvalid, msg))
-		},
+		ErrorHandler:          s.badRequest,
 	}
 	s.stopSaver, s.saverDone = make(chan struct{}), make(chan struct{})
 	go s.saveHistoryLoop()
@@ -420,17 +417,33 @@ func (s *Server) Serve(ln net.Listener) error {
 }
 
 // Shutdown stops accepting connections, waits for requests in flight
-// (up to ctx), snapshots the engine, saves the order history and closes
+// (up to ctx, and at most RequestTimeout and a second: connections still
+// open then are left to close), snapshots the engine (with 30 seconds of
+// its own if ctx is done by then), saves the order history and closes
 // everything. It is idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		s.ready.Store(false)
 		var errs []error
 		s.hub.close() // streams are hijacked connections: http shutdown does not end them
-		if err := s.http.ShutdownWithContext(ctx); err != nil {
-			errs = append(errs, fmt.Errorf("server: http shutdown: %w", err))
+		// Requests in flight finish within RequestTimeout. A connection
+		// still open after that holds no request istd is working on (a
+		// client that sent half a request, say): it is left to close
+		// with the process, and does not hold up the rest.
+		drain, cancel := context.WithTimeout(ctx, s.opts.RequestTimeout+time.Second)
+		if err := s.http.ShutdownWithContext(drain); err != nil {
+			s.log.Warn().Err(err).Msg("connections still open after the drain: left to close")
 		}
-		if _, err := s.eng.Snapshot(ctx); err != nil {
+		cancel()
+		// The final snapshot gets time of its own if the caller's is up:
+		// without it the next start replays more of the log.
+		snapCtx := ctx
+		if ctx.Err() != nil {
+			var cancel context.CancelFunc
+			snapCtx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer cancel()
+		}
+		if _, err := s.eng.Snapshot(snapCtx); err != nil {
 			errs = append(errs, fmt.Errorf("server: final snapshot: %w", err))
 		}
 		if err := s.eng.Close(); err != nil {
@@ -622,5 +635,37 @@ func (s *Server) do(cmd *engine.Command, dst []engine.Event) (engine.Result, err
 // oversized bodies) to zerolog at debug level.
 type fasthttpLogger struct{ l *zerolog.Logger }
 
-// Printf implements fasthttp.Logger.
-func (f fasthttpLogger) Printf(format string, args ...any) { f.l.Debug().Msgf(format, args...) }
+// Printf implements fasthttp.Logger. fasthttp's messages about requests
+// it could not parse quote the raw request, its Authorization header
+// included: what follows "buffer size=" is left out.
+func (f fasthttpLogger) Printf(format string, args ...any) {
+	if e := f.l.Debug(); e.Enabled() {
+		msg, _, cut := strings.Cut(fmt.Sprintf(format, args...), "buffer size=")
+		if cut {
+			msg += "[request left out]"
+		}
+		e.Msg(msg)
+	}
+}
+
+// badRequest answers a request fasthttp could not read (its headers
+// malformed, its body over the limit), which no handler sees, and logs
+// and counts it as handle does the others.
+func (s *Server) badRequest(ctx *fasthttp.RequestCtx, err error) {
+	start := time.Now()
+	var buf [32]byte
+	rid := s.requestID(ctx, buf[:0])
+	ctx.Response.Header.SetBytesV(requestIDHeader, rid)
+	route := "too_large"
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		writeError(ctx, errTooLarge)
+	} else {
+		// fasthttp's parse errors quote the raw request, its
+		// Authorization header included: the answer says what was
+		// wrong, without the request.
+		route = "malformed"
+		msg, _, _ := strings.Cut(err.Error(), ": buffer size=")
+		writeError(ctx, fmt.Errorf("%w: malformed HTTP request: %s", errInvalid, msg))
+	}
+	s.done(ctx, rid, &route, start)
+}
