@@ -296,7 +296,14 @@
 // # Logs
 //
 // zerolog JSON, one line per request (request id, method, route pattern,
-// status, latency) at info level. Handlers never log tokens or bodies,
+// status, latency) at info level; an answer of 500 or more is logged at
+// error level with its body. The request id ("req") is the client's
+// X-Request-Id when it is 1 to 64 letters, digits and "._:-", else one
+// istd makes (a random boot id and the request's number, in hex); every
+// answer carries it in X-Request-Id. Requests fasthttp cannot read get
+// the routes "malformed" (400) and "too_large" (413) in logs and metrics.
+// A handler that panics answers 500 internal and is logged ("handler
+// panicked", with its stack); istd goes on. Handlers never log tokens or bodies,
 // and as a second line of defence the logger's writer is MaskSecrets:
 // any bearer token in a line, and the value of any token, admin_token,
 // authorization, password or secret field, is masked.
