@@ -20,7 +20,8 @@ import (
 // (Server.requestToken, tokens.go): the handler reuses what the limiter
 // found.
 // /healthz, /readyz and /metrics are never limited. A limited request is
-// answered 429 rate_limited with Retry-After: 1.
+// answered 429 rate_limited with Retry-After: 1. Each client message of a
+// stream is charged the same way (allowStreamOp; stream.go).
 //
 // Buckets live in sharded maps of plain values (no allocation per request
 // once a bucket exists). The maps are bounded: when a shard is full, the
@@ -146,27 +147,42 @@ func (s *Server) rateLimited(ctx *fasthttp.RequestCtx, path string) bool {
 	if s.rl == nil && s.anonRL == nil {
 		return false // and the handler looks the token up if it needs it
 	}
-	var l *rateLimiter
-	var h uint64
-	switch t := s.requestToken(ctx); {
-	case t == adminToken:
-		l, h = s.rl, binary.LittleEndian.Uint64(s.adminHash[:8])
-	case t != nil && t != unknownToken && !t.revoked.Load():
-		l, h = s.rl, binary.LittleEndian.Uint64(t.hash[:8])
-	default:
-		if l = s.anonRL; l != nil {
-			var k [16]byte
-			copy(k[:], ctx.RemoteIP().To16())
-			h = maphash.Bytes(l.seed, k[:])
-		}
-	}
-	if l == nil {
-		return false
-	}
-	if l.allow(h) {
+	l, h := s.bucket(s.requestToken(ctx), remoteIP(ctx))
+	if l == nil || l.allow(h) {
 		return false
 	}
 	writeError(ctx, errRateLimited)
 	ctx.Response.Header.Set("Retry-After", "1")
 	return true
+}
+
+// allowStreamOp charges one client message of a stream, authenticated
+// with t (nil: not yet) from client IP ip, to the bucket a request with
+// that token from that IP is charged to, and reports whether it had a
+// token. It does not allocate once the bucket exists.
+func (s *Server) allowStreamOp(t *liveToken, ip [16]byte) bool {
+	l, h := s.bucket(t, ip)
+	return l == nil || l.allow(h)
+}
+
+// bucket returns the limiter and bucket key of a client with token t
+// (nil: none) and IP ip: its live token's, or else its IP's. A nil
+// limiter means no limit.
+func (s *Server) bucket(t *liveToken, ip [16]byte) (*rateLimiter, uint64) {
+	switch {
+	case t == adminToken:
+		return s.rl, binary.LittleEndian.Uint64(s.adminHash[:8])
+	case t != nil && t != unknownToken && !t.revoked.Load():
+		return s.rl, binary.LittleEndian.Uint64(t.hash[:8])
+	}
+	if s.anonRL == nil {
+		return nil, 0
+	}
+	return s.anonRL, maphash.Bytes(s.anonRL.seed, ip[:])
+}
+
+// remoteIP returns the request's client IP in its 16-byte form.
+func remoteIP(ctx *fasthttp.RequestCtx) (ip [16]byte) {
+	copy(ip[:], ctx.RemoteIP().To16())
+	return ip
 }

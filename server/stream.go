@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -34,6 +35,15 @@ import (
 // when that token is revoked (hub.revoke), and a token revoked while a
 // connection authenticates with it closes the connection too
 // (hub.authenticate): no message built after the revocation reaches it.
+//
+// Limits: each client message is charged, like a request, to the rate
+// limiter (ratelimit.go): to its client IP's bucket until an auth
+// message succeeds, then to its token's. A message over the limit is not
+// executed and is answered with a rate_limited error message;
+// streamMaxLimited of them in a row close the connection (1008,
+// closeRateLimited). The streams open are capped in total and per client
+// IP (streamSlots): an upgrade over a cap is answered 503 overloaded
+// (total) or 429 rate_limited (per IP).
 const (
 	streamQueue     = 256              // messages queued per connection
 	streamInbox     = 8192             // results queued for the hub
@@ -45,10 +55,96 @@ const (
 	streamCloseWait = time.Second      // for the client's answer to our close frame
 	streamBookPoll  = 5 * time.Millisecond
 
+	// streamMaxLimited is how many client messages refused in a row by
+	// the rate limiter close the connection (1008, closeRateLimited).
+	streamMaxLimited = 100
+
+	// DefaultMaxStreams and DefaultMaxStreamsPerIP cap the streams open
+	// at once, in total and per client IP.
+	DefaultMaxStreams      = 10000
+	DefaultMaxStreamsPerIP = 100
+
 	// closeRevoked is the close reason (with 1008) of a connection whose
 	// token was revoked.
 	closeRevoked = "token revoked"
+	// closeRateLimited is the close reason (with 1008) of a connection
+	// that kept sending while rate limited, or that opened over the cap of
+	// streams per IP.
+	closeRateLimited = "rate limited"
 )
+
+// Errors of an upgrade over a cap of streams (streamSlots).
+var (
+	errStreamsFull  error = overloaded("server: too many streams open; retry later")
+	errStreamsPerIP       = fmt.Errorf("%w (too many streams open from this address)", errRateLimited)
+)
+
+// overloaded is an error that classify maps to 503 overloaded (it is
+// engine.ErrFull for errors.Is), with its own message.
+type overloaded string
+
+func (e overloaded) Error() string        { return string(e) }
+func (e overloaded) Is(target error) bool { return target == engine.ErrFull }
+
+// streamSlots caps the streams open, in total and per client IP. Safe
+// for concurrent use. A stream holds its slot from admit to release;
+// its IP's entry exists only while it holds one, so perIP has at most
+// as many entries as streams open.
+type streamSlots struct {
+	mu       sync.Mutex
+	max      int // in total; ≤ 0: no cap
+	maxPerIP int // per client IP; ≤ 0: no cap
+	n        int // open
+	perIP    map[[16]byte]int
+}
+
+// setCaps sets the caps: 0 means the default (DefaultMaxStreams,
+// DefaultMaxStreamsPerIP), negative no cap. Streams already open stay.
+func (l *streamSlots) setCaps(total, perIP int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.max, l.maxPerIP = cmp.Or(total, DefaultMaxStreams), cmp.Or(perIP, DefaultMaxStreamsPerIP)
+}
+
+// admit returns errStreamsPerIP or errStreamsFull if a stream from ip
+// would be over a cap, else nil; with take, it then takes a slot, which
+// the caller must release.
+func (l *streamSlots) admit(ip [16]byte, take bool) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	switch {
+	case l.maxPerIP > 0 && l.perIP[ip] >= l.maxPerIP:
+		return errStreamsPerIP
+	case l.max > 0 && l.n >= l.max:
+		return errStreamsFull
+	}
+	if take {
+		if l.perIP == nil {
+			l.perIP = map[[16]byte]int{}
+		}
+		l.n++
+		l.perIP[ip]++
+	}
+	return nil
+}
+
+// release gives back a slot of ip taken by admit.
+func (l *streamSlots) release(ip [16]byte) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n--
+	if l.perIP[ip]--; l.perIP[ip] <= 0 {
+		delete(l.perIP, ip)
+	}
+}
+
+// open returns the number of streams open (holding a slot) and of
+// client IPs they come from.
+func (l *streamSlots) open() (streams, ips int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.n, len(l.perIP)
+}
 
 // streamItem is what the hub needs of one engine result.
 type streamItem struct {
@@ -74,6 +170,7 @@ type hub struct {
 	stop    chan struct{}
 	done    chan struct{}
 	once    sync.Once
+	slots   streamSlots // caps of streams open
 
 	// Test knobs.
 	queueLen  atomic.Int64                  // per-connection queue of new connections
@@ -100,6 +197,7 @@ func newHub(s *Server) *hub {
 		trades: map[uint32]map[*streamConn]struct{}{}, accts: map[uint64]map[*streamConn]struct{}{},
 		tokens: map[*liveToken]map[*streamConn]struct{}{}}
 	h.queueLen.Store(streamQueue)
+	h.slots.setCaps(0, 0) // defaults
 	go h.run()
 	return h
 }
@@ -348,6 +446,7 @@ func diffLevels(b []byte, prev, next []book.Level, u units) []byte {
 type streamConn struct {
 	h      *hub
 	ws     *websocket.Conn
+	ip     [16]byte // the client's
 	send   chan []byte
 	closed chan struct{}
 	once   sync.Once
@@ -398,12 +497,21 @@ func (c *streamConn) sendData(ch string, seq uint64, data []byte) {
 	c.enqueue(append(b, '}'))
 }
 
-// reply queues a control message (from any goroutine).
+// replyError queues an error message (from any goroutine).
 func (c *streamConn) replyError(code, msg string) {
-	b := append([]byte(`{"type":"error","error":{"code":`), appendString(nil, code)...)
-	b = append(appendString(append(b, `,"message":`...), msg), "}}"...)
-	c.enqueue(b)
+	c.enqueue(appendStreamError(nil, code, msg))
 }
+
+// appendStreamError appends the error message
+// {"type":"error","error":{"code":…,"message":…}}.
+func appendStreamError(b []byte, code, msg string) []byte {
+	b = appendString(append(b, `{"type":"error","error":{"code":`...), code)
+	return append(appendString(append(b, `,"message":`...), msg), "}}"...)
+}
+
+// streamRateLimited answers a client message refused by the rate
+// limiter. Shared by every connection: never modified.
+var streamRateLimited = appendStreamError(nil, "rate_limited", "rate limit exceeded; message not executed")
 
 var streamUpgrader = websocket.FastHTTPUpgrader{
 	HandshakeTimeout: 10 * time.Second,
@@ -423,9 +531,32 @@ func (s *Server) stream(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fmt.Errorf("%w: /v1/stream needs a WebSocket upgrade", errInvalid))
 		return
 	}
+	// The slot is taken once upgraded, in the hijack handler: fasthttp
+	// does not call it if the handshake's answer cannot be written, and a
+	// slot taken here would then never be released. Upgrades that race
+	// past this check and find a cap reached there are closed at once.
+	ip := remoteIP(ctx)
+	if err := h.slots.admit(ip, false); err != nil {
+		writeError(ctx, err)
+		if errors.Is(err, errRateLimited) {
+			ctx.Response.Header.Set("Retry-After", "1")
+		}
+		return
+	}
 	_ = streamUpgrader.Upgrade(ctx, func(ws *websocket.Conn) {
-		c := &streamConn{h: h, ws: ws, send: make(chan []byte, h.queueLen.Load()), closed: make(chan struct{}),
-			subs: map[string]bool{}, n: map[string]uint64{}}
+		if err := h.slots.admit(ip, true); err != nil {
+			code, reason := websocket.CloseTryAgainLater, "server overloaded: too many streams"
+			if errors.Is(err, errRateLimited) {
+				code, reason = websocket.ClosePolicyViolation, closeRateLimited
+			}
+			_ = ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, reason),
+				time.Now().Add(time.Second))
+			_ = ws.Close()
+			return
+		}
+		defer h.slots.release(ip) // whatever ends the stream
+		c := &streamConn{h: h, ws: ws, ip: ip, send: make(chan []byte, h.queueLen.Load()),
+			closed: make(chan struct{}), subs: map[string]bool{}, n: map[string]uint64{}}
 		if !h.do(func() { h.conns[c] = struct{}{}; h.clients.Add(1) }) {
 			_ = ws.Close()
 			return
@@ -680,6 +811,7 @@ func (c *streamConn) killed() bool {
 // reader reads client messages until the connection fails (it returns
 // the read error) or is killed (errKilled). Once c is killed it no longer
 // renews the read deadline: the writer's streamCloseWait then bounds it.
+// Each message is charged to the rate limiter first (allowStreamOp).
 func (c *streamConn) reader() error {
 	ws := c.ws
 	ws.SetReadLimit(streamReadLimit)
@@ -691,8 +823,9 @@ func (c *streamConn) reader() error {
 		return ws.SetReadDeadline(time.Now().Add(streamPongWait))
 	})
 	var account uint64
+	var tok *liveToken // the last token authenticated with
 	var p fastjson.Parser
-	bad := 0
+	bad, limited := 0, 0 // limited: refused in a row
 	for {
 		_, msg, err := ws.ReadMessage()
 		if err != nil {
@@ -702,6 +835,15 @@ func (c *streamConn) reader() error {
 			return errKilled
 		}
 		_ = ws.SetReadDeadline(time.Now().Add(streamPongWait))
+		if !c.h.s.allowStreamOp(tok, c.ip) {
+			if limited++; limited >= streamMaxLimited {
+				c.kill(websocket.ClosePolicyViolation, closeRateLimited)
+				return errKilled
+			}
+			c.enqueue(streamRateLimited)
+			continue
+		}
+		limited = 0
 		var op streamOp
 		if err := decodeStreamOp(&p, msg, &op); err != nil {
 			if bad++; bad >= streamMaxBad {
@@ -724,7 +866,7 @@ func (c *streamConn) reader() error {
 				c.replyError("invalid_argument", "already authenticated as another account")
 				break
 			}
-			account = t.account
+			account, tok = t.account, t
 			c.h.do(func() { c.h.authenticate(c, t) })
 		case "subscribe", "unsubscribe":
 			var good []string
