@@ -24,6 +24,7 @@ var (
 	errDupClientID   = errors.New("server: duplicate client_order_id")
 	errTooManyTokens = errors.New("server: too many tokens")
 	errInternal      = errors.New("server: internal error") // a handler panicked: a bug
+	errOverloaded    = errors.New("server: overloaded; retry later")
 )
 
 // apiError is an error as the API reports it.
@@ -51,7 +52,7 @@ func classify(err error) apiError {
 		return apiError{413, "invalid_argument"}
 	case errors.Is(err, errUnavailable), errors.Is(err, engine.ErrClosed):
 		return apiError{503, "unavailable"}
-	case errors.Is(err, engine.ErrFull):
+	case errors.Is(err, engine.ErrFull), errors.Is(err, errOverloaded):
 		return apiError{503, "overloaded"}
 	case errors.Is(err, context.DeadlineExceeded):
 		return apiError{503, "overloaded"}

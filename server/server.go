@@ -78,6 +78,12 @@ type Options struct {
 	MaxBatchBodySize int
 	// RequestTimeout bounds the wait of reads for fresh views. Default 10 s.
 	RequestTimeout time.Duration
+	// MaxStreams caps the WebSocket streams open at once, and
+	// MaxStreamsPerIP those from one client address: an upgrade beyond
+	// them is refused (503 overloaded, 429 rate_limited). 0: the
+	// defaults, DefaultMaxStreams and DefaultMaxStreamsPerIP; negative:
+	// no cap.
+	MaxStreams, MaxStreamsPerIP int
 	// Logger receives request logs and warnings. Default: JSON lines on
 	// standard error.
 	Logger *zerolog.Logger

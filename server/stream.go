@@ -75,16 +75,9 @@ const (
 
 // Errors of an upgrade over a cap of streams (streamSlots).
 var (
-	errStreamsFull  error = overloaded("server: too many streams open; retry later")
-	errStreamsPerIP       = fmt.Errorf("%w (too many streams open from this address)", errRateLimited)
+	errStreamsFull  = fmt.Errorf("%w (too many streams open)", errOverloaded)
+	errStreamsPerIP = fmt.Errorf("%w (too many streams open from this address)", errRateLimited)
 )
-
-// overloaded is an error that classify maps to 503 overloaded (it is
-// engine.ErrFull for errors.Is), with its own message.
-type overloaded string
-
-func (e overloaded) Error() string        { return string(e) }
-func (e overloaded) Is(target error) bool { return target == engine.ErrFull }
 
 // streamSlots caps the streams open, in total and per client IP. Safe
 // for concurrent use. A stream holds its slot from admit to release;
@@ -197,7 +190,7 @@ func newHub(s *Server) *hub {
 		trades: map[uint32]map[*streamConn]struct{}{}, accts: map[uint64]map[*streamConn]struct{}{},
 		tokens: map[*liveToken]map[*streamConn]struct{}{}}
 	h.queueLen.Store(streamQueue)
-	h.slots.setCaps(0, 0) // defaults
+	h.slots.setCaps(s.opts.MaxStreams, s.opts.MaxStreamsPerIP)
 	go h.run()
 	return h
 }
