@@ -259,6 +259,12 @@
 // closing connection waits up to 1 s for the client's close frame before
 // it closes the socket, reading what the client still sends, so that the
 // client receives the close code and reason rather than a reset.
+// Each client message is charged to the rate limiter as a request is (its
+// IP's bucket, its token's once authenticated): one over the limit gets a
+// rate_limited error message and is not run, and 100 refused in a row
+// close the connection (1008, "rate limited"). Streams open at once are
+// capped (Options.MaxStreams, 10,000; MaxStreamsPerIP, 100): an upgrade
+// over a cap is refused, 503 overloaded or 429 rate_limited.
 //
 // # Backups
 //
