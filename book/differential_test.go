@@ -506,6 +506,9 @@ func (g *diffGen) place() Order {
 			o.QuoteBudget = g.rules.MinNotional + g.rng.Int64N(g.mid*40)
 			if o.TIF == FOK || g.chance(2) { // budget and quantity
 				o.Qty = g.qty()
+				if g.chance(4) { // a cap below MinNotional: allowed with a Qty
+					o.QuoteBudget = 1 + g.rng.Int64N(g.rules.MinNotional)
+				}
 			}
 		} else {
 			o.Qty = g.qty()

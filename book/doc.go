@@ -29,7 +29,9 @@
 // others); the price (Limit and StopLimit: > 0, ≤ MaxPrice, on tick; Market
 // and StopMarket: 0 or a valid price, used as protection); the quote budget
 // (only on a Market or StopMarket Buy, > 0, not with FOK unless Qty is
-// set, ≥ MinNotional); the quantity unless the order is a pure budget buy
+// set, ≥ MinNotional if Qty is 0: a budget with a Qty only caps an order
+// by quantity, and market orders by quantity have no minimum notional);
+// the quantity unless the order is a pure budget buy
 // with Qty 0 (> 0, on lot, ≥ MinQty, ≤ MaxQty);
 // DisplayQty (only GTC Limit or StopLimit, > 0, on lot, ≤ Qty); for priced
 // orders price × quantity (no int64 overflow, ≥ MinNotional); last, a

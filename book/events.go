@@ -100,7 +100,7 @@ const (
 	ReasonQtyNotOnLot      // quantity not a multiple of LotSize
 	ReasonQtyBelowMin      // quantity below MinQty
 	ReasonQtyAboveMax      // quantity above MaxQty
-	ReasonBelowMinNotional // price × quantity (or budget) below MinNotional
+	ReasonBelowMinNotional // price × quantity (or a budget without Qty) below MinNotional
 	ReasonNotionalOverflow // price × quantity does not fit in an int64
 	ReasonInvalidStop      // stop price missing, not positive or off tick
 	ReasonInvalidDisplay   // display quantity invalid or not allowed

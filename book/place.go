@@ -69,7 +69,10 @@ func (b *Book) validate(o *Order) Reason {
 		if priced || o.Side != Buy || o.QuoteBudget < 0 || (o.Qty == 0 && o.TIF == FOK) {
 			return ReasonInvalidBudget
 		}
-		if o.QuoteBudget < r.MinNotional {
+		// Only a budget that sizes the order alone must reach
+		// MinNotional: with a Qty it is an order by quantity (as market
+		// orders are, which MinNotional does not bind) capped by it.
+		if o.Qty == 0 && o.QuoteBudget < r.MinNotional {
 			return ReasonBelowMinNotional
 		}
 	}

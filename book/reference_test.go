@@ -25,7 +25,8 @@ package book
 //     have one reason each, so their sub-check order does not matter.
 //   - A quote budget is checked whenever QuoteBudget != 0: not on a Market
 //     or StopMarket Buy, not positive, or FOK with Qty 0 is
-//     invalid_quote_budget, then below MinNotional is below_min_notional.
+//     invalid_quote_budget, then, for a pure budget buy (Qty 0) only,
+//     below MinNotional is below_min_notional.
 //     "Qty is set" means Qty != 0. The quantity is then checked unless
 //     QuoteBudget != 0 and Qty == 0 (a "pure budget buy"); so a market buy
 //     with neither is invalid_quantity, and so is a budget buy with a
@@ -253,7 +254,7 @@ func (r *refBook) validate(o *Order) Reason {
 		if !allowed || o.QuoteBudget < 0 || (o.TIF == FOK && o.Qty == 0) {
 			return ReasonInvalidBudget
 		}
-		if o.QuoteBudget < ru.MinNotional {
+		if o.Qty == 0 && o.QuoteBudget < ru.MinNotional {
 			return ReasonBelowMinNotional
 		}
 	}

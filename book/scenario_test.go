@@ -1639,6 +1639,16 @@ func TestScenarioValidation(t *testing.T) {
 			do.reject(ord.stopLim(1, bob, Buy, 600, 50, 30), ReasonBelowMinNotional),
 			do.reject(ord.budget(1, bob, 1999), ReasonBelowMinNotional),
 		)},
+		{name: "a budget with a quantity is an order by quantity: no min notional", rules: rules, steps: with(
+			// Market orders by quantity are not held to MinNotional; a
+			// budget only caps what this one may spend.
+			do.place(ord.budget(1, bob, 1000).with(func(o *Order) { o.Qty = 20 }),
+				ev.accepted(1),
+				ev.expiredWithBudget(1, 20, 1000)), // a lot at 500 costs 5000
+			do.place(ord.budget(2, bob, 1).with(func(o *Order) { o.Qty = 20; o.TIF = FOK }),
+				ev.accepted(2),
+				ev.killedWithBudget(2, 20, 1)),
+		)},
 		{name: "invalid_quantity", rules: rules, steps: with(
 			do.reject(ord.lim(1, bob, Buy, 100, 0), ReasonInvalidQty),
 			do.reject(ord.lim(1, bob, Buy, 100, -20), ReasonInvalidQty),

@@ -158,7 +158,10 @@ type Order struct {
 	Qty int64
 	// QuoteBudget, for a Market or StopMarket buy, is the most quote
 	// (price × quantity) the order may spend. With Qty == 0 the budget alone
-	// sizes the order; with Qty > 0 it buys up to Qty within the budget.
+	// sizes the order, and must reach Rules.MinNotional; with Qty > 0 the
+	// order is one by quantity that buys up to Qty within the budget, and,
+	// like every market order by quantity, is not bound by MinNotional
+	// (however small the budget).
 	QuoteBudget int64
 	// DisplayQty, if non-zero, makes a GTC Limit or StopLimit order an
 	// iceberg: at most DisplayQty of it is visible at a time, and each
@@ -178,7 +181,9 @@ type Rules struct {
 	// MaxQty is the largest order quantity. 0 means no limit.
 	MaxQty int64
 	// MinNotional is the smallest price × quantity of a priced order
-	// (Limit, StopLimit) and the smallest quote budget. 0 means none.
+	// (Limit, StopLimit) and the smallest quote budget of a market buy by
+	// budget alone (Qty 0). Market orders by quantity, with or without a
+	// budget, are not bound by it. 0 means none.
 	MinNotional int64
 	// MaxPrice is the highest allowed price. 0 means no limit.
 	MaxPrice int64
