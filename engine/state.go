@@ -444,11 +444,23 @@ func feeOf(n int64, bps int32) int64 {
 	return n/10000*int64(bps) + n%10000*int64(bps)/10000
 }
 
-// beforeFee returns the largest x with x + feeOf(x, bps) ≤ b.
+// beforeFee returns the largest x with x + feeOf(x, bps) ≤ b, for b ≥ 0
+// and bps ≥ 0: the most notional that b pays for, fee included.
+//
+// With D = 10000, k = bps and f(x) = x + ⌊x·k/D⌋ (increasing), it starts
+// from x0 = ⌊b·D/(D+k)⌋, which fits: x0·(D+k) ≤ b·D gives f(x0) ≤
+// x0 + x0·k/D ≤ b. It is not always the largest (b = 10, k = 20: x0 = 9,
+// f(10) = 10), but it is at most one short: the largest x* has
+// x* + x*·k/D < f(x*) + 1 ≤ b + 1, so x* < (b+1)·D/(D+k) ≤ b·D/(D+k) + 1
+// < x0 + 2. Hence a single step up.
 func beforeFee(b int64, bps int32) int64 {
 	hi, lo := bits.Mul64(uint64(b), 10000)
 	q, _ := bits.Div64(hi, lo, uint64(10000+int64(bps)))
-	return int64(q)
+	x := int64(q)
+	if x < b && x+1 <= b-feeOf(x+1, bps) {
+		x++
+	}
+	return x
 }
 
 // orderTable holds the live orders in a slab indexed by an idmap, so that
