@@ -16,6 +16,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/instant-social-trading/ist/server"
 	"github.com/rs/zerolog"
 )
@@ -25,12 +27,14 @@ const backupTimeout = 10 * time.Minute
 
 // backup runs `istd backup --to DIR`: an online, consistent backup of the
 // data directory, from which istd can start. If no istd holds the
-// directory, backup opens it itself (recovering it as istd would); if one
-// does (server.ErrDataDirInUse), backup asks that istd to write the
-// backup, with POST /v1/admin/backup at its --listen address and admin
-// token. DIR must not exist; it is made absolute here, so that either way
-// it names the same directory of this machine (the running istd writes
-// it, with its own permissions).
+// directory, backup opens it itself (recovering it as istd would; see
+// backupOptions for what it leaves unchanged); if one does
+// (server.ErrDataDirInUse), backup asks that istd to write the backup,
+// with POST /v1/admin/backup at its --listen address and admin token.
+// DIR must not exist; it is made absolute here, so that either way it
+// names the same directory of this machine (the running istd writes it,
+// with its own permissions). A data directory without istd's data
+// (checkData) is refused, and nothing is written.
 func backup(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("istd backup", flag.ContinueOnError)
 	dataDir := fs.String("data-dir", env("IST_DATA_DIR", "./data"), "data directory (IST_DATA_DIR)")
@@ -40,8 +44,25 @@ func backup(args []string, stdout io.Writer) error {
 	admin := fs.String("admin-token", env("IST_ADMIN_TOKEN", ""), "admin token of the running istd (IST_ADMIN_TOKEN)")
 	cert := fs.String("tls-cert", env("IST_TLS_CERT", ""),
 		"certificate file of the running istd, if it serves HTTPS (IST_TLS_CERT)")
+	// istd's retention flags are accepted, so that the backup can be run
+	// with istd's own settings, and checked; an offline backup keeps all
+	// the history the directory holds whatever they say (backupOptions).
+	tun := &tuning{}
+	tun.int(fs, &tun.historyOrders, "history-orders", "IST_HISTORY_ORDERS", server.DefaultHistoryOrders,
+		"istd's setting, accepted; the backup keeps every done order the data directory holds")
+	tun.int(fs, &tun.historyFills, "history-fills", "IST_HISTORY_FILLS", server.DefaultHistoryFills,
+		"istd's setting, accepted; the backup keeps every fill the data directory holds")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if tun.historyOrders < 0 {
+		tun.errs = append(tun.errs, errors.New("--history-orders must not be negative"))
+	}
+	if tun.historyFills < 0 {
+		tun.errs = append(tun.errs, errors.New("--history-fills must not be negative"))
+	}
+	if err := errors.Join(tun.errs...); err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
 	if *to == "" {
 		return errors.New("backup: --to DIR is required")
@@ -50,11 +71,11 @@ func backup(args []string, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	if _, err := os.Stat(*dataDir); err != nil {
-		return fmt.Errorf("backup: %w", err)
+	if err := checkData(*dataDir); err != nil {
+		return err
 	}
 	log := zerolog.New(server.MaskSecrets(os.Stderr)).With().Timestamp().Logger().Level(zerolog.WarnLevel)
-	s, err := server.Open(&server.Options{DataDir: *dataDir, Logger: &log})
+	s, err := server.Open(backupOptions(*dataDir, &log))
 	if errors.Is(err, server.ErrDataDirInUse) {
 		return backupOnline(stdout, *dataDir, dir, *listen, *admin, *cert)
 	}
@@ -68,6 +89,44 @@ func backup(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "backup written to %s\n", dir)
 	return cerr
+}
+
+// errNoData is the error of an offline backup of a directory that holds
+// no istd data.
+var errNoData = errors.New("holds no istd data")
+
+// checkData returns an error unless dataDir holds istd's data: a Pebble
+// database both in DATA/server (the metadata store, with the admin
+// token's hash) and in DATA/log (the command log), as every istd start
+// leaves (pebble.Peek, which only reads). Opening a directory without
+// them would create them, with an admin token never printed, and back up
+// nothing.
+func checkData(dataDir string) error {
+	for _, sub := range []string{"server", "log"} {
+		dir := filepath.Join(dataDir, sub)
+		desc, err := pebble.Peek(dir, vfs.Default)
+		if errors.Is(err, os.ErrNotExist) || err == nil && !desc.Exists {
+			return fmt.Errorf("backup: %s %w (no database in %s): nothing to back up "+
+				"(is --data-dir, IST_DATA_DIR, the directory istd runs on?)", dataDir, errNoData, dir)
+		}
+		if err != nil {
+			return fmt.Errorf("backup: %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+// backupOptions are the server options of an offline backup of dataDir.
+// They leave the order history of the directory as it is: the backup
+// opens it with every done order and fill kept (server.Options
+// HistoryOrders and HistoryFills negative), since Backup saves the
+// history it loaded into the source too, and any retention would trim
+// it there for good; istd's own retention applies when istd next starts,
+// on the directory or on the backup. Nor does it save the history
+// periodically (Backup and Close save it). No admin token is given, so
+// the stored hash is kept.
+func backupOptions(dataDir string, log *zerolog.Logger) *server.Options {
+	return &server.Options{DataDir: dataDir, Logger: log, HistoryOrders: -1, HistoryFills: -1, HistoryInterval: -1}
 }
 
 // backupOnline asks the istd running on dataDir, at listen, to write the

@@ -3,8 +3,10 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +15,10 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/instant-social-trading/ist/server"
+	"github.com/instant-social-trading/ist/wal"
+	"github.com/rs/zerolog"
 )
 
 // TestHelperIstd is not a test: it is istd in a child process of
@@ -235,5 +241,155 @@ func TestLocalURL(t *testing.T) {
 	}
 	if _, err := localURL("8080", false); err == nil {
 		t.Error("localURL accepted an address without a port")
+	}
+}
+
+// serveKeepAll opens dir as istd with --history-orders 0 --history-fills
+// 0 would (keeping all history), serves it on a loopback port and
+// returns it and its address.
+func serveKeepAll(t *testing.T, dir, tok string) (*server.Server, string) {
+	t.Helper()
+	nop := zerolog.Nop()
+	s, err := server.Open(&server.Options{DataDir: dir, AdminToken: tok, Logger: &nop, HistoryOrders: -1, HistoryFills: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		s.Close()
+		t.Fatal(err)
+	}
+	go s.Serve(ln)
+	return s, ln.Addr().String()
+}
+
+// countHistory returns how many done orders and fills the account of tok
+// has at the istd at addr, paging through them.
+func countHistory(t *testing.T, addr, tok string) (done, fills int) {
+	t.Helper()
+	for after := 0.0; ; {
+		m := mustCall(t, addr, 200, "GET", fmt.Sprintf("/v1/orders?status=done&limit=1000&after=%.0f", after), tok, "")
+		page := m["orders"].([]any)
+		if len(page) == 0 {
+			break
+		}
+		done += len(page)
+		after = page[len(page)-1].(map[string]any)["id"].(float64)
+	}
+	for after := 0.0; ; {
+		m := mustCall(t, addr, 200, "GET", fmt.Sprintf("/v1/fills?limit=1000&after=%.0f", after), tok, "")
+		page := m["fills"].([]any)
+		if len(page) == 0 {
+			break
+		}
+		fills += len(page)
+		after = page[len(page)-1].(map[string]any)["trade_id"].(float64)
+	}
+	return done, fills
+}
+
+// TestBackupOfflineKeepsHistory takes an offline backup of a data
+// directory that istd ran on keeping all history (--history-orders 0
+// --history-fills 0), with more done orders and fills than the default
+// retention (1000): the backup, run without those flags, leaves them all
+// in the directory and copies them all. (It used to open the directory
+// with the default retention and save the trimmed history into it.)
+func TestBackupOfflineKeepsHistory(t *testing.T) {
+	const tok, n = "backup-admin-token", 1100
+	dir := filepath.Join(t.TempDir(), "data")
+	s, addr := serveKeepAll(t, dir, tok)
+	mustCall(t, addr, 201, "POST", "/v1/admin/markets", tok,
+		`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","maker_fee_bps":10,"taker_fee_bps":20}`)
+	var users [2]string
+	for i, name := range []string{"seller", "buyer"} {
+		a := mustCall(t, addr, 201, "POST", "/v1/accounts", "", fmt.Sprintf(`{"name":%q}`, name))
+		users[i] = a["token"].(string)
+		mustCall(t, addr, 201, "POST", "/v1/admin/deposits", tok,
+			fmt.Sprintf(`{"account_id":%.0f,"asset":"BTC","amount":"5000","ref":"btc-%d"}`, a["id"].(float64), i))
+		mustCall(t, addr, 201, "POST", "/v1/admin/deposits", tok,
+			fmt.Sprintf(`{"account_id":%.0f,"asset":"USDT","amount":"100000","ref":"usdt-%d"}`, a["id"].(float64), i))
+	}
+	seller, buyer := users[0], users[1]
+	mustCall(t, addr, 201, "POST", "/v1/orders", seller,
+		fmt.Sprintf(`{"market":"BTC-USDT","side":"sell","price":"10","quantity":"%d"}`, n))
+	// n buy orders of 1 BTC, each filled at once: n done orders and n
+	// fills for the buyer, n fills for the seller.
+	for _, size := range []int{1000, n - 1000} {
+		orders := make([]string, size)
+		for i := range orders {
+			orders[i] = `{"market":"BTC-USDT","side":"buy","price":"10","quantity":"1","time_in_force":"ioc"}`
+		}
+		mustCall(t, addr, 200, "POST", "/v1/orders/batch", buyer, `{"orders":[`+strings.Join(orders, ",")+`]}`)
+	}
+	if done, fills := countHistory(t, addr, buyer); done != n || fills != n {
+		t.Fatalf("before the backup: %d done orders and %d fills, want %d", done, fills, n)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	for _, k := range []string{"IST_HISTORY_ORDERS", "IST_HISTORY_FILLS"} {
+		t.Setenv(k, "")
+		os.Unsetenv(k)
+	}
+	bdir := filepath.Join(t.TempDir(), "backup")
+	var out bytes.Buffer
+	if err := run([]string{"backup", "--to", bdir, "--data-dir", dir}, &out); err != nil {
+		t.Fatalf("offline backup: %v", err)
+	}
+	for _, d := range []string{dir, bdir} {
+		s, addr := serveKeepAll(t, d, tok)
+		bDone, bFills := countHistory(t, addr, buyer)
+		_, sFills := countHistory(t, addr, seller)
+		if err := s.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if bDone != n || bFills != n || sFills != n {
+			t.Errorf("%s after the backup: buyer %d done orders and %d fills, seller %d fills; want %d each",
+				d, bDone, bFills, sFills, n)
+		}
+	}
+}
+
+// TestBackupNoData refuses an offline backup of a directory without
+// istd's data (missing, empty, or with a log but no metadata store) and
+// writes nothing: opening it would have created a store with an admin
+// token that nothing prints.
+func TestBackupNoData(t *testing.T) {
+	root := t.TempDir()
+	empty, missing, logOnly := filepath.Join(root, "empty"), filepath.Join(root, "missing"), filepath.Join(root, "log-only")
+	if err := os.Mkdir(empty, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	nop := zerolog.Nop()
+	l, err := wal.Open(logOnly, &wal.Options{Logger: &nop})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	list := func(dir string) string {
+		var names []string
+		filepath.WalkDir(dir, func(p string, _ os.DirEntry, _ error) error {
+			names = append(names, p)
+			return nil
+		})
+		return strings.Join(names, " ")
+	}
+	for _, dir := range []string{empty, missing, logOnly} {
+		before := list(dir)
+		bdir := filepath.Join(root, "backup")
+		var out bytes.Buffer
+		err := run([]string{"backup", "--to", bdir, "--data-dir", dir}, &out)
+		if !errors.Is(err, errNoData) || !strings.Contains(err.Error(), dir) {
+			t.Errorf("backup of %s: %v, want %v naming it", dir, err, errNoData)
+		}
+		if after := list(dir); after != before {
+			t.Errorf("backup of %s changed it: %s, was %s", dir, after, before)
+		}
+		if _, err := os.Stat(bdir); !os.IsNotExist(err) {
+			t.Errorf("backup of %s wrote %s (%v)", dir, bdir, err)
+		}
 	}
 }
