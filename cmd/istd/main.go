@@ -7,10 +7,16 @@
 // Every flag has an environment variable: IST_DATA_DIR (default ./data),
 // IST_LISTEN (default 127.0.0.1:8080), IST_ADMIN_TOKEN (default: the
 // stored one, or one generated on first start and printed once to standard
-// output; only its SHA-256 is stored). IST_DISABLE_SIGNUP=1 (or
-// --disable-signup) turns off open sign-up; IST_LOG_LEVEL (--log-level,
+// output; only its SHA-256 is stored). IST_LOG_LEVEL (--log-level,
 // default info) sets the level of the JSON log on standard error, one line
 // per request (tokens are never logged).
+//
+// IST_DISABLE_SIGNUP=true (or --disable-signup) turns off open sign-up;
+// IST_DEMO=true (or --demo) fills a fresh data directory with demo
+// markets and funded accounts. Boolean variables are read as
+// strconv.ParseBool reads them (1, t, T, TRUE, true, True and 0, f, F,
+// FALSE, false, False); any other value stops istd at start with an
+// error naming the variable.
 //
 // HTTPS: --tls-cert FILE and --tls-key FILE (IST_TLS_CERT, IST_TLS_KEY),
 // PEM files, serve TLS 1.2 or later on --listen instead of plain HTTP;
@@ -56,12 +62,13 @@
 // asks that istd for it (POST /v1/admin/backup), at --listen with the
 // admin token of --admin-token (IST_LISTEN, IST_ADMIN_TOKEN: the settings
 // istd runs with; --tls-cert or IST_TLS_CERT if it serves HTTPS); else it
-// opens the data directory itself. DIR, made absolute here, is written by
-// whichever process holds the directory, on this machine.
+// opens the data directory itself, keeping all the order history it holds
+// (--history-orders and --history-fills are accepted but do not trim it),
+// and refuses a directory without istd's data. DIR, made absolute here, is
+// written by whichever process holds the directory, on this machine.
 package main
 
 import (
-	"context"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -103,11 +110,12 @@ func run(args []string, stdout io.Writer) error {
 	listen := fs.String("listen", env("IST_LISTEN", "127.0.0.1:8080"), "listen address (IST_LISTEN)")
 	admin := fs.String("admin-token", env("IST_ADMIN_TOKEN", ""), "admin token (IST_ADMIN_TOKEN); default: stored or generated")
 	level := fs.String("log-level", env("IST_LOG_LEVEL", "info"), "log level: debug, info, warn, error (IST_LOG_LEVEL)")
-	noSignup := fs.Bool("disable-signup", env("IST_DISABLE_SIGNUP", "") == "1", "disable open sign-up (IST_DISABLE_SIGNUP=1)")
-	demoData := fs.Bool("demo", env("IST_DEMO", "") == "1", "on a fresh data dir, create demo markets and funded demo accounts (IST_DEMO=1)")
 	// The copy-trading settlement schedule (settle.go).
 	settle := addSettleFlag(fs)
 	tun := addTuning(fs) // rate limits, history retention, TLS (options.go)
+	var noSignup, demoData bool
+	tun.bool(fs, &noSignup, "disable-signup", "IST_DISABLE_SIGNUP", "disable open sign-up")
+	tun.bool(fs, &demoData, "demo", "IST_DEMO", "on a fresh data dir, create demo markets and funded demo accounts")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -115,7 +123,7 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opts := server.Options{DataDir: *dataDir, AdminToken: *admin, DisableSignup: *noSignup}
+	opts := server.Options{DataDir: *dataDir, AdminToken: *admin, DisableSignup: noSignup}
 	if err := tun.apply(fs, &opts); err != nil {
 		return err
 	}
@@ -158,7 +166,7 @@ func run(args []string, stdout io.Writer) error {
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	stopSettle := startSettle(s, settleEvery, &log)
-	if *demoData {
+	if demoData {
 		tok := *admin
 		if tok == "" {
 			tok = s.GeneratedAdminToken()
@@ -177,9 +185,5 @@ func run(args []string, stdout io.Writer) error {
 		log.Error().Err(serveErr).Msg("server stopped")
 	}
 	stopSettle()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err = s.Shutdown(ctx)
-	log.Info().Err(err).Msg("stopped")
-	return errors.Join(serveErr, err)
+	return errors.Join(serveErr, shutdown(s, *dataDir, &log))
 }

@@ -108,6 +108,22 @@ func (t *tuning) int(fs *flag.FlagSet, p *int, name, key string, def int, usage 
 	fs.IntVar(p, name, def, usage+" ("+key+")")
 }
 
+// bool registers a boolean flag whose default is the environment variable
+// key when set, read as strconv.ParseBool reads it (1, t, T, TRUE, true,
+// True; 0, f, F, FALSE, false, False): any other value, the empty one
+// included, is an error at start-up naming key, not a silent false.
+func (t *tuning) bool(fs *flag.FlagSet, p *bool, name, key, usage string) {
+	def := false
+	if v, ok := os.LookupEnv(key); ok {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			t.errs = append(t.errs, fmt.Errorf("%s %q: want true or false (1, t, TRUE, true, True; 0, f, FALSE, false, False)", key, v))
+		}
+		def = b
+	}
+	fs.BoolVar(p, name, def, usage+" ("+key+"=true)")
+}
+
 func (t *tuning) duration(fs *flag.FlagSet, p *time.Duration, name, key string, def time.Duration, usage string) {
 	if v, ok := os.LookupEnv(key); ok {
 		d, err := time.ParseDuration(v)

@@ -322,3 +322,97 @@ func TestRateLimitFlags(t *testing.T) {
 		t.Fatalf("bad IST_RATE_LIMIT: %v", err)
 	}
 }
+
+// runRefused runs istd with args, expecting it to refuse to start: if it
+// serves instead, it is stopped (SIGTERM) after a few seconds, and the
+// error says it started.
+func runRefused(t *testing.T, args []string) error {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- run(args, io.Discard) }()
+	select {
+	case err := <-done:
+		return err
+	case <-time.After(3 * time.Second):
+		syscall.Kill(os.Getpid(), syscall.SIGTERM)
+		<-done
+		return errors.New("istd started")
+	}
+}
+
+// TestBoolEnv reads the boolean variables IST_DISABLE_SIGNUP and IST_DEMO
+// as strconv.ParseBool does (only "1" was true: IST_DISABLE_SIGNUP=true
+// left sign-up open), and stops istd at start on any other value, naming
+// the variable, before it creates anything.
+func TestBoolEnv(t *testing.T) {
+	keys := []string{"IST_DISABLE_SIGNUP", "IST_DEMO"}
+	unset := func() {
+		for _, k := range keys {
+			t.Setenv(k, "")
+			os.Unsetenv(k)
+		}
+	}
+	dir := t.TempDir()
+	for _, key := range keys {
+		for _, v := range []string{"yes", "on", "2", "", "tRuE"} {
+			unset()
+			t.Setenv(key, v)
+			data := filepath.Join(dir, "bad")
+			err := runRefused(t, []string{"--data-dir", data, "--listen", "127.0.0.1:0", "--log-level", "error"})
+			if err == nil || !strings.Contains(err.Error(), key) {
+				t.Errorf("%s=%q: %v, want an error naming %s", key, v, err, key)
+			}
+			if _, err := os.Stat(data); !os.IsNotExist(err) {
+				t.Errorf("%s=%q: istd created %s (%v)", key, v, data, err)
+			}
+		}
+	}
+	// The spellings, through the flag registration main uses.
+	for _, c := range []struct {
+		v    string
+		want bool
+	}{
+		{"1", true}, {"t", true}, {"T", true}, {"TRUE", true}, {"true", true}, {"True", true},
+		{"0", false}, {"f", false}, {"F", false}, {"FALSE", false}, {"false", false}, {"False", false},
+	} {
+		unset()
+		t.Setenv("IST_DEMO", c.v)
+		fs := flag.NewFlagSet("test", flag.ContinueOnError)
+		tun := addTuning(fs)
+		var got bool
+		tun.bool(fs, &got, "demo", "IST_DEMO", "")
+		if err := fs.Parse(nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := tun.apply(fs, &server.Options{}); err != nil || got != c.want {
+			t.Errorf("IST_DEMO=%q: %v, %v, want %v", c.v, got, err, c.want)
+		}
+	}
+
+	// istd itself: sign-up closed by IST_DISABLE_SIGNUP=true, demo data
+	// made by IST_DEMO=True.
+	c := &http.Client{Timeout: 10 * time.Second}
+	t.Run("IST_DISABLE_SIGNUP", func(t *testing.T) {
+		unset()
+		t.Setenv("IST_DISABLE_SIGNUP", "true")
+		addr := freeAddr(t)
+		startRun(t, []string{"--data-dir", filepath.Join(dir, "signup"), "--listen", addr, "--admin-token", "secret",
+			"--log-level", "error", "--settle-interval", "0"}, c, "http://"+addr)
+		if code, body := call(t, c, "POST", "http://"+addr+"/v1/accounts", "", `{"name":"alice"}`); code != 403 {
+			t.Fatalf("sign-up with IST_DISABLE_SIGNUP=true: %d %s, want 403", code, body)
+		}
+	})
+	t.Run("IST_DEMO", func(t *testing.T) {
+		unset()
+		t.Setenv("IST_DEMO", "True")
+		addr := freeAddr(t)
+		out := startRun(t, []string{"--data-dir", filepath.Join(dir, "demo"), "--listen", addr, "--admin-token", "secret",
+			"--log-level", "error", "--settle-interval", "0"}, c, "http://"+addr)
+		for i := 0; !strings.Contains(out.String(), "demo: markets"); i++ {
+			if i == 400 {
+				t.Fatalf("IST_DEMO=True: no demo data (%q)", out.String())
+			}
+			time.Sleep(25 * time.Millisecond)
+		}
+	})
+}
