@@ -185,5 +185,5 @@ func run(args []string, stdout io.Writer) error {
 		log.Error().Err(serveErr).Msg("server stopped")
 	}
 	stopSettle()
-	return errors.Join(serveErr, shutdown(s, *dataDir, &log))
+	return errors.Join(serveErr, shutdown(s, &log))
 }

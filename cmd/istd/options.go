@@ -38,6 +38,7 @@ type tuning struct {
 	reserveOrders, reserveBookOrders int
 	ringSize                         int
 	bookDepth                        int
+	maxStreams, maxStreamsPerIP      int
 
 	tlsCert, tlsKey string
 }
@@ -74,6 +75,10 @@ func addTuning(fs *flag.FlagSet) *tuning {
 		"the engine's ingress slots, a power of two: the most orders in flight before requests are refused as overloaded")
 	t.int(fs, &t.bookDepth, "book-depth", "IST_BOOK_DEPTH", server.DefaultBookDepth,
 		"price levels per side of the published book views: the most GET /v1/markets/{symbol}/book?depth= serves and what a book stream's snapshot covers; more costs the matcher time on each view rebuild")
+	t.int(fs, &t.maxStreams, "max-streams", "IST_MAX_STREAMS", server.DefaultMaxStreams,
+		"WebSocket streams open at once; an upgrade beyond is refused (503 overloaded); 0: no cap")
+	t.int(fs, &t.maxStreamsPerIP, "max-streams-per-ip", "IST_MAX_STREAMS_PER_IP", server.DefaultMaxStreamsPerIP,
+		"WebSocket streams open at once from one client address; beyond, 429 rate_limited; 0: no cap")
 	t.int(fs, &t.maxBody, "max-body", "IST_MAX_BODY", 64<<10, "request body limit in bytes")
 	t.int(fs, &t.maxBatchBody, "max-batch-body", "IST_MAX_BATCH_BODY", 1<<20,
 		"body limit of POST /v1/orders/batch in bytes (at least --max-body)")
@@ -161,6 +166,8 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		{"--max-batch-body (must be positive)", t.maxBatchBody <= 0},
 		{"--request-timeout (must be positive)", t.requestTimeout <= 0},
 		{"--book-depth (must be positive)", t.bookDepth <= 0},
+		{"--max-streams", t.maxStreams < 0},
+		{"--max-streams-per-ip", t.maxStreamsPerIP < 0},
 		{"--reserve-orders", t.reserveOrders < 0},
 		{"--reserve-book-orders", t.reserveBookOrders < 0},
 	} {
@@ -206,6 +213,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 	o.Capacity = engine.Capacity{Orders: t.reserveOrders, BookOrders: t.reserveBookOrders}
 	o.RingSize = t.ringSize
 	o.BookDepth = t.bookDepth
+	o.MaxStreams, o.MaxStreamsPerIP = orAll(t.maxStreams), orAll(t.maxStreamsPerIP)
 	return nil
 }
 

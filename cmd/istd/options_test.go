@@ -243,6 +243,8 @@ func TestRateLimitFlags(t *testing.T) {
 		o.RingSize = cmp.Or(o.RingSize, server.DefaultRingSize)
 		o.MaxTokens = cmp.Or(o.MaxTokens, server.DefaultMaxTokens)
 		o.BookDepth = cmp.Or(o.BookDepth, server.DefaultBookDepth)
+		o.MaxStreams = cmp.Or(o.MaxStreams, server.DefaultMaxStreams)
+		o.MaxStreamsPerIP = cmp.Or(o.MaxStreamsPerIP, server.DefaultMaxStreamsPerIP)
 		return o
 	}
 	for _, tc := range []struct {
@@ -282,9 +284,13 @@ func TestRateLimitFlags(t *testing.T) {
 		{map[string]string{"IST_BOOK_DEPTH": "200"}, []string{"--book-depth", "500"},
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				BookDepth: 500})},
+		{map[string]string{"IST_MAX_STREAMS": "50", "IST_MAX_STREAMS_PER_IP": "5"}, []string{"--max-streams-per-ip", "0"},
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				MaxStreams: 50, MaxStreamsPerIP: -1})},
 	} {
 		for _, k := range []string{"IST_RATE_LIMIT", "IST_RATE_BURST", "IST_ANON_RATE_LIMIT", "IST_ANON_RATE_BURST", "IST_HISTORY_FILLS",
-			"IST_SNAPSHOT_INTERVAL", "IST_SNAPSHOT_EVERY", "IST_MAX_BODY", "IST_RESERVE_ORDERS", "IST_RING_SIZE", "IST_MAX_TOKENS", "IST_BOOK_DEPTH"} {
+			"IST_SNAPSHOT_INTERVAL", "IST_SNAPSHOT_EVERY", "IST_MAX_BODY", "IST_RESERVE_ORDERS", "IST_RING_SIZE", "IST_MAX_TOKENS", "IST_BOOK_DEPTH",
+			"IST_MAX_STREAMS", "IST_MAX_STREAMS_PER_IP"} {
 			t.Setenv(k, tc.env[k])
 			if _, ok := tc.env[k]; !ok {
 				os.Unsetenv(k)
