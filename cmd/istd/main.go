@@ -123,6 +123,10 @@ func run(args []string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if demoData && noSignup {
+		// The demo signs its accounts up through the API.
+		return errors.New("--demo (IST_DEMO) needs open sign-up: drop --disable-signup (IST_DISABLE_SIGNUP)")
+	}
 	opts := server.Options{DataDir: *dataDir, AdminToken: *admin, DisableSignup: noSignup}
 	if err := tun.apply(fs, &opts); err != nil {
 		return err

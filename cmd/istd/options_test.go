@@ -422,3 +422,12 @@ func TestBoolEnv(t *testing.T) {
 		}
 	})
 }
+
+// --demo with --disable-signup is refused at start: the demo signs its
+// accounts up through the API and would fail half-way.
+func TestDemoNeedsSignup(t *testing.T) {
+	err := run([]string{"--data-dir", filepath.Join(t.TempDir(), "d"), "--listen", "127.0.0.1:0", "--demo", "--disable-signup"}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "needs open sign-up") {
+		t.Fatalf("got %v", err)
+	}
+}
