@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math"
 
 	"github.com/tidwall/btree"
 )
@@ -91,6 +92,12 @@ type Book struct {
 	stops stopQueue
 
 	scratch []int32 // prune
+
+	// held is, by side, the open quantity of the side's resting orders
+	// plus the quantity of its pending GTC stop-limits, which may rest
+	// once released. It never exceeds math.MaxInt64 (see room), so no
+	// level total can wrap.
+	held [2]int64
 
 	last int64  // last trade price, 0 before the first trade
 	seq  uint64 // arrival counter of accepted orders
@@ -260,6 +267,14 @@ func (b *Book) Reserve(n int) {
 	b.index.reserve(n)
 }
 
+// room returns how much more quantity side can take: what its resting
+// orders hold open and its pending GTC stop-limits may rest must fit in an
+// int64, so that no level total wraps. Every GTC Limit or StopLimit order,
+// Amend and Restore is held to it.
+func (b *Book) room(side Side) int64 {
+	return math.MaxInt64 - b.held[side]
+}
+
 // Cap returns the number of resting orders the book has room for without
 // growing.
 func (b *Book) Cap() int { return min(cap(b.nodes), len(b.index.slots)/2) }
@@ -369,6 +384,7 @@ func (b *Book) pushBack(li, ni int32) {
 	lv.count++
 	lv.vis += n.visible
 	lv.open += n.open
+	b.held[n.side] += n.open
 }
 
 // unlink takes node ni out of its level's FIFO and totals, leaving the
@@ -389,6 +405,7 @@ func (b *Book) unlink(ni int32) {
 	lv.count--
 	lv.vis -= n.visible
 	lv.open -= n.open
+	b.held[n.side] -= n.open
 }
 
 // removeNode takes a resting order out of the book entirely.

@@ -9,8 +9,7 @@ func (b *Book) Cancel(dst []Event, id uint64) ([]Event, error) {
 		return append(dst, Event{Kind: EvRejected, Reason: ReasonUnknownOrder, OrderID: id}), ErrUnknownOrder
 	}
 	if v < 0 {
-		o := b.stops.remove(v)
-		b.index.del(id)
+		o := b.takeStop(v)
 		return append(dst, Event{Kind: EvCancelled, Side: o.Side, Reason: ReasonCancelled,
 			OrderID: id, Owner: o.Owner, Price: o.Price, Qty: o.Qty, Remaining: o.QuoteBudget}), nil
 	}
@@ -26,8 +25,10 @@ func (b *Book) Cancel(dst []Event, id uint64) ([]Event, error) {
 // a quantity not above the open one the order keeps its queue place;
 // otherwise it is taken out and re-entered at the back of its new level,
 // trading first if the new price crosses. A post-only order whose new
-// price would cross is rejected with ErrWouldCross. Pending stops cannot be
-// amended (ErrNotAmendable). A rejected amend changes nothing.
+// price would cross is rejected with ErrWouldCross; an increase past what
+// the order's side can hold (see the package doc) with ErrQtyAboveMax.
+// Pending stops cannot be amended (ErrNotAmendable). A rejected amend
+// changes nothing.
 func (b *Book) Amend(dst []Event, id uint64, price, qty int64) ([]Event, error) {
 	v, ok := b.index.get(id)
 	if !ok {
@@ -43,6 +44,9 @@ func (b *Book) Amend(dst []Event, id uint64, price, qty int64) ([]Event, error) 
 	if r == ReasonNone {
 		r = b.checkQty(qty)
 	}
+	if r == ReasonNone && qty > n.open && qty-n.open > b.room(n.side) {
+		r = ReasonQtyAboveMax
+	}
 	if r == ReasonNone {
 		r = b.checkNotional(price, qty)
 	}
@@ -55,6 +59,7 @@ func (b *Book) Amend(dst []Event, id uint64, price, qty int64) ([]Event, error) 
 	if price == n.price && qty <= n.open {
 		lv := &b.levels[n.level]
 		lv.open -= n.open - qty
+		b.held[n.side] -= n.open - qty
 		n.open = qty
 		if n.visible > qty {
 			lv.vis -= n.visible - qty

@@ -1,14 +1,20 @@
 package book
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // Check verifies the book's internal invariants and returns the first
-// violation found: every level's totals equal the sum of its orders, queue
+// violation found: every level's totals are positive and equal the sum of
+// its orders, without wrapping; each side's total open quantity, with what
+// its pending GTC stop-limits may rest, fits in an int64; queue
 // links and the id index agree, the book is not crossed, the cached best
 // levels are the best, no slab entry is leaked, and no pending stop is
 // already triggered. It walks the whole book: use it in tests.
 func (b *Book) Check() error {
 	seenNodes := 0
+	var sideOpen [2]int64 // by side, summed without wrapping
 	for side := Buy; side <= Sell; side++ {
 		s := &b.sides[side]
 		var err error
@@ -35,6 +41,11 @@ func (b *Book) Check() error {
 			if n, err = b.checkLevel(side, key, li); err != nil {
 				return false
 			}
+			if lv.open > math.MaxInt64-sideOpen[side] {
+				err = fmt.Errorf("book: %s side total overflows an int64 at level %d (price %d)", side, li, lv.price)
+				return false
+			}
+			sideOpen[side] += lv.open
 			seenNodes += n
 			return true
 		})
@@ -74,8 +85,17 @@ func (b *Book) Check() error {
 	if n := b.sides[Buy].tree.Len() + b.sides[Sell].tree.Len() + freeLv; n != len(b.levels) {
 		return fmt.Errorf("book: level slab leak: %d in trees + free != %d", n, len(b.levels))
 	}
-	if err := b.checkStops(); err != nil {
+	stopHeld, err := b.checkStops()
+	if err != nil {
 		return err
+	}
+	for side := Buy; side <= Sell; side++ {
+		if stopHeld[side] > math.MaxInt64-sideOpen[side] {
+			return fmt.Errorf("book: %s side total overflows an int64: resting %d, stop-limits %d", side, sideOpen[side], stopHeld[side])
+		}
+		if h := sideOpen[side] + stopHeld[side]; h != b.held[side] {
+			return fmt.Errorf("book: %s side total %d, levels hold %d and stop-limits %d", side, b.held[side], sideOpen[side], stopHeld[side])
+		}
 	}
 	if b.index.n != b.resting+b.stops.len() {
 		return fmt.Errorf("book: index holds %d ids, %d resting + %d stops", b.index.n, b.resting, b.stops.len())
@@ -110,6 +130,9 @@ func (b *Book) checkLevel(side Side, key int64, li int32) (int, error) {
 		if v, ok := b.index.get(o.id); !ok || v != ni {
 			return 0, fmt.Errorf("book: index of order %d is %d,%v, want %d", o.id, v, ok, ni)
 		}
+		if o.open > math.MaxInt64-open {
+			return 0, fmt.Errorf("book: level %d (price %d) total overflows an int64 at order %d", li, lv.price, o.id)
+		}
 		vis += o.visible
 		open += o.open
 		prev = ni
@@ -122,6 +145,8 @@ func (b *Book) checkLevel(side Side, key int64, li int32) (int, error) {
 		return 0, fmt.Errorf("book: empty level %d at price %d", li, lv.price)
 	case lv.tail != prev:
 		return 0, fmt.Errorf("book: level %d tail %d, want %d", li, lv.tail, prev)
+	case lv.vis <= 0 || lv.open < lv.vis:
+		return 0, fmt.Errorf("book: level %d (price %d) totals vis=%d open=%d not positive", li, lv.price, lv.vis, lv.open)
 	case int(lv.count) != n || lv.vis != vis || lv.open != open:
 		return 0, fmt.Errorf("book: level %d totals count=%d vis=%d open=%d, orders give %d %d %d",
 			li, lv.count, lv.vis, lv.open, n, vis, open)
@@ -129,8 +154,9 @@ func (b *Book) checkLevel(side Side, key int64, li int32) (int, error) {
 	return n, nil
 }
 
-// checkStops checks the pending stops against their trees and the index.
-func (b *Book) checkStops() error {
+// checkStops checks the pending stops against their trees and the index,
+// and returns by side the quantity of the GTC stop-limits (which may rest).
+func (b *Book) checkStops() (held [2]int64, _ error) {
 	q := &b.stops
 	n := 0
 	for side := Buy; side <= Sell; side++ {
@@ -142,6 +168,13 @@ func (b *Book) checkStops() error {
 				err = fmt.Errorf("book: stop slot %d holds %+v, tree says %+v", k.slot, ps.key, k)
 				return false
 			}
+			if mayRest(&ps.order) {
+				if ps.order.Qty <= 0 || ps.order.Qty > math.MaxInt64-held[side] {
+					err = fmt.Errorf("book: %s stop-limits' total overflows at stop %d (quantity %d)", side, ps.order.ID, ps.order.Qty)
+					return false
+				}
+				held[side] += ps.order.Qty
+			}
 			if v, ok := b.index.get(ps.order.ID); !ok || v != -k.slot-1 {
 				err = fmt.Errorf("book: index of stop %d is %d,%v", ps.order.ID, v, ok)
 				return false
@@ -149,14 +182,14 @@ func (b *Book) checkStops() error {
 			return true
 		})
 		if err != nil {
-			return err
+			return held, err
 		}
 	}
 	if n != q.n || n+len(q.free) != len(q.slots) {
-		return fmt.Errorf("book: %d stops in trees, count %d, %d free of %d slots", n, q.n, len(q.free), len(q.slots))
+		return held, fmt.Errorf("book: %d stops in trees, count %d, %d free of %d slots", n, q.n, len(q.free), len(q.slots))
 	}
 	if _, ok := q.triggered(b.last); ok {
-		return fmt.Errorf("book: a pending stop is triggered by last price %d", b.last)
+		return held, fmt.Errorf("book: a pending stop is triggered by last price %d", b.last)
 	}
-	return nil
+	return held, nil
 }

@@ -32,11 +32,20 @@
 // set, ≥ MinNotional if Qty is 0: a budget with a Qty only caps an order
 // by quantity, and market orders by quantity have no minimum notional);
 // the quantity unless the order is a pure budget buy
-// with Qty 0 (> 0, on lot, ≥ MinQty, ≤ MaxQty);
+// with Qty 0 (> 0, on lot, ≥ MinQty, ≤ MaxQty, and for a GTC Limit or
+// StopLimit order within its side's room, see below);
 // DisplayQty (only GTC Limit or StopLimit, > 0, on lot, ≤ Qty); for priced
 // orders price × quantity (no int64 overflow, ≥ MinNotional); last, a
 // post-only order that would trade (best opposite price at or through its
 // price) is rejected with post_only_would_cross.
+//
+// A side of the book holds at most math.MaxInt64 in all: the open
+// quantity of its resting orders plus the quantity of its pending GTC
+// StopLimit orders, which may rest once triggered. A GTC Limit or
+// StopLimit order whose Qty would take its side past that (counted before
+// it trades), or an Amend whose increase of the open quantity would, is
+// rejected with quantity_above_max, so that no level total can wrap. Only
+// rules with a huge MaxQty (the zero Rules) let a book come near it.
 //
 // An accepted order emits EvAccepted, then trades. A taker meets resting
 // orders best price first, then in arrival order within a price. It trades

@@ -99,7 +99,7 @@ const (
 	ReasonInvalidQty       // quantity missing or not positive
 	ReasonQtyNotOnLot      // quantity not a multiple of LotSize
 	ReasonQtyBelowMin      // quantity below MinQty
-	ReasonQtyAboveMax      // quantity above MaxQty
+	ReasonQtyAboveMax      // quantity above MaxQty, or above its side's room (see the package doc)
 	ReasonBelowMinNotional // price × quantity (or a budget without Qty) below MinNotional
 	ReasonNotionalOverflow // price × quantity does not fit in an int64
 	ReasonInvalidStop      // stop price missing, not positive or off tick

@@ -1,6 +1,7 @@
 package book
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -34,6 +35,8 @@ const fuzzMaxOps = 2000
 //	s: low 5 bits stop offset in ticks from mid (-16..15), used by stop
 //	   types; high 3 bits 5-7 give an iceberg DisplayQty of 1-3 lots
 //	x: low 2 bits owner 1-4; high 6 bits, when 56-63, break one field
+//	   (or, for the quantity with an odd owner, make it as big as the
+//	   rules and the notional allow)
 func decodeFuzzOps(data []byte) (Rules, []diffOp) {
 	if len(data) == 0 {
 		return fuzzRules[0], nil
@@ -108,6 +111,11 @@ func decodeFuzzOps(data []byte) (Rules, []diffOp) {
 				}
 			case 4:
 				o.Qty = ru.MaxQty + lot
+				if x&1 == 1 && price > 0 {
+					// The most that fits the notional: under the zero
+					// Rules a hundred of these fill a side.
+					o.Qty = min(ru.MaxQty, math.MaxInt64/price) / lot * lot
+				}
 			case 5:
 				o.Price = ru.MaxPrice / tick * tick
 			case 6:

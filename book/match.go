@@ -45,6 +45,7 @@ func (b *Book) match(dst []Event, t *taker) (_ []Event, stopped bool) {
 			m.open -= fill
 			lv.vis -= fill
 			lv.open -= fill
+			b.held[side] -= fill
 			if t.byQty {
 				t.qty -= fill
 			}

@@ -21,7 +21,7 @@ func (b *Book) Place(dst []Event, o *Order) ([]Event, error) {
 	dst = append(dst, Event{Kind: EvAccepted, Side: o.Side, OrderID: o.ID, Owner: o.Owner,
 		Price: o.Price, Qty: o.Qty, Remaining: rem})
 	if o.Type == StopMarket || o.Type == StopLimit {
-		b.index.put(o.ID, b.stops.add(o, b.seq))
+		b.putStop(o)
 	} else {
 		t := takerOf(o)
 		dst = b.execute(dst, &t)
@@ -79,6 +79,9 @@ func (b *Book) validate(o *Order) Reason {
 	if o.QuoteBudget == 0 || o.Qty != 0 {
 		if rs := b.checkQty(o.Qty); rs != ReasonNone {
 			return rs
+		}
+		if o.Qty > b.room(o.Side) && priced && o.TIF == GTC {
+			return ReasonQtyAboveMax
 		}
 	}
 	if o.DisplayQty != 0 && (!priced || o.TIF != GTC || o.DisplayQty < 0 ||
@@ -252,8 +255,7 @@ func (b *Book) releaseStops(dst []Event) []Event {
 		if !ok {
 			return dst
 		}
-		o := b.stops.remove(v)
-		b.index.del(o.ID)
+		o := b.takeStop(v)
 		dst = append(dst, Event{Kind: EvTriggered, Side: o.Side, OrderID: o.ID, Owner: o.Owner,
 			Price: b.last, Qty: o.Qty, Remaining: o.QuoteBudget})
 		t := takerOf(&o)

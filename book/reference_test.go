@@ -42,11 +42,17 @@ package book
 //     quantity it would take, level by level in matching order (the same
 //     orders the quantity check counts), in exact arithmetic; the order is
 //     killed if that sum exceeds the budget.
+//   - A side's room is counted in exact arithmetic from the resting orders
+//     (open quantity) and pending stops (Qty of GTC StopLimits); Place
+//     checks a GTC Limit or StopLimit order's whole Qty against it, before
+//     any trade, right after quantity_above_max for MaxQty.
 //   - Amend validates the new price like a Limit price (invalid_price,
 //     price_not_on_tick), then the new quantity like an order quantity
 //     (invalid_quantity, quantity_not_on_lot, quantity_below_min,
-//     quantity_above_max), then price × quantity (notional_overflow,
-//     below_min_notional), then, only when priority is lost, post-only cross.
+//     quantity_above_max, then its increase over the open quantity
+//     against the side's room, quantity_above_max), then price × quantity
+//     (notional_overflow, below_min_notional), then, only when priority is
+//     lost, post-only cross.
 //     DisplayQty is not re-validated: an amended iceberg shows
 //     min(visible, qty) when it keeps priority and min(DisplayQty, qty) when
 //     it does not.
@@ -262,6 +268,9 @@ func (r *refBook) validate(o *Order) Reason {
 		if rs := r.checkQty(o.Qty); rs != ReasonNone {
 			return rs
 		}
+		if priced && o.TIF == GTC && o.Qty > r.room(o.Side) {
+			return ReasonQtyAboveMax
+		}
 	}
 	if o.DisplayQty != 0 {
 		allowed := o.TIF == GTC && (o.Type == Limit || o.Type == StopLimit)
@@ -294,6 +303,27 @@ func (r *refBook) checkQty(q int64) Reason {
 		return ReasonQtyAboveMax
 	}
 	return ReasonNone
+}
+
+// room is how much more a side may hold: math.MaxInt64 less the open
+// quantity of its resting orders and the quantity of its pending GTC
+// stop-limits.
+func (r *refBook) room(side Side) int64 {
+	n := big.NewInt(math.MaxInt64)
+	for _, o := range r.orders {
+		if o.side == side {
+			n.Sub(n, big.NewInt(o.open))
+		}
+	}
+	for _, o := range r.stops {
+		if o.side == side && o.typ == StopLimit && o.tif == GTC {
+			n.Sub(n, big.NewInt(o.qty))
+		}
+	}
+	if n.Sign() < 0 {
+		panic(fmt.Sprintf("refBook: %s side holds more than an int64", side))
+	}
+	return n.Int64()
 }
 
 // checkNotional validates price × quantity of a priced order or amend.
@@ -545,6 +575,9 @@ func (r *refBook) Amend(dst []Event, id uint64, price, qty int64) ([]Event, erro
 		rs = ReasonPriceNotOnTick
 	default:
 		rs = r.checkQty(qty)
+		if rs == ReasonNone && qty > o.open && qty-o.open > r.room(o.side) {
+			rs = ReasonQtyAboveMax
+		}
 		if rs == ReasonNone {
 			rs = r.checkNotional(price, qty)
 		}

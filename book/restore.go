@@ -6,8 +6,9 @@ import "fmt"
 // as listed by All: call it with All's orders in All's order and the
 // queues, icebergs' visible slices and stops' release order come back as
 // they were. It does not match and emits no events. It returns an error
-// if the order is invalid, its id is live, or a resting order would cross
-// the book.
+// if the order is invalid, its id is live, a resting order would cross
+// the book, or the order would take its side past what a side can hold
+// (ErrQtyAboveMax, as Place).
 func (b *Book) Restore(o OrderInfo) error {
 	if o.ID == 0 || o.Side > Sell {
 		return fmt.Errorf("book: restore order %d: invalid id or side", o.ID)
@@ -22,13 +23,22 @@ func (b *Book) Restore(o OrderInfo) error {
 		if o.Type != StopMarket && o.Type != StopLimit {
 			return fmt.Errorf("book: restore stop %d: type %s", o.ID, o.Type)
 		}
+		if mayRest(&order) && o.Open <= 0 {
+			return fmt.Errorf("book: restore stop %d: quantity %d", o.ID, o.Open)
+		}
+		if mayRest(&order) && o.Open > b.room(o.Side) {
+			return fmt.Errorf("book: restore stop %d: quantity %d: %w", o.ID, o.Open, ErrQtyAboveMax)
+		}
 		b.seq++
-		b.index.put(o.ID, b.stops.add(&order, b.seq))
+		b.putStop(&order)
 		return nil
 	}
 	if o.Open <= 0 || o.Visible <= 0 || o.Visible > o.Open || o.Price <= 0 ||
 		(o.DisplayQty == 0 && o.Visible != o.Open) || (o.DisplayQty != 0 && o.Visible > o.DisplayQty) {
 		return fmt.Errorf("book: restore order %d: inconsistent quantities %+v", o.ID, o)
+	}
+	if o.Open > b.room(o.Side) {
+		return fmt.Errorf("book: restore order %d: quantity %d: %w", o.ID, o.Open, ErrQtyAboveMax)
 	}
 	if b.crosses(o.Side, o.Price) {
 		return fmt.Errorf("book: restore order %d: would cross the book", o.ID)

@@ -27,6 +27,28 @@ type stopQueue struct {
 	n     int
 }
 
+// mayRest reports whether o, a stop order, may rest in the book once
+// released: its quantity counts in Book.held.
+func mayRest(o *Order) bool { return o.Type == StopLimit && o.TIF == GTC }
+
+// putStop stores o, a validated stop order, and indexes it.
+func (b *Book) putStop(o *Order) {
+	b.index.put(o.ID, b.stops.add(o, b.seq))
+	if mayRest(o) {
+		b.held[o.Side] += o.Qty
+	}
+}
+
+// takeStop removes the stop with index value v and returns its order.
+func (b *Book) takeStop(v int32) Order {
+	o := b.stops.remove(v)
+	b.index.del(o.ID)
+	if mayRest(&o) {
+		b.held[o.Side] -= o.Qty
+	}
+	return o
+}
+
 type pendingStop struct {
 	order Order
 	key   stopKey
