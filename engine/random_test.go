@@ -72,9 +72,12 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 		if r.IntN(3) == 0 {
 			o.Price = price
 		}
+		if r.IntN(4) == 0 {
+			o.TIF = book.FOK
+		}
 		if side == book.Buy && r.IntN(2) == 0 {
 			o.QuoteBudget = int64(1000 + r.IntN(50000))
-			if r.IntN(2) == 0 {
+			if r.IntN(2) == 0 && o.TIF != book.FOK {
 				o.Qty = 0
 			}
 		}
@@ -134,9 +137,47 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 	return c
 }
 
-// run applies genesis and n random commands, checking invariants after
-// each, and returns all events and the final hash.
+// hashEvery is how often, in commands, runStats takes the state hash
+// before a command.
+const hashEvery = 16
+
+// hashNoSeq is the state hash with the sequence number left out: a failed
+// command changes that and nothing else.
+func hashNoSeq(s *State) [32]byte {
+	seq := s.seq
+	s.seq = 0
+	h := s.Hash()
+	s.seq = seq
+	return h
+}
+
+// streamStats counts what runStats' per-command checks saw.
+type streamStats struct {
+	rejectsHashed                 int // failed commands whose state hash was compared
+	fokFilled, fokKilled          int
+	postOnly, postOnlyAmended     int // accepted post-only places, and amends of post-only orders
+	iocTraded, iocExpired, market int // IOC limits that traded, expired; market orders
+}
+
+// run is runStats without the statistics.
 func run(t *testing.T, seed uint64, n int, check bool) ([]Event, [32]byte) {
+	_, all, h := runStats(t, seed, n, check)
+	return all, h
+}
+
+// runStats applies genesis and n random commands and returns what its
+// checks saw, all events and the final hash. With check it verifies after
+// each command the invariants (State.Check) and the rules of the command
+// itself:
+//   - a failed or duplicate command leaves the state hash as it was (but
+//     for the sequence number). The hash is taken before a command every
+//     hashEvery commands and, while commands fail, kept: so every failure
+//     that follows a hashed state is compared;
+//   - a FOK order (not a stop) fills all of its quantity or nothing;
+//   - a post-only order never trades as taker, placed or amended;
+//   - an IOC, FOK or market order (not a stop) is not live once its command
+//     is done.
+func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Event, [32]byte) {
 	r := rand.New(rand.NewPCG(seed, 0))
 	s := NewState()
 	var all, evs []Event
@@ -160,16 +201,105 @@ func run(t *testing.T, seed uint64, n int, check bool) ([]Event, [32]byte) {
 		}
 	}
 	accepted := 0
-	for range n {
+	var st streamStats
+	var before [32]byte
+	hashed := false // before is the hash of the state now
+	for i := range n {
 		c := randomCommand(r, s, 6)
-		if out := apply(c); out.Err == nil {
+		if check && !hashed && i%hashEvery == 0 {
+			before, hashed = hashNoSeq(s), true
+		}
+		postOnly := false
+		if check && (c.Kind == CmdAmend || c.Kind == CmdAmendTotal) {
+			if rec := s.orders.get(c.OrderID); rec != nil {
+				o, _ := s.markets[rec.market-1].book.Order(c.OrderID)
+				postOnly = o.PostOnly
+			}
+		}
+		from := len(all)
+		out := apply(c)
+		c.Seq = seq
+		if out.Err == nil {
 			accepted++
+		}
+		if !check {
+			continue
+		}
+		failed := out.Err != nil || out.Duplicate
+		if hashed && failed {
+			if hashNoSeq(s) != before {
+				t.Fatalf("command %d %+v -> %+v failed but changed the state", c.Seq, c, out)
+			}
+			st.rejectsHashed++
+		}
+		hashed = hashed && failed
+		if failed {
+			continue
+		}
+		if postOnly && c.OrderID != 0 {
+			st.postOnlyAmended++
+			if traded(all[from:], c.OrderID) != 0 {
+				t.Fatalf("command %d: amended post-only order %d traded: %+v", c.Seq, c.OrderID, all[from:])
+			}
+		}
+		if c.Kind == CmdPlace {
+			checkPlaced(t, s, &c, out.ID, all[from:], &st)
 		}
 	}
 	if accepted < n/3 {
 		t.Fatalf("only %d of %d commands accepted: the stream is too invalid to test much", accepted, n)
 	}
-	return all, s.Hash()
+	return st, all, s.Hash()
+}
+
+// traded returns the quantity order id bought or sold as taker in evs.
+func traded(evs []Event, id uint64) int64 {
+	var q int64
+	for i := range evs {
+		if evs[i].Kind == book.EvTrade && evs[i].OrderID == id {
+			q += evs[i].Qty
+		}
+	}
+	return q
+}
+
+// checkPlaced checks the time-in-force rules of order id, placed by c with
+// events evs: FOK fills whole or not at all, post-only never trades as
+// taker, IOC, FOK and market orders never stay live.
+func checkPlaced(t *testing.T, s *State, c *Command, id uint64, evs []Event, st *streamStats) {
+	t.Helper()
+	o := &c.Order
+	if o.Type == book.StopMarket || o.Type == book.StopLimit {
+		return // they take their time in force when released
+	}
+	q := traded(evs, id)
+	switch {
+	case o.TIF == book.FOK && q == o.Qty:
+		st.fokFilled++
+	case o.TIF == book.FOK && q == 0:
+		st.fokKilled++
+	case o.TIF == book.FOK:
+		t.Fatalf("command %d: FOK order %d of %d filled %d: %+v", c.Seq, id, o.Qty, q, evs)
+	}
+	if o.PostOnly {
+		st.postOnly++
+		if q != 0 {
+			t.Fatalf("command %d: post-only order %d traded %d: %+v", c.Seq, id, q, evs)
+		}
+	}
+	if o.Type == book.Market || o.TIF != book.GTC {
+		switch {
+		case o.Type == book.Market:
+			st.market++
+		case o.TIF == book.IOC && q > 0:
+			st.iocTraded++
+		case o.TIF == book.IOC:
+			st.iocExpired++
+		}
+		if s.markets[c.Market-1].book.Live(id) || s.orders.get(id) != nil {
+			t.Fatalf("command %d: %s %s order %d stays live: %+v", c.Seq, o.Type, o.TIF, id, evs)
+		}
+	}
 }
 
 func TestRandomStreamInvariants(t *testing.T) {
@@ -178,7 +308,15 @@ func TestRandomStreamInvariants(t *testing.T) {
 		n = 20_000
 	}
 	seed := testSeed(t, 1)
-	evs, _ := run(t, seed, n, true)
+	st, evs, _ := runStats(t, seed, n, true)
+	t.Logf("%+v", st)
+	for name, v := range map[string]int{"failures hashed": st.rejectsHashed, "FOK filled": st.fokFilled,
+		"FOK killed": st.fokKilled, "post-only": st.postOnly, "post-only amended": st.postOnlyAmended,
+		"IOC traded": st.iocTraded, "IOC expired": st.iocExpired, "market": st.market} {
+		if v < n/2000 {
+			t.Errorf("%s: only %d of %d commands", name, v, n)
+		}
+	}
 	trades := 0
 	for _, e := range evs {
 		if e.Kind == book.EvTrade {

@@ -417,7 +417,7 @@ func DecodeState(data []byte) (*State, error) {
 	if len(s.accounts) == 0 {
 		return nil, fmt.Errorf("%w: no fee account", ErrCorruptSnapshot)
 	}
-	if err := s.Check(); err != nil {
+	if err := s.check(false); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
 	return s, nil
