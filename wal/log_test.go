@@ -178,7 +178,6 @@ func TestSnapshotsAndTruncation(t *testing.T) {
 	}
 }
 
-
 // A damaged entry at the very end of the log is a torn write: it is
 // discarded, whole. The same damage before the end stops recovery with an
 // error that names the entry. The entries are blocks of five commands.
