@@ -42,24 +42,13 @@ func (w *syncBuf) lines(msg string) []map[string]any {
 	return out
 }
 
-// startLogged is start with the server's log lines going to w.
+// startLogged is start on a fresh directory with the server's log lines
+// going to w.
 func startLogged(t *testing.T, opts Options, w io.Writer) *testServer {
 	t.Helper()
 	lg := zerolog.New(w)
-	opts.DataDir, opts.AdminToken, opts.Logger = t.TempDir(), adminTok, &lg
-	s, err := Open(&opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	go s.Serve(ln)
-	ts := &testServer{t: t, dir: opts.DataDir, s: s, base: "http://" + ln.Addr().String(),
-		c: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}}
-	t.Cleanup(ts.stop)
-	return ts
+	opts.AdminToken, opts.Logger = adminTok, &lg
+	return start(t, t.TempDir(), &opts)
 }
 
 // Every answer carries a request id, the client's if usable, and the

@@ -36,8 +36,10 @@ func start(t *testing.T, dir string, opts *Options) *testServer {
 		o = *opts
 		o.DataDir = dir
 	}
-	nop := zerolog.Nop()
-	o.Logger = &nop
+	if o.Logger == nil {
+		nop := zerolog.Nop()
+		o.Logger = &nop
+	}
 	s, err := Open(&o)
 	if err != nil {
 		t.Fatal(err)
