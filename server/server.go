@@ -501,18 +501,40 @@ func (s *Server) backupTo(dir string) (uint64, error) {
 	if _, err := os.Stat(dir); err == nil {
 		return 0, fmt.Errorf("server: backup: %s already exists", dir)
 	}
-	seq, err := s.saveHistory() // the history as of now
+	var seq uint64
+	// No snapshot is saved (and the log not truncated) until the log is
+	// copied, and the history saved reaches the newest snapshot there is:
+	// so the copy's log always holds a snapshot no newer than its history.
+	err := s.wal.BackupWith(dir, func(newest uint64) error {
+		if err := s.waitHistory(newest); err != nil {
+			return err
+		}
+		var err error
+		if seq, err = s.saveHistory(); err != nil { // the history as of now
+			return err
+		}
+		return s.store.checkpoint(filepath.Join(dir, "server"))
+	})
 	if err != nil {
-		return 0, err
-	}
-	if err := s.store.checkpoint(filepath.Join(dir, "server")); err != nil {
-		return 0, err
-	}
-	if err := s.wal.Backup(dir); err != nil {
 		os.RemoveAll(filepath.Join(dir, "server"))
 		return 0, fmt.Errorf("server: backup: %w", err)
 	}
 	return seq, nil
+}
+
+// waitHistory waits, up to RequestTimeout, until the order history has
+// applied command seq: the engine delivers a command's result to it just
+// after the command is durable, and a snapshot at seq is saved once seq
+// is durable.
+func (s *Server) waitHistory(seq uint64) error {
+	deadline := time.Now().Add(s.opts.RequestTimeout)
+	for s.rm.seq() < seq {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("server: the order history did not reach the newest snapshot %d (at %d)", seq, s.rm.seq())
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return nil
 }
 
 // saveHistory writes the changes to the order history since the last

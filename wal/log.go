@@ -650,11 +650,34 @@ func (l *Log) prune() error {
 // metadata store there first). istd can start from dir as is. Snapshots
 // and truncation wait while a backup runs.
 func (l *Log) Backup(dir string) error {
+	return l.BackupWith(dir, nil)
+}
+
+// BackupWith is Backup that first calls first, if not nil, with the
+// sequence number of the newest snapshot (0: none), while no snapshot can
+// be saved and no log truncated: what first copies of a read model kept
+// beside the log (istd's order history) is then never older than every
+// snapshot the backup holds, as long as it reaches that newest one. An
+// error from first ends the backup.
+func (l *Log) BackupWith(dir string, first func(newestSnapshot uint64) error) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, sub := range []string{"log", "snapshots"} {
 		if _, err := l.fs.Stat(filepath.Join(dir, sub)); err == nil {
 			return fmt.Errorf("wal: backup: %s already exists", filepath.Join(dir, sub))
+		}
+	}
+	if first != nil {
+		seqs, err := l.snapshots()
+		if err != nil {
+			return err
+		}
+		var newest uint64
+		if len(seqs) > 0 {
+			newest = seqs[0]
+		}
+		if err := first(newest); err != nil {
+			return err
 		}
 	}
 	if err := l.fs.MkdirAll(filepath.Join(dir, "snapshots"), 0o755); err != nil {
