@@ -30,9 +30,6 @@ func crashStop(ts *testServer) {
 	})
 }
 
-// logBuf collects a server's log lines.
-type logBuf struct{ strings.Builder }
-
 // A crash after a snapshot that is newer than the order history's last
 // save: the restart replays the log from the older snapshot, which the
 // log still reaches back to, so the history has the orders and fills of
@@ -64,7 +61,7 @@ func TestCrashAfterSnapshotNewerThanHistory(t *testing.T) {
 	ts.must(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"60000","quantity":"0.1"}`)
 	crashStop(ts)
 
-	var logs logBuf
+	var logs syncBuffer
 	lg := zerolog.New(&logs)
 	ts2 := start(t, dir, &Options{AdminToken: adminTok, Logger: &lg})
 	if o := ts2.must(200, "GET", "/v1/orders/"+id(sell), alice, ""); o["status"] != "filled" || o["filled"] != "0.5" {
@@ -111,7 +108,7 @@ func TestBackupHistoryConsistent(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		var logs logBuf
+		var logs syncBuffer
 		lg := zerolog.New(&logs).Level(zerolog.WarnLevel)
 		s2, err := Open(&Options{DataDir: bdir, AdminToken: adminTok, Logger: &lg})
 		if err != nil {
@@ -126,7 +123,7 @@ func TestBackupHistoryConsistent(t *testing.T) {
 		if err != nil || next.Err != nil {
 			t.Fatal(err, next.Err)
 		}
-		if seq > eng || hist != eng || logs.Len() > 0 {
+		if seq > eng || hist != eng || logs.String() != "" {
 			t.Fatalf("backup %d (reported at %d): history at %d, engine at %d, warnings:\n%s", k, seq, hist, eng, logs.String())
 		}
 		if next.ID <= maxID {

@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,30 +15,16 @@ import (
 	"github.com/valyala/fasthttp"
 )
 
-// syncBuf is a log destination the test reads while the server writes.
-type syncBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (w *syncBuf) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-// lines returns the JSON log lines whose message is msg.
-func (w *syncBuf) lines(msg string) []map[string]any {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	var out []map[string]any
-	for _, l := range strings.Split(w.b.String(), "\n") {
+// logLines returns the JSON log lines in out whose message is msg.
+func logLines(out *syncBuffer, msg string) []map[string]any {
+	var lines []map[string]any
+	for _, l := range strings.Split(out.String(), "\n") {
 		var m map[string]any
 		if json.Unmarshal([]byte(l), &m) == nil && m["message"] == msg {
-			out = append(out, m)
+			lines = append(lines, m)
 		}
 	}
-	return out
+	return lines
 }
 
 // startLogged is start on a fresh directory with the server's log lines
@@ -55,7 +40,7 @@ func startLogged(t *testing.T, opts Options, w io.Writer) *testServer {
 // request's log line has it; ids istd makes differ between requests and
 // between two servers.
 func TestRequestID(t *testing.T) {
-	var logs syncBuf
+	var logs syncBuffer
 	ts := startLogged(t, Options{}, &logs)
 	get := func(id string) string {
 		req, _ := http.NewRequest("GET", ts.base+"/healthz", nil)
@@ -87,7 +72,7 @@ func TestRequestID(t *testing.T) {
 		t.Fatalf("two servers made the same id %q", id)
 	}
 	var ids []string
-	for _, l := range logs.lines("request") {
+	for _, l := range logLines(&logs, "request") {
 		ids = append(ids, l["req"].(string))
 	}
 	if strings.Join(ids, " ") != strings.Join([]string{"trace-42:a.b_c", a, b, c}, " ") {
@@ -98,7 +83,7 @@ func TestRequestID(t *testing.T) {
 // A handler that panics gets its request a 500 and an error log line
 // with the panic, and the server goes on.
 func TestHandlerPanicRecovered(t *testing.T) {
-	var logs syncBuf
+	var logs syncBuffer
 	ts := startLogged(t, Options{}, &logs)
 	var ctx fasthttp.RequestCtx
 	ctx.Init(&fasthttp.Request{}, &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, nil)
@@ -111,11 +96,11 @@ func TestHandlerPanicRecovered(t *testing.T) {
 		string(ctx.Response.Header.Peek("X-Request-Id")) != "r-1" {
 		t.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
 	}
-	p := logs.lines("handler panicked")
+	p := logLines(&logs, "handler panicked")
 	if len(p) != 1 || p[0]["panic"] != "boom" || !strings.Contains(p[0]["stack"].(string), "TestHandlerPanicRecovered") {
 		t.Fatalf("panic log: %v", p)
 	}
-	if r := logs.lines("request"); len(r) != 1 || r[0]["level"] != "error" || r[0]["status"] != 500.0 || r[0]["answer"] == nil {
+	if r := logLines(&logs, "request"); len(r) != 1 || r[0]["level"] != "error" || r[0]["status"] != 500.0 || r[0]["answer"] == nil {
 		t.Fatalf("request log: %v", r)
 	}
 	ts.must(200, "GET", "/healthz", "", "")
@@ -123,7 +108,7 @@ func TestHandlerPanicRecovered(t *testing.T) {
 
 // A request fasthttp cannot read is logged and counted like the others.
 func TestBadRequestLoggedAndCounted(t *testing.T) {
-	var logs syncBuf
+	var logs syncBuffer
 	ts := startLogged(t, Options{MaxBodySize: 100, MaxBatchBodySize: 100}, &logs)
 	for _, raw := range []string{
 		"GET /v1/account HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
@@ -146,7 +131,7 @@ func TestBadRequestLoggedAndCounted(t *testing.T) {
 		}
 	}
 	var got []string
-	for _, l := range logs.lines("request") {
+	for _, l := range logLines(&logs, "request") {
 		got = append(got, l["route"].(string)+" "+jsonNum(l["status"]))
 	}
 	if strings.Join(got, ", ") != "malformed 400, too_large 413" {
