@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+)
+
+func TestGapDetector(t *testing.T) {
+	type msg struct {
+		ch  string
+		n   uint64
+		gap bool
+	}
+	for _, tc := range []struct {
+		name string
+		msgs []msg
+	}{
+		{"in order", []msg{{"fills", 1, false}, {"orders", 1, false}, {"orders", 2, false}, {"fills", 2, false}}},
+		{"a message lost", []msg{{"fills", 1, false}, {"fills", 3, true}, {"fills", 4, false}}},
+		{"lost before the first", []msg{{"orders", 2, true}, {"orders", 3, false}}},
+		{"a repeat", []msg{{"orders", 1, false}, {"orders", 1, true}}},
+		{"channels count apart", []msg{{"fills", 1, false}, {"orders", 1, false}, {"fills", 2, false}, {"orders", 3, true}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var g gapDetector
+			for i, m := range tc.msgs {
+				if got := g.next(m.ch, m.n); got != m.gap {
+					t.Errorf("message %d (%s n=%d): gap %v; want %v", i, m.ch, m.n, got, m.gap)
+				}
+			}
+		})
+	}
+}
+
+func TestStreamURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8080":  "ws://127.0.0.1:8080/v1/stream",
+		"http://127.0.0.1:8080/": "ws://127.0.0.1:8080/v1/stream",
+		"https://ist.example":    "wss://ist.example/v1/stream",
+	} {
+		if got := streamURL(in); got != want {
+			t.Errorf("streamURL(%q) = %q; want %q", in, got, want)
+		}
+	}
+}
+
+// fakeStream is a WebSocket server that speaks istd's stream protocol:
+// each connection answers auth (token "good" only) and subscribe, then
+// sends the messages of its turn (one list per connection, in order) and
+// closes.
+type fakeStream struct {
+	conns  atomic.Int32 // connections
+	served atomic.Int32 // connections past the handshake: turns taken
+	turns  [][]string
+}
+
+func (f *fakeStream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	up := websocket.Upgrader{}
+	ws, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return
+	}
+	defer ws.Close()
+	f.conns.Add(1)
+	for range 2 {
+		var op struct {
+			Op    string `json:"op"`
+			Token string `json:"token"`
+		}
+		if ws.ReadJSON(&op) != nil {
+			return
+		}
+		switch {
+		case op.Op == "auth" && op.Token != "good":
+			ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"error","error":{"code":"unauthenticated","message":"missing or invalid token"}}`))
+			return
+		case op.Op == "auth":
+			ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"authenticated","account_id":7}`))
+		default:
+			ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribed","channels":["fills","orders"]}`))
+		}
+	}
+	if turn := int(f.served.Add(1)) - 1; turn < len(f.turns) {
+		for _, m := range f.turns[turn] {
+			ws.WriteMessage(websocket.TextMessage, []byte(m))
+		}
+	}
+	// Wait for the client to go, or for the end of the turn.
+	ws.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	ws.ReadMessage()
+}
+
+func fillMsg(n, trade uint64) string {
+	return fmt.Sprintf(`{"channel":"fills","seq":%d,"n":%d,"data":{"trade_id":%d,"order_id":3,"market":"MM-USDT","side":"sell","price":"100.1","quantity":"1","fee":"0.1","fee_asset":"USDT","liquidity":"maker"}}`, 10+n, n, trade)
+}
+
+func TestStreamEvents(t *testing.T) {
+	f := &fakeStream{turns: [][]string{
+		{
+			fillMsg(1, 1),
+			`{"channel":"orders","seq":11,"n":1,"data":{"id":3,"market":"MM-USDT","side":"sell","price":"100.1","quantity":"1","filled":"1","status":"filled"}}`,
+			fillMsg(3, 2), // fills n=2 was lost
+		},
+		{fillMsg(1, 3)}, // after reconnecting, n starts again
+	}}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	url := streamURL(srv.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	if _, err := dialStream(ctx, url, "bad"); errCode(err) != "unauthenticated" {
+		t.Fatalf("dialing with a bad token: %v; want unauthenticated", err)
+	}
+	ws, err := dialStream(ctx, url, "good")
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := make(chan event)
+	done := make(chan struct{})
+	sctx, stop := context.WithCancel(ctx)
+	go func() {
+		defer close(done)
+		readStream(sctx, ws, url, "good", events)
+	}()
+
+	var got []string
+	for len(got) < 7 {
+		select {
+		case ev := <-events:
+			switch ev.kind {
+			case evFill:
+				got = append(got, fmt.Sprintf("fill %d", ev.fill.TradeID))
+			case evOrder:
+				got = append(got, fmt.Sprintf("order %d %s", ev.order.ID, ev.order.Status))
+			case evGap:
+				got = append(got, "gap")
+			case evReconnect:
+				got = append(got, "reconnect")
+			case evWarn:
+				got = append(got, "warn")
+			}
+		case <-ctx.Done():
+			t.Fatalf("timed out; events so far: %v", got)
+		}
+	}
+	stop()
+	<-done // readStream returns once its context ends
+	want := "fill 1, order 3 filled, gap, fill 2, warn, reconnect, fill 3"
+	if s := strings.Join(got, ", "); s != want {
+		t.Errorf("events\n got %s\nwant %s", s, want)
+	}
+	if n := f.conns.Load(); n != 3 {
+		t.Errorf("%d connections; want 3 (a refused one, the first and the reconnection)", n)
+	}
+}
+
+// The messages the maker decodes are those the server documents.
+func TestStreamMessageDecoding(t *testing.T) {
+	var m streamMsg
+	if err := json.Unmarshal([]byte(fillMsg(5, 9)), &m); err != nil || m.Channel != "fills" || m.N != 5 || m.Seq != 15 {
+		t.Fatalf("%+v, %v", m, err)
+	}
+	var f apiFill
+	if err := json.Unmarshal(m.Data, &f); err != nil || f.TradeID != 9 || f.Price != "100.1" || f.Liquidity != "maker" {
+		t.Fatalf("%+v, %v", f, err)
+	}
+}
