@@ -58,6 +58,12 @@
 // Snapshots are written only once the command they stop at is durable,
 // through a temporary file, fsync, rename and directory fsync.
 //
+// The log never writes over a command: Append takes only the command
+// after the log's last one (LastSeq), so an engine opened on a log
+// without the state that Recover returned (it would number its commands
+// from 1 again) is refused with ErrOutOfSequence before anything is
+// acknowledged. After Close every method returns ErrClosed.
+//
 // Pebble's own write-ahead log holds what has not been flushed to its
 // tables yet. The log uses Pebble's newest format, whose log chunks
 // record how far the file had been synced: at start-up Pebble drops a

@@ -29,13 +29,17 @@ type Options struct {
 	// Pebble's errorfs.
 	FS vfs.FS
 	// MemTableSize is Pebble's memtable size: the log is flushed to a table
-	// each time this much was written. Default 64 MiB.
+	// each time this much was written. Default 64 MiB; Open refuses a size
+	// outside MinMemTableSize..MaxMemTableSize (ErrInvalidOptions).
 	MemTableSize uint64
 	// KeepSnapshots is how many snapshots to keep; log entries older than
 	// the oldest kept snapshot are deleted. Default 2.
 	KeepSnapshots int
-	// Logger receives warnings (a discarded torn tail, a corrupt
-	// snapshot). Default: JSON lines on standard error.
+	// Logger receives warnings and errors (a discarded torn tail, a
+	// corrupt snapshot), at info level where the replay of each of
+	// Pebble's own log files stopped at start-up, and at debug level
+	// Pebble's other messages: its level decides which are written.
+	// Default: warnings and errors only, as JSON lines on standard error.
 	Logger *zerolog.Logger
 	// NoTruncate keeps the whole log even when snapshots cover it (for
 	// audits, and for tests that replay it from the start).
@@ -69,7 +73,13 @@ type Options struct {
 //
 // Append and Commit are called by the engine's journal goroutine;
 // SaveSnapshot by its snapshot goroutine; Backup by anyone. They may run
-// concurrently with each other.
+// concurrently with each other, and with Close: after Close every method
+// returns ErrClosed (LastSeq its last value), and Close waits for the
+// calls that are using the database to return.
+//
+// The log knows the sequence number of its last command (LastSeq), and
+// Append accepts only the one that follows it: an engine started on a
+// log must start from the state that Recover returned (see Append).
 type Log struct {
 	dir  string
 	fs   vfs.FS
@@ -85,6 +95,16 @@ type Log struct {
 	unreadable []uint64 // snapshots the last Recover skipped
 
 	failed atomic.Bool // a commit failed: the database must be reopened
+
+	// last is the sequence number of the last command in the log,
+	// appended ones included (see LastSeq).
+	last atomic.Uint64
+
+	// closed is set by Close; users counts the calls using the database
+	// (enter, exit), which Close waits for. closeMu serializes Closes.
+	closed  atomic.Bool
+	users   atomic.Int64
+	closeMu sync.Mutex
 }
 
 // ErrFailed: an earlier commit failed; reopen the log to recover.
@@ -96,7 +116,28 @@ var ErrNoSnapshot = errors.New("wal: log truncated and no valid snapshot covers 
 // ErrGap: a sequence number is missing from the log.
 var ErrGap = errors.New("wal: gap in the log")
 
-// Open opens (or creates) the data directory dir.
+// ErrOutOfSequence: Append was given a command that does not follow the
+// log's last one. Appending it would leave a gap or write over commands
+// already acknowledged; most often the engine was opened without the
+// state that Log.Recover returned.
+var ErrOutOfSequence = errors.New("wal: command out of sequence")
+
+// ErrClosed: the log was closed.
+var ErrClosed = errors.New("wal: closed")
+
+// ErrInvalidOptions: Open was given options it cannot use; the error
+// says which.
+var ErrInvalidOptions = errors.New("wal: invalid options")
+
+// The range of Options.MemTableSize. Pebble refuses (or panics on) sizes
+// outside a wider range; these are the ones the log is tested with.
+const (
+	MinMemTableSize = 64 << 10
+	MaxMemTableSize = 1 << 30
+)
+
+// Open opens (or creates) the data directory dir. It returns an error
+// wrapping ErrInvalidOptions for options it cannot use.
 func Open(dir string, opts *Options) (*Log, error) {
 	var o Options
 	if opts != nil {
@@ -111,11 +152,15 @@ func Open(dir string, opts *Options) (*Log, error) {
 	if o.MemTableSize == 0 {
 		o.MemTableSize = 64 << 20
 	}
+	if o.MemTableSize < MinMemTableSize || o.MemTableSize > MaxMemTableSize {
+		return nil, fmt.Errorf("%w: MemTableSize %d is outside %d..%d", ErrInvalidOptions,
+			o.MemTableSize, MinMemTableSize, MaxMemTableSize)
+	}
 	l := &Log{dir: dir, fs: o.FS, opts: o}
 	if o.Logger != nil {
 		l.log = *o.Logger
 	} else {
-		l.log = zerolog.New(os.Stderr).With().Timestamp().Str("component", "wal").Logger()
+		l.log = zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Str("component", "wal").Logger()
 	}
 	if err := o.FS.MkdirAll(l.snapDir(), 0o755); err != nil {
 		return nil, fmt.Errorf("wal: %w", err)
@@ -125,9 +170,70 @@ func Open(dir string, opts *Options) (*Log, error) {
 		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
 	l.db = db
+	last, err := l.lastOnDisk()
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
+	}
+	l.last.Store(last)
 	l.batch = db.NewBatch()
 	return l, nil
 }
+
+// lastOnDisk returns the sequence number of the last command the log
+// holds: its last entry's, or the newest snapshot's or the truncation
+// mark's if they reach further (a log truncated up to its snapshot may
+// have no entry left). 0: an empty log.
+func (l *Log) lastOnDisk() (uint64, error) {
+	last, err := l.truncatedTo()
+	if err != nil {
+		return 0, err
+	}
+	seqs, err := l.snapshots()
+	if err != nil {
+		return 0, err
+	}
+	if len(seqs) > 0 {
+		last = max(last, seqs[0])
+	}
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{keyPrefix}, UpperBound: []byte{keyPrefix + 1}})
+	if err != nil {
+		return 0, fmt.Errorf("wal: %w", err)
+	}
+	if it.Last() {
+		if seq, ok := keySeq(it.Key()); ok {
+			last = max(last, seq)
+		}
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return 0, fmt.Errorf("wal: %w", err)
+	}
+	return last, it.Close()
+}
+
+// LastSeq returns the sequence number of the last command in the log, 0
+// for an empty log: that of its last entry, or of its newest snapshot if
+// that is further (a log truncated up to its snapshot may have no entry
+// left), or that of the last command appended since. After Recover it is
+// the recovered state's Seq: an engine opened with that state appends
+// LastSeq()+1 next, and Append refuses any other. It is safe for
+// concurrent use, and after Close returns the last value.
+func (l *Log) LastSeq() uint64 { return l.last.Load() }
+
+// enter is called by a method that uses the database: it returns
+// ErrClosed once Close has started, and otherwise makes Close wait until
+// the matching exit.
+func (l *Log) enter() error {
+	l.users.Add(1)
+	if l.closed.Load() {
+		l.users.Add(-1)
+		return ErrClosed
+	}
+	return nil
+}
+
+func (l *Log) exit() { l.users.Add(-1) }
 
 // logOptions are the Pebble options of the log. The defaults are kept on
 // purpose: with larger L0 thresholds, flushed tables that a snapshot's
@@ -150,8 +256,21 @@ func describeKey(key []byte) (string, bool) {
 
 func (l *Log) snapDir() string { return filepath.Join(l.dir, "snapshots") }
 
-// Close closes the database. The engine must be closed first.
+// Close closes the database. The engine must be closed first: commands
+// appended and not committed are dropped. Close waits for the calls in
+// progress that use the database (a Recover, a Backup, a SaveSnapshot) to
+// return, so it must not be called from Options.OnReplay or from
+// BackupWith's first; every later call returns ErrClosed. Closing a closed
+// log returns nil.
 func (l *Log) Close() error {
+	l.closeMu.Lock()
+	defer l.closeMu.Unlock()
+	if l.closed.Swap(true) {
+		return nil
+	}
+	for l.users.Load() != 0 {
+		time.Sleep(100 * time.Microsecond)
+	}
 	if l.batch != nil {
 		l.batch.Close()
 		l.batch = nil
@@ -160,17 +279,41 @@ func (l *Log) Close() error {
 }
 
 // Append implements engine.Journal: it adds cmd to the current block,
-// which the next Commit or CommitAsync writes. A command that does not
-// follow the block's last one (or a block past maxBlockBytes) starts a
-// new block in the same batch.
+// which the next Commit or CommitAsync writes (a block past
+// maxBlockBytes goes into the batch and a new one starts).
+//
+// cmd.Seq must be LastSeq()+1; only an empty log (LastSeq 0) takes any
+// first sequence number, for an engine started from a state built
+// elsewhere. Any other command is refused with an error wrapping
+// ErrOutOfSequence and nothing is appended: it would write over
+// acknowledged commands or leave a gap. An engine opened on a log that
+// holds commands must be given the state that Recover returned
+// (engine.Options.State).
 func (l *Log) Append(cmd *engine.Command) error {
+	if l.closed.Load() {
+		return ErrClosed
+	}
+	if last := l.last.Load(); cmd.Seq != last+1 && (last != 0 || cmd.Seq == 0) {
+		return fmt.Errorf("%w: command %d does not follow the log's last command %d "+
+			"(recover the state with Log.Recover and pass it as engine.Options.State)", ErrOutOfSequence, cmd.Seq, last)
+	}
 	if !l.blk.follows(cmd) {
-		if err := l.endBlock(); err != nil {
+		if err := l.endBlockGuarded(); err != nil {
 			return err
 		}
 	}
 	l.blk.add(cmd)
+	l.last.Store(cmd.Seq)
 	return nil
+}
+
+// endBlockGuarded is endBlock for a caller that has not entered.
+func (l *Log) endBlockGuarded() error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.exit()
+	return l.endBlock()
 }
 
 // endBlock adds the current block, if any, to the batch.
@@ -194,6 +337,10 @@ func (l *Log) endBlock() error {
 // acknowledging and reports it; the database must then be closed and the
 // process restarted, which recovers everything that was acknowledged.
 func (l *Log) Commit() error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.exit()
 	if err := l.endBlock(); err != nil {
 		return err
 	}
@@ -216,6 +363,10 @@ func (l *Log) Commit() error {
 // the ones ahead of it. (This uses Pebble's ApplyNoSyncWait, the API
 // CockroachDB pipelines its Raft log writes with.)
 func (l *Log) CommitAsync() (wait func() error, err error) {
+	if err := l.enter(); err != nil {
+		return nil, err
+	}
+	defer l.exit()
 	if err := l.endBlock(); err != nil {
 		return nil, err
 	}
@@ -231,6 +382,10 @@ func (l *Log) CommitAsync() (wait func() error, err error) {
 		return nil, err
 	}
 	return func() error {
+		if err := l.enter(); err != nil {
+			return err
+		}
+		defer l.exit()
 		err := l.guard(b.SyncWait)
 		b.Close()
 		return err
@@ -342,9 +497,14 @@ type RecoveryStats struct {
 // is deleted with a warning; a damaged entry or a gap before the end
 // stops recovery with an error naming its sequence number. A log
 // truncated past the newest readable snapshot (or past the empty state,
-// when none is readable) stops it with ErrNoSnapshot.
+// when none is readable) stops it with ErrNoSnapshot. Call it before the
+// first Append: LastSeq is then the returned state's Seq.
 func (l *Log) Recover() (*engine.State, RecoveryStats, error) {
 	var st RecoveryStats
+	if err := l.enter(); err != nil {
+		return nil, st, err
+	}
+	defer l.exit()
 	t0 := time.Now()
 	state, err := l.loadSnapshot(&st)
 	if err != nil {
@@ -419,6 +579,11 @@ func (l *Log) Recover() (*engine.State, RecoveryStats, error) {
 	st.LastSeq = state.Seq()
 	st.ReplayTime = time.Since(t1)
 	l.setAsideUnreadable()
+	last, err := l.lastOnDisk()
+	if err != nil {
+		return nil, st, err
+	}
+	l.last.Store(max(last, state.Seq()))
 	return state, st, nil
 }
 
@@ -567,7 +732,14 @@ func (l *Log) readFile(path string) ([]byte, error) {
 // a temporary file, syncs it, renames it into place and syncs the
 // directory; then it keeps only the newest KeepSnapshots snapshots and
 // deletes the log records that the oldest kept one covers.
+//
+// A snapshot past LastSeq (a state built elsewhere, saved into a new
+// log) moves LastSeq up to it.
 func (l *Log) SaveSnapshot(seq uint64, data []byte) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.exit()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	path := l.snapPath(seq)
@@ -592,6 +764,12 @@ func (l *Log) SaveSnapshot(seq uint64, data []byte) error {
 	if err != nil {
 		_ = l.fs.Remove(tmp)
 		return fmt.Errorf("wal: snapshot %d: %w", seq, err)
+	}
+	for {
+		last := l.last.Load()
+		if seq <= last || l.last.CompareAndSwap(last, seq) {
+			break
+		}
 	}
 	return l.prune()
 }
@@ -658,8 +836,13 @@ func (l *Log) Backup(dir string) error {
 // be saved and no log truncated: what first copies of a read model kept
 // beside the log (istd's order history) is then never older than every
 // snapshot the backup holds, as long as it reaches that newest one. An
-// error from first ends the backup.
+// error from first ends the backup. first must not call Close, SaveSnapshot
+// or Backup.
 func (l *Log) BackupWith(dir string, first func(newestSnapshot uint64) error) error {
+	if err := l.enter(); err != nil {
+		return err
+	}
+	defer l.exit()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	for _, sub := range []string{"log", "snapshots"} {
@@ -715,6 +898,10 @@ type Stats struct {
 // Stats reads the log's bounds and snapshots.
 func (l *Log) Stats() (Stats, error) {
 	var s Stats
+	if err := l.enter(); err != nil {
+		return s, err
+	}
+	defer l.exit()
 	first, ok, err := l.firstSeq()
 	if err != nil {
 		return s, err
@@ -755,6 +942,10 @@ type SyncBucket struct {
 // counts a sync just after waking the commits that waited for it, so the
 // latest one may be missing for a moment after its commit returned.
 func (l *Log) SyncStats() (SyncStats, error) {
+	if err := l.enter(); err != nil {
+		return SyncStats{}, err
+	}
+	defer l.exit()
 	var m dto.Metric
 	if err := l.db.Metrics().LogWriter.FsyncLatency.Write(&m); err != nil {
 		return SyncStats{}, fmt.Errorf("wal: %w", err)
