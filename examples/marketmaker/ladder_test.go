@@ -94,7 +94,7 @@ func TestLadder(t *testing.T) {
 // The ladder's invariants, on random markets, shapes and inputs.
 func TestLadderInvariants(t *testing.T) {
 	r := rand.New(rand.NewPCG(testSeed(t), 0))
-	for i := range 20_000 {
+	for i := range 5000 {
 		m := &market{symbol: "X-Y", tick: []int64{1, 100, 1_000_000, fixedOne}[r.IntN(4)],
 			lot: []int64{1, 100_000, fixedOne}[r.IntN(3)], maxPrice: 1 + r.Int64N(1e9), maxQty: 1 + r.Int64N(1e9)}
 		m.minNotional = r.Int64N(10 * fixedOne)

@@ -1,16 +1,21 @@
 // Command marketmaker is a market maker for a running istd, over its
 // public HTTP API and WebSocket stream only. It keeps a ladder of
 // post-only limit orders on both sides of a market around a reference
-// price (the middle of the others' best bid and ask, or --mid while the
-// book has none), leans the ladder against its inventory (holding base
-// lowers both sides), stops buying or selling at --max-inventory, and
-// re-quotes as its orders fill. On exit (SIGINT, SIGTERM or --duration)
-// it cancels all its orders in the market and prints a summary: orders
-// placed, fills, inventory and realised PnL.
+// price (the middle of the best bid and ask of the others' orders, or
+// --mid while they have no bid and ask), leans the ladder against its
+// inventory (holding base lowers both sides), stops buying or selling at
+// --max-inventory, and re-quotes as its orders fill. On exit (SIGINT,
+// SIGTERM or --duration) it cancels all its orders in the market and
+// prints a summary: orders placed, fills, inventory and realised PnL.
 //
 //	go run ./cmd/istd --admin-token secret &
 //	go run ./examples/marketmaker --admin-token secret --duration 1m
 //	go run ./examples/marketmaker --token USER-TOKEN --market BTC-USDT --mid 65000 --size 0.01
+//
+// It prints a line per fill and the summary:
+//
+//	fill: sell 1 MM-USDT @ 100.1, fee 0.1001 USDT (maker, order 1, trade 1); inventory -1 MM, realised PnL -0.1001 USDT
+//	summary: orders placed 7, amended 5, cancelled 6; fills 1, volume 1 MM; inventory -1 MM; realised PnL -0.1001 USDT (fees 0.1001 USDT)
 //
 // With only the admin token (or IST_ADMIN_TOKEN) it sets itself up: it
 // creates the market if missing (tick 0.01, lot 0.001, min notional 1)
