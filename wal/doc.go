@@ -44,7 +44,7 @@
 // damaged record is reported with its command's sequence number. Logs of
 // earlier releases (blocks of fixed-layout bodies, version 3; blocks with
 // one CRC, version 2; before them a record per key, version 1, see
-// AppendRecord) are read as they are, and new blocks follow them.
+// record.go) are read as they are, and new blocks follow them.
 // Truncation deletes whole blocks, so the log may start a little before
 // the oldest snapshot; recovery skips what the snapshot covers.
 //

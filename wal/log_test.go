@@ -251,7 +251,7 @@ func TestRecordsThenBlocks(t *testing.T) {
 	for i := range old {
 		c := cmds[i]
 		c.Seq, c.Time = uint64(i+1), int64(i+1)
-		if err := db.Set(commandKey(nil, c.Seq), AppendRecord(nil, &c), pebble.Sync); err != nil {
+		if err := db.Set(commandKey(nil, c.Seq), appendRecord(nil, &c), pebble.Sync); err != nil {
 			t.Fatal(err)
 		}
 		_, evs = want.Apply(&c, evs[:0])

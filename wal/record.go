@@ -106,11 +106,11 @@ func keySeq(key []byte) (uint64, bool) {
 	return binary.BigEndian.Uint64(key[1:]), true
 }
 
-// AppendRecord appends the encoded value of cmd (whose Seq must be set)
+// appendRecord appends the encoded value of cmd (whose Seq must be set)
 // as a single record (version 1) to dst. The log writes blocks; records
-// are what logs written before held, and what its tests and benchmarks
-// use as a command's encoding.
-func AppendRecord(dst []byte, cmd *engine.Command) []byte {
+// are what logs written before held, and what its tests write to build
+// such logs.
+func appendRecord(dst []byte, cmd *engine.Command) []byte {
 	start := len(dst)
 	b := appendBody(append(dst, recordVersion), cmd)
 	return binary.LittleEndian.AppendUint32(b, recordCRC(cmd.Seq, b[start:]))
@@ -222,10 +222,10 @@ func hasCopySpec(k engine.CommandKind) bool {
 }
 
 // bodySize returns the size of a command body of kind k.
-func bodySize(k engine.CommandKind) int { return RecordSize(k) - 5 }
+func bodySize(k engine.CommandKind) int { return recordSize(k) - 5 }
 
-// RecordSize returns the encoded size of a record of kind k.
-func RecordSize(k engine.CommandKind) int {
+// recordSize returns the encoded size of a record of kind k.
+func recordSize(k engine.CommandKind) int {
 	n := fixedSize + 4
 	if k == engine.CmdCreateMarket {
 		n += specSize
@@ -236,10 +236,10 @@ func RecordSize(k engine.CommandKind) int {
 	return n
 }
 
-// DecodeRecord decodes the record (version 1) stored under sequence
+// decodeRecord decodes the record (version 1) stored under sequence
 // number seq. It returns an error wrapping ErrCorrupt for any damage; it
 // never panics.
-func DecodeRecord(seq uint64, v []byte) (engine.Command, error) {
+func decodeRecord(seq uint64, v []byte) (engine.Command, error) {
 	var cmd engine.Command
 	if len(v) < fixedSize+4 {
 		return cmd, fmt.Errorf("%w: seq %d: %d bytes", ErrCorrupt, seq, len(v))
@@ -343,8 +343,12 @@ func uvarintLen(v uint64) int {
 
 // BlockRecords returns the records that the log writes for cmds,
 // consecutive commands of one block (Seq and Time set): each command's
-// record as it appears in the block, without the block's header. They
-// are for benchmarks that write the log's own record bytes.
+// record as it appears in the block, without the block's header.
+//
+// BlockRecords and DecodeBlockRecords are for benchmarks and tools (the
+// bench package writes the log's own record bytes straight to Pebble);
+// the format may change from one release to the next. Programs that
+// store commands use a Log.
 func BlockRecords(cmds []engine.Command) [][]byte {
 	out := make([][]byte, len(cmds))
 	prev := int64(0)
@@ -376,7 +380,7 @@ func (b *block) finish() (key, value []byte) {
 func decodeEntry(key uint64, v []byte, dst []engine.Command) ([]engine.Command, error) {
 	switch {
 	case len(v) > 0 && v[0] == recordVersion:
-		c, err := DecodeRecord(key, v)
+		c, err := decodeRecord(key, v)
 		if err != nil {
 			return dst, err
 		}
@@ -396,7 +400,8 @@ func decodeEntry(key uint64, v []byte, dst []engine.Command) ([]engine.Command, 
 
 // DecodeBlockRecords decodes records that BlockRecords returned for
 // consecutive commands from sequence number first, with every check that
-// reading the log makes. Damage gives an error wrapping ErrCorrupt.
+// reading the log makes. Damage gives an error wrapping ErrCorrupt. For
+// benchmarks and tools; the format may change (see BlockRecords).
 func DecodeBlockRecords(first uint64, recs [][]byte) ([]engine.Command, error) {
 	if len(recs) == 0 {
 		return nil, nil
@@ -548,7 +553,7 @@ func blockBoundsV2(key uint64, v []byte) (first uint64, n uint32, err error) {
 func entryFirst(key uint64, v []byte) (uint64, error) {
 	switch {
 	case len(v) > 0 && v[0] == recordVersion:
-		_, err := DecodeRecord(key, v)
+		_, err := decodeRecord(key, v)
 		return key, err
 	case len(v) > 0 && v[0] == blockVersionV2:
 		first, _, err := blockBoundsV2(key, v)

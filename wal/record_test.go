@@ -38,11 +38,11 @@ func sampleCommands() []engine.Command {
 
 func TestRecordRoundTrip(t *testing.T) {
 	for _, c := range sampleCommands() {
-		v := AppendRecord(nil, &c)
-		if len(v) != RecordSize(c.Kind) {
-			t.Fatalf("%v: %d bytes, RecordSize says %d", c.Kind, len(v), RecordSize(c.Kind))
+		v := appendRecord(nil, &c)
+		if len(v) != recordSize(c.Kind) {
+			t.Fatalf("%v: %d bytes, recordSize says %d", c.Kind, len(v), recordSize(c.Kind))
 		}
-		got, err := DecodeRecord(c.Seq, v)
+		got, err := decodeRecord(c.Seq, v)
 		if err != nil {
 			t.Fatalf("%v: %v", c.Kind, err)
 		}
@@ -53,16 +53,16 @@ func TestRecordRoundTrip(t *testing.T) {
 		for i := range v {
 			bad := bytes.Clone(v)
 			bad[i] ^= 1
-			if _, err := DecodeRecord(c.Seq, bad); !errors.Is(err, ErrCorrupt) {
+			if _, err := decodeRecord(c.Seq, bad); !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("%v: flipped byte %d accepted", c.Kind, i)
 			}
 		}
 		for n := range len(v) {
-			if _, err := DecodeRecord(c.Seq, v[:n]); !errors.Is(err, ErrCorrupt) {
+			if _, err := decodeRecord(c.Seq, v[:n]); !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("%v: truncation to %d accepted", c.Kind, n)
 			}
 		}
-		if _, err := DecodeRecord(c.Seq+1, v); !errors.Is(err, ErrCorrupt) {
+		if _, err := decodeRecord(c.Seq+1, v); !errors.Is(err, ErrCorrupt) {
 			t.Fatalf("%v: record accepted under another sequence number", c.Kind)
 		}
 	}
@@ -73,21 +73,21 @@ func TestRecordRoundTrip(t *testing.T) {
 // checksum appended, so that the fuzzer gets past the CRC.
 func FuzzDecodeRecord(f *testing.F) {
 	for _, c := range sampleCommands() {
-		v := AppendRecord(nil, &c)
+		v := appendRecord(nil, &c)
 		f.Add(c.Seq, v[:len(v)-4])
 	}
 	f.Add(uint64(1), []byte{1, 2, 3})
 	f.Fuzz(func(t *testing.T, seq uint64, body []byte) {
 		withCRC := binary.LittleEndian.AppendUint32(bytes.Clone(body), recordCRC(seq, body))
 		for _, v := range [][]byte{body, withCRC} {
-			c, err := DecodeRecord(seq, v)
+			c, err := decodeRecord(seq, v)
 			if err != nil {
 				if !errors.Is(err, ErrCorrupt) {
 					t.Fatalf("error without ErrCorrupt: %v", err)
 				}
 				continue
 			}
-			if !bytes.Equal(AppendRecord(nil, &c), v) {
+			if !bytes.Equal(appendRecord(nil, &c), v) {
 				t.Fatalf("accepted record re-encodes differently")
 			}
 		}
@@ -153,7 +153,7 @@ func TestBlockRoundTrip(t *testing.T) {
 	}
 	checkDamageRefused(t, key, v, 41)
 	// A record of an older log decodes as an entry too.
-	rec := AppendRecord(nil, &cmds[0])
+	rec := appendRecord(nil, &cmds[0])
 	if got, err := decodeEntry(cmds[0].Seq, rec, nil); err != nil || len(got) != 1 || got[0] != cmds[0] {
 		t.Fatalf("record as an entry: %v, %+v", err, got)
 	}
