@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -78,7 +79,8 @@ type Options struct {
 	// snapshot is saved (err nil) or failed to be, with its sequence
 	// number and how long the matcher paused to encode it; a failure is
 	// otherwise reported only to a waiting Snapshot call. It must not
-	// block: the next snapshot waits for it.
+	// block: the next snapshot waits for it; nor call Close or Snapshot
+	// (see Callbacks on Engine).
 	OnSnapshot func(seq uint64, pause time.Duration, err error)
 }
 
@@ -156,8 +158,25 @@ type afterBatch struct {
 // delivers results and publishes read views, in sequence order, once both
 // are done.
 //
-// Submit, Do, Subscribe, the view getters and Close are safe for
-// concurrent use.
+// An Engine must be created with Open; the zero Engine is not usable (its
+// methods panic). Submit, Do, Subscribe, the view getters and Close are
+// safe for concurrent use.
+//
+// # Callbacks
+//
+// Submit's done functions, subscribers (Subscribe), Options.OnSnapshot
+// and the Journal and SnapshotStore methods run on the engine's own
+// goroutines, one at a time: they must not block, since the pipeline
+// waits for them. Nor may they wait for the engine, which would be
+// waiting for them:
+//
+//   - Close returns ErrCloseFromCallback and does nothing;
+//   - Do, Snapshot and WaitViews wait for results and views that only the
+//     calling goroutine delivers: until their context ends (for ever with
+//     context.Background());
+//   - Submit is safe with Options.FailFast (ErrFull when the ring is
+//     full); without it, it waits for room in a full ring that only the
+//     calling goroutine frees, until its context ends.
 type Engine struct {
 	opts  Options
 	ring  *ring.Ring[slot]
@@ -183,10 +202,15 @@ type Engine struct {
 	leaderViews  viewMap[uint64, LeaderView]   // by leader account id
 	dir          atomic.Pointer[Directory]
 
-	failed  atomic.Pointer[error]
-	closing atomic.Bool
-	wg      sync.WaitGroup
-	futures sync.Pool
+	failed    atomic.Pointer[error]
+	closing   atomic.Bool // Close has begun
+	closeOnce sync.Once   // the shutdown, which every Close waits for
+	wg        sync.WaitGroup
+	futures   sync.Pool
+	// callers holds the ids of the goroutines that run callers' code
+	// (output, deliverer, snapshotter), each stored by the goroutine
+	// itself as it starts, for Close to refuse to wait for itself.
+	callers [3]atomic.Uint64
 
 	snaps     chan snapshotJob
 	snapDone  sync.WaitGroup
@@ -283,7 +307,8 @@ func Open(opts *Options) (*Engine, error) {
 // Submit enqueues cmd (copied; Seq and Time are set by the engine) and
 // returns at once. done, if not nil, is called with the result on the
 // engine's output goroutine once the command is durable; it must not block
-// and must not keep the Result. Submit waits for room while the ingress
+// or wait for the engine (see Callbacks on Engine: no Close, Do or
+// Snapshot) and must not keep the Result. Submit waits for room while the ingress
 // ring is full, up to ctx, unless Options.FailFast is set (then ErrFull).
 func (e *Engine) Submit(ctx context.Context, cmd *Command, done func(*Result)) error {
 	return e.submit(ctx, cmd, done, nil)
@@ -353,7 +378,9 @@ func (e *Engine) Do(ctx context.Context, cmd *Command, dst []Event) (Result, err
 
 // Subscribe calls fn with every result, in sequence order, on the engine's
 // output goroutine, from the next batch on. fn must not block: a slow
-// subscriber slows every client. The returned function unsubscribes.
+// subscriber slows every client; nor may it wait for the engine (see
+// Callbacks on Engine: no Close, Do or Snapshot). fn must not keep the
+// Result. The returned function unsubscribes.
 func (e *Engine) Subscribe(fn func(*Result)) (unsubscribe func()) {
 	s := &subscriber{fn: fn}
 	e.subMu.Lock()
@@ -436,13 +463,28 @@ func (e *Engine) err() error {
 }
 
 // Close stops accepting commands, lets the ones already submitted finish
-// (results delivered), and stops the engine's goroutines. It returns the
-// journal error, if one stopped the engine.
+// (results delivered), waits for a snapshot being saved, and stops the
+// engine's goroutines: once it returns, the engine calls none of the
+// caller's code (Journal, SnapshotStore, callbacks) any more, so they may
+// be closed. It returns the journal error, if one stopped the engine (see
+// ErrJournal).
+//
+// Close may be called any number of times, from any goroutines: each call
+// waits until the engine has stopped and returns the same error. Called
+// from the engine's own goroutines (a Submit callback, a subscriber,
+// OnSnapshot, a SnapshotStore or Journal method), which Close would have
+// to wait for, it returns ErrCloseFromCallback at once and does nothing.
 func (e *Engine) Close() error {
-	if e.closing.Swap(true) {
-		e.wg.Wait()
-		return e.err()
+	if e.onOwnGoroutine() {
+		return ErrCloseFromCallback
 	}
+	e.closeOnce.Do(e.shutdown)
+	return e.err()
+}
+
+// shutdown stops the engine; Close runs it once.
+func (e *Engine) shutdown() {
+	e.closing.Store(true)
 	close(e.stop)
 	e.ring.Close()
 	e.wg.Wait()
@@ -451,7 +493,43 @@ func (e *Engine) Close() error {
 		close(e.snaps)
 		e.snapDone.Wait()
 	}
-	return e.err()
+}
+
+// Indexes of Engine.callers.
+const (
+	callerOutput = iota
+	callerDeliverer
+	callerSnapshotter
+)
+
+// onOwnGoroutine reports whether the caller runs on one of the engine's
+// goroutines that call callers' code.
+func (e *Engine) onOwnGoroutine() bool {
+	id := goid()
+	for i := range e.callers {
+		if e.callers[i].Load() == id {
+			return true
+		}
+	}
+	return false
+}
+
+// goid returns the id of the calling goroutine, read from the first line
+// of its stack trace ("goroutine 18 [running]:"), as golang.org/x/net/http2
+// does to check its locking (gotrack.go). It takes about a microsecond:
+// for Close, never for the hot path. Ids are never 0.
+func goid() uint64 {
+	var buf [64]byte
+	b := buf[:runtime.Stack(buf[:], false)]
+	b = bytes.TrimPrefix(b, []byte("goroutine "))
+	var id uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			break
+		}
+		id = id*10 + uint64(c-'0')
+	}
+	return id
 }
 
 // State returns the engine's state after Close (nil before): for tests and
@@ -554,6 +632,7 @@ func (e *Engine) matcher() {
 // results and publishes the views, and frees the slots.
 func (e *Engine) output() {
 	defer e.wg.Done()
+	e.callers[callerOutput].Store(goid())
 	pj, pipelined := e.opts.Journal.(PipelinedJournal)
 	var pending chan pendingBatch
 	var inFlight chan struct{} // a token per batch waiting for its sync
@@ -615,6 +694,7 @@ type pendingBatch struct {
 // its place among the syncs in flight, then delivers it.
 func (e *Engine) deliverer(pending <-chan pendingBatch, inFlight <-chan struct{}) {
 	defer e.wg.Done()
+	e.callers[callerDeliverer].Store(goid())
 	res := new(Result)
 	for p := range pending {
 		if p.wait != nil {
@@ -703,15 +783,24 @@ func (e *Engine) deliver(next, hi int64, res *Result) {
 // ticker submits a CmdTick when the matcher went idle owing views, so
 // that they are published within about ViewInterval. It sleeps on a
 // channel while there is nothing owed: an idle engine costs nothing.
+// Close interrupts its wait.
 func (e *Engine) ticker() {
 	defer e.wg.Done()
+	t := time.NewTimer(e.opts.ViewInterval)
+	t.Stop()
 	for {
 		select {
 		case <-e.stop:
 			return
 		case <-e.owed:
 		}
-		time.Sleep(e.opts.ViewInterval)
+		t.Reset(e.opts.ViewInterval)
+		select {
+		case <-e.stop:
+			t.Stop()
+			return
+		case <-t.C:
+		}
 		if seq, sl, err := e.ring.TryClaim(); err == nil {
 			sl.cmd, sl.done, sl.fut = Command{Kind: CmdTick}, nil, nil
 			e.ring.Publish(seq)
@@ -726,6 +815,7 @@ func (e *Engine) ticker() {
 // nor page-faults while it encodes, unless the state grew faster.
 func (e *Engine) snapshotter(hint int) {
 	defer e.snapDone.Done()
+	e.callers[callerSnapshotter].Store(goid())
 	e.snapBuf = snapshotMemory(nil, hint)
 	e.snapBusy.Store(false)
 	for job := range e.snaps {

@@ -32,4 +32,8 @@ var (
 	ErrClosed             = errors.New("engine: closed")
 	ErrFull               = errors.New("engine: ingress queue full")
 	ErrJournal            = errors.New("engine: journal failed; no further commands are acknowledged")
+	// ErrCloseFromCallback: Engine.Close was called from one of the
+	// engine's goroutines (a callback), which it would have to wait for;
+	// it did nothing.
+	ErrCloseFromCallback = errors.New("engine: Close called from a callback on the engine's goroutine")
 )
