@@ -12,8 +12,9 @@ import (
 // accounts (the fee account included) equals deposits minus withdrawals;
 // no balance is negative; each account's locked balance equals what its
 // live orders reserve; every live order is in its book and every resting
-// order has a reservation; and every book passes its own Check. It walks
-// the whole state: use it in tests.
+// order has a reservation; every book passes its own Check; and the
+// transfer refs are consistent (checkTransferRefs). It walks the whole
+// state: use it in tests.
 //
 // Each live order reserves what it can still be charged, as reserve,
 // trade and amend keep it (checkReserve): exactly where the engine is
@@ -69,6 +70,9 @@ func (s *State) check(exact bool) error {
 		}
 	}
 	if err := s.checkClientIDs(); err != nil {
+		return err
+	}
+	if err := s.checkTransferRefs(); err != nil {
 		return err
 	}
 	for i := range sum {
@@ -245,6 +249,57 @@ func (s *State) checkCarries(r *relation) error {
 		if rec == nil || rec.account != r.leader || rec.relation != 0 || !rec.copied {
 			return fmt.Errorf("engine: relation %d keeps a remainder of order %d, not a live copied order of its leader %d", r.id, c.order, r.leader)
 		}
+	}
+	return nil
+}
+
+// checkTransferRefs verifies the deposit and withdrawal refs: each deposit
+// ref is set, once, of a user account, a valid asset and a positive
+// amount, and its index finds it; each account's window of withdrawal
+// refs (only user accounts have one) holds at most WithdrawalRefWindow
+// refs, set and distinct, as a ring that has wrapped only if full; and
+// the index of withdrawal refs holds exactly the windows' refs, each with
+// a valid asset and a positive amount. It walks the refs in the order the
+// state keeps them, never in map order.
+func (s *State) checkTransferRefs() error {
+	if len(s.depositIndex) != len(s.deposits) {
+		return fmt.Errorf("engine: %d deposit refs, %d indexed", len(s.deposits), len(s.depositIndex))
+	}
+	for i := range s.deposits {
+		d := &s.deposits[i]
+		if j, ok := s.depositIndex[d.ref]; !ok || j != i {
+			return fmt.Errorf("engine: deposit ref %q (%d) indexed as %d, %v", d.ref.String(), i, j, ok)
+		}
+		if d.ref.IsZero() || !s.userAccount(d.account) || !s.validAsset(d.asset) || d.amount <= 0 {
+			return fmt.Errorf("engine: deposit ref %q: account %d asset %d amount %d", d.ref.String(), d.account, d.asset, d.amount)
+		}
+	}
+	n := 0
+	for id := range s.accounts {
+		w := &s.accounts[id].withdrawals
+		if w.len() == 0 && w.head == 0 {
+			continue
+		}
+		if !s.userAccount(uint64(id)) || w.len() > WithdrawalRefWindow || w.head < 0 || w.head >= max(w.len(), 1) ||
+			(w.head != 0 && w.len() < WithdrawalRefWindow) {
+			return fmt.Errorf("engine: account %d: window of %d withdrawal refs from %d", id, w.len(), w.head)
+		}
+		seen := make(map[Ref]struct{}, w.len())
+		for i := range w.len() {
+			ref := w.at(i)
+			if _, dup := seen[*ref]; dup || ref.IsZero() {
+				return fmt.Errorf("engine: account %d: withdrawal ref %q empty or twice in its window", id, ref.String())
+			}
+			seen[*ref] = struct{}{}
+			e, ok := s.withdrawals[refKey{uint64(id), *ref}]
+			if !ok || !s.validAsset(e.asset) || e.amount <= 0 {
+				return fmt.Errorf("engine: account %d: withdrawal ref %q indexed %v: %+v", id, ref.String(), ok, e)
+			}
+		}
+		n += w.len()
+	}
+	if n != len(s.withdrawals) {
+		return fmt.Errorf("engine: windows hold %d withdrawal refs, %d indexed", n, len(s.withdrawals))
 	}
 	return nil
 }

@@ -25,10 +25,23 @@ const (
 	// CmdCreateAccount opens an account named Name; the result carries its
 	// id.
 	CmdCreateAccount
-	// CmdDeposit credits Amount of Asset to Account, once per Ref.
+	// CmdDeposit credits Amount of Asset to Account. Its optional Ref
+	// (e.g. the bank transfer's id) is the deposit's key for the whole
+	// exchange, kept forever: a deposit that repeats it with the same
+	// Account, Asset and Amount does nothing (Outcome.Duplicate), and
+	// one with another account, asset or amount fails with
+	// ErrRefConflict, so a retried deposit is never credited twice.
+	// Deposit refs and withdrawal refs are apart. A deposit that fails
+	// (ErrOverflow) keeps no Ref: a resend is tried anew.
 	CmdDeposit
-	// CmdWithdraw debits Amount of Asset from Account's available balance,
-	// once per Ref.
+	// CmdWithdraw debits Amount of Asset from Account's available
+	// balance. Its optional Ref is the withdrawal's key within Account,
+	// apart from deposit refs: a withdrawal that repeats one of the
+	// account's last WithdrawalRefWindow refs with the same Asset and
+	// Amount does nothing (Outcome.Duplicate), and with another asset or
+	// amount fails with ErrRefConflict; an older ref is forgotten, and
+	// its resend is a new withdrawal. A withdrawal that fails
+	// (ErrInsufficientFunds) keeps no Ref: a resend is tried anew.
 	CmdWithdraw
 	// CmdPlace places Order for Account on Market; Ref is the optional
 	// client order id. The result carries the order id.
@@ -124,8 +137,10 @@ func (n Name) String() string {
 	return string(n[:])
 }
 
-// Ref is an idempotency key of up to 36 bytes: a client order id or a
-// deposit or withdrawal reference. The zero Ref means none.
+// Ref is an idempotency key of up to 36 bytes: a client order id (per
+// account), a deposit reference (one namespace for the whole exchange)
+// or a withdrawal reference (per account, apart from deposit
+// references). The zero Ref means none.
 type Ref [36]byte
 
 // MakeRef returns s as a Ref; ok is false if s is longer than 36 bytes or
@@ -191,7 +206,7 @@ type Command struct {
 	// Tag is an opaque value of the submitter, echoed in the Result (e.g.
 	// a request id or a send timestamp). The state machine ignores it.
 	Tag   uint64
-	Ref   Ref // client order id, deposit or withdrawal reference
+	Ref   Ref // client order id, deposit or withdrawal reference (see CmdDeposit, CmdWithdraw)
 	Order book.Order
 	Name  Name // asset, market or account name
 	Spec  MarketSpec

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -117,8 +118,7 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 		c.Kind = CmdCancelAll
 	case k < 97:
 		c.Kind = CmdWithdraw
-		c.Asset = uint32(1 + r.IntN(3))
-		c.Amount = int64(r.IntN(200000))
+		c.Asset, c.Amount, c.Ref = randomTransfer(r)
 	case k < 98:
 		c.Kind = CmdResumeMarket
 		if r.IntN(10) == 0 {
@@ -126,15 +126,84 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 		}
 	default:
 		c.Kind = CmdDeposit
-		c.Asset = uint32(1 + r.IntN(3))
-		c.Amount = int64(r.IntN(200000))
-		c.Ref, _ = MakeRef(strconv.Itoa(r.IntN(50)))
+		c.Asset, c.Amount, c.Ref = randomTransfer(r)
 	}
 	if r.IntN(20) == 0 {
 		c.Ref, _ = MakeRef(strconv.Itoa(r.IntN(100)))
 	}
 	c.Order = o
 	return c
+}
+
+// randomTransfer returns the asset, amount and ref of a random deposit or
+// withdrawal. Refs come from one small pool for both kinds and every
+// account, and amounts often repeat, so that streams resend refs as they
+// were, to other accounts, with the other kind and with other amounts.
+func randomTransfer(r *rand.Rand) (asset uint32, amount int64, ref Ref) {
+	asset = uint32(1 + r.IntN(3))
+	amount = int64(r.IntN(200000))
+	if r.IntN(4) > 0 {
+		amount = 1000
+	}
+	if r.IntN(4) > 0 {
+		ref, _ = MakeRef(strconv.Itoa(r.IntN(50)))
+	}
+	return asset, amount, ref
+}
+
+// refModel is a reference model of the transfer refs: every deposit ref
+// ever made, and the last WithdrawalRefWindow withdrawal refs of each
+// account, kept in plain slices.
+type refModel struct {
+	deposits    []Command            // deposits made with a ref
+	withdrawals map[uint64][]Command // by account, oldest first
+}
+
+// find returns the transfer that made c's ref (a deposit's among all
+// deposits, a withdrawal's among its account's last), or nil.
+func (m *refModel) find(c *Command) *Command {
+	list := m.deposits
+	if c.Kind == CmdWithdraw {
+		list = m.withdrawals[c.Account]
+	}
+	for i := range list {
+		if list[i].Ref == c.Ref {
+			return &list[i]
+		}
+	}
+	return nil
+}
+
+// check fails t unless out is the outcome the model gives transfer c
+// with a ref, and records c if it was made.
+func (m *refModel) check(t *testing.T, c *Command, out Outcome, st *streamStats) {
+	t.Helper()
+	if errors.Is(out.Err, ErrUnknownAccount) || errors.Is(out.Err, ErrUnknownAsset) || errors.Is(out.Err, ErrInvalidAmount) {
+		return // refused before its ref is looked at
+	}
+	was := m.find(c)
+	switch {
+	case was != nil && was.Account == c.Account && was.Asset == c.Asset && was.Amount == c.Amount:
+		st.refDuplicates++
+		if out.Err != nil || !out.Duplicate {
+			t.Fatalf("command %d %s %+v resends transfer %d: %+v, want a duplicate", c.Seq, c.Kind, c, was.Seq, out)
+		}
+	case was != nil:
+		st.refConflicts++
+		if !errors.Is(out.Err, ErrRefConflict) {
+			t.Fatalf("command %d %s %+v reuses the ref of transfer %d %+v: %+v, want ErrRefConflict", c.Seq, c.Kind, c, was.Seq, was, out)
+		}
+	case out.Duplicate || errors.Is(out.Err, ErrRefConflict):
+		t.Fatalf("command %d %s %+v has a new ref: %+v", c.Seq, c.Kind, c, out)
+	case out.Err == nil && c.Kind == CmdDeposit:
+		m.deposits = append(m.deposits, *c)
+	case out.Err == nil:
+		w := append(m.withdrawals[c.Account], *c)
+		if len(w) > WithdrawalRefWindow {
+			w = w[1:]
+		}
+		m.withdrawals[c.Account] = w
+	}
 }
 
 // hashEvery is how often, in commands, runStats takes the state hash
@@ -157,6 +226,7 @@ type streamStats struct {
 	fokFilled, fokKilled          int
 	postOnly, postOnlyAmended     int // accepted post-only places, and amends of post-only orders
 	iocTraded, iocExpired, market int // IOC limits that traded, expired; market orders
+	refDuplicates, refConflicts   int // transfers that resent a known ref as it was, or otherwise
 }
 
 // run is runStats without the statistics.
@@ -176,7 +246,9 @@ func run(t *testing.T, seed uint64, n int, check bool) ([]Event, [32]byte) {
 //   - a FOK order (not a stop) fills all of its quantity or nothing;
 //   - a post-only order never trades as taker, placed or amended;
 //   - an IOC, FOK or market order (not a stop) is not live once its command
-//     is done.
+//     is done;
+//   - a deposit or withdrawal with a ref is a duplicate, a conflict or
+//     new as a reference model of the refs (refModel) says.
 func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Event, [32]byte) {
 	r := rand.New(rand.NewPCG(seed, 0))
 	s := NewState()
@@ -202,6 +274,12 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 	}
 	accepted := 0
 	var st streamStats
+	refs := refModel{withdrawals: map[uint64][]Command{}}
+	for _, c := range genesis(6) {
+		if c.Kind == CmdDeposit {
+			refs.deposits = append(refs.deposits, c)
+		}
+	}
 	var before [32]byte
 	hashed := false // before is the hash of the state now
 	for i := range n {
@@ -224,6 +302,9 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 		}
 		if !check {
 			continue
+		}
+		if (c.Kind == CmdDeposit || c.Kind == CmdWithdraw) && !c.Ref.IsZero() {
+			refs.check(t, &c, out, &st)
 		}
 		failed := out.Err != nil || out.Duplicate
 		if hashed && failed {
@@ -312,7 +393,8 @@ func TestRandomStreamInvariants(t *testing.T) {
 	t.Logf("%+v", st)
 	for name, v := range map[string]int{"failures hashed": st.rejectsHashed, "FOK filled": st.fokFilled,
 		"FOK killed": st.fokKilled, "post-only": st.postOnly, "post-only amended": st.postOnlyAmended,
-		"IOC traded": st.iocTraded, "IOC expired": st.iocExpired, "market": st.market} {
+		"IOC traded": st.iocTraded, "IOC expired": st.iocExpired, "market": st.market,
+		"transfer ref resent": st.refDuplicates, "transfer ref reused": st.refConflicts} {
 		if v < n/2000 {
 			t.Errorf("%s: only %d of %d commands", name, v, n)
 		}

@@ -15,16 +15,18 @@ import (
 
 // Snapshot encoding of a State, little-endian throughout:
 //
-//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+------+---------+-----------+---------+--------+
-//	| ISTS | version | seq | nextOrder | trades | assets | markets | accounts | client ids | done ids | refs | leaders | relations | carries | crc32c |
-//	| 4 B  | u16     | u64 | u64       | u64    | ...    | ...     | ...      | (to v3)    | ...      | ...  | ...     | ...       | (v5)    | u32    |
-//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+------+---------+-----------+---------+--------+
+//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+-------------------+---------+-----------+---------+--------+
+//	| ISTS | version | seq | nextOrder | trades | assets | markets | accounts | client ids | done ids | transfer refs     | leaders | relations | carries | crc32c |
+//	| 4 B  | u16     | u64 | u64       | u64    | ...    | ...     | ...      | (to v3)    | ...      | 1 list (to v5),   | ...     | ...       | (v5)    | u32    |
+//	|      |         |     |           |        |        |         |          |            |          | 2 lists (from v6) |         |           |         |        |
+//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+-------------------+---------+-----------+---------+--------+
 //
 // trades, the number of trades executed (State.Trades), is there from
 // version 3. Each list is a u32 count followed by fixed-size entries, in
-// id order (never map order): assets (name, supply); markets (name, spec,
-// halted, last price, then the book's live orders as listed by book.All, each
-// followed by the engine's record of it: limit, locked, client order id,
+// id order or in the order commands made them (never map order): assets
+// (name, supply); markets (name, spec, halted, last price, then the
+// book's live orders as listed by book.All, each followed by the
+// engine's record of it: limit, locked, client order id,
 // from version 2 its size as placed: quantity and quote budget, and from
 // version 3 its filled quantity, place fingerprint, the part of a
 // fixed_quote amount its fills have spent and whether it was amended);
@@ -32,8 +34,14 @@ import (
 // 3); up to version 3, every client order id sorted by (account, ref)
 // with its order id; the done orders' client order ids in the order they
 // will be forgotten (from version 3 each followed by its order's place
-// fingerprint, from version 4 then by its order id); transfer references
-// sorted by (account, ref); then (version 2) leaders (account, profit
+// fingerprint, from version 4 then by its order id); the transfer
+// references: up to version 5 one list sorted by (account, ref), each
+// entry (account, ref, command kind, asset, amount), and from version 6
+// two: the deposit refs (ref, account, asset, amount) in the order they
+// were made, then the withdrawal refs (account, ref, asset, amount) by
+// account id and, within an account's window, oldest first (the order
+// they will be forgotten in; see decodeTransferRefsV5 for how the lists
+// of older versions are read); then (version 2) leaders (account, profit
 // share, rotation) in profile order and copy relations in id order
 // (up to version 4 each with one rounding remainder and the leader order
 // it is of); then (version 5) the relations' rounding remainders
@@ -58,8 +66,10 @@ import (
 // which the matcher had to gather into a map and sort: with a million
 // resting orders that have one, a snapshot paused it ten times longer;
 // 5: a relation's rounding remainders kept for each live leader order (a
-// list after the relations), not one for the leader order mirrored last.
-const snapshotVersion = 5
+// list after the relations), not one for the leader order mirrored last;
+// 6: deposit refs in one namespace for the whole exchange, withdrawal refs
+// in a window of each account's last WithdrawalRefWindow withdrawals.
+const snapshotVersion = 6
 
 var snapshotMagic = [4]byte{'I', 'S', 'T', 'S'}
 
@@ -130,15 +140,29 @@ func (s *State) appendSnapshotBody(dst []byte) []byte {
 		w.u64(fp)
 		w.u64(id)
 	})
-	keys := sortedKeys(s.refs)
-	w.u32(uint32(len(keys)))
-	for _, k := range keys {
-		e := s.refs[k]
-		w.u64(k.account)
-		w.bytes(k.ref[:])
-		w.u8(uint8(e.kind))
-		w.u32(e.asset)
-		w.i64(e.amount)
+	w.u32(uint32(len(s.deposits)))
+	for i := range s.deposits {
+		d := &s.deposits[i]
+		w.bytes(d.ref[:])
+		w.u64(d.account)
+		w.u32(d.asset)
+		w.i64(d.amount)
+	}
+	n := 0
+	for id := range s.accounts {
+		n += s.accounts[id].withdrawals.len()
+	}
+	w.u32(uint32(n))
+	for id := range s.accounts {
+		win := &s.accounts[id].withdrawals
+		for i := range win.len() {
+			ref := win.at(i)
+			e := s.withdrawals[refKey{uint64(id), *ref}]
+			w.u64(uint64(id))
+			w.bytes(ref[:])
+			w.u32(e.asset)
+			w.i64(e.amount)
+		}
 	}
 	w.u32(uint32(len(s.leaders)))
 	for i := range s.leaders {
@@ -177,7 +201,8 @@ func (s *State) snapshotSizeHint() int {
 	for _, a := range s.accounts {
 		n += len(a.name) + 4 + 16*len(a.bal)
 	}
-	n += (s.doneIDs.n+len(s.refs))*(8+len(Ref{})+1+4+8+8) + len(s.leaders)*20 + len(s.relations)*relationSize
+	n += s.doneIDs.n*(8+len(Ref{})+8+8) + (len(s.deposits)+len(s.withdrawals))*transferRefSize
+	n += len(s.leaders)*20 + len(s.relations)*relationSize
 	for i := range s.relations {
 		n += len(s.relations[i].carries) * carrySize
 	}
@@ -188,15 +213,6 @@ func (s *State) snapshotSizeHint() int {
 // that applied the same commands have the same hash, and a state restored
 // from a snapshot has the hash of the state it was taken from.
 func (s *State) Hash() [32]byte { return sha256.Sum256(s.AppendSnapshot(nil)) }
-
-func sortedKeys[V any](m map[refKey]V) []refKey {
-	keys := make([]refKey, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, cmpRefKey)
-	return keys
-}
 
 func cmpRefKey(a, b refKey) int {
 	if a.account != b.account {
@@ -393,15 +409,12 @@ func DecodeState(data []byte) (*State, error) {
 			return nil, err
 		}
 	}
-	prev = nil
-	for n := r.count(8 + 36 + 1 + 4 + 8); n > 0 && r.err == nil; n-- {
-		var k refKey
-		k.account = r.u64()
-		copy(k.ref[:], r.take(len(k.ref)))
-		if err := keyOrder(&prev, k); err != nil && r.err == nil {
+	if version >= 6 {
+		if err := s.decodeTransferRefs(&r); err != nil {
 			return nil, err
 		}
-		s.refs[k] = refEntry{kind: CommandKind(r.u8()), asset: r.u32(), amount: r.i64()}
+	} else if err := s.decodeTransferRefsV5(&r); err != nil {
+		return nil, err
 	}
 	if version >= 2 {
 		if err := s.decodeCopy(&r, version); err != nil {
@@ -446,6 +459,92 @@ func keyOrder(prev **refKey, k refKey) error {
 		return fmt.Errorf("%w: references out of order", ErrCorruptSnapshot)
 	}
 	*prev = &k
+	return nil
+}
+
+// transferRefSize is the bytes of a deposit ref (ref, account, asset,
+// amount) or a withdrawal ref (account, ref, asset, amount) in a
+// snapshot; up to version 5 a transfer reference had one more, its
+// command kind.
+const transferRefSize = 8 + 36 + 4 + 8
+
+// decodeTransferRefs reads the deposit refs and the accounts' windows of
+// withdrawal refs of a snapshot of version 6 or later. It refuses what
+// would not re-encode to the same bytes (a ref twice, an account's refs
+// not together, a window past WithdrawalRefWindow); Check verifies the
+// rest.
+func (s *State) decodeTransferRefs(r *dec) error {
+	for n := r.count(transferRefSize); n > 0 && r.err == nil; n-- {
+		var d depositRef
+		copy(d.ref[:], r.take(len(d.ref)))
+		d.account, d.asset, d.amount = r.u64(), r.u32(), r.i64()
+		if r.err != nil {
+			break
+		}
+		if _, dup := s.depositIndex[d.ref]; dup {
+			return fmt.Errorf("%w: deposit ref %q twice", ErrCorruptSnapshot, d.ref.String())
+		}
+		s.addDepositRef(d)
+	}
+	var prev uint64
+	for n := r.count(transferRefSize); n > 0 && r.err == nil; n-- {
+		k := refKey{account: r.u64()}
+		copy(k.ref[:], r.take(len(k.ref)))
+		e := withdrawalRef{asset: r.u32(), amount: r.i64()}
+		if r.err != nil {
+			break
+		}
+		if !s.validAccount(k.account) {
+			return fmt.Errorf("%w: withdrawal ref of account %d", ErrCorruptSnapshot, k.account)
+		}
+		if k.account < prev {
+			return fmt.Errorf("%w: withdrawal refs of account %d out of order", ErrCorruptSnapshot, k.account)
+		}
+		prev = k.account
+		if _, dup := s.withdrawals[k]; dup || s.accounts[k.account].withdrawals.len() == WithdrawalRefWindow {
+			return fmt.Errorf("%w: account %d: withdrawal ref %q twice or past the window", ErrCorruptSnapshot, k.account, k.ref.String())
+		}
+		s.addWithdrawalRef(k.account, k.ref, e)
+	}
+	return nil
+}
+
+// decodeTransferRefsV5 reads the transfer references of a snapshot of
+// version 1 to 5: one list sorted by (account, ref), each with its command
+// kind, in one namespace per account. A deposit ref joins the exchange's
+// deposit refs; one that several accounts had (which those versions
+// allowed) is kept for the lowest account id only, so a resend of it to
+// the others is then a conflict. A withdrawal ref joins its account's
+// window, in ref byte order (the order of the withdrawals is not in the
+// snapshot): of an account with more than WithdrawalRefWindow, the last
+// WithdrawalRefWindow in that order are kept.
+func (s *State) decodeTransferRefsV5(r *dec) error {
+	var prev *refKey
+	for n := r.count(transferRefSize + 1); n > 0 && r.err == nil; n-- {
+		var k refKey
+		k.account = r.u64()
+		copy(k.ref[:], r.take(len(k.ref)))
+		kind, asset, amount := CommandKind(r.u8()), r.u32(), r.i64()
+		if r.err != nil {
+			break
+		}
+		if err := keyOrder(&prev, k); err != nil {
+			return err
+		}
+		if !s.validAccount(k.account) {
+			return fmt.Errorf("%w: transfer reference of account %d", ErrCorruptSnapshot, k.account)
+		}
+		switch kind {
+		case CmdDeposit:
+			if _, dup := s.depositIndex[k.ref]; !dup {
+				s.addDepositRef(depositRef{ref: k.ref, account: k.account, asset: asset, amount: amount})
+			}
+		case CmdWithdraw:
+			s.addWithdrawalRef(k.account, k.ref, withdrawalRef{asset: asset, amount: amount})
+		default:
+			return fmt.Errorf("%w: transfer reference of a %s", ErrCorruptSnapshot, kind)
+		}
+	}
 	return nil
 }
 

@@ -137,6 +137,9 @@ func FuzzDecodeState(f *testing.F) {
 	if v3, err := os.ReadFile("testdata/snapshot-v3.bin"); err == nil { // with live and done client order ids
 		f.Add(v3[:len(v3)-4])
 	}
+	if v5, err := os.ReadFile("testdata/snapshot-v5-refs.bin"); err == nil { // with transfer references
+		f.Add(v5[:len(v5)-4])
+	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		withCRC := binary.LittleEndian.AppendUint32(bytes.Clone(body), crc32.Checksum(body, crcTable))
 		for _, data := range [][]byte{body, withCRC} {

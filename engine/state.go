@@ -41,7 +41,10 @@ type Outcome struct {
 	// Duplicate is set when the command repeated a Ref already used: the
 	// command did nothing and ID is the original's. A place repeats its
 	// client order id only with the original's parameters (see
-	// ClientIDWindow); else it fails with ErrDuplicateClientID.
+	// ClientIDWindow); else it fails with ErrDuplicateClientID. A deposit
+	// or withdrawal repeats its Ref only with the original's account,
+	// asset and amount (see CmdDeposit and CmdWithdraw); else it fails
+	// with ErrRefConflict.
 	Duplicate bool
 	// Trades is the number of trades the state had executed before the
 	// command (State.Trades): the command's k-th trade event (book.EvTrade,
@@ -64,11 +67,17 @@ type State struct {
 	orders       orderTable
 	clientIDs    clientIDTable // (account, client order id) → order id, live or recently done
 	doneIDs      refFIFO       // client order ids of done orders, oldest first
-	refs         map[refKey]refEntry
-	supply       []int64 // by asset id-1: deposits − withdrawals
-	nextOrder    uint64
-	seq          uint64 // last applied sequence number
-	trades       uint64 // trades ever executed (EvTrade events)
+	// deposits are the deposit refs, in the order they were made (kept
+	// forever, see CmdDeposit); depositIndex finds a ref's entry.
+	deposits     []depositRef
+	depositIndex map[Ref]int
+	// withdrawals indexes the withdrawal refs that the accounts' windows
+	// (account.withdrawals) hold, with what each withdrew.
+	withdrawals map[refKey]withdrawalRef
+	supply      []int64 // by asset id-1: deposits − withdrawals
+	nextOrder   uint64
+	seq         uint64 // last applied sequence number
+	trades      uint64 // trades ever executed (EvTrade events)
 
 	relations []relation // by id-1, closed ones included
 	leaders   []leader   // by account.leader-1
@@ -105,6 +114,9 @@ type account struct {
 	// relation is, for a copy wallet, its relation's id; such an account
 	// cannot be named by commands.
 	relation uint64
+	// withdrawals are the refs of the account's most recent withdrawals
+	// (see WithdrawalRefWindow), oldest first.
+	withdrawals refWindow
 }
 
 type balance struct {
@@ -163,6 +175,19 @@ type order struct {
 // the state.
 const ClientIDWindow = 1 << 16
 
+// WithdrawalRefWindow is how many withdrawal refs each account keeps: a
+// resend of one of its last WithdrawalRefWindow withdrawals (with a Ref)
+// with the same asset and amount does nothing (Outcome.Duplicate), and
+// with another asset or amount fails with ErrRefConflict. Beyond the
+// window, counted per account in the order the withdrawals were applied,
+// the oldest ref is forgotten, so that what an account can make the state
+// remember stays bounded: a resend of a forgotten ref is a new withdrawal
+// and debits the account again. The order of forgetting is part of the
+// state. Deposit refs are all kept: deposits are the operator's, each
+// one money that arrived, so their number is not the users' to grow,
+// and a retried deposit must never be credited twice (see CmdDeposit).
+const WithdrawalRefWindow = 4096
+
 // refFIFO is a bounded first-in first-out queue of client order ids (see
 // State.retireClientID).
 type refFIFO struct {
@@ -196,10 +221,45 @@ type refKey struct {
 	ref     Ref
 }
 
-type refEntry struct {
-	kind   CommandKind
+// depositRef is a deposit made with a Ref: the exchange-wide key of
+// CmdDeposit, and what it credited.
+type depositRef struct {
+	ref     Ref
+	account uint64
+	asset   uint32
+	amount  int64
+}
+
+// withdrawalRef is what a withdrawal with a Ref debited.
+type withdrawalRef struct {
 	asset  uint32
 	amount int64
+}
+
+// refWindow is a ring of an account's most recent withdrawal refs,
+// oldest first: it grows on demand up to WithdrawalRefWindow entries,
+// then each new ref takes the place of the oldest.
+type refWindow struct {
+	refs []Ref
+	head int // the oldest once the ring is full; 0 until then
+}
+
+func (w *refWindow) len() int { return len(w.refs) }
+
+// at returns the i-th oldest ref, 0 ≤ i < w.len().
+func (w *refWindow) at(i int) *Ref { return &w.refs[(w.head+i)%len(w.refs)] }
+
+// push appends r; if the window was full, it returns the oldest ref,
+// which r replaced.
+func (w *refWindow) push(r Ref) (old Ref, evicted bool) {
+	if len(w.refs) < WithdrawalRefWindow {
+		w.refs = append(w.refs, r)
+		return old, false
+	}
+	old = w.refs[w.head]
+	w.refs[w.head] = r
+	w.head = (w.head + 1) % len(w.refs)
+	return old, true
 }
 
 // NewState returns an empty state with only the fee account.
@@ -210,7 +270,8 @@ func NewState() *State {
 		accounts:     []account{{}},
 		orders:       newOrderTable(),
 		clientIDs:    newClientIDTable(),
-		refs:         make(map[refKey]refEntry),
+		depositIndex: make(map[Ref]int),
+		withdrawals:  make(map[refKey]withdrawalRef),
 	}
 }
 
@@ -390,6 +451,10 @@ func (s *State) bal(id uint64, asset uint32) *balance {
 	return &a.bal[asset-1]
 }
 
+// transfer applies a deposit or a withdrawal. A Ref already known (see
+// transferRef) makes it a duplicate or a conflict; a transfer that fails
+// (ErrInsufficientFunds, ErrOverflow, ...) records nothing, so that a
+// resend of its Ref may succeed later.
 func (s *State) transfer(cmd *Command) Outcome {
 	if !s.userAccount(cmd.Account) {
 		return Outcome{Err: ErrUnknownAccount}
@@ -400,10 +465,9 @@ func (s *State) transfer(cmd *Command) Outcome {
 	if cmd.Amount <= 0 {
 		return Outcome{Err: ErrInvalidAmount}
 	}
-	key := refKey{cmd.Account, cmd.Ref}
 	if !cmd.Ref.IsZero() {
-		if e, ok := s.refs[key]; ok {
-			if e.kind != cmd.Kind || e.asset != cmd.Asset || e.amount != cmd.Amount {
+		if same, known := s.transferRef(cmd); known {
+			if !same {
 				return Outcome{Err: ErrRefConflict}
 			}
 			return Outcome{Duplicate: true}
@@ -424,10 +488,47 @@ func (s *State) transfer(cmd *Command) Outcome {
 		b.avail -= cmd.Amount
 		*sup -= cmd.Amount
 	}
-	if !cmd.Ref.IsZero() {
-		s.refs[key] = refEntry{kind: cmd.Kind, asset: cmd.Asset, amount: cmd.Amount}
+	if cmd.Ref.IsZero() {
+		return Outcome{}
+	}
+	if cmd.Kind == CmdDeposit {
+		s.addDepositRef(depositRef{ref: cmd.Ref, account: cmd.Account, asset: cmd.Asset, amount: cmd.Amount})
+	} else {
+		s.addWithdrawalRef(cmd.Account, cmd.Ref, withdrawalRef{asset: cmd.Asset, amount: cmd.Amount})
 	}
 	return Outcome{}
+}
+
+// transferRef looks up the Ref of deposit or withdrawal cmd: a deposit's
+// among all deposits, a withdrawal's among its account's window. known
+// reports whether the Ref is there; same, whether with cmd's account,
+// asset and amount.
+func (s *State) transferRef(cmd *Command) (same, known bool) {
+	if cmd.Kind == CmdDeposit {
+		i, ok := s.depositIndex[cmd.Ref]
+		if !ok {
+			return false, false
+		}
+		d := &s.deposits[i]
+		return d.account == cmd.Account && d.asset == cmd.Asset && d.amount == cmd.Amount, true
+	}
+	w, ok := s.withdrawals[refKey{cmd.Account, cmd.Ref}]
+	return ok && w.asset == cmd.Asset && w.amount == cmd.Amount, ok
+}
+
+// addDepositRef records deposit d, whose ref is new.
+func (s *State) addDepositRef(d depositRef) {
+	s.depositIndex[d.ref] = len(s.deposits)
+	s.deposits = append(s.deposits, d)
+}
+
+// addWithdrawalRef records a withdrawal of account with ref, new in its
+// window, and forgets the window's oldest ref if it was full.
+func (s *State) addWithdrawalRef(account uint64, ref Ref, w withdrawalRef) {
+	if old, evicted := s.accounts[account].withdrawals.push(ref); evicted {
+		delete(s.withdrawals, refKey{account, old})
+	}
+	s.withdrawals[refKey{account, ref}] = w
 }
 
 // mul returns a × b for non-negative a and b; ok is false on overflow.

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"hash/crc32"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/instant-social-trading/ist/book"
@@ -135,23 +136,27 @@ func TestTradeCountSnapshotVersion2(t *testing.T) {
 		t.Fatalf("count %d, %d live orders: want 1 trade and no live order", sc.s.Trades(), sc.s.orders.len())
 	}
 	// Without live orders, done client order ids or relations, version
-	// 2 is version 5 without the count, with an empty list of client
-	// order ids before the done ones and without the list of rounding
-	// remainders.
-	v5 := sc.s.AppendSnapshot(nil)
+	// 2 is the current version without the count, with an empty list of
+	// client order ids before the done ones, the transfer references in
+	// one list (refsV5) and without the list of rounding remainders.
+	v6 := sc.s.AppendSnapshot(nil)
 	const at = 4 + 2 + 8 + 8
-	if binary.LittleEndian.Uint64(v5[at:]) != 1 {
+	if binary.LittleEndian.Uint64(v6[at:]) != 1 {
 		t.Fatalf("count not at offset %d", at)
 	}
 	// From the end: checksum, rounding remainders, relations, leaders,
-	// transfer references, their count, the done client order ids' count.
-	done := len(v5) - 4 - 4 - 4 - 4 - len(sc.s.refs)*(8+36+1+4+8) - 4 - 4
-	if binary.LittleEndian.Uint32(v5[done:]) != 0 || binary.LittleEndian.Uint32(v5[done+4:]) != uint32(len(sc.s.refs)) {
+	// withdrawal refs, their count, deposit refs, their count, the done
+	// client order ids' count.
+	refs := len(sc.s.deposits) + len(sc.s.withdrawals)
+	done := len(v6) - 4 - 4 - 4 - 4 - refs*transferRefSize - 4 - 4 - 4
+	if binary.LittleEndian.Uint32(v6[done:]) != 0 || binary.LittleEndian.Uint32(v6[done+4:]) != uint32(len(sc.s.deposits)) {
 		t.Fatalf("done client order ids not at offset %d", done)
 	}
-	v2 := append(bytes.Clone(v5[:at]), v5[at+8:done]...)
+	v2 := append(bytes.Clone(v6[:at]), v6[at+8:done]...)
 	v2 = append(v2, 0, 0, 0, 0) // no client order ids
-	v2 = append(v2, v5[done:len(v5)-4-4]...)
+	v2 = append(v2, 0, 0, 0, 0) // no done ones
+	v2 = append(v2, refsV5(sc.s)...)
+	v2 = append(v2, make([]byte, 4+4)...) // no leaders, no relations
 	binary.LittleEndian.PutUint16(v2[4:], 2)
 	v2 = binary.LittleEndian.AppendUint32(v2, crc32.Checksum(v2, crcTable))
 	s, err := DecodeState(v2)
@@ -162,9 +167,43 @@ func TestTradeCountSnapshotVersion2(t *testing.T) {
 		t.Fatalf("version 2 restored a count of %d", s.Trades())
 	}
 	s.trades = sc.s.trades
-	if !bytes.Equal(s.AppendSnapshot(nil), v5) {
+	if !bytes.Equal(s.AppendSnapshot(nil), v6) {
 		t.Fatal("version 2 restored another state")
 	}
+}
+
+// refsV5 returns s's transfer references as the list versions 1 to 5
+// wrote: a count, then each (account, ref, command kind, asset, amount)
+// sorted by (account, ref). Those versions kept one namespace per
+// account: a deposit ref and a withdrawal ref of one account must differ.
+func refsV5(s *State) []byte {
+	type entry struct {
+		k      refKey
+		kind   CommandKind
+		asset  uint32
+		amount int64
+	}
+	var all []entry
+	for _, d := range s.deposits {
+		all = append(all, entry{refKey{d.account, d.ref}, CmdDeposit, d.asset, d.amount})
+	}
+	for id := range s.accounts {
+		w := &s.accounts[id].withdrawals
+		for i := range w.len() {
+			k := refKey{uint64(id), *w.at(i)}
+			all = append(all, entry{k, CmdWithdraw, s.withdrawals[k].asset, s.withdrawals[k].amount})
+		}
+	}
+	slices.SortFunc(all, func(a, b entry) int { return cmpRefKey(a.k, b.k) })
+	w := enc{b: binary.LittleEndian.AppendUint32(nil, uint32(len(all)))}
+	for _, e := range all {
+		w.u64(e.k.account)
+		w.bytes(e.k.ref[:])
+		w.u8(uint8(e.kind))
+		w.u32(e.asset)
+		w.i64(e.amount)
+	}
+	return w.b
 }
 
 // The engine delivers the count in Result.Trades, the same as replaying

@@ -1,0 +1,53 @@
+package server
+
+import (
+	"fmt"
+	"testing"
+)
+
+// Deposit refs are one namespace for the whole exchange: a deposit
+// pipeline keyed by a bank transfer id that retries with a corrected
+// account must not credit twice. A reuse for another account is 409
+// ref_conflict and credits nothing; an identical resend is 200 with
+// "duplicate":true.
+func TestDepositRefOtherAccount(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	ts.setup()
+	cid, carol := ts.signup("carol")
+	did, dave := ts.signup("dave")
+	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"100","ref":"bank-1"}`, cid))
+	code, out := ts.req("POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"100","ref":"bank-1"}`, did))
+	if e, _ := out["error"].(map[string]any); code != 409 || e["code"] != "ref_conflict" {
+		t.Errorf("ref bank-1 again, for another account: %d %v (carol %v, dave %v)", code, out, ts.balances(carol), ts.balances(dave))
+	}
+	if out := ts.must(200, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"100","ref":"bank-1"}`, cid)); out["duplicate"] != true {
+		t.Errorf("identical resend: %v, want duplicate true", out)
+	}
+	if b := ts.balances(carol)["USDT"]; b != "100/0" {
+		t.Errorf("carol USDT %s, want 100/0", b)
+	}
+	if b, ok := ts.balances(dave)["USDT"]; ok && b != "0/0" {
+		t.Errorf("dave USDT %s, want nothing", b)
+	}
+}
+
+// A user's withdrawal ref does not block the admin's deposit with the
+// same ref to that user: withdrawal refs are per account and apart from
+// deposit refs.
+func TestWithdrawalRefBlocksDeposit(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	ts.setup()
+	cid, carol := ts.signup("carol")
+	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"100","ref":"d-1"}`, cid))
+	ts.must(201, "POST", "/v1/withdrawals", carol, `{"asset":"USDT","amount":"1","ref":"d-2"}`)
+	if code, out := ts.req("POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"50","ref":"d-2"}`, cid)); code != 201 {
+		t.Errorf("deposit d-2 after carol's withdrawal d-2: %d %v", code, out)
+	}
+	// And the reverse: a withdrawal may take a deposit's ref.
+	if code, out := ts.req("POST", "/v1/withdrawals", carol, `{"asset":"USDT","amount":"1","ref":"d-1"}`); code != 201 {
+		t.Errorf("withdrawal d-1 after the deposit d-1: %d %v", code, out)
+	}
+	if b := ts.balances(carol)["USDT"]; b != "148/0" {
+		t.Errorf("carol USDT %s, want 148/0", b)
+	}
+}
