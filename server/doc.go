@@ -122,7 +122,12 @@
 // engine's snapshot version 3 (restored from an older snapshot) are
 // answered as identical: their parameters were not kept. Errors
 // add the codes already_exists (409: market exists), ref_conflict (409: a
-// deposit or withdrawal ref reused with other values), too_many_tokens
+// deposit ref reused with another account, asset or amount, deposit refs
+// being one namespace for the whole exchange and all kept; or a
+// withdrawal ref reused with another asset or amount while it is among
+// the account's last 4,096 withdrawals, engine.WithdrawalRefWindow, past
+// which a resend withdraws again; withdrawal refs are per account and
+// apart from deposit refs; a transfer that fails keeps no ref), too_many_tokens
 // (409: POST /v1/tokens past Options.MaxTokens), method_not_allowed
 // (405) and unavailable (503: shutting down); market_halted is 409.
 // Requests add display_quantity (icebergs) to orders and max_price and
