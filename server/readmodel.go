@@ -175,6 +175,10 @@ type readModel struct {
 	full    chan struct{}
 	pools   changePools // chunks of saved change logs, for the next
 	touched []uint64    // scratch of apply: orders touched by one result
+	// settled, if set, gets each order a result touched, as the result
+	// left it, before finish may trim it from the history (the lock
+	// held): the streams' copy (hub.settled, stream.go).
+	settled func(o *orderRec)
 
 	// pending holds the request details of orders being placed, by
 	// Command.Tag: the engine's result does not carry the command.
@@ -491,6 +495,9 @@ func (m *readModel) settle(seq uint64) {
 		o.logged = seq
 		m.chg.orders.add(*o)
 		m.chg.count(1)
+		if m.settled != nil {
+			m.settled(o)
+		}
 		if o.done() && !o.queued {
 			m.finish(o)
 		}
