@@ -349,31 +349,57 @@ func (e *Engine) submit(ctx context.Context, cmd *Command, done func(*Result), f
 }
 
 // future carries one result back to a goroutine blocked in Do.
+//
+// state hands events (Do's dst) over: the results stage may append to it
+// only once it has moved state from futWaiting to futTaken, and a Do
+// whose context ends may return only once it has moved it from
+// futWaiting to futAbandoned. Whichever comes first wins, so dst is
+// never written after Do has returned.
 type future struct {
-	ch     chan struct{}
+	ch     chan struct{} // the result is in res (after futTaken)
+	state  atomic.Uint32
 	res    Result
 	events []Event
 }
 
+// States of a future.
+const (
+	futWaiting   = iota // Do waits for the result
+	futTaken            // the results stage is writing it, or has
+	futAbandoned        // Do returned ctx.Err(): drop the result
+)
+
 // Do submits cmd and waits for its result. The result's events are
-// appended to dst; the extended slice is returned in Result.Events. If ctx
-// ends first, Do returns ctx.Err(), and the command may still be executed.
+// appended to dst; the extended slice is returned in Result.Events and is
+// the caller's (dst's memory, if it had room). Reusing dst across calls
+// spares the allocation.
+//
+// If ctx ends before the result is delivered, Do returns ctx.Err(); the
+// command may still be executed, and the engine no longer touches dst.
+// A full ingress ring makes Do wait like Submit. Do panics if ctx is nil.
+// Do must not be called from a callback (see Callbacks on Engine).
 func (e *Engine) Do(ctx context.Context, cmd *Command, dst []Event) (Result, error) {
 	f := e.futures.Get().(*future)
 	f.events = dst
+	f.state.Store(futWaiting)
 	if err := e.submit(ctx, cmd, nil, f); err != nil {
+		f.events = nil
 		e.futures.Put(f)
 		return Result{}, err
 	}
 	select {
 	case <-f.ch:
-		res := f.res
-		f.res, f.events = Result{}, nil
-		e.futures.Put(f)
-		return res, nil
 	case <-ctx.Done():
-		return Result{}, ctx.Err() // f stays with its slot; it is not reused
+		if f.state.CompareAndSwap(futWaiting, futAbandoned) {
+			// f stays with its slot: the results stage drops it.
+			return Result{}, ctx.Err()
+		}
+		<-f.ch // the results stage took it first: its result is ours
 	}
+	res := f.res
+	f.res, f.events = Result{}, nil
+	e.futures.Put(f)
+	return res, nil
 }
 
 // Subscribe calls fn with every result, in sequence order, on the engine's
@@ -758,9 +784,11 @@ func (e *Engine) deliver(next, hi int64, res *Result) {
 			}
 		}
 		if f := sl.fut; f != nil {
-			f.res = *res
-			f.res.Events = append(f.events, res.Events...)
-			f.ch <- struct{}{}
+			if f.state.CompareAndSwap(futWaiting, futTaken) {
+				f.res = *res
+				f.res.Events = append(f.events, res.Events...)
+				f.ch <- struct{}{}
+			}
 		} else if sl.done != nil {
 			sl.done(res)
 		}
