@@ -25,25 +25,41 @@ import (
 //
 // Valuation. Each leader's NAV is valued in one asset, chosen when it
 // becomes a leader and never changed (its NAV-per-unit series must stay
-// comparable): the quote asset of the market it last traded in, else
-// USDT if that asset exists, else the quote asset of the first market;
-// with no market yet it is chosen at the leader's first trade. An asset
-// is valued at the last trade price of the first market (by id) that
-// trades it against the valuation asset, 0 without one, as the engine
-// values relations (a relation is valued in its wallet's asset).
+// comparable; with no market yet, when the first market is created or at
+// its first trade): of the assets some market quotes, first one of its
+// own (it holds some, or its last trade was quoted in it) that is not the
+// base of a market quoted in another of its own, then one that is the
+// base of no market, then the one quoting the most markets, then the
+// lowest id (valuation). Rows give it (Valuation). An asset is converted
+// into another along the shortest path of markets between them, each hop
+// at the market's last trade price, base to quote or quote to base
+// (conversionPaths: a base is valued in its quote through the first
+// market, by id, trading the pair, as the engine values relations); it
+// is worth 0 without a path or while a market on it has no price. A
+// relation is valued in its wallet's asset; the AUM and the copier PnL of
+// a leader add its relations' NAV and PnL converted into the leader's
+// valuation asset at the last trade prices.
 //
 // Units. A leader's NAV is divided into units, like a fund's: it gets
-// NAV units (NAV per unit 1) when it becomes a leader; deposits and
-// withdrawals issue and redeem units at the NAV per unit just before
-// them, so they do not move it. Profit share received from followers is
-// income: it raises the NAV and issues no units. A relation gets units for
-// its allocation (follow, and amounts added by an amend); profit share it
-// pays is an expense. ROI over a window is the NAV per unit at its end
-// over the one at its start, minus one.
+// NAV units (NAV per unit 1) when it becomes a leader. A flow, that is a
+// deposit, a withdrawal or income, issues or redeems units so that the
+// NAV per unit stays what it was just before: units × NAV after ÷ NAV
+// before (rescale), from the integer NAVs, so that no cancellation loses
+// precision however large the flow or small what it leaves. Once there
+// are no units (everything withdrawn), what comes in gets units at the
+// NAV per unit in force when they were last positive. Profit share
+// received from followers is such a flow: it issues units at the NAV per
+// unit then, so ROI measures trading alone (and cannot be raised by
+// income into a small NAV); rows report it apart (ProfitShare, converted
+// into the valuation asset when received). A relation gets units for its
+// allocation (follow, and amounts added by an amend); profit share it
+// pays is an expense: it lowers its NAV per unit. ROI over a window is
+// the NAV per unit at its end over the one at its start, minus one.
 //
-// An asset without a price (no trade yet in the first market that values
-// it) counts as 0; when that market's first trade gives it a price, its
-// holders get units for it as if they deposited it then.
+// An asset without a price (no trade yet in a market that values it)
+// counts as 0; when that market's first trade gives it a price, the
+// leaders and relations whose NAV that changes get units for it as if
+// they deposited it then (firstPrice).
 //
 // PnL is trading PnL since the account became a leader: per market, with
 // average cost (buy fees included in the cost, sell fees deducted from the
@@ -55,9 +71,16 @@ import (
 //
 // Sampling. After each result, the series of every leader and relation
 // whose NAV per unit it changed (its trades, deposits, withdrawals,
-// profit share, follows) gets a point, and once per minute of engine
-// time every one of them does (prices move with others' trades). Points
-// are downsampled with age (statseries.go), so memory is bounded.
+// profit share, follows) gets a sample, and once per minute of engine
+// time every one of them does (prices move with others' trades). Samples
+// are downsampled with age (statseries.go), so memory is bounded: a step
+// keeps its closing values and the lowest, the highest and the largest
+// fall of the NAV per unit of its samples, so that the max drawdown is
+// that of every sample, falls within a step included.
+//
+// A closed relation keeps its NAV at close (Out: what was returned,
+// valued at the last trade prices then) and the quote returned
+// (Returned), for the closed follows of GET /v1/social/follows.
 //
 // Windows end at the time of the last applied result; "7d" and "30d"
 // start that long before, "all" at the leader's first sample. Values at
@@ -78,9 +101,10 @@ type leaderStats struct {
 	mu sync.RWMutex
 	st statsState
 
-	pairs map[[2]uint32]uint32 // (base, quote) → the first market trading them
-	dirty []statKey            // scratch of apply: series to sample
-	mark  map[statKey]bool     // scratch of apply
+	pairs map[[2]uint32]uint32    // (base, quote) → the first market trading them
+	paths map[[2]uint32][]statHop // (asset, valuation asset) → conversion path
+	dirty []statKey               // scratch of apply: series to sample
+	mark  map[statKey]bool        // scratch of apply
 
 	tapMu sync.Mutex
 	tap   map[uint64]engine.Command // by Seq: commands seen by the journal, not yet applied
@@ -118,6 +142,7 @@ type statLeader struct {
 	Pos     map[uint32]*statPos
 	Trips   int32
 	Wins    int32
+	Income  int64    // profit share received, in Val when received
 	Rels    []uint64 // its relations, open and closed, ascending
 	Hist    series
 }
@@ -138,7 +163,9 @@ type statRelation struct {
 	Units                float64
 	LastNPU              float64
 	In, Out              int64 // allocated; NAV returned at close
+	Returned             int64 // quote returned at close (EvCopyClosed)
 	Closed               bool
+	OutUnknown           bool // closed without its close event (reconcile): Out and Returned are not known
 	ClosedAt             int64
 	Paused               bool // open but paused: not among the followers nor the AUM
 	Hist                 series
@@ -168,6 +195,7 @@ func (ls *leaderStats) index() {
 			ls.pairs[k] = uint32(i + 1)
 		}
 	}
+	ls.paths = conversionPaths(ls.st.Markets)
 }
 
 // tapKinds are the commands whose parameters apply needs.
@@ -257,12 +285,12 @@ func (ls *leaderStats) apply(cmd *engine.Command, res *engine.Result) {
 			if r == nil {
 				continue
 			}
-			addBal(&r.Bal, r.Asset, -ev.Amount)
-			addBal(&ls.account(ev.MakerOwner).Bal, r.Asset, ev.Amount) // income: no units
+			addBal(&r.Bal, r.Asset, -ev.Amount) // an expense of the relation: no units
+			ls.income(ev.MakerOwner, r.Asset, ev.Amount)
 			ls.touch(statKey{true, r.ID})
 			ls.touch(statKey{false, ev.MakerOwner})
 		case engine.EvCopyClosed:
-			ls.close(ev.Relation)
+			ls.close(ev.Relation, ev.Amount)
 		}
 	}
 	if res.Err == nil && (res.Kind == engine.CmdPauseFollow || res.Kind == engine.CmdResumeFollow) {
@@ -308,6 +336,7 @@ func (ls *leaderStats) rowLocked(leader uint64, w statWindow) leaderRow {
 	if l == nil {
 		return row
 	}
+	row.Valuation = l.Val
 	now := ls.st.Now
 	start := windowStart(w, now)
 	if l.Val != 0 && len(l.Hist.Points) > 0 {
@@ -317,6 +346,7 @@ func (ls *leaderStats) rowLocked(leader uint64, w statWindow) leaderRow {
 			row.ROI = npu/s.NPU - 1
 		}
 		row.PnL = ls.pnl(l) - s.PnL
+		row.ProfitShare = l.Income - s.Income
 		row.RoundTrips = int(l.Trips - s.Trips)
 		if row.RoundTrips > 0 {
 			row.WinRate = float64(l.Wins-s.Wins) / float64(row.RoundTrips)
@@ -331,14 +361,14 @@ func (ls *leaderStats) rowLocked(leader uint64, w statWindow) leaderRow {
 		}
 		if !r.Closed && !r.Paused {
 			row.Followers++
-			row.AUM += ls.relNAV(r)
+			row.AUM += ls.value(r.Asset, ls.relNAV(r), l.Val)
 		}
 		s := r.Hist.at(start)
 		pnl := r.Out - r.In
 		if !r.Closed {
 			pnl += ls.relNAV(r)
 		}
-		row.CopierPnL += pnl - s.PnL
+		row.CopierPnL += ls.value(r.Asset, pnl-s.PnL, l.Val)
 		if s.NPU > 0 {
 			rois = append(rois, ls.relNPU(r)/s.NPU-1)
 		}
@@ -357,34 +387,84 @@ func (ls *leaderStats) rowLocked(leader uint64, w statWindow) leaderRow {
 // board returns every leader's row over w, sorted by sortKey (roi, pnl,
 // followers or aum; unknown keys sort by roi), descending, ties by leader
 // id; at most limit rows (≤ 0: all).
+//
+// PnL and AUM are in each leader's valuation asset: they sort converted
+// (convert) into a common one, the valuation asset of the most leaders
+// (ties: the lowest asset id). Rows that cannot be converted (no path
+// from their asset, or a market on it without a price yet) sort after
+// the others, by leader id. A leader without a valuation asset yet has
+// no PnL nor AUM: 0.
 func (ls *leaderStats) board(sortKey string, w statWindow, limit int) []leaderRow {
+	type keyed struct {
+		row leaderRow
+		key float64
+		ok  bool
+	}
 	ls.mu.RLock()
-	rows := make([]leaderRow, 0, len(ls.st.Leaders))
+	rows := make([]keyed, 0, len(ls.st.Leaders))
 	for id := range ls.st.Leaders {
-		rows = append(rows, ls.rowLocked(id, w))
+		rows = append(rows, keyed{row: ls.rowLocked(id, w), ok: true})
+	}
+	common := commonAsset(rows, func(k *keyed) uint32 { return k.row.Valuation })
+	for i := range rows {
+		k := &rows[i]
+		switch sortKey {
+		case "pnl", "aum":
+			v := k.row.PnL
+			if sortKey == "aum" {
+				v = k.row.AUM
+			}
+			if k.row.Valuation != 0 {
+				v, k.ok = ls.convert(k.row.Valuation, v, common)
+			}
+			k.key = float64(v)
+		case "followers":
+			k.key = float64(k.row.Followers)
+		default:
+			k.key = k.row.ROI
+		}
 	}
 	ls.mu.RUnlock()
-	key := func(r *leaderRow) float64 {
-		switch sortKey {
-		case "pnl":
-			return float64(r.PnL)
-		case "followers":
-			return float64(r.Followers)
-		case "aum":
-			return float64(r.AUM)
+	slices.SortFunc(rows, func(a, b keyed) int {
+		if a.ok != b.ok {
+			if a.ok {
+				return -1
+			}
+			return 1
 		}
-		return r.ROI
-	}
-	slices.SortFunc(rows, func(a, b leaderRow) int {
-		if c := cmp.Compare(key(&b), key(&a)); c != 0 {
-			return c
+		if a.ok {
+			if c := cmp.Compare(b.key, a.key); c != 0 {
+				return c
+			}
 		}
-		return cmp.Compare(a.Leader, b.Leader)
+		return cmp.Compare(a.row.Leader, b.row.Leader)
 	})
 	if limit > 0 && len(rows) > limit {
 		rows = rows[:limit]
 	}
-	return rows
+	out := make([]leaderRow, len(rows))
+	for i := range rows {
+		out[i] = rows[i].row
+	}
+	return out
+}
+
+// commonAsset returns the asset of the most of items (asset 0 aside),
+// ties to the lowest id; 0 for none.
+func commonAsset[T any](items []T, asset func(*T) uint32) uint32 {
+	n := map[uint32]int{}
+	var best uint32
+	for i := range items {
+		a := asset(&items[i])
+		if a == 0 {
+			continue
+		}
+		n[a]++
+		if best == 0 || n[a] > n[best] || (n[a] == n[best] && a < best) {
+			best = a
+		}
+	}
+	return best
 }
 
 // statWindow is a statistics window: the last 7 days, the last 30 days,
@@ -425,6 +505,8 @@ type leaderRow struct {
 	Followers   int     // active relations (not paused, not closed), now
 	CopierPnL   int64   // the followers' PnL over the window
 	CopyGap     float64 // ROI − median ROI of the relations over the window (0 without any)
+	Valuation   uint32  // the leader's valuation asset (0: none yet)
+	ProfitShare int64   // profit share received over the window
 }
 
 // leaderRow returns the statistics of leader over w (zero for an unknown

@@ -22,19 +22,17 @@ func (ls *leaderStats) command(cmd *engine.Command, res *engine.Result) {
 		sp := &cmd.Spec
 		st.Markets[res.ID-1] = statMarket{Base: sp.Base, Quote: sp.Quote, BaseScale: sp.BaseScale, QuoteScale: sp.QuoteScale}
 		ls.index()
+		for _, l := range st.Leaders { // each on its own: the order does not matter
+			if l.Val == 0 {
+				ls.incept(l)
+			}
+		}
 	case engine.CmdDeposit, engine.CmdWithdraw:
 		amt := cmd.Amount
 		if cmd.Kind == engine.CmdWithdraw {
 			amt = -amt
 		}
-		if l := st.Leaders[cmd.Account]; l != nil {
-			v := ls.value(cmd.Asset, amt, l.Val)
-			l.Units = flow(l.Units, ls.npu(l), float64(v))
-		}
-		addBal(&ls.account(cmd.Account).Bal, cmd.Asset, amt)
-		if l := st.Leaders[cmd.Account]; l != nil && (l.Units <= 0 || ls.leaderNAV(l) <= 0) {
-			l.Units = 0
-		}
+		ls.leaderFlow(cmd.Account, cmd.Asset, amt)
 		ls.touch(statKey{false, cmd.Account})
 	case engine.CmdSetLeaderProfile:
 		if st.Leaders[cmd.Account] == nil {
@@ -63,8 +61,9 @@ func (ls *leaderStats) command(cmd *engine.Command, res *engine.Result) {
 		if r == nil || cmd.Amount <= 0 {
 			return
 		}
-		r.Units = flow(r.Units, ls.relNPU(r), float64(cmd.Amount))
+		before := ls.relNAV(r)
 		addBal(&r.Bal, r.Asset, cmd.Amount)
+		ls.relFlow(r, before)
 		addBal(&ls.account(r.Follower).Bal, r.Asset, -cmd.Amount)
 		r.In += cmd.Amount
 		ls.touch(statKey{true, r.ID})
@@ -74,25 +73,117 @@ func (ls *leaderStats) command(cmd *engine.Command, res *engine.Result) {
 // incept chooses l's valuation asset, if it can, and gives it its first
 // units at NAV per unit 1.
 func (ls *leaderStats) incept(l *statLeader) {
-	st := &ls.st
-	if q := ls.account(l.Account).LastQuote; q != 0 {
-		l.Val = q
-	} else if id := slices.Index(st.Assets, mustName("USDT")); id >= 0 {
-		l.Val = uint32(id + 1)
-	} else if len(st.Markets) > 0 {
-		l.Val = st.Markets[0].Quote
-	}
-	if l.Val == 0 {
+	if l.Val = ls.valuation(l.Account); l.Val == 0 {
 		return
 	}
 	l.Units, l.LastNPU = float64(max(ls.leaderNAV(l), 0)), 1
 	ls.touch(statKey{false, l.Account})
 }
 
-// flow returns units after value (negative: out) moves in or out at npu.
-func flow(units, npu, value float64) float64 {
-	units += value / max(npu, 1e-9)
-	return max(units, 0)
+// valuation returns the asset to value account acct's NAV in (0 while no
+// market exists): of the assets some market quotes, the first by
+//
+//  1. the account's own (it holds some, or its last trade was quoted in
+//     it) that is not the base of a market quoted in another of its own
+//     (USDT before BTC for an account holding both, with BTC-USDT);
+//  2. the base of no market (USDT before BTC, with BTC-USDT);
+//  3. the most markets quoted;
+//  4. the lowest id.
+func (ls *leaderStats) valuation(acct uint64) uint32 {
+	st := &ls.st
+	a := ls.account(acct)
+	own := func(asset uint32) bool {
+		return asset == a.LastQuote || (int(asset) <= len(a.Bal) && a.Bal[asset-1] != 0)
+	}
+	quotes := make([]int, len(st.Assets)+1) // by asset: markets it quotes
+	isBase := make([]bool, len(st.Assets)+1)
+	dominated := make([]bool, len(st.Assets)+1) // base of a market quoted in another own asset
+	for _, m := range st.Markets {
+		if m.Base == 0 || int(max(m.Base, m.Quote)) >= len(quotes) {
+			continue
+		}
+		quotes[m.Quote]++
+		isBase[m.Base] = true
+		if own(m.Quote) && m.Quote != m.Base {
+			dominated[m.Base] = true
+		}
+	}
+	var best uint32
+	var bestKey [3]int
+	for id := 1; id < len(quotes); id++ {
+		if quotes[id] == 0 {
+			continue
+		}
+		key := [3]int{0, 0, quotes[id]}
+		if own(uint32(id)) && !dominated[id] {
+			key[0] = 1
+		}
+		if !isBase[id] {
+			key[1] = 1
+		}
+		if best == 0 || slices.Compare(key[:], bestKey[:]) > 0 {
+			best, bestKey = uint32(id), key
+		}
+	}
+	return best
+}
+
+// rescale returns the units of a NAV that a flow (a deposit, a
+// withdrawal, income: not a return) moved from before to after, so that
+// the NAV per unit stays as it was: units × after ÷ before, computed from
+// the integer NAVs, so that no cancellation loses precision. Without
+// units or NAV before, units are issued at lastNPU, the NAV per unit in
+// force when they were last positive; without NAV after, there are none.
+func rescale(units float64, before, after int64, lastNPU float64) float64 {
+	switch {
+	case after <= 0:
+		return 0
+	case units > 0 && before > 0:
+		return units * (float64(after) / float64(before))
+	}
+	return float64(after) / max(lastNPU, 1e-9)
+}
+
+// leaderFlow adds v of asset to account acct's holdings; if the account
+// leads, its units follow (rescale), so that its NAV per unit does not
+// move.
+func (ls *leaderStats) leaderFlow(acct uint64, asset uint32, v int64) {
+	a := ls.account(acct)
+	l := ls.st.Leaders[acct]
+	if l == nil || l.Val == 0 {
+		addBal(&a.Bal, asset, v)
+		return
+	}
+	before := ls.leaderNAV(l)
+	addBal(&a.Bal, asset, v)
+	ls.leaderRescale(l, before)
+}
+
+// leaderRescale rescales the units of leader l, whose NAV was before,
+// for a flow.
+func (ls *leaderStats) leaderRescale(l *statLeader, before int64) {
+	if l.Units > 0 && before > 0 {
+		l.LastNPU = float64(before) / l.Units
+	}
+	l.Units = rescale(l.Units, before, ls.leaderNAV(l), l.LastNPU)
+}
+
+// income adds profit share v of asset, received by account acct: if it
+// leads, a flow (leaderFlow), counted in its Income at its value then.
+func (ls *leaderStats) income(acct uint64, asset uint32, v int64) {
+	if l := ls.st.Leaders[acct]; l != nil {
+		l.Income += ls.value(asset, v, l.Val)
+	}
+	ls.leaderFlow(acct, asset, v)
+}
+
+// relFlow rescales the units of open relation r, whose NAV was before,
+// for a flow into its wallet.
+func (ls *leaderStats) relFlow(r *statRelation, before int64) {
+	if r.Units > 0 && before > 0 {
+		r.LastNPU = float64(before) / r.Units
+	}
+	r.Units = rescale(r.Units, before, ls.relNAV(r), r.LastNPU)
 }
 
 // trade applies one fill to both sides' holdings, and to the position of
@@ -120,30 +211,36 @@ func (ls *leaderStats) trade(ev *engine.Event) {
 	ls.side(ev.MakerOwner, ev.Market, ev.Side.Opposite(), base, n, ev.MakerFee)
 }
 
-// firstPrice gives the holders of m's base, valued in m's quote and at 0
-// so far, units for it at price, as if they deposited it: an asset that
-// gets a price makes no return.
+// firstPrice sets the first price of m, which values assets (it is the
+// first market trading its pair): what it values was worth 0 so far, so
+// every leader and open relation whose NAV it changes gets units for the
+// change (rescale), as if it deposited it then: an asset that gets a
+// price makes no return.
 func (ls *leaderStats) firstPrice(m *statMarket, price int64) {
-	value := func(bal []int64) float64 {
-		if int(m.Base) > len(bal) {
-			return 0
-		}
-		return float64(signed(bal[m.Base-1], func(u int64) int64 {
-			return fixed.MulDiv(u, fixed.MulSat(price, m.QuoteScale), m.BaseScale)
-		}))
+	st := &ls.st
+	type change struct {
+		l      *statLeader
+		r      *statRelation
+		before int64
 	}
-	for _, l := range ls.st.Leaders {
-		if l.Val == m.Quote {
-			if v := value(ls.account(l.Account).Bal); v != 0 {
-				l.Units = flow(l.Units, ls.npu(l), v)
-			}
+	var changes []change
+	for _, l := range st.Leaders {
+		if l.Val != 0 {
+			changes = append(changes, change{l: l, before: ls.leaderNAV(l)})
 		}
 	}
-	for _, r := range ls.st.Relations {
-		if r.Asset == m.Quote && !r.Closed {
-			if v := value(r.Bal); v != 0 {
-				r.Units = flow(r.Units, ls.relNPU(r), v)
-			}
+	for _, r := range st.Relations {
+		if !r.Closed {
+			changes = append(changes, change{r: r, before: ls.relNAV(r)})
+		}
+	}
+	m.Last = price
+	for _, c := range changes {
+		switch {
+		case c.l != nil && ls.leaderNAV(c.l) != c.before:
+			ls.leaderRescale(c.l, c.before)
+		case c.r != nil && ls.relNAV(c.r) != c.before:
+			ls.relFlow(c.r, c.before)
 		}
 	}
 }
@@ -205,9 +302,9 @@ func moveTrade(bal *[]int64, m *statMarket, side book.Side, base, n, fee int64) 
 	}
 }
 
-// close ends relation id: its NAV is what the follower got back, and the
-// wallet's holdings move to the follower.
-func (ls *leaderStats) close(id uint64) {
+// close ends relation id, returned its quote returned: its NAV is what
+// the follower got back, and the wallet's holdings move to the follower.
+func (ls *leaderStats) close(id uint64, returned int64) {
 	r := ls.st.Relations[id]
 	if r == nil || r.Closed {
 		return
@@ -215,6 +312,7 @@ func (ls *leaderStats) close(id uint64) {
 	nav := ls.relNAV(r)
 	r.LastNPU = ls.relNPU(r)
 	r.Out += nav
+	r.Returned = returned
 	r.Hist.record(statPoint{T: ls.st.Now, NPU: r.LastNPU, PnL: r.Out - r.In}, relationTiers)
 	f := ls.account(r.Follower)
 	for i, v := range r.Bal {
@@ -249,7 +347,7 @@ func (ls *leaderStats) sample() {
 			if l.Units > 0 {
 				l.LastNPU = npu
 			}
-			l.Hist.record(statPoint{T: now, NPU: npu, PnL: ls.pnl(l), Trips: l.Trips, Wins: l.Wins}, leaderTiers)
+			l.Hist.record(statPoint{T: now, NPU: npu, PnL: ls.pnl(l), Trips: l.Trips, Wins: l.Wins, Income: l.Income}, leaderTiers)
 		}
 	}
 	ls.dirty = ls.dirty[:0]
@@ -282,21 +380,91 @@ func grow[T any](s []T, n int) []T {
 	return s
 }
 
-// value returns units of asset in asset val at the last trade price of
-// the first market trading them (0 without one).
+// value returns units of asset in asset val at the last trade prices
+// along the conversion path from asset to val (convert); 0 without one,
+// or while a market on it has no price.
 func (ls *leaderStats) value(asset uint32, units int64, val uint32) int64 {
-	if units == 0 || val == 0 {
-		return 0
+	v, _ := ls.convert(asset, units, val)
+	return v
+}
+
+// convert returns units of asset in asset val and whether it could: a
+// path from asset to val exists (statHop) and every market on it has a
+// price.
+func (ls *leaderStats) convert(asset uint32, units int64, val uint32) (int64, bool) {
+	switch {
+	case asset == val:
+		return units, true
+	case units == 0:
+		return 0, true
+	case val == 0 || asset == 0:
+		return 0, false
 	}
-	if asset == val {
-		return units
-	}
-	id, ok := ls.pairs[[2]uint32{asset, val}]
+	path, ok := ls.paths[[2]uint32{asset, val}]
 	if !ok {
-		return 0
+		return 0, false
 	}
-	m := &ls.st.Markets[id-1]
-	return signed(units, func(u int64) int64 { return fixed.MulDiv(u, fixed.MulSat(m.Last, m.QuoteScale), m.BaseScale) })
+	for _, h := range path {
+		m := &ls.st.Markets[h.market-1]
+		if m.Last == 0 {
+			return 0, false
+		}
+		if h.rev { // quote → base
+			units = signed(units, func(u int64) int64 { return fixed.MulDiv(u, m.BaseScale, fixed.MulSat(m.Last, m.QuoteScale)) })
+		} else { // base → quote
+			units = signed(units, func(u int64) int64 { return fixed.MulDiv(u, fixed.MulSat(m.Last, m.QuoteScale), m.BaseScale) })
+		}
+	}
+	return units, true
+}
+
+// statHop is one step of a conversion path: through a market, from its
+// base to its quote at its last price, or (rev) back.
+type statHop struct {
+	market uint32
+	rev    bool
+}
+
+// conversionPaths returns the path from every asset that has one to
+// every asset some market quotes (the assets NAVs are valued in), found
+// breadth first: the fewest hops; among paths as short, the one whose
+// last hops are found first, base → quote hops before quote → base ones
+// and markets by id. A one-hop path from a base to its quote is thus
+// through the first market trading the pair, as the engine values
+// relations.
+func conversionPaths(markets []statMarket) map[[2]uint32][]statHop {
+	paths := map[[2]uint32][]statHop{}
+	done := map[uint32]bool{}
+	for _, t := range markets {
+		val := t.Quote
+		if t.Base == 0 || done[val] {
+			continue
+		}
+		done[val] = true
+		for reached := []uint32{val}; len(reached) > 0; {
+			var next []uint32
+			for _, rev := range []bool{false, true} {
+				for _, to := range reached {
+					for i, m := range markets {
+						from, via := m.Base, m.Quote
+						if rev {
+							from, via = m.Quote, m.Base
+						}
+						if m.Base == 0 || via != to || from == val {
+							continue
+						}
+						if _, ok := paths[[2]uint32{from, val}]; ok {
+							continue
+						}
+						paths[[2]uint32{from, val}] = append([]statHop{{uint32(i + 1), rev}}, paths[[2]uint32{to, val}]...)
+						next = append(next, from)
+					}
+				}
+			}
+			reached = next
+		}
+	}
+	return paths
 }
 
 // nav values holdings in asset val.

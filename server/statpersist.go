@@ -14,12 +14,20 @@ import (
 // statsKey is the metadata store key of the leader statistics.
 const statsKey = "stats/leaders"
 
+// The persisted form is a version byte and the gob of statsState.
+// Version 1 (before series points had their step's range): its points
+// load with the range of their closing value (series.ranged). Version 2
+// adds statPoint's Lo, Hi, DD and Income, statLeader's Income and
+// statRelation's Returned and OutUnknown; gob gives the fields a version
+// 1 lacks their zero value.
+const statsVersion = 2
+
 // encode returns the persisted form of the statistics.
 func (ls *leaderStats) encode() ([]byte, uint64, error) {
 	ls.mu.RLock()
 	defer ls.mu.RUnlock()
 	var b bytes.Buffer
-	b.WriteByte(1) // version
+	b.WriteByte(statsVersion)
 	if err := gob.NewEncoder(&b).Encode(&ls.st); err != nil {
 		return nil, 0, fmt.Errorf("server: encode leader statistics: %w", err)
 	}
@@ -28,7 +36,7 @@ func (ls *leaderStats) encode() ([]byte, uint64, error) {
 
 // decode replaces the statistics with the encoded ones.
 func (ls *leaderStats) decode(data []byte) error {
-	if len(data) == 0 || data[0] != 1 {
+	if len(data) == 0 || data[0] < 1 || data[0] > statsVersion {
 		return fmt.Errorf("server: leader statistics: unknown version")
 	}
 	st := statsState{}
@@ -47,6 +55,14 @@ func (ls *leaderStats) decode(data []byte) error {
 	for _, l := range st.Leaders {
 		if l.Pos == nil {
 			l.Pos = map[uint32]*statPos{}
+		}
+		if data[0] < 2 {
+			l.Hist.ranged()
+		}
+	}
+	for _, r := range st.Relations {
+		if data[0] < 2 {
+			r.Hist.ranged()
 		}
 	}
 	ls.mu.Lock()
@@ -153,7 +169,7 @@ func (ls *leaderStats) reconcile(e *engine.Engine, seq uint64) {
 		if v.Status == engine.RelationClosed {
 			if !r.Closed {
 				r.LastNPU = ls.relNPU(r)
-				r.Bal, r.Units, r.Closed, r.ClosedAt = nil, 0, true, st.Now
+				r.Bal, r.Units, r.Closed, r.ClosedAt, r.OutUnknown = nil, 0, true, st.Now, true
 			}
 			return true
 		}

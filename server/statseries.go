@@ -6,13 +6,37 @@ import (
 )
 
 // statPoint is one sample of a NAV-per-unit series (a leader's or a copy
-// relation's), with the cumulative counters windows are differences of.
+// relation's), with the cumulative counters windows are differences of:
+// the values at the end of its step (the closing values), and the
+// lowest, the highest and the largest fall of the NAV per unit over the
+// samples of its step.
 type statPoint struct {
 	T     int64   // engine time, Unix ns
 	NPU   float64 // NAV per unit
 	PnL   int64   // cumulative PnL, in the series' valuation asset
 	Trips int32   // cumulative closed round trips
 	Wins  int32   // cumulative winning round trips
+
+	Income int64 // cumulative profit share received (leaders), in the valuation asset
+
+	Lo, Hi float64 // lowest and highest NAV per unit in the step
+	DD     float64 // largest fall of the NAV per unit within the step (fall)
+}
+
+// fall returns the fall from peak to v as a fraction of peak (≥ 0).
+func fall(peak, v float64) float64 {
+	if peak <= 0 || v >= peak {
+		return 0
+	}
+	return 1 - v/peak
+}
+
+// merge returns b (the later) with the range and the fall of both a and
+// b: that of one step made of both.
+func merge(a, b statPoint) statPoint {
+	b.DD = max(a.DD, b.DD, fall(a.Hi, b.Lo))
+	b.Lo, b.Hi = min(a.Lo, b.Lo), max(a.Hi, b.Hi)
+	return b
 }
 
 // statTier says that points up to Age old (relative to the newest) keep
@@ -28,8 +52,9 @@ const (
 	mins = int64(time.Minute)
 )
 
-// Downsampling of the series. Within a step the last point wins (the
-// closing value): drawdowns within one step are not seen.
+// Downsampling of the series. A step keeps one point: the closing values
+// of its last sample, with the range (Lo, Hi) and the largest fall (DD)
+// of all its samples, so that drawdowns within a step are seen.
 //
 //	leaders:   1 min up to 7 days, 5 min up to 30 days, 1 h up to a year, then 1 day
 //	relations: 1 h up to 30 days, then 1 day
@@ -60,16 +85,18 @@ func step(tiers []statTier, age int64) int64 {
 	return tiers[len(tiers)-1].Step
 }
 
-// record adds p (p.T never before the last point's), replacing the last
-// point if both fall in the same finest step, and compacts older points
-// at most once an hour of engine time.
+// record adds sample p (p.T never before the last point's; its Lo, Hi
+// and DD are set from its NPU), merged into the last point if both fall
+// in the same finest step, and compacts older points at most once an
+// hour of engine time.
 func (s *series) record(p statPoint, tiers []statTier) {
+	p.Lo, p.Hi, p.DD = p.NPU, p.NPU, 0
 	if len(s.Points) == 0 {
 		s.Origin, s.Compacted = p, p.T
 	}
 	fine := tiers[0].Step
 	if n := len(s.Points); n > 0 && s.Points[n-1].T/fine == p.T/fine {
-		s.Points[n-1] = p
+		s.Points[n-1] = merge(s.Points[n-1], p)
 	} else {
 		s.Points = append(s.Points, p)
 	}
@@ -78,8 +105,8 @@ func (s *series) record(p statPoint, tiers []statTier) {
 	}
 }
 
-// compact keeps the last point of each step, each point's step given by
-// its age at now.
+// compact merges the points of each step into its last one, each
+// point's step given by its age at now.
 func (s *series) compact(now int64, tiers []statTier) {
 	s.Compacted = now
 	pts := s.Points
@@ -88,7 +115,8 @@ func (s *series) compact(now int64, tiers []statTier) {
 		if i+1 < len(pts) {
 			st := step(tiers, now-pts[i].T)
 			if st == step(tiers, now-pts[i+1].T) && pts[i].T/st == pts[i+1].T/st {
-				continue // the next point closes the same step
+				pts[i+1] = merge(pts[i], pts[i+1]) // the next point closes the same step
+				continue
 			}
 		}
 		out = append(out, pts[i])
@@ -108,22 +136,36 @@ func (s *series) at(t int64) statPoint {
 }
 
 // drawdown returns the largest peak-to-trough fall, as a fraction of the
-// peak, of the NAV per unit from the value in force at start through the
-// points after it up to end, where the series stands at last.
+// peak, of the NAV per unit from the (closing) value in force at start
+// through the points after it up to end, where the series stands at
+// last. A point's step counts whole: the first point after start may
+// bring samples of its step from before start (at most a step early).
+//
+// It is exact over the samples: a fall has its peak either in an earlier
+// point (the running peak against the point's Lo) or in the same point
+// (its DD).
 func (s *series) drawdown(start, end int64, last float64) float64 {
 	peak := s.at(start).NPU
 	dd := 0.0
-	see := func(v float64) {
-		if v > peak {
-			peak = v
-		} else if peak > 0 {
-			dd = max(dd, 1-v/peak)
-		}
-	}
 	i := sort.Search(len(s.Points), func(i int) bool { return s.Points[i].T > start })
 	for ; i < len(s.Points) && s.Points[i].T <= end; i++ {
-		see(s.Points[i].NPU)
+		p := &s.Points[i]
+		dd = max(dd, p.DD, fall(peak, p.Lo))
+		peak = max(peak, p.Hi)
 	}
-	see(last)
-	return dd
+	return max(dd, fall(peak, last))
+}
+
+// ranged sets the range of points without one (persisted before points
+// had it) to their closing value.
+func (s *series) ranged() {
+	fix := func(p *statPoint) {
+		if p.Lo == 0 && p.Hi == 0 {
+			p.Lo, p.Hi = p.NPU, p.NPU
+		}
+	}
+	fix(&s.Origin)
+	for i := range s.Points {
+		fix(&s.Points[i])
+	}
 }
