@@ -306,11 +306,15 @@ func Open(opts *Options) (*Engine, error) {
 
 // Submit enqueues cmd (copied; Seq and Time are set by the engine) and
 // returns at once. done, if not nil, is called with the result on the
-// engine's output goroutine once the command is durable; it must not block
-// or wait for the engine (see Callbacks on Engine: no Close, Do or
-// Snapshot) and must not keep the Result. Submit waits for room while the ingress
-// ring is full, up to ctx, unless Options.FailFast is set (then ErrFull).
+// engine's output goroutine once the command is durable; it must not
+// block or wait for the engine (see Callbacks on Engine: no Close, Do or
+// Snapshot) and must not keep the Result. A nil done drops the result.
+// Submit waits for room while the ingress ring is full, up to ctx, unless
+// Options.FailFast is set (then ErrFull). Submit panics if ctx is nil.
 func (e *Engine) Submit(ctx context.Context, cmd *Command, done func(*Result)) error {
+	if ctx == nil {
+		panic("engine: nil Context")
+	}
 	return e.submit(ctx, cmd, done, nil)
 }
 
@@ -379,6 +383,9 @@ const (
 // A full ingress ring makes Do wait like Submit. Do panics if ctx is nil.
 // Do must not be called from a callback (see Callbacks on Engine).
 func (e *Engine) Do(ctx context.Context, cmd *Command, dst []Event) (Result, error) {
+	if ctx == nil {
+		panic("engine: nil Context")
+	}
 	f := e.futures.Get().(*future)
 	f.events = dst
 	f.state.Store(futWaiting)
@@ -406,8 +413,12 @@ func (e *Engine) Do(ctx context.Context, cmd *Command, dst []Event) (Result, err
 // output goroutine, from the next batch on. fn must not block: a slow
 // subscriber slows every client; nor may it wait for the engine (see
 // Callbacks on Engine: no Close, Do or Snapshot). fn must not keep the
-// Result. The returned function unsubscribes.
+// Result. The returned function unsubscribes. Subscribe panics if fn is
+// nil.
 func (e *Engine) Subscribe(fn func(*Result)) (unsubscribe func()) {
+	if fn == nil {
+		panic("engine: Subscribe with nil func")
+	}
 	s := &subscriber{fn: fn}
 	e.subMu.Lock()
 	defer e.subMu.Unlock()
@@ -447,8 +458,11 @@ func (e *Engine) Relation(id uint64) (*RelationView, bool) {
 }
 
 // Relations calls fn for the latest view of every copy relation, in no
-// particular order, until fn returns false.
+// particular order, until fn returns false. It panics if fn is nil.
 func (e *Engine) Relations(fn func(*RelationView) bool) {
+	if fn == nil {
+		panic("engine: Relations with nil func")
+	}
 	e.relViews.each(fn)
 }
 
@@ -458,8 +472,11 @@ func (e *Engine) Leader(account uint64) (*LeaderView, bool) {
 }
 
 // Leaders calls fn for the latest view of every leader, in no particular
-// order, until fn returns false.
+// order, until fn returns false. It panics if fn is nil.
 func (e *Engine) Leaders(fn func(*LeaderView) bool) {
+	if fn == nil {
+		panic("engine: Leaders with nil func")
+	}
 	e.leaderViews.each(fn)
 }
 
@@ -892,8 +909,11 @@ func (e *Engine) snapshotTimer() {
 
 // Snapshot takes a snapshot now, consistent at a sequence number, and
 // waits until the SnapshotStore has saved it (or a later one). It returns
-// that sequence number.
+// that sequence number. It panics if ctx is nil.
 func (e *Engine) Snapshot(ctx context.Context) (uint64, error) {
+	if ctx == nil {
+		panic("engine: nil Context")
+	}
 	if e.snaps == nil {
 		return 0, fmt.Errorf("engine: no snapshot store configured")
 	}
@@ -958,8 +978,13 @@ func (e *Engine) publish(ab *afterBatch, seq uint64) {
 
 // WaitViews waits until the published views (Market, Account, Directory)
 // reflect every command up to sequence number seq, e.g. a Result's Seq for
-// read-your-writes. Views lag by at most about ViewInterval.
+// read-your-writes. Views lag by at most about ViewInterval. It returns
+// ctx.Err() if ctx ends first, ErrClosed once the engine is closed, and
+// panics if ctx is nil.
 func (e *Engine) WaitViews(ctx context.Context, seq uint64) error {
+	if ctx == nil {
+		panic("engine: nil Context")
+	}
 	_, err := e.viewW.Wait(ctx, int64(seq), func() int64 { return int64(e.viewSeq.Load()) })
 	if errors.Is(err, ring.ErrClosed) {
 		return ErrClosed
