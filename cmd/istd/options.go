@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"os"
 	"strconv"
@@ -173,6 +174,14 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 	} {
 		if c.bad {
 			errs = append(errs, fmt.Errorf("%s must not be negative", c.name))
+		}
+	}
+	for _, c := range []struct {
+		name string
+		v    float64
+	}{{"--rate-limit (IST_RATE_LIMIT)", t.rateLimit}, {"--anon-rate-limit (IST_ANON_RATE_LIMIT)", t.anonRateLimit}} {
+		if math.IsNaN(c.v) || math.IsInf(c.v, 0) {
+			errs = append(errs, fmt.Errorf("%s must be a finite number of requests per second (got %v)", c.name, c.v))
 		}
 	}
 	if t.ringSize < 2 || t.ringSize&(t.ringSize-1) != 0 {
