@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -27,14 +28,25 @@ import (
 // uses 16,384).
 const DefaultRingSize = 1 << 13
 
+// MaxRingSize is the largest Options.RingSize Open accepts: 16M slots,
+// 14 GiB.
+const MaxRingSize = 1 << 24
+
+// MaxCapacity is the largest Options.Capacity.Orders and
+// Options.Capacity.BookOrders Open accepts: the most orders the state
+// indexes (by int32), or on 32-bit platforms the most whose memory can
+// be addressed. Room for that many orders takes that much memory at once.
+const MaxCapacity = min(math.MaxInt32, math.MaxInt>>7)
+
 // Options configure an Engine. The zero value (or nil) means defaults.
 type Options struct {
-	// RingSize is the number of ingress slots, a power of two. Default
-	// DefaultRingSize. Each slot takes 896 bytes: the command and its
-	// outcome, and room for four events (7 MiB for the default).
+	// RingSize is the number of ingress slots, a power of two up to
+	// MaxRingSize. Default DefaultRingSize. Each slot takes 896 bytes:
+	// the command and its outcome, and room for four events (7 MiB for
+	// the default).
 	RingSize int
 	// MaxBatch caps the commands the matcher and the journal take at once.
-	// Default 4096.
+	// Default 4096; a batch is never larger than RingSize.
 	MaxBatch int
 	// CommitsInFlight is how many journal batches may be waiting for their
 	// sync at once with a PipelinedJournal; while they wait, the next
@@ -42,7 +54,7 @@ type Options struct {
 	// batch overlaps the delivery of the one before and the gathering of
 	// the next. More in flight make smaller batches, each with its own
 	// write and wake-ups; with one, istd served 20% more single orders
-	// per second over HTTP (istbench http).
+	// per second over HTTP (istbench http). At most RingSize.
 	CommitsInFlight int
 	// Journal makes commands durable before they are acknowledged.
 	// Default: a MemJournal that discards (no durability).
@@ -66,6 +78,7 @@ type Options struct {
 	// Capacity is reserved in State before the engine starts (see
 	// State.Reserve), so that matching does not pause to grow its tables
 	// before the state reaches it. Zero: start small and grow as needed.
+	// Each field is at most MaxCapacity, and not negative.
 	Capacity Capacity
 	// Snapshots receives state snapshots (see Engine.Snapshot). Nil: no
 	// snapshots are taken.
@@ -243,7 +256,9 @@ type snapshotJob struct {
 
 type subscriber struct{ fn func(*Result) }
 
-// Open starts an engine. Close it to stop its goroutines.
+// Open starts an engine. Close it to stop its goroutines. Options out of
+// their documented range are refused with an error that wraps
+// ErrInvalidOptions, before anything is reserved or allocated.
 func Open(opts *Options) (*Engine, error) {
 	var o Options
 	if opts != nil {
@@ -255,8 +270,12 @@ func Open(opts *Options) (*Engine, error) {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 4096
 	}
+	o.MaxBatch = min(o.MaxBatch, o.RingSize) // also spares next+MaxBatch an overflow
 	if o.CommitsInFlight <= 0 {
 		o.CommitsInFlight = 1
+	}
+	if err := o.check(); err != nil {
+		return nil, err
 	}
 	if o.Journal == nil {
 		o.Journal = &MemJournal{Discard: true}
@@ -273,11 +292,11 @@ func Open(opts *Options) (*Engine, error) {
 	if o.State == nil {
 		o.State = NewState()
 	}
-	o.State.Reserve(o.Capacity)
 	r, err := ring.New[slot](o.RingSize)
-	if err != nil {
-		return nil, fmt.Errorf("engine: ring size %d: %w", o.RingSize, err)
+	if err != nil { // not after check
+		return nil, fmt.Errorf("%w: RingSize %d: %w", ErrInvalidOptions, o.RingSize, err)
 	}
+	o.State.Reserve(o.Capacity)
 	e := &Engine{opts: o, ring: r, after: make([]afterBatch, o.RingSize), state: o.State, base: o.State.Seq(),
 		events:   make([]Event, o.RingSize*slotEvents),
 		stampedW: &ring.Waiter{}, matchedW: &ring.Waiter{}}
@@ -302,6 +321,24 @@ func Open(opts *Options) (*Engine, error) {
 	go e.output()
 	go e.ticker()
 	return e, nil
+}
+
+// check validates the sizes of o, its defaults set, before Open
+// allocates by them.
+func (o *Options) check() error {
+	if o.RingSize <= 0 || o.RingSize > MaxRingSize || o.RingSize&(o.RingSize-1) != 0 {
+		return fmt.Errorf("%w: RingSize %d is not a power of two up to %d", ErrInvalidOptions, o.RingSize, MaxRingSize)
+	}
+	if o.CommitsInFlight > o.RingSize {
+		return fmt.Errorf("%w: CommitsInFlight %d above RingSize %d", ErrInvalidOptions, o.CommitsInFlight, o.RingSize)
+	}
+	if c := o.Capacity.Orders; c < 0 || c > MaxCapacity {
+		return fmt.Errorf("%w: Capacity.Orders %d outside 0..%d", ErrInvalidOptions, c, MaxCapacity)
+	}
+	if c := o.Capacity.BookOrders; c < 0 || c > MaxCapacity {
+		return fmt.Errorf("%w: Capacity.BookOrders %d outside 0..%d", ErrInvalidOptions, c, MaxCapacity)
+	}
+	return nil
 }
 
 // Submit enqueues cmd (copied; Seq and Time are set by the engine) and

@@ -32,6 +32,9 @@ var (
 	ErrClosed             = errors.New("engine: closed")
 	ErrFull               = errors.New("engine: ingress queue full")
 	ErrJournal            = errors.New("engine: journal failed; no further commands are acknowledged")
+	// ErrInvalidOptions: Open was given Options out of their documented
+	// range; the error says which.
+	ErrInvalidOptions = errors.New("engine: invalid options")
 	// ErrCloseFromCallback: Engine.Close was called from one of the
 	// engine's goroutines (a callback), which it would have to wait for;
 	// it did nothing.
