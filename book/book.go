@@ -14,11 +14,19 @@ type Options struct {
 	// Capacity is the number of resting orders to pre-allocate room for.
 	// The book grows past it as needed; growth allocates, so size it for
 	// the expected peak to keep every operation allocation-free.
-	// Default 1024.
+	// Default 1024 (0); at most MaxCapacity, and New refuses a negative
+	// one or one above it with ErrInvalidOptions.
 	Capacity int
 }
 
 const defaultCapacity = 1024
+
+// MaxCapacity is the largest Options.Capacity and the most that Reserve
+// makes room for: the most resting orders a book can index (orders are
+// indexed by int32), or on 32-bit platforms the most whose memory (about
+// 128 bytes an order) can be addressed. Room for that many orders takes
+// that much memory at once.
+const MaxCapacity = min(math.MaxInt32, math.MaxInt>>7)
 
 // nilIdx terminates node and level lists.
 const nilIdx = -1
@@ -104,11 +112,16 @@ type Book struct {
 }
 
 // Errors returned by New.
-var ErrInvalidRules = errors.New("book: invalid rules")
+var (
+	ErrInvalidRules   = errors.New("book: invalid rules")
+	ErrInvalidOptions = errors.New("book: invalid options")
+)
 
 // New returns an empty book for a market with the given rules, or
 // ErrInvalidRules (wrapped with details) if the rules are inconsistent:
-// negative values, or MinQty not a multiple of LotSize.
+// negative values, MinQty not a multiple of LotSize, MaxQty below MinQty,
+// or MaxPrice not a multiple of TickSize; or ErrInvalidOptions (wrapped)
+// for a Capacity below 0 or above MaxCapacity.
 func New(rules Rules, opts *Options) (*Book, error) {
 	if rules.TickSize < 0 || rules.LotSize < 0 || rules.MinQty < 0 || rules.MaxQty < 0 ||
 		rules.MinNotional < 0 || rules.MaxPrice < 0 {
@@ -121,8 +134,14 @@ func New(rules Rules, opts *Options) (*Book, error) {
 	if r.MaxQty < r.MinQty {
 		return nil, fmt.Errorf("%w: max quantity %d below min %d", ErrInvalidRules, r.MaxQty, r.MinQty)
 	}
+	if rules.MaxPrice != 0 && r.MaxPrice%r.TickSize != 0 {
+		return nil, fmt.Errorf("%w: max price %d not a multiple of tick %d", ErrInvalidRules, r.MaxPrice, r.TickSize)
+	}
 	capacity := defaultCapacity
-	if opts != nil && opts.Capacity > 0 {
+	if opts != nil && opts.Capacity != 0 {
+		if opts.Capacity < 0 || opts.Capacity > MaxCapacity {
+			return nil, fmt.Errorf("%w: capacity %d outside 0..%d", ErrInvalidOptions, opts.Capacity, MaxCapacity)
+		}
 		capacity = opts.Capacity
 	}
 	b := &Book{
@@ -257,8 +276,9 @@ func (b *Book) Stops() int { return b.stops.len() }
 // a pause of tens of milliseconds per million orders at the moment the
 // book crosses its size. It changes nothing else. Call it at setup (it is
 // itself such a growth if the book is large); New's Options.Capacity does
-// the same for a new book.
+// the same for a new book. n above MaxCapacity reserves MaxCapacity.
 func (b *Book) Reserve(n int) {
+	n = min(n, MaxCapacity)
 	if n > cap(b.nodes) {
 		nodes := make([]node, len(b.nodes), n)
 		copy(nodes, b.nodes)

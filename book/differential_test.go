@@ -12,10 +12,11 @@ import (
 	"testing"
 )
 
-// diffRules are the non-trivial rules of the differential test. MaxPrice is
-// high enough that price × quantity can overflow (notional_overflow) while
-// prices above it stay reachable (invalid_price).
-var diffRules = Rules{TickSize: 5, LotSize: 2, MinQty: 4, MaxQty: 1000, MinNotional: 50, MaxPrice: 1 << 62}
+// diffRules are the non-trivial rules of the differential test. MaxPrice
+// (on tick, as New requires) is high enough that price × quantity can
+// overflow (notional_overflow) while prices above it stay reachable
+// (invalid_price).
+var diffRules = Rules{TickSize: 5, LotSize: 2, MinQty: 4, MaxQty: 1000, MinNotional: 50, MaxPrice: (1 << 62) / 5 * 5}
 
 // diffKind is the command of a diffOp.
 type diffKind uint8

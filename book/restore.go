@@ -1,33 +1,42 @@
 package book
 
-import "fmt"
+import (
+	"errors"
+	"fmt"
+)
+
+// ErrCorrupt: Restore was given an order that the book cannot hold as it
+// stands (a damaged snapshot, or orders out of All's order): an invalid
+// id, side, type or quantities, an id that is live, a resting price that
+// would cross the book, or a quantity past its side's room. The error
+// wraps it with the detail, and also wraps ErrDuplicateID or
+// ErrQtyAboveMax where those apply.
+var ErrCorrupt = errors.New("book: corrupt order")
 
 // Restore puts a live order back into an empty or partly restored book,
 // as listed by All: call it with All's orders in All's order and the
 // queues, icebergs' visible slices and stops' release order come back as
-// they were. It does not match and emits no events. It returns an error
-// if the order is invalid, its id is live, a resting order would cross
-// the book, or the order would take its side past what a side can hold
-// (ErrQtyAboveMax, as Place).
+// they were. It does not match and emits no events. If the order cannot
+// be restored it returns an error wrapping ErrCorrupt and changes nothing.
 func (b *Book) Restore(o OrderInfo) error {
 	if o.ID == 0 || o.Side > Sell {
-		return fmt.Errorf("book: restore order %d: invalid id or side", o.ID)
+		return fmt.Errorf("%w: restore order %d: invalid id or side", ErrCorrupt, o.ID)
 	}
 	if _, live := b.index.get(o.ID); live {
-		return fmt.Errorf("book: restore order %d: %w", o.ID, ErrDuplicateID)
+		return fmt.Errorf("%w: restore order %d: %w", ErrCorrupt, o.ID, ErrDuplicateID)
 	}
 	if o.Stop {
 		order := Order{ID: o.ID, Owner: o.Owner, Side: o.Side, Type: o.Type, TIF: o.TIF, STP: o.STP,
 			Price: o.Price, StopPrice: o.StopPrice, Qty: o.Open, QuoteBudget: o.QuoteBudget,
 			DisplayQty: o.DisplayQty}
 		if o.Type != StopMarket && o.Type != StopLimit {
-			return fmt.Errorf("book: restore stop %d: type %s", o.ID, o.Type)
+			return fmt.Errorf("%w: restore stop %d: type %s", ErrCorrupt, o.ID, o.Type)
 		}
 		if mayRest(&order) && o.Open <= 0 {
-			return fmt.Errorf("book: restore stop %d: quantity %d", o.ID, o.Open)
+			return fmt.Errorf("%w: restore stop %d: quantity %d", ErrCorrupt, o.ID, o.Open)
 		}
 		if mayRest(&order) && o.Open > b.room(o.Side) {
-			return fmt.Errorf("book: restore stop %d: quantity %d: %w", o.ID, o.Open, ErrQtyAboveMax)
+			return fmt.Errorf("%w: restore stop %d: quantity %d: %w", ErrCorrupt, o.ID, o.Open, ErrQtyAboveMax)
 		}
 		b.seq++
 		b.putStop(&order)
@@ -35,13 +44,13 @@ func (b *Book) Restore(o OrderInfo) error {
 	}
 	if o.Open <= 0 || o.Visible <= 0 || o.Visible > o.Open || o.Price <= 0 ||
 		(o.DisplayQty == 0 && o.Visible != o.Open) || (o.DisplayQty != 0 && o.Visible > o.DisplayQty) {
-		return fmt.Errorf("book: restore order %d: inconsistent quantities %+v", o.ID, o)
+		return fmt.Errorf("%w: restore order %d: inconsistent quantities %+v", ErrCorrupt, o.ID, o)
 	}
 	if o.Open > b.room(o.Side) {
-		return fmt.Errorf("book: restore order %d: quantity %d: %w", o.ID, o.Open, ErrQtyAboveMax)
+		return fmt.Errorf("%w: restore order %d: quantity %d: %w", ErrCorrupt, o.ID, o.Open, ErrQtyAboveMax)
 	}
 	if b.crosses(o.Side, o.Price) {
-		return fmt.Errorf("book: restore order %d: would cross the book", o.ID)
+		return fmt.Errorf("%w: restore order %d: would cross the book", ErrCorrupt, o.ID)
 	}
 	b.seq++
 	ni := b.allocNode()
@@ -54,5 +63,17 @@ func (b *Book) Restore(o OrderInfo) error {
 }
 
 // SetLastPrice sets the last trade price, for restoring a book from a
-// snapshot. It does not release stops.
-func (b *Book) SetLastPrice(p int64) { b.last = p }
+// snapshot. It does not release stops. p must be 0 (no trade yet, as in a
+// new book) or a price the book could trade at: positive, at most
+// MaxPrice and on tick. Any other is refused with an error wrapping
+// ErrInvalidPrice or ErrPriceNotOnTick, and the last price is unchanged.
+func (b *Book) SetLastPrice(p int64) error {
+	if p < 0 || p > b.rules.MaxPrice {
+		return fmt.Errorf("%w: last price %d", ErrInvalidPrice, p)
+	}
+	if p%b.rules.TickSize != 0 {
+		return fmt.Errorf("%w: last price %d, tick %d", ErrPriceNotOnTick, p, b.rules.TickSize)
+	}
+	b.last = p
+	return nil
+}

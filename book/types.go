@@ -185,7 +185,8 @@ type Rules struct {
 	// budget alone (Qty 0). Market orders by quantity, with or without a
 	// budget, are not bound by it. 0 means none.
 	MinNotional int64
-	// MaxPrice is the highest allowed price. 0 means no limit.
+	// MaxPrice is the highest allowed price, a multiple of TickSize. 0
+	// means no limit.
 	MaxPrice int64
 }
 

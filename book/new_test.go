@@ -1,0 +1,134 @@
+package book
+
+import (
+	"errors"
+	"math"
+	"testing"
+)
+
+// New refuses a capacity it cannot allocate with an error, never a
+// panic; Reserve caps what it is asked for.
+func TestNewRefusesBadCapacity(t *testing.T) {
+	for _, c := range []int{-1, math.MinInt, MaxCapacity + 1, math.MaxInt64 / 2, math.MaxInt} {
+		func() {
+			defer func() {
+				if v := recover(); v != nil {
+					t.Errorf("Capacity %d: panic %v", c, v)
+				}
+			}()
+			b, err := New(Rules{}, &Options{Capacity: c})
+			if !errors.Is(err, ErrInvalidOptions) || b != nil {
+				t.Errorf("Capacity %d: %v, want ErrInvalidOptions", c, err)
+			}
+		}()
+	}
+	for _, c := range []int{0, 1, 5000} {
+		b, err := New(Rules{}, &Options{Capacity: c})
+		if err != nil || b.Cap() < c {
+			t.Fatalf("Capacity %d: %v", c, err)
+		}
+	}
+	if MaxCapacity > math.MaxInt32 {
+		t.Fatalf("MaxCapacity %d: orders are indexed by int32", MaxCapacity)
+	}
+}
+
+// MaxPrice must be on tick: an order at the highest price allowed must be
+// placeable.
+func TestNewRefusesMaxPriceOffTick(t *testing.T) {
+	for _, r := range []Rules{{TickSize: 5, MaxPrice: 1001}, {TickSize: 2, MaxPrice: 3}, {TickSize: 5, MaxPrice: 1 << 62}} {
+		if _, err := New(r, nil); !errors.Is(err, ErrInvalidRules) {
+			t.Errorf("New(%+v): %v, want ErrInvalidRules", r, err)
+		}
+	}
+	for _, r := range []Rules{{TickSize: 5, MaxPrice: 1000}, {TickSize: 5}, {MaxPrice: 1001}, {TickSize: 7, MaxPrice: 7}} {
+		b, err := New(r, nil)
+		if err != nil {
+			t.Fatalf("New(%+v): %v", r, err)
+		}
+		if r.MaxPrice == 0 {
+			continue
+		}
+		if _, err := b.Place(nil, &Order{ID: 1, Side: Sell, Price: r.MaxPrice, Qty: 1}); err != nil {
+			t.Errorf("rules %+v: an order at MaxPrice: %v", r, err)
+		}
+	}
+}
+
+// SetLastPrice takes 0 (no trade yet) or a price the book could trade
+// at; anything else is refused and triggers no stop.
+func TestSetLastPriceRefusesInvalid(t *testing.T) {
+	b, err := New(Rules{TickSize: 5, MaxPrice: 1000}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []int64{-5, -1, math.MinInt64, 1005, math.MaxInt64} {
+		if err := b.SetLastPrice(p); !errors.Is(err, ErrInvalidPrice) {
+			t.Errorf("SetLastPrice(%d): %v, want ErrInvalidPrice", p, err)
+		}
+	}
+	if err := b.SetLastPrice(7); !errors.Is(err, ErrPriceNotOnTick) {
+		t.Errorf("SetLastPrice(7): %v, want ErrPriceNotOnTick", err)
+	}
+	if b.LastPrice() != 0 {
+		t.Fatalf("refused prices set the last price to %d", b.LastPrice())
+	}
+	// A sell stop at -5 would trigger on a last price of -5.
+	evs, err := b.Place(nil, &Order{ID: 1, Owner: 1, Side: Sell, Type: StopMarket, StopPrice: 5, Qty: 1})
+	if err != nil || len(evs) != 1 || evs[0].Kind != EvAccepted {
+		t.Fatalf("stop: %v %+v", err, evs)
+	}
+	if err := b.SetLastPrice(-5); err == nil {
+		t.Fatal("SetLastPrice(-5) accepted")
+	}
+	if err := b.SetLastPrice(10); err != nil || b.LastPrice() != 10 {
+		t.Fatalf("SetLastPrice(10): %v, last %d", err, b.LastPrice())
+	}
+	if err := b.SetLastPrice(0); err != nil || b.LastPrice() != 0 {
+		t.Fatalf("SetLastPrice(0): %v, last %d", err, b.LastPrice())
+	}
+	if b.Stops() != 1 {
+		t.Fatalf("%d stops pending, want 1", b.Stops())
+	}
+}
+
+// Every order Restore refuses gives an error wrapping ErrCorrupt, with the
+// more precise sentinel where there is one, and changes nothing.
+func TestRestoreErrorsAreSentinels(t *testing.T) {
+	b, err := New(Rules{TickSize: 1}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Restore(OrderInfo{ID: 1, Side: Buy, Price: 100, Open: 5, Visible: 5}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Restore(OrderInfo{ID: 2, Side: Sell, Price: math.MaxInt64 - 1, Open: math.MaxInt64 - 10, Visible: math.MaxInt64 - 10}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		o    OrderInfo
+		also error
+	}{
+		{OrderInfo{ID: 0, Side: Buy, Price: 100, Open: 1, Visible: 1}, nil},
+		{OrderInfo{ID: 3, Side: 2, Price: 100, Open: 1, Visible: 1}, nil},
+		{OrderInfo{ID: 1, Side: Buy, Price: 99, Open: 1, Visible: 1}, ErrDuplicateID},
+		{OrderInfo{ID: 3, Side: Buy, Price: 99, Open: 0, Visible: 0}, nil},
+		{OrderInfo{ID: 3, Side: Buy, Price: 99, Open: 5, Visible: 3}, nil},
+		{OrderInfo{ID: 3, Side: Sell, Price: 100, Open: 1, Visible: 1}, nil}, // crosses
+		{OrderInfo{ID: 3, Side: Sell, Price: math.MaxInt64 - 1, Open: 20, Visible: 20}, ErrQtyAboveMax},
+		{OrderInfo{ID: 3, Side: Buy, Type: Limit, Stop: true, StopPrice: 5, Price: 5, Open: 1}, nil},
+		{OrderInfo{ID: 3, Side: Buy, Type: StopLimit, Stop: true, StopPrice: 5, Price: 5, Open: 0}, nil},
+		{OrderInfo{ID: 3, Side: Sell, Type: StopLimit, Stop: true, StopPrice: 5, Price: 5, Open: 20}, ErrQtyAboveMax},
+	} {
+		err := b.Restore(tc.o)
+		if !errors.Is(err, ErrCorrupt) || (tc.also != nil && !errors.Is(err, tc.also)) {
+			t.Errorf("Restore(%+v): %v, want ErrCorrupt (and %v)", tc.o, err, tc.also)
+		}
+	}
+	if b.Len() != 2 || b.Stops() != 0 {
+		t.Fatalf("refused orders changed the book: %d resting, %d stops", b.Len(), b.Stops())
+	}
+	if err := b.Check(); err != nil {
+		t.Fatal(err)
+	}
+}
