@@ -27,6 +27,10 @@ var (
 	errOverloaded    = errors.New("server: overloaded; retry later")
 )
 
+// ErrInvalidOptions is the error of Open when Options hold a value it
+// cannot use (the error says which).
+var ErrInvalidOptions = errors.New("server: invalid options")
+
 // apiError is an error as the API reports it.
 type apiError struct {
 	status int

@@ -2,7 +2,9 @@ package server
 
 import (
 	"encoding/binary"
+	"fmt"
 	"hash/maphash"
+	"math"
 	"sync"
 	"time"
 
@@ -11,10 +13,12 @@ import (
 
 // Rate limits: a token bucket per live bearer token (a user token not
 // revoked, or the admin token; keyed by 64 bits of its SHA-256;
-// Options.RateLimit and RateBurst) and, for every other request (sign-up,
-// public market data, and any request whose bearer token is made up or
+// Options.RateLimit and RateBurst) and, for every other request (public
+// market data, and any request whose bearer token is made up or
 // revoked), per client IP (a limiter of its own: Options.AnonRateLimit
-// and AnonRateBurst). A made-up token thus gets no bucket of its own,
+// and AnonRateBurst). Sign-up (/v1/accounts) is always charged to the
+// client IP, whatever token it carries: an account's token must not buy
+// more sign-ups. A made-up token thus gets no bucket of its own,
 // and Options.MaxTokens bounds the buckets one account can spread its
 // requests over. The token is looked up once per request
 // (Server.requestToken, tokens.go): the handler reuses what the limiter
@@ -57,6 +61,21 @@ type rateLimiter struct {
 	seed   maphash.Seed
 	now    func() int64
 	shards [rlShards]rlShard
+}
+
+// checkRates returns an error (ErrInvalidOptions) unless o's rates are
+// finite: a NaN rate would refuse every request after a client's first
+// (its bucket never refills) and an infinite one is no rate.
+func checkRates(o *Options) error {
+	for _, r := range [...]struct {
+		name string
+		v    float64
+	}{{"RateLimit", o.RateLimit}, {"AnonRateLimit", o.AnonRateLimit}} {
+		if math.IsNaN(r.v) || math.IsInf(r.v, 0) {
+			return fmt.Errorf("%w: %s must be a finite number, not %v", ErrInvalidOptions, r.name, r.v)
+		}
+	}
+	return nil
 }
 
 // newRateLimiter returns a limiter of perSec requests per second with the
@@ -147,7 +166,11 @@ func (s *Server) rateLimited(ctx *fasthttp.RequestCtx, path string) bool {
 	if s.rl == nil && s.anonRL == nil {
 		return false // and the handler looks the token up if it needs it
 	}
-	l, h := s.bucket(s.requestToken(ctx), remoteIP(ctx))
+	var t *liveToken // sign-up: the client IP's bucket, whatever the token
+	if path != "/v1/accounts" {
+		t = s.requestToken(ctx)
+	}
+	l, h := s.bucket(t, remoteIP(ctx))
 	if l == nil || l.allow(h) {
 		return false
 	}

@@ -92,7 +92,8 @@ type Options struct {
 	// unless AnonRateLimit says otherwise, per client IP for requests
 	// without one); RateBurst is the bucket size. Default
 	// 1000/s (DefaultRateLimit) with a burst of 2000 (a given
-	// RateLimit's burst defaults to twice it); negative: no limit. See
+	// RateLimit's burst defaults to twice it); negative: no limit; NaN
+	// and ±Inf are refused (Open fails with ErrInvalidOptions). See
 	// ratelimit.go.
 	RateLimit float64
 	RateBurst int
@@ -100,7 +101,8 @@ type Options struct {
 	// requests without a live bearer token: none, a made-up one or a
 	// revoked one (so a made-up token gets no bucket of its own). Default (both zero): RateLimit and
 	// RateBurst; a given AnonRateLimit's burst defaults to twice it;
-	// negative: no limit.
+	// negative: no limit; not NaN nor ±Inf. Sign-up is always charged
+	// here, whatever token it carries.
 	AnonRateLimit float64
 	AnonRateBurst int
 	// MaxTokens is the most live tokens an account may hold: past it,
@@ -222,6 +224,9 @@ func Open(opts *Options) (*Server, error) {
 		s.opts = *opts
 	}
 	o := &s.opts
+	if err := checkRates(o); err != nil {
+		return nil, err
+	}
 	if o.DataDir == "" {
 		o.DataDir = "./data"
 	}
