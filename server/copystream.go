@@ -37,7 +37,7 @@ func (h *hub) sendCopyData(account uint64, typ string, seq uint64, data []byte) 
 		if !c.subs["copy"] {
 			continue
 		}
-		b := c.header("copy", typ, seq)
+		b := c.header("copy", typ, seq, len(data))
 		b = append(appendKey(b, "data", false), data...)
 		c.enqueue(append(b, '}'))
 	}

@@ -26,10 +26,15 @@ import (
 // stream is open it does nothing). The hub's goroutine owns every
 // subscription: it turns results into trades, orders and fills messages,
 // diffs the published market views into book deltas, and queues each
-// message on its connections. A connection's queue is bounded: when it is
-// full the connection is closed (slow consumer), so no client ever holds
-// up the hub or the engine. Each connection has a reader (the upgraded
-// request's goroutine) and a writer goroutine.
+// message on its connections. A connection's queue is bounded in bytes
+// (streamQueueBytes, counting the messages its writer is still writing):
+// a connection over the bound, or whose writer has written nothing for
+// streamWriteWait while messages wait, is closed (1008, slow consumer), so
+// no client ever holds up the hub or the engine, and a client that reads
+// gets a burst in full. Each connection has a reader (the upgraded
+// request's goroutine) and a writer goroutine, which takes everything
+// queued at once and writes it message after message (the WebSocket
+// library writes each message with one system call).
 //
 // A connection authenticated with a token is closed (1008, closeRevoked)
 // when that token is revoked (hub.revoke), and a token revoked while a
@@ -45,7 +50,6 @@ import (
 // IP (streamSlots): an upgrade over a cap is answered 503 overloaded
 // (total) or 429 rate_limited (per IP).
 const (
-	streamQueue     = 256              // messages queued per connection
 	streamInbox     = 8192             // results queued for the hub
 	streamReadLimit = 4096             // bytes per client message
 	streamMaxBad    = 10               // bad client messages before closing
@@ -54,6 +58,11 @@ const (
 	streamWriteWait = 10 * time.Second // per write
 	streamCloseWait = time.Second      // for the client's answer to our close frame
 	streamBookPoll  = 5 * time.Millisecond
+
+	// streamQueueBytes bounds the messages of a connection queued or
+	// being written, counted by msgSize: a connection past it is a slow
+	// consumer (enqueue). 4 MiB holds some 10,000 channel messages.
+	streamQueueBytes = 4 << 20
 
 	// streamMaxLimited is how many client messages refused in a row by
 	// the rate limiter close the connection (1008, closeRateLimited).
@@ -144,7 +153,7 @@ type streamItem struct {
 	seq    uint64
 	time   int64
 	events []streamEvent // trades and order events
-	orders []orderRec    // orders touched, as the read model has them after the result
+	orders []orderRec    // orders touched, as the result left them (hub.settled)
 }
 
 type streamEvent struct {
@@ -165,9 +174,14 @@ type hub struct {
 	once    sync.Once
 	slots   streamSlots // caps of streams open
 
+	// touched holds copies of the orders the result being applied
+	// touched, as it left them (settled): the read model may trim them
+	// from its history before publish. Engine output goroutine only.
+	touched []orderRec
+
 	// Test knobs.
-	queueLen  atomic.Int64                  // per-connection queue of new connections
-	writeGate atomic.Pointer[chan struct{}] // non-nil: writers wait for it before each write
+	queueBytes atomic.Int64                  // byte bound of the queues of new connections
+	writeGate  atomic.Pointer[chan struct{}] // non-nil: writers wait for it before each write
 
 	// Owned by the hub goroutine.
 	conns  map[*streamConn]struct{}
@@ -189,21 +203,46 @@ func newHub(s *Server) *hub {
 		conns: map[*streamConn]struct{}{}, books: map[uint32]*bookFeed{},
 		trades: map[uint32]map[*streamConn]struct{}{}, accts: map[uint64]map[*streamConn]struct{}{},
 		tokens: map[*liveToken]map[*streamConn]struct{}{}}
-	h.queueLen.Store(streamQueue)
+	h.queueBytes.Store(streamQueueBytes)
 	h.slots.setCaps(s.opts.MaxStreams, s.opts.MaxStreamsPerIP)
+	s.rm.mu.Lock()
+	s.rm.settled = h.settled
+	s.rm.mu.Unlock()
 	go h.run()
 	return h
+}
+
+// settled is the read model's hook (readModel.settled): it copies o, an
+// order the result being applied touched, as the result left it, while
+// an orders channel may want it; the read model may then trim o from its
+// history (Options.HistoryOrders) before publish runs. Engine output
+// goroutine, the read model's lock held.
+func (h *hub) settled(o *orderRec) {
+	if h.private.Load() == 0 {
+		return
+	}
+	if len(h.touched) > 0 && h.touched[0].logged != o.logged {
+		h.touched = h.touched[:0] // an earlier result's, never published
+	}
+	h.touched = append(h.touched, *o)
 }
 
 // publish is called by onResult on the engine's output goroutine after
 // the read model applied res. It never blocks.
 func (h *hub) publish(res *engine.Result) {
-	if h == nil || h.clients.Load() == 0 || len(res.Events) == 0 {
+	if h == nil {
 		return
 	}
-	it := &streamItem{seq: res.Seq, time: res.Time}
+	orders := h.touched // res's orders (settled), each once, in the order touched
+	h.touched = nil
+	if len(orders) > 0 && orders[0].logged != res.Seq {
+		orders = nil
+	}
+	if h.clients.Load() == 0 || len(res.Events) == 0 {
+		return
+	}
+	it := &streamItem{seq: res.Seq, time: res.Time, orders: orders}
 	priv := h.private.Load() > 0
-	var ids []uint64
 	k := 0 // trade events seen
 	for i := range res.Events {
 		ev := &res.Events[i]
@@ -211,21 +250,11 @@ func (h *hub) publish(res *engine.Result) {
 		case book.EvTrade:
 			k++
 			it.events = append(it.events, streamEvent{Event: *ev, tradeID: tradeID(h.s.rm.tradeBase, res, k)})
-			if priv {
-				ids = append(ids, ev.OrderID, ev.MakerID)
-			}
-		case book.EvAccepted, book.EvCancelled, book.EvExpired, book.EvAmended, book.EvTriggered:
-			if priv {
-				ids = append(ids, ev.OrderID)
-			}
 		case engine.EvCopySkipped, engine.EvCopyClosed, engine.EvProfitShare:
 			if priv { // the copy channel (copystream.go)
 				it.events = append(it.events, streamEvent{Event: *ev})
 			}
 		}
-	}
-	if len(ids) > 0 {
-		it.orders = h.s.rm.snapshotOrders(ids)
 	}
 	if len(it.events) == 0 && len(it.orders) == 0 {
 		return
@@ -235,26 +264,6 @@ func (h *hub) publish(res *engine.Result) {
 	default:
 		h.lost.Store(true)
 	}
-}
-
-// snapshotOrders returns copies of the orders with the given ids (each
-// once, in first-seen order).
-func (m *readModel) snapshotOrders(ids []uint64) []orderRec {
-	out := make([]orderRec, 0, len(ids))
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-next:
-	for _, id := range ids {
-		for i := range out {
-			if out[i].ID == id {
-				continue next
-			}
-		}
-		if o := m.Orders.get(id); o != nil {
-			out = append(out, *o)
-		}
-	}
-	return out
 }
 
 // close disconnects every stream and stops the hub (idempotent).
@@ -398,7 +407,7 @@ func (h *hub) advanceBook(id uint32, f *bookFeed) {
 	}
 	ch := "book:" + m.name
 	for c := range f.subs {
-		b := c.header(ch, "delta", v.Seq)
+		b := c.header(ch, "delta", v.Seq, len(bids)+len(asks))
 		b = append(appendKey(b, "bids", false), '[')
 		b = append(append(b, bids...), ']')
 		b = append(appendKey(b, "asks", false), '[')
@@ -440,11 +449,19 @@ type streamConn struct {
 	h      *hub
 	ws     *websocket.Conn
 	ip     [16]byte // the client's
-	send   chan []byte
 	closed chan struct{}
 	once   sync.Once
 	code   int
 	reason string
+
+	// The queue of messages for the writer (enqueue).
+	qmu      sync.Mutex
+	queue    [][]byte
+	qbytes   int64         // size (msgSize) of queue and of the batch the writer holds
+	qmax     int64         // bound of qbytes
+	qsince   int64         // when queue last became non-empty (Unix ns)
+	wake     chan struct{} // (capacity 1) queue became non-empty
+	progress atomic.Int64  // when the writer last wrote a message (Unix ns)
 
 	// Owned by the hub goroutine.
 	account uint64
@@ -461,20 +478,63 @@ func (c *streamConn) kill(code int, reason string) {
 	})
 }
 
-// enqueue queues a message; a full queue closes the connection.
+// Close reasons (with 1008) of a slow consumer.
+const (
+	closeQueueFull  = "slow consumer: send queue full"
+	closeNoProgress = "slow consumer: no progress"
+)
+
+// msgSize is what a queued message counts against its connection's
+// bound: its array, and twice its slice header, since the queue's array
+// grows by doubling at most.
+func msgSize(b []byte) int64 { return int64(cap(b)) + 48 }
+
+// enqueue queues message b for the writer, from any goroutine, without
+// blocking; b must not change afterwards. It closes the connection (1008)
+// as a slow consumer, dropping b, when b would take the messages queued
+// and being written past the connection's byte bound (a message alone is
+// always queued), or when messages have been waiting for streamWriteWait
+// while the writer wrote nothing: a client that reads gets every message
+// of a burst. Once the connection is killed it drops b.
 func (c *streamConn) enqueue(b []byte) {
-	select {
-	case c.send <- b:
-	default:
-		c.kill(websocket.ClosePolicyViolation, "slow consumer: send queue full")
+	if c.killed() {
+		return
+	}
+	size, now := msgSize(b), time.Now().UnixNano()
+	c.qmu.Lock()
+	why := ""
+	switch {
+	case c.qbytes > 0 && c.qbytes+size > c.qmax:
+		why = closeQueueFull
+	case len(c.queue) > 0 && now-max(c.qsince, c.progress.Load()) > int64(streamWriteWait):
+		why = closeNoProgress
+	}
+	if why != "" {
+		c.qmu.Unlock()
+		c.kill(websocket.ClosePolicyViolation, why)
+		return
+	}
+	first := len(c.queue) == 0
+	if first {
+		c.qsince = now
+	}
+	c.queue = append(c.queue, b)
+	c.qbytes += size
+	c.qmu.Unlock()
+	if first {
+		select {
+		case c.wake <- struct{}{}:
+		default: // the writer has a wake-up pending
+		}
 	}
 }
 
 // header starts a channel message: {"channel":…,"type":…,"seq":…,"n":…
-// (type omitted when empty). Hub goroutine only.
-func (c *streamConn) header(ch, typ string, seq uint64) []byte {
+// (type omitted when empty), with room for extra bytes more. Hub
+// goroutine only.
+func (c *streamConn) header(ch, typ string, seq uint64, extra int) []byte {
 	c.n[ch]++
-	b := make([]byte, 0, 256)
+	b := make([]byte, 0, 96+len(ch)+len(typ)+extra)
 	b = appendString(append(b, `{"channel":`...), ch)
 	if typ != "" {
 		b = appendStr(b, "type", typ)
@@ -485,7 +545,7 @@ func (c *streamConn) header(ch, typ string, seq uint64) []byte {
 
 // sendData sends {"channel","seq","n","data"}. Hub goroutine only.
 func (c *streamConn) sendData(ch string, seq uint64, data []byte) {
-	b := c.header(ch, "", seq)
+	b := c.header(ch, "", seq, len(data))
 	b = append(appendKey(b, "data", false), data...)
 	c.enqueue(append(b, '}'))
 }
@@ -548,7 +608,7 @@ func (s *Server) stream(ctx *fasthttp.RequestCtx) {
 			return
 		}
 		defer h.slots.release(ip) // whatever ends the stream
-		c := &streamConn{h: h, ws: ws, ip: ip, send: make(chan []byte, h.queueLen.Load()),
+		c := &streamConn{h: h, ws: ws, ip: ip, qmax: h.queueBytes.Load(), wake: make(chan struct{}, 1),
 			closed: make(chan struct{}), subs: map[string]bool{}, n: map[string]uint64{}}
 		if !h.do(func() { h.conns[c] = struct{}{}; h.clients.Add(1) }) {
 			_ = ws.Close()
@@ -680,26 +740,24 @@ func (c *streamConn) writer(done chan struct{}) {
 		msg := websocket.FormatCloseMessage(c.code, c.reason)
 		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 		_ = c.ws.UnderlyingConn().SetReadDeadline(time.Now().Add(streamCloseWait))
+		c.qmu.Lock()
+		c.queue = nil // nothing more is queued once killed
+		c.qmu.Unlock()
 	}()
+	var batch [][]byte
 	for {
 		select {
 		case <-c.closed:
 			return
-		case b := <-c.send:
-			if c.killed() { // nothing more once killed (a revoked token)
+		case <-c.wake:
+			c.qmu.Lock()
+			batch, c.queue = c.queue, batch[:0]
+			c.qmu.Unlock()
+			if !c.write(batch) {
 				return
 			}
-			if g := c.h.writeGate.Load(); g != nil {
-				select {
-				case <-*g:
-				case <-c.closed:
-					return
-				}
-			}
-			_ = c.ws.SetWriteDeadline(time.Now().Add(streamWriteWait))
-			if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
-				c.kill(websocket.CloseAbnormalClosure, "")
-				return
+			if cap(batch) > 1024 {
+				batch = nil // a burst's array is not kept
 			}
 		case <-t.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(streamWriteWait)); err != nil {
@@ -708,6 +766,40 @@ func (c *streamConn) writer(done chan struct{}) {
 			}
 		}
 	}
+}
+
+// write writes the messages of batch, which it takes from the queue,
+// each within streamWriteWait, then gives their size back to the queue's
+// bound; false if the connection was killed or a write failed.
+func (c *streamConn) write(batch [][]byte) bool {
+	var size int64
+	now := time.Now()
+	for i, b := range batch {
+		if c.killed() { // nothing more once killed (a revoked token)
+			return false
+		}
+		if g := c.h.writeGate.Load(); g != nil {
+			select {
+			case <-*g:
+			case <-c.closed:
+				return false
+			}
+			now = time.Now()
+		}
+		_ = c.ws.SetWriteDeadline(now.Add(streamWriteWait))
+		if err := c.ws.WriteMessage(websocket.TextMessage, b); err != nil {
+			c.kill(websocket.CloseAbnormalClosure, "")
+			return false
+		}
+		now = time.Now()
+		c.progress.Store(now.UnixNano())
+		size += msgSize(b)
+		batch[i] = nil
+	}
+	c.qmu.Lock()
+	c.qbytes -= size
+	c.qmu.Unlock()
+	return true
 }
 
 // streamOp is a client message: {"op":"auth","token":"..."} or
@@ -942,9 +1034,11 @@ func (s *Server) checkChannel(ch string, account uint64) error {
 	return fmt.Errorf("%w: unknown channel %q (book:SYMBOL, trades:SYMBOL, orders, fills, copy)", errInvalid, ch)
 }
 
-// subscribe adds c to channel ch (already checked). Hub goroutine only.
+// subscribe adds c to channel ch (already checked). Subscribing again to
+// a book channel sends a fresh snapshot, n restarting at 1 (a client
+// resyncs so); to another channel it changes nothing. Hub goroutine only.
 func (h *hub) subscribe(c *streamConn, ch string) {
-	if c.subs[ch] {
+	if c.subs[ch] && !strings.HasPrefix(ch, "book:") {
 		return
 	}
 	c.subs[ch] = true
@@ -981,15 +1075,17 @@ func (h *hub) subscribe(c *streamConn, ch string) {
 			f.prev, _ = h.s.eng.Market(m.id)
 			h.books[m.id] = f
 		} else {
+			delete(f.subs, c)      // subscribed already: no delta before the snapshot
 			h.advanceBook(m.id, f) // the others catch up to the view c starts from
 		}
 		f.subs[c] = struct{}{}
+		delete(c.n, ch) // n restarts at 1 with the snapshot
 		var seq uint64
 		var bids, asks []book.Level
 		if v := f.prev; v != nil {
 			seq, bids, asks = v.Seq, v.Bids, v.Asks
 		}
-		b := c.header(ch, "snapshot", seq)
+		b := c.header(ch, "snapshot", seq, 64*(len(bids)+len(asks)))
 		b = appendInt(b, "depth", int64(h.s.opts.BookDepth)) // levels per side the view holds
 		b = append(appendKey(b, "bids", false), '[')
 		b = appendLevels(b, bids, len(bids), m.u)

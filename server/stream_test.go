@@ -232,7 +232,7 @@ func TestStreamPrivate(t *testing.T) {
 func TestStreamSlowConsumer(t *testing.T) {
 	ts := start(t, t.TempDir(), nil)
 	alice, bob := ts.setup()
-	ts.s.hub.queueLen.Store(4)
+	ts.s.hub.queueBytes.Store(2048)
 	gate := make(chan struct{}) // never opened: the writer is stuck
 	ts.s.hub.writeGate.Store(&gate)
 	slow := ts.dial()

@@ -139,7 +139,7 @@ func TestHubAuthenticateRevoked(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c := &streamConn{h: h, send: make(chan []byte, 8), closed: make(chan struct{}),
+		c := &streamConn{h: h, closed: make(chan struct{}),
 			subs: map[string]bool{}, n: map[string]uint64{}}
 		onHub(func() { h.conns[c] = struct{}{}; h.clients.Add(1) })
 		revoke := func() {
