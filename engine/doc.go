@@ -20,12 +20,20 @@
 //
 // # Usage
 //
-//	e, err := engine.Open(&engine.Options{Journal: myJournal})
+//	log, err := wal.Open(dir, nil) // the command log: package wal
+//	if err != nil { ... }
+//	defer log.Close() // after e.Close
+//	state, _, err := log.Recover() // the state the log ends at
+//	if err != nil { ... }
+//	e, err := engine.Open(&engine.Options{Journal: log, State: state, Snapshots: log})
 //	if err != nil { ... }
 //	defer e.Close()
 //	res, err := e.Do(ctx, &engine.Command{Kind: engine.CmdPlace, Account: 7, Market: 1,
 //		Order: book.Order{Side: book.Buy, Price: 100, Qty: 5}}, nil)
 //	// res.ID is the order id; res.Events the accepted event and any trades.
+//
+// Without a Journal (engine.Open(nil)) nothing is persisted; State then
+// defaults to an empty one.
 //
 // # Money
 //

@@ -57,7 +57,11 @@ type Options struct {
 	// per second over HTTP (istbench http). At most RingSize.
 	CommitsInFlight int
 	// Journal makes commands durable before they are acknowledged.
-	// Default: a MemJournal that discards (no durability).
+	// Default: a MemJournal that discards (no durability). If it has a
+	// method LastSeq() uint64, the sequence number of the last command
+	// it holds (wal.Log has), Open refuses a State that does not end
+	// there (ErrJournalMismatch): the engine numbers its commands from
+	// State.Seq()+1 and would write them over acknowledged ones.
 	Journal Journal
 	// FailFast makes Submit return ErrFull at once when the ingress ring is
 	// full, instead of waiting for room (bounded by its context).
@@ -72,8 +76,13 @@ type Options struct {
 	// Clock is the sequencer's clock in Unix nanoseconds. Default
 	// time.Now().UnixNano. Timestamps never go backwards.
 	Clock func() int64
-	// State is the state to start from (e.g. recovered from a log); its
-	// Seq is the last sequence number already applied. Default NewState().
+	// State is the state to start from; its Seq is the last sequence
+	// number already applied. Default NewState(). It must be the state
+	// the Journal ends at: with a journal that holds commands, recover
+	// the state with the journal's Recover (wal.Log.Recover) and pass it
+	// here. The engine owns it until Close: nothing else may use it
+	// meanwhile, and Open refuses a State another open engine owns
+	// (ErrStateInUse). After Close, Engine.State returns it.
 	State *State
 	// Capacity is reserved in State before the engine starts (see
 	// State.Reserve), so that matching does not pause to grow its tables
@@ -277,6 +286,16 @@ func Open(opts *Options) (*Engine, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
+	if j, ok := o.Journal.(interface{ LastSeq() uint64 }); ok {
+		var seq uint64 // NewState's
+		if o.State != nil {
+			seq = o.State.Seq()
+		}
+		if last := j.LastSeq(); last != seq {
+			return nil, fmt.Errorf("%w: the journal ends at sequence number %d, the state at %d: recover the state with the journal's Recover and pass it as Options.State",
+				ErrJournalMismatch, last, seq)
+		}
+	}
 	if o.Journal == nil {
 		o.Journal = &MemJournal{Discard: true}
 	}
@@ -295,6 +314,9 @@ func Open(opts *Options) (*Engine, error) {
 	r, err := ring.New[slot](o.RingSize)
 	if err != nil { // not after check
 		return nil, fmt.Errorf("%w: RingSize %d: %w", ErrInvalidOptions, o.RingSize, err)
+	}
+	if !own(o.State) {
+		return nil, ErrStateInUse
 	}
 	o.State.Reserve(o.Capacity)
 	e := &Engine{opts: o, ring: r, after: make([]afterBatch, o.RingSize), state: o.State, base: o.State.Seq(),
@@ -573,6 +595,35 @@ func (e *Engine) shutdown() {
 		close(e.snaps)
 		e.snapDone.Wait()
 	}
+	disown(e.state)
+}
+
+// owned holds the States of the open engines: a State has one owner,
+// from Open to the end of Close.
+var owned struct {
+	sync.Mutex
+	m map[*State]bool
+}
+
+// own makes s owned, and reports false if it already was.
+func own(s *State) bool {
+	owned.Lock()
+	defer owned.Unlock()
+	if owned.m[s] {
+		return false
+	}
+	if owned.m == nil {
+		owned.m = make(map[*State]bool)
+	}
+	owned.m[s] = true
+	return true
+}
+
+// disown ends the ownership of s (and drops the reference).
+func disown(s *State) {
+	owned.Lock()
+	delete(owned.m, s)
+	owned.Unlock()
 }
 
 // Indexes of Engine.callers.
@@ -613,7 +664,10 @@ func goid() uint64 {
 }
 
 // State returns the engine's state after Close (nil before): for tests and
-// for a final snapshot.
+// for a final snapshot. Close has handed it back: it may be passed to a
+// new engine. After a journal failure (see ErrJournal) it holds commands
+// the journal may not have: start again from the journal's Recover
+// instead.
 func (e *Engine) State() *State {
 	if !e.closing.Load() {
 		return nil

@@ -35,6 +35,12 @@ var (
 	// ErrInvalidOptions: Open was given Options out of their documented
 	// range; the error says which.
 	ErrInvalidOptions = errors.New("engine: invalid options")
+	// ErrJournalMismatch: Open was given a Journal that does not end at
+	// Options.State's sequence number (see Options.Journal).
+	ErrJournalMismatch = errors.New("engine: the journal does not end at the state's sequence number")
+	// ErrStateInUse: Open was given an Options.State that another open
+	// engine owns.
+	ErrStateInUse = errors.New("engine: state in use by another open engine")
 	// ErrCloseFromCallback: Engine.Close was called from one of the
 	// engine's goroutines (a callback), which it would have to wait for;
 	// it did nothing.
