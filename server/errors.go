@@ -110,14 +110,26 @@ func writeError(ctx *fasthttp.RequestCtx, err error) {
 // appendErrorObject appends {"error":{"code":...,"message":...}}.
 func appendErrorObject(b []byte, err error) []byte {
 	ae := classify(err)
-	msg := err.Error()
-	// Drop the prefix of our own wrapping ("server: invalid argument: ...").
-	for _, p := range []string{errInvalid.Error() + ": ", errNotFound.Error() + ": ", errDupClientID.Error() + ": "} {
-		msg = strings.TrimPrefix(msg, p)
-	}
 	b = append(b, `{"error":{"code":`...)
 	b = appendString(b, ae.code)
 	b = append(b, `,"message":`...)
-	b = appendString(b, msg)
+	b = appendString(b, trimWrap(err.Error()))
 	return append(b, "}}"...)
+}
+
+// wrapped are the sentinels handlers wrap with details: an error message
+// shows the details without the sentinel's text, which its code says.
+var wrapped = [...]string{
+	errInvalid.Error() + ": ", errNotFound.Error() + ": ", errDupClientID.Error() + ": ",
+	errUnauth.Error() + ": ", errForbidden.Error() + ": ", errTooManyTokens.Error() + ": ",
+}
+
+// trimWrap returns msg without the prefixes of our own wrapping
+// ("server: invalid argument: ...") and, for an error not wrapped, the
+// package's ("server: rate limit exceeded; retry later").
+func trimWrap(msg string) string {
+	for _, p := range wrapped {
+		msg = strings.TrimPrefix(msg, p)
+	}
+	return strings.TrimPrefix(msg, "server: ")
 }

@@ -193,13 +193,15 @@ func (s *Server) streamToken(tok string) (*liveToken, error) {
 	return userToken(s.lookupToken([]byte(tok)))
 }
 
-// admin authenticates an admin request.
+// admin authenticates an admin request: no token, a made-up one or a
+// revoked one is unauthenticated (401), as on user endpoints; a live
+// user token is forbidden (403).
 func (s *Server) admin(ctx *fasthttp.RequestCtx) error {
-	switch s.requestToken(ctx) {
-	case nil:
-		return errUnauth
-	case adminToken:
+	switch t := s.requestToken(ctx); {
+	case t == adminToken:
 		return nil
+	case t == nil, t == unknownToken, t.revoked.Load():
+		return errUnauth
 	}
 	return fmt.Errorf("%w: admin token required", errForbidden)
 }

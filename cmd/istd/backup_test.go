@@ -188,7 +188,7 @@ func TestBackupOnline(t *testing.T) {
 	if err := run([]string{"backup", "--to", bdir}, &out); err == nil || !strings.Contains(err.Error(), "admin token") {
 		t.Fatalf("backup of a running istd without its admin token: %v", err)
 	}
-	if err := run([]string{"backup", "--to", bdir, "--admin-token", "wrong"}, &out); err == nil || !strings.Contains(err.Error(), "403") {
+	if err := run([]string{"backup", "--to", bdir, "--admin-token", "wrong"}, &out); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("backup with a wrong admin token: %v", err)
 	}
 	t.Setenv("IST_ADMIN_TOKEN", tok)
