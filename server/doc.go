@@ -218,13 +218,25 @@
 // channels orders, fills and copy), {"op":"subscribe","channels":[…]} and
 // {"op":"unsubscribe","channels":[…]}; the server answers
 // {"type":"authenticated","account_id"}, {"type":"subscribed","channels"}
-// or {"type":"error","channel"?,"error":{"code","message"}}. Channels:
+// or {"type":"error","channel"?,"error":{"code","message"}} (channel:
+// the one a refused subscribe or unsubscribe named). Channels:
 // book:SYMBOL, trades:SYMBOL, orders, fills and copy (of the
 // authenticated account only).
-// Channel messages are {"channel","seq","n",…}: seq is the engine
-// sequence number they stem from (non-decreasing per channel), n counts
-// the channel's messages on this connection from 1, so a gap in n (or a
-// closed connection) means resubscribe. trades, orders and fills carry
+// Channel messages are {"channel","seq","n",…}. seq is the sequence
+// number of the engine command a message stems from (for book, of the
+// last command in the view it shows): non-decreasing on a channel, shared
+// by the messages of one command (a sweep's trades and fills, a
+// cancel-all's orders), and with gaps (the commands that had nothing for
+// the channel): it orders messages, it does not count them. n counts
+// them: a channel's messages on this connection, from 1 for each
+// subscription, consecutive. A gap in n (or a closed connection) means
+// messages were lost, and the client resyncs: it unsubscribes and
+// subscribes again (n starts again at 1) and reads what it missed from
+// the REST API (GET /v1/orders, /v1/fills, /v1/markets/{symbol}/trades);
+// for a book channel, subscribing again while subscribed is enough: it
+// brings a fresh snapshot, with n back at 1, and deltas from it.
+// Subscribing again to another channel while subscribed is acknowledged
+// and changes nothing (n goes on). trades, orders and fills carry
 // "data": a trade as in GET /v1/markets/{symbol}/trades, an order as in
 // GET /v1/orders/{id} (sent whenever an event touches it) and a fill as
 // in GET /v1/fills. book sends {"type":"snapshot","seq","depth","bids",
@@ -247,20 +259,37 @@
 // sent to the leader who receives it).
 //
 // The engine never waits for streams: its output goroutine copies what
-// the streams need onto a bounded queue (nothing at all while no stream
-// is open); a hub goroutine builds the messages and queues them per
-// connection (256 messages). A connection whose queue is full is closed
-// with 1008 (slow consumer); if the hub's own queue overflows every
-// stream is closed with 1013 (resubscribe). Client messages are limited to
-// 4 KiB (larger ones close the connection, 1009) and decoded as strictly
-// as request bodies: UTF-8 JSON objects with only the fields above, each
-// at most once. Bad ones get an error message, and the tenth bad message
-// or channel closes the connection (1008). When a token is revoked, every stream
+// the streams need onto a bounded queue (8192 results; nothing at all
+// while no stream is open); a hub goroutine builds the messages and
+// queues them per connection, and each connection's writer takes all
+// that is queued at once and writes it, one message per system call (the
+// fewest the WebSocket library allows). A connection's queue is bounded
+// in bytes, not messages: 4 MiB (streamQueueBytes) of messages queued or
+// still being written, each counted as its allocated size plus 48 bytes
+// (about 500 for an orders message, 250 for a trade: some 8,000 to
+// 16,000 messages). So a client that reads gets a burst in full: a batch
+// of 1000 orders, a cancel-all, a sweep of 1000 orders (1000 trades, and
+// for the maker 1000 fills and 1000 order updates). A client is closed as
+// a slow consumer only when it makes no progress: 1008 "slow consumer:
+// send queue full" when a message would take its queue past the bound,
+// 1008 "slow consumer: no progress" when messages have waited 10 s while
+// its writer wrote nothing (a single write blocked for 10 s drops the
+// connection too). At worst a connection thus holds 4 MiB of messages (or
+// a single larger one), beyond the WebSocket's buffers (a few KiB) and
+// the kernel's socket buffers: MaxStreams connections (10,000) 40 GiB at
+// the very worst. If the hub's own queue overflows every stream is closed
+// with 1013 ("server overloaded: resubscribe"). Client messages are
+// limited to 4 KiB (larger ones close the connection, 1009) and decoded
+// as strictly as request bodies: UTF-8 JSON objects with only the fields
+// above, each at most once. Bad ones get an error message, and the tenth
+// bad message or channel closes the connection (1008, "too many bad
+// messages"). When a token is revoked, every stream
 // authenticated with it is closed (1008, reason "token revoked"), and so
 // is one whose token is revoked while it authenticates: the hub looks the
 // streams up by token (O(the token's streams)), and once DELETE answers
 // they get no more messages. The server pings every 20 s and
-// drops a connection silent for 60 s. Shutdown closes every stream (1001). A
+// drops a connection silent for 60 s. Shutdown closes every stream (1001,
+// "server shutting down"). A
 // closing connection waits up to 1 s for the client's close frame before
 // it closes the socket, reading what the client still sends, so that the
 // client receives the close code and reason rather than a reset.
@@ -269,7 +298,9 @@
 // rate_limited error message and is not run, and 100 refused in a row
 // close the connection (1008, "rate limited"). Streams open at once are
 // capped (Options.MaxStreams, 10,000; MaxStreamsPerIP, 100): an upgrade
-// over a cap is refused, 503 overloaded or 429 rate_limited.
+// over a cap is refused, 503 overloaded or 429 rate_limited; one that
+// raced past the check is closed at once (1013 "server overloaded: too
+// many streams", 1008 "rate limited").
 //
 // # Backups
 //

@@ -304,6 +304,68 @@ func TestStreamBookResubscribeSnapshot(t *testing.T) {
 	})
 }
 
+// seq is the engine command's sequence number: the trades of one command
+// share it and it skips the commands with nothing for the channel; n is
+// the gap detector, 1, 2, 3… per channel. The stream's description in the
+// OpenAPI document says so.
+func TestStreamSeqAndNDocumented(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	alice, bob := ts.setup()
+	c := burstSubscribe(t, ts, "", "trades:BTC-USDT")
+	burstAsks(ts, alice, 3)
+	ts.must(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","type":"market","quantity":"0.0003"}`)
+	ts.must(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"sell","price":"65000","quantity":"0.0001"}`)
+	ts.must(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"65000","quantity":"0.0001"}`)
+	var ms []wsMsg
+	c.until("4 trades", func(m wsMsg) bool { ms = append(ms, m); return len(ms) == 4 })
+	for i, m := range ms {
+		if m.N != float64(i+1) {
+			t.Fatalf("trade %d: n %v", i, m.N)
+		}
+	}
+	if ms[0].Seq != ms[1].Seq || ms[1].Seq != ms[2].Seq || ms[3].Seq < ms[2].Seq+2 {
+		t.Fatalf("seqs %d %d %d %d: want one command's three, then a later command's after a gap",
+			ms[0].Seq, ms[1].Seq, ms[2].Seq, ms[3].Seq)
+	}
+
+	desc, _ := streamOpenAPI(t, ts)
+	for _, s := range []string{"n starts at 1", "consecutive", "a gap in n", "shared by the messages of one command",
+		"with gaps", "fresh snapshot"} {
+		if !strings.Contains(desc, s) {
+			t.Errorf("the /v1/stream description does not say %q", s)
+		}
+	}
+}
+
+// streamOpenAPI returns the description of GET /v1/stream and of its 503
+// answer in the served OpenAPI document.
+func streamOpenAPI(t *testing.T, ts *testServer) (desc, r503 string) {
+	t.Helper()
+	_, out := ts.req("GET", "/v1/openapi.json", "", "")
+	get := out["paths"].(map[string]any)["/v1/stream"].(map[string]any)["get"].(map[string]any)
+	r := get["responses"].(map[string]any)["503"].(map[string]any)
+	r503, _ = r["description"].(string)
+	return get["description"].(string), r503
+}
+
+// The OpenAPI description of the stream names the snapshot's depth, the
+// error message's channel, and every close code and reason the server
+// sends; its 503 covers the cap of streams.
+func TestStreamOpenAPICloseCodes(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	desc, r503 := streamOpenAPI(t, ts)
+	for _, s := range []string{`"depth"`, `"channel"?`, "1013", "1009", "1001", "1008",
+		closeQueueFull, closeNoProgress, closeRevoked, closeRateLimited, "too many bad messages",
+		"server overloaded: resubscribe", "server shutting down"} {
+		if !strings.Contains(desc, s) {
+			t.Errorf("the /v1/stream description does not mention %s", s)
+		}
+	}
+	if !strings.Contains(r503, "too many streams") {
+		t.Errorf("the 503 of /v1/stream says %q", r503)
+	}
+}
+
 // A connection's queue is bounded in bytes, counting what its writer
 // still writes: a message alone is always queued, one that would pass
 // the bound closes the connection (1008, slow consumer); so do messages
