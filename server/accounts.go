@@ -20,11 +20,16 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	defer parsers.Put(p)
-	name, ok := engine.MakeName(string(r.name))
-	if !ok {
-		writeError(ctx, fmt.Errorf("%w: name must be 1 to 24 bytes", errInvalid))
+	var name engine.Name
+	err := checkName("name", r.name, len(name)) // names.go
+	if err == nil && loneSurrogate(ctx.PostBody()) {
+		err = fmt.Errorf("%w: name must be valid UTF-8 (it escapes half a surrogate pair)", errInvalid)
+	}
+	if err != nil {
+		writeError(ctx, err)
 		return
 	}
+	name, _ = engine.MakeName(string(r.name)) // checkName refused a zero byte
 	res, err := s.do(&engine.Command{Kind: engine.CmdCreateAccount, Name: name}, nil)
 	if err != nil {
 		writeError(ctx, err)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -29,4 +30,94 @@ func TestSignupLimitBypass(t *testing.T) {
 	}
 	// The token's own bucket is untouched by sign-ups.
 	ts.must(200, "GET", "/v1/account", tok, "")
+}
+
+// Account names are shown to other users: invalid UTF-8, control and
+// format characters (bidi overrides), line separators, blank names and
+// white space at either end are refused (400 invalid_argument); other
+// Unicode is taken as sent, and names need not be unique.
+func TestSignupNames(t *testing.T) {
+	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok, AnonRateLimit: -1})
+	for _, name := range []string{
+		"\"\xff\"", "\"a\xffb\"", "\"\xed\xa0\x80\"", `"\ud800"`, `"a\udc00b"`, `"\ud800\u0041"`, `"\ud83d"`,
+		`"a\nb"`, `"\u0007"`, `"a\u0000b"`, `"\u007f"`, `"\u0085"`,
+		`"\u202eecila"`, `"a\u200bb"`, `"\ufeffbob"`, `"a\u2028b"`, `"a\u2029b"`, `"\u2066x\u2069"`,
+		`""`, `" "`, `"   "`, `"\u3000"`, `"\u00a0"`, `"\t"`,
+		`" alice"`, `"alice "`, `"\u00a0alice"`, `"alice\u3000"`,
+		`"` + strings.Repeat("x", 25) + `"`, `"` + strings.Repeat("é", 13) + `"`,
+	} {
+		code, out := ts.req("POST", "/v1/accounts", "", `{"name":`+name+`}`)
+		e, _ := out["error"].(map[string]any)
+		if code != 400 || e["code"] != "invalid_argument" {
+			t.Errorf("name %s: %d %v, want 400 invalid_argument", name, code, out)
+			continue
+		}
+		if msg, _ := e["message"].(string); !strings.HasPrefix(msg, "name ") {
+			t.Errorf("name %s: message %q does not say what is wrong with the name", name, msg)
+		}
+	}
+	for _, c := range []struct{ json, want string }{
+		{`"alice"`, "alice"}, {`"alice"`, "alice"}, {`"Zoë"`, "Zoë"}, {`"李雷"`, "李雷"},
+		{`"a b"`, "a b"}, {`"\ud83d\ude00 x"`, "😀 x"}, {`"\\ud800"`, `\ud800`},
+		{`"` + strings.Repeat("x", 24) + `"`, strings.Repeat("x", 24)}, {`"שלום"`, "שלום"},
+	} {
+		out := ts.must(201, "POST", "/v1/accounts", "", `{"name":`+c.json+`}`)
+		if out["name"] != c.want {
+			t.Errorf("name %s: signed up as %q, want %q", c.json, out["name"], c.want)
+		}
+		if got := ts.must(200, "GET", "/v1/account", out["token"].(string), "")["name"]; got != c.want {
+			t.Errorf("name %s: account shows %q", c.json, got)
+		}
+	}
+}
+
+// A leader's display_name, shown on the leaderboard, is checked as an
+// account's name is (empty still means the account's name).
+func TestLeaderDisplayNameChecked(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	_, tok := ts.signup("lea")
+	for _, dn := range []string{`"\u202eecila"`, `"a\nb"`, `" "`, `"lea "`, `"\u200b"`, "\"\xff\""} {
+		if code, c := ts.errCode("PUT", "/v1/social/leader", tok, `{"display_name":`+dn+`}`); code != 400 || c != "invalid_argument" {
+			t.Errorf("display_name %s: %d %s", dn, code, c)
+		}
+	}
+	if p := ts.must(200, "PUT", "/v1/social/leader", tok, `{"display_name":""}`); p["display_name"] != "lea" {
+		t.Errorf("empty display_name: %v", p["display_name"])
+	}
+	long := strings.Repeat("ü", 32) // 64 bytes, the most
+	if p := ts.must(200, "PUT", "/v1/social/leader", tok, `{"display_name":"`+long+`"}`); p["display_name"] != long {
+		t.Errorf("display_name %v", p["display_name"])
+	}
+}
+
+func TestCheckName(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		ok   bool
+	}{
+		{"a", true}, {"a b", true}, {"Zoë", true}, {"\u05e9", true}, {"x\u0301", true},
+		{"", false}, {"\xff", false}, {"\xed\xa0\x80", false}, {"a\x00", false}, {"a\tb", false},
+		{"\u202e", false}, {"\u00ad", false}, {"\u2028", false}, {" a", false}, {"a\u2003", false},
+		{"\u2003\u2003", false}, {"abcde", false}, // longer than 4
+	} {
+		if err := checkName("name", []byte(c.name), 4); (err == nil) != c.ok {
+			t.Errorf("%q: %v, want ok %v", c.name, err, c.ok)
+		}
+	}
+}
+
+func TestLoneSurrogate(t *testing.T) {
+	for _, c := range []struct {
+		js   string
+		lone bool
+	}{
+		{`{"name":"a"}`, false}, {`{"name":"\u00e9\ud83d\ude00"}`, false}, {`{"name":"\\ud800"}`, false},
+		{`{"name":"\\\ud83d\ude00"}`, false}, {`{"name":"\"\n\u0041"}`, false},
+		{`{"name":"\ud800"}`, true}, {`{"name":"\uDC00"}`, true}, {`{"name":"\ud800\u0041"}`, true},
+		{`{"name":"\ud800\ud800"}`, true}, {`{"name":"\\\ud800"}`, true}, {`{"name":"\ud800x"}`, true},
+	} {
+		if got := loneSurrogate([]byte(c.js)); got != c.lone {
+			t.Errorf("%s: %v, want %v", c.js, got, c.lone)
+		}
+	}
 }

@@ -134,11 +134,12 @@ func decodeLeader(p *fastjson.Parser, body []byte, r *leaderReq) error {
 		}
 		return err
 	})
+	if err == nil && len(r.displayName) > 0 { // empty: the account's name
+		err = checkName("display_name", r.displayName, maxDisplayName) // names.go
+	}
 	switch {
 	case err != nil:
 		return err
-	case len(r.displayName) > maxDisplayName || !utf8.Valid(r.displayName):
-		return fmt.Errorf("%w: display_name must be valid UTF-8 of at most %d bytes", errInvalid, maxDisplayName)
 	case len(r.bio) > maxBio || !utf8.Valid(r.bio):
 		return fmt.Errorf("%w: bio must be valid UTF-8 of at most %d bytes", errInvalid, maxBio)
 	case r.shareBps > engine.MaxProfitShareBps:
