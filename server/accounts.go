@@ -97,6 +97,11 @@ func (s *Server) newToken(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
+	s.writeNewToken(ctx, acct)
+}
+
+// writeNewToken issues a token for acct and answers it (201).
+func (s *Server) writeNewToken(ctx *fasthttp.RequestCtx, acct uint64) {
 	tok, tid, err := s.issueToken(acct)
 	if err != nil {
 		writeError(ctx, err)
@@ -109,19 +114,97 @@ func (s *Server) newToken(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, 201, append(b, '}'))
 }
 
-// revoke handles DELETE /v1/tokens/{id}.
+// revoke handles DELETE /v1/tokens/{id}: any token of the caller's but
+// its last (409 last_token).
 func (s *Server) revoke(ctx *fasthttp.RequestCtx, id uint64) {
 	acct, ok := s.authed(ctx)
 	if !ok {
 		return
 	}
-	if err := s.revokeToken(acct, id); err != nil {
+	s.writeRevoke(ctx, acct, id, false)
+}
+
+// writeRevoke revokes token id of acct and answers.
+func (s *Server) writeRevoke(ctx *fasthttp.RequestCtx, acct, id uint64, last bool) {
+	if err := s.revokeToken(acct, id, last); err != nil {
 		writeError(ctx, err)
 		return
 	}
 	var arr [64]byte
 	b := strconvUint(append(arr[:0], `{"id":`...), id)
 	writeJSON(ctx, 200, append(b, `,"revoked":true}`...))
+}
+
+// listTokens handles GET /v1/tokens: the ids of the caller's live tokens,
+// the one of the request marked current. Tokens themselves are never
+// shown again, nor their hashes.
+func (s *Server) listTokens(ctx *fasthttp.RequestCtx) {
+	t, err := userToken(s.requestToken(ctx))
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.writeTokens(ctx, t.account, t.id)
+}
+
+// writeTokens answers the live tokens of acct; current is the request's
+// token id (0: none, and no "current" fields).
+func (s *Server) writeTokens(ctx *fasthttp.RequestCtx, acct, current uint64) {
+	ids := s.accountTokens(acct)
+	b := strconvUint(append(make([]byte, 0, 64+32*len(ids)), `{"account_id":`...), acct)
+	b = append(b, `,"tokens":[`...)
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconvUint(append(b, `{"id":`...), id)
+		if current != 0 {
+			b = appendBool(b, "current", id == current)
+		}
+		b = append(b, '}')
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
+}
+
+// adminTokens handles GET and POST /v1/admin/accounts/{id}/tokens: the
+// live tokens of a user account, or a new one (201), which counts
+// against Options.MaxTokens like any. An unknown account, the fee account
+// and a copy wallet are 404.
+func (s *Server) adminTokens(ctx *fasthttp.RequestCtx, m string, acct uint64) {
+	if err := s.admin(ctx); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	if err := s.userAccount(acct); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	if m == "GET" {
+		s.writeTokens(ctx, acct, 0)
+		return
+	}
+	s.writeNewToken(ctx, acct)
+}
+
+// adminRevoke handles DELETE /v1/admin/accounts/{id}/tokens/{token_id}:
+// any token of the account, its last included (the operator's decision),
+// closing its streams as a user's revocation does.
+func (s *Server) adminRevoke(ctx *fasthttp.RequestCtx, acct, id uint64) {
+	if err := s.admin(ctx); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.writeRevoke(ctx, acct, id, true)
+}
+
+// userAccount returns a not_found error unless acct is a user account:
+// one the engine knows, not the fee account (0) nor a copy wallet.
+func (s *Server) userAccount(acct uint64) error {
+	s.waitViews() // an account just signed up
+	if v, ok := s.eng.Account(acct); ok && acct != 0 && v.Relation == 0 {
+		return nil
+	}
+	return fmt.Errorf("%w: no user account %d", errNotFound, acct)
 }
 
 // withdraw handles POST /v1/withdrawals.

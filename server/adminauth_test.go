@@ -63,6 +63,7 @@ func TestErrorMessagePrefixes(t *testing.T) {
 		{fmt.Errorf("%w: admin token required", errForbidden), "admin token required"},
 		{fmt.Errorf("%w: details", errUnauth), "details"},
 		{fmt.Errorf("%w: the account holds 3", errTooManyTokens), "the account holds 3"},
+		{fmt.Errorf("%w: token 3 is the last", errLastToken), "token 3 is the last"},
 		{fmt.Errorf("%w: bad", errInvalid), "bad"},
 		{errUnauth, "missing or invalid token"},
 		{errRateLimited, "rate limit exceeded; retry later"},

@@ -78,20 +78,42 @@
 // trades', are the engine's sequencer timestamps.
 //
 // A sign-up creates the account in the engine, then stores its token: a
-// crash between the two leaves an account without a token (an admin
-// endpoint to issue one is still to come).
+// crash between the two leaves an account without a token, for which the
+// operator issues one (POST /v1/admin/accounts/{id}/tokens).
 //
 // # Tokens and rate limits
 //
 // An account holds at most Options.MaxTokens (100) live tokens: past it,
 // POST /v1/tokens answers 409 too_many_tokens until one is revoked.
 // Revoking a token (DELETE /v1/tokens/{id}) ends it at once for requests,
-// and closes every stream authenticated with it (see Streams). Requests
+// and closes every stream authenticated with it (see Streams); it answers
+// once the deletion is durable. An account never revokes its own last
+// live token (409 last_token): its owner could no longer reach the
+// account and its funds. GET /v1/tokens lists the caller's live
+// tokens: {"account_id","tokens":[{"id","current"}]}, current marking the
+// request's own (ids only: a token is shown once, when issued; its
+// creation time is not stored). The operator lists, issues and revokes
+// any user account's tokens, its last included: GET and POST
+// /v1/admin/accounts/{id}/tokens (a new token counts against MaxTokens;
+// an unknown account, the fee account or a copy wallet is 404) and
+// DELETE /v1/admin/accounts/{id}/tokens/{token_id}, which closes the
+// token's streams as a user's revocation does. On admin endpoints, as on
+// user ones, no token or a made-up or revoked one is 401 unauthenticated;
+// a live user token is 403 forbidden. Requests
 // are rate limited (ratelimit.go; 429 rate_limited, Retry-After: 1) per
 // live bearer token (a user token or the admin token) and, for every
-// other request (no token, a made-up one or a revoked one), per client IP.
+// other request (no token, a made-up one or a revoked one), per client IP;
+// sign-up is always charged to the client IP, whatever token it carries.
+// Options.RateLimit and AnonRateLimit must be finite (else Open fails
+// with ErrInvalidOptions).
 // A request's token is hashed and looked up once, by the limiter, and the
 // handler reuses the result (tokens.go).
+//
+// Account names (and leaders' display names) are shown to other users,
+// so they must be valid UTF-8 without control, format (bidi overrides,
+// zero-width characters) or line and paragraph separator characters,
+// not blank and without white space at either end (refused, not
+// trimmed): else 400 invalid_argument (names.go). Names are not unique.
 //
 // # API details beyond API.md
 //
@@ -128,7 +150,8 @@
 // the account's last 4,096 withdrawals, engine.WithdrawalRefWindow, past
 // which a resend withdraws again; withdrawal refs are per account and
 // apart from deposit refs; a transfer that fails keeps no ref), too_many_tokens
-// (409: POST /v1/tokens past Options.MaxTokens), method_not_allowed
+// (409: POST /v1/tokens past Options.MaxTokens), last_token (409: revoking
+// the account's last live token), method_not_allowed
 // (405) and unavailable (503: shutting down); market_halted is 409.
 // Requests add display_quantity (icebergs) to orders and max_price and
 // max_quantity to markets (default: the engine's overflow budget split

@@ -23,6 +23,7 @@ var (
 	errRateLimited   = errors.New("server: rate limit exceeded; retry later")
 	errDupClientID   = errors.New("server: duplicate client_order_id")
 	errTooManyTokens = errors.New("server: too many tokens")
+	errLastToken     = errors.New("server: last live token")
 	errInternal      = errors.New("server: internal error") // a handler panicked: a bug
 	errOverloaded    = errors.New("server: overloaded; retry later")
 )
@@ -52,6 +53,8 @@ func classify(err error) apiError {
 		return apiError{429, "rate_limited"}
 	case errors.Is(err, errTooManyTokens):
 		return apiError{409, "too_many_tokens"}
+	case errors.Is(err, errLastToken):
+		return apiError{409, "last_token"}
 	case errors.Is(err, errTooLarge):
 		return apiError{413, "invalid_argument"}
 	case errors.Is(err, errUnavailable), errors.Is(err, engine.ErrClosed):
@@ -122,6 +125,7 @@ func appendErrorObject(b []byte, err error) []byte {
 var wrapped = [...]string{
 	errInvalid.Error() + ": ", errNotFound.Error() + ": ", errDupClientID.Error() + ": ",
 	errUnauth.Error() + ": ", errForbidden.Error() + ": ", errTooManyTokens.Error() + ": ",
+	errLastToken.Error() + ": ",
 }
 
 // trimWrap returns msg without the prefixes of our own wrapping

@@ -292,6 +292,10 @@ func driveAPI(t *testing.T, r *apiRun) {
 	_, carol := signup("carol")
 	tok := r.call(201, "POST", "/v1/tokens", alice, "")
 	r.call(200, "DELETE", fmt.Sprintf("/v1/tokens/%d", idAt(t, tok, "id")), alice, "")
+	r.call(200, "GET", "/v1/tokens", alice, "")
+	tok = r.call(201, "POST", fmt.Sprintf("/v1/admin/accounts/%d/tokens", aid), adminTok, "")
+	r.call(200, "GET", fmt.Sprintf("/v1/admin/accounts/%d/tokens", aid), adminTok, "")
+	r.call(200, "DELETE", fmt.Sprintf("/v1/admin/accounts/%d/tokens/%d", aid, idAt(t, tok, "id")), adminTok, "")
 	deposit := func(acct uint64, asset, amount, ref string, status int) {
 		r.call(status, "POST", "/v1/admin/deposits", adminTok,
 			fmt.Sprintf(`{"account_id":%d,"asset":%q,"amount":%q,"ref":%q}`, acct, asset, amount, ref))
@@ -464,6 +468,9 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		{"DELETE", "/v1/orders/999", bob, ""},
 		{"PATCH", "/v1/orders/999", bob, `{"quantity":"1"}`},
 		{"DELETE", "/v1/tokens/999", bob, ""},
+		{"DELETE", "/v1/tokens/2", bob, ""}, // bob's only token: 409 last_token
+		{"GET", "/v1/admin/accounts/99/tokens", adminTok, ""},
+		{"POST", "/v1/admin/accounts/1/tokens", "made-up", ""},
 		{"GET", "/v1/markets/NOPE/book", "", ""},
 		{"GET", "/v1/markets/NOPE/ticker", "", ""},
 		{"PUT", "/v1/social/leader", bob, `{}`},

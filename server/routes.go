@@ -144,6 +144,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 		s.revoke(ctx, id)
 		return r
 	}
+	if rest, ok := strings.CutPrefix(p, "/v1/admin/accounts/"); ok {
+		return s.routeAdminAccount(ctx, m, rest)
+	}
 	for _, mr := range marketRoutes {
 		if sym, ok := segment(p, "/v1/markets/", mr.suffix); ok {
 			return s.only(ctx, m, "GET", mr.route, func(ctx *fasthttp.RequestCtx) { mr.h(s, ctx, sym) })
@@ -160,6 +163,45 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 	}
 	writeError(ctx, fmt.Errorf("%w: no route %s %s", errNotFound, m, p))
 	return "unknown"
+}
+
+// routeAdminAccount routes /v1/admin/accounts/ and rest:
+// {id}/tokens (GET, POST) and {id}/tokens/{token_id} (DELETE).
+func (s *Server) routeAdminAccount(ctx *fasthttp.RequestCtx, m, rest string) string {
+	const (
+		list = "/v1/admin/accounts/{id}/tokens"
+		one  = "/v1/admin/accounts/{id}/tokens/{token_id}"
+	)
+	acct, tail, _ := strings.Cut(rest, "/")
+	route := ""
+	switch tid, ok := strings.CutPrefix(tail, "tokens/"); {
+	case tail == "tokens":
+		route = list
+	case ok && tid != "" && !strings.Contains(tid, "/"):
+		route = one
+	default:
+		writeError(ctx, fmt.Errorf("%w: no route %s /v1/admin/accounts/%s", errNotFound, m, rest))
+		return "unknown"
+	}
+	id, err := parseID(acct)
+	if err != nil {
+		writeError(ctx, err)
+		return route
+	}
+	if route == list {
+		if m != "GET" && m != "POST" {
+			methodNotAllowed(ctx)
+			return route
+		}
+		s.adminTokens(ctx, m, id)
+		return route
+	}
+	tid, err := parseID(strings.TrimPrefix(tail, "tokens/"))
+	if err != nil {
+		writeError(ctx, err)
+		return route
+	}
+	return s.only(ctx, m, "DELETE", route, func(ctx *fasthttp.RequestCtx) { s.adminRevoke(ctx, id, tid) })
 }
 
 // fixedRoute is a path without parameters and its handler of each method;
@@ -196,7 +238,7 @@ var fixedRoutes = func() map[string]*fixedRoute {
 		{path: "/v1/openapi.json", get: func(_ *Server, ctx *fasthttp.RequestCtx) { serveOpenAPI(ctx) }},
 		{path: "/v1/accounts", post: (*Server).signup},
 		{path: "/v1/account", get: (*Server).getAccount},
-		{path: "/v1/tokens", post: (*Server).newToken},
+		{path: "/v1/tokens", post: (*Server).newToken, get: (*Server).listTokens},
 		{path: "/v1/withdrawals", post: (*Server).withdraw},
 		{path: "/v1/admin/markets", post: (*Server).createMarket},
 		{path: "/v1/admin/deposits", post: (*Server).deposit},

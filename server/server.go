@@ -171,7 +171,12 @@ type Server struct {
 	tokMu   sync.RWMutex // user tokens (tokens.go)
 	tokens  map[[32]byte]*liveToken
 	byID    map[uint64]*liveToken
-	perAcct map[uint64]int // live tokens per account
+	perAcct map[uint64]*acctTokens
+	// tokWriteMu orders the token writes to the store; tokenWriteHook,
+	// if set (tests), runs before each, outside the locks, and an error
+	// it returns stands for the write's.
+	tokWriteMu     sync.Mutex
+	tokenWriteHook func() error
 
 	mktCache atomic.Pointer[marketCache]
 	social   socialState // leader profiles (social.go)

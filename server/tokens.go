@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/subtle"
 	"fmt"
+	"slices"
 	"sync/atomic"
 
 	"github.com/valyala/fasthttp"
@@ -11,9 +12,29 @@ import (
 
 // User tokens: sign-up issues an account's first, POST /v1/tokens more
 // (at most Options.MaxTokens live ones per account), DELETE
-// /v1/tokens/{id} revokes one. The store keeps their SHA-256 hashes
-// (store.go); the server holds every live token in memory, by hash and by
-// id, under tokMu.
+// /v1/tokens/{id} revokes one but never the account's last (409
+// last_token), GET /v1/tokens lists the caller's. The operator issues
+// and revokes any account's tokens, its last included
+// (/v1/admin/accounts/{id}/tokens, accounts.go). The store keeps
+// their SHA-256 hashes (store.go); the server holds every live token in
+// memory, by hash, by id and by account, under tokMu.
+//
+// Every authenticated request reads the maps (lookupToken, RLock), so
+// tokMu is never held across a store write, which waits for an fsync:
+//
+//	issue:  lock: check the cap, hold a slot    unlock
+//	        store the token (synced)
+//	        lock: publish it (or free the slot)  unlock
+//	revoke: lock: mark it revoked, take it out of the maps, hold its slot  unlock
+//	        close its streams; delete it from the store (synced)
+//	        lock: free the slot (or, if the delete failed, put it back)  unlock
+//
+// A held slot counts against the cap, so the cap holds under concurrent
+// issues, and a revoked token's slot is free only once its deletion is
+// durable. A revoked token stops authenticating as soon as it leaves the
+// maps, before its deletion is durable; revoke answers only after.
+// Token writes to the store are ordered by tokWriteMu (the store numbers
+// tokens from its "seq/token" key), which lookups never take.
 //
 // A request's bearer token is hashed and looked up once: the rate
 // limiter (ratelimit.go) must know whether it is a live token before the
@@ -36,6 +57,14 @@ type liveToken struct {
 	revoked atomic.Bool // set once, when the token is revoked
 }
 
+// acctTokens are an account's tokens in memory (under tokMu): the live
+// ones, and the slots held by issues and revocations whose store write is
+// under way.
+type acctTokens struct {
+	live []*liveToken
+	held int
+}
+
 // What requestToken finds besides a user token.
 var (
 	adminToken   = &liveToken{} // the admin token
@@ -54,58 +83,140 @@ func (s *Server) loadTokens() error {
 	}
 	s.tokens = make(map[[32]byte]*liveToken, len(recs))
 	s.byID = make(map[uint64]*liveToken, len(recs))
-	s.perAcct = make(map[uint64]int)
+	s.perAcct = make(map[uint64]*acctTokens)
 	for _, r := range recs {
 		t := &liveToken{tokenRec: r}
-		s.tokens[r.hash], s.byID[r.id] = t, t
-		s.perAcct[r.account]++
+		s.publishToken(t)
 	}
 	return nil
 }
 
+// acct returns the tokens of account, creating them. The caller holds
+// tokMu for writing.
+func (s *Server) acct(account uint64) *acctTokens {
+	a := s.perAcct[account]
+	if a == nil {
+		a = &acctTokens{}
+		s.perAcct[account] = a
+	}
+	return a
+}
+
+// publishToken puts t in the maps. The caller holds tokMu for writing.
+func (s *Server) publishToken(t *liveToken) {
+	s.tokens[t.hash], s.byID[t.id] = t, t
+	a := s.acct(t.account)
+	a.live = append(a.live, t)
+}
+
+// release frees a slot account held, and forgets an account left without
+// tokens. The caller holds tokMu for writing.
+func (s *Server) release(account uint64, a *acctTokens) {
+	if a.held--; a.held == 0 && len(a.live) == 0 {
+		delete(s.perAcct, account)
+	}
+}
+
 // issueToken creates and stores a token for account. It fails with
 // errTooManyTokens if the account already holds MaxTokens live tokens.
+// The caller checks that account is a user account.
 func (s *Server) issueToken(account uint64) (string, uint64, error) {
 	tok := newToken()
 	h := hashToken([]byte(tok))
 	s.tokMu.Lock()
-	defer s.tokMu.Unlock()
-	if n := s.perAcct[account]; s.opts.MaxTokens > 0 && n >= s.opts.MaxTokens {
+	a := s.acct(account)
+	if n := len(a.live) + a.held; s.opts.MaxTokens > 0 && n >= s.opts.MaxTokens {
+		s.tokMu.Unlock()
 		return "", 0, fmt.Errorf("%w: the account holds %d live tokens, the most allowed; revoke one first",
 			errTooManyTokens, n)
 	}
-	id, err := s.store.addToken(h, account)
+	a.held++ // a stays in perAcct while it holds a slot
+	s.tokMu.Unlock()
+
+	var id uint64
+	err := s.beforeTokenWrite()
+	if err == nil {
+		s.tokWriteMu.Lock()
+		id, err = s.store.addToken(h, account)
+		s.tokWriteMu.Unlock()
+	}
+
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	if err == nil {
+		s.publishToken(&liveToken{tokenRec: tokenRec{id: id, account: account, hash: h}})
+	}
+	s.release(account, a)
 	if err != nil {
 		return "", 0, err
 	}
-	t := &liveToken{tokenRec: tokenRec{id: id, account: account, hash: h}}
-	s.tokens[h], s.byID[id] = t, t
-	s.perAcct[account]++
 	return tok, id, nil
 }
 
 // revokeToken deletes token id of account and closes the streams
-// authenticated with it: when it returns, they get no more messages.
-func (s *Server) revokeToken(account, id uint64) error {
+// authenticated with it: when it returns, they get no more messages and
+// the deletion is durable. Unless last is true, it refuses to revoke the
+// account's last live token (errLastToken): the account and its funds
+// would be out of reach of its owner.
+func (s *Server) revokeToken(account, id uint64, last bool) error {
 	s.tokMu.Lock()
 	t, ok := s.byID[id]
 	if !ok || t.account != account {
 		s.tokMu.Unlock()
 		return fmt.Errorf("%w: token %d", errNotFound, id)
 	}
-	if err := s.store.deleteToken(t.tokenRec); err != nil {
+	a := s.perAcct[account]
+	if !last && len(a.live) == 1 {
 		s.tokMu.Unlock()
-		return err
+		return fmt.Errorf("%w: token %d is the account's last live token: revoking it would lock the account out; "+
+			"issue another first (POST /v1/tokens)", errLastToken, id)
 	}
 	t.revoked.Store(true) // before it leaves the maps: see hub.authenticate
 	delete(s.tokens, t.hash)
 	delete(s.byID, id)
-	if s.perAcct[account]--; s.perAcct[account] <= 0 {
-		delete(s.perAcct, account)
-	}
+	a.live = slices.DeleteFunc(a.live, func(x *liveToken) bool { return x == t })
+	a.held++ // its slot, until the deletion is durable
 	s.tokMu.Unlock()
+
 	s.hub.revoke(t)
-	return nil
+	err := s.beforeTokenWrite()
+	if err == nil {
+		err = s.store.deleteToken(t.tokenRec)
+	}
+
+	s.tokMu.Lock()
+	defer s.tokMu.Unlock()
+	if err != nil {
+		// The store still holds it, and so must memory: as a new value,
+		// since revoked is set once. Its streams stay closed.
+		s.publishToken(&liveToken{tokenRec: t.tokenRec})
+	}
+	s.release(account, a)
+	return err
+}
+
+// beforeTokenWrite runs the tests' hook, if any, before a token's store
+// write: an error stands for the write's.
+func (s *Server) beforeTokenWrite() error {
+	if s.tokenWriteHook == nil {
+		return nil
+	}
+	return s.tokenWriteHook()
+}
+
+// accountTokens returns the ids of account's live tokens, in order.
+func (s *Server) accountTokens(account uint64) []uint64 {
+	s.tokMu.RLock()
+	var ids []uint64
+	if a := s.perAcct[account]; a != nil {
+		ids = make([]uint64, len(a.live))
+		for i, t := range a.live {
+			ids[i] = t.id
+		}
+	}
+	s.tokMu.RUnlock()
+	slices.Sort(ids)
+	return ids
 }
 
 // lookupToken returns the live user token tok, adminToken or
