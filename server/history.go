@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/binary"
 	"encoding/gob"
 	"errors"
@@ -533,15 +532,24 @@ func (m *readModel) market(id uint32) *marketData {
 
 // index rebuilds, after loading, the accounts' order lists and done
 // queues and applies the retention (logging what it trims). all logs
-// every record, for a rewrite of the whole history.
+// every record, for a rewrite of the whole history. Market orders an
+// earlier release left unended are ended as of their last change (and
+// logged).
 func (m *readModel) index(all bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.Orders.each(func(o *orderRec) {
 		a := m.acct(o.Account)
 		a.ids = append(a.ids, o.ID)
-		if all {
+		unended := o.unended()
+		if unended {
+			o.end(o.Updated)
+		}
+		if all || unended {
 			m.chg.orders.add(*o)
+		}
+		if unended {
+			m.chg.count(1)
 		}
 	})
 	for acct, a := range m.accts {
@@ -552,9 +560,7 @@ func (m *readModel) index(all bool) {
 				done = append(done, o)
 			}
 		}
-		slices.SortFunc(done, func(x, y *orderRec) int {
-			return cmp.Or(cmp.Compare(x.Updated, y.Updated), cmp.Compare(x.ID, y.ID))
-		})
+		slices.SortFunc(done, cmpDone)
 		for _, o := range done {
 			m.finish(o)
 		}

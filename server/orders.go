@@ -545,7 +545,9 @@ func (s *Server) listArgs(ctx *fasthttp.RequestCtx) (market uint32, limit int, a
 	if l < 1 || l > 1000 {
 		return 0, 0, 0, fmt.Errorf("%w: limit must be 1 to 1000", errInvalid)
 	}
-	after, err = queryUint(ctx, "after", 0)
+	if after, err = queryUint(ctx, "after", 0); err != nil {
+		err = fmt.Errorf("%w: after must be an id: a non-negative integer of at most 16 digits (ids are below 2^53)", errInvalid)
+	}
 	return market, int(l), after, err
 }
 

@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"math"
 	"sync"
 
@@ -263,8 +264,11 @@ func (m *readModel) apply(res *engine.Result) {
 		return
 	}
 	defer m.settle(res.Seq)
-	var takers [4]uint64 // orders that took in this command
-	nt, k := 0, 0        // k: trade events so far
+	// ends: a market order (or a released stop market) took in this
+	// result; lastID and lastPx: the taker of the last trade and its price.
+	ends, k := false, 0 // k: trade events so far
+	var lastID uint64
+	var lastPx int64
 	for i := range res.Events {
 		ev := &res.Events[i]
 		switch ev.Kind {
@@ -286,23 +290,19 @@ func (m *readModel) apply(res *engine.Result) {
 			a := m.acct(o.Account)
 			a.ids = append(a.ids, o.ID)
 			m.touched = append(m.touched, o.ID)
-			if nt < len(takers) {
-				takers[nt] = o.ID
-				nt++
-			}
+			ends = ends || o.Type == book.Market
 		case book.EvTriggered:
 			if o := m.Orders.get(ev.OrderID); o != nil {
 				o.Stop, o.Triggered = false, true
+				o.Updated = res.Time
 				m.touched = append(m.touched, o.ID)
-				if nt < len(takers) {
-					takers[nt] = o.ID
-					nt++
-				}
+				ends = ends || o.Type == book.StopMarket
 			}
 		case book.EvTrade:
 			k++
 			id := tradeID(m.tradeBase, res, k)
 			m.applyTrade(res, ev, id)
+			lastID, lastPx = ev.OrderID, ev.Price
 			if o := m.Orders.get(ev.OrderID); o != nil {
 				o.fill(ev.Price, ev.Qty)
 				if ev.Remaining == 0 && o.Qty > 0 {
@@ -328,9 +328,11 @@ func (m *readModel) apply(res *engine.Result) {
 				o.Status = statusCancelled
 				if ev.Kind == book.EvExpired {
 					o.Status = statusExpired
-					if o.Qty == 0 && o.Filled > 0 {
-						// A buy by quote budget that bought what it
-						// could: the rest is less than a lot's price.
+					if o.Qty == 0 && o.Filled > 0 && lastID == o.ID && ev.Remaining < lastPx {
+						// A buy by quote budget alone whose rest cannot
+						// pay for another lot at its last fill's price
+						// (ev.Remaining, in steps × lots, against the
+						// price of one lot): it bought what it could.
 						o.Status = statusFilled
 					}
 				}
@@ -347,20 +349,41 @@ func (m *readModel) apply(res *engine.Result) {
 			}
 		}
 	}
-	// Market orders that used up their budget or quantity end without an
-	// event of their own.
-	for _, id := range takers[:nt] {
-		o := m.Orders.get(id)
-		if o == nil || o.done() || o.Stop || (o.Type != book.Market && o.Type != book.StopMarket) {
-			continue
-		}
-		if o.Filled > 0 {
-			o.Status = statusFilled
-		} else {
-			o.Status = statusExpired
-		}
-		o.Updated = res.Time
+	if ends {
+		m.endMarketOrders(res.Time)
 	}
+}
+
+// endMarketOrders ends the market orders (and released stop markets) that
+// took in the result being applied and got no event that ends them: those
+// that used up their budget or quantity (the lock held). It walks every
+// order the result touched, however many took.
+func (m *readModel) endMarketOrders(at int64) {
+	for _, id := range m.touched {
+		if o := m.Orders.get(id); o != nil && o.unended() {
+			o.end(at)
+		}
+	}
+}
+
+// unended reports whether o is a market order or a released stop market
+// that is not done. After a result is applied there is none: such an
+// order never outlives the command that placed or released it. Histories
+// of earlier releases, which ended only the first four orders to take in
+// a result, may hold some (index ends them).
+func (o *orderRec) unended() bool {
+	return !o.done() && !o.Stop && (o.Type == book.Market || o.Type == book.StopMarket)
+}
+
+// end ends an unended market order at time at: filled if it filled
+// anything (it used up its budget or quantity), else expired.
+func (o *orderRec) end(at int64) {
+	if o.Filled > 0 {
+		o.Status = statusFilled
+	} else {
+		o.Status = statusExpired
+	}
+	o.Updated = at
 }
 
 // fill records a fill of qty lots at price.
@@ -507,10 +530,28 @@ func (m *readModel) settle(seq uint64) {
 
 // finish puts a done order into its account's done queue and trims the
 // queue to keepOrders (the lock held).
+//
+// The queue is in (Updated, ID) order, the order index rebuilds it in
+// after a restart, so that the same orders are kept whether or not the
+// server restarted: the time alone does not order them, since the orders
+// one result finishes, and those of the results of one engine batch,
+// share a time. Finished orders almost always come last; the rest are
+// moved into place from the end.
 func (m *readModel) finish(o *orderRec) {
 	o.queued = true
 	a := m.acct(o.Account)
+	i := len(a.done)
+	for i > 0 {
+		if p := m.Orders.get(a.done[i-1]); p == nil || cmpDone(o, p) > 0 {
+			break
+		}
+		i--
+	}
 	a.done = append(a.done, o.ID)
+	if i < len(a.done)-1 {
+		copy(a.done[i+1:], a.done[i:])
+		a.done[i] = o.ID
+	}
 	for m.keepOrders > 0 && len(a.done) > m.keepOrders {
 		old := a.done[0]
 		a.done = a.done[1:]
@@ -529,4 +570,9 @@ func (m *readModel) finish(o *orderRec) {
 		clear(a.ids[len(ids):])
 		a.ids, a.dead = ids, 0
 	}
+}
+
+// cmpDone orders done orders as a done queue holds them: by (Updated, ID).
+func cmpDone(x, y *orderRec) int {
+	return cmp.Or(cmp.Compare(x.Updated, y.Updated), cmp.Compare(x.ID, y.ID))
 }
