@@ -1004,14 +1004,9 @@ func (c *streamConn) replyChannelError(ch string, err error) {
 	c.enqueue(b)
 }
 
-// errMessage is err's message without our sentinel prefixes.
-func errMessage(err error) string {
-	msg := err.Error()
-	for _, p := range []error{errInvalid, errNotFound, errUnauth, errForbidden} {
-		msg = strings.TrimPrefix(msg, p.Error()+": ")
-	}
-	return msg
-}
+// errMessage is err's message as a REST error shows it: without our
+// prefixes (trimWrap).
+func errMessage(err error) string { return trimWrap(err.Error()) }
 
 // checkChannel validates a channel name for a client authenticated as
 // account (0: not authenticated).

@@ -404,3 +404,21 @@ func TestStreamQueueBound(t *testing.T) {
 		t.Fatalf("queued after being killed: %d", len(c.queue))
 	}
 }
+
+// Stream error messages read as REST ones: without the "server: " prefix
+// of our errors.
+func TestStreamErrorMessagesUnprefixed(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	ts.setup()
+	c := burstDial(t, ts)
+	c.send(`{"op":"auth","token":"made-up"}`)
+	if m := c.expect("error"); m.Error == nil || m.Error.Code != "unauthenticated" || m.Error.Message != "missing or invalid token" {
+		t.Fatalf("auth with a made-up token: %+v", m.Error)
+	}
+	c.send(`{"op":"subscribe","channels":["orders","book:NOPE"]}`)
+	for range 2 {
+		if m := c.expect("error"); m.Error == nil || strings.HasPrefix(m.Error.Message, "server:") {
+			t.Fatalf("refused channel %q: %+v", m.Channel, m.Error)
+		}
+	}
+}
