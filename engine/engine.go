@@ -368,8 +368,20 @@ func (o *Options) check() error {
 // engine's output goroutine once the command is durable; it must not
 // block or wait for the engine (see Callbacks on Engine: no Close, Do or
 // Snapshot) and must not keep the Result. A nil done drops the result.
+//
 // Submit waits for room while the ingress ring is full, up to ctx, unless
-// Options.FailFast is set (then ErrFull). Submit panics if ctx is nil.
+// Options.FailFast is set. It returns an error, and the command is not
+// executed, if
+//   - the ring is full: ErrFull at once with FailFast, else once ctx ends,
+//     an error that wraps both ErrFull and ctx.Err();
+//   - cmd.Kind is CmdNone or not a kind of this package: ErrInvalidCommand
+//     (every other kind is journaled and applied, CmdTick and CmdSnapshot
+//     included, which the engine also submits itself and which change
+//     nothing; the state machine judges the rest of the command);
+//   - the engine is closed (ErrClosed) or stopped by a journal failure
+//     (its error, see ErrJournal).
+//
+// Submit panics if ctx is nil.
 func (e *Engine) Submit(ctx context.Context, cmd *Command, done func(*Result)) error {
 	if ctx == nil {
 		panic("engine: nil Context")
@@ -378,6 +390,9 @@ func (e *Engine) Submit(ctx context.Context, cmd *Command, done func(*Result)) e
 }
 
 func (e *Engine) submit(ctx context.Context, cmd *Command, done func(*Result), fut *future) error {
+	if cmd.Kind == CmdNone || cmd.Kind >= numCommandKinds {
+		return fmt.Errorf("%w: unknown kind %d", ErrInvalidCommand, cmd.Kind)
+	}
 	if err := e.err(); err != nil {
 		return err
 	}
@@ -401,8 +416,8 @@ func (e *Engine) submit(ctx context.Context, cmd *Command, done func(*Result), f
 			return ferr
 		}
 		return ErrClosed
-	case err != nil:
-		return err
+	case err != nil: // ctx ended while Claim waited for room
+		return fmt.Errorf("%w: %w", ErrFull, err)
 	}
 	sl.cmd = *cmd
 	sl.cmd.refTag = tag

@@ -5,7 +5,7 @@ import "errors"
 // Sentinel errors of the state machine and the pipeline. Book rejections
 // come through as the book package's sentinels (book.ErrWouldCross, ...).
 var (
-	ErrInvalidCommand     = errors.New("engine: invalid command")
+	ErrInvalidCommand     = errors.New("engine: invalid command") // also: Submit or Do with an unknown kind
 	ErrInvalidName        = errors.New("engine: invalid name")
 	ErrDuplicateName      = errors.New("engine: name already in use")
 	ErrInvalidSpec        = errors.New("engine: invalid market spec")
@@ -30,8 +30,11 @@ var (
 	ErrUnknownRelation    = errors.New("engine: unknown copy relation")
 	ErrRelationClosed     = errors.New("engine: copy relation closed")
 	ErrClosed             = errors.New("engine: closed")
-	ErrFull               = errors.New("engine: ingress queue full")
-	ErrJournal            = errors.New("engine: journal failed; no further commands are acknowledged")
+	// ErrFull: the ingress ring had no room for a command: Submit or Do
+	// with Options.FailFast, or whose context ended while they waited
+	// for room (the error then also wraps the context's error).
+	ErrFull    = errors.New("engine: ingress queue full")
+	ErrJournal = errors.New("engine: journal failed; no further commands are acknowledged")
 	// ErrInvalidOptions: Open was given Options out of their documented
 	// range; the error says which.
 	ErrInvalidOptions = errors.New("engine: invalid options")
