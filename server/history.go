@@ -281,8 +281,26 @@ func (st *store) writeChanges(c *changes, seq uint64, rewrite bool) error {
 }
 
 // Value encodings: a version byte, then varints.
+//
+// A candle's value has version 1 (historyVersion) while its volumes fit
+// an int64, as every release wrote them (they saturated there):
+//
+//	1 | open high low close volume quote_volume trades     (varints)
+//
+// and version 2 (candleVersionWide) once one does not:
+//
+//	2 | open high low close (varints) | volume_hi volume_lo
+//	    quote_volume_hi quote_volume_lo (uvarints) | trades (varint)
+//
+// Both are read; a candle is written in version 1 whenever it can be, so
+// what earlier releases read is unchanged on every market but the
+// busiest.
 
 const historyVersion = 1
+
+// candleVersionWide is the version of a candle value whose volumes do not
+// fit an int64 (see above).
+const candleVersionWide = 2
 
 func appendOrder(b []byte, o *orderRec) []byte {
 	var flags byte
@@ -325,11 +343,23 @@ func appendTradeRec(b []byte, t *tradeRec) []byte {
 }
 
 func appendCandle(b []byte, c *candle) []byte {
-	b = append(b, historyVersion)
-	for _, x := range [...]int64{c.Open, c.High, c.Low, c.Close, c.Volume, c.QuoteVolume, c.Trades} {
+	v, okV := c.Volume.int64()
+	q, okQ := c.QuoteVolume.int64()
+	if okV && okQ {
+		b = append(b, historyVersion)
+		for _, x := range [...]int64{c.Open, c.High, c.Low, c.Close, v, q, c.Trades} {
+			b = binary.AppendVarint(b, x)
+		}
+		return b
+	}
+	b = append(b, candleVersionWide)
+	for _, x := range [...]int64{c.Open, c.High, c.Low, c.Close} {
 		b = binary.AppendVarint(b, x)
 	}
-	return b
+	for _, x := range [...]uint64{c.Volume.Hi, c.Volume.Lo, c.QuoteVolume.Hi, c.QuoteVolume.Lo} {
+		b = binary.AppendUvarint(b, x)
+	}
+	return binary.AppendVarint(b, c.Trades)
 }
 
 // errHistoryRecord is returned for a history record that does not decode.
@@ -431,10 +461,24 @@ func decodeTradeRecord(id uint64, b []byte) (tradeRec, error) {
 
 func decodeCandleRec(start int64, b []byte) (candle, error) {
 	d := dec{b: b}
-	d.version()
 	c := candle{Start: start}
-	for _, p := range [...]*int64{&c.Open, &c.High, &c.Low, &c.Close, &c.Volume, &c.QuoteVolume, &c.Trades} {
-		*p = d.varint()
+	switch d.byte() {
+	case historyVersion:
+		var v, q int64
+		for _, p := range [...]*int64{&c.Open, &c.High, &c.Low, &c.Close, &v, &q, &c.Trades} {
+			*p = d.varint()
+		}
+		c.Volume, c.QuoteVolume = volOf(v), volOf(q) // never negative (as 0 if so)
+	case candleVersionWide:
+		for _, p := range [...]*int64{&c.Open, &c.High, &c.Low, &c.Close} {
+			*p = d.varint()
+		}
+		for _, p := range [...]*uint64{&c.Volume.Hi, &c.Volume.Lo, &c.QuoteVolume.Hi, &c.QuoteVolume.Lo} {
+			*p = d.uvarint()
+		}
+		c.Trades = d.varint()
+	default:
+		d.bad = true
 	}
 	if d.bad || len(d.b) != 0 {
 		return c, fmt.Errorf("%w: candle %d", errHistoryRecord, start)
@@ -610,7 +654,20 @@ type legacyData struct {
 	Orders    map[uint64]*legacyOrder
 	ByAccount map[uint64][]uint64
 	Fills     map[uint64][]fillRec
-	Markets   map[uint32]*marketData
+	Markets   map[uint32]*legacyMarket
+}
+
+// legacyMarket is a market of legacyData: its candles' volumes were
+// int64s.
+type legacyMarket struct {
+	Trades  []tradeRec
+	Next    int
+	Candles [numIntervals][]legacyCandle
+}
+
+// legacyCandle is a candle of legacyMarket.
+type legacyCandle struct {
+	Start, Open, High, Low, Close, Volume, QuoteVolume, Trades int64
 }
 
 // legacyOrder is an order of legacyData, whose client order id was a
@@ -671,7 +728,13 @@ func (m *readModel) decodeLegacy(b []byte) error {
 		if n < maxTrades {
 			next = 0
 		}
-		d := &marketData{Candles: md.Candles}
+		d := &marketData{}
+		for iv, cs := range md.Candles {
+			for _, c := range cs {
+				d.Candles[iv] = append(d.Candles[iv], candle{Start: c.Start, Open: c.Open, High: c.High, Low: c.Low,
+					Close: c.Close, Volume: volOf(c.Volume), QuoteVolume: volOf(c.QuoteVolume), Trades: c.Trades})
+			}
+		}
 		for k := range n {
 			d.Trades = append(d.Trades, md.Trades[(next+k)%n])
 		}

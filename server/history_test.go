@@ -244,7 +244,17 @@ func TestHistoryLegacy(t *testing.T) {
 	live := ts.s.rm
 	live.mu.RLock()
 	d := legacyData{Seq: live.Seq, Orders: map[uint64]*legacyOrder{}, ByAccount: map[uint64][]uint64{},
-		Fills: map[uint64][]fillRec{}, Markets: live.Markets}
+		Fills: map[uint64][]fillRec{}, Markets: map[uint32]*legacyMarket{}}
+	for id, md := range live.Markets {
+		lm := &legacyMarket{Trades: md.Trades, Next: md.Next}
+		for iv, cs := range md.Candles {
+			for _, c := range cs {
+				lm.Candles[iv] = append(lm.Candles[iv], legacyCandle{Start: c.Start, Open: c.Open, High: c.High, Low: c.Low,
+					Close: c.Close, Volume: int64(c.Volume.Lo), QuoteVolume: int64(c.QuoteVolume.Lo), Trades: c.Trades})
+			}
+		}
+		d.Markets[id] = lm
+	}
 	for a, h := range live.accts {
 		d.ByAccount[a], d.Fills[a] = h.ids, h.fills
 	}

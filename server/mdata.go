@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/instant-social-trading/ist/book"
@@ -45,12 +44,13 @@ type tradeRec struct {
 }
 
 // candle is the OHLCV of one interval that had trades. Prices are in
-// steps, Volume in lots, QuoteVolume in steps × lots (saturating).
+// steps, Volume in lots, QuoteVolume in steps × lots (exact sums, in 128
+// bits).
 type candle struct {
 	Start                  int64 // Unix ns, a multiple of the interval
 	Open, High, Low, Close int64
-	Volume                 int64
-	QuoteVolume            int64
+	Volume                 vol
+	QuoteVolume            vol
 	Trades                 int64
 }
 
@@ -73,7 +73,7 @@ func (d *marketData) addTrade(t tradeRec) {
 		d.Trades[d.Next] = t
 		d.Next = (d.Next + 1) % len(d.Trades)
 	}
-	notional := satMul(t.Price, t.Qty)
+	notional := mulVol(t.Price, t.Qty)
 	for i, iv := range intervals {
 		start := t.Time - t.Time%iv.ns
 		if t.Time < 0 && t.Time%iv.ns != 0 {
@@ -84,8 +84,8 @@ func (d *marketData) addTrade(t tradeRec) {
 			// The same interval (or a clock step back: the last one).
 			c := &cs[n-1]
 			c.High, c.Low, c.Close = max(c.High, t.Price), min(c.Low, t.Price), t.Price
-			c.Volume = satAdd(c.Volume, t.Qty)
-			c.QuoteVolume = satAdd(c.QuoteVolume, notional)
+			c.Volume = c.Volume.add(volOf(t.Qty))
+			c.QuoteVolume = c.QuoteVolume.add(notional)
 			c.Trades++
 			continue
 		}
@@ -93,7 +93,7 @@ func (d *marketData) addTrade(t tradeRec) {
 			cs = cs[:copy(cs, cs[len(cs)-maxCandles+1:])]
 		}
 		d.Candles[i] = append(cs, candle{Start: start, Open: t.Price, High: t.Price, Low: t.Price,
-			Close: t.Price, Volume: t.Qty, QuoteVolume: notional, Trades: 1})
+			Close: t.Price, Volume: volOf(t.Qty), QuoteVolume: notional, Trades: 1})
 	}
 }
 
@@ -117,23 +117,6 @@ func (d *marketData) last() (tradeRec, bool) {
 		return tradeRec{}, false
 	}
 	return t[0], true
-}
-
-func satMul(a, b int64) int64 {
-	if a <= 0 || b <= 0 {
-		return 0
-	}
-	if a > math.MaxInt64/b {
-		return math.MaxInt64
-	}
-	return a * b
-}
-
-func satAdd(a, b int64) int64 {
-	if a > math.MaxInt64-b {
-		return math.MaxInt64
-	}
-	return a + b
 }
 
 // applyTrade records a trade event of res (the read model's lock held).
@@ -202,8 +185,8 @@ type stats24 struct {
 	n           int64
 	open        int64
 	high, low   int64
-	volume      int64
-	quoteVolume int64
+	volume      vol
+	quoteVolume vol
 }
 
 // stats returns the 24-hour statistics of market up to now: the one-minute
@@ -226,8 +209,8 @@ func (m *readModel) stats(market uint32, now int64) stats24 {
 			st.open, st.high, st.low = c.Open, c.High, c.Low
 		}
 		st.high, st.low = max(st.high, c.High), min(st.low, c.Low)
-		st.volume = satAdd(st.volume, c.Volume)
-		st.quoteVolume = satAdd(st.quoteVolume, c.QuoteVolume)
+		st.volume = st.volume.add(c.Volume)
+		st.quoteVolume = st.quoteVolume.add(c.QuoteVolume)
 		st.n += c.Trades
 	}
 	return st
@@ -307,9 +290,10 @@ func (s *Server) getCandles(ctx *fasthttp.RequestCtx, sym string) {
 		b = appendPriceField(b, "high", c.High, m.u)
 		b = appendPriceField(b, "low", c.Low, m.u)
 		b = appendPriceField(b, "close", c.Close, m.u)
-		b = appendQtyField(b, "volume", c.Volume, m.u)
+		b = append(appendKey(b, "volume", false), '"')
+		b = append(appendScaledVol(b, c.Volume, m.u.lot8), '"')
 		b = append(appendKey(b, "quote_volume", false), '"')
-		b = append(appendScaled(b, c.QuoteVolume, m.u.qs), '"')
+		b = append(appendScaledVol(b, c.QuoteVolume, m.u.qs), '"')
 		b = appendInt(b, "trades", c.Trades)
 		b = append(b, '}')
 	}
@@ -364,9 +348,10 @@ func (s *Server) getTicker(ctx *fasthttp.RequestCtx, sym string) {
 	b = appendOptPrice(b, "open_24h", st.open, has, m.u)
 	b = appendOptPrice(b, "high_24h", st.high, has, m.u)
 	b = appendOptPrice(b, "low_24h", st.low, has, m.u)
-	b = appendOptQty(b, "volume_24h", st.volume, true, m.u)
+	b = append(appendKey(b, "volume_24h", false), '"')
+	b = append(appendScaledVol(b, st.volume, m.u.lot8), '"')
 	b = append(appendKey(b, "quote_volume_24h", false), '"')
-	b = append(appendScaled(b, st.quoteVolume, m.u.qs), '"')
+	b = append(appendScaledVol(b, st.quoteVolume, m.u.qs), '"')
 	b = appendInt(b, "trades_24h", st.n)
 	b = appendTime(b, "time", now)
 	writeJSON(ctx, 200, append(b, '}'))

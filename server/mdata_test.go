@@ -177,8 +177,8 @@ func TestMarketDataBounds(t *testing.T) {
 	d.addTrade(tradeRec{ID: 1, Price: 10, Qty: 1, Side: book.Buy, Time: base})
 	d.addTrade(tradeRec{ID: 2, Price: 12, Qty: 2, Side: book.Sell, Time: base + minute - 1})
 	d.addTrade(tradeRec{ID: 3, Price: 8, Qty: 3, Side: book.Buy, Time: base + minute})
-	if c := d.Candles[0]; len(c) != 2 || c[0] != (candle{Start: base, Open: 10, High: 12, Low: 10, Close: 12, Volume: 3, QuoteVolume: 34, Trades: 2}) ||
-		c[1] != (candle{Start: base + minute, Open: 8, High: 8, Low: 8, Close: 8, Volume: 3, QuoteVolume: 24, Trades: 1}) {
+	if c := d.Candles[0]; len(c) != 2 || c[0] != (candle{Start: base, Open: 10, High: 12, Low: 10, Close: 12, Volume: volOf(3), QuoteVolume: volOf(34), Trades: 2}) ||
+		c[1] != (candle{Start: base + minute, Open: 8, High: 8, Low: 8, Close: 8, Volume: volOf(3), QuoteVolume: volOf(24), Trades: 1}) {
 		t.Fatalf("1m candles %+v", c)
 	}
 	if c := d.Candles[1]; len(c) != 1 || c[0].Start != base-2*minute || c[0].Close != 8 || c[0].High != 12 || c[0].Low != 8 {

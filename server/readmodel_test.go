@@ -85,7 +85,7 @@ func FuzzDecodeHistory(f *testing.F) {
 	f.Add(uint8(0), appendOrder(nil, &o))
 	f.Add(uint8(1), appendFill(nil, &fillRec{OrderID: 7, Market: 1, Price: 650, Qty: 2, Fee: -3, Time: 5}))
 	f.Add(uint8(2), appendTradeRec(nil, &tradeRec{Price: 650, Qty: 2, Side: book.Buy, Time: 5}))
-	f.Add(uint8(3), appendCandle(nil, &candle{Open: 1, High: 3, Low: 1, Close: 2, Volume: 9, QuoteVolume: 18, Trades: 4}))
+	f.Add(uint8(3), appendCandle(nil, &candle{Open: 1, High: 3, Low: 1, Close: 2, Volume: volOf(9), QuoteVolume: volOf(18), Trades: 4}))
 	f.Add(uint8(0), []byte{historyVersion, 0, 0, 0, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0})
 	f.Fuzz(func(t *testing.T, kind uint8, b []byte) {
 		switch kind % 4 {

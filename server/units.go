@@ -149,14 +149,83 @@ func appendQtyField(b []byte, key string, lots int64, u units) []byte {
 	return append(u.appendQty(b, lots), '"')
 }
 
-// appendScaled appends n × m (in 10^-8) as a decimal, saturating on
-// overflow (the market's MaxPrice and MaxQty rules prevent it).
+// appendScaled appends n × m (in 10^-8; n < 0 counts as 0, m ≥ 0) as a
+// decimal, exactly: a product past math.MaxInt64 takes the slow path of
+// appendScaledVol.
 func appendScaled(dst []byte, n, m int64) []byte {
 	hi, lo := bits.Mul64(uint64(max(n, 0)), uint64(m))
-	if hi != 0 || lo > math.MaxInt64 {
-		lo = math.MaxInt64
+	if hi == 0 && lo <= math.MaxInt64 {
+		return AppendDecimal(dst, int64(lo), Scale)
 	}
-	return AppendDecimal(dst, int64(lo), Scale)
+	return appendScaledVol(dst, volOf(n), m)
+}
+
+// vol is a sum of volumes (lots, or steps × lots) in 128 bits: the
+// volume of a candle or of the ticker's 24 hours passes math.MaxInt64 on
+// a busy market of a cheap asset with a small lot, and a sum must not
+// saturate. A trade adds less than 2^63 lots and, within the market's
+// overflow budget (units.rules), less than 2^62 steps × lots, so a sum
+// would need 2^65 trades to wrap.
+type vol struct{ Hi, Lo uint64 }
+
+// volOf returns n (n < 0 counts as 0) as a vol.
+func volOf(n int64) vol { return vol{Lo: uint64(max(n, 0))} }
+
+// mulVol returns a × b (negative factors count as 0) as a vol.
+func mulVol(a, b int64) vol {
+	hi, lo := bits.Mul64(uint64(max(a, 0)), uint64(max(b, 0)))
+	return vol{hi, lo}
+}
+
+// add returns v + x.
+func (v vol) add(x vol) vol {
+	lo, c := bits.Add64(v.Lo, x.Lo, 0)
+	hi, _ := bits.Add64(v.Hi, x.Hi, c)
+	return vol{hi, lo}
+}
+
+// int64 returns v and whether it fits an int64.
+func (v vol) int64() (int64, bool) { return int64(v.Lo), v.Hi == 0 && v.Lo <= math.MaxInt64 }
+
+// appendScaledVol appends v × m (in 10^-8, m ≥ 0) as a decimal, exactly.
+func appendScaledVol(dst []byte, v vol, m int64) []byte {
+	// The product, up to 192 bits: p[0] most significant.
+	h0, l0 := bits.Mul64(v.Lo, uint64(m))
+	h1, l1 := bits.Mul64(v.Hi, uint64(m))
+	mid, c := bits.Add64(l1, h0, 0)
+	p := [3]uint64{h1 + c, mid, l0}
+	if p[0] == 0 && p[1] == 0 && p[2] <= math.MaxInt64 {
+		return AppendDecimal(dst, int64(p[2]), Scale)
+	}
+	// Decimal digits, 19 at a time from the least significant (10^19 <
+	// 2^64): 192 bits are at most 58 digits, four times 19.
+	const chunk = 10_000_000_000_000_000_000
+	var buf [4 * 19]byte
+	n := len(buf)
+	for p != [3]uint64{} {
+		var r uint64
+		for i := range p {
+			p[i], r = bits.Div64(r, p[i], chunk)
+		}
+		for range 19 {
+			n--
+			buf[n] = byte('0' + r%10)
+			r /= 10
+		}
+	}
+	for n < len(buf)-Scale-1 && buf[n] == '0' { // leading zeros
+		n++
+	}
+	point := len(buf) - Scale
+	dst = append(dst, buf[n:point]...)
+	end := len(buf)
+	for end > point && buf[end-1] == '0' {
+		end--
+	}
+	if end > point {
+		dst = append(append(dst, '.'), buf[point:end]...)
+	}
+	return dst
 }
 
 // amount parses an asset amount (10^-8 units).
