@@ -45,9 +45,11 @@ func (s *Server) listMarkets(ctx *fasthttp.RequestCtx) {
 }
 
 // getBook handles GET /v1/markets/{symbol}/book?depth=: the latest
-// published view (at most about a millisecond old), depth levels per
-// side: 1 to Options.BookDepth (what the view holds), default 50 or
-// BookDepth if less.
+// published view, once the views show every command acknowledged so far
+// (it waits up to RequestTimeout: they lag by about a millisecond), so
+// that an order placed, amended or cancelled shows in the book read
+// after it; depth levels per side: 1 to Options.BookDepth (what the view
+// holds), default 50 or BookDepth if less.
 func (s *Server) getBook(ctx *fasthttp.RequestCtx, sym string) {
 	m, ok := s.marketByName([]byte(sym))
 	if !ok {
@@ -63,6 +65,7 @@ func (s *Server) getBook(ctx *fasthttp.RequestCtx, sym string) {
 		writeError(ctx, err)
 		return
 	}
+	_ = s.waitViews() // on a timeout, the latest view as it is
 	v, ok := s.eng.Market(m.id)
 	var arr [4096]byte
 	b := append(arr[:0], `{"market":`...)

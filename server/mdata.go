@@ -61,6 +61,11 @@ type marketData struct {
 	Trades  []tradeRec
 	Next    int
 	Candles [numIntervals][]candle // oldest first
+
+	// seq is the sequence number of the result of the newest trade, or 0
+	// for one read from the store (in memory only): the ticker compares
+	// it with the book view's (getTicker).
+	seq uint64
 }
 
 // addTrade folds a trade into the market's data.
@@ -142,6 +147,7 @@ func (m *readModel) applyTrade(res *engine.Result, ev *engine.Event, tradeID uin
 	}
 	t := tradeRec{ID: tradeID, Price: ev.Price, Qty: ev.Qty, Side: ev.Side, Time: res.Time}
 	d.addTrade(t)
+	d.seq = res.Seq
 	c := m.chg
 	c.trades.add(mktTrade{Market: ev.Market, tradeRec: t})
 	if full {
@@ -180,6 +186,7 @@ func (m *readModel) candles(dst []candle, market uint32, iv, limit int) []candle
 
 // stats24 is a ticker's summary of the last 24 hours.
 type stats24 struct {
+	now         int64 // the end of the 24 hours
 	last        tradeRec
 	any         bool // a trade ever
 	n           int64
@@ -187,20 +194,26 @@ type stats24 struct {
 	high, low   int64
 	volume      vol
 	quoteVolume vol
+	// seq is the market's marketData.seq.
+	seq uint64
 }
 
-// stats returns the 24-hour statistics of market up to now: the one-minute
-// candles that start after now − 24 h.
+// stats returns the 24-hour statistics of market up to the later of now
+// and its last trade: the one-minute candles that start after that − 24 h.
 func (m *readModel) stats(market uint32, now int64) stats24 {
 	m.mu.RLock()
 	defer m.mu.RUnlock()
-	var st stats24
+	st := stats24{now: now}
 	d := m.Markets[market]
 	if d == nil {
 		return st
 	}
 	st.last, st.any = d.last()
-	from := now - 24*int64(time.Hour)
+	st.seq = d.seq
+	if st.any {
+		st.now = max(now, st.last.Time)
+	}
+	from := st.now - 24*int64(time.Hour)
 	for _, c := range d.Candles[0] {
 		if c.Start <= from {
 			continue
@@ -300,24 +313,46 @@ func (s *Server) getCandles(ctx *fasthttp.RequestCtx, sym string) {
 	writeJSON(ctx, 200, append(b, "]}"...))
 }
 
+// tickerTries is how many times getTicker reads the book view and the
+// statistics before it answers with a view older than the newest trade.
+const tickerTries = 3
+
 // getTicker handles GET /v1/markets/{symbol}/ticker: the last trade, the
 // best bid and ask of the latest view, and the statistics of the 24 hours
-// before the later of the server's clock and the last trade's time.
+// before the later of the server's clock and the last trade's time, all
+// as of the view's sequence number, which it answers.
+//
+// The statistics come from the read model, which the engine updates
+// before it publishes the views of the same commands, so the read model
+// is never behind the view. The ticker waits (up to RequestTimeout) for
+// the views to show every command acknowledged so far, then reads the
+// view and after it the statistics: if the market's newest trade is not
+// after the view's sequence number, both are as of that sequence number.
+// Else it waits for the views to show that trade and reads both again, up
+// to tickerTries times: under a constant stream of trades in the market
+// the last answer may count trades its book does not show yet.
 func (s *Server) getTicker(ctx *fasthttp.RequestCtx, sym string) {
 	m, ok := s.marketByName([]byte(sym))
 	if !ok {
 		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
 		return
 	}
-	now := time.Now().UnixNano()
-	st := s.rm.stats(m.id, now)
-	if st.any {
-		now = max(now, st.last.Time)
-		st = s.rm.stats(m.id, now)
+	clock := time.Now().UnixNano()
+	_ = s.waitViews() // on a timeout, the latest view as it is
+	var v *engine.MarketView
+	var hasView bool
+	var st stats24
+	for try := 1; ; try++ {
+		v, hasView = s.eng.Market(m.id)
+		st = s.rm.stats(m.id, clock)
+		if !hasView || st.seq <= v.Seq || try == tickerTries {
+			break
+		}
+		s.waitSeq(st.seq)
 	}
+	now := st.now
 	var arr [1024]byte
 	b := appendString(append(arr[:0], `{"market":`...), m.name)
-	v, hasView := s.eng.Market(m.id)
 	var seq uint64
 	last := int64(0)
 	if hasView {

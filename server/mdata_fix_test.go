@@ -12,6 +12,50 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
+// The ticker answers from one point: right after a trade that took the
+// whole ask, a ticker that counts the trade does not show that ask.
+// (Before, the statistics came from the read model, current when the
+// order was answered, and the best bid and ask from the book view, about
+// a millisecond behind.)
+func TestTickerConsistentWithBook(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	seller, buyer := twoTraders(ts, "X-Y", "X", "Y", "1", "1")
+	bad := 0
+	for i := range 20 {
+		p := 100 + i
+		ts.must(201, "POST", "/v1/orders", seller, fmt.Sprintf(`{"market":"X-Y","side":"sell","price":"%d","quantity":"1"}`, p))
+		ts.must(201, "POST", "/v1/orders", buyer, fmt.Sprintf(`{"market":"X-Y","side":"buy","price":"%d","quantity":"1"}`, p))
+		tk := ts.must(200, "GET", "/v1/markets/X-Y/ticker", "", "")
+		if tk["trades_24h"].(float64) != float64(i+1) || tk["best_ask"] != nil || tk["last"] != fmt.Sprint(p) {
+			bad++
+			t.Logf("trade %d at %d: ticker %v", i+1, p, tk)
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%d of 20 tickers right after a trade that took the whole ask do not show it", bad)
+	}
+}
+
+// The book read after an order was acknowledged shows it (read after
+// write). (Before, it showed the latest published view, which could
+// still lack it.)
+func TestBookShowsAcknowledgedOrders(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	seller, _ := twoTraders(ts, "X-Y", "X", "Y", "1", "1")
+	bad := 0
+	for i := range 20 {
+		ts.must(201, "POST", "/v1/orders", seller, fmt.Sprintf(`{"market":"X-Y","side":"sell","price":"%d","quantity":"1"}`, 200-i))
+		bk := ts.must(200, "GET", "/v1/markets/X-Y/book", "", "")
+		asks := bk["asks"].([]any)
+		if len(asks) != i+1 || fmt.Sprint(asks[0]) != fmt.Sprintf("[%d 1]", 200-i) {
+			bad++
+		}
+	}
+	if bad > 0 {
+		t.Fatalf("%d of 20 books read right after an order was acknowledged lack it", bad)
+	}
+}
+
 // Volumes sum without saturating: 50 trades of 2×10^9 lots of 1 show
 // 10^11, not 92233720368.54775807 (math.MaxInt64 × 10^-8); in the ticker,
 // the candles and after a restart.
