@@ -161,11 +161,14 @@ func (s *State) checkReserve(m *market, rec *order, o *book.OrderInfo, exact boo
 }
 
 // checkCopy verifies the copy-trading state: each relation's wallet is its
-// own and holds nothing once closed, its rounding remainders are those of
-// live orders of its leader (checkCarries), mirrored orders never outlive
-// their command, follower counts and leaders' relation lists match the
-// open relations, and no account both leads and follows, nor is a copy
-// wallet with a leader profile.
+// own and holds nothing once closed, its profit share rate is within
+// 0..MaxProfitShareBps and, while it is open, at most its leader's (a
+// raise of the leader's rate leaves it below, a cut brings it down), its
+// rounding remainders are those of live orders of its leader
+// (checkCarries), mirrored orders never outlive their command, follower
+// counts and leaders' relation lists match the open relations, and no
+// account both leads and follows, nor is a copy wallet with a leader
+// profile.
 func (s *State) checkCopy() error {
 	follows := make([]int32, len(s.accounts))
 	open := make([][]uint64, len(s.leaders))
@@ -185,6 +188,9 @@ func (s *State) checkCopy() error {
 		if err := s.checkCarries(r); err != nil {
 			return err
 		}
+		if r.shareBps < 0 || r.shareBps > MaxProfitShareBps {
+			return fmt.Errorf("engine: relation %d: profit share %d", r.id, r.shareBps)
+		}
 		if r.status == RelationClosed {
 			continue
 		}
@@ -195,6 +201,9 @@ func (s *State) checkCopy() error {
 		follows[r.follower]++
 		l := s.accounts[r.leader].leader - 1
 		open[l] = append(open[l], r.id)
+		if lead := s.leaders[l].profitShareBps; r.shareBps > lead {
+			return fmt.Errorf("engine: relation %d: profit share %d above its leader's %d", r.id, r.shareBps, lead)
+		}
 	}
 	for id := range s.accounts {
 		a := &s.accounts[id]

@@ -63,13 +63,20 @@ const (
 	// views that are owed when no command comes.
 	CmdTick
 	// CmdSetLeaderProfile makes Account a leader others can follow, or
-	// updates its profile: Copy.ProfitShareBps. An account that follows
-	// someone cannot lead.
+	// updates its profile: Copy.ProfitShareBps, the profit share rate of
+	// follows made from now on. Open relations keep the rate they have
+	// (fixed when they opened), unless the new rate is lower: each then
+	// pays min(its rate, the new rate) at once. A leader may always cut
+	// what followers pay but never raise it for those already following.
+	// An account that follows someone cannot lead.
 	CmdSetLeaderProfile
 	// CmdFollow opens a copy relation of Account on leader Copy.Leader:
 	// Amount of quote asset Asset moves from Account's available balance
 	// into the relation's own wallet, sized and limited by Copy. The
-	// result carries the relation id. A leader cannot follow.
+	// relation pays the leader's profit share rate at this command, for
+	// as long as it is open, whatever later raises (a cut lowers it: see
+	// CmdSetLeaderProfile; Copy.ProfitShareBps is ignored). The result
+	// carries the relation id. A leader cannot follow.
 	CmdFollow
 	// CmdAmendFollow changes the parameters of relation Copy.Relation to
 	// Copy's and adds Amount (≥ 0) of its quote asset to its wallet.

@@ -85,7 +85,7 @@ type CopySpec struct {
 	Close          ClosePolicy // CmdUnfollow
 	SlippageBps    int32       // 1..MaxSlippageBps; 0 means DefaultSlippageBps
 	StopLossBps    int32       // 0 (none) .. 9999
-	ProfitShareBps int32       // CmdSetLeaderProfile: 0..MaxProfitShareBps
+	ProfitShareBps int32       // CmdSetLeaderProfile: 0..MaxProfitShareBps, the rate of new follows
 }
 
 // RelationStatus is the state of a copy relation.
@@ -184,6 +184,11 @@ type relation struct {
 	// allocation is the quote moved into the wallet; hwm the high-water
 	// mark of its NAV for profit share; paid the profit share paid.
 	allocation, hwm, paid int64
+	// shareBps is the profit share rate the relation pays (profitShare):
+	// its leader's rate when it opened, lowered with the leader's (to
+	// min(shareBps, new rate)) while it is open, never raised. So an open
+	// relation's rate is at most its leader's.
+	shareBps int32
 	// carries are the rounding remainders of the relation's mirrors of
 	// the leader's orders, by order id: each carries to the next fill of
 	// its order and is dropped once the order is done and its last fill
@@ -283,7 +288,16 @@ func (s *State) setLeaderProfile(cmd *Command) Outcome {
 		s.leaders = append(s.leaders, leader{account: cmd.Account})
 		a.leader = int32(len(s.leaders))
 	}
-	s.leaders[a.leader-1].profitShareBps = cmd.Copy.ProfitShareBps
+	L := &s.leaders[a.leader-1]
+	L.profitShareBps = cmd.Copy.ProfitShareBps
+	// New follows get the rate; open relations keep theirs unless this
+	// one is lower: a leader may always cut what followers pay, never
+	// raise it for those who followed at a lower rate. In relation id
+	// order (L.rels is sorted).
+	for _, id := range L.rels {
+		r := &s.relations[id-1]
+		r.shareBps = min(r.shareBps, L.profitShareBps)
+	}
 	return Outcome{ID: cmd.Account}
 }
 
@@ -347,6 +361,7 @@ func (s *State) follow(cmd *Command, dst []Event) (Outcome, []Event) {
 	s.relations = append(s.relations, relation{
 		id: id, follower: cmd.Account, leader: lead, wallet: wallet, asset: cmd.Asset,
 		status: RelationActive, spec: sp, allocation: cmd.Amount, hwm: cmd.Amount,
+		shareBps: L.profitShareBps, // fixed now: see setLeaderProfile
 	})
 	s.accounts[cmd.Account].follows++
 	L.rels = append(L.rels, id) // ids grow: stays sorted
@@ -769,14 +784,14 @@ func (s *State) closeRelation(id uint64, policy ClosePolicy, reason CopyReason, 
 }
 
 // profitShare pays the leader its share of the NAV above the high-water
-// mark, if the wallet has the quote for it, and raises the mark.
+// mark at the relation's own rate (relation.shareBps, not the leader's
+// current one), if the wallet has the quote for it, and raises the mark.
 func (s *State) profitShare(r *relation, dst []Event) []Event {
 	nav := s.nav(r)
 	if nav <= r.hwm {
 		return dst
 	}
-	bps := s.leaders[s.accounts[r.leader].leader-1].profitShareBps
-	fee := feeOf(nav-r.hwm, bps)
+	fee := feeOf(nav-r.hwm, r.shareBps)
 	w := s.bal(r.wallet, r.asset)
 	if fee > w.avail {
 		return dst // skipped: the wallet cannot pay

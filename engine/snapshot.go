@@ -44,7 +44,10 @@ import (
 // of older versions are read); then (version 2) leaders (account, profit
 // share, rotation) in profile order and copy relations in id order
 // (up to version 4 each with one rounding remainder and the leader order
-// it is of); then (version 5) the relations' rounding remainders
+// it is of; from version 6 each ending with its own profit share rate,
+// which earlier versions did not keep: a relation read from one pays its
+// leader's rate as that snapshot has it, the rate it would have paid at
+// that point); then (version 5) the relations' rounding remainders
 // (relation, leader order, amount) in (relation, order) order. A version
 // 4 remainder becomes its order's if the order is a live order of the
 // relation's leader, and is dropped if not (the order is done: the rules
@@ -68,7 +71,9 @@ import (
 // 5: a relation's rounding remainders kept for each live leader order (a
 // list after the relations), not one for the leader order mirrored last;
 // 6: deposit refs in one namespace for the whole exchange, withdrawal refs
-// in a window of each account's last WithdrawalRefWindow withdrawals.
+// in a window of each account's last WithdrawalRefWindow withdrawals, and
+// each relation's profit share rate (fixed when it opened, see
+// CmdSetLeaderProfile).
 const snapshotVersion = 6
 
 var snapshotMagic = [4]byte{'I', 'S', 'T', 'S'}
@@ -620,9 +625,10 @@ const orderInfoSize = 8 + 8 + 1 + 1 + 1 + 1 + 1 + 8*6 + 1
 // budget, filled, fingerprint, copySpent and amended.
 const snapshotOrderSize = orderInfoSize + 16 + 36 + 16 + 8 + 8 + 8 + 1
 
-// relationSize is the bytes of a relation in a snapshot; up to version 4
-// a relation had 16 more: its rounding remainder and the order of it.
-const relationSize = 8*4 + 4 + 1 + 8*2 + 1 + 4*2 + 8*3
+// relationSize is the bytes of a relation in a snapshot; up to version 5
+// a relation had 4 fewer (no profit share rate), and up to version 4 then
+// 16 more: its rounding remainder and the order of it.
+const relationSize = 8*4 + 4 + 1 + 8*2 + 1 + 4*2 + 8*3 + 4
 
 // carrySize is the bytes of a rounding remainder in a snapshot: relation,
 // order, amount.
@@ -643,6 +649,7 @@ func (w *enc) relation(r *relation) {
 	w.i64(r.allocation)
 	w.i64(r.hwm)
 	w.i64(r.paid)
+	w.u32(uint32(r.shareBps))
 }
 
 // decodeCopy reads the leaders, the relations and (version 5) their
@@ -664,6 +671,9 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 		s.accounts[L.account].leader = int32(len(s.leaders))
 	}
 	size := relationSize
+	if version <= 5 {
+		size -= 4
+	}
 	if version <= 4 {
 		size += 16
 	}
@@ -684,6 +694,9 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 				rec.copied = true
 			}
 		}
+		if version >= 6 {
+			x.shareBps = int32(r.u32())
+		}
 		if r.err != nil {
 			break
 		}
@@ -692,6 +705,11 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 			!s.validAccount(x.leader) || s.accounts[x.leader].leader == 0 || s.accounts[x.wallet].relation != 0 ||
 			x.status < RelationActive || x.status > RelationClosed || !s.validAsset(x.asset) {
 			return bad("relation %d", x.id)
+		}
+		if version <= 5 {
+			// The rate was the leader's at each settlement: the one it
+			// has now is what the relation would have paid next.
+			x.shareBps = s.leaders[s.accounts[x.leader].leader-1].profitShareBps
 		}
 		s.relations = append(s.relations, x)
 		s.accounts[x.wallet].relation = x.id

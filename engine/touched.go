@@ -81,6 +81,12 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 	case CmdSetLeaderProfile:
 		t.account(cmd.Account)
 		mark(&t.lMark, &t.leaders, cmd.Account, t.batch)
+		// A lower rate lowers the open relations' (relation.shareBps).
+		if l := t.s.accounts[cmd.Account].leader; l != 0 {
+			for _, id := range t.s.leaders[l-1].rels {
+				t.relation(id)
+			}
+		}
 	case CmdFollow, CmdAmendFollow, CmdPauseFollow, CmdResumeFollow, CmdUnfollow:
 		t.relation(out.ID)
 	case CmdSettle:

@@ -132,8 +132,16 @@ type RelationView struct {
 	Asset    uint32 // the wallet's quote asset
 	Status   RelationStatus
 	// Spec holds the sizing parameters: Mode, Value, MaxOrderQuote,
-	// SlippageBps, StopLossBps (and Leader, Relation).
+	// SlippageBps, StopLossBps (and Leader, Relation; its ProfitShareBps
+	// is 0: the relation's rate is ProfitShareBps below).
 	Spec CopySpec
+	// ProfitShareBps is the profit share rate the relation pays its
+	// leader at settlement and unfollow: the leader's rate when the
+	// follow was made, lowered at once whenever the leader lowers its
+	// rate below it, never raised (see CmdSetLeaderProfile). It may be
+	// below the leader's current rate (LeaderView.ProfitShareBps), which
+	// is the rate of new follows.
+	ProfitShareBps int32
 	// Allocation is the quote moved into the wallet; HWM the high-water
 	// mark for profit share; ProfitPaid the profit share paid so far.
 	Allocation, HWM, ProfitPaid int64
@@ -144,8 +152,10 @@ type RelationView struct {
 
 // LeaderView is an immutable picture of one leader's profile.
 type LeaderView struct {
-	Account        uint64
-	Seq            uint64
+	Account uint64
+	Seq     uint64
+	// ProfitShareBps is the leader's current rate: the rate of new
+	// follows. Each relation pays its own (RelationView.ProfitShareBps).
 	ProfitShareBps int32
 	Relations      []uint64 // open (active or paused) relations, ascending
 	// Active counts the active relations among Relations: the leader's
@@ -161,8 +171,8 @@ func (s *State) RelationView(id uint64) (*RelationView, error) {
 	}
 	r := &s.relations[id-1]
 	return &RelationView{ID: id, Seq: s.seq, Follower: r.follower, Leader: r.leader, Wallet: r.wallet,
-		Asset: r.asset, Status: r.status, Spec: r.spec, Allocation: r.allocation, HWM: r.hwm,
-		ProfitPaid: r.paid, NAV: s.nav(r)}, nil
+		Asset: r.asset, Status: r.status, Spec: r.spec, ProfitShareBps: r.shareBps, Allocation: r.allocation,
+		HWM: r.hwm, ProfitPaid: r.paid, NAV: s.nav(r)}, nil
 }
 
 // LeaderView returns a fresh view of leader account id.
