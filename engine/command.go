@@ -179,6 +179,14 @@ func (r Ref) String() string {
 // QuoteScale units of the quote asset per lot, so an order of q lots at p
 // is worth p × q × QuoteScale quote units. The server converts decimal
 // strings to these integers once, at the boundary.
+//
+// Every amount a trade or reservation can produce must fit in an int64
+// with room for fees: CmdCreateMarket requires Rules.MaxPrice ×
+// Rules.MaxQty × QuoteScale ≤ MaxInt64/2 and Rules.MaxQty × BaseScale ≤
+// MaxInt64, a zero MaxPrice or MaxQty (no limit, for book.Rules) counting
+// as MaxInt64. So a market needs both bounds: the zero book.Rules, which
+// a book alone accepts, is refused. A spec that breaks a rule fails with
+// an error that wraps ErrInvalidSpec and says which rule.
 type MarketSpec struct {
 	Base, Quote uint32     // asset ids
 	BaseScale   int64      // base units per lot (≥ 1)

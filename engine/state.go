@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"math"
 	"math/bits"
 	"slices"
@@ -407,28 +408,46 @@ func (s *State) createMarket(cmd *Command) Outcome {
 	if !s.validAsset(sp.Base) || !s.validAsset(sp.Quote) {
 		return Outcome{Err: ErrUnknownAsset}
 	}
-	if sp.Base == sp.Quote || sp.BaseScale < 1 || sp.QuoteScale < 1 ||
-		sp.MakerFeeBps < 0 || sp.MakerFeeBps > 1000 || sp.TakerFeeBps < 0 || sp.TakerFeeBps > 1000 {
-		return Outcome{Err: ErrInvalidSpec}
+	if err := checkSpec(&sp); err != nil {
+		return Outcome{Err: err}
 	}
 	b, err := book.New(sp.Rules, &book.Options{Capacity: s.bookCapacity})
 	if err != nil {
-		return Outcome{Err: ErrInvalidSpec}
+		return Outcome{Err: fmt.Errorf("%w: %w", ErrInvalidSpec, err)}
 	}
 	// Every amount a trade or reservation can produce must fit in an
-	// int64 with room for fees: bound the rules so that it does.
+	// int64 with room for fees: bound the rules so that it does (see
+	// MarketSpec). b.Rules has the defaults: a zero bound is MaxInt64.
 	r := b.Rules()
 	notional, ok1 := mul(r.MaxPrice, r.MaxQty)
 	notional, ok2 := mul(notional, sp.QuoteScale)
-	_, ok3 := mul(r.MaxQty, sp.BaseScale)
-	if !ok1 || !ok2 || !ok3 || notional > math.MaxInt64/2 {
-		return Outcome{Err: ErrInvalidSpec}
+	if !ok1 || !ok2 || notional > math.MaxInt64/2 {
+		return Outcome{Err: fmt.Errorf("%w: max_price %d × max_qty %d × quote_scale %d overflows int64/2 (0 is no limit): set Rules.MaxPrice and Rules.MaxQty",
+			ErrInvalidSpec, sp.Rules.MaxPrice, sp.Rules.MaxQty, sp.QuoteScale)}
+	}
+	if _, ok := mul(r.MaxQty, sp.BaseScale); !ok {
+		return Outcome{Err: fmt.Errorf("%w: max_qty %d × base_scale %d overflows int64: lower Rules.MaxQty",
+			ErrInvalidSpec, sp.Rules.MaxQty, sp.BaseScale)}
 	}
 	m := &market{id: uint32(len(s.markets) + 1), name: cmd.Name, spec: sp, book: b,
 		maxFee: max(sp.MakerFeeBps, sp.TakerFeeBps)}
 	s.markets = append(s.markets, m)
 	s.marketByName[cmd.Name] = m.id
 	return Outcome{ID: uint64(m.id)}
+}
+
+// checkSpec returns an error wrapping ErrInvalidSpec, saying which, if
+// the assets, scales or fees of sp break a rule of MarketSpec.
+func checkSpec(sp *MarketSpec) error {
+	switch {
+	case sp.Base == sp.Quote:
+		return fmt.Errorf("%w: base and quote are the same asset %d", ErrInvalidSpec, sp.Base)
+	case sp.BaseScale < 1 || sp.QuoteScale < 1:
+		return fmt.Errorf("%w: base_scale %d and quote_scale %d must be at least 1", ErrInvalidSpec, sp.BaseScale, sp.QuoteScale)
+	case sp.MakerFeeBps < 0 || sp.MakerFeeBps > 1000 || sp.TakerFeeBps < 0 || sp.TakerFeeBps > 1000:
+		return fmt.Errorf("%w: maker fee %d and taker fee %d bps must be 0..1000", ErrInvalidSpec, sp.MakerFeeBps, sp.TakerFeeBps)
+	}
+	return nil
 }
 
 func (s *State) validAsset(id uint32) bool { return id >= 1 && int(id) <= len(s.assets) }
