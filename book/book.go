@@ -120,7 +120,8 @@ var (
 // New returns an empty book for a market with the given rules, or
 // ErrInvalidRules (wrapped with details) if the rules are inconsistent:
 // negative values, MinQty not a multiple of LotSize, MaxQty below MinQty,
-// or MaxPrice not a multiple of TickSize; or ErrInvalidOptions (wrapped)
+// or MaxPrice below TickSize (a MaxPrice off the tick is rounded down to
+// it); or ErrInvalidOptions (wrapped)
 // for a Capacity below 0 or above MaxCapacity.
 func New(rules Rules, opts *Options) (*Book, error) {
 	if rules.TickSize < 0 || rules.LotSize < 0 || rules.MinQty < 0 || rules.MaxQty < 0 ||
@@ -134,8 +135,13 @@ func New(rules Rules, opts *Options) (*Book, error) {
 	if r.MaxQty < r.MinQty {
 		return nil, fmt.Errorf("%w: max quantity %d below min %d", ErrInvalidRules, r.MaxQty, r.MinQty)
 	}
-	if rules.MaxPrice != 0 && r.MaxPrice%r.TickSize != 0 {
-		return nil, fmt.Errorf("%w: max price %d not a multiple of tick %d", ErrInvalidRules, r.MaxPrice, r.TickSize)
+	if rules.MaxPrice != 0 {
+		// Prices are multiples of the tick: the highest one at or below
+		// MaxPrice is the real limit. Rounding (rather than refusing)
+		// keeps markets created by earlier releases as they were.
+		if r.MaxPrice -= r.MaxPrice % r.TickSize; r.MaxPrice == 0 {
+			return nil, fmt.Errorf("%w: max price %d below tick %d", ErrInvalidRules, rules.MaxPrice, r.TickSize)
+		}
 	}
 	capacity := defaultCapacity
 	if opts != nil && opts.Capacity != 0 {

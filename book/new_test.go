@@ -35,22 +35,34 @@ func TestNewRefusesBadCapacity(t *testing.T) {
 
 // MaxPrice must be on tick: an order at the highest price allowed must be
 // placeable.
-func TestNewRefusesMaxPriceOffTick(t *testing.T) {
-	for _, r := range []Rules{{TickSize: 5, MaxPrice: 1001}, {TickSize: 2, MaxPrice: 3}, {TickSize: 5, MaxPrice: 1 << 62}} {
+func TestNewMaxPriceOffTick(t *testing.T) {
+	for _, r := range []Rules{{TickSize: 5, MaxPrice: 4}, {TickSize: 2, MaxPrice: 1}} {
 		if _, err := New(r, nil); !errors.Is(err, ErrInvalidRules) {
 			t.Errorf("New(%+v): %v, want ErrInvalidRules", r, err)
 		}
 	}
-	for _, r := range []Rules{{TickSize: 5, MaxPrice: 1000}, {TickSize: 5}, {MaxPrice: 1001}, {TickSize: 7, MaxPrice: 7}} {
-		b, err := New(r, nil)
+	// A MaxPrice off the tick is rounded down to it: the highest price on
+	// the tick is accepted, the next one refused, and the last price too.
+	for _, c := range []struct {
+		r   Rules
+		top int64
+	}{
+		{Rules{TickSize: 5, MaxPrice: 1001}, 1000}, {Rules{TickSize: 2, MaxPrice: 3}, 2},
+		{Rules{TickSize: 5, MaxPrice: 1 << 62}, (1 << 62) / 5 * 5}, {Rules{TickSize: 5, MaxPrice: 1000}, 1000},
+		{Rules{MaxPrice: 1001}, 1001}, {Rules{TickSize: 7, MaxPrice: 7}, 7},
+	} {
+		b, err := New(c.r, nil)
 		if err != nil {
-			t.Fatalf("New(%+v): %v", r, err)
+			t.Fatalf("New(%+v): %v", c.r, err)
 		}
-		if r.MaxPrice == 0 {
-			continue
+		if _, err := b.Place(nil, &Order{ID: 1, Side: Sell, Price: c.top, Qty: 1}); err != nil {
+			t.Errorf("rules %+v: an order at %d: %v", c.r, c.top, err)
 		}
-		if _, err := b.Place(nil, &Order{ID: 1, Side: Sell, Price: r.MaxPrice, Qty: 1}); err != nil {
-			t.Errorf("rules %+v: an order at MaxPrice: %v", r, err)
+		if _, err := b.Place(nil, &Order{ID: 2, Side: Sell, Price: c.top + b.Rules().TickSize, Qty: 1}); err == nil {
+			t.Errorf("rules %+v: an order above %d accepted", c.r, c.top)
+		}
+		if err := b.SetLastPrice(c.r.MaxPrice); (err == nil) != (c.r.MaxPrice == c.top) {
+			t.Errorf("rules %+v: SetLastPrice(MaxPrice): %v", c.r, err)
 		}
 	}
 }
