@@ -69,6 +69,11 @@ func SnapshotPause(dir string, orders, rounds int, clientIDs bool) (SnapshotResu
 		return res, err
 	}
 	defer l.Close()
+	// The state was built without the log: saved into it first, as its
+	// starting point, the log then ends where the state does.
+	if err := l.SaveSnapshot(s.Seq(), data); err != nil {
+		return res, err
+	}
 	e, err := engine.Open(&engine.Options{Journal: l, State: s, Snapshots: l})
 	if err != nil {
 		return res, err
