@@ -46,7 +46,8 @@
 // Order history and fills (GET /v1/orders, /v1/orders/{id}, /v1/fills)
 // are a read model built from the engine's results (Engine.Subscribe),
 // kept in memory within a retention: every open order, and per account
-// the last Options.HistoryOrders (1000) orders to finish and the last
+// the last Options.HistoryOrders (1000) orders to finish (by updated_at,
+// then id: the same ones whether or not the server restarted) and the last
 // Options.HistoryFills (1000) fills; older ones are dropped from memory
 // and from the store. It is saved incrementally (history.go): every
 // change is copied into a change log as it is applied, and a save swaps
@@ -125,6 +126,17 @@
 // invalid_argument): cancel the order to stop the rest. An omitted field
 // keeps its value.
 //
+// Order status: filled once the whole quantity traded. A market buy by
+// quote_quantity alone (quantity 0) is filled once what is left of its
+// budget cannot pay for one more lot at the price of its last fill, and
+// expired otherwise, also when it bought some (filled says how much): the
+// book ran out, or its next price was beyond the rest. An IOC, FOK or
+// market order with quantity left expires. GET /v1/fills?limit=N answers
+// at most N fills, or N+1 when the N-th and the next are the two fills of
+// one self-trade (the account on both sides, one trade_id): a page never
+// splits a trade, so paging with after= the last trade_id loses neither.
+// after= is an id of at most 16 digits (ids are below 2^53).
+//
 // client_order_id: a resend with the same parameters as the original
 // (market, side, type, price, stop_price, quantity, quote_quantity,
 // display_quantity, time_in_force, post_only, stp; an omitted optional
@@ -171,13 +183,20 @@
 // "time"}]}, newest first, with id the trade_id of the fills and side the
 // taker's. Candles are {"market","interval","candles":[{"start","open",
 // "high","low","close","volume","quote_volume","trades"}]}, oldest first,
-// volume in base and quote_volume in quote. The ticker has last,
-// last_time, best_bid(_quantity) and best_ask(_quantity) (from the latest
-// published view, like the book), and open_24h, high_24h, low_24h,
-// volume_24h, quote_volume_24h and trades_24h, summed over the one-minute
-// candles that start within the 24 hours before its time: the later of
-// the server's clock and the last trade (null prices when there were no
-// trades). limit= is 1 to 1000 (default 100).
+// volume in base and quote_volume in quote (exact sums, never capped).
+// The ticker has last, last_time, best_bid(_quantity) and
+// best_ask(_quantity), and open_24h, high_24h, low_24h, volume_24h,
+// quote_volume_24h and trades_24h, summed over the one-minute candles
+// that start within the 24 hours before its time: the later of the
+// server's clock and the last trade (null prices when there were no
+// trades); all as of its sequence, that of the book view it shows. The
+// book and the ticker first wait (up to RequestTimeout) for the views to
+// show every command acknowledged before the request, so an order
+// acknowledged is in the book read after it; the ticker then reads the
+// view and the statistics again while the market's newest trade is after
+// the view, up to three times, so only under a constant stream of trades
+// in the market may its statistics count a trade its book does not show
+// yet. limit= is 1 to 1000 (default 100).
 //
 // # Social copy-trading
 //
