@@ -75,7 +75,8 @@
 // # Concurrency
 //
 // State is owned by one goroutine. Engine's methods are safe for concurrent
-// use; callbacks run on the engine's output goroutine and must not block.
+// use; callbacks run on the engine's output goroutine and must neither
+// block nor wait for the engine (see Callbacks on Engine).
 // Views (MarketView, AccountView, RelationView, LeaderView, Directory) are
 // immutable and published through atomic pointers: readers never stop the
 // matcher.

@@ -90,10 +90,13 @@ type Options struct {
 	// Each field is at most MaxCapacity, and not negative.
 	Capacity Capacity
 	// Snapshots receives state snapshots (see Engine.Snapshot). Nil: no
-	// snapshots are taken.
+	// snapshots are taken (a CmdSnapshot changes nothing, and
+	// Engine.Snapshot fails with ErrNoSnapshotStore). With neither
+	// SnapshotEvery nor SnapshotInterval, snapshots are taken only when
+	// asked for: by Engine.Snapshot or a submitted CmdSnapshot.
 	Snapshots SnapshotStore
 	// SnapshotEvery takes a snapshot after at least this many commands
-	// since the last one. 0: only on demand.
+	// since the last one. 0: not by count.
 	SnapshotEvery uint64
 	// SnapshotInterval takes a snapshot this often. 0: never on a timer.
 	SnapshotInterval time.Duration
@@ -117,8 +120,15 @@ type SnapshotStore interface {
 }
 
 // Result is the outcome of one command, as delivered to its submitter and
-// to subscribers. Events is valid only during the callback that receives
-// the Result; copy what you keep.
+// to subscribers.
+//
+// Who owns Events: in a callback (Submit's done, a subscriber) the Result
+// and its Events are valid only during the call, as the engine reuses
+// both: copy what you keep. From Do, Events is Do's dst extended with the
+// command's events, and is the caller's.
+//
+// An Outcome.Err that wraps ErrJournal means that the command was applied
+// but not acknowledged, and may or may not be in the log; see ErrJournal.
 type Result struct {
 	Seq  uint64
 	Time int64
@@ -454,8 +464,11 @@ const (
 //
 // If ctx ends before the result is delivered, Do returns ctx.Err(); the
 // command may still be executed, and the engine no longer touches dst.
-// A full ingress ring makes Do wait like Submit. Do panics if ctx is nil.
-// Do must not be called from a callback (see Callbacks on Engine).
+// Do fails like Submit before the command is submitted (ErrFull,
+// ErrInvalidCommand, ErrClosed, the journal error). A command in flight
+// when the journal fails gets a Result whose Err wraps ErrJournal (see
+// ErrJournal). Do panics if ctx is nil. Do must not be called from a
+// callback (see Callbacks on Engine).
 func (e *Engine) Do(ctx context.Context, cmd *Command, dst []Event) (Result, error) {
 	if ctx == nil {
 		panic("engine: nil Context")
@@ -483,12 +496,13 @@ func (e *Engine) Do(ctx context.Context, cmd *Command, dst []Event) (Result, err
 	return res, nil
 }
 
-// Subscribe calls fn with every result, in sequence order, on the engine's
-// output goroutine, from the next batch on. fn must not block: a slow
-// subscriber slows every client; nor may it wait for the engine (see
-// Callbacks on Engine: no Close, Do or Snapshot). fn must not keep the
-// Result. The returned function unsubscribes. Subscribe panics if fn is
-// nil.
+// Subscribe calls fn with every acknowledged result (its command
+// durable), in sequence order, on the engine's output goroutine, from the
+// next batch on; after a journal failure there are none (see ErrJournal,
+// Err). fn must not block: a slow subscriber slows every client; nor may
+// it wait for the engine (see Callbacks on Engine: no Close, Do or
+// Snapshot). fn must not keep the Result. The returned function
+// unsubscribes. Subscribe panics if fn is nil.
 func (e *Engine) Subscribe(fn func(*Result)) (unsubscribe func()) {
 	if fn == nil {
 		panic("engine: Subscribe with nil func")
@@ -569,7 +583,9 @@ func (e *Engine) QueueCapacity() int { return e.ring.Size() }
 // DurableSeq returns the sequence number of the last durable command.
 func (e *Engine) DurableSeq() uint64 { return e.base + uint64(e.durable.Load()) }
 
-// Err returns the journal error that stopped the engine, if any.
+// Err returns the journal error that stopped the engine, if any: it wraps
+// ErrJournal and the journal's error (see ErrJournal). Once not nil it
+// does not change.
 func (e *Engine) Err() error { return e.err() }
 
 func (e *Engine) err() error {
@@ -1015,13 +1031,14 @@ func (e *Engine) snapshotTimer() {
 
 // Snapshot takes a snapshot now, consistent at a sequence number, and
 // waits until the SnapshotStore has saved it (or a later one). It returns
-// that sequence number. It panics if ctx is nil.
+// that sequence number, or ErrNoSnapshotStore without Options.Snapshots,
+// or the store's error. It panics if ctx is nil.
 func (e *Engine) Snapshot(ctx context.Context) (uint64, error) {
 	if ctx == nil {
 		panic("engine: nil Context")
 	}
 	if e.snaps == nil {
-		return 0, fmt.Errorf("engine: no snapshot store configured")
+		return 0, ErrNoSnapshotStore
 	}
 	res, err := e.Do(ctx, &Command{Kind: CmdSnapshot}, nil)
 	if err != nil {

@@ -65,3 +65,19 @@ func TestSubmitInvalidKind(t *testing.T) {
 		t.Fatalf("journal: %+v", cmds)
 	}
 }
+
+// Snapshot without a SnapshotStore fails with its sentinel.
+func TestSnapshotWithoutStore(t *testing.T) {
+	e, err := Open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	if _, err := e.Snapshot(context.Background()); !errors.Is(err, ErrNoSnapshotStore) {
+		t.Fatalf("Snapshot: %v, want ErrNoSnapshotStore", err)
+	}
+	// A CmdSnapshot then changes nothing.
+	if res := mustDo(t, e, Command{Kind: CmdSnapshot}); res.Err != nil {
+		t.Fatal(res.Err)
+	}
+}

@@ -29,12 +29,38 @@ var (
 	ErrInvalidCopySpec    = errors.New("engine: invalid copy parameters")
 	ErrUnknownRelation    = errors.New("engine: unknown copy relation")
 	ErrRelationClosed     = errors.New("engine: copy relation closed")
-	ErrClosed             = errors.New("engine: closed")
+)
+
+// Errors of the pipeline (Engine).
+var (
+	// ErrClosed: the engine is closed; the command was not submitted.
+	ErrClosed = errors.New("engine: closed")
 	// ErrFull: the ingress ring had no room for a command: Submit or Do
 	// with Options.FailFast, or whose context ended while they waited
 	// for room (the error then also wraps the context's error).
-	ErrFull    = errors.New("engine: ingress queue full")
+	ErrFull = errors.New("engine: ingress queue full")
+	// ErrJournal: the Journal failed (Append, Commit, or a
+	// PipelinedJournal's wait returned an error) and the engine stopped
+	// acknowledging. The error the engine returns wraps ErrJournal and the
+	// journal's error; from the failure on:
+	//   - every command whose result was not yet delivered gets it in
+	//     Outcome.Err (with no Events), through Do's Result, Submit's done
+	//     and never a subscriber: the command was applied to the
+	//     engine's state (the matcher works ahead of the journal) but not
+	//     acknowledged, and it may or may not be in the log;
+	//   - the engine hands no further command to the journal (with
+	//     CommitsInFlight above 1, batches already handed over may still
+	//     reach it, unacknowledged);
+	//   - subscribers receive no more results, no view is published any
+	//     more, and DurableSeq stays at the last acknowledged command;
+	//   - Submit and Do return it for every new command, and Engine.Err
+	//     and Close return it.
+	// Go on from the journal (e.g. wal.Log.Recover), not from the
+	// engine's State, which holds the unacknowledged commands.
 	ErrJournal = errors.New("engine: journal failed; no further commands are acknowledged")
+	// ErrNoSnapshotStore: Engine.Snapshot on an engine without
+	// Options.Snapshots.
+	ErrNoSnapshotStore = errors.New("engine: no snapshot store configured")
 	// ErrInvalidOptions: Open was given Options out of their documented
 	// range; the error says which.
 	ErrInvalidOptions = errors.New("engine: invalid options")
