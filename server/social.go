@@ -46,6 +46,11 @@ type socialState struct {
 	once     sync.Once
 	mu       sync.RWMutex
 	profiles map[uint64]leaderProfile
+
+	// putMu serializes PUT /v1/social/leader per account (striped by
+	// account id): each reads the profile and the profit share it does
+	// not change, then writes them all back.
+	putMu [64]sync.Mutex
 }
 
 const profilePrefix = "social/leader/"
@@ -368,6 +373,19 @@ func (s *Server) putLeader(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	defer parsers.Put(p)
+	// The command carries the whole profile: the fields not in the
+	// request come from the stored profile and the leader's view. Updates
+	// of one account are serialized from that read to their result, and
+	// the read waits for every durable command's view, so that a
+	// concurrent update of other fields is never overwritten with what it
+	// changed.
+	mu := &s.social.putMu[acct%uint64(len(s.social.putMu))]
+	mu.Lock()
+	defer mu.Unlock()
+	if err := s.waitViews(); err != nil {
+		writeError(ctx, fmt.Errorf("%w: %w", errUnavailable, err))
+		return
+	}
 	prof, _ := s.profile(acct)
 	if r.displayName != nil {
 		prof.DisplayName = string(r.displayName)
