@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
@@ -507,6 +508,31 @@ type leaderRow struct {
 	CopyGap     float64 // ROI − median ROI of the relations over the window (0 without any)
 	Valuation   uint32  // the leader's valuation asset (0: none yet)
 	ProfitShare int64   // profit share received over the window
+}
+
+// closed returns what closed relation id gave back, in its asset: its NAV
+// at close (the quote returned, plus any base returned at the last trade
+// prices then) and the quote returned; ok is false if the statistics do
+// not know it (not closed yet for them, or closed while they missed it).
+func (ls *leaderStats) closed(id uint64) (nav, quote int64, ok bool) {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	r := ls.st.Relations[id]
+	if r == nil || !r.Closed || r.OutUnknown {
+		return 0, 0, false
+	}
+	return r.Out, r.Returned, true
+}
+
+// waitStats waits, up to RequestTimeout, until the statistics have
+// applied command seq (the engine delivers a command's result to them
+// just after the command is durable), for answers that read them after a
+// command.
+func (s *Server) waitStats(seq uint64) {
+	deadline := time.Now().Add(s.opts.RequestTimeout)
+	for s.stats.seq() < seq && time.Now().Before(deadline) {
+		time.Sleep(100 * time.Microsecond)
+	}
 }
 
 // leaderRow returns the statistics of leader over w (zero for an unknown

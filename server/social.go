@@ -447,8 +447,13 @@ func appendRatioField(b []byte, key string, v float64, first bool) []byte {
 
 // appendStats appends the statistics of a leaderboard row as fields of an
 // object (first: without a leading comma).
-func appendStats(b []byte, r *leaderRow, first bool) []byte {
-	b = appendRatioField(b, "roi", r.ROI, first)
+func (s *Server) appendStats(b []byte, r *leaderRow, first bool) []byte {
+	if r.Valuation == 0 {
+		b = append(appendKey(b, "valuation_asset", first), "null"...)
+	} else {
+		b = appendString(appendKey(b, "valuation_asset", first), s.assetName(r.Valuation))
+	}
+	b = appendRatio(b, "roi", r.ROI)
 	b = appendAmount(b, "pnl", r.PnL)
 	b = appendRatio(b, "win_rate", r.WinRate)
 	b = appendInt(b, "round_trips", int64(r.RoundTrips))
@@ -456,7 +461,8 @@ func appendStats(b []byte, r *leaderRow, first bool) []byte {
 	b = appendAmount(b, "aum", r.AUM)
 	b = appendInt(b, "active_followers", int64(r.Followers))
 	b = appendAmount(b, "copier_pnl", r.CopierPnL)
-	return appendRatio(b, "copy_gap", r.CopyGap)
+	b = appendRatio(b, "copy_gap", r.CopyGap)
+	return appendAmount(b, "profit_share_income", r.ProfitShare)
 }
 
 var windowNames = []string{"7d", "30d", "all"}
@@ -491,6 +497,7 @@ func (s *Server) listLeaders(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.waitViews()
+	s.waitStats(s.eng.DurableSeq())
 	rows := s.leaderBoard(sortKey, w, int(limit))
 	b := append(make([]byte, 0, 128+400*len(rows)), `{"sort":`...)
 	b = appendString(b, sortKey)
@@ -507,7 +514,7 @@ func (s *Server) listLeaders(ctx *fasthttp.RequestCtx) {
 		if v, ok := s.eng.Leader(r.Leader); ok {
 			b = appendInt(b, "profit_share_bps", int64(v.ProfitShareBps))
 		}
-		b = append(appendStats(b, r, false), '}')
+		b = append(s.appendStats(b, r, false), '}')
 	}
 	writeJSON(ctx, 200, append(b, "]}"...))
 }
@@ -516,6 +523,7 @@ func (s *Server) listLeaders(ctx *fasthttp.RequestCtx) {
 // per window and recent trades.
 func (s *Server) getLeader(ctx *fasthttp.RequestCtx, id uint64) {
 	s.waitViews()
+	s.waitStats(s.eng.DurableSeq())
 	v, ok := s.eng.Leader(id)
 	if !ok {
 		writeError(ctx, fmt.Errorf("%w: leader %d", errNotFound, id))
@@ -527,7 +535,7 @@ func (s *Server) getLeader(ctx *fasthttp.RequestCtx, id uint64) {
 		w, _ := parseWindow(name)
 		r := s.leaderRow(id, w)
 		b = append(appendKey(b, name, i == 0), '{')
-		b = append(appendStats(b, &r, true), '}')
+		b = append(s.appendStats(b, &r, true), '}')
 	}
 	b = append(b, `},"recent_trades":[`...)
 	fills := s.rm.fills(nil, id, 0, 0, math.MaxInt)
@@ -548,19 +556,31 @@ func (s *Server) getLeader(ctx *fasthttp.RequestCtx, id uint64) {
 }
 
 // defaultAsset is the wallet asset of a follow that names none: USDT if
-// it exists, else the quote asset of market 1.
+// a market quotes it, else the quote asset of market 1.
 func (s *Server) defaultAsset() (uint32, bool) {
 	c := s.markets()
 	if c.dir == nil {
 		return 0, false
 	}
-	if id, ok := c.dir.Asset(engine.Name{'U', 'S', 'D', 'T'}); ok {
+	if id, ok := c.dir.Asset(engine.Name{'U', 'S', 'D', 'T'}); ok && c.quoted(id) {
 		return id, true
 	}
 	if m, ok := c.byID[1]; ok {
 		return m.spec.Quote, true
 	}
 	return 0, false
+}
+
+// quoted reports whether some market quotes asset: a follow's wallet
+// holds its asset and mirrors only the leader's fills in markets quoted
+// in it.
+func (c *marketCache) quoted(asset uint32) bool {
+	for _, m := range c.list {
+		if m.spec.Quote == asset {
+			return true
+		}
+	}
+	return false
 }
 
 // follow handles POST /v1/social/follows.
@@ -590,6 +610,11 @@ func (s *Server) follow(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, err)
 		return
 	}
+	if !s.markets().quoted(asset) {
+		writeError(ctx, fmt.Errorf("%w: asset %s is the quote asset of no market: a follow's wallet, in that asset, could copy no trade",
+			errInvalid, s.assetName(asset)))
+		return
+	}
 	alloc, err := amount(r.allocation, "allocation")
 	if err != nil {
 		writeError(ctx, err)
@@ -610,7 +635,7 @@ func (s *Server) follow(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, err)
 		return
 	}
-	s.answerFollow(ctx, 201, res.Seq, res.ID, nil)
+	s.answerFollow(ctx, 201, res.Seq, res.ID, nil, nil)
 }
 
 func (s *Server) defaultAssetErr() (uint32, error) {
@@ -620,25 +645,41 @@ func (s *Server) defaultAssetErr() (uint32, error) {
 	return 0, fmt.Errorf("%w: asset is required (no USDT and no market to take a quote asset from)", errInvalid)
 }
 
-// answerFollow waits for the views of command seq and answers with
-// relation id; extra, if not nil, appends more fields.
-func (s *Server) answerFollow(ctx *fasthttp.RequestCtx, status int, seq, id uint64, extra func([]byte) []byte) {
+// answerFollow waits for the views and the statistics of command seq
+// and answers with relation id; returned, if not nil, is the quote its
+// close returned; extra, if not nil, appends more fields.
+func (s *Server) answerFollow(ctx *fasthttp.RequestCtx, status int, seq, id uint64, returned *int64, extra func([]byte) []byte) {
 	s.waitSeq(seq)
+	s.waitStats(seq)
 	v, ok := s.eng.Relation(id)
 	if !ok {
 		writeError(ctx, fmt.Errorf("%w: follow %d", errNotFound, id))
 		return
 	}
-	b := s.appendFollow(make([]byte, 0, 2048), v, false)
+	b := s.appendFollow(make([]byte, 0, 2048), v, false, returned)
 	if extra != nil {
 		b = extra(b)
 	}
 	writeJSON(ctx, status, append(b, '}'))
 }
 
+// followPnL returns the PnL of follow v (open: NAV − allocation; closed:
+// its NAV at close − allocation) and whether it is known: the
+// statistics keep what a closed follow returned (leaderStats.closed),
+// and returned, the quote it returned.
+func (s *Server) followPnL(v *engine.RelationView) (pnl, returned int64, ok bool) {
+	if v.Status != engine.RelationClosed {
+		return v.NAV - v.Allocation, 0, true
+	}
+	nav, quote, ok := s.stats.closed(v.ID)
+	return nav - v.Allocation, quote, ok
+}
+
 // appendFollow appends a follow object, leaving it open; with fills, the
-// wallet's latest fills too.
-func (s *Server) appendFollow(b []byte, v *engine.RelationView, fills bool) []byte {
+// wallet's latest fills too. A closed follow has a null nav, and the
+// quote its close returned: returned if not nil, else as the statistics
+// know it.
+func (s *Server) appendFollow(b []byte, v *engine.RelationView, fills bool, returned *int64) []byte {
 	b = strconvUint(append(b, `{"id":`...), v.ID)
 	b = appendUint(b, "leader_id", v.Leader)
 	b = appendStr(b, "leader_name", s.displayName(v.Leader))
@@ -646,12 +687,25 @@ func (s *Server) appendFollow(b []byte, v *engine.RelationView, fills bool) []by
 	b = appendStr(b, "status", v.Status.String())
 	b = appendStr(b, "asset", s.assetName(v.Asset))
 	b = appendAmount(b, "allocation", v.Allocation)
+	pnl, quote, known := s.followPnL(v)
 	if v.Status == engine.RelationClosed {
-		b = append(b, `,"nav":null,"pnl":null,"roi":null`...)
+		b = append(b, `,"nav":null`...)
+		switch {
+		case returned != nil:
+			b = appendAmount(b, "returned", *returned)
+		case known:
+			b = appendAmount(b, "returned", quote)
+		default:
+			b = append(b, `,"returned":null`...)
+		}
 	} else {
 		b = appendAmount(b, "nav", v.NAV)
-		b = appendAmount(b, "pnl", v.NAV-v.Allocation)
-		b = appendRatio(b, "roi", float64(v.NAV-v.Allocation)/float64(max(v.Allocation, 1)))
+	}
+	if known {
+		b = appendAmount(b, "pnl", pnl)
+		b = appendRatio(b, "roi", float64(pnl)/float64(max(v.Allocation, 1)))
+	} else {
+		b = append(b, `,"pnl":null,"roi":null`...)
 	}
 	b = appendAmount(b, "high_water_mark", v.HWM)
 	b = appendAmount(b, "profit_share_paid", v.ProfitPaid)
@@ -714,31 +768,69 @@ func (s *Server) relationsOf(fn func(*engine.RelationView) bool) []*engine.Relat
 }
 
 // listFollows handles GET /v1/social/follows: the caller's relations,
-// open and closed, with their PnL, wallet balances and latest fills.
+// open and closed, with their PnL, wallet balances and latest fills, and
+// totals per asset (followTotals).
 func (s *Server) listFollows(ctx *fasthttp.RequestCtx) {
 	acct, ok := s.authed(ctx)
 	if !ok {
 		return
 	}
 	s.waitViews()
+	s.waitStats(s.eng.DurableSeq())
 	rels := s.relationsOf(func(v *engine.RelationView) bool { return v.Follower == acct })
 	b := append(make([]byte, 0, 256+2048*len(rels)), `{"follows":[`...)
-	var alloc, nav int64
+	var totals []followTotal
 	for i, v := range rels {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(s.appendFollow(b, v, true), '}')
+		b = append(s.appendFollow(b, v, true, nil), '}')
+		j := slices.IndexFunc(totals, func(t followTotal) bool { return t.asset == v.Asset })
+		if j < 0 {
+			j = len(totals)
+			totals = append(totals, followTotal{asset: v.Asset})
+		}
+		t := &totals[j]
 		if v.Status != engine.RelationClosed {
-			alloc += v.Allocation
-			nav += v.NAV
+			t.alloc += v.Allocation
+			t.nav += v.NAV
+		}
+		if pnl, _, ok := s.followPnL(v); ok {
+			t.pnl += pnl
 		}
 	}
 	b = append(b, ']')
-	b = appendAmount(b, "total_allocation", alloc)
-	b = appendAmount(b, "total_nav", nav)
-	b = appendAmount(b, "total_pnl", nav-alloc)
-	writeJSON(ctx, 200, append(b, '}'))
+	slices.SortFunc(totals, func(a, b followTotal) int { return cmp.Compare(a.asset, b.asset) })
+	switch len(totals) {
+	case 0:
+		b = append(b, `,"total_allocation":"0","total_nav":"0","total_pnl":"0"`...)
+	case 1:
+		b = appendAmount(b, "total_allocation", totals[0].alloc)
+		b = appendAmount(b, "total_nav", totals[0].nav)
+		b = appendAmount(b, "total_pnl", totals[0].pnl)
+	default: // amounts of different assets do not add up
+		b = append(b, `,"total_allocation":null,"total_nav":null,"total_pnl":null`...)
+	}
+	b = append(b, `,"totals":[`...)
+	for i, t := range totals {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendString(append(b, `{"asset":`...), s.assetName(t.asset))
+		b = appendAmount(b, "allocation", t.alloc)
+		b = appendAmount(b, "nav", t.nav)
+		b = append(appendAmount(b, "pnl", t.pnl), '}')
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
+}
+
+// followTotal is the totals of a follower's follows in one asset: the
+// allocation and NAV of the open ones, the PnL of all (closed ones: what
+// they returned − allocation; those whose return the statistics do not
+// know are left out).
+type followTotal struct {
+	asset           uint32
+	alloc, nav, pnl int64
 }
 
 // listFollowers handles GET /v1/social/followers: the open relations
@@ -793,7 +885,7 @@ func (s *Server) followCommand(ctx *fasthttp.RequestCtx, id uint64, kind engine.
 		return
 	}
 	if kind != engine.CmdUnfollow {
-		s.answerFollow(ctx, 200, res.Seq, id, nil)
+		s.answerFollow(ctx, 200, res.Seq, id, nil, nil)
 		return
 	}
 	var returned, share int64
@@ -809,8 +901,7 @@ func (s *Server) followCommand(ctx *fasthttp.RequestCtx, id uint64, kind engine.
 			share += ev.Amount
 		}
 	}
-	s.answerFollow(ctx, 200, res.Seq, id, func(b []byte) []byte {
-		b = appendAmount(b, "returned", returned)
+	s.answerFollow(ctx, 200, res.Seq, id, &returned, func(b []byte) []byte {
 		return appendAmount(b, "profit_share", share)
 	})
 }
@@ -892,7 +983,7 @@ func (s *Server) amendFollow(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, relationErr(err, id))
 		return
 	}
-	s.answerFollow(ctx, 200, res.Seq, id, nil)
+	s.answerFollow(ctx, 200, res.Seq, id, nil, nil)
 }
 
 // Settle submits a CmdSettle for every leader: profit share is paid on

@@ -8,6 +8,79 @@ import (
 
 // Regression tests of the social endpoints (social.go).
 
+// deposits makes admin deposits: account, asset, amount.
+func (ts *testServer) deposits(ds ...any) {
+	ts.t.Helper()
+	for i := 0; i+2 < len(ds); i += 3 {
+		ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":%q,"amount":%q,"ref":"d-%d-%s"}`,
+			ds[i], ds[i+1], ds[i+2], ds[i], ds[i+1]))
+	}
+}
+
+// A follow in an asset no market quotes could copy nothing: refused.
+func TestSocialFollowAssetNotQuoted(t *testing.T) {
+	ts, lid, lead, fid, fol := startLeaderFollower(t)
+	ts.deposits(fid, "BTC", "1")
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{}`)
+	code, out := ts.req("POST", "/v1/social/follows", fol, fmt.Sprintf(`{"leader_id":%d,"allocation":"1","asset":"BTC"}`, lid))
+	if e, _ := out["error"].(map[string]any); code != 400 || e["code"] != "invalid_argument" {
+		t.Fatalf("follow in BTC (only BTC-USDT exists): %d %v", code, out)
+	}
+}
+
+// AUM adds the relations' NAVs converted into the leader's valuation
+// asset.
+func TestSocialAUMMixedAssets(t *testing.T) {
+	ts, lid, lead, fid, fol := startLeaderFollower(t)
+	ts.must(201, "POST", "/v1/admin/markets", adminTok,
+		`{"symbol":"ETH-BTC","base":"ETH","quote":"BTC","tick_size":"0.0001","lot_size":"0.001","min_notional":"0.0001","maker_fee_bps":0,"taker_fee_bps":0}`)
+	f2, fay := ts.signup("fay")
+	mid, mo := ts.signup("mo")
+	xid, xav := ts.signup("xav")
+	ts.deposits(fid, "USDT", "1000", f2, "BTC", "1", mid, "BTC", "10", xid, "USDT", "1000")
+	ts.must(201, "POST", "/v1/orders", mo, `{"market":"BTC-USDT","side":"sell","price":"100","quantity":"1"}`)
+	ts.must(201, "POST", "/v1/orders", xav, `{"market":"BTC-USDT","side":"buy","price":"100","quantity":"1"}`)
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{}`)
+	ts.must(201, "POST", "/v1/social/follows", fol, fmt.Sprintf(`{"leader_id":%d,"allocation":"100"}`, lid))
+	ts.must(201, "POST", "/v1/social/follows", fay, fmt.Sprintf(`{"leader_id":%d,"allocation":"1","asset":"BTC"}`, lid))
+	row := ts.must(200, "GET", "/v1/social/leaders?window=all", "", "")["leaders"].([]any)[0].(map[string]any)
+	if row["aum"] != "200" || row["valuation_asset"] != "USDT" {
+		t.Errorf("aum %v in %v, want 200 USDT", row["aum"], row["valuation_asset"])
+	}
+	// fay's totals are in BTC, fred's in USDT.
+	for _, tc := range []struct {
+		tok, asset, alloc string
+	}{{fol, "USDT", "100"}, {fay, "BTC", "1"}} {
+		out := ts.must(200, "GET", "/v1/social/follows", tc.tok, "")
+		tot := out["totals"].([]any)
+		if len(tot) != 1 || fmt.Sprint(tot[0]) != fmt.Sprintf("map[allocation:%s asset:%s nav:%s pnl:0]", tc.alloc, tc.asset, tc.alloc) ||
+			out["total_allocation"] != tc.alloc {
+			t.Errorf("%s: totals %v, total_allocation %v", tc.asset, tot, out["total_allocation"])
+		}
+	}
+}
+
+// A follower's follows in two assets have totals per asset: no sum of
+// both.
+func TestSocialFollowTotalsPerAsset(t *testing.T) {
+	ts, lid, lead, fid, fol := startLeaderFollower(t)
+	ts.must(201, "POST", "/v1/admin/markets", adminTok,
+		`{"symbol":"ETH-BTC","base":"ETH","quote":"BTC","tick_size":"0.0001","lot_size":"0.001","min_notional":"0.0001","maker_fee_bps":0,"taker_fee_bps":0}`)
+	l2, leo := ts.signup("leo")
+	ts.deposits(fid, "USDT", "1000", fid, "BTC", "2")
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{}`)
+	ts.must(200, "PUT", "/v1/social/leader", leo, `{}`)
+	ts.must(201, "POST", "/v1/social/follows", fol, fmt.Sprintf(`{"leader_id":%d,"allocation":"100"}`, lid))
+	ts.must(201, "POST", "/v1/social/follows", fol, fmt.Sprintf(`{"leader_id":%d,"allocation":"1","asset":"BTC"}`, l2))
+	out := ts.must(200, "GET", "/v1/social/follows", fol, "")
+	if out["total_allocation"] != nil || out["total_nav"] != nil || out["total_pnl"] != nil {
+		t.Errorf("totals over two assets: %v %v %v", out["total_allocation"], out["total_nav"], out["total_pnl"])
+	}
+	if got := fmt.Sprint(out["totals"]); got != "[map[allocation:1 asset:BTC nav:1 pnl:0] map[allocation:100 asset:USDT nav:100 pnl:0]]" { // BTC is created first {
+		t.Errorf("totals %s", got)
+	}
+}
+
 // Concurrent PUTs of different fields of a leader profile all take
 // effect.
 func TestSocialConcurrentPutLeader(t *testing.T) {
@@ -35,5 +108,33 @@ func TestSocialConcurrentPutLeader(t *testing.T) {
 	}
 	if len(lost) > 0 {
 		t.Errorf("updates lost: %v", lost)
+	}
+}
+
+// A closed follow keeps its PnL: what its close gave back (the quote,
+// and the base it kept at the last price) − allocation; total_pnl counts
+// it.
+func TestSocialClosedFollowPnL(t *testing.T) {
+	ts, lid, lead, fid, fol := startLeaderFollower(t)
+	mid, mo := ts.signup("mo")
+	xid, xav := ts.signup("xav")
+	ts.deposits(lid, "USDT", "1000", fid, "USDT", "1000", mid, "BTC", "20", xid, "USDT", "1000")
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{"profit_share_bps":0}`)
+	rel := uint64(ts.must(201, "POST", "/v1/social/follows", fol, fmt.Sprintf(`{"leader_id":%d,"allocation":"1000"}`, lid))["id"].(float64))
+	ts.must(201, "POST", "/v1/orders", mo, `{"market":"BTC-USDT","side":"sell","price":"100","quantity":"10"}`)
+	ts.must(201, "POST", "/v1/orders", lead, `{"market":"BTC-USDT","side":"buy","price":"100","quantity":"5","time_in_force":"ioc"}`)
+	ts.must(201, "POST", "/v1/orders", mo, `{"market":"BTC-USDT","side":"sell","price":"120","quantity":"0.1"}`)
+	ts.must(201, "POST", "/v1/orders", xav, `{"market":"BTC-USDT","side":"buy","price":"120","quantity":"0.1"}`)
+	del := ts.must(200, "DELETE", fmt.Sprintf("/v1/social/follows/%d?close=keep", rel), fol, "")
+	if del["returned"] != "500" || del["pnl"] != "100" || del["roi"] != "0.100000" {
+		t.Fatalf("DELETE: %v", del)
+	}
+	out := ts.must(200, "GET", "/v1/social/follows", fol, "")
+	f := out["follows"].([]any)[0].(map[string]any)
+	if f["status"] != "closed" || f["nav"] != nil || f["returned"] != "500" || f["pnl"] != "100" || f["roi"] != "0.100000" {
+		t.Errorf("closed follow: %v", f)
+	}
+	if out["total_pnl"] != "100" || out["total_allocation"] != "0" || out["total_nav"] != "0" {
+		t.Errorf("totals: allocation %v nav %v pnl %v", out["total_allocation"], out["total_nav"], out["total_pnl"])
 	}
 }
