@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -28,8 +29,8 @@ import (
 
 // Limits of a leader profile.
 const (
-	maxDisplayName = 64   // bytes
-	maxBio         = 1000 // bytes
+	maxDisplayName = 64   // characters
+	maxBio         = 1000 // characters
 	recentTrades   = 20   // fills on a leader's page
 	followFills    = 10   // wallet fills in each follow of GET /v1/social/follows
 )
@@ -140,15 +141,48 @@ func decodeLeader(p *fastjson.Parser, body []byte, r *leaderReq) error {
 		return err
 	})
 	if err == nil && len(r.displayName) > 0 { // empty: the account's name
-		err = checkName("display_name", r.displayName, maxDisplayName) // names.go
+		if e := validDisplayText(string(r.displayName), maxDisplayName); e != nil {
+			err = fmt.Errorf("%w: display_name %w", errInvalid, e)
+		}
 	}
 	switch {
 	case err != nil:
 		return err
-	case len(r.bio) > maxBio || !utf8.Valid(r.bio):
-		return fmt.Errorf("%w: bio must be valid UTF-8 of at most %d bytes", errInvalid, maxBio)
+	case !utf8.Valid(r.bio) || utf8.RuneCount(r.bio) > maxBio:
+		return fmt.Errorf("%w: bio must be valid UTF-8 of at most %d characters", errInvalid, maxBio)
 	case r.shareBps > engine.MaxProfitShareBps:
 		return fmt.Errorf("%w: profit_share_bps must be 0 to %d", errInvalid, engine.MaxProfitShareBps)
+	}
+	return nil
+}
+
+// validDisplayText returns nil if s is fit to show other users as a
+// name (a leader's display_name): valid UTF-8 of 1 to max characters
+// (runes, as OpenAPI's maxLength counts), without control (Cc), format
+// (Cf: bidi overrides such as U+202E, zero-width characters) or line and
+// paragraph separator (Zl, Zp) characters, not blank, and without white
+// space at either end (refused, not trimmed, so that it is stored as
+// sent: the rule of account names, names.go, which also caps bytes).
+// Its error says what s "must" be, for the caller to name the field.
+func validDisplayText(s string, max int) error {
+	if !utf8.ValidString(s) {
+		return errors.New("must be valid UTF-8")
+	}
+	if n := utf8.RuneCountInString(s); n == 0 || n > max {
+		return fmt.Errorf("must be 1 to %d characters", max)
+	}
+	for _, r := range s {
+		if unicode.In(r, unicode.Cc, unicode.Cf, unicode.Zl, unicode.Zp) {
+			return fmt.Errorf("must not contain control or format characters (%U)", r)
+		}
+	}
+	if strings.TrimSpace(s) == "" {
+		return errors.New("must not be blank")
+	}
+	first, _ := utf8.DecodeRuneInString(s)
+	last, _ := utf8.DecodeLastRuneInString(s)
+	if unicode.IsSpace(first) || unicode.IsSpace(last) {
+		return errors.New("must not begin or end with white space")
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -136,5 +137,45 @@ func TestSocialClosedFollowPnL(t *testing.T) {
 	}
 	if out["total_pnl"] != "100" || out["total_allocation"] != "0" || out["total_nav"] != "0" {
 		t.Errorf("totals: allocation %v nav %v pnl %v", out["total_allocation"], out["total_nav"], out["total_pnl"])
+	}
+}
+
+// display_name is counted in characters, as OpenAPI's maxLength is, and
+// must read as a name.
+func TestSocialDisplayName(t *testing.T) {
+	ts, lid, lead, _, _ := startLeaderFollower(t)
+	for _, dn := range []string{strings.Repeat("名", 30), strings.Repeat("名", 64), "Zoë", "a b"} {
+		if p := ts.must(200, "PUT", "/v1/social/leader", lead, fmt.Sprintf(`{"display_name":%q}`, dn)); p["display_name"] != dn {
+			t.Errorf("display_name %q: %v", dn, p["display_name"])
+		}
+	}
+	for _, dn := range []string{`"` + strings.Repeat("名", 65) + `"`, `"\u202eecila"`, `"a\nb"`, `"a\u0000"`, `"\u200b"`,
+		`"   "`, `"\t"`, `" lea"`, "\"\xff\"", `"a\u2028b"`} {
+		if code, c := ts.errCode("PUT", "/v1/social/leader", lead, `{"display_name":`+dn+`}`); code != 400 || c != "invalid_argument" {
+			t.Errorf("display_name %s: %d %s", dn, code, c)
+		}
+	}
+	if p := ts.must(200, "GET", fmt.Sprintf("/v1/social/leaders/%d", lid), "", ""); p["display_name"] != "a b" {
+		t.Errorf("display_name %v after the refused ones", p["display_name"])
+	}
+	bio := strings.Repeat("é", 1000) // 2000 bytes
+	ts.must(200, "PUT", "/v1/social/leader", lead, fmt.Sprintf(`{"bio":%q}`, bio))
+	if code, c := ts.errCode("PUT", "/v1/social/leader", lead, fmt.Sprintf(`{"bio":%q}`, bio+"é")); code != 400 || c != "invalid_argument" {
+		t.Errorf("bio of 1001 characters: %d %s", code, c)
+	}
+}
+
+func TestValidDisplayText(t *testing.T) {
+	for _, c := range []struct {
+		s  string
+		ok bool
+	}{
+		{"a", true}, {"名前", true}, {"x\u0301", true}, {"abcd", true},
+		{"", false}, {"abcde", false}, {"\xff", false}, {"a\x00", false}, {"a\tb", false}, {"\u202e", false},
+		{"a\u200bb", false}, {"a\u2029", false}, {" ", false}, {"\u3000", false}, {" a", false}, {"a\u00a0", false},
+	} {
+		if err := validDisplayText(c.s, 4); (err == nil) != c.ok {
+			t.Errorf("%q: %v, want ok %v", c.s, err, c.ok)
+		}
 	}
 }
