@@ -48,6 +48,21 @@
 // Truncation deletes whole blocks, so the log may start a little before
 // the oldest snapshot; recovery skips what the snapshot covers.
 //
+// # Truncation and read models
+//
+// Each snapshot truncates the log up to the oldest of the newest
+// Options.KeepSnapshots (2) snapshots. A program that keeps read models
+// beside the log, built from the engine's results and saved now and then
+// (istd's order history and leader statistics), says how far they are
+// durably saved (Options.Retain): the log then also keeps the newest
+// snapshot at or before that save and every command after it, and is not
+// truncated at all while no snapshot is that old. At start-up,
+// Options.ReplayAfter (the save's sequence number) makes Recover start
+// from that snapshot, or from sequence 1 when every snapshot is newer and
+// the log was never truncated, and Options.OnReplay hands the read models
+// every command after their save: a crash costs them nothing the log
+// acknowledged.
+//
 // # Durability
 //
 // Commit and CommitAsync use synced writes; the engine acknowledges a

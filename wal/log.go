@@ -32,8 +32,9 @@ type Options struct {
 	// each time this much was written. Default 64 MiB; Open refuses a size
 	// outside MinMemTableSize..MaxMemTableSize (ErrInvalidOptions).
 	MemTableSize uint64
-	// KeepSnapshots is how many snapshots to keep; log entries older than
-	// the oldest kept snapshot are deleted. Default 2.
+	// KeepSnapshots is how many of the newest snapshots to keep; log
+	// entries older than the oldest kept snapshot are deleted (but see
+	// Retain). Default 2.
 	KeepSnapshots int
 	// Logger receives warnings and errors (a discarded torn tail, a
 	// corrupt snapshot), at info level where the replay of each of
@@ -51,9 +52,40 @@ type Options struct {
 	// at or before it, when there is one, instead of the newest: then
 	// OnReplay sees every command after ReplayAfter. A read model saved
 	// at ReplayAfter (istd's order history) catches up without a gap even
-	// when a snapshot was taken after its last save. When every snapshot
-	// is newer, the oldest readable one. 0: the newest.
+	// when a snapshot was taken after its last save. When no readable
+	// snapshot is at or before it, Recover replays from a new state
+	// (sequence 0) if the log still starts at sequence 1 (it was never
+	// truncated: its first entry holds command 1, and it reaches the
+	// oldest newer snapshot), so that OnReplay still sees every command;
+	// otherwise it starts from the oldest readable snapshot, the smallest
+	// gap (RecoveryStats.SnapshotSeq then exceeds ReplayAfter). 0: the
+	// newest, unless ReplayFromStart.
 	ReplayAfter uint64
+	// ReplayFromStart makes a ReplayAfter of 0 mean sequence 0 instead
+	// of "the newest snapshot": the read models fed by OnReplay hold
+	// nothing yet (istd's order history before its first save), and
+	// Recover treats them as it treats a ReplayAfter older than every
+	// snapshot (see ReplayAfter).
+	ReplayFromStart bool
+	// Retain, if set, returns the sequence number up to which read models
+	// kept beside the log (istd's order history and leader statistics)
+	// are durably saved: the ReplayAfter of the next start. Truncation
+	// then keeps what they need to catch up: besides the newest
+	// KeepSnapshots snapshots, the newest snapshot at or before Retain(),
+	// and the log after it (it truncates up to the older of that snapshot
+	// and the oldest of the newest KeepSnapshots). With no snapshot at or
+	// before Retain(), it keeps the oldest snapshot instead and does not
+	// truncate at all: the log is needed from its current start. Older
+	// snapshots are deleted as without Retain, so at most KeepSnapshots+1
+	// are kept. The log grows while Retain() stays behind: save the read
+	// models at least once per snapshot.
+	//
+	// Retain is called by SaveSnapshot, on the engine's snapshot
+	// goroutine, with the log's lock held: it must be fast, must not call
+	// any method of the Log (it would deadlock), and should only read
+	// atomics. Its value must be durable: a read model's save counts once
+	// its write has been synced.
+	Retain func() uint64
 	// OnReplay, if set, is called by Recover with every command it replays
 	// after the snapshot and its result, in order: read models derived from
 	// the event stream catch up with it. The arguments are valid only
@@ -196,20 +228,8 @@ func (l *Log) lastOnDisk() (uint64, error) {
 	if len(seqs) > 0 {
 		last = max(last, seqs[0])
 	}
-	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{keyPrefix}, UpperBound: []byte{keyPrefix + 1}})
-	if err != nil {
-		return 0, fmt.Errorf("wal: %w", err)
-	}
-	if it.Last() {
-		if seq, ok := keySeq(it.Key()); ok {
-			last = max(last, seq)
-		}
-	}
-	if err := it.Error(); err != nil {
-		it.Close()
-		return 0, fmt.Errorf("wal: %w", err)
-	}
-	return last, it.Close()
+	key, err := l.lastKey()
+	return max(last, key), err
 }
 
 // LastSeq returns the sequence number of the last command in the log, 0
@@ -491,8 +511,9 @@ type RecoveryStats struct {
 	ReplayTime       time.Duration
 }
 
-// Recover rebuilds the state: the newest valid snapshot, then every
-// logged command after it, in sequence. A log entry that fails its
+// Recover rebuilds the state: the newest valid snapshot (or the one
+// Options.ReplayAfter chooses, or a new state), then every logged command
+// after it, in sequence. A log entry that fails its
 // checksum at the very end of the log (a torn write, never acknowledged)
 // is deleted with a warning; a damaged entry or a gap before the end
 // stops recovery with an error naming its sequence number. A log
@@ -682,7 +703,10 @@ func (l *Log) snapPath(seq uint64) string {
 	return filepath.Join(l.snapDir(), fmt.Sprintf("snap-%020d.ist", seq))
 }
 
-// loadSnapshot returns the newest snapshot that decodes, or a new state.
+// loadSnapshot returns the snapshot Recover starts from, or a new state:
+// the newest that decodes, or with ReplayAfter (or ReplayFromStart) the
+// newest at or before ReplayAfter, else a new state if the log still
+// starts at 1, else the oldest newer one (see Options.ReplayAfter).
 func (l *Log) loadSnapshot(st *RecoveryStats) (*engine.State, error) {
 	if l.opts.IgnoreSnapshots {
 		return engine.NewState(), nil
@@ -692,14 +716,41 @@ func (l *Log) loadSnapshot(st *RecoveryStats) (*engine.State, error) {
 		return nil, err
 	}
 	l.unreadable = l.unreadable[:0]
-	if after := l.opts.ReplayAfter; after > 0 {
-		// The snapshots at or before ReplayAfter first, newest first; then
-		// the newer ones, oldest first: the nearest leaves the smallest gap.
-		i := sort.Search(len(seqs), func(i int) bool { return seqs[i] <= after })
-		newer := slices.Clone(seqs[:i])
-		slices.Reverse(newer)
-		seqs = append(seqs[i:len(seqs):len(seqs)], newer...)
+	after := l.opts.ReplayAfter
+	if after == 0 && !l.opts.ReplayFromStart {
+		if s := l.firstReadable(seqs, st); s != nil {
+			return s, nil
+		}
+		return engine.NewState(), nil
 	}
+	// The snapshots at or before ReplayAfter first, newest first; then
+	// the whole log if it is there; then the newer snapshots, oldest
+	// first: the nearest leaves the smallest gap.
+	i := sort.Search(len(seqs), func(i int) bool { return seqs[i] <= after })
+	if s := l.firstReadable(seqs[i:], st); s != nil {
+		return s, nil
+	}
+	newer := slices.Clone(seqs[:i])
+	slices.Reverse(newer)
+	if len(newer) > 0 {
+		whole, err := l.startsAtOne(newer[0])
+		if err != nil {
+			return nil, err
+		}
+		if whole {
+			return engine.NewState(), nil
+		}
+	}
+	if s := l.firstReadable(newer, st); s != nil {
+		return s, nil
+	}
+	return engine.NewState(), nil
+}
+
+// firstReadable returns the state of the first of the snapshots seqs that
+// decodes, or nil; it counts and logs those that do not, and remembers
+// them (setAsideUnreadable).
+func (l *Log) firstReadable(seqs []uint64, st *RecoveryStats) *engine.State {
 	for _, seq := range seqs {
 		data, err := l.readFile(l.snapPath(seq))
 		if err == nil {
@@ -709,14 +760,50 @@ func (l *Log) loadSnapshot(st *RecoveryStats) (*engine.State, error) {
 			}
 			if err == nil {
 				st.SnapshotSeq = seq
-				return s, nil
+				return s
 			}
 		}
 		l.log.Warn().Uint64("seq", seq).Err(err).Msg("skipping unreadable snapshot")
 		st.SkippedSnapshots++
 		l.unreadable = append(l.unreadable, seq)
 	}
-	return engine.NewState(), nil
+	return nil
+}
+
+// startsAtOne reports whether the log holds every command from 1 to at
+// least upTo, as far as its bounds tell (a gap inside stops the replay):
+// it was never truncated, its first entry holds command 1, and its last
+// entry reaches upTo. An empty log does not: a snapshot may hold a state
+// built elsewhere, or a release before the truncation mark may have
+// truncated all of it.
+func (l *Log) startsAtOne(upTo uint64) (bool, error) {
+	truncated, err := l.truncatedTo()
+	if err != nil || truncated != 0 {
+		return false, err
+	}
+	first, ok, err := l.firstSeq()
+	if err != nil || !ok || first != 1 {
+		return false, err
+	}
+	last, err := l.lastKey()
+	return last >= upTo, err
+}
+
+// lastKey returns the sequence number of the log's last entry (0: none).
+func (l *Log) lastKey() (uint64, error) {
+	it, err := l.db.NewIter(&pebble.IterOptions{LowerBound: []byte{keyPrefix}, UpperBound: []byte{keyPrefix + 1}})
+	if err != nil {
+		return 0, fmt.Errorf("wal: %w", err)
+	}
+	var last uint64
+	if it.Last() {
+		last, _ = keySeq(it.Key())
+	}
+	if err := it.Error(); err != nil {
+		it.Close()
+		return 0, fmt.Errorf("wal: %w", err)
+	}
+	return last, it.Close()
 }
 
 func (l *Log) readFile(path string) ([]byte, error) {
@@ -730,8 +817,9 @@ func (l *Log) readFile(path string) ([]byte, error) {
 
 // SaveSnapshot implements engine.SnapshotStore: it writes the snapshot to
 // a temporary file, syncs it, renames it into place and syncs the
-// directory; then it keeps only the newest KeepSnapshots snapshots and
-// deletes the log records that the oldest kept one covers.
+// directory; then it keeps only the newest KeepSnapshots snapshots (and
+// the one Options.Retain needs) and deletes the log records that the
+// oldest kept one covers.
 //
 // A snapshot past LastSeq (a state built elsewhere, saved into a new
 // log) moves LastSeq up to it.
@@ -784,22 +872,40 @@ func (l *Log) syncDir(dir string) error {
 }
 
 // prune keeps the newest KeepSnapshots snapshots and truncates the log up
-// to the oldest of them. Called with mu held.
+// to the oldest of them; with Retain, it also keeps the newest snapshot
+// at or before Retain() and truncates no further than it, or, if there is
+// none, keeps the oldest snapshot and does not truncate (see
+// Options.Retain). Called with mu held.
 func (l *Log) prune() error {
 	seqs, err := l.snapshots()
 	if err != nil || len(seqs) == 0 {
 		return err
 	}
 	keep := min(len(seqs), l.opts.KeepSnapshots)
-	for _, seq := range seqs[keep:] {
+	oldest, truncate := seqs[keep-1], !l.opts.NoTruncate
+	drop := seqs[keep:]
+	if l.opts.Retain != nil {
+		r := l.opts.Retain()
+		i := sort.Search(len(seqs), func(i int) bool { return seqs[i] <= r })
+		if i == len(seqs) {
+			// No snapshot the read models could restart from: they need
+			// the log from its start, and the oldest snapshot is the
+			// nearest to their save if it is truncated.
+			i, truncate = len(seqs)-1, false
+		}
+		if i >= keep {
+			oldest = seqs[i]
+			drop = append(seqs[keep:i:i], seqs[i+1:]...)
+		}
+	}
+	for _, seq := range drop {
 		if err := l.fs.Remove(l.snapPath(seq)); err != nil {
 			return fmt.Errorf("wal: prune snapshot %d: %w", seq, err)
 		}
 	}
-	if l.opts.NoTruncate {
+	if !truncate {
 		return nil
 	}
-	oldest := seqs[keep-1]
 	if prev, err := l.truncatedTo(); err != nil || prev >= oldest {
 		return err
 	}
