@@ -55,13 +55,14 @@ const (
 	streamMaxBad    = 10               // bad client messages before closing
 	streamPing      = 20 * time.Second // ping interval
 	streamPongWait  = 60 * time.Second // read deadline, renewed by pongs and messages
-	streamWriteWait = 10 * time.Second // per write
+	streamWriteWait = 10 * time.Second // per message written, and for a stalled writer (enqueue)
 	streamCloseWait = time.Second      // for the client's answer to our close frame
 	streamBookPoll  = 5 * time.Millisecond
 
 	// streamQueueBytes bounds the messages of a connection queued or
 	// being written, counted by msgSize: a connection past it is a slow
-	// consumer (enqueue). 4 MiB holds some 10,000 channel messages.
+	// consumer (enqueue). 4 MiB holds some 8,000 orders messages or
+	// 16,000 trades.
 	streamQueueBytes = 4 << 20
 
 	// streamMaxLimited is how many client messages refused in a row by
