@@ -179,6 +179,11 @@ func (j timedJournal) Commit() error {
 	return err
 }
 
+// LastSeq passes the log's last sequence number on, so that engine.Open
+// checks the recovered state against it. The journal is always a
+// *wal.Log.
+func (j timedJournal) LastSeq() uint64 { return j.PipelinedJournal.(*wal.Log).LastSeq() }
+
 // CommitAsync implements engine.PipelinedJournal.
 func (j timedJournal) CommitAsync() (func() error, error) {
 	t := time.Now()
