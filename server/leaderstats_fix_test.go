@@ -2,7 +2,9 @@ package server
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"os"
+	"reflect"
 	"testing"
 	"time"
 
@@ -342,5 +344,81 @@ func TestLeaderStatLoadVersion1(t *testing.T) {
 	}
 	if got := g.row(2, windowAll); got != before {
 		t.Errorf("saved and restored: %+v, want %+v", got, before)
+	}
+}
+
+// naivePaths is conversionPaths by scanning every market at each step:
+// the reference.
+func naivePaths(markets []statMarket) map[[2]uint32][]statHop {
+	paths := map[[2]uint32][]statHop{}
+	done := map[uint32]bool{}
+	for _, t := range markets {
+		val := t.Quote
+		if t.Base == 0 || done[val] {
+			continue
+		}
+		done[val] = true
+		for reached := []uint32{val}; len(reached) > 0; {
+			var next []uint32
+			for _, rev := range []bool{false, true} {
+				for _, to := range reached {
+					for i, m := range markets {
+						from, via := m.Base, m.Quote
+						if rev {
+							from, via = m.Quote, m.Base
+						}
+						if m.Base == 0 || via != to || from == val {
+							continue
+						}
+						if _, ok := paths[[2]uint32{from, val}]; ok {
+							continue
+						}
+						paths[[2]uint32{from, val}] = append([]statHop{{uint32(i + 1), rev}}, paths[[2]uint32{to, val}]...)
+						next = append(next, from)
+					}
+				}
+			}
+			reached = next
+		}
+	}
+	return paths
+}
+
+func TestConversionPaths(t *testing.T) {
+	// 1 USDT, 2 BTC, 3 ETH, 4 SOL: BTC-USDT, ETH-BTC, SOL-ETH, ETH-USDT.
+	ms := []statMarket{{Base: 2, Quote: 1}, {Base: 3, Quote: 2}, {Base: 4, Quote: 3}, {Base: 3, Quote: 1}}
+	p := conversionPaths(ms)
+	for _, tc := range []struct {
+		from, to uint32
+		want     []statHop
+	}{
+		{2, 1, []statHop{{1, false}}},
+		{1, 2, []statHop{{1, true}}},
+		{3, 1, []statHop{{4, false}}},             // direct, not through BTC
+		{4, 1, []statHop{{3, false}, {4, false}}}, // SOL → ETH → USDT
+		{1, 3, []statHop{{4, true}}},
+		{4, 2, []statHop{{3, false}, {2, false}}},
+	} {
+		if got := p[[2]uint32{tc.from, tc.to}]; !reflect.DeepEqual(got, tc.want) {
+			t.Errorf("%d → %d: %v, want %v", tc.from, tc.to, got, tc.want)
+		}
+	}
+	if _, ok := p[[2]uint32{1, 4}]; ok {
+		t.Errorf("a path into SOL, which quotes no market")
+	}
+	// Against the reference on random markets.
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 200 {
+		n := 1 + rng.IntN(30)
+		ms := make([]statMarket, n)
+		for i := range ms {
+			ms[i] = statMarket{Base: uint32(1 + rng.IntN(12)), Quote: uint32(1 + rng.IntN(4))}
+			if rng.IntN(10) == 0 {
+				ms[i] = statMarket{} // a gap
+			}
+		}
+		if got, want := conversionPaths(ms), naivePaths(ms); !reflect.DeepEqual(got, want) {
+			t.Fatalf("markets %v:\n%v\nwant\n%v", ms, got, want)
+		}
 	}
 }

@@ -433,6 +433,19 @@ type statHop struct {
 // through the first market trading the pair, as the engine values
 // relations.
 func conversionPaths(markets []statMarket) map[[2]uint32][]statHop {
+	// into[asset]: the hops into asset, by market id, each hop's from
+	// asset with it.
+	type edge struct {
+		from uint32
+		hop  statHop
+	}
+	into := map[uint32][]edge{}
+	for i, m := range markets {
+		if m.Base != 0 && m.Base != m.Quote {
+			into[m.Quote] = append(into[m.Quote], edge{m.Base, statHop{uint32(i + 1), false}})
+			into[m.Base] = append(into[m.Base], edge{m.Quote, statHop{uint32(i + 1), true}})
+		}
+	}
 	paths := map[[2]uint32][]statHop{}
 	done := map[uint32]bool{}
 	for _, t := range markets {
@@ -445,19 +458,15 @@ func conversionPaths(markets []statMarket) map[[2]uint32][]statHop {
 			var next []uint32
 			for _, rev := range []bool{false, true} {
 				for _, to := range reached {
-					for i, m := range markets {
-						from, via := m.Base, m.Quote
-						if rev {
-							from, via = m.Quote, m.Base
-						}
-						if m.Base == 0 || via != to || from == val {
+					for _, e := range into[to] {
+						if e.hop.rev != rev || e.from == val {
 							continue
 						}
-						if _, ok := paths[[2]uint32{from, val}]; ok {
+						if _, ok := paths[[2]uint32{e.from, val}]; ok {
 							continue
 						}
-						paths[[2]uint32{from, val}] = append([]statHop{{uint32(i + 1), rev}}, paths[[2]uint32{to, val}]...)
-						next = append(next, from)
+						paths[[2]uint32{e.from, val}] = append([]statHop{e.hop}, paths[[2]uint32{to, val}]...)
+						next = append(next, e.from)
 					}
 				}
 			}
