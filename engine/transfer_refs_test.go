@@ -350,7 +350,7 @@ func TestSnapshotTransferRefsRefused(t *testing.T) {
 	}
 	find := func(b []byte) int {
 		at := bytes.Index(snap, b)
-		if at < 0 || bytes.Index(snap[at+1:], b) >= 0 {
+		if at < 0 || bytes.Contains(snap[at+1:], b) {
 			t.Fatalf("%q not once in the snapshot", b)
 		}
 		return at
