@@ -68,7 +68,9 @@
 // returns everything; the stop-loss closes a relation whose NAV falls
 // below allocation × (1 − StopLossBps/10000) after a mirrored fill or a
 // CmdSettle; CmdSettle pays the leader its share of NAV above the
-// high-water mark. Leaders cannot follow and followers cannot lead.
+// high-water mark, at the relation's own rate: the leader's when the
+// follow was made, lowered (never raised) by later CmdSetLeaderProfile.
+// Leaders cannot follow and followers cannot lead.
 // Mirrors are derived, never journaled: replaying the commands reproduces
 // them, event for event. RelationView and LeaderView publish the state.
 //

@@ -300,7 +300,9 @@ func DecodeState(data []byte) (*State, error) {
 			return nil, fmt.Errorf("%w: market %s: %w", ErrCorruptSnapshot, name, err)
 		}
 		s.orders.reserve(s.orders.len() + k)
-		b.SetLastPrice(last)
+		if err := b.SetLastPrice(last); err != nil && r.err == nil {
+			return nil, fmt.Errorf("%w: market %s: last price: %w", ErrCorruptSnapshot, name, err)
+		}
 		id := uint32(len(s.markets) + 1)
 		listed := make([]book.OrderInfo, 0, k)
 		for ; k > 0 && r.err == nil; k-- {
