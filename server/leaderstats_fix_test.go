@@ -217,9 +217,9 @@ func TestLeaderStatBoardUnconvertible(t *testing.T) {
 	ev = tradeEv(other, book.Buy, 20, 1, 0)
 	ev.Market = 2
 	f.do(engine.Command{Kind: engine.CmdPlace, Account: other}, 0, ev) // leader 3: PnL 500 EUR
-	f.price(11)                                                        // leaders 1 and 2: 10 and 20 USDT
+	f.price(9)                                                         // leaders 1 and 2: -10 and -20 USDT
 	rows := f.ls.board("pnl", windowAll, 0)
-	if rows[0].Leader != 2 || rows[1].Leader != 1 || rows[2].Leader != 3 || rows[2].PnL != 500 || rows[2].Valuation != eur {
+	if rows[0].Leader != 1 || rows[1].Leader != 2 || rows[2].Leader != 3 || rows[2].PnL != 500 || rows[2].Valuation != eur {
 		t.Errorf("by pnl: %+v", rows)
 	}
 }
