@@ -731,7 +731,9 @@ func TestSnapshotEvery(t *testing.T) {
 	}
 	seq := metric("engine_snapshot_sequence")
 	ts.s.onSnapshot(uint64(seq)+100, time.Millisecond, errors.New("disk full"))
-	if f, now := metric("engine_snapshot_failures_total"), metric("engine_snapshot_sequence"); f != 1 || now != seq {
+	// (A snapshot of the last sign-ups may still land meanwhile: the
+	// sequence may move on, but never to the failed one.)
+	if f, now := metric("engine_snapshot_failures_total"), metric("engine_snapshot_sequence"); f != 1 || now < seq || now >= seq+100 {
 		t.Fatalf("after a failure: failures %v, sequence %v (was %v)", f, now, seq)
 	}
 }
