@@ -58,9 +58,11 @@ type Options struct {
 	Capacity engine.Capacity
 	// HistoryInterval is how often the changes to the order history (the
 	// read model of orders, fills and public market data) are saved to
-	// the metadata store, besides on Backup, on Shutdown and whenever
-	// 65,536 changes are waiting. Default 5 seconds; negative: not
-	// periodically.
+	// the metadata store, besides after each snapshot, on Backup, on
+	// Shutdown and whenever 65,536 changes are waiting. Default 5
+	// seconds; negative: not periodically. The log is never truncated
+	// past the history's last save (see Persistence in the package
+	// documentation).
 	HistoryInterval time.Duration
 	// HistoryOrders is how many done (filled, cancelled, rejected or
 	// expired) orders each account keeps in its history, the most
@@ -155,7 +157,8 @@ type Server struct {
 	store      *store
 	rm         *readModel
 	stats      *leaderStats         // leader statistics (leaderstats.go)
-	statsSaved atomic.Uint64        // seq of the statistics last saved
+	statsSaved atomic.Uint64        // seq of the statistics last saved (durably)
+	histSaved  atomic.Uint64        // seq of the order history last saved (durably)
 	snap       snapshotState        // the engine's last snapshot, for metrics
 	fsync      prometheus.Histogram // wal_fsync_duration_seconds, fed by the journal
 	amendMu    [64]sync.Mutex       // PATCH /v1/social/follows/{id}, by id (social.go)
@@ -187,8 +190,9 @@ type Server struct {
 
 	stopSaver chan struct{}
 	saverDone chan struct{}
-	saveMu    sync.Mutex // one history save at a time
-	legacy    bool       // the store holds the old whole-history value
+	snapSaved chan struct{} // wakes the saver after a snapshot (cap 1)
+	saveMu    sync.Mutex    // one history save at a time
+	legacy    bool          // the store holds the old whole-history value
 
 	closeOnce sync.Once
 	closeErr  error
@@ -216,12 +220,28 @@ func (s *Server) onSnapshot(seq uint64, pause time.Duration, err error) {
 	}
 	s.snap.seq.Store(seq)
 	s.log.Info().Uint64("seq", seq).Dur("pause", pause).Msg("snapshot saved")
+	// The log is truncated only up to a snapshot the history and the
+	// statistics were saved after (retained): saving them now lets the
+	// next snapshot truncate up to this one.
+	select {
+	case s.snapSaved <- struct{}{}:
+	default:
+	}
+}
+
+// retained is wal.Options.Retain: the sequence number up to which both the
+// order history and the leader statistics are durably saved. The log
+// keeps a snapshot no newer than it and every command after it, so that a
+// restart replays to them what they have not saved. It reads atomics
+// only: the log calls it with its lock held.
+func (s *Server) retained() uint64 {
+	return min(s.histSaved.Load(), s.statsSaved.Load())
 }
 
 // Open recovers the data directory and starts the engine. The caller must
 // call Shutdown (or Close) to release it.
 func Open(opts *Options) (*Server, error) {
-	s := &Server{}
+	s := &Server{snapSaved: make(chan struct{}, 1)}
 	var boot [4]byte
 	rand.Read(boot[:])
 	hex.Encode(s.bootID[:], boot[:])
@@ -301,21 +321,24 @@ func Open(opts *Options) (*Server, error) {
 	}
 	s.legacy = hist.legacy
 	s.store.resume(hist)
+	s.histSaved.Store(s.rm.Seq)
 	if err := s.loadStats(); err != nil {
 		s.log.Warn().Err(err).Msg("leader statistics unreadable: rebuilt from what the log replays")
 		s.stats = newLeaderStats()
 	}
 	// The log replays from a snapshot no newer than what the history and
-	// the statistics were saved at, when it has one: they catch up on
-	// every command they missed, even if a snapshot followed their last
-	// save.
+	// the statistics were saved at (or from its start, if it still has
+	// it and they were never saved): they catch up on every command they
+	// missed, even if a snapshot followed their last save. The log keeps
+	// that snapshot and what follows it (Retain).
 	histSeq, statsSeq := s.rm.Seq, s.stats.seq()
 	replayAfter := histSeq
 	if statsSeq > 0 {
 		replayAfter = min(replayAfter, statsSeq)
 	}
 	walLog := s.log.With().Str("component", "wal").Logger()
-	l, err := wal.Open(o.DataDir, &wal.Options{Logger: &walLog, OnReplay: s.replayHistory, ReplayAfter: replayAfter})
+	l, err := wal.Open(o.DataDir, &wal.Options{Logger: &walLog, OnReplay: s.replayHistory,
+		ReplayAfter: replayAfter, ReplayFromStart: replayAfter == 0, Retain: s.retained})
 	if err != nil {
 		return fail(fmt.Errorf("server: open log: %w", err))
 	}
@@ -332,7 +355,7 @@ func Open(opts *Options) (*Server, error) {
 	switch {
 	case histSeq < rst.SnapshotSeq:
 		s.log.Warn().Uint64("history_seq", histSeq).Uint64("snapshot_seq", rst.SnapshotSeq).
-			Msg("order history is behind the engine (its last save is older than every snapshot): history and fills of the gap are missing")
+			Msg("order history is behind the engine (its last save is older than every snapshot, and the log was truncated past it): history and fills of the gap are missing")
 	case histSeq > state.Seq():
 		s.log.Warn().Uint64("history_seq", histSeq).Uint64("engine_seq", state.Seq()).
 			Msg("order history is ahead of the engine: it holds orders and fills the log does not")
@@ -569,7 +592,11 @@ func (s *Server) saveHistory() (uint64, error) {
 				Dur("longest_lock", s.store.bw.maxHold).Msg("order history base written")
 		}
 	}
-	return s.saveChanges()
+	seq, err := s.saveChanges()
+	if err == nil {
+		s.histSaved.Store(seq) // durable: the log may now be truncated up to it
+	}
+	return seq, err
 }
 
 // saveChanges writes the read model's change log to the store (saveMu
@@ -586,10 +613,10 @@ func (s *Server) saveChanges() (uint64, error) {
 }
 
 // saveHistoryLoop saves the changes to the order history every
-// HistoryInterval when there are any, and whenever the read model reports
-// that many are waiting, so that a crash loses at most that much of it
-// (rebuilt from the log, see the package documentation) and the change
-// log stays small.
+// HistoryInterval when there are any, whenever the read model reports
+// that many are waiting, and after each snapshot, so that the change log
+// stays small and the log can be truncated (the history is rebuilt from
+// the log after a crash, see the package documentation).
 func (s *Server) saveHistoryLoop() {
 	defer close(s.saverDone)
 	var tick <-chan time.Time
@@ -605,6 +632,7 @@ func (s *Server) saveHistoryLoop() {
 			return
 		case <-tick:
 		case <-s.rm.full:
+		case <-s.snapSaved:
 		}
 		if s.rm.seq() == saved {
 			continue
