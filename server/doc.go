@@ -54,22 +54,30 @@
 // that log for an empty one and writes it (as one segment of records in
 // a few large values, with the sequence number it is current to) to
 // DATA/server in one batch, every Options.HistoryInterval (5 s) when
-// something changed, whenever 65,536 changes are waiting, on Backup and
-// on Shutdown. Once the segments outgrow twice the base they follow, the
-// saver writes a new base from memory, reading it a chunk at a time, and
-// the next save puts it in force (histseg.go). A save costs what changed,
-// and holds up the engine's output only for the swap (and for a chunk of
-// a base). After a crash, start-up rebuilds what happened since its last
+// something changed, after each engine snapshot, whenever 65,536 changes
+// are waiting, on Backup and on Shutdown. Once the segments outgrow twice
+// the base they follow, the saver writes a new base from memory, reading
+// it a chunk at a time, and the next save puts it in force (histseg.go).
+// A save costs what changed, and holds up the engine's output only for
+// the swap (and for a chunk of a base). The leader statistics are saved
+// with it (just before it).
+// After a crash, start-up rebuilds what happened since their last
 // save from the commands the log replays (wal.Options.OnReplay), starting
 // from the newest snapshot no newer than that save
-// (wal.Options.ReplayAfter; the log keeps two snapshots, so this holds
-// unless the history went unsaved for longer than a snapshot interval).
-// Only if every snapshot kept is newer than the last save does a gap
-// remain (Open logs a warning); an order placed in such a gap
-// can still be cancelled, but GET and PATCH answer 404 for it, as for an
-// order dropped by the retention. Balances, live orders, the book and
-// client-order-id idempotency are always exact, since they come from the
-// engine.
+// (wal.Options.ReplayAfter), or from the log's first command when there
+// is none and the log was never truncated. The log keeps what this
+// needs, however fast snapshots come: it is truncated only up to a
+// snapshot no newer than the last durable save of both the history and
+// the statistics (wal.Options.Retain), and not at all before their first
+// save; so a crash loses none of the acknowledged history, and disk use
+// grows while saves lag (a save follows each snapshot). Only a data
+// directory written by a release without this guarantee (or a history
+// that could not be read) can still have a gap: every snapshot kept newer
+// than the last save and the log truncated past it (Open logs a warning);
+// an order placed in such a gap can still be cancelled, but GET and PATCH
+// answer 404 for it, as for an order dropped by the retention. Balances,
+// live orders, the book and client-order-id idempotency are always exact,
+// since they come from the engine.
 //
 // Public market data (GET /v1/markets/{symbol}/trades, /candles, /ticker)
 // is part of the same read model, saved, restored and rebuilt with it:

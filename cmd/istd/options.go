@@ -59,7 +59,7 @@ func addTuning(fs *flag.FlagSet) *tuning {
 	t.int(fs, &t.maxTokens, "max-tokens", "IST_MAX_TOKENS", server.DefaultMaxTokens,
 		"live tokens an account may hold; POST /v1/tokens past it answers 409 too_many_tokens; 0: no cap")
 	t.duration(fs, &t.historyInterval, "history-interval", "IST_HISTORY_INTERVAL", 5*time.Second,
-		"how often order history changes are saved; 0: only when many are waiting, on backup and on shutdown")
+		"how often order history changes are saved (also after each snapshot: the log is not truncated past the last save); 0: only after snapshots, when many are waiting, on backup and on shutdown")
 	t.int(fs, &t.historyOrders, "history-orders", "IST_HISTORY_ORDERS", server.DefaultHistoryOrders,
 		"done orders kept per account; 0: all")
 	t.int(fs, &t.historyFills, "history-fills", "IST_HISTORY_FILLS", server.DefaultHistoryFills,
