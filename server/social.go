@@ -145,6 +145,11 @@ func decodeLeader(p *fastjson.Parser, body []byte, r *leaderReq) error {
 			err = fmt.Errorf("%w: display_name %w", errInvalid, e)
 		}
 	}
+	if err == nil && (r.displayName != nil || r.bio != nil) && loneSurrogate(body) {
+		// Only display_name and bio can hold one: any other string is
+		// an unknown field, refused above (names.go, as sign-up does).
+		err = fmt.Errorf("%w: display_name and bio must be valid UTF-8 (the body escapes half a surrogate pair)", errInvalid)
+	}
 	switch {
 	case err != nil:
 		return err
@@ -453,7 +458,8 @@ func (s *Server) putLeader(ctx *fasthttp.RequestCtx) {
 }
 
 // appendLeaderProfile appends the fields of a leader's profile, leaving
-// the object open.
+// the object open. Its profit_share_bps is the leader's current rate,
+// the rate of new follows; each follow shows its own (appendFollow).
 func (s *Server) appendLeaderProfile(b []byte, v *engine.LeaderView) []byte {
 	prof, _ := s.profile(v.Account)
 	b = strconvUint(append(b, `{"account_id":`...), v.Account)
@@ -712,7 +718,8 @@ func (s *Server) followPnL(v *engine.RelationView) (pnl, returned int64, ok bool
 // appendFollow appends a follow object, leaving it open; with fills, the
 // wallet's latest fills too. A closed follow has a null nav, and the
 // quote its close returned: returned if not nil, else as the statistics
-// know it.
+// know it. Its profit_share_bps is the relation's own rate
+// (RelationView.ProfitShareBps), which may be below its leader's.
 func (s *Server) appendFollow(b []byte, v *engine.RelationView, fills bool, returned *int64) []byte {
 	b = strconvUint(append(b, `{"id":`...), v.ID)
 	b = appendUint(b, "leader_id", v.Leader)
@@ -743,6 +750,7 @@ func (s *Server) appendFollow(b []byte, v *engine.RelationView, fills bool, retu
 	}
 	b = appendAmount(b, "high_water_mark", v.HWM)
 	b = appendAmount(b, "profit_share_paid", v.ProfitPaid)
+	b = appendInt(b, "profit_share_bps", int64(v.ProfitShareBps)) // the relation's own rate, not the leader's current one
 	mode := "proportional"
 	if int(v.Spec.Mode) < len(copyModeNames) && v.Spec.Mode > 0 {
 		mode = copyModeNames[v.Spec.Mode]
@@ -899,6 +907,7 @@ func (s *Server) listFollowers(ctx *fasthttp.RequestCtx) {
 		b = appendAmount(b, "nav", v.NAV)
 		b = appendAmount(b, "pnl", v.NAV-v.Allocation)
 		b = appendAmount(b, "profit_share_paid", v.ProfitPaid)
+		b = appendInt(b, "profit_share_bps", int64(v.ProfitShareBps))
 		b = append(b, '}')
 	}
 	writeJSON(ctx, 200, append(b, "]}"...))
