@@ -196,6 +196,11 @@ type Server struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	// closed is set when Shutdown starts, under lnMu: lns are the
+	// listeners Serve was given, which Shutdown closes too.
+	closed atomic.Bool
+	lnMu   sync.Mutex
+	lns    []net.Listener
 
 	bootID   [8]byte       // hex, random per Open: request ids are unique across restarts
 	requests atomic.Uint64 // requests numbered, for their ids
@@ -237,6 +242,10 @@ func (s *Server) onSnapshot(seq uint64, pause time.Duration, err error) {
 func (s *Server) retained() uint64 {
 	return min(s.histSaved.Load(), s.statsSaved.Load())
 }
+
+// ErrClosed is the error of a Server's methods after Shutdown (or Close)
+// has started: its engine, log and store are closed.
+var ErrClosed = errors.New("server: closed")
 
 // Open recovers the data directory and starts the engine. The caller must
 // call Shutdown (or Close) to release it.
@@ -450,8 +459,17 @@ func (s *Server) replayHistory(cmd *engine.Command, res *engine.Result) {
 // never stored in the clear: print it once.
 func (s *Server) GeneratedAdminToken() string { return s.generated }
 
-// Serve serves HTTP on ln until Shutdown.
+// Serve serves HTTP on ln until Shutdown, which closes ln. Once Shutdown
+// (or Close) has started, it closes ln and returns ErrClosed at once.
 func (s *Server) Serve(ln net.Listener) error {
+	s.lnMu.Lock()
+	if s.closed.Load() {
+		s.lnMu.Unlock()
+		ln.Close()
+		return ErrClosed
+	}
+	s.lns = append(s.lns, ln)
+	s.lnMu.Unlock()
 	return s.http.Serve(ln)
 }
 
@@ -459,9 +477,14 @@ func (s *Server) Serve(ln net.Listener) error {
 // (up to ctx, and at most RequestTimeout and a second: connections still
 // open then are left to close), snapshots the engine (with 30 seconds of
 // its own if ctx is done by then), saves the order history and closes
-// everything. It is idempotent.
+// everything. It is idempotent. Once it has started, Serve and Backup
+// return ErrClosed.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.closeOnce.Do(func() {
+		s.lnMu.Lock()
+		s.closed.Store(true)
+		lns := s.lns
+		s.lnMu.Unlock()
 		s.ready.Store(false)
 		var errs []error
 		s.hub.close() // streams are hijacked connections: http shutdown does not end them
@@ -474,6 +497,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			s.log.Warn().Err(err).Msg("connections still open after the drain: left to close")
 		}
 		cancel()
+		for _, ln := range lns {
+			ln.Close() // closed already, unless its Serve had not reached the HTTP server yet
+		}
 		// The final snapshot gets time of its own if the caller's is up:
 		// without it the next start replays more of the log.
 		snapCtx := ctx
@@ -514,7 +540,8 @@ func (s *Server) Close() error {
 
 // Backup writes an online, consistent copy of the data directory to dir
 // (which must not exist): the engine's log and snapshots (wal.Log.Backup)
-// and the metadata store. istd can start from dir.
+// and the metadata store. istd can start from dir. Once Shutdown has
+// started, it returns an error wrapping ErrClosed.
 func (s *Server) Backup(dir string) error {
 	_, err := s.backupTo(dir)
 	return err
@@ -531,6 +558,9 @@ func (s *Server) Backup(dir string) error {
 // orders and fills of commands the copy's log did not have, and the
 // engine started from it gave their ids to new orders.
 func (s *Server) backupTo(dir string) (uint64, error) {
+	if s.closed.Load() {
+		return 0, fmt.Errorf("server: backup: %w", ErrClosed)
+	}
 	if _, err := os.Stat(dir); err == nil {
 		return 0, fmt.Errorf("server: backup: %s already exists", dir)
 	}
@@ -550,6 +580,9 @@ func (s *Server) backupTo(dir string) (uint64, error) {
 	})
 	if err != nil {
 		os.RemoveAll(filepath.Join(dir, "server"))
+		if errors.Is(err, wal.ErrClosed) { // a Shutdown started meanwhile
+			err = ErrClosed
+		}
 		return 0, fmt.Errorf("server: backup: %w", err)
 	}
 	return seq, nil
