@@ -265,11 +265,11 @@ func (s *State) checkCarries(r *relation) error {
 // checkTransferRefs verifies the deposit and withdrawal refs: each deposit
 // ref is set, once, of a user account, a valid asset and a positive
 // amount, and its index finds it; each account's window of withdrawal
-// refs (only user accounts have one) holds at most WithdrawalRefWindow
-// refs, set and distinct, as a ring that has wrapped only if full; and
-// the index of withdrawal refs holds exactly the windows' refs, each with
-// a valid asset and a positive amount. It walks the refs in the order the
-// state keeps them, never in map order.
+// refs (only user accounts and FeeAccount have one) holds at most
+// WithdrawalRefWindow refs, set and distinct, as a ring that has wrapped
+// only if full; and the index of withdrawal refs holds exactly the
+// windows' refs, each with a valid asset and a positive amount. It walks
+// the refs in the order the state keeps them, never in map order.
 func (s *State) checkTransferRefs() error {
 	if len(s.depositIndex) != len(s.deposits) {
 		return fmt.Errorf("engine: %d deposit refs, %d indexed", len(s.deposits), len(s.depositIndex))
@@ -289,7 +289,7 @@ func (s *State) checkTransferRefs() error {
 		if w.len() == 0 && w.head == 0 {
 			continue
 		}
-		if !s.userAccount(uint64(id)) || w.len() > WithdrawalRefWindow || w.head < 0 || w.head >= max(w.len(), 1) ||
+		if !s.userAccount(uint64(id)) && id != FeeAccount || w.len() > WithdrawalRefWindow || w.head < 0 || w.head >= max(w.len(), 1) ||
 			(w.head != 0 && w.len() < WithdrawalRefWindow) {
 			return fmt.Errorf("engine: account %d: window of %d withdrawal refs from %d", id, w.len(), w.head)
 		}

@@ -42,6 +42,9 @@ const (
 	// amount fails with ErrRefConflict; an older ref is forgotten, and
 	// its resend is a new withdrawal. A withdrawal that fails
 	// (ErrInsufficientFunds) keeps no Ref: a resend is tried anew.
+	// Account is a user account or FeeAccount (the exchange withdrawing
+	// its fee revenue, with a window of refs of its own); CmdDeposit
+	// takes user accounts only.
 	CmdWithdraw
 	// CmdPlace places Order for Account on Market; Ref is the optional
 	// client order id. The result carries the order id.

@@ -119,6 +119,9 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 	case k < 97:
 		c.Kind = CmdWithdraw
 		c.Asset, c.Amount, c.Ref = randomTransfer(r)
+		if r.IntN(4) == 0 {
+			c.Account = FeeAccount // the exchange takes fees out
+		}
 	case k < 98:
 		c.Kind = CmdResumeMarket
 		if r.IntN(10) == 0 {
@@ -127,6 +130,9 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 	default:
 		c.Kind = CmdDeposit
 		c.Asset, c.Amount, c.Ref = randomTransfer(r)
+		if r.IntN(10) == 0 {
+			c.Account = FeeAccount // refused: fees come only from trades
+		}
 	}
 	if r.IntN(20) == 0 {
 		c.Ref, _ = MakeRef(strconv.Itoa(r.IntN(100)))
@@ -227,6 +233,7 @@ type streamStats struct {
 	postOnly, postOnlyAmended     int // accepted post-only places, and amends of post-only orders
 	iocTraded, iocExpired, market int // IOC limits that traded, expired; market orders
 	refDuplicates, refConflicts   int // transfers that resent a known ref as it was, or otherwise
+	feeWithdrawals, feeRefs       int // withdrawals from the fee account made; with a ref made, resent or reused
 }
 
 // run is runStats without the statistics.
@@ -305,6 +312,17 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 		}
 		if (c.Kind == CmdDeposit || c.Kind == CmdWithdraw) && !c.Ref.IsZero() {
 			refs.check(t, &c, out, &st)
+		}
+		if c.Kind == CmdDeposit && c.Account == FeeAccount && !errors.Is(out.Err, ErrUnknownAccount) {
+			t.Fatalf("command %d: deposit to the fee account: %+v", c.Seq, out)
+		}
+		if c.Kind == CmdWithdraw && c.Account == FeeAccount {
+			if out.Err == nil && !out.Duplicate {
+				st.feeWithdrawals++
+			}
+			if !c.Ref.IsZero() && (out.Err == nil || errors.Is(out.Err, ErrRefConflict)) {
+				st.feeRefs++
+			}
 		}
 		failed := out.Err != nil || out.Duplicate
 		if hashed && failed {
@@ -394,7 +412,8 @@ func TestRandomStreamInvariants(t *testing.T) {
 	for name, v := range map[string]int{"failures hashed": st.rejectsHashed, "FOK filled": st.fokFilled,
 		"FOK killed": st.fokKilled, "post-only": st.postOnly, "post-only amended": st.postOnlyAmended,
 		"IOC traded": st.iocTraded, "IOC expired": st.iocExpired, "market": st.market,
-		"transfer ref resent": st.refDuplicates, "transfer ref reused": st.refConflicts} {
+		"transfer ref resent": st.refDuplicates, "transfer ref reused": st.refConflicts,
+		"fee withdrawals": st.feeWithdrawals, "fee withdrawal refs": st.feeRefs} {
 		if v < n/2000 {
 			t.Errorf("%s: only %d of %d commands", name, v, n)
 		}

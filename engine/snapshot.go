@@ -39,10 +39,11 @@ import (
 // entry (account, ref, command kind, asset, amount), and from version 6
 // two: the deposit refs (ref, account, asset, amount) in the order they
 // were made, then the withdrawal refs (account, ref, asset, amount) by
-// account id and, within an account's window, oldest first (the order
-// they will be forgotten in; see decodeTransferRefsV5 for how the lists
-// of older versions are read); then (version 2) leaders (account, profit
-// share, rotation) in profile order and copy relations in id order
+// account id (FeeAccount's first: it withdraws fees) and, within an
+// account's window, oldest first (the order they will be forgotten in;
+// see decodeTransferRefsV5 for how the lists of older versions are
+// read); then (version 2) leaders (account, profit share, rotation) in
+// profile order and copy relations in id order
 // (up to version 4 each with one rounding remainder and the leader order
 // it is of; from version 6 each ending with its own profit share rate,
 // which earlier versions did not keep: a relation read from one pays its
@@ -501,7 +502,7 @@ func (s *State) decodeTransferRefs(r *dec) error {
 		if r.err != nil {
 			break
 		}
-		if !s.validAccount(k.account) {
+		if k.account >= uint64(len(s.accounts)) { // FeeAccount's included: it withdraws fees
 			return fmt.Errorf("%w: withdrawal ref of account %d", ErrCorruptSnapshot, k.account)
 		}
 		if k.account < prev {

@@ -122,13 +122,16 @@ func FuzzDecodeState(f *testing.F) {
 		Command{Kind: CmdPlace, Account: 2, Market: 1, Ref: mustRef("s-1"), Order: book.Order{Side: book.Sell, Price: 100, Qty: 50}},
 		Command{Kind: CmdPlace, Account: 1, Market: 1, Ref: mustRef("b-1"), Order: book.Order{Side: book.Buy, Price: 100, Qty: 10}},
 		Command{Kind: CmdUnfollow, Account: 4, Copy: CopySpec{Relation: 2}},
+		// The exchange takes some of the fees out: a window of the fee
+		// account's withdrawal refs.
+		Command{Kind: CmdWithdraw, Account: FeeAccount, Asset: 2, Amount: 1, Ref: mustRef("fw-1")},
 	) {
 		seq++
 		cmd.Seq = seq
 		_, evs = c.Apply(&cmd, evs[:0])
 	}
-	if len(c.relations) != 2 {
-		f.Fatal("copy seed state has no relations")
+	if len(c.relations) != 2 || c.accounts[FeeAccount].withdrawals.len() != 1 {
+		f.Fatal("copy seed state has no relations or no fee withdrawal")
 	}
 	for _, snap := range [][]byte{s.AppendSnapshot(nil), NewState().AppendSnapshot(nil), c.AppendSnapshot(nil)} {
 		f.Add(snap[:len(snap)-4])

@@ -11,7 +11,10 @@ import (
 )
 
 // FeeAccount is the id of the account that collects trading fees. It
-// exists from the start and cannot trade.
+// exists from the start and cannot trade. Its balances leave it only by
+// CmdWithdraw (the exchange taking its fee revenue out), with a window
+// of withdrawal refs like any account's; deposits to it are refused
+// (ErrUnknownAccount): fees come only from trades.
 const FeeAccount = 0
 
 // Event is one outcome of a command: a book event tagged with its market,
@@ -475,7 +478,7 @@ func (s *State) bal(id uint64, asset uint32) *balance {
 // (ErrInsufficientFunds, ErrOverflow, ...) records nothing, so that a
 // resend of its Ref may succeed later.
 func (s *State) transfer(cmd *Command) Outcome {
-	if !s.userAccount(cmd.Account) {
+	if !s.transferAccount(cmd) {
 		return Outcome{Err: ErrUnknownAccount}
 	}
 	if !s.validAsset(cmd.Asset) {
@@ -516,6 +519,16 @@ func (s *State) transfer(cmd *Command) Outcome {
 		s.addWithdrawalRef(cmd.Account, cmd.Ref, withdrawalRef{asset: cmd.Asset, amount: cmd.Amount})
 	}
 	return Outcome{}
+}
+
+// transferAccount reports whether deposit or withdrawal cmd may move
+// money of its Account: a user account (not a copy wallet, whose money
+// moves by its relation's commands), or for a withdrawal also
+// FeeAccount, whose fees are the exchange's revenue to take out. Nothing
+// is ever deposited to FeeAccount: its balances are the fees charged and
+// not withdrawn.
+func (s *State) transferAccount(cmd *Command) bool {
+	return s.userAccount(cmd.Account) || cmd.Kind == CmdWithdraw && cmd.Account == FeeAccount
 }
 
 // transferRef looks up the Ref of deposit or withdrawal cmd: a deposit's

@@ -337,8 +337,8 @@ func TestSnapshotVersion5RefsConverted(t *testing.T) {
 
 // A version 6 snapshot is refused if its transfer refs would not re-encode
 // to the same bytes or break the rules: a deposit ref twice, withdrawal
-// refs of accounts out of order or twice in a window, a ref of the fee
-// account, a zero amount.
+// refs of accounts out of order or twice in a window, a deposit ref of
+// the fee account, a zero amount.
 func TestSnapshotTransferRefsRefused(t *testing.T) {
 	sc := newScenario(t)
 	sc.transfer(CmdWithdraw, 1, 2, 1, "w-1")
