@@ -210,56 +210,97 @@
 //
 // The endpoints of API.md's "Social copy-trading" (social.go) wrap the
 // engine's copy-trading commands (engine.CmdSetLeaderProfile, CmdFollow,
-// CmdAmendFollow, CmdPauseFollow, CmdResumeFollow, CmdUnfollow, CmdSettle);
-// leaders, relations and their wallets live in the engine, the leader's
-// display_name (≤ 64 bytes) and bio (≤ 1000 bytes) in DATA/server
-// ("social/leader/" account). PUT /v1/social/leader: omitted fields keep
-// their value (profit_share_bps 0 for a new leader; display_name defaults
-// to the account's name). POST /v1/social/follows takes, beyond API.md,
-// "asset": the wallet's quote asset (default USDT if it exists, else the
-// quote asset of market 1); "mode" defaults to proportional and "value"
-// to "1" (required for fixed_quote, in quote); value, allocation and
-// max_order_quote are decimal strings (engine.ValueOne = 10^8 is the
-// server's unit, so "0.5" is half); slippage_bps 0 means the default 50.
-// A follow object is {"id","leader_id","leader_name","follower_id",
-// "status" (active|paused|closed),"asset","allocation","nav","pnl"
-// (nav − allocation),"roi","high_water_mark","profit_share_paid","mode",
-// "value","max_order_quote","slippage_bps","stop_loss_bps",
-// "wallet_account_id","sequence","balances"} (nav, pnl and roi are null
-// once closed); GET /v1/social/follows lists the caller's follows, open
-// and closed, oldest first, each with the wallet's latest 10 "fills",
-// and total_allocation, total_nav and total_pnl of the open ones. Extension:
-// PATCH /v1/social/follows/{id} {"mode","value","max_order_quote",
-// "slippage_bps","stop_loss_bps","top_up"} (omitted fields keep their
-// value; a new mode needs its value; top_up moves quote from the main
-// balance into the wallet) runs CmdAmendFollow. A relation's wallet is an
+// CmdAmendFollow, CmdPauseFollow, CmdResumeFollow, CmdUnfollow,
+// CmdSettle); leaders, relations and their wallets live in the engine, the
+// leader's display_name and bio in DATA/server ("social/leader/" account).
+//
+// PUT /v1/social/leader: omitted fields keep their value. display_name is
+// 1 to 64 characters (runes), checked as account names are (valid UTF-8,
+// no Cc, Cf, Zl or Zp characters, not blank, no white space at either
+// end); empty, the default, means the account's name. bio is valid UTF-8
+// of at most 1000 characters. Either one escaping half a surrogate pair
+// ("\ud800") is refused, as at sign-up (names.go). What breaks a rule is
+// 400 invalid_argument. profit_share_bps (0 to 5000; 0 for a new leader)
+// is the rate of new follows, and the profile (PUT and GET) and
+// leaderboard rows show it as such. Each relation pays its own rate
+// (engine.RelationView.ProfitShareBps, a follow's "profit_share_bps"): its
+// leader's when the follow was made; a raise reaches new follows only, a
+// cut lowers the open relations' rates above it to it at once (min); a
+// relation's rate is never raised. Updates of one account are serialized,
+// so concurrent ones of different fields keep each other's.
+//
+// POST /v1/social/follows takes, beyond API.md, "asset": the wallet's
+// quote asset, which must be the quote asset of some market (else 400
+// invalid_argument; an unknown asset is 404 not_found), by default USDT if
+// a market quotes it, else market 1's quote. "mode" defaults to
+// proportional and "value" to "1" (required for fixed_quote, in quote);
+// value, allocation and max_order_quote are decimal strings
+// (engine.ValueOne = 10^8 is the server's unit, so "0.5" is half);
+// slippage_bps is 1 to 300, 0 meaning the default 50; stop_loss_bps 0
+// (none) to 9999. A follow object is {"id","leader_id","leader_name",
+// "follower_id","status" (active|paused|closed),"asset","allocation",
+// "nav","pnl","roi","high_water_mark","profit_share_paid",
+// "profit_share_bps","mode","value","max_order_quote","slippage_bps",
+// "stop_loss_bps","wallet_account_id","sequence","balances"}, amounts in
+// its asset. Open: nav is the wallet's value at the last trade prices as
+// of the relation's last update (one of its commands, a mirrored fill, a
+// settlement: RelationView.NAV), pnl is nav − allocation. Closed: nav is
+// null, "returned" is the quote returned at close, and pnl is the NAV at
+// close (returned, plus any base returned valued at the last trade prices
+// then) − allocation, kept by the statistics (pnl, roi and returned are
+// null for a close they missed). roi is pnl ÷ allocation. GET
+// /v1/social/follows lists the caller's follows, open and closed, oldest
+// first, each with the wallet's latest 10 "fills", and "totals", one per
+// asset ({"asset","allocation","nav","pnl"}: allocation and nav of the
+// open follows, pnl of all, the closed ones' with a known pnl included);
+// total_allocation, total_nav and total_pnl are those of the one asset,
+// "0" without follows, null over several assets (their amounts do not add
+// up). Extension: PATCH /v1/social/follows/{id} {"mode","value",
+// "max_order_quote","slippage_bps","stop_loss_bps","top_up"} (omitted
+// fields keep their value; a new mode needs its value; top_up moves quote
+// from the main balance into the wallet) runs CmdAmendFollow. A relation's wallet is an
 // account of its own, without a name or token: GET /v1/admin/accounts
 // lists it with "kind":"copy_wallet", "relation_id" and "owner_id" (the
 // follower), user accounts with "kind":"user". pause, resume, PATCH and
-// DELETE answer the follow (200); DELETE adds "returned" (quote back in
-// the main balance; with close=keep the base comes back too) and
-// "profit_share" (paid at close). Another account's follow is 404
-// not_found. GET /v1/social/followers lists the caller's open followers
-// (empty if it does not lead). GET /v1/social/leaders (sort=roi|pnl|
-// followers|aum, default roi; window=7d|30d|all, default 30d; limit 1 to
-// 1000, default 100) answers {"sort","window","leaders":[{"rank",
-// "account_id","display_name","profit_share_bps", stats}]} and GET
-// /v1/social/leaders/{account_id} the profile with "stats" per window
-// ({"7d","30d","all"}) and the leader's 20 latest fills as
-// "recent_trades" (404 for an account that does not lead). Stats
-// (leaderstats.go): roi, win_rate, max_drawdown and copy_gap are ratios
-// as decimal strings with 6 places ("0.052100" is 5.21%); pnl, aum and
-// copier_pnl are quote amounts; round_trips and active_followers counts.
-// Followers and AUM count active relations only (COPY_TRADING.md): the
-// profile's "followers" and the stats' active_followers and aum leave out
-// paused relations, which GET /v1/social/followers still lists.
+// DELETE answer the follow (200); DELETE's answer adds "profit_share"
+// (paid at close; "returned" is the quote back in the main balance, and
+// with close=keep the base comes back too). Another account's follow is
+// 404 not_found. GET /v1/social/followers lists the caller's open
+// followers (empty if it does not lead), each row with the relation's
+// profit_share_bps.
+//
+// GET /v1/social/leaders (sort=roi|pnl|followers|aum, default roi;
+// window=7d|30d|all, default 30d; limit 1 to 1000, default 100) answers
+// {"sort","window","leaders":[{"rank","account_id","display_name",
+// "profit_share_bps", stats}]} and GET /v1/social/leaders/{account_id} the
+// profile with "stats" per window ({"7d","30d","all"}) and the leader's 20
+// latest fills as "recent_trades" (404 for an account that does not lead).
+// Stats (leaderstats.go, statledger.go): roi, win_rate, max_drawdown and
+// copy_gap are ratios as decimal strings with 6 places ("0.052100" is
+// 5.21%); pnl, aum, copier_pnl and profit_share_income are amounts in the
+// leader's "valuation_asset" (chosen when it becomes a leader and kept;
+// null while no market exists), into which other assets convert along
+// markets at their last trade prices (0 without a path or a price);
+// round_trips and active_followers are counts. roi counts trading only:
+// deposits, withdrawals and profit share received issue or redeem NAV
+// units at the NAV per unit then, so they do not move it; pnl is trading
+// PnL (realized + unrealized, net of fees); the profit share received in
+// the window is reported apart, as profit_share_income. Sorted by pnl or
+// aum, leaders compare in a common asset (the valuation asset of the most
+// leaders), those that cannot be converted last. Followers and AUM count
+// active relations only (COPY_TRADING.md): the profile's "followers" and
+// the stats' active_followers and aum leave out paused relations, which
+// GET /v1/social/followers still lists. GET of follows and leaders waits
+// for the statistics to apply the last durable command, and the answer of
+// a write to a follow for its own.
+//
 // POST /v1/admin/settle[?leader_id=] settles now (istd also does on its
-// --settle-interval, Server.Settle). Errors add leader_cannot_follow,
-// follower_cannot_lead, already_following and relation_closed (409);
-// following an account that does not lead is 404 not_found. Mirrored
-// trades are real trades: public trades, candles, the ticker and the
-// metrics count them; the wallets' orders and fills are in the read model
-// under the wallet's account id.
+// --settle-interval, Server.Settle). Errors add
+// leader_cannot_follow, follower_cannot_lead, already_following and
+// relation_closed (409); following an account that does not lead is 404
+// not_found. Mirrored trades are real trades: public trades, candles, the
+// ticker and the metrics count them; the wallets' orders and fills are in
+// the read model under the wallet's account id.
 //
 // # Streams
 //
