@@ -216,16 +216,19 @@ func (s *Server) withdraw(ctx *fasthttp.RequestCtx) {
 	s.transfer(ctx, acct, false)
 }
 
-// transfer runs a deposit (admin) or a withdrawal (user, acct).
-func (s *Server) transfer(ctx *fasthttp.RequestCtx, acct uint64, admin bool) {
+// transfer runs a deposit (to the body's account_id) or a withdrawal
+// from acct (a user's, or the fee account's), once the caller is
+// authorized for it, and answers {"account_id","asset","amount","ref",
+// "duplicate"}: 201, or 200 for a resend of a ref already used.
+func (s *Server) transfer(ctx *fasthttp.RequestCtx, acct uint64, deposit bool) {
 	p := parsers.Get()
 	defer parsers.Put(p)
 	var r transferReq
-	if err := decodeTransfer(p, ctx.PostBody(), &r, admin); err != nil {
+	if err := decodeTransfer(p, ctx.PostBody(), &r, deposit); err != nil {
 		writeError(ctx, err)
 		return
 	}
-	if admin {
+	if deposit {
 		acct = r.account
 	}
 	name, ok := engine.MakeName(string(r.asset))
@@ -253,7 +256,7 @@ func (s *Server) transfer(ctx *fasthttp.RequestCtx, acct uint64, admin bool) {
 		return
 	}
 	kind := engine.CmdWithdraw
-	if admin {
+	if deposit {
 		kind = engine.CmdDeposit
 	}
 	res, err := s.do(&engine.Command{Kind: kind, Account: acct, Asset: asset, Amount: amt, Ref: ref}, nil)

@@ -386,6 +386,8 @@ func driveAPI(t *testing.T, r *apiRun) {
 	if len(fees) == 0 {
 		t.Errorf("fee account: no balances after trades with fees")
 	}
+	r.call(201, "POST", "/v1/admin/fees/withdrawals", adminTok, `{"asset":"USDT","amount":"0.01","ref":"fw-1"}`)
+	r.call(200, "POST", "/v1/admin/fees/withdrawals", adminTok, `{"asset":"USDT","amount":"0.01","ref":"fw-1"}`)
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/halt", adminTok, "")
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/resume", adminTok, "")
 	r.call(200, "DELETE", "/v1/orders?market=BTC-USDT", bob, "")
@@ -443,6 +445,9 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 	fid := uint64(f["id"].(float64))
 	ts.must(200, "DELETE", fmt.Sprintf("/v1/social/follows/%d", fid), bob, "")
 	ts.must(201, "POST", "/v1/withdrawals", bob, `{"asset":"USDT","amount":"1","ref":"w-1"}`)
+	// A trade's fees, some of them withdrawn.
+	ts.must(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"65000","quantity":"0.01"}`)
+	ts.must(201, "POST", "/v1/admin/fees/withdrawals", adminTok, `{"asset":"USDT","amount":"0.5","ref":"fw-1"}`)
 	reqs := [][4]string{
 		{"GET", "/v1/account", "", ""},
 		{"GET", "/v1/account", adminTok, ""},
@@ -458,6 +463,12 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		{"POST", "/v1/withdrawals", bob, `{"asset":"NOPE","amount":"1","ref":"w-2"}`},
 		{"POST", "/v1/withdrawals", bob, `{"asset":"USDT","amount":"2","ref":"w-1"}`},
 		{"POST", "/v1/withdrawals", bob, `{"asset":"USDT","amount":"1000000000","ref":"w-3"}`},
+		{"POST", "/v1/admin/fees/withdrawals", "", `{"asset":"USDT","amount":"0.5","ref":"fw-2"}`},
+		{"POST", "/v1/admin/fees/withdrawals", bob, `{"asset":"USDT","amount":"0.5","ref":"fw-2"}`},
+		{"POST", "/v1/admin/fees/withdrawals", adminTok, `{"asset":"NOPE","amount":"0.5","ref":"fw-2"}`},
+		{"POST", "/v1/admin/fees/withdrawals", adminTok, `{"asset":"USDT","amount":"0.6","ref":"fw-1"}`},
+		{"POST", "/v1/admin/fees/withdrawals", adminTok, `{"asset":"USDT","amount":"1000","ref":"fw-2"}`},
+		{"POST", "/v1/admin/fees/withdrawals", adminTok, `{"asset":"USDT","amount":"0.5"}`},
 		{"POST", "/v1/orders", bob, big},
 		{"POST", "/v1/orders", bob, `{"market":"NOPE","side":"buy","price":"1","quantity":"1"}`},
 		{"GET", "/v1/orders?market=NOPE", bob, ""},

@@ -244,6 +244,7 @@ var fixedRoutes = func() map[string]*fixedRoute {
 		{path: "/v1/admin/deposits", post: (*Server).deposit},
 		{path: "/v1/admin/accounts", get: (*Server).listAccounts},
 		{path: "/v1/admin/fees", get: (*Server).feeAccount},
+		{path: "/v1/admin/fees/withdrawals", post: (*Server).withdrawFees},
 		{path: "/v1/admin/backup", post: (*Server).backup},
 		{path: "/v1/orders", post: (*Server).placeOrder, get: (*Server).listOrders, delete: (*Server).cancelAll},
 		{path: "/v1/orders/batch", post: (*Server).placeBatch},
