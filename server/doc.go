@@ -242,13 +242,14 @@
 // "nav","pnl","roi","high_water_mark","profit_share_paid",
 // "profit_share_bps","mode","value","max_order_quote","slippage_bps",
 // "stop_loss_bps","wallet_account_id","sequence","balances"}, amounts in
-// its asset. Open: nav is the wallet's value at the last trade prices as
-// of the relation's last update (one of its commands, a mirrored fill, a
-// settlement: RelationView.NAV), pnl is nav − allocation. Closed: nav is
-// null, "returned" is the quote returned at close, and pnl is the NAV at
-// close (returned, plus any base returned valued at the last trade prices
-// then) − allocation, kept by the statistics (pnl, roi and returned are
-// null for a close they missed). roi is pnl ÷ allocation. GET
+// its asset. Open: nav is the wallet's value at the last trade prices
+// (valued as the engine values a relation, on the statistics' ledger: as
+// of the last result they applied, so others' trades move it too), pnl
+// is nav − allocation. Closed: nav is null, "returned" is the quote
+// returned at close, and pnl is the NAV at close (returned, plus any
+// base returned valued at the last trade prices then) − allocation, kept
+// by the statistics (pnl, roi and returned are null for a close they
+// missed). roi is pnl ÷ allocation. GET
 // /v1/social/follows lists the caller's follows, open and closed, oldest
 // first, each with the wallet's latest 10 "fills", and "totals", one per
 // asset ({"asset","allocation","nav","pnl"}: allocation and nav of the
@@ -290,9 +291,9 @@
 // leaders), those that cannot be converted last. Followers and AUM count
 // active relations only (COPY_TRADING.md): the profile's "followers" and
 // the stats' active_followers and aum leave out paused relations, which
-// GET /v1/social/followers still lists. GET of follows and leaders waits
-// for the statistics to apply the last durable command, and the answer of
-// a write to a follow for its own.
+// GET /v1/social/followers still lists. GET of follows, followers and
+// leaders waits for the statistics to apply the last durable command, and
+// the answer of a write to a follow for its own.
 //
 // POST /v1/admin/settle[?leader_id=] settles now (istd also does on its
 // --settle-interval, Server.Settle). Errors add

@@ -493,8 +493,9 @@ func parseWindow(s string) (statWindow, bool) {
 }
 
 // leaderRow is one leader's statistics over a window. Amounts are in the
-// leader's valuation asset (PnL) or in the relations' assets (AUM,
-// CopierPnL), in 10^-8 units; ratios are fractions (0.05 is 5%).
+// leader's valuation asset (AUM and CopierPnL converted into it from the
+// relations' assets at the last trade prices), in 10^-8 units; ratios are
+// fractions (0.05 is 5%).
 type leaderRow struct {
 	Leader      uint64
 	ROI         float64 // NAV per unit at the end over at the start, − 1
@@ -522,6 +523,21 @@ func (ls *leaderStats) closed(id uint64) (nav, quote int64, ok bool) {
 		return 0, 0, false
 	}
 	return r.Out, r.Returned, true
+}
+
+// relationNAV returns the NAV of open relation id in its own asset at
+// the last trade prices of the results applied (relValue: the engine's
+// valuation of a relation, engine.RelationView.NAV, on the ledger's
+// holdings), so that it moves with others' trades as the statistics do;
+// ok is false if the statistics do not know the relation open.
+func (ls *leaderStats) relationNAV(id uint64) (nav int64, ok bool) {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	r := ls.st.Relations[id]
+	if r == nil || r.Closed {
+		return 0, false
+	}
+	return ls.relValue(r), true
 }
 
 // waitStats waits, up to RequestTimeout, until the statistics have

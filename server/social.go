@@ -696,31 +696,48 @@ func (s *Server) answerFollow(ctx *fasthttp.RequestCtx, status int, seq, id uint
 		writeError(ctx, fmt.Errorf("%w: follow %d", errNotFound, id))
 		return
 	}
-	b := s.appendFollow(make([]byte, 0, 2048), v, false, returned)
+	b := s.appendFollow(make([]byte, 0, 2048), v, s.followNAV(v), false, returned)
 	if extra != nil {
 		b = extra(b)
 	}
 	writeJSON(ctx, status, append(b, '}'))
 }
 
-// followPnL returns the PnL of follow v (open: NAV − allocation; closed:
-// its NAV at close − allocation) and whether it is known: the
-// statistics keep what a closed follow returned (leaderStats.closed),
-// and returned, the quote it returned.
-func (s *Server) followPnL(v *engine.RelationView) (pnl, returned int64, ok bool) {
+// followNAV returns the NAV of open follow v at the last trade prices:
+// the statistics' (leaderStats.relationNAV), as of the last result they
+// applied, so that it moves with others' trades; v.NAV, which the engine
+// values only when the relation itself changes (its commands, mirrored
+// fills, settlements), if they do not know it open. A closed follow's is
+// v.NAV (0).
+func (s *Server) followNAV(v *engine.RelationView) int64 {
+	if v.Status == engine.RelationClosed {
+		return v.NAV
+	}
+	if nav, ok := s.stats.relationNAV(v.ID); ok {
+		return nav
+	}
+	return v.NAV
+}
+
+// followPnL returns the PnL of follow v (open: nav, its followNAV, −
+// allocation; closed: its NAV at close − allocation) and whether it is
+// known: the statistics keep what a closed follow returned
+// (leaderStats.closed), and returned, the quote it returned.
+func (s *Server) followPnL(v *engine.RelationView, nav int64) (pnl, returned int64, ok bool) {
 	if v.Status != engine.RelationClosed {
-		return v.NAV - v.Allocation, 0, true
+		return nav - v.Allocation, 0, true
 	}
 	nav, quote, ok := s.stats.closed(v.ID)
 	return nav - v.Allocation, quote, ok
 }
 
 // appendFollow appends a follow object, leaving it open; with fills, the
-// wallet's latest fills too. A closed follow has a null nav, and the
+// wallet's latest fills too. An open follow's nav is nav (followNAV),
+// its pnl and roi from it. A closed follow has a null nav, and the
 // quote its close returned: returned if not nil, else as the statistics
 // know it. Its profit_share_bps is the relation's own rate
 // (RelationView.ProfitShareBps), which may be below its leader's.
-func (s *Server) appendFollow(b []byte, v *engine.RelationView, fills bool, returned *int64) []byte {
+func (s *Server) appendFollow(b []byte, v *engine.RelationView, nav int64, fills bool, returned *int64) []byte {
 	b = strconvUint(append(b, `{"id":`...), v.ID)
 	b = appendUint(b, "leader_id", v.Leader)
 	b = appendStr(b, "leader_name", s.displayName(v.Leader))
@@ -728,7 +745,7 @@ func (s *Server) appendFollow(b []byte, v *engine.RelationView, fills bool, retu
 	b = appendStr(b, "status", v.Status.String())
 	b = appendStr(b, "asset", s.assetName(v.Asset))
 	b = appendAmount(b, "allocation", v.Allocation)
-	pnl, quote, known := s.followPnL(v)
+	pnl, quote, known := s.followPnL(v, nav)
 	if v.Status == engine.RelationClosed {
 		b = append(b, `,"nav":null`...)
 		switch {
@@ -740,7 +757,7 @@ func (s *Server) appendFollow(b []byte, v *engine.RelationView, fills bool, retu
 			b = append(b, `,"returned":null`...)
 		}
 	} else {
-		b = appendAmount(b, "nav", v.NAV)
+		b = appendAmount(b, "nav", nav)
 	}
 	if known {
 		b = appendAmount(b, "pnl", pnl)
@@ -826,7 +843,8 @@ func (s *Server) listFollows(ctx *fasthttp.RequestCtx) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = append(s.appendFollow(b, v, true, nil), '}')
+		nav := s.followNAV(v)
+		b = append(s.appendFollow(b, v, nav, true, nil), '}')
 		j := slices.IndexFunc(totals, func(t followTotal) bool { return t.asset == v.Asset })
 		if j < 0 {
 			j = len(totals)
@@ -835,9 +853,9 @@ func (s *Server) listFollows(ctx *fasthttp.RequestCtx) {
 		t := &totals[j]
 		if v.Status != engine.RelationClosed {
 			t.alloc += v.Allocation
-			t.nav += v.NAV
+			t.nav += nav
 		}
-		if pnl, _, ok := s.followPnL(v); ok {
+		if pnl, _, ok := s.followPnL(v, nav); ok {
 			t.pnl += pnl
 		}
 	}
@@ -876,13 +894,14 @@ type followTotal struct {
 }
 
 // listFollowers handles GET /v1/social/followers: the open relations
-// following the caller.
+// following the caller, each valued at the last trade prices (followNAV).
 func (s *Server) listFollowers(ctx *fasthttp.RequestCtx) {
 	acct, ok := s.authed(ctx)
 	if !ok {
 		return
 	}
 	s.waitViews()
+	s.waitStats(s.eng.DurableSeq())
 	var rels []*engine.RelationView
 	if lv, ok := s.eng.Leader(acct); ok {
 		for _, id := range lv.Relations {
@@ -904,8 +923,9 @@ func (s *Server) listFollowers(ctx *fasthttp.RequestCtx) {
 		b = appendStr(b, "status", v.Status.String())
 		b = appendStr(b, "asset", s.assetName(v.Asset))
 		b = appendAmount(b, "allocation", v.Allocation)
-		b = appendAmount(b, "nav", v.NAV)
-		b = appendAmount(b, "pnl", v.NAV-v.Allocation)
+		nav := s.followNAV(v)
+		b = appendAmount(b, "nav", nav)
+		b = appendAmount(b, "pnl", nav-v.Allocation)
 		b = appendAmount(b, "profit_share_paid", v.ProfitPaid)
 		b = appendInt(b, "profit_share_bps", int64(v.ProfitShareBps))
 		b = append(b, '}')

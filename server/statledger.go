@@ -491,6 +491,29 @@ func (ls *leaderStats) leaderNAV(l *statLeader) int64 {
 
 func (ls *leaderStats) relNAV(r *statRelation) int64 { return ls.nav(r.Bal, r.Asset) }
 
+// relValue is relation r's NAV as the engine values a relation (its
+// State.nav, engine.RelationView.NAV): its asset, plus each other asset
+// it holds at the last trade price of the first market, by id, with that
+// asset as base and r's asset as quote (0 without one or without a
+// price), rounded down, the sum saturated.
+func (ls *leaderStats) relValue(r *statRelation) int64 {
+	var nav int64
+	for i, units := range r.Bal {
+		asset := uint32(i + 1)
+		switch {
+		case units == 0:
+		case asset == r.Asset:
+			nav = fixed.SatAdd(nav, units)
+		default:
+			if id, ok := ls.pairs[[2]uint32{asset, r.Asset}]; ok {
+				m := &ls.st.Markets[id-1]
+				nav = fixed.SatAdd(nav, fixed.MulDiv(units, fixed.MulSat(m.Last, m.QuoteScale), m.BaseScale))
+			}
+		}
+	}
+	return nav
+}
+
 // npu returns a leader's NAV per unit.
 func (ls *leaderStats) npu(l *statLeader) float64 {
 	if l.Units <= 0 {
