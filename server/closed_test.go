@@ -9,14 +9,14 @@ import (
 	"testing"
 	"time"
 
-	"github.com/instant-social-trading/ist/engine"
 	"github.com/rs/zerolog"
 )
 
 // After Close, an embedded Server refuses the calls that would use what
-// it closed: Backup and Serve return ErrClosed (Serve at once, closing
-// its listener). (Before, Backup could reach the closed metadata store
-// and panic, and Serve served requests on the closed engine.)
+// it closed: Backup, Settle and Serve return ErrClosed (Serve at once,
+// closing its listener). (Before, Backup could reach the closed metadata
+// store and panic, Serve served requests on the closed engine, and Settle
+// returned the engine's error.)
 func TestClosedServer(t *testing.T) {
 	ts := start(t, t.TempDir(), nil)
 	ts.setup()
@@ -49,9 +49,8 @@ func TestClosedServer(t *testing.T) {
 		c.Close()
 		t.Fatal("the listener given to Serve after Close still accepts connections")
 	}
-	// Settle reaches the engine, closed: an error, not a panic.
-	if err := ts.s.Settle(context.Background()); !errors.Is(err, ErrClosed) && !errors.Is(err, engine.ErrClosed) {
-		t.Fatalf("Settle after Close: %v", err)
+	if err := ts.s.Settle(context.Background()); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Settle after Close: %v, want ErrClosed", err)
 	}
 	if err := ts.s.Close(); err != nil {
 		t.Fatalf("a second Close: %v", err)

@@ -1052,9 +1052,16 @@ func (s *Server) amendFollow(ctx *fasthttp.RequestCtx, id uint64) {
 // Settle submits a CmdSettle for every leader: profit share is paid on
 // relations above their high-water mark and stop-losses are checked. istd
 // calls it on a schedule (--settle-interval). It returns once the command
-// is durable.
+// is durable. Once Shutdown (or Close) has started, it returns an error
+// wrapping ErrClosed.
 func (s *Server) Settle(ctx context.Context) error {
+	if s.closed.Load() {
+		return fmt.Errorf("server: settle: %w", ErrClosed)
+	}
 	res, err := s.eng.Do(ctx, &engine.Command{Kind: engine.CmdSettle}, nil)
+	if errors.Is(err, engine.ErrClosed) && s.closed.Load() { // a Shutdown started meanwhile
+		return fmt.Errorf("server: settle: %w", ErrClosed)
+	}
 	if err != nil {
 		return err
 	}
