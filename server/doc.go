@@ -145,6 +145,18 @@
 // splits a trade, so paging with after= the last trade_id loses neither.
 // after= is an id of at most 16 digits (ids are below 2^53).
 //
+// Fee revenue (fees.go): GET /v1/admin/fees shows the fee account
+// (engine.FeeAccount, id 0): every fee charged and not withdrawn. POST
+// /v1/admin/fees/withdrawals {"asset","amount","ref"} (admin token)
+// withdraws from it as POST /v1/withdrawals does from a user's account,
+// with the same handler and answer, {"account_id":0,"asset","amount",
+// "ref","duplicate"}: 201, or 200 with duplicate true for an identical
+// resend of a ref among the fee account's last 4,096 withdrawals (a
+// window of its own, apart from users' withdrawal refs and from deposit
+// refs); 409 ref_conflict for that ref with another asset or amount; 400
+// insufficient_funds past its available balance (no ref kept). Nothing
+// is deposited to it (404): fees come only from trades.
+//
 // client_order_id: a resend with the same parameters as the original
 // (market, side, type, price, stop_price, quantity, quote_quantity,
 // display_quantity, time_in_force, post_only, stp; an omitted optional
