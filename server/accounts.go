@@ -21,11 +21,7 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx) {
 	}
 	defer parsers.Put(p)
 	var name engine.Name
-	err := checkName("name", r.name, len(name)) // names.go
-	if err == nil && loneSurrogate(ctx.PostBody()) {
-		err = fmt.Errorf("%w: name must be valid UTF-8 (it escapes half a surrogate pair)", errInvalid)
-	}
-	if err != nil {
+	if err := checkName("name", r.name, len(name)); err != nil { // names.go
 		writeError(ctx, err)
 		return
 	}

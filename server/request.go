@@ -8,10 +8,12 @@ import (
 )
 
 // Request decoders. Each parses a JSON body strictly: it must be an
-// object, unknown and repeated fields are rejected, and every field must
-// have its type (decimals are strings, ids and basis points are integers). Byte
-// slices in the decoded structs point into the parser's memory and are
-// valid until the parser is reused.
+// object, a string escape JSON does not allow ("\x", half a surrogate
+// pair "\ud800") is refused (parse), unknown and repeated fields are
+// rejected, and every field must have its type (decimals are strings,
+// ids and basis points are integers). Byte slices in the decoded structs
+// point into the parser's memory and are valid until the parser is
+// reused.
 
 var parsers fastjson.ParserPool
 
@@ -30,14 +32,29 @@ func decodeBody[R any](ctx *fasthttp.RequestCtx, r *R, dec func(*fastjson.Parser
 	return p, true
 }
 
-// object parses body as a JSON object and calls fn for each field.
-func object(p *fastjson.Parser, body []byte, fn func(key []byte, v *fastjson.Value) error) error {
+// parse parses body, a request body or a stream message, with p. Every
+// decoder goes through it: it refuses an empty body, malformed JSON and
+// a string escape that JSON does not allow, which fastjson would let
+// through as text (checkEscapes, escapes.go).
+func parse(p *fastjson.Parser, body []byte) (*fastjson.Value, error) {
 	if len(body) == 0 {
-		return fmt.Errorf("%w: empty body; a JSON object is required", errInvalid)
+		return nil, fmt.Errorf("%w: empty body; a JSON object is required", errInvalid)
 	}
 	v, err := p.ParseBytes(body)
 	if err != nil {
-		return fmt.Errorf("%w: malformed JSON: %v", errInvalid, err)
+		return nil, fmt.Errorf("%w: malformed JSON: %v", errInvalid, err)
+	}
+	if err := checkEscapes(body); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// object parses body as a JSON object and calls fn for each field.
+func object(p *fastjson.Parser, body []byte, fn func(key []byte, v *fastjson.Value) error) error {
+	v, err := parse(p, body)
+	if err != nil {
+		return err
 	}
 	o, err := v.Object()
 	if err != nil {
@@ -230,12 +247,9 @@ type orderReq struct {
 }
 
 func decodeOrder(p *fastjson.Parser, body []byte, r *orderReq) error {
-	if len(body) == 0 {
-		return fmt.Errorf("%w: empty body; a JSON object is required", errInvalid)
-	}
-	v, err := p.ParseBytes(body)
+	v, err := parse(p, body)
 	if err != nil {
-		return fmt.Errorf("%w: malformed JSON: %v", errInvalid, err)
+		return err
 	}
 	return orderValue(v, r)
 }

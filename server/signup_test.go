@@ -105,19 +105,3 @@ func TestCheckName(t *testing.T) {
 		}
 	}
 }
-
-func TestLoneSurrogate(t *testing.T) {
-	for _, c := range []struct {
-		js   string
-		lone bool
-	}{
-		{`{"name":"a"}`, false}, {`{"name":"\u00e9\ud83d\ude00"}`, false}, {`{"name":"\\ud800"}`, false},
-		{`{"name":"\\\ud83d\ude00"}`, false}, {`{"name":"\"\n\u0041"}`, false},
-		{`{"name":"\ud800"}`, true}, {`{"name":"\uDC00"}`, true}, {`{"name":"\ud800\u0041"}`, true},
-		{`{"name":"\ud800\ud800"}`, true}, {`{"name":"\\\ud800"}`, true}, {`{"name":"\ud800x"}`, true},
-	} {
-		if got := loneSurrogate([]byte(c.js)); got != c.lone {
-			t.Errorf("%s: %v, want %v", c.js, got, c.lone)
-		}
-	}
-}

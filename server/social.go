@@ -145,11 +145,6 @@ func decodeLeader(p *fastjson.Parser, body []byte, r *leaderReq) error {
 			err = fmt.Errorf("%w: display_name %w", errInvalid, e)
 		}
 	}
-	if err == nil && (r.displayName != nil || r.bio != nil) && loneSurrogate(body) {
-		// Only display_name and bio can hold one: any other string is
-		// an unknown field, refused above (names.go, as sign-up does).
-		err = fmt.Errorf("%w: display_name and bio must be valid UTF-8 (the body escapes half a surrogate pair)", errInvalid)
-	}
 	switch {
 	case err != nil:
 		return err
