@@ -380,8 +380,30 @@
 // its writer wrote nothing (a single write blocked for 10 s drops the
 // connection too). At worst a connection thus holds 4 MiB of messages (or
 // a single larger one), beyond the WebSocket's buffers (a few KiB) and
-// the kernel's socket buffers: MaxStreams connections (10,000) 40 GiB at
-// the very worst. If the hub's own queue overflows every stream is closed
+// the kernel's socket buffers: MaxStreams connections (10,000) could hold
+// 40 GiB. So the queues of all connections together have a budget too
+// (Options.StreamQueueBytes, istd --stream-queue-bytes): 256 MiB by
+// default, which holds a sweep of 1000 trades (some 270 KB per
+// subscriber) queued at once for about 1,000 subscribers before any of
+// them drains it. When a message would take the total past the budget,
+// the connections furthest behind pay, not one that happens to receive
+// at that moment: the message is refused, and its connection closed with
+// 1008 "slow consumer: server queue budget", only if the connection would
+// then hold more than its fair share, the budget / streams open but at
+// least 64 KiB; a connection under its share keeps receiving, up to its
+// own bound, and one with nothing queued always gets a message. The
+// budget is thus not a hard cap, but the connections holding more than
+// their share queued it while the total was under the budget: the queues
+// hold at most the budget plus, per connection, its fair share when it
+// last queued past the budget (or a single message). With n streams open
+// that is budget + max(budget, n × 64 KiB): with the defaults and 10,000
+// streams, 881 MiB instead of 40 GiB; streams opening one by one while
+// the total stays over the budget, each with a larger share than the
+// next, could bring it to about 1.9 GiB. A negative StreamQueueBytes
+// (--stream-queue-bytes 0) means no budget; a positive one under 64 KiB
+// is refused (ErrInvalidOptions). The gauge stream_queue_bytes shows the
+// bytes queued for all streams (a closed connection's until its writer
+// lets go of them). If the hub's own queue overflows every stream is closed
 // with 1013 ("server overloaded: resubscribe"). Client messages are
 // limited to 4 KiB (larger ones close the connection, 1009) and decoded
 // as strictly as request bodies: UTF-8 JSON objects with only the fields

@@ -86,6 +86,16 @@ type Options struct {
 	// defaults, DefaultMaxStreams and DefaultMaxStreamsPerIP; negative:
 	// no cap.
 	MaxStreams, MaxStreamsPerIP int
+	// StreamQueueBytes is the budget of bytes of messages queued for all
+	// WebSocket streams together, on top of each stream's own 4 MiB:
+	// past it, a stream holding more than its fair share (the budget /
+	// streams open, at least 64 KiB) is closed (1008 "slow consumer:
+	// server queue budget") when a message would be queued for it, and
+	// the others keep receiving (see Streams in the package
+	// documentation). 0: DefaultStreamQueueBytes (256 MiB); negative: no
+	// budget; else at least MinStreamQueueBytes (64 KiB), or Open fails
+	// with ErrInvalidOptions.
+	StreamQueueBytes int
 	// Logger receives request logs and warnings. Default: JSON lines on
 	// standard error.
 	Logger *zerolog.Logger
@@ -260,6 +270,10 @@ func Open(opts *Options) (*Server, error) {
 	o := &s.opts
 	if err := checkRates(o); err != nil {
 		return nil, err
+	}
+	if o.StreamQueueBytes > 0 && o.StreamQueueBytes < MinStreamQueueBytes {
+		return nil, fmt.Errorf("%w: StreamQueueBytes must be at least %d (64 KiB), 0 (the default) or negative (no budget), not %d",
+			ErrInvalidOptions, MinStreamQueueBytes, o.StreamQueueBytes)
 	}
 	if o.DataDir == "" {
 		o.DataDir = "./data"

@@ -31,7 +31,11 @@ import (
 // a connection over the bound, or whose writer has written nothing for
 // streamWriteWait while messages wait, is closed (1008, slow consumer), so
 // no client ever holds up the hub or the engine, and a client that reads
-// gets a burst in full. Each connection has a reader (the upgraded
+// gets a burst in full. The bytes queued on all connections together
+// have a budget too (streamBudget, Options.StreamQueueBytes): past it, a
+// connection holding more than its fair share is closed (1008,
+// closeBudget), so that slow clients, not fast ones, pay for the memory
+// they hold. Each connection has a reader (the upgraded
 // request's goroutine) and a writer goroutine, which takes everything
 // queued at once and writes it message after message (the WebSocket
 // library writes each message with one system call).
@@ -64,6 +68,19 @@ const (
 	// consumer (enqueue). 4 MiB holds some 8,000 orders messages or
 	// 16,000 trades.
 	streamQueueBytes = 4 << 20
+
+	// DefaultStreamQueueBytes is the budget of bytes queued on all
+	// connections together (Options.StreamQueueBytes) when zero. 256 MiB
+	// holds a sweep of 1000 trades (some 270 KB per subscriber, msgSize)
+	// queued at once for about 1,000 subscribers before any of their
+	// writers drains it, or 64 connections' full queues, and keeps 10,000
+	// streams to 881 MiB of queues at worst (streamBudget), not the 40 GiB
+	// of their own bounds.
+	DefaultStreamQueueBytes = 256 << 20
+	// MinStreamQueueBytes is the smallest budget Options.StreamQueueBytes
+	// takes, and the smallest fair share of it (streamBudget.take): 64
+	// KiB, some 240 trades.
+	MinStreamQueueBytes = 64 << 10
 
 	// streamMaxLimited is how many client messages refused in a row by
 	// the rate limiter close the connection (1008, closeRateLimited).
@@ -149,6 +166,67 @@ func (l *streamSlots) open() (streams, ips int) {
 	return l.n, len(l.perIP)
 }
 
+// streamBudget is the hub's budget of the bytes queued on all its
+// connections (Options.StreamQueueBytes), on top of each connection's own
+// bound (streamQueueBytes): 10,000 streams could otherwise hold 40 GiB.
+// queued is the sum of the connections' qbytes, updated with each under
+// its queue's lock: charged by enqueue (take), given back as the writer
+// writes a batch (batchDone), and when the writer ends, once the
+// connection is killed (releaseQueue): a killed connection's messages
+// stay charged as long as they are held, at most streamWriteWait (a
+// write blocked).
+//
+// Past the budget, the connections furthest behind pay: a message is
+// refused (and its connection closed, closeBudget) only to a connection
+// that would then hold more than its fair share, limit / connections
+// open but at least MinStreamQueueBytes; one under its share keeps
+// receiving, up to its own bound, and one with nothing queued always
+// gets a message. The budget is thus not a hard cap, but what a
+// connection holds beyond its share it queued while the total was under
+// the budget: the total is at most the budget plus, per connection, its
+// share when it last queued past the budget (or a single message). With
+// n streams open all along that is limit + max(limit, n × 64 KiB): with
+// the defaults and 10,000 streams, 881 MiB; streams opening one by one
+// while the total stays over the budget, each with a larger share than
+// the next, could bring it to about 1.9 GiB.
+//
+// Safe for concurrent use; a nil *streamBudget charges nothing and
+// refuses nothing.
+type streamBudget struct {
+	queued atomic.Int64  // bytes (msgSize) queued on all connections
+	limit  int64         // ≤ 0: none (queued is still counted)
+	conns  *atomic.Int64 // connections open (hub.clients)
+}
+
+// take charges size bytes for a message to a connection that holds q
+// bytes already, unless the total would then pass the limit while the
+// connection, not empty, would hold more than its fair share: it then
+// charges nothing and returns false. Under the connection's queue lock.
+func (b *streamBudget) take(q, size int64) bool {
+	if b == nil {
+		return true
+	}
+	if b.queued.Add(size) <= b.limit || b.limit <= 0 || q == 0 || q+size <= b.share() {
+		return true
+	}
+	b.queued.Add(-size)
+	return false
+}
+
+// share is a connection's fair share of the limit: limit / connections
+// open, at least MinStreamQueueBytes.
+func (b *streamBudget) share() int64 {
+	return max(b.limit/max(b.conns.Load(), 1), MinStreamQueueBytes)
+}
+
+// give gives back size bytes charged by take. Under the connection's
+// queue lock.
+func (b *streamBudget) give(size int64) {
+	if b != nil && size != 0 {
+		b.queued.Add(-size)
+	}
+}
+
 // streamItem is what the hub needs of one engine result.
 type streamItem struct {
 	seq    uint64
@@ -168,6 +246,7 @@ type hub struct {
 	clients atomic.Int64 // open connections
 	private atomic.Int64 // connections subscribed to orders or fills
 	lost    atomic.Bool  // the inbox overflowed
+	budget  streamBudget // of the bytes queued on all connections
 	in      chan *streamItem
 	ctl     chan func()
 	stop    chan struct{}
@@ -182,7 +261,7 @@ type hub struct {
 
 	// Test knobs.
 	queueBytes atomic.Int64                  // byte bound of the queues of new connections
-	writeGate  atomic.Pointer[chan struct{}] // non-nil: writers wait for it before each write
+	writeGate  atomic.Pointer[chan struct{}] // non-nil: the writers of connections opened meanwhile wait for it before each write
 
 	// Owned by the hub goroutine.
 	conns  map[*streamConn]struct{}
@@ -205,6 +284,7 @@ func newHub(s *Server) *hub {
 		trades: map[uint32]map[*streamConn]struct{}{}, accts: map[uint64]map[*streamConn]struct{}{},
 		tokens: map[*liveToken]map[*streamConn]struct{}{}}
 	h.queueBytes.Store(streamQueueBytes)
+	h.budget.limit, h.budget.conns = int64(cmp.Or(s.opts.StreamQueueBytes, DefaultStreamQueueBytes)), &h.clients
 	h.slots.setCaps(s.opts.MaxStreams, s.opts.MaxStreamsPerIP)
 	s.rm.mu.Lock()
 	s.rm.settled = h.settled
@@ -458,11 +538,14 @@ type streamConn struct {
 	// The queue of messages for the writer (enqueue).
 	qmu      sync.Mutex
 	queue    [][]byte
-	qbytes   int64         // size (msgSize) of queue and of the batch the writer holds
-	qmax     int64         // bound of qbytes
-	qsince   int64         // when queue last became non-empty (Unix ns)
-	wake     chan struct{} // (capacity 1) queue became non-empty
-	progress atomic.Int64  // when the writer last wrote a message (Unix ns)
+	qbytes   int64          // size (msgSize) of queue and of the batch the writer holds
+	qdone    bool           // the writer ended: nothing more is queued (releaseQueue)
+	qmax     int64          // bound of qbytes
+	qsince   int64          // when queue last became non-empty (Unix ns)
+	wake     chan struct{}  // (capacity 1) queue became non-empty
+	progress atomic.Int64   // when the writer last wrote a message (Unix ns)
+	budget   *streamBudget  // the hub's, charged with qbytes; nil: none
+	gate     *chan struct{} // test knob (hub.writeGate): non-nil, the writer waits for it before each write
 
 	// Owned by the hub goroutine.
 	account uint64
@@ -483,6 +566,7 @@ func (c *streamConn) kill(code int, reason string) {
 const (
 	closeQueueFull  = "slow consumer: send queue full"
 	closeNoProgress = "slow consumer: no progress"
+	closeBudget     = "slow consumer: server queue budget"
 )
 
 // msgSize is what a queued message counts against its connection's
@@ -494,21 +578,29 @@ func msgSize(b []byte) int64 { return int64(cap(b)) + 48 }
 // blocking; b must not change afterwards. It closes the connection (1008)
 // as a slow consumer, dropping b, when b would take the messages queued
 // and being written past the connection's byte bound (a message alone is
-// always queued), or when messages have been waiting for streamWriteWait
-// while the writer wrote nothing: a client that reads gets every message
-// of a burst. Once the connection is killed it drops b.
+// always queued), when messages have been waiting for streamWriteWait
+// while the writer wrote nothing, or when the hub's budget refuses b
+// (streamBudget.take: the connection holds more than its fair share of a
+// budget b would pass): a client that reads gets every message of a
+// burst. Once the connection is killed it drops b.
 func (c *streamConn) enqueue(b []byte) {
 	if c.killed() {
 		return
 	}
 	size, now := msgSize(b), time.Now().UnixNano()
 	c.qmu.Lock()
+	if c.qdone { // killed, and the writer ended, meanwhile
+		c.qmu.Unlock()
+		return
+	}
 	why := ""
 	switch {
 	case c.qbytes > 0 && c.qbytes+size > c.qmax:
 		why = closeQueueFull
 	case len(c.queue) > 0 && now-max(c.qsince, c.progress.Load()) > int64(streamWriteWait):
 		why = closeNoProgress
+	case !c.budget.take(c.qbytes, size): // last: charged once taken
+		why = closeBudget
 	}
 	if why != "" {
 		c.qmu.Unlock()
@@ -528,6 +620,36 @@ func (c *streamConn) enqueue(b []byte) {
 		default: // the writer has a wake-up pending
 		}
 	}
+}
+
+// takeQueue hands the messages queued to the writer, which gives the
+// array of its last batch, emptied, for the queue to reuse. Their bytes
+// stay charged until the writer has written them (batchDone) or lets go
+// of them (releaseQueue). Writer only.
+func (c *streamConn) takeQueue(batch [][]byte) [][]byte {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	batch, c.queue = c.queue, batch[:0]
+	return batch
+}
+
+// batchDone gives back size bytes, of messages the writer has written,
+// to the queue's bound and the hub's budget. Writer only.
+func (c *streamConn) batchDone(size int64) {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	c.qbytes -= size
+	c.budget.give(size)
+}
+
+// releaseQueue drops what is queued and gives back all that c still
+// holds, the writer's batch included, when the writer ends (c was
+// killed): nothing more is queued. Writer only.
+func (c *streamConn) releaseQueue() {
+	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	c.budget.give(c.qbytes)
+	c.queue, c.qbytes, c.qdone = nil, 0, true
 }
 
 // header starts a channel message: {"channel":…,"type":…,"seq":…,"n":…
@@ -610,6 +732,7 @@ func (s *Server) stream(ctx *fasthttp.RequestCtx) {
 		}
 		defer h.slots.release(ip) // whatever ends the stream
 		c := &streamConn{h: h, ws: ws, ip: ip, qmax: h.queueBytes.Load(), wake: make(chan struct{}, 1),
+			budget: &h.budget, gate: h.writeGate.Load(),
 			closed: make(chan struct{}), subs: map[string]bool{}, n: map[string]uint64{}}
 		if !h.do(func() { h.conns[c] = struct{}{}; h.clients.Add(1) }) {
 			_ = ws.Close()
@@ -738,12 +861,10 @@ func (c *streamConn) writer(done chan struct{}) {
 	t := time.NewTicker(streamPing)
 	defer t.Stop()
 	defer func() {
+		c.releaseQueue() // before the close frame, which may wait 1 s
 		msg := websocket.FormatCloseMessage(c.code, c.reason)
 		_ = c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
 		_ = c.ws.UnderlyingConn().SetReadDeadline(time.Now().Add(streamCloseWait))
-		c.qmu.Lock()
-		c.queue = nil // nothing more is queued once killed
-		c.qmu.Unlock()
 	}()
 	var batch [][]byte
 	for {
@@ -751,9 +872,7 @@ func (c *streamConn) writer(done chan struct{}) {
 		case <-c.closed:
 			return
 		case <-c.wake:
-			c.qmu.Lock()
-			batch, c.queue = c.queue, batch[:0]
-			c.qmu.Unlock()
+			batch = c.takeQueue(batch)
 			if !c.write(batch) {
 				return
 			}
@@ -771,7 +890,8 @@ func (c *streamConn) writer(done chan struct{}) {
 
 // write writes the messages of batch, which it takes from the queue,
 // each within streamWriteWait, then gives their size back to the queue's
-// bound; false if the connection was killed or a write failed.
+// bound and the hub's budget (batchDone); false if the connection was
+// killed or a write failed.
 func (c *streamConn) write(batch [][]byte) bool {
 	var size int64
 	now := time.Now()
@@ -779,7 +899,7 @@ func (c *streamConn) write(batch [][]byte) bool {
 		if c.killed() { // nothing more once killed (a revoked token)
 			return false
 		}
-		if g := c.h.writeGate.Load(); g != nil {
+		if g := c.gate; g != nil {
 			select {
 			case <-*g:
 			case <-c.closed:
@@ -797,9 +917,7 @@ func (c *streamConn) write(batch [][]byte) bool {
 		size += msgSize(b)
 		batch[i] = nil
 	}
-	c.qmu.Lock()
-	c.qbytes -= size
-	c.qmu.Unlock()
+	c.batchDone(size)
 	return true
 }
 

@@ -40,6 +40,7 @@ type tuning struct {
 	ringSize                         int
 	bookDepth                        int
 	maxStreams, maxStreamsPerIP      int
+	streamQueueBytes                 int
 
 	tlsCert, tlsKey string
 }
@@ -80,6 +81,8 @@ func addTuning(fs *flag.FlagSet) *tuning {
 		"WebSocket streams open at once; an upgrade beyond is refused (503 overloaded); 0: no cap")
 	t.int(fs, &t.maxStreamsPerIP, "max-streams-per-ip", "IST_MAX_STREAMS_PER_IP", server.DefaultMaxStreamsPerIP,
 		"WebSocket streams open at once from one client address; beyond, 429 rate_limited; 0: no cap")
+	t.int(fs, &t.streamQueueBytes, "stream-queue-bytes", "IST_STREAM_QUEUE_BYTES", server.DefaultStreamQueueBytes,
+		"bytes of messages queued for all WebSocket streams together (each also holds at most 4 MiB); past it, a stream holding more than its fair share (this / streams open, at least 64 KiB) is closed (1008 slow consumer); at least 65536; 0: no budget")
 	t.int(fs, &t.maxBody, "max-body", "IST_MAX_BODY", 64<<10, "request body limit in bytes")
 	t.int(fs, &t.maxBatchBody, "max-batch-body", "IST_MAX_BATCH_BODY", 1<<20,
 		"body limit of POST /v1/orders/batch in bytes (at least --max-body)")
@@ -169,6 +172,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		{"--book-depth (must be positive)", t.bookDepth <= 0},
 		{"--max-streams", t.maxStreams < 0},
 		{"--max-streams-per-ip", t.maxStreamsPerIP < 0},
+		{"--stream-queue-bytes", t.streamQueueBytes < 0},
 		{"--reserve-orders", t.reserveOrders < 0},
 		{"--reserve-book-orders", t.reserveBookOrders < 0},
 	} {
@@ -183,6 +187,10 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		if math.IsNaN(c.v) || math.IsInf(c.v, 0) {
 			errs = append(errs, fmt.Errorf("%s must be a finite number of requests per second (got %v)", c.name, c.v))
 		}
+	}
+	if t.streamQueueBytes > 0 && t.streamQueueBytes < server.MinStreamQueueBytes {
+		errs = append(errs, fmt.Errorf("--stream-queue-bytes must be 0 (no budget) or at least %d (64 KiB) (got %d)",
+			server.MinStreamQueueBytes, t.streamQueueBytes))
 	}
 	if t.ringSize < 2 || t.ringSize&(t.ringSize-1) != 0 {
 		errs = append(errs, fmt.Errorf("--ring-size must be a power of two, at least 2 (got %d)", t.ringSize))
@@ -223,6 +231,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 	o.RingSize = t.ringSize
 	o.BookDepth = t.bookDepth
 	o.MaxStreams, o.MaxStreamsPerIP = orAll(t.maxStreams), orAll(t.maxStreamsPerIP)
+	o.StreamQueueBytes = orAll(t.streamQueueBytes)
 	return nil
 }
 

@@ -245,6 +245,7 @@ func TestRateLimitFlags(t *testing.T) {
 		o.BookDepth = cmp.Or(o.BookDepth, server.DefaultBookDepth)
 		o.MaxStreams = cmp.Or(o.MaxStreams, server.DefaultMaxStreams)
 		o.MaxStreamsPerIP = cmp.Or(o.MaxStreamsPerIP, server.DefaultMaxStreamsPerIP)
+		o.StreamQueueBytes = cmp.Or(o.StreamQueueBytes, server.DefaultStreamQueueBytes)
 		return o
 	}
 	for _, tc := range []struct {
@@ -287,10 +288,16 @@ func TestRateLimitFlags(t *testing.T) {
 		{map[string]string{"IST_MAX_STREAMS": "50", "IST_MAX_STREAMS_PER_IP": "5"}, []string{"--max-streams-per-ip", "0"},
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				MaxStreams: 50, MaxStreamsPerIP: -1})},
+		{map[string]string{"IST_STREAM_QUEUE_BYTES": "1048576"}, nil,
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				StreamQueueBytes: 1 << 20})},
+		{map[string]string{"IST_STREAM_QUEUE_BYTES": "1048576"}, []string{"--stream-queue-bytes", "0"},
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				StreamQueueBytes: -1})},
 	} {
 		for _, k := range []string{"IST_RATE_LIMIT", "IST_RATE_BURST", "IST_ANON_RATE_LIMIT", "IST_ANON_RATE_BURST", "IST_HISTORY_FILLS",
 			"IST_SNAPSHOT_INTERVAL", "IST_SNAPSHOT_EVERY", "IST_MAX_BODY", "IST_RESERVE_ORDERS", "IST_RING_SIZE", "IST_MAX_TOKENS", "IST_BOOK_DEPTH",
-			"IST_MAX_STREAMS", "IST_MAX_STREAMS_PER_IP"} {
+			"IST_MAX_STREAMS", "IST_MAX_STREAMS_PER_IP", "IST_STREAM_QUEUE_BYTES"} {
 			t.Setenv(k, tc.env[k])
 			if _, ok := tc.env[k]; !ok {
 				os.Unsetenv(k)
@@ -311,7 +318,7 @@ func TestRateLimitFlags(t *testing.T) {
 	}
 	for _, args := range [][]string{{"--snapshot-interval", "0s"}, {"--snapshot-every", "-1"}, {"--max-body", "-1"}, {"--request-timeout", "0s"},
 		{"--reserve-orders", "-1"}, {"--reserve-book-orders", "-5"}, {"--max-tokens", "-1"}, {"--ring-size", "1000"}, {"--ring-size", "0"}, {"--ring-size", "-4"},
-		{"--book-depth", "0"}, {"--book-depth", "-1"}} {
+		{"--book-depth", "0"}, {"--book-depth", "-1"}, {"--stream-queue-bytes", "-1"}, {"--stream-queue-bytes", "65535"}} {
 		fs := flag.NewFlagSet("test", flag.ContinueOnError)
 		tun := addTuning(fs)
 		if err := fs.Parse(args); err != nil {
