@@ -28,7 +28,10 @@
 // before any command, so it leaves no asset behind. Request bodies are
 // JSON objects decoded strictly (request.go): an unknown field, a field
 // of the wrong type or a field given twice ("duplicate field", also when
-// one of the two keys is escaped) is 400 invalid_argument. Decimal
+// one of the two keys is escaped) is 400 invalid_argument, and so is a
+// string escape RFC 8259 does not allow ("\x") or a \u escape of half a
+// UTF-16 surrogate pair ("\ud800"), in a request body or a stream
+// message (escapes.go). Decimal
 // strings are parsed by ParseDecimal (strict: no exponent, no '+', no
 // more places than allowed, no overflow) and written by AppendDecimal
 // without trailing zeros ("101.25", "3").
@@ -230,8 +233,7 @@
 // 1 to 64 characters (runes), checked as account names are (valid UTF-8,
 // no Cc, Cf, Zl or Zp characters, not blank, no white space at either
 // end); empty, the default, means the account's name. bio is valid UTF-8
-// of at most 1000 characters. Either one escaping half a surrogate pair
-// ("\ud800") is refused, as at sign-up (names.go). What breaks a rule is
+// of at most 1000 characters. What breaks a rule is
 // 400 invalid_argument. profit_share_bps (0 to 5000; 0 for a new leader)
 // is the rate of new follows, and the profile (PUT and GET) and
 // leaderboard rows show it as such. Each relation pays its own rate
