@@ -456,7 +456,9 @@
 // matching paused to encode it), engine_snapshot_failures_total (each
 // failure is also logged, "snapshot failed"),
 // history_base_bytes and history_segments_bytes (the order history in
-// DATA/server: its base in force and the segments after it), the
+// DATA/server: its base in force and the segments after it),
+// streams_open and stream_queue_bytes (the WebSocket streams open and
+// the bytes queued for them all, see Streams), the
 // copy-trading
 // series copy_mirrored_fills_total
 // {market}, copy_skipped_total{reason}, copy_relations_closed_total
