@@ -47,8 +47,17 @@ func TestCrashChild(t *testing.T) {
 // variables env, and returns it with a client of it once it is ready.
 func startChild(t *testing.T, dir, addr string, env ...string) (*exec.Cmd, *testServer) {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$")
-	cmd.Env = append(append(os.Environ(), "IST_CRASH_DIR="+dir, "IST_CRASH_ADDR="+addr), env...)
+	return startChildTest(t, "TestCrashChild", dir, addr, append([]string{"IST_CRASH_DIR=" + dir, "IST_CRASH_ADDR=" + addr}, env...)...)
+}
+
+// startChildTest runs the test named test of this binary in a child
+// process with the extra environment variables env: an istd on dir
+// listening at addr, to be killed. It returns the child with a client of
+// it once it answers /readyz.
+func startChildTest(t *testing.T, test, dir, addr string, env ...string) (*exec.Cmd, *testServer) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+test+"$")
+	cmd.Env = append(os.Environ(), env...)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"testing"
@@ -39,26 +38,7 @@ func TestRetainCrashChild(t *testing.T) {
 func startRetainChild(t *testing.T, dir string) (*exec.Cmd, *testServer) {
 	t.Helper()
 	addr := freeAddr(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestRetainCrashChild$")
-	cmd.Env = append(os.Environ(), "IST_RETAIN_DIR="+dir, "IST_RETAIN_ADDR="+addr)
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	ts := &testServer{t: t, dir: dir, base: "http://" + addr, c: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{}}}
-	for i := 0; ; i++ {
-		resp, err := ts.c.Get(ts.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return cmd, ts
-			}
-		}
-		if i > 500 {
-			cmd.Process.Kill()
-			t.Fatal("child never became ready")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	return startChildTest(t, "TestRetainCrashChild", dir, addr, "IST_RETAIN_DIR="+dir, "IST_RETAIN_ADDR="+addr)
 }
 
 // crossOrders has alice sell and bob buy 0.01 BTC at 65000, n times, and
