@@ -78,7 +78,9 @@ const (
 	// into the relation's own wallet, sized and limited by Copy. The
 	// relation pays the leader's profit share rate at this command, for
 	// as long as it is open, whatever later raises (a cut lowers it: see
-	// CmdSetLeaderProfile; Copy.ProfitShareBps is ignored). The result
+	// CmdSetLeaderProfile; Copy.ProfitShareBps is ignored). With
+	// Copy.HasMaxProfitShare, a leader's rate above Copy.MaxProfitShareBps
+	// refuses the follow with ErrProfitShareAboveMax. The result
 	// carries the relation id. A leader cannot follow.
 	CmdFollow
 	// CmdAmendFollow changes the parameters of relation Copy.Relation to

@@ -80,12 +80,23 @@ type CopySpec struct {
 	Value int64
 	// MaxOrderQuote caps the notional of one mirrored buy, in quote units
 	// (0: no cap).
-	MaxOrderQuote  int64
-	Mode           CopyMode
-	Close          ClosePolicy // CmdUnfollow
-	SlippageBps    int32       // 1..MaxSlippageBps; 0 means DefaultSlippageBps
-	StopLossBps    int32       // 0 (none) .. 9999
-	ProfitShareBps int32       // CmdSetLeaderProfile: 0..MaxProfitShareBps, the rate of new follows
+	MaxOrderQuote int64
+	Mode          CopyMode
+	Close         ClosePolicy // CmdUnfollow
+	// HasMaxProfitShare: CmdFollow gives MaxProfitShareBps, the highest
+	// profit share rate the follower accepts ("terms accepted"). Without
+	// it MaxProfitShareBps is ignored (and not journaled) and the follow
+	// takes the leader's rate whatever it is, as every log written before
+	// the field existed does. A flag and not a sentinel value, so that
+	// "at most 0%" is expressible and a zero CopySpec keeps its meaning.
+	HasMaxProfitShare bool
+	SlippageBps       int32 // 1..MaxSlippageBps; 0 means DefaultSlippageBps
+	StopLossBps       int32 // 0 (none) .. 9999
+	ProfitShareBps    int32 // CmdSetLeaderProfile: 0..MaxProfitShareBps, the rate of new follows
+	// MaxProfitShareBps: with HasMaxProfitShare, CmdFollow is refused with
+	// ErrProfitShareAboveMax if the leader's rate is above it
+	// (0..MaxProfitShareBps, else ErrInvalidCopySpec).
+	MaxProfitShareBps int32
 }
 
 // RelationStatus is the state of a copy relation.
@@ -338,7 +349,7 @@ func (s *State) follow(cmd *Command, dst []Event) (Outcome, []Event) {
 		return Outcome{Err: ErrInvalidAmount}, dst
 	}
 	sp := cmd.Copy
-	if !validCopySpec(&sp) {
+	if !validCopySpec(&sp) || sp.HasMaxProfitShare && (sp.MaxProfitShareBps < 0 || sp.MaxProfitShareBps > MaxProfitShareBps) {
 		return Outcome{Err: ErrInvalidCopySpec}, dst
 	}
 	L := &s.leaders[s.accounts[lead].leader-1]
@@ -346,6 +357,9 @@ func (s *State) follow(cmd *Command, dst []Event) (Outcome, []Event) {
 		if s.relations[id-1].follower == cmd.Account {
 			return Outcome{Err: ErrAlreadyFollowing}, dst
 		}
+	}
+	if sp.HasMaxProfitShare && L.profitShareBps > sp.MaxProfitShareBps {
+		return Outcome{Err: ErrProfitShareAboveMax}, dst
 	}
 	b := s.bal(cmd.Account, cmd.Asset)
 	if b.avail < cmd.Amount {
@@ -358,6 +372,7 @@ func (s *State) follow(cmd *Command, dst []Event) (Outcome, []Event) {
 	b.avail -= cmd.Amount
 	s.bal(wallet, cmd.Asset).avail += cmd.Amount
 	sp.Leader, sp.Relation, sp.Close, sp.ProfitShareBps = lead, id, 0, 0
+	sp.HasMaxProfitShare, sp.MaxProfitShareBps = false, 0 // terms of the follow, not of the relation
 	s.relations = append(s.relations, relation{
 		id: id, follower: cmd.Account, leader: lead, wallet: wallet, asset: cmd.Asset,
 		status: RelationActive, spec: sp, allocation: cmd.Amount, hwm: cmd.Amount,

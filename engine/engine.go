@@ -157,7 +157,7 @@ type slot struct {
 	// after the batch is in Engine.after at the same index. Only a few
 	// slots have one, so the rest do not carry (or touch) its fields.
 	batchEnd bool
-	_        [47]byte // to a multiple of 64 bytes (TestSlotLayout)
+	_        [39]byte // to a multiple of 64 bytes (TestSlotLayout)
 }
 
 // slotEvents is the room for events each ring slot has in

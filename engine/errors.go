@@ -29,6 +29,10 @@ var (
 	ErrInvalidCopySpec    = errors.New("engine: invalid copy parameters")
 	ErrUnknownRelation    = errors.New("engine: unknown copy relation")
 	ErrRelationClosed     = errors.New("engine: copy relation closed")
+	// ErrProfitShareAboveMax: CmdFollow with Copy.HasMaxProfitShare, and
+	// the leader's profit share rate is above Copy.MaxProfitShareBps
+	// (it was raised after the follower saw it); nothing changed.
+	ErrProfitShareAboveMax = errors.New("engine: the leader's profit share rate is above the follower's maximum")
 )
 
 // Errors of the pipeline (Engine).

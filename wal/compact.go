@@ -35,9 +35,17 @@ import (
 //	12   quantity                zigzag varint
 //	13   quote budget            zigzag varint
 //	14   display quantity        zigzag varint
+//	15   max profit share        zigzag varint of Copy.MaxProfitShareBps,
+//	                             plus 1; set exactly when
+//	                             Copy.HasMaxProfitShare (a follow's "terms
+//	                             accepted"; records from before the field
+//	                             have the bit clear and decode unchanged)
 //
 // The market spec (create_market only) and the copy spec (copy-trading
-// kinds only) follow in the fixed layout of the older versions. Every
+// kinds only) follow in the fixed layout of the older versions, which has
+// no room for bit 15's field (so it is a mask bit: old records decode as
+// they did, and an older reader refuses a record with it as an unknown
+// field bit rather than misread it). Every
 // encoding is canonical: a set bit never carries a zero, varints are
 // minimal, so that a decoded body re-encodes to the same bytes, and a
 // decoder refuses anything else.
@@ -57,6 +65,7 @@ const (
 	cQty
 	cBudget
 	cDisplay
+	cMaxShare
 	cAll = 1<<iota - 1
 )
 
@@ -79,9 +88,12 @@ func appendCompact(b []byte, cmd *engine.Command, prevTime int64) []byte {
 	ref, name := trimZeros(cmd.Ref[:]), trimZeros(cmd.Name[:])
 	// The varint fields by bit (0 where a bit is not a varint); the mask
 	// has the bits of those that are not zero, and of the others if set.
-	v := [15]uint64{zigzag(cmd.Time - prevTime), cmd.Account, uint64(cmd.Market), uint64(cmd.Asset),
+	v := [16]uint64{zigzag(cmd.Time - prevTime), cmd.Account, uint64(cmd.Market), uint64(cmd.Asset),
 		zigzag(cmd.Amount), cmd.OrderID, 0, 0, cmd.Tag, 0,
-		zigzag(o.Price), zigzag(o.StopPrice), zigzag(o.Qty), zigzag(o.QuoteBudget), zigzag(o.DisplayQty)}
+		zigzag(o.Price), zigzag(o.StopPrice), zigzag(o.Qty), zigzag(o.QuoteBudget), zigzag(o.DisplayQty), 0}
+	if cmd.Copy.HasMaxProfitShare {
+		v[15] = zigzag(int64(cmd.Copy.MaxProfitShareBps)) + 1
+	}
 	var mask uint64
 	for i, x := range v {
 		if x != 0 {
@@ -191,7 +203,7 @@ func (r *compactReader) take(n int, what string) []byte {
 
 // fieldNames names the mask's fields in errors.
 var fieldNames = [...]string{"time", "account", "market", "asset", "amount", "order id", "ref", "name",
-	"tag", "order flags", "price", "stop price", "quantity", "quote budget", "display quantity"}
+	"tag", "order flags", "price", "stop price", "quantity", "quote budget", "display quantity", "max profit share"}
 
 // decodeCompact decodes the compact body p of command seq into cmd;
 // prevTime is the time of the block's previous command (0 for its first).
@@ -217,7 +229,7 @@ func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) er
 	// The fields in bit order, as encoded; the varints into v (an absent
 	// one stays 0, which is also what unzigzag makes of it). Most are one
 	// byte, read here inline.
-	var v [15]uint64
+	var v [16]uint64
 	o := &cmd.Order
 	for m := mask; m != 0 && r.err == ""; m &= m - 1 {
 		switch b := bits.TrailingZeros64(m); b {
@@ -260,6 +272,13 @@ func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) er
 		if s := r.take(copySize, "copy spec"); s != nil {
 			decodeCopy(s, &cmd.Copy)
 		}
+	}
+	if mask&cMaxShare != 0 {
+		m := unzigzag(v[15] - 1)
+		if m < math.MinInt32 || m > math.MaxInt32 {
+			r.fail("max profit share out of range")
+		}
+		cmd.Copy.HasMaxProfitShare, cmd.Copy.MaxProfitShareBps = true, int32(m)
 	}
 	if r.err == "" && len(r.p) != 0 {
 		r.fail(fmt.Sprintf("%d bytes after the fields", len(r.p)))

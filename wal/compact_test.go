@@ -3,6 +3,7 @@ package wal
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"math"
 	"math/rand/v2"
@@ -54,8 +55,49 @@ func randomCommand(r *rand.Rand, seq uint64) engine.Command {
 		c.Copy = engine.CopySpec{Leader: u64(), Relation: u64(), Value: i64(), MaxOrderQuote: i64(),
 			Mode: engine.CopyMode(u8()), Close: engine.ClosePolicy(u8()), SlippageBps: int32(u32()),
 			StopLossBps: int32(u32()), ProfitShareBps: int32(u32())}
+		if r.IntN(2) == 0 {
+			c.Copy.HasMaxProfitShare, c.Copy.MaxProfitShareBps = true, int32(u32())
+		}
 	}
 	return c
+}
+
+// A follow's maximum profit share rate (mask bit 15) round-trips, "at
+// most 0%" included; records written before the field (golden, from the
+// code of commit 65aabdd) decode as they did and re-encode to the same
+// bytes, with no maximum.
+func TestCompactMaxProfitShare(t *testing.T) {
+	follow := engine.Command{Kind: engine.CmdFollow, Seq: 42, Time: 1_700_000_000_000_000_007, Account: 6, Asset: 2,
+		Amount: 1 << 40, Tag: 77, Copy: engine.CopySpec{Leader: 5, Value: engine.ValueOne, MaxOrderQuote: 1 << 33,
+			Mode: engine.CopyProportional, SlippageBps: 100, StopLossBps: 2000}}
+	golden := []string{
+		"3a0e038080d0e2c6bfce972f05000000000000000000000000000000000000000000000000000000000000000000000000000000000000e8030000596e8354",
+		"3b0f9b020e06028080808080404d0500000000000000000000000000000000e1f505000000000000000002000000010064000000d007000000000000acc006cd",
+	}
+	old := []engine.Command{{Kind: engine.CmdSetLeaderProfile, Seq: 41, Time: 1_700_000_000_000_000_000, Account: 5,
+		Copy: engine.CopySpec{ProfitShareBps: 1000}}, follow}
+	recs := make([][]byte, len(golden))
+	for i, h := range golden {
+		recs[i], _ = hex.DecodeString(h)
+	}
+	got, err := DecodeBlockRecords(41, recs)
+	if err != nil || len(got) != 2 || got[0] != old[0] || got[1] != old[1] {
+		t.Fatalf("golden records: %v\n got %+v\nwant %+v", err, got, old)
+	}
+	for i, rec := range BlockRecords(old) {
+		if h := hex.EncodeToString(rec); h != golden[i] {
+			t.Fatalf("record %d encodes as %s, want the golden %s", i, h, golden[i])
+		}
+	}
+	for _, max := range []int32{0, 1, 1000, engine.MaxProfitShareBps, -1, math.MinInt32, math.MaxInt32} {
+		with := follow
+		with.Copy.HasMaxProfitShare, with.Copy.MaxProfitShareBps = true, max
+		recs := BlockRecords([]engine.Command{with})
+		got, err := DecodeBlockRecords(with.Seq, recs)
+		if err != nil || len(got) != 1 || got[0] != with {
+			t.Fatalf("max %d: %v\n got %+v\nwant %+v", max, err, got, with)
+		}
+	}
 }
 
 // Blocks of random commands round-trip exactly, with times that stay,
@@ -122,7 +164,8 @@ func TestCompactRefused(t *testing.T) {
 	for name, body := range map[string][]byte{
 		"empty":                {},
 		"mask cut short":       append(place, 0x80),
-		"unknown mask bit":     append(place, 0x80, 0x80, 0x02),
+		"unknown mask bit":     append(place, 0x80, 0x80, 0x04),
+		"max share over int32": with(cMaxShare, binary.AppendUvarint(nil, zigzag(math.MaxInt32+1)+1)...),
 		"overlong mask":        append(place, 0x82, 0x00, 1),
 		"zero under a set bit": with(cAccount, 0),
 		"overlong varint":      with(cAccount, 0x81, 0x00),
