@@ -251,7 +251,10 @@
 // value, allocation and max_order_quote are decimal strings
 // (engine.ValueOne = 10^8 is the server's unit, so "0.5" is half);
 // slippage_bps is 1 to 300, 0 meaning the default 50; stop_loss_bps 0
-// (none) to 9999. A follow object is {"id","leader_id","leader_name",
+// (none) to 9999; max_profit_share_bps (0 to 5000, optional: any rate)
+// is the highest profit share rate the follower accepts, and a leader's
+// rate above it when the follow is applied (raised after the follower
+// saw it) answers 409 profit_share_above_max, nothing moved. A follow object is {"id","leader_id","leader_name",
 // "follower_id","status" (active|paused|closed),"asset","allocation",
 // "nav","pnl","roi","high_water_mark","profit_share_paid",
 // "profit_share_bps","mode","value","max_order_quote","slippage_bps",
@@ -311,8 +314,8 @@
 //
 // POST /v1/admin/settle[?leader_id=] settles now (istd also does on its
 // --settle-interval, Server.Settle). Errors add
-// leader_cannot_follow, follower_cannot_lead, already_following and
-// relation_closed (409); following an account that does not lead is 404
+// leader_cannot_follow, follower_cannot_lead, already_following,
+// profit_share_above_max and relation_closed (409); following an account that does not lead is 404
 // not_found. Mirrored trades are real trades: public trades, candles, the
 // ticker and the metrics count them; the wallets' orders and fills are in
 // the read model under the wallet's account id.

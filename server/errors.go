@@ -89,6 +89,8 @@ func classify(err error) apiError {
 		return apiError{409, "already_following"}
 	case errors.Is(err, engine.ErrRelationClosed):
 		return apiError{409, "relation_closed"}
+	case errors.Is(err, engine.ErrProfitShareAboveMax):
+		return apiError{409, "profit_share_above_max"}
 	case errors.Is(err, engine.ErrSelfFollow), errors.Is(err, engine.ErrInvalidCopySpec):
 		return apiError{400, "invalid_argument"}
 	case errors.Is(err, engine.ErrJournal):
@@ -125,7 +127,7 @@ func appendErrorObject(b []byte, err error) []byte {
 var wrapped = [...]string{
 	errInvalid.Error() + ": ", errNotFound.Error() + ": ", errDupClientID.Error() + ": ",
 	errUnauth.Error() + ": ", errForbidden.Error() + ": ", errTooManyTokens.Error() + ": ",
-	errLastToken.Error() + ": ",
+	errLastToken.Error() + ": ", engine.ErrProfitShareAboveMax.Error() + ": ",
 }
 
 // trimWrap returns msg without the prefixes of our own wrapping

@@ -233,6 +233,10 @@ type followReq struct {
 	hasLeader  bool
 	allocation []byte
 	asset      []byte
+	// maxShare is max_profit_share_bps, the highest profit share rate
+	// the follower accepts (CopySpec.MaxProfitShareBps), if hasMaxShare.
+	maxShare    uint64
+	hasMaxShare bool
 	copyParams
 }
 
@@ -249,6 +253,9 @@ func decodeFollow(p *fastjson.Parser, body []byte, r *followReq) error {
 			r.allocation, err = str(v, "allocation")
 		case "asset":
 			r.asset, err = str(v, "asset")
+		case "max_profit_share_bps":
+			r.maxShare, err = uintField(v, "max_profit_share_bps")
+			r.hasMaxShare = true
 		default:
 			err = unknown(k)
 		}
@@ -261,6 +268,8 @@ func decodeFollow(p *fastjson.Parser, body []byte, r *followReq) error {
 		return missing("leader_id")
 	case r.allocation == nil:
 		return missing("allocation")
+	case r.maxShare > engine.MaxProfitShareBps:
+		return fmt.Errorf("%w: max_profit_share_bps must be 0 to %d", errInvalid, engine.MaxProfitShareBps)
 	}
 	return r.check()
 }
@@ -665,7 +674,12 @@ func (s *Server) follow(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	sp.Leader = r.leader
+	sp.HasMaxProfitShare, sp.MaxProfitShareBps = r.hasMaxShare, int32(r.maxShare)
 	res, err := s.do(&engine.Command{Kind: engine.CmdFollow, Account: acct, Asset: asset, Amount: alloc, Copy: sp}, nil)
+	if errors.Is(err, engine.ErrProfitShareAboveMax) {
+		err = fmt.Errorf("%w: leader %d's profit share rate is above your max_profit_share_bps %d (it was raised); "+
+			"nothing was moved: see its current profit_share_bps and follow again", err, r.leader, r.maxShare)
+	}
 	if err != nil {
 		writeError(ctx, err)
 		return
