@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/instant-social-trading/ist/engine"
 )
 
 // feeBalances returns asset → "available/locked" of the fee account.
@@ -142,6 +144,15 @@ func TestFeeWithdrawals(t *testing.T) {
 		t.Fatalf("fees after withdrawing 5: %s, want 14.5/0", got)
 	}
 	ts.wantMoney(l)
+	// The statistics' ledger keeps no entry for the fee account (it held
+	// the withdrawal as a negative balance).
+	ts.s.waitStats(ts.s.eng.DurableSeq())
+	ts.s.stats.mu.RLock()
+	fee, ok := ts.s.stats.st.Accounts[engine.FeeAccount]
+	ts.s.stats.mu.RUnlock()
+	if ok {
+		t.Fatalf("statistics ledger has an entry for the fee account: %+v", fee)
+	}
 
 	// A resend moves nothing; a reuse of its ref is a conflict.
 	if out := ts.must(200, "POST", path, adminTok, `{"asset":"USDT","amount":"5","ref":"fw-1"}`); out["duplicate"] != true {

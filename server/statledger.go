@@ -28,6 +28,12 @@ func (ls *leaderStats) command(cmd *engine.Command, res *engine.Result) {
 			}
 		}
 	case engine.CmdDeposit, engine.CmdWithdraw:
+		if cmd.Account == engine.FeeAccount {
+			// The exchange withdrawing fees: the ledger never credits
+			// it fees, so it would hold the withdrawal as a negative
+			// balance. It is no trader: no entry.
+			return
+		}
 		amt := cmd.Amount
 		if cmd.Kind == engine.CmdWithdraw {
 			amt = -amt
