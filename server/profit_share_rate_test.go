@@ -11,15 +11,7 @@ import (
 // of it at the leader's new rate).
 func TestProfitShareRaisedRetroactively(t *testing.T) {
 	ts, lid, lead, fid, fol := startLeaderFollower(t)
-	mid, maker := ts.signup("mo")
-	xid, buyer := ts.signup("xavier")
-	for _, d := range []struct {
-		id          uint64
-		asset, amnt string
-	}{{lid, "USDT", "1000"}, {fid, "USDT", "1000"}, {mid, "BTC", "20"}, {xid, "USDT", "1000"}} {
-		ts.must(201, "POST", "/v1/admin/deposits", adminTok,
-			fmt.Sprintf(`{"account_id":%d,"asset":%q,"amount":%q,"ref":"d-%d"}`, d.id, d.asset, d.amnt, d.id))
-	}
+	maker, buyer := fundCopyParties(ts, lid, fid)
 	ts.must(200, "PUT", "/v1/social/leader", lead, `{"profit_share_bps":0}`)
 	ts.must(201, "POST", "/v1/social/follows", fol, fmt.Sprintf(`{"leader_id":%d,"allocation":"1000"}`, lid))
 	ts.must(201, "POST", "/v1/orders", maker, `{"market":"BTC-USDT","side":"sell","price":"100","quantity":"10"}`)

@@ -347,9 +347,10 @@ func startLeaderFollower(t *testing.T) (ts *testServer, lid uint64, lead string,
 	return ts, lid, lead, fid, fol
 }
 
-// Profit share at settle reaches both sides' copy streams.
-func TestSocialCopyProfitShareStream(t *testing.T) {
-	ts, lid, lead, fid, fol := startLeaderFollower(t)
+// fundCopyParties gives the leader and the follower of startLeaderFollower
+// 1000 USDT each, and signs up a maker (mo, 20 BTC) and a buyer (xavier,
+// 1000 USDT).
+func fundCopyParties(ts *testServer, lid, fid uint64) (maker, buyer string) {
 	mid, maker := ts.signup("mo")
 	xid, buyer := ts.signup("xavier")
 	for _, d := range []struct {
@@ -359,6 +360,13 @@ func TestSocialCopyProfitShareStream(t *testing.T) {
 		ts.must(201, "POST", "/v1/admin/deposits", adminTok,
 			fmt.Sprintf(`{"account_id":%d,"asset":%q,"amount":%q,"ref":"d-%d"}`, d.id, d.asset, d.amnt, d.id))
 	}
+	return maker, buyer
+}
+
+// Profit share at settle reaches both sides' copy streams.
+func TestSocialCopyProfitShareStream(t *testing.T) {
+	ts, lid, lead, fid, fol := startLeaderFollower(t)
+	maker, buyer := fundCopyParties(ts, lid, fid)
 	ts.must(200, "PUT", "/v1/social/leader", lead, `{"profit_share_bps":1000}`)
 	rel := uint64(ts.must(201, "POST", "/v1/social/follows", fol, fmt.Sprintf(`{"leader_id":%d,"allocation":"1000"}`, lid))["id"].(float64))
 	streams := map[string]*wsClient{}
