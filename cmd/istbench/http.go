@@ -45,7 +45,7 @@ func runHTTP(args []string) int {
 	rateFlag := fs.Float64("rate", 0, "open-loop offered requests/s (default: half the bare maximum)")
 	dirFlag := fs.String("dir", "", "istd data directory (default: a temporary one, removed)")
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of one phase (--profile-phase) to `file`")
-	profPhase := fs.String("profile-phase", "single", "phase --cpuprofile and --trace cover: bare (the bare handler's closed loop), single (istd's) or batch")
+	profPhase := fs.String("profile-phase", "single", "phase --cpuprofile and --trace cover: bare (the bare handler's closed loop), single (istd's), own (istd's open loop at half its own maximum) or batch")
 	traceOut := fs.String("trace", "", "write an execution trace of one phase (--profile-phase) to `file`")
 	logMode := fs.String("log", "buffered", "istd's request log, into istd.log in its data directory: buffered (as istd writes it), direct (a write per line) or none")
 	if st := parseFlags(fs, args); st >= 0 {
@@ -164,7 +164,9 @@ func runHTTP(args []string) int {
 	istOpen := openLoop(istT, *openConns, rate, *dur)
 	fmt.Printf("istd open: %s\n", istOpen)
 	if istMax.perSec < rate {
+		stop = profile("own")
 		own := openLoop(istT, *openConns, istMax.perSec/2, *dur)
+		stop()
 		fmt.Printf("istd open at half its own maximum (the bare half-rate exceeds its capacity): %s\n", own)
 	}
 	stop = profile("batch")
