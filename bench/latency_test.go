@@ -79,6 +79,19 @@ func TestTimer(t *testing.T) {
 	}
 }
 
+func TestStalls(t *testing.T) {
+	// Every read is a gap longer than -1 ns: as many per second as reads,
+	// and the median is a read's cost.
+	perSec, med := Stalls(10*time.Millisecond, -1)
+	if perSec < 1e5 || med < 0 || med > 10_000 {
+		t.Errorf("min -1: %.0f gaps/s, median %d ns", perSec, med)
+	}
+	// No read takes an hour.
+	if perSec, med := Stalls(10*time.Millisecond, int64(time.Hour)); perSec != 0 || med != 0 {
+		t.Errorf("min 1h: %.0f gaps/s, median %d ns", perSec, med)
+	}
+}
+
 func TestPacer(t *testing.T) {
 	for _, rate := range []float64{50_000, 1e6} { // sleeping, and yielding
 		epoch := time.Now()

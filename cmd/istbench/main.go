@@ -12,9 +12,11 @@
 // The #seed section is applied untimed; the #replay section is timed in
 // one pass (ops_per_sec, ns_per_op, allocs_per_op), then replayed on a
 // fresh book timing each operation (p50_ns, p99_ns, p999_ns; timer_ns is
-// the cost of the timer itself, included in those). Both passes check the
-// end state against the stream's #end lines; a mismatch is printed to
-// stderr and the exit status is 1.
+// the cost of the timer itself, included in those). stalls_per_sec and
+// stall_median_ns are the machine's floor for that tail (bench.Stalls):
+// how often a thread reading the clock loses the CPU for over 1 µs, and
+// for how long. Both passes check the end state against the stream's #end
+// lines; a mismatch is printed to stderr and the exit status is 1.
 //
 // book --mem N (or book-mem) instead rests N non-crossing orders in a fresh
 // book and reports the growth of the process's resident set per order
@@ -318,6 +320,11 @@ func replay(source string, f *bench.LOBFile, loadDur time.Duration) int {
 	timer := bench.TimerOverhead(200_000)
 	fmt.Printf("latency_ns: min=%d p50=%d p90=%d p99=%d p999=%d p9999=%d max=%d mean=%.1f timer=%d\n",
 		sum.Min, sum.P50, sum.P90, sum.P99, sum.P999, sum.P9999, sum.Max, sum.Mean, timer)
+	// The machine's own floor for the tail: how often this thread loses the
+	// CPU, and the share of operations that is expected to hit.
+	stalls, stallMed := bench.Stalls(200*time.Millisecond, 1000)
+	fmt.Printf("stalls (a loop reading the clock, gaps over 1 µs): per_sec=%.0f median_ns=%d expected_share_of_ops_hit=%.4f%%\n",
+		stalls, stallMed, 100*stalls*(sum.Mean+float64(timer))/1e9)
 	fmt.Printf("end: %s\n", p1.end)
 	if len(f.End) == 0 {
 		fmt.Println("end: stream has no #end expectations; not verified")
@@ -326,9 +333,9 @@ func replay(source string, f *bench.LOBFile, loadDur time.Duration) int {
 	}
 
 	e := p1.end
-	fmt.Printf("ops_per_sec=%.0f ns_per_op=%.1f allocs_per_op=%.4f p50_ns=%d p99_ns=%d p999_ns=%d timer_ns=%d trades=%d traded_qty=%d resting_orders=%d best_bid=%d best_ask=%d\n",
+	fmt.Printf("ops_per_sec=%.0f ns_per_op=%.1f allocs_per_op=%.4f p50_ns=%d p99_ns=%d p999_ns=%d timer_ns=%d trades=%d traded_qty=%d resting_orders=%d best_bid=%d best_ask=%d stalls_per_sec=%.0f stall_median_ns=%d\n",
 		opsPerSec, nsPerOp, allocsPerOp, sum.P50, sum.P99, sum.P999, timer,
-		e["trades"], e["traded_qty"], e["resting_orders"], e["best_bid"], e["best_ask"])
+		e["trades"], e["traded_qty"], e["resting_orders"], e["best_bid"], e["best_ask"], stalls, stallMed)
 	if !ok {
 		return 1
 	}
