@@ -94,9 +94,12 @@ type State struct {
 	// this process, not part of the state.
 	bookCapacity int
 
-	bevs       []book.Event // scratch
-	ids        []uint64     // scratch
-	relScratch []uint64     // scratch
+	bevs []book.Event // scratch
+	ids  []uint64     // scratch
+	// snapSink keeps the loads of appendOrders from being optimised away;
+	// never read.
+	snapSink   uint64
+	relScratch []uint64 // scratch
 }
 
 type market struct {
