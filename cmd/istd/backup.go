@@ -37,6 +37,11 @@ const backupTimeout = 10 * time.Minute
 // (checkData) is refused, and nothing is written.
 func backup(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("istd backup", flag.ContinueOnError)
+	usage(fs, `usage: istd backup --to DIR [flags]
+writes a consistent backup of the data directory that istd can start from
+
+flags:
+`)
 	dataDir := fs.String("data-dir", env("IST_DATA_DIR", "./data"), "data directory (IST_DATA_DIR)")
 	to := fs.String("to", "", "backup directory (must not exist)")
 	listen := fs.String("listen", env("IST_LISTEN", "127.0.0.1:8080"),

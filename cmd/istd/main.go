@@ -85,9 +85,26 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "istd:", err)
-		os.Exit(1)
+	os.Exit(exitCode(run(os.Args[1:], os.Stdout), os.Stderr))
+}
+
+// exitCode reports err, if any, on stderr and returns the process's exit
+// status: 0 for none and for -h or --help (the usage was printed), 1 else.
+func exitCode(err error, stderr io.Writer) int {
+	switch {
+	case err == nil, errors.Is(err, flag.ErrHelp):
+		return 0
+	default:
+		fmt.Fprintln(stderr, "istd:", err)
+		return 1
+	}
+}
+
+// usage sets fs's usage text: how to call it, then its flags.
+func usage(fs *flag.FlagSet, lines string) {
+	fs.Usage = func() {
+		fmt.Fprint(fs.Output(), lines)
+		fs.PrintDefaults()
 	}
 }
 
@@ -106,6 +123,11 @@ func run(args []string, stdout io.Writer) error {
 		return backup(args[1:], stdout)
 	}
 	fs := flag.NewFlagSet("istd", flag.ContinueOnError)
+	usage(fs, `usage: istd [flags]               run the server
+       istd backup --to DIR [flags]  write an online backup (istd backup -h)
+
+flags (the environment variable in parentheses sets the same):
+`)
 	dataDir := fs.String("data-dir", env("IST_DATA_DIR", "./data"), "data directory (IST_DATA_DIR)")
 	listen := fs.String("listen", env("IST_LISTEN", "127.0.0.1:8080"), "listen address (IST_LISTEN)")
 	admin := fs.String("admin-token", env("IST_ADMIN_TOKEN", ""), "admin token (IST_ADMIN_TOKEN); default: stored or generated")
