@@ -234,8 +234,10 @@ func (b *Book) Live(id uint64) bool {
 	return ok
 }
 
-func (b *Book) nodeInfo(ni int32) OrderInfo {
-	n := &b.nodes[ni]
+func (b *Book) nodeInfo(ni int32) OrderInfo { return b.nodes[ni].info() }
+
+// info describes the resting order of node n.
+func (n *node) info() OrderInfo {
 	return OrderInfo{
 		ID: n.id, Owner: n.owner, Side: n.side, Type: Limit, TIF: GTC, STP: n.stp,
 		PostOnly: n.postOnly, Price: n.price, Open: n.open, Visible: n.visible,

@@ -85,11 +85,16 @@
 //
 // # Snapshots
 //
-// With Options.Snapshots, the matcher encodes the state between two
-// batches, so a snapshot is consistent at one sequence number, and the
-// snapshot goroutine checksums and saves it while matching goes on. The
-// pause is about 0.1 s per million resting orders (istbench snapshot);
-// the engine keeps memory a quarter larger than the last snapshot ready
-// for the next, so that the matcher neither allocates nor page-faults
-// then. Options.OnSnapshot hears of each one, saved or failed.
+// With Options.Snapshots, the matcher takes a snapshot between two
+// batches, so that it is consistent at one sequence number: it encodes
+// everything but the resting orders, and copies the books and the order
+// table (memory copies); the snapshot goroutine encodes the resting
+// orders from those copies, checksums and saves the snapshot while
+// matching goes on. The matcher's pause is about 35–65 ms per million
+// resting orders on a 2-core VM (istbench snapshot), where encoding them
+// all in the matcher took 360–450 ms. The engine keeps the memory of the
+// last snapshot, a quarter larger, and of the copies (about 220 bytes per
+// resting order) for the next, so that the matcher neither allocates nor
+// page-faults then. Options.OnSnapshot hears of each one, saved or
+// failed.
 package engine

@@ -89,7 +89,8 @@ type Options struct {
 	// before the state reaches it. Zero: start small and grow as needed.
 	// Each field is at most MaxCapacity, and not negative.
 	Capacity Capacity
-	// Snapshots receives state snapshots (see Engine.Snapshot). Nil: no
+	// Snapshots receives state snapshots (see Engine.Snapshot and the
+	// package documentation on their pause and memory). Nil: no
 	// snapshots are taken (a CmdSnapshot changes nothing, and
 	// Engine.Snapshot fails with ErrNoSnapshotStore). With neither
 	// SnapshotEvery nor SnapshotInterval, snapshots are taken only when
@@ -254,7 +255,10 @@ type Engine struct {
 	// (or the results stage, which drops a snapshot the journal failed).
 	// Reusing it spares the matcher's pause the page faults of a new
 	// buffer of hundreds of megabytes.
-	snapBuf   []byte
+	snapBuf []byte
+	// freeze is what the snapshot goroutine encodes the resting orders of
+	// the matcher's last snapshot from (snapFreeze), owned like snapBuf.
+	freeze    snapFreeze
 	snapPause atomic.Int64 // ns the matcher spent encoding the last snapshot
 	stop      chan struct{}
 	owed      chan struct{} // the matcher owes views and is going idle
@@ -769,8 +773,9 @@ func (e *Engine) matcher() {
 			(snapAsked || (e.opts.SnapshotEvery > 0 && e.state.Seq()-lastSnap >= e.opts.SnapshotEvery)) {
 			e.snapBusy.Store(true)
 			t0 := time.Now()
-			// The snapshot goroutine appends the checksum.
-			ab.snap = e.state.appendSnapshotBody(e.snapBuf[:0])
+			// The snapshot goroutine writes the resting orders in
+			// (snapFreeze.fill) and appends the checksum.
+			ab.snap = e.state.encodeSnapshotBody(e.snapBuf[:0], &e.freeze)
 			ab.snapPause = time.Since(t0)
 			e.snapPause.Store(int64(ab.snapPause))
 			lastSnap = e.state.Seq()
@@ -989,6 +994,7 @@ func (e *Engine) snapshotter(hint int) {
 	e.snapBuf = snapshotMemory(nil, hint)
 	e.snapBusy.Store(false)
 	for job := range e.snaps {
+		e.freeze.fill(job.data)
 		data := sealSnapshot(job.data, 0)
 		err := e.opts.Snapshots.SaveSnapshot(job.seq, data)
 		if err != nil {

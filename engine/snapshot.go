@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"iter"
 	"math"
 	"slices"
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/internal/fixed"
+	"github.com/instant-social-trading/ist/internal/idmap"
 )
 
 // Snapshot encoding of a State, little-endian throughout:
@@ -99,7 +101,14 @@ func sealSnapshot(b []byte, start int) []byte {
 
 // appendSnapshotBody appends the snapshot encoding, without its final
 // checksum, to dst.
-func (s *State) appendSnapshotBody(dst []byte) []byte {
+func (s *State) appendSnapshotBody(dst []byte) []byte { return s.encodeSnapshotBody(dst, nil) }
+
+// encodeSnapshotBody is appendSnapshotBody, and with fz, the matcher's
+// part of a deferred snapshot: the resting orders, most of a big
+// snapshot's work, are left as room of their exact size, and fz takes a
+// copy of what they are encoded from; fz.fill writes them in, on another
+// goroutine, while the state moves on.
+func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 	// Room for all of it at once: growing a buffer of hundreds of
 	// megabytes copies it, and the matcher waits meanwhile.
 	w := enc{b: slices.Grow(dst, s.snapshotSizeHint())}
@@ -114,13 +123,20 @@ func (s *State) appendSnapshotBody(dst []byte) []byte {
 		w.i64(s.supply[i])
 	}
 	w.u32(uint32(len(s.markets)))
+	if fz != nil {
+		fz.begin(s)
+	}
 	for _, m := range s.markets {
 		w.bytes(m.name[:])
 		w.spec(&m.spec)
 		w.bool(m.halted)
 		w.i64(m.book.LastPrice())
 		w.u32(uint32(m.book.Len() + m.book.Stops()))
-		s.appendOrders(&w, m)
+		if fz != nil {
+			fz.reserve(&w, m)
+		} else {
+			appendOrders(&w, m.book.All(), &s.orders, &s.snapSink)
+		}
 	}
 	w.u32(uint32(len(s.accounts)))
 	for _, a := range s.accounts {
@@ -574,31 +590,32 @@ func b2u(v bool) uint8 {
 // snapChunk is how many orders appendOrders looks up at a time.
 const snapChunk = 128
 
-// appendOrders writes the orders of m's book, each with its record (every
-// live order has its reservation). The book gives them in queue order,
-// which is not the order table's: each record is a cache miss, twice (the
-// index, then the record). Looking a chunk up in one loop, then touching
-// the chunk's records in another, lets the processor wait for those misses
-// together rather than one after the other: the matcher's pause for a
-// snapshot is mostly these misses.
-func (s *State) appendOrders(w *enc, m *market) {
+// appendOrders writes the orders all yields (a book's, in All's order),
+// each with its record in t (every live order has its reservation). The
+// book gives them in queue order, which is not the order table's: each
+// record is a cache miss, twice (the index, then the record). Looking a
+// chunk up in one loop, then touching the chunk's records in another,
+// lets the processor wait for those misses together rather than one after
+// the other: encoding a big snapshot is mostly these misses. sink keeps
+// the touching loads from being optimised away.
+func appendOrders(w *enc, all iter.Seq[book.OrderInfo], t *orderTable, sink *uint64) {
 	var infos [snapChunk]book.OrderInfo
 	var recs [snapChunk]*order
 	flush := func(n int) {
 		for i := range infos[:n] {
-			recs[i] = s.orders.get(infos[i].ID)
+			recs[i] = t.get(infos[i].ID)
 		}
-		var sink uint64
+		var sum uint64
 		for _, rec := range recs[:n] {
-			sink += rec.account
+			sum += rec.account
 		}
-		s.snapSink += sink
+		*sink += sum
 		for i := range infos[:n] {
 			w.order(&infos[i], recs[i])
 		}
 	}
 	n := 0
-	for o := range m.book.All() {
+	for o := range all {
 		infos[n] = o
 		if n++; n == snapChunk {
 			flush(n)
@@ -606,6 +623,58 @@ func (s *State) appendOrders(w *enc, m *market) {
 		}
 	}
 	flush(n)
+}
+
+// snapFreeze is what a deferred snapshot encodes its resting orders from,
+// off the matcher (Engine's snapshots): a copy of each market's book and
+// of the order table, taken by memory copies while the matcher waits
+// (the lookups and the encoding, most of a big snapshot's cost, are
+// fill's), and where each market's orders go in the body. The engine
+// keeps one and reuses its memory from one snapshot to the next; it
+// costs about as much memory again as the books and the order table.
+type snapFreeze struct {
+	books []book.Frozen // by market index
+	offs  []int         // where each market's orders start in the body
+	n     int           // markets frozen for the body being written
+	slab  []order
+	index idmap.Map
+	sink  uint64
+}
+
+// begin takes a copy of s's order table.
+func (fz *snapFreeze) begin(s *State) {
+	fz.slab = append(fz.slab[:0], s.orders.slab...)
+	fz.index.CopyFrom(s.orders.index)
+	fz.n = 0
+}
+
+// reserve freezes m's book and leaves room in w for its orders.
+func (fz *snapFreeze) reserve(w *enc, m *market) {
+	if fz.n == len(fz.books) {
+		fz.books = append(fz.books, book.Frozen{})
+		fz.offs = append(fz.offs, 0)
+	}
+	f := &fz.books[fz.n]
+	m.book.FreezeInto(f)
+	size := f.Len() * snapshotOrderSize
+	off := len(w.b)
+	w.b = slices.Grow(w.b, size)[:off+size]
+	fz.offs[fz.n] = off
+	fz.n++
+}
+
+// fill encodes the frozen orders into the room reserve left in body.
+func (fz *snapFreeze) fill(body []byte) {
+	t := orderTable{slab: fz.slab, index: &fz.index}
+	for i, off := range fz.offs[:fz.n] {
+		f := &fz.books[i]
+		size := f.Len() * snapshotOrderSize
+		w := enc{b: body[off : off : off+size]}
+		appendOrders(&w, f.All(), &t, &fz.sink)
+		if len(w.b) != size || size > 0 && &w.b[0] != &body[off] {
+			panic("engine: a frozen book's orders do not fit their room")
+		}
+	}
 }
 
 // order writes resting order o with its record rec: the orderInfo

@@ -159,3 +159,16 @@ func (m *Map) rehash(bits uint8) {
 		}
 	}
 }
+
+// CopyFrom makes m a copy of src, reusing m's memory where it is large
+// enough: a memory copy, no rehashing. The zero Map may be a destination.
+// m and src share nothing afterwards.
+func (m *Map) CopyFrom(src *Map) {
+	if cap(m.slots) >= len(src.slots) {
+		m.slots = m.slots[:len(src.slots)]
+	} else {
+		m.slots = make([]slot, len(src.slots))
+	}
+	copy(m.slots, src.slots)
+	m.shift, m.n = src.shift, src.n
+}

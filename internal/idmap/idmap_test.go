@@ -113,3 +113,39 @@ func TestReserve(t *testing.T) {
 		t.Fatalf("Reserve shrank or lost keys: %d slots, %d keys", len(m.slots), m.Len())
 	}
 }
+
+// TestCopyFrom checks that a copy answers like its source, into a zero
+// Map, a smaller and a larger one, and shares nothing with it.
+func TestCopyFrom(t *testing.T) {
+	src := New(16)
+	for k := uint64(1); k <= 5000; k++ {
+		src.Put(k*7919, int32(k))
+	}
+	for k := uint64(1); k <= 5000; k += 3 {
+		src.Delete(k * 7919)
+	}
+	for _, dst := range []*Map{{}, New(4), New(1 << 16)} {
+		if dst.slots != nil {
+			dst.Put(3, 3) // overwritten
+		}
+		dst.CopyFrom(src)
+		if dst.Len() != src.Len() {
+			t.Fatalf("Len %d, want %d", dst.Len(), src.Len())
+		}
+		if _, ok := dst.Get(3); ok {
+			t.Fatal("the destination kept its own key")
+		}
+		for k := uint64(1); k <= 5000; k++ {
+			v, ok := dst.Get(k * 7919)
+			w, wok := src.Get(k * 7919)
+			if v != w || ok != wok {
+				t.Fatalf("key %d: %d %v, source %d %v", k*7919, v, ok, w, wok)
+			}
+		}
+		src.Put(1, 1)
+		if _, ok := dst.Get(1); ok {
+			t.Fatal("the copy follows its source")
+		}
+		src.Delete(1)
+	}
+}
