@@ -111,3 +111,28 @@ func ExampleBook_Amend() {
 	// resting order 2: buy 3@102
 	// resting order 1: buy 3@100
 }
+
+// A Frozen copy lets another goroutine read a book's orders, for a
+// snapshot, while the book's owner goes on changing it.
+func ExampleBook_FreezeInto() {
+	b, _ := book.New(book.Rules{}, nil)
+	var evs []book.Event
+	evs, _ = b.Place(evs[:0], &book.Order{ID: 1, Owner: 1, Side: book.Buy, Price: 100, Qty: 5})
+	evs, _ = b.Place(evs[:0], &book.Order{ID: 2, Owner: 2, Side: book.Sell, Price: 102, Qty: 3})
+	var f book.Frozen // keep it: the next FreezeInto reuses its memory
+	b.FreezeInto(&f)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for o := range f.All() {
+			fmt.Printf("order %d: %v %d@%d\n", o.ID, o.Side, o.Open, o.Price)
+		}
+	}()
+	_, _ = b.Cancel(evs[:0], 1) // the copy does not change
+	<-done
+	fmt.Println("book:", b.Len(), "copy:", f.Len())
+	// Output:
+	// order 1: buy 5@100
+	// order 2: sell 3@102
+	// book: 1 copy: 2
+}
