@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
@@ -10,13 +11,14 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/valyala/fasthttp"
 )
 
 // After Close, an embedded Server refuses the calls that would use what
 // it closed: Backup, Settle and Serve return ErrClosed (Serve at once,
 // closing its listener). (Before, Backup could reach the closed metadata
 // store and panic, Serve served requests on the closed engine, and Settle
-// returned the engine's error.)
+// returned the engine's error.) Its handler answers 503.
 func TestClosedServer(t *testing.T) {
 	ts := start(t, t.TempDir(), nil)
 	ts.setup()
@@ -51,6 +53,27 @@ func TestClosedServer(t *testing.T) {
 	}
 	if err := ts.s.Settle(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("Settle after Close: %v, want ErrClosed", err)
+	}
+	// The handler, as an embedding program holds it: 503 unavailable for
+	// every route, never the closed engine or store (the store's reads
+	// panicked: a 500 and an error log line per request).
+	h := ts.s.Handler()
+	for _, r := range []struct{ method, path, body string }{
+		{"GET", "/v1/markets", ""},
+		{"GET", "/v1/account", ""},
+		{"GET", "/v1/orders", ""},
+		{"POST", "/v1/orders", `{"market":"BTC-USDT","side":"buy","type":"limit","price":"100","quantity":"1"}`},
+		{"GET", "/readyz", ""},
+	} {
+		var ctx fasthttp.RequestCtx
+		ctx.Request.Header.SetMethod(r.method)
+		ctx.Request.SetRequestURI(r.path)
+		ctx.Request.Header.Set("Authorization", "Bearer "+adminTok)
+		ctx.Request.SetBodyString(r.body)
+		h(&ctx)
+		if code := ctx.Response.StatusCode(); code != 503 || !bytes.Contains(ctx.Response.Body(), []byte("unavailable")) {
+			t.Fatalf("%s %s after Close: %d %s", r.method, r.path, code, ctx.Response.Body())
+		}
 	}
 	if err := ts.s.Close(); err != nil {
 		t.Fatalf("a second Close: %v", err)

@@ -12,7 +12,8 @@ import (
 )
 
 // Handler returns the server's HTTP handler (for tests and embedding; Serve
-// uses it).
+// uses it). Once Shutdown has drained the requests in flight, it answers
+// every request 503 unavailable.
 func (s *Server) Handler() fasthttp.RequestHandler { return s.handle }
 
 // requestIDHeader carries a request's id: the client's, when it sends a
@@ -29,6 +30,11 @@ func (s *Server) handle(ctx *fasthttp.RequestCtx) {
 	ctx.Response.Header.SetBytesV(requestIDHeader, rid)
 	route := "panic"
 	defer s.done(ctx, rid, &route, start)
+	if s.drained.Load() {
+		route = "closed"
+		writeError(ctx, errUnavailable)
+		return
+	}
 	route = s.route(ctx)
 }
 

@@ -209,8 +209,13 @@ type Server struct {
 	// closed is set when Shutdown starts, under lnMu: lns are the
 	// listeners Serve was given, which Shutdown closes too.
 	closed atomic.Bool
-	lnMu   sync.Mutex
-	lns    []net.Listener
+	// drained is set once Shutdown has drained the HTTP server: requests
+	// that still reach the handler (through Handler, or a connection left
+	// open) are answered 503 unavailable instead of reaching the engine,
+	// the log and the store that Shutdown closes next.
+	drained atomic.Bool
+	lnMu    sync.Mutex
+	lns     []net.Listener
 
 	bootID   [8]byte       // hex, random per Open: request ids are unique across restarts
 	requests atomic.Uint64 // requests numbered, for their ids
@@ -514,6 +519,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for _, ln := range lns {
 			ln.Close() // closed already, unless its Serve had not reached the HTTP server yet
 		}
+		s.drained.Store(true)
 		// The final snapshot gets time of its own if the caller's is up:
 		// without it the next start replays more of the log.
 		snapCtx := ctx
