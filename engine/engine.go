@@ -255,15 +255,17 @@ type Engine struct {
 	// (or the results stage, which drops a snapshot the journal failed).
 	// Reusing it spares the matcher's pause the page faults of a new
 	// buffer of hundreds of megabytes.
-	snapBuf []byte
-	// freeze is what the snapshot goroutine encodes the resting orders of
-	// the matcher's last snapshot from (snapFreeze), owned like snapBuf.
-	freeze    snapFreeze
+	snapBuf   []byte
 	snapPause atomic.Int64 // ns the matcher spent encoding the last snapshot
 	stop      chan struct{}
 	owed      chan struct{} // the matcher owes views and is going idle
 	viewSeq   atomic.Uint64 // views reflect every command up to this seq
 	viewW     ring.Waiter
+
+	// freeze is what the snapshot goroutine encodes the resting orders of
+	// the matcher's last snapshot from (snapFreeze), owned like snapBuf.
+	// Last: the fields above keep the layout they were measured with.
+	freeze snapFreeze
 }
 
 type snapshotErr struct {
@@ -1088,6 +1090,12 @@ func (e *Engine) SnapshotStats() (savedSeq uint64, pause time.Duration) {
 // depth arrays and balances: in istd, over 100 MB of them, scanned by
 // every garbage collection).
 func (ab *afterBatch) dropViews() {
+	if len(ab.markets)+len(ab.accounts)+len(ab.relations)+len(ab.leaders) == 0 && ab.dir == nil {
+		// Most batches under load carry no views (ViewInterval): no
+		// write into the matcher's afterBatch array, whose neighbouring
+		// entries it is writing meanwhile.
+		return
+	}
 	clear(ab.markets)
 	clear(ab.accounts)
 	clear(ab.relations)
