@@ -627,24 +627,35 @@ func appendOrders(w *enc, all iter.Seq[book.OrderInfo], t *orderTable, sink *uin
 
 // snapFreeze is what a deferred snapshot encodes its resting orders from,
 // off the matcher (Engine's snapshots): a copy of each market's book and
-// of the order table, taken by memory copies while the matcher waits
-// (the lookups and the encoding, most of a big snapshot's cost, are
-// fill's), and where each market's orders go in the body. The engine
-// keeps one and reuses its memory from one snapshot to the next; it
-// costs about as much memory again as the books and the order table.
+// of the order records, taken by memory copies while the matcher waits
+// (indexing the records, the lookups and the encoding, most of a big
+// snapshot's cost, are fill's), and where each market's orders go in the
+// body. The engine keeps one and reuses its memory from one snapshot to
+// the next; it costs about as much memory again as the books and the
+// order table.
 type snapFreeze struct {
 	books []book.Frozen // by market index
 	offs  []int         // where each market's orders start in the body
 	n     int           // markets frozen for the body being written
-	slab  []order
-	index idmap.Map
-	sink  uint64
+	slab  []order       // a copy of the order table's records
+	index idmap.Map     // slab's index: a copy of the table's, or fill's
+	// indexed: index is a copy of the table's; else fill rebuilds it.
+	indexed bool
+	sink    uint64
 }
 
-// begin takes a copy of s's order table.
+// begin takes a copy of s's order records, and of their index unless it
+// is much larger than they are (its size is what the state reserved,
+// Options.Capacity, not what it holds): fill then rebuilds it from the
+// records, off the matcher.
 func (fz *snapFreeze) begin(s *State) {
 	fz.slab = append(fz.slab[:0], s.orders.slab...)
-	fz.index.CopyFrom(s.orders.index)
+	// An index slot is 16 bytes, a record 128: copy the index while it is
+	// no larger than the records.
+	fz.indexed = s.orders.index.Slots() <= 8*max(len(fz.slab), 64)
+	if fz.indexed {
+		fz.index.CopyFrom(s.orders.index)
+	}
 	fz.n = 0
 }
 
@@ -665,6 +676,18 @@ func (fz *snapFreeze) reserve(w *enc, m *market) {
 
 // fill encodes the frozen orders into the room reserve left in body.
 func (fz *snapFreeze) fill(body []byte) {
+	if !fz.indexed {
+		if fz.index.Slots() == 0 {
+			fz.index = *idmap.New(len(fz.slab))
+		} else {
+			fz.index.Clear()
+		}
+		for i := range fz.slab {
+			if id := fz.slab[i].id; id != 0 { // 0: a free entry
+				fz.index.Put(id, int32(i))
+			}
+		}
+	}
 	t := orderTable{slab: fz.slab, index: &fz.index}
 	for i, off := range fz.offs[:fz.n] {
 		f := &fz.books[i]

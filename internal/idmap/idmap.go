@@ -160,6 +160,12 @@ func (m *Map) rehash(bits uint8) {
 	}
 }
 
+// Clear removes every key, keeping the map's memory (and its size).
+func (m *Map) Clear() {
+	clear(m.slots)
+	m.n = 0
+}
+
 // CopyFrom makes m a copy of src, reusing m's memory where it is large
 // enough: a memory copy, no rehashing. The zero Map may be a destination.
 // m and src share nothing afterwards.
@@ -172,3 +178,7 @@ func (m *Map) CopyFrom(src *Map) {
 	copy(m.slots, src.slots)
 	m.shift, m.n = src.shift, src.n
 }
+
+// Slots returns the size of the map's table: it takes 16 bytes a slot,
+// and holds at most half as many keys before it grows.
+func (m *Map) Slots() int { return len(m.slots) }

@@ -114,6 +114,29 @@ func TestReserve(t *testing.T) {
 	}
 }
 
+// TestClear checks that a cleared map is empty, keeps its size, and is
+// usable again.
+func TestClear(t *testing.T) {
+	m := New(16)
+	for k := uint64(1); k <= 5000; k++ {
+		m.Put(k*7919, int32(k))
+	}
+	size := len(m.slots)
+	m.Clear()
+	if m.Len() != 0 || len(m.slots) != size {
+		t.Fatalf("after Clear: Len %d, %d slots (was %d)", m.Len(), len(m.slots), size)
+	}
+	for k := uint64(1); k <= 5000; k++ {
+		if _, ok := m.Get(k * 7919); ok {
+			t.Fatalf("key %d still there", k*7919)
+		}
+	}
+	m.Put(42, 7)
+	if v, ok := m.Get(42); !ok || v != 7 || m.Len() != 1 {
+		t.Fatalf("Put after Clear: %d %v, Len %d", v, ok, m.Len())
+	}
+}
+
 // TestCopyFrom checks that a copy answers like its source, into a zero
 // Map, a smaller and a larger one, and shares nothing with it.
 func TestCopyFrom(t *testing.T) {
@@ -129,8 +152,8 @@ func TestCopyFrom(t *testing.T) {
 			dst.Put(3, 3) // overwritten
 		}
 		dst.CopyFrom(src)
-		if dst.Len() != src.Len() {
-			t.Fatalf("Len %d, want %d", dst.Len(), src.Len())
+		if dst.Len() != src.Len() || dst.Slots() != src.Slots() {
+			t.Fatalf("Len %d, Slots %d, want %d, %d", dst.Len(), dst.Slots(), src.Len(), src.Slots())
 		}
 		if _, ok := dst.Get(3); ok {
 			t.Fatal("the destination kept its own key")
