@@ -82,7 +82,7 @@ func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
 			Help: "Sequence number of the last state snapshot saved (or recovered from): a restart replays the log after it."},
 			func() float64 { return float64(s.snap.seq.Load()) }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "engine_snapshot_pause_seconds",
-			Help: "How long matching paused to encode the last snapshot (about 0.11 s per million resting orders)."},
+			Help: "How long matching paused to take the last snapshot (copying the books and the order table, encoding the rest; about 0.035-0.14 s per million resting orders)."},
 			func() float64 { return time.Duration(s.snap.pause.Load()).Seconds() }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "engine_snapshot_failures_total",
 			Help: "Snapshots that could not be saved: the log is not truncated meanwhile, and a restart replays more of it."},
