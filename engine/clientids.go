@@ -5,19 +5,21 @@ import (
 	"fmt"
 )
 
-// clientIDTable maps (account, client order id) to an order id, for the
+// clientIDTable maps (account, client order id) to an order, for the
 // live orders and the ClientIDWindow most recently done ones. It is on the
 // hot path of every order that carries a client order id, under constant
 // inserts and deletes, and it is large, so its lookups are cache misses:
 // what matters most is how much of it the cache holds. Each entry is
-// therefore 16 bytes, four to a cache line, and does not hold its key:
-// it holds a 32-bit tag (a hash of the key), the order id, and where the
-// key is — the live order's record (State.orders) or the done order's
-// slot in State.doneIDs. A lookup compares tags, and reads the key only
-// when a tag matches: a new client order id (the common case) costs one
-// probe run and no key read; a cancel by client order id reads the order
-// record it needs next anyway. The tag only filters: keys are always
-// compared in full, so two keys with the same tag are told apart.
+// therefore 8 bytes, eight to a cache line, and holds neither its key nor
+// its order id: it holds a 32-bit tag (a hash of the key) and where the
+// order is — the live order's record (its index in State.orders' slab,
+// which holds the key and the id) or the done order's slot in
+// State.doneIDs (likewise). A lookup compares tags, and reads the key
+// only when a tag matches: a new client order id (the common case) costs
+// one probe run and no key read; a cancel by client order id reads the
+// order record it needs next anyway, without the order index. The tag
+// only filters: keys are always compared in full, so two keys with the
+// same tag are told apart.
 //
 // Open addressing with linear probing and backward-shift deletion (no
 // tombstones, no allocation once grown), never a Go map. The tag is a
@@ -32,12 +34,23 @@ type clientIDTable struct {
 // clientIDSlot is one entry; tag == 0 marks a free slot.
 type clientIDSlot struct {
 	tag uint32 // clientIDTag of the key
-	pos uint32 // liveID, or the index of the key in State.doneIDs.keys
-	id  uint64 // order id
+	// pos is liveBit | the live order's index in State.orders.slab, or
+	// the index of the done order's key in State.doneIDs.
+	pos uint32
 }
 
-// liveID is clientIDSlot.pos of a live order: its key is in its record.
-const liveID = ^uint32(0)
+// liveBit marks clientIDSlot.pos of a live order: its key and id are in
+// its record.
+const liveBit = 1 << 31
+
+// livePos is clientIDSlot.pos of the live order at slab index i.
+func livePos(i int32) uint32 { return liveBit | uint32(i) }
+
+// live reports whether e is a live order's entry.
+func (e *clientIDSlot) live() bool { return e.pos&liveBit != 0 }
+
+// slab returns the slab index of a live entry's order.
+func (e *clientIDSlot) slab() int32 { return int32(e.pos &^ liveBit) }
 
 func newClientIDTable() clientIDTable {
 	return clientIDTable{slots: make([]clientIDSlot, 1024), mask: 1023}
@@ -103,7 +116,7 @@ func (t *clientIDTable) home(tag uint32) uint64 {
 }
 
 // add inserts an entry. Its key must be absent (the caller looked it up).
-func (t *clientIDTable) add(tag, pos uint32, id uint64) {
+func (t *clientIDTable) add(tag, pos uint32) {
 	if 4*(t.n+1) > 3*len(t.slots) {
 		t.grow()
 	}
@@ -111,27 +124,13 @@ func (t *clientIDTable) add(tag, pos uint32, id uint64) {
 	for t.slots[i].tag != 0 {
 		i = (i + 1) & t.mask
 	}
-	t.slots[i] = clientIDSlot{tag: tag, pos: pos, id: id}
+	t.slots[i] = clientIDSlot{tag: tag, pos: pos}
 	t.n++
 }
 
-// findLive returns the slot of live order id, whose key has tag: exact,
-// as order ids are unique.
-func (t *clientIDTable) findLive(tag uint32, id uint64) (uint64, bool) {
-	for i := t.home(tag); ; i = (i + 1) & t.mask {
-		s := &t.slots[i]
-		if s.tag == 0 {
-			return 0, false
-		}
-		if s.tag == tag && s.id == id && s.pos == liveID {
-			return i, true
-		}
-	}
-}
-
-// findDone returns the slot of the done order whose key is at doneIDs
-// index pos and has tag: exact, as each index holds one key.
-func (t *clientIDTable) findDone(tag, pos uint32) (uint64, bool) {
+// find returns the slot of the entry with tag and pos: exact, as a slab
+// index holds one live order and a doneIDs index one done key.
+func (t *clientIDTable) find(tag, pos uint32) (uint64, bool) {
 	for i := t.home(tag); ; i = (i + 1) & t.mask {
 		s := &t.slots[i]
 		if s.tag == 0 {
@@ -202,9 +201,17 @@ func (s *State) clientID(k *refKey) (uint64, bool) {
 // clientIDTagged is clientID for a key whose tag is known.
 func (s *State) clientIDTagged(k *refKey, tag uint32) (uint64, bool) {
 	if e := s.clientIDEntry(k, tag); e != nil {
-		return e.id, true
+		return s.entryID(e), true
 	}
 	return 0, false
+}
+
+// entryID returns the order id of entry e.
+func (s *State) entryID(e *clientIDSlot) uint64 {
+	if e.live() {
+		return s.orders.slab[e.slab()].id
+	}
+	return s.doneIDs.ids[e.pos]
 }
 
 // clientIDEntry returns the entry of key k, whose tag is known, or nil.
@@ -235,8 +242,8 @@ func (s *State) clientIDFind(k *refKey, tag uint32) (*clientIDSlot, *order) {
 		if e.tag != tag {
 			continue
 		}
-		if e.pos == liveID {
-			if rec := s.orders.get(e.id); rec != nil && rec.account == k.account && rec.ref == k.ref {
+		if e.live() {
+			if rec := &s.orders.slab[e.slab()]; rec.account == k.account && rec.ref == k.ref {
 				return e, rec
 			}
 		} else if s.doneIDs.keys[e.pos] == *k {
@@ -248,19 +255,17 @@ func (s *State) clientIDFind(k *refKey, tag uint32) (*clientIDSlot, *order) {
 // entryFingerprint returns the place fingerprint of the order of entry e
 // (0: unknown).
 func (s *State) entryFingerprint(e *clientIDSlot) uint64 {
-	if e.pos == liveID {
-		if rec := s.orders.get(e.id); rec != nil {
-			return rec.fp
-		}
-		return 0
+	if e.live() {
+		return s.orders.slab[e.slab()].fp
 	}
 	return s.doneIDs.fps[e.pos]
 }
 
 // slotKey returns the key of entry e.
 func (s *State) slotKey(e *clientIDSlot) (refKey, bool) {
-	if e.pos == liveID {
-		if rec := s.orders.get(e.id); rec != nil {
+	if e.live() {
+		if i := e.slab(); int(i) < len(s.orders.slab) && s.orders.slab[i].id != 0 {
+			rec := &s.orders.slab[i]
 			return refKey{rec.account, rec.ref}, true
 		}
 		return refKey{}, false
@@ -271,15 +276,16 @@ func (s *State) slotKey(e *clientIDSlot) (refKey, bool) {
 	return s.doneIDs.keys[e.pos], true
 }
 
-// addClientID maps a key (absent) whose tag is tag to live order id.
-func (s *State) addClientID(tag uint32, id uint64) {
-	s.clientIDs.add(tag, liveID, id)
+// addClientID maps a key (absent) whose tag is tag to the live order at
+// slab index i.
+func (s *State) addClientID(tag uint32, i int32) {
+	s.clientIDs.add(tag, livePos(i))
 }
 
-// retireClientID keeps the client order id of order rec, which is now
-// done, in the window of done ids, forgetting the oldest if it is full.
-// Call it before rec leaves s.orders.
-func (s *State) retireClientID(rec *order) {
+// retireClientID keeps the client order id of order rec, at slab index i,
+// which is now done, in the window of done ids, forgetting the oldest if
+// it is full. Call it before rec leaves s.orders.
+func (s *State) retireClientID(rec *order, i int32) {
 	q := &s.doneIDs
 	if q.keys == nil {
 		q.alloc()
@@ -287,17 +293,17 @@ func (s *State) retireClientID(rec *order) {
 	var p int
 	if q.n == len(q.keys) {
 		p = q.head
-		if i, ok := s.clientIDs.findDone(q.tags[p], uint32(p)); ok {
-			s.clientIDs.delAt(i)
+		if j, ok := s.clientIDs.find(q.tags[p], uint32(p)); ok {
+			s.clientIDs.delAt(j)
 		}
 		q.head = (q.head + 1) % len(q.keys)
 	} else {
 		p = (q.head + q.n) % len(q.keys)
 		q.n++
 	}
-	q.keys[p], q.tags[p], q.fps[p] = refKey{rec.account, rec.ref}, rec.tag, rec.fp
-	if i, ok := s.clientIDs.findLive(rec.tag, rec.id); ok {
-		s.clientIDs.slots[i].pos = uint32(p)
+	q.keys[p], q.tags[p], q.fps[p], q.ids[p] = refKey{rec.account, rec.ref}, rec.tag, rec.fp, rec.id
+	if j, ok := s.clientIDs.find(rec.tag, livePos(i)); ok {
+		s.clientIDs.slots[j].pos = uint32(p)
 	}
 }
 
@@ -336,11 +342,11 @@ func (s *State) restoreClientIDs(keys []refKey, ids []uint64, done []refKey, don
 		if !ok {
 			continue // done
 		}
-		rec := s.orders.get(id)
-		if rec == nil || rec.account != k.account || rec.ref != k.ref {
+		i, ok := s.orders.index.Get(id)
+		if !ok || s.orders.slab[i].account != k.account || s.orders.slab[i].ref != k.ref {
 			return fmt.Errorf("%w: client order id of order %d, which is neither live with it nor done", ErrCorruptSnapshot, id)
 		}
-		s.addClientID(rec.tag, id)
+		s.addClientID(s.orders.slab[i].tag, i)
 	}
 	return nil
 }
@@ -365,7 +371,7 @@ func (s *State) restoreClientIDsV4(done []refKey, doneFPs, doneIDs []uint64) err
 		if s.clientIDEntry(&refKey{rec.account, rec.ref}, rec.tag) != nil {
 			return fmt.Errorf("%w: client order id of order %d twice", ErrCorruptSnapshot, rec.id)
 		}
-		s.addClientID(rec.tag, rec.id)
+		s.addClientID(rec.tag, int32(i))
 	}
 	if len(done) > 0 {
 		s.doneIDs.alloc()
@@ -388,9 +394,9 @@ func (s *State) restoreClientIDsV4(done []refKey, doneFPs, doneIDs []uint64) err
 // at position p of the window of done ids, the next after those before
 // it, and into the table.
 func (s *State) restoreDone(p int, k *refKey, tag uint32, fp, id uint64) {
-	s.doneIDs.keys[p], s.doneIDs.tags[p], s.doneIDs.fps[p] = *k, tag, fp
+	s.doneIDs.keys[p], s.doneIDs.tags[p], s.doneIDs.fps[p], s.doneIDs.ids[p] = *k, tag, fp, id
 	s.doneIDs.n++
-	s.clientIDs.add(tag, uint32(p), id)
+	s.clientIDs.add(tag, uint32(p))
 }
 
 // checkClientIDs verifies the table against the orders and the done keys:
@@ -406,21 +412,26 @@ func (s *State) checkClientIDs() error {
 		}
 		k, ok := s.slotKey(e)
 		if !ok {
-			return fmt.Errorf("engine: client order id entry of order %d has no key", e.id)
+			return fmt.Errorf("engine: client order id entry at %#x has no key", e.pos)
 		}
+		id := s.entryID(e)
 		if clientIDTag(&k) != e.tag {
-			return fmt.Errorf("engine: client order id entry of order %d has the wrong tag", e.id)
+			return fmt.Errorf("engine: client order id entry of order %d has the wrong tag", id)
 		}
-		if e.pos == liveID {
+		if e.live() {
+			if seenPos[e.pos] {
+				return fmt.Errorf("engine: two client order id entries for order %d", id)
+			}
+			seenPos[e.pos] = true
 			live++
 			continue
 		}
 		q := &s.doneIDs
 		if q.tags[e.pos] != e.tag {
-			return fmt.Errorf("engine: done client order id of order %d: tag not kept", e.id)
+			return fmt.Errorf("engine: done client order id of order %d: tag not kept", id)
 		}
 		if (int(e.pos)-q.head+len(q.keys))%len(q.keys) >= q.n || seenPos[e.pos] {
-			return fmt.Errorf("engine: done client order id entry of order %d at a free or shared position", e.id)
+			return fmt.Errorf("engine: done client order id entry of order %d at a free or shared position", id)
 		}
 		seenPos[e.pos] = true
 		done++

@@ -230,19 +230,19 @@ func TestClientIDTableSameTag(t *testing.T) {
 	tab := newClientIDTable()
 	const tag = 0x9abcdef0
 	for i := range 2000 {
-		pos := liveID
+		pos := livePos(int32(i))
 		if i%2 == 1 {
 			pos = uint32(i)
 		}
-		tab.add(tag, pos, uint64(i+1))
+		tab.add(tag, pos)
 	}
 	for i := 0; i < 2000; i += 4 {
-		j, ok := tab.findLive(tag, uint64(i+1))
+		j, ok := tab.find(tag, livePos(int32(i)))
 		if !ok {
 			t.Fatalf("live %d not found", i)
 		}
 		tab.delAt(j)
-		if j, ok = tab.findDone(tag, uint32(i+1)); !ok || tab.slots[j].id != uint64(i+2) {
+		if j, ok = tab.find(tag, uint32(i+1)); !ok || tab.slots[j].pos != uint32(i+1) {
 			t.Fatalf("done %d: %v %+v", i+1, ok, tab.slots[j])
 		}
 		tab.delAt(j)
@@ -250,9 +250,9 @@ func TestClientIDTableSameTag(t *testing.T) {
 	for i := range 2000 {
 		var ok bool
 		if i%2 == 0 {
-			_, ok = tab.findLive(tag, uint64(i+1))
+			_, ok = tab.find(tag, livePos(int32(i)))
 		} else {
-			_, ok = tab.findDone(tag, uint32(i))
+			_, ok = tab.find(tag, uint32(i))
 		}
 		if want := i%4 >= 2; ok != want {
 			t.Fatalf("entry %d: found %v, want %v", i, ok, want)

@@ -28,9 +28,9 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 				orig = s.entryFingerprint(e)
 			}
 			if orig != 0 && orig != fp {
-				return Outcome{ID: e.id, Err: ErrDuplicateClientID}, dst
+				return Outcome{ID: s.entryID(e), Err: ErrDuplicateClientID}, dst
 			}
-			return Outcome{ID: e.id, Duplicate: true}, dst
+			return Outcome{ID: s.entryID(e), Duplicate: true}, dst
 		}
 	}
 	if m.halted {
@@ -51,10 +51,10 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 		return Outcome{Err: err}, dst
 	}
 	s.nextOrder++
+	i := s.orders.add(rec)
 	if !cmd.Ref.IsZero() {
-		s.addClientID(tag, o.ID)
+		s.addClientID(tag, i)
 	}
-	s.orders.add(rec)
 	return Outcome{ID: o.ID}, s.settle(m, bevs, dst)
 }
 
@@ -169,7 +169,7 @@ func (s *State) finish(m *market, id uint64) {
 	}
 	if !rec.ref.IsZero() {
 		// The client order id stays, for resends, within a bounded window.
-		s.retireClientID(rec)
+		s.retireClientID(rec, i)
 	}
 	s.orders.free1(i)
 }

@@ -154,7 +154,7 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 		}
 	}
 	w.u32(uint32(s.doneIDs.n))
-	s.doneIDs.eachID(&s.clientIDs, func(k *refKey, fp, id uint64) {
+	s.doneIDs.eachID(func(k *refKey, fp, id uint64) {
 		w.u64(k.account)
 		w.bytes(k.ref[:])
 		w.u64(fp)

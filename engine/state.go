@@ -201,6 +201,7 @@ type refFIFO struct {
 	keys []refKey // ring of ClientIDWindow entries, allocated on first use
 	tags []uint32 // clientIDTag of each key
 	fps  []uint64 // fingerprint of each key's order (order.fp)
+	ids  []uint64 // each key's order id
 	head int      // oldest
 	n    int
 }
@@ -208,18 +209,15 @@ type refFIFO struct {
 // alloc allocates the ring.
 func (q *refFIFO) alloc() {
 	q.keys, q.tags, q.fps = make([]refKey, ClientIDWindow), make([]uint32, ClientIDWindow), make([]uint64, ClientIDWindow)
+	q.ids = make([]uint64, ClientIDWindow)
 }
 
 // eachID calls fn for every key with its order's fingerprint and id,
-// oldest first; t is the client order id table that holds the ids.
-func (q *refFIFO) eachID(t *clientIDTable, fn func(k *refKey, fp, id uint64)) {
+// oldest first.
+func (q *refFIFO) eachID(fn func(k *refKey, fp, id uint64)) {
 	for i := range q.n {
 		p := (q.head + i) % len(q.keys)
-		var id uint64
-		if j, ok := t.findDone(q.tags[p], uint32(p)); ok {
-			id = t.slots[j].id
-		}
-		fn(&q.keys[p], q.fps[p], id)
+		fn(&q.keys[p], q.fps[p], q.ids[p])
 	}
 }
 
@@ -617,8 +615,9 @@ func (t *orderTable) get(id uint64) *order {
 	return nil
 }
 
-// add stores rec; the returned pointer is valid until the next add.
-func (t *orderTable) add(rec order) *order {
+// add stores rec and returns its index in the slab, where it stays until
+// it is freed.
+func (t *orderTable) add(rec order) int32 {
 	var i int32
 	if k := len(t.free); k > 0 {
 		i = t.free[k-1]
@@ -629,7 +628,7 @@ func (t *orderTable) add(rec order) *order {
 	}
 	t.slab[i] = rec
 	t.index.Put(rec.id, i)
-	return &t.slab[i]
+	return i
 }
 
 // reserve makes room for n orders.
