@@ -284,16 +284,16 @@ func (s *State) userAccount(id uint64) bool {
 	return s.validAccount(id) && s.accounts[id].relation == 0
 }
 
-func (s *State) setLeaderProfile(cmd *Command) Outcome {
+func (s *State) setLeaderProfile(cmd *Command) result {
 	if !s.userAccount(cmd.Account) {
-		return Outcome{Err: ErrUnknownAccount}
+		return result{Err: ErrUnknownAccount}
 	}
 	a := &s.accounts[cmd.Account]
 	if a.follows > 0 {
-		return Outcome{Err: ErrFollowerCannotLead}
+		return result{Err: ErrFollowerCannotLead}
 	}
 	if p := cmd.Copy.ProfitShareBps; p < 0 || p > MaxProfitShareBps {
-		return Outcome{Err: ErrInvalidCopySpec}
+		return result{Err: ErrInvalidCopySpec}
 	}
 	if a.leader == 0 {
 		s.leaders = append(s.leaders, leader{account: cmd.Account})
@@ -309,7 +309,7 @@ func (s *State) setLeaderProfile(cmd *Command) Outcome {
 		r := &s.relations[id-1]
 		r.shareBps = min(r.shareBps, L.profitShareBps)
 	}
-	return Outcome{ID: cmd.Account}
+	return result{ID: cmd.Account}
 }
 
 // validCopySpec checks and normalizes the sizing parameters of sp.
@@ -327,43 +327,43 @@ func validCopySpec(sp *CopySpec) bool {
 	return true
 }
 
-func (s *State) follow(cmd *Command, dst []Event) (Outcome, []Event) {
+func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 	if !s.userAccount(cmd.Account) {
-		return Outcome{Err: ErrUnknownAccount}, dst
+		return result{Err: ErrUnknownAccount}, dst
 	}
 	f := &s.accounts[cmd.Account]
 	if f.leader != 0 {
-		return Outcome{Err: ErrLeaderCannotFollow}, dst
+		return result{Err: ErrLeaderCannotFollow}, dst
 	}
 	lead := cmd.Copy.Leader
 	if lead == cmd.Account {
-		return Outcome{Err: ErrSelfFollow}, dst
+		return result{Err: ErrSelfFollow}, dst
 	}
 	if !s.userAccount(lead) || s.accounts[lead].leader == 0 {
-		return Outcome{Err: ErrNotLeader}, dst
+		return result{Err: ErrNotLeader}, dst
 	}
 	if !s.validAsset(cmd.Asset) {
-		return Outcome{Err: ErrUnknownAsset}, dst
+		return result{Err: ErrUnknownAsset}, dst
 	}
 	if cmd.Amount <= 0 {
-		return Outcome{Err: ErrInvalidAmount}, dst
+		return result{Err: ErrInvalidAmount}, dst
 	}
 	sp := cmd.Copy
 	if !validCopySpec(&sp) || sp.HasMaxProfitShare && (sp.MaxProfitShareBps < 0 || sp.MaxProfitShareBps > MaxProfitShareBps) {
-		return Outcome{Err: ErrInvalidCopySpec}, dst
+		return result{Err: ErrInvalidCopySpec}, dst
 	}
 	L := &s.leaders[s.accounts[lead].leader-1]
 	for _, id := range L.rels {
 		if s.relations[id-1].follower == cmd.Account {
-			return Outcome{Err: ErrAlreadyFollowing}, dst
+			return result{Err: ErrAlreadyFollowing}, dst
 		}
 	}
 	if sp.HasMaxProfitShare && L.profitShareBps > sp.MaxProfitShareBps {
-		return Outcome{Err: ErrProfitShareAboveMax}, dst
+		return result{Err: ErrProfitShareAboveMax}, dst
 	}
 	b := s.bal(cmd.Account, cmd.Asset)
 	if b.avail < cmd.Amount {
-		return Outcome{Err: ErrInsufficientFunds}, dst
+		return result{Err: ErrInsufficientFunds}, dst
 	}
 	id := uint64(len(s.relations) + 1)
 	wallet := uint64(len(s.accounts))
@@ -380,7 +380,7 @@ func (s *State) follow(cmd *Command, dst []Event) (Outcome, []Event) {
 	})
 	s.accounts[cmd.Account].follows++
 	L.rels = append(L.rels, id) // ids grow: stays sorted
-	return Outcome{ID: id}, dst
+	return result{ID: id}, dst
 }
 
 // ownRelation returns the open relation cmd names, if Account follows with it.
@@ -396,25 +396,25 @@ func (s *State) ownRelation(cmd *Command) (*relation, error) {
 	return r, nil
 }
 
-func (s *State) amendFollow(cmd *Command) Outcome {
+func (s *State) amendFollow(cmd *Command) result {
 	r, err := s.ownRelation(cmd)
 	if err != nil {
-		return Outcome{Err: err}
+		return result{Err: err}
 	}
 	sp := cmd.Copy
 	if !validCopySpec(&sp) {
-		return Outcome{Err: ErrInvalidCopySpec}
+		return result{Err: ErrInvalidCopySpec}
 	}
 	if cmd.Amount < 0 {
-		return Outcome{Err: ErrInvalidAmount}
+		return result{Err: ErrInvalidAmount}
 	}
 	if cmd.Amount > 0 {
 		b := s.bal(r.follower, r.asset)
 		if b.avail < cmd.Amount {
-			return Outcome{Err: ErrInsufficientFunds}
+			return result{Err: ErrInsufficientFunds}
 		}
 		if r.allocation > math.MaxInt64-cmd.Amount || r.hwm > math.MaxInt64-cmd.Amount {
-			return Outcome{Err: ErrOverflow}
+			return result{Err: ErrOverflow}
 		}
 		b.avail -= cmd.Amount
 		s.bal(r.wallet, r.asset).avail += cmd.Amount
@@ -424,35 +424,35 @@ func (s *State) amendFollow(cmd *Command) Outcome {
 	r.spec.Mode, r.spec.Value, r.spec.MaxOrderQuote = sp.Mode, sp.Value, sp.MaxOrderQuote
 	r.spec.SlippageBps, r.spec.StopLossBps = sp.SlippageBps, sp.StopLossBps
 	r.carries = r.carries[:0] // their units may have changed with the mode
-	return Outcome{ID: r.id}
+	return result{ID: r.id}
 }
 
-func (s *State) pauseFollow(cmd *Command) Outcome {
+func (s *State) pauseFollow(cmd *Command) result {
 	r, err := s.ownRelation(cmd)
 	if err != nil {
-		return Outcome{Err: err}
+		return result{Err: err}
 	}
 	if cmd.Kind == CmdPauseFollow {
 		r.status = RelationPaused
 	} else {
 		r.status = RelationActive
 	}
-	return Outcome{ID: r.id}
+	return result{ID: r.id}
 }
 
-func (s *State) unfollow(cmd *Command, dst []Event) (Outcome, []Event) {
+func (s *State) unfollow(cmd *Command, dst []Event) (result, []Event) {
 	r, err := s.ownRelation(cmd)
 	if err != nil {
-		return Outcome{Err: err}, dst
+		return result{Err: err}, dst
 	}
 	if cmd.Copy.Close > CloseMarket {
-		return Outcome{Err: ErrInvalidCopySpec}, dst
+		return result{Err: ErrInvalidCopySpec}, dst
 	}
 	dst = s.closeRelation(r.id, cmd.Copy.Close, CopyUnfollowed, dst)
-	return Outcome{ID: cmd.Copy.Relation}, s.mirrorPending(dst)
+	return result{ID: cmd.Copy.Relation}, s.mirrorPending(dst)
 }
 
-func (s *State) settleCopy(cmd *Command, dst []Event) (Outcome, []Event) {
+func (s *State) settleCopy(cmd *Command, dst []Event) (result, []Event) {
 	var rels []uint64
 	switch {
 	case cmd.Account == 0:
@@ -464,7 +464,7 @@ func (s *State) settleCopy(cmd *Command, dst []Event) (Outcome, []Event) {
 	case s.userAccount(cmd.Account) && s.accounts[cmd.Account].leader != 0:
 		rels = slices.Clone(s.leaders[s.accounts[cmd.Account].leader-1].rels)
 	default:
-		return Outcome{Err: ErrNotLeader}, dst
+		return result{Err: ErrNotLeader}, dst
 	}
 	for _, id := range rels {
 		r := &s.relations[id-1]
@@ -474,7 +474,7 @@ func (s *State) settleCopy(cmd *Command, dst []Event) (Outcome, []Event) {
 		dst = s.profitShare(r, dst)
 		dst = s.stopLoss(id, dst)
 	}
-	return Outcome{ID: uint64(len(rels))}, s.mirrorPending(dst)
+	return result{ID: uint64(len(rels))}, s.mirrorPending(dst)
 }
 
 // noteFill records a fill of a leader's own order for mirroring,

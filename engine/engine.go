@@ -757,7 +757,7 @@ func (e *Engine) matcher() {
 		for s := next; s <= hi; s++ {
 			sl := e.ring.Slot(s)
 			k := int(s&int64(e.opts.RingSize-1)) * slotEvents
-			sl.out, sl.events = e.state.Apply(&sl.cmd, e.events[k:k:k+slotEvents])
+			sl.events = e.state.applyTo(&sl.cmd, e.events[k:k:k+slotEvents], &sl.out)
 			sl.batchEnd = false
 			tr.command(&sl.cmd, &sl.out, sl.events)
 			snapAsked = snapAsked || sl.cmd.Kind == CmdSnapshot

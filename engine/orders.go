@@ -4,13 +4,13 @@ import "github.com/instant-social-trading/ist/book"
 
 // place reserves funds for a new order, hands it to the market's book and
 // settles what it traded.
-func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
+func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 	if !s.userAccount(cmd.Account) {
-		return Outcome{Err: ErrUnknownAccount}, dst
+		return result{Err: ErrUnknownAccount}, dst
 	}
 	m, err := s.market(cmd.Market)
 	if err != nil {
-		return Outcome{Err: err}, dst
+		return result{Err: err}, dst
 	}
 	key := refKey{cmd.Account, cmd.Ref}
 	var tag uint32
@@ -28,13 +28,13 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 				orig = s.entryFingerprint(e)
 			}
 			if orig != 0 && orig != fp {
-				return Outcome{ID: s.entryID(e), Err: ErrDuplicateClientID}, dst
+				return result{ID: s.entryID(e), Err: ErrDuplicateClientID}, dst
 			}
-			return Outcome{ID: s.entryID(e), Duplicate: true}, dst
+			return result{ID: s.entryID(e), Duplicate: true}, dst
 		}
 	}
 	if m.halted {
-		return Outcome{Err: ErrMarketHalted}, dst
+		return result{Err: ErrMarketHalted}, dst
 	}
 	o := cmd.Order
 	o.ID = s.nextOrder + 1
@@ -42,20 +42,20 @@ func (s *State) place(cmd *Command, dst []Event) (Outcome, []Event) {
 	rec := order{id: o.ID, account: cmd.Account, market: m.id, side: o.Side, ref: cmd.Ref, tag: tag,
 		origQty: o.Qty, origBudget: o.QuoteBudget, fp: fp}
 	if err := s.reserve(m, &o, &rec); err != nil {
-		return Outcome{Err: err}, dst
+		return result{Err: err}, dst
 	}
 	bevs, err := m.book.Place(s.bevs[:0], &o)
 	s.bevs = bevs
 	if err != nil {
 		s.unreserve(m, &rec)
-		return Outcome{Err: err}, dst
+		return result{Err: err}, dst
 	}
 	s.nextOrder++
 	i := s.orders.add(rec)
 	if !cmd.Ref.IsZero() {
 		s.addClientID(tag, i)
 	}
-	return Outcome{ID: o.ID}, s.settle(m, bevs, dst)
+	return result{ID: o.ID}, s.settle(m, bevs, dst)
 }
 
 // reserve validates the funding of o and locks it: the base of a sell;
@@ -267,27 +267,27 @@ func (s *State) liveOrder(cmd *Command) (*order, *market, error) {
 	return rec, m, nil
 }
 
-func (s *State) cancel(cmd *Command, dst []Event) (Outcome, []Event) {
+func (s *State) cancel(cmd *Command, dst []Event) (result, []Event) {
 	rec, m, err := s.liveOrder(cmd)
 	if err != nil {
-		return Outcome{Err: err}, dst
+		return result{Err: err}, dst
 	}
 	bevs, err := m.book.Cancel(s.bevs[:0], rec.id)
 	s.bevs = bevs
 	if err != nil {
-		return Outcome{Err: err}, dst
+		return result{Err: err}, dst
 	}
 	id := rec.id // settle frees rec
-	return Outcome{ID: id}, s.settle(m, bevs, dst)
+	return result{ID: id}, s.settle(m, bevs, dst)
 }
 
-func (s *State) cancelAll(cmd *Command, dst []Event) (Outcome, []Event) {
+func (s *State) cancelAll(cmd *Command, dst []Event) (result, []Event) {
 	if !s.userAccount(cmd.Account) {
-		return Outcome{Err: ErrUnknownAccount}, dst
+		return result{Err: ErrUnknownAccount}, dst
 	}
 	m, err := s.market(cmd.Market)
 	if err != nil {
-		return Outcome{Err: err}, dst
+		return result{Err: err}, dst
 	}
 	var ids []uint64 // settle uses s.ids
 	for o := range m.book.All() {
@@ -300,21 +300,21 @@ func (s *State) cancelAll(cmd *Command, dst []Event) (Outcome, []Event) {
 		s.bevs = bevs
 		dst = s.settle(m, bevs, dst)
 	}
-	return Outcome{ID: uint64(len(ids))}, dst
+	return result{ID: uint64(len(ids))}, dst
 }
 
-func (s *State) amend(cmd *Command, dst []Event) (Outcome, []Event) {
+func (s *State) amend(cmd *Command, dst []Event) (result, []Event) {
 	rec, m, err := s.liveOrder(cmd)
 	if err != nil {
-		return Outcome{Err: err}, dst
+		return result{Err: err}, dst
 	}
 	if m.halted {
-		return Outcome{Err: ErrMarketHalted}, dst
+		return result{Err: ErrMarketHalted}, dst
 	}
 	price, qty := cmd.Order.Price, cmd.Order.Qty
 	if cmd.Kind == CmdAmendTotal {
 		if price, qty, err = openOfTotal(m, rec, price, qty); err != nil {
-			return Outcome{Err: err}, dst
+			return result{Err: err}, dst
 		}
 	}
 	// The new reservation: base for a sell, cost at the new price for a
@@ -324,16 +324,16 @@ func (s *State) amend(cmd *Command, dst []Event) (Outcome, []Event) {
 	if rec.side == book.Sell {
 		need, ok = mul(max(qty, 0), m.spec.BaseScale)
 		if !ok {
-			return Outcome{Err: book.ErrQtyAboveMax}, dst
+			return result{Err: book.ErrQtyAboveMax}, dst
 		}
 	} else if price > 0 && qty > 0 {
 		if need, err = buyCost(m, price, qty); err != nil {
-			return Outcome{Err: err}, dst
+			return result{Err: err}, dst
 		}
 	}
 	b := s.bal(rec.account, s.assetOf(m, rec.side))
 	if need-rec.locked > b.avail {
-		return Outcome{Err: ErrInsufficientFunds}, dst
+		return result{Err: ErrInsufficientFunds}, dst
 	}
 	bevs, err := m.book.Amend(s.bevs[:0], rec.id, price, qty)
 	s.bevs = bevs
@@ -342,7 +342,7 @@ func (s *State) amend(cmd *Command, dst []Event) (Outcome, []Event) {
 		rec.amended = true
 	}
 	if err != nil {
-		return Outcome{Err: err}, dst
+		return result{Err: err}, dst
 	}
 	b.avail -= need - rec.locked
 	b.locked += need - rec.locked
@@ -351,7 +351,7 @@ func (s *State) amend(cmd *Command, dst []Event) (Outcome, []Event) {
 		rec.limit = price
 	}
 	id := rec.id // settle may free rec
-	return Outcome{ID: id}, s.settle(m, bevs, dst)
+	return result{ID: id}, s.settle(m, bevs, dst)
 }
 
 // openOfTotal converts the price and total quantity of a CmdAmendTotal

@@ -324,14 +324,38 @@ func (s *State) Trades() uint64 { return s.trades }
 // command's outcome and the extended slice. A command that fails changes
 // nothing but the last applied sequence number.
 func (s *State) Apply(cmd *Command, dst []Event) (Outcome, []Event) {
-	trades := s.trades
-	out, dst := s.apply(cmd, dst)
-	out.Trades = trades
+	var out Outcome
+	dst = s.applyTo(cmd, dst, &out)
 	return out, dst
 }
 
+// applyTo is Apply writing the outcome to *out, field by field. The
+// matcher calls it with the outcome's place in its slot: an Outcome is too
+// big for the compiler to keep in registers, and a copy of one returned by
+// value reads it back from the stack with wider loads than the stores that
+// put it there, which makes the CPU wait until every earlier store,
+// cache misses included, has reached the cache.
+func (s *State) applyTo(cmd *Command, dst []Event, out *Outcome) []Event {
+	trades := s.trades
+	r, dst := s.apply(cmd, dst)
+	out.Err = r.Err
+	out.ID = r.ID
+	out.Duplicate = r.Duplicate
+	out.Trades = trades
+	return dst
+}
+
+// result is what a command's handler returns: an Outcome without Trades,
+// which Apply fills in. It is small enough (at most four words) for the
+// compiler to return it in registers all the way.
+type result struct {
+	Err       error
+	ID        uint64
+	Duplicate bool
+}
+
 // apply is Apply without Outcome.Trades.
-func (s *State) apply(cmd *Command, dst []Event) (Outcome, []Event) {
+func (s *State) apply(cmd *Command, dst []Event) (result, []Event) {
 	s.seq = cmd.Seq
 	switch cmd.Kind {
 	case CmdCreateAsset:
@@ -341,16 +365,16 @@ func (s *State) apply(cmd *Command, dst []Event) (Outcome, []Event) {
 	case CmdHaltMarket, CmdResumeMarket:
 		m, err := s.market(cmd.Market)
 		if err != nil {
-			return Outcome{Err: err}, dst
+			return result{Err: err}, dst
 		}
 		m.halted = cmd.Kind == CmdHaltMarket
-		return Outcome{ID: uint64(m.id)}, dst
+		return result{ID: uint64(m.id)}, dst
 	case CmdCreateAccount:
 		if cmd.Name == (Name{}) {
-			return Outcome{Err: ErrInvalidName}, dst
+			return result{Err: ErrInvalidName}, dst
 		}
 		s.accounts = append(s.accounts, account{name: cmd.Name})
-		return Outcome{ID: uint64(len(s.accounts) - 1)}, dst
+		return result{ID: uint64(len(s.accounts) - 1)}, dst
 	case CmdDeposit, CmdWithdraw:
 		return s.transfer(cmd), dst
 	case CmdPlace:
@@ -370,7 +394,7 @@ func (s *State) apply(cmd *Command, dst []Event) (Outcome, []Event) {
 		}
 		return out, dst
 	case CmdSnapshot, CmdTick:
-		return Outcome{}, dst
+		return result{}, dst
 	case CmdSetLeaderProfile:
 		return s.setLeaderProfile(cmd), dst
 	case CmdFollow:
@@ -384,40 +408,40 @@ func (s *State) apply(cmd *Command, dst []Event) (Outcome, []Event) {
 	case CmdSettle:
 		return s.settleCopy(cmd, dst)
 	}
-	return Outcome{Err: ErrInvalidCommand}, dst
+	return result{Err: ErrInvalidCommand}, dst
 }
 
-func (s *State) createAsset(cmd *Command) Outcome {
+func (s *State) createAsset(cmd *Command) result {
 	if cmd.Name == (Name{}) {
-		return Outcome{Err: ErrInvalidName}
+		return result{Err: ErrInvalidName}
 	}
 	if _, ok := s.assetByName[cmd.Name]; ok {
-		return Outcome{Err: ErrDuplicateName}
+		return result{Err: ErrDuplicateName}
 	}
 	s.assets = append(s.assets, cmd.Name)
 	s.supply = append(s.supply, 0)
 	id := uint32(len(s.assets))
 	s.assetByName[cmd.Name] = id
-	return Outcome{ID: uint64(id)}
+	return result{ID: uint64(id)}
 }
 
-func (s *State) createMarket(cmd *Command) Outcome {
+func (s *State) createMarket(cmd *Command) result {
 	sp := cmd.Spec
 	if cmd.Name == (Name{}) {
-		return Outcome{Err: ErrInvalidName}
+		return result{Err: ErrInvalidName}
 	}
 	if _, ok := s.marketByName[cmd.Name]; ok {
-		return Outcome{Err: ErrDuplicateName}
+		return result{Err: ErrDuplicateName}
 	}
 	if !s.validAsset(sp.Base) || !s.validAsset(sp.Quote) {
-		return Outcome{Err: ErrUnknownAsset}
+		return result{Err: ErrUnknownAsset}
 	}
 	if err := checkSpec(&sp); err != nil {
-		return Outcome{Err: err}
+		return result{Err: err}
 	}
 	b, err := book.New(sp.Rules, &book.Options{Capacity: s.bookCapacity})
 	if err != nil {
-		return Outcome{Err: fmt.Errorf("%w: %w", ErrInvalidSpec, err)}
+		return result{Err: fmt.Errorf("%w: %w", ErrInvalidSpec, err)}
 	}
 	// Every amount a trade or reservation can produce must fit in an
 	// int64 with room for fees: bound the rules so that it does (see
@@ -426,18 +450,18 @@ func (s *State) createMarket(cmd *Command) Outcome {
 	notional, ok1 := mul(r.MaxPrice, r.MaxQty)
 	notional, ok2 := mul(notional, sp.QuoteScale)
 	if !ok1 || !ok2 || notional > math.MaxInt64/2 {
-		return Outcome{Err: fmt.Errorf("%w: max_price %d × max_qty %d × quote_scale %d overflows int64/2 (0 is no limit): set Rules.MaxPrice and Rules.MaxQty",
+		return result{Err: fmt.Errorf("%w: max_price %d × max_qty %d × quote_scale %d overflows int64/2 (0 is no limit): set Rules.MaxPrice and Rules.MaxQty",
 			ErrInvalidSpec, sp.Rules.MaxPrice, sp.Rules.MaxQty, sp.QuoteScale)}
 	}
 	if _, ok := mul(r.MaxQty, sp.BaseScale); !ok {
-		return Outcome{Err: fmt.Errorf("%w: max_qty %d × base_scale %d overflows int64: lower Rules.MaxQty",
+		return result{Err: fmt.Errorf("%w: max_qty %d × base_scale %d overflows int64: lower Rules.MaxQty",
 			ErrInvalidSpec, sp.Rules.MaxQty, sp.BaseScale)}
 	}
 	m := &market{id: uint32(len(s.markets) + 1), name: cmd.Name, spec: sp, book: b,
 		maxFee: max(sp.MakerFeeBps, sp.TakerFeeBps)}
 	s.markets = append(s.markets, m)
 	s.marketByName[cmd.Name] = m.id
-	return Outcome{ID: uint64(m.id)}
+	return result{ID: uint64(m.id)}
 }
 
 // checkSpec returns an error wrapping ErrInvalidSpec, saying which, if
@@ -478,48 +502,48 @@ func (s *State) bal(id uint64, asset uint32) *balance {
 // transferRef) makes it a duplicate or a conflict; a transfer that fails
 // (ErrInsufficientFunds, ErrOverflow, ...) records nothing, so that a
 // resend of its Ref may succeed later.
-func (s *State) transfer(cmd *Command) Outcome {
+func (s *State) transfer(cmd *Command) result {
 	if !s.transferAccount(cmd) {
-		return Outcome{Err: ErrUnknownAccount}
+		return result{Err: ErrUnknownAccount}
 	}
 	if !s.validAsset(cmd.Asset) {
-		return Outcome{Err: ErrUnknownAsset}
+		return result{Err: ErrUnknownAsset}
 	}
 	if cmd.Amount <= 0 {
-		return Outcome{Err: ErrInvalidAmount}
+		return result{Err: ErrInvalidAmount}
 	}
 	if !cmd.Ref.IsZero() {
 		if same, known := s.transferRef(cmd); known {
 			if !same {
-				return Outcome{Err: ErrRefConflict}
+				return result{Err: ErrRefConflict}
 			}
-			return Outcome{Duplicate: true}
+			return result{Duplicate: true}
 		}
 	}
 	b := s.bal(cmd.Account, cmd.Asset)
 	sup := &s.supply[cmd.Asset-1]
 	if cmd.Kind == CmdDeposit {
 		if b.avail > math.MaxInt64-cmd.Amount || *sup > math.MaxInt64-cmd.Amount {
-			return Outcome{Err: ErrOverflow}
+			return result{Err: ErrOverflow}
 		}
 		b.avail += cmd.Amount
 		*sup += cmd.Amount
 	} else {
 		if b.avail < cmd.Amount {
-			return Outcome{Err: ErrInsufficientFunds}
+			return result{Err: ErrInsufficientFunds}
 		}
 		b.avail -= cmd.Amount
 		*sup -= cmd.Amount
 	}
 	if cmd.Ref.IsZero() {
-		return Outcome{}
+		return result{}
 	}
 	if cmd.Kind == CmdDeposit {
 		s.addDepositRef(depositRef{ref: cmd.Ref, account: cmd.Account, asset: cmd.Asset, amount: cmd.Amount})
 	} else {
 		s.addWithdrawalRef(cmd.Account, cmd.Ref, withdrawalRef{asset: cmd.Asset, amount: cmd.Amount})
 	}
-	return Outcome{}
+	return result{}
 }
 
 // transferAccount reports whether deposit or withdrawal cmd may move
