@@ -1,6 +1,10 @@
 package engine
 
-import "github.com/instant-social-trading/ist/book"
+import (
+	"slices"
+
+	"github.com/instant-social-trading/ist/book"
+)
 
 // place reserves funds for a new order, hands it to the market's book and
 // settles what it traded.
@@ -179,11 +183,19 @@ func (s *State) finish(m *market, id uint64) {
 func (s *State) settle(m *market, bevs []book.Event, dst []Event) []Event {
 	ids := s.ids[:0]
 	for i := range bevs {
-		// Written in place: dst is the event buffer the results stage
-		// reads, and one pass over it is cheaper than a copy through the
-		// stack.
-		dst = append(dst, Event{Event: bevs[i], Market: m.id})
-		ev := &dst[len(dst)-1]
+		// Written in place, field by field: dst is the event buffer the
+		// results stage reads. An Event built on the stack and then
+		// appended is copied with loads wider than the stores that
+		// built it, which makes the CPU wait for every earlier store.
+		n := len(dst)
+		if n == cap(dst) {
+			dst = slices.Grow(dst, len(bevs)-i)
+		}
+		dst = dst[:n+1]
+		ev := &dst[n]
+		*ev = Event{}
+		ev.Event = bevs[i]
+		ev.Market = m.id
 		switch ev.Kind {
 		case book.EvAccepted, book.EvTriggered, book.EvAmended:
 			ids = append(ids, ev.OrderID)
