@@ -14,8 +14,9 @@ func (b *Book) Cancel(dst []Event, id uint64) ([]Event, error) {
 			OrderID: id, Owner: o.Owner, Price: o.Price, Qty: o.Qty, Remaining: o.QuoteBudget}), nil
 	}
 	n := &b.nodes[v]
-	dst = append(dst, Event{Kind: EvCancelled, Side: n.side, Reason: ReasonCancelled,
-		OrderID: id, Owner: n.owner, Price: n.price, Qty: n.open})
+	dst, ev := addEvent(dst)
+	ev.Kind, ev.Side, ev.Reason = EvCancelled, n.side, ReasonCancelled
+	ev.OrderID, ev.Owner, ev.Price, ev.Qty = id, n.owner, n.price, n.open
 	b.removeNode(v)
 	return dst, nil
 }

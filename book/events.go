@@ -1,6 +1,9 @@
 package book
 
-import "errors"
+import (
+	"errors"
+	"slices"
+)
 
 // EventKind is the kind of an Event.
 type EventKind uint8
@@ -211,4 +214,22 @@ func (r Reason) Err() error {
 		return reasonErrs[r]
 	}
 	return nil
+}
+
+// addEvent appends a zero event to dst and returns the longer slice and
+// the event, for the caller to fill in place. An event built as a
+// composite literal and appended is copied through the stack with loads
+// wider than some of the stores that built it; such a load cannot take
+// its bytes from the stores and waits until every earlier store, cache
+// misses included, has reached the cache. The hot paths (accept, trade,
+// cancel, the end of a taker) use addEvent.
+func addEvent(dst []Event) ([]Event, *Event) {
+	n := len(dst)
+	if n == cap(dst) {
+		dst = slices.Grow(dst, 1)
+	}
+	dst = dst[:n+1]
+	ev := &dst[n]
+	*ev = Event{}
+	return dst, ev
 }

@@ -53,9 +53,11 @@ func (b *Book) match(dst []Event, t *taker) (_ []Event, stopped bool) {
 				t.budget -= fill * price
 			}
 			b.last = price
-			dst = append(dst, Event{Kind: EvTrade, Side: t.side, OrderID: t.id, Owner: t.owner,
-				MakerID: m.id, MakerOwner: m.owner, Price: price, Qty: fill, Remaining: t.left(),
-				MakerRemaining: m.open})
+			var ev *Event
+			dst, ev = addEvent(dst)
+			ev.Kind, ev.Side, ev.OrderID, ev.Owner = EvTrade, t.side, t.id, t.owner
+			ev.MakerID, ev.MakerOwner, ev.MakerRemaining = m.id, m.owner, m.open
+			ev.Price, ev.Qty, ev.Remaining = price, fill, t.left()
 			if m.open == 0 {
 				if lv.count == 1 {
 					b.removeNode(mi)

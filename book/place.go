@@ -18,8 +18,9 @@ func (b *Book) Place(dst []Event, o *Order) ([]Event, error) {
 	if rem == 0 {
 		rem = o.QuoteBudget
 	}
-	dst = append(dst, Event{Kind: EvAccepted, Side: o.Side, OrderID: o.ID, Owner: o.Owner,
-		Price: o.Price, Qty: o.Qty, Remaining: rem})
+	dst, ev := addEvent(dst)
+	ev.Kind, ev.Side, ev.OrderID, ev.Owner = EvAccepted, o.Side, o.ID, o.Owner
+	ev.Price, ev.Qty, ev.Remaining = o.Price, o.Qty, rem
 	if o.Type == StopMarket || o.Type == StopLimit {
 		b.putStop(o)
 	} else {
@@ -213,8 +214,10 @@ func (t *taker) want(price, lot int64) int64 {
 
 // end appends the EvCancelled or EvExpired event that removes the rest of t.
 func (t *taker) end(dst []Event, kind EventKind, r Reason) []Event {
-	return append(dst, Event{Kind: kind, Side: t.side, Reason: r, OrderID: t.id, Owner: t.owner,
-		Price: t.price, Qty: t.qty, Remaining: t.budget})
+	dst, ev := addEvent(dst)
+	ev.Kind, ev.Side, ev.Reason, ev.OrderID, ev.Owner = kind, t.side, r, t.id, t.owner
+	ev.Price, ev.Qty, ev.Remaining = t.price, t.qty, t.budget
+	return dst
 }
 
 // execute matches t and then rests or expires what is left of it.
