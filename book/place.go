@@ -24,7 +24,8 @@ func (b *Book) Place(dst []Event, o *Order) ([]Event, error) {
 	if o.Type == StopMarket || o.Type == StopLimit {
 		b.putStop(o)
 	} else {
-		t := takerOf(o)
+		var t taker
+		t.init(o)
 		dst = b.execute(dst, &t)
 	}
 	return b.releaseStops(dst), nil
@@ -170,13 +171,15 @@ type taker struct {
 	postOnly bool
 }
 
-func takerOf(o *Order) taker {
-	return taker{
-		id: o.ID, owner: o.Owner, price: o.Price, qty: o.Qty, budget: o.QuoteBudget,
-		byBudget: o.QuoteBudget != 0, byQty: o.Qty != 0,
-		display: o.DisplayQty, side: o.Side, market: o.Type == Market || o.Type == StopMarket,
-		tif: o.TIF, stp: o.STP, postOnly: o.PostOnly,
-	}
+// init makes t the taker of order o, setting every field in place: a
+// taker returned by value or built as a composite literal is copied from
+// a temporary with loads wider than the stores that built it, which
+// cannot be forwarded and wait for every earlier store (see addEvent).
+func (t *taker) init(o *Order) {
+	t.id, t.owner, t.price, t.qty, t.budget = o.ID, o.Owner, o.Price, o.Qty, o.QuoteBudget
+	t.byBudget, t.byQty = o.QuoteBudget != 0, o.Qty != 0
+	t.display, t.side, t.market = o.DisplayQty, o.Side, o.Type == Market || o.Type == StopMarket
+	t.tif, t.stp, t.postOnly = o.TIF, o.STP, o.PostOnly
 }
 
 // accepts reports whether t may trade at price p.
@@ -240,8 +243,10 @@ func (b *Book) execute(dst []Event, t *taker) []Event {
 func (b *Book) rest(t *taker) {
 	ni := b.allocNode()
 	n := &b.nodes[ni]
-	*n = node{id: t.id, owner: t.owner, price: t.price, open: t.qty, visible: t.qty,
-		display: t.display, side: t.side, stp: t.stp, postOnly: t.postOnly}
+	// Field by field, not a composite literal (see taker.init).
+	*n = node{}
+	n.id, n.owner, n.price, n.open, n.visible = t.id, t.owner, t.price, t.qty, t.qty
+	n.display, n.side, n.stp, n.postOnly = t.display, t.side, t.stp, t.postOnly
 	if t.display != 0 && t.display < t.qty {
 		n.visible = t.display
 	}
@@ -261,7 +266,8 @@ func (b *Book) releaseStops(dst []Event) []Event {
 		o := b.takeStop(v)
 		dst = append(dst, Event{Kind: EvTriggered, Side: o.Side, OrderID: o.ID, Owner: o.Owner,
 			Price: b.last, Qty: o.Qty, Remaining: o.QuoteBudget})
-		t := takerOf(&o)
+		var t taker
+		t.init(&o)
 		dst = b.execute(dst, &t)
 	}
 }

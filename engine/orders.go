@@ -43,8 +43,12 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 	o := cmd.Order
 	o.ID = s.nextOrder + 1
 	o.Owner = cmd.Account
-	rec := order{id: o.ID, account: cmd.Account, market: m.id, side: o.Side, ref: cmd.Ref, tag: tag,
-		origQty: o.Qty, origBudget: o.QuoteBudget, fp: fp}
+	// Field by field: a composite literal would be built in a temporary
+	// and copied with loads wider than the stores that built it, which
+	// wait for every earlier store (see book's addEvent).
+	var rec order
+	rec.id, rec.account, rec.market, rec.side, rec.ref, rec.tag = o.ID, cmd.Account, m.id, o.Side, cmd.Ref, tag
+	rec.origQty, rec.origBudget, rec.fp = o.Qty, o.QuoteBudget, fp
 	if err := s.reserve(m, &o, &rec); err != nil {
 		return result{Err: err}, dst
 	}
