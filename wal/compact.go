@@ -88,15 +88,19 @@ func appendCompact(b []byte, cmd *engine.Command, prevTime int64) []byte {
 	ref, name := trimZeros(cmd.Ref[:]), trimZeros(cmd.Name[:])
 	// The varint fields by bit (0 where a bit is not a varint); the mask
 	// has the bits of those that are not zero, and of the others if set.
-	v := [16]uint64{zigzag(cmd.Time - prevTime), cmd.Account, uint64(cmd.Market), uint64(cmd.Asset),
-		zigzag(cmd.Amount), cmd.OrderID, 0, 0, cmd.Tag, 0,
-		zigzag(o.Price), zigzag(o.StopPrice), zigzag(o.Qty), zigzag(o.QuoteBudget), zigzag(o.DisplayQty), 0}
+	// Set one by one and read by index: a composite literal, or a range
+	// over the array's value, copies it with loads wider than the stores
+	// that built it, and such a load waits for every earlier store.
+	var v [16]uint64
+	v[0], v[1], v[2], v[3] = zigzag(cmd.Time-prevTime), cmd.Account, uint64(cmd.Market), uint64(cmd.Asset)
+	v[4], v[5], v[8] = zigzag(cmd.Amount), cmd.OrderID, cmd.Tag
+	v[10], v[11], v[12], v[13], v[14] = zigzag(o.Price), zigzag(o.StopPrice), zigzag(o.Qty), zigzag(o.QuoteBudget), zigzag(o.DisplayQty)
 	if cmd.Copy.HasMaxProfitShare {
 		v[15] = zigzag(int64(cmd.Copy.MaxProfitShareBps)) + 1
 	}
 	var mask uint64
-	for i, x := range v {
-		if x != 0 {
+	for i := range v {
+		if v[i] != 0 {
 			mask |= 1 << i
 		}
 	}

@@ -236,3 +236,33 @@ func TestBlockRecordLongBody(t *testing.T) {
 	}
 	checkDamageRefused(t, key, v, c.Seq)
 }
+
+// BenchmarkAppendCompact encodes trading commands as the journal stage
+// does: places with client order ids and cancels, one after the other.
+func BenchmarkAppendCompact(b *testing.B) {
+	cmds := make([]engine.Command, 1024)
+	for i := range cmds {
+		c := &cmds[i]
+		c.Seq, c.Time, c.Account, c.Market = uint64(i+1), int64(1e9+i*300), uint64(i%100+1), 1
+		c.Ref = engine.Ref{'c', byte('0' + i%10), byte('0' + i/10%10), byte('0' + i/100%10)}
+		if i%3 == 2 {
+			c.Kind = engine.CmdCancel
+			continue
+		}
+		c.Kind = engine.CmdPlace
+		c.Order = book.Order{Side: book.Side(i % 2), Price: 100_000 + int64(i%50), Qty: int64(1 + i%7)}
+	}
+	buf := make([]byte, 0, 64*len(cmds))
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if i%len(cmds) == 0 {
+			buf = buf[:0]
+		}
+		k := i % len(cmds)
+		prev := int64(0)
+		if k > 0 {
+			prev = cmds[k-1].Time
+		}
+		buf = appendCompact(buf, &cmds[k], prev)
+	}
+}
