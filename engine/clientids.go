@@ -217,22 +217,25 @@ func (s *State) entryID(e *clientIDSlot) uint64 {
 // clientIDEntry returns the entry of key k, whose tag is known, or nil.
 // The pointer is valid until the table changes.
 func (s *State) clientIDEntry(k *refKey, tag uint32) *clientIDSlot {
-	e, _ := s.clientIDFind(k, tag)
+	e, _ := s.clientIDFind(k.account, &k.ref, tag)
 	return e
 }
 
-// clientIDLive returns the live order whose key is k, whose tag is known,
-// or nil.
-func (s *State) clientIDLive(k *refKey, tag uint32) *order {
-	_, rec := s.clientIDFind(k, tag)
+// clientIDLive returns the live order whose key is (account, ref), whose
+// tag is known, or nil.
+func (s *State) clientIDLive(account uint64, ref *Ref, tag uint32) *order {
+	_, rec := s.clientIDFind(account, ref, tag)
 	return rec
 }
 
-// clientIDFind returns the entry of key k, whose tag is known, or nil,
-// and the order record of a live entry (nil for a done one): one probe
-// run, the record read once (a cancel or amend by client order id needs
-// it next). The pointers are valid until the tables change.
-func (s *State) clientIDFind(k *refKey, tag uint32) (*clientIDSlot, *order) {
+// clientIDFind returns the entry of key (account, ref), whose tag is
+// known, or nil, and the order record of a live entry (nil for a done
+// one): one probe run, the record read once (a cancel or amend by client
+// order id needs it next). The pointers are valid until the tables change.
+// It takes the key's parts, not a refKey: a refKey built from a command
+// goes through a temporary on the stack, copied with loads wider than the
+// stores that built it, and such a load waits for every earlier store.
+func (s *State) clientIDFind(account uint64, ref *Ref, tag uint32) (*clientIDSlot, *order) {
 	t := &s.clientIDs
 	for i := t.home(tag); ; i = (i + 1) & t.mask {
 		e := &t.slots[i]
@@ -243,10 +246,10 @@ func (s *State) clientIDFind(k *refKey, tag uint32) (*clientIDSlot, *order) {
 			continue
 		}
 		if e.live() {
-			if rec := &s.orders.slab[e.slab()]; rec.account == k.account && rec.ref == k.ref {
+			if rec := &s.orders.slab[e.slab()]; rec.account == account && rec.ref == *ref {
 				return e, rec
 			}
-		} else if s.doneIDs.keys[e.pos] == *k {
+		} else if d := &s.doneIDs.keys[e.pos]; d.account == account && d.ref == *ref {
 			return e, nil
 		}
 	}

@@ -16,12 +16,11 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 	if err != nil {
 		return result{Err: err}, dst
 	}
-	key := refKey{cmd.Account, cmd.Ref}
 	var tag uint32
 	var fp uint64
 	if !cmd.Ref.IsZero() {
 		tag, fp = refTagOf(cmd), placeFingerprint(cmd)
-		if e, rec := s.clientIDFind(&key, tag); e != nil {
+		if e, rec := s.clientIDFind(cmd.Account, &cmd.Ref, tag); e != nil {
 			// A resend: the original order if it is the same order, else
 			// a conflict. An original of unknown fingerprint (restored
 			// from an old snapshot) is taken to be the same.
@@ -45,9 +44,12 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 	o.Owner = cmd.Account
 	// Field by field: a composite literal would be built in a temporary
 	// and copied with loads wider than the stores that built it, which
-	// wait for every earlier store (see book's addEvent).
+	// wait for every earlier store (see book's addEvent). The ref in a
+	// statement of its own: in a tuple assignment, an array goes through
+	// a temporary too.
 	var rec order
-	rec.id, rec.account, rec.market, rec.side, rec.ref, rec.tag = o.ID, cmd.Account, m.id, o.Side, cmd.Ref, tag
+	rec.ref = cmd.Ref
+	rec.id, rec.account, rec.market, rec.side, rec.tag = o.ID, cmd.Account, m.id, o.Side, tag
 	rec.origQty, rec.origBudget, rec.fp = o.Qty, o.QuoteBudget, fp
 	if err := s.reserve(m, &o, &rec); err != nil {
 		return result{Err: err}, dst
@@ -272,7 +274,7 @@ func (s *State) liveOrder(cmd *Command) (*order, *market, error) {
 	account := cmd.Account
 	var rec *order
 	if cmd.OrderID == 0 && !cmd.Ref.IsZero() {
-		rec = s.clientIDLive(&refKey{account, cmd.Ref}, refTagOf(cmd))
+		rec = s.clientIDLive(account, &cmd.Ref, refTagOf(cmd))
 	} else {
 		rec = s.orders.get(cmd.OrderID)
 	}
