@@ -30,6 +30,7 @@ func runEngine(args []string) int {
 	cpuProf := fs.String("cpuprofile", "", "write a CPU profile of the first closed loop to `file`")
 	traceOut := fs.String("trace", "", "write an execution trace of the first closed loop to `file`")
 	rounds := fs.Int("rounds", 3, "closed-loop rounds; the median is reported")
+	ringSize := fs.Int("ring-size", 0, "the engine's ingress ring slots, a power of two (0: engine.DefaultRingSize)")
 	if st := parseFlags(fs, args); st >= 0 {
 		return st
 	}
@@ -37,7 +38,7 @@ func runEngine(args []string) int {
 		fmt.Fprintln(os.Stderr, "istbench engine: --rounds must be at least 1")
 		return 2
 	}
-	cfg := bench.EngineConfig{Producers: *producers, Commands: *n, Accounts: *accounts, Seed: 1}
+	cfg := bench.EngineConfig{Producers: *producers, Commands: *n, Accounts: *accounts, Seed: 1, RingSize: *ringSize}
 	stop, err := startProfile(*cpuProf, *traceOut)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "istbench engine:", err)
