@@ -707,9 +707,12 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 // owner is the leader, so that self-trade prevention expires it where it
 // would meet the leader's own orders; its events name the wallet.
 func (s *State) placeMirror(r *relation, m *market, side book.Side, limit, qty int64, dst []Event) ([]Event, bool, CopyReason) {
-	o := book.Order{ID: s.nextOrder + 1, Owner: r.leader, Side: side, Type: book.Limit, TIF: book.IOC,
-		STP: book.STPCancelTaker, Price: limit, Qty: qty}
-	rec := order{id: o.ID, account: r.wallet, market: m.id, side: side, relation: r.id, origQty: qty}
+	// Field by field, not composite literals (see place).
+	var o book.Order
+	o.ID, o.Owner, o.Side, o.Type, o.TIF = s.nextOrder+1, r.leader, side, book.Limit, book.IOC
+	o.STP, o.Price, o.Qty = book.STPCancelTaker, limit, qty
+	var rec order
+	rec.id, rec.account, rec.market, rec.side, rec.relation, rec.origQty = o.ID, r.wallet, m.id, side, r.id, qty
 	if err := s.reserve(m, &o, &rec); err != nil {
 		return dst, false, CopyInsufficientFunds
 	}
