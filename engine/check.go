@@ -30,8 +30,8 @@ func (s *State) check(exact bool) error {
 	reserved := make(map[[2]uint64]int64) // (account, asset) → locked by orders
 	// In slab order: no sort, no lookups (a restored snapshot of millions
 	// of orders is checked before use).
-	for i := range s.orders.slab {
-		rec := &s.orders.slab[i]
+	for i := range s.orders.end() {
+		rec := s.orders.at(i)
 		id := rec.id
 		if id == 0 {
 			continue // free
@@ -231,8 +231,8 @@ func (s *State) checkCopy() error {
 			return fmt.Errorf("engine: leader %d profit share %d", L.account, L.profitShareBps)
 		}
 	}
-	for i := range s.orders.slab {
-		if rec := &s.orders.slab[i]; rec.id != 0 && (rec.relation != 0 || s.accounts[rec.account].relation != 0) {
+	for i := range s.orders.end() {
+		if rec := s.orders.at(i); rec.id != 0 && (rec.relation != 0 || s.accounts[rec.account].relation != 0) {
 			return fmt.Errorf("engine: mirrored order %d outlived its command", rec.id)
 		}
 	}

@@ -209,7 +209,7 @@ func (s *State) clientIDTagged(k *refKey, tag uint32) (uint64, bool) {
 // entryID returns the order id of entry e.
 func (s *State) entryID(e *clientIDSlot) uint64 {
 	if e.live() {
-		return s.orders.slab[e.slab()].id
+		return s.orders.at(e.slab()).id
 	}
 	return s.doneIDs.ids[e.pos]
 }
@@ -246,7 +246,7 @@ func (s *State) clientIDFind(account uint64, ref *Ref, tag uint32) (*clientIDSlo
 			continue
 		}
 		if e.live() {
-			if rec := &s.orders.slab[e.slab()]; rec.account == account && rec.ref == *ref {
+			if rec := s.orders.at(e.slab()); rec.account == account && rec.ref == *ref {
 				return e, rec
 			}
 		} else if d := &s.doneIDs.keys[e.pos]; d.account == account && d.ref == *ref {
@@ -259,7 +259,7 @@ func (s *State) clientIDFind(account uint64, ref *Ref, tag uint32) (*clientIDSlo
 // (0: unknown).
 func (s *State) entryFingerprint(e *clientIDSlot) uint64 {
 	if e.live() {
-		return s.orders.slab[e.slab()].fp
+		return s.orders.at(e.slab()).fp
 	}
 	return s.doneIDs.fps[e.pos]
 }
@@ -267,8 +267,8 @@ func (s *State) entryFingerprint(e *clientIDSlot) uint64 {
 // slotKey returns the key of entry e.
 func (s *State) slotKey(e *clientIDSlot) (refKey, bool) {
 	if e.live() {
-		if i := e.slab(); int(i) < len(s.orders.slab) && s.orders.slab[i].id != 0 {
-			rec := &s.orders.slab[i]
+		if i := e.slab(); int(i) < int(s.orders.end()) && s.orders.at(i).id != 0 {
+			rec := s.orders.at(i)
 			return refKey{rec.account, rec.ref}, true
 		}
 		return refKey{}, false
@@ -346,10 +346,10 @@ func (s *State) restoreClientIDs(keys []refKey, ids []uint64, done []refKey, don
 			continue // done
 		}
 		i, ok := s.orders.index.Get(id)
-		if !ok || s.orders.slab[i].account != k.account || s.orders.slab[i].ref != k.ref {
+		if !ok || s.orders.at(i).account != k.account || s.orders.at(i).ref != k.ref {
 			return fmt.Errorf("%w: client order id of order %d, which is neither live with it nor done", ErrCorruptSnapshot, id)
 		}
-		s.addClientID(s.orders.slab[i].tag, i)
+		s.addClientID(s.orders.at(i).tag, i)
 	}
 	return nil
 }
@@ -360,14 +360,14 @@ func (s *State) restoreClientIDs(keys []refKey, ids []uint64, done []refKey, don
 // a done key's order may not be live.
 func (s *State) restoreClientIDsV4(done []refKey, doneFPs, doneIDs []uint64) error {
 	n := len(done)
-	for i := range s.orders.slab {
-		if rec := &s.orders.slab[i]; rec.id != 0 && !rec.ref.IsZero() {
+	for i := range s.orders.end() {
+		if rec := s.orders.at(i); rec.id != 0 && !rec.ref.IsZero() {
 			n++
 		}
 	}
 	s.clientIDs.reserve(n)
-	for i := range s.orders.slab {
-		rec := &s.orders.slab[i]
+	for i := range s.orders.end() {
+		rec := s.orders.at(i)
 		if rec.id == 0 || rec.ref.IsZero() {
 			continue
 		}
@@ -440,8 +440,8 @@ func (s *State) checkClientIDs() error {
 		done++
 	}
 	withRef := 0
-	for i := range s.orders.slab {
-		if rec := &s.orders.slab[i]; rec.id != 0 && !rec.ref.IsZero() {
+	for i := range s.orders.end() {
+		if rec := s.orders.at(i); rec.id != 0 && !rec.ref.IsZero() {
 			id := rec.id
 			withRef++
 			if rec.tag != clientIDTag(&refKey{rec.account, rec.ref}) {

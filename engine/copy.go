@@ -723,7 +723,7 @@ func (s *State) placeMirror(r *relation, m *market, side book.Side, limit, qty i
 		return dst, false, CopyRejected
 	}
 	s.nextOrder++
-	s.orders.add(rec)
+	s.orders.add(&rec)
 	start := len(dst)
 	dst = s.settle(m, bevs, dst)
 	traded := false

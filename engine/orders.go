@@ -61,7 +61,7 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 		return result{Err: err}, dst
 	}
 	s.nextOrder++
-	i := s.orders.add(rec)
+	i := s.orders.add(&rec)
 	if !cmd.Ref.IsZero() {
 		s.addClientID(tag, i)
 	}
@@ -172,7 +172,7 @@ func (s *State) finish(m *market, id uint64) {
 	if !ok {
 		return
 	}
-	rec := &s.orders.slab[i]
+	rec := s.orders.at(i)
 	s.unreserve(m, rec)
 	if rec.copied {
 		s.leaderOrderDone(rec)

@@ -13,7 +13,7 @@ func TestReserveChangesNothing(t *testing.T) {
 	r := rand.New(rand.NewPCG(testSeed(t, 3), 0))
 	a, b := NewState(), NewState()
 	b.Reserve(Capacity{Orders: 2048, BookOrders: 2048})
-	slabCap, tableLen := cap(b.orders.slab), len(b.clientIDs.slots)
+	slabCap, tableLen := b.orders.capacity(), len(b.clientIDs.slots)
 	var ea, eb []Event
 	var seq uint64
 	apply := func(c Command) {
@@ -40,13 +40,13 @@ func TestReserveChangesNothing(t *testing.T) {
 				t.Fatal("no live orders to rehash")
 			}
 			b.Reserve(Capacity{Orders: 1 << 14, BookOrders: 1 << 14})
-			slabCap, tableLen = cap(b.orders.slab), len(b.clientIDs.slots)
+			slabCap, tableLen = b.orders.capacity(), len(b.clientIDs.slots)
 			if err := b.Check(); err != nil {
 				t.Fatalf("after Reserve: %v", err)
 			}
 		}
 		apply(randomCommand(r, a, 6))
-		if b.orders.len() <= 2048 && (cap(b.orders.slab) != slabCap || len(b.clientIDs.slots) != tableLen) {
+		if b.orders.len() <= 2048 && (b.orders.capacity() != slabCap || len(b.clientIDs.slots) != tableLen) {
 			t.Fatalf("command %d: tables grew within the reserved size (%d live orders)", seq, b.orders.len())
 		}
 	}
@@ -66,7 +66,7 @@ func TestEngineCapacity(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	if got := cap(e.state.orders.slab); got < 5000 {
+	if got := e.state.orders.capacity(); got < 5000 {
 		t.Fatalf("order slab capacity %d", got)
 	}
 	e.Close()

@@ -349,7 +349,7 @@ func DecodeState(data []byte) (*State, error) {
 			if s.orders.get(o.ID) != nil {
 				return nil, fmt.Errorf("%w: order %d in two markets", ErrCorruptSnapshot, o.ID)
 			}
-			s.orders.add(rec)
+			s.orders.add(&rec)
 			listed = append(listed, o)
 		}
 		if r.err == nil && !sameOrders(b, listed) {
@@ -637,7 +637,8 @@ type snapFreeze struct {
 	books []book.Frozen // by market index
 	offs  []int         // where each market's orders start in the body
 	n     int           // markets frozen for the body being written
-	slab  []order       // a copy of the order table's records
+	slab  [][]order     // a copy of the order table's chunks of records
+	slabN int32         // records in slab, used or free
 	index idmap.Map     // slab's index: a copy of the table's, or fill's
 	// indexed: index is a copy of the table's; else fill rebuilds it.
 	indexed bool
@@ -649,10 +650,18 @@ type snapFreeze struct {
 // Options.Capacity, not what it holds): fill then rebuilds it from the
 // records, off the matcher.
 func (fz *snapFreeze) begin(s *State) {
-	fz.slab = append(fz.slab[:0], s.orders.slab...)
+	t := &s.orders
+	for len(fz.slab) < len(t.chunks) {
+		fz.slab = append(fz.slab, make([]order, slabChunk))
+	}
+	for c := 0; c*slabChunk < int(t.n); c++ {
+		n := min(slabChunk, int(t.n)-c*slabChunk)
+		copy(fz.slab[c][:n], t.chunks[c][:n])
+	}
+	fz.slabN = t.n
 	// An index slot is 16 bytes, a record 128: copy the index while it is
 	// no larger than the records.
-	fz.indexed = s.orders.index.Slots() <= 8*max(len(fz.slab), 64)
+	fz.indexed = s.orders.index.Slots() <= 8*max(int(t.n), 64)
 	if fz.indexed {
 		fz.index.CopyFrom(s.orders.index)
 	}
@@ -676,19 +685,19 @@ func (fz *snapFreeze) reserve(w *enc, m *market) {
 
 // fill encodes the frozen orders into the room reserve left in body.
 func (fz *snapFreeze) fill(body []byte) {
+	t := orderTable{chunks: fz.slab, n: fz.slabN, index: &fz.index}
 	if !fz.indexed {
 		if fz.index.Slots() == 0 {
-			fz.index = *idmap.New(len(fz.slab))
+			fz.index = *idmap.New(int(t.n))
 		} else {
 			fz.index.Clear()
 		}
-		for i := range fz.slab {
-			if id := fz.slab[i].id; id != 0 { // 0: a free entry
-				fz.index.Put(id, int32(i))
+		for i := range t.end() {
+			if id := t.at(i).id; id != 0 { // 0: a free entry
+				fz.index.Put(id, i)
 			}
 		}
 	}
-	t := orderTable{slab: fz.slab, index: &fz.index}
 	for i, off := range fz.offs[:fz.n] {
 		f := &fz.books[i]
 		size := f.Len() * snapshotOrderSize

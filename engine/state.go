@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
-	"slices"
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/internal/idmap"
@@ -622,43 +621,67 @@ func beforeFee(b int64, bps int32) int64 {
 }
 
 // orderTable holds the live orders in a slab indexed by an idmap, so that
-// placing and finishing orders does not allocate.
+// placing and finishing orders does not allocate. The slab is a list of
+// fixed-size chunks: it grows by a chunk, never by copying what it holds
+// (a slab of a million records is 128 MB; doubling it copied them while
+// matching waited, and held both copies meanwhile).
 type orderTable struct {
-	slab  []order // a free entry has id 0
-	free  []int32
-	index *idmap.Map
+	chunks [][]order // slabChunk records each; a free entry has id 0
+	n      int32     // entries used or freed: the slab's indexes are [0, n)
+	free   []int32
+	index  *idmap.Map
 }
 
+// The slab's chunks hold 8,192 records (1 MiB) each.
+const (
+	slabChunkBits = 13
+	slabChunk     = 1 << slabChunkBits
+)
+
 func newOrderTable() orderTable { return orderTable{index: idmap.New(1024)} }
+
+// at returns slab entry i, which must be below end.
+func (t *orderTable) at(i int32) *order {
+	return &t.chunks[i>>slabChunkBits][i&(slabChunk-1)]
+}
+
+// end returns the number of slab entries, used or free.
+func (t *orderTable) end() int32 { return t.n }
+
+// capacity returns the number of records the slab holds without growing.
+func (t *orderTable) capacity() int { return len(t.chunks) * slabChunk }
 
 // get returns the live order id, or nil.
 func (t *orderTable) get(id uint64) *order {
 	if i, ok := t.index.Get(id); ok {
-		return &t.slab[i]
+		return t.at(i)
 	}
 	return nil
 }
 
 // add stores rec and returns its index in the slab, where it stays until
 // it is freed.
-func (t *orderTable) add(rec order) int32 {
+func (t *orderTable) add(rec *order) int32 {
 	var i int32
 	if k := len(t.free); k > 0 {
 		i = t.free[k-1]
 		t.free = t.free[:k-1]
 	} else {
-		t.slab = append(t.slab, order{})
-		i = int32(len(t.slab) - 1)
+		i = t.n
+		if int(i>>slabChunkBits) == len(t.chunks) {
+			t.chunks = append(t.chunks, make([]order, slabChunk))
+		}
+		t.n++
 	}
-	t.slab[i] = rec
+	*t.at(i) = *rec
 	t.index.Put(rec.id, i)
 	return i
 }
 
 // reserve makes room for n orders.
 func (t *orderTable) reserve(n int) {
-	if n > cap(t.slab) {
-		t.slab = slices.Grow(t.slab, n-len(t.slab))
+	for len(t.chunks)*slabChunk < n {
+		t.chunks = append(t.chunks, make([]order, slabChunk))
 	}
 	t.index.Reserve(n)
 }
@@ -666,7 +689,7 @@ func (t *orderTable) reserve(n int) {
 // free1 clears slab entry i, whose id has left the index (Take), for
 // reuse.
 func (t *orderTable) free1(i int32) {
-	t.slab[i] = order{}
+	*t.at(i) = order{}
 	t.free = append(t.free, i)
 }
 
