@@ -247,3 +247,43 @@ func BenchmarkLOB(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkAmend amends resting orders of a book holding depth orders, a
+// market maker's quote updates: each to a random price on its own side
+// (it never crosses) and a random quantity, so that some keep their
+// queue place (same price, no more quantity) and most move.
+func BenchmarkAmend(b *testing.B) {
+	for _, depth := range []int{1000, 100_000} {
+		b.Run(fmt.Sprintf("depth=%d", depth), func(b *testing.B) {
+			levels := max(depth/20, 1)
+			bk, end := newBenchBook(b, depth/2, levels, depth+1024)
+			type amend struct {
+				id         uint64
+				price, qty int64
+			}
+			rng := rand.New(rand.NewPCG(3, 4))
+			ops := make([]amend, 1<<16)
+			for i := range ops {
+				id := 1 + rng.Uint64N(end-1)
+				k := int64(rng.IntN(levels)) + 1
+				price := benchMid - k // ids are odd for buys (newBenchBook)
+				if id%2 == 0 {
+					price = benchMid + k
+				}
+				ops[i] = amend{id, price, 1 + rng.Int64N(10)}
+			}
+			evs := make([]book.Event, 0, 16)
+			var err error
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				op := &ops[i&(len(ops)-1)]
+				if evs, err = bk.Amend(evs[:0], op.id, op.price, op.qty); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.StopTimer()
+			reportOps(b)
+		})
+	}
+}

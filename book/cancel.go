@@ -66,12 +66,16 @@ func (b *Book) Amend(dst []Event, id uint64, price, qty int64) ([]Event, error) 
 			lv.vis -= n.visible - qty
 			n.visible = qty
 		}
-		return append(dst, Event{Kind: EvAmended, Side: n.side, KeptPriority: true,
-			OrderID: id, Owner: n.owner, Price: price, Qty: qty}), nil
+		dst, ev := addEvent(dst)
+		ev.Kind, ev.Side, ev.KeptPriority = EvAmended, n.side, true
+		ev.OrderID, ev.Owner, ev.Price, ev.Qty = id, n.owner, price, qty
+		return dst, nil
 	}
-	t := taker{id: id, owner: n.owner, price: price, qty: qty, byQty: true, display: n.display,
-		side: n.side, tif: GTC, stp: n.stp, postOnly: n.postOnly}
-	dst = append(dst, Event{Kind: EvAmended, Side: n.side, OrderID: id, Owner: n.owner, Price: price, Qty: qty})
+	var t taker // field by field (see taker.init)
+	t.id, t.owner, t.price, t.qty, t.byQty, t.display = id, n.owner, price, qty, true, n.display
+	t.side, t.tif, t.stp, t.postOnly = n.side, GTC, n.stp, n.postOnly
+	dst, ev := addEvent(dst)
+	ev.Kind, ev.Side, ev.OrderID, ev.Owner, ev.Price, ev.Qty = EvAmended, n.side, id, n.owner, price, qty
 	b.removeNode(v)
 	dst = b.execute(dst, &t)
 	return b.releaseStops(dst), nil

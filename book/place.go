@@ -264,8 +264,10 @@ func (b *Book) releaseStops(dst []Event) []Event {
 			return dst
 		}
 		o := b.takeStop(v)
-		dst = append(dst, Event{Kind: EvTriggered, Side: o.Side, OrderID: o.ID, Owner: o.Owner,
-			Price: b.last, Qty: o.Qty, Remaining: o.QuoteBudget})
+		var ev *Event
+		dst, ev = addEvent(dst)
+		ev.Kind, ev.Side, ev.OrderID, ev.Owner = EvTriggered, o.Side, o.ID, o.Owner
+		ev.Price, ev.Qty, ev.Remaining = b.last, o.Qty, o.QuoteBudget
 		var t taker
 		t.init(&o)
 		dst = b.execute(dst, &t)
