@@ -267,7 +267,7 @@ func (s *State) entryFingerprint(e *clientIDSlot) uint64 {
 // slotKey returns the key of entry e.
 func (s *State) slotKey(e *clientIDSlot) (refKey, bool) {
 	if e.live() {
-		if i := e.slab(); int(i) < int(s.orders.end()) && s.orders.at(i).id != 0 {
+		if i := e.slab(); i < s.orders.end() && s.orders.at(i).id != 0 {
 			rec := s.orders.at(i)
 			return refKey{rec.account, rec.ref}, true
 		}

@@ -637,8 +637,7 @@ type snapFreeze struct {
 	books []book.Frozen // by market index
 	offs  []int         // where each market's orders start in the body
 	n     int           // markets frozen for the body being written
-	slab  [][]order     // a copy of the order table's chunks of records
-	slabN int32         // records in slab, used or free
+	slab  orderTable    // a copy of the order table's records (its index: index)
 	index idmap.Map     // slab's index: a copy of the table's, or fill's
 	// indexed: index is a copy of the table's; else fill rebuilds it.
 	indexed bool
@@ -650,18 +649,10 @@ type snapFreeze struct {
 // Options.Capacity, not what it holds): fill then rebuilds it from the
 // records, off the matcher.
 func (fz *snapFreeze) begin(s *State) {
-	t := &s.orders
-	for len(fz.slab) < len(t.chunks) {
-		fz.slab = append(fz.slab, make([]order, slabChunk))
-	}
-	for c := 0; c*slabChunk < int(t.n); c++ {
-		n := min(slabChunk, int(t.n)-c*slabChunk)
-		copy(fz.slab[c][:n], t.chunks[c][:n])
-	}
-	fz.slabN = t.n
+	s.orders.copySlab(&fz.slab)
 	// An index slot is 16 bytes, a record 128: copy the index while it is
 	// no larger than the records.
-	fz.indexed = s.orders.index.Slots() <= 8*max(int(t.n), 64)
+	fz.indexed = s.orders.index.Slots() <= 8*max(int(fz.slab.n), 64)
 	if fz.indexed {
 		fz.index.CopyFrom(s.orders.index)
 	}
@@ -685,7 +676,8 @@ func (fz *snapFreeze) reserve(w *enc, m *market) {
 
 // fill encodes the frozen orders into the room reserve left in body.
 func (fz *snapFreeze) fill(body []byte) {
-	t := orderTable{chunks: fz.slab, n: fz.slabN, index: &fz.index}
+	t := &fz.slab
+	t.index = &fz.index
 	if !fz.indexed {
 		if fz.index.Slots() == 0 {
 			fz.index = *idmap.New(int(t.n))
@@ -702,7 +694,7 @@ func (fz *snapFreeze) fill(body []byte) {
 		f := &fz.books[i]
 		size := f.Len() * snapshotOrderSize
 		w := enc{b: body[off : off : off+size]}
-		appendOrders(&w, f.All(), &t, &fz.sink)
+		appendOrders(&w, f.All(), t, &fz.sink)
 		if len(w.b) != size || size > 0 && &w.b[0] != &body[off] {
 			panic("engine: a frozen book's orders do not fit their room")
 		}
