@@ -114,11 +114,13 @@ func (t *orderTab) put(o *orderRec) *orderRec {
 	return r
 }
 
-// del removes order id, if present.
+// del removes order id, if present: one probe of the index, and only the
+// record's id cleared (put overwrites the whole record; each and the
+// history's base skip a record whose id is 0), so that a trim dirties
+// one of the record's three cache lines.
 func (t *orderTab) del(id uint64) {
-	if i, ok := t.idx.Get(id); ok {
-		t.idx.Delete(id)
-		*t.at(i) = orderRec{}
+	if i, ok := t.idx.Take(id); ok {
+		t.at(i).ID = 0
 		t.free = append(t.free, i)
 	}
 }
