@@ -145,6 +145,11 @@ func (t *clientIDTable) find(tag, pos uint32) (uint64, bool) {
 	}
 }
 
+// prefetch starts loading the slot where a lookup of tag begins.
+func (t *clientIDTable) prefetch(tag uint32) {
+	prefetch.Line(uintptr(unsafe.Pointer(&t.slots[t.home(tag)])))
+}
+
 // delAt empties slot i, shifting later entries of its probe run back into
 // the hole unless their home lies cyclically in (hole, j].
 func (t *clientIDTable) delAt(i uint64) {
@@ -317,8 +322,7 @@ func (s *State) retireClientID(rec *order, i int32) {
 		// one forgotten retireAhead retirements from now (its miss
 		// overlaps with the commands in between, instead of stalling
 		// this one's find).
-		t := &s.clientIDs
-		prefetch.Line(uintptr(unsafe.Pointer(&t.slots[t.home(q.tags[(p+retireAhead)&(len(q.keys)-1)])])))
+		s.clientIDs.prefetch(q.tags[(p+retireAhead)&(len(q.keys)-1)])
 		if j, ok := s.clientIDs.find(q.tags[p], uint32(p)); ok {
 			s.clientIDs.delAt(j)
 		}
@@ -502,7 +506,6 @@ func (s *State) prefetchLookup(cmd *Command) {
 	}
 	switch cmd.Kind {
 	case CmdPlace, CmdCancel, CmdAmend, CmdAmendTotal:
-		t := &s.clientIDs
-		prefetch.Line(uintptr(unsafe.Pointer(&t.slots[t.home(cmd.refTag)])))
+		s.clientIDs.prefetch(cmd.refTag)
 	}
 }
