@@ -131,7 +131,7 @@ func StreamRecords(n int) [][]byte {
 	cmds := make([]engine.Command, len(ops))
 	for i := range ops {
 		ops[i].command(&cmds[i], 1)
-		cmds[i].Seq, cmds[i].Time = uint64(i+1), int64(1_700_000_000_000_000_000+i/256*50_000)
+		cmds[i].Seq, cmds[i].Time = uint64(i+1), 1_700_000_000_000_000_000+int64(i/256)*50_000
 	}
 	return wal.BlockRecords(cmds)
 }
