@@ -9,7 +9,7 @@ import (
 // New refuses a capacity it cannot allocate with an error, never a
 // panic; Reserve caps what it is asked for.
 func TestNewRefusesBadCapacity(t *testing.T) {
-	for _, c := range []int{-1, math.MinInt, MaxCapacity + 1, math.MaxInt64 / 2, math.MaxInt} {
+	for _, c := range []int{-1, math.MinInt, MaxCapacity + 1, min(math.MaxInt64/2, math.MaxInt), math.MaxInt} {
 		func() {
 			defer func() {
 				if v := recover(); v != nil {

@@ -246,7 +246,7 @@ func TestCopyProfitShareSkipKeepsMark(t *testing.T) {
 	sc.ok(Command{Kind: CmdSettle})
 	const fee = 2940 * usdt / 100
 	if ps := sc.events(EvProfitShare); len(ps) != 1 || ps[0].Amount != fee || sc.rel(rel).hwm != 1294*usdt-fee {
-		t.Fatalf("profit share %+v, mark %d; want %d and a mark of %d", ps, sc.rel(rel).hwm, fee, 1294*usdt-fee)
+		t.Fatalf("profit share %+v, mark %d; want %d and a mark of %d", ps, sc.rel(rel).hwm, int64(fee), int64(1294*usdt-fee))
 	}
 }
 

@@ -16,16 +16,16 @@ func TestOpenInvalidOptions(t *testing.T) {
 		name string
 		opts Options
 	}{
-		{"ring_huge", Options{RingSize: 1 << 40}},
+		{"ring_huge", Options{RingSize: min(1<<40, math.MaxInt)}},
 		{"ring_above_max", Options{RingSize: MaxRingSize * 2}},
 		{"ring_not_pow2", Options{RingSize: 3}},
 		{"ring_negative", Options{RingSize: -8}},
-		{"orders_huge", Options{Capacity: Capacity{Orders: math.MaxInt64 / 2}}},
+		{"orders_huge", Options{Capacity: Capacity{Orders: min(math.MaxInt64/2, math.MaxInt)}}},
 		{"orders_above_max", Options{Capacity: Capacity{Orders: MaxCapacity + 1}}},
 		{"orders_negative", Options{Capacity: Capacity{Orders: -1}}},
-		{"book_orders_huge", Options{Capacity: Capacity{BookOrders: math.MaxInt64 / 2}}},
+		{"book_orders_huge", Options{Capacity: Capacity{BookOrders: min(math.MaxInt64/2, math.MaxInt)}}},
 		{"book_orders_negative", Options{Capacity: Capacity{BookOrders: -1}}},
-		{"commits_in_flight_huge", Options{CommitsInFlight: 1 << 40}},
+		{"commits_in_flight_huge", Options{CommitsInFlight: min(1<<40, math.MaxInt)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			defer func() {
