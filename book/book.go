@@ -91,6 +91,12 @@ type Book struct {
 
 	nodes    []node
 	freeNode int32
+	// While the node slab grows, nodes [moved, moved+pending) are still
+	// in oldNodes; each allocNode copies a few more into nodes (see
+	// growNodes). pending is 0 otherwise.
+	oldNodes []node
+	moved    int32
+	pending  uint32
 	levels   []level
 	freeLvl  int32
 	sides    [2]bookSide
@@ -234,7 +240,7 @@ func (b *Book) Live(id uint64) bool {
 	return ok
 }
 
-func (b *Book) nodeInfo(ni int32) OrderInfo { return b.nodes[ni].info() }
+func (b *Book) nodeInfo(ni int32) OrderInfo { return b.node(ni).info() }
 
 // info describes the resting order of node n.
 func (n *node) info() OrderInfo {
@@ -254,7 +260,7 @@ func (b *Book) All() iter.Seq[OrderInfo] {
 		for side := Buy; side <= Sell; side++ {
 			more := true
 			b.sides[side].tree.Scan(func(_ int64, li int32) bool {
-				for ni := b.levels[li].head; ni != nilIdx; ni = b.nodes[ni].next {
+				for ni := b.levels[li].head; ni != nilIdx; ni = b.node(ni).next {
 					if !yield(b.nodeInfo(ni)) {
 						more = false
 						return false
@@ -288,6 +294,7 @@ func (b *Book) Stops() int { return b.stops.len() }
 func (b *Book) Reserve(n int) {
 	n = min(n, MaxCapacity)
 	if n > cap(b.nodes) {
+		b.finishNodes()
 		nodes := make([]node, len(b.nodes), n)
 		copy(nodes, b.nodes)
 		b.nodes = nodes
@@ -305,20 +312,89 @@ func (b *Book) room(side Side) int64 {
 
 // Cap returns the number of resting orders the book has room for without
 // growing.
-func (b *Book) Cap() int { return min(cap(b.nodes), len(b.index.slots)/2) }
+func (b *Book) Cap() int { return min(cap(b.nodes), len(b.index.t.slots)/2) }
+
+// node returns node i, wherever it is while the slab grows.
+func (b *Book) node(i int32) *node {
+	if uint32(i-b.moved) < b.pending {
+		return &b.oldNodes[i]
+	}
+	return &b.nodes[i]
+}
 
 // allocNode returns the index of a free node, growing the slab if needed.
 func (b *Book) allocNode() int32 {
+	if b.pending != 0 {
+		b.moveNodes()
+	}
 	if i := b.freeNode; i != nilIdx {
-		b.freeNode = b.nodes[i].next
+		b.freeNode = b.node(i).next
 		return i
+	}
+	if len(b.nodes) == cap(b.nodes) {
+		b.growNodes()
 	}
 	b.nodes = append(b.nodes, node{})
 	return int32(len(b.nodes) - 1)
 }
 
+// How the node slab grows: by half, with a new array into which each
+// later allocNode copies nodeStep more nodes from the old one, so that no
+// single order pays for copying a large book (a million nodes are 64 MB:
+// tens of milliseconds, mostly page faults on the new array). The half
+// gives room for len/2 more nodes, and the copy ends after len/nodeStep
+// allocations, well before. A slab of at most copyAtOnce nodes is copied
+// at once.
+const (
+	nodeStep   = 8
+	copyAtOnce = 4096
+)
+
+// growNodes replaces the full node slab with one half as large again.
+func (b *Book) growNodes() {
+	b.finishNodes()
+	n := len(b.nodes)
+	nodes := make([]node, n, max(64, n+n/2))
+	if n <= copyAtOnce {
+		copy(nodes, b.nodes)
+	} else {
+		b.oldNodes, b.moved, b.pending = b.nodes, 0, uint32(n)
+	}
+	b.nodes = nodes
+}
+
+// moveNodes copies up to nodeStep nodes from the old slab to the new one,
+// and drops the old one when it is done.
+func (b *Book) moveNodes() {
+	k := min(nodeStep, int32(b.pending))
+	copy(b.nodes[b.moved:b.moved+k], b.oldNodes[b.moved:b.moved+k])
+	b.moved += k
+	if b.pending -= uint32(k); b.pending == 0 {
+		b.oldNodes, b.moved = nil, 0
+	}
+}
+
+// finishNodes copies what is left of the old slab.
+func (b *Book) finishNodes() {
+	if b.pending != 0 {
+		copy(b.nodes[b.moved:len(b.oldNodes)], b.oldNodes[b.moved:])
+		b.oldNodes, b.moved, b.pending = nil, 0, 0
+	}
+}
+
+// appendNodes appends the node slab to dst, as if it were one array.
+func (b *Book) appendNodes(dst []node) []node {
+	if b.pending == 0 {
+		return append(dst, b.nodes...)
+	}
+	end := len(b.oldNodes)
+	dst = append(dst, b.nodes[:b.moved]...)
+	dst = append(dst, b.oldNodes[b.moved:end]...)
+	return append(dst, b.nodes[end:]...)
+}
+
 func (b *Book) freeNodeAt(i int32) {
-	b.nodes[i] = node{next: b.freeNode, prev: nilIdx, level: nilIdx}
+	*b.node(i) = node{next: b.freeNode, prev: nilIdx, level: nilIdx}
 	b.freeNode = i
 }
 
@@ -399,12 +475,12 @@ func (b *Book) prune(side Side) {
 // pushBack appends node ni to the tail of level li.
 func (b *Book) pushBack(li, ni int32) {
 	lv := &b.levels[li]
-	n := &b.nodes[ni]
+	n := b.node(ni)
 	n.level = li
 	n.prev = lv.tail
 	n.next = nilIdx
 	if lv.tail != nilIdx {
-		b.nodes[lv.tail].next = ni
+		b.node(lv.tail).next = ni
 	} else {
 		lv.head = ni
 	}
@@ -418,15 +494,15 @@ func (b *Book) pushBack(li, ni int32) {
 // unlink takes node ni out of its level's FIFO and totals, leaving the
 // level in place even if it becomes empty.
 func (b *Book) unlink(ni int32) {
-	n := &b.nodes[ni]
+	n := b.node(ni)
 	lv := &b.levels[n.level]
 	if n.prev != nilIdx {
-		b.nodes[n.prev].next = n.next
+		b.node(n.prev).next = n.next
 	} else {
 		lv.head = n.next
 	}
 	if n.next != nilIdx {
-		b.nodes[n.next].prev = n.prev
+		b.node(n.next).prev = n.prev
 	} else {
 		lv.tail = n.prev
 	}
@@ -438,7 +514,7 @@ func (b *Book) unlink(ni int32) {
 
 // removeNode takes a resting order out of the book entirely.
 func (b *Book) removeNode(ni int32) {
-	n := &b.nodes[ni]
+	n := b.node(ni)
 	li, side := n.level, n.side
 	b.unlink(ni)
 	if b.levels[li].count == 0 {

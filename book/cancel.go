@@ -13,7 +13,7 @@ func (b *Book) Cancel(dst []Event, id uint64) ([]Event, error) {
 		return append(dst, Event{Kind: EvCancelled, Side: o.Side, Reason: ReasonCancelled,
 			OrderID: id, Owner: o.Owner, Price: o.Price, Qty: o.Qty, Remaining: o.QuoteBudget}), nil
 	}
-	n := &b.nodes[v]
+	n := b.node(v)
 	dst, ev := addEvent(dst)
 	ev.Kind, ev.Side, ev.Reason = EvCancelled, n.side, ReasonCancelled
 	ev.OrderID, ev.Owner, ev.Price, ev.Qty = id, n.owner, n.price, n.open
@@ -40,7 +40,7 @@ func (b *Book) Amend(dst []Event, id uint64, price, qty int64) ([]Event, error) 
 		return append(dst, Event{Kind: EvRejected, Side: o.Side, Reason: ReasonNotAmendable,
 			OrderID: id, Owner: o.Owner}), ErrNotAmendable
 	}
-	n := &b.nodes[v]
+	n := b.node(v)
 	r := b.checkPrice(price)
 	if r == ReasonNone {
 		r = b.checkQty(qty)

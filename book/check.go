@@ -68,7 +68,7 @@ func (b *Book) Check() error {
 		return fmt.Errorf("book: %d orders in levels, resting count %d", seenNodes, b.resting)
 	}
 	free := 0
-	for i := b.freeNode; i != nilIdx; i = b.nodes[i].next {
+	for i := b.freeNode; i != nilIdx; i = b.node(i).next {
 		if free++; free > len(b.nodes) {
 			return fmt.Errorf("book: node free list has a cycle")
 		}
@@ -97,6 +97,13 @@ func (b *Book) Check() error {
 			return fmt.Errorf("book: %s side total %d, levels hold %d and stop-limits %d", side, b.held[side], sideOpen[side], stopHeld[side])
 		}
 	}
+	if b.pending != 0 && (int(b.moved)+int(b.pending) != len(b.oldNodes) || len(b.oldNodes) > len(b.nodes)) ||
+		b.pending == 0 && (b.oldNodes != nil || b.moved != 0) {
+		return fmt.Errorf("book: node slab growth at %d, %d left of %d, into %d", b.moved, b.pending, len(b.oldNodes), len(b.nodes))
+	}
+	if err := b.index.check(); err != nil {
+		return err
+	}
 	if b.index.n != b.resting+b.stops.len() {
 		return fmt.Errorf("book: index holds %d ids, %d resting + %d stops", b.index.n, b.resting, b.stops.len())
 	}
@@ -112,8 +119,8 @@ func (b *Book) checkLevel(side Side, key int64, li int32) (int, error) {
 	var vis, open int64
 	n := 0
 	prev := int32(nilIdx)
-	for ni := lv.head; ni != nilIdx; ni = b.nodes[ni].next {
-		o := &b.nodes[ni]
+	for ni := lv.head; ni != nilIdx; ni = b.node(ni).next {
+		o := b.node(ni)
 		switch {
 		case o.prev != prev:
 			return 0, fmt.Errorf("book: order %d prev link %d, want %d", o.id, o.prev, prev)

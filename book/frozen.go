@@ -22,7 +22,7 @@ type Frozen struct {
 
 // FreezeInto makes f a copy of b's live orders, reusing f's memory.
 func (b *Book) FreezeInto(f *Frozen) {
-	f.nodes = append(f.nodes[:0], b.nodes...)
+	f.nodes = b.appendNodes(f.nodes[:0])
 	f.levels = append(f.levels[:0], b.levels...)
 	for side := Buy; side <= Sell; side++ {
 		o := f.order[side][:0]

@@ -1,18 +1,41 @@
 package book
 
+import "fmt"
+
 // idIndex maps order ids to slots: an open-addressing hash table with
 // linear probing and backward-shift deletion, so that neither inserts nor
 // deletes allocate once the table is large enough. Key 0 marks an empty
 // slot (0 is never a valid order id). A value v >= 0 is a resting order's
 // node index; v < 0 is pending stop slot -v-1.
+//
+// It grows incrementally, as the engine's index (internal/idmap, of which
+// this is a copy so that book imports nothing of ours) does: a table twice
+// the size, into which each later put moves a few of the old table's
+// keys, so that no single order pays for rehashing them all.
 type idIndex struct {
-	slots []idSlot
-	shift uint8 // 64 - log2(len(slots))
-	n     int
+	t idTable // where put inserts
+	n int     // keys in both tables
+	// While the index grows, old holds the keys not yet moved into t. The
+	// move walks old from its first slot to its last and clears each key
+	// it moves; it stops only after an empty slot, never within a cluster
+	// (a run of full slots), so what it leaves in old are whole clusters,
+	// or the end of the one that wraps around to slot 0: their probe runs
+	// are intact. Deletes there shift keys within their cluster, nothing
+	// is inserted into old, and every key is in one table only.
+	old  idTable
+	oldN int    // keys in old
+	next uint64 // next slot of old to walk: the walked ones are below
+	left int    // slots of old not yet walked; 0 while not growing
 	// top is the largest key ever put: a larger one is absent without a
 	// probe, which spares a new order's duplicate check a cache miss
 	// when ids only grow (as the engine assigns them).
 	top uint64
+}
+
+// idTable is one open-addressing table.
+type idTable struct {
+	slots []idSlot
+	shift uint8 // 64 - log2(len(slots))
 }
 
 type idSlot struct {
@@ -22,107 +45,228 @@ type idSlot struct {
 
 const fib64 = 0x9E3779B97F4A7C15 // 2^64 / golden ratio: Fibonacci hashing
 
-func newIDIndex(capacity int) idIndex {
-	bits := uint8(4)
-	for (1<<bits)/2 < capacity {
-		bits++
-	}
-	return idIndex{slots: make([]idSlot, 1<<bits), shift: 64 - bits}
+// moveStep is how many slots of the old table each put walks, at least
+// (it stops after an empty slot): the new table, twice the size and kept
+// at most half full, has room for as many puts as the old table has slots
+// over two, and the walk ends in a quarter of that.
+const moveStep = 4
+
+func newIDTable(bits uint8) idTable {
+	return idTable{slots: make([]idSlot, 1<<bits), shift: 64 - bits}
 }
 
-func (x *idIndex) home(key uint64) uint64 { return (key * fib64) >> x.shift }
+func newIDIndex(capacity int) idIndex {
+	return idIndex{t: newIDTable(indexBits(4, capacity))}
+}
+
+// indexBits returns the least number of bits, at least bits, of a table
+// that holds n keys at most half full.
+func indexBits(bits uint8, n int) uint8 {
+	for (1<<bits)/2 < n {
+		bits++
+	}
+	return bits
+}
+
+func (t *idTable) home(key uint64) uint64 { return (key * fib64) >> t.shift }
+
+// find returns the slot of key, or ok false and the empty slot where the
+// probe for key ended.
+func (t *idTable) find(key uint64) (i uint64, ok bool) {
+	mask := uint64(len(t.slots) - 1)
+	for i = t.home(key); ; i = (i + 1) & mask {
+		k := t.slots[i].key
+		if k == key {
+			return i, true
+		}
+		if k == 0 {
+			return i, false
+		}
+	}
+}
+
+// set puts key (absent) in t.
+func (t *idTable) set(key uint64, val int32) {
+	i, _ := t.find(key)
+	t.slots[i] = idSlot{key: key, val: val}
+}
+
+// delAt empties slot i, shifting later keys of its probe run back so that
+// lookups never need tombstones.
+func (t *idTable) delAt(i uint64) {
+	mask := uint64(len(t.slots) - 1)
+	for j := (i + 1) & mask; ; j = (j + 1) & mask {
+		s := t.slots[j]
+		if s.key == 0 {
+			break
+		}
+		h := t.home(s.key)
+		// Move s back to the hole at i unless its home lies cyclically
+		// in (i, j].
+		if (j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j)) {
+			t.slots[i] = s
+			i = j
+		}
+	}
+	t.slots[i] = idSlot{}
+}
 
 func (x *idIndex) get(key uint64) (int32, bool) {
 	if key == 0 || key > x.top {
 		return 0, false // 0 marks empty slots; it is never an order id
 	}
-	mask := uint64(len(x.slots) - 1)
-	for i := x.home(key); ; i = (i + 1) & mask {
-		s := &x.slots[i]
-		if s.key == key {
-			return s.val, true
-		}
-		if s.key == 0 {
-			return 0, false
+	if i, ok := x.t.find(key); ok {
+		return x.t.slots[i].val, true
+	}
+	if x.left != 0 {
+		if i, ok := x.old.find(key); ok {
+			return x.old.slots[i].val, true
 		}
 	}
+	return 0, false
 }
 
 // put inserts or replaces key. The table is kept at most half full.
 func (x *idIndex) put(key uint64, val int32) {
-	if 2*(x.n+1) > len(x.slots) {
-		x.grow()
-	}
 	x.top = max(x.top, key)
-	mask := uint64(len(x.slots) - 1)
-	for i := x.home(key); ; i = (i + 1) & mask {
-		s := &x.slots[i]
-		if s.key == key {
-			s.val = val
+	if x.left != 0 {
+		if i, ok := x.old.find(key); ok {
+			x.old.slots[i].val = val
+			x.move()
 			return
 		}
-		if s.key == 0 {
-			s.key, s.val = key, val
-			x.n++
-			return
-		}
+		x.move()
 	}
+	i, ok := x.t.find(key)
+	switch {
+	case ok:
+		x.t.slots[i].val = val
+		return
+	case 2*(x.n+1) > len(x.t.slots):
+		x.grow()
+		x.t.set(key, val)
+	default:
+		x.t.slots[i] = idSlot{key: key, val: val}
+	}
+	x.n++
 }
 
-// del removes key if present, shifting later entries of its probe run
-// back so that lookups never need tombstones.
+// del removes key if present.
 func (x *idIndex) del(key uint64) {
-	mask := uint64(len(x.slots) - 1)
-	i := x.home(key)
-	for {
-		k := x.slots[i].key
-		if k == 0 {
+	t := &x.t
+	i, ok := t.find(key)
+	if !ok {
+		if x.left == 0 {
 			return
 		}
-		if k == key {
-			break
+		t = &x.old
+		if i, ok = t.find(key); !ok {
+			return
 		}
-		i = (i + 1) & mask
+		x.oldN--
 	}
+	t.delAt(i)
 	x.n--
-	for j := (i + 1) & mask; ; j = (j + 1) & mask {
-		s := x.slots[j]
+}
+
+// grow starts moving every key into a table twice the size.
+func (x *idIndex) grow() {
+	x.finish()
+	x.old, x.oldN = x.t, x.n
+	x.t = newIDTable(64 - x.t.shift + 1)
+	x.next, x.left = 0, len(x.old.slots)
+}
+
+// move walks at least moveStep slots of the old table, moving their keys,
+// and on to the next empty slot; it drops the old table once it is empty.
+func (x *idIndex) move() {
+	for walked := 0; x.oldN > 0; walked++ {
+		i := x.next
+		x.next++
+		x.left--
+		s := x.old.slots[i]
 		if s.key == 0 {
-			break
+			if walked >= moveStep {
+				return
+			}
+			continue
 		}
-		h := x.home(s.key)
-		// Move s back to the hole at i unless its home lies cyclically
-		// in (i, j].
-		if (j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j)) {
-			x.slots[i] = s
-			i = j
-		}
+		x.old.slots[i] = idSlot{}
+		x.oldN--
+		x.t.set(s.key, s.val)
 	}
-	x.slots[i] = idSlot{}
+	x.old, x.left = idTable{}, 0
 }
 
-// reserve rehashes now, if needed, so that n keys fit without growth.
+// finish moves what is left of the old table.
+func (x *idIndex) finish() {
+	for x.left != 0 {
+		x.move()
+	}
+}
+
+// reserve rehashes now, all at once, if needed, so that n keys fit
+// without growth.
 func (x *idIndex) reserve(n int) {
-	bits := 64 - x.shift
-	for (1<<bits)/2 < n {
-		bits++
-	}
-	if bits > 64-x.shift {
-		x.rehash(bits)
+	x.finish()
+	if bits := indexBits(64-x.t.shift, n); bits > 64-x.t.shift {
+		old := x.t
+		x.t = newIDTable(bits)
+		for _, s := range old.slots {
+			if s.key != 0 {
+				x.t.set(s.key, s.val)
+			}
+		}
 	}
 }
 
-func (x *idIndex) grow() { x.rehash(64 - x.shift + 1) }
-
-// rehash moves every key into a new table of 1<<bits slots.
-func (x *idIndex) rehash(bits uint8) {
-	old := x.slots
-	x.slots = make([]idSlot, 1<<bits)
-	x.shift = 64 - bits
-	x.n = 0
-	for _, s := range old {
-		if s.key != 0 {
-			x.put(s.key, s.val)
+// check verifies the index's own invariants: every key is found, in one
+// table only, the counts are right, and the old table's walked part is
+// empty.
+func (x *idIndex) check() error {
+	n := 0
+	for _, s := range x.t.slots {
+		if s.key == 0 {
+			continue
+		}
+		if n++; s.key > x.top {
+			return fmt.Errorf("book: index key %d above its top %d", s.key, x.top)
+		}
+		if _, ok := x.t.find(s.key); !ok {
+			return fmt.Errorf("book: index key %d unreachable", s.key)
 		}
 	}
+	if 2*n > len(x.t.slots) {
+		return fmt.Errorf("book: index over half full: %d keys in %d slots", n, len(x.t.slots))
+	}
+	if x.left == 0 {
+		if x.old.slots != nil || x.oldN != 0 {
+			return fmt.Errorf("book: index not growing, but an old table of %d slots, %d keys", len(x.old.slots), x.oldN)
+		}
+	} else {
+		oldN := 0
+		for i, s := range x.old.slots {
+			if s.key == 0 {
+				continue
+			}
+			oldN++
+			if _, ok := x.old.find(s.key); !ok {
+				return fmt.Errorf("book: index key %d unreachable in the old table", s.key)
+			}
+			if _, ok := x.t.find(s.key); ok {
+				return fmt.Errorf("book: index key %d in both tables", s.key)
+			}
+			if uint64(i) < x.next {
+				return fmt.Errorf("book: index key %d in the old table's walked part", s.key)
+			}
+		}
+		if oldN != x.oldN || oldN == 0 {
+			return fmt.Errorf("book: index's old table holds %d keys, counted %d", oldN, x.oldN)
+		}
+		n += oldN
+	}
+	if n != x.n {
+		return fmt.Errorf("book: index holds %d keys, counted %d", n, x.n)
+	}
+	return nil
 }

@@ -23,7 +23,7 @@ func (b *Book) match(dst []Event, t *taker) (_ []Event, stopped bool) {
 				return dst, false
 			}
 			mi := lv.head
-			m := &b.nodes[mi]
+			m := b.node(mi)
 			if t.stp != STPNone && m.owner == t.owner {
 				if t.stp == STPCancelTaker {
 					return t.end(dst, EvCancelled, ReasonSelfTrade), true
@@ -76,7 +76,7 @@ func (b *Book) match(dst []Event, t *taker) (_ []Event, stopped bool) {
 // up and moves it to the back of its level.
 func (b *Book) refresh(li, mi int32) {
 	b.unlink(mi)
-	m := &b.nodes[mi]
+	m := b.node(mi)
 	m.visible = min(m.display, m.open)
 	b.pushBack(li, mi)
 }
@@ -113,8 +113,8 @@ func (b *Book) fillable(t *taker) bool {
 			}
 			return need > 0
 		}
-		for ni := lv.head; ni != nilIdx; ni = b.nodes[ni].next {
-			n := &b.nodes[ni]
+		for ni := lv.head; ni != nilIdx; ni = b.node(ni).next {
+			n := b.node(ni)
 			if n.owner != t.owner {
 				if !take(n.open, lv.price) {
 					killed = true

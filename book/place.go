@@ -242,7 +242,7 @@ func (b *Book) execute(dst []Event, t *taker) []Event {
 // rest puts what is left of a GTC limit taker into the book.
 func (b *Book) rest(t *taker) {
 	ni := b.allocNode()
-	n := &b.nodes[ni]
+	n := b.node(ni)
 	// Field by field, not a composite literal (see taker.init).
 	*n = node{}
 	n.id, n.owner, n.price, n.open, n.visible = t.id, t.owner, t.price, t.qty, t.qty

@@ -54,7 +54,7 @@ func (b *Book) Restore(o OrderInfo) error {
 	}
 	b.seq++
 	ni := b.allocNode()
-	b.nodes[ni] = node{id: o.ID, owner: o.Owner, price: o.Price, open: o.Open, visible: o.Visible,
+	*b.node(ni) = node{id: o.ID, owner: o.Owner, price: o.Price, open: o.Open, visible: o.Visible,
 		display: o.DisplayQty, side: o.Side, stp: o.STP, postOnly: o.PostOnly}
 	b.pushBack(b.levelFor(o.Side, o.Price), ni)
 	b.index.put(o.ID, ni)

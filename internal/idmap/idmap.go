@@ -5,6 +5,12 @@
 // orders; package book keeps its own copy of the same structure so that it
 // imports nothing of ours.
 //
+// A map that outgrows its table grows incrementally: it allocates a table
+// twice the size and moves the old table's keys over a few at a time, with
+// each later Put, so that no single Put pays for rehashing the whole map
+// (a million keys would stall it for tens of milliseconds). Lookups
+// meanwhile probe both tables. Reserve makes the room at once instead.
+//
 //	m := idmap.New(1024)
 //	m.Put(42, 7)
 //	v, ok := m.Get(42) // 7, true
@@ -15,12 +21,35 @@ package idmap
 
 const fib64 = 0x9E3779B97F4A7C15 // 2^64 / golden ratio
 
+// moveStep is how many slots of the old table each Put walks, at least:
+// it stops after an empty slot. The new table is twice the old one's size
+// and is kept at most half full, so the old table's keys (half of its
+// slots) leave room for as many Puts again as the old table has slots
+// over two; walking 4 slots a Put empties it in a quarter of that.
+const moveStep = 4
+
 // Map maps non-zero uint64 keys to int32 values. The zero Map is not
 // usable; create one with New.
 type Map struct {
+	t table // where Put inserts
+	n int   // keys in both tables
+	// While the map grows, old holds the keys not yet moved into t. The
+	// move walks old from its first slot to its last and clears each key
+	// it moves; it stops only after an empty slot, never within a cluster
+	// (a run of full slots), so what it leaves in old are whole clusters,
+	// or the end of the one that wraps around to slot 0: their probe runs
+	// are intact. Deletes there shift keys within their cluster, nothing
+	// is inserted into old, and every key is in one table only.
+	old  table
+	oldN int    // keys in old
+	next uint64 // next slot of old to walk: the walked ones are below
+	left int    // slots of old not yet walked; 0 while not growing
+}
+
+// table is one open-addressing table.
+type table struct {
 	slots []slot
 	shift uint8 // 64 - log2(len(slots))
-	n     int
 }
 
 type slot struct {
@@ -28,28 +57,86 @@ type slot struct {
 	val int32
 }
 
+func newTable(bits uint8) table {
+	return table{slots: make([]slot, 1<<bits), shift: 64 - bits}
+}
+
+func (t *table) home(key uint64) uint64 { return (key * fib64) >> t.shift }
+
+// find returns the slot of key, or ok false and the empty slot where
+// the probe for key ended.
+func (t *table) find(key uint64) (i uint64, ok bool) {
+	mask := uint64(len(t.slots) - 1)
+	for i = t.home(key); ; i = (i + 1) & mask {
+		k := t.slots[i].key
+		if k == key {
+			return i, true
+		}
+		if k == 0 {
+			return i, false
+		}
+	}
+}
+
+// set puts key in t, or sets its value; it reports whether key is new.
+func (t *table) set(key uint64, val int32) bool {
+	mask := uint64(len(t.slots) - 1)
+	for i := t.home(key); ; i = (i + 1) & mask {
+		s := &t.slots[i]
+		if s.key == key {
+			s.val = val
+			return false
+		}
+		if s.key == 0 {
+			s.key, s.val = key, val
+			return true
+		}
+	}
+}
+
+// deleteAt empties slot i, shifting later keys of its probe run back into
+// the hole unless their home lies cyclically in (hole, j].
+func (t *table) deleteAt(i uint64) {
+	mask := uint64(len(t.slots) - 1)
+	for j := (i + 1) & mask; ; j = (j + 1) & mask {
+		s := t.slots[j]
+		if s.key == 0 {
+			break
+		}
+		h := t.home(s.key)
+		if (j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j)) {
+			t.slots[i] = s
+			i = j
+		}
+	}
+	t.slots[i] = slot{}
+}
+
 // New returns a map with room for capacity keys before it grows.
 func New(capacity int) *Map {
-	bits := uint8(4)
-	for (1<<bits)/2 < capacity {
+	return &Map{t: newTable(bitsFor(4, capacity))}
+}
+
+// bitsFor returns the least number of bits, at least bits, of a table
+// that holds n keys at most half full.
+func bitsFor(bits uint8, n int) uint8 {
+	for (1<<bits)/2 < n {
 		bits++
 	}
-	return &Map{slots: make([]slot, 1<<bits), shift: 64 - bits}
+	return bits
 }
 
 // Len returns the number of keys.
 func (m *Map) Len() int { return m.n }
 
-func (m *Map) home(key uint64) uint64 { return (key * fib64) >> m.shift }
-
 // Get returns the value of key; ok is false if key is absent or zero.
 func (m *Map) Get(key uint64) (val int32, ok bool) {
-	if key == 0 {
-		return 0, false
+	if key == 0 || m.left != 0 {
+		return m.getGrowing(key)
 	}
-	mask := uint64(len(m.slots) - 1)
-	for i := m.home(key); ; i = (i + 1) & mask {
-		s := &m.slots[i]
+	mask := uint64(len(m.t.slots) - 1)
+	for i := m.t.home(key); ; i = (i + 1) & mask {
+		s := &m.t.slots[i]
 		if s.key == key {
 			return s.val, true
 		}
@@ -59,28 +146,49 @@ func (m *Map) Get(key uint64) (val int32, ok bool) {
 	}
 }
 
+// getGrowing is Get for key 0, or while the map grows (kept out of Get,
+// which inlines).
+func (m *Map) getGrowing(key uint64) (val int32, ok bool) {
+	if key == 0 {
+		return 0, false
+	}
+	if i, ok := m.t.find(key); ok {
+		return m.t.slots[i].val, true
+	}
+	if m.left != 0 {
+		if i, ok := m.old.find(key); ok {
+			return m.old.slots[i].val, true
+		}
+	}
+	return 0, false
+}
+
 // Put sets the value of key, which must not be zero. The map stays at
 // most half full, growing (and allocating) when needed.
 func (m *Map) Put(key uint64, val int32) {
 	if key == 0 {
 		panic("idmap: zero key")
 	}
-	if 2*(m.n+1) > len(m.slots) {
+	if m.left != 0 {
+		if i, ok := m.old.find(key); ok {
+			m.old.slots[i].val = val
+			m.move()
+			return
+		}
+		m.move()
+	}
+	i, ok := m.t.find(key)
+	switch {
+	case ok:
+		m.t.slots[i].val = val
+		return
+	case 2*(m.n+1) > len(m.t.slots):
 		m.grow()
+		m.t.set(key, val)
+	default:
+		m.t.slots[i] = slot{key: key, val: val}
 	}
-	mask := uint64(len(m.slots) - 1)
-	for i := m.home(key); ; i = (i + 1) & mask {
-		s := &m.slots[i]
-		if s.key == key {
-			s.val = val
-			return
-		}
-		if s.key == 0 {
-			s.key, s.val = key, val
-			m.n++
-			return
-		}
-	}
+	m.n++
 }
 
 // Delete removes key if present.
@@ -92,93 +200,118 @@ func (m *Map) Take(key uint64) (val int32, ok bool) {
 	if key == 0 {
 		return 0, false
 	}
-	mask := uint64(len(m.slots) - 1)
-	i := m.home(key)
-	for {
-		k := m.slots[i].key
-		if k == 0 {
+	t := &m.t
+	i, ok := t.find(key)
+	if !ok {
+		if m.left == 0 {
 			return 0, false
 		}
-		if k == key {
-			break
+		t = &m.old
+		if i, ok = t.find(key); !ok {
+			return 0, false
 		}
-		i = (i + 1) & mask
+		m.oldN--
 	}
-	val = m.slots[i].val
+	val = t.slots[i].val
+	t.deleteAt(i)
 	m.n--
-	// Shift later entries of the probe run back into the hole, unless
-	// their home lies cyclically in (hole, j].
-	for j := (i + 1) & mask; ; j = (j + 1) & mask {
-		s := m.slots[j]
-		if s.key == 0 {
-			break
-		}
-		h := m.home(s.key)
-		if (j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j)) {
-			m.slots[i] = s
-			i = j
-		}
-	}
-	m.slots[i] = slot{}
 	return val, true
+}
+
+// grow starts moving every key into a table twice the size.
+func (m *Map) grow() {
+	m.finish()
+	m.old, m.oldN = m.t, m.n
+	m.t = newTable(64 - m.t.shift + 1)
+	m.next, m.left = 0, len(m.old.slots)
+}
+
+// move walks at least moveStep slots of the old table, moving their keys,
+// and on to the next empty slot; it drops the old table once it is empty.
+func (m *Map) move() {
+	for walked := 0; m.oldN > 0; walked++ {
+		i := m.next
+		m.next++
+		m.left--
+		s := m.old.slots[i]
+		if s.key == 0 {
+			if walked >= moveStep {
+				return
+			}
+			continue
+		}
+		m.old.slots[i] = slot{}
+		m.oldN--
+		m.t.set(s.key, s.val)
+	}
+	m.old, m.left = table{}, 0
+}
+
+// finish moves what is left of the old table.
+func (m *Map) finish() {
+	for m.left != 0 {
+		m.move()
+	}
 }
 
 // All calls fn for every key and value, in no particular order; fn must
 // not change the map.
 func (m *Map) All(fn func(key uint64, val int32)) {
-	for _, s := range m.slots {
-		if s.key != 0 {
-			fn(s.key, s.val)
+	for _, t := range [...]*table{&m.t, &m.old} {
+		for _, s := range t.slots {
+			if s.key != 0 {
+				fn(s.key, s.val)
+			}
 		}
 	}
 }
 
 // Reserve grows the map, if needed, so that it holds n keys before it
-// grows again: the rehash happens now rather than in a later Put.
+// grows again: the rehash happens now, all at once, rather than a little
+// in each later Put.
 func (m *Map) Reserve(n int) {
-	bits := 64 - m.shift
-	for (1<<bits)/2 < n {
-		bits++
-	}
-	if bits > 64-m.shift {
-		m.rehash(bits)
-	}
-}
-
-func (m *Map) grow() { m.rehash(64 - m.shift + 1) }
-
-// rehash moves every key into a new table of 1<<bits slots.
-func (m *Map) rehash(bits uint8) {
-	old := m.slots
-	m.slots = make([]slot, 1<<bits)
-	m.shift = 64 - bits
-	m.n = 0
-	for _, s := range old {
-		if s.key != 0 {
-			m.Put(s.key, s.val)
+	m.finish()
+	if bits := bitsFor(64-m.t.shift, n); bits > 64-m.t.shift {
+		old := m.t
+		m.t = newTable(bits)
+		for _, s := range old.slots {
+			if s.key != 0 {
+				m.t.set(s.key, s.val)
+			}
 		}
 	}
 }
 
 // Clear removes every key, keeping the map's memory (and its size).
 func (m *Map) Clear() {
-	clear(m.slots)
+	clear(m.t.slots)
 	m.n = 0
+	m.old, m.oldN, m.next, m.left = table{}, 0, 0, 0
 }
 
 // CopyFrom makes m a copy of src, reusing m's memory where it is large
 // enough: a memory copy, no rehashing. The zero Map may be a destination.
 // m and src share nothing afterwards.
 func (m *Map) CopyFrom(src *Map) {
-	if cap(m.slots) >= len(src.slots) {
-		m.slots = m.slots[:len(src.slots)]
-	} else {
-		m.slots = make([]slot, len(src.slots))
-	}
-	copy(m.slots, src.slots)
-	m.shift, m.n = src.shift, src.n
+	m.t.copyFrom(&src.t)
+	m.old.copyFrom(&src.old)
+	m.n, m.oldN, m.next, m.left = src.n, src.oldN, src.next, src.left
 }
 
-// Slots returns the size of the map's table: it takes 16 bytes a slot,
-// and holds at most half as many keys before it grows.
-func (m *Map) Slots() int { return len(m.slots) }
+func (t *table) copyFrom(src *table) {
+	switch {
+	case src.slots == nil:
+		t.slots = nil
+	case cap(t.slots) >= len(src.slots):
+		t.slots = t.slots[:len(src.slots)]
+	default:
+		t.slots = make([]slot, len(src.slots))
+	}
+	copy(t.slots, src.slots)
+	t.shift = src.shift
+}
+
+// Slots returns the size of the map's tables: they take 16 bytes a slot,
+// and the one that Put inserts into holds at most half as many keys as it
+// has slots before it grows.
+func (m *Map) Slots() int { return len(m.t.slots) + len(m.old.slots) }

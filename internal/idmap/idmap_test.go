@@ -1,6 +1,7 @@
 package idmap
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 )
@@ -96,12 +97,12 @@ func TestReserve(t *testing.T) {
 		m.Put(k, int32(k))
 	}
 	m.Reserve(5000)
-	size := len(m.slots)
+	size := len(m.t.slots)
 	for k := uint64(1); k <= 5000; k++ {
 		m.Put(k, int32(k))
 	}
-	if len(m.slots) != size {
-		t.Fatalf("grew from %d to %d slots within the reserved size", size, len(m.slots))
+	if len(m.t.slots) != size {
+		t.Fatalf("grew from %d to %d slots within the reserved size", size, len(m.t.slots))
 	}
 	for k := uint64(1); k <= 5000; k++ {
 		if v, ok := m.Get(k); !ok || v != int32(k) {
@@ -109,8 +110,8 @@ func TestReserve(t *testing.T) {
 		}
 	}
 	m.Reserve(100) // smaller: nothing to do
-	if len(m.slots) != size || m.Len() != 5000 {
-		t.Fatalf("Reserve shrank or lost keys: %d slots, %d keys", len(m.slots), m.Len())
+	if len(m.t.slots) != size || m.Len() != 5000 {
+		t.Fatalf("Reserve shrank or lost keys: %d slots, %d keys", len(m.t.slots), m.Len())
 	}
 }
 
@@ -121,10 +122,10 @@ func TestClear(t *testing.T) {
 	for k := uint64(1); k <= 5000; k++ {
 		m.Put(k*7919, int32(k))
 	}
-	size := len(m.slots)
+	size := len(m.t.slots)
 	m.Clear()
-	if m.Len() != 0 || len(m.slots) != size {
-		t.Fatalf("after Clear: Len %d, %d slots (was %d)", m.Len(), len(m.slots), size)
+	if m.Len() != 0 || len(m.t.slots) != size {
+		t.Fatalf("after Clear: Len %d, %d slots (was %d)", m.Len(), len(m.t.slots), size)
 	}
 	for k := uint64(1); k <= 5000; k++ {
 		if _, ok := m.Get(k * 7919); ok {
@@ -148,7 +149,7 @@ func TestCopyFrom(t *testing.T) {
 		src.Delete(k * 7919)
 	}
 	for _, dst := range []*Map{{}, New(4), New(1 << 16)} {
-		if dst.slots != nil {
+		if dst.t.slots != nil {
 			dst.Put(3, 3) // overwritten
 		}
 		dst.CopyFrom(src)
@@ -170,5 +171,134 @@ func TestCopyFrom(t *testing.T) {
 			t.Fatal("the copy follows its source")
 		}
 		src.Delete(1)
+	}
+}
+
+// check verifies the map's invariants: every key of either table is found
+// by Get, in one table only, the counts are right, and the old table's
+// walked part is empty.
+func (m *Map) check() error {
+	n := 0
+	for _, s := range m.t.slots {
+		if s.key == 0 {
+			continue
+		}
+		n++
+		if _, ok := m.t.find(s.key); !ok {
+			return fmt.Errorf("key %d unreachable in the new table", s.key)
+		}
+	}
+	if m.left == 0 {
+		if m.old.slots != nil || m.oldN != 0 {
+			return fmt.Errorf("not growing, but an old table of %d slots, %d keys", len(m.old.slots), m.oldN)
+		}
+	} else {
+		oldN := 0
+		for i, s := range m.old.slots {
+			if s.key == 0 {
+				continue
+			}
+			oldN++
+			if _, ok := m.old.find(s.key); !ok {
+				return fmt.Errorf("key %d unreachable in the old table", s.key)
+			}
+			if _, ok := m.t.find(s.key); ok {
+				return fmt.Errorf("key %d in both tables", s.key)
+			}
+			if uint64(i) < m.next {
+				return fmt.Errorf("key %d in the old table's walked part", s.key)
+			}
+		}
+		if oldN != m.oldN || oldN == 0 {
+			return fmt.Errorf("old table holds %d keys, counted %d", oldN, m.oldN)
+		}
+		n += oldN
+	}
+	if n != m.n {
+		return fmt.Errorf("%d keys, counted %d", n, m.n)
+	}
+	if 2*(m.n-m.oldN) > len(m.t.slots) {
+		return fmt.Errorf("new table over half full: %d keys in %d slots", m.n-m.oldN, len(m.t.slots))
+	}
+	return nil
+}
+
+// Random puts, takes and updates through many growths keep the
+// invariants after every operation, and agree with a Go map; keys put
+// while the map grows, and keys updated or taken from its old table,
+// included.
+func TestGrowIncrementally(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	m := New(4)
+	ref := map[uint64]int32{}
+	grows := 0
+	for i := range 60_000 {
+		k := 1 + uint64(r.IntN(1+i/2))
+		if r.IntN(3) == 0 {
+			k = uint64(1+r.IntN(64)) << 40
+		}
+		growing := m.left != 0
+		switch r.IntN(5) {
+		case 0, 1, 2:
+			m.Put(k, int32(i))
+			ref[k] = int32(i)
+		case 3:
+			v, ok := m.Take(k)
+			if rv, rok := ref[k]; ok != rok || v != rv {
+				t.Fatalf("op %d: Take(%d) = %d,%v want %d,%v", i, k, v, ok, rv, rok)
+			}
+			delete(ref, k)
+		case 4:
+			m.CopyFrom(m) // a no-op copy onto itself keeps everything
+		}
+		if !growing && m.left != 0 {
+			grows++
+		}
+		if err := m.check(); err != nil {
+			t.Fatalf("op %d: %v", i, err)
+		}
+		if v, ok := m.Get(k); ok != (ref[k] == v && ok) {
+			t.Fatalf("op %d: Get(%d) = %d,%v want %d", i, k, v, ok, ref[k])
+		}
+	}
+	for k, v := range ref {
+		if got, ok := m.Get(k); !ok || got != v {
+			t.Fatalf("key %d: %d,%v want %d", k, got, ok, v)
+		}
+	}
+	if grows < 8 {
+		t.Fatalf("only %d incremental growths", grows)
+	}
+}
+
+// A Put that outgrows the table does not move every key: the old table
+// keeps most of them, and the later Puts empty it before the new table
+// needs to grow in turn.
+func TestGrowthIsSpread(t *testing.T) {
+	m := New(1 << 12) // 8192 slots, grows at the 4097th key
+	k := uint64(0)
+	for m.left == 0 {
+		k++
+		m.Put(k, int32(k))
+	}
+	if k != 4097 || m.oldN < 4000 {
+		t.Fatalf("grew at key %d, %d keys left in the old table", k, m.oldN)
+	}
+	oldSlots := len(m.old.slots)
+	puts := 0
+	for m.left != 0 {
+		k++
+		puts++
+		m.Put(k, int32(k))
+	}
+	if puts > oldSlots/moveStep {
+		t.Fatalf("moving %d slots took %d puts", oldSlots, puts)
+	}
+	var other Map
+	other.CopyFrom(m)
+	for j := uint64(1); j <= k; j++ {
+		if v, ok := other.Get(j); !ok || v != int32(j) {
+			t.Fatalf("key %d after growth: %d,%v", j, v, ok)
+		}
 	}
 }

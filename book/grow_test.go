@@ -1,0 +1,77 @@
+package book
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+// TestGrowIncrementally grows a book from the default capacity to 60,000
+// resting orders, with matches and cancels all along, next to a book with
+// the room reserved beforehand: the events are the same after every
+// order, the invariants hold (Check) while the node slab and the id index
+// move to larger arrays a little at a time, and a frozen copy taken
+// mid-move lists the same orders as the live book.
+func TestGrowIncrementally(t *testing.T) {
+	grown, _ := New(Rules{TickSize: 1, LotSize: 1}, nil)
+	reserved, _ := New(Rules{TickSize: 1, LotSize: 1}, &Options{Capacity: 100_000})
+	r := rand.New(rand.NewPCG(7, 8))
+	var e1, e2 []Event
+	var live []uint64
+	nodeMoves, indexMoves, frozen := 0, 0, 0
+	var f Frozen
+	for id := uint64(1); grown.Len() < 60_000; id++ {
+		nodesMoving, indexMoving := grown.pending != 0, grown.index.left != 0
+		var err1, err2 error
+		if r.IntN(8) == 0 && len(live) > 0 {
+			k := r.IntN(len(live))
+			e1, err1 = grown.Cancel(e1[:0], live[k])
+			e2, err2 = reserved.Cancel(e2[:0], live[k])
+			live[k] = live[len(live)-1]
+			live = live[:len(live)-1]
+		} else {
+			// Mostly resting orders; every tenth crosses the spread.
+			o := Order{ID: id, Owner: 1 + uint64(r.IntN(5)), Side: Side(r.IntN(2)), Price: 1000 + int64(r.IntN(200)), Qty: 1 + int64(r.IntN(9))}
+			if r.IntN(10) != 0 {
+				o.Price = 900 + int64(r.IntN(100))
+				if o.Side == Sell {
+					o.Price += 300
+				}
+			}
+			o2 := o
+			e1, err1 = grown.Place(e1[:0], &o)
+			e2, err2 = reserved.Place(e2[:0], &o2)
+			live = append(live, id)
+		}
+		if err1 != err2 || !slices.Equal(e1, e2) {
+			t.Fatalf("command %d: %v %+v, reserved %v %+v", id, err1, e1, err2, e2)
+		}
+		if !nodesMoving && grown.pending != 0 {
+			nodeMoves++
+		}
+		if !indexMoving && grown.index.left != 0 {
+			indexMoves++
+		}
+		if grown.pending != 0 && grown.pending%1000 < 8 || id%5000 == 0 {
+			if err := grown.Check(); err != nil {
+				t.Fatalf("command %d: %v", id, err)
+			}
+		}
+		if grown.pending != 0 && grown.index.left != 0 && frozen < 3 && r.IntN(100) == 0 {
+			frozen++
+			grown.FreezeInto(&f)
+			if got, want := slices.Collect(f.All()), slices.Collect(grown.All()); !slices.Equal(got, want) {
+				t.Fatalf("command %d: frozen copy lists %d orders, the book %d", id, len(got), len(want))
+			}
+		}
+	}
+	if err := grown.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if nodeMoves < 4 || indexMoves < 4 || frozen == 0 {
+		t.Fatalf("%d node slab moves, %d index moves, %d frozen mid-move: the test no longer covers growth", nodeMoves, indexMoves, frozen)
+	}
+	if got, want := slices.Collect(grown.All()), slices.Collect(reserved.All()); !slices.Equal(got, want) {
+		t.Fatalf("%d orders, reserved book %d", len(got), len(want))
+	}
+}
