@@ -12,8 +12,11 @@ import (
 // Options tune a Book. The zero value (or nil) means defaults.
 type Options struct {
 	// Capacity is the number of resting orders to pre-allocate room for.
-	// The book grows past it as needed; growth allocates, so size it for
-	// the expected peak to keep every operation allocation-free.
+	// The book grows past it as needed, incrementally (a larger array
+	// into which each later order moves a few of the old one's entries,
+	// so that no single order pays for copying the book); growth
+	// allocates, so size it for the expected peak to keep every
+	// operation allocation-free.
 	// Default 1024 (0); at most MaxCapacity, and New refuses a negative
 	// one or one above it with ErrInvalidOptions.
 	Capacity int
@@ -91,12 +94,12 @@ type Book struct {
 
 	nodes    []node
 	freeNode int32
-	// While the node slab grows, nodes [moved, moved+pending) are still
-	// in oldNodes; each allocNode copies a few more into nodes (see
-	// growNodes). pending is 0 otherwise.
+	// While the node slab grows, nodes [0, unmoved) are still in
+	// oldNodes; each allocNode copies a few more, from the top down, into
+	// nodes (see growNodes). unmoved is 0 otherwise, so that node checks
+	// one number.
 	oldNodes []node
-	moved    int32
-	pending  uint32
+	unmoved  int32
 	levels   []level
 	freeLvl  int32
 	sides    [2]bookSide
@@ -316,7 +319,7 @@ func (b *Book) Cap() int { return min(cap(b.nodes), len(b.index.t.slots)/2) }
 
 // node returns node i, wherever it is while the slab grows.
 func (b *Book) node(i int32) *node {
-	if uint32(i-b.moved) < b.pending {
+	if i < b.unmoved {
 		return &b.oldNodes[i]
 	}
 	return &b.nodes[i]
@@ -324,7 +327,7 @@ func (b *Book) node(i int32) *node {
 
 // allocNode returns the index of a free node, growing the slab if needed.
 func (b *Book) allocNode() int32 {
-	if b.pending != 0 {
+	if b.unmoved != 0 {
 		b.moveNodes()
 	}
 	if i := b.freeNode; i != nilIdx {
@@ -358,39 +361,33 @@ func (b *Book) growNodes() {
 	if n <= copyAtOnce {
 		copy(nodes, b.nodes)
 	} else {
-		b.oldNodes, b.moved, b.pending = b.nodes, 0, uint32(n)
+		b.oldNodes, b.unmoved = b.nodes, int32(n)
 	}
 	b.nodes = nodes
 }
 
-// moveNodes copies up to nodeStep nodes from the old slab to the new one,
-// and drops the old one when it is done.
+// moveNodes copies up to nodeStep nodes, the highest not yet moved, from
+// the old slab to the new one, and drops the old one when it is done.
 func (b *Book) moveNodes() {
-	k := min(nodeStep, int32(b.pending))
-	copy(b.nodes[b.moved:b.moved+k], b.oldNodes[b.moved:b.moved+k])
-	b.moved += k
-	if b.pending -= uint32(k); b.pending == 0 {
-		b.oldNodes, b.moved = nil, 0
+	lo := max(0, b.unmoved-nodeStep)
+	copy(b.nodes[lo:b.unmoved], b.oldNodes[lo:b.unmoved])
+	if b.unmoved = lo; lo == 0 {
+		b.oldNodes = nil
 	}
 }
 
 // finishNodes copies what is left of the old slab.
 func (b *Book) finishNodes() {
-	if b.pending != 0 {
-		copy(b.nodes[b.moved:len(b.oldNodes)], b.oldNodes[b.moved:])
-		b.oldNodes, b.moved, b.pending = nil, 0, 0
+	if b.unmoved != 0 {
+		copy(b.nodes[:b.unmoved], b.oldNodes[:b.unmoved])
+		b.oldNodes, b.unmoved = nil, 0
 	}
 }
 
 // appendNodes appends the node slab to dst, as if it were one array.
 func (b *Book) appendNodes(dst []node) []node {
-	if b.pending == 0 {
-		return append(dst, b.nodes...)
-	}
-	end := len(b.oldNodes)
-	dst = append(dst, b.nodes[:b.moved]...)
-	dst = append(dst, b.oldNodes[b.moved:end]...)
-	return append(dst, b.nodes[end:]...)
+	dst = append(dst, b.oldNodes[:b.unmoved]...)
+	return append(dst, b.nodes[b.unmoved:]...)
 }
 
 func (b *Book) freeNodeAt(i int32) {

@@ -97,9 +97,9 @@ func (b *Book) Check() error {
 			return fmt.Errorf("book: %s side total %d, levels hold %d and stop-limits %d", side, b.held[side], sideOpen[side], stopHeld[side])
 		}
 	}
-	if b.pending != 0 && (int(b.moved)+int(b.pending) != len(b.oldNodes) || len(b.oldNodes) > len(b.nodes)) ||
-		b.pending == 0 && (b.oldNodes != nil || b.moved != 0) {
-		return fmt.Errorf("book: node slab growth at %d, %d left of %d, into %d", b.moved, b.pending, len(b.oldNodes), len(b.nodes))
+	if b.unmoved < 0 || int(b.unmoved) > len(b.oldNodes) || len(b.oldNodes) > len(b.nodes) ||
+		b.unmoved == 0 && b.oldNodes != nil {
+		return fmt.Errorf("book: node slab growth with %d of %d nodes left to move into %d", b.unmoved, len(b.oldNodes), len(b.nodes))
 	}
 	if err := b.index.check(); err != nil {
 		return err

@@ -21,7 +21,8 @@ func TestGrowIncrementally(t *testing.T) {
 	nodeMoves, indexMoves, frozen := 0, 0, 0
 	var f Frozen
 	for id := uint64(1); grown.Len() < 60_000; id++ {
-		nodesMoving, indexMoving := grown.pending != 0, grown.index.left != 0
+		nodesMoving, indexMoving := grown.unmoved != 0, grown.index.left != 0
+		unmoved, indexLeft := grown.unmoved, grown.index.left
 		var err1, err2 error
 		if r.IntN(8) == 0 && len(live) > 0 {
 			k := r.IntN(len(live))
@@ -46,18 +47,25 @@ func TestGrowIncrementally(t *testing.T) {
 		if err1 != err2 || !slices.Equal(e1, e2) {
 			t.Fatalf("command %d: %v %+v, reserved %v %+v", id, err1, e1, err2, e2)
 		}
-		if !nodesMoving && grown.pending != 0 {
+		// One order moves a few nodes and index slots, never the rest.
+		if nodesMoving && grown.unmoved != 0 && unmoved-grown.unmoved > nodeStep {
+			t.Fatalf("command %d copied %d nodes", id, unmoved-grown.unmoved)
+		}
+		if indexMoving && grown.index.left != 0 && indexLeft-grown.index.left > 64 {
+			t.Fatalf("command %d walked %d index slots", id, indexLeft-grown.index.left)
+		}
+		if !nodesMoving && grown.unmoved != 0 {
 			nodeMoves++
 		}
 		if !indexMoving && grown.index.left != 0 {
 			indexMoves++
 		}
-		if grown.pending != 0 && grown.pending%1000 < 8 || id%5000 == 0 {
+		if grown.unmoved != 0 && grown.unmoved%1000 < 8 || id%5000 == 0 {
 			if err := grown.Check(); err != nil {
 				t.Fatalf("command %d: %v", id, err)
 			}
 		}
-		if grown.pending != 0 && grown.index.left != 0 && frozen < 3 && r.IntN(100) == 0 {
+		if grown.unmoved != 0 && grown.index.left != 0 && frozen < 3 && r.IntN(100) == 0 {
 			frozen++
 			grown.FreezeInto(&f)
 			if got, want := slices.Collect(f.All()), slices.Collect(grown.All()); !slices.Equal(got, want) {

@@ -111,8 +111,18 @@ func (t *idTable) delAt(i uint64) {
 	t.slots[i] = idSlot{}
 }
 
+// get returns key's value. It inlines the check against top, which
+// answers a new order's duplicate check (ids only grow) without a call.
 func (x *idIndex) get(key uint64) (int32, bool) {
-	if key == 0 || key > x.top {
+	if key > x.top {
+		return 0, false
+	}
+	return x.lookup(key)
+}
+
+// lookup is get's probe, in both tables while the index grows.
+func (x *idIndex) lookup(key uint64) (int32, bool) {
+	if key == 0 {
 		return 0, false // 0 marks empty slots; it is never an order id
 	}
 	if i, ok := x.t.find(key); ok {

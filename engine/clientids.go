@@ -3,6 +3,7 @@ package engine
 import (
 	"encoding/binary"
 	"fmt"
+	"iter"
 	"unsafe"
 
 	"github.com/instant-social-trading/ist/internal/prefetch"
@@ -31,7 +32,20 @@ import (
 type clientIDTable struct {
 	slots []clientIDSlot // power of two; at most 3/4 full
 	mask  uint64
-	n     int
+	n     int // entries in slots and old
+	// The table grows incrementally, as internal/idmap does: into one
+	// twice the size, with each later add moving a few clusters of the
+	// old one, so that no single order pays for rehashing a million
+	// entries. While it grows, old holds the entries not yet moved. The
+	// move walks old from its first slot to its last and clears each
+	// entry it moves; it stops only after a free slot, never within a
+	// cluster, so the probe runs left in old are intact: deletes shift
+	// entries within their cluster, nothing is added to old, and every
+	// entry is in one table only. Lookups probe both tables meanwhile.
+	old  []clientIDSlot
+	oldN int    // entries in old
+	next uint64 // next slot of old to walk: the walked ones are below
+	left int    // slots of old not yet walked; 0 while not growing
 }
 
 // clientIDSlot is one entry; tag == 0 marks a free slot.
@@ -112,30 +126,48 @@ func refTagOf(cmd *Command) uint32 {
 	return clientIDTag(&refKey{cmd.Account, cmd.Ref})
 }
 
-// home is the first slot probed for tag (Fibonacci hashing: the product's
-// high bits).
-func (t *clientIDTable) home(tag uint32) uint64 {
-	return (uint64(tag) * 0x9E3779B97F4A7C15 >> 32) & t.mask
+// clientIDHome is the first slot probed for tag in a table of mask+1
+// slots (Fibonacci hashing: the product's high bits).
+func clientIDHome(tag uint32, mask uint64) uint64 {
+	return (uint64(tag) * 0x9E3779B97F4A7C15 >> 32) & mask
 }
+
+// home is the first slot probed for tag.
+func (t *clientIDTable) home(tag uint32) uint64 { return clientIDHome(tag, t.mask) }
+
+// clientIDMoveStep is how many slots of the old table each add walks, at
+// least (it stops after a free slot). The new table, twice the size and
+// at most 3/4 full, has room for 3/4 of the old one's size in more adds;
+// the walk ends after a quarter.
+const clientIDMoveStep = 4
 
 // add inserts an entry. Its key must be absent (the caller looked it up).
 func (t *clientIDTable) add(tag, pos uint32) {
+	if t.left != 0 {
+		t.move()
+	}
 	if 4*(t.n+1) > 3*len(t.slots) {
 		t.grow()
 	}
-	i := t.home(tag)
-	for t.slots[i].tag != 0 {
-		i = (i + 1) & t.mask
-	}
-	t.slots[i] = clientIDSlot{tag: tag, pos: pos}
+	insertClientID(t.slots, t.mask, clientIDSlot{tag: tag, pos: pos})
 	t.n++
 }
 
-// find returns the slot of the entry with tag and pos: exact, as a slab
-// index holds one live order and a doneIDs index one done key.
-func (t *clientIDTable) find(tag, pos uint32) (uint64, bool) {
-	for i := t.home(tag); ; i = (i + 1) & t.mask {
-		s := &t.slots[i]
+// insertClientID puts e in the first free slot of its probe run.
+func insertClientID(slots []clientIDSlot, mask uint64, e clientIDSlot) {
+	i := clientIDHome(e.tag, mask)
+	for slots[i].tag != 0 {
+		i = (i + 1) & mask
+	}
+	slots[i] = e
+}
+
+// findClientID returns the slot of the entry with tag and pos in slots:
+// exact, as a slab index holds one live order and a doneIDs index one
+// done key.
+func findClientID(slots []clientIDSlot, mask uint64, tag, pos uint32) (uint64, bool) {
+	for i := clientIDHome(tag, mask); ; i = (i + 1) & mask {
+		s := &slots[i]
 		if s.tag == 0 {
 			return 0, false
 		}
@@ -145,55 +177,112 @@ func (t *clientIDTable) find(tag, pos uint32) (uint64, bool) {
 	}
 }
 
+// entry returns the entry with tag and pos, or nil. The pointer is valid
+// until the table changes.
+func (t *clientIDTable) entry(tag, pos uint32) *clientIDSlot {
+	if i, ok := findClientID(t.slots, t.mask, tag, pos); ok {
+		return &t.slots[i]
+	}
+	if t.left != 0 {
+		if i, ok := findClientID(t.old, uint64(len(t.old)-1), tag, pos); ok {
+			return &t.old[i]
+		}
+	}
+	return nil
+}
+
+// remove deletes the entry with tag and pos, if there is one.
+func (t *clientIDTable) remove(tag, pos uint32) {
+	if i, ok := findClientID(t.slots, t.mask, tag, pos); ok {
+		deleteClientID(t.slots, t.mask, i)
+		t.n--
+		return
+	}
+	if t.left != 0 {
+		mask := uint64(len(t.old) - 1)
+		if i, ok := findClientID(t.old, mask, tag, pos); ok {
+			deleteClientID(t.old, mask, i)
+			t.n--
+			t.oldN--
+		}
+	}
+}
+
 // prefetch starts loading the slot where a lookup of tag begins.
 func (t *clientIDTable) prefetch(tag uint32) {
 	prefetch.Line(uintptr(unsafe.Pointer(&t.slots[t.home(tag)])))
 }
 
-// delAt empties slot i, shifting later entries of its probe run back into
-// the hole unless their home lies cyclically in (hole, j].
-func (t *clientIDTable) delAt(i uint64) {
-	t.n--
-	for j := (i + 1) & t.mask; ; j = (j + 1) & t.mask {
-		e := &t.slots[j]
+// deleteClientID empties slot i, shifting later entries of its probe run
+// back into the hole unless their home lies cyclically in (hole, j].
+func deleteClientID(slots []clientIDSlot, mask uint64, i uint64) {
+	for j := (i + 1) & mask; ; j = (j + 1) & mask {
+		e := &slots[j]
 		if e.tag == 0 {
 			break
 		}
-		hj := t.home(e.tag)
+		hj := clientIDHome(e.tag, mask)
 		if (j > i && (hj <= i || hj > j)) || (j < i && (hj <= i && hj > j)) {
-			t.slots[i] = *e
+			slots[i] = *e
 			i = j
 		}
 	}
-	t.slots[i] = clientIDSlot{}
+	slots[i] = clientIDSlot{}
 }
 
-func (t *clientIDTable) grow() { t.resize(2 * len(t.slots)) }
+// grow starts moving every entry into a table twice the size.
+func (t *clientIDTable) grow() {
+	t.finish()
+	t.old, t.oldN, t.next, t.left = t.slots, t.n, 0, len(t.slots)
+	t.slots = make([]clientIDSlot, 2*len(t.slots))
+	t.mask = uint64(len(t.slots) - 1)
+}
+
+// move walks at least clientIDMoveStep slots of the old table, moving
+// their entries, and on to the next free slot; it drops the old table
+// once it is empty.
+func (t *clientIDTable) move() {
+	for walked := 0; t.oldN > 0; walked++ {
+		i := t.next
+		t.next++
+		t.left--
+		e := t.old[i]
+		if e.tag == 0 {
+			if walked >= clientIDMoveStep {
+				return
+			}
+			continue
+		}
+		t.old[i] = clientIDSlot{}
+		t.oldN--
+		insertClientID(t.slots, t.mask, e)
+	}
+	t.old, t.left = nil, 0
+}
+
+// finish moves what is left of the old table.
+func (t *clientIDTable) finish() {
+	for t.left != 0 {
+		t.move()
+	}
+}
 
 // reserve resizes the table now, if needed, so that n entries fit
-// without growth.
+// without growth: all at once, not a little in each later add.
 func (t *clientIDTable) reserve(n int) {
+	t.finish()
 	size := len(t.slots)
 	for 3*size < 4*n {
 		size *= 2
 	}
 	if size > len(t.slots) {
-		t.resize(size)
-	}
-}
-
-// resize moves every entry into a table of size slots (a power of two).
-func (t *clientIDTable) resize(size int) {
-	old := t.slots
-	t.slots = make([]clientIDSlot, size)
-	t.mask = uint64(len(t.slots) - 1)
-	for _, s := range old {
-		if s.tag != 0 {
-			i := t.home(s.tag)
-			for t.slots[i].tag != 0 {
-				i = (i + 1) & t.mask
+		old := t.slots
+		t.slots = make([]clientIDSlot, size)
+		t.mask = uint64(len(t.slots) - 1)
+		for _, e := range old {
+			if e.tag != 0 {
+				insertClientID(t.slots, t.mask, e)
 			}
-			t.slots[i] = s
 		}
 	}
 }
@@ -245,20 +334,27 @@ func (s *State) clientIDLive(account uint64, ref *Ref, tag uint32) *order {
 // stores that built it, and such a load waits for every earlier store.
 func (s *State) clientIDFind(account uint64, ref *Ref, tag uint32) (*clientIDSlot, *order) {
 	t := &s.clientIDs
-	for i := t.home(tag); ; i = (i + 1) & t.mask {
-		e := &t.slots[i]
-		if e.tag == 0 {
-			return nil, nil
-		}
-		if e.tag != tag {
-			continue
-		}
-		if e.live() {
-			if rec := s.orders.at(e.slab()); rec.account == account && rec.ref == *ref {
-				return e, rec
+	e, rec := s.clientIDProbe(t.slots, t.mask, account, ref, tag)
+	if e == nil && t.left != 0 {
+		return s.clientIDProbe(t.old, uint64(len(t.old)-1), account, ref, tag)
+	}
+	return e, rec
+}
+
+// clientIDProbe is clientIDFind in one table, slots.
+func (s *State) clientIDProbe(slots []clientIDSlot, mask uint64, account uint64, ref *Ref, tag uint32) (*clientIDSlot, *order) {
+	for i := clientIDHome(tag, mask); ; i = (i + 1) & mask {
+		e := &slots[i]
+		if e.tag == tag {
+			if e.live() {
+				if rec := s.orders.at(e.slab()); rec.account == account && rec.ref == *ref {
+					return e, rec
+				}
+			} else if d := &s.doneIDs.keys[e.pos]; d.account == account && d.ref == *ref {
+				return e, nil
 			}
-		} else if d := &s.doneIDs.keys[e.pos]; d.account == account && d.ref == *ref {
-			return e, nil
+		} else if e.tag == 0 {
+			return nil, nil
 		}
 	}
 }
@@ -323,9 +419,7 @@ func (s *State) retireClientID(rec *order, i int32) {
 		// overlaps with the commands in between, instead of stalling
 		// this one's find).
 		s.clientIDs.prefetch(q.tags[(p+retireAhead)&(len(q.keys)-1)])
-		if j, ok := s.clientIDs.find(q.tags[p], uint32(p)); ok {
-			s.clientIDs.delAt(j)
-		}
+		s.clientIDs.remove(q.tags[p], uint32(p))
 		q.head = (q.head + 1) % len(q.keys)
 	} else {
 		p = (q.head + q.n) % len(q.keys)
@@ -341,8 +435,8 @@ func (s *State) retireClientID(rec *order, i int32) {
 	k.account = rec.account
 	k.ref = rec.ref
 	q.tags[p], q.fps[p], q.ids[p] = rec.tag, rec.fp, rec.id
-	if j, ok := s.clientIDs.find(rec.tag, livePos(i)); ok {
-		s.clientIDs.slots[j].pos = uint32(p)
+	if e := s.clientIDs.entry(rec.tag, livePos(i)); e != nil {
+		e.pos = uint32(p)
 	}
 }
 
@@ -444,11 +538,10 @@ func (s *State) restoreDone(p int, k *refKey, tag uint32, fp, id uint64) {
 func (s *State) checkClientIDs() error {
 	live, done := 0, 0
 	seenPos := make(map[uint32]bool)
-	for i := range s.clientIDs.slots {
-		e := &s.clientIDs.slots[i]
-		if e.tag == 0 {
-			continue
-		}
+	if err := s.clientIDs.check(); err != nil {
+		return err
+	}
+	for e := range s.clientIDs.entries() {
 		k, ok := s.slotKey(e)
 		if !ok {
 			return fmt.Errorf("engine: client order id entry at %#x has no key", e.pos)
@@ -508,4 +601,67 @@ func (s *State) prefetchLookup(cmd *Command) {
 	case CmdPlace, CmdCancel, CmdAmend, CmdAmendTotal:
 		s.clientIDs.prefetch(cmd.refTag)
 	}
+}
+
+// entries yields every entry of the table, in no particular order.
+func (t *clientIDTable) entries() iter.Seq[*clientIDSlot] {
+	return func(yield func(*clientIDSlot) bool) {
+		for _, slots := range [...][]clientIDSlot{t.slots, t.old} {
+			for i := range slots {
+				if e := &slots[i]; e.tag != 0 && !yield(e) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// check verifies the table's own invariants while it grows: every entry
+// is found where it is, in one table only; the counts are right; the old
+// table's walked part is empty.
+func (t *clientIDTable) check() error {
+	n := 0
+	for i, e := range t.slots {
+		if e.tag == 0 {
+			continue
+		}
+		n++
+		if j, ok := findClientID(t.slots, t.mask, e.tag, e.pos); !ok || j != uint64(i) {
+			return fmt.Errorf("engine: client order id entry %#x unreachable", e.pos)
+		}
+	}
+	if 4*n > 3*len(t.slots) {
+		return fmt.Errorf("engine: client order id table over 3/4 full: %d in %d slots", n, len(t.slots))
+	}
+	if t.left == 0 {
+		if t.old != nil || t.oldN != 0 {
+			return fmt.Errorf("engine: client order id table not growing, but an old table of %d slots", len(t.old))
+		}
+	} else {
+		oldN := 0
+		mask := uint64(len(t.old) - 1)
+		for i, e := range t.old {
+			if e.tag == 0 {
+				continue
+			}
+			oldN++
+			if j, ok := findClientID(t.old, mask, e.tag, e.pos); !ok || j != uint64(i) {
+				return fmt.Errorf("engine: client order id entry %#x unreachable in the old table", e.pos)
+			}
+			if _, ok := findClientID(t.slots, t.mask, e.tag, e.pos); ok {
+				return fmt.Errorf("engine: client order id entry %#x in both tables", e.pos)
+			}
+			if uint64(i) < t.next {
+				return fmt.Errorf("engine: client order id entry %#x in the old table's walked part", e.pos)
+			}
+		}
+		if oldN != t.oldN || oldN == 0 {
+			return fmt.Errorf("engine: client order id table's old table holds %d entries, counted %d", oldN, t.oldN)
+		}
+		n += oldN
+	}
+	if n != t.n {
+		return fmt.Errorf("engine: client order id table holds %d entries, counted %d", n, t.n)
+	}
+	return nil
 }

@@ -60,6 +60,7 @@ func TestClientIDsAgainstModel(t *testing.T) {
 	byID := map[uint64]refKey{}
 	var live []refKey // keys that may be live (cancels pick from them)
 	steps := 3 * ClientIDWindow
+	midGrowth := 0 // checks made while the table grew
 	for i := range steps {
 		acct := uint64(1 + r.IntN(3))
 		k := refKey{account: acct, ref: mustRef(fmt.Sprint("c", r.IntN(steps)))}
@@ -126,6 +127,9 @@ func TestClientIDsAgainstModel(t *testing.T) {
 			}
 		}
 		if i%997 == 0 || i > steps-50 {
+			if s.clientIDs.left != 0 {
+				midGrowth++
+			}
 			if err := s.Check(); err != nil {
 				t.Fatalf("step %d: %v", i, err)
 			}
@@ -141,6 +145,9 @@ func TestClientIDsAgainstModel(t *testing.T) {
 	}
 	if len(doneOrder) != ClientIDWindow {
 		t.Fatalf("the test kept %d done ids; it should fill the window", len(doneOrder))
+	}
+	if midGrowth < 3 {
+		t.Fatalf("%d checks while the table grew: the test no longer covers incremental growth", midGrowth)
 	}
 	// A snapshot restores the same answers.
 	restored, err := DecodeState(s.AppendSnapshot(nil))
@@ -237,23 +244,24 @@ func TestClientIDTableSameTag(t *testing.T) {
 		tab.add(tag, pos)
 	}
 	for i := 0; i < 2000; i += 4 {
-		j, ok := tab.find(tag, livePos(int32(i)))
-		if !ok {
+		if tab.entry(tag, livePos(int32(i))) == nil {
 			t.Fatalf("live %d not found", i)
 		}
-		tab.delAt(j)
-		if j, ok = tab.find(tag, uint32(i+1)); !ok || tab.slots[j].pos != uint32(i+1) {
-			t.Fatalf("done %d: %v %+v", i+1, ok, tab.slots[j])
+		tab.remove(tag, livePos(int32(i)))
+		if e := tab.entry(tag, uint32(i+1)); e == nil || e.pos != uint32(i+1) {
+			t.Fatalf("done %d: %+v", i+1, e)
 		}
-		tab.delAt(j)
+		tab.remove(tag, uint32(i+1))
+		if err := tab.check(); err != nil {
+			t.Fatal(err)
+		}
 	}
 	for i := range 2000 {
-		var ok bool
+		pos := uint32(i)
 		if i%2 == 0 {
-			_, ok = tab.find(tag, livePos(int32(i)))
-		} else {
-			_, ok = tab.find(tag, uint32(i))
+			pos = livePos(int32(i))
 		}
+		ok := tab.entry(tag, pos) != nil
 		if want := i%4 >= 2; ok != want {
 			t.Fatalf("entry %d: found %v, want %v", i, ok, want)
 		}

@@ -280,9 +280,12 @@ func NewState() *State {
 }
 
 // Capacity is the size a State pre-allocates room for (see
-// State.Reserve): growing a table past its size allocates a larger one and
-// copies or rehashes everything in it, which pauses the matcher for tens
-// of milliseconds per million orders at that moment.
+// State.Reserve). A table that outgrows its size allocates a larger one
+// and moves its entries over a few at a time, with each later order, so
+// no single command pays for copying it (a million orders would pause the
+// matcher for tens of milliseconds at once); but the allocation itself,
+// the page faults on the new memory and the lookups into both tables
+// while it fills still cost, and reserving the room up front avoids them.
 type Capacity struct {
 	// Orders is the number of live orders, over all markets.
 	Orders int
