@@ -95,16 +95,16 @@ type Book struct {
 	nodes    []node
 	freeNode int32
 	// While the node slab grows, nodes [0, unmoved) are still in
-	// oldNodes; each allocNode copies a few more, from the top down, into
-	// nodes (see growNodes). unmoved is 0 otherwise, so that node checks
-	// one number.
-	oldNodes []node
-	unmoved  int32
-	levels   []level
-	freeLvl  int32
-	sides    [2]bookSide
-	index    idIndex
-	resting  int
+	// oldNodes (at the end of Book, out of the hot fields' lines); a few
+	// more are copied, from the top down, into nodes before each
+	// allocNode (see growNodes). unmoved is 0 otherwise, so that node
+	// checks one number.
+	unmoved int32
+	levels  []level
+	freeLvl int32
+	sides   [2]bookSide
+	index   idIndex
+	resting int
 
 	stops stopQueue
 
@@ -118,6 +118,8 @@ type Book struct {
 
 	last int64  // last trade price, 0 before the first trade
 	seq  uint64 // arrival counter of accepted orders
+
+	oldNodes []node // see unmoved
 }
 
 // Errors returned by New.
@@ -325,20 +327,29 @@ func (b *Book) node(i int32) *node {
 	return &b.nodes[i]
 }
 
-// allocNode returns the index of a free node, growing the slab if needed.
+// allocNode returns the index of a free node. Call growNodes first: then
+// the append never reallocates (it would be correct, but copy the whole
+// slab at once).
 func (b *Book) allocNode() int32 {
-	if b.unmoved != 0 {
-		b.moveNodes()
-	}
 	if i := b.freeNode; i != nilIdx {
 		b.freeNode = b.node(i).next
 		return i
 	}
-	if len(b.nodes) == cap(b.nodes) {
-		b.growNodes()
-	}
 	b.nodes = append(b.nodes, node{})
 	return int32(len(b.nodes) - 1)
+}
+
+// growNodes moves the node slab's growth on by a step, if it grows, and
+// starts a growth if allocNode would otherwise need one. Callers check
+// unmoved and the slab's length first, so that allocNode stays small
+// enough to inline.
+func (b *Book) growNodes() {
+	if b.unmoved != 0 {
+		b.moveNodes()
+	}
+	if b.freeNode == nilIdx && len(b.nodes) == cap(b.nodes) {
+		b.newSlab()
+	}
 }
 
 // How the node slab grows: by half, with a new array into which each
@@ -346,15 +357,15 @@ func (b *Book) allocNode() int32 {
 // single order pays for copying a large book (a million nodes are 64 MB:
 // tens of milliseconds, mostly page faults on the new array). The half
 // gives room for len/2 more nodes, and the copy ends after len/nodeStep
-// allocations, well before. A slab of at most copyAtOnce nodes is copied
-// at once.
+// allocations, well before (growNodes moves a step before each). A slab
+// of at most copyAtOnce nodes is copied at once.
 const (
 	nodeStep   = 8
 	copyAtOnce = 4096
 )
 
-// growNodes replaces the full node slab with one half as large again.
-func (b *Book) growNodes() {
+// newSlab replaces the full node slab with one half as large again.
+func (b *Book) newSlab() {
 	b.finishNodes()
 	n := len(b.nodes)
 	nodes := make([]node, n, max(64, n+n/2))
@@ -469,10 +480,9 @@ func (b *Book) prune(side Side) {
 	s.empty = 0
 }
 
-// pushBack appends node ni to the tail of level li.
-func (b *Book) pushBack(li, ni int32) {
+// pushBack appends node ni, n, to the tail of level li.
+func (b *Book) pushBack(li, ni int32, n *node) {
 	lv := &b.levels[li]
-	n := b.node(ni)
 	n.level = li
 	n.prev = lv.tail
 	n.next = nilIdx
@@ -488,10 +498,9 @@ func (b *Book) pushBack(li, ni int32) {
 	b.held[n.side] += n.open
 }
 
-// unlink takes node ni out of its level's FIFO and totals, leaving the
+// unlink takes node n out of its level's FIFO and totals, leaving the
 // level in place even if it becomes empty.
-func (b *Book) unlink(ni int32) {
-	n := b.node(ni)
+func (b *Book) unlink(n *node) {
 	lv := &b.levels[n.level]
 	if n.prev != nilIdx {
 		b.node(n.prev).next = n.next
@@ -513,7 +522,7 @@ func (b *Book) unlink(ni int32) {
 func (b *Book) removeNode(ni int32) {
 	n := b.node(ni)
 	li, side := n.level, n.side
-	b.unlink(ni)
+	b.unlink(n)
 	if b.levels[li].count == 0 {
 		b.emptied(side, li)
 	}

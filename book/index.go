@@ -13,23 +13,25 @@ import "fmt"
 // the size, into which each later put moves a few of the old table's
 // keys, so that no single order pays for rehashing them all.
 type idIndex struct {
-	t idTable // where put inserts
-	n int     // keys in both tables
+	t    idTable // where put inserts
+	n    int     // keys in both tables
+	left int     // slots of old not yet walked; 0 while not growing
+	// top is the largest key ever put: a larger one is absent without a
+	// probe, which spares a new order's duplicate check a cache miss
+	// when ids only grow (as the engine assigns them).
+	top uint64
 	// While the index grows, old holds the keys not yet moved into t. The
 	// move walks old from its first slot to its last and clears each key
 	// it moves; it stops only after an empty slot, never within a cluster
 	// (a run of full slots), so what it leaves in old are whole clusters,
 	// or the end of the one that wraps around to slot 0: their probe runs
 	// are intact. Deletes there shift keys within their cluster, nothing
-	// is inserted into old, and every key is in one table only.
+	// is inserted into old, and every key is in one table only. (The
+	// fields used only while growing come last, out of the hot ones'
+	// cache line.)
 	old  idTable
 	oldN int    // keys in old
 	next uint64 // next slot of old to walk: the walked ones are below
-	left int    // slots of old not yet walked; 0 while not growing
-	// top is the largest key ever put: a larger one is absent without a
-	// probe, which spares a new order's duplicate check a cache miss
-	// when ids only grow (as the engine assigns them).
-	top uint64
 }
 
 // idTable is one open-addressing table.

@@ -75,10 +75,10 @@ func (b *Book) match(dst []Event, t *taker) (_ []Event, stopped bool) {
 // refresh shows the next slice of an iceberg whose visible slice is used
 // up and moves it to the back of its level.
 func (b *Book) refresh(li, mi int32) {
-	b.unlink(mi)
 	m := b.node(mi)
+	b.unlink(m)
 	m.visible = min(m.display, m.open)
-	b.pushBack(li, mi)
+	b.pushBack(li, mi, m)
 }
 
 // fillable reports whether a FOK taker can fill its whole quantity now

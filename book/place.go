@@ -241,6 +241,9 @@ func (b *Book) execute(dst []Event, t *taker) []Event {
 
 // rest puts what is left of a GTC limit taker into the book.
 func (b *Book) rest(t *taker) {
+	if b.unmoved != 0 || len(b.nodes) == cap(b.nodes) {
+		b.growNodes()
+	}
 	ni := b.allocNode()
 	n := b.node(ni)
 	// Field by field, not a composite literal (see taker.init).
@@ -250,7 +253,7 @@ func (b *Book) rest(t *taker) {
 	if t.display != 0 && t.display < t.qty {
 		n.visible = t.display
 	}
-	b.pushBack(b.levelFor(t.side, t.price), ni)
+	b.pushBack(b.levelFor(t.side, t.price), ni, n)
 	b.index.put(t.id, ni)
 	b.resting++
 }

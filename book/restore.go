@@ -53,10 +53,14 @@ func (b *Book) Restore(o OrderInfo) error {
 		return fmt.Errorf("%w: restore order %d: would cross the book", ErrCorrupt, o.ID)
 	}
 	b.seq++
+	if b.unmoved != 0 || len(b.nodes) == cap(b.nodes) {
+		b.growNodes()
+	}
 	ni := b.allocNode()
-	*b.node(ni) = node{id: o.ID, owner: o.Owner, price: o.Price, open: o.Open, visible: o.Visible,
+	n := b.node(ni)
+	*n = node{id: o.ID, owner: o.Owner, price: o.Price, open: o.Open, visible: o.Visible,
 		display: o.DisplayQty, side: o.Side, stp: o.STP, postOnly: o.PostOnly}
-	b.pushBack(b.levelFor(o.Side, o.Price), ni)
+	b.pushBack(b.levelFor(o.Side, o.Price), ni, n)
 	b.index.put(o.ID, ni)
 	b.resting++
 	return nil

@@ -33,6 +33,7 @@ type clientIDTable struct {
 	slots []clientIDSlot // power of two; at most 3/4 full
 	mask  uint64
 	n     int // entries in slots and old
+	left  int // slots of old not yet walked; 0 while not growing
 	// The table grows incrementally, as internal/idmap does: into one
 	// twice the size, with each later add moving a few clusters of the
 	// old one, so that no single order pays for rehashing a million
@@ -45,7 +46,6 @@ type clientIDTable struct {
 	old  []clientIDSlot
 	oldN int    // entries in old
 	next uint64 // next slot of old to walk: the walked ones are below
-	left int    // slots of old not yet walked; 0 while not growing
 }
 
 // clientIDSlot is one entry; tag == 0 marks a free slot.
@@ -210,7 +210,7 @@ func (t *clientIDTable) remove(tag, pos uint32) {
 
 // prefetch starts loading the slot where a lookup of tag begins.
 func (t *clientIDTable) prefetch(tag uint32) {
-	prefetch.Line(uintptr(unsafe.Pointer(&t.slots[t.home(tag)])))
+	prefetch.Line(uintptr(unsafe.Pointer(&t.slots[uint64(tag)*0x9E3779B97F4A7C15>>32&t.mask])))
 }
 
 // deleteClientID empties slot i, shifting later entries of its probe run

@@ -31,8 +31,9 @@ const moveStep = 4
 // Map maps non-zero uint64 keys to int32 values. The zero Map is not
 // usable; create one with New.
 type Map struct {
-	t table // where Put inserts
-	n int   // keys in both tables
+	t    table // where Put inserts
+	n    int   // keys in both tables
+	left int   // slots of old not yet walked; 0 while not growing
 	// While the map grows, old holds the keys not yet moved into t. The
 	// move walks old from its first slot to its last and clears each key
 	// it moves; it stops only after an empty slot, never within a cluster
@@ -43,7 +44,6 @@ type Map struct {
 	old  table
 	oldN int    // keys in old
 	next uint64 // next slot of old to walk: the walked ones are below
-	left int    // slots of old not yet walked; 0 while not growing
 }
 
 // table is one open-addressing table.
