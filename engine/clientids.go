@@ -132,9 +132,6 @@ func clientIDHome(tag uint32, mask uint64) uint64 {
 	return (uint64(tag) * 0x9E3779B97F4A7C15 >> 32) & mask
 }
 
-// home is the first slot probed for tag.
-func (t *clientIDTable) home(tag uint32) uint64 { return clientIDHome(tag, t.mask) }
-
 // clientIDMoveStep is how many slots of the old table each add walks, at
 // least (it stops after a free slot). The new table, twice the size and
 // at most 3/4 full, has room for 3/4 of the old one's size in more adds;
@@ -208,7 +205,9 @@ func (t *clientIDTable) remove(tag, pos uint32) {
 	}
 }
 
-// prefetch starts loading the slot where a lookup of tag begins.
+// prefetch starts loading the slot where a lookup of tag begins
+// (clientIDHome, written out so that prefetch stays small enough to
+// inline).
 func (t *clientIDTable) prefetch(tag uint32) {
 	prefetch.Line(uintptr(unsafe.Pointer(&t.slots[uint64(tag)*0x9E3779B97F4A7C15>>32&t.mask])))
 }
