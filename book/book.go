@@ -483,11 +483,9 @@ func (b *Book) prune(side Side) {
 // pushBack appends node ni, n, to the tail of level li.
 func (b *Book) pushBack(li, ni int32, n *node) {
 	lv := &b.levels[li]
-	n.level = li
-	n.prev = lv.tail
-	n.next = nilIdx
-	if lv.tail != nilIdx {
-		b.node(lv.tail).next = ni
+	n.level, n.next = li, nilIdx
+	if n.prev = lv.tail; n.prev != nilIdx {
+		b.node(n.prev).next = ni
 	} else {
 		lv.head = ni
 	}

@@ -76,6 +76,9 @@ func TestGrowIncrementally(t *testing.T) {
 	if err := grown.Check(); err != nil {
 		t.Fatal(err)
 	}
+	if noOld[0] != (idSlot{}) {
+		t.Fatalf("the shared empty old index table was written: %+v", noOld[0])
+	}
 	if nodeMoves < 4 || indexMoves < 4 || frozen == 0 {
 		t.Fatalf("%d node slab moves, %d index moves, %d frozen mid-move: the test no longer covers growth", nodeMoves, indexMoves, frozen)
 	}

@@ -29,15 +29,16 @@ type idIndex struct {
 	// is inserted into old, and every key is in one table only. (The
 	// fields used only while growing come last, out of the hot ones'
 	// cache line.)
-	old  idTable
-	oldN int    // keys in old
-	next uint64 // next slot of old to walk: the walked ones are below
+	old  idTable // noOld while not growing
+	oldN int     // keys in old
+	next uint64  // next slot of old to walk: the walked ones are below
 }
 
 // idTable is one open-addressing table.
 type idTable struct {
 	slots []idSlot
-	shift uint8 // 64 - log2(len(slots))
+	mask  uint64 // len(slots) - 1
+	shift uint8  // 64 - log2(len(slots))
 }
 
 type idSlot struct {
@@ -54,11 +55,17 @@ const fib64 = 0x9E3779B97F4A7C15 // 2^64 / golden ratio: Fibonacci hashing
 const moveStep = 4
 
 func newIDTable(bits uint8) idTable {
-	return idTable{slots: make([]idSlot, 1<<bits), shift: 64 - bits}
+	return idTable{slots: make([]idSlot, 1<<bits), mask: 1<<bits - 1, shift: 64 - bits}
 }
 
+// noOld is the old table while an index does not grow: one empty slot,
+// never written, that get probes on a miss (home is slot 0, as a shift by
+// 64 gives 0), so that get has no test for growth and stays small enough
+// to inline.
+var noOld = [1]idSlot{}
+
 func newIDIndex(capacity int) idIndex {
-	return idIndex{t: newIDTable(indexBits(4, capacity))}
+	return idIndex{t: newIDTable(indexBits(4, capacity)), old: idTable{slots: noOld[:], shift: 64}}
 }
 
 // indexBits returns the least number of bits, at least bits, of a table
@@ -75,7 +82,7 @@ func (t *idTable) home(key uint64) uint64 { return (key * fib64) >> t.shift }
 // find returns the slot of key, or ok false and the empty slot where the
 // probe for key ended.
 func (t *idTable) find(key uint64) (i uint64, ok bool) {
-	mask := uint64(len(t.slots) - 1)
+	mask := t.mask
 	for i = t.home(key); ; i = (i + 1) & mask {
 		k := t.slots[i].key
 		if k == key {
@@ -93,49 +100,22 @@ func (t *idTable) set(key uint64, val int32) {
 	t.slots[i] = idSlot{key: key, val: val}
 }
 
-// delAt empties slot i, shifting later keys of its probe run back so that
-// lookups never need tombstones.
-func (t *idTable) delAt(i uint64) {
-	mask := uint64(len(t.slots) - 1)
-	for j := (i + 1) & mask; ; j = (j + 1) & mask {
-		s := t.slots[j]
-		if s.key == 0 {
-			break
-		}
-		h := t.home(s.key)
-		// Move s back to the hole at i unless its home lies cyclically
-		// in (i, j].
-		if (j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j)) {
-			t.slots[i] = s
-			i = j
-		}
-	}
-	t.slots[i] = idSlot{}
-}
-
-// get returns key's value. It inlines the check against top, which
-// answers a new order's duplicate check (ids only grow) without a call.
+// get returns key's value. It inlines (a call would cost a cancel more
+// than its own time: the CPU overlaps less of the next order's work).
 func (x *idIndex) get(key uint64) (int32, bool) {
-	if key > x.top {
-		return 0, false
+	if key-1 >= x.top {
+		return 0, false // above every id put, or 0 (which marks empty slots)
 	}
-	return x.lookup(key)
-}
-
-// lookup is get's probe, in both tables while the index grows.
-func (x *idIndex) lookup(key uint64) (int32, bool) {
-	if key == 0 {
-		return 0, false // 0 marks empty slots; it is never an order id
-	}
-	if i, ok := x.t.find(key); ok {
-		return x.t.slots[i].val, true
-	}
-	if x.left != 0 {
-		if i, ok := x.old.find(key); ok {
-			return x.old.slots[i].val, true
+	for t := &x.t; ; t = &x.old {
+		for i := t.home(key); t.slots[i].key != 0; i = (i + 1) & t.mask {
+			if t.slots[i].key == key {
+				return t.slots[i].val, true
+			}
+		}
+		if t == &x.old {
+			return 0, false
 		}
 	}
-	return 0, false
 }
 
 // put inserts or replaces key. The table is kept at most half full.
@@ -177,8 +157,25 @@ func (x *idIndex) del(key uint64) {
 		}
 		x.oldN--
 	}
-	t.delAt(i)
 	x.n--
+	// Shift later keys of the probe run back into the hole, so that
+	// lookups never need tombstones. (Here, not in a function of
+	// idTable's: the call would cost a cancel more than the code.)
+	mask := t.mask
+	for j := (i + 1) & mask; ; j = (j + 1) & mask {
+		s := t.slots[j]
+		if s.key == 0 {
+			break
+		}
+		h := t.home(s.key)
+		// Move s back to the hole at i unless its home lies cyclically
+		// in (i, j].
+		if (j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j)) {
+			t.slots[i] = s
+			i = j
+		}
+	}
+	t.slots[i] = idSlot{}
 }
 
 // grow starts moving every key into a table twice the size.
@@ -207,7 +204,7 @@ func (x *idIndex) move() {
 		x.oldN--
 		x.t.set(s.key, s.val)
 	}
-	x.old, x.left = idTable{}, 0
+	x.old, x.left = idTable{slots: noOld[:], shift: 64}, 0
 }
 
 // finish moves what is left of the old table.
@@ -252,7 +249,7 @@ func (x *idIndex) check() error {
 		return fmt.Errorf("book: index over half full: %d keys in %d slots", n, len(x.t.slots))
 	}
 	if x.left == 0 {
-		if x.old.slots != nil || x.oldN != 0 {
+		if &x.old.slots[0] != &noOld[0] || x.oldN != 0 {
 			return fmt.Errorf("book: index not growing, but an old table of %d slots, %d keys", len(x.old.slots), x.oldN)
 		}
 	} else {

@@ -333,28 +333,28 @@ func (s *State) clientIDLive(account uint64, ref *Ref, tag uint32) *order {
 // stores that built it, and such a load waits for every earlier store.
 func (s *State) clientIDFind(account uint64, ref *Ref, tag uint32) (*clientIDSlot, *order) {
 	t := &s.clientIDs
-	e, rec := s.clientIDProbe(t.slots, t.mask, account, ref, tag)
-	if e == nil && t.left != 0 {
-		return s.clientIDProbe(t.old, uint64(len(t.old)-1), account, ref, tag)
-	}
-	return e, rec
-}
-
-// clientIDProbe is clientIDFind in one table, slots.
-func (s *State) clientIDProbe(slots []clientIDSlot, mask uint64, account uint64, ref *Ref, tag uint32) (*clientIDSlot, *order) {
-	for i := clientIDHome(tag, mask); ; i = (i + 1) & mask {
-		e := &slots[i]
-		if e.tag == tag {
-			if e.live() {
-				if rec := s.orders.at(e.slab()); rec.account == account && rec.ref == *ref {
-					return e, rec
+	slots, mask := t.slots, t.mask
+	// The table, then its old one while it grows: one loop, not a call
+	// per table (the call would cost the matcher more than its code).
+	for {
+		for i := clientIDHome(tag, mask); ; i = (i + 1) & mask {
+			e := &slots[i]
+			if e.tag == tag {
+				if e.live() {
+					if rec := s.orders.at(e.slab()); rec.account == account && rec.ref == *ref {
+						return e, rec
+					}
+				} else if d := &s.doneIDs.keys[e.pos]; d.account == account && d.ref == *ref {
+					return e, nil
 				}
-			} else if d := &s.doneIDs.keys[e.pos]; d.account == account && d.ref == *ref {
-				return e, nil
+			} else if e.tag == 0 {
+				break
 			}
-		} else if e.tag == 0 {
+		}
+		if t.left == 0 || mask != t.mask { // done, or done with old (its mask is half)
 			return nil, nil
 		}
+		slots, mask = t.old, uint64(len(t.old)-1)
 	}
 }
 

@@ -41,7 +41,7 @@ type Map struct {
 	// or the end of the one that wraps around to slot 0: their probe runs
 	// are intact. Deletes there shift keys within their cluster, nothing
 	// is inserted into old, and every key is in one table only.
-	old  table
+	old  table  // noOld's while not growing
 	oldN int    // keys in old
 	next uint64 // next slot of old to walk: the walked ones are below
 }
@@ -49,8 +49,17 @@ type Map struct {
 // table is one open-addressing table.
 type table struct {
 	slots []slot
-	shift uint8 // 64 - log2(len(slots))
+	mask  uint64 // len(slots) - 1
+	shift uint8  // 64 - log2(len(slots))
 }
+
+// noOld is the old table while a map does not grow: one empty slot, never
+// written, that Get probes on a miss (home is slot 0, as a shift by 64
+// gives 0), so that Get has no test for growth and stays small enough to
+// inline.
+var noOld = [1]slot{}
+
+func noOldTable() table { return table{slots: noOld[:], shift: 64} }
 
 type slot struct {
 	key uint64 // 0: empty
@@ -58,7 +67,7 @@ type slot struct {
 }
 
 func newTable(bits uint8) table {
-	return table{slots: make([]slot, 1<<bits), shift: 64 - bits}
+	return table{slots: make([]slot, 1<<bits), mask: 1<<bits - 1, shift: 64 - bits}
 }
 
 func (t *table) home(key uint64) uint64 { return (key * fib64) >> t.shift }
@@ -66,7 +75,7 @@ func (t *table) home(key uint64) uint64 { return (key * fib64) >> t.shift }
 // find returns the slot of key, or ok false and the empty slot where
 // the probe for key ended.
 func (t *table) find(key uint64) (i uint64, ok bool) {
-	mask := uint64(len(t.slots) - 1)
+	mask := t.mask
 	for i = t.home(key); ; i = (i + 1) & mask {
 		k := t.slots[i].key
 		if k == key {
@@ -80,7 +89,7 @@ func (t *table) find(key uint64) (i uint64, ok bool) {
 
 // set puts key in t, or sets its value; it reports whether key is new.
 func (t *table) set(key uint64, val int32) bool {
-	mask := uint64(len(t.slots) - 1)
+	mask := t.mask
 	for i := t.home(key); ; i = (i + 1) & mask {
 		s := &t.slots[i]
 		if s.key == key {
@@ -94,27 +103,9 @@ func (t *table) set(key uint64, val int32) bool {
 	}
 }
 
-// deleteAt empties slot i, shifting later keys of its probe run back into
-// the hole unless their home lies cyclically in (hole, j].
-func (t *table) deleteAt(i uint64) {
-	mask := uint64(len(t.slots) - 1)
-	for j := (i + 1) & mask; ; j = (j + 1) & mask {
-		s := t.slots[j]
-		if s.key == 0 {
-			break
-		}
-		h := t.home(s.key)
-		if (j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j)) {
-			t.slots[i] = s
-			i = j
-		}
-	}
-	t.slots[i] = slot{}
-}
-
 // New returns a map with room for capacity keys before it grows.
 func New(capacity int) *Map {
-	return &Map{t: newTable(bitsFor(4, capacity))}
+	return &Map{t: newTable(bitsFor(4, capacity)), old: noOldTable()}
 }
 
 // bitsFor returns the least number of bits, at least bits, of a table
@@ -130,37 +121,21 @@ func bitsFor(bits uint8, n int) uint8 {
 func (m *Map) Len() int { return m.n }
 
 // Get returns the value of key; ok is false if key is absent or zero.
+// It inlines.
 func (m *Map) Get(key uint64) (val int32, ok bool) {
-	if key == 0 || m.left != 0 {
-		return m.getGrowing(key)
-	}
-	mask := uint64(len(m.t.slots) - 1)
-	for i := m.t.home(key); ; i = (i + 1) & mask {
-		s := &m.t.slots[i]
-		if s.key == key {
-			return s.val, true
-		}
-		if s.key == 0 {
-			return 0, false
-		}
-	}
-}
-
-// getGrowing is Get for key 0, or while the map grows (kept out of Get,
-// which inlines).
-func (m *Map) getGrowing(key uint64) (val int32, ok bool) {
 	if key == 0 {
 		return 0, false
 	}
-	if i, ok := m.t.find(key); ok {
-		return m.t.slots[i].val, true
-	}
-	if m.left != 0 {
-		if i, ok := m.old.find(key); ok {
-			return m.old.slots[i].val, true
+	for t := &m.t; ; t = &m.old {
+		for i := t.home(key); t.slots[i].key != 0; i = (i + 1) & t.mask {
+			if t.slots[i].key == key {
+				return t.slots[i].val, true
+			}
+		}
+		if t == &m.old {
+			return 0, false
 		}
 	}
-	return 0, false
 }
 
 // Put sets the value of key, which must not be zero. The map stays at
@@ -213,8 +188,24 @@ func (m *Map) Take(key uint64) (val int32, ok bool) {
 		m.oldN--
 	}
 	val = t.slots[i].val
-	t.deleteAt(i)
 	m.n--
+	// Shift later keys of the probe run back into the hole, unless their
+	// home lies cyclically in (hole, j]. (Here, not in a function of
+	// table's: the call would cost the engine's matcher more than the
+	// code it runs.)
+	mask := t.mask
+	for j := (i + 1) & mask; ; j = (j + 1) & mask {
+		s := t.slots[j]
+		if s.key == 0 {
+			break
+		}
+		h := t.home(s.key)
+		if (j > i && (h <= i || h > j)) || (j < i && (h <= i && h > j)) {
+			t.slots[i] = s
+			i = j
+		}
+	}
+	t.slots[i] = slot{}
 	return val, true
 }
 
@@ -244,7 +235,7 @@ func (m *Map) move() {
 		m.oldN--
 		m.t.set(s.key, s.val)
 	}
-	m.old, m.left = table{}, 0
+	m.old, m.left = noOldTable(), 0
 }
 
 // finish moves what is left of the old table.
@@ -286,7 +277,7 @@ func (m *Map) Reserve(n int) {
 func (m *Map) Clear() {
 	clear(m.t.slots)
 	m.n = 0
-	m.old, m.oldN, m.next, m.left = table{}, 0, 0, 0
+	m.old, m.oldN, m.next, m.left = noOldTable(), 0, 0, 0
 }
 
 // CopyFrom makes m a copy of src, reusing m's memory where it is large
@@ -294,24 +285,31 @@ func (m *Map) Clear() {
 // m and src share nothing afterwards.
 func (m *Map) CopyFrom(src *Map) {
 	m.t.copyFrom(&src.t)
-	m.old.copyFrom(&src.old)
+	if src.left == 0 {
+		m.old = noOldTable()
+	} else {
+		m.old.copyFrom(&src.old)
+	}
 	m.n, m.oldN, m.next, m.left = src.n, src.oldN, src.next, src.left
 }
 
 func (t *table) copyFrom(src *table) {
 	switch {
-	case src.slots == nil:
-		t.slots = nil
-	case cap(t.slots) >= len(src.slots):
+	case cap(t.slots) >= len(src.slots) && (len(t.slots) == 0 || &t.slots[0] != &noOld[0]):
 		t.slots = t.slots[:len(src.slots)]
 	default:
 		t.slots = make([]slot, len(src.slots))
 	}
 	copy(t.slots, src.slots)
-	t.shift = src.shift
+	t.mask, t.shift = src.mask, src.shift
 }
 
 // Slots returns the size of the map's tables: they take 16 bytes a slot,
 // and the one that Put inserts into holds at most half as many keys as it
 // has slots before it grows.
-func (m *Map) Slots() int { return len(m.t.slots) + len(m.old.slots) }
+func (m *Map) Slots() int {
+	if m.left == 0 {
+		return len(m.t.slots)
+	}
+	return len(m.t.slots) + len(m.old.slots)
+}

@@ -189,7 +189,7 @@ func (m *Map) check() error {
 		}
 	}
 	if m.left == 0 {
-		if m.old.slots != nil || m.oldN != 0 {
+		if len(m.old.slots) != 1 || m.old.slots[0].key != 0 || m.oldN != 0 {
 			return fmt.Errorf("not growing, but an old table of %d slots, %d keys", len(m.old.slots), m.oldN)
 		}
 	} else {
@@ -268,6 +268,9 @@ func TestGrowIncrementally(t *testing.T) {
 	}
 	if grows < 8 {
 		t.Fatalf("only %d incremental growths", grows)
+	}
+	if noOld[0] != (slot{}) {
+		t.Fatalf("the shared empty old table was written: %+v", noOld[0])
 	}
 }
 
