@@ -117,6 +117,10 @@ func bitsFor(bits uint8, n int) uint8 {
 	return bits
 }
 
+// Growing reports whether the map is moving its keys into a larger
+// table, a few with each Put.
+func (m *Map) Growing() bool { return m.left != 0 }
+
 // Len returns the number of keys.
 func (m *Map) Len() int { return m.n }
 

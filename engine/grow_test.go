@@ -1,0 +1,109 @@
+package engine
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/instant-social-trading/ist/book"
+)
+
+// TestGrowIncrementally places 40,000 resting orders with client order
+// ids into a fresh state, with cancels by client order id and resends all
+// along, next to a state with the room reserved: outcomes, events and the
+// final hash are the same while the order index, the client order id
+// table and the book's array move to larger ones a few entries at a time;
+// the invariants hold; and a snapshot frozen mid-growth, filled after
+// more commands, is the snapshot of the state when it was frozen.
+func TestGrowIncrementally(t *testing.T) {
+	r := rand.New(rand.NewPCG(testSeed(t, 11), 0))
+	a, b := NewState(), NewState()
+	b.Reserve(Capacity{Orders: 60_000, BookOrders: 60_000})
+	var ea, eb []Event
+	var seq uint64
+	apply := func(c Command) {
+		seq++
+		c.Seq, c.Time = seq, int64(seq)*1000
+		var oa, ob Outcome
+		oa, ea = a.Apply(&c, ea[:0])
+		ob, eb = b.Apply(&c, eb[:0])
+		if oa != ob || len(ea) != len(eb) {
+			t.Fatalf("command %d %+v: %+v / %d events vs %+v / %d events", seq, c, oa, len(ea), ob, len(eb))
+		}
+		for i := range ea {
+			if ea[i] != eb[i] {
+				t.Fatalf("command %d: event %d %+v vs %+v", seq, i, ea[i], eb[i])
+			}
+		}
+		if oa.Err != nil {
+			t.Fatalf("command %d %+v: %v", seq, c, oa.Err)
+		}
+	}
+	for _, c := range genesis(100) {
+		apply(c)
+	}
+	for acct := uint64(1); acct <= 100; acct++ {
+		apply(Command{Kind: CmdDeposit, Account: acct, Asset: 1, Amount: 1 << 40})
+		apply(Command{Kind: CmdDeposit, Account: acct, Asset: 2, Amount: 1 << 40})
+	}
+	ref := func(i int) Ref { v, _ := MakeRef(fmt.Sprint("g", i)); return v }
+	var live []int // orders placed, some cancelled since
+	idGrowth, refGrowth, frozen := 0, 0, 0
+	var fz snapFreeze
+	var buf []byte
+	for i := range 40_000 {
+		idsGrowing, refsGrowing := a.orders.index.Growing(), a.clientIDs.left != 0
+		c := restingOrder(i, 0)
+		c.Ref = ref(i)
+		switch k := r.IntN(10); {
+		case k < 2 && len(live) > 0: // cancel a random one by client order id
+			j := r.IntN(len(live))
+			o := restingOrder(live[j], 0)
+			c = Command{Kind: CmdCancel, Account: o.Account, Market: 1, Ref: ref(live[j])}
+			live[j] = live[len(live)-1]
+			live = live[:len(live)-1]
+		case k == 2 && i > 0: // a resend of an earlier order
+			j := r.IntN(i)
+			c = restingOrder(j, 0)
+			c.Ref = ref(j)
+		default:
+			live = append(live, i)
+		}
+		apply(c)
+		if !idsGrowing && a.orders.index.Growing() {
+			idGrowth++
+		}
+		if !refsGrowing && a.clientIDs.left != 0 {
+			refGrowth++
+		}
+		if a.orders.index.Growing() && a.clientIDs.left != 0 && r.IntN(200) == 0 || i%5000 == 4999 {
+			if err := a.Check(); err != nil {
+				t.Fatalf("command %d: %v", seq, err)
+			}
+			want := a.AppendSnapshot(nil)
+			buf = a.encodeSnapshotBody(buf[:0], &fz)
+			for j := range 50 { // the state moves on before the orders are written
+				apply(Command{Kind: CmdPlace, Account: uint64(1 + j), Market: 2,
+					Order: book.Order{Side: book.Buy, Price: 100 + 2*int64(j%10), Qty: 3}})
+			}
+			fz.fill(buf)
+			if got := sealSnapshot(buf, 0); !bytes.Equal(got, want) {
+				t.Fatalf("command %d: snapshot frozen while growing differs from the state's", seq)
+			}
+			frozen++
+		}
+	}
+	if err := a.Check(); err != nil {
+		t.Fatal(err)
+	}
+	if a.Hash() != b.Hash() {
+		t.Fatal("state hashes differ")
+	}
+	if idGrowth < 4 || refGrowth < 4 || frozen < 10 {
+		t.Fatalf("%d order index growths, %d client order id table growths, %d snapshots: the test no longer covers growth", idGrowth, refGrowth, frozen)
+	}
+	if n := a.markets[0].book.Len(); n < 20_000 {
+		t.Fatalf("%d resting orders: too few for the book's array to grow incrementally", n)
+	}
+}
