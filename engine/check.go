@@ -58,8 +58,8 @@ func (s *State) check(exact bool) error {
 		}
 		reserved[[2]uint64{rec.account, uint64(s.assetOf(m, rec.side))}] += rec.locked
 	}
-	for id := range s.accounts {
-		for i, b := range s.accounts[id].bal {
+	for id := range uint64(s.accounts.len()) {
+		for i, b := range s.accounts.at(id).bal {
 			if b.avail < 0 || b.locked < 0 {
 				return fmt.Errorf("engine: account %d asset %d negative: %+v", id, i+1, b)
 			}
@@ -170,17 +170,17 @@ func (s *State) checkReserve(m *market, rec *order, o *book.OrderInfo, exact boo
 // account both leads and follows, nor is a copy wallet with a leader
 // profile.
 func (s *State) checkCopy() error {
-	follows := make([]int32, len(s.accounts))
+	follows := make([]int32, s.accounts.len())
 	open := make([][]uint64, len(s.leaders))
 	for i := range s.relations {
 		r := &s.relations[i]
-		if r.id != uint64(i+1) || !s.validAccount(r.wallet) || s.accounts[r.wallet].relation != r.id {
+		if r.id != uint64(i+1) || !s.validAccount(r.wallet) || s.accounts.at(r.wallet).relation != r.id {
 			return fmt.Errorf("engine: relation %d: wallet %d not linked", i+1, r.wallet)
 		}
-		if !s.userAccount(r.follower) || !s.userAccount(r.leader) || s.accounts[r.leader].leader == 0 {
+		if !s.userAccount(r.follower) || !s.userAccount(r.leader) || s.accounts.at(r.leader).leader == 0 {
 			return fmt.Errorf("engine: relation %d: follower %d or leader %d invalid", r.id, r.follower, r.leader)
 		}
-		for j, b := range s.accounts[r.wallet].bal {
+		for j, b := range s.accounts.at(r.wallet).bal {
 			if b.locked != 0 || (r.status == RelationClosed && b.avail != 0) {
 				return fmt.Errorf("engine: relation %d (%s) wallet asset %d holds %+v", r.id, r.status, j+1, b)
 			}
@@ -199,14 +199,14 @@ func (s *State) checkCopy() error {
 			return fmt.Errorf("engine: relation %d: invalid parameters %+v", r.id, r.spec)
 		}
 		follows[r.follower]++
-		l := s.accounts[r.leader].leader - 1
+		l := s.accounts.at(r.leader).leader - 1
 		open[l] = append(open[l], r.id)
 		if lead := s.leaders[l].profitShareBps; r.shareBps > lead {
 			return fmt.Errorf("engine: relation %d: profit share %d above its leader's %d", r.id, r.shareBps, lead)
 		}
 	}
-	for id := range s.accounts {
-		a := &s.accounts[id]
+	for id := range uint64(s.accounts.len()) {
+		a := s.accounts.at(id)
 		if a.follows != follows[id] {
 			return fmt.Errorf("engine: account %d follows %d, %d open relations", id, a.follows, follows[id])
 		}
@@ -232,7 +232,7 @@ func (s *State) checkCopy() error {
 		}
 	}
 	for i := range s.orders.end() {
-		if rec := s.orders.at(i); rec.id != 0 && (rec.relation != 0 || s.accounts[rec.account].relation != 0) {
+		if rec := s.orders.at(i); rec.id != 0 && (rec.relation != 0 || s.accounts.at(rec.account).relation != 0) {
 			return fmt.Errorf("engine: mirrored order %d outlived its command", rec.id)
 		}
 	}
@@ -271,11 +271,11 @@ func (s *State) checkCarries(r *relation) error {
 // windows' refs, each with a valid asset and a positive amount. It walks
 // the refs in the order the state keeps them, never in map order.
 func (s *State) checkTransferRefs() error {
-	if len(s.depositIndex) != len(s.deposits) {
-		return fmt.Errorf("engine: %d deposit refs, %d indexed", len(s.deposits), len(s.depositIndex))
+	if len(s.depositIndex) != s.deposits.len() {
+		return fmt.Errorf("engine: %d deposit refs, %d indexed", s.deposits.len(), len(s.depositIndex))
 	}
-	for i := range s.deposits {
-		d := &s.deposits[i]
+	for i := range s.deposits.len() {
+		d := s.deposits.at(uint64(i))
 		if j, ok := s.depositIndex[d.ref]; !ok || j != i {
 			return fmt.Errorf("engine: deposit ref %q (%d) indexed as %d, %v", d.ref.String(), i, j, ok)
 		}
@@ -284,8 +284,8 @@ func (s *State) checkTransferRefs() error {
 		}
 	}
 	n := 0
-	for id := range s.accounts {
-		w := &s.accounts[id].withdrawals
+	for id := range uint64(s.accounts.len()) {
+		w := &s.accounts.at(id).withdrawals
 		if w.len() == 0 && w.head == 0 {
 			continue
 		}

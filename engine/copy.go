@@ -281,14 +281,14 @@ type mirrorFill struct {
 const copyWhole = 1 << 62
 
 func (s *State) userAccount(id uint64) bool {
-	return s.validAccount(id) && s.accounts[id].relation == 0
+	return s.validAccount(id) && s.accounts.at(id).relation == 0
 }
 
 func (s *State) setLeaderProfile(cmd *Command) result {
 	if !s.userAccount(cmd.Account) {
 		return result{Err: ErrUnknownAccount}
 	}
-	a := &s.accounts[cmd.Account]
+	a := s.accounts.at(cmd.Account)
 	if a.follows > 0 {
 		return result{Err: ErrFollowerCannotLead}
 	}
@@ -331,7 +331,7 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 	if !s.userAccount(cmd.Account) {
 		return result{Err: ErrUnknownAccount}, dst
 	}
-	f := &s.accounts[cmd.Account]
+	f := s.accounts.at(cmd.Account)
 	if f.leader != 0 {
 		return result{Err: ErrLeaderCannotFollow}, dst
 	}
@@ -339,7 +339,7 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 	if lead == cmd.Account {
 		return result{Err: ErrSelfFollow}, dst
 	}
-	if !s.userAccount(lead) || s.accounts[lead].leader == 0 {
+	if !s.userAccount(lead) || s.accounts.at(lead).leader == 0 {
 		return result{Err: ErrNotLeader}, dst
 	}
 	if !s.validAsset(cmd.Asset) {
@@ -352,7 +352,7 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 	if !validCopySpec(&sp) || sp.HasMaxProfitShare && (sp.MaxProfitShareBps < 0 || sp.MaxProfitShareBps > MaxProfitShareBps) {
 		return result{Err: ErrInvalidCopySpec}, dst
 	}
-	L := &s.leaders[s.accounts[lead].leader-1]
+	L := &s.leaders[s.accounts.at(lead).leader-1]
 	for _, id := range L.rels {
 		if s.relations[id-1].follower == cmd.Account {
 			return result{Err: ErrAlreadyFollowing}, dst
@@ -366,9 +366,9 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 		return result{Err: ErrInsufficientFunds}, dst
 	}
 	id := uint64(len(s.relations) + 1)
-	wallet := uint64(len(s.accounts))
-	s.accounts = append(s.accounts, account{relation: id})
-	b = s.bal(cmd.Account, cmd.Asset) // s.accounts moved
+	wallet := uint64(s.accounts.len())
+	s.accounts.add(account{relation: id})
+	b = s.bal(cmd.Account, cmd.Asset) // the account's balances may have moved
 	b.avail -= cmd.Amount
 	s.bal(wallet, cmd.Asset).avail += cmd.Amount
 	sp.Leader, sp.Relation, sp.Close, sp.ProfitShareBps = lead, id, 0, 0
@@ -378,7 +378,7 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 		status: RelationActive, spec: sp, allocation: cmd.Amount, hwm: cmd.Amount,
 		shareBps: L.profitShareBps, // fixed now: see setLeaderProfile
 	})
-	s.accounts[cmd.Account].follows++
+	s.accounts.at(cmd.Account).follows++
 	L.rels = append(L.rels, id) // ids grow: stays sorted
 	return result{ID: id}, dst
 }
@@ -461,8 +461,8 @@ func (s *State) settleCopy(cmd *Command, dst []Event) (result, []Event) {
 				rels = append(rels, s.relations[i].id)
 			}
 		}
-	case s.userAccount(cmd.Account) && s.accounts[cmd.Account].leader != 0:
-		rels = slices.Clone(s.leaders[s.accounts[cmd.Account].leader-1].rels)
+	case s.userAccount(cmd.Account) && s.accounts.at(cmd.Account).leader != 0:
+		rels = slices.Clone(s.leaders[s.accounts.at(cmd.Account).leader-1].rels)
 	default:
 		return result{Err: ErrNotLeader}, dst
 	}
@@ -484,7 +484,7 @@ func (s *State) settleCopy(cmd *Command, dst []Event) (result, []Event) {
 // mirrored orders are never mirrored: their account is a copy wallet,
 // which cannot lead.
 func (s *State) noteFill(rec *order, m *market, ev *book.Event, n int64) {
-	a := &s.accounts[rec.account]
+	a := s.accounts.at(rec.account)
 	if a.leader == 0 {
 		return
 	}
@@ -560,7 +560,7 @@ func (s *State) leaderOrderDone(rec *order) {
 // dropCarries forgets the remainders of leader order id in every open
 // relation of its leader (closed relations hold none).
 func (s *State) dropCarries(leaderAccount, id uint64) {
-	for _, rel := range s.leaders[s.accounts[leaderAccount].leader-1].rels {
+	for _, rel := range s.leaders[s.accounts.at(leaderAccount).leader-1].rels {
 		if r := &s.relations[rel-1]; len(r.carries) > 0 {
 			r.setCarry(id, 0)
 		}
@@ -570,7 +570,7 @@ func (s *State) dropCarries(leaderAccount, id uint64) {
 // mirror copies one leader fill to each open relation of the leader, in
 // relation id order starting at a point that rotates with every fill.
 func (s *State) mirror(f *mirrorFill, dst []Event) []Event {
-	L := &s.leaders[s.accounts[f.leader].leader-1]
+	L := &s.leaders[s.accounts.at(f.leader).leader-1]
 	n := len(L.rels)
 	if n == 0 {
 		return dst
@@ -777,7 +777,7 @@ func (s *State) closeRelation(id uint64, policy ClosePolicy, reason CopyReason, 
 	}
 	dst = s.profitShare(r, dst)
 	var returned int64
-	w := &s.accounts[r.wallet]
+	w := s.accounts.at(r.wallet)
 	for i := range w.bal {
 		b := &w.bal[i]
 		if b.avail == 0 {
@@ -787,13 +787,13 @@ func (s *State) closeRelation(id uint64, policy ClosePolicy, reason CopyReason, 
 			returned = b.avail
 		}
 		s.bal(r.follower, uint32(i+1)).avail += b.avail
-		w = &s.accounts[r.wallet]
+		w = s.accounts.at(r.wallet)
 		w.bal[i].avail = 0
 	}
 	r.status = RelationClosed
 	r.carries = nil
-	s.accounts[r.follower].follows--
-	L := &s.leaders[s.accounts[r.leader].leader-1]
+	s.accounts.at(r.follower).follows--
+	L := &s.leaders[s.accounts.at(r.leader).leader-1]
 	if i, ok := slices.BinarySearch(L.rels, id); ok {
 		L.rels = slices.Delete(L.rels, i, i+1)
 	}
@@ -830,7 +830,7 @@ func (s *State) profitShare(r *relation, dst []Event) []Event {
 // quote.
 func (s *State) nav(r *relation) int64 {
 	var nav int64
-	for i, b := range s.accounts[r.wallet].bal {
+	for i, b := range s.accounts.at(r.wallet).bal {
 		units := b.avail + b.locked
 		if units == 0 {
 			continue

@@ -260,9 +260,9 @@ func TestCopyFollowerSeveralLeaders(t *testing.T) {
 	relA := sc.follow(3, 1000*usdt, CopySpec{Mode: CopyMultiplier, Value: ValueOne})
 	relB := sc.ok(Command{Kind: CmdFollow, Account: 3, Asset: usdtID, Amount: 2000 * usdt,
 		Copy: CopySpec{Leader: 4, Mode: CopyMultiplier, Value: 2 * ValueOne}}).ID
-	if relA == relB || sc.rel(relA).wallet == sc.rel(relB).wallet || sc.s.accounts[3].follows != 2 {
+	if relA == relB || sc.rel(relA).wallet == sc.rel(relB).wallet || sc.s.accounts.at(3).follows != 2 {
 		t.Fatalf("relations %d and %d, wallets %d and %d, follows %d", relA, relB,
-			sc.rel(relA).wallet, sc.rel(relB).wallet, sc.s.accounts[3].follows)
+			sc.rel(relA).wallet, sc.rel(relB).wallet, sc.s.accounts.at(3).follows)
 	}
 	cost := func(lots int64) int64 { return lots * px(2000) * qscale }
 	sc.lim(maker, book.Sell, px(2000), 100)
@@ -285,7 +285,7 @@ func TestCopyFollowerSeveralLeaders(t *testing.T) {
 	sc.wantBal(3, usdtID, 97_000*usdt+2000*usdt-cost(6), 0)
 	sc.wantBal(3, ethID, 6*ethLot, 0)
 	sc.wantWallet(relA, 1000*usdt-cost(3), 3*ethLot)
-	if sc.rel(relA).status != RelationPaused || sc.s.accounts[3].follows != 1 {
-		t.Fatalf("relation %d %v, follows %d", relA, sc.rel(relA).status, sc.s.accounts[3].follows)
+	if sc.rel(relA).status != RelationPaused || sc.s.accounts.at(3).follows != 1 {
+		t.Fatalf("relation %d %v, follows %d", relA, sc.rel(relA).status, sc.s.accounts.at(3).follows)
 	}
 }

@@ -285,7 +285,7 @@ func TestCopyUnfollow(t *testing.T) {
 		sc.lim(leader1, book.Buy, px(2000), 250)
 		sc.lim(maker, book.Buy, px(1999), 1000) // a bid for the market close
 		sc.ok(Command{Kind: CmdUnfollow, Account: 3, Copy: CopySpec{Relation: rel, Close: close}})
-		if sc.rel(rel).status != RelationClosed || sc.s.accounts[3].follows != 0 {
+		if sc.rel(rel).status != RelationClosed || sc.s.accounts.at(3).follows != 0 {
 			t.Fatalf("%v: relation not closed", close)
 		}
 		sc.wantWallet(rel, 0, 0)

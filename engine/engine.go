@@ -1176,8 +1176,8 @@ func (e *Engine) publishAll() {
 		v, _ := e.state.MarketView(uint32(i+1), e.opts.DepthLevels)
 		e.marketViews.store(v.Market, v)
 	}
-	for id := range e.state.accounts {
-		v, _ := e.state.AccountView(uint64(id))
+	for id := range uint64(e.state.accounts.len()) {
+		v, _ := e.state.AccountView(id)
 		e.accountViews.store(v.Account, v)
 	}
 	for i := range e.state.relations {

@@ -112,7 +112,7 @@ func TestFeeWithdrawalRefWindow(t *testing.T) {
 	if err := sc.s.Check(); err != nil {
 		t.Fatal(err)
 	}
-	if n := sc.s.accounts[FeeAccount].withdrawals.len(); n != WithdrawalRefWindow {
+	if n := sc.s.accounts.at(FeeAccount).withdrawals.len(); n != WithdrawalRefWindow {
 		t.Fatalf("fee account's window holds %d refs", n)
 	}
 	sc.wantTransfer("w-1 resent", sc.transfer(CmdWithdraw, FeeAccount, 2, 1, ref(1)), "duplicate")

@@ -297,7 +297,7 @@ func TestProfitShareRateFromVersion4(t *testing.T) {
 	}
 	for i := range s.relations {
 		r := &s.relations[i]
-		lead := s.leaders[s.accounts[r.leader].leader-1].profitShareBps
+		lead := s.leaders[s.accounts.at(r.leader).leader-1].profitShareBps
 		v, _ := s.RelationView(r.id)
 		if lead != 1000 || r.shareBps != lead || v.ProfitShareBps != lead {
 			t.Fatalf("relation %d (%s) pays %d (view %d), its leader's rate %d: want 1000", r.id, r.status, r.shareBps, v.ProfitShareBps, lead)

@@ -41,7 +41,7 @@ func TestRejectedOnFreshAccountKeepsHash(t *testing.T) {
 			sc.seq--
 			sc.s.seq = sc.seq
 			if sc.s.Hash() != before {
-				t.Errorf("rejected %s changed the state hash (account 4 balances now %+v)", tc.cmd.Kind, sc.s.accounts[4].bal)
+				t.Errorf("rejected %s changed the state hash (account 4 balances now %+v)", tc.cmd.Kind, sc.s.accounts.at(4).bal)
 			}
 		})
 	}

@@ -138,8 +138,8 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 			appendOrders(&w, m.book.All(), &s.orders, &s.snapSink)
 		}
 	}
-	w.u32(uint32(len(s.accounts)))
-	for _, a := range s.accounts {
+	w.u32(uint32(s.accounts.len()))
+	for _, a := range s.accounts.all() {
 		w.bytes(a.name[:])
 		// Zero balances at the end are left out: an account's list grows
 		// when a command looks at an asset, even one that then fails.
@@ -160,21 +160,21 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 		w.u64(fp)
 		w.u64(id)
 	})
-	w.u32(uint32(len(s.deposits)))
-	for i := range s.deposits {
-		d := &s.deposits[i]
+	w.u32(uint32(s.deposits.len()))
+	for i := range s.deposits.len() {
+		d := s.deposits.at(uint64(i))
 		w.bytes(d.ref[:])
 		w.u64(d.account)
 		w.u32(d.asset)
 		w.i64(d.amount)
 	}
 	n := 0
-	for id := range s.accounts {
-		n += s.accounts[id].withdrawals.len()
+	for id := range uint64(s.accounts.len()) {
+		n += s.accounts.at(id).withdrawals.len()
 	}
 	w.u32(uint32(n))
-	for id := range s.accounts {
-		win := &s.accounts[id].withdrawals
+	for id := range uint64(s.accounts.len()) {
+		win := &s.accounts.at(id).withdrawals
 		for i := range win.len() {
 			ref := win.at(i)
 			e := s.withdrawals[refKey{uint64(id), *ref}]
@@ -218,10 +218,10 @@ func (s *State) snapshotSizeHint() int {
 	for _, m := range s.markets {
 		n += len(m.name) + 256 // the spec and the market's other fields
 	}
-	for _, a := range s.accounts {
+	for _, a := range s.accounts.all() {
 		n += len(a.name) + 4 + 16*len(a.bal)
 	}
-	n += s.doneIDs.n*(8+len(Ref{})+8+8) + (len(s.deposits)+len(s.withdrawals))*transferRefSize
+	n += s.doneIDs.n*(8+len(Ref{})+8+8) + (s.deposits.len()+len(s.withdrawals))*transferRefSize
 	n += len(s.leaders)*20 + len(s.relations)*relationSize
 	for i := range s.relations {
 		n += len(s.relations[i].carries) * carrySize
@@ -360,7 +360,7 @@ func DecodeState(data []byte) (*State, error) {
 		s.markets = append(s.markets, m)
 		s.marketByName[name] = m.id
 	}
-	s.accounts = s.accounts[:0]
+	s.accounts.reset()
 	for n := r.count(24 + 4); n > 0 && r.err == nil; n-- {
 		var a account
 		copy(a.name[:], r.take(len(a.name)))
@@ -373,14 +373,14 @@ func DecodeState(data []byte) (*State, error) {
 		}
 		if n := len(a.bal); n > 0 && a.bal[n-1] == (balance{}) {
 			if version >= 3 {
-				return nil, fmt.Errorf("%w: account %d ends with a zero balance", ErrCorruptSnapshot, len(s.accounts))
+				return nil, fmt.Errorf("%w: account %d ends with a zero balance", ErrCorruptSnapshot, s.accounts.len())
 			}
 			for n > 0 && a.bal[n-1] == (balance{}) { // written by an earlier release
 				n--
 			}
 			a.bal = a.bal[:n]
 		}
-		s.accounts = append(s.accounts, a)
+		s.accounts.add(a)
 	}
 	var prev *refKey
 	var keys, done []refKey
@@ -449,7 +449,7 @@ func DecodeState(data []byte) (*State, error) {
 	if r.err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, r.err)
 	}
-	if len(s.accounts) == 0 {
+	if s.accounts.len() == 0 {
 		return nil, fmt.Errorf("%w: no fee account", ErrCorruptSnapshot)
 	}
 	if err := s.check(false); err != nil {
@@ -516,14 +516,14 @@ func (s *State) decodeTransferRefs(r *dec) error {
 		if r.err != nil {
 			break
 		}
-		if k.account >= uint64(len(s.accounts)) { // FeeAccount's included: it withdraws fees
+		if k.account >= uint64(s.accounts.len()) { // FeeAccount's included: it withdraws fees
 			return fmt.Errorf("%w: withdrawal ref of account %d", ErrCorruptSnapshot, k.account)
 		}
 		if k.account < prev {
 			return fmt.Errorf("%w: withdrawal refs of account %d out of order", ErrCorruptSnapshot, k.account)
 		}
 		prev = k.account
-		if _, dup := s.withdrawals[k]; dup || s.accounts[k.account].withdrawals.len() == WithdrawalRefWindow {
+		if _, dup := s.withdrawals[k]; dup || s.accounts.at(k.account).withdrawals.len() == WithdrawalRefWindow {
 			return fmt.Errorf("%w: account %d: withdrawal ref %q twice or past the window", ErrCorruptSnapshot, k.account, k.ref.String())
 		}
 		s.addWithdrawalRef(k.account, k.ref, e)
@@ -795,11 +795,11 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 		if r.err != nil {
 			break
 		}
-		if !s.validAccount(L.account) || s.accounts[L.account].leader != 0 {
+		if !s.validAccount(L.account) || s.accounts.at(L.account).leader != 0 {
 			return bad("leader %d", L.account)
 		}
 		s.leaders = append(s.leaders, L)
-		s.accounts[L.account].leader = int32(len(s.leaders))
+		s.accounts.at(L.account).leader = int32(len(s.leaders))
 	}
 	size := relationSize
 	if version <= 5 {
@@ -833,20 +833,20 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 		}
 		x.spec.Leader, x.spec.Relation = x.leader, x.id
 		if x.id != uint64(len(s.relations)+1) || !s.validAccount(x.follower) || !s.validAccount(x.wallet) ||
-			!s.validAccount(x.leader) || s.accounts[x.leader].leader == 0 || s.accounts[x.wallet].relation != 0 ||
+			!s.validAccount(x.leader) || s.accounts.at(x.leader).leader == 0 || s.accounts.at(x.wallet).relation != 0 ||
 			x.status < RelationActive || x.status > RelationClosed || !s.validAsset(x.asset) {
 			return bad("relation %d", x.id)
 		}
 		if version <= 5 {
 			// The rate was the leader's at each settlement: the one it
 			// has now is what the relation would have paid next.
-			x.shareBps = s.leaders[s.accounts[x.leader].leader-1].profitShareBps
+			x.shareBps = s.leaders[s.accounts.at(x.leader).leader-1].profitShareBps
 		}
 		s.relations = append(s.relations, x)
-		s.accounts[x.wallet].relation = x.id
+		s.accounts.at(x.wallet).relation = x.id
 		if x.status != RelationClosed {
-			s.accounts[x.follower].follows++
-			L := &s.leaders[s.accounts[x.leader].leader-1]
+			s.accounts.at(x.follower).follows++
+			L := &s.leaders[s.accounts.at(x.leader).leader-1]
 			L.rels = append(L.rels, x.id)
 		}
 	}

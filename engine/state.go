@@ -66,13 +66,13 @@ type State struct {
 	assetByName  map[Name]uint32
 	markets      []*market // by id-1
 	marketByName map[Name]uint32
-	accounts     []account // by id; 0 is the fee account
+	accounts     accountTable // by id; 0 is the fee account
 	orders       orderTable
 	clientIDs    clientIDTable // (account, client order id) → order id, live or recently done
 	doneIDs      refFIFO       // client order ids of done orders, oldest first
 	// deposits are the deposit refs, in the order they were made (kept
 	// forever, see CmdDeposit); depositIndex finds a ref's entry.
-	deposits     []depositRef
+	deposits     chunkList[depositRef]
 	depositIndex map[Ref]int
 	// withdrawals indexes the withdrawal refs that the accounts' windows
 	// (account.withdrawals) hold, with what each withdrew.
@@ -271,7 +271,7 @@ func NewState() *State {
 	return &State{
 		assetByName:  make(map[Name]uint32),
 		marketByName: make(map[Name]uint32),
-		accounts:     []account{{}},
+		accounts:     newAccountTable(),
 		orders:       newOrderTable(),
 		clientIDs:    newClientIDTable(),
 		depositIndex: make(map[Ref]int),
@@ -375,8 +375,7 @@ func (s *State) apply(cmd *Command, dst []Event) (result, []Event) {
 		if cmd.Name == (Name{}) {
 			return result{Err: ErrInvalidName}, dst
 		}
-		s.accounts = append(s.accounts, account{name: cmd.Name})
-		return result{ID: uint64(len(s.accounts) - 1)}, dst
+		return result{ID: s.accounts.add(account{name: cmd.Name})}, dst
 	case CmdDeposit, CmdWithdraw:
 		return s.transfer(cmd), dst
 	case CmdPlace:
@@ -489,11 +488,11 @@ func (s *State) market(id uint32) (*market, error) {
 	return s.markets[id-1], nil
 }
 
-func (s *State) validAccount(id uint64) bool { return id >= 1 && id < uint64(len(s.accounts)) }
+func (s *State) validAccount(id uint64) bool { return id >= 1 && id < uint64(s.accounts.len()) }
 
 // bal returns account id's balance of asset, growing the account's table.
 func (s *State) bal(id uint64, asset uint32) *balance {
-	a := &s.accounts[id]
+	a := s.accounts.at(id)
 	for len(a.bal) < int(asset) {
 		a.bal = append(a.bal, balance{})
 	}
@@ -568,7 +567,7 @@ func (s *State) transferRef(cmd *Command) (same, known bool) {
 		if !ok {
 			return false, false
 		}
-		d := &s.deposits[i]
+		d := s.deposits.at(uint64(i))
 		return d.account == cmd.Account && d.asset == cmd.Asset && d.amount == cmd.Amount, true
 	}
 	w, ok := s.withdrawals[refKey{cmd.Account, cmd.Ref}]
@@ -577,14 +576,13 @@ func (s *State) transferRef(cmd *Command) (same, known bool) {
 
 // addDepositRef records deposit d, whose ref is new.
 func (s *State) addDepositRef(d depositRef) {
-	s.depositIndex[d.ref] = len(s.deposits)
-	s.deposits = append(s.deposits, d)
+	s.depositIndex[d.ref] = int(s.deposits.add(d))
 }
 
 // addWithdrawalRef records a withdrawal of account with ref, new in its
 // window, and forgets the window's oldest ref if it was full.
 func (s *State) addWithdrawalRef(account uint64, ref Ref, w withdrawalRef) {
-	if old, evicted := s.accounts[account].withdrawals.push(ref); evicted {
+	if old, evicted := s.accounts.at(account).withdrawals.push(ref); evicted {
 		delete(s.withdrawals, refKey{account, old})
 	}
 	s.withdrawals[refKey{account, ref}] = w

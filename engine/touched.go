@@ -82,7 +82,7 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 		t.account(cmd.Account)
 		mark(&t.lMark, &t.leaders, cmd.Account, t.batch)
 		// A lower rate lowers the open relations' (relation.shareBps).
-		if l := t.s.accounts[cmd.Account].leader; l != 0 {
+		if l := t.s.accounts.at(cmd.Account).leader; l != 0 {
 			for _, id := range t.s.leaders[l-1].rels {
 				t.relation(id)
 			}
@@ -98,7 +98,7 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 					t.relation(uint64(i + 1))
 				}
 			}
-		} else if l := t.s.accounts[cmd.Account].leader; l != 0 {
+		} else if l := t.s.accounts.at(cmd.Account).leader; l != 0 {
 			for _, id := range t.s.leaders[l-1].rels {
 				t.relation(id)
 			}

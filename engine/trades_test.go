@@ -147,9 +147,9 @@ func TestTradeCountSnapshotVersion2(t *testing.T) {
 	// From the end: checksum, rounding remainders, relations, leaders,
 	// withdrawal refs, their count, deposit refs, their count, the done
 	// client order ids' count.
-	refs := len(sc.s.deposits) + len(sc.s.withdrawals)
+	refs := sc.s.deposits.len() + len(sc.s.withdrawals)
 	done := len(v6) - 4 - 4 - 4 - 4 - refs*transferRefSize - 4 - 4 - 4
-	if binary.LittleEndian.Uint32(v6[done:]) != 0 || binary.LittleEndian.Uint32(v6[done+4:]) != uint32(len(sc.s.deposits)) {
+	if binary.LittleEndian.Uint32(v6[done:]) != 0 || binary.LittleEndian.Uint32(v6[done+4:]) != uint32(sc.s.deposits.len()) {
 		t.Fatalf("done client order ids not at offset %d", done)
 	}
 	v2 := append(bytes.Clone(v6[:at]), v6[at+8:done]...)
@@ -184,11 +184,11 @@ func refsV5(s *State) []byte {
 		amount int64
 	}
 	var all []entry
-	for _, d := range s.deposits {
+	for _, d := range s.deposits.all() {
 		all = append(all, entry{refKey{d.account, d.ref}, CmdDeposit, d.asset, d.amount})
 	}
-	for id := range s.accounts {
-		w := &s.accounts[id].withdrawals
+	for id := range uint64(s.accounts.len()) {
+		w := &s.accounts.at(id).withdrawals
 		for i := range w.len() {
 			k := refKey{uint64(id), *w.at(i)}
 			all = append(all, entry{k, CmdWithdraw, s.withdrawals[k].asset, s.withdrawals[k].amount})

@@ -52,10 +52,10 @@ func (s *State) MarketView(id uint32, depth int) (*MarketView, error) {
 
 // AccountView returns a fresh view of account id.
 func (s *State) AccountView(id uint64) (*AccountView, error) {
-	if id >= uint64(len(s.accounts)) {
+	if id >= uint64(s.accounts.len()) {
 		return nil, ErrUnknownAccount
 	}
-	a := &s.accounts[id]
+	a := s.accounts.at(id)
 	v := &AccountView{Account: id, Name: a.name, Seq: s.seq, Balances: make([]Balance, 0, len(a.bal)),
 		Relation: a.relation}
 	for i, b := range a.bal {
@@ -177,10 +177,10 @@ func (s *State) RelationView(id uint64) (*RelationView, error) {
 
 // LeaderView returns a fresh view of leader account id.
 func (s *State) LeaderView(account uint64) (*LeaderView, error) {
-	if !s.validAccount(account) || s.accounts[account].leader == 0 {
+	if !s.validAccount(account) || s.accounts.at(account).leader == 0 {
 		return nil, ErrNotLeader
 	}
-	L := &s.leaders[s.accounts[account].leader-1]
+	L := &s.leaders[s.accounts.at(account).leader-1]
 	v := &LeaderView{Account: account, Seq: s.seq, ProfitShareBps: L.profitShareBps,
 		Relations: append([]uint64(nil), L.rels...)}
 	for _, id := range L.rels {

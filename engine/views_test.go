@@ -54,7 +54,7 @@ func TestEngineViewsMatchState(t *testing.T) {
 			got, ok := e.Market(id)
 			sameView(t, upto, fmt.Sprint("market ", id), got, ok, want, func(v *MarketView) { v.Seq = 0 })
 		}
-		for id := uint64(0); id < uint64(len(ref.accounts)); id++ {
+		for id := uint64(0); id < uint64(ref.accounts.len()); id++ {
 			want, err := ref.AccountView(id)
 			if err != nil {
 				continue
@@ -74,7 +74,7 @@ func TestEngineViewsMatchState(t *testing.T) {
 				sameView(t, upto, fmt.Sprint("relation ", id), got, ok, want, func(v *RelationView) { v.Seq, v.NAV = 0, 0 })
 			}
 		}
-		for id := uint64(1); id < uint64(len(ref.accounts)); id++ {
+		for id := uint64(1); id < uint64(ref.accounts.len()); id++ {
 			if want, err := ref.LeaderView(id); err == nil {
 				got, ok := e.Leader(id)
 				sameView(t, upto, fmt.Sprint("leader ", id), got, ok, want, func(v *LeaderView) { v.Seq = 0 })
