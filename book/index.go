@@ -147,6 +147,9 @@ func (x *idIndex) put(key uint64, val int32) {
 func (x *idIndex) del(key uint64) {
 	t := &x.t
 	i, ok := t.find(key)
+	if key == 0 {
+		return // 0 marks empty slots: find "found" one
+	}
 	if !ok {
 		if x.left == 0 {
 			return
