@@ -259,3 +259,42 @@ func BenchmarkGrowthPause(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGrowthPauseAccounts creates 2M accounts, and makes 2M deposits
+// with refs, in a fresh state and reports the longest single Apply: the
+// accounts and the deposit refs grow by chunks, never by copying.
+func BenchmarkGrowthPauseAccounts(b *testing.B) {
+	const n = 2_000_000
+	for _, kind := range []string{"accounts", "deposits"} {
+		b.Run(kind, func(b *testing.B) {
+			var worst time.Duration
+			for range b.N {
+				b.StopTimer()
+				s := benchState(b, 10)
+				runtime.GC()
+				var evs []Event
+				seq := s.Seq()
+				b.StartTimer()
+				for i := range n {
+					seq++
+					c := Command{Kind: CmdCreateAccount, Seq: seq}
+					c.Name, _ = MakeName("u" + strconv.Itoa(i))
+					if kind == "deposits" {
+						c = Command{Kind: CmdDeposit, Seq: seq, Account: 1, Asset: 1, Amount: 1}
+						c.Ref, _ = MakeRef("d" + strconv.Itoa(i))
+					}
+					t0 := time.Now()
+					var out Outcome
+					out, evs = s.Apply(&c, evs[:0])
+					if d := time.Since(t0); d > worst {
+						worst = d
+					}
+					if out.Err != nil {
+						b.Fatal(out.Err)
+					}
+				}
+			}
+			b.ReportMetric(float64(worst.Microseconds())/1e3, "max_apply_ms")
+		})
+	}
+}
