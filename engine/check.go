@@ -172,8 +172,8 @@ func (s *State) checkReserve(m *market, rec *order, o *book.OrderInfo, exact boo
 func (s *State) checkCopy() error {
 	follows := make([]int32, s.accounts.len())
 	open := make([][]uint64, len(s.leaders))
-	for i := range s.relations {
-		r := &s.relations[i]
+	for i := range uint64(s.relations.len()) {
+		r := s.relations.at(i)
 		if r.id != uint64(i+1) || !s.validAccount(r.wallet) || s.accounts.at(r.wallet).relation != r.id {
 			return fmt.Errorf("engine: relation %d: wallet %d not linked", i+1, r.wallet)
 		}

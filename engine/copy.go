@@ -306,7 +306,7 @@ func (s *State) setLeaderProfile(cmd *Command) result {
 	// raise it for those who followed at a lower rate. In relation id
 	// order (L.rels is sorted).
 	for _, id := range L.rels {
-		r := &s.relations[id-1]
+		r := s.relations.at(id - 1)
 		r.shareBps = min(r.shareBps, L.profitShareBps)
 	}
 	return result{ID: cmd.Account}
@@ -354,7 +354,7 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 	}
 	L := &s.leaders[s.accounts.at(lead).leader-1]
 	for _, id := range L.rels {
-		if s.relations[id-1].follower == cmd.Account {
+		if s.relations.at(id-1).follower == cmd.Account {
 			return result{Err: ErrAlreadyFollowing}, dst
 		}
 	}
@@ -365,7 +365,7 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 	if b.avail < cmd.Amount {
 		return result{Err: ErrInsufficientFunds}, dst
 	}
-	id := uint64(len(s.relations) + 1)
+	id := uint64(s.relations.len() + 1)
 	wallet := uint64(s.accounts.len())
 	s.accounts.add(account{relation: id})
 	b = s.bal(cmd.Account, cmd.Asset) // the account's balances may have moved
@@ -373,7 +373,7 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 	s.bal(wallet, cmd.Asset).avail += cmd.Amount
 	sp.Leader, sp.Relation, sp.Close, sp.ProfitShareBps = lead, id, 0, 0
 	sp.HasMaxProfitShare, sp.MaxProfitShareBps = false, 0 // terms of the follow, not of the relation
-	s.relations = append(s.relations, relation{
+	s.relations.add(relation{
 		id: id, follower: cmd.Account, leader: lead, wallet: wallet, asset: cmd.Asset,
 		status: RelationActive, spec: sp, allocation: cmd.Amount, hwm: cmd.Amount,
 		shareBps: L.profitShareBps, // fixed now: see setLeaderProfile
@@ -386,10 +386,10 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 // ownRelation returns the open relation cmd names, if Account follows with it.
 func (s *State) ownRelation(cmd *Command) (*relation, error) {
 	id := cmd.Copy.Relation
-	if id < 1 || id > uint64(len(s.relations)) || s.relations[id-1].follower != cmd.Account {
+	if id < 1 || id > uint64(s.relations.len()) || s.relations.at(id-1).follower != cmd.Account {
 		return nil, ErrUnknownRelation
 	}
-	r := &s.relations[id-1]
+	r := s.relations.at(id - 1)
 	if r.status == RelationClosed {
 		return nil, ErrRelationClosed
 	}
@@ -456,9 +456,9 @@ func (s *State) settleCopy(cmd *Command, dst []Event) (result, []Event) {
 	var rels []uint64
 	switch {
 	case cmd.Account == 0:
-		for i := range s.relations {
-			if s.relations[i].status != RelationClosed {
-				rels = append(rels, s.relations[i].id)
+		for i := range uint64(s.relations.len()) {
+			if s.relations.at(i).status != RelationClosed {
+				rels = append(rels, s.relations.at(i).id)
 			}
 		}
 	case s.userAccount(cmd.Account) && s.accounts.at(cmd.Account).leader != 0:
@@ -467,7 +467,7 @@ func (s *State) settleCopy(cmd *Command, dst []Event) (result, []Event) {
 		return result{Err: ErrNotLeader}, dst
 	}
 	for _, id := range rels {
-		r := &s.relations[id-1]
+		r := s.relations.at(id - 1)
 		if r.status == RelationClosed {
 			continue // closed by a stop-loss sale of an earlier one
 		}
@@ -561,7 +561,7 @@ func (s *State) leaderOrderDone(rec *order) {
 // relation of its leader (closed relations hold none).
 func (s *State) dropCarries(leaderAccount, id uint64) {
 	for _, rel := range s.leaders[s.accounts.at(leaderAccount).leader-1].rels {
-		if r := &s.relations[rel-1]; len(r.carries) > 0 {
+		if r := s.relations.at(rel - 1); len(r.carries) > 0 {
 			r.setCarry(id, 0)
 		}
 	}
@@ -582,7 +582,7 @@ func (s *State) mirror(f *mirrorFill, dst []Event) []Event {
 	s.relScratch = rels[:0]
 	m := s.markets[f.market-1]
 	for _, id := range rels {
-		if s.relations[id-1].status == RelationClosed {
+		if s.relations.at(id-1).status == RelationClosed {
 			continue
 		}
 		dst = s.mirrorOne(id, m, f, dst)
@@ -592,7 +592,7 @@ func (s *State) mirror(f *mirrorFill, dst []Event) []Event {
 
 // mirrorOne sizes and places the mirror of fill f for relation id.
 func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Event {
-	r := &s.relations[id-1]
+	r := s.relations.at(id - 1)
 	skip := func(reason CopyReason, size int64) []Event {
 		return append(dst, Event{Event: book.Event{Kind: EvCopySkipped, Side: f.side, OrderID: f.order,
 			Owner: r.follower, MakerOwner: r.leader, Price: f.price, Qty: f.qty, Remaining: size},
@@ -739,7 +739,7 @@ func (s *State) placeMirror(r *relation, m *market, side book.Side, limit, qty i
 
 // stopLoss closes relation id at market if its NAV is below its stop.
 func (s *State) stopLoss(id uint64, dst []Event) []Event {
-	r := &s.relations[id-1]
+	r := s.relations.at(id - 1)
 	if r.status == RelationClosed || r.spec.StopLossBps == 0 {
 		return dst
 	}
@@ -753,7 +753,7 @@ func (s *State) stopLoss(id uint64, dst []Event) []Event {
 // closeRelation sells the wallet's base if policy says so, settles profit
 // share, returns everything to the follower and closes the relation.
 func (s *State) closeRelation(id uint64, policy ClosePolicy, reason CopyReason, dst []Event) []Event {
-	r := &s.relations[id-1]
+	r := s.relations.at(id - 1)
 	if policy == CloseMarket {
 		for _, m := range s.markets {
 			sp := &m.spec
@@ -772,7 +772,7 @@ func (s *State) closeRelation(id uint64, policy ClosePolicy, reason CopyReason, 
 			limit := fixed.MulSat(m.book.LastPrice(), int64(10000-r.spec.SlippageBps)) / 10000
 			limit = max(limit/rules.TickSize*rules.TickSize, rules.TickSize)
 			dst, _, _ = s.placeMirror(r, m, book.Sell, limit, qty, dst)
-			r = &s.relations[id-1]
+			r = s.relations.at(id - 1)
 		}
 	}
 	dst = s.profitShare(r, dst)

@@ -77,7 +77,7 @@ func (sc *copyScenario) follow(follower uint64, allocation int64, sp CopySpec) u
 	return sc.ok(Command{Kind: CmdFollow, Account: follower, Asset: usdtID, Amount: allocation, Copy: sp}).ID
 }
 
-func (sc *copyScenario) rel(id uint64) *relation { return &sc.s.relations[id-1] }
+func (sc *copyScenario) rel(id uint64) *relation { return sc.s.relations.at(id - 1) }
 
 // wallet returns the relation's wallet (quote, base) available balances.
 func (sc *copyScenario) wallet(id uint64) (quote, base int64) {
@@ -534,9 +534,9 @@ func TestCopySnapshotRoundTrip(t *testing.T) {
 // 1..accounts (1 and 2 lead from the start), some of them invalid.
 func randomCopyCommand(r *rand.Rand, s *State, accounts int) Command {
 	acct := uint64(1 + r.IntN(accounts))
-	rel := uint64(1 + r.IntN(len(s.relations)+1))
-	if rel <= uint64(len(s.relations)) && r.IntN(8) > 0 {
-		acct = s.relations[rel-1].follower
+	rel := uint64(1 + r.IntN(s.relations.len()+1))
+	if rel <= uint64(s.relations.len()) && r.IntN(8) > 0 {
+		acct = s.relations.at(rel - 1).follower
 	}
 	sp := CopySpec{Relation: rel, Leader: uint64(1 + r.IntN(3)), Mode: CopyMode(1 + r.IntN(3)),
 		SlippageBps: int32(r.IntN(310)), StopLossBps: int32(r.IntN(4)) * 1500,
@@ -720,7 +720,7 @@ func TestCopyTenThousandFollowers(t *testing.T) {
 	sc.ok(Command{Kind: CmdCancelAll, Account: maker, Market: 1})
 	sc.lim(maker, book.Buy, px(2000), 60_000)
 	sc.lim(leader1, book.Sell, px(1990), 100) // flat: every follower sells all
-	for id := range sc.s.relations {
+	for id := range sc.s.relations.len() {
 		if _, b := sc.wallet(uint64(id + 1)); b != 0 {
 			for _, ev := range sc.evs {
 				if ev.Relation == uint64(id+1) {

@@ -1180,8 +1180,8 @@ func (e *Engine) publishAll() {
 		v, _ := e.state.AccountView(id)
 		e.accountViews.store(v.Account, v)
 	}
-	for i := range e.state.relations {
-		v, _ := e.state.RelationView(uint64(i + 1))
+	for i := range uint64(e.state.relations.len()) {
+		v, _ := e.state.RelationView(i + 1)
 		e.relViews.store(v.ID, v)
 	}
 	for i := range e.state.leaders {

@@ -88,7 +88,7 @@ func TestFeeWithdrawal(t *testing.T) {
 	if out.Err != nil {
 		t.Fatal(out.Err)
 	}
-	wallet := sc.s.relations[out.ID-1].wallet
+	wallet := sc.s.relations.at(out.ID - 1).wallet
 	for _, kind := range []CommandKind{CmdWithdraw, CmdDeposit} {
 		if out := sc.transfer(kind, wallet, 2, 1, "x"); !errors.Is(out.Err, ErrUnknownAccount) {
 			t.Fatalf("%s of copy wallet %d: %+v", kind, wallet, out)

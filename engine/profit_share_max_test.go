@@ -24,7 +24,7 @@ func TestFollowMaxProfitShare(t *testing.T) {
 			t.Fatalf("max %d, leader at 5000: %v, want ErrProfitShareAboveMax", max, out.Err)
 		}
 	}
-	if n := len(sc.s.relations); n != 0 || sc.s.accounts.at(3).follows != 0 {
+	if n := sc.s.relations.len(); n != 0 || sc.s.accounts.at(3).follows != 0 {
 		t.Fatalf("after refused follows: %d relations, follower follows %d", n, sc.s.accounts.at(3).follows)
 	}
 	if b := sc.s.bal(3, usdtID); b.avail != 100_000*usdt || b.locked != 0 {

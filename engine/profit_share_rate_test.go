@@ -292,11 +292,11 @@ func TestProfitShareRateFromVersion4(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(s.relations) != 4 {
-		t.Fatalf("%d relations, want 4", len(s.relations))
+	if s.relations.len() != 4 {
+		t.Fatalf("%d relations, want 4", s.relations.len())
 	}
-	for i := range s.relations {
-		r := &s.relations[i]
+	for i := range uint64(s.relations.len()) {
+		r := s.relations.at(i)
 		lead := s.leaders[s.accounts.at(r.leader).leader-1].profitShareBps
 		v, _ := s.RelationView(r.id)
 		if lead != 1000 || r.shareBps != lead || v.ProfitShareBps != lead {
@@ -360,13 +360,13 @@ func TestProfitShareRateReplay(t *testing.T) {
 	for i := range half {
 		s1.Apply(&cmds[i], nil)
 	}
-	if s1.relations[0].shareBps != 0 || s1.leaders[0].profitShareBps != 5000 {
+	if s1.relations.at(0).shareBps != 0 || s1.leaders[0].profitShareBps != 5000 {
 		t.Fatal("setup: relation 1 should pay 0 under a leader at 5000")
 	}
 	snap := s1.AppendSnapshot(nil)
 	evs1, paid := run(s1, half)
-	if paid[0] != 0 || paid[1] == 0 || s1.relations[1].shareBps != 1000 {
-		t.Fatalf("paid %v, relation 2 at %d bps: want [0 >0], 1000", paid, s1.relations[1].shareBps)
+	if paid[0] != 0 || paid[1] == 0 || s1.relations.at(1).shareBps != 1000 {
+		t.Fatalf("paid %v, relation 2 at %d bps: want [0 >0], 1000", paid, s1.relations.at(1).shareBps)
 	}
 	s2, err := DecodeState(snap)
 	if err != nil {

@@ -190,15 +190,15 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 		w.u32(uint32(s.leaders[i].profitShareBps))
 		w.u64(s.leaders[i].rotate)
 	}
-	w.u32(uint32(len(s.relations)))
+	w.u32(uint32(s.relations.len()))
 	carries := 0
-	for i := range s.relations {
-		w.relation(&s.relations[i])
-		carries += len(s.relations[i].carries)
+	for i := range uint64(s.relations.len()) {
+		w.relation(s.relations.at(i))
+		carries += len(s.relations.at(i).carries)
 	}
 	w.u32(uint32(carries))
-	for i := range s.relations {
-		r := &s.relations[i]
+	for i := range uint64(s.relations.len()) {
+		r := s.relations.at(i)
 		for _, c := range r.carries {
 			w.u64(r.id)
 			w.u64(c.order)
@@ -222,9 +222,9 @@ func (s *State) snapshotSizeHint() int {
 		n += len(a.name) + 4 + 16*len(a.bal)
 	}
 	n += s.doneIDs.n*(8+len(Ref{})+8+8) + (s.deposits.len()+len(s.withdrawals))*transferRefSize
-	n += len(s.leaders)*20 + len(s.relations)*relationSize
-	for i := range s.relations {
-		n += len(s.relations[i].carries) * carrySize
+	n += len(s.leaders)*20 + s.relations.len()*relationSize
+	for i := range uint64(s.relations.len()) {
+		n += len(s.relations.at(i).carries) * carrySize
 	}
 	return n + 64
 }
@@ -832,7 +832,7 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 			break
 		}
 		x.spec.Leader, x.spec.Relation = x.leader, x.id
-		if x.id != uint64(len(s.relations)+1) || !s.validAccount(x.follower) || !s.validAccount(x.wallet) ||
+		if x.id != uint64(s.relations.len()+1) || !s.validAccount(x.follower) || !s.validAccount(x.wallet) ||
 			!s.validAccount(x.leader) || s.accounts.at(x.leader).leader == 0 || s.accounts.at(x.wallet).relation != 0 ||
 			x.status < RelationActive || x.status > RelationClosed || !s.validAsset(x.asset) {
 			return bad("relation %d", x.id)
@@ -842,7 +842,7 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 			// has now is what the relation would have paid next.
 			x.shareBps = s.leaders[s.accounts.at(x.leader).leader-1].profitShareBps
 		}
-		s.relations = append(s.relations, x)
+		s.relations.add(x)
 		s.accounts.at(x.wallet).relation = x.id
 		if x.status != RelationClosed {
 			s.accounts.at(x.follower).follows++
@@ -859,11 +859,11 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 		if r.err != nil {
 			break
 		}
-		if id < 1 || id > uint64(len(s.relations)) || id < prevRel || (id == prevRel && order <= prevOrder) {
+		if id < 1 || id > uint64(s.relations.len()) || id < prevRel || (id == prevRel && order <= prevOrder) {
 			return bad("rounding remainder of relation %d order %d out of order", id, order)
 		}
 		prevRel, prevOrder = id, order
-		x := &s.relations[id-1]
+		x := s.relations.at(id - 1)
 		x.carries = append(x.carries, orderCarry{order: order, amount: amount})
 		if rec := s.orders.get(order); rec != nil {
 			rec.copied = true // Check verifies it is the leader's

@@ -65,7 +65,7 @@ func TestSnapshotVersion4Carry(t *testing.T) {
 	// The file has remainders of the live order (relations 1 and 2) and
 	// of the done sell (relation 3): both cases were read.
 	for i, want := range []int{1, 1, 0, 0} {
-		if n := len(restored.relations[i].carries); n != want {
+		if n := len(restored.relations.at(uint64(i)).carries); n != want {
 			t.Fatalf("relation %d restored with %d remainders, want %d", i+1, n, want)
 		}
 	}
@@ -121,7 +121,7 @@ func TestSnapshotCarriesRoundTrip(t *testing.T) {
 		t.Fatal("restored state diverges on the orders' next fills")
 	}
 	// Order 2 is done; order 1's 0.5 and 1.5 lots made 2: nothing left.
-	if c := s2.relations[0].carries; len(c) != 0 {
+	if c := s2.relations.at(0).carries; len(c) != 0 {
 		t.Fatalf("remainders %v, want none", c)
 	}
 }

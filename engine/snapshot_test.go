@@ -130,7 +130,7 @@ func FuzzDecodeState(f *testing.F) {
 		cmd.Seq = seq
 		_, evs = c.Apply(&cmd, evs[:0])
 	}
-	if len(c.relations) != 2 || c.accounts.at(FeeAccount).withdrawals.len() != 1 {
+	if c.relations.len() != 2 || c.accounts.at(FeeAccount).withdrawals.len() != 1 {
 		f.Fatal("copy seed state has no relations or no fee withdrawal")
 	}
 	for _, snap := range [][]byte{s.AppendSnapshot(nil), NewState().AppendSnapshot(nil), c.AppendSnapshot(nil)} {

@@ -82,8 +82,8 @@ type State struct {
 	seq         uint64 // last applied sequence number
 	trades      uint64 // trades ever executed (EvTrade events)
 
-	relations []relation // by id-1, closed ones included
-	leaders   []leader   // by account.leader-1
+	relations chunkList[relation] // by id-1, closed ones included
+	leaders   []leader            // by account.leader-1
 	pending   []mirrorFill
 	// mirroring is the index in pending of the fill mirrorPending is
 	// mirroring (0 outside it): the fills before it are mirrored.

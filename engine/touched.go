@@ -33,11 +33,11 @@ func mark(marks *[]uint64, list *[]uint64, id uint64, batch uint64) {
 
 // relation marks relation id, its wallet and follower, and its leader.
 func (t *touched) relation(id uint64) {
-	if id < 1 || id > uint64(len(t.s.relations)) {
+	if id < 1 || id > uint64(t.s.relations.len()) {
 		return
 	}
 	mark(&t.rMark, &t.relations, id, t.batch)
-	r := &t.s.relations[id-1]
+	r := t.s.relations.at(id - 1)
 	t.account(r.wallet)
 	t.account(r.follower)
 	t.account(r.leader)
@@ -93,8 +93,8 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 		// A settlement may raise a relation's high-water mark without an
 		// event (no fee due): every relation it looked at is touched.
 		if cmd.Account == 0 {
-			for i := range t.s.relations {
-				if t.s.relations[i].status != RelationClosed {
+			for i := range uint64(t.s.relations.len()) {
+				if t.s.relations.at(i).status != RelationClosed {
 					t.relation(uint64(i + 1))
 				}
 			}

@@ -166,10 +166,10 @@ type LeaderView struct {
 
 // RelationView returns a fresh view of copy relation id.
 func (s *State) RelationView(id uint64) (*RelationView, error) {
-	if id < 1 || id > uint64(len(s.relations)) {
+	if id < 1 || id > uint64(s.relations.len()) {
 		return nil, ErrUnknownRelation
 	}
-	r := &s.relations[id-1]
+	r := s.relations.at(id - 1)
 	return &RelationView{ID: id, Seq: s.seq, Follower: r.follower, Leader: r.leader, Wallet: r.wallet,
 		Asset: r.asset, Status: r.status, Spec: r.spec, ProfitShareBps: r.shareBps, Allocation: r.allocation,
 		HWM: r.hwm, ProfitPaid: r.paid, NAV: s.nav(r)}, nil
@@ -184,7 +184,7 @@ func (s *State) LeaderView(account uint64) (*LeaderView, error) {
 	v := &LeaderView{Account: account, Seq: s.seq, ProfitShareBps: L.profitShareBps,
 		Relations: append([]uint64(nil), L.rels...)}
 	for _, id := range L.rels {
-		if s.relations[id-1].status == RelationActive {
+		if s.relations.at(id-1).status == RelationActive {
 			v.Active++
 		}
 	}

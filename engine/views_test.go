@@ -65,7 +65,7 @@ func TestEngineViewsMatchState(t *testing.T) {
 			}
 			sameView(t, upto, fmt.Sprint("account ", id), got, ok, want, func(v *AccountView) { v.Seq = 0 })
 		}
-		for id := uint64(1); id <= uint64(len(ref.relations)); id++ {
+		for id := uint64(1); id <= uint64(ref.relations.len()); id++ {
 			if want, err := ref.RelationView(id); err == nil {
 				got, ok := e.Relation(id)
 				// NAV is valued at the prices when the view was built (see
