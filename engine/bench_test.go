@@ -229,33 +229,15 @@ func BenchmarkGrowthPause(b *testing.B) {
 			name = "reserved"
 		}
 		b.Run(name, func(b *testing.B) {
-			var worst time.Duration
-			for range b.N {
-				b.StopTimer()
-				s := benchState(b, 100)
+			longestApply(b, 100, orders, func(s *State) {
 				if reserve {
 					s.Reserve(Capacity{Orders: orders, BookOrders: orders})
 				}
-				runtime.GC()
-				var evs []Event
-				seq := s.Seq()
-				b.StartTimer()
-				for i := range orders {
-					seq++
-					c := restingOrder(i, seq)
-					c.Ref, _ = MakeRef(strconv.Itoa(i))
-					t0 := time.Now()
-					var out Outcome
-					out, evs = s.Apply(&c, evs[:0])
-					if d := time.Since(t0); d > worst {
-						worst = d
-					}
-					if out.Err != nil {
-						b.Fatal(out.Err)
-					}
-				}
-			}
-			b.ReportMetric(float64(worst.Microseconds())/1e3, "max_apply_ms")
+			}, func(i int, seq uint64) Command {
+				c := restingOrder(i, seq)
+				c.Ref, _ = MakeRef(strconv.Itoa(i))
+				return c
+			})
 		})
 	}
 }
@@ -264,37 +246,50 @@ func BenchmarkGrowthPause(b *testing.B) {
 // with refs, in a fresh state and reports the longest single Apply: the
 // accounts and the deposit refs grow by chunks, never by copying.
 func BenchmarkGrowthPauseAccounts(b *testing.B) {
-	const n = 2_000_000
-	for _, kind := range []string{"accounts", "deposits"} {
-		b.Run(kind, func(b *testing.B) {
-			var worst time.Duration
-			for range b.N {
-				b.StopTimer()
-				s := benchState(b, 10)
-				runtime.GC()
-				var evs []Event
-				seq := s.Seq()
-				b.StartTimer()
-				for i := range n {
-					seq++
-					c := Command{Kind: CmdCreateAccount, Seq: seq}
-					c.Name, _ = MakeName("u" + strconv.Itoa(i))
-					if kind == "deposits" {
-						c = Command{Kind: CmdDeposit, Seq: seq, Account: 1, Asset: 1, Amount: 1}
-						c.Ref, _ = MakeRef("d" + strconv.Itoa(i))
-					}
-					t0 := time.Now()
-					var out Outcome
-					out, evs = s.Apply(&c, evs[:0])
-					if d := time.Since(t0); d > worst {
-						worst = d
-					}
-					if out.Err != nil {
-						b.Fatal(out.Err)
-					}
-				}
-			}
-			b.ReportMetric(float64(worst.Microseconds())/1e3, "max_apply_ms")
+	b.Run("accounts", func(b *testing.B) {
+		longestApply(b, 10, 2_000_000, nil, func(i int, seq uint64) Command {
+			c := Command{Kind: CmdCreateAccount, Seq: seq}
+			c.Name, _ = MakeName("u" + strconv.Itoa(i))
+			return c
 		})
+	})
+	b.Run("deposits", func(b *testing.B) {
+		longestApply(b, 10, 2_000_000, nil, func(i int, seq uint64) Command {
+			c := Command{Kind: CmdDeposit, Seq: seq, Account: 1, Asset: 1, Amount: 1}
+			c.Ref, _ = MakeRef("d" + strconv.Itoa(i))
+			return c
+		})
+	})
+}
+
+// longestApply applies n commands, cmd(i, seq), to a benchState of
+// accounts (prepared by setup, if not nil) b.N times, and reports the
+// longest single Apply as max_apply_ms.
+func longestApply(b *testing.B, accounts, n int, setup func(*State), cmd func(i int, seq uint64) Command) {
+	var worst time.Duration
+	for range b.N {
+		b.StopTimer()
+		s := benchState(b, accounts)
+		if setup != nil {
+			setup(s)
+		}
+		runtime.GC()
+		var evs []Event
+		seq := s.Seq()
+		b.StartTimer()
+		for i := range n {
+			seq++
+			c := cmd(i, seq)
+			t0 := time.Now()
+			var out Outcome
+			out, evs = s.Apply(&c, evs[:0])
+			if d := time.Since(t0); d > worst {
+				worst = d
+			}
+			if out.Err != nil {
+				b.Fatal(out.Err)
+			}
+		}
 	}
+	b.ReportMetric(float64(worst.Microseconds())/1e3, "max_apply_ms")
 }

@@ -20,24 +20,10 @@ func TestGrowIncrementally(t *testing.T) {
 	r := rand.New(rand.NewPCG(testSeed(t, 11), 0))
 	a, b := NewState(), NewState()
 	b.Reserve(Capacity{Orders: 60_000, BookOrders: 60_000})
-	var ea, eb []Event
-	var seq uint64
+	both := twinApply(t, a, b)
 	apply := func(c Command) {
-		seq++
-		c.Seq, c.Time = seq, int64(seq)*1000
-		var oa, ob Outcome
-		oa, ea = a.Apply(&c, ea[:0])
-		ob, eb = b.Apply(&c, eb[:0])
-		if oa != ob || len(ea) != len(eb) {
-			t.Fatalf("command %d %+v: %+v / %d events vs %+v / %d events", seq, c, oa, len(ea), ob, len(eb))
-		}
-		for i := range ea {
-			if ea[i] != eb[i] {
-				t.Fatalf("command %d: event %d %+v vs %+v", seq, i, ea[i], eb[i])
-			}
-		}
-		if oa.Err != nil {
-			t.Fatalf("command %d %+v: %v", seq, c, oa.Err)
+		if out := both(c); out.Err != nil {
+			t.Fatalf("%+v: %v", c, out.Err)
 		}
 	}
 	for _, c := range genesis(100) {
@@ -79,7 +65,7 @@ func TestGrowIncrementally(t *testing.T) {
 		}
 		if a.orders.index.Growing() && a.clientIDs.left != 0 && r.IntN(200) == 0 || i%5000 == 4999 {
 			if err := a.Check(); err != nil {
-				t.Fatalf("command %d: %v", seq, err)
+				t.Fatalf("command %d: %v", a.Seq(), err)
 			}
 			want := a.AppendSnapshot(nil)
 			buf = a.encodeSnapshotBody(buf[:0], &fz)
@@ -89,7 +75,7 @@ func TestGrowIncrementally(t *testing.T) {
 			}
 			fz.fill(buf)
 			if got := sealSnapshot(buf, 0); !bytes.Equal(got, want) {
-				t.Fatalf("command %d: snapshot frozen while growing differs from the state's", seq)
+				t.Fatalf("command %d: snapshot frozen while growing differs from the state's", a.Seq())
 			}
 			frozen++
 		}

@@ -14,23 +14,7 @@ func TestReserveChangesNothing(t *testing.T) {
 	a, b := NewState(), NewState()
 	b.Reserve(Capacity{Orders: 2048, BookOrders: 2048})
 	slabCap, tableLen := b.orders.capacity(), len(b.clientIDs.slots)
-	var ea, eb []Event
-	var seq uint64
-	apply := func(c Command) {
-		seq++
-		c.Seq, c.Time = seq, int64(seq)*1000
-		var oa, ob Outcome
-		oa, ea = a.Apply(&c, ea[:0])
-		ob, eb = b.Apply(&c, eb[:0])
-		if oa != ob || len(ea) != len(eb) {
-			t.Fatalf("command %d %+v: %+v / %d events vs %+v / %d events", seq, c, oa, len(ea), ob, len(eb))
-		}
-		for i := range ea {
-			if ea[i] != eb[i] {
-				t.Fatalf("command %d: event %d %+v vs %+v", seq, i, ea[i], eb[i])
-			}
-		}
-	}
+	apply := twinApply(t, a, b)
 	for _, c := range genesis(6) {
 		apply(c)
 	}
@@ -47,7 +31,7 @@ func TestReserveChangesNothing(t *testing.T) {
 		}
 		apply(randomCommand(r, a, 6))
 		if b.orders.len() <= 2048 && (b.orders.capacity() != slabCap || len(b.clientIDs.slots) != tableLen) {
-			t.Fatalf("command %d: tables grew within the reserved size (%d live orders)", seq, b.orders.len())
+			t.Fatalf("command %d: tables grew within the reserved size (%d live orders)", a.Seq(), b.orders.len())
 		}
 	}
 	if err := b.Check(); err != nil {
@@ -84,5 +68,29 @@ func TestEngineCapacity(t *testing.T) {
 		if got := m.book.Cap(); got < 3000 {
 			t.Fatalf("market %d: book capacity %d", m.id, got)
 		}
+	}
+}
+
+// twinApply returns a function that applies a command, with the next
+// sequence number and a time from it, to a and to b, and fails t unless
+// both give the same outcome and events. It returns the outcome.
+func twinApply(t *testing.T, a, b *State) func(Command) Outcome {
+	var ea, eb []Event
+	var seq uint64
+	return func(c Command) Outcome {
+		seq++
+		c.Seq, c.Time = seq, int64(seq)*1000
+		var oa, ob Outcome
+		oa, ea = a.Apply(&c, ea[:0])
+		ob, eb = b.Apply(&c, eb[:0])
+		if oa != ob || len(ea) != len(eb) {
+			t.Fatalf("command %d %+v: %+v / %d events vs %+v / %d events", seq, c, oa, len(ea), ob, len(eb))
+		}
+		for i := range ea {
+			if ea[i] != eb[i] {
+				t.Fatalf("command %d: event %d %+v vs %+v", seq, i, ea[i], eb[i])
+			}
+		}
+		return oa
 	}
 }
