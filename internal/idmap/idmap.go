@@ -87,20 +87,10 @@ func (t *table) find(key uint64) (i uint64, ok bool) {
 	}
 }
 
-// set puts key in t, or sets its value; it reports whether key is new.
-func (t *table) set(key uint64, val int32) bool {
-	mask := t.mask
-	for i := t.home(key); ; i = (i + 1) & mask {
-		s := &t.slots[i]
-		if s.key == key {
-			s.val = val
-			return false
-		}
-		if s.key == 0 {
-			s.key, s.val = key, val
-			return true
-		}
-	}
+// set puts key, which is absent, in t.
+func (t *table) set(key uint64, val int32) {
+	i, _ := t.find(key)
+	t.slots[i] = slot{key: key, val: val}
 }
 
 // New returns a map with room for capacity keys before it grows.
