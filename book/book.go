@@ -120,6 +120,9 @@ type Book struct {
 	seq  uint64 // arrival counter of accepted orders
 
 	oldNodes []node // see unmoved
+	// ahead is the node slab the next growth takes if it was made in
+	// time on another goroutine (GrowAhead); nil until GrowAhead asks.
+	ahead *aheadArray[node]
 }
 
 // Errors returned by New.
@@ -300,7 +303,7 @@ func (b *Book) Reserve(n int) {
 	n = min(n, MaxCapacity)
 	if n > cap(b.nodes) {
 		b.finishNodes()
-		nodes := make([]node, len(b.nodes), n)
+		nodes := b.newNodes(len(b.nodes), n)
 		copy(nodes, b.nodes)
 		b.nodes = nodes
 	}
@@ -368,7 +371,7 @@ const (
 func (b *Book) newSlab() {
 	b.finishNodes()
 	n := len(b.nodes)
-	nodes := make([]node, n, max(64, n+n/2))
+	nodes := b.newNodes(n, max(64, n+n/2))
 	if n <= copyAtOnce {
 		copy(nodes, b.nodes)
 	} else {

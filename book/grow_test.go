@@ -3,6 +3,7 @@ package book
 import (
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 )
 
@@ -11,8 +12,22 @@ import (
 // the room reserved beforehand: the events are the same after every
 // order, the invariants hold (Check) while the node slab and the id index
 // move to larger arrays a little at a time, and a frozen copy taken
-// mid-move lists the same orders as the live book.
+// mid-move lists the same orders as the live book. With ahead, the
+// arrays the growths take are made on other goroutines, while the book is
+// used (GrowAhead after every command), whether or not they are ready in
+// time.
 func TestGrowIncrementally(t *testing.T) {
+	for _, ahead := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "ahead"}[ahead], func(t *testing.T) {
+			testGrowIncrementally(t, ahead)
+		})
+	}
+}
+
+func testGrowIncrementally(t *testing.T, ahead bool) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	asked := 0
 	grown, _ := New(Rules{TickSize: 1, LotSize: 1}, nil)
 	reserved, _ := New(Rules{TickSize: 1, LotSize: 1}, &Options{Capacity: 100_000})
 	r := rand.New(rand.NewPCG(7, 8))
@@ -47,6 +62,10 @@ func TestGrowIncrementally(t *testing.T) {
 		if err1 != err2 || !slices.Equal(e1, e2) {
 			t.Fatalf("command %d: %v %+v, reserved %v %+v", id, err1, e1, err2, e2)
 		}
+		if f := grown.GrowAhead(); ahead && f != nil {
+			asked++
+			wg.Go(f)
+		}
 		// One order moves a few nodes and index slots, never the rest.
 		if nodesMoving && grown.unmoved != 0 && unmoved-grown.unmoved > nodeStep {
 			t.Fatalf("command %d copied %d nodes", id, unmoved-grown.unmoved)
@@ -79,10 +98,65 @@ func TestGrowIncrementally(t *testing.T) {
 	if noOld[0] != (idSlot{}) {
 		t.Fatalf("the shared empty old index table was written: %+v", noOld[0])
 	}
+	if ahead && asked < 4 {
+		t.Fatalf("%d arrays asked for ahead", asked)
+	}
 	if nodeMoves < 4 || indexMoves < 4 || frozen == 0 {
 		t.Fatalf("%d node slab moves, %d index moves, %d frozen mid-move: the test no longer covers growth", nodeMoves, indexMoves, frozen)
 	}
 	if got, want := slices.Collect(grown.All()), slices.Collect(reserved.All()); !slices.Equal(got, want) {
 		t.Fatalf("%d orders, reserved book %d", len(got), len(want))
+	}
+}
+
+// The growths take the arrays made ahead when they are ready: the node
+// slab's and the index's, each several times.
+func TestGrowAheadTakesArrays(t *testing.T) {
+	b, _ := New(Rules{TickSize: 1, LotSize: 1}, nil)
+	var evs []Event
+	var nodes *[]node
+	var slots *[]idSlot
+	tookNodes, tookSlots := 0, 0
+	slabCap := cap(b.nodes)
+	for id := uint64(1); id <= 200_000; id++ {
+		// Resting buys only: every order takes a node and an index slot.
+		var err error
+		evs, err = b.Place(evs[:0], &Order{ID: id, Owner: 1, Side: Buy, Price: 1 + int64(id%500), Qty: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if nodes != nil && cap(b.nodes) != slabCap {
+			if &b.nodes[:1][0] != &(*nodes)[0] {
+				t.Fatalf("order %d: the node slab's growth did not take the array made ahead", id)
+			}
+			nodes = nil
+			tookNodes++
+		}
+		slabCap = cap(b.nodes)
+		if slots != nil && b.index.left != 0 {
+			if &b.index.t.slots[0] != &(*slots)[0] {
+				t.Fatalf("order %d: the index's growth did not take the table made ahead", id)
+			}
+			slots = nil
+			tookSlots++
+		}
+		if f := b.GrowAhead(); f != nil {
+			if b.GrowAhead() != nil {
+				t.Fatalf("order %d: asked twice", id)
+			}
+			f() // here, so that it is ready in time
+			if b.ahead != nil && nodes == nil {
+				nodes = b.ahead.ready.Load()
+			}
+			if b.index.ahead != nil && slots == nil {
+				slots = b.index.ahead.ready.Load()
+			}
+		}
+	}
+	if tookNodes < 3 || tookSlots < 3 {
+		t.Fatalf("the node slab took %d arrays made ahead, the index %d", tookNodes, tookSlots)
+	}
+	if err := b.Check(); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -32,6 +32,9 @@ type idIndex struct {
 	old  idTable // noOld while not growing
 	oldN int     // keys in old
 	next uint64  // next slot of old to walk: the walked ones are below
+	// ahead is the table the next growth takes if it was made in time
+	// on another goroutine (Book.GrowAhead); nil until growAhead asks.
+	ahead *aheadArray[idSlot]
 }
 
 // idTable is one open-addressing table.
@@ -185,7 +188,7 @@ func (x *idIndex) del(key uint64) {
 func (x *idIndex) grow() {
 	x.finish()
 	x.old, x.oldN = x.t, x.n
-	x.t = newIDTable(64 - x.t.shift + 1)
+	x.t = x.newTable(64 - x.t.shift + 1)
 	x.next, x.left = 0, len(x.old.slots)
 }
 
@@ -223,7 +226,7 @@ func (x *idIndex) reserve(n int) {
 	x.finish()
 	if bits := indexBits(64-x.t.shift, n); bits > 64-x.t.shift {
 		old := x.t
-		x.t = newIDTable(bits)
+		x.t = x.newTable(bits)
 		for _, s := range old.slots {
 			if s.key != 0 {
 				x.t.set(s.key, s.val)

@@ -223,14 +223,10 @@ func BenchmarkSnapshot(b *testing.B) {
 // beforehand (State.Reserve, Options.Capacity).
 func BenchmarkGrowthPause(b *testing.B) {
 	const orders = 1_000_000
-	for _, reserve := range []bool{false, true} {
-		name := "grow"
-		if reserve {
-			name = "reserved"
-		}
-		b.Run(name, func(b *testing.B) {
-			longestApply(b, 100, orders, func(s *State) {
-				if reserve {
+	for _, mode := range []string{"grow", "ahead", "reserved"} {
+		b.Run(mode, func(b *testing.B) {
+			longestApply(b, 100, orders, mode == "ahead", func(s *State) {
+				if mode == "reserved" {
 					s.Reserve(Capacity{Orders: orders, BookOrders: orders})
 				}
 			}, func(i int, seq uint64) Command {
@@ -247,14 +243,14 @@ func BenchmarkGrowthPause(b *testing.B) {
 // accounts and the deposit refs grow by chunks, never by copying.
 func BenchmarkGrowthPauseAccounts(b *testing.B) {
 	b.Run("accounts", func(b *testing.B) {
-		longestApply(b, 10, 2_000_000, nil, func(i int, seq uint64) Command {
+		longestApply(b, 10, 2_000_000, false, nil, func(i int, seq uint64) Command {
 			c := Command{Kind: CmdCreateAccount, Seq: seq}
 			c.Name, _ = MakeName("u" + strconv.Itoa(i))
 			return c
 		})
 	})
 	b.Run("deposits", func(b *testing.B) {
-		longestApply(b, 10, 2_000_000, nil, func(i int, seq uint64) Command {
+		longestApply(b, 10, 2_000_000, false, nil, func(i int, seq uint64) Command {
 			c := Command{Kind: CmdDeposit, Seq: seq, Account: 1, Asset: 1, Amount: 1}
 			c.Ref, _ = MakeRef("d" + strconv.Itoa(i))
 			return c
@@ -264,8 +260,11 @@ func BenchmarkGrowthPauseAccounts(b *testing.B) {
 
 // longestApply applies n commands, cmd(i, seq), to a benchState of
 // accounts (prepared by setup, if not nil) b.N times, and reports the
-// longest single Apply as max_apply_ms.
-func longestApply(b *testing.B, accounts, n int, setup func(*State), cmd func(i int, seq uint64) Command) {
+// longest single Apply as max_apply_ms. With ahead, the arrays the tables
+// grow into are made on other goroutines, as the engine's matcher has
+// them made (growAhead after every command, not timed: the matcher calls
+// it once a batch).
+func longestApply(b *testing.B, accounts, n int, ahead bool, setup func(*State), cmd func(i int, seq uint64) Command) {
 	var worst time.Duration
 	for range b.N {
 		b.StopTimer()
@@ -276,6 +275,7 @@ func longestApply(b *testing.B, accounts, n int, setup func(*State), cmd func(i 
 		runtime.GC()
 		var evs []Event
 		seq := s.Seq()
+		markets := []uint32{1}
 		b.StartTimer()
 		for i := range n {
 			seq++
@@ -288,6 +288,9 @@ func longestApply(b *testing.B, accounts, n int, setup func(*State), cmd func(i 
 			}
 			if out.Err != nil {
 				b.Fatal(out.Err)
+			}
+			if ahead {
+				s.growAhead(markets, goStart)
 			}
 		}
 	}

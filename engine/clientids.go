@@ -6,6 +6,7 @@ import (
 	"iter"
 	"unsafe"
 
+	"github.com/instant-social-trading/ist/internal/ahead"
 	"github.com/instant-social-trading/ist/internal/prefetch"
 )
 
@@ -46,6 +47,9 @@ type clientIDTable struct {
 	old  []clientIDSlot
 	oldN int    // entries in old
 	next uint64 // next slot of old to walk: the walked ones are below
+	// ahead is the array the next growth takes if it was made in time
+	// on another goroutine (growAhead); nil until growAhead first asks.
+	ahead *ahead.Array[clientIDSlot]
 }
 
 // clientIDSlot is one entry; tag == 0 marks a free slot.
@@ -233,8 +237,32 @@ func deleteClientID(slots []clientIDSlot, mask uint64, i uint64) {
 func (t *clientIDTable) grow() {
 	t.finish()
 	t.old, t.oldN, t.next, t.left = t.slots, t.n, 0, len(t.slots)
-	t.slots = make([]clientIDSlot, 2*len(t.slots))
+	t.slots = t.newSlots(2 * len(t.slots))
 	t.mask = uint64(len(t.slots) - 1)
+}
+
+// newSlots returns n free slots: the array made ahead for them, if it is
+// ready.
+func (t *clientIDTable) newSlots(n int) []clientIDSlot {
+	if t.ahead == nil {
+		return make([]clientIDSlot, n)
+	}
+	return t.ahead.Take(n)
+}
+
+// growAhead returns a function that makes the array the table's next
+// growth will take, for another goroutine to run, or nil if that growth
+// is not near (the table is less than 11/12 of the way to it), small, or
+// already asked for (see idmap.Map.GrowAhead).
+func (t *clientIDTable) growAhead() func() {
+	size := 2 * len(t.slots)
+	if 16*t.n < 11*len(t.slots) || size*int(unsafe.Sizeof(clientIDSlot{})) < ahead.MinBytes {
+		return nil
+	}
+	if t.ahead == nil {
+		t.ahead = new(ahead.Array[clientIDSlot])
+	}
+	return t.ahead.Ask(size)
 }
 
 // move walks at least clientIDMoveStep slots of the old table, moving
@@ -276,7 +304,7 @@ func (t *clientIDTable) reserve(n int) {
 	}
 	if size > len(t.slots) {
 		old := t.slots
-		t.slots = make([]clientIDSlot, size)
+		t.slots = t.newSlots(size)
 		t.mask = uint64(len(t.slots) - 1)
 		for _, e := range old {
 			if e.tag != 0 {

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 
 	"github.com/instant-social-trading/ist/book"
@@ -268,5 +269,54 @@ func TestClientIDTableSameTag(t *testing.T) {
 	}
 	if tab.len() != 1000 {
 		t.Fatalf("len %d", tab.len())
+	}
+}
+
+// The client order id table asks for its next array when it is 11/12 of
+// the way to growing, and only for arrays worth making ahead; a growth
+// takes the array made ahead (it allocates nothing), and the entries stay
+// reachable.
+func TestClientIDTableGrowAhead(t *testing.T) {
+	tab := newClientIDTable()
+	taken := 0
+	for i := int32(0); i < 600_000; i++ {
+		f := tab.growAhead()
+		if f == nil {
+			tab.add(uint32(i)*2654435761|1, livePos(i))
+			continue
+		}
+		if size := 2 * len(tab.slots); size*8 < 256<<10 || 16*tab.n < 11*len(tab.slots) {
+			t.Fatalf("entry %d: asked for %d slots with %d entries in %d", i, size, tab.n, len(tab.slots))
+		}
+		if tab.growAhead() != nil {
+			t.Fatalf("entry %d: asked twice", i)
+		}
+		f()
+		for 4*(tab.n+1) <= 3*len(tab.slots) {
+			tab.add(uint32(i)*2654435761|1, livePos(i))
+			i++
+		}
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		tab.add(uint32(i)*2654435761|1, livePos(i)) // grows
+		runtime.ReadMemStats(&after)
+		if tab.left == 0 {
+			t.Fatalf("entry %d: the table did not grow", i)
+		}
+		if n := after.Mallocs - before.Mallocs; n != 0 {
+			t.Fatalf("entry %d: the growth made %d allocations, not the array made ahead", i, n)
+		}
+		taken++
+		if err := tab.check(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if taken < 3 {
+		t.Fatalf("%d arrays made ahead taken", taken)
+	}
+	for i := int32(0); i < 600_000; i += 997 {
+		if tab.entry(uint32(i)*2654435761|1, livePos(i)) == nil {
+			t.Fatalf("entry %d lost", i)
+		}
 	}
 }

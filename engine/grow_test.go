@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 
 	"github.com/instant-social-trading/ist/book"
@@ -15,8 +16,22 @@ import (
 // final hash are the same while the order index, the client order id
 // table and the book's array move to larger ones a few entries at a time;
 // the invariants hold; and a snapshot frozen mid-growth, filled after
-// more commands, is the snapshot of the state when it was frozen.
+// more commands, is the snapshot of the state when it was frozen. With
+// ahead, the arrays the growths take are made on other goroutines, as the
+// matcher has them made, while the state is used.
 func TestGrowIncrementally(t *testing.T) {
+	for _, ahead := range []bool{false, true} {
+		t.Run(map[bool]string{false: "plain", true: "ahead"}[ahead], func(t *testing.T) {
+			testGrowIncrementally(t, ahead)
+		})
+	}
+}
+
+func testGrowIncrementally(t *testing.T, ahead bool) {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	asked := 0
+	start := func(f func()) { asked++; wg.Go(f) }
 	r := rand.New(rand.NewPCG(testSeed(t, 11), 0))
 	a, b := NewState(), NewState()
 	b.Reserve(Capacity{Orders: 60_000, BookOrders: 60_000})
@@ -57,6 +72,9 @@ func TestGrowIncrementally(t *testing.T) {
 			live = append(live, i)
 		}
 		apply(c)
+		if ahead {
+			a.growAhead([]uint32{1, 2}, start)
+		}
 		if !idsGrowing && a.orders.index.Growing() {
 			idGrowth++
 		}
@@ -85,6 +103,12 @@ func TestGrowIncrementally(t *testing.T) {
 	}
 	if a.Hash() != b.Hash() {
 		t.Fatal("state hashes differ")
+	}
+	if ahead {
+		t.Logf("%d arrays made ahead", asked)
+		if asked < 6 {
+			t.Fatalf("too few arrays made ahead")
+		}
 	}
 	if idGrowth < 4 || refGrowth < 4 || frozen < 10 {
 		t.Fatalf("%d order index growths, %d client order id table growths, %d snapshots: the test no longer covers growth", idGrowth, refGrowth, frozen)

@@ -313,6 +313,32 @@ func (s *State) Reserve(c Capacity) {
 	}
 }
 
+// growAhead passes to start the functions that make, on another
+// goroutine, the arrays the next growths of the order index, the client
+// order id table and the books of markets will take, where such a growth
+// is near (book.Book.GrowAhead). Each table takes its array if it is ready
+// when it grows and makes its own otherwise: nothing observable depends
+// on it. The matcher calls it after each batch with the markets the batch
+// touched, so that it does not wait for large arrays to be made.
+func (s *State) growAhead(markets []uint32, start func(func())) {
+	if f := s.orders.index.GrowAhead(); f != nil {
+		start(f)
+	}
+	if f := s.clientIDs.growAhead(); f != nil {
+		start(f)
+	}
+	for _, id := range markets {
+		if m, err := s.market(id); err == nil {
+			if f := m.book.GrowAhead(); f != nil {
+				start(f)
+			}
+		}
+	}
+}
+
+// goStart runs f on a new goroutine: growAhead's start in the engine.
+func goStart(f func()) { go f() }
+
 // Seq returns the sequence number of the last applied command.
 func (s *State) Seq() uint64 { return s.seq }
 

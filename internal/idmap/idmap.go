@@ -19,6 +19,12 @@
 // A Map is not safe for concurrent use.
 package idmap
 
+import (
+	"unsafe"
+
+	"github.com/instant-social-trading/ist/internal/ahead"
+)
+
 const fib64 = 0x9E3779B97F4A7C15 // 2^64 / golden ratio
 
 // moveStep is how many slots of the old table each Put walks, at least:
@@ -44,6 +50,9 @@ type Map struct {
 	old  table  // noOld's while not growing
 	oldN int    // keys in old
 	next uint64 // next slot of old to walk: the walked ones are below
+	// ahead is the table the next growth takes if it was made in time on
+	// another goroutine (GrowAhead); nil until GrowAhead first asks.
+	ahead *ahead.Array[slot]
 }
 
 // table is one open-addressing table.
@@ -51,6 +60,35 @@ type table struct {
 	slots []slot
 	mask  uint64 // len(slots) - 1
 	shift uint8  // 64 - log2(len(slots))
+}
+
+// newTable returns an empty table of 1<<bits slots: the one made ahead
+// for it, if it is ready.
+func (m *Map) newTable(bits uint8) table {
+	if m.ahead == nil {
+		return newTable(bits)
+	}
+	return table{slots: m.ahead.Take(1 << bits), mask: 1<<bits - 1, shift: 64 - bits}
+}
+
+// GrowAhead returns a function that makes the table the map's next growth
+// will take, or nil if that growth is not near (the map is less than 7/8
+// of the way to it), the table is small (under ahead.MinBytes), or it is
+// already asked for. Run the function on another goroutine: it shares
+// nothing with the map but the table it hands over, so it may run while
+// the map is used. The growth takes the table if it is ready by then, and
+// makes one itself otherwise; the map behaves the same either way. (A
+// large table costs its maker milliseconds: the runtime zeroes reused
+// memory, and faults in pages returned to the system.)
+func (m *Map) GrowAhead() func() {
+	size := 2 * len(m.t.slots)
+	if 16*m.n < 7*len(m.t.slots) || size*int(unsafe.Sizeof(slot{})) < ahead.MinBytes {
+		return nil
+	}
+	if m.ahead == nil {
+		m.ahead = new(ahead.Array[slot])
+	}
+	return m.ahead.Ask(size)
 }
 
 // noOld is the old table while a map does not grow: one empty slot, never
@@ -207,7 +245,7 @@ func (m *Map) Take(key uint64) (val int32, ok bool) {
 func (m *Map) grow() {
 	m.finish()
 	m.old, m.oldN = m.t, m.n
-	m.t = newTable(64 - m.t.shift + 1)
+	m.t = m.newTable(64 - m.t.shift + 1)
 	m.next, m.left = 0, len(m.old.slots)
 }
 
@@ -258,7 +296,7 @@ func (m *Map) Reserve(n int) {
 	m.finish()
 	if bits := bitsFor(64-m.t.shift, n); bits > 64-m.t.shift {
 		old := m.t
-		m.t = newTable(bits)
+		m.t = m.newTable(bits)
 		for _, s := range old.slots {
 			if s.key != 0 {
 				m.t.set(s.key, s.val)

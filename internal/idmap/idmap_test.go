@@ -3,7 +3,11 @@ package idmap
 import (
 	"fmt"
 	"math/rand/v2"
+	"runtime"
+	"sync"
 	"testing"
+
+	"github.com/instant-social-trading/ist/internal/ahead"
 )
 
 // The map agrees with a Go map on a random mix of puts, gets, deletes and
@@ -302,6 +306,104 @@ func TestGrowthIsSpread(t *testing.T) {
 	for j := uint64(1); j <= k; j++ {
 		if v, ok := other.Get(j); !ok || v != int32(j) {
 			t.Fatalf("key %d after growth: %d,%v", j, v, ok)
+		}
+	}
+}
+
+// GrowAhead asks for the next table once the map is 7/8 of the way to
+// growing, and only for tables worth making ahead; the growth takes the
+// table made on another goroutine, and the map behaves as one that makes
+// its own.
+func TestGrowAhead(t *testing.T) {
+	const minSlots = ahead.MinBytes / 16 // the smallest table made ahead
+	m, plain := New(4), New(4)
+	var wg sync.WaitGroup
+	asked, taken := 0, 0
+	for k := uint64(1); k <= 8*minSlots; k++ {
+		f := m.GrowAhead()
+		switch {
+		case f != nil:
+			size := 2 * len(m.t.slots)
+			if size < minSlots || 16*m.n < 7*len(m.t.slots) {
+				t.Fatalf("key %d: asked for %d slots with %d keys in %d", k, size, m.n, len(m.t.slots))
+			}
+			asked++
+			wg.Go(f)
+			wg.Wait() // ready before the growth: the growth must take it
+			for 2*(m.n+1) <= len(m.t.slots) {
+				m.Put(k, int32(k))
+				plain.Put(k, int32(k))
+				k++
+			}
+			// The next Put grows the map: it allocates nothing.
+			var before, after runtime.MemStats
+			runtime.ReadMemStats(&before)
+			m.Put(k, int32(k))
+			runtime.ReadMemStats(&after)
+			plain.Put(k, int32(k))
+			if m.left == 0 {
+				t.Fatalf("key %d: the map did not grow", k)
+			}
+			if n := after.Mallocs - before.Mallocs; n != 0 {
+				t.Fatalf("key %d: the growth made %d allocations, not the table made ahead", k, n)
+			}
+			taken++
+			if m.GrowAhead() != nil {
+				t.Fatalf("key %d: asked again right after growing", k)
+			}
+		default:
+			m.Put(k, int32(k))
+			plain.Put(k, int32(k))
+		}
+		if k%997 == 0 {
+			if err := m.check(); err != nil {
+				t.Fatalf("key %d: %v", k, err)
+			}
+		}
+	}
+	if asked < 3 || taken != asked {
+		t.Fatalf("asked %d times, taken %d", asked, taken)
+	}
+	if m.n != plain.n || len(m.t.slots) != len(plain.t.slots) || m.left != plain.left {
+		t.Fatalf("made ahead: %d keys, %d slots, %d left; plain: %d, %d, %d", m.n, len(m.t.slots), m.left, plain.n, len(plain.t.slots), plain.left)
+	}
+	for i := range m.t.slots {
+		if m.t.slots[i] != plain.t.slots[i] {
+			t.Fatalf("slot %d: %+v against %+v", i, m.t.slots[i], plain.t.slots[i])
+		}
+	}
+}
+
+// Tables made ahead on other goroutines while the map is used, whether or
+// not they are ready in time, leave it correct (run with -race).
+func TestGrowAheadConcurrent(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	m := New(4)
+	ref := map[uint64]int32{}
+	var wg sync.WaitGroup
+	for i := range 400_000 {
+		if f := m.GrowAhead(); f != nil {
+			wg.Go(f)
+		}
+		k := 1 + uint64(r.IntN(1+i))
+		if r.IntN(4) == 0 {
+			v, ok := m.Take(k)
+			if rv, rok := ref[k]; ok != rok || v != rv {
+				t.Fatalf("op %d: Take(%d) = %d,%v want %d,%v", i, k, v, ok, rv, rok)
+			}
+			delete(ref, k)
+		} else {
+			m.Put(k, int32(i))
+			ref[k] = int32(i)
+		}
+	}
+	wg.Wait()
+	if err := m.check(); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range ref {
+		if got, ok := m.Get(k); !ok || got != v {
+			t.Fatalf("key %d: %d,%v want %d", k, got, ok, v)
 		}
 	}
 }
