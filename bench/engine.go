@@ -362,6 +362,47 @@ func ChannelOpenLoop(rate float64, n int) EngineResult {
 		P999: hist.ValueAtQuantile(99.9), P9999: hist.ValueAtQuantile(99.99), Max: hist.Max()}
 }
 
+// SpinOpenLoop is ChannelOpenLoop with a consumer that never parks or
+// yields: the generator publishes each intended time into a ring of
+// slots and a cursor (atomics), and the consumer checks the cursor in a
+// busy loop. With one goroutine on each core, neither waits for the Go
+// scheduler or for a parked thread to wake; the difference from
+// ChannelOpenLoop is what those cost. (The engine cannot wait this way:
+// its pipeline has more goroutines than this machine has cores, and a
+// goroutine that spins without yielding holds a core the others need.)
+func SpinOpenLoop(rate float64, n int) EngineResult {
+	hist := hdrhistogram.New(1, int64(10*time.Second), 3)
+	const size = 1 << 16
+	slots := make([]atomic.Int64, size)
+	var published, consumed atomic.Int64 // commands published, recorded
+	done := make(chan struct{})
+	epoch := time.Now()
+	go func() {
+		for next := int64(0); next < int64(n); {
+			for p := published.Load(); next < p; next++ {
+				intended := slots[next&(size-1)].Load()
+				_ = hist.RecordValue(max(int64(time.Since(epoch))-intended, 1))
+			}
+			consumed.Store(next)
+		}
+		close(done)
+	}()
+	p := newPacer(rate, epoch)
+	runtime.GC()
+	p.start()
+	for i := range n {
+		intended := p.wait(i)
+		for int64(i)-consumed.Load() >= size { // never overwrite a slot not yet read
+			runtime.Gosched()
+		}
+		slots[i&(size-1)].Store(int64(intended))
+		published.Store(int64(i + 1))
+	}
+	<-done
+	return EngineResult{Commands: n, P50: hist.ValueAtQuantile(50), P99: hist.ValueAtQuantile(99),
+		P999: hist.ValueAtQuantile(99.9), P9999: hist.ValueAtQuantile(99.99), Max: hist.Max()}
+}
+
 // FloorOpenLoop is the floor under EngineOpenLoop's and ChannelOpenLoop's
 // latencies: the same paced generator with nothing to send. Each command's
 // latency is how late the generator itself got to it, past its intended

@@ -117,6 +117,7 @@ func TestOpenLoopBaselines(t *testing.T) {
 	for name, r := range map[string]EngineResult{
 		"floor":   FloorOpenLoop(100_000, 3000),
 		"channel": ChannelOpenLoop(100_000, 3000),
+		"spin":    SpinOpenLoop(100_000, 3000),
 	} {
 		if r.Commands != 3000 || r.P50 < 1 || r.P50 > r.P99 || r.P99 > r.P999 || r.P999 > r.P9999 || r.P9999 > r.Max {
 			t.Errorf("%s: %+v", name, r)

@@ -73,6 +73,9 @@ func runEngine(args []string) int {
 	base := bench.ChannelOpenLoop(*rate, *openN)
 	fmt.Printf("baseline (same generator, one Go channel hop): p50_ns=%d p99_ns=%d p999_ns=%d p9999_ns=%d max_ns=%d\n",
 		base.P50, base.P99, base.P999, base.P9999, base.Max)
+	spin := bench.SpinOpenLoop(*rate, *openN)
+	fmt.Printf("baseline (same generator, a consumer that spins, never parks or yields): p50_ns=%d p99_ns=%d p999_ns=%d p9999_ns=%d max_ns=%d\n",
+		spin.P50, spin.P99, spin.P999, spin.P9999, spin.Max)
 	floor := bench.FloorOpenLoop(*rate, *openN)
 	fmt.Printf("floor (same generator, nothing to send: its own lateness): p50_ns=%d p99_ns=%d p999_ns=%d p9999_ns=%d max_ns=%d\n",
 		floor.P50, floor.P99, floor.P999, floor.P9999, floor.Max)
