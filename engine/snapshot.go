@@ -9,6 +9,8 @@ import (
 	"iter"
 	"math"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/internal/fixed"
@@ -204,6 +206,9 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 			w.u64(c.order)
 			w.i64(c.amount)
 		}
+	}
+	if fz != nil {
+		fz.end(s)
 	}
 	return w.b
 }
@@ -633,6 +638,12 @@ func appendOrders(w *enc, all iter.Seq[book.OrderInfo], t *orderTable, sink *uin
 // body. The engine keeps one and reuses its memory from one snapshot to
 // the next; it costs about as much memory again as the books and the
 // order table.
+//
+// The copies are memory bandwidth, so two cores make them sooner than
+// one: begin starts a helper goroutine copying the records' chunks while
+// the matcher freezes the books, and end has the matcher copy the index
+// and then claim chunks too, until none is left, and wait for the helper.
+// Both only read the state, which nothing changes in between.
 type snapFreeze struct {
 	books []book.Frozen // by market index
 	offs  []int         // where each market's orders start in the body
@@ -642,21 +653,60 @@ type snapFreeze struct {
 	// indexed: index is a copy of the table's; else fill rebuilds it.
 	indexed bool
 	sink    uint64
+
+	chunks int          // chunks of the slab to copy
+	next   atomic.Int64 // next chunk to claim
+	helper sync.WaitGroup
 }
 
-// begin takes a copy of s's order records, and of their index unless it
-// is much larger than they are (its size is what the state reserved,
+// begin starts copying s's order records, and their index unless it is
+// much larger than they are (its size is what the state reserved,
 // Options.Capacity, not what it holds): fill then rebuilds it from the
-// records, off the matcher.
+// records, off the matcher. end finishes the copies.
 func (fz *snapFreeze) begin(s *State) {
-	s.orders.copySlab(&fz.slab)
+	t := &s.orders
+	for len(fz.slab.chunks) < len(t.chunks) {
+		fz.slab.chunks = append(fz.slab.chunks, nil) // made by the copier
+	}
+	fz.slab.n = t.n
+	fz.chunks = (int(t.n) + slabChunk - 1) / slabChunk
+	fz.next.Store(0)
 	// An index slot is 16 bytes, a record 128: copy the index while it is
 	// no larger than the records.
-	fz.indexed = s.orders.index.Slots() <= 8*max(int(fz.slab.n), 64)
+	fz.indexed = t.index.Slots() <= 8*max(int(t.n), 64)
+	fz.n = 0
+	if fz.chunks > 1 {
+		fz.helper.Add(1)
+		go func() {
+			defer fz.helper.Done()
+			fz.copyChunks(t)
+		}()
+	}
+}
+
+// copyChunks copies the slab's chunks that no one has claimed yet.
+func (fz *snapFreeze) copyChunks(t *orderTable) {
+	for {
+		c := int(fz.next.Add(1) - 1)
+		if c >= fz.chunks {
+			return
+		}
+		if fz.slab.chunks[c] == nil {
+			fz.slab.chunks[c] = make([]order, slabChunk)
+		}
+		n := min(slabChunk, int(t.n)-c*slabChunk)
+		copy(fz.slab.chunks[c][:n], t.chunks[c][:n])
+	}
+}
+
+// end finishes what begin started: the index, and the chunks the helper
+// has not claimed; it returns once every copy is made.
+func (fz *snapFreeze) end(s *State) {
 	if fz.indexed {
 		fz.index.CopyFrom(s.orders.index)
 	}
-	fz.n = 0
+	fz.copyChunks(&s.orders)
+	fz.helper.Wait()
 }
 
 // reserve freezes m's book and leaves room in w for its orders.

@@ -713,19 +713,6 @@ func (t *orderTable) reserve(n int) {
 	t.index.Reserve(n)
 }
 
-// copySlab makes dst's slab a copy of t's, reusing dst's chunks; dst's
-// index is left as it was.
-func (t *orderTable) copySlab(dst *orderTable) {
-	for len(dst.chunks) < len(t.chunks) {
-		dst.chunks = append(dst.chunks, make([]order, slabChunk))
-	}
-	for c := 0; c*slabChunk < int(t.n); c++ {
-		n := min(slabChunk, int(t.n)-c*slabChunk)
-		copy(dst.chunks[c][:n], t.chunks[c][:n])
-	}
-	dst.n = t.n
-}
-
 // free1 clears slab entry i, whose id has left the index (Take), for
 // reuse.
 func (t *orderTable) free1(i int32) {
