@@ -171,7 +171,7 @@ func (s *State) checkReserve(m *market, rec *order, o *book.OrderInfo, exact boo
 // profile.
 func (s *State) checkCopy() error {
 	follows := make([]int32, s.accounts.len())
-	open := make([][]uint64, len(s.leaders))
+	open := make([][]uint64, s.leaders.len())
 	for i := range uint64(s.relations.len()) {
 		r := s.relations.at(i)
 		if r.id != uint64(i+1) || !s.validAccount(r.wallet) || s.accounts.at(r.wallet).relation != r.id {
@@ -201,7 +201,7 @@ func (s *State) checkCopy() error {
 		follows[r.follower]++
 		l := s.accounts.at(r.leader).leader - 1
 		open[l] = append(open[l], r.id)
-		if lead := s.leaders[l].profitShareBps; r.shareBps > lead {
+		if lead := s.leaders.at(uint64(l)).profitShareBps; r.shareBps > lead {
 			return fmt.Errorf("engine: relation %d: profit share %d above its leader's %d", r.id, r.shareBps, lead)
 		}
 	}
@@ -218,12 +218,11 @@ func (s *State) checkCopy() error {
 			// this (noteFill).
 			return fmt.Errorf("engine: copy wallet %d has a leader profile", id)
 		}
-		if a.leader != 0 && (int(a.leader) > len(s.leaders) || s.leaders[a.leader-1].account != uint64(id)) {
+		if a.leader != 0 && (int(a.leader) > s.leaders.len() || s.leaders.at(uint64(a.leader-1)).account != uint64(id)) {
 			return fmt.Errorf("engine: account %d: leader profile %d not linked", id, a.leader)
 		}
 	}
-	for i := range s.leaders {
-		L := &s.leaders[i]
+	for i, L := range s.leaders.all() {
 		if !slices.Equal(L.rels, open[i]) {
 			return fmt.Errorf("engine: leader %d lists relations %v, open %v", L.account, L.rels, open[i])
 		}

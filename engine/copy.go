@@ -255,6 +255,11 @@ type leader struct {
 	rotate         uint64   // mirrored fills so far: where the next starts
 }
 
+// leaderOf returns the leader profile of account, which must have one.
+func (s *State) leaderOf(account uint64) *leader {
+	return s.leaders.at(uint64(s.accounts.at(account).leader - 1))
+}
+
 // mirrorFill is a leader's fill waiting to be mirrored, with what the
 // sizing needs from just before it.
 type mirrorFill struct {
@@ -296,10 +301,10 @@ func (s *State) setLeaderProfile(cmd *Command) result {
 		return result{Err: ErrInvalidCopySpec}
 	}
 	if a.leader == 0 {
-		s.leaders = append(s.leaders, leader{account: cmd.Account})
-		a.leader = int32(len(s.leaders))
+		s.leaders.add(leader{account: cmd.Account})
+		a.leader = int32(s.leaders.len())
 	}
-	L := &s.leaders[a.leader-1]
+	L := s.leaders.at(uint64(a.leader - 1))
 	L.profitShareBps = cmd.Copy.ProfitShareBps
 	// New follows get the rate; open relations keep theirs unless this
 	// one is lower: a leader may always cut what followers pay, never
@@ -352,7 +357,7 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 	if !validCopySpec(&sp) || sp.HasMaxProfitShare && (sp.MaxProfitShareBps < 0 || sp.MaxProfitShareBps > MaxProfitShareBps) {
 		return result{Err: ErrInvalidCopySpec}, dst
 	}
-	L := &s.leaders[s.accounts.at(lead).leader-1]
+	L := s.leaderOf(lead)
 	for _, id := range L.rels {
 		if s.relations.at(id-1).follower == cmd.Account {
 			return result{Err: ErrAlreadyFollowing}, dst
@@ -462,7 +467,7 @@ func (s *State) settleCopy(cmd *Command, dst []Event) (result, []Event) {
 			}
 		}
 	case s.userAccount(cmd.Account) && s.accounts.at(cmd.Account).leader != 0:
-		rels = slices.Clone(s.leaders[s.accounts.at(cmd.Account).leader-1].rels)
+		rels = slices.Clone(s.leaderOf(cmd.Account).rels)
 	default:
 		return result{Err: ErrNotLeader}, dst
 	}
@@ -504,7 +509,7 @@ func (s *State) noteFill(rec *order, m *market, ev *book.Event, n int64) {
 	} else {
 		f.origBudget = rec.origBudget
 	}
-	if len(s.leaders[a.leader-1].rels) == 0 {
+	if len(s.leaders.at(uint64(a.leader-1)).rels) == 0 {
 		// mirror would do nothing: followers come with commands. The
 		// part spent above is kept for those who follow before the
 		// order's next fill.
@@ -560,7 +565,7 @@ func (s *State) leaderOrderDone(rec *order) {
 // dropCarries forgets the remainders of leader order id in every open
 // relation of its leader (closed relations hold none).
 func (s *State) dropCarries(leaderAccount, id uint64) {
-	for _, rel := range s.leaders[s.accounts.at(leaderAccount).leader-1].rels {
+	for _, rel := range s.leaderOf(leaderAccount).rels {
 		if r := s.relations.at(rel - 1); len(r.carries) > 0 {
 			r.setCarry(id, 0)
 		}
@@ -570,7 +575,7 @@ func (s *State) dropCarries(leaderAccount, id uint64) {
 // mirror copies one leader fill to each open relation of the leader, in
 // relation id order starting at a point that rotates with every fill.
 func (s *State) mirror(f *mirrorFill, dst []Event) []Event {
-	L := &s.leaders[s.accounts.at(f.leader).leader-1]
+	L := s.leaderOf(f.leader)
 	n := len(L.rels)
 	if n == 0 {
 		return dst
@@ -793,7 +798,7 @@ func (s *State) closeRelation(id uint64, policy ClosePolicy, reason CopyReason, 
 	r.status = RelationClosed
 	r.carries = nil
 	s.accounts.at(r.follower).follows--
-	L := &s.leaders[s.accounts.at(r.leader).leader-1]
+	L := s.leaderOf(r.leader)
 	if i, ok := slices.BinarySearch(L.rels, id); ok {
 		L.rels = slices.Delete(L.rels, i, i+1)
 	}

@@ -1187,8 +1187,8 @@ func (e *Engine) publishAll() {
 		v, _ := e.state.RelationView(i + 1)
 		e.relViews.store(v.ID, v)
 	}
-	for i := range e.state.leaders {
-		v, _ := e.state.LeaderView(e.state.leaders[i].account)
+	for _, L := range e.state.leaders.all() {
+		v, _ := e.state.LeaderView(L.account)
 		e.leaderViews.store(v.Account, v)
 	}
 }

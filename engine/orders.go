@@ -229,7 +229,7 @@ func (s *State) trade(m *market, ev *book.Event) (takerFee, makerFee int64) {
 	sp := &m.spec
 	taker, maker := s.orders.get(ev.OrderID), s.orders.get(ev.MakerID)
 	n := ev.Price * ev.Qty * sp.QuoteScale // bounded by createMarket
-	if len(s.leaders) > 0 {
+	if s.leaders.len() > 0 {
 		// Every fill of a leader's order is mirrored, against whatever
 		// it traded, a mirrored order included; fills of mirrored
 		// orders never are (noteFill).

@@ -297,7 +297,7 @@ func TestProfitShareRateFromVersion4(t *testing.T) {
 	}
 	for i := range uint64(s.relations.len()) {
 		r := s.relations.at(i)
-		lead := s.leaders[s.accounts.at(r.leader).leader-1].profitShareBps
+		lead := s.leaderOf(r.leader).profitShareBps
 		v, _ := s.RelationView(r.id)
 		if lead != 1000 || r.shareBps != lead || v.ProfitShareBps != lead {
 			t.Fatalf("relation %d (%s) pays %d (view %d), its leader's rate %d: want 1000", r.id, r.status, r.shareBps, v.ProfitShareBps, lead)
@@ -360,7 +360,7 @@ func TestProfitShareRateReplay(t *testing.T) {
 	for i := range half {
 		s1.Apply(&cmds[i], nil)
 	}
-	if s1.relations.at(0).shareBps != 0 || s1.leaders[0].profitShareBps != 5000 {
+	if s1.relations.at(0).shareBps != 0 || s1.leaders.at(0).profitShareBps != 5000 {
 		t.Fatal("setup: relation 1 should pay 0 under a leader at 5000")
 	}
 	snap := s1.AppendSnapshot(nil)

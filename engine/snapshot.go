@@ -186,11 +186,11 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 			w.i64(e.amount)
 		}
 	}
-	w.u32(uint32(len(s.leaders)))
-	for i := range s.leaders {
-		w.u64(s.leaders[i].account)
-		w.u32(uint32(s.leaders[i].profitShareBps))
-		w.u64(s.leaders[i].rotate)
+	w.u32(uint32(s.leaders.len()))
+	for _, L := range s.leaders.all() {
+		w.u64(L.account)
+		w.u32(uint32(L.profitShareBps))
+		w.u64(L.rotate)
 	}
 	w.u32(uint32(s.relations.len()))
 	carries := 0
@@ -227,7 +227,7 @@ func (s *State) snapshotSizeHint() int {
 		n += len(a.name) + 4 + 16*len(a.bal)
 	}
 	n += s.doneIDs.n*(8+len(Ref{})+8+8) + (s.deposits.len()+len(s.withdrawals))*transferRefSize
-	n += len(s.leaders)*20 + s.relations.len()*relationSize
+	n += s.leaders.len()*20 + s.relations.len()*relationSize
 	for i := range uint64(s.relations.len()) {
 		n += len(s.relations.at(i).carries) * carrySize
 	}
@@ -848,8 +848,8 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 		if !s.validAccount(L.account) || s.accounts.at(L.account).leader != 0 {
 			return bad("leader %d", L.account)
 		}
-		s.leaders = append(s.leaders, L)
-		s.accounts.at(L.account).leader = int32(len(s.leaders))
+		s.leaders.add(L)
+		s.accounts.at(L.account).leader = int32(s.leaders.len())
 	}
 	size := relationSize
 	if version <= 5 {
@@ -890,13 +890,13 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 		if version <= 5 {
 			// The rate was the leader's at each settlement: the one it
 			// has now is what the relation would have paid next.
-			x.shareBps = s.leaders[s.accounts.at(x.leader).leader-1].profitShareBps
+			x.shareBps = s.leaderOf(x.leader).profitShareBps
 		}
 		s.relations.add(x)
 		s.accounts.at(x.wallet).relation = x.id
 		if x.status != RelationClosed {
 			s.accounts.at(x.follower).follows++
-			L := &s.leaders[s.accounts.at(x.leader).leader-1]
+			L := s.leaderOf(x.leader)
 			L.rels = append(L.rels, x.id)
 		}
 	}

@@ -83,7 +83,7 @@ type State struct {
 	trades      uint64 // trades ever executed (EvTrade events)
 
 	relations chunkList[relation] // by id-1, closed ones included
-	leaders   []leader            // by account.leader-1
+	leaders   chunkList[leader]   // by account.leader-1
 	pending   []mirrorFill
 	// mirroring is the index in pending of the fill mirrorPending is
 	// mirroring (0 outside it): the fills before it are mirrored.

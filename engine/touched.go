@@ -83,7 +83,7 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 		mark(&t.lMark, &t.leaders, cmd.Account, t.batch)
 		// A lower rate lowers the open relations' (relation.shareBps).
 		if l := t.s.accounts.at(cmd.Account).leader; l != 0 {
-			for _, id := range t.s.leaders[l-1].rels {
+			for _, id := range t.s.leaders.at(uint64(l - 1)).rels {
 				t.relation(id)
 			}
 		}
@@ -99,7 +99,7 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 				}
 			}
 		} else if l := t.s.accounts.at(cmd.Account).leader; l != 0 {
-			for _, id := range t.s.leaders[l-1].rels {
+			for _, id := range t.s.leaders.at(uint64(l - 1)).rels {
 				t.relation(id)
 			}
 		}

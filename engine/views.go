@@ -180,7 +180,7 @@ func (s *State) LeaderView(account uint64) (*LeaderView, error) {
 	if !s.validAccount(account) || s.accounts.at(account).leader == 0 {
 		return nil, ErrNotLeader
 	}
-	L := &s.leaders[s.accounts.at(account).leader-1]
+	L := s.leaderOf(account)
 	v := &LeaderView{Account: account, Seq: s.seq, ProfitShareBps: L.profitShareBps,
 		Relations: append([]uint64(nil), L.rels...)}
 	for _, id := range L.rels {
