@@ -7,8 +7,10 @@ import (
 
 // GrowAhead returns a function that makes the arrays the book's next
 // growth will take (its array of resting orders, its order index, or
-// both), or nil if no growth is near (the book is less than 7/8 of the way
-// to it), the arrays are small, or they are already asked for.
+// both), or nil if no growth is near, the arrays are small, or they are
+// already asked for. A growth is near when it is at most within more
+// resting orders away, or the book is 7/8 of the way to it: pass the most
+// orders the caller may place before it calls GrowAhead again.
 //
 // The function may run on any goroutine, while the book is in use: it
 // shares nothing with the book but the arrays it hands over. The growth
@@ -24,8 +26,8 @@ import (
 // the commands that add orders (a few thousand commands late is early
 // enough) and runs what it returns elsewhere. Reserve avoids growth
 // altogether.
-func (b *Book) GrowAhead() func() {
-	fn, fi := b.nodesAhead(), b.index.growAhead()
+func (b *Book) GrowAhead(within int) func() {
+	fn, fi := b.nodesAhead(within), b.index.growAhead(within)
 	switch {
 	case fn == nil:
 		return fi
@@ -38,10 +40,10 @@ func (b *Book) GrowAhead() func() {
 // nodesAhead asks for the node slab the next newSlab takes, if that is
 // near: it comes when every node is in use, and each resting order holds
 // one.
-func (b *Book) nodesAhead() func() {
+func (b *Book) nodesAhead(within int) func() {
 	c := cap(b.nodes)
 	size := max(64, c+c/2)
-	if 8*b.resting < 7*c || size*nodeBytes < aheadMinBytes {
+	if c-b.resting > max(within, c/8) || size*nodeBytes < aheadMinBytes {
 		return nil
 	}
 	if b.ahead == nil {
@@ -60,9 +62,9 @@ func (b *Book) newNodes(n, c int) []node {
 }
 
 // growAhead is GrowAhead for the index.
-func (x *idIndex) growAhead() func() {
+func (x *idIndex) growAhead(within int) func() {
 	size := 2 * len(x.t.slots)
-	if 16*x.n < 7*len(x.t.slots) || size*idSlotBytes < aheadMinBytes {
+	if len(x.t.slots)/2-x.n > max(within, len(x.t.slots)/16) || size*idSlotBytes < aheadMinBytes {
 		return nil
 	}
 	if x.ahead == nil {

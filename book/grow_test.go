@@ -62,7 +62,7 @@ func testGrowIncrementally(t *testing.T, ahead bool) {
 		if err1 != err2 || !slices.Equal(e1, e2) {
 			t.Fatalf("command %d: %v %+v, reserved %v %+v", id, err1, e1, err2, e2)
 		}
-		if f := grown.GrowAhead(); ahead && f != nil {
+		if f := grown.GrowAhead(1); ahead && f != nil {
 			asked++
 			wg.Go(f)
 		}
@@ -140,8 +140,8 @@ func TestGrowAheadTakesArrays(t *testing.T) {
 			slots = nil
 			tookSlots++
 		}
-		if f := b.GrowAhead(); f != nil {
-			if b.GrowAhead() != nil {
+		if f := b.GrowAhead(1); f != nil {
+			if b.GrowAhead(1) != nil {
 				t.Fatalf("order %d: asked twice", id)
 			}
 			f() // here, so that it is ready in time

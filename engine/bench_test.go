@@ -290,7 +290,7 @@ func longestApply(b *testing.B, accounts, n int, ahead bool, setup func(*State),
 				b.Fatal(out.Err)
 			}
 			if ahead {
-				s.growAhead(markets, goStart)
+				s.growAhead(markets, 1, goStart)
 			}
 		}
 	}

@@ -252,11 +252,12 @@ func (t *clientIDTable) newSlots(n int) []clientIDSlot {
 
 // growAhead returns a function that makes the array the table's next
 // growth will take, for another goroutine to run, or nil if that growth
-// is not near (the table is less than 11/12 of the way to it), small, or
-// already asked for (see idmap.Map.GrowAhead).
-func (t *clientIDTable) growAhead() func() {
+// is not near (more than within adds away, and the table less than 11/12
+// of the way to it), the array is small, or it is already asked for (see
+// idmap.Map.GrowAhead).
+func (t *clientIDTable) growAhead(within int) func() {
 	size := 2 * len(t.slots)
-	if 16*t.n < 11*len(t.slots) || size*int(unsafe.Sizeof(clientIDSlot{})) < ahead.MinBytes {
+	if 3*len(t.slots)/4-t.n > max(within, len(t.slots)/16) || size*int(unsafe.Sizeof(clientIDSlot{})) < ahead.MinBytes {
 		return nil
 	}
 	if t.ahead == nil {

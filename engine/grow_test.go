@@ -2,9 +2,11 @@ package engine
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/instant-social-trading/ist/book"
@@ -73,7 +75,7 @@ func testGrowIncrementally(t *testing.T, ahead bool) {
 		}
 		apply(c)
 		if ahead {
-			a.growAhead([]uint32{1, 2}, start)
+			a.growAhead([]uint32{1, 2}, 1, start)
 		}
 		if !idsGrowing && a.orders.index.Growing() {
 			idGrowth++
@@ -115,5 +117,54 @@ func testGrowIncrementally(t *testing.T, ahead bool) {
 	}
 	if n := a.markets[0].book.Len(); n < 20_000 {
 		t.Fatalf("%d resting orders: too few for the book's array to grow incrementally", n)
+	}
+}
+
+// The matcher has the arrays its tables will grow into made ahead: after
+// enough resting orders with client order ids, the client order id
+// table has asked for one (and a growth has taken it since, or will).
+// A matcher that never calls growAhead fails this.
+func TestEngineGrowsAhead(t *testing.T) {
+	e, err := Open(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range genesis(100) {
+		if res := mustDo(t, e, c); res.Err != nil {
+			t.Fatalf("%v: %v", c.Kind, res.Err)
+		}
+	}
+	for a := uint64(1); a <= 100; a++ {
+		mustDo(t, e, Command{Kind: CmdDeposit, Account: a, Asset: 1, Amount: 1 << 40})
+		mustDo(t, e, Command{Kind: CmdDeposit, Account: a, Asset: 2, Amount: 1 << 40})
+	}
+	const n = 14_000 // the client order id table asks at 11,264 (16,384 slots)
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	wg.Add(n)
+	for i := range n {
+		c := restingOrder(i, 0)
+		c.Ref, _ = MakeRef(fmt.Sprint("r", i))
+		if err := e.Submit(context.Background(), &c, func(r *Result) {
+			if r.Err != nil {
+				failed.Add(1)
+			}
+			wg.Done()
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	wg.Wait()
+	if err := e.Close(); err != nil { // the matcher has stopped: its state may be read
+		t.Fatal(err)
+	}
+	if failed.Load() != 0 {
+		t.Fatalf("%d orders refused", failed.Load())
+	}
+	if e.state.clientIDs.ahead == nil {
+		t.Fatalf("the client order id table (%d entries in %d slots) never asked for its next array", e.state.clientIDs.n, len(e.state.clientIDs.slots))
+	}
+	if err := e.state.Check(); err != nil {
+		t.Fatal(err)
 	}
 }

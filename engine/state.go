@@ -319,17 +319,19 @@ func (s *State) Reserve(c Capacity) {
 // is near (book.Book.GrowAhead). Each table takes its array if it is ready
 // when it grows and makes its own otherwise: nothing observable depends
 // on it. The matcher calls it after each batch with the markets the batch
-// touched, so that it does not wait for large arrays to be made.
-func (s *State) growAhead(markets []uint32, start func(func())) {
-	if f := s.orders.index.GrowAhead(); f != nil {
+// touched, so that it does not wait for large arrays to be made; within
+// is the most commands it may apply before it calls again (a batch), so
+// that it asks before the growth comes.
+func (s *State) growAhead(markets []uint32, within int, start func(func())) {
+	if f := s.orders.index.GrowAhead(within); f != nil {
 		start(f)
 	}
-	if f := s.clientIDs.growAhead(); f != nil {
+	if f := s.clientIDs.growAhead(within); f != nil {
 		start(f)
 	}
 	for _, id := range markets {
 		if m, err := s.market(id); err == nil {
-			if f := m.book.GrowAhead(); f != nil {
+			if f := m.book.GrowAhead(within); f != nil {
 				start(f)
 			}
 		}

@@ -70,5 +70,14 @@ func (a *Array[T]) Take(n int) []T {
 	return make([]T, n)
 }
 
+// Ready returns the array made and not yet taken, or nil, without taking
+// it: for tests that check a growth took it.
+func (a *Array[T]) Ready() []T {
+	if p := a.ready.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
 // Asked returns the length asked for, or 0.
 func (a *Array[T]) Asked() int { return int(a.asked.Load()) }

@@ -72,17 +72,20 @@ func (m *Map) newTable(bits uint8) table {
 }
 
 // GrowAhead returns a function that makes the table the map's next growth
-// will take, or nil if that growth is not near (the map is less than 7/8
-// of the way to it), the table is small (under ahead.MinBytes), or it is
-// already asked for. Run the function on another goroutine: it shares
+// will take, or nil if that growth is not near, the table is small (under
+// ahead.MinBytes), or it is already asked for. The growth is near when it
+// is at most within more Puts of new keys away, or the map is 7/8 of the
+// way to it: pass the most keys the caller may put before it calls
+// GrowAhead again. Run the function on another goroutine: it shares
 // nothing with the map but the table it hands over, so it may run while
 // the map is used. The growth takes the table if it is ready by then, and
 // makes one itself otherwise; the map behaves the same either way. (A
 // large table costs its maker milliseconds: the runtime zeroes reused
 // memory, and faults in pages returned to the system.)
-func (m *Map) GrowAhead() func() {
+func (m *Map) GrowAhead(within int) func() {
 	size := 2 * len(m.t.slots)
-	if 16*m.n < 7*len(m.t.slots) || size*int(unsafe.Sizeof(slot{})) < ahead.MinBytes {
+	room := len(m.t.slots)/2 - m.n // Puts of new keys before the growth
+	if room > max(within, len(m.t.slots)/16) || size*int(unsafe.Sizeof(slot{})) < ahead.MinBytes {
 		return nil
 	}
 	if m.ahead == nil {

@@ -3,7 +3,6 @@ package idmap
 import (
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"sync"
 	"testing"
 
@@ -320,7 +319,7 @@ func TestGrowAhead(t *testing.T) {
 	var wg sync.WaitGroup
 	asked, taken := 0, 0
 	for k := uint64(1); k <= 8*minSlots; k++ {
-		f := m.GrowAhead()
+		f := m.GrowAhead(1)
 		switch {
 		case f != nil:
 			size := 2 * len(m.t.slots)
@@ -335,20 +334,17 @@ func TestGrowAhead(t *testing.T) {
 				plain.Put(k, int32(k))
 				k++
 			}
-			// The next Put grows the map: it allocates nothing.
-			var before, after runtime.MemStats
-			runtime.ReadMemStats(&before)
-			m.Put(k, int32(k))
-			runtime.ReadMemStats(&after)
+			made := m.ahead.Ready()
+			m.Put(k, int32(k)) // grows
 			plain.Put(k, int32(k))
 			if m.left == 0 {
 				t.Fatalf("key %d: the map did not grow", k)
 			}
-			if n := after.Mallocs - before.Mallocs; n != 0 {
-				t.Fatalf("key %d: the growth made %d allocations, not the table made ahead", k, n)
+			if len(made) == 0 || &m.t.slots[0] != &made[0] {
+				t.Fatalf("key %d: the growth did not take the table made ahead", k)
 			}
 			taken++
-			if m.GrowAhead() != nil {
+			if m.GrowAhead(1) != nil {
 				t.Fatalf("key %d: asked again right after growing", k)
 			}
 		default:
@@ -382,7 +378,7 @@ func TestGrowAheadConcurrent(t *testing.T) {
 	ref := map[uint64]int32{}
 	var wg sync.WaitGroup
 	for i := range 400_000 {
-		if f := m.GrowAhead(); f != nil {
+		if f := m.GrowAhead(1); f != nil {
 			wg.Go(f)
 		}
 		k := 1 + uint64(r.IntN(1+i))
@@ -405,5 +401,22 @@ func TestGrowAheadConcurrent(t *testing.T) {
 		if got, ok := m.Get(k); !ok || got != v {
 			t.Fatalf("key %d: %d,%v want %d", k, got, ok, v)
 		}
+	}
+}
+
+// GrowAhead asks as soon as the growth is within the given number of
+// Puts, however far that is from 7/8 of the way.
+func TestGrowAheadWithin(t *testing.T) {
+	m := New(1 << 14) // 32768 slots: grows at the 16,385th key
+	for k := uint64(1); k <= 8000; k++ {
+		m.Put(k, 1)
+	}
+	// 8,384 Puts from the growth: not 7/8 of the way, and not within 8,000.
+	if m.GrowAhead(1) != nil || m.GrowAhead(8000) != nil {
+		t.Fatal("asked with the growth 8,384 Puts away")
+	}
+	f := m.GrowAhead(8384)
+	if f == nil || m.ahead.Asked() != 1<<16 {
+		t.Fatalf("not asked for the 65,536-slot table within 8,384 Puts")
 	}
 }
