@@ -791,7 +791,8 @@ func (e *Engine) matcher() {
 		e.ring.Slot(hi).batchEnd = true
 		// Large arrays the tables will soon grow into are made on other
 		// goroutines, not here when they fill.
-		e.state.growAhead(tr.markets, e.opts.MaxBatch, goStart)
+		e.state.growAhead(tr.inBatch, e.opts.MaxBatch, goStart)
+		tr.endBatch()
 		ab := e.afterOf(hi)
 		ab.markets, ab.accounts, ab.relations, ab.leaders = ab.markets[:0], ab.accounts[:0], ab.relations[:0], ab.leaders[:0]
 		ab.dir, ab.snap = nil, nil

@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -166,5 +167,52 @@ func TestEngineGrowsAhead(t *testing.T) {
 	}
 	if err := e.state.Check(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// touched.inBatch lists each market a batch's commands touched once, and
+// only that batch's: the books the matcher's growAhead looks at.
+func TestTouchedInBatch(t *testing.T) {
+	s := NewState()
+	var evs []Event
+	seq := uint64(0)
+	apply := func(c Command) (Outcome, []Event) {
+		seq++
+		c.Seq = seq
+		var out Outcome
+		out, evs = s.Apply(&c, evs[:0])
+		if out.Err != nil {
+			t.Fatalf("%v: %v", c.Kind, out.Err)
+		}
+		return out, evs
+	}
+	for _, c := range genesis(4) {
+		apply(c)
+	}
+	for a := uint64(1); a <= 4; a++ {
+		apply(Command{Kind: CmdDeposit, Account: a, Asset: 1, Amount: 1 << 30})
+		apply(Command{Kind: CmdDeposit, Account: a, Asset: 2, Amount: 1 << 30})
+	}
+	tr := newTouched(s)
+	place := func(market uint32, i int) {
+		c := Command{Kind: CmdPlace, Account: uint64(1 + i%4), Market: market,
+			Order: book.Order{Side: book.Buy, Price: 100 + 2*int64(i%5), Qty: 3}}
+		out, evs := apply(c)
+		tr.command(&c, &out, evs)
+	}
+	for i := range 6 {
+		place(2, i)
+		place(1, i)
+	}
+	if !slices.Equal(tr.inBatch, []uint32{2, 1}) {
+		t.Fatalf("first batch: %v, want [2 1]", tr.inBatch)
+	}
+	tr.endBatch()
+	if len(tr.inBatch) != 0 {
+		t.Fatalf("after endBatch: %v", tr.inBatch)
+	}
+	place(1, 7)
+	if !slices.Equal(tr.inBatch, []uint32{1}) || !slices.Equal(tr.markets, []uint32{2, 1}) {
+		t.Fatalf("second batch: %v (since the views: %v), want [1] ([2 1])", tr.inBatch, tr.markets)
 	}
 }

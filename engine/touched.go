@@ -16,9 +16,22 @@ type touched struct {
 	accounts  []uint64
 	relations []uint64
 	leaders   []uint64
+	// inBatch lists the markets touched by the current batch of the
+	// matcher's, not by all those since the last views (markets): the
+	// books growAhead looks at after each batch. bMark marks them with
+	// the batch's number, nBatch.
+	inBatch []uint32
+	bMark   []uint64
+	nBatch  uint64
 }
 
-func newTouched(s *State) *touched { return &touched{s: s, batch: 1} }
+func newTouched(s *State) *touched { return &touched{s: s, batch: 1, nBatch: 1} }
+
+// endBatch starts the next batch of inBatch.
+func (t *touched) endBatch() {
+	t.inBatch = t.inBatch[:0]
+	t.nBatch++
+}
 
 // mark adds id to list unless marks says it is there for this batch.
 func mark(marks *[]uint64, list *[]uint64, id uint64, batch uint64) {
@@ -47,6 +60,11 @@ func (t *touched) relation(id uint64) {
 func (t *touched) market(id uint32) {
 	for len(t.mMark) <= int(id) {
 		t.mMark = append(t.mMark, 0)
+		t.bMark = append(t.bMark, 0)
+	}
+	if t.bMark[id] != t.nBatch {
+		t.bMark[id] = t.nBatch
+		t.inBatch = append(t.inBatch, id)
 	}
 	if t.mMark[id] != t.batch {
 		t.mMark[id] = t.batch
