@@ -23,8 +23,8 @@ import (
 // memory it reuses, and faults in pages that were returned to the system
 // (a million resting orders' array is 64 MB: 5–30 ms). An owner that
 // cannot wait that long, as the engine's matcher, calls GrowAhead after
-// the commands that add orders (a few thousand commands late is early
-// enough) and runs what it returns elsewhere. Reserve avoids growth
+// each batch of commands, with the most orders the next batch may add as
+// within, and runs what it returns elsewhere. Reserve avoids growth
 // altogether.
 func (b *Book) GrowAhead(within int) func() {
 	fn, fi := b.nodesAhead(within), b.index.growAhead(within)

@@ -20,6 +20,12 @@
 // rejected command appends one EvRejected event, returns the matching
 // sentinel error and changes nothing.
 //
+// A book grows as orders rest in it, incrementally: no command copies a
+// large book at once. Options.Capacity (or Reserve) makes the room up
+// front; GrowAhead hands its owner a function that allocates the next
+// arrays on another goroutine, so that the command that fills the book
+// does not wait for the allocation either.
+//
 // # Semantics
 //
 // Validation of Place, first failing check wins: ID zero (invalid_id);

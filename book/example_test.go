@@ -2,6 +2,7 @@ package book_test
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/instant-social-trading/ist/book"
 )
@@ -135,4 +136,25 @@ func ExampleBook_FreezeInto() {
 	// order 1: buy 5@100
 	// order 2: sell 3@102
 	// book: 1 copy: 2
+}
+
+// A book's owner has the arrays of its next growth made on another
+// goroutine, so that the order that fills the book does not wait for
+// them: after each batch of commands, it runs what GrowAhead returns.
+func ExampleBook_GrowAhead() {
+	b, _ := book.New(book.Rules{TickSize: 1, LotSize: 1}, nil)
+	var evs []book.Event
+	var wg sync.WaitGroup
+	const batch = 1000
+	for id := uint64(1); id <= 100_000; id++ {
+		evs, _ = b.Place(evs[:0], &book.Order{ID: id, Owner: 1, Side: book.Buy, Price: 1 + int64(id%100), Qty: 1})
+		if id%batch == 0 { // the end of a batch
+			if f := b.GrowAhead(batch); f != nil {
+				wg.Go(f) // the book takes the arrays when it grows, if they are ready
+			}
+		}
+	}
+	wg.Wait()
+	fmt.Println(b.Len(), b.Cap() >= b.Len())
+	// Output: 100000 true
 }
