@@ -283,9 +283,10 @@ func NewState() *State {
 // State.Reserve). A table that outgrows its size allocates a larger one
 // and moves its entries over a few at a time, with each later order, so
 // no single command pays for copying it (a million orders would pause the
-// matcher for tens of milliseconds at once); but the allocation itself,
-// the page faults on the new memory and the lookups into both tables
-// while it fills still cost, and reserving the room up front avoids them.
+// matcher for tens of milliseconds at once), and the Engine's matcher has
+// the larger arrays allocated on another goroutine shortly before they
+// are needed; but the memory, the move and the lookups into both tables
+// while it lasts still cost, and reserving the room up front avoids them.
 type Capacity struct {
 	// Orders is the number of live orders, over all markets.
 	Orders int
