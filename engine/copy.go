@@ -748,7 +748,9 @@ func (s *State) stopLoss(id uint64, dst []Event) []Event {
 	if r.status == RelationClosed || r.spec.StopLossBps == 0 {
 		return dst
 	}
-	floor := fixed.MulDiv(r.allocation, int64(10000-r.spec.StopLossBps), 10000)
+	// Rounded up: an integer NAV is below allocation × (1 − bps/10000)
+	// exactly when it is below its ceiling.
+	floor := fixed.MulDivCeil(r.allocation, int64(10000-r.spec.StopLossBps), 10000)
 	if s.nav(r) >= floor {
 		return dst
 	}

@@ -232,3 +232,33 @@ func TestCopySkipNotRetried(t *testing.T) {
 	sc.lim(maker, book.Sell, px(2000), 2) // the other half: 50 USDT = 2 lots, not 4
 	sc.wantWallet(rel, 1010*usdt-2*px(2005)*qscale, 2*ethLot)
 }
+
+// The stop-loss closes a relation whose NAV is below allocation × (1 −
+// stop_loss_bps/10000), exactly: with 999.99999999 USDT allocated and a
+// 20% stop, the stop is at 799.999999992 USDT, and a NAV of 799.99999999
+// is below it. (Caught: the stop rounded down to the unit, 799.99999999,
+// which the NAV is not below.)
+func TestCopyStopLossExactBoundary(t *testing.T) {
+	sc := newCopyScenario(t, 0, 0, 3)
+	const alloc = 1000*usdt - 1
+	rel := sc.follow(3, alloc, CopySpec{Mode: CopyFixedQuote, Value: 500 * usdt, StopLossBps: 2000})
+	sc.lim(maker, book.Sell, px(2000), 100)
+	sc.lim(leader1, book.Buy, px(2000), 10) // the wallet buys 25 lots for 500
+	sc.wantWallet(rel, alloc-500*usdt, 25*ethLot)
+	sc.ok(Command{Kind: CmdCancelAll, Account: maker, Market: 1})
+	sc.trade(px(1201)) // NAV alloc − 199.75 USDT: above the stop
+	sc.ok(Command{Kind: CmdSettle})
+	if sc.rel(rel).status != RelationActive {
+		t.Fatalf("closed above the stop: %+v", sc.evs)
+	}
+	sc.trade(px(1200)) // NAV alloc − 200 USDT = 799.99999999 USDT
+	if nav := sc.s.nav(sc.rel(rel)); nav != alloc-200*usdt {
+		t.Fatalf("NAV %d, want %d", nav, alloc-200*usdt)
+	}
+	sc.lim(maker, book.Buy, px(1200), 1000)
+	sc.ok(Command{Kind: CmdSettle})
+	if cl := sc.events(EvCopyClosed); len(cl) != 1 || cl[0].CopyReason != CopyStopLoss {
+		t.Fatalf("NAV %d below the stop %d.2: events %+v", alloc-200*usdt, alloc*8/10, sc.evs)
+	}
+	sc.wantBal(3, usdtID, 100_000*usdt-200*usdt, 0)
+}
