@@ -262,3 +262,34 @@ func TestCopyStopLossExactBoundary(t *testing.T) {
 	}
 	sc.wantBal(3, usdtID, 100_000*usdt-200*usdt, 0)
 }
+
+// fixed_quote spends A per leader order, also on an order sized by a
+// quote budget: a leader market buy with a budget of 1,100 USDT and a
+// 10% fee buys 1,000 USDT's worth, all its budget can; the follower
+// spends A = 1,000 USDT on it, 50 lots at 2,000. (Caught: A × notional ÷
+// budget, the fee left in the budget: 909.09 USDT, 45 lots.)
+func TestCopyFixedQuoteBudgetOrder(t *testing.T) {
+	sc := newCopyScenario(t, 1000, 0, 3)
+	rel := sc.follow(3, 10_000*usdt, CopySpec{Mode: CopyFixedQuote, Value: 1000 * usdt})
+	sc.lim(maker, book.Sell, px(2000), 1000)
+	budgetBuy := Command{Kind: CmdPlace, Account: leader1, Market: 1,
+		Order: book.Order{Side: book.Buy, Type: book.Market, QuoteBudget: 1100 * usdt}}
+	sc.ok(budgetBuy)
+	sc.wantBal(leader1, ethID, 50*ethLot, 0)
+	// 50 lots at 2,000 and the 10% taker fee.
+	sc.wantWallet(rel, 10_000*usdt-1100*usdt, 50*ethLot)
+	// Two fills: 20 lots at 2,000 (400 USDT) and 29 at 2,005 (581.45;
+	// 18.55 is left, less than a lot). The relation spends 400 (20 lots
+	// at the leader's 2,000) and 581.45 (29 lots at 2,005), all at 2,005
+	// (the level at 2,000 is gone when the mirrors come).
+	sc.ok(Command{Kind: CmdCancelAll, Account: maker, Market: 1})
+	sc.lim(maker, book.Sell, px(2000), 20)
+	sc.lim(maker, book.Sell, px(2005), 1000)
+	q0, b0 := sc.wallet(rel)
+	sc.ok(budgetBuy)
+	sc.wantBal(leader1, ethID, (50+20+29)*ethLot, 0)
+	q1, b1 := sc.wallet(rel)
+	if want := 49 * px(2005) * qscale * 11 / 10; b1-b0 != 49*ethLot || q0-q1 != want {
+		t.Fatalf("bought %d base for %d quote, want 49 lots for %d", b1-b0, q0-q1, want)
+	}
+}
