@@ -293,3 +293,34 @@ func TestCopyFixedQuoteBudgetOrder(t *testing.T) {
 		t.Fatalf("bought %d base for %d quote, want 49 lots for %d", b1-b0, q0-q1, want)
 	}
 }
+
+// A leader's fill is mirrored whichever command makes it: an amend of
+// its resting order to a crossing price (in the amend), and its stop
+// triggered by others' trade (in their command). Cancels and amends that
+// fill nothing mirror nothing: mirrored orders never rest.
+func TestCopyFillsOfAmendAndStop(t *testing.T) {
+	sc := newCopyScenario(t, 0, 0, 3)
+	rel := sc.follow(3, 1000*usdt, CopySpec{Mode: CopyMultiplier, Value: ValueOne})
+	sc.lim(maker, book.Sell, px(2000), 100)
+	id := sc.lim(leader1, book.Buy, px(1990), 10).ID
+	sc.ok(Command{Kind: CmdAmend, Account: leader1, OrderID: id, Order: book.Order{Price: px(1990), Qty: 5}})
+	if len(sc.evs) != 1 {
+		t.Fatalf("amend down: events %+v", sc.evs)
+	}
+	sc.wantWallet(rel, 1000*usdt, 0)
+	sc.ok(Command{Kind: CmdAmend, Account: leader1, OrderID: id, Order: book.Order{Price: px(2000), Qty: 5}})
+	sc.wantWallet(rel, 1000*usdt-5*px(2000)*qscale, 5*ethLot)
+
+	sc.ok(Command{Kind: CmdCancelAll, Account: maker, Market: 1})
+	sc.lim(maker, book.Sell, px(2005), 100)
+	sc.ok(Command{Kind: CmdPlace, Account: leader1, Market: 1, Order: book.Order{Side: book.Buy, Type: book.StopLimit,
+		StopPrice: px(2002), Price: px(2005), Qty: 10}})
+	sc.wantWallet(rel, 1000*usdt-5*px(2000)*qscale, 5*ethLot)
+	sc.lim(maker, book.Buy, px(2002), 1)
+	sc.lim(maker, book.Sell, px(2002), 1) // the maker's trade triggers the leader's stop
+	sc.wantBal(leader1, ethID, 15*ethLot, 0)
+	sc.wantWallet(rel, 1000*usdt-5*px(2000)*qscale-10*px(2005)*qscale, 15*ethLot)
+	if got := sc.mirrorOrders(rel); len(got) != 1 {
+		t.Fatalf("mirrored orders in the maker's command: %v", got)
+	}
+}
