@@ -274,7 +274,8 @@ type mirrorFill struct {
 	// A fixed_quote follower spends A × qty / origQty on a fill of an
 	// order sized by quantity and never amended, A × share / copyWhole
 	// on one of an amended order (share > 0), and A × quote / origBudget
-	// on one of a buy by quote budget.
+	// on one of a buy by quote budget (origBudget: the notional the
+	// budget buys at most, fees aside).
 	origQty, share, origBudget int64
 	// done: the order is done and this is its last fill; the relations'
 	// remainders of it are dropped once it is mirrored.
@@ -507,7 +508,10 @@ func (s *State) noteFill(rec *order, m *market, ev *book.Event, n int64) {
 			rec.copySpent += fixed.MulDiv(copyWhole, q, rec.origQty)
 		}
 	} else {
-		f.origBudget = rec.origBudget
+		// The notional the budget buys at most: the highest fee is
+		// left out of it (reserve), so an order that spends all of it
+		// spends A.
+		f.origBudget = beforeFee(rec.origBudget, m.maxFee) / m.spec.QuoteScale * m.spec.QuoteScale
 	}
 	if len(s.leaders.at(uint64(a.leader-1)).rels) == 0 {
 		// mirror would do nothing: followers come with commands. The
@@ -748,7 +752,9 @@ func (s *State) stopLoss(id uint64, dst []Event) []Event {
 	if r.status == RelationClosed || r.spec.StopLossBps == 0 {
 		return dst
 	}
-	floor := fixed.MulDiv(r.allocation, int64(10000-r.spec.StopLossBps), 10000)
+	// Rounded up: an integer NAV is below allocation × (1 − bps/10000)
+	// exactly when it is below its ceiling.
+	floor := fixed.MulDivCeil(r.allocation, int64(10000-r.spec.StopLossBps), 10000)
 	if s.nav(r) >= floor {
 		return dst
 	}
