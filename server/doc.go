@@ -31,7 +31,8 @@
 // one of the two keys is escaped) is 400 invalid_argument, and so is a
 // string escape RFC 8259 does not allow ("\x") or a \u escape of half a
 // UTF-16 surrogate pair ("\ud800"), in a request body or a stream
-// message (escapes.go). Decimal
+// message (escapes.go), and bytes that are not UTF-8 (request.go: a
+// client_order_id or ref is stored and shown back as sent). Decimal
 // strings are parsed by ParseDecimal (strict: no exponent, no '+', no
 // more places than allowed, no overflow) and written by AppendDecimal
 // without trailing zeros ("101.25", "3").
