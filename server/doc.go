@@ -188,7 +188,7 @@
 // apart from deposit refs; a transfer that fails keeps no ref), too_many_tokens
 // (409: POST /v1/tokens past Options.MaxTokens), last_token (409: revoking
 // the account's last live token), method_not_allowed
-// (405) and unavailable (503: shutting down); market_halted is 409.
+// (405, with an Allow header) and unavailable (503: shutting down); market_halted is 409.
 // Requests add display_quantity (icebergs) to orders and max_price and
 // max_quantity to markets (default: the engine's overflow budget split
 // evenly, see units.spec); answers add token_id, duplicate and, for
