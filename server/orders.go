@@ -179,7 +179,7 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 	defer releaseEvents(evs, res.Events)
 	defer metas.Put(meta)
 	if err != nil {
-		err = dupClientIDError(err, meta, res.ID)
+		err = ruleError(dupClientIDError(err, meta, res.ID), m)
 		s.met.order(m.name, o.Type, classify(err).code)
 		writeError(ctx, err)
 		return
@@ -245,6 +245,26 @@ func dupClientIDError(err error, meta *orderRec, id uint64) error {
 	}
 	return fmt.Errorf("%w: client_order_id %q is already order %d, placed with other parameters",
 		errDupClientID, meta.clientID(), id)
+}
+
+// ruleError adds to the book's refusal of an order for a market rule
+// (a price or stop price not above 0 or beyond max_price, a quantity
+// beyond max_quantity, a notional below min_notional) the rule and its
+// value as GET /v1/markets shows them, which the book's error does not
+// say; other errors are returned as they are.
+func ruleError(err error, m *mkt) error {
+	r := &m.spec.Rules
+	switch {
+	case err == nil:
+	case errors.Is(err, book.ErrInvalidPrice), errors.Is(err, book.ErrInvalidStop):
+		return fmt.Errorf("%w: prices must be above 0 and at most the market's max_price %s", err, m.u.appendPrice(nil, r.MaxPrice))
+	case errors.Is(err, book.ErrQtyAboveMax):
+		return fmt.Errorf("%w: quantities must be at most the market's max_quantity %s", err, m.u.appendQty(nil, r.MaxQty))
+	case errors.Is(err, book.ErrBelowMinNotional):
+		return fmt.Errorf("%w: price × quantity (or quote_quantity) must be at least the market's min_notional %s",
+			err, appendScaled(nil, r.MinNotional, m.u.qs))
+	}
+	return err
 }
 
 // dupGoneError is the answer to an identical resend of a client order id
@@ -479,8 +499,8 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, fmt.Errorf("%w: price and quantity must be positive", errInvalid))
 		return
 	}
-	err = s.doDiscard(&engine.Command{Kind: engine.CmdAmendTotal, Account: acct, Market: m.id, OrderID: id,
-		Order: book.Order{Price: price, Qty: qty}})
+	err = ruleError(s.doDiscard(&engine.Command{Kind: engine.CmdAmendTotal, Account: acct, Market: m.id, OrderID: id,
+		Order: book.Order{Price: price, Qty: qty}}), m)
 	if errors.Is(err, engine.ErrAmendBelowFilled) {
 		err = fmt.Errorf("%w: quantity %s is the order's new total and must exceed its filled quantity", errInvalid, r.qty)
 		if now, ok := s.rm.order(acct, id); ok {
