@@ -246,11 +246,11 @@ func (s *Server) transfer(ctx *fasthttp.RequestCtx, acct uint64, deposit bool) {
 		writeError(ctx, fmt.Errorf("%w: amount must be positive", errInvalid))
 		return
 	}
-	ref, ok := engine.MakeRef(string(r.ref))
-	if !ok {
-		writeError(ctx, fmt.Errorf("%w: ref must be at most 36 bytes", errInvalid))
+	if err := checkRef("ref", r.ref); err != nil {
+		writeError(ctx, err)
 		return
 	}
+	ref, _ := engine.MakeRef(string(r.ref))
 	kind := engine.CmdWithdraw
 	if deposit {
 		kind = engine.CmdDeposit

@@ -111,17 +111,27 @@ func (s *Server) buildOrder(r *orderReq) (*mkt, book.Order, *orderRec, error) {
 			return nil, o, nil, err
 		}
 	}
-	if len(r.clientID) > len(engine.Ref{}) {
-		return nil, o, nil, fmt.Errorf("%w: client_order_id must be at most 36 bytes", errInvalid)
-	}
-	if bytes.IndexByte(r.clientID, 0) >= 0 {
-		return nil, o, nil, fmt.Errorf("%w: bad client_order_id", errInvalid)
+	if err := checkRef("client_order_id", r.clientID); err != nil {
+		return nil, o, nil, err
 	}
 	meta := metas.Get().(*orderRec)
 	*meta = orderRec{Type: o.Type, TIF: o.TIF, STP: o.STP,
 		PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget}
 	copy(meta.ClientID[:], r.clientID)
 	return m, o, meta, nil
+}
+
+// checkRef returns an invalid_argument error naming field unless b
+// fits an engine.Ref: a client_order_id or a transfer's ref is at most
+// 36 bytes, none of them NUL (the padding of a Ref).
+func checkRef(field string, b []byte) error {
+	if len(b) > len(engine.Ref{}) {
+		return fmt.Errorf("%w: %s must be at most %d bytes", errInvalid, field, len(engine.Ref{}))
+	}
+	if bytes.IndexByte(b, 0) >= 0 {
+		return fmt.Errorf("%w: %s must not hold a NUL character (\\u0000)", errInvalid, field)
+	}
+	return nil
 }
 
 // Per-request buffers, pooled so that an order request does not allocate:
