@@ -25,7 +25,9 @@
 // A market the engine would refuse (max_price × max_quantity beyond its
 // overflow budget, see units.rules) or that no order could trade
 // (min_notional above max_price × max_quantity) is 400 invalid_argument
-// before any command, so it leaves no asset behind. Request bodies are
+// before any command, so it leaves no asset behind; so is one whose base
+// or quote differs from an existing asset only in case ("usdt" beside
+// "USDT"). Request bodies are
 // JSON objects decoded strictly (request.go): an unknown field, a field
 // of the wrong type or a field given twice ("duplicate field", also when
 // one of the two keys is escaped) is 400 invalid_argument, and so is a
