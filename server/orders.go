@@ -419,7 +419,7 @@ func (s *Server) cancelOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		return
 	}
 	if err := s.doDiscard(&engine.Command{Kind: engine.CmdCancel, Account: acct, OrderID: id}); err != nil {
-		writeError(ctx, err)
+		writeError(ctx, s.notOpenError(err, acct, id))
 		return
 	}
 	s.writeOrderAfter(ctx, acct, id, "cancelled")
@@ -463,6 +463,21 @@ func (s *Server) cancelAll(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, 200, append(b, "]}"...))
 }
 
+// notOpenError is the error of a cancel or amend of order id of acct
+// refused as an unknown order (err): still 404 not_found, but naming the
+// order's status when the caller's order history shows it done ("order
+// 7 is filled, not open"), since GET /v1/orders/{id} shows it. Other
+// errors are returned as they are.
+func (s *Server) notOpenError(err error, acct, id uint64) error {
+	if !errors.Is(err, errNotFound) && !errors.Is(err, engine.ErrUnknownOrder) && !errors.Is(err, book.ErrUnknownOrder) {
+		return err
+	}
+	if rec, ok := s.rm.order(acct, id); ok && rec.done() {
+		return fmt.Errorf("%w: order %d is %s, not open", errNotFound, id, statusNames[rec.Status%uint8(len(statusNames))])
+	}
+	return err
+}
+
 // amendOrder handles PATCH /v1/orders/{id}. quantity is the order's new
 // total quantity (filled + remaining), which must exceed what it has
 // filled; an omitted field keeps its current value. The engine
@@ -482,7 +497,7 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 	defer parsers.Put(p)
 	rec, ok := s.rm.order(acct, id)
 	if !ok || rec.done() {
-		writeError(ctx, fmt.Errorf("%w: open order %d", errNotFound, id))
+		writeError(ctx, s.notOpenError(fmt.Errorf("%w: open order %d", errNotFound, id), acct, id))
 		return
 	}
 	m, ok := s.marketByID(rec.Market)
@@ -518,7 +533,7 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		}
 	}
 	if err != nil {
-		writeError(ctx, err)
+		writeError(ctx, s.notOpenError(err, acct, id))
 		return
 	}
 	s.writeOrderAfter(ctx, acct, id, "open")
