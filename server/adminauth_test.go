@@ -67,6 +67,9 @@ func TestErrorMessagePrefixes(t *testing.T) {
 		{fmt.Errorf("%w: bad", errInvalid), "bad"},
 		{errUnauth, "missing or invalid token"},
 		{errRateLimited, "rate limit exceeded; retry later"},
+		// A sentinel of ours inside a message: a decimal's error.
+		{fmt.Errorf("%w: amount %q: %w", errInvalid, "1.123456789", ErrDecimalPlaces), `amount "1.123456789": too many decimal places`},
+		{fmt.Errorf("%w: price %q: %w", errInvalid, "1e3", ErrDecimalSyntax), `price "1e3": not a decimal number`},
 	} {
 		b := appendErrorObject(nil, c.err)
 		if want := `"message":` + string(appendString(nil, c.want)); !strings.Contains(string(b), want) {
