@@ -260,8 +260,10 @@ func dupClientIDError(err error, meta *orderRec, id uint64) error {
 // ruleError adds to the book's refusal of an order for a market rule
 // (a price or stop price not above 0 or beyond max_price, a quantity
 // beyond max_quantity, a notional below min_notional) the rule and its
-// value as GET /v1/markets shows them, which the book's error does not
-// say; other errors are returned as they are.
+// value as GET /v1/markets shows them, and to its refusal of a field
+// this order cannot have (post_only, display_quantity, a fok budget
+// buy's missing quantity, an amend of a pending stop) the rule, which
+// the book's error does not say; other errors are returned as they are.
 func ruleError(err error, m *mkt) error {
 	r := &m.spec.Rules
 	switch {
@@ -273,6 +275,14 @@ func ruleError(err error, m *mkt) error {
 	case errors.Is(err, book.ErrBelowMinNotional):
 		return fmt.Errorf("%w: price × quantity (or quote_quantity) must be at least the market's min_notional %s",
 			err, appendScaled(nil, r.MinNotional, m.u.qs))
+	case errors.Is(err, book.ErrPostOnlyInvalid):
+		return fmt.Errorf("%w: post_only is for gtc limit orders", err)
+	case errors.Is(err, book.ErrInvalidDisplay):
+		return fmt.Errorf("%w: display_quantity is for gtc limit and stop_limit orders, at most their quantity", err)
+	case errors.Is(err, book.ErrInvalidBudget):
+		return fmt.Errorf("%w: a quote_quantity buy with time_in_force fok needs a quantity too", err)
+	case errors.Is(err, book.ErrNotAmendable):
+		return fmt.Errorf("%w: a stop order cannot be amended before it triggers (cancel it and place another)", err)
 	}
 	return err
 }
