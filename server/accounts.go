@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/instant-social-trading/ist/engine"
@@ -256,6 +257,9 @@ func (s *Server) transfer(ctx *fasthttp.RequestCtx, acct uint64, deposit bool) {
 		kind = engine.CmdDeposit
 	}
 	res, err := s.do(&engine.Command{Kind: kind, Account: acct, Asset: asset, Amount: amt, Ref: ref}, nil)
+	if deposit && errors.Is(err, engine.ErrUnknownAccount) { // unknown, the fee account or a copy wallet
+		err = fmt.Errorf("%w: no user account %d", errNotFound, acct)
+	}
 	if err != nil {
 		writeError(ctx, err)
 		return

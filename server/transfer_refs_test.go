@@ -75,3 +75,26 @@ func TestRefNUL(t *testing.T) {
 		t.Errorf("balances %s, were %s", after, before)
 	}
 }
+
+// A deposit to no user account (unknown, the fee account, a copy wallet)
+// is 404 naming the account, and credits nothing.
+func TestDepositNoUserAccount(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	ts.setup()
+	lid, lead := ts.signup("lea")
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{}`)
+	fid, fol := ts.signup("fol")
+	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"100","ref":"d-f"}`, fid))
+	f := ts.must(201, "POST", "/v1/social/follows", fol, fmt.Sprintf(`{"leader_id":%d,"allocation":"10"}`, lid))
+	wallet := uint64(f["wallet_account_id"].(float64))
+	for _, acct := range []uint64{999, 0, wallet} {
+		code, out := ts.req("POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"1","ref":"d-%d"}`, acct, acct))
+		e, _ := out["error"].(map[string]any)
+		if msg, _ := e["message"].(string); code != 404 || msg != fmt.Sprintf("no user account %d", acct) {
+			t.Errorf("deposit to %d: %d %v, want 404 no user account %d", acct, code, out, acct)
+		}
+	}
+	if b := ts.must(200, "GET", "/v1/social/follows", fol, "")["follows"].([]any)[0].(map[string]any)["balances"]; fmt.Sprint(b) != "[map[asset:USDT available:10 locked:0]]" {
+		t.Errorf("wallet balances %v", b)
+	}
+}
