@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/instant-social-trading/ist/engine"
@@ -246,16 +247,19 @@ func (s *Server) transfer(ctx *fasthttp.RequestCtx, acct uint64, deposit bool) {
 		writeError(ctx, fmt.Errorf("%w: amount must be positive", errInvalid))
 		return
 	}
-	ref, ok := engine.MakeRef(string(r.ref))
-	if !ok {
-		writeError(ctx, fmt.Errorf("%w: ref must be at most 36 bytes", errInvalid))
+	if err := checkRef("ref", r.ref); err != nil {
+		writeError(ctx, err)
 		return
 	}
+	ref, _ := engine.MakeRef(string(r.ref))
 	kind := engine.CmdWithdraw
 	if deposit {
 		kind = engine.CmdDeposit
 	}
 	res, err := s.do(&engine.Command{Kind: kind, Account: acct, Asset: asset, Amount: amt, Ref: ref}, nil)
+	if deposit && errors.Is(err, engine.ErrUnknownAccount) { // unknown, the fee account or a copy wallet
+		err = fmt.Errorf("%w: no user account %d", errNotFound, acct)
+	}
 	if err != nil {
 		writeError(ctx, err)
 		return

@@ -78,6 +78,10 @@ func (s *Server) createMarket(ctx *fasthttp.RequestCtx) {
 		err = cmp.Or(checkAssetName(base), checkAssetName(quote))
 	}
 	if err == nil {
+		dir := s.markets().dir
+		err = cmp.Or(checkAssetCase(dir, base), checkAssetCase(dir, quote))
+	}
+	if err == nil {
 		_, err = u.rules(minN, maxPrice, maxQty)
 	}
 	if err != nil { // before any command: bad input changes nothing
@@ -129,6 +133,21 @@ func validName(s string) bool {
 func checkAssetName(name engine.Name) error {
 	if !validName(name.String()) || strings.Contains(name.String(), "-") {
 		return fmt.Errorf("%w: asset names use letters, digits and '_'", errInvalid)
+	}
+	return nil
+}
+
+// checkAssetCase returns an error if name is not an asset of dir but
+// differs from one only in case ("usdt" beside "USDT"): a second asset
+// that reads as the first, with balances and deposits of its own.
+func checkAssetCase(dir *engine.Directory, name engine.Name) error {
+	if _, ok := dir.Asset(name); ok {
+		return nil
+	}
+	for _, a := range dir.Assets {
+		if strings.EqualFold(a.String(), name.String()) {
+			return fmt.Errorf("%w: asset %s differs from the existing asset %s only in case", errInvalid, name, a)
+		}
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -67,10 +68,45 @@ func TestErrorMessagePrefixes(t *testing.T) {
 		{fmt.Errorf("%w: bad", errInvalid), "bad"},
 		{errUnauth, "missing or invalid token"},
 		{errRateLimited, "rate limit exceeded; retry later"},
+		// A sentinel of ours inside a message: a decimal's error.
+		{fmt.Errorf("%w: amount %q: %w", errInvalid, "1.123456789", ErrDecimalPlaces), `amount "1.123456789": too many decimal places`},
+		{fmt.Errorf("%w: price %q: %w", errInvalid, "1e3", ErrDecimalSyntax), `price "1e3": not a decimal number`},
 	} {
 		b := appendErrorObject(nil, c.err)
 		if want := `"message":` + string(appendString(nil, c.want)); !strings.Contains(string(b), want) {
 			t.Errorf("%v: %s, want %s", c.err, b, want)
+		}
+	}
+}
+
+// The token follows "Bearer" after one or more spaces (RFC 9110 11.4:
+// auth-scheme 1*SP token68), the scheme in any case; no token after it
+// is no token.
+func TestBearerSpaces(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	alice, _ := ts.setup()
+	for _, h := range []string{"Bearer " + alice, "Bearer  " + alice, "bearer   " + alice, "BEARER " + alice} {
+		r, _ := http.NewRequest("GET", ts.base+"/v1/account", nil)
+		r.Header.Set("Authorization", h)
+		resp, err := ts.c.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Errorf("Authorization %q: %d, want 200", strings.Replace(h, alice, "TOKEN", 1), resp.StatusCode)
+		}
+	}
+	for _, h := range []string{"Bearer   ", "Bearer", alice, "Basic " + alice} {
+		r, _ := http.NewRequest("GET", ts.base+"/v1/account", nil)
+		r.Header.Set("Authorization", h)
+		resp, err := ts.c.Do(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 401 {
+			t.Errorf("Authorization %q: %d, want 401", strings.Replace(h, alice, "TOKEN", 1), resp.StatusCode)
 		}
 	}
 }

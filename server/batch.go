@@ -148,7 +148,7 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 			b = append(b, ',')
 		}
 		if it.err == nil {
-			it.err = dupClientIDError(it.res.Err, it.meta, it.res.ID)
+			it.err = ruleError(dupClientIDError(it.res.Err, it.meta, it.res.ID), it.m)
 		}
 		typ := book.Limit
 		if it.m != nil {

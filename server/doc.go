@@ -25,13 +25,16 @@
 // A market the engine would refuse (max_price × max_quantity beyond its
 // overflow budget, see units.rules) or that no order could trade
 // (min_notional above max_price × max_quantity) is 400 invalid_argument
-// before any command, so it leaves no asset behind. Request bodies are
+// before any command, so it leaves no asset behind; so is one whose base
+// or quote differs from an existing asset only in case ("usdt" beside
+// "USDT"). Request bodies are
 // JSON objects decoded strictly (request.go): an unknown field, a field
 // of the wrong type or a field given twice ("duplicate field", also when
 // one of the two keys is escaped) is 400 invalid_argument, and so is a
 // string escape RFC 8259 does not allow ("\x") or a \u escape of half a
 // UTF-16 surrogate pair ("\ud800"), in a request body or a stream
-// message (escapes.go). Decimal
+// message (escapes.go), and bytes that are not UTF-8 (request.go: a
+// client_order_id or ref is stored and shown back as sent). Decimal
 // strings are parsed by ParseDecimal (strict: no exponent, no '+', no
 // more places than allowed, no overflow) and written by AppendDecimal
 // without trailing zeros ("101.25", "3").
@@ -187,7 +190,7 @@
 // apart from deposit refs; a transfer that fails keeps no ref), too_many_tokens
 // (409: POST /v1/tokens past Options.MaxTokens), last_token (409: revoking
 // the account's last live token), method_not_allowed
-// (405) and unavailable (503: shutting down); market_halted is 409.
+// (405, with an Allow header) and unavailable (503: shutting down); market_halted is 409.
 // Requests add display_quantity (icebergs) to orders and max_price and
 // max_quantity to markets (default: the engine's overflow budget split
 // evenly, see units.spec); answers add token_id, duplicate and, for

@@ -132,10 +132,12 @@ var wrapped = [...]string{
 
 // trimWrap returns msg without the prefixes of our own wrapping
 // ("server: invalid argument: ...") and, for an error not wrapped, the
-// package's ("server: rate limit exceeded; retry later").
+// package's ("server: rate limit exceeded; retry later"), also where a
+// sentinel of ours is wrapped inside the message (`price "1e3": server:
+// not a decimal number`).
 func trimWrap(msg string) string {
 	for _, p := range wrapped {
 		msg = strings.TrimPrefix(msg, p)
 	}
-	return strings.TrimPrefix(msg, "server: ")
+	return strings.ReplaceAll(strings.TrimPrefix(msg, "server: "), ": server: ", ": ")
 }

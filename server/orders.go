@@ -111,17 +111,27 @@ func (s *Server) buildOrder(r *orderReq) (*mkt, book.Order, *orderRec, error) {
 			return nil, o, nil, err
 		}
 	}
-	if len(r.clientID) > len(engine.Ref{}) {
-		return nil, o, nil, fmt.Errorf("%w: client_order_id must be at most 36 bytes", errInvalid)
-	}
-	if bytes.IndexByte(r.clientID, 0) >= 0 {
-		return nil, o, nil, fmt.Errorf("%w: bad client_order_id", errInvalid)
+	if err := checkRef("client_order_id", r.clientID); err != nil {
+		return nil, o, nil, err
 	}
 	meta := metas.Get().(*orderRec)
 	*meta = orderRec{Type: o.Type, TIF: o.TIF, STP: o.STP,
 		PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget}
 	copy(meta.ClientID[:], r.clientID)
 	return m, o, meta, nil
+}
+
+// checkRef returns an invalid_argument error naming field unless b
+// fits an engine.Ref: a client_order_id or a transfer's ref is at most
+// 36 bytes, none of them NUL (the padding of a Ref).
+func checkRef(field string, b []byte) error {
+	if len(b) > len(engine.Ref{}) {
+		return fmt.Errorf("%w: %s must be at most %d bytes", errInvalid, field, len(engine.Ref{}))
+	}
+	if bytes.IndexByte(b, 0) >= 0 {
+		return fmt.Errorf("%w: %s must not hold a NUL character (\\u0000)", errInvalid, field)
+	}
+	return nil
 }
 
 // Per-request buffers, pooled so that an order request does not allocate:
@@ -179,7 +189,7 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 	defer releaseEvents(evs, res.Events)
 	defer metas.Put(meta)
 	if err != nil {
-		err = dupClientIDError(err, meta, res.ID)
+		err = ruleError(dupClientIDError(err, meta, res.ID), m)
 		s.met.order(m.name, o.Type, classify(err).code)
 		writeError(ctx, err)
 		return
@@ -245,6 +255,36 @@ func dupClientIDError(err error, meta *orderRec, id uint64) error {
 	}
 	return fmt.Errorf("%w: client_order_id %q is already order %d, placed with other parameters",
 		errDupClientID, meta.clientID(), id)
+}
+
+// ruleError adds to the book's refusal of an order for a market rule
+// (a price or stop price not above 0 or beyond max_price, a quantity
+// beyond max_quantity, a notional below min_notional) the rule and its
+// value as GET /v1/markets shows them, and to its refusal of a field
+// this order cannot have (post_only, display_quantity, a fok budget
+// buy's missing quantity, an amend of a pending stop) the rule, which
+// the book's error does not say; other errors are returned as they are.
+func ruleError(err error, m *mkt) error {
+	r := &m.spec.Rules
+	switch {
+	case err == nil:
+	case errors.Is(err, book.ErrInvalidPrice), errors.Is(err, book.ErrInvalidStop):
+		return fmt.Errorf("%w: prices must be above 0 and at most the market's max_price %s", err, m.u.appendPrice(nil, r.MaxPrice))
+	case errors.Is(err, book.ErrQtyAboveMax):
+		return fmt.Errorf("%w: quantities must be at most the market's max_quantity %s", err, m.u.appendQty(nil, r.MaxQty))
+	case errors.Is(err, book.ErrBelowMinNotional):
+		return fmt.Errorf("%w: price × quantity (or quote_quantity) must be at least the market's min_notional %s",
+			err, appendScaled(nil, r.MinNotional, m.u.qs))
+	case errors.Is(err, book.ErrPostOnlyInvalid):
+		return fmt.Errorf("%w: post_only is for gtc limit orders", err)
+	case errors.Is(err, book.ErrInvalidDisplay):
+		return fmt.Errorf("%w: display_quantity is for gtc limit and stop_limit orders, at most their quantity", err)
+	case errors.Is(err, book.ErrInvalidBudget):
+		return fmt.Errorf("%w: a quote_quantity buy with time_in_force fok needs a quantity too", err)
+	case errors.Is(err, book.ErrNotAmendable):
+		return fmt.Errorf("%w: a stop order cannot be amended before it triggers (cancel it and place another)", err)
+	}
+	return err
 }
 
 // dupGoneError is the answer to an identical resend of a client order id
@@ -389,7 +429,7 @@ func (s *Server) cancelOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		return
 	}
 	if err := s.doDiscard(&engine.Command{Kind: engine.CmdCancel, Account: acct, OrderID: id}); err != nil {
-		writeError(ctx, err)
+		writeError(ctx, s.notOpenError(err, acct, id))
 		return
 	}
 	s.writeOrderAfter(ctx, acct, id, "cancelled")
@@ -433,6 +473,21 @@ func (s *Server) cancelAll(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, 200, append(b, "]}"...))
 }
 
+// notOpenError is the error of a cancel or amend of order id of acct
+// refused as an unknown order (err): still 404 not_found, but naming the
+// order's status when the caller's order history shows it done ("order
+// 7 is filled, not open"), since GET /v1/orders/{id} shows it. Other
+// errors are returned as they are.
+func (s *Server) notOpenError(err error, acct, id uint64) error {
+	if !errors.Is(err, errNotFound) && !errors.Is(err, engine.ErrUnknownOrder) && !errors.Is(err, book.ErrUnknownOrder) {
+		return err
+	}
+	if rec, ok := s.rm.order(acct, id); ok && rec.done() {
+		return fmt.Errorf("%w: order %d is %s, not open", errNotFound, id, statusNames[rec.Status%uint8(len(statusNames))])
+	}
+	return err
+}
+
 // amendOrder handles PATCH /v1/orders/{id}. quantity is the order's new
 // total quantity (filled + remaining), which must exceed what it has
 // filled; an omitted field keeps its current value. The engine
@@ -452,7 +507,7 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 	defer parsers.Put(p)
 	rec, ok := s.rm.order(acct, id)
 	if !ok || rec.done() {
-		writeError(ctx, fmt.Errorf("%w: open order %d", errNotFound, id))
+		writeError(ctx, s.notOpenError(fmt.Errorf("%w: open order %d", errNotFound, id), acct, id))
 		return
 	}
 	m, ok := s.marketByID(rec.Market)
@@ -479,8 +534,8 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, fmt.Errorf("%w: price and quantity must be positive", errInvalid))
 		return
 	}
-	err = s.doDiscard(&engine.Command{Kind: engine.CmdAmendTotal, Account: acct, Market: m.id, OrderID: id,
-		Order: book.Order{Price: price, Qty: qty}})
+	err = ruleError(s.doDiscard(&engine.Command{Kind: engine.CmdAmendTotal, Account: acct, Market: m.id, OrderID: id,
+		Order: book.Order{Price: price, Qty: qty}}), m)
 	if errors.Is(err, engine.ErrAmendBelowFilled) {
 		err = fmt.Errorf("%w: quantity %s is the order's new total and must exceed its filled quantity", errInvalid, r.qty)
 		if now, ok := s.rm.order(acct, id); ok {
@@ -488,7 +543,7 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		}
 	}
 	if err != nil {
-		writeError(ctx, err)
+		writeError(ctx, s.notOpenError(err, acct, id))
 		return
 	}
 	s.writeOrderAfter(ctx, acct, id, "open")

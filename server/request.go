@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
@@ -33,9 +34,11 @@ func decodeBody[R any](ctx *fasthttp.RequestCtx, r *R, dec func(*fastjson.Parser
 }
 
 // parse parses body, a request body or a stream message, with p. Every
-// decoder goes through it: it refuses an empty body, malformed JSON and
-// a string escape that JSON does not allow, which fastjson would let
-// through as text (checkEscapes, escapes.go).
+// decoder goes through it: it refuses an empty body, malformed JSON, a
+// string escape that JSON does not allow, which fastjson would let
+// through as text (checkEscapes, escapes.go), and bytes that are not
+// UTF-8 (RFC 8259), which fastjson would keep in a string, to be shown
+// back as U+FFFD (a client_order_id or ref other than the one sent).
 func parse(p *fastjson.Parser, body []byte) (*fastjson.Value, error) {
 	if len(body) == 0 {
 		return nil, fmt.Errorf("%w: empty body; a JSON object is required", errInvalid)
@@ -47,7 +50,33 @@ func parse(p *fastjson.Parser, body []byte) (*fastjson.Value, error) {
 	if err := checkEscapes(body); err != nil {
 		return nil, err
 	}
+	if !utf8.Valid(body) {
+		return nil, utf8Error(body)
+	}
 	return v, nil
+}
+
+// utf8Error is the error of parse for body, a JSON text that fastjson
+// parsed but that is not UTF-8: "ref is not valid UTF-8 at byte 52".
+// Bytes that are not UTF-8 can only be inside a string of body (else
+// fastjson would not parse it), whose field escapeField names.
+func utf8Error(body []byte) error {
+	at := 0
+	for at < len(body) {
+		r, n := utf8.DecodeRune(body[at:])
+		if r == utf8.RuneError && n == 1 {
+			break
+		}
+		at += n
+	}
+	what := "a string"
+	switch field, key := escapeField(body, at); {
+	case key:
+		what = "a field name"
+	case field != "":
+		what = field
+	}
+	return fmt.Errorf("%w: %s is not valid UTF-8 at byte %d", errInvalid, what, at)
 }
 
 // object parses body as a JSON object and calls fn for each field.

@@ -112,7 +112,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 		if h := fr.handler(m); h != nil {
 			h(s, ctx)
 		} else {
-			methodNotAllowed(ctx)
+			methodNotAllowed(ctx, fr.allow)
 		}
 		return p
 	}
@@ -132,7 +132,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 		case "PATCH":
 			s.amendOrder(ctx, id)
 		default:
-			methodNotAllowed(ctx)
+			methodNotAllowed(ctx, "GET, PATCH, DELETE")
 		}
 		return r
 	}
@@ -144,7 +144,7 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 			return r
 		}
 		if m != "DELETE" {
-			methodNotAllowed(ctx)
+			methodNotAllowed(ctx, "DELETE")
 			return r
 		}
 		s.revoke(ctx, id)
@@ -196,7 +196,7 @@ func (s *Server) routeAdminAccount(ctx *fasthttp.RequestCtx, m, rest string) str
 	}
 	if route == list {
 		if m != "GET" && m != "POST" {
-			methodNotAllowed(ctx)
+			methodNotAllowed(ctx, "GET, POST")
 			return route
 		}
 		s.adminTokens(ctx, m, id)
@@ -215,6 +215,7 @@ func (s *Server) routeAdminAccount(ctx *fasthttp.RequestCtx, m, rest string) str
 type fixedRoute struct {
 	path                          string // a constant: the route label
 	get, post, put, patch, delete func(*Server, *fasthttp.RequestCtx)
+	allow                         string // the methods with a handler, for 405's Allow
 }
 
 // handler returns the handler of method m, nil if there is none.
@@ -264,6 +265,16 @@ var fixedRoutes = func() map[string]*fixedRoute {
 		{path: "/v1/admin/settle", post: (*Server).adminSettle},
 		{path: "/v1/social/follows", post: (*Server).follow, get: (*Server).listFollows},
 	} {
+		var allow []string
+		for _, h := range []struct {
+			m string
+			h func(*Server, *fasthttp.RequestCtx)
+		}{{"GET", r.get}, {"POST", r.post}, {"PUT", r.put}, {"PATCH", r.patch}, {"DELETE", r.delete}} {
+			if h.h != nil {
+				allow = append(allow, h.m)
+			}
+		}
+		r.allow = strings.Join(allow, ", ")
 		m[r.path] = &r
 	}
 	return m
@@ -295,14 +306,17 @@ func segment(p, prefix, suffix string) (string, bool) {
 // only runs h if the method is want, else answers 405.
 func (s *Server) only(ctx *fasthttp.RequestCtx, method, want, route string, h fasthttp.RequestHandler) string {
 	if method != want {
-		methodNotAllowed(ctx)
+		methodNotAllowed(ctx, want)
 		return route
 	}
 	h(ctx)
 	return route
 }
 
-func methodNotAllowed(ctx *fasthttp.RequestCtx) {
+// methodNotAllowed answers 405 method_not_allowed with the Allow header
+// (RFC 9110 15.5.6): allow lists the methods the path takes ("GET, POST").
+func methodNotAllowed(ctx *fasthttp.RequestCtx, allow string) {
+	ctx.Response.Header.Set("Allow", allow)
 	writeJSON(ctx, fasthttp.StatusMethodNotAllowed,
 		[]byte(`{"error":{"code":"method_not_allowed","message":"method not allowed on this path"}}`))
 }

@@ -384,7 +384,7 @@ func (s *Server) routeSocial(ctx *fasthttp.RequestCtx, m, p string) (route strin
 		case "PATCH":
 			s.amendFollow(ctx, id)
 		default:
-			methodNotAllowed(ctx)
+			methodNotAllowed(ctx, "PATCH, DELETE")
 		}
 		return r, true
 	case "pause", "resume":

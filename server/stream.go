@@ -694,6 +694,13 @@ var streamUpgrader = websocket.FastHTTPUpgrader{
 	// Streams authenticate with a token in a message, not cookies: any
 	// origin may connect.
 	CheckOrigin: func(*fasthttp.RequestCtx) bool { return true },
+	// A handshake the library refuses (no Sec-WebSocket-Key, another
+	// version) is answered as every error is: a JSON error body, with the
+	// X-Request-Id that handle set (its default, ctx.Error, drops both).
+	Error: func(ctx *fasthttp.RequestCtx, status int, reason error) {
+		ctx.Response.Header.Set("Sec-Websocket-Version", "13")
+		writeJSON(ctx, status, appendErrorObject(nil, fmt.Errorf("%w: %v", errInvalid, reason)))
+	},
 }
 
 // stream handles GET /v1/stream.

@@ -41,7 +41,7 @@ func TestDecodeStreamOp(t *testing.T) {
 		{msg: `{"op":"subscribe","channels":"orders"}`, err: "list of strings"},
 		{msg: `{"op":"subscribe","channels":["orders",1]}`, err: "list of UTF-8 strings"},
 		{msg: "{\"op\":\"auth\",\"token\":\"\xca\"}", err: "token is not valid UTF-8"},
-		{msg: "{\"op\":\"subscribe\",\"channels\":[\"\xff\"]}", err: "list of UTF-8 strings"},
+		{msg: "{\"op\":\"subscribe\",\"channels\":[\"\xff\"]}", err: "channels[0] is not valid UTF-8"},
 	} {
 		var p fastjson.Parser
 		var op streamOp

@@ -266,14 +266,19 @@ func userToken(t *liveToken) (*liveToken, error) {
 	return t, nil
 }
 
-// bearer returns the token of the Authorization header.
+// bearer returns the token of the Authorization header, nil if there is
+// none. The scheme is case-insensitive and the token follows it after one
+// or more spaces (RFC 9110 11.4: auth-scheme 1*SP token68).
 func bearer(ctx *fasthttp.RequestCtx) []byte {
 	h := ctx.Request.Header.Peek("Authorization")
 	const p = "bearer "
 	if len(h) <= len(p) || !bytes.EqualFold(h[:len(p)], []byte(p)) {
 		return nil
 	}
-	return h[len(p):]
+	if t := bytes.TrimLeft(h[len(p):], " "); len(t) > 0 {
+		return t
+	}
+	return nil
 }
 
 // account authenticates a user request.

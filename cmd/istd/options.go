@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -100,8 +101,9 @@ func (t *tuning) float(fs *flag.FlagSet, p *float64, name, key string, def float
 		f, err := strconv.ParseFloat(v, 64)
 		if err != nil {
 			t.errs = append(t.errs, fmt.Errorf("%s: %w", key, err))
+		} else {
+			def = f
 		}
-		def = f
 	}
 	fs.Float64Var(p, name, def, usage+" ("+key+")")
 }
@@ -111,8 +113,9 @@ func (t *tuning) int(fs *flag.FlagSet, p *int, name, key string, def int, usage 
 		n, err := strconv.Atoi(v)
 		if err != nil {
 			t.errs = append(t.errs, fmt.Errorf("%s: %w", key, err))
+		} else {
+			def = n
 		}
-		def = n
 	}
 	fs.IntVar(p, name, def, usage+" ("+key+")")
 }
@@ -138,8 +141,9 @@ func (t *tuning) duration(fs *flag.FlagSet, p *time.Duration, name, key string, 
 		d, err := time.ParseDuration(v)
 		if err != nil {
 			t.errs = append(t.errs, fmt.Errorf("%s: %w", key, err))
+		} else {
+			def = d
 		}
-		def = d
 	}
 	fs.DurationVar(p, name, def, usage+" ("+key+")")
 }
@@ -154,7 +158,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 	errs := t.errs
 	for _, c := range []struct {
 		name string
-		bad  bool
+		bad  bool // negative, or for a "(must be positive)" name not positive
 	}{
 		{"--rate-limit", t.rateLimit < 0},
 		{"--rate-burst", t.rateBurst < 0},
@@ -176,7 +180,9 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		{"--reserve-orders", t.reserveOrders < 0},
 		{"--reserve-book-orders", t.reserveBookOrders < 0},
 	} {
-		if c.bad {
+		if name, pos := strings.CutSuffix(c.name, " (must be positive)"); c.bad && pos {
+			errs = append(errs, fmt.Errorf("%s must be positive", name))
+		} else if c.bad {
 			errs = append(errs, fmt.Errorf("%s must not be negative", c.name))
 		}
 	}
