@@ -479,7 +479,9 @@
 // X-Request-Id when it is 1 to 64 letters, digits and "._:-", else one
 // istd makes (a random boot id and the request's number, in hex); every
 // answer carries it in X-Request-Id. Requests fasthttp cannot read get
-// the routes "malformed" (400) and "too_large" (413) in logs and metrics.
+// the routes "malformed" (400), "too_large" (413: the body) and
+// "headers_too_large" (431: the request line and headers over 4 KiB) in
+// logs and metrics.
 // A handler that panics answers 500 internal and is logged ("handler
 // panicked", with its stack); istd goes on. Handlers never log tokens or bodies,
 // and as a second line of defence the logger's writer is MaskSecrets:

@@ -20,6 +20,7 @@ var (
 	errSignupClosed  = errors.New("server: sign-up is disabled")
 	errUnavailable   = errors.New("server: not ready")
 	errTooLarge      = errors.New("server: request body too large")
+	errHeaderLarge   = errors.New("server: request headers too large")
 	errRateLimited   = errors.New("server: rate limit exceeded; retry later")
 	errDupClientID   = errors.New("server: duplicate client_order_id")
 	errTooManyTokens = errors.New("server: too many tokens")
@@ -57,6 +58,8 @@ func classify(err error) apiError {
 		return apiError{409, "last_token"}
 	case errors.Is(err, errTooLarge):
 		return apiError{413, "invalid_argument"}
+	case errors.Is(err, errHeaderLarge):
+		return apiError{431, "invalid_argument"}
 	case errors.Is(err, errUnavailable), errors.Is(err, engine.ErrClosed):
 		return apiError{503, "unavailable"}
 	case errors.Is(err, engine.ErrFull), errors.Is(err, errOverloaded):

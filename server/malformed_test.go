@@ -35,3 +35,28 @@ func TestMalformedRequestNotEchoed(t *testing.T) {
 	}
 	t.Logf("%s", body)
 }
+
+// A request whose line and headers do not fit the read buffer gets a
+// 431 in the API's error format, not a 400 that tells the client to
+// raise a server setting.
+func TestHeadersTooLarge(t *testing.T) {
+	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok})
+	c, err := net.Dial("tcp", strings.TrimPrefix(ts.base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	req := "GET /v1/markets HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 20000) + "\r\n\r\n"
+	go io.WriteString(c, req) // the server may answer before reading it all
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 431 || !strings.Contains(string(body), `"code":"invalid_argument"`) ||
+		!strings.Contains(string(body), "headers must fit in 4096 bytes") || strings.Contains(string(body), "ReadBufferSize") ||
+		resp.Header.Get("X-Request-Id") == "" {
+		t.Fatalf("%d %v %s", resp.StatusCode, resp.Header, body)
+	}
+}

@@ -425,6 +425,7 @@ func Open(opts *Options) (*Server, error) {
 		NoDefaultServerHeader: true,
 		Logger:                fasthttpLogger{&s.log},
 		ErrorHandler:          s.badRequest,
+		ReadBufferSize:        readBufferSize,
 	}
 	s.stopSaver, s.saverDone = make(chan struct{}), make(chan struct{})
 	go s.saveHistoryLoop()
@@ -767,6 +768,10 @@ func (f fasthttpLogger) Printf(format string, args ...any) {
 	}
 }
 
+// readBufferSize is the size of each connection's read buffer, which
+// bounds a request's line and headers (fasthttp's default).
+const readBufferSize = 4096
+
 // badRequest answers a request fasthttp could not read (its headers
 // malformed, its body over the limit), which no handler sees, and logs
 // and counts it as handle does the others.
@@ -776,9 +781,17 @@ func (s *Server) badRequest(ctx *fasthttp.RequestCtx, err error) {
 	rid := s.requestID(ctx, buf[:0])
 	ctx.Response.Header.SetBytesV(requestIDHeader, rid)
 	route := "too_large"
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+	var small *fasthttp.ErrSmallBuffer
+	switch {
+	case errors.Is(err, fasthttp.ErrBodyTooLarge):
 		writeError(ctx, errTooLarge)
-	} else {
+	case errors.As(err, &small):
+		// The request line and headers do not fit the connection's
+		// read buffer (fasthttp's ReadBufferSize, 4 KiB): 431, as
+		// fasthttp's own handler answers, not a malformed request.
+		route = "headers_too_large"
+		writeError(ctx, fmt.Errorf("%w: the request line and headers must fit in %d bytes", errHeaderLarge, readBufferSize))
+	default:
 		// fasthttp's parse errors quote the raw request, its
 		// Authorization header included: the answer says what was
 		// wrong, without the request.
