@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/valyala/fasthttp"
@@ -45,7 +46,7 @@ func parse(p *fastjson.Parser, body []byte) (*fastjson.Value, error) {
 	}
 	v, err := p.ParseBytes(body)
 	if err != nil {
-		return nil, fmt.Errorf("%w: malformed JSON: %v", errInvalid, err)
+		return nil, fmt.Errorf("%w: malformed JSON: %s", errInvalid, jsonCause(err))
 	}
 	if err := checkEscapes(body); err != nil {
 		return nil, err
@@ -54,6 +55,29 @@ func parse(p *fastjson.Parser, body []byte) (*fastjson.Value, error) {
 		return nil, utf8Error(body)
 	}
 	return v, nil
+}
+
+// jsonNesting are the prefixes fastjson's parse errors add at each level
+// of nesting around the error itself.
+var jsonNesting = [...]string{"cannot parse JSON: ", "cannot parse object: ", "cannot parse object value: ",
+	"cannot parse object key: ", "cannot parse array: ", "cannot parse array value: ", "cannot parse string: "}
+
+// jsonCause returns the message of err, a fastjson parse error, without
+// the prefixes of the levels of nesting it came through: `unexpected
+// value found: "tru}"; unparsed tail: "tru}"`, not "cannot parse JSON:
+// cannot parse object: cannot parse object value: ..." (a body nested
+// 300 deep made a message of 14 KB).
+func jsonCause(err error) string {
+	msg := err.Error()
+	for trimmed := true; trimmed; {
+		trimmed = false
+		for _, p := range jsonNesting {
+			if rest, ok := strings.CutPrefix(msg, p); ok {
+				msg, trimmed = rest, true
+			}
+		}
+	}
+	return msg
 }
 
 // utf8Error is the error of parse for body, a JSON text that fastjson

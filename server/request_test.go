@@ -293,3 +293,24 @@ func TestOrderDuplicateFieldHTTP(t *testing.T) {
 		t.Errorf("balances changed: %v → %v", before, after)
 	}
 }
+
+// A malformed body's error says what is wrong where, without a prefix
+// for each level of nesting it is found at.
+func TestParseErrorMessage(t *testing.T) {
+	var p fastjson.Parser
+	for _, c := range []struct{ body, want string }{
+		{`{"name": "a", "x": tru}`, `malformed JSON: unexpected value found: "tru}"; unparsed tail: "tru}"`},
+		{`{"a":[1,2,{"b":"c}]}`, `malformed JSON: missing closing '"'`},
+		{strings.Repeat("[", 2000) + strings.Repeat("]", 2000), "malformed JSON: too big depth for the nested JSON; it exceeds 300"},
+		{`{"a":1} x`, `malformed JSON: unexpected tail: "x"`},
+	} {
+		_, err := parse(&p, []byte(c.body))
+		if !errors.Is(err, errInvalid) {
+			t.Fatalf("%.40q: %v", c.body, err)
+		}
+		msg := trimWrap(err.Error())
+		if !strings.HasPrefix(msg, c.want) || len(msg) > 300 || strings.Contains(msg, "cannot parse") {
+			t.Errorf("%.40q: got %q, want %q…", c.body, msg, c.want)
+		}
+	}
+}
