@@ -562,10 +562,23 @@ func (s *Server) Close() error {
 // (which must not exist): the engine's log and snapshots (wal.Log.Backup)
 // and the metadata store. istd can start from dir. Once Shutdown has
 // started, it returns an error wrapping ErrClosed.
+//
+// The copy is written into a new directory beside dir, named after it
+// with the suffix ".partial-" and a random part, and renamed to dir only
+// once it is complete and synced: a backup that fails or is cut short
+// by a crash never leaves a dir to start from (a crash leaves the
+// partial directory, which may be deleted). Before, a crash between the
+// copy of the metadata store and that of the log left a dir that istd
+// started from with an empty engine under the old tokens and history.
 func (s *Server) Backup(dir string) error {
 	_, err := s.backupTo(dir)
 	return err
 }
+
+// backupPartialHook, if set (by tests), is called once the partial
+// backup directory holds the metadata store but not yet the log; an
+// error from it fails the backup there.
+var backupPartialHook func(partial string) error
 
 // backupTo is Backup; it returns the sequence number the backup holds
 // every command up to: its order history's.
@@ -584,11 +597,19 @@ func (s *Server) backupTo(dir string) (uint64, error) {
 	if _, err := os.Stat(dir); err == nil {
 		return 0, fmt.Errorf("server: backup: %s already exists", dir)
 	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return 0, fmt.Errorf("server: backup: %w", err)
+	}
+	partial, err := os.MkdirTemp(parent, filepath.Base(dir)+".partial-")
+	if err != nil {
+		return 0, fmt.Errorf("server: backup: %w", err)
+	}
 	var seq uint64
 	// No snapshot is saved (and the log not truncated) until the log is
 	// copied, and the history saved reaches the newest snapshot there is:
 	// so the copy's log always holds a snapshot no newer than its history.
-	err := s.wal.BackupWith(dir, func(newest uint64) error {
+	err = s.wal.BackupWith(partial, func(newest uint64) error {
 		if err := s.waitHistory(newest); err != nil {
 			return err
 		}
@@ -596,16 +617,41 @@ func (s *Server) backupTo(dir string) (uint64, error) {
 		if seq, err = s.saveHistory(); err != nil { // the history as of now
 			return err
 		}
-		return s.store.checkpoint(filepath.Join(dir, "server"))
+		if err := s.store.checkpoint(filepath.Join(partial, "server")); err != nil {
+			return err
+		}
+		if backupPartialHook != nil {
+			return backupPartialHook(partial)
+		}
+		return nil
 	})
+	if err == nil {
+		err = os.Chmod(partial, 0o755) // MkdirTemp's is 0700
+	}
+	if err == nil {
+		err = os.Rename(partial, dir)
+	}
+	if err == nil {
+		err = syncDir(parent)
+	}
 	if err != nil {
-		os.RemoveAll(filepath.Join(dir, "server"))
+		os.RemoveAll(partial)
 		if errors.Is(err, wal.ErrClosed) { // a Shutdown started meanwhile
 			err = ErrClosed
 		}
 		return 0, fmt.Errorf("server: backup: %w", err)
 	}
 	return seq, nil
+}
+
+// syncDir makes the entries of directory dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // waitHistory waits, up to RequestTimeout, until the order history has
