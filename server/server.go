@@ -37,6 +37,15 @@ type Options struct {
 	AdminToken string
 	// DisableSignup turns off open sign-up (POST /v1/accounts).
 	DisableSignup bool
+	// AcceptLogLoss makes Open start even when the log ends before the
+	// order history or the leader statistics saved beside it (see
+	// ErrLogBehind), with a warning, as istd did before it checked: the
+	// engine resumes from the log's end, the commands lost from it are
+	// gone, and new orders may take ids that the history still shows. A
+	// last resort for a damaged data directory with no backup, or for a
+	// backup written by an earlier release (whose history could be a few
+	// commands ahead of its log).
+	AcceptLogLoss bool
 	// SnapshotInterval is how often the engine snapshots its state.
 	// Default 1 minute.
 	SnapshotInterval time.Duration
@@ -258,6 +267,17 @@ func (s *Server) retained() uint64 {
 	return min(s.histSaved.Load(), s.statsSaved.Load())
 }
 
+// ErrLogBehind is the error of Open when the log recovered ends before
+// the order history or the leader statistics saved in DATA/server. They
+// are saved only from results of commands already durable in the log, so
+// the log has lost acknowledged commands: a log file cut short or
+// damaged where Pebble reads it as its end, a DATA/log missing or
+// replaced, a data directory copied piece by piece. Starting would give
+// new commands, orders and trades the sequence numbers and ids of the
+// lost ones, which the history still shows. Restore a backup, or see
+// Options.AcceptLogLoss.
+var ErrLogBehind = errors.New("server: the log ends before the order history: it lost acknowledged commands")
+
 // ErrClosed is the error of a Server's methods after Shutdown (or Close)
 // has started: its engine, log and store are closed.
 var ErrClosed = errors.New("server: closed")
@@ -381,12 +401,17 @@ func Open(opts *Options) (*Server, error) {
 	s.log.Info().Uint64("snapshot_seq", rst.SnapshotSeq).Int("replayed", rst.Replayed).
 		Uint64("last_seq", rst.LastSeq).Dur("replay_time", rst.ReplayTime).Msg("recovered")
 	switch {
+	case max(histSeq, statsSeq) > state.Seq():
+		if !o.AcceptLogLoss {
+			return fail(fmt.Errorf("%w (the log ends at %d, the order history at %d, the leader statistics at %d): "+
+				"restore a backup, or accept the loss with Options.AcceptLogLoss (istd --accept-log-loss)",
+				ErrLogBehind, state.Seq(), histSeq, statsSeq))
+		}
+		s.log.Warn().Uint64("history_seq", histSeq).Uint64("stats_seq", statsSeq).Uint64("engine_seq", state.Seq()).
+			Msg("order history is ahead of the engine: it holds orders and fills the log does not (AcceptLogLoss)")
 	case histSeq < rst.SnapshotSeq:
 		s.log.Warn().Uint64("history_seq", histSeq).Uint64("snapshot_seq", rst.SnapshotSeq).
 			Msg("order history is behind the engine (its last save is older than every snapshot, and the log was truncated past it): history and fills of the gap are missing")
-	case histSeq > state.Seq():
-		s.log.Warn().Uint64("history_seq", histSeq).Uint64("engine_seq", state.Seq()).
-			Msg("order history is ahead of the engine: it holds orders and fills the log does not")
 	}
 	s.fsync = newFsyncHistogram()
 	s.snap.seq.Store(rst.SnapshotSeq)
