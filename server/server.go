@@ -37,6 +37,15 @@ type Options struct {
 	AdminToken string
 	// DisableSignup turns off open sign-up (POST /v1/accounts).
 	DisableSignup bool
+	// AcceptLogLoss makes Open start even when the log ends before the
+	// order history or the leader statistics saved beside it (see
+	// ErrLogBehind), with a warning, as istd did before it checked: the
+	// engine resumes from the log's end, the commands lost from it are
+	// gone, and new orders may take ids that the history still shows. A
+	// last resort for a damaged data directory with no backup, or for a
+	// backup written by an earlier release (whose history could be a few
+	// commands ahead of its log).
+	AcceptLogLoss bool
 	// SnapshotInterval is how often the engine snapshots its state.
 	// Default 1 minute.
 	SnapshotInterval time.Duration
@@ -258,6 +267,17 @@ func (s *Server) retained() uint64 {
 	return min(s.histSaved.Load(), s.statsSaved.Load())
 }
 
+// ErrLogBehind is the error of Open when the log recovered ends before
+// the order history or the leader statistics saved in DATA/server. They
+// are saved only from results of commands already durable in the log, so
+// the log has lost acknowledged commands: a log file cut short or
+// damaged where Pebble reads it as its end, a DATA/log missing or
+// replaced, a data directory copied piece by piece. Starting would give
+// new commands, orders and trades the sequence numbers and ids of the
+// lost ones, which the history still shows. Restore a backup, or see
+// Options.AcceptLogLoss.
+var ErrLogBehind = errors.New("server: the log ends before the order history: it lost acknowledged commands")
+
 // ErrClosed is the error of a Server's methods after Shutdown (or Close)
 // has started: its engine, log and store are closed.
 var ErrClosed = errors.New("server: closed")
@@ -381,12 +401,17 @@ func Open(opts *Options) (*Server, error) {
 	s.log.Info().Uint64("snapshot_seq", rst.SnapshotSeq).Int("replayed", rst.Replayed).
 		Uint64("last_seq", rst.LastSeq).Dur("replay_time", rst.ReplayTime).Msg("recovered")
 	switch {
+	case max(histSeq, statsSeq) > state.Seq():
+		if !o.AcceptLogLoss {
+			return fail(fmt.Errorf("%w (the log ends at %d, the order history at %d, the leader statistics at %d): "+
+				"restore a backup, or accept the loss with Options.AcceptLogLoss (istd --accept-log-loss)",
+				ErrLogBehind, state.Seq(), histSeq, statsSeq))
+		}
+		s.log.Warn().Uint64("history_seq", histSeq).Uint64("stats_seq", statsSeq).Uint64("engine_seq", state.Seq()).
+			Msg("order history is ahead of the engine: it holds orders and fills the log does not (AcceptLogLoss)")
 	case histSeq < rst.SnapshotSeq:
 		s.log.Warn().Uint64("history_seq", histSeq).Uint64("snapshot_seq", rst.SnapshotSeq).
 			Msg("order history is behind the engine (its last save is older than every snapshot, and the log was truncated past it): history and fills of the gap are missing")
-	case histSeq > state.Seq():
-		s.log.Warn().Uint64("history_seq", histSeq).Uint64("engine_seq", state.Seq()).
-			Msg("order history is ahead of the engine: it holds orders and fills the log does not")
 	}
 	s.fsync = newFsyncHistogram()
 	s.snap.seq.Store(rst.SnapshotSeq)
@@ -563,10 +588,23 @@ func (s *Server) Close() error {
 // (which must not exist): the engine's log and snapshots (wal.Log.Backup)
 // and the metadata store. istd can start from dir. Once Shutdown has
 // started, it returns an error wrapping ErrClosed.
+//
+// The copy is written into a new directory beside dir, named after it
+// with the suffix ".partial-" and a random part, and renamed to dir only
+// once it is complete and synced: a backup that fails or is cut short
+// by a crash never leaves a dir to start from (a crash leaves the
+// partial directory, which may be deleted). Before, a crash between the
+// copy of the metadata store and that of the log left a dir that istd
+// started from with an empty engine under the old tokens and history.
 func (s *Server) Backup(dir string) error {
 	_, err := s.backupTo(dir)
 	return err
 }
+
+// backupPartialHook, if set (by tests), is called once the partial
+// backup directory holds the metadata store but not yet the log; an
+// error from it fails the backup there.
+var backupPartialHook func(partial string) error
 
 // backupTo is Backup; it returns the sequence number the backup holds
 // every command up to: its order history's.
@@ -585,11 +623,19 @@ func (s *Server) backupTo(dir string) (uint64, error) {
 	if _, err := os.Stat(dir); err == nil {
 		return 0, fmt.Errorf("server: backup: %s already exists", dir)
 	}
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o755); err != nil {
+		return 0, fmt.Errorf("server: backup: %w", err)
+	}
+	partial, err := os.MkdirTemp(parent, filepath.Base(dir)+".partial-")
+	if err != nil {
+		return 0, fmt.Errorf("server: backup: %w", err)
+	}
 	var seq uint64
 	// No snapshot is saved (and the log not truncated) until the log is
 	// copied, and the history saved reaches the newest snapshot there is:
 	// so the copy's log always holds a snapshot no newer than its history.
-	err := s.wal.BackupWith(dir, func(newest uint64) error {
+	err = s.wal.BackupWith(partial, func(newest uint64) error {
 		if err := s.waitHistory(newest); err != nil {
 			return err
 		}
@@ -597,16 +643,41 @@ func (s *Server) backupTo(dir string) (uint64, error) {
 		if seq, err = s.saveHistory(); err != nil { // the history as of now
 			return err
 		}
-		return s.store.checkpoint(filepath.Join(dir, "server"))
+		if err := s.store.checkpoint(filepath.Join(partial, "server")); err != nil {
+			return err
+		}
+		if backupPartialHook != nil {
+			return backupPartialHook(partial)
+		}
+		return nil
 	})
+	if err == nil {
+		err = os.Chmod(partial, 0o755) // MkdirTemp's is 0700
+	}
+	if err == nil {
+		err = os.Rename(partial, dir)
+	}
+	if err == nil {
+		err = syncDir(parent)
+	}
 	if err != nil {
-		os.RemoveAll(filepath.Join(dir, "server"))
+		os.RemoveAll(partial)
 		if errors.Is(err, wal.ErrClosed) { // a Shutdown started meanwhile
 			err = ErrClosed
 		}
 		return 0, fmt.Errorf("server: backup: %w", err)
 	}
 	return seq, nil
+}
+
+// syncDir makes the entries of directory dir durable.
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
 }
 
 // waitHistory waits, up to RequestTimeout, until the order history has

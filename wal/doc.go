@@ -71,7 +71,8 @@
 // write or sync makes every later commit fail (ErrFailed): the engine stops
 // acknowledging, and reopening recovers everything acknowledged.
 // Snapshots are written only once the command they stop at is durable,
-// through a temporary file, fsync, rename and directory fsync.
+// through a temporary file, fsync, rename and directory fsync; Open
+// deletes the temporary file of a snapshot that a crash cut short.
 //
 // The log never writes over a command: Append takes only the command
 // after the log's last one (LastSeq), so an engine opened on a log

@@ -202,6 +202,7 @@ func Open(dir string, opts *Options) (*Log, error) {
 		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
 	l.db = db
+	l.removeSnapshotTemps()
 	last, err := l.lastOnDisk()
 	if err != nil {
 		db.Close()
@@ -210,6 +211,31 @@ func Open(dir string, opts *Options) (*Log, error) {
 	l.last.Store(last)
 	l.batch = db.NewBatch()
 	return l, nil
+}
+
+// removeSnapshotTemps deletes the temporary files of snapshots whose
+// writing a crash cut short (SaveSnapshot): never read, they would
+// otherwise stay, each as large as a snapshot, one more per such crash.
+// Only the process holding the log writes snapshots, and Open holds it
+// (Pebble's lock) when it calls this. A file it cannot delete is logged
+// and left.
+func (l *Log) removeSnapshotTemps() {
+	names, err := l.fs.List(l.snapDir())
+	if err != nil {
+		l.log.Warn().Err(err).Msg("listing snapshots for temporary files")
+		return
+	}
+	for _, n := range names {
+		if !strings.HasPrefix(n, "snap-") || !strings.HasSuffix(n, ".ist.tmp") {
+			continue
+		}
+		path := filepath.Join(l.snapDir(), n)
+		if err := l.fs.Remove(path); err != nil {
+			l.log.Warn().Err(err).Str("file", path).Msg("temporary file of an unfinished snapshot left in place")
+			continue
+		}
+		l.log.Info().Str("file", path).Msg("deleted the temporary file of a snapshot a crash cut short")
+	}
 }
 
 // lastOnDisk returns the sequence number of the last command the log

@@ -11,6 +11,11 @@
 // default info) sets the level of the JSON log on standard error, one line
 // per request (tokens are never logged).
 //
+// IST_ACCEPT_LOG_LOSS=true (or --accept-log-loss) starts istd even when
+// the log ends before the order history saved beside it, which means it
+// lost acknowledged commands (server.ErrLogBehind; otherwise istd
+// refuses to start): a last resort, see docs/operations.md.
+//
 // IST_DISABLE_SIGNUP=true (or --disable-signup) turns off open sign-up;
 // IST_DEMO=true (or --demo) fills a fresh data directory with demo
 // markets and funded accounts. Boolean variables are read as
@@ -135,9 +140,11 @@ flags (the environment variable in parentheses sets the same):
 	// The copy-trading settlement schedule (settle.go).
 	settle := addSettleFlag(fs)
 	tun := addTuning(fs) // rate limits, history retention, TLS (options.go)
-	var noSignup, demoData bool
+	var noSignup, demoData, acceptLoss bool
 	tun.bool(fs, &noSignup, "disable-signup", "IST_DISABLE_SIGNUP", "disable open sign-up")
 	tun.bool(fs, &demoData, "demo", "IST_DEMO", "on a fresh data dir, create demo markets and funded demo accounts")
+	tun.bool(fs, &acceptLoss, "accept-log-loss", "IST_ACCEPT_LOG_LOSS",
+		"start even if the log ends before the order history (it lost acknowledged commands); a last resort, see docs/operations.md")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -149,7 +156,7 @@ flags (the environment variable in parentheses sets the same):
 		// The demo signs its accounts up through the API.
 		return errors.New("--demo (IST_DEMO) needs open sign-up: drop --disable-signup (IST_DISABLE_SIGNUP)")
 	}
-	opts := server.Options{DataDir: *dataDir, AdminToken: *admin, DisableSignup: noSignup}
+	opts := server.Options{DataDir: *dataDir, AdminToken: *admin, DisableSignup: noSignup, AcceptLogLoss: acceptLoss}
 	if err := tun.apply(fs, &opts); err != nil {
 		return err
 	}
