@@ -624,6 +624,11 @@ func (e *Engine) err() error {
 // be closed. It returns the journal error, if one stopped the engine (see
 // ErrJournal).
 //
+// The views (Market, Account, Relation, Leader, Directory) stay readable
+// after Close, but Close does not publish those still owed: the changes of
+// the last ViewInterval or so may be missing from them. The whole final
+// state is Engine.State's.
+//
 // Close may be called any number of times, from any goroutines: each call
 // waits until the engine has stopped and returns the same error. Called
 // from the engine's own goroutines (a Submit callback, a subscriber,
@@ -1084,7 +1089,9 @@ func (e *Engine) snapshotTimer() {
 // Snapshot takes a snapshot now, consistent at a sequence number, and
 // waits until the SnapshotStore has saved it (or a later one). It returns
 // that sequence number, or ErrNoSnapshotStore without Options.Snapshots,
-// or the store's error. It panics if ctx is nil.
+// or the store's error; it fails like Do (ErrClosed once the engine is
+// closed, ErrFull, the journal error), and with ctx.Err() if ctx ends
+// first. It panics if ctx is nil.
 func (e *Engine) Snapshot(ctx context.Context) (uint64, error) {
 	if ctx == nil {
 		panic("engine: nil Context")
@@ -1175,8 +1182,9 @@ func (e *Engine) publish(ab *afterBatch, seq uint64) {
 // WaitViews waits until the published views (Market, Account, Directory)
 // reflect every command up to sequence number seq, e.g. a Result's Seq for
 // read-your-writes. Views lag by at most about ViewInterval. It returns
-// ctx.Err() if ctx ends first, ErrClosed once the engine is closed, and
-// panics if ctx is nil.
+// nil at once if they already do, ctx.Err() if ctx ends first, and
+// ErrClosed if the engine is closed before they reach seq (Close does not
+// publish the views still owed: see Close). It panics if ctx is nil.
 func (e *Engine) WaitViews(ctx context.Context, seq uint64) error {
 	if ctx == nil {
 		panic("engine: nil Context")
