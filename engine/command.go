@@ -47,17 +47,25 @@ const (
 	// takes user accounts only.
 	CmdWithdraw
 	// CmdPlace places Order for Account on Market; Ref is the optional
-	// client order id. The result carries the order id.
+	// client order id. The result carries the order id, which the state
+	// assigns (1, 2, ... over all markets): Order.ID and Order.Owner are
+	// ignored, the owner being Account.
 	CmdPlace
 	// CmdCancel cancels order OrderID of Account, or with OrderID 0 the
-	// order whose client order id is Ref.
+	// order whose client order id is Ref. Market is ignored. An order of
+	// another account, or one no longer live (filled, cancelled,
+	// expired), fails with ErrUnknownOrder.
 	CmdCancel
-	// CmdCancelAll cancels every live order of Account on Market.
+	// CmdCancelAll cancels every live order of Account on Market, pending
+	// stops included; the result's ID is the number of orders cancelled
+	// (0 is no error).
 	CmdCancelAll
 	// CmdAmend sets the price of order OrderID (or, with OrderID 0, of the
 	// order whose client order id is Ref) to Order.Price and its open
-	// (remaining) quantity to Order.Qty. Logs hold it with this meaning;
-	// the server amends with CmdAmendTotal.
+	// (remaining) quantity to Order.Qty, both required (book.Book.Amend
+	// has the rules on queue priority). Market is ignored; an order of
+	// another account fails with ErrUnknownOrder. Logs hold it with this
+	// meaning; the server amends with CmdAmendTotal.
 	CmdAmend
 	// CmdSnapshot changes nothing; the engine snapshots its state at this
 	// command's sequence number.
@@ -192,6 +200,13 @@ func (r Ref) String() string {
 // as MaxInt64. So a market needs both bounds: the zero book.Rules, which
 // a book alone accepts, is refused. A spec that breaks a rule fails with
 // an error that wraps ErrInvalidSpec and says which rule.
+//
+// Fees are paid in the quote asset, per trade and per side: a trade of
+// notional n (price × quantity × QuoteScale) costs the taker
+// ⌊n × TakerFeeBps / 10000⌋ and the maker ⌊n × MakerFeeBps / 10000⌋,
+// rounded down, so a small trade may pay none (Event.TakerFee and
+// Event.MakerFee say what each paid). A buyer pays its fee on top of the
+// notional, a seller out of its proceeds.
 type MarketSpec struct {
 	Base, Quote uint32     // asset ids
 	BaseScale   int64      // base units per lot (≥ 1)

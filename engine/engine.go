@@ -48,7 +48,7 @@ type Options struct {
 	// the default).
 	RingSize int
 	// MaxBatch caps the commands the matcher and the journal take at once.
-	// Default 4096; a batch is never larger than RingSize.
+	// Default (0 or less) 4096; a batch is never larger than RingSize.
 	MaxBatch int
 	// CommitsInFlight is how many journal batches may be waiting for their
 	// sync at once with a PipelinedJournal; while they wait, the next
@@ -56,7 +56,8 @@ type Options struct {
 	// batch overlaps the delivery of the one before and the gathering of
 	// the next. More in flight make smaller batches, each with its own
 	// write and wake-ups; with one, istd served 20% more single orders
-	// per second over HTTP (istbench http). At most RingSize.
+	// per second over HTTP (istbench http). At most RingSize; 0 or less
+	// is the default. It matters only with a PipelinedJournal.
 	CommitsInFlight int
 	// Journal makes commands durable before they are acknowledged.
 	// Default: a MemJournal that discards (no durability). If it has a
@@ -69,11 +70,11 @@ type Options struct {
 	// full, instead of waiting for room (bounded by its context).
 	FailFast bool
 	// DepthLevels is the number of price levels per side in MarketView.
-	// Default 50.
+	// Default (0 or less) 50.
 	DepthLevels int
 	// ViewInterval is how often, at most, the matcher rebuilds the views
 	// of what changed (MarketView, AccountView); views are then at most
-	// this stale. Default 1ms.
+	// this stale. Default (0 or less) 1ms.
 	ViewInterval time.Duration
 	// Clock is the sequencer's clock in Unix nanoseconds. Default
 	// time.Now().UnixNano. Timestamps never go backwards.
@@ -124,6 +125,10 @@ type SnapshotStore interface {
 
 // Result is the outcome of one command, as delivered to its submitter and
 // to subscribers.
+//
+// Seq numbers every command the engine sequences, one after another,
+// including the CmdTick and CmdSnapshot commands the engine submits
+// itself: a submitter's own commands need not have consecutive numbers.
 //
 // Who owns Events: in a callback (Submit's done, a subscriber) the Result
 // and its Events are valid only during the call, as the engine reuses
@@ -386,6 +391,9 @@ func (o *Options) check() error {
 // engine's output goroutine once the command is durable; it must not
 // block or wait for the engine (see Callbacks on Engine: no Close, Do or
 // Snapshot) and must not keep the Result. A nil done drops the result.
+// Results are delivered in sequence order, done calls and Do's alike:
+// once Do has returned the result of a command submitted after Submit
+// returned, done has been called.
 //
 // Submit waits for room while the ingress ring is full, up to ctx, unless
 // Options.FailFast is set. It returns an error, and the command is not
@@ -506,11 +514,17 @@ func (e *Engine) Do(ctx context.Context, cmd *Command, dst []Event) (Result, err
 
 // Subscribe calls fn with every acknowledged result (its command
 // durable), in sequence order, on the engine's output goroutine, from the
-// next batch on; after a journal failure there are none (see ErrJournal,
+// next batch on: those of every submitter, failed commands and the
+// engine's own CmdTick and CmdSnapshot included, each before its
+// submitter gets it (Do returns, done is called); after a journal failure there are none (see ErrJournal,
 // Err). fn must not block: a slow subscriber slows every client; nor may
 // it wait for the engine (see Callbacks on Engine: no Close, Do or
 // Snapshot). fn must not keep the Result. The returned function
-// unsubscribes. Subscribe panics if fn is nil.
+// unsubscribes; it may be called from fn, and more than once. fn may
+// still be called for the rest of the batch being delivered when it
+// returns (the output goroutine takes the list of subscribers once per
+// batch), so whatever fn uses must outlive that. Subscribe panics if fn
+// is nil.
 func (e *Engine) Subscribe(fn func(*Result)) (unsubscribe func()) {
 	if fn == nil {
 		panic("engine: Subscribe with nil func")
@@ -609,6 +623,11 @@ func (e *Engine) err() error {
 // caller's code (Journal, SnapshotStore, callbacks) any more, so they may
 // be closed. It returns the journal error, if one stopped the engine (see
 // ErrJournal).
+//
+// The views (Market, Account, Relation, Leader, Directory) stay readable
+// after Close, but Close does not publish those still owed: the changes of
+// the last ViewInterval or so may be missing from them. The whole final
+// state is Engine.State's.
 //
 // Close may be called any number of times, from any goroutines: each call
 // waits until the engine has stopped and returns the same error. Called
@@ -1070,7 +1089,9 @@ func (e *Engine) snapshotTimer() {
 // Snapshot takes a snapshot now, consistent at a sequence number, and
 // waits until the SnapshotStore has saved it (or a later one). It returns
 // that sequence number, or ErrNoSnapshotStore without Options.Snapshots,
-// or the store's error. It panics if ctx is nil.
+// or the store's error; it fails like Do (ErrClosed once the engine is
+// closed, ErrFull, the journal error), and with ctx.Err() if ctx ends
+// first. It panics if ctx is nil.
 func (e *Engine) Snapshot(ctx context.Context) (uint64, error) {
 	if ctx == nil {
 		panic("engine: nil Context")
@@ -1161,8 +1182,9 @@ func (e *Engine) publish(ab *afterBatch, seq uint64) {
 // WaitViews waits until the published views (Market, Account, Directory)
 // reflect every command up to sequence number seq, e.g. a Result's Seq for
 // read-your-writes. Views lag by at most about ViewInterval. It returns
-// ctx.Err() if ctx ends first, ErrClosed once the engine is closed, and
-// panics if ctx is nil.
+// nil at once if they already do, ctx.Err() if ctx ends first, and
+// ErrClosed if the engine is closed before they reach seq (Close does not
+// publish the views still owed: see Close). It panics if ctx is nil.
 func (e *Engine) WaitViews(ctx context.Context, seq uint64) error {
 	if ctx == nil {
 		panic("engine: nil Context")

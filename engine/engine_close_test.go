@@ -184,3 +184,52 @@ func TestCloseLongViewInterval(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Close while many goroutines Do and Submit: every Do returns (a result or
+// ErrClosed) and every accepted Submit gets its done call before Close
+// returns. The matcher stores its last batch's cursor and then closes the
+// Waiter the output stage waits on; a Wait that read the cursor just
+// before the store returned ErrClosed, the output stage stopped before
+// delivering that batch, and its Do calls never returned.
+func TestCloseWhileSubmitting(t *testing.T) {
+	ctx := context.Background()
+	for round := range 100 {
+		e, err := Open(&Options{RingSize: 16})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var submitted, delivered atomic.Int64
+		stopped := make(chan error, 8)
+		for g := range 8 {
+			go func() {
+				for i := 0; ; i++ {
+					var err error
+					if (g+i)%2 == 0 {
+						_, err = e.Do(ctx, &Command{Kind: CmdTick}, nil)
+					} else {
+						submitted.Add(1) // before: done may run before Submit returns
+						if err = e.Submit(ctx, &Command{Kind: CmdTick}, func(*Result) { delivered.Add(1) }); err != nil {
+							submitted.Add(-1)
+						}
+					}
+					if err != nil {
+						stopped <- err
+						return
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Duration(round%4) * time.Millisecond)
+		if err := e.Close(); err != nil {
+			t.Fatalf("round %d: Close: %v", round, err)
+		}
+		for range 8 {
+			if err := within(t, 10*time.Second, stopped, fmt.Sprintf("round %d: a Do or Submit after Close", round)); !errors.Is(err, ErrClosed) {
+				t.Fatalf("round %d: after Close: %v, want ErrClosed", round, err)
+			}
+		}
+		if s, d := submitted.Load(), delivered.Load(); d != s {
+			t.Fatalf("round %d: %d commands submitted, %d results delivered", round, s, d)
+		}
+	}
+}

@@ -35,11 +35,20 @@ type Event struct {
 // Outcome is the result of applying one command.
 type Outcome struct {
 	// Err is nil if the command was accepted, else a sentinel error of
-	// this package or of package book.
+	// this package or of package book (book.ErrPriceNotOnTick, ...),
+	// some wrapped with detail (ErrInvalidSpec says which rule): test it
+	// with errors.Is. A command that fails has no events: the book's
+	// EvRejected is not passed on, Err says why.
+	//
+	// An accepted order has Err nil whatever became of it: a FOK order
+	// that could not fill, or the rest of an IOC or market order, ends
+	// with an EvExpired event, not an error.
 	Err error
-	// ID is the id the command created (asset, market, account, order),
-	// or the order id of a cancel or amend. With Err ErrDuplicateClientID
-	// it is the id of the order that already has the client order id.
+	// ID is the id the command created (asset, market, account, order,
+	// copy relation), the order id of a cancel or amend, the market id
+	// of a halt or resume, the number of orders a CmdCancelAll cancelled;
+	// 0 for the other kinds. With Err ErrDuplicateClientID it is the id
+	// of the order that already has the client order id.
 	ID uint64
 	// Duplicate is set when the command repeated a Ref already used: the
 	// command did nothing and ID is the original's. A place repeats its
@@ -353,7 +362,8 @@ func (s *State) Trades() uint64 { return s.trades }
 
 // Apply executes one command and appends its events to dst. It returns the
 // command's outcome and the extended slice. A command that fails changes
-// nothing but the last applied sequence number.
+// nothing but the last applied sequence number, and appends no events
+// (Outcome.Err says why).
 func (s *State) Apply(cmd *Command, dst []Event) (Outcome, []Event) {
 	var out Outcome
 	dst = s.applyTo(cmd, dst, &out)

@@ -34,7 +34,7 @@ type Options struct {
 	MemTableSize uint64
 	// KeepSnapshots is how many of the newest snapshots to keep; log
 	// entries older than the oldest kept snapshot are deleted (but see
-	// Retain). Default 2.
+	// Retain). Default (0 or less) 2.
 	KeepSnapshots int
 	// Logger receives warnings and errors (a discarded torn tail, a
 	// corrupt snapshot), at info level where the replay of each of

@@ -100,7 +100,7 @@ func (w *Waiter) Wait(ctx context.Context, want int64, cursor func() int64) (int
 			i = spin
 		}
 		if w.closed.Load() {
-			return v, ErrClosed
+			return w.closedWait(want, cursor)
 		}
 		switch {
 		case i < spin:
@@ -132,7 +132,7 @@ func (w *Waiter) park(ctx context.Context, want int64, cursor func() int64) (int
 		switch {
 		case v >= want:
 		case w.closed.Load():
-			err = ErrClosed
+			v, err = w.closedWait(want, cursor)
 		default:
 			w.parks.Add(1)
 			select {
@@ -146,6 +146,20 @@ func (w *Waiter) park(ctx context.Context, want int64, cursor func() int64) (int
 		w.sleepers.Add(-1)
 		return v, err
 	}
+}
+
+// closedWait is Wait's answer once it has seen the Waiter closed: the
+// cursor read after that, which is final if whoever closes the Waiter
+// advances the cursor before Close (as a stage that stores its last
+// cursor and then closes on its way out). The read before it may be
+// stale: it can miss a store made just before Close, and ErrClosed with
+// that value would tell the waiter that what was published never will be.
+func (w *Waiter) closedWait(want int64, cursor func() int64) (int64, error) {
+	v := cursor()
+	if v < want {
+		return v, ErrClosed
+	}
+	return v, nil
 }
 
 // Notify wakes every goroutine parked in Wait so that it re-checks its
@@ -168,7 +182,9 @@ func (w *Waiter) wake() {
 }
 
 // Close makes every current and future Wait that would block return
-// [ErrClosed], and wakes the parked ones. Closing twice is harmless.
+// [ErrClosed], and wakes the parked ones. A cursor advanced before Close
+// is seen by every Wait: one that reaches want returns it with no error,
+// however its reads and the Close interleave. Closing twice is harmless.
 func (w *Waiter) Close() {
 	w.closed.Store(true)
 	w.wake()

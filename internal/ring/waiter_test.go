@@ -269,3 +269,39 @@ func TestWaiterNoSpinOnOneP(t *testing.T) {
 		}
 	}
 }
+
+// TestWaiterCursorReachedBeforeClose: a cursor that reaches want and then
+// has its Waiter closed (as the engine's matcher stores its last batch's
+// cursor and then closes the Waiter on its way out) is seen by a Wait that
+// read the cursor just before the store: Wait returns the value and no
+// error, as its doc says (ErrClosed only while the cursor is still short),
+// both in the spin phase and when parking. Returning ErrClosed with the
+// stale value made the engine's output stage stop before delivering that
+// batch, and Do calls in it never returned.
+func TestWaiterCursorReachedBeforeClose(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		w     *Waiter
+		stale int // the cursor read after which the store and Close happen
+	}{
+		{"spin", NewWaiter(4, 0), 1},
+		{"yield", NewWaiter(0, 4), 1},
+		{"park", NewWaiter(0, 0), 2}, // Wait's first read, then park's
+	} {
+		var c atomic.Int64
+		reads := 0
+		cursor := func() int64 {
+			v := c.Load()
+			reads++
+			if reads == tc.stale {
+				c.Store(5)
+				tc.w.Close()
+			}
+			return v
+		}
+		v, err := tc.w.Wait(context.Background(), 5, cursor)
+		if v != 5 || err != nil {
+			t.Errorf("%s: Wait = %d, %v; want 5, nil (the cursor reached 5 before Close)", tc.name, v, err)
+		}
+	}
+}
