@@ -273,6 +273,10 @@ type Engine struct {
 	// the matcher's last snapshot from (snapFreeze), owned like snapBuf.
 	// Last: the fields above keep the layout they were measured with.
 	freeze snapFreeze
+	// left is the matcher's record of the views it still owed when it
+	// stopped (nil if none), for Close to publish; written by the matcher
+	// before it returns, read by Close after the stages have stopped.
+	left *touched
 }
 
 type snapshotErr struct {
@@ -625,9 +629,9 @@ func (e *Engine) err() error {
 // ErrJournal).
 //
 // The views (Market, Account, Relation, Leader, Directory) stay readable
-// after Close, but Close does not publish those still owed: the changes of
-// the last ViewInterval or so may be missing from them. The whole final
-// state is Engine.State's.
+// after Close, and show the final state: Close publishes those still owed
+// (unless the journal failed) before it returns. The whole final state is
+// Engine.State's.
 //
 // Close may be called any number of times, from any goroutines: each call
 // waits until the engine has stopped and returns the same error. Called
@@ -648,6 +652,16 @@ func (e *Engine) shutdown() {
 	close(e.stop)
 	e.ring.Close()
 	e.wg.Wait()
+	if e.left != nil && e.err() == nil {
+		// Every result is delivered and the stages have stopped: the
+		// views the matcher still owed show the final state (not after
+		// a journal failure, whose commands were not acknowledged).
+		var ab afterBatch
+		e.left.views(e.opts.DepthLevels, &ab)
+		ab.viewsCurrent = true
+		e.publish(&ab, e.base+uint64(e.matched.Load()))
+		e.left = nil
+	}
 	e.viewW.Close()
 	if e.snaps != nil {
 		close(e.snaps)
@@ -770,6 +784,9 @@ func (e *Engine) matcher() {
 				// not published yet: its command is still served.
 				runtime.Gosched()
 				continue
+			}
+			if tr.dirty() {
+				e.left = tr // Close publishes them
 			}
 			return // closed and drained
 		}
@@ -1182,9 +1199,9 @@ func (e *Engine) publish(ab *afterBatch, seq uint64) {
 // WaitViews waits until the published views (Market, Account, Directory)
 // reflect every command up to sequence number seq, e.g. a Result's Seq for
 // read-your-writes. Views lag by at most about ViewInterval. It returns
-// nil at once if they already do, ctx.Err() if ctx ends first, and
-// ErrClosed if the engine is closed before they reach seq (Close does not
-// publish the views still owed: see Close). It panics if ctx is nil.
+// nil at once if they already do (after Close, for every result it
+// delivered), ctx.Err() if ctx ends first, and ErrClosed if the engine is
+// closed before they reach seq. It panics if ctx is nil.
 func (e *Engine) WaitViews(ctx context.Context, seq uint64) error {
 	if ctx == nil {
 		panic("engine: nil Context")
