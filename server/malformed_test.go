@@ -60,3 +60,38 @@ func TestHeadersTooLarge(t *testing.T) {
 		t.Fatalf("%d %v %s", resp.StatusCode, resp.Header, body)
 	}
 }
+
+// No malformed request gets its bearer token back: fasthttp quotes the
+// whole request in the errors of its request line (a bad method, URI or
+// version) and the header line in those of a header line.
+func TestMalformedRequestLineNotEchoed(t *testing.T) {
+	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok})
+	const secret = "tok_this_must_not_come_back"
+	for _, req := range []string{
+		"G\x00T /v1/account HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + secret + "\r\n\r\n",
+		"GET /v1/account?x=\x7f HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + secret + "\r\n\r\n",
+		"GET  HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + secret + "\r\n\r\n",
+		"GET /v1/account HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + secret + "\x01\r\n\r\n",
+		"GET /v1/account HTTP/1.1\r\nHost: x\r\nAuthorization\x01: Bearer " + secret + "\r\n\r\n",
+		"GET /v1/account HTTP/1.1\r\nHost: x\r\nAuthorization Bearer " + secret + "\r\n\r\n",
+	} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(ts.base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, req); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		c.Close()
+		if resp.StatusCode != 400 || !strings.Contains(string(body), "malformed HTTP request") ||
+			strings.Contains(string(body), secret) {
+			t.Errorf("%q: %d %s", req, resp.StatusCode, body)
+		}
+	}
+}

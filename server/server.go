@@ -451,6 +451,7 @@ func Open(opts *Options) (*Server, error) {
 		Logger:                fasthttpLogger{&s.log},
 		ErrorHandler:          s.badRequest,
 		ReadBufferSize:        readBufferSize,
+		SecureErrorLogMessage: true, // errors of the request line do not quote the request
 	}
 	s.stopSaver, s.saverDone = make(chan struct{}), make(chan struct{})
 	go s.saveHistoryLoop()
@@ -868,6 +869,15 @@ func (s *Server) badRequest(ctx *fasthttp.RequestCtx, err error) {
 		// wrong, without the request.
 		route = "malformed"
 		msg, _, _ := strings.Cut(err.Error(), ": buffer size=")
+		// Those of a header line quote the line, or its value, whatever
+		// SecureErrorLogMessage: what it is comes before the quote.
+		for _, p := range [...]string{"malformed mime header", "invalid header value", "invalid header key"} {
+			if i := strings.Index(msg, p); i >= 0 {
+				if j := strings.IndexByte(msg[i:], '"'); j >= 0 {
+					msg = strings.TrimRight(msg[:i+j], ": ")
+				}
+			}
+		}
 		writeError(ctx, fmt.Errorf("%w: malformed HTTP request: %s", errInvalid, msg))
 	}
 	s.done(ctx, rid, &route, start)
