@@ -61,6 +61,9 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, err)
 		return
 	}
+	if s.chargeBatch(ctx, len(rs)) {
+		return
+	}
 	// Items are reused with the capacity of their fills.
 	if cap(sc.items) < len(rs) {
 		sc.items = append(sc.items[:cap(sc.items)], make([]batchItem, len(rs)-cap(sc.items))...)

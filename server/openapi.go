@@ -14,7 +14,7 @@ import (
 // without what withErrors adds to it: the admin security scheme and the
 // error responses of every operation.
 const openAPI = `{"openapi":"3.0.3",
-"info":{"title":"ist","version":"v1","description":"ist matching engine HTTP API. Prices, quantities and amounts are decimal strings; every asset has 8 decimal places. Requests are rate limited (429 rate_limited) per live bearer token, and per client IP for requests without one: no token, a made-up one or a revoked one. Sign-up (POST /v1/accounts) is always limited per client IP, whatever token it carries. Every answer carries an X-Request-Id header: the request's own X-Request-Id when it is 1 to 64 letters, digits and \"._:-\", else one istd makes; istd's log line of the request has it."},
+"info":{"title":"ist","version":"v1","description":"ist matching engine HTTP API. Prices, quantities and amounts are decimal strings; every asset has 8 decimal places. Requests are rate limited (429 rate_limited) per live bearer token, and per client IP for requests without one: no token, a made-up one or a revoked one. Sign-up (POST /v1/accounts) is always limited per client IP, whatever token it carries. A batch of orders (POST /v1/orders/batch) costs one per order, at most the burst; a batch the limit cannot pay for is refused whole. Every answer carries an X-Request-Id header: the request's own X-Request-Id when it is 1 to 64 letters, digits and \"._:-\", else one istd makes; istd's log line of the request has it."},
 "components":{
  "securitySchemes":{"bearer":{"type":"http","scheme":"bearer"}},
  "schemas":{

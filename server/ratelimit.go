@@ -25,7 +25,10 @@ import (
 // found.
 // /healthz, /readyz and /metrics are never limited. A limited request is
 // answered 429 rate_limited with Retry-After: 1. Each client message of a
-// stream is charged the same way (allowStreamOp; stream.go).
+// stream is charged the same way (allowStreamOp; stream.go). A batch of
+// orders costs one per order (chargeBatch), at most the burst: a limit
+// on a token's requests would otherwise let batches place a thousand
+// times as many orders.
 //
 // Buckets live in sharded maps of plain values (no allocation per request
 // once a bucket exists). The maps are bounded: when a shard is full, the
@@ -102,7 +105,11 @@ func newRateLimiter(perSec float64, burst int) *rateLimiter {
 
 // allow takes one token from the bucket of key h and reports whether
 // there was one.
-func (l *rateLimiter) allow(h uint64) bool {
+func (l *rateLimiter) allow(h uint64) bool { return l.allowN(h, 1) }
+
+// allowN takes n tokens (at most the burst) from bucket h if it holds
+// them, and reports whether it did; it takes none if it does not.
+func (l *rateLimiter) allowN(h uint64, n float64) bool {
 	sh := &l.shards[h%rlShards]
 	now := l.now()
 	sh.mu.Lock()
@@ -118,9 +125,10 @@ func (l *rateLimiter) allow(h uint64) bool {
 		b.tokens = l.burst
 	}
 	b.last = now
-	ok = b.tokens >= 1
+	n = min(n, l.burst)
+	ok = b.tokens >= n
 	if ok {
-		b.tokens--
+		b.tokens -= n
 	}
 	sh.m[h] = b
 	sh.mu.Unlock()
@@ -175,6 +183,28 @@ func (s *Server) rateLimited(ctx *fasthttp.RequestCtx, path string) bool {
 		return false
 	}
 	writeError(ctx, errRateLimited)
+	ctx.Response.Header.Set("Retry-After", "1")
+	return true
+}
+
+// chargeBatch charges a batch of n orders, whose request rateLimited has
+// charged one token, the other n-1 (at most the burst in all: a batch
+// as large as the burst passes once the bucket is full), so that a
+// token's rate limit bounds its orders, not only its requests. If the
+// bucket does not hold them it answers 429, takes none, and returns
+// true: the batch is refused whole.
+func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, n int) bool {
+	if n <= 1 {
+		return false
+	}
+	l, h := s.bucket(s.requestToken(ctx), remoteIP(ctx))
+	if l == nil {
+		return false
+	}
+	if extra := min(float64(n-1), l.burst-1); extra <= 0 || l.allowN(h, extra) {
+		return false
+	}
+	writeError(ctx, fmt.Errorf("%w (a batch costs one per order: %d)", errRateLimited, n))
 	ctx.Response.Header.Set("Retry-After", "1")
 	return true
 }

@@ -1,6 +1,10 @@
 package server
 
-import "testing"
+import (
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestRateLimiterBucket(t *testing.T) {
 	l := newRateLimiter(10, 3) // 10/s, burst 3
@@ -94,4 +98,49 @@ func BenchmarkRateLimiter(b *testing.B) {
 			l.allow(h & 1023)
 		}
 	})
+}
+
+// A batch costs its token one per order, at most the burst; a batch the
+// bucket cannot pay for is refused whole (429, nothing placed), and
+// takes only the request's own token.
+func TestRateLimitBatch(t *testing.T) {
+	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok, RateLimit: 0.001, RateBurst: 10})
+	_, bob := ts.setup() // 3 admin requests; 2 sign-ups on the IP's bucket
+	batch := func(n int) string {
+		var b strings.Builder
+		b.WriteString(`{"orders":[`)
+		for i := range n {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			fmt.Fprintf(&b, `{"market":"BTC-USDT","side":"buy","type":"limit","price":"100.%02d","quantity":"0.1"}`, i)
+		}
+		b.WriteString(`]}`)
+		return b.String()
+	}
+	open := func() int {
+		out := ts.must(200, "GET", "/v1/orders?status=open&limit=100", bob, "")
+		return len(out["orders"].([]any))
+	} // each call costs a token too
+	ts.must(200, "POST", "/v1/orders/batch", bob, batch(4)) // 10 → 6
+	if code, c := ts.errCode("POST", "/v1/orders/batch", bob, batch(7)); code != 429 || c != "rate_limited" {
+		t.Fatalf("batch of 7 with 6 tokens: %d %s", code, c)
+	} // 6 → 5: the request's own token only
+	if n := open(); n != 4 { // 5 → 4
+		t.Fatalf("%d open orders after the refused batch, want 4", n)
+	}
+	ts.must(200, "POST", "/v1/orders/batch", bob, batch(4)) // 4 → 0
+	if code, _ := ts.errCode("GET", "/v1/account", bob, ""); code != 429 {
+		t.Fatalf("bucket not emptied by the batches: %d", code)
+	}
+	// A batch larger than the burst costs the burst: it passes on a
+	// full bucket (a fresh token's).
+	tok, _, err := ts.s.issueToken(2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts.must(200, "POST", "/v1/orders/batch", tok, batch(20))
+	if code, _ := ts.errCode("GET", "/v1/account", tok, ""); code != 429 {
+		t.Fatalf("a batch larger than the burst left tokens: %d", code)
+	}
 }

@@ -115,7 +115,8 @@ type Options struct {
 	// 1000/s (DefaultRateLimit) with a burst of 2000 (a given
 	// RateLimit's burst defaults to twice it); negative: no limit; NaN
 	// and ±Inf are refused (Open fails with ErrInvalidOptions). See
-	// ratelimit.go.
+	// ratelimit.go. A batch of orders costs one per order (at most the
+	// burst), so that the limit bounds a token's orders too.
 	RateLimit float64
 	RateBurst int
 	// AnonRateLimit and AnonRateBurst are the same per client IP, for

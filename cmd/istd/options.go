@@ -50,7 +50,7 @@ type tuning struct {
 func addTuning(fs *flag.FlagSet) *tuning {
 	t := &tuning{}
 	t.float(fs, &t.rateLimit, "rate-limit", "IST_RATE_LIMIT", server.DefaultRateLimit,
-		"requests per second per bearer token; 0: unlimited")
+		"requests per second per bearer token (a batch of orders costs one per order); 0: unlimited")
 	t.int(fs, &t.rateBurst, "rate-burst", "IST_RATE_BURST", 0,
 		"burst per bearer token; 0: twice --rate-limit")
 	_, t.anonSet = os.LookupEnv("IST_ANON_RATE_LIMIT")
