@@ -16,13 +16,70 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// istdEnv are the environment variables istd reads (cmd/istd/main.go).
-var istdEnv = map[string]bool{
-	"IST_DATA_DIR":       true,
-	"IST_LISTEN":         true,
-	"IST_ADMIN_TOKEN":    true,
-	"IST_LOG_LEVEL":      true,
-	"IST_DISABLE_SIGNUP": true,
+// istdEnv are the environment variables istd reads: every quoted IST_
+// name in cmd/istd's source (its tests left out).
+var istdEnv = func() map[string]bool {
+	files, _ := filepath.Glob("../cmd/istd/*.go")
+	env := map[string]bool{}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			panic(err)
+		}
+		for _, m := range regexp.MustCompile(`"(IST_[A-Z0-9_]+)"`).FindAllSubmatch(b, -1) {
+			env[string(m[1])] = true
+		}
+	}
+	return env
+}()
+
+// TestDocsEnvVars checks the environment variables of README.md and
+// docs/operations.md against istd: each one they name is read by istd
+// (IST_HISTORY_* stands for several), and each one istd reads is named.
+func TestDocsEnvVars(t *testing.T) {
+	if len(istdEnv) < 5 || !istdEnv["IST_ADMIN_TOKEN"] {
+		t.Fatalf("environment variables read from cmd/istd: %v", istdEnv)
+	}
+	named := map[string]bool{}
+	for _, f := range []string{"../README.md", "../docs/operations.md"} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range regexp.MustCompile(`IST_[A-Z0-9_]+\*?`).FindAll(b, -1) {
+			v := string(m)
+			if prefix, ok := strings.CutSuffix(v, "*"); ok {
+				n := 0
+				for k := range istdEnv {
+					if strings.HasPrefix(k, prefix) {
+						named[k] = true
+						n++
+					}
+				}
+				if n == 0 {
+					t.Errorf("%s names %s: istd reads no such variable", f, v)
+				}
+				continue
+			}
+			named[v] = true
+			if !istdEnv[v] {
+				t.Errorf("%s names %s: istd does not read it", f, v)
+			}
+		}
+	}
+	var missing []string
+	for k := range istdEnv {
+		if !named[k] {
+			missing = append(missing, k)
+		}
+	}
+	sort.Strings(missing)
+	if len(missing) > 0 {
+		t.Errorf("istd reads %v, named in neither README.md nor docs/operations.md", missing)
+	}
 }
 
 const istdPort = 8080
@@ -206,6 +263,33 @@ func TestCompose(t *testing.T) {
 		if !bytes.Contains(df, []byte(want)) {
 			t.Errorf("Dockerfile lacks %q", want)
 		}
+	}
+}
+
+// TestDockerignore: the Dockerfile's build stage copies the whole
+// context (COPY . .), so .dockerignore keeps out deploy/.env (the admin
+// token, Grafana's password) and ./data, the data directory `go run
+// ./cmd/istd` makes in the repository, locked by a running istd.
+func TestDockerignore(t *testing.T) {
+	b, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]bool{}
+	for _, l := range strings.Split(string(b), "\n") {
+		lines[strings.TrimSpace(l)] = true
+	}
+	for _, want := range []string{"deploy/.env", "data", ".git"} {
+		if !lines[want] {
+			t.Errorf(".dockerignore does not exclude %s", want)
+		}
+	}
+	df, err := os.ReadFile("Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(df, []byte("COPY go.mod go.sum ./")) || !bytes.Contains(df, []byte("./cmd/istd")) {
+		t.Errorf("Dockerfile: the build no longer copies go.mod and builds ./cmd/istd: check .dockerignore against it")
 	}
 }
 

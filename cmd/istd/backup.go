@@ -162,8 +162,13 @@ func backupOnline(stdout io.Writer, dataDir, dir, listen, token, certFile string
 	req.Header.Set("Authorization", "Bearer "+token)
 	resp, err := c.Do(req)
 	if err != nil {
-		return fmt.Errorf("backup: %s is in use, but the istd at %s (--listen, IST_LISTEN) did not answer: %w",
-			dataDir, base, err)
+		hint := ""
+		if certFile == "" {
+			// An HTTPS istd closes a plain HTTP connection: EOF.
+			hint = "; if it serves HTTPS, give its certificate (--tls-cert, IST_TLS_CERT)"
+		}
+		return fmt.Errorf("backup: %s is in use, but the istd at %s (--listen, IST_LISTEN) did not answer: %w%s",
+			dataDir, base, err, hint)
 	}
 	defer resp.Body.Close()
 	var out struct {

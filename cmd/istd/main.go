@@ -8,8 +8,9 @@
 // IST_LISTEN (default 127.0.0.1:8080), IST_ADMIN_TOKEN (default: the
 // stored one, or one generated on first start and printed once to standard
 // output; only its SHA-256 is stored). IST_LOG_LEVEL (--log-level,
-// default info) sets the level of the JSON log on standard error, one line
-// per request (tokens are never logged).
+// default info; debug, info, warn or error, any other value stops istd at
+// start) sets the level of the JSON log on standard error, one line per
+// request (tokens are never logged).
 //
 // IST_ACCEPT_LOG_LOSS=true (or --accept-log-loss) starts istd even when
 // the log ends before the order history saved beside it, which means it
@@ -148,6 +149,10 @@ flags (the environment variable in parentheses sets the same):
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	lvl, err := logLevel(*level)
+	if err != nil {
+		return err
+	}
 	settleEvery, err := settle.interval()
 	if err != nil {
 		return err
@@ -169,10 +174,6 @@ flags (the environment variable in parentheses sets the same):
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
-	lvl, err := zerolog.ParseLevel(*level)
-	if err != nil {
-		return fmt.Errorf("--log-level: %w", err)
-	}
 	// One log line per request: buffered, not a write(2) each (see
 	// server.LogBuffer). Flushed last, after the shutdown's own lines.
 	logBuf := server.NewLogBuffer(os.Stderr, 64<<10, 100*time.Millisecond)
@@ -219,4 +220,22 @@ flags (the environment variable in parentheses sets the same):
 	}
 	stopSettle()
 	return errors.Join(serveErr, shutdown(s, &log))
+}
+
+// logLevel returns the level of --log-level: debug, info, warn or error.
+// Any other value is an error (zerolog.ParseLevel would also take trace,
+// fatal, panic, disabled and the empty string, the last two silencing the
+// log, errors included).
+func logLevel(s string) (zerolog.Level, error) {
+	switch s {
+	case "debug":
+		return zerolog.DebugLevel, nil
+	case "info":
+		return zerolog.InfoLevel, nil
+	case "warn":
+		return zerolog.WarnLevel, nil
+	case "error":
+		return zerolog.ErrorLevel, nil
+	}
+	return zerolog.NoLevel, fmt.Errorf("--log-level (IST_LOG_LEVEL) %q: want debug, info, warn or error", s)
 }
