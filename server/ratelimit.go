@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"net"
 	"sync"
 	"time"
 
@@ -15,7 +16,8 @@ import (
 // revoked, or the admin token; keyed by 64 bits of its SHA-256;
 // Options.RateLimit and RateBurst) and, for every other request (public
 // market data, and any request whose bearer token is made up or
-// revoked), per client IP (a limiter of its own: Options.AnonRateLimit
+// revoked), per client IP (an IPv6 client: its /64 network, clientNet; a
+// limiter of its own: Options.AnonRateLimit
 // and AnonRateBurst). Sign-up (/v1/accounts) is always charged to the
 // client IP, whatever token it carries: an account's token must not buy
 // more sign-ups. A made-up token thus gets no bucket of its own,
@@ -178,7 +180,7 @@ func (s *Server) rateLimited(ctx *fasthttp.RequestCtx, path string) bool {
 	if path != "/v1/accounts" {
 		t = s.requestToken(ctx)
 	}
-	l, h := s.bucket(t, remoteIP(ctx))
+	l, h := s.bucket(t, clientNet(ctx))
 	if l == nil || l.allow(h) {
 		return false
 	}
@@ -197,7 +199,7 @@ func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, n int) bool {
 	if n <= 1 {
 		return false
 	}
-	l, h := s.bucket(s.requestToken(ctx), remoteIP(ctx))
+	l, h := s.bucket(s.requestToken(ctx), clientNet(ctx))
 	if l == nil {
 		return false
 	}
@@ -234,8 +236,18 @@ func (s *Server) bucket(t *liveToken, ip [16]byte) (*rateLimiter, uint64) {
 	return s.anonRL, maphash.Bytes(s.anonRL.seed, ip[:])
 }
 
-// remoteIP returns the request's client IP in its 16-byte form.
-func remoteIP(ctx *fasthttp.RequestCtx) (ip [16]byte) {
-	copy(ip[:], ctx.RemoteIP().To16())
+// clientNet returns the key of the request's client for the limits "per
+// client IP": its IPv4 address, or the /64 network of its IPv6 address
+// (16-byte form, the host half zeroed). An IPv6 host is usually given a
+// whole /64, so keying by address would give one client 2^64 buckets
+// and stream slots, and let it crowd out the others' buckets.
+func clientNet(ctx *fasthttp.RequestCtx) [16]byte { return netKey(ctx.RemoteIP()) }
+
+// netKey is clientNet's key of address a.
+func netKey(a net.IP) (ip [16]byte) {
+	copy(ip[:], a.To16())
+	if a.To4() == nil {
+		clear(ip[8:])
+	}
 	return ip
 }

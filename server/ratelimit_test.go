@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"net"
 	"strings"
 	"testing"
 )
@@ -142,5 +143,25 @@ func TestRateLimitBatch(t *testing.T) {
 	ts.must(200, "POST", "/v1/orders/batch", tok, batch(20))
 	if code, _ := ts.errCode("GET", "/v1/account", tok, ""); code != 429 {
 		t.Fatalf("a batch larger than the burst left tokens: %d", code)
+	}
+}
+
+// The limits per client IP key an IPv6 client by its /64 network (one
+// host usually has all of it) and an IPv4 client by its address.
+func TestNetKey(t *testing.T) {
+	key := func(s string) [16]byte { return netKey(net.ParseIP(s)) }
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"192.0.2.1", "192.0.2.2", false},
+		{"192.0.2.1", "::ffff:192.0.2.1", true},
+		{"2001:db8:1:2::1", "2001:db8:1:2:ffff:ffff:ffff:ffff", true},
+		{"2001:db8:1:2::1", "2001:db8:1:3::1", false},
+		{"::1", "::2", true},
+	} {
+		if got := key(c.a) == key(c.b); got != c.same {
+			t.Errorf("%s and %s: same key %v, want %v", c.a, c.b, got, c.same)
+		}
 	}
 }

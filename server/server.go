@@ -90,8 +90,9 @@ type Options struct {
 	// RequestTimeout bounds the wait of reads for fresh views. Default 10 s.
 	RequestTimeout time.Duration
 	// MaxStreams caps the WebSocket streams open at once, and
-	// MaxStreamsPerIP those from one client address: an upgrade beyond
-	// them is refused (503 overloaded, 429 rate_limited). 0: the
+	// MaxStreamsPerIP those from one client address (an IPv6 client: its
+	// /64 network): an upgrade beyond them is refused (503 overloaded,
+	// 429 rate_limited). 0: the
 	// defaults, DefaultMaxStreams and DefaultMaxStreamsPerIP; negative:
 	// no cap.
 	MaxStreams, MaxStreamsPerIP int
@@ -119,7 +120,8 @@ type Options struct {
 	// burst), so that the limit bounds a token's orders too.
 	RateLimit float64
 	RateBurst int
-	// AnonRateLimit and AnonRateBurst are the same per client IP, for
+	// AnonRateLimit and AnonRateBurst are the same per client IP (an IPv6
+	// client: its /64 network), for
 	// requests without a live bearer token: none, a made-up one or a
 	// revoked one (so a made-up token gets no bucket of its own). Default (both zero): RateLimit and
 	// RateBurst; a given AnonRateLimit's burst defaults to twice it;

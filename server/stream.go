@@ -718,7 +718,7 @@ func (s *Server) stream(ctx *fasthttp.RequestCtx) {
 	// does not call it if the handshake's answer cannot be written, and a
 	// slot taken here would then never be released. Upgrades that race
 	// past this check and find a cap reached there are closed at once.
-	ip := remoteIP(ctx)
+	ip := clientNet(ctx)
 	if err := h.slots.admit(ip, false); err != nil {
 		writeError(ctx, err)
 		if errors.Is(err, errRateLimited) {

@@ -55,7 +55,7 @@ func addTuning(fs *flag.FlagSet) *tuning {
 		"burst per bearer token; 0: twice --rate-limit")
 	_, t.anonSet = os.LookupEnv("IST_ANON_RATE_LIMIT")
 	t.float(fs, &t.anonRateLimit, "anon-rate-limit", "IST_ANON_RATE_LIMIT", server.DefaultRateLimit,
-		"requests per second per client IP without a token; default: --rate-limit; 0: unlimited")
+		"requests per second per client IP (IPv6: per /64) without a token; default: --rate-limit; 0: unlimited")
 	t.int(fs, &t.anonRateBurst, "anon-rate-burst", "IST_ANON_RATE_BURST", 0,
 		"burst per client IP without a token; 0: twice --anon-rate-limit (or --rate-burst, with no --anon-rate-limit)")
 	t.int(fs, &t.maxTokens, "max-tokens", "IST_MAX_TOKENS", server.DefaultMaxTokens,
@@ -81,7 +81,7 @@ func addTuning(fs *flag.FlagSet) *tuning {
 	t.int(fs, &t.maxStreams, "max-streams", "IST_MAX_STREAMS", server.DefaultMaxStreams,
 		"WebSocket streams open at once; an upgrade beyond is refused (503 overloaded); 0: no cap")
 	t.int(fs, &t.maxStreamsPerIP, "max-streams-per-ip", "IST_MAX_STREAMS_PER_IP", server.DefaultMaxStreamsPerIP,
-		"WebSocket streams open at once from one client address; beyond, 429 rate_limited; 0: no cap")
+		"WebSocket streams open at once from one client address (IPv6: one /64); beyond, 429 rate_limited; 0: no cap")
 	t.int(fs, &t.streamQueueBytes, "stream-queue-bytes", "IST_STREAM_QUEUE_BYTES", server.DefaultStreamQueueBytes,
 		"bytes of messages queued for all WebSocket streams together (each also holds at most 4 MiB); past it, a stream holding more than its fair share (this / streams open, at least 64 KiB) is closed (1008 slow consumer); at least 65536; 0: no budget")
 	t.int(fs, &t.maxBody, "max-body", "IST_MAX_BODY", 64<<10, "request body limit in bytes")
