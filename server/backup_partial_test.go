@@ -48,11 +48,27 @@ func TestBackupAppearsOnlyWhole(t *testing.T) {
 	if left, _ := os.ReadDir(parent); len(left) != 1 || left[0].Name() != "b" {
 		t.Fatalf("after a backup, %s holds %v, want b alone", parent, left)
 	}
-	if fi, err := os.Stat(bdir); err != nil || fi.Mode().Perm() != 0o755 {
+	if fi, err := os.Stat(bdir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("backup directory: %v, %v", fi, err)
 	}
 	ts2 := start(t, bdir, &Options{AdminToken: adminTok})
 	if o := ts2.must(200, "GET", "/v1/orders/"+id(sell), alice, ""); o["status"] != "open" {
 		t.Fatalf("alice's sell in the backup: %v", o)
+	}
+}
+
+// A data directory istd creates, and a backup, are its user's alone.
+func TestDataDirPrivate(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	ts := start(t, dir, &Options{AdminToken: adminTok})
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("data directory: %v, %v", fi, err)
+	}
+	bdir := filepath.Join(t.TempDir(), "backup")
+	if _, err := ts.s.backupTo(bdir); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(bdir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Fatalf("backup directory: %v, %v", fi, err)
 	}
 }

@@ -336,7 +336,9 @@ func Open(opts *Options) (*Server, error) {
 	} else {
 		s.log = zerolog.New(MaskSecrets(os.Stderr)).With().Timestamp().Logger()
 	}
-	if err := os.MkdirAll(o.DataDir, 0o755); err != nil {
+	// Only istd's user may read it: it holds every balance and order, and
+	// the tokens' hashes (an existing directory keeps its mode).
+	if err := os.MkdirAll(o.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("server: data dir: %w", err)
 	}
 	st, err := openStore(o.DataDir, &s.log)
@@ -655,10 +657,7 @@ func (s *Server) backupTo(dir string) (uint64, error) {
 		}
 		return nil
 	})
-	if err == nil {
-		err = os.Chmod(partial, 0o755) // MkdirTemp's is 0700
-	}
-	if err == nil {
+	if err == nil { // MkdirTemp's mode, 0700, as the data directory's
 		err = os.Rename(partial, dir)
 	}
 	if err == nil {
