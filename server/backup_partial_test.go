@@ -5,7 +5,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+
+	"github.com/rs/zerolog"
 )
 
 // A backup cut short after the metadata store was copied and before the
@@ -70,5 +73,19 @@ func TestDataDirPrivate(t *testing.T) {
 	}
 	if fi, err := os.Stat(bdir); err != nil || fi.Mode().Perm() != 0o700 {
 		t.Fatalf("backup directory: %v, %v", fi, err)
+	}
+}
+
+// A short admin token given to Open is taken, with a warning: its hash
+// in the data directory could be guessed offline.
+func TestShortAdminTokenWarns(t *testing.T) {
+	for _, tok := range []string{"adm", strings.Repeat("k", minAdminToken)} {
+		var logs syncBuffer
+		lg := zerolog.New(&logs)
+		ts := start(t, t.TempDir(), &Options{AdminToken: tok, Logger: &lg})
+		ts.must(200, "GET", "/v1/admin/accounts", tok, "")
+		if warned := strings.Contains(logs.String(), "the admin token is short"); warned != (len(tok) < minAdminToken) {
+			t.Errorf("token of %d characters: warned %v", len(tok), warned)
+		}
 	}
 }

@@ -792,10 +792,19 @@ func newToken() string {
 	return "ist_" + base64.RawURLEncoding.EncodeToString(b[:])
 }
 
+// minAdminToken is the shortest admin token Open does not warn about.
+const minAdminToken = 32
+
 // loadAdmin sets the admin token hash: the given token (stored), the
 // stored hash, or a newly generated token.
 func (s *Server) loadAdmin() error {
 	if s.opts.AdminToken != "" {
+		if len(s.opts.AdminToken) < minAdminToken {
+			// Its unsalted hash is in the data directory and its
+			// backups: a short one could be guessed from it offline.
+			s.log.Warn().Int("length", len(s.opts.AdminToken)).Int("recommended", minAdminToken).
+				Msg("the admin token is short: use a random one of at least 32 characters, or let istd generate one")
+		}
 		s.adminHash = hashToken([]byte(s.opts.AdminToken))
 		return s.store.set([]byte("admin"), s.adminHash[:])
 	}

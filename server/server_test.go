@@ -17,7 +17,7 @@ import (
 	"github.com/rs/zerolog"
 )
 
-const adminTok = "test-admin-token"
+const adminTok = "test-admin-token-of-32-characters" // no warning: minAdminToken
 
 // testServer is a Server on a loopback port, driven over HTTP.
 type testServer struct {
