@@ -14,26 +14,33 @@ import (
 // that says so, without echoing the request and its bearer token back.
 func TestMalformedRequestNotEchoed(t *testing.T) {
 	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok})
+	const secret = "tok_this_must_not_come_back"
+	code, _, body := rawRequest(t, ts, "GET /v1/account HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+secret+"\r\nBad Header\r\n\r\n")
+	if code != 400 || !strings.Contains(body, `"code":"invalid_argument"`) ||
+		!strings.Contains(body, "malformed HTTP request") || strings.Contains(body, secret) {
+		t.Fatalf("%d %s", code, body)
+	}
+	t.Logf("%s", body)
+}
+
+// rawRequest writes req, raw bytes, on a new connection to ts and returns
+// the answer's status, headers and body. It writes on another goroutine:
+// the server may answer before it has read all of req.
+func rawRequest(t *testing.T, ts *testServer, req string) (int, http.Header, string) {
+	t.Helper()
 	c, err := net.Dial("tcp", strings.TrimPrefix(ts.base, "http://"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))
-	const secret = "tok_this_must_not_come_back"
-	if _, err := io.WriteString(c, "GET /v1/account HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "+secret+"\r\nBad Header\r\n\r\n"); err != nil {
-		t.Fatal(err)
-	}
+	go io.WriteString(c, req)
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 400 || !strings.Contains(string(body), `"code":"invalid_argument"`) ||
-		!strings.Contains(string(body), "malformed HTTP request") || strings.Contains(string(body), secret) {
-		t.Fatalf("%d %s", resp.StatusCode, body)
-	}
-	t.Logf("%s", body)
+	return resp.StatusCode, resp.Header, string(body)
 }
 
 // A request whose line and headers do not fit the read buffer gets a
@@ -41,23 +48,11 @@ func TestMalformedRequestNotEchoed(t *testing.T) {
 // raise a server setting.
 func TestHeadersTooLarge(t *testing.T) {
 	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok})
-	c, err := net.Dial("tcp", strings.TrimPrefix(ts.base, "http://"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(5 * time.Second))
-	req := "GET /v1/markets HTTP/1.1\r\nHost: x\r\nX-Big: " + strings.Repeat("a", 20000) + "\r\n\r\n"
-	go io.WriteString(c, req) // the server may answer before reading it all
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode != 431 || !strings.Contains(string(body), `"code":"invalid_argument"`) ||
-		!strings.Contains(string(body), "headers must fit in 4096 bytes") || strings.Contains(string(body), "ReadBufferSize") ||
-		resp.Header.Get("X-Request-Id") == "" {
-		t.Fatalf("%d %v %s", resp.StatusCode, resp.Header, body)
+	code, h, body := rawRequest(t, ts, "GET /v1/markets HTTP/1.1\r\nHost: x\r\nX-Big: "+strings.Repeat("a", 20000)+"\r\n\r\n")
+	if code != 431 || !strings.Contains(body, `"code":"invalid_argument"`) ||
+		!strings.Contains(body, "headers must fit in 4096 bytes") || strings.Contains(body, "ReadBufferSize") ||
+		h.Get("X-Request-Id") == "" {
+		t.Fatalf("%d %v %s", code, h, body)
 	}
 }
 
@@ -75,23 +70,9 @@ func TestMalformedRequestLineNotEchoed(t *testing.T) {
 		"GET /v1/account HTTP/1.1\r\nHost: x\r\nAuthorization\x01: Bearer " + secret + "\r\n\r\n",
 		"GET /v1/account HTTP/1.1\r\nHost: x\r\nAuthorization Bearer " + secret + "\r\n\r\n",
 	} {
-		c, err := net.Dial("tcp", strings.TrimPrefix(ts.base, "http://"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		c.SetDeadline(time.Now().Add(5 * time.Second))
-		if _, err := io.WriteString(c, req); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, _ := io.ReadAll(resp.Body)
-		c.Close()
-		if resp.StatusCode != 400 || !strings.Contains(string(body), "malformed HTTP request") ||
-			strings.Contains(string(body), secret) {
-			t.Errorf("%q: %d %s", req, resp.StatusCode, body)
+		code, _, body := rawRequest(t, ts, req)
+		if code != 400 || !strings.Contains(body, "malformed HTTP request") || strings.Contains(body, secret) {
+			t.Errorf("%q: %d %s", req, code, body)
 		}
 	}
 }
