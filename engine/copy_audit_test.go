@@ -240,7 +240,7 @@ func TestCopySkipNotRetried(t *testing.T) {
 // which the NAV is not below.)
 func TestCopyStopLossExactBoundary(t *testing.T) {
 	sc := newCopyScenario(t, 0, 0, 3)
-	const alloc = 1000*usdt - 1
+	const alloc int64 = 1000*usdt - 1
 	rel := sc.follow(3, alloc, CopySpec{Mode: CopyFixedQuote, Value: 500 * usdt, StopLossBps: 2000})
 	sc.lim(maker, book.Sell, px(2000), 100)
 	sc.lim(leader1, book.Buy, px(2000), 10) // the wallet buys 25 lots for 500
