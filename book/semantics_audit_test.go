@@ -6,7 +6,10 @@ package book
 // (documented in doc.go), the scenario pins ist's documented behaviour and
 // says so.
 
-import "testing"
+import (
+	"math/rand/v2"
+	"testing"
+)
 
 func TestAuditPriority(t *testing.T) {
 	runScenarios(t, []scScenario{
@@ -368,4 +371,74 @@ func TestAuditBoundaries(t *testing.T) {
 			do.reject(ord.stopMkt(2, alice, Buy, 0, 20), ReasonInvalidStop),
 		}},
 	})
+}
+
+// TestAuditFOKMatchesIOC checks the FOK pre-check against matching itself,
+// on random books: the same order as IOC, on a copy of the book, shows
+// what the queue walk fills. A FOK never fills in part; with stp none or
+// cancel_maker it fills exactly when the IOC fills whole; with cancel_taker
+// or cancel_both (killed by a level holding an own order, doc.go) it fills
+// only if the IOC fills whole.
+func TestAuditFOKMatchesIOC(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	for round := range 3000 {
+		var setup []Order
+		id := uint64(1)
+		for range 1 + rng.IntN(12) {
+			o := Order{ID: id, Owner: 1 + uint64(rng.IntN(3)), Side: Side(rng.IntN(2)),
+				Price: 95 + int64(rng.IntN(11)), Qty: 1 + int64(rng.IntN(6))}
+			if rng.IntN(4) == 0 {
+				o.DisplayQty = 1 + int64(rng.IntN(int(o.Qty)))
+			}
+			setup = append(setup, o)
+			id++
+		}
+		taker := Order{ID: 1000, Owner: 1 + uint64(rng.IntN(3)), Side: Side(rng.IntN(2)),
+			Qty: 1 + int64(rng.IntN(15)), STP: STPMode(rng.IntN(4))}
+		switch rng.IntN(3) {
+		case 0:
+			taker.Price = 95 + int64(rng.IntN(11))
+		case 1:
+			taker.Type = Market
+		case 2:
+			taker.Type, taker.Side = Market, Buy
+			taker.QuoteBudget = 1 + int64(rng.IntN(1500))
+		}
+		run := func(tif TimeInForce) (filled int64, evs []Event) {
+			b, err := New(Rules{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range setup {
+				if _, err := b.Place(nil, &setup[i]); err != nil {
+					t.Fatal(err)
+				}
+			}
+			o := taker
+			o.TIF = tif
+			evs, err = b.Place(nil, &o)
+			if err != nil {
+				t.Fatalf("round %d: %+v: %v", round, o, err)
+			}
+			for _, e := range evs {
+				if e.Kind == EvTrade && e.OrderID == o.ID {
+					filled += e.Qty
+				}
+			}
+			if err := b.Check(); err != nil {
+				t.Fatal(err)
+			}
+			return filled, evs
+		}
+		fok, fokEvs := run(FOK)
+		ioc, _ := run(IOC)
+		whole := ioc == taker.Qty
+		if fok != 0 && fok != taker.Qty {
+			t.Fatalf("round %d: FOK %+v filled %d of %d: %v", round, taker, fok, taker.Qty, fokEvs)
+		}
+		exact := taker.STP == STPNone || taker.STP == STPCancelMaker
+		if (fok == taker.Qty) != whole && (exact || fok != 0) {
+			t.Fatalf("round %d: FOK %+v filled %d, the IOC %d\nsetup %+v", round, taker, fok, ioc, setup)
+		}
+	}
 }
