@@ -241,3 +241,44 @@ func TestAuditHaltedMarket(t *testing.T) {
 	sc.wantBal(1, 2, funded-2_004, 0)
 	sc.wantBal(1, 1, funded+200, 0)
 }
+
+// CmdAmendTotal sets the order's total quantity, and a total above the
+// market's MaxQty is refused as a new order of that size is
+// (book.ErrQtyAboveMax), however little of it is still open: before, an
+// order 300,000 filled could be amended to a total of 1,348,575 on a
+// market whose MaxQty is 1,048,576. CmdAmend, which sets the open
+// quantity, keeps its meaning.
+func TestAuditAmendTotalAboveMaxQty(t *testing.T) {
+	sc := newScenario(t)
+	// Market 2: lot 3, MaxQty 1<<20 (1,048,576), so 1,048,575 is the
+	// largest quantity on the lot.
+	const maxQty = 1_048_575
+	sell := sc.do(Command{Kind: CmdPlace, Account: 1, Market: 2, Order: book.Order{Side: book.Sell, Price: 2, Qty: maxQty}})
+	sc.do(Command{Kind: CmdPlace, Account: 2, Market: 2, Order: book.Order{Side: book.Buy, Price: 2, Qty: 300_000}})
+	if out := sc.do(Command{Kind: CmdPlace, Account: 1, Market: 2, Order: book.Order{Side: book.Sell, Price: 2, Qty: maxQty + 3}}); !errors.Is(out.Err, book.ErrQtyAboveMax) {
+		t.Fatalf("new order above MaxQty: %v", out.Err)
+	}
+	before := sc.s.Hash()
+	out := sc.do(Command{Kind: CmdAmendTotal, Account: 1, OrderID: sell.ID, Order: book.Order{Qty: maxQty + 3}})
+	if !errors.Is(out.Err, book.ErrQtyAboveMax) {
+		o, _ := sc.s.markets[1].book.Order(sell.ID)
+		t.Fatalf("amend to a total above MaxQty: err %v, open %d, total %d", out.Err, o.Open, sc.s.orders.get(sell.ID).origQty)
+	}
+	sc.seq--
+	sc.s.seq = sc.seq
+	if sc.s.Hash() != before {
+		t.Fatal("a refused amend changed the state")
+	}
+	// At MaxQty it is accepted (raising the open quantity to 1,048,575 -
+	// 300,000 again, losing priority).
+	if out := sc.do(Command{Kind: CmdAmendTotal, Account: 1, OrderID: sell.ID, Order: book.Order{Qty: maxQty}}); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	if got := sc.s.orders.get(sell.ID).origQty; got != maxQty {
+		t.Fatalf("total %d", got)
+	}
+	// CmdAmend still sets the open quantity, as logs hold it.
+	if out := sc.do(Command{Kind: CmdAmend, Account: 1, OrderID: sell.ID, Order: book.Order{Price: 2, Qty: maxQty}}); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+}
