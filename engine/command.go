@@ -110,8 +110,10 @@ const (
 	// whose client order id is Ref) like CmdAmend, but Order.Qty is the
 	// order's new total quantity: its open quantity becomes Order.Qty
 	// minus what it has filled when the command is applied, and a total
-	// not above that is refused with ErrAmendBelowFilled. Order.Price 0
-	// keeps the price and Order.Qty 0 keeps the open quantity.
+	// not above that is refused with ErrAmendBelowFilled, a total above
+	// the market's Rules.MaxQty (as a new order's quantity) with
+	// book.ErrQtyAboveMax. Order.Price 0 keeps the price and Order.Qty 0
+	// keeps the open quantity.
 	CmdAmendTotal
 	numCommandKinds
 )

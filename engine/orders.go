@@ -375,7 +375,8 @@ func (s *State) amend(cmd *Command, dst []Event) (result, []Event) {
 // openOfTotal converts the price and total quantity of a CmdAmendTotal
 // into the price and open quantity of a CmdAmend, as of now: a price of 0
 // keeps the order's price, a total of 0 keeps its open quantity, and a
-// positive total must exceed what the order has filled.
+// positive total must exceed what the order has filled and be at most the
+// market's MaxQty.
 func openOfTotal(m *market, rec *order, price, total int64) (int64, int64, error) {
 	o, ok := m.book.Order(rec.id)
 	if !ok {
@@ -391,6 +392,10 @@ func openOfTotal(m *market, rec *order, price, total int64) (int64, int64, error
 		return price, total, nil // the book rejects it
 	case total <= rec.filled:
 		return 0, 0, ErrAmendBelowFilled
+	case total > m.book.Rules().MaxQty:
+		// The order's size is now total: held to MaxQty as a new order's
+		// quantity is, however little of it is still open.
+		return 0, 0, book.ErrQtyAboveMax
 	}
 	return price, total - rec.filled, nil
 }
