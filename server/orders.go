@@ -273,7 +273,7 @@ func ruleError(err error, m *mkt) error {
 	case errors.Is(err, book.ErrQtyAboveMax):
 		return fmt.Errorf("%w: quantities must be at most the market's max_quantity %s", err, m.u.appendQty(nil, r.MaxQty))
 	case errors.Is(err, book.ErrBelowMinNotional):
-		return fmt.Errorf("%w: price × quantity (or quote_quantity) must be at least the market's min_notional %s",
+		return fmt.Errorf("%w: price × quantity (or a quote_quantity less the market's higher fee) must be at least the market's min_notional %s",
 			err, appendScaled(nil, r.MinNotional, m.u.qs))
 	case errors.Is(err, book.ErrPostOnlyInvalid):
 		return fmt.Errorf("%w: post_only is for gtc limit orders", err)

@@ -28,6 +28,7 @@ func TestOrderRuleErrors(t *testing.T) {
 		{"stop price", alice, "POST", "/v1/orders", `{"market":"BTC-USDT","side":"sell","type":"stop_market","stop_price":"` + over + `","quantity":"0.0001"}`, "max_price " + maxPrice},
 		{"quantity", bob, "POST", "/v1/orders", `{"market":"BTC-USDT","side":"buy","price":"0.01","quantity":"1` + maxQty + `"}`, "max_quantity " + maxQty},
 		{"notional", bob, "POST", "/v1/orders", `{"market":"BTC-USDT","side":"buy","price":"1","quantity":"0.0001"}`, "min_notional " + minN},
+		{"budget at min_notional", bob, "POST", "/v1/orders", `{"market":"BTC-USDT","side":"buy","type":"market","quote_quantity":"` + minN + `"}`, "quote_quantity less the market's higher fee"},
 		{"batch", bob, "POST", "/v1/orders/batch", `{"orders":[{"market":"BTC-USDT","side":"buy","price":"1","quantity":"0.0001"}]}`, "min_notional " + minN},
 		{"amend price", alice, "PATCH", "/v1/orders/" + id(sell), `{"price":"` + over + `"}`, "max_price " + maxPrice},
 		{"amend notional", bob, "PATCH", "/v1/orders/" + id(open), `{"price":"0.01"}`, "min_notional " + minN},
