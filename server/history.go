@@ -564,6 +564,18 @@ func (m *readModel) loadKeys(st *store) (keyed bool, err error) {
 	return keyed, errors.Join(errs...)
 }
 
+// newestTrade returns the time of the newest trade of every market, 0 if
+// there is none.
+func (m *readModel) newestTrade() int64 {
+	var t int64
+	for _, d := range m.Markets {
+		if last, ok := d.last(); ok {
+			t = max(t, last.Time)
+		}
+	}
+	return t
+}
+
 // market returns the data of market id, created if need be.
 func (m *readModel) market(id uint32) *marketData {
 	d := m.Markets[id]

@@ -420,7 +420,18 @@ func Open(opts *Options) (*Server, error) {
 	}
 	s.fsync = newFsyncHistogram()
 	s.snap.seq.Store(rst.SnapshotSeq)
-	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats}, State: state, Snapshots: l,
+	// The engine keeps its timestamps from going back within a process;
+	// across a restart, the newest trade the history holds is the floor.
+	// Else a clock behind it (stepped back, or another machine's) would
+	// date new trades before stored ones, and the candles would fold
+	// them into the newest one.
+	floor := s.rm.newestTrade()
+	if now := wallClock(); now < floor {
+		s.log.Warn().Time("clock", time.Unix(0, now)).Time("newest_trade", time.Unix(0, floor)).
+			Msg("the clock is behind the newest trade: new commands are dated at that trade until it catches up")
+	}
+	clock := func() int64 { return max(wallClock(), floor) }
+	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats}, State: state, Snapshots: l, Clock: clock,
 		SnapshotInterval: o.SnapshotInterval, SnapshotEvery: o.SnapshotEvery, OnSnapshot: s.onSnapshot,
 		FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize, DepthLevels: o.BookDepth})
 	if err != nil {
@@ -791,6 +802,10 @@ func newToken() string {
 	_, _ = rand.Read(b[:]) // never fails (crypto/rand)
 	return "ist_" + base64.RawURLEncoding.EncodeToString(b[:])
 }
+
+// wallClock is the clock the engine's sequencer dates commands with, in
+// Unix nanoseconds (a variable for tests).
+var wallClock = func() int64 { return time.Now().UnixNano() }
 
 // minAdminToken is the shortest admin token Open does not warn about.
 const minAdminToken = 32
