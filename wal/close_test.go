@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -111,7 +113,7 @@ func TestCloseConcurrentWithUse(t *testing.T) {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup
-		var committed uint64 // journal goroutine's
+		var committed atomic.Uint64 // by the journal goroutine
 		errs := make(chan error, 4)
 		check := func(what string, err error) bool {
 			if err != nil && !errors.Is(err, ErrClosed) {
@@ -141,13 +143,28 @@ func TestCloseConcurrentWithUse(t *testing.T) {
 						return
 					}
 				}
-				committed = seq
+				committed.Store(seq)
 			}
 		}()
 		go func() { // the snapshot goroutine
 			defer wg.Done()
+			// At what was committed, as the engine's snapshots are: a
+			// snapshot moves the log's last command up to it, and one
+			// ahead of the journal would make its next Append out of
+			// sequence.
 			data := engine.NewState().AppendSnapshot(nil)
-			for seq := uint64(1); check("SaveSnapshot", l.SaveSnapshot(seq, data)); seq++ {
+			for {
+				seq := committed.Load()
+				if seq == 0 {
+					if _, err := l.Stats(); !check("Stats", err) {
+						return
+					}
+					runtime.Gosched()
+					continue
+				}
+				if !check("SaveSnapshot", l.SaveSnapshot(seq, data)) {
+					return
+				}
 			}
 		}()
 		go func() { // readers and backups
@@ -186,8 +203,8 @@ func TestCloseConcurrentWithUse(t *testing.T) {
 			t.Fatal(err)
 		}
 		state, _, err := l.Recover()
-		if err != nil || state.Seq() < committed {
-			t.Fatalf("round %d: recovered to %d (%v), but %d was committed", round, state.Seq(), err, committed)
+		if err != nil || state.Seq() < committed.Load() {
+			t.Fatalf("round %d: recovered to %d (%v), but %d was committed", round, state.Seq(), err, committed.Load())
 		}
 		l.Close()
 	}
