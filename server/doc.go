@@ -204,7 +204,8 @@
 // maximum, and the default depth is 50 (or BookDepth if less). POST
 // /v1/orders/batch submits its orders together and answers 200 with one
 // result per input; its body may be up to MaxBatchBodySize (1 MiB), other
-// bodies up to MaxBodySize (64 KiB).
+// bodies up to MaxBodySize (64 KiB). A body announced larger than its
+// route's limit is refused (413) from the request's header, unread.
 // Public trades are {"market","trades":[{"id","price","quantity","side",
 // "time"}]}, newest first, with id the trade_id of the fills and side the
 // taker's. Candles are {"market","interval","candles":[{"start","open",

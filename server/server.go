@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -459,7 +460,8 @@ func Open(opts *Options) (*Server, error) {
 	s.http = &fasthttp.Server{
 		Handler:               s.handle,
 		Name:                  "istd",
-		MaxRequestBodySize:    o.MaxBatchBodySize, // routes other than batch check MaxBodySize
+		MaxRequestBodySize:    o.MaxBatchBodySize,
+		HeaderReceived:        s.bodyLimit, // MaxBodySize for routes other than batch
 		ReadTimeout:           30 * time.Second,
 		WriteTimeout:          30 * time.Second,
 		IdleTimeout:           2 * time.Minute,
@@ -473,6 +475,26 @@ func Open(opts *Options) (*Server, error) {
 	go s.saveHistoryLoop()
 	s.ready.Store(true)
 	return s, nil
+}
+
+// bodyLimit tells fasthttp, once a request's header is read and before
+// its body is, the most body bytes to read: MaxBatchBodySize for the
+// batch route, MaxBodySize for the others, so that a request to any other
+// route is refused (413) without reading up to a megabyte first. The path
+// is the raw request target, not yet normalised: one that could normalise
+// to the batch route (it ends in "batch", or holds "%", "//" or "/.")
+// gets the batch limit, and route checks the normalised path against
+// MaxBodySize.
+func (s *Server) bodyLimit(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
+	uri := h.RequestURI()
+	if i := bytes.IndexByte(uri, '?'); i >= 0 {
+		uri = uri[:i]
+	}
+	if bytes.HasSuffix(uri, []byte("batch")) || bytes.IndexByte(uri, '%') >= 0 ||
+		bytes.Contains(uri, []byte("//")) || bytes.Contains(uri, []byte("/.")) {
+		return fasthttp.RequestConfig{}
+	}
+	return fasthttp.RequestConfig{MaxRequestBodySize: s.opts.MaxBodySize}
 }
 
 // loadTradeBase sets the read model's trade id base (tradeid.go), before
