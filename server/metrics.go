@@ -20,6 +20,7 @@ type metrics struct {
 	trades        *prometheus.CounterVec   // market
 	volume        *prometheus.CounterVec   // market, in quote
 	registrations prometheus.Counter
+	connsRefused  prometheus.Counter
 	commands      prometheus.Counter
 	fsync         prometheus.Histogram
 	// Copy-trading.
@@ -44,6 +45,8 @@ func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
 			Help: "Traded notional by market, in the quote asset."}, []string{"market"}),
 		registrations: prometheus.NewCounter(prometheus.CounterOpts{Name: "user_registrations_total",
 			Help: "Accounts opened by sign-up."}),
+		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "http_connections_refused_total",
+			Help: "Connections refused because their client address held the most allowed at once (--max-conns-per-ip)."}),
 		commands: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_commands_total",
 			Help: "Commands the engine has made durable and applied."}),
 		fsync: s.fsync,
@@ -56,7 +59,7 @@ func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
 		profitShare: prometheus.NewCounter(prometheus.CounterOpts{Name: "copy_profit_share_total",
 			Help: "Profit share paid by followers to leaders, in units of each relation's quote asset."}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.orders, m.trades, m.volume, m.registrations, m.commands, m.fsync,
+	reg.MustRegister(m.requests, m.duration, m.orders, m.trades, m.volume, m.registrations, m.connsRefused, m.commands, m.fsync,
 		m.mirrored, m.copySkipped, m.copyClosed, m.profitShare,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "copy_relations_open",
 			Help: "Open (active or paused) copy relations."},

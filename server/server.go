@@ -97,6 +97,13 @@ type Options struct {
 	// defaults, DefaultMaxStreams and DefaultMaxStreamsPerIP; negative:
 	// no cap.
 	MaxStreams, MaxStreamsPerIP int
+	// MaxConnsPerIP caps the connections one client address (an IPv6
+	// client: its /64 network) holds open at once, over all the listeners
+	// given to Serve: a connection beyond it is answered 429 rate_limited
+	// and closed as soon as it is accepted (over TLS, closed). Behind a
+	// proxy, every client has the proxy's address. 0:
+	// DefaultMaxConnsPerIP; negative: no cap.
+	MaxConnsPerIP int
 	// StreamQueueBytes is the budget of bytes of messages queued for all
 	// WebSocket streams together, on top of each stream's own 4 MiB:
 	// past it, a stream holding more than its fair share (the budget /
@@ -187,6 +194,7 @@ type Server struct {
 	amendMu    [64]sync.Mutex       // PATCH /v1/social/follows/{id}, by id (social.go)
 	unsub      func()
 	http       *fasthttp.Server
+	conns      *connLimiter // nil: no cap on connections per client (connlimit.go)
 	reg        *prometheus.Registry
 	met        *metrics
 	ready      atomic.Bool
@@ -457,6 +465,12 @@ func Open(opts *Options) (*Server, error) {
 		o.AnonRateLimit, o.AnonRateBurst = o.RateLimit, cmp.Or(o.AnonRateBurst, o.RateBurst)
 	}
 	s.anonRL = newRateLimiter(o.AnonRateLimit, o.AnonRateBurst)
+	if o.MaxConnsPerIP == 0 {
+		o.MaxConnsPerIP = DefaultMaxConnsPerIP
+	}
+	if o.MaxConnsPerIP > 0 {
+		s.conns = newConnLimiter(s, o.MaxConnsPerIP)
+	}
 	s.http = &fasthttp.Server{
 		Handler:               s.handle,
 		Name:                  "istd",
@@ -554,6 +568,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 	s.lns = append(s.lns, ln)
 	s.lnMu.Unlock()
+	if s.conns != nil {
+		ln = limitedListener{ln, s.conns}
+	}
 	return s.http.Serve(ln)
 }
 

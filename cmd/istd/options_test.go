@@ -195,6 +195,47 @@ func TestTLS(t *testing.T) {
 
 // TestTLSPair checks that a certificate without a key (or the reverse)
 // is an error, and that unreadable files are too.
+// Over TLS, a connection past --max-conns-per-ip is closed without an
+// answer (one would wait for the client's handshake), and the slot of a
+// connection closed is taken again.
+func TestTLSConnCap(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, cert := selfSigned(t, dir)
+	addr := freeAddr(t)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	client := func() *http.Client {
+		return &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	}
+	c := client()
+	base := "https://" + addr
+	startRun(t, []string{"--data-dir", filepath.Join(dir, "data"), "--listen", addr, "--admin-token", "secret",
+		"--log-level", "error", "--tls-cert", certFile, "--tls-key", keyFile, "--max-conns-per-ip", "1"}, c, base)
+	if code, body := call(t, c, "GET", base+"/v1/markets", "", ""); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	other := client()
+	if resp, err := other.Get(base + "/healthz"); err == nil {
+		resp.Body.Close()
+		t.Fatalf("a second connection over a cap of 1 was served: %d", resp.StatusCode)
+	}
+	c.CloseIdleConnections()
+	for i := 0; ; i++ {
+		resp, err := other.Get(base + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if i > 200 {
+			t.Fatalf("the slot of the closed connection was not given back: %v", err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	other.CloseIdleConnections()
+}
+
 func TestTLSPair(t *testing.T) {
 	dir := t.TempDir()
 	certFile, keyFile, _ := selfSigned(t, dir)
@@ -259,6 +300,7 @@ func TestRateLimitFlags(t *testing.T) {
 		o.MaxStreams = cmp.Or(o.MaxStreams, server.DefaultMaxStreams)
 		o.MaxStreamsPerIP = cmp.Or(o.MaxStreamsPerIP, server.DefaultMaxStreamsPerIP)
 		o.StreamQueueBytes = cmp.Or(o.StreamQueueBytes, server.DefaultStreamQueueBytes)
+		o.MaxConnsPerIP = cmp.Or(o.MaxConnsPerIP, server.DefaultMaxConnsPerIP)
 		return o
 	}
 	for _, tc := range []struct {
@@ -301,6 +343,12 @@ func TestRateLimitFlags(t *testing.T) {
 		{map[string]string{"IST_MAX_STREAMS": "50", "IST_MAX_STREAMS_PER_IP": "5"}, []string{"--max-streams-per-ip", "0"},
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				MaxStreams: 50, MaxStreamsPerIP: -1})},
+		{map[string]string{"IST_MAX_CONNS_PER_IP": "50"}, nil,
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				MaxConnsPerIP: 50})},
+		{map[string]string{"IST_MAX_CONNS_PER_IP": "50"}, []string{"--max-conns-per-ip", "0"},
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				MaxConnsPerIP: -1})},
 		{map[string]string{"IST_STREAM_QUEUE_BYTES": "1048576"}, nil,
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				StreamQueueBytes: 1 << 20})},
@@ -310,7 +358,7 @@ func TestRateLimitFlags(t *testing.T) {
 	} {
 		for _, k := range []string{"IST_RATE_LIMIT", "IST_RATE_BURST", "IST_ANON_RATE_LIMIT", "IST_ANON_RATE_BURST", "IST_HISTORY_FILLS",
 			"IST_SNAPSHOT_INTERVAL", "IST_SNAPSHOT_EVERY", "IST_MAX_BODY", "IST_RESERVE_ORDERS", "IST_RING_SIZE", "IST_MAX_TOKENS", "IST_BOOK_DEPTH",
-			"IST_MAX_STREAMS", "IST_MAX_STREAMS_PER_IP", "IST_STREAM_QUEUE_BYTES"} {
+			"IST_MAX_STREAMS", "IST_MAX_STREAMS_PER_IP", "IST_STREAM_QUEUE_BYTES", "IST_MAX_CONNS_PER_IP"} {
 			t.Setenv(k, tc.env[k])
 			if _, ok := tc.env[k]; !ok {
 				os.Unsetenv(k)

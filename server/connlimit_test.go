@@ -1,0 +1,110 @@
+package server
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+)
+
+// One client address holds at most MaxConnsPerIP connections open at
+// once: the next is answered 429 in the API's error format and closed,
+// counted in http_connections_refused_total, and a slot given back by a
+// closed connection can be taken again.
+func TestMaxConnsPerIP(t *testing.T) {
+	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok, MaxConnsPerIP: 3})
+	addr := strings.TrimPrefix(ts.base, "http://")
+	// get sends a request on c and returns its status and body.
+	get := func(c net.Conn, br *bufio.Reader) (int, string, error) {
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"); err != nil {
+			return 0, "", err
+		}
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			return 0, "", err
+		}
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), nil
+	}
+	var held []net.Conn
+	for i := range 3 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if code, body, err := get(c, bufio.NewReader(c)); err != nil || code != 200 {
+			t.Fatalf("connection %d: %d %s %v", i, code, body, err)
+		}
+		held = append(held, c)
+	}
+	// The fourth is refused without sending anything.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 429 || !strings.Contains(string(b), `"code":"rate_limited"`) ||
+		!strings.Contains(string(b), "too many connections from your address: at most 3 at once") || resp.Header.Get("Retry-After") != "1" {
+		t.Fatalf("%d %v %s", resp.StatusCode, resp.Header, b)
+	}
+	if n, err := c.Read(make([]byte, 1)); err == nil {
+		t.Fatalf("refused connection still open (read %d)", n)
+	}
+	c.Close()
+	if code, m := ts.req("GET", "/metrics", "", ""); code != 429 {
+		// Served over a fourth connection: refused too.
+		t.Fatalf("metrics over a fourth connection: %d %v", code, m)
+	}
+	// A held connection closed gives its slot back.
+	held[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body, err := get(c, bufio.NewReader(c))
+		c.Close()
+		if err == nil && code == 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot not given back: %d %s %v", code, body, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	ts.c.CloseIdleConnections()
+	// The metric, over a held connection.
+	br := bufio.NewReader(held[1])
+	held[1].SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(held[1], "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+	mresp, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(mresp.Body)
+	if !strings.Contains(string(mb), "\nhttp_connections_refused_total ") || strings.Contains(string(mb), "\nhttp_connections_refused_total 0\n") {
+		t.Fatalf("http_connections_refused_total missing or 0:\n%s", grepLines(string(mb), "http_connections_refused"))
+	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
+}
