@@ -4,17 +4,57 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
+	"math"
+	"strconv"
 
 	"github.com/instant-social-trading/ist/engine"
 	"github.com/valyala/fasthttp"
 )
 
-// signup handles POST /v1/accounts: a new account and its first token.
+// signup handles POST /v1/accounts: open sign-up, a new account and its
+// first token. Besides the client address's anonymous rate limit, it is
+// charged to the address's sign-up limit (Options.SignupRate).
 func (s *Server) signup(ctx *fasthttp.RequestCtx) {
 	if s.opts.DisableSignup {
 		writeError(ctx, errSignupClosed)
 		return
 	}
+	s.createAccount(ctx, true)
+}
+
+// signupLimited charges a valid sign-up to its client address's sign-up
+// limit and, if the address has none left, answers 429 and returns true.
+func (s *Server) signupLimited(ctx *fasthttp.RequestCtx) bool {
+	if s.signupRL == nil {
+		return false
+	}
+	ip := clientNet(ctx)
+	if s.signupRL.allow(maphash.Bytes(s.signupRL.seed, ip[:])) {
+		return false
+	}
+	writeError(ctx, fmt.Errorf("%w (sign-up: at most %s a second from one address, bursts of %d; to open accounts for your own users, POST /v1/admin/accounts)",
+		errRateLimited, strconv.FormatFloat(s.opts.SignupRate, 'f', -1, 64), int(s.signupRL.burst)))
+	ctx.Response.Header.Set("Retry-After", strconv.FormatInt(int64(math.Ceil(1/s.opts.SignupRate)), 10))
+	return true
+}
+
+// adminCreateAccount handles POST /v1/admin/accounts: an account and its
+// first token, opened by the operator (or a back end holding the admin
+// token) whether or not open sign-up is on, and not charged to the
+// sign-up limit.
+func (s *Server) adminCreateAccount(ctx *fasthttp.RequestCtx) {
+	if err := s.admin(ctx); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.createAccount(ctx, false)
+}
+
+// createAccount opens the account the body names and answers 201 with it
+// and its first token. A sign-up (open) is charged to the sign-up limit
+// once its body is valid: a refused one costs only the anonymous rate.
+func (s *Server) createAccount(ctx *fasthttp.RequestCtx, open bool) {
 	var r signupReq
 	p, ok := decodeBody(ctx, &r, decodeSignup)
 	if !ok {
@@ -27,6 +67,9 @@ func (s *Server) signup(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	name, _ = engine.MakeName(string(r.name)) // checkName refused a zero byte
+	if open && s.signupLimited(ctx) {
+		return
+	}
 	res, err := s.do(&engine.Command{Kind: engine.CmdCreateAccount, Name: name}, nil)
 	if err != nil {
 		writeError(ctx, err)

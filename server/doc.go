@@ -118,7 +118,11 @@
 // are rate limited (ratelimit.go; 429 rate_limited, Retry-After: 1) per
 // live bearer token (a user token or the admin token) and, for every
 // other request (no token, a made-up one or a revoked one), per client IP;
-// sign-up is always charged to the client IP, whatever token it carries.
+// sign-up is always charged to the client IP, whatever token it carries,
+// and a valid one also to the IP's sign-up limit (Options.SignupRate,
+// SignupBurst). POST /v1/admin/accounts opens an account with the admin
+// token, as sign-up does, whether or not sign-up is open and without that
+// limit.
 // Options.RateLimit and AnonRateLimit must be finite (else Open fails
 // with ErrInvalidOptions).
 // A request's token is hashed and looked up once, by the limiter, and the

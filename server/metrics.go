@@ -44,7 +44,7 @@ func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
 		volume: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "trading_volume_total",
 			Help: "Traded notional by market, in the quote asset."}, []string{"market"}),
 		registrations: prometheus.NewCounter(prometheus.CounterOpts{Name: "user_registrations_total",
-			Help: "Accounts opened by sign-up."}),
+			Help: "Accounts opened, by sign-up or by the admin (POST /v1/admin/accounts)."}),
 		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "http_connections_refused_total",
 			Help: "Connections refused because their client address held the most allowed at once (--max-conns-per-ip)."}),
 		commands: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_commands_total",

@@ -46,6 +46,11 @@ const (
 	// limits when Options leaves them zero.
 	DefaultRateLimit = 1000
 	DefaultRateBurst = 2000
+	// DefaultSignupRate and DefaultSignupBurst are the sign-up limit per
+	// client address (Options.SignupRate, SignupBurst) when Options
+	// leaves them zero: one a second, bursts of 20.
+	DefaultSignupRate  = 1
+	DefaultSignupBurst = 20
 )
 
 type rlBucket struct {
@@ -75,7 +80,7 @@ func checkRates(o *Options) error {
 	for _, r := range [...]struct {
 		name string
 		v    float64
-	}{{"RateLimit", o.RateLimit}, {"AnonRateLimit", o.AnonRateLimit}} {
+	}{{"RateLimit", o.RateLimit}, {"AnonRateLimit", o.AnonRateLimit}, {"SignupRate", o.SignupRate}} {
 		if math.IsNaN(r.v) || math.IsInf(r.v, 0) {
 			return fmt.Errorf("%w: %s must be a finite number, not %v", ErrInvalidOptions, r.name, r.v)
 		}

@@ -249,7 +249,7 @@ var fixedRoutes = func() map[string]*fixedRoute {
 		{path: "/v1/withdrawals", post: (*Server).withdraw},
 		{path: "/v1/admin/markets", post: (*Server).createMarket},
 		{path: "/v1/admin/deposits", post: (*Server).deposit},
-		{path: "/v1/admin/accounts", get: (*Server).listAccounts},
+		{path: "/v1/admin/accounts", get: (*Server).listAccounts, post: (*Server).adminCreateAccount},
 		{path: "/v1/admin/fees", get: (*Server).feeAccount},
 		{path: "/v1/admin/fees/withdrawals", post: (*Server).withdrawFees},
 		{path: "/v1/admin/backup", post: (*Server).backup},

@@ -137,6 +137,16 @@ type Options struct {
 	// here, whatever token it carries.
 	AnonRateLimit float64
 	AnonRateBurst int
+	// SignupRate and SignupBurst limit open sign-up (POST /v1/accounts)
+	// per client address (an IPv6 client: its /64 network), on top of
+	// AnonRateLimit: accounts are never deleted, so the anonymous rate
+	// alone would let one address open millions a day. Default (both
+	// zero): DefaultSignupRate a second, bursts of DefaultSignupBurst; a
+	// given SignupRate's burst defaults to DefaultSignupBurst too;
+	// negative: no limit; not NaN nor ±Inf. POST /v1/admin/accounts (the
+	// admin token) is not charged here.
+	SignupRate  float64
+	SignupBurst int
 	// MaxTokens is the most live tokens an account may hold: past it,
 	// POST /v1/tokens answers 409 too_many_tokens until one is revoked
 	// (tokens already held beyond a lowered cap stay valid). It bounds
@@ -218,6 +228,7 @@ type Server struct {
 	metricsH fasthttp.RequestHandler
 	rl       *rateLimiter // per token; nil: no limit
 	anonRL   *rateLimiter // per client IP; nil: no limit
+	signupRL *rateLimiter // open sign-up per client IP; nil: no limit
 
 	stopSaver chan struct{}
 	saverDone chan struct{}
@@ -465,6 +476,13 @@ func Open(opts *Options) (*Server, error) {
 		o.AnonRateLimit, o.AnonRateBurst = o.RateLimit, cmp.Or(o.AnonRateBurst, o.RateBurst)
 	}
 	s.anonRL = newRateLimiter(o.AnonRateLimit, o.AnonRateBurst)
+	if o.SignupRate == 0 {
+		o.SignupRate = DefaultSignupRate
+	}
+	if o.SignupBurst <= 0 {
+		o.SignupBurst = DefaultSignupBurst
+	}
+	s.signupRL = newRateLimiter(o.SignupRate, o.SignupBurst)
 	if o.MaxConnsPerIP == 0 {
 		o.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}

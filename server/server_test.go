@@ -671,7 +671,7 @@ func TestOrderLifecycles(t *testing.T) {
 // waiting for SnapshotInterval.
 func TestSnapshotEvery(t *testing.T) {
 	dir := t.TempDir()
-	ts := start(t, dir, &Options{AdminToken: adminTok, SnapshotInterval: time.Hour, SnapshotEvery: 10})
+	ts := start(t, dir, &Options{AdminToken: adminTok, SnapshotInterval: time.Hour, SnapshotEvery: 10, SignupRate: -1})
 	snaps := func() int {
 		ents, err := os.ReadDir(filepath.Join(dir, "snapshots"))
 		if err != nil && !os.IsNotExist(err) {

@@ -105,3 +105,64 @@ func TestCheckName(t *testing.T) {
 		}
 	}
 }
+
+// Open sign-up is limited per client address (SignupRate, SignupBurst) on
+// top of the anonymous rate: past the burst, a valid sign-up is 429 and
+// opens nothing, while an invalid one is still told what is wrong. The
+// admin opens accounts with POST /v1/admin/accounts, not charged to that
+// limit and open whether or not sign-up is.
+func TestSignupRateAndAdminAccounts(t *testing.T) {
+	for _, disabled := range []bool{false, true} {
+		ts := start(t, t.TempDir(), &Options{AdminToken: adminTok, SignupRate: 0.001, SignupBurst: 2, DisableSignup: disabled})
+		accounts := func() int {
+			return len(ts.must(200, "GET", "/v1/admin/accounts?limit=1000", adminTok, "")["accounts"].([]any))
+		}
+		if !disabled {
+			ts.signup("a0")
+			ts.signup("a1")
+			before := accounts()
+			code, out := ts.req("POST", "/v1/accounts", "", `{"name":"a2"}`)
+			e, _ := out["error"].(map[string]any)
+			msg, _ := e["message"].(string)
+			if code != 429 || e["code"] != "rate_limited" || !strings.Contains(msg, "sign-up: at most 0.001 a second from one address, bursts of 2") ||
+				!strings.Contains(msg, "POST /v1/admin/accounts") {
+				t.Fatalf("third sign-up: %d %v", code, out)
+			}
+			if n := accounts(); n != before {
+				t.Fatalf("a refused sign-up opened an account: %d accounts, %d before", n, before)
+			}
+			if code, c := ts.errCode("POST", "/v1/accounts", "", `{"name":" x"}`); code != 400 || c != "invalid_argument" {
+				t.Fatalf("invalid name past the sign-up limit: %d %s", code, c)
+			}
+		} else if code, c := ts.errCode("POST", "/v1/accounts", "", `{"name":"a0"}`); code != 403 {
+			t.Fatalf("sign-up disabled: %d %s", code, c)
+		}
+		for i := range 5 {
+			out := ts.must(201, "POST", "/v1/admin/accounts", adminTok, fmt.Sprintf(`{"name":"user%d"}`, i))
+			tok, _ := out["token"].(string)
+			if got := ts.must(200, "GET", "/v1/account", tok, ""); got["name"] != fmt.Sprintf("user%d", i) || got["id"] != out["id"] {
+				t.Fatalf("account opened by the admin: %v, its token shows %v", out, got)
+			}
+		}
+		_, user := ts.signupAdmin("u")
+		for _, c := range []struct {
+			bearer string
+			code   int
+		}{{"", 401}, {user, 403}, {"made-up", 401}} {
+			if code, e := ts.errCode("POST", "/v1/admin/accounts", c.bearer, `{"name":"x"}`); code != c.code {
+				t.Errorf("admin account with bearer %q: %d %s, want %d", c.bearer, code, e, c.code)
+			}
+		}
+		if code, c := ts.errCode("POST", "/v1/admin/accounts", adminTok, `{"name":" x"}`); code != 400 || c != "invalid_argument" {
+			t.Errorf("admin account, invalid name: %d %s", code, c)
+		}
+	}
+}
+
+// signupAdmin opens an account with the admin token and returns its id
+// and token.
+func (ts *testServer) signupAdmin(name string) (uint64, string) {
+	ts.t.Helper()
+	out := ts.must(201, "POST", "/v1/admin/accounts", adminTok, fmt.Sprintf(`{"name":%q}`, name))
+	return uint64(out["id"].(float64)), out["token"].(string)
+}

@@ -226,7 +226,7 @@ func httpSetup(c *fasthttp.HostClient, admin string, n int) ([]string, error) {
 	}
 	var tokens []string
 	for i := range n {
-		code, b, err := httpDo(c, "POST", "/v1/accounts", "", fmt.Sprintf(`{"name":"bench%d"}`, i))
+		code, b, err := httpDo(c, "POST", "/v1/admin/accounts", admin, fmt.Sprintf(`{"name":"bench%d"}`, i))
 		if err != nil || code != 201 {
 			return nil, fmt.Errorf("sign-up: %d %s %v", code, b, err)
 		}

@@ -61,7 +61,7 @@ func demo(base, admin string, out io.Writer) error {
 	}
 	var accts [2]account
 	for i, name := range []string{"demo-alice", "demo-bob"} {
-		if err := call("POST", "/v1/accounts", "", fmt.Sprintf(`{"name":%q}`, name), &accts[i]); err != nil {
+		if err := call("POST", "/v1/admin/accounts", admin, fmt.Sprintf(`{"name":%q}`, name), &accts[i]); err != nil {
 			return err
 		}
 		for _, d := range [][2]string{{"USDT", "1000000"}, {"BTC", "10"}, {"ETH", "100"}} {

@@ -17,7 +17,8 @@
 // lost acknowledged commands (server.ErrLogBehind; otherwise istd
 // refuses to start): a last resort, see docs/operations.md.
 //
-// IST_DISABLE_SIGNUP=true (or --disable-signup) turns off open sign-up;
+// IST_DISABLE_SIGNUP=true (or --disable-signup) turns off open sign-up
+// (the admin still opens accounts, POST /v1/admin/accounts);
 // IST_DEMO=true (or --demo) fills a fresh data directory with demo
 // markets and funded accounts. Boolean variables are read as
 // strconv.ParseBool reads them (1, t, T, TRUE, true, True and 0, f, F,
@@ -156,10 +157,6 @@ flags (the environment variable in parentheses sets the same):
 	settleEvery, err := settle.interval()
 	if err != nil {
 		return err
-	}
-	if demoData && noSignup {
-		// The demo signs its accounts up through the API.
-		return errors.New("--demo (IST_DEMO) needs open sign-up: drop --disable-signup (IST_DISABLE_SIGNUP)")
 	}
 	opts := server.Options{DataDir: *dataDir, AdminToken: *admin, DisableSignup: noSignup, AcceptLogLoss: acceptLoss}
 	if err := tun.apply(fs, &opts); err != nil {

@@ -28,6 +28,8 @@ type tuning struct {
 
 	rateLimit, anonRateLimit float64
 	rateBurst, anonRateBurst int
+	signupRate               float64
+	signupBurst              int
 	anonSet                  bool // IST_ANON_RATE_LIMIT given (the flag is seen by Visit)
 	maxTokens                int
 
@@ -59,6 +61,10 @@ func addTuning(fs *flag.FlagSet) *tuning {
 		"requests per second per client IP (IPv6: per /64) without a token; default: --rate-limit; 0: unlimited")
 	t.int(fs, &t.anonRateBurst, "anon-rate-burst", "IST_ANON_RATE_BURST", 0,
 		"burst per client IP without a token; 0: twice --anon-rate-limit (or --rate-burst, with no --anon-rate-limit)")
+	t.float(fs, &t.signupRate, "signup-rate", "IST_SIGNUP_RATE", server.DefaultSignupRate,
+		"open sign-ups (POST /v1/accounts) per second per client IP (IPv6: per /64), on top of --anon-rate-limit; POST /v1/admin/accounts is not limited by it; 0: unlimited")
+	t.int(fs, &t.signupBurst, "signup-burst", "IST_SIGNUP_BURST", server.DefaultSignupBurst,
+		"burst of open sign-ups per client IP (at least 1)")
 	t.int(fs, &t.maxTokens, "max-tokens", "IST_MAX_TOKENS", server.DefaultMaxTokens,
 		"live tokens an account may hold; POST /v1/tokens past it answers 409 too_many_tokens; 0: no cap")
 	t.duration(fs, &t.historyInterval, "history-interval", "IST_HISTORY_INTERVAL", 5*time.Second,
@@ -167,6 +173,8 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		{"--rate-burst", t.rateBurst < 0},
 		{"--anon-rate-limit", t.anonRateLimit < 0},
 		{"--anon-rate-burst", t.anonRateBurst < 0},
+		{"--signup-rate", t.signupRate < 0},
+		{"--signup-burst (must be positive)", t.signupBurst <= 0},
 		{"--max-tokens", t.maxTokens < 0},
 		{"--history-interval", t.historyInterval < 0},
 		{"--history-orders", t.historyOrders < 0},
@@ -193,7 +201,8 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 	for _, c := range []struct {
 		name string
 		v    float64
-	}{{"--rate-limit (IST_RATE_LIMIT)", t.rateLimit}, {"--anon-rate-limit (IST_ANON_RATE_LIMIT)", t.anonRateLimit}} {
+	}{{"--rate-limit (IST_RATE_LIMIT)", t.rateLimit}, {"--anon-rate-limit (IST_ANON_RATE_LIMIT)", t.anonRateLimit},
+		{"--signup-rate (IST_SIGNUP_RATE)", t.signupRate}} {
 		if math.IsNaN(c.v) || math.IsInf(c.v, 0) {
 			errs = append(errs, fmt.Errorf("%s must be a finite number of requests per second (got %v)", c.name, c.v))
 		}
@@ -222,6 +231,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 	} else {
 		o.AnonRateLimit, o.AnonRateBurst = o.RateLimit, cmp.Or(t.anonRateBurst, t.rateBurst)
 	}
+	o.SignupRate, o.SignupBurst = orNone(t.signupRate), t.signupBurst
 	o.HistoryInterval = t.historyInterval
 	if o.HistoryInterval == 0 {
 		o.HistoryInterval = -1

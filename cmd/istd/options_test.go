@@ -301,6 +301,8 @@ func TestRateLimitFlags(t *testing.T) {
 		o.MaxStreamsPerIP = cmp.Or(o.MaxStreamsPerIP, server.DefaultMaxStreamsPerIP)
 		o.StreamQueueBytes = cmp.Or(o.StreamQueueBytes, server.DefaultStreamQueueBytes)
 		o.MaxConnsPerIP = cmp.Or(o.MaxConnsPerIP, server.DefaultMaxConnsPerIP)
+		o.SignupRate = cmp.Or(o.SignupRate, server.DefaultSignupRate)
+		o.SignupBurst = cmp.Or(o.SignupBurst, server.DefaultSignupBurst)
 		return o
 	}
 	for _, tc := range []struct {
@@ -343,6 +345,12 @@ func TestRateLimitFlags(t *testing.T) {
 		{map[string]string{"IST_MAX_STREAMS": "50", "IST_MAX_STREAMS_PER_IP": "5"}, []string{"--max-streams-per-ip", "0"},
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				MaxStreams: 50, MaxStreamsPerIP: -1})},
+		{map[string]string{"IST_SIGNUP_RATE": "0.5"}, []string{"--signup-burst", "3"},
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				SignupRate: 0.5, SignupBurst: 3})},
+		{map[string]string{"IST_SIGNUP_RATE": "0.5"}, []string{"--signup-rate", "0"},
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				SignupRate: -1})},
 		{map[string]string{"IST_MAX_CONNS_PER_IP": "50"}, nil,
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				MaxConnsPerIP: 50})},
@@ -358,7 +366,8 @@ func TestRateLimitFlags(t *testing.T) {
 	} {
 		for _, k := range []string{"IST_RATE_LIMIT", "IST_RATE_BURST", "IST_ANON_RATE_LIMIT", "IST_ANON_RATE_BURST", "IST_HISTORY_FILLS",
 			"IST_SNAPSHOT_INTERVAL", "IST_SNAPSHOT_EVERY", "IST_MAX_BODY", "IST_RESERVE_ORDERS", "IST_RING_SIZE", "IST_MAX_TOKENS", "IST_BOOK_DEPTH",
-			"IST_MAX_STREAMS", "IST_MAX_STREAMS_PER_IP", "IST_STREAM_QUEUE_BYTES", "IST_MAX_CONNS_PER_IP"} {
+			"IST_MAX_STREAMS", "IST_MAX_STREAMS_PER_IP", "IST_STREAM_QUEUE_BYTES", "IST_MAX_CONNS_PER_IP",
+			"IST_SIGNUP_RATE", "IST_SIGNUP_BURST"} {
 			t.Setenv(k, tc.env[k])
 			if _, ok := tc.env[k]; !ok {
 				os.Unsetenv(k)
@@ -491,11 +500,21 @@ func TestBoolEnv(t *testing.T) {
 	})
 }
 
-// --demo with --disable-signup is refused at start: the demo signs its
-// accounts up through the API and would fail half-way.
-func TestDemoNeedsSignup(t *testing.T) {
-	err := run([]string{"--data-dir", filepath.Join(t.TempDir(), "d"), "--listen", "127.0.0.1:0", "--demo", "--disable-signup"}, io.Discard)
-	if err == nil || !strings.Contains(err.Error(), "needs open sign-up") {
-		t.Fatalf("got %v", err)
+// --demo works with --disable-signup: it opens its accounts with the admin
+// token (POST /v1/admin/accounts), while open sign-up stays closed.
+func TestDemoWithoutSignup(t *testing.T) {
+	addr := freeAddr(t)
+	c := &http.Client{Timeout: 10 * time.Second}
+	base := "http://" + addr
+	out := startRun(t, []string{"--data-dir", filepath.Join(t.TempDir(), "d"), "--listen", addr, "--admin-token", "secret",
+		"--log-level", "error", "--demo", "--disable-signup"}, c, base)
+	for i := 0; !strings.Contains(out.String(), "demo account demo-bob"); i++ {
+		if i == 400 {
+			t.Fatalf("no demo accounts (%q)", out.String())
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+	if code, body := call(t, c, "POST", base+"/v1/accounts", "", `{"name":"eve"}`); code != 403 {
+		t.Fatalf("open sign-up with --disable-signup: %d %s", code, body)
 	}
 }
