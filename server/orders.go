@@ -341,7 +341,11 @@ func (s *Server) appendOrder(b []byte, o *orderRec, m *mkt) []byte {
 		b = append(b, "null"...)
 	}
 	b = appendStr(b, "status", statusNames[o.Status%uint8(len(statusNames))])
-	b = appendStr(b, "time_in_force", tifNames[o.TIF%3])
+	tif := o.TIF % 3
+	if tif == book.GTC && (o.Type == book.Market || o.Type == book.StopMarket) {
+		tif = book.IOC // a market order never rests: gtc means ioc (book.GTC)
+	}
+	b = appendStr(b, "time_in_force", tifNames[tif])
 	b = appendBool(b, "post_only", o.PostOnly)
 	b = appendStr(b, "stp", stpNames[o.STP&3])
 	b = appendTime(b, "created_at", o.Created)

@@ -142,3 +142,31 @@ func TestAmendTotalQuantity(t *testing.T) {
 	check(ts.must(200, "PATCH", "/v1/orders/"+oid, alice, `{"quantity":"1.2"}`), "1.2", "0.4", "0.8", "65100")
 	check(ts.must(200, "PATCH", "/v1/orders/"+oid, alice, `{"quantity":"0.5","price":"65000"}`), "0.5", "0.4", "0.1", "65000")
 }
+
+// A market or stop_market order never rests, so its time_in_force shows
+// what applies: ioc, unless it was placed fok; placed gtc (or with none)
+// it does not claim to rest. Limit orders show what they were given.
+func TestMarketOrderTimeInForce(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	alice, bob := ts.setup()
+	ts.must(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"sell","price":"65000","quantity":"1"}`)
+	for _, c := range []struct{ body, want string }{
+		{`{"market":"BTC-USDT","side":"buy","type":"market","quantity":"0.01"}`, "ioc"},
+		{`{"market":"BTC-USDT","side":"buy","type":"market","quantity":"0.01","time_in_force":"gtc"}`, "ioc"},
+		{`{"market":"BTC-USDT","side":"buy","type":"market","quantity":"0.01","time_in_force":"ioc"}`, "ioc"},
+		{`{"market":"BTC-USDT","side":"buy","type":"market","quantity":"0.01","time_in_force":"fok"}`, "fok"},
+		{`{"market":"BTC-USDT","side":"buy","type":"stop_market","stop_price":"70000","price":"71000","quantity":"0.01"}`, "ioc"},
+		{`{"market":"BTC-USDT","side":"buy","type":"stop_limit","stop_price":"70000","price":"71000","quantity":"0.01"}`, "gtc"},
+		{`{"market":"BTC-USDT","side":"buy","price":"60000","quantity":"0.01"}`, "gtc"},
+		{`{"market":"BTC-USDT","side":"buy","price":"60000","quantity":"0.01","time_in_force":"ioc"}`, "ioc"},
+	} {
+		o := ts.must(201, "POST", "/v1/orders", bob, c.body)["order"].(map[string]any)
+		if o["time_in_force"] != c.want {
+			t.Errorf("%s: time_in_force %v, want %s", c.body, o["time_in_force"], c.want)
+		}
+		got := ts.must(200, "GET", fmt.Sprintf("/v1/orders/%d", uint64(o["id"].(float64))), bob, "")
+		if got["time_in_force"] != c.want {
+			t.Errorf("%s: GET shows time_in_force %v, want %s", c.body, got["time_in_force"], c.want)
+		}
+	}
+}
