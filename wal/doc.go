@@ -91,4 +91,10 @@
 // next block, so there it still reads as the end). A snapshot that
 // Recover finds unreadable is renamed snap-<seq>.ist.corrupt, so that
 // pruning never keeps it in place of a readable one.
+//
+// Verify, called instead of Recover on a Log just opened, checks the log
+// against its snapshots without changing either: it replays the log (from
+// its first command if it still holds it) and checks that the state at
+// each later snapshot's sequence number is the one the snapshot holds
+// (istd verify runs it on a backup).
 package wal

@@ -129,9 +129,14 @@ func run(args []string, stdout io.Writer) error {
 	if len(args) > 0 && args[0] == "backup" {
 		return backup(args[1:], stdout)
 	}
+	if len(args) > 0 && args[0] == "verify" {
+		return verify(args[1:], stdout)
+	}
 	fs := flag.NewFlagSet("istd", flag.ContinueOnError)
 	usage(fs, `usage: istd [flags]               run the server
        istd backup --to DIR [flags]  write an online backup (istd backup -h)
+       istd verify [flags]           check that a stopped istd's log, or a backup's,
+                                     replays to its snapshots (istd verify -h)
 
 flags (the environment variable in parentheses sets the same):
 `)
