@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/binary"
 	"errors"
 	"testing"
 
@@ -58,5 +59,36 @@ func TestAuditIDsFrom2To31(t *testing.T) {
 	}
 	if err := s.Check(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestAuditSnapshotCountOverflow: a snapshot list length whose entries
+// cannot fit in the bytes left is refused on every platform. Under
+// GOARCH=386 the check multiplied in a 32-bit int: 2^27 entries of 32
+// bytes wrapped to 0 and passed, and DecodeState looped over 2^27 assets.
+func TestAuditSnapshotCountOverflow(t *testing.T) {
+	for _, tc := range []struct {
+		n   uint32
+		min int
+	}{{1 << 27, 32}, {1 << 26, 64}, {1<<31 - 1, 163}, {1 << 31, 1}, {1<<32 - 1, 2}} {
+		b := binary.LittleEndian.AppendUint32(nil, tc.n)
+		r := dec{b: append(b, make([]byte, 100)...)}
+		if n := r.count(tc.min); n != 0 || r.err == nil {
+			t.Errorf("count %d of %d bytes each in 100 bytes: %d, %v", tc.n, tc.min, n, r.err)
+		}
+	}
+	r := dec{b: binary.LittleEndian.AppendUint32(nil, 3)}
+	r.b = append(r.b, make([]byte, 96)...)
+	if n := r.count(32); n != 3 || r.err != nil {
+		t.Fatalf("count 3 of 32 bytes in 96: %d, %v", n, r.err)
+	}
+	// A whole snapshot: the asset count of a state with none, made 2^27,
+	// with a valid checksum.
+	snap := NewState().AppendSnapshot(nil)
+	body := snap[:len(snap)-4]
+	const at = 4 + 2 + 8*3 // magic, version, seq, nextOrder, trades
+	binary.LittleEndian.PutUint32(body[at:], 1<<27)
+	if _, err := DecodeState(sealSnapshot(body, 0)); !errors.Is(err, ErrCorruptSnapshot) {
+		t.Fatalf("asset count 2^27: %v", err)
 	}
 }
