@@ -111,7 +111,7 @@ func auditLen() int {
 // event, copy-trading outcomes, refused overflows, duplicates).
 func TestAuditStreamReplay(t *testing.T) {
 	seed := auditSeed(t, 1)
-	rec := generate(t, seed, auditLen(), 100)
+	rec := generate(t, seed, 20_000, 100) // short mode too: cheap, and some outcomes are rare
 	s := engine.NewState()
 	var buf []engine.Event
 	for i := range rec.cmds {
