@@ -957,14 +957,16 @@ func (r *dec) bool() bool {
 }
 
 // count reads a list length and checks that that many entries of at least
-// min bytes each can follow.
+// min bytes each can follow. The product is in uint64: in a 32-bit int it
+// wraps (2^27 entries of 32 bytes make 0), and a damaged length would pass
+// and make the decoder loop and allocate for each of them.
 func (r *dec) count(min int) int {
-	n := int(r.u32())
-	if r.err == nil && (n < 0 || n > math.MaxInt32 || n*min > len(r.b)) {
+	n := r.u32()
+	if r.err == nil && (n > math.MaxInt32 || uint64(n)*uint64(min) > uint64(len(r.b))) {
 		r.err = fmt.Errorf("list of %d entries in %d bytes", n, len(r.b))
 		return 0
 	}
-	return n
+	return int(n)
 }
 
 func (r *dec) spec() MarketSpec {

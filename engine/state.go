@@ -518,10 +518,15 @@ func checkSpec(sp *MarketSpec) error {
 	return nil
 }
 
-func (s *State) validAsset(id uint32) bool { return id >= 1 && int(id) <= len(s.assets) }
+// validAsset reports whether asset id exists. The comparisons are in
+// uint64, never int: on a 32-bit platform int(id) of an id from 2^31 up
+// is negative, and such an id would pass and index out of range.
+func (s *State) validAsset(id uint32) bool { return id >= 1 && uint64(id) <= uint64(len(s.assets)) }
 
+// market returns market id, or ErrUnknownMarket (compared in uint64, as
+// validAsset).
 func (s *State) market(id uint32) (*market, error) {
-	if id < 1 || int(id) > len(s.markets) {
+	if id < 1 || uint64(id) > uint64(len(s.markets)) {
 		return nil, ErrUnknownMarket
 	}
 	return s.markets[id-1], nil

@@ -1,0 +1,484 @@
+// Package cmdstream generates long random command streams for the
+// determinism and replay tests of packages engine and wal: every command
+// kind, valid and not, over markets with different rules (one of them
+// with amounts near the limits of int64), with copy-trading throughout.
+// It is for tests only: the streams and their weights may change.
+//
+// A stream depends on the outcomes of its commands (order and relation
+// ids to cancel, amend and unfollow): call Next, apply the command, then
+// Observe its outcome. To replay a stream, keep its commands; the
+// generator is for the first run only.
+//
+//	g := cmdstream.New(seed)
+//	for _, c := range g.Genesis() { apply(c); g.Observe(&c, out) }
+//	for range n { c := g.Next(); out := apply(c); g.Observe(&c, out) }
+package cmdstream
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
+)
+
+// Accounts is the number of user accounts Genesis creates. Accounts 1
+// and 2 are leaders; the others trade and follow.
+const Accounts = 10
+
+// Asset ids of Genesis.
+const (
+	BTC  = 1
+	USDT = 2
+	ETH  = 3
+	BIG  = 4
+)
+
+// mkt is what the generator knows of a market to make sensible orders.
+type mkt struct {
+	base, quote uint32
+	mid, step   int64 // prices: mid ± k·step, on tick
+	lot, lots   int64 // quantities: lot·(1..lots)
+	quoteScale  int64
+	rules       book.Rules
+}
+
+// placed is an order the stream placed.
+type placed struct {
+	id, account uint64
+	ref         engine.Ref
+	market      uint32
+}
+
+// Gen generates one stream. It is not safe for concurrent use.
+type Gen struct {
+	r        *rand.Rand
+	accounts []uint64 // user accounts (not copy wallets)
+	markets  []mkt
+	orders   []placed // the most recent, oldest first
+	places   []engine.Command
+	sent     []engine.Command // recent transfers
+	rels     []placed         // id, follower (account)
+	n        int
+}
+
+// New returns a generator of the stream of seed.
+func New(seed uint64) *Gen {
+	return &Gen{r: rand.New(rand.NewPCG(seed, 0x15d))}
+}
+
+func (g *Gen) intn(n int64) int64 { return g.r.Int64N(n) }
+func (g *Gen) pct(p int64) bool   { return g.r.Int64N(100) < p }
+
+func name(s string) engine.Name { n, _ := engine.MakeName(s); return n }
+func ref(s string) engine.Ref   { r, _ := engine.MakeRef(s); return r }
+
+// specs are the markets of Genesis and those the stream may create later.
+var specs = []struct {
+	name string
+	spec engine.MarketSpec
+	m    mkt
+}{
+	{"BTC-USDT", engine.MarketSpec{Base: BTC, Quote: USDT, BaseScale: 100, QuoteScale: 10, MakerFeeBps: 10, TakerFeeBps: 20,
+		Rules: book.Rules{TickSize: 1, LotSize: 1, MaxPrice: 1 << 30, MaxQty: 1 << 20}},
+		mkt{mid: 1000, step: 1, lot: 1, lots: 20}},
+	{"ETH-BTC", engine.MarketSpec{Base: ETH, Quote: BTC, BaseScale: 1, QuoteScale: 1, TakerFeeBps: 7,
+		Rules: book.Rules{TickSize: 2, LotSize: 3, MinNotional: 50, MaxPrice: 1 << 30, MaxQty: 1 << 20}},
+		mkt{mid: 100, step: 2, lot: 3, lots: 20}},
+	// Near the limits: MaxPrice × MaxQty × QuoteScale = 2^61 (createMarket
+	// allows up to 2^62), the highest fees, a base scale of 2^30.
+	{"BIG-USDT", engine.MarketSpec{Base: BIG, Quote: USDT, BaseScale: 1 << 30, QuoteScale: 4, MakerFeeBps: 1000, TakerFeeBps: 1000,
+		Rules: book.Rules{TickSize: 1 << 10, LotSize: 1 << 4, MaxPrice: 1 << 39, MaxQty: 1 << 20}},
+		mkt{mid: 1 << 34, step: 1 << 26, lot: 1 << 4, lots: 1 << 10}},
+	// A minimum quantity of two lots, a minimum notional near the typical
+	// order, a maker fee above the taker's.
+	{"SOL-USDT", engine.MarketSpec{Base: ETH, Quote: USDT, BaseScale: 1000, QuoteScale: 1, MakerFeeBps: 25, TakerFeeBps: 5,
+		Rules: book.Rules{TickSize: 5, LotSize: 10, MinQty: 20, MaxQty: 10_000, MinNotional: 10_000, MaxPrice: 1 << 20}},
+		mkt{mid: 500, step: 5, lot: 10, lots: 50}},
+	// Created later in the stream (CmdCreateMarket).
+	{"BTC-ETH", engine.MarketSpec{Base: BTC, Quote: ETH, BaseScale: 3, QuoteScale: 7, MakerFeeBps: 1, TakerFeeBps: 1,
+		Rules: book.Rules{TickSize: 3, LotSize: 2, MaxPrice: 1 << 24, MaxQty: 1 << 16}},
+		mkt{mid: 300, step: 3, lot: 2, lots: 30}},
+}
+
+// Genesis returns the commands that start every stream: four assets, the
+// first four markets, Accounts funded accounts (BIG and USDT near the
+// limits of the supply) and two leader profiles.
+func (g *Gen) Genesis() []engine.Command {
+	var cmds []engine.Command
+	for _, a := range []string{"BTC", "USDT", "ETH", "BIG"} {
+		cmds = append(cmds, engine.Command{Kind: engine.CmdCreateAsset, Name: name(a)})
+	}
+	for _, s := range specs[:4] {
+		cmds = append(cmds, engine.Command{Kind: engine.CmdCreateMarket, Name: name(s.name), Spec: s.spec})
+	}
+	for a := uint64(1); a <= Accounts; a++ {
+		cmds = append(cmds, engine.Command{Kind: engine.CmdCreateAccount, Name: name(fmt.Sprint("acct", a))})
+		for _, d := range []struct {
+			asset  uint32
+			amount int64
+		}{{BTC, 1 << 40}, {USDT, 1 << 58}, {ETH, 1 << 40}, {BIG, 1 << 56}} {
+			if a <= 2 && (d.asset == USDT || d.asset == BIG) {
+				// Leaders hold less, so that proportional followers
+				// mirror a fraction worth a lot.
+				d.amount >>= 12
+			}
+			cmds = append(cmds, engine.Command{Kind: engine.CmdDeposit, Account: a, Asset: d.asset, Amount: d.amount,
+				Ref: ref(fmt.Sprintf("g%d-%d", a, d.asset))})
+		}
+	}
+	cmds = append(cmds,
+		engine.Command{Kind: engine.CmdSetLeaderProfile, Account: 1, Copy: engine.CopySpec{ProfitShareBps: 1000}},
+		engine.Command{Kind: engine.CmdSetLeaderProfile, Account: 2, Copy: engine.CopySpec{ProfitShareBps: 300}},
+	)
+	return cmds
+}
+
+// Observe tells the generator the outcome of command c, which it made.
+func (g *Gen) Observe(c *engine.Command, out engine.Outcome) {
+	if out.Err != nil || out.Duplicate {
+		return
+	}
+	switch c.Kind {
+	case engine.CmdCreateAccount:
+		g.accounts = append(g.accounts, out.ID)
+	case engine.CmdCreateMarket:
+		for _, s := range specs {
+			if name(s.name) == c.Name {
+				m := s.m
+				m.base, m.quote, m.quoteScale, m.rules = s.spec.Base, s.spec.Quote, s.spec.QuoteScale, s.spec.Rules
+				g.markets = append(g.markets, m)
+			}
+		}
+	case engine.CmdPlace:
+		if len(g.orders) == 256 {
+			g.orders = append(g.orders[:0], g.orders[64:]...)
+		}
+		g.orders = append(g.orders, placed{id: out.ID, account: c.Account, ref: c.Ref, market: c.Market})
+	case engine.CmdFollow:
+		g.rels = append(g.rels, placed{id: out.ID, account: c.Account})
+	}
+}
+
+// Next returns the stream's next command, Seq and Time unset.
+func (g *Gen) Next() engine.Command {
+	g.n++
+	if g.pct(1) && g.intn(2) == 0 {
+		// The market moves: its orders center on another price, up to
+		// 40% away from where it started, so that positions lose and
+		// stop-losses trigger.
+		i := g.intn(int64(len(g.markets)))
+		m := &g.markets[i]
+		base := specs[min(i, int64(len(specs)-1))].m.mid
+		m.mid = base / 10 * (6 + g.intn(9)) / m.rules.TickSize * m.rules.TickSize
+		m.mid = max(m.mid, 21*m.step)
+	}
+	k := g.intn(1000)
+	switch {
+	case k < 560:
+		return g.place()
+	case k < 660:
+		return g.cancel()
+	case k < 750:
+		return g.amend()
+	case k < 760:
+		return engine.Command{Kind: engine.CmdCancelAll, Account: g.account(), Market: g.market()}
+	case k < 800:
+		return g.transfer(engine.CmdDeposit)
+	case k < 840:
+		return g.transfer(engine.CmdWithdraw)
+	case k < 852:
+		kind := engine.CmdResumeMarket
+		if g.pct(10) {
+			kind = engine.CmdHaltMarket
+		}
+		return engine.Command{Kind: kind, Market: g.market()}
+	case k < 980:
+		return g.copy()
+	default:
+		return g.misc()
+	}
+}
+
+// account returns a user account, a leader more often than the others.
+func (g *Gen) account() uint64 {
+	if g.pct(35) {
+		return uint64(1 + g.intn(2))
+	}
+	return g.accounts[g.intn(int64(len(g.accounts)))]
+}
+
+// market returns a market id, at times one that does not exist.
+func (g *Gen) market() uint32 {
+	if g.pct(1) {
+		if g.pct(30) {
+			return 1<<31 + uint32(g.intn(3)) // negative as a 32-bit int
+		}
+		return uint32(len(g.markets) + 1 + int(g.intn(3)))
+	}
+	return uint32(1 + g.intn(int64(len(g.markets))))
+}
+
+func (g *Gen) price(m *mkt) int64 {
+	p := m.mid + (g.intn(41)-20)*m.step
+	if g.pct(1) {
+		p = m.rules.MaxPrice / m.rules.TickSize * m.rules.TickSize // the highest
+	}
+	return p
+}
+
+func (g *Gen) qty(m *mkt) int64 {
+	q := m.lot * (1 + g.intn(m.lots))
+	if g.pct(1) {
+		q = m.rules.MaxQty / m.lot * m.lot // the largest
+	}
+	return q
+}
+
+func (g *Gen) place() engine.Command {
+	if len(g.places) > 0 && g.pct(3) {
+		// A resend of a recent place, client order id and all: a
+		// duplicate if it still has its id, else a new order.
+		return g.places[g.intn(int64(len(g.places)))]
+	}
+	mi := g.market()
+	c := engine.Command{Kind: engine.CmdPlace, Account: g.account(), Market: mi}
+	if int(mi) > len(g.markets) {
+		c.Order = book.Order{Side: book.Buy, Price: 100, Qty: 1}
+		return c
+	}
+	m := &g.markets[mi-1]
+	side := book.Side(g.intn(2))
+	o := book.Order{Side: side, Price: g.price(m), Qty: g.qty(m), STP: book.STPMode(g.intn(4))}
+	switch k := g.intn(100); {
+	case k < 55:
+		o.TIF = book.TimeInForce(g.intn(3))
+		if g.pct(60) {
+			o.TIF = book.GTC
+		}
+		if o.TIF == book.GTC {
+			o.PostOnly = g.pct(8)
+			if g.pct(12) {
+				o.DisplayQty = max(o.Qty/(2+g.intn(4))/m.lot*m.lot, m.lot) // an iceberg
+			}
+		}
+	case k < 72:
+		o.Type, o.Price = book.Market, 0
+		if g.pct(30) {
+			o.Price = g.price(m) // protection price
+		}
+		if g.pct(20) {
+			o.TIF = book.FOK
+		}
+		if side == book.Buy && g.pct(50) {
+			o.QuoteBudget = m.mid * m.quoteScale * m.lot * (1 + g.intn(m.lots))
+			if g.pct(60) && o.TIF != book.FOK {
+				o.Qty = 0
+			}
+		}
+	case k < 84:
+		o.Type, o.StopPrice = book.StopLimit, g.price(m)
+		if g.pct(20) {
+			o.TIF = book.IOC
+		}
+		if g.pct(10) {
+			o.DisplayQty = min(m.lot, o.Qty)
+		}
+	case k < 92:
+		o.Type, o.StopPrice, o.Price = book.StopMarket, g.price(m), 0
+		switch {
+		case side == book.Buy && g.pct(50):
+			o.QuoteBudget, o.Qty = m.mid*m.quoteScale*m.lot*(1+g.intn(m.lots)), 0
+		case side == book.Buy && g.pct(80):
+			o.Price = g.price(m) // a protection price (else refused: no limit)
+		}
+	default: // invalid in some way
+		switch g.intn(6) {
+		case 0:
+			o.Price += m.rules.TickSize / 2
+			if m.rules.TickSize == 1 {
+				o.Price = -1
+			}
+		case 1:
+			o.Qty = 0
+		case 2:
+			o.Qty = -m.lot
+		case 3:
+			o.Side = 2
+		case 4:
+			o.Type = 9
+		default:
+			o.DisplayQty = o.Qty + m.lot
+		}
+	}
+	c.Order = o
+	if g.pct(30) {
+		c.Ref = ref(fmt.Sprint("o", g.intn(1000)))
+	}
+	if len(g.places) == 64 {
+		g.places = append(g.places[:0], g.places[16:]...)
+	}
+	g.places = append(g.places, c)
+	return c
+}
+
+// order returns a recent order (its account, at times another's) or an
+// id none has.
+func (g *Gen) order() placed {
+	if len(g.orders) == 0 || g.pct(3) {
+		return placed{id: uint64(1 + g.intn(1<<20)), account: g.account()}
+	}
+	p := g.orders[len(g.orders)-1-int(g.intn(int64(len(g.orders))))]
+	if g.pct(5) {
+		p.account = g.account()
+	}
+	return p
+}
+
+func (g *Gen) cancel() engine.Command {
+	p := g.order()
+	c := engine.Command{Kind: engine.CmdCancel, Account: p.account, OrderID: p.id}
+	if !p.ref.IsZero() && g.pct(40) {
+		c.OrderID, c.Ref = 0, p.ref // by client order id
+	}
+	return c
+}
+
+func (g *Gen) amend() engine.Command {
+	p := g.order()
+	c := engine.Command{Kind: engine.CmdAmend, Account: p.account, OrderID: p.id}
+	if !p.ref.IsZero() && g.pct(30) {
+		c.OrderID, c.Ref = 0, p.ref
+	}
+	if int(p.market) < 1 || int(p.market) > len(g.markets) {
+		p.market = 1
+	}
+	m := &g.markets[p.market-1]
+	c.Order.Price, c.Order.Qty = g.price(m), g.qty(m)
+	if g.pct(50) {
+		c.Kind = engine.CmdAmendTotal
+		switch g.intn(4) {
+		case 0:
+			c.Order.Price = 0 // keep the price
+		case 1:
+			c.Order.Qty = 0 // keep the open quantity
+		}
+	}
+	return c
+}
+
+func (g *Gen) transfer(kind engine.CommandKind) engine.Command {
+	if len(g.sent) > 0 && g.pct(10) {
+		return g.sent[g.intn(int64(len(g.sent)))] // a resend
+	}
+	c := engine.Command{Kind: kind, Account: g.account(), Asset: uint32(1 + g.intn(4))}
+	if g.pct(1) {
+		c.Asset = 1 << 31
+	}
+	switch k := g.intn(100); {
+	case k < 60:
+		c.Amount = 1000
+	case k < 90:
+		c.Amount = g.intn(1 << 40)
+	case k < 97:
+		c.Amount = math.MaxInt64 - g.intn(1<<20) // a deposit overflows
+	default:
+		c.Amount = -g.intn(10)
+	}
+	if g.pct(75) {
+		c.Ref = ref(fmt.Sprint("t", g.intn(60)))
+	}
+	if kind == engine.CmdWithdraw && g.pct(10) {
+		c.Account = engine.FeeAccount
+	}
+	if len(g.sent) == 32 {
+		g.sent = append(g.sent[:0], g.sent[8:]...)
+	}
+	g.sent = append(g.sent, c)
+	return c
+}
+
+func (g *Gen) copy() engine.Command {
+	acct := g.accounts[2+g.intn(int64(len(g.accounts)-2))]
+	rel := uint64(1 + g.intn(int64(len(g.rels))+1))
+	if len(g.rels) > 0 && g.pct(85) {
+		p := g.rels[len(g.rels)-1-int(g.intn(int64(min(len(g.rels), 12))))]
+		rel, acct = p.id, p.account
+	}
+	sp := engine.CopySpec{Relation: rel, Leader: uint64(1 + g.intn(3)), Mode: engine.CopyMode(1 + g.intn(3)),
+		SlippageBps: int32(g.intn(310)), StopLossBps: int32(g.intn(5)) * 1500,
+		Close: engine.ClosePolicy(g.intn(2)), ProfitShareBps: int32(g.intn(3000))}
+	switch sp.Mode {
+	case engine.CopyProportional:
+		sp.Value = 1 + g.intn(2*engine.ValueOne)
+	case engine.CopyFixedQuote:
+		sp.Value = g.intn(1 << 40)
+	case engine.CopyMultiplier:
+		sp.Value = g.intn(3 * engine.ValueOne)
+	}
+	if g.pct(25) {
+		sp.MaxOrderQuote = g.intn(1 << 36)
+	}
+	c := engine.Command{Account: acct, Asset: USDT, Copy: sp}
+	switch k := g.intn(100); {
+	case k < 30:
+		c.Kind, c.Amount = engine.CmdFollow, g.intn(1<<44)
+		if g.pct(10) {
+			c.Asset = BTC // mirrors only on ETH-BTC
+		}
+		if g.pct(30) {
+			c.Copy.HasMaxProfitShare, c.Copy.MaxProfitShareBps = true, int32(g.intn(5200))
+		}
+	case k < 40:
+		c.Kind, c.Amount = engine.CmdAmendFollow, g.intn(1<<36)
+	case k < 52:
+		c.Kind = engine.CmdPauseFollow
+	case k < 66:
+		c.Kind = engine.CmdResumeFollow
+	case k < 78:
+		c.Kind = engine.CmdUnfollow
+		if g.pct(3) {
+			c.Copy.Close = 2 // invalid
+		}
+	case k < 92:
+		c.Kind, c.Account = engine.CmdSettle, 0
+		if g.pct(30) {
+			c.Account = uint64(1 + g.intn(4)) // 3 and 4: not leaders
+		}
+	default:
+		c.Kind, c.Account = engine.CmdSetLeaderProfile, uint64(1+g.intn(2))
+		if g.pct(10) {
+			c.Account = acct // a follower: refused; else a new leader
+		}
+	}
+	return c
+}
+
+func (g *Gen) misc() engine.Command {
+	switch g.intn(8) {
+	case 0:
+		return engine.Command{Kind: engine.CmdCreateAccount, Name: name(fmt.Sprint("new", g.intn(1000)))}
+	case 1:
+		s := specs[4]
+		if g.pct(30) {
+			s = specs[g.intn(4)] // a duplicate name
+		}
+		if g.pct(20) {
+			s.spec.QuoteScale = 1 << 30 // overflows: refused
+		}
+		return engine.Command{Kind: engine.CmdCreateMarket, Name: name(s.name), Spec: s.spec}
+	case 2:
+		return engine.Command{Kind: engine.CmdTick}
+	case 3:
+		return engine.Command{Kind: engine.CmdSnapshot}
+	case 4:
+		return engine.Command{Kind: engine.CommandKind(200)} // unknown kind
+	case 5:
+		return engine.Command{Kind: engine.CmdCreateAsset, Name: name("BTC")} // a duplicate
+	default:
+		// An account that does not exist.
+		return engine.Command{Kind: engine.CmdPlace, Account: 1 << 40, Market: 1,
+			Order: book.Order{Side: book.Buy, Price: 1000, Qty: 1}}
+	}
+}
