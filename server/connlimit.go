@@ -15,30 +15,57 @@ import (
 // hold open at once.
 const DefaultMaxConnsPerIP = 1000
 
-// connLimiter counts the open connections of each client network
-// (netKey, as the rate limits and the stream caps key clients) over all
-// the listeners Serve was given, each wrapped in a limitedListener: one
-// past the cap is refused at once, with a 429 in the API's error format
-// and the connection closed (over TLS, closed without an answer: writing
-// one would wait for the client's handshake). A connection counts until
-// it is closed, by the HTTP server or, once hijacked for a stream, by the
-// stream.
-type connLimiter struct {
-	s        *Server
-	max      int
-	mu       sync.Mutex
-	open     map[[16]byte]int
-	refusal  []byte       // the whole HTTP answer to a refused connection
-	lastWarn atomic.Int64 // unix nanoseconds of the last warning logged
+// reservedFiles is what the default of Options.MaxConns leaves of the
+// process's open-file limit for everything but connections: the log's and
+// the store's Pebble files (each keeps up to 1,000 open by default, most
+// of them idle), snapshots, backups and the request log.
+const reservedFiles = 1024
+
+// defaultMaxConns is Options.MaxConns when zero: the open-file limit
+// (RLIMIT_NOFILE, as Go raised it at start) less reservedFiles, at least
+// 64; fasthttp's own cap (262,144) where the limit is unknown or higher.
+func defaultMaxConns() int {
+	n, ok := openFileLimit()
+	if !ok || n > 256*1024+reservedFiles {
+		return 256 * 1024
+	}
+	return max(64, int(n)-reservedFiles)
 }
 
-func newConnLimiter(s *Server, max int) *connLimiter {
-	var arr [256]byte
-	body := appendErrorObject(arr[:0],
-		fmt.Errorf("%w (too many connections from your address: at most %d at once)", errRateLimited, max))
-	resp := "HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nRetry-After: 1\r\n" +
-		"Connection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body)
-	return &connLimiter{s: s, max: max, open: make(map[[16]byte]int), refusal: []byte(resp)}
+// connLimiter counts the open connections, in total and per client
+// network (netKey, as the rate limits and the stream caps key clients),
+// over all the listeners Serve was given, each wrapped in a
+// limitedListener. A connection past either cap is refused as soon as it
+// is accepted, with an answer in the API's error format (per client: 429
+// rate_limited; in total: 503 overloaded) and closed (over TLS, closed
+// without an answer: writing one would wait for the client's handshake).
+// A connection counts until it is closed, by the HTTP server or, once
+// hijacked for a stream, by the stream. The total cap keeps connections
+// from taking the file descriptors the log needs: a Pebble that cannot
+// open a file fails the log, and the engine stops.
+type connLimiter struct {
+	s          *Server
+	max, total int // per client network, in total (0: no cap)
+	mu         sync.Mutex
+	open       map[[16]byte]int
+	n          int          // connections open
+	perIP      []byte       // the whole HTTP answer past the per-client cap
+	full       []byte       // the whole HTTP answer past the total cap
+	lastWarn   atomic.Int64 // unix nanoseconds of the last warning logged
+}
+
+func newConnLimiter(s *Server, perIP, total int) *connLimiter {
+	answer := func(status string, err error) []byte {
+		var arr [256]byte
+		body := appendErrorObject(arr[:0], err)
+		return []byte("HTTP/1.1 " + status + "\r\nContent-Type: application/json\r\nRetry-After: 1\r\n" +
+			"Connection: close\r\nContent-Length: " + strconv.Itoa(len(body)) + "\r\n\r\n" + string(body))
+	}
+	return &connLimiter{s: s, max: perIP, total: total, open: make(map[[16]byte]int),
+		perIP: answer("429 Too Many Requests",
+			fmt.Errorf("%w (too many connections from your address: at most %d at once)", errRateLimited, perIP)),
+		full: answer("503 Service Unavailable",
+			fmt.Errorf("%w (too many connections open: at most %d)", errOverloaded, total))}
 }
 
 // limitedListener is a listener whose connections a connLimiter counts.
@@ -47,7 +74,8 @@ type limitedListener struct {
 	l *connLimiter
 }
 
-// Accept returns the next connection under the cap, refusing those past it.
+// Accept returns the next connection under the caps, refusing those past
+// them.
 func (ll limitedListener) Accept() (net.Conn, error) {
 	l := ll.l
 	for {
@@ -55,56 +83,70 @@ func (ll limitedListener) Accept() (net.Conn, error) {
 		if err != nil {
 			return nil, err
 		}
-		a, ok := c.RemoteAddr().(*net.TCPAddr)
-		if !ok {
-			return c, nil // not TCP (a pipe in tests): nothing to key it by
+		var key [16]byte
+		a, tcp := c.RemoteAddr().(*net.TCPAddr)
+		if tcp {
+			key = netKey(a.IP)
 		}
-		key := netKey(a.IP)
 		l.mu.Lock()
-		if l.open[key] >= l.max {
+		switch {
+		case l.total > 0 && l.n >= l.total:
 			l.mu.Unlock()
-			l.refuse(c, a)
+			l.refuse(c, l.full, "total")
+			continue
+		case tcp && l.max > 0 && l.open[key] >= l.max:
+			l.mu.Unlock()
+			l.refuse(c, l.perIP, "per_ip")
 			continue
 		}
-		l.open[key]++
+		l.n++
+		if tcp {
+			l.open[key]++
+		}
 		l.mu.Unlock()
+		done := l.release(key, tcp)
 		if tc, ok := c.(*tls.Conn); ok {
 			// Embedding *tls.Conn keeps what fasthttp asks of a TLS
 			// connection (ctx.IsTLS, the connection state).
-			return &limitedTLSConn{Conn: tc, done: l.release(key)}, nil
+			return &limitedTLSConn{Conn: tc, done: done}, nil
 		}
-		return &limitedConn{Conn: c, done: l.release(key)}, nil
+		return &limitedConn{Conn: c, done: done}, nil
 	}
 }
 
-// release returns the function that gives key's slot back, once.
-func (l *connLimiter) release(key [16]byte) func() {
+// release returns the function that gives a connection's slots back
+// (keyed: its client network's too), once.
+func (l *connLimiter) release(key [16]byte, keyed bool) func() {
 	var once sync.Once
 	return func() {
 		once.Do(func() {
 			l.mu.Lock()
-			if l.open[key]--; l.open[key] <= 0 {
-				delete(l.open, key)
+			l.n--
+			if keyed {
+				if l.open[key]--; l.open[key] <= 0 {
+					delete(l.open, key)
+				}
 			}
 			l.mu.Unlock()
 		})
 	}
 }
 
-// refuse answers and closes a connection past the cap, without blocking
-// the accept loop for longer than a short write deadline, and logs a
-// warning at most once a minute.
-func (l *connLimiter) refuse(c net.Conn, a *net.TCPAddr) {
-	l.s.met.connsRefused.Inc()
+// refuse answers and closes a connection past a cap (reason: per_ip or
+// total), without blocking the accept loop for longer than a short write
+// deadline, and logs a warning at most once a minute.
+func (l *connLimiter) refuse(c net.Conn, answer []byte, reason string) {
+	l.s.met.connsRefused.WithLabelValues(reason).Inc()
 	if _, isTLS := c.(*tls.Conn); !isTLS {
 		c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		c.Write(l.refusal)
+		c.Write(answer)
 	}
+	client := c.RemoteAddr().String()
 	c.Close()
 	now := time.Now().UnixNano()
 	if last := l.lastWarn.Load(); now-last > int64(time.Minute) && l.lastWarn.CompareAndSwap(last, now) {
-		l.s.log.Warn().Str("client", a.IP.String()).Int("max_conns_per_ip", l.max).
-			Msg("connections refused: a client address holds the most connections allowed at once (--max-conns-per-ip; logged at most once a minute, counted in http_connections_refused_total)")
+		l.s.log.Warn().Str("client", client).Str("reason", reason).Int("max_conns_per_ip", l.max).Int("max_conns", l.total).
+			Msg("connections refused: a cap on open connections was reached (--max-conns-per-ip, per_ip; --max-conns, total; logged at most once a minute, counted in http_connections_refused_total{reason})")
 	}
 }
 

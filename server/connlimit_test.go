@@ -93,7 +93,9 @@ func TestMaxConnsPerIP(t *testing.T) {
 		t.Fatal(err)
 	}
 	mb, _ := io.ReadAll(mresp.Body)
-	if !strings.Contains(string(mb), "\nhttp_connections_refused_total ") || strings.Contains(string(mb), "\nhttp_connections_refused_total 0\n") {
+	if !strings.Contains(string(mb), "\nhttp_connections_refused_total{reason=\"per_ip\"} ") ||
+		strings.Contains(string(mb), "\nhttp_connections_refused_total{reason=\"per_ip\"} 0\n") ||
+		!strings.Contains(string(mb), "\nhttp_connections_refused_total{reason=\"total\"} 0\n") {
 		t.Fatalf("http_connections_refused_total missing or 0:\n%s", grepLines(string(mb), "http_connections_refused"))
 	}
 }
@@ -107,4 +109,52 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// At most MaxConns connections are open at once in total, whatever their
+// addresses: the next is answered 503 overloaded and closed.
+func TestMaxConns(t *testing.T) {
+	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok, MaxConns: 2, MaxConnsPerIP: -1})
+	addr := strings.TrimPrefix(ts.base, "http://")
+	for range 2 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+		if resp, err := http.ReadResponse(bufio.NewReader(c), nil); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("%v %v", resp, err)
+		}
+	}
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 503 || !strings.Contains(string(b), `"code":"overloaded"`) ||
+		!strings.Contains(string(b), "too many connections open: at most 2") {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+}
+
+// The default total cap leaves room under the open-file limit.
+func TestDefaultMaxConns(t *testing.T) {
+	n, ok := openFileLimit()
+	got := defaultMaxConns()
+	switch {
+	case !ok || n > 256*1024+reservedFiles:
+		if got != 256*1024 {
+			t.Fatalf("limit %d (%v): default %d", n, ok, got)
+		}
+	case got != max(64, int(n)-reservedFiles):
+		t.Fatalf("limit %d: default %d", n, got)
+	}
 }

@@ -457,8 +457,8 @@
 // http_requests_total{handler,code}, http_request_duration_seconds{handler},
 // orders_total{market,type,result}, trades_total{market},
 // trading_volume_total{market} (in the quote asset),
-// user_registrations_total, http_connections_refused_total (connections
-// refused by Options.MaxConnsPerIP), engine_commands_total, engine_queue_depth,
+// user_registrations_total, http_connections_refused_total{reason}
+// (connections refused by Options.MaxConnsPerIP, per_ip, or MaxConns, total), engine_commands_total, engine_queue_depth,
 // engine_queue_capacity (Options.RingSize), wal_fsync_duration_seconds
 // (time for a journal batch to become durable),
 // wal_disk_fsync_duration_seconds (the disk's own part of it: each fsync

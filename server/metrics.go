@@ -20,7 +20,7 @@ type metrics struct {
 	trades        *prometheus.CounterVec   // market
 	volume        *prometheus.CounterVec   // market, in quote
 	registrations prometheus.Counter
-	connsRefused  prometheus.Counter
+	connsRefused  *prometheus.CounterVec // reason: per_ip, total
 	commands      prometheus.Counter
 	fsync         prometheus.Histogram
 	// Copy-trading.
@@ -45,8 +45,8 @@ func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
 			Help: "Traded notional by market, in the quote asset."}, []string{"market"}),
 		registrations: prometheus.NewCounter(prometheus.CounterOpts{Name: "user_registrations_total",
 			Help: "Accounts opened, by sign-up or by the admin (POST /v1/admin/accounts)."}),
-		connsRefused: prometheus.NewCounter(prometheus.CounterOpts{Name: "http_connections_refused_total",
-			Help: "Connections refused because their client address held the most allowed at once (--max-conns-per-ip)."}),
+		connsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "http_connections_refused_total",
+			Help: "Connections refused as soon as accepted, by reason: per_ip (their client address held --max-conns-per-ip) or total (--max-conns open)."}, []string{"reason"}),
 		commands: prometheus.NewCounter(prometheus.CounterOpts{Name: "engine_commands_total",
 			Help: "Commands the engine has made durable and applied."}),
 		fsync: s.fsync,
@@ -58,6 +58,9 @@ func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
 			Help: "Copy relations closed, by reason (unfollow, stop_loss)."}, []string{"reason"}),
 		profitShare: prometheus.NewCounter(prometheus.CounterOpts{Name: "copy_profit_share_total",
 			Help: "Profit share paid by followers to leaders, in units of each relation's quote asset."}),
+	}
+	for _, r := range [...]string{"per_ip", "total"} {
+		m.connsRefused.WithLabelValues(r) // shown at 0
 	}
 	reg.MustRegister(m.requests, m.duration, m.orders, m.trades, m.volume, m.registrations, m.connsRefused, m.commands, m.fsync,
 		m.mirrored, m.copySkipped, m.copyClosed, m.profitShare,

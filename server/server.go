@@ -104,6 +104,13 @@ type Options struct {
 	// proxy, every client has the proxy's address. 0:
 	// DefaultMaxConnsPerIP; negative: no cap.
 	MaxConnsPerIP int
+	// MaxConns caps the connections open at once in total, streams
+	// included: one beyond it is answered 503 overloaded and closed as
+	// soon as it is accepted, so that connections cannot take the file
+	// descriptors the log needs (a Pebble that cannot open a file fails
+	// the log and stops the engine). 0: the process's open-file limit
+	// (RLIMIT_NOFILE) less 1,024, at least 64; negative: no cap.
+	MaxConns int
 	// StreamQueueBytes is the budget of bytes of messages queued for all
 	// WebSocket streams together, on top of each stream's own 4 MiB:
 	// past it, a stream holding more than its fair share (the budget /
@@ -486,8 +493,11 @@ func Open(opts *Options) (*Server, error) {
 	if o.MaxConnsPerIP == 0 {
 		o.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
-	if o.MaxConnsPerIP > 0 {
-		s.conns = newConnLimiter(s, o.MaxConnsPerIP)
+	if o.MaxConns == 0 {
+		o.MaxConns = defaultMaxConns()
+	}
+	if o.MaxConnsPerIP > 0 || o.MaxConns > 0 {
+		s.conns = newConnLimiter(s, max(o.MaxConnsPerIP, 0), max(o.MaxConns, 0))
 	}
 	s.http = &fasthttp.Server{
 		Handler:               s.handle,

@@ -43,7 +43,7 @@ type tuning struct {
 	ringSize                         int
 	bookDepth                        int
 	maxStreams, maxStreamsPerIP      int
-	maxConnsPerIP                    int
+	maxConnsPerIP, maxConns          int
 	streamQueueBytes                 int
 
 	tlsCert, tlsKey string
@@ -91,6 +91,8 @@ func addTuning(fs *flag.FlagSet) *tuning {
 		"WebSocket streams open at once from one client address (IPv6: one /64); beyond, 429 rate_limited; 0: no cap")
 	t.int(fs, &t.maxConnsPerIP, "max-conns-per-ip", "IST_MAX_CONNS_PER_IP", server.DefaultMaxConnsPerIP,
 		"connections open at once from one client address (IPv6: one /64); beyond, a new one is answered 429 rate_limited and closed; behind a proxy every client has the proxy's address; 0: no cap")
+	t.int(fs, &t.maxConns, "max-conns", "IST_MAX_CONNS", 0,
+		"connections open at once in total, streams included; beyond, a new one is answered 503 overloaded and closed, so that connections cannot take the file descriptors the log needs; 0: the open-file limit (ulimit -n) less 1024")
 	t.int(fs, &t.streamQueueBytes, "stream-queue-bytes", "IST_STREAM_QUEUE_BYTES", server.DefaultStreamQueueBytes,
 		"bytes of messages queued for all WebSocket streams together (each also holds at most 4 MiB); past it, a stream holding more than its fair share (this / streams open, at least 64 KiB) is closed (1008 slow consumer); at least 65536; 0: no budget")
 	t.int(fs, &t.maxBody, "max-body", "IST_MAX_BODY", 64<<10, "request body limit in bytes")
@@ -188,6 +190,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		{"--max-streams", t.maxStreams < 0},
 		{"--max-streams-per-ip", t.maxStreamsPerIP < 0},
 		{"--max-conns-per-ip", t.maxConnsPerIP < 0},
+		{"--max-conns", t.maxConns < 0},
 		{"--stream-queue-bytes", t.streamQueueBytes < 0},
 		{"--reserve-orders", t.reserveOrders < 0},
 		{"--reserve-book-orders", t.reserveBookOrders < 0},
@@ -253,6 +256,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 	o.MaxStreams, o.MaxStreamsPerIP = orAll(t.maxStreams), orAll(t.maxStreamsPerIP)
 	o.StreamQueueBytes = orAll(t.streamQueueBytes)
 	o.MaxConnsPerIP = orAll(t.maxConnsPerIP)
+	o.MaxConns = t.maxConns // 0: the default, from the open-file limit
 	return nil
 }
 

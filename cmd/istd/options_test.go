@@ -351,6 +351,9 @@ func TestRateLimitFlags(t *testing.T) {
 		{map[string]string{"IST_SIGNUP_RATE": "0.5"}, []string{"--signup-rate", "0"},
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				SignupRate: -1})},
+		{map[string]string{"IST_MAX_CONNS": "5000"}, nil,
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				MaxConns: 5000})},
 		{map[string]string{"IST_MAX_CONNS_PER_IP": "50"}, nil,
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				MaxConnsPerIP: 50})},
@@ -366,7 +369,7 @@ func TestRateLimitFlags(t *testing.T) {
 	} {
 		for _, k := range []string{"IST_RATE_LIMIT", "IST_RATE_BURST", "IST_ANON_RATE_LIMIT", "IST_ANON_RATE_BURST", "IST_HISTORY_FILLS",
 			"IST_SNAPSHOT_INTERVAL", "IST_SNAPSHOT_EVERY", "IST_MAX_BODY", "IST_RESERVE_ORDERS", "IST_RING_SIZE", "IST_MAX_TOKENS", "IST_BOOK_DEPTH",
-			"IST_MAX_STREAMS", "IST_MAX_STREAMS_PER_IP", "IST_STREAM_QUEUE_BYTES", "IST_MAX_CONNS_PER_IP",
+			"IST_MAX_STREAMS", "IST_MAX_STREAMS_PER_IP", "IST_STREAM_QUEUE_BYTES", "IST_MAX_CONNS_PER_IP", "IST_MAX_CONNS",
 			"IST_SIGNUP_RATE", "IST_SIGNUP_BURST"} {
 			t.Setenv(k, tc.env[k])
 			if _, ok := tc.env[k]; !ok {
