@@ -47,6 +47,14 @@ type Options struct {
 	// backup written by an earlier release (whose history could be a few
 	// commands ahead of its log).
 	AcceptLogLoss bool
+	// AcceptRuleChange makes Open start even when recovering the log
+	// replays commands that an earlier release applied (ErrRulesChanged:
+	// after a crash of that release, or from a backup it wrote), with a
+	// warning: they are replayed under this release's rules, and where a
+	// rule changed, balances, orders and fills can differ from what their
+	// clients were answered. A last resort when that release cannot be
+	// started any more to stop cleanly.
+	AcceptRuleChange bool
 	// SnapshotInterval is how often the engine snapshots its state.
 	// Default 1 minute.
 	SnapshotInterval time.Duration
@@ -423,7 +431,12 @@ func Open(opts *Options) (*Server, error) {
 		return fail(fmt.Errorf("server: open log: %w", err))
 	}
 	s.wal = l
-	if err := s.loadTradeBase(); err != nil {
+	recordBase, err := s.loadTradeBase()
+	if err != nil {
+		return fail(err)
+	}
+	rules, err := s.store.rules()
+	if err != nil {
 		return fail(err)
 	}
 	state, rst, err := l.Recover()
@@ -432,6 +445,12 @@ func Open(opts *Options) (*Server, error) {
 	}
 	s.log.Info().Uint64("snapshot_seq", rst.SnapshotSeq).Int("replayed", rst.Replayed).
 		Uint64("last_seq", rst.LastSeq).Dur("replay_time", rst.ReplayTime).Msg("recovered")
+	if err := checkReplayRules(rules, rst.SnapshotSeq, state.Seq()); err != nil {
+		if !o.AcceptRuleChange {
+			return fail(err)
+		}
+		s.log.Warn().Err(err).Msg("commands replayed under other matching rules than they were applied under (AcceptRuleChange)")
+	}
 	switch {
 	case max(histSeq, statsSeq) > state.Seq():
 		if !o.AcceptLogLoss {
@@ -444,6 +463,23 @@ func Open(opts *Options) (*Server, error) {
 	case histSeq < rst.SnapshotSeq:
 		s.log.Warn().Uint64("history_seq", histSeq).Uint64("snapshot_seq", rst.SnapshotSeq).
 			Msg("order history is behind the engine (its last save is older than every snapshot, and the log was truncated past it): history and fills of the gap are missing")
+	}
+	// Recorded only now that the start is no longer refused (see
+	// setTradeBase); the commands after state.Seq() are applied under this
+	// release's rules.
+	if recordBase {
+		if err := s.store.setTradeBase(s.rm.tradeBase); err != nil {
+			return fail(err)
+		}
+		if s.rm.tradeBase != 0 {
+			s.log.Info().Uint64("trade_id_base", s.rm.tradeBase).
+				Msg("trade ids now count trades: they continue above those an earlier release gave")
+		}
+	}
+	if !rules.ok || rules.version != engine.RulesVersion {
+		if err := s.store.setRules(rulesRec{version: engine.RulesVersion, after: state.Seq(), ok: true}); err != nil {
+			return fail(err)
+		}
 	}
 	s.fsync = newFsyncHistogram()
 	s.snap.seq.Store(rst.SnapshotSeq)
@@ -542,26 +578,23 @@ func (s *Server) bodyLimit(h *fasthttp.RequestHeader) fasthttp.RequestConfig {
 // loadTradeBase sets the read model's trade id base (tradeid.go), before
 // the log's replay numbers trades: the one recorded, or on the first start
 // of this release on a data directory, one above every trade id an
-// earlier release could have given in it.
-func (s *Server) loadTradeBase() error {
+// earlier release could have given in it, which Open records (unrecorded)
+// once the start is no longer refused.
+func (s *Server) loadTradeBase() (unrecorded bool, err error) {
 	ls, err := s.wal.Stats()
 	if err != nil {
-		return fmt.Errorf("server: read log bounds: %w", err)
+		return false, fmt.Errorf("server: read log bounds: %w", err)
 	}
 	last := max(s.rm.Seq, ls.LastSeq)
 	if len(ls.Snapshots) > 0 {
 		last = max(last, ls.Snapshots[0])
 	}
-	base, recorded, err := s.store.tradeBase(last)
+	base, unrecorded, err := s.store.tradeBase(last)
 	if err != nil {
-		return err
-	}
-	if recorded && base != 0 {
-		s.log.Info().Uint64("trade_id_base", base).Uint64("last_seq", last).
-			Msg("trade ids now count trades: they continue above those an earlier release gave")
+		return false, err
 	}
 	s.rm.tradeBase = base
-	return nil
+	return unrecorded, nil
 }
 
 // replayHistory brings the order history up to date with the commands the

@@ -40,6 +40,9 @@ var ErrDataDirInUse = errors.New("server: data directory in use")
 //	"stats/leaders"      leader statistics: version byte 1 + gob of
 //	                     statsState (see leaderstats.go)
 //	"trade/base"         trade id base (8, big endian; see tradeid.go)
+//	"engine/rules"       rules version (4, big endian) the log's commands
+//	                     after a sequence number (8) were applied under
+//	                     (see rules.go)
 type store struct {
 	db   *pebble.DB
 	lock *pebble.Lock // of DATA/server, released after db closes

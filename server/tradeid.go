@@ -52,13 +52,14 @@ func upgradeTradeBase(last uint64) uint64 {
 	return (last + 1) << 16
 }
 
-// tradeBase returns the data directory's trade id base, recording it on
-// the first start: 0 for a new data directory, upgradeTradeBase(last)
+// tradeBase returns the data directory's trade id base, the one recorded
+// or, with unrecorded true, the one to record (setTradeBase) on the first
+// start: 0 for a new data directory, upgradeTradeBase(last)
 // for one an earlier release wrote, where last is the highest sequence
 // number the directory knows (of the history, the log and its
 // snapshots): every command the earlier release answered is at or before
 // it. It is called before the log is replayed, which numbers trades.
-func (st *store) tradeBase(last uint64) (base uint64, recorded bool, err error) {
+func (st *store) tradeBase(last uint64) (base uint64, unrecorded bool, err error) {
 	v, err := st.get(keyTradeBase)
 	if err != nil {
 		return 0, false, err
@@ -69,9 +70,12 @@ func (st *store) tradeBase(last uint64) (base uint64, recorded bool, err error) 
 		}
 		return binary.BigEndian.Uint64(v), false, nil
 	}
-	base = upgradeTradeBase(last)
-	if err := st.set(keyTradeBase, binary.BigEndian.AppendUint64(nil, base)); err != nil {
-		return 0, false, err
-	}
-	return base, true, nil
+	return upgradeTradeBase(last), true, nil
+}
+
+// setTradeBase records the data directory's trade id base. Open records
+// it only once the start cannot be refused any more: an earlier release
+// started after a refusal gives ids above a base computed before it.
+func (st *store) setTradeBase(base uint64) error {
+	return st.set(keyTradeBase, binary.BigEndian.AppendUint64(nil, base))
 }

@@ -316,14 +316,23 @@ func TestTradeBase(t *testing.T) {
 	}
 	st := tempStore(t)
 	if b, rec, err := st.tradeBase(41); err != nil || !rec || b != 42<<16 {
-		t.Fatalf("first start over seq 41: base %d recorded %v, %v", b, rec, err)
+		t.Fatalf("first start over seq 41: base %d unrecorded %v, %v", b, rec, err)
+	}
+	if b, rec, err := st.tradeBase(50); err != nil || !rec || b != 51<<16 {
+		t.Fatalf("first start again, not recorded (a refused start): base %d unrecorded %v, %v", b, rec, err)
+	}
+	if err := st.setTradeBase(42 << 16); err != nil {
+		t.Fatal(err)
 	}
 	if b, rec, err := st.tradeBase(1000); err != nil || rec || b != 42<<16 {
-		t.Fatalf("next start: base %d recorded %v, %v; want the recorded %d", b, rec, err, 42<<16)
+		t.Fatalf("next start: base %d unrecorded %v, %v; want the recorded %d", b, rec, err, 42<<16)
 	}
 	fresh := tempStore(t)
 	if b, rec, err := fresh.tradeBase(0); err != nil || !rec || b != 0 {
-		t.Fatalf("new data directory: base %d recorded %v, %v", b, rec, err)
+		t.Fatalf("new data directory: base %d unrecorded %v, %v", b, rec, err)
+	}
+	if err := fresh.setTradeBase(0); err != nil {
+		t.Fatal(err)
 	}
 	if b, _, err := fresh.tradeBase(77); err != nil || b != 0 {
 		t.Fatalf("new data directory, next start: base %d, %v", b, err)

@@ -17,6 +17,12 @@
 // lost acknowledged commands (server.ErrLogBehind; otherwise istd
 // refuses to start): a last resort, see docs/operations.md.
 //
+// IST_ACCEPT_RULE_CHANGE=true (or --accept-rule-change) starts istd even
+// when recovering the log replays commands that an earlier release
+// applied, under other matching rules (server.ErrRulesChanged: after that
+// release crashed, or from a backup it wrote; otherwise istd refuses to
+// start): a last resort, see docs/operations.md.
+//
 // IST_DISABLE_SIGNUP=true (or --disable-signup) turns off open sign-up
 // (the admin still opens accounts, POST /v1/admin/accounts);
 // IST_DEMO=true (or --demo) fills a fresh data directory with demo
@@ -147,11 +153,13 @@ flags (the environment variable in parentheses sets the same):
 	// The copy-trading settlement schedule (settle.go).
 	settle := addSettleFlag(fs)
 	tun := addTuning(fs) // rate limits, history retention, TLS (options.go)
-	var noSignup, demoData, acceptLoss bool
+	var noSignup, demoData, acceptLoss, acceptRules bool
 	tun.bool(fs, &noSignup, "disable-signup", "IST_DISABLE_SIGNUP", "disable open sign-up")
 	tun.bool(fs, &demoData, "demo", "IST_DEMO", "on a fresh data dir, create demo markets and funded demo accounts")
 	tun.bool(fs, &acceptLoss, "accept-log-loss", "IST_ACCEPT_LOG_LOSS",
 		"start even if the log ends before the order history (it lost acknowledged commands); a last resort, see docs/operations.md")
+	tun.bool(fs, &acceptRules, "accept-rule-change", "IST_ACCEPT_RULE_CHANGE",
+		"start even if the log replays commands an earlier release applied under other matching rules (after its crash, or from its backup); a last resort, see docs/operations.md")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -163,7 +171,8 @@ flags (the environment variable in parentheses sets the same):
 	if err != nil {
 		return err
 	}
-	opts := server.Options{DataDir: *dataDir, AdminToken: *admin, DisableSignup: noSignup, AcceptLogLoss: acceptLoss}
+	opts := server.Options{DataDir: *dataDir, AdminToken: *admin, DisableSignup: noSignup, AcceptLogLoss: acceptLoss,
+		AcceptRuleChange: acceptRules}
 	if err := tun.apply(fs, &opts); err != nil {
 		return err
 	}

@@ -1,0 +1,17 @@
+package engine
+
+// RulesVersion numbers the rules by which Apply turns commands into
+// events and state: matching, fees, reservations, refs, copy-trading
+// sizing and settlement. It is raised by every change after which a log
+// written under an earlier version can replay to other events or state
+// than that version gave, and never otherwise. A log only replays
+// faithfully under the rules it was written under: a program that keeps
+// a log across releases records the version its commands were applied
+// under and replays none under another (istd refuses to start, see
+// docs/operations.md, "Upgrade").
+//
+// 1: the first numbered rules (a data directory without the record was
+// written by an earlier release, whose rules differ: fixed_quote budget
+// buys, the stop-loss boundary, amends above MaxQty, deposit and
+// withdrawal refs, profit share rates, among others).
+const RulesVersion = 1
