@@ -13,7 +13,10 @@ import (
 
 // ErrMismatch is returned by Verify when replaying the log does not reach
 // the state a snapshot holds: the state machine did not replay
-// deterministically, or the log or the snapshot was changed since.
+// deterministically, the log or the snapshot was changed since, or the
+// commands were applied under other matching rules than this release's
+// (engine.RulesVersion: a log an earlier release wrote verifies with that
+// release).
 var ErrMismatch = errors.New("wal: the log's replay differs from a snapshot")
 
 // VerifyStats describes a verification (Log.Verify).

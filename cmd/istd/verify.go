@@ -56,6 +56,10 @@ flags:
 	if st.TornTail {
 		fmt.Fprintln(stdout, "verify: the log ends in a torn entry, a write never acknowledged; istd drops it when it starts")
 	}
+	if errors.Is(err, wal.ErrMismatch) {
+		return fmt.Errorf("verify: %w (a log an earlier release of other matching rules wrote, one istd refuses to replay, "+
+			"verifies with that release; otherwise keep the directory and report it)", err)
+	}
 	if err != nil {
 		return fmt.Errorf("verify: %w", err)
 	}
