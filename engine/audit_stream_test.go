@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 
 	"github.com/instant-social-trading/ist/book"
@@ -292,27 +290,41 @@ const goldenPath = "testdata/audit-stream.golden"
 // GOARCH=386 too (go test ./engine -run TestAuditStreamGolden). Int-sized
 // arithmetic, map order or anything else that differs between runs or
 // platforms changes it. Rewrite the file with -update-audit-golden only
-// for a change that is meant to change what commands do (and say so: old
-// logs then replay differently).
+// for a change that is meant to change what commands do, and raise
+// RulesVersion with it (the file records the version: an update that
+// changes the digest under the same version is refused, since old logs
+// would then replay differently without istd knowing), or for a change
+// of the snapshot encoding, which changes only the state hash.
 func TestAuditStreamGolden(t *testing.T) {
 	rec := generate(t, 20260101, 8_000, 0)
-	got := fmt.Sprintf("state %x\ndigest %x\n", rec.final, rec.digest())
-	if *updateGolden {
-		if err := os.WriteFile(goldenPath, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	got := fmt.Sprintf("rules %d\nstate %x\ndigest %x\n", engine.RulesVersion, rec.final, rec.digest())
 	want, err := os.ReadFile(goldenPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got != string(want) {
-		t.Fatalf("the stream's results differ from %s (GOOS/GOARCH of this run: %s):\ngot\n%swant\n%s",
-			filepath.Base(goldenPath), runtimeArch(), got, want)
+	var wantRules int
+	var wantState, wantDigest string
+	if _, err := fmt.Sscanf(string(want), "rules %d\nstate %s\ndigest %s\n", &wantRules, &wantState, &wantDigest); err != nil ||
+		len(wantState) != 64 || len(wantDigest) != 64 {
+		t.Fatalf("bad golden file %q: %v", want, err)
 	}
-	// The golden values are not empty ones.
-	if strings.Count(string(want), "\n") != 2 || len(hex.EncodeToString(rec.final[:])) != 64 {
-		t.Fatalf("bad golden file %q", want)
+	digestChanged := wantDigest != fmt.Sprintf("%x", rec.digest())
+	if digestChanged && wantRules == engine.RulesVersion {
+		t.Fatalf("the stream's outcomes and events differ from %s under the same rules version %d (GOOS/GOARCH of this run: %s): "+
+			"a change that makes commands do something else must raise engine.RulesVersion (then update the file with "+
+			"-update-audit-golden); anything else that changes them is a bug:\ngot\n%swant\n%s",
+			filepath.Base(goldenPath), engine.RulesVersion, runtimeArch(), got, want)
+	}
+	if *updateGolden {
+		if err := os.WriteFile(goldenPath, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if got != string(want) {
+		t.Fatalf("the stream's results differ from %s (GOOS/GOARCH of this run: %s); if the snapshot encoding or "+
+			"RulesVersion changed on purpose, update it with -update-audit-golden:\ngot\n%swant\n%s",
+			filepath.Base(goldenPath), runtimeArch(), got, want)
 	}
 }
 

@@ -244,7 +244,7 @@ func (g *Gen) place() engine.Command {
 	}
 	mi := g.market()
 	c := engine.Command{Kind: engine.CmdPlace, Account: g.account(), Market: mi}
-	if int(mi) > len(g.markets) {
+	if uint64(mi) > uint64(len(g.markets)) {
 		c.Order = book.Order{Side: book.Buy, Price: 100, Qty: 1}
 		return c
 	}
@@ -351,7 +351,7 @@ func (g *Gen) amend() engine.Command {
 	if !p.ref.IsZero() && g.pct(30) {
 		c.OrderID, c.Ref = 0, p.ref
 	}
-	if int(p.market) < 1 || int(p.market) > len(g.markets) {
+	if p.market < 1 || uint64(p.market) > uint64(len(g.markets)) {
 		p.market = 1
 	}
 	m := &g.markets[p.market-1]
