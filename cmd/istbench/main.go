@@ -22,6 +22,14 @@
 // book and reports the growth of the process's resident set per order
 // (rss_bytes_per_order). Run it as its own process.
 //
+//	istbench soak --istd BIN [--duration D] [--sample S] [--restarts N] [--kills N]
+//
+// soak runs an istd binary on a fresh data directory under a steady mixed
+// load and prints, every --sample, its memory, threads, open files,
+// goroutines and data directory by part, restarting it (SIGINT, SIGKILL)
+// mid-run and checking that balances and open orders come back; the last
+// line is the growth figures (soak.go).
+//
 // Exit status: 0 on success, 1 on a failed check or error, 2 on a usage
 // error (including an unknown subcommand).
 package main
@@ -63,6 +71,7 @@ var commands = []command{
 	{"snapshot", "[--orders N] [--rounds K] [--client-ids=false] [--dir D]", "the matcher's pause to snapshot a state with N resting orders (median of the snapshots after the first)", runSnapshot},
 	{"http", "[--duration D] [--conns C] [--rate R]", "istd's POST /v1/orders (durable) over loopback next to a bare fasthttp handler", runHTTP},
 	{"copy", "[--followers F] [--rounds R]", "copy-trading: mirroring one leader fill to F followers in the matcher", runCopy},
+	{"soak", "--istd BIN [--duration D] [--sample S] [--restarts N] [--kills N]", "run an istd binary under a steady mixed load and sample its memory, goroutines, fds and disk for growth", runSoak},
 }
 
 func usage(w io.Writer) {
