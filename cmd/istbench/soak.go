@@ -410,9 +410,10 @@ func truncate(b []byte, n int) []byte {
 
 func (l *soakLoad) ref() uint64 { return l.seq.Add(1) }
 
-// signup creates an account funded with usdt and base of each market.
+// signup opens an account (with the admin token: open sign-up is limited
+// per address) funded with usdt and base of each market.
 func (l *soakLoad) signup(name string, usdt, base string) (soakAcct, error) {
-	code, b := l.do("POST", "/v1/accounts", "", fmt.Sprintf(`{"name":%q}`, name))
+	code, b := l.do("POST", "/v1/admin/accounts", l.admin, fmt.Sprintf(`{"name":%q}`, name))
 	if code != 201 {
 		return soakAcct{}, fmt.Errorf("sign-up: %d %s", code, b)
 	}
