@@ -213,6 +213,7 @@ type Server struct {
 	rm         *readModel
 	stats      *leaderStats         // leader statistics (leaderstats.go)
 	statsSaved atomic.Uint64        // seq of the statistics last saved (durably)
+	statsDue   time.Time            // the next periodic save of the statistics (saveMu; saveStats)
 	histSaved  atomic.Uint64        // seq of the order history last saved (durably)
 	snap       snapshotState        // the engine's last snapshot, for metrics
 	fsync      prometheus.Histogram // wal_fsync_duration_seconds, fed by the journal
@@ -813,10 +814,14 @@ func (s *Server) waitHistory(seq uint64) error {
 // save to the metadata store (history.go) and returns the sequence number
 // the store is now current to. The read model's lock is held only to swap
 // its change log for an empty one.
-func (s *Server) saveHistory() (uint64, error) {
+func (s *Server) saveHistory() (uint64, error) { return s.saveHistoryStats(true) }
+
+// saveHistoryStats is saveHistory, the statistics saved only when due
+// (saveStats) unless forced.
+func (s *Server) saveHistoryStats(forceStats bool) (uint64, error) {
 	s.saveMu.Lock()
 	defer s.saveMu.Unlock()
-	if err := s.saveStats(); err != nil { // with the history, though not atomically
+	if err := s.saveStats(forceStats); err != nil { // with the history, though not atomically
 		return 0, err
 	}
 	if !s.legacy && s.store.needsBase() {
@@ -876,7 +881,7 @@ func (s *Server) saveHistoryLoop() {
 		if s.rm.seq() == saved {
 			continue
 		}
-		seq, err := s.saveHistory()
+		seq, err := s.saveHistoryStats(false)
 		if err != nil {
 			s.log.Error().Err(err).Msg("saving order history")
 			continue
