@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"runtime"
 	"strconv"
@@ -295,4 +296,50 @@ func longestApply(b *testing.B, accounts, n int, ahead bool, setup func(*State),
 		}
 	}
 	b.ReportMetric(float64(worst.Microseconds())/1e3, "max_apply_ms")
+}
+
+// BenchmarkSettle: a scheduled settlement (CmdSettle for every leader)
+// costs what is open, not every relation ever made: closed relations
+// stay in the state (their ids, wallets and history) for good.
+func BenchmarkSettle(b *testing.B) {
+	for _, closed := range []int{0, 100_000} {
+		b.Run(fmt.Sprint("closed=", closed), func(b *testing.B) {
+			s := NewState()
+			var seq uint64
+			apply := func(c Command) Outcome {
+				seq++
+				c.Seq = seq
+				out, _ := s.Apply(&c, nil)
+				if out.Err != nil {
+					b.Fatalf("%v: %v", c.Kind, out.Err)
+				}
+				return out
+			}
+			name := func(v string) Name { n, _ := MakeName(v); return n }
+			apply(Command{Kind: CmdCreateAsset, Name: name("ETH")})
+			apply(Command{Kind: CmdCreateAsset, Name: name("USDT")})
+			apply(Command{Kind: CmdCreateMarket, Name: name("ETH-USDT"), Spec: MarketSpec{Base: 1, Quote: 2,
+				BaseScale: 1_000_000, QuoteScale: 10_000, Rules: book.Rules{MaxPrice: 100_000_000, MaxQty: 1_000_000}}})
+			for range 12 {
+				apply(Command{Kind: CmdCreateAccount, Name: name("a")})
+			}
+			apply(Command{Kind: CmdSetLeaderProfile, Account: 1, Copy: CopySpec{ProfitShareBps: 1000}})
+			for a := uint64(2); a <= 12; a++ {
+				apply(Command{Kind: CmdDeposit, Account: a, Asset: 2, Amount: 1 << 50})
+			}
+			sp := CopySpec{Leader: 1, Mode: CopyProportional, Value: ValueOne}
+			for range closed {
+				id := apply(Command{Kind: CmdFollow, Account: 2, Asset: 2, Amount: 1000, Copy: sp}).ID
+				apply(Command{Kind: CmdUnfollow, Account: 2, Copy: CopySpec{Relation: id}})
+			}
+			for a := uint64(3); a <= 12; a++ {
+				apply(Command{Kind: CmdFollow, Account: a, Asset: 2, Amount: 1000, Copy: sp})
+			}
+			for b.Loop() {
+				if out := apply(Command{Kind: CmdSettle}); out.ID != 10 {
+					b.Fatalf("settled %d relations, want the 10 open", out.ID)
+				}
+			}
+		})
+	}
 }

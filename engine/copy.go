@@ -462,11 +462,13 @@ func (s *State) settleCopy(cmd *Command, dst []Event) (result, []Event) {
 	var rels []uint64
 	switch {
 	case cmd.Account == 0:
-		for i := range uint64(s.relations.len()) {
-			if s.relations.at(i).status != RelationClosed {
-				rels = append(rels, s.relations.at(i).id)
-			}
+		// Every open relation, by id: each leader lists exactly its open
+		// ones (checked by Check), so this costs what is open, not every
+		// relation ever made, inside the matcher.
+		for i := range uint64(s.leaders.len()) {
+			rels = append(rels, s.leaders.at(i).rels...)
 		}
+		slices.Sort(rels)
 	case s.userAccount(cmd.Account) && s.accounts.at(cmd.Account).leader != 0:
 		rels = slices.Clone(s.leaderOf(cmd.Account).rels)
 	default:
