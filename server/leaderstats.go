@@ -103,6 +103,10 @@ type leaderStats struct {
 	st statsState
 
 	pairs map[[2]uint32]uint32    // (base, quote) → the first market trading them
+	// byFollower: each follower's relations, open and closed, ascending
+	// (GET /v1/social/follows reads them without walking every relation
+	// ever made).
+	byFollower map[uint64][]uint64
 	paths map[[2]uint32][]statHop // (asset, valuation asset) → conversion path
 	dirty []statKey               // scratch of apply: series to sample
 	mark  map[statKey]bool        // scratch of apply
@@ -197,6 +201,29 @@ func (ls *leaderStats) index() {
 		}
 	}
 	ls.paths = conversionPaths(ls.st.Markets)
+	ls.byFollower = map[uint64][]uint64{}
+	for id, r := range ls.st.Relations {
+		ls.byFollower[r.Follower] = append(ls.byFollower[r.Follower], id)
+	}
+	for _, ids := range ls.byFollower {
+		slices.Sort(ids)
+	}
+}
+
+// addFollowerRel indexes relation id of follower (ls.mu held).
+func (ls *leaderStats) addFollowerRel(follower, id uint64) {
+	ids := ls.byFollower[follower]
+	if i, found := slices.BinarySearch(ids, id); !found {
+		ls.byFollower[follower] = slices.Insert(ids, i, id)
+	}
+}
+
+// followerRelations returns the ids of follower's relations, open and
+// closed, ascending.
+func (ls *leaderStats) followerRelations(follower uint64) []uint64 {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	return slices.Clone(ls.byFollower[follower])
 }
 
 // tapKinds are the commands whose parameters apply needs.

@@ -822,19 +822,6 @@ func (s *Server) appendFollow(b []byte, v *engine.RelationView, nav int64, fills
 	return b
 }
 
-// relationsOf returns the views of the relations fn selects, by id.
-func (s *Server) relationsOf(fn func(*engine.RelationView) bool) []*engine.RelationView {
-	var out []*engine.RelationView
-	s.eng.Relations(func(v *engine.RelationView) bool {
-		if fn(v) {
-			out = append(out, v)
-		}
-		return true
-	})
-	slices.SortFunc(out, func(a, b *engine.RelationView) int { return cmp.Compare(a.ID, b.ID) })
-	return out
-}
-
 // listFollows handles GET /v1/social/follows: the caller's relations,
 // open and closed, with their PnL, wallet balances and latest fills, and
 // totals per asset (followTotals).
@@ -845,7 +832,12 @@ func (s *Server) listFollows(ctx *fasthttp.RequestCtx) {
 	}
 	s.waitViews()
 	s.waitStats(s.eng.DurableSeq())
-	rels := s.relationsOf(func(v *engine.RelationView) bool { return v.Follower == acct })
+	var rels []*engine.RelationView
+	for _, id := range s.stats.followerRelations(acct) {
+		if v, ok := s.eng.Relation(id); ok {
+			rels = append(rels, v)
+		}
+	}
 	b := append(make([]byte, 0, 256+2048*len(rels)), `{"follows":[`...)
 	var totals []followTotal
 	for i, v := range rels {

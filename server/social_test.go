@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -438,4 +439,43 @@ func TestSocialConcurrentAmendFollow(t *testing.T) {
 			}
 		}
 	}
+}
+
+// GET /v1/social/follows lists the caller's relations, open and closed,
+// and no one else's, from the statistics' index by follower, before and
+// after a restart (which rebuilds the index from the saved statistics).
+func TestFollowsByFollower(t *testing.T) {
+	ts, lid, lead, fid, fol := startLeaderFollower(t)
+	fundCopyParties(ts, lid, fid)
+	gid, gus := ts.signup("gus")
+	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"1000","ref":"g"}`, gid))
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{"display_name":"Lea"}`)
+	follow := func(tok string) uint64 {
+		f := ts.must(201, "POST", "/v1/social/follows", tok,
+			fmt.Sprintf(`{"leader_id":%d,"allocation":"100","mode":"proportional","value":"1"}`, lid))
+		return uint64(f["id"].(float64))
+	}
+	r1 := follow(fol)
+	ts.must(200, "DELETE", fmt.Sprintf("/v1/social/follows/%d", r1), fol, "")
+	r3 := follow(gus)
+	r2 := follow(fol)
+	check := func(ts *testServer) {
+		t.Helper()
+		for _, c := range []struct {
+			tok  string
+			want []uint64
+		}{{fol, []uint64{r1, r2}}, {gus, []uint64{r3}}, {lead, nil}} {
+			out := ts.must(200, "GET", "/v1/social/follows", c.tok, "")
+			var got []uint64
+			for _, f := range out["follows"].([]any) {
+				got = append(got, uint64(f.(map[string]any)["id"].(float64)))
+			}
+			if !slices.Equal(got, c.want) {
+				t.Fatalf("follows %v, want %v", got, c.want)
+			}
+		}
+	}
+	check(ts)
+	ts.stop()
+	check(start(t, ts.dir, nil))
 }

@@ -58,6 +58,7 @@ func (ls *leaderStats) command(cmd *engine.Command, res *engine.Result) {
 		addBal(&r.Bal, cmd.Asset, cmd.Amount)
 		addBal(&ls.account(cmd.Account).Bal, cmd.Asset, -cmd.Amount)
 		st.Relations[r.ID] = r
+		ls.addFollowerRel(r.Follower, r.ID)
 		if l := st.Leaders[r.Leader]; l != nil {
 			l.Rels = append(l.Rels, r.ID)
 		}

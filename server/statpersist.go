@@ -218,6 +218,7 @@ func (ls *leaderStats) reconcile(e *engine.Engine, seq uint64) {
 			r = &statRelation{ID: v.ID, Follower: v.Follower, Leader: v.Leader, Asset: v.Asset,
 				Units: float64(v.Allocation), LastNPU: 1, In: v.Allocation}
 			st.Relations[v.ID] = r
+			ls.addFollowerRel(v.Follower, v.ID)
 		}
 		if v.Status == engine.RelationClosed {
 			if !r.Closed {
