@@ -102,14 +102,14 @@ type leaderStats struct {
 	mu sync.RWMutex
 	st statsState
 
-	pairs map[[2]uint32]uint32    // (base, quote) → the first market trading them
+	pairs map[[2]uint32]uint32 // (base, quote) → the first market trading them
 	// byFollower: each follower's relations, open and closed, ascending
 	// (GET /v1/social/follows reads them without walking every relation
 	// ever made).
 	byFollower map[uint64][]uint64
-	paths map[[2]uint32][]statHop // (asset, valuation asset) → conversion path
-	dirty []statKey               // scratch of apply: series to sample
-	mark  map[statKey]bool        // scratch of apply
+	paths      map[[2]uint32][]statHop // (asset, valuation asset) → conversion path
+	dirty      []statKey               // scratch of apply: series to sample
+	mark       map[statKey]bool        // scratch of apply
 
 	tapMu sync.Mutex
 	tap   map[uint64]engine.Command // by Seq: commands seen by the journal, not yet applied
