@@ -107,13 +107,11 @@ func secretKeyAt(p []byte) int {
 // ("line\nist_…" is a token after a newline).
 func afterEscape(p []byte) bool {
 	n := len(p)
-	switch {
-	case n >= 2 && (p[n-1] == 'n' || p[n-1] == 't' || p[n-1] == 'r' || p[n-1] == 'b' || p[n-1] == 'f'):
-		return oddBackslashes(p[:n-1])
-	case n >= 6 && p[n-5] == 'u' && isHex(p[n-4:]):
-		return oddBackslashes(p[:n-5])
+	if c := p[n-1]; n >= 2 && (c == 'n' || c == 't' || c == 'r' || c == 'b' || c == 'f') && oddBackslashes(p[:n-1]) {
+		return true
 	}
-	return false
+	// Not "else": \u007f ends with "f" too.
+	return n >= 6 && p[n-5] == 'u' && isHex(p[n-4:]) && oddBackslashes(p[:n-5])
 }
 
 // oddBackslashes reports whether p ends with an odd number of

@@ -52,7 +52,7 @@ func TestMaskSecretsAfterEscape(t *testing.T) {
 	tok := newToken()
 	var out bytes.Buffer
 	log := zerolog.New(MaskSecrets(&out))
-	for _, msg := range []string{"line\n" + tok, "a\t" + tok, "cr\r" + tok, "nul\x00" + tok, "bad\xff" + tok} {
+	for _, msg := range []string{"line\n" + tok, "a\t" + tok, "cr\r" + tok, "nul\x00" + tok, "bad\xff" + tok, "del\x7f" + tok, "ff\f" + tok} {
 		out.Reset()
 		log.Info().Msg(msg)
 		if strings.Contains(out.String(), tok[4:]) || !strings.Contains(out.String(), "ist_***") {
