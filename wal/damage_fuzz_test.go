@@ -44,7 +44,9 @@ func FuzzEntryDamage(f *testing.F) {
 			}
 			data = data[n:]
 		}
-		if len(cmds) == 0 || first+uint64(len(cmds)-1) < first { // none, or past the last sequence number
+		// None, or numbered from 0 (the log's first command is 1) or
+		// past the last sequence number: not a block the log writes.
+		if len(cmds) == 0 || first == 0 || first+uint64(len(cmds)-1) < first {
 			return
 		}
 		key, v := encodeBlock(cmds)
