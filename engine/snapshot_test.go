@@ -165,6 +165,23 @@ func FuzzDecodeState(f *testing.F) {
 			if !bytes.Equal(st.AppendSnapshot(nil), want) {
 				t.Fatal("accepted snapshot re-encodes differently")
 			}
+			// A state restored is one the engine can run on: random
+			// trading and copy-trading commands (seeded by the snapshot)
+			// apply without a panic and keep the invariants DecodeState
+			// checks.
+			r := rand.New(rand.NewPCG(uint64(crc32.Checksum(data, crcTable)), 1))
+			var evs []Event
+			for i := range 40 {
+				c := randomCommand(r, st, 4)
+				if i%4 == 3 {
+					c = randomCopyCommand(r, st, 4)
+				}
+				c.Seq = st.Seq() + 1
+				_, evs = st.Apply(&c, evs[:0])
+				if err := st.check(false); err != nil {
+					t.Fatalf("after %+v: %v", c, err)
+				}
+			}
 		}
 	})
 }

@@ -41,39 +41,7 @@ func (s *Server) createMarket(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fmt.Errorf("%w: names must be 1 to 24 letters, digits, '_' or '-'", errInvalid))
 		return
 	}
-	tick8, err := amount(r.tick, "tick_size")
-	if err != nil {
-		writeError(ctx, err)
-		return
-	}
-	lot8, err := amount(r.lot, "lot_size")
-	if err != nil {
-		writeError(ctx, err)
-		return
-	}
-	u, err := newUnits(tick8, lot8)
-	if err != nil {
-		writeError(ctx, err)
-		return
-	}
-	var minN int64
-	if r.minNotional != nil {
-		if minN, err = amount(r.minNotional, "min_notional"); err != nil {
-			writeError(ctx, err)
-			return
-		}
-	}
-	var maxPrice, maxQty int64
-	if r.maxPrice != nil {
-		if maxPrice, err = u.price(r.maxPrice, "max_price"); err == nil && maxPrice == 0 {
-			err = fmt.Errorf("%w: max_price must be positive", errInvalid)
-		}
-	}
-	if r.maxQty != nil && err == nil {
-		if maxQty, err = u.qty(r.maxQty, "max_quantity"); err == nil && maxQty == 0 {
-			err = fmt.Errorf("%w: max_quantity must be positive", errInvalid)
-		}
-	}
+	u, minN, maxPrice, maxQty, err := r.numbers()
 	if err == nil {
 		err = cmp.Or(checkAssetName(base), checkAssetName(quote))
 	}
@@ -116,6 +84,40 @@ func (s *Server) createMarket(ctx *fasthttp.RequestCtx) {
 	}
 	var arr [512]byte
 	writeJSON(ctx, 201, s.appendMarket(arr[:0], m))
+}
+
+// numbers parses the market's sizes and bounds: its units (tick and lot
+// sizes), min_notional (10^-8 quote; 0 when absent) and max_price (steps)
+// and max_quantity (lots), each 0 when absent. The caller still checks
+// them together with units.rules.
+func (r *marketReq) numbers() (u units, minN, maxPrice, maxQty int64, err error) {
+	tick8, err := amount(r.tick, "tick_size")
+	if err != nil {
+		return u, 0, 0, 0, err
+	}
+	lot8, err := amount(r.lot, "lot_size")
+	if err != nil {
+		return u, 0, 0, 0, err
+	}
+	if u, err = newUnits(tick8, lot8); err != nil {
+		return u, 0, 0, 0, err
+	}
+	if r.minNotional != nil {
+		if minN, err = amount(r.minNotional, "min_notional"); err != nil {
+			return u, 0, 0, 0, err
+		}
+	}
+	if r.maxPrice != nil {
+		if maxPrice, err = u.price(r.maxPrice, "max_price"); err == nil && maxPrice == 0 {
+			err = fmt.Errorf("%w: max_price must be positive", errInvalid)
+		}
+	}
+	if r.maxQty != nil && err == nil {
+		if maxQty, err = u.qty(r.maxQty, "max_quantity"); err == nil && maxQty == 0 {
+			err = fmt.Errorf("%w: max_quantity must be positive", errInvalid)
+		}
+	}
+	return u, minN, maxPrice, maxQty, err
 }
 
 // validName reports whether s uses only letters, digits, '_' and '-'.

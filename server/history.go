@@ -734,8 +734,12 @@ func (m *readModel) decodeLegacy(b []byte) error {
 		if md == nil {
 			continue
 		}
-		// Unroll the ring, oldest first.
+		// Unroll the ring, oldest first. A negative next slot, which no
+		// release wrote, would index before the ring.
 		n := len(md.Trades)
+		if md.Next < 0 {
+			return fmt.Errorf("%w: market %d: trade ring at %d", errHistoryRecord, id, md.Next)
+		}
 		next := md.Next % max(n, 1)
 		if n < maxTrades {
 			next = 0

@@ -41,7 +41,7 @@ func (m *maskWriter) Write(p []byte) (int, error) {
 	defer maskBufs.Put(bp)
 	out := (*bp)[:0]
 	for i := 0; i < len(p); {
-		if bytes.HasPrefix(p[i:], tokenPrefix) && (i == 0 || !isTokenByte(p[i-1])) {
+		if bytes.HasPrefix(p[i:], tokenPrefix) && (i == 0 || !isTokenByte(p[i-1]) || afterEscape(p[:i])) {
 			j := i + len(tokenPrefix)
 			for j < len(p) && isTokenByte(p[j]) {
 				j++
@@ -98,6 +98,39 @@ func secretKeyAt(p []byte) int {
 		}
 	}
 	return 0
+}
+
+// afterEscape reports whether p ends with a JSON string escape (\n, \t,
+// \r, \b, \f or \uXXXX, as zerolog writes a control character or a
+// byte that is not UTF-8): its last byte is in the token alphabet, but
+// the text it stands for ends with no word, so a token may follow
+// ("line\nist_…" is a token after a newline).
+func afterEscape(p []byte) bool {
+	n := len(p)
+	if c := p[n-1]; n >= 2 && (c == 'n' || c == 't' || c == 'r' || c == 'b' || c == 'f') && oddBackslashes(p[:n-1]) {
+		return true
+	}
+	// Not "else": \u007f ends with "f" too.
+	return n >= 6 && p[n-5] == 'u' && isHex(p[n-4:]) && oddBackslashes(p[:n-5])
+}
+
+// oddBackslashes reports whether p ends with an odd number of
+// backslashes: the last one starts an escape.
+func oddBackslashes(p []byte) bool {
+	k := 0
+	for k < len(p) && p[len(p)-1-k] == '\\' {
+		k++
+	}
+	return k%2 == 1
+}
+
+func isHex(p []byte) bool {
+	for _, c := range p {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // isTokenByte reports whether c is in the base64url alphabet of tokens.
