@@ -706,6 +706,9 @@ func (l *Log) firstSeq() (uint64, bool, error) {
 }
 
 // snapshots lists the snapshot sequence numbers on disk, newest first.
+// Only names in the form snapPath gives count: another file such as
+// snap-7.ist (renamed by hand) would be listed as 7 and then looked for
+// under snapPath's name, missed, and fail the pruning that deletes it.
 func (l *Log) snapshots() ([]uint64, error) {
 	names, err := l.fs.List(l.snapDir())
 	if err != nil {
@@ -715,7 +718,7 @@ func (l *Log) snapshots() ([]uint64, error) {
 	for _, n := range names {
 		if s, ok := strings.CutPrefix(n, "snap-"); ok {
 			if s, ok := strings.CutSuffix(s, ".ist"); ok {
-				if seq, err := strconv.ParseUint(s, 10, 64); err == nil {
+				if seq, err := strconv.ParseUint(s, 10, 64); err == nil && n == filepath.Base(l.snapPath(seq)) {
 					seqs = append(seqs, seq)
 				}
 			}
