@@ -472,6 +472,19 @@ type replayBatch struct {
 // more.
 const replayBatchSize = 1024
 
+// startReadLog runs readLog from sequence next on its own goroutine,
+// one batch ahead of the caller, which applies what it receives from
+// batches and hands each batch back to free: on two cores that overlaps
+// reading and decoding with Apply.
+func startReadLog(it *pebble.Iterator, next uint64) (batches <-chan *replayBatch, free chan<- *replayBatch) {
+	out, fr := make(chan *replayBatch, 2), make(chan *replayBatch, 4)
+	for range 4 {
+		fr <- &replayBatch{cmds: make([]engine.Command, 0, replayBatchSize)}
+	}
+	go readLog(it, next, out, fr)
+	return out, fr
+}
+
 // readLog iterates the log from sequence next, decodes its entries and
 // sends their commands in batches, taking empty batches from free; it
 // closes out when done. The first entry may start before next (a block
@@ -586,13 +599,7 @@ func (l *Log) Recover() (*engine.State, RecoveryStats, error) {
 	if err != nil {
 		return nil, st, fmt.Errorf("wal: %w", err)
 	}
-	// Reading and decoding run on their own goroutine, one batch ahead of
-	// Apply on this one: on two cores that overlaps the two halves.
-	batches, free := make(chan *replayBatch, 2), make(chan *replayBatch, 4)
-	for range 4 {
-		free <- &replayBatch{cmds: make([]engine.Command, 0, replayBatchSize)}
-	}
-	go readLog(it, state.Seq()+1, batches, free)
+	batches, free := startReadLog(it, state.Seq()+1)
 	var evs []engine.Event
 	var readErr error
 	torn := uint64(0)
@@ -781,22 +788,29 @@ func (l *Log) loadSnapshot(st *RecoveryStats) (*engine.State, error) {
 // them (setAsideUnreadable).
 func (l *Log) firstReadable(seqs []uint64, st *RecoveryStats) *engine.State {
 	for _, seq := range seqs {
-		data, err := l.readFile(l.snapPath(seq))
+		s, err := l.readSnapshot(seq)
 		if err == nil {
-			var s *engine.State
-			if s, err = engine.DecodeState(data); err == nil && s.Seq() != seq {
-				err = fmt.Errorf("snapshot file says %d, content %d", seq, s.Seq())
-			}
-			if err == nil {
-				st.SnapshotSeq = seq
-				return s
-			}
+			st.SnapshotSeq = seq
+			return s
 		}
 		l.log.Warn().Uint64("seq", seq).Err(err).Msg("skipping unreadable snapshot")
 		st.SkippedSnapshots++
 		l.unreadable = append(l.unreadable, seq)
 	}
 	return nil
+}
+
+// readSnapshot reads and decodes snapshot seq.
+func (l *Log) readSnapshot(seq uint64) (*engine.State, error) {
+	data, err := l.readFile(l.snapPath(seq))
+	if err != nil {
+		return nil, err
+	}
+	s, err := engine.DecodeState(data)
+	if err == nil && s.Seq() != seq {
+		err = fmt.Errorf("snapshot file says %d, content %d", seq, s.Seq())
+	}
+	return s, err
 }
 
 // startsAtOne reports whether the log holds every command from 1 to at

@@ -83,13 +83,7 @@ func (l *Log) Verify() (VerifyStats, error) {
 	var snaps []snap
 	var problems []error
 	for _, seq := range seqs {
-		data, err := l.readFile(l.snapPath(seq))
-		var s *engine.State
-		if err == nil {
-			if s, err = engine.DecodeState(data); err == nil && s.Seq() != seq {
-				err = fmt.Errorf("snapshot file says %d, content %d", seq, s.Seq())
-			}
-		}
+		s, err := l.readSnapshot(seq)
 		if err != nil {
 			st.Unreadable = append(st.Unreadable, seq)
 			problems = append(problems, fmt.Errorf("%w: snapshot %d: %v", ErrCorrupt, seq, err))
@@ -131,11 +125,7 @@ func (l *Log) Verify() (VerifyStats, error) {
 		return st, fmt.Errorf("wal: %w", err)
 	}
 	defer it.Close()
-	batches, free := make(chan *replayBatch, 2), make(chan *replayBatch, 4)
-	for range 4 {
-		free <- &replayBatch{cmds: make([]engine.Command, 0, replayBatchSize)}
-	}
-	go readLog(it, state.Seq()+1, batches, free)
+	batches, free := startReadLog(it, state.Seq()+1)
 	var evs []engine.Event
 	var readErr, mismatch error
 	for b := range batches {

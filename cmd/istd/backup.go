@@ -76,7 +76,7 @@ flags:
 	if err != nil {
 		return fmt.Errorf("backup: %w", err)
 	}
-	if err := checkData(*dataDir); err != nil {
+	if err := checkData("backup", "nothing to back up", *dataDir, "server", "log"); err != nil {
 		return err
 	}
 	log := zerolog.New(server.MaskSecrets(os.Stderr)).With().Timestamp().Logger().Level(zerolog.WarnLevel)
@@ -100,22 +100,22 @@ flags:
 // no istd data.
 var errNoData = errors.New("holds no istd data")
 
-// checkData returns an error unless dataDir holds istd's data: a Pebble
-// database both in DATA/server (the metadata store, with the admin
-// token's hash) and in DATA/log (the command log), as every istd start
-// leaves (pebble.Peek, which only reads). Opening a directory without
-// them would create them, with an admin token never printed, and back up
-// nothing.
-func checkData(dataDir string) error {
-	for _, sub := range []string{"server", "log"} {
+// checkData returns an error (prefixed op, saying what) unless dataDir
+// holds a Pebble database in each of subs, as every istd start leaves in
+// DATA/server (the metadata store, with the admin token's hash) and
+// DATA/log (the command log); pebble.Peek only reads. Opening a directory
+// without them would create them, with an admin token never printed, and
+// back up (or verify) nothing.
+func checkData(op, what, dataDir string, subs ...string) error {
+	for _, sub := range subs {
 		dir := filepath.Join(dataDir, sub)
 		desc, err := pebble.Peek(dir, vfs.Default)
 		if errors.Is(err, os.ErrNotExist) || err == nil && !desc.Exists {
-			return fmt.Errorf("backup: %s %w (no database in %s): nothing to back up "+
-				"(is --data-dir, IST_DATA_DIR, the directory istd runs on?)", dataDir, errNoData, dir)
+			return fmt.Errorf("%s: %s %w (no database in %s): %s "+
+				"(is --data-dir, IST_DATA_DIR, the directory istd runs on?)", op, dataDir, errNoData, dir, what)
 		}
 		if err != nil {
-			return fmt.Errorf("backup: %s: %w", dir, err)
+			return fmt.Errorf("%s: %s: %w", op, dir, err)
 		}
 	}
 	return nil

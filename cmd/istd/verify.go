@@ -6,10 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 
-	"github.com/cockroachdb/pebble/v2"
-	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/instant-social-trading/ist/wal"
 	"github.com/rs/zerolog"
 )
@@ -33,10 +30,8 @@ flags:
 	if fs.NArg() > 0 {
 		return fmt.Errorf("verify: unexpected argument %q", fs.Arg(0))
 	}
-	logDir := filepath.Join(*dataDir, "log")
-	if desc, err := pebble.Peek(logDir, vfs.Default); errors.Is(err, os.ErrNotExist) || err == nil && !desc.Exists {
-		return fmt.Errorf("verify: %s %w (no database in %s): nothing to verify "+
-			"(is --data-dir, IST_DATA_DIR, the directory istd runs on, or a backup?)", *dataDir, errNoData, logDir)
+	if err := checkData("verify", "nothing to verify", *dataDir, "log"); err != nil {
+		return err
 	}
 	log := zerolog.New(os.Stderr).With().Timestamp().Logger().Level(zerolog.WarnLevel)
 	l, err := wal.Open(*dataDir, &wal.Options{Logger: &log})
