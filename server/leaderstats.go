@@ -107,9 +107,14 @@ type leaderStats struct {
 	// (GET /v1/social/follows reads them without walking every relation
 	// ever made).
 	byFollower map[uint64][]uint64
-	paths      map[[2]uint32][]statHop // (asset, valuation asset) → conversion path
-	dirty      []statKey               // scratch of apply: series to sample
-	mark       map[statKey]bool        // scratch of apply
+	// lrels: each leader's relations by state (leaderRels); open: every
+	// open relation, for the sweep of each minute. Derived, like
+	// byFollower.
+	lrels map[uint64]*leaderRels
+	open  map[uint64]*statRelation
+	paths map[[2]uint32][]statHop // (asset, valuation asset) → conversion path
+	dirty []statKey               // scratch of apply: series to sample
+	mark  map[statKey]bool        // scratch of apply
 
 	tapMu sync.Mutex
 	tap   map[uint64]engine.Command // by Seq: commands seen by the journal, not yet applied
@@ -208,6 +213,7 @@ func (ls *leaderStats) index() {
 	for _, ids := range ls.byFollower {
 		slices.Sort(ids)
 	}
+	ls.indexRels()
 }
 
 // addFollowerRel indexes relation id of follower (ls.mu held).
@@ -331,10 +337,8 @@ func (ls *leaderStats) apply(cmd *engine.Command, res *engine.Result) {
 		for id := range st.Leaders {
 			ls.touch(statKey{false, id})
 		}
-		for id, r := range st.Relations {
-			if !r.Closed {
-				ls.touch(statKey{true, id})
-			}
+		for id := range ls.open {
+			ls.touch(statKey{true, id})
 		}
 	}
 	ls.sample()
@@ -382,10 +386,9 @@ func (ls *leaderStats) rowLocked(leader uint64, w statWindow) leaderRow {
 		row.MaxDrawdown = l.Hist.drawdown(start, now, npu)
 	}
 	var rois []float64
-	for _, id := range l.Rels {
-		r := ls.st.Relations[id]
-		if r == nil || (r.Closed && r.ClosedAt < start) || len(r.Hist.Points) == 0 {
-			continue
+	add := func(r *statRelation) {
+		if len(r.Hist.Points) == 0 {
+			return
 		}
 		if !r.Closed && !r.Paused {
 			row.Followers++
@@ -401,11 +404,33 @@ func (ls *leaderStats) rowLocked(leader uint64, w statWindow) leaderRow {
 			rois = append(rois, ls.relNPU(r)/s.NPU-1)
 		}
 	}
-	if len(rois) > 0 {
+	lr := ls.lrels[leader]
+	if lr == nil { // not indexed (a bug): an empty index rather than a panic
+		lr = newLeaderRels()
+	}
+	for _, r := range lr.open {
+		add(r)
+	}
+	closedROIs := 0 // ROIs in lr.allROI, besides rois
+	if start == math.MinInt64 {
+		for _, a := range lr.allPnL {
+			row.CopierPnL += ls.value(a.asset, a.amt, l.Val)
+		}
+		closedROIs = lr.allROI.Len()
+	} else {
+		for _, r := range lr.closedSince(start) {
+			add(r)
+		}
+	}
+	if n := len(rois) + closedROIs; n > 0 {
 		slices.Sort(rois)
-		med := rois[len(rois)/2]
-		if len(rois)%2 == 0 {
-			med = (rois[len(rois)/2-1] + med) / 2
+		at := func(i int) float64 {
+			v, _ := lr.allROI.GetAt(i)
+			return v.roi
+		}
+		med := kth(rois, at, closedROIs, n/2)
+		if n%2 == 0 {
+			med = (kth(rois, at, closedROIs, n/2-1) + med) / 2
 		}
 		row.CopyGap = row.ROI - med
 	}

@@ -51,6 +51,7 @@ func (ls *leaderStats) command(cmd *engine.Command, res *engine.Result) {
 				}
 			}
 			slices.Sort(l.Rels)
+			ls.indexRels()
 		}
 	case engine.CmdFollow:
 		r := &statRelation{ID: res.ID, Follower: cmd.Account, Leader: cmd.Copy.Leader, Asset: cmd.Asset,
@@ -59,6 +60,7 @@ func (ls *leaderStats) command(cmd *engine.Command, res *engine.Result) {
 		addBal(&ls.account(cmd.Account).Bal, cmd.Asset, -cmd.Amount)
 		st.Relations[r.ID] = r
 		ls.addFollowerRel(r.Follower, r.ID)
+		ls.relOpened(r)
 		if l := st.Leaders[r.Leader]; l != nil {
 			l.Rels = append(l.Rels, r.ID)
 		}
@@ -326,6 +328,7 @@ func (ls *leaderStats) close(id uint64, returned int64) {
 		addBal(&f.Bal, uint32(i+1), v)
 	}
 	r.Bal, r.Units, r.Closed, r.ClosedAt = nil, 0, true, ls.st.Now
+	ls.relClosed(r)
 }
 
 // touch marks series k for sampling at the end of the result.

@@ -272,6 +272,7 @@ func (ls *leaderStats) reconcile(e *engine.Engine, seq uint64) {
 	for _, l := range st.Leaders {
 		slices.Sort(l.Rels)
 	}
+	ls.indexRels()
 	st.Seq = seq
 	ls.sample()
 }
