@@ -409,6 +409,14 @@ func (d *dec) version() {
 	}
 }
 
+// namedOrder reports whether every enumerated field of o has a name in
+// the API (side, type, time in force, STP and status): a stored record
+// that fails it is damaged, not an order to show.
+func namedOrder(o *orderRec) bool {
+	return int(o.Side) < len(sideNames) && int(o.Type) < len(typeNames) && int(o.TIF) < len(tifNames) &&
+		int(o.STP) < len(stpNames) && int(o.Status) < len(statusNames)
+}
+
 func decodeOrderRec(id uint64, b []byte) (orderRec, error) {
 	d := dec{b: b}
 	d.version()
@@ -424,7 +432,7 @@ func decodeOrderRec(id uint64, b []byte) (orderRec, error) {
 	}
 	n := d.uvarint()
 	if d.bad || id == 0 || n != uint64(len(d.b)) || n > uint64(len(o.ClientID)) || bytes.IndexByte(d.b, 0) >= 0 ||
-		o.Status >= uint8(len(statusNames)) {
+		flags > 7 || !namedOrder(&o) {
 		return orderRec{}, fmt.Errorf("%w: order %d", errHistoryRecord, id)
 	}
 	copy(o.ClientID[:], d.b)
@@ -440,7 +448,7 @@ func decodeFillRec(tradeID uint64, maker bool, b []byte) (fillRec, error) {
 	for _, p := range [...]*int64{&f.Price, &f.Qty, &f.Fee, &f.Time} {
 		*p = d.varint()
 	}
-	if d.bad || len(d.b) != 0 {
+	if d.bad || len(d.b) != 0 || int(f.Side) >= len(sideNames) {
 		return f, fmt.Errorf("%w: fill %d", errHistoryRecord, tradeID)
 	}
 	return f, nil
@@ -453,7 +461,7 @@ func decodeTradeRecord(id uint64, b []byte) (tradeRec, error) {
 	for _, p := range [...]*int64{&t.Price, &t.Qty, &t.Time} {
 		*p = d.varint()
 	}
-	if d.bad || len(d.b) != 0 {
+	if d.bad || len(d.b) != 0 || int(t.Side) >= len(sideNames) {
 		return t, fmt.Errorf("%w: trade %d", errHistoryRecord, id)
 	}
 	return t, nil
@@ -719,15 +727,21 @@ func (m *readModel) decodeLegacy(b []byte) error {
 			continue
 		}
 		ref, ok := engine.MakeRef(lo.ClientID)
-		if !ok || lo.Status >= uint8(len(statusNames)) {
-			return fmt.Errorf("%w: order %d", errHistoryRecord, id)
-		}
-		m.Orders.put(&orderRec{ID: id, ClientID: ref, Account: lo.Account, Market: lo.Market, Side: lo.Side,
+		o := &orderRec{ID: id, ClientID: ref, Account: lo.Account, Market: lo.Market, Side: lo.Side,
 			Type: lo.Type, TIF: lo.TIF, STP: lo.STP, PostOnly: lo.PostOnly, Stop: lo.Stop, Price: lo.Price,
 			StopPrice: lo.StopPrice, Qty: lo.Qty, QuoteBudget: lo.QuoteBudget, Filled: lo.Filled,
-			Notional: lo.Notional, Status: lo.Status, Created: lo.Created, Updated: lo.Updated})
+			Notional: lo.Notional, Status: lo.Status, Created: lo.Created, Updated: lo.Updated}
+		if !ok || !namedOrder(o) {
+			return fmt.Errorf("%w: order %d", errHistoryRecord, id)
+		}
+		m.Orders.put(o)
 	}
 	for a, fs := range d.Fills {
+		for i := range fs {
+			if int(fs[i].Side) >= len(sideNames) {
+				return fmt.Errorf("%w: fill %d", errHistoryRecord, fs[i].TradeID)
+			}
+		}
 		m.acct(a).fills = fs
 	}
 	for id, md := range d.Markets {
@@ -752,7 +766,11 @@ func (m *readModel) decodeLegacy(b []byte) error {
 			}
 		}
 		for k := range n {
-			d.Trades = append(d.Trades, md.Trades[(next+k)%n])
+			t := md.Trades[(next+k)%n]
+			if int(t.Side) >= len(sideNames) {
+				return fmt.Errorf("%w: trade %d", errHistoryRecord, t.ID)
+			}
+			d.Trades = append(d.Trades, t)
 		}
 		m.Markets[id] = d
 	}

@@ -3,10 +3,12 @@ package server
 import (
 	"bytes"
 	"encoding/gob"
+	"errors"
 	"fmt"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/instant-social-trading/ist/book"
 )
 
 // storedKeys counts the store's keys under prefix.
@@ -398,4 +400,32 @@ func TestHistoryChunkReuse(t *testing.T) {
 		t.Fatalf("read back seq %d, want %d", m.Seq, seq)
 	}
 	sameHistory(t, m, live, false)
+}
+
+// TestHistoryRecordNames: a stored record whose side, type, time in
+// force, STP, status or flags has no meaning is refused as damaged, not
+// shown with a placeholder name ("type?").
+func TestHistoryRecordNames(t *testing.T) {
+	good := orderRec{ID: 7, Account: 3, Market: 1, Side: book.Sell, Type: book.StopLimit, TIF: book.FOK,
+		STP: book.STPCancelBoth, Price: 650, StopPrice: 640, Qty: 9, Status: statusPartial, Stop: true}
+	if _, err := decodeOrderRec(7, appendOrder(nil, &good)); err != nil {
+		t.Fatal(err)
+	}
+	for i, name := range []string{"side", "type", "time in force", "stp", "flags", "status"} {
+		b := appendOrder(nil, &good)
+		b[1+i] = 0x7f // after the version byte, in this order
+		if o, err := decodeOrderRec(7, b); !errors.Is(err, errHistoryRecord) {
+			t.Errorf("%s 0x7f: %+v, %v", name, o, err)
+		}
+	}
+	fb := appendFill(nil, &fillRec{OrderID: 7, Market: 1, Side: book.Sell, Price: 650, Qty: 2, Time: 5})
+	fb[1] = 2
+	if f, err := decodeFillRec(7, false, fb); !errors.Is(err, errHistoryRecord) {
+		t.Errorf("fill side 2: %+v, %v", f, err)
+	}
+	tb := appendTradeRec(nil, &tradeRec{Price: 650, Qty: 2, Side: book.Sell, Time: 5})
+	tb[1] = 2
+	if tr, err := decodeTradeRecord(7, tb); !errors.Is(err, errHistoryRecord) {
+		t.Errorf("trade side 2: %+v, %v", tr, err)
+	}
 }

@@ -94,7 +94,7 @@ func FuzzDecodeHistory(f *testing.F) {
 			if err != nil {
 				return
 			}
-			if len(o.clientID()) > len(o.ClientID) || o.Status >= uint8(len(statusNames)) {
+			if len(o.clientID()) > len(o.ClientID) || !namedOrder(&o) {
 				t.Fatalf("accepted %+v", o)
 			}
 			if o2, err := decodeOrderRec(7, appendOrder(nil, &o)); err != nil || o2 != o {
@@ -105,6 +105,9 @@ func FuzzDecodeHistory(f *testing.F) {
 			if err != nil {
 				return
 			}
+			if int(fr.Side) >= len(sideNames) {
+				t.Fatalf("accepted %+v", fr)
+			}
 			if f2, err := decodeFillRec(7, true, appendFill(nil, &fr)); err != nil || f2 != fr {
 				t.Fatalf("%+v re-decoded as %+v, %v", fr, f2, err)
 			}
@@ -112,6 +115,9 @@ func FuzzDecodeHistory(f *testing.F) {
 			tr, err := decodeTradeRecord(7, b)
 			if err != nil {
 				return
+			}
+			if int(tr.Side) >= len(sideNames) {
+				t.Fatalf("accepted %+v", tr)
 			}
 			if t2, err := decodeTradeRecord(7, appendTradeRec(nil, &tr)); err != nil || t2 != tr {
 				t.Fatalf("%+v re-decoded as %+v, %v", tr, t2, err)
