@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"cmp"
 	"math"
+	"slices"
 	"sync"
 
 	"github.com/instant-social-trading/ist/book"
@@ -440,7 +441,10 @@ func (m *readModel) orders(dst []orderRec, account uint64, market uint32, status
 	if a == nil {
 		return dst
 	}
-	for _, id := range a.ids {
+	// ids ascend: a page starts where the last ended, not at the
+	// account's first order (a market maker's open orders are many).
+	i, _ := slices.BinarySearch(a.ids, after)
+	for _, id := range a.ids[i:] {
 		if len(dst) >= limit {
 			break
 		}
