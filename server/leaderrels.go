@@ -55,6 +55,7 @@ func newLeaderRels() *leaderRels {
 // indexRels rebuilds ls.lrels and ls.open from the relations (ls.mu held
 // for writing).
 func (ls *leaderStats) indexRels() {
+	ls.wholeCopy = true // relations may have been closed or added without relClosed
 	ls.lrels = make(map[uint64]*leaderRels, len(ls.st.Leaders))
 	ls.open = map[uint64]*statRelation{}
 	for id := range ls.st.Leaders {
@@ -99,6 +100,7 @@ func (ls *leaderStats) relOpened(r *statRelation) {
 // writing).
 func (ls *leaderStats) relClosed(r *statRelation) {
 	delete(ls.open, r.ID)
+	ls.closedRels = append(ls.closedRels, r.ID)
 	lr := ls.lrels[r.Leader]
 	if lr == nil {
 		return

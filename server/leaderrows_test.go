@@ -111,16 +111,12 @@ func (ls *leaderStats) refRow(leader uint64, w statWindow) leaderRow {
 	return row
 }
 
-// TestLeaderRowsIndexed compares every leader's rows with refRow on a
-// random stream of follows, trades, pauses and closes over 60 days, after
-// each result, and after a save and restore. The closed relations' PnL
-// in the "all" window is converted once per asset, not once per
-// relation: with relations in BTC for leaders valued in USDT, the two
-// may differ by the rounding down of each conversion, less than one
-// unit per closed relation.
-func TestLeaderRowsIndexed(t *testing.T) {
-	f := newStatFeed(t)
-	rng := rand.New(rand.NewPCG(1, 2))
+// statStream drives f with a random stream of follows (in USDT and BTC)
+// of leaders 1, 2 and 3, mirrored trades, pauses, profit share, closes
+// and time passing, over about two months of engine time for 3,000
+// steps, calling each after every step. closedBTC counts, by leader, the
+// relations in BTC closed so far.
+func statStream(f *statFeed, rng *rand.Rand, steps int, each func(step int, closedBTC map[uint64]int64)) {
 	leaders := []uint64{1, 2, 3}
 	for _, l := range leaders {
 		f.deposit(l, usdt, 100_000)
@@ -133,7 +129,85 @@ func TestLeaderRowsIndexed(t *testing.T) {
 		open, paused       bool
 	}
 	var rels []*rel
-	closedBTC := map[uint64]int64{} // by leader
+	closedBTC := map[uint64]int64{}
+	for step := range steps {
+		switch k := rng.IntN(20); {
+		case k < 6 || len(rels) == 0: // follow
+			r := &rel{id: uint64(len(rels) + 1), leader: leaders[rng.IntN(len(leaders))], asset: usdt, open: true}
+			if rng.IntN(3) == 0 {
+				r.asset = btc
+			}
+			r.wallet = 10_000 + r.id
+			acct := 1000 + r.id
+			f.deposit(acct, r.asset, 1000)
+			f.do(engine.Command{Kind: engine.CmdFollow, Account: acct, Asset: r.asset, Amount: 100 + int64(rng.IntN(900)),
+				Copy: engine.CopySpec{Leader: r.leader}}, r.id)
+			rels = append(rels, r)
+		case k < 12: // a relation trades
+			r := rels[rng.IntN(len(rels))]
+			if !r.open {
+				continue
+			}
+			side := book.Buy
+			if rng.IntN(2) == 0 {
+				side = book.Sell
+			}
+			ev := tradeEv(r.wallet, side, 90+int64(rng.IntN(20)), 1+int64(rng.IntN(3)), int64(rng.IntN(2)))
+			ev.Relation = r.id
+			f.do(engine.Command{Kind: engine.CmdPlace, Account: r.leader}, 0, ev)
+		case k < 13: // a leader trades
+			side := book.Buy
+			if rng.IntN(2) == 0 {
+				side = book.Sell
+			}
+			f.trade(leaders[rng.IntN(len(leaders))], side, 90+int64(rng.IntN(20)), 1+int64(rng.IntN(5)), int64(rng.IntN(3)))
+		case k < 14: // pause or resume
+			r := rels[rng.IntN(len(rels))]
+			if !r.open {
+				continue
+			}
+			kind := engine.CmdPauseFollow
+			if r.paused {
+				kind = engine.CmdResumeFollow
+			}
+			r.paused = !r.paused
+			f.do(engine.Command{Kind: kind}, r.id)
+		case k < 15: // profit share
+			r := rels[rng.IntN(len(rels))]
+			if !r.open {
+				continue
+			}
+			f.do(engine.Command{Kind: engine.CmdSettle}, r.id, engine.Event{Event: book.Event{Kind: engine.EvProfitShare,
+				Owner: 1000 + r.id, MakerOwner: r.leader}, Relation: r.id, Amount: 1 + int64(rng.IntN(5))})
+		case k < 18: // close
+			r := rels[rng.IntN(len(rels))]
+			if !r.open {
+				continue
+			}
+			r.open = false
+			if r.asset == btc {
+				closedBTC[r.leader]++
+			}
+			f.do(engine.Command{Kind: engine.CmdUnfollow}, r.id, engine.Event{Event: book.Event{Kind: engine.EvCopyClosed,
+				Owner: 1000 + r.id, MakerOwner: r.leader}, Relation: r.id, Amount: int64(rng.IntN(200))})
+		default: // time passes and the price moves
+			f.advance(time.Duration(rng.IntN(int(12 * time.Hour))))
+			f.trade(other, book.Buy, 80+int64(rng.IntN(40)), 1, 0)
+		}
+		each(step, closedBTC)
+	}
+}
+
+// TestLeaderRowsIndexed compares every leader's rows with refRow on a
+// random stream (statStream) after each result, and after a save and
+// restore. The closed relations' PnL in the "all" window is converted
+// once per asset, not once per relation: with relations in BTC for
+// leaders valued in USDT, the two may differ by the rounding down of
+// each conversion, less than one unit per closed relation.
+func TestLeaderRowsIndexed(t *testing.T) {
+	f := newStatFeed(t)
+	leaders := []uint64{1, 2, 3}
+	var closedBTC map[uint64]int64
 	check := func(ls *leaderStats, when string) {
 		t.Helper()
 		ls.mu.RLock()
@@ -151,61 +225,12 @@ func TestLeaderRowsIndexed(t *testing.T) {
 			}
 		}
 	}
-	for step := range 3000 {
-		switch k := rng.IntN(10); {
-		case k < 3 || len(rels) == 0: // follow
-			r := &rel{id: uint64(len(rels) + 1), leader: leaders[rng.IntN(len(leaders))], asset: usdt, open: true}
-			if rng.IntN(3) == 0 {
-				r.asset = btc
-			}
-			r.wallet = 10_000 + r.id
-			acct := 1000 + r.id
-			f.deposit(acct, r.asset, 1000)
-			f.do(engine.Command{Kind: engine.CmdFollow, Account: acct, Asset: r.asset, Amount: 100 + int64(rng.IntN(900)),
-				Copy: engine.CopySpec{Leader: r.leader}}, r.id)
-			rels = append(rels, r)
-		case k < 6: // a relation trades
-			r := rels[rng.IntN(len(rels))]
-			if !r.open {
-				continue
-			}
-			side := book.Buy
-			if rng.IntN(2) == 0 {
-				side = book.Sell
-			}
-			ev := tradeEv(r.wallet, side, 90+int64(rng.IntN(20)), 1+int64(rng.IntN(3)), int64(rng.IntN(2)))
-			ev.Relation = r.id
-			f.do(engine.Command{Kind: engine.CmdPlace, Account: r.leader}, 0, ev)
-		case k < 7: // pause or resume
-			r := rels[rng.IntN(len(rels))]
-			if !r.open {
-				continue
-			}
-			kind := engine.CmdPauseFollow
-			if r.paused {
-				kind = engine.CmdResumeFollow
-			}
-			r.paused = !r.paused
-			f.do(engine.Command{Kind: kind}, r.id)
-		case k < 9: // close
-			r := rels[rng.IntN(len(rels))]
-			if !r.open {
-				continue
-			}
-			r.open = false
-			if r.asset == btc {
-				closedBTC[r.leader]++
-			}
-			f.do(engine.Command{Kind: engine.CmdUnfollow}, r.id, engine.Event{Event: book.Event{Kind: engine.EvCopyClosed,
-				Owner: 1000 + r.id, MakerOwner: r.leader}, Relation: r.id, Amount: int64(rng.IntN(200))})
-		default: // time passes and the price moves
-			f.advance(time.Duration(rng.IntN(int(12 * time.Hour))))
-			f.trade(other, book.Buy, 80+int64(rng.IntN(40)), 1, 0)
-		}
+	statStream(f, rand.New(rand.NewPCG(1, 2)), 3000, func(step int, c map[uint64]int64) {
+		closedBTC = c
 		if step%10 == 0 {
 			check(f.ls, fmt.Sprintf("step %d", step))
 		}
-	}
+	})
 	check(f.ls, "end")
 	data, _, err := f.ls.encode()
 	if err != nil {

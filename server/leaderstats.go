@@ -116,6 +116,20 @@ type leaderStats struct {
 	dirty []statKey               // scratch of apply: series to sample
 	mark  map[statKey]bool        // scratch of apply
 
+	// The save's copy (statpersist.go, encode). saveMu: one encoding at
+	// a time, which owns saved, the copy the last one encoded (nil: none
+	// yet). What changed since it was taken: changedAccts, the accounts
+	// apply handed out (account); closedRels, the relations closed;
+	// every leader and open relation is copied again, their series from
+	// the first point that changed (series.same); wholeCopy (set by
+	// index, which follows a restore, a reconciliation or a new leader
+	// or market) makes the next copy a whole one.
+	saveMu       sync.Mutex
+	saved        *statsState
+	changedAccts []uint64
+	closedRels   []uint64
+	wholeCopy    bool
+
 	tapMu sync.Mutex
 	tap   map[uint64]engine.Command // by Seq: commands seen by the journal, not yet applied
 }
@@ -142,6 +156,8 @@ type statMarket struct {
 type statAccount struct {
 	Bal       []int64 // by asset id-1: available + locked
 	LastQuote uint32  // quote asset of its last trade
+
+	changed bool // since the last save's copy (leaderStats.changedAccts); not persisted
 }
 
 type statLeader struct {
@@ -315,7 +331,7 @@ func (ls *leaderStats) apply(cmd *engine.Command, res *engine.Result) {
 		case book.EvTrade:
 			ls.trade(ev)
 		case engine.EvProfitShare:
-			r := st.Relations[ev.Relation]
+			r := ls.relation(ev.Relation)
 			if r == nil {
 				continue
 			}
@@ -328,7 +344,7 @@ func (ls *leaderStats) apply(cmd *engine.Command, res *engine.Result) {
 		}
 	}
 	if res.Err == nil && (res.Kind == engine.CmdPauseFollow || res.Kind == engine.CmdResumeFollow) {
-		if r := st.Relations[res.ID]; r != nil { // res.ID: the relation
+		if r := ls.relation(res.ID); r != nil { // res.ID: the relation
 			r.Paused = res.Kind == engine.CmdPauseFollow
 		}
 	}

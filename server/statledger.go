@@ -66,7 +66,7 @@ func (ls *leaderStats) command(cmd *engine.Command, res *engine.Result) {
 		}
 		ls.touch(statKey{true, r.ID})
 	case engine.CmdAmendFollow:
-		r := st.Relations[cmd.Copy.Relation]
+		r := ls.relation(cmd.Copy.Relation)
 		if r == nil || cmd.Amount <= 0 {
 			return
 		}
@@ -211,7 +211,7 @@ func (ls *leaderStats) trade(ev *engine.Event) {
 	n := ev.Price * ev.Qty * m.QuoteScale // bounded by the market's rules
 	// The taker: a relation's wallet for a mirrored order (which never
 	// rests, so is never the maker).
-	if r := st.Relations[ev.Relation]; ev.Relation != 0 && r != nil {
+	if r := ls.relation(ev.Relation); ev.Relation != 0 && r != nil {
 		moveTrade(&r.Bal, m, ev.Side, base, n, ev.TakerFee)
 		ls.touch(statKey{true, r.ID})
 	} else if ev.Relation == 0 {
@@ -363,12 +363,27 @@ func (ls *leaderStats) sample() {
 	ls.dirty = ls.dirty[:0]
 }
 
+// relation returns relation id (nil if unknown) for apply to change. A
+// closed relation does not change, but if the caller changes one, the
+// next save copies it again (closedRels).
+func (ls *leaderStats) relation(id uint64) *statRelation {
+	r := ls.st.Relations[id]
+	if r != nil && r.Closed {
+		ls.closedRels = append(ls.closedRels, id)
+	}
+	return r
+}
+
 // account returns the holdings of account id, created if need be.
 func (ls *leaderStats) account(id uint64) *statAccount {
 	a := ls.st.Accounts[id]
 	if a == nil {
 		a = &statAccount{}
 		ls.st.Accounts[id] = a
+	}
+	if !a.changed { // the caller may change it: the next save copies it
+		a.changed = true
+		ls.changedAccts = append(ls.changedAccts, id)
 	}
 	return a
 }
@@ -495,8 +510,15 @@ func (ls *leaderStats) nav(bal []int64, val uint32) int64 {
 	return nav
 }
 
+// leaderNAV returns leader l's NAV in its valuation asset. Readers call
+// it (rowLocked): it looks the account up without account, which may
+// add it and marks it changed.
 func (ls *leaderStats) leaderNAV(l *statLeader) int64 {
-	return ls.nav(ls.account(l.Account).Bal, l.Val)
+	var bal []int64
+	if a := ls.st.Accounts[l.Account]; a != nil {
+		bal = a.Bal
+	}
+	return ls.nav(bal, l.Val)
 }
 
 func (ls *leaderStats) relNAV(r *statRelation) int64 { return ls.nav(r.Bal, r.Asset) }

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"encoding/gob"
+	"math/rand/v2"
 	"reflect"
 	"testing"
 	"time"
@@ -124,6 +125,35 @@ func BenchmarkStatsEncode(b *testing.B) {
 			_ = c
 		}
 	})
+	// sync: what a save copies under the lock (syncSaved) after a
+	// minute in which every leader and relation got a sample and 100
+	// accounts traded.
+	b.Run("sync", func(b *testing.B) {
+		ls := newLeaderStats()
+		ls.st = bigStats(10_000, 1000, 30*24)
+		ls.index()
+		if _, _, err := ls.encode(); err != nil {
+			b.Fatal(err)
+		}
+		now := int64(30 * 24 * hour)
+		for b.Loop() {
+			b.StopTimer()
+			now += mins
+			for _, l := range ls.st.Leaders {
+				l.Hist.record(statPoint{T: now, NPU: 1}, leaderTiers)
+			}
+			for _, r := range ls.st.Relations {
+				r.Hist.record(statPoint{T: now, NPU: 1}, relationTiers)
+			}
+			for a := range uint64(100) {
+				ls.account(1 + (uint64(now)+a*97)%10_000).LastQuote = 1
+			}
+			b.StartTimer()
+			ls.mu.RLock()
+			ls.syncSaved()
+			ls.mu.RUnlock()
+		}
+	})
 	b.Run("encode", func(b *testing.B) {
 		var lock time.Duration
 		for b.Loop() {
@@ -183,4 +213,92 @@ func TestStatsSaveThrottled(t *testing.T) {
 	if got := ts.s.statsSaved.Load(); got < before || got <= saved {
 		t.Fatalf("forced save: statistics saved at %d (before %d, were at %d)", got, saved, before)
 	}
+}
+
+// TestStatsSaveIncremental: at every save of a random stream (statStream,
+// with restores on the way), the copy the save encodes, brought up to
+// date with what changed since the last save (syncSaved), encodes to
+// what a whole copy encodes to, and shares nothing with the statistics.
+func TestStatsSaveIncremental(t *testing.T) {
+	roundTrip := func(v any) statsState {
+		t.Helper()
+		var b bytes.Buffer
+		if err := gob.NewEncoder(&b).Encode(v); err != nil {
+			t.Fatal(err)
+		}
+		var st statsState
+		if err := gob.NewDecoder(&b).Decode(&st); err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	f := newStatFeed(t)
+	rng := rand.New(rand.NewPCG(7, 8))
+	saves, restores := 0, 0
+	statStream(f, rng, 2000, func(step int, _ map[uint64]int64) {
+		switch rng.IntN(80) {
+		case 0: // a restore: the next copy is whole
+			data, _, err := f.ls.encode()
+			if err != nil {
+				t.Fatal(err)
+			}
+			g := newLeaderStats()
+			if err := g.decode(data); err != nil {
+				t.Fatal(err)
+			}
+			f.ls = g
+			restores++
+		case 1, 2:
+			data, seq, err := f.ls.encode()
+			if err != nil || seq != f.seq || data[0] != statsVersion {
+				t.Fatalf("step %d: encode: seq %d of %d, %v", step, seq, f.seq, err)
+			}
+			saves++
+			whole := f.ls.st.clone() // nothing applies meanwhile
+			var got statsState
+			if err := gob.NewDecoder(bytes.NewReader(data[1:])).Decode(&got); err != nil {
+				t.Fatal(err)
+			}
+			if want := roundTrip(&whole); !reflect.DeepEqual(got, want) {
+				t.Fatalf("step %d (save %d): the save's copy differs from a whole one", step, saves)
+			}
+			if p := shared(reflect.ValueOf(*f.ls.saved), reflect.ValueOf(f.ls.st), "statsState"); p != "" {
+				t.Fatalf("step %d: the save's copy shares %s with the statistics", step, p)
+			}
+		}
+	})
+	if saves < 30 || restores < 10 {
+		t.Fatalf("%d saves and %d restores: the stream does not exercise the copy", saves, restores)
+	}
+}
+
+// TestStatsSaveConcurrent runs saves and leaderboard reads alongside
+// apply, for the race detector: a save writes the bookkeeping of what
+// changed (series.same, statAccount.changed) under the read lock, which
+// readers share.
+func TestStatsSaveConcurrent(t *testing.T) {
+	f := newStatFeed(t)
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			f.ls.board("roi", windowAll, 10)
+			f.ls.row(1, window7d)
+		}
+	}()
+	statStream(f, rand.New(rand.NewPCG(9, 9)), 600, func(step int, _ map[uint64]int64) {
+		if step%20 == 0 {
+			if _, _, err := f.ls.encode(); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+	close(stop)
+	<-done
 }

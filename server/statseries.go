@@ -73,6 +73,12 @@ type series struct {
 	Origin    statPoint
 	Points    []statPoint
 	Compacted int64 // time of the last compaction
+
+	// same is how many of the first Points are known to equal those of
+	// the copy the statistics were last saved from (leaderStats.saved):
+	// a save copies only the points after them (syncPoints). 0, the
+	// zero value, copies all. Not persisted.
+	same int
 }
 
 // step returns the resolution of a point age old.
@@ -97,6 +103,7 @@ func (s *series) record(p statPoint, tiers []statTier) {
 	fine := tiers[0].Step
 	if n := len(s.Points); n > 0 && s.Points[n-1].T/fine == p.T/fine {
 		s.Points[n-1] = merge(s.Points[n-1], p)
+		s.same = min(s.same, n-1)
 	} else {
 		s.Points = append(s.Points, p)
 	}
@@ -109,6 +116,7 @@ func (s *series) record(p statPoint, tiers []statTier) {
 // point's step given by its age at now.
 func (s *series) compact(now int64, tiers []statTier) {
 	s.Compacted = now
+	s.same = 0 // merges rewrite points in place
 	pts := s.Points
 	out := pts[:0]
 	for i := range pts {
@@ -165,6 +173,7 @@ func (s *series) ranged() {
 		}
 	}
 	fix(&s.Origin)
+	s.same = 0
 	for i := range s.Points {
 		fix(&s.Points[i])
 	}
