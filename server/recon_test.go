@@ -106,22 +106,23 @@ type reconFill struct {
 // reconDriver sends a seeded random stream of requests to a server and
 // keeps what the reconciliation needs to know of it.
 type reconDriver struct {
-	t       *testing.T
-	r       *rand.Rand
-	ts      *testServer
-	mk      []*reconMarket
-	accts   []*reconAcct
-	leader  *reconAcct   // publishes a leader profile
-	fols    []*reconAcct // follow leader
-	rels    map[uint64]*reconRel
-	feeExt  map[string]*big.Rat // fee withdrawals, as negative amounts
-	wfills  map[string]reconFill
-	sent    map[string]string // client_order_id → body, to resend
-	cids    []string          // the keys of sent, in the order sent
-	orderOf map[string]uint64 // client_order_id → order id
-	refs    []string          // deposit bodies, to resend
-	n       int               // request counter, for unique ids
-	amended map[uint64]bool   // orders amended: their price may not be the one they filled at
+	t        *testing.T
+	r        *rand.Rand
+	ts       *testServer
+	mk       []*reconMarket
+	accts    []*reconAcct
+	leader   *reconAcct   // publishes a leader profile
+	fols     []*reconAcct // follow leader
+	rels     map[uint64]*reconRel
+	feeExt   map[string]*big.Rat // fee withdrawals, as negative amounts
+	wfills   map[string]reconFill
+	sent     map[string]string    // client_order_id → body, to resend
+	cids     []string             // the keys of sent, in the order sent
+	orderOf  map[string]uint64    // client_order_id → order id
+	refs     []string             // deposit bodies, to resend
+	n        int                  // request counter, for unique ids
+	amended  map[uint64]bool      // orders amended: their price may not be the one they filled at
+	answered map[string]reconFill // the fills that answers to POST /v1/orders and batches had, by fillKey
 }
 
 func (d *reconDriver) add(m map[string]*big.Rat, asset string, v *big.Rat) {
@@ -238,8 +239,14 @@ func (d *reconDriver) randOrder() map[string]any {
 	return o
 }
 
-// noteOrder records an order of a that the server answered.
-func (d *reconDriver) noteOrder(a *reconAcct, body map[string]any, o map[string]any) {
+// noteOrder records an order of a that the server answered, and the
+// fills the answer had, if any.
+func (d *reconDriver) noteOrder(a *reconAcct, body map[string]any, o map[string]any, fills any) {
+	fs, _ := fills.([]any)
+	for _, f := range fs {
+		rf := d.parseFill(a.id, f.(map[string]any))
+		d.answered[fillKey(rf)] = rf
+	}
 	id := uint64(o["id"].(float64))
 	a.oids = append(a.oids, id)
 	if c, ok := body["client_order_id"].(string); ok {
@@ -260,7 +267,7 @@ func (d *reconDriver) step() {
 		body := d.randOrder()
 		code, out := ts.req("POST", "/v1/orders", a.tok, d.mustJSON(body))
 		if code == 201 {
-			d.noteOrder(a, body, out["order"].(map[string]any))
+			d.noteOrder(a, body, out["order"].(map[string]any), out["fills"])
 		}
 		if os.Getenv("IST_RECON_DEBUG") != "" {
 			d.t.Logf("%v -> %d %v", body, code, out)
@@ -273,7 +280,7 @@ func (d *reconDriver) step() {
 		out := ts.must(200, "POST", "/v1/orders/batch", a.tok, d.mustJSON(map[string]any{"orders": os}))
 		for i, res := range out["results"].([]any) {
 			if o, ok := res.(map[string]any)["order"].(map[string]any); ok {
-				d.noteOrder(a, os[i], o)
+				d.noteOrder(a, os[i], o, res.(map[string]any)["fills"])
 			}
 		}
 	case k < 62 && len(a.oids) > 0:
@@ -341,7 +348,7 @@ func (d *reconDriver) step() {
 		// The leader trades more than the others, so that its followers do.
 		body := d.randOrder()
 		if code, out := ts.req("POST", "/v1/orders", d.leader.tok, d.mustJSON(body)); code == 201 {
-			d.noteOrder(d.leader, body, out["order"].(map[string]any))
+			d.noteOrder(d.leader, body, out["order"].(map[string]any), out["fills"])
 		}
 	}
 	d.pollWallets()
@@ -422,7 +429,7 @@ func (d *reconDriver) pollWallets() {
 			}
 			for _, x := range fo["fills"].([]any) {
 				f := d.parseFill(w, x.(map[string]any))
-				d.wfills[fmt.Sprint(w, f.trade, f.order, f.liq)] = f
+				d.wfills[fillKey(f)] = f
 			}
 		}
 	}
@@ -455,6 +462,10 @@ func (d *reconDriver) parseFill(acct uint64, f map[string]any) reconFill {
 		price: d.dec(f["price"], "fill price"), qty: d.dec(f["quantity"], "fill quantity"), fee: d.dec(f["fee"], "fee"),
 		feeAsset: f["fee_asset"].(string), raw: fmt.Sprint(f), rtime: f["time"].(string)}
 }
+
+// fillKey identifies a fill: its account, trade, order and liquidity
+// (a self-trade has two fills of one trade in one account).
+func fillKey(f reconFill) string { return fmt.Sprint(f.acct, f.trade, f.order, f.liq) }
 
 // pages reads every page of a list endpoint (after= the last id).
 func (d *reconDriver) pages(path, tok, key, idKey string) []map[string]any {
@@ -561,6 +572,17 @@ func (d *reconDriver) reconcile(label string) reconState {
 			rf := d.parseFill(a.id, f)
 			all = append(all, rf)
 			st.fills[a.id] = append(st.fills[a.id], rf.raw)
+		}
+	}
+
+	// The fills that order answers had are the history's, as they were.
+	listed := map[string]reconFill{}
+	for _, f := range all {
+		listed[fillKey(f)] = f
+	}
+	for k, f := range d.answered {
+		if g, ok := listed[k]; !ok || g.raw != f.raw {
+			errorf("answered fill %s, GET /v1/fills has %s", f.raw, g.raw)
 		}
 	}
 
@@ -701,9 +723,16 @@ func cmpOr(r *big.Rat) *big.Rat {
 func (d *reconDriver) checkOrders(a *reconAcct, all []reconFill, locked map[string]*big.Rat, st *reconState, errorf func(string, ...any)) {
 	orders := d.pages("/v1/orders", a.tok, "orders", "id")
 	byID := map[uint64]map[string]any{}
-	for _, o := range orders {
-		byID[uint64(o["id"].(float64))] = o
+	for i, o := range orders {
+		id := uint64(o["id"].(float64))
+		byID[id] = o
 		st.orders[a.id] = append(st.orders[a.id], fmt.Sprint(o))
+		// GET /v1/orders/{id} shows what the list does (a sample).
+		if i%13 == 0 {
+			if one := d.ts.must(200, "GET", fmt.Sprintf("/v1/orders/%d", id), a.tok, ""); fmt.Sprint(one) != fmt.Sprint(o) {
+				errorf("GET /v1/orders/%d: %v, the list has %v", id, one, o)
+			}
+		}
 	}
 	fillsOf := map[uint64][]reconFill{}
 	for _, f := range all {
@@ -871,7 +900,7 @@ func TestReconcile(t *testing.T) {
 	dir := t.TempDir()
 	d := &reconDriver{t: t, r: rand.New(rand.NewPCG(seed, 1)), mk: reconMarkets(), rels: map[uint64]*reconRel{},
 		feeExt: map[string]*big.Rat{}, wfills: map[string]reconFill{}, sent: map[string]string{}, orderOf: map[string]uint64{},
-		amended: map[uint64]bool{}}
+		amended: map[uint64]bool{}, answered: map[string]reconFill{}}
 	d.ts = start(t, dir, reconOptions(dir))
 	d.setup(6)
 	run := func() {
