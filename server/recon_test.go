@@ -3,9 +3,11 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/big"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -122,6 +124,9 @@ type reconDriver struct {
 	refs     []string             // deposit bodies, to resend
 	n        int                  // request counter, for unique ids
 	amended  map[uint64]bool      // orders amended: their price may not be the one they filled at
+	pending  *inflight            // the transfer being sent
+	mayDie   bool                 // the server may be killed: see req
+	crashed  bool                 // a crash cut off an answer: follows may be unknown
 	answered map[string]reconFill // the fills that answers to POST /v1/orders and batches had, by fillKey
 }
 
@@ -165,8 +170,7 @@ func (d *reconDriver) setup(nAccts int) {
 func (d *reconDriver) deposit(a *reconAcct, asset, amt string) {
 	d.n++
 	body := d.mustJSON(map[string]any{"account_id": a.id, "asset": asset, "amount": amt, "ref": fmt.Sprintf("dep-%d", d.n)})
-	d.ts.must(201, "POST", "/v1/admin/deposits", adminTok, body)
-	d.add(a.ext, asset, mustRat(amt))
+	d.transfer(&inflight{path: "/v1/admin/deposits", tok: adminTok, body: body, ext: a.ext, asset: asset, amount: mustRat(amt)})
 	d.refs = append(d.refs, body)
 }
 
@@ -261,11 +265,10 @@ func (d *reconDriver) noteOrder(a *reconAcct, body map[string]any, o map[string]
 // step sends one random request.
 func (d *reconDriver) step() {
 	a := d.accts[d.r.IntN(len(d.accts))]
-	ts := d.ts
 	switch k := d.r.IntN(100); {
 	case k < 45:
 		body := d.randOrder()
-		code, out := ts.req("POST", "/v1/orders", a.tok, d.mustJSON(body))
+		code, out := d.req("POST", "/v1/orders", a.tok, d.mustJSON(body))
 		if code == 201 {
 			d.noteOrder(a, body, out["order"].(map[string]any), out["fills"])
 		}
@@ -277,7 +280,7 @@ func (d *reconDriver) step() {
 		for range 2 + d.r.IntN(7) {
 			os = append(os, d.randOrder())
 		}
-		out := ts.must(200, "POST", "/v1/orders/batch", a.tok, d.mustJSON(map[string]any{"orders": os}))
+		out := d.must(200, "POST", "/v1/orders/batch", a.tok, d.mustJSON(map[string]any{"orders": os}))
 		for i, res := range out["results"].([]any) {
 			if o, ok := res.(map[string]any)["order"].(map[string]any); ok {
 				d.noteOrder(a, os[i], o, res.(map[string]any)["fills"])
@@ -285,7 +288,7 @@ func (d *reconDriver) step() {
 		}
 	case k < 62 && len(a.oids) > 0:
 		oid := a.oids[len(a.oids)-1-d.r.IntN(min(len(a.oids), 20))]
-		cur := ts.must(200, "GET", fmt.Sprintf("/v1/orders/%d", oid), a.tok, "")
+		cur := d.must(200, "GET", fmt.Sprintf("/v1/orders/%d", oid), a.tok, "")
 		m := d.market(cur["market"].(string))
 		body := map[string]any{}
 		if d.r.IntN(2) == 0 {
@@ -294,20 +297,20 @@ func (d *reconDriver) step() {
 		if len(body) == 0 || d.r.IntN(2) == 0 {
 			body["price"], _ = d.price(m, 6)
 		}
-		if code, _ := ts.req("PATCH", fmt.Sprintf("/v1/orders/%d", oid), a.tok, d.mustJSON(body)); code == 200 {
+		if code, _ := d.req("PATCH", fmt.Sprintf("/v1/orders/%d", oid), a.tok, d.mustJSON(body)); code == 200 {
 			d.amended[oid] = true
 		}
 	case k < 72 && len(a.oids) > 0:
 		oid := a.oids[len(a.oids)-1-d.r.IntN(min(len(a.oids), 20))]
-		ts.req("DELETE", fmt.Sprintf("/v1/orders/%d", oid), a.tok, "")
+		d.req("DELETE", fmt.Sprintf("/v1/orders/%d", oid), a.tok, "")
 	case k < 74:
-		ts.must(200, "DELETE", "/v1/orders?market="+d.mk[d.r.IntN(len(d.mk))].sym, a.tok, "")
+		d.must(200, "DELETE", "/v1/orders?market="+d.mk[d.r.IntN(len(d.mk))].sym, a.tok, "")
 	case k < 77 && len(d.cids) > 0:
 		// Resend a client order id: the original order, not a second one.
 		c := d.cids[d.r.IntN(len(d.cids))]
 		for _, b := range d.accts {
 			if id, ok := d.orderOf[b.tok+"/"+c]; ok {
-				code, out := ts.req("POST", "/v1/orders", b.tok, d.sent[c])
+				code, out := d.req("POST", "/v1/orders", b.tok, d.sent[c])
 				if o, _ := out["order"].(map[string]any); code != 200 || o == nil || uint64(o["id"].(float64)) != id {
 					d.t.Errorf("resend of %s: %d %v, want 200 with order %d", c, code, out, id)
 				}
@@ -318,7 +321,7 @@ func (d *reconDriver) step() {
 		d.deposit(a, asset, fmt.Sprintf("%d.%08d", d.r.IntN(100), d.r.IntN(1e8)))
 	case k < 81 && len(d.refs) > 0:
 		body := d.refs[d.r.IntN(len(d.refs))]
-		if out := ts.must(200, "POST", "/v1/admin/deposits", adminTok, body); out["duplicate"] != true {
+		if out := d.must(200, "POST", "/v1/admin/deposits", adminTok, body); out["duplicate"] != true {
 			d.t.Errorf("deposit resent: %v", out)
 		}
 	case k < 85:
@@ -327,27 +330,25 @@ func (d *reconDriver) step() {
 		d.n++
 		ref := fmt.Sprintf("wd-%d", d.n)
 		body := d.mustJSON(map[string]any{"asset": asset, "amount": amt, "ref": ref})
-		code, _ := ts.req("POST", "/v1/withdrawals", a.tok, body)
-		if code == 201 {
-			d.add(a.ext, asset, new(big.Rat).Neg(mustRat(amt)))
-			ts.must(200, "POST", "/v1/withdrawals", a.tok, body) // idempotent: no second withdrawal
+		if d.transfer(&inflight{path: "/v1/withdrawals", tok: a.tok, body: body, ext: a.ext, asset: asset,
+			amount: new(big.Rat).Neg(mustRat(amt))}) {
+			d.must(200, "POST", "/v1/withdrawals", a.tok, body) // idempotent: no second withdrawal
 		}
 	case k < 86:
 		asset := []string{"USDT", "BTC"}[d.r.IntN(2)]
 		amt := fmt.Sprintf("0.%04d", d.r.IntN(1e4))
 		d.n++
 		body := d.mustJSON(map[string]any{"asset": asset, "amount": amt, "ref": fmt.Sprintf("fw-%d", d.n)})
-		if code, _ := ts.req("POST", "/v1/admin/fees/withdrawals", adminTok, body); code == 201 {
-			d.add(d.feeExt, asset, new(big.Rat).Neg(mustRat(amt)))
-		}
+		d.transfer(&inflight{path: "/v1/admin/fees/withdrawals", tok: adminTok, body: body, ext: d.feeExt, asset: asset,
+			amount: new(big.Rat).Neg(mustRat(amt))})
 	case k < 92:
 		d.copyStep()
 	case k < 94:
-		ts.must(200, "POST", "/v1/admin/settle", adminTok, "")
+		d.must(200, "POST", "/v1/admin/settle", adminTok, "")
 	default:
 		// The leader trades more than the others, so that its followers do.
 		body := d.randOrder()
-		if code, out := ts.req("POST", "/v1/orders", d.leader.tok, d.mustJSON(body)); code == 201 {
+		if code, out := d.req("POST", "/v1/orders", d.leader.tok, d.mustJSON(body)); code == 201 {
 			d.noteOrder(d.leader, body, out["order"].(map[string]any), out["fills"])
 		}
 	}
@@ -363,7 +364,6 @@ func (d *reconDriver) copyStep() {
 			open = rel
 		}
 	}
-	ts := d.ts
 	if open == nil {
 		alloc := fmt.Sprintf("%d", 100+d.r.IntN(900))
 		body := map[string]any{"leader_id": d.leader.id, "allocation": alloc,
@@ -374,7 +374,7 @@ func (d *reconDriver) copyStep() {
 		case "fixed_quote":
 			body["value"] = "20"
 		}
-		code, out := ts.req("POST", "/v1/social/follows", f.tok, d.mustJSON(body))
+		code, out := d.req("POST", "/v1/social/follows", f.tok, d.mustJSON(body))
 		if code == 201 {
 			id := uint64(out["id"].(float64))
 			d.rels[id] = &reconRel{id: id, wallet: uint64(out["wallet_account_id"].(float64)), follower: f,
@@ -386,16 +386,16 @@ func (d *reconDriver) copyStep() {
 	switch d.r.IntN(5) {
 	case 0:
 		amt := fmt.Sprintf("%d.5", d.r.IntN(100))
-		if code, _ := ts.req("PATCH", path, f.tok, `{"top_up":"`+amt+`"}`); code == 200 {
+		if code, _ := d.req("PATCH", path, f.tok, `{"top_up":"`+amt+`"}`); code == 200 {
 			open.in.Add(open.in, mustRat(amt))
 		}
 	case 1:
-		ts.req("POST", path+"/pause", f.tok, "")
+		d.req("POST", path+"/pause", f.tok, "")
 	case 2:
-		ts.req("POST", path+"/resume", f.tok, "")
+		d.req("POST", path+"/resume", f.tok, "")
 	default:
 		close := []string{"market", "keep"}[d.r.IntN(2)]
-		code, out := ts.req("DELETE", path+"?close="+close, f.tok, "")
+		code, out := d.req("DELETE", path+"?close="+close, f.tok, "")
 		if code == 200 {
 			open.closed = true
 			open.returned = mustRat(out["returned"].(string))
@@ -411,13 +411,23 @@ func (d *reconDriver) pollWallets() {
 		return
 	}
 	for _, f := range d.fols {
-		out := d.ts.must(200, "GET", "/v1/social/follows", f.tok, "")
+		out := d.must(200, "GET", "/v1/social/follows", f.tok, "")
 		for _, fo := range out["follows"].([]any) {
 			fo := fo.(map[string]any)
 			w := uint64(fo["wallet_account_id"].(float64))
 			rel := d.rels[uint64(fo["id"].(float64))]
-			if rel == nil {
-				d.t.Fatalf("follow %v not made by the driver", fo["id"])
+			alloc := d.dec(fo["allocation"], "allocation")
+			if rel == nil || rel.in.Cmp(alloc) != 0 {
+				if !d.crashed {
+					d.t.Fatalf("follow %v: not as the driver made it: %v", fo["id"], fo)
+				}
+				// A crash cut off its answer: a follow or a top-up
+				// happened, and its allocation says how much went in.
+				if rel == nil {
+					rel = &reconRel{id: uint64(fo["id"].(float64)), wallet: w, follower: f, leader: d.leader}
+					d.rels[rel.id] = rel
+				}
+				rel.in = alloc
 			}
 			if s := fo["status"].(string); s == "closed" && !rel.closed {
 				// A stop-loss closed it: its return is the answer's.
@@ -433,6 +443,98 @@ func (d *reconDriver) pollWallets() {
 			}
 		}
 	}
+}
+
+// inflight is a deposit or withdrawal sent and not yet answered: after a
+// crash, resending it with its ref tells whether it happened.
+type inflight struct {
+	path, tok, body string
+	ext             map[string]*big.Rat // the ledger it moves
+	asset           string
+	amount          *big.Rat // signed: a withdrawal's is negative
+}
+
+// transfer sends a deposit or withdrawal and, once it is answered 201,
+// books it; it reports whether it was. A request that a crash cuts off
+// stays in d.pending for resolve.
+func (d *reconDriver) transfer(x *inflight) bool {
+	d.pending = x
+	code, _ := d.req("POST", x.path, x.tok, x.body)
+	d.pending = nil
+	if code == 201 {
+		d.add(x.ext, x.asset, x.amount)
+	}
+	return code == 201
+}
+
+// resolve settles, after a crash, the transfer it cut off: resent with
+// the same ref, it is done now (201) or was done before (200 duplicate);
+// either way it is booked once. Follows, which have no ref, are learned
+// from GET /v1/social/follows (pollWallets).
+func (d *reconDriver) resolve() {
+	if x := d.pending; x != nil {
+		d.pending = nil
+		switch code, out := d.req("POST", x.path, x.tok, x.body); code {
+		case 200, 201:
+			d.add(x.ext, x.asset, x.amount)
+		default:
+			d.t.Logf("in-flight %s %s: %d %v", x.path, x.body, code, out)
+		}
+	}
+	d.pollWallets()
+}
+
+// reconKilled is the panic of a request to a server killed under it
+// (reconDriver.mayDie), which ends the stream of requests.
+type reconKilled struct{}
+
+// req sends a request: a transport error fails the test, or, while the
+// server may be killed, panics with reconKilled.
+func (d *reconDriver) req(method, path, tok, body string) (int, map[string]any) {
+	d.t.Helper()
+	if !d.mayDie {
+		return d.ts.req(method, path, tok, body)
+	}
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	r, err := http.NewRequest(method, d.ts.base+path, rd)
+	if err != nil {
+		d.t.Fatal(err)
+	}
+	if tok != "" {
+		r.Header.Set("Authorization", "Bearer "+tok)
+	}
+	resp, err := d.ts.c.Do(r)
+	if err != nil {
+		panic(reconKilled{})
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	if err != nil {
+		panic(reconKilled{})
+	}
+	var out map[string]any
+	if len(raw) > 0 && raw[0] == '{' {
+		if err := json.Unmarshal(raw, &out); err != nil {
+			d.t.Fatalf("%s %s: bad JSON %q: %v", method, path, raw, err)
+		}
+	}
+	if resp.StatusCode >= 500 {
+		d.t.Errorf("%s %s %s: %d %s", method, path, body, resp.StatusCode, raw)
+	}
+	return resp.StatusCode, out
+}
+
+// must is req that fails unless the status is want.
+func (d *reconDriver) must(want int, method, path, tok, body string) map[string]any {
+	d.t.Helper()
+	code, out := d.req(method, path, tok, body)
+	if code != want {
+		d.t.Fatalf("%s %s %s: status %d, want %d: %v", method, path, body, code, want, out)
+	}
+	return out
 }
 
 func (d *reconDriver) market(sym string) *reconMarket {
@@ -937,6 +1039,40 @@ func TestReconcile(t *testing.T) {
 		ts.c.CloseIdleConnections()
 		d.ts = start(t, dir, reconOptions(dir))
 		same(t, label, before, d.reconcile("after the "+label))
+	}
+
+	// Crashes in the middle of the stream, at a random moment: what was
+	// acknowledged is there, what was cut off is learned by resending
+	// it with its ref (resolve), and everything still reconciles.
+	for i := range 3 {
+		d.ts.stop()
+		addr := freeAddr(t)
+		cmd, ts := startChildTest(t, "TestReconcileChild", dir, addr, "IST_RECON_DIR="+dir, "IST_RECON_ADDR="+addr, "IST_RECON_HISTORY=5ms")
+		d.ts, d.mayDie, d.crashed = ts, true, true
+		killAt := time.Duration(100+d.r.IntN(500)) * time.Millisecond
+		timer := time.AfterFunc(killAt, func() { cmd.Process.Kill() })
+		func() {
+			defer func() {
+				if p := recover(); p != nil {
+					if _, ok := p.(reconKilled); !ok {
+						panic(p)
+					}
+				}
+			}()
+			for {
+				d.step()
+				if t.Failed() {
+					t.FailNow()
+				}
+			}
+		}()
+		timer.Stop()
+		cmd.Wait()
+		ts.c.CloseIdleConnections()
+		d.mayDie = false
+		d.ts = start(t, dir, reconOptions(dir))
+		d.resolve()
+		d.reconcile(fmt.Sprintf("after crash %d in the middle of the stream (%v)", i+1, killAt))
 	}
 }
 
