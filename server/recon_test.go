@@ -999,7 +999,10 @@ func TestReconcileChild(t *testing.T) {
 // and copy-trading, and reconciles every balance with the history the API
 // shows (reconcile): after the stream, after a clean restart, and after
 // two crashes (SIGKILL), one whose process never saved the order history
-// and one that saved it every few milliseconds.
+// and one that saved it every few milliseconds; then after three crashes
+// at random moments in the middle of the stream. $IST_RECON_SEED replays
+// a seed (logged), $IST_RECON_STEPS sets the requests of each phase
+// (600), $IST_RECON_DEBUG logs every order and any lock above the rule.
 func TestReconcile(t *testing.T) {
 	if testing.Short() {
 		t.Skip("spawns processes")
