@@ -41,7 +41,13 @@
 // price × quantity × QuoteScale plus the market's highest fee; a sell locks
 // quantity × BaseScale of the base; a market buy by quote budget locks the
 // budget; a market buy by quantity without a protection price locks the
-// whole available quote and cannot spend more. Fills settle both sides and
+// whole available quote and cannot spend more. Each fill of a buy with a
+// price takes out of what it locked the cost of that fill's quantity at
+// the order's price, the highest fee included and rounded down on its
+// own; as the fees of parts add up to at most the fee of the whole, a
+// partly filled buy may keep locked up to one quote unit per fill above
+// the cost of its open quantity, released when it is done (an amend locks
+// the cost of the new open quantity afresh). Fills settle both sides and
 // pay fees, in quote, to FeeAccount; cancels and expiries release what is
 // left. For every asset, the sum of all balances equals deposits minus
 // withdrawals after every command; State.Check verifies it.
