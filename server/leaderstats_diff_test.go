@@ -39,11 +39,11 @@ type diffRun struct {
 }
 
 type diffMarket struct {
-	id        uint32
-	base      uint32
-	bs, qs    int64
-	tick, lot int64
-	mid       int64 // the price the stream trades around (steps)
+	id          uint32
+	base, quote uint32
+	bs, qs      int64
+	tick, lot   int64
+	mid         int64 // the price the stream trades around (steps)
 }
 
 type diffRel struct {
@@ -111,18 +111,21 @@ func newDiffRun(t *testing.T, seed uint64) *diffRun {
 	}
 	d.usdt, d.btc, d.eth = asset("USDT"), asset("BTC"), asset("ETH")
 	d.ref.val = d.usdt
-	market := func(name string, base uint32, tick8, lot8 int64, maker, taker int32, mid int64) {
+	market := func(name string, base, quote uint32, tick8, lot8, minNotional8 int64, maker, taker int32, mid int64) {
 		u, err := newUnits(tick8, lot8)
 		if err != nil {
 			t.Fatal(err)
 		}
-		sp := u.spec(base, d.usdt, unit, maker, taker, 0, 0)
+		sp := u.spec(base, quote, minNotional8, maker, taker, 0, 0)
 		id := uint32(d.must(engine.Command{Kind: engine.CmdCreateMarket, Name: mustName(name), Spec: sp}))
-		d.markets = append(d.markets, &diffMarket{id: id, base: base, bs: sp.BaseScale, qs: sp.QuoteScale,
+		d.markets = append(d.markets, &diffMarket{id: id, base: base, quote: quote, bs: sp.BaseScale, qs: sp.QuoteScale,
 			tick: sp.Rules.TickSize, lot: sp.Rules.LotSize, mid: mid})
 	}
-	market("BTC-USDT", d.btc, 1_000_000, 1_000_000, 10, 20, 6_000_000) // 60,000.00
-	market("ETH-USDT", d.eth, 1_000_000, 100_000, 0, 30, 300_000)      // 3,000.00
+	market("BTC-USDT", d.btc, d.usdt, 1_000_000, 1_000_000, unit, 10, 20, 6_000_000) // 60,000.00
+	market("ETH-USDT", d.eth, d.usdt, 1_000_000, 100_000, unit, 0, 30, 300_000)      // 3,000.00
+	// ETH bought for USDT may be sold for BTC: the positions of a base
+	// traded in two markets, and BTC paid as a quote.
+	market("ETH-BTC", d.eth, d.btc, 1_000, 100_000, unit/10_000, 5, 10, 5_000) // 0.05000
 	account := func(name string, usdt int64) uint64 {
 		id := d.must(engine.Command{Kind: engine.CmdCreateAccount, Name: mustName(name)})
 		d.must(engine.Command{Kind: engine.CmdDeposit, Account: id, Asset: d.usdt, Amount: usdt * unit})
@@ -209,7 +212,7 @@ func (m *diffMarket) lots(quote, price int64) int64 {
 // price levels, with a limit, a market order by quantity or one by
 // quote budget; the maker leaves liquidity for the mirrors.
 func (d *diffRun) leaderBuy(l uint64, m *diffMarket) {
-	budget := int64(float64(d.balance(l, d.usdt)) * (0.05 + 0.4*d.rng.Float64()))
+	budget := int64(float64(d.balance(l, m.quote)) * (0.05 + 0.4*d.rng.Float64()))
 	qty := m.lots(budget, m.mid+2*m.tick)
 	if qty <= 0 {
 		return
@@ -251,7 +254,7 @@ func (d *diffRun) leaderSell(l uint64, m *diffMarket) {
 func (d *diffRun) leaderMaker(l uint64, m *diffMarket) {
 	p := m.mid - m.tick*int64(d.rng.IntN(3))
 	if d.rng.IntN(2) == 0 {
-		qty := m.lots(int64(float64(d.balance(l, d.usdt))*0.2*d.rng.Float64()), p)
+		qty := m.lots(int64(float64(d.balance(l, m.quote))*0.2*d.rng.Float64()), p)
 		if qty <= 0 {
 			return
 		}
@@ -344,8 +347,18 @@ func (d *diffRun) step() {
 	m := d.markets[d.rng.IntN(len(d.markets))]
 	l := d.leaders[d.rng.IntN(len(d.leaders))]
 	switch k := d.rng.IntN(100); {
-	case k < 22:
+	case k < 20:
 		d.priceMove(m)
+	case k < 22: // a flash dip within a minute, a leader trading in it
+		mid := m.mid
+		m.mid = mid * 8 / 10 / m.tick * m.tick
+		d.rest(d.maker, m, book.Sell, m.mid, 10*m.lot)
+		d.place(d.other, m, book.Order{Side: book.Buy, Type: book.Limit, Price: m.mid, Qty: m.lot})
+		d.leaderBuy(l, m)
+		d.clean()
+		m.mid = mid
+		d.rest(d.maker, m, book.Sell, m.mid, 10*m.lot)
+		d.place(d.other, m, book.Order{Side: book.Buy, Type: book.Limit, Price: m.mid, Qty: m.lot})
 	case k < 38:
 		d.leaderBuy(l, m)
 	case k < 50:
