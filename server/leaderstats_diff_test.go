@@ -36,6 +36,8 @@ type diffRun struct {
 	rels           []*diffRel
 	steps          int
 	counts         map[string]int // events seen, by kind, for the log
+	// market creates a market trading around mid.
+	market func(name string, base, quote uint32, tick8, lot8, minNotional8 int64, maker, taker int32, mid int64)
 }
 
 type diffMarket struct {
@@ -111,7 +113,7 @@ func newDiffRun(t *testing.T, seed uint64) *diffRun {
 	}
 	d.usdt, d.btc, d.eth = asset("USDT"), asset("BTC"), asset("ETH")
 	d.ref.val = d.usdt
-	market := func(name string, base, quote uint32, tick8, lot8, minNotional8 int64, maker, taker int32, mid int64) {
+	d.market = func(name string, base, quote uint32, tick8, lot8, minNotional8 int64, maker, taker int32, mid int64) {
 		u, err := newUnits(tick8, lot8)
 		if err != nil {
 			t.Fatal(err)
@@ -121,11 +123,11 @@ func newDiffRun(t *testing.T, seed uint64) *diffRun {
 		d.markets = append(d.markets, &diffMarket{id: id, base: base, quote: quote, bs: sp.BaseScale, qs: sp.QuoteScale,
 			tick: sp.Rules.TickSize, lot: sp.Rules.LotSize, mid: mid})
 	}
-	market("BTC-USDT", d.btc, d.usdt, 1_000_000, 1_000_000, unit, 10, 20, 6_000_000) // 60,000.00
-	market("ETH-USDT", d.eth, d.usdt, 1_000_000, 100_000, unit, 0, 30, 300_000)      // 3,000.00
+	d.market("BTC-USDT", d.btc, d.usdt, 1_000_000, 1_000_000, unit, 10, 20, 6_000_000) // 60,000.00
+	d.market("ETH-USDT", d.eth, d.usdt, 1_000_000, 100_000, unit, 0, 30, 300_000)      // 3,000.00
 	// ETH bought for USDT may be sold for BTC: the positions of a base
 	// traded in two markets, and BTC paid as a quote.
-	market("ETH-BTC", d.eth, d.btc, 1_000, 100_000, unit/10_000, 5, 10, 5_000) // 0.05000
+	d.market("ETH-BTC", d.eth, d.btc, 1_000, 100_000, unit/10_000, 5, 10, 5_000) // 0.05000
 	account := func(name string, usdt int64) uint64 {
 		id := d.must(engine.Command{Kind: engine.CmdCreateAccount, Name: mustName(name)})
 		d.must(engine.Command{Kind: engine.CmdDeposit, Account: id, Asset: d.usdt, Amount: usdt * unit})
@@ -341,9 +343,23 @@ func (d *diffRun) syncRels() {
 	}
 }
 
+// lateMarket lists SOL and a SOL-USDT market while leaders and
+// relations exist, SOL held before its first trade: worth nothing until
+// then, then units for its worth, not a return (firstPrice).
+func (d *diffRun) lateMarket() {
+	sol := uint32(d.must(engine.Command{Kind: engine.CmdCreateAsset, Name: mustName("SOL")}))
+	d.market("SOL-USDT", sol, d.usdt, 1_000_000, 1_000_000, unit, 10, 20, 15_000) // 150.00
+	for _, a := range append([]uint64{d.maker, d.other}, d.leaders...) {
+		d.must(engine.Command{Kind: engine.CmdDeposit, Account: a, Asset: sol, Amount: 1_000 * unit})
+	}
+}
+
 // step makes one random action, then lets time pass.
 func (d *diffRun) step() {
 	d.steps++
+	if d.steps == 200 {
+		d.lateMarket()
+	}
 	m := d.markets[d.rng.IntN(len(d.markets))]
 	l := d.leaders[d.rng.IntN(len(d.leaders))]
 	switch k := d.rng.IntN(100); {
@@ -605,11 +621,6 @@ func TestLeaderStatsDifferential(t *testing.T) {
 			}
 			t.Logf("%d steps, %d commands, %v of engine time, %d relations, %d round trips; %v",
 				steps, d.seq, time.Duration(d.now-d.ref.leaders[d.leaders[0]].samples[0].t), len(d.rels), trips, d.counts)
-			for _, l := range d.leaders {
-				for _, w := range []statWindow{window7d, window30d, windowAll} {
-					t.Logf("leader %d window %d: %+v", l, w, d.ls.row(l, w))
-				}
-			}
 		})
 	}
 }

@@ -17,10 +17,9 @@ import (
 // views, every sample of every series (no downsampling), and computes a
 // window's figures by brute force over them.
 //
-// It supports what the differential stream makes: markets quoted in one
-// valuation asset (val), every asset with a price before any leader
-// exists (no first-price units), relations valued in val or in a base of
-// a market quoted in val.
+// It supports what the differential stream makes: leaders valued in one
+// asset (val), conversions of one hop (through the first market, by id,
+// trading the pair), each pair traded by one market.
 type refStats struct {
 	val     uint32 // the valuation asset of every leader
 	now     int64
@@ -105,6 +104,9 @@ func (m *refStats) worth(asset uint32, v int64, to uint32) int64 {
 	var r int64
 	for _, id := range m.mids {
 		k := m.markets[id]
+		if k.last == 0 && (k.base == asset || k.quote == asset) {
+			continue // no price yet: worth nothing through it
+		}
 		if k.base == asset && k.quote == to {
 			r = mulDiv(v, k.last*k.qs, k.bs)
 			break
@@ -284,6 +286,9 @@ func (m *refStats) command(cmd *engine.Command, res *engine.Result) {
 // trade moves one fill's money and updates a leader side's position.
 func (m *refStats) trade(ev *engine.Event) {
 	k := m.markets[ev.Market]
+	if k.last == 0 {
+		m.firstPrice(k, ev.Price)
+	}
 	k.last = ev.Price
 	base, n := ev.Qty*k.bs, ev.Price*ev.Qty*k.qs
 	buyer, seller, buyFee, sellFee := ev.Owner, ev.MakerOwner, ev.TakerFee, ev.MakerFee
@@ -314,6 +319,33 @@ func (m *refStats) trade(ev *engine.Event) {
 	for _, a := range []uint64{buyer, seller} {
 		if l := m.leaders[a]; l != nil {
 			m.trim(l)
+		}
+	}
+}
+
+// firstPrice gives market k its first price: what it values was worth
+// nothing so far, and its new worth comes as if deposited (units, no
+// return) to every leader and open relation whose NAV it changes.
+func (m *refStats) firstPrice(k *refMarket, price int64) {
+	lnav, rnav := map[uint64]int64{}, map[uint64]int64{}
+	for a, l := range m.leaders {
+		lnav[a] = m.leaderNAV(l)
+	}
+	for id, r := range m.rels {
+		if !r.closed {
+			rnav[id] = m.relNAV(r)
+		}
+	}
+	k.last = price
+	for a, l := range m.leaders {
+		if after := m.leaderNAV(l); after != lnav[a] {
+			flow(&l.units, &l.lastNPU, lnav[a], after)
+		}
+	}
+	for id, before := range rnav {
+		r := m.rels[id]
+		if after := m.relNAV(r); after != before {
+			flow(&r.units, &r.lastNPU, before, after)
 		}
 	}
 }
