@@ -66,9 +66,12 @@ import (
 // average cost (buy fees included in the cost, sell fees deducted from the
 // proceeds), realized plus unrealized at the last trade price, converted
 // into the valuation asset. Base the leader held before (or deposits) has
-// no cost basis and adds no PnL when sold. A round trip is a market
-// position going from flat back to flat; it wins if its realized PnL is
-// positive.
+// no cost basis and adds no PnL when sold. A position never holds more
+// base than the leader does: base that leaves otherwise than by a sale
+// the position covers (withdrawn, sold in another market, paid as a
+// quote) takes its share of the cost out of the positions with no PnL
+// (capPositions). A round trip is a market position going from flat back
+// to flat by a sale; it wins if its realized PnL is positive.
 //
 // Sampling. After each result, the series of every leader and relation
 // whose NAV per unit it changed (its trades, deposits, withdrawals,

@@ -422,3 +422,33 @@ func TestConversionPaths(t *testing.T) {
 		}
 	}
 }
+
+// TestLeaderStatPositionWithinHoldings: base a leader withdraws leaves
+// its position, so that its PnL no longer moves with the price of what
+// it does not hold, and a later sale can close the round trip. Found by
+// TestLeaderStatsDifferential: a leader that bought 10 BTC and withdrew
+// them kept a position of 10 BTC, its PnL gaining 100 on a price move
+// from 10 to 20, and never closed a round trip again.
+func TestLeaderStatPositionWithinHoldings(t *testing.T) {
+	f := newStatFeed(t)
+	f.deposit(1, usdt, 1000)
+	f.lead(1)
+	f.trade(1, book.Buy, 10, 10, 0) // 10 BTC at a cost of 100
+	f.withdraw(1, btc, 10)
+	f.price(20)
+	if r := f.row(1, windowAll); r.PnL != 0 {
+		t.Fatalf("PnL %d after the base was withdrawn, want 0", r.PnL)
+	}
+	f.deposit(1, btc, 5)             // no cost basis
+	f.trade(1, book.Buy, 20, 5, 0)   // 5 BTC at a cost of 100
+	f.trade(1, book.Sell, 20, 10, 0) // covers the 5 bought: flat
+	if r := f.row(1, windowAll); r.RoundTrips != 1 || r.PnL != 0 {
+		t.Fatalf("round trips %d PnL %d, want 1 and 0", r.RoundTrips, r.PnL)
+	}
+	f.trade(1, book.Buy, 20, 4, 0)
+	f.withdraw(1, btc, 1)           // 3 left, of cost 60
+	f.trade(1, book.Sell, 30, 3, 0) // realizes 90 − 60
+	if r := f.row(1, windowAll); r.RoundTrips != 2 || r.WinRate != 0.5 || r.PnL != 30 {
+		t.Fatalf("round trips %d win rate %v PnL %d, want 2, 0.5 and 30", r.RoundTrips, r.WinRate, r.PnL)
+	}
+}

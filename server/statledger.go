@@ -166,6 +166,48 @@ func (ls *leaderStats) leaderFlow(acct uint64, asset uint32, v int64) {
 	before := ls.leaderNAV(l)
 	addBal(&a.Bal, asset, v)
 	ls.leaderRescale(l, before)
+	if v < 0 {
+		ls.capPositions(l, asset)
+	}
+}
+
+// capPositions keeps leader l's positions in the markets whose base is
+// asset within its holdings of it, after they fell otherwise than by a
+// sale the position covers (a withdrawal, a sale in another market of
+// the base, a purchase paid with it): without it, a position would keep base the leader no longer
+// has, and its PnL would move with a price the leader is not exposed to.
+// The excess leaves the positions, lowest market id first, with its
+// share of their cost and no PnL (as base without a cost basis makes
+// none); a position left flat that way ends its round trip uncounted,
+// since no sale closed it.
+func (ls *leaderStats) capPositions(l *statLeader, asset uint32) {
+	held := int64(0)
+	if bal := ls.account(l.Account).Bal; int(asset) <= len(bal) {
+		held = bal[asset-1]
+	}
+	excess := -max(held, 0)
+	for id, p := range l.Pos {
+		if ls.st.Markets[id-1].Base == asset {
+			excess += p.Units
+		}
+	}
+	for i := range ls.st.Markets {
+		p := l.Pos[uint32(i+1)]
+		if excess <= 0 {
+			return
+		}
+		if p == nil || p.Units == 0 || ls.st.Markets[i].Base != asset {
+			continue
+		}
+		out := min(p.Units, excess)
+		cost := fixed.MulDiv(p.Cost, out, p.Units)
+		p.Units -= out
+		p.Cost -= cost
+		excess -= out
+		if p.Units == 0 {
+			p.Trip = 0
+		}
+	}
 }
 
 // leaderRescale rescales the units of leader l, whose NAV was before,
@@ -276,11 +318,13 @@ func (ls *leaderStats) side(acct uint64, market uint32, side book.Side, base, n,
 	if side == book.Buy {
 		p.Units += base
 		p.Cost += n + fee
+		ls.capPositions(l, m.Quote) // the quote paid may be the base of other positions
 		return
 	}
 	covered := min(base, p.Units)
 	if covered == 0 {
-		return // no cost basis: no PnL
+		ls.capPositions(l, m.Base) // no cost basis here: no PnL, but maybe in other markets
+		return
 	}
 	cost := p.Cost
 	if covered < p.Units {
@@ -298,6 +342,7 @@ func (ls *leaderStats) side(acct uint64, market uint32, side book.Side, base, n,
 		}
 		p.Trip = 0
 	}
+	ls.capPositions(l, m.Base) // positions in other markets of the base
 }
 
 // moveTrade moves base and quote (n notional, fee) of one trade side.
