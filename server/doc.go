@@ -276,7 +276,10 @@
 // by the statistics (pnl, roi and returned are null for a close they
 // missed). roi is pnl ÷ allocation. GET
 // /v1/social/follows lists the caller's follows, open and closed, oldest
-// first, each with the wallet's latest 10 "fills", and "totals", one per
+// first, each with the wallet's latest 10 "fills" (extension: GET
+// /v1/social/follows/{id}/fills?market=&limit=&after= pages them all, as
+// GET /v1/fills pages the caller's own, open or closed, for the follower
+// only), and "totals", one per
 // asset ({"asset","allocation","nav","pnl"}: allocation and nav of the
 // open follows, pnl of all, the closed ones' with a known pnl included);
 // total_allocation, total_nav and total_pnl are those of the one asset,

@@ -371,6 +371,9 @@ func driveAPI(t *testing.T, r *apiRun) {
 	r.call(200, "PATCH", fmt.Sprintf("/v1/social/follows/%d", fid), carol, `{"top_up":"10","slippage_bps":100}`)
 	r.call(200, "POST", fmt.Sprintf("/v1/social/follows/%d/pause", fid), carol, "")
 	r.call(200, "POST", fmt.Sprintf("/v1/social/follows/%d/resume", fid), carol, "")
+	if ff := r.call(200, "GET", fmt.Sprintf("/v1/social/follows/%d/fills", fid), carol, ""); len(ff["fills"].([]any)) == 0 {
+		t.Errorf("the follow's wallet has no fills: %v", ff)
+	}
 	r.call(200, "POST", "/v1/admin/settle", adminTok, "")
 	r.call(200, "DELETE", fmt.Sprintf("/v1/social/follows/%d?close=market", fid), carol, "")
 	r.call(200, "GET", "/v1/social/follows", carol, "") // a closed one
@@ -494,6 +497,7 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		{"POST", fmt.Sprintf("/v1/social/follows/%d/resume", fid), bob, ""},
 		{"PATCH", fmt.Sprintf("/v1/social/follows/%d", fid), bob, `{"top_up":"1"}`},
 		{"DELETE", fmt.Sprintf("/v1/social/follows/%d", fid), bob, ""},
+		{"GET", fmt.Sprintf("/v1/social/follows/%d/fills", fid), bob, ""},
 		{"GET", "/v1/social/leaders/99", "", ""},
 		{"POST", "/v1/admin/settle?leader_id=99", adminTok, ""},
 	}

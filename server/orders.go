@@ -616,6 +616,12 @@ func (s *Server) listFills(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
+	s.writeFills(ctx, acct)
+}
+
+// writeFills answers a page of account acct's fills, as the query's
+// market, limit and after say (listArgs).
+func (s *Server) writeFills(ctx *fasthttp.RequestCtx, acct uint64) {
 	market, limit, after, err := s.listArgs(ctx)
 	if err != nil {
 		writeError(ctx, err)

@@ -387,6 +387,15 @@ func (s *Server) routeSocial(ctx *fasthttp.RequestCtx, m, p string) (route strin
 			methodNotAllowed(ctx, "PATCH, DELETE")
 		}
 		return r, true
+	case "fills":
+		const r = "/v1/social/follows/{id}/fills"
+		return s.only(ctx, m, "GET", r, func(ctx *fasthttp.RequestCtx) {
+			if err != nil {
+				writeError(ctx, err)
+				return
+			}
+			s.listFollowFills(ctx, id)
+		}), true
 	case "pause", "resume":
 		r := "/v1/social/follows/{id}/" + op
 		return s.only(ctx, m, "POST", r, func(ctx *fasthttp.RequestCtx) {
@@ -932,6 +941,23 @@ func (s *Server) listFollowers(ctx *fasthttp.RequestCtx) {
 		b = append(b, '}')
 	}
 	writeJSON(ctx, 200, append(b, "]}"...))
+}
+
+// listFollowFills handles GET /v1/social/follows/{id}/fills?market=
+// &limit=&after=: the fills of the wallet of the caller's follow id, open
+// or closed, paged as GET /v1/fills pages the caller's own (the follow
+// object shows only the latest few). Someone else's follow is not found.
+func (s *Server) listFollowFills(ctx *fasthttp.RequestCtx, id uint64) {
+	acct, ok := s.authed(ctx)
+	if !ok {
+		return
+	}
+	v, ok := s.eng.Relation(id)
+	if !ok || v.Follower != acct {
+		writeError(ctx, fmt.Errorf("%w: follow %d", engine.ErrUnknownRelation, id))
+		return
+	}
+	s.writeFills(ctx, v.Wallet)
 }
 
 // followCommand runs pause, resume or unfollow on relation id of the

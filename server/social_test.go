@@ -479,3 +479,60 @@ func TestFollowsByFollower(t *testing.T) {
 	ts.stop()
 	check(start(t, ts.dir, nil))
 }
+
+// GET /v1/social/follows/{id}/fills pages the fills of the follow's
+// wallet, for the follower only, and keeps them once the follow closed.
+func TestFollowFills(t *testing.T) {
+	ts, lid, lead, fid, fol := startLeaderFollower(t)
+	maker, buyer := fundCopyParties(ts, lid, fid)
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{"display_name":"Lea"}`)
+	rel := uint64(ts.must(201, "POST", "/v1/social/follows", fol,
+		fmt.Sprintf(`{"leader_id":%d,"allocation":"500","mode":"proportional","value":"1"}`, lid))["id"].(float64))
+	path := fmt.Sprintf("/v1/social/follows/%d/fills", rel)
+	for i := range 3 { // the leader buys three times; the wallet mirrors each
+		ts.must(201, "POST", "/v1/orders", maker, fmt.Sprintf(`{"market":"BTC-USDT","side":"sell","price":"%d","quantity":"0.5"}`, 100+i))
+		ts.must(201, "POST", "/v1/orders", lead, fmt.Sprintf(`{"market":"BTC-USDT","side":"buy","price":"%d","quantity":"0.1","time_in_force":"ioc"}`, 100+i))
+	}
+	fills := func(tok, query string) []map[string]any {
+		t.Helper()
+		var out []map[string]any
+		for _, f := range ts.must(200, "GET", path+query, tok, "")["fills"].([]any) {
+			out = append(out, f.(map[string]any))
+		}
+		return out
+	}
+	all := fills(fol, "")
+	if len(all) != 3 {
+		t.Fatalf("%d wallet fills, want 3: %v", len(all), all)
+	}
+	for _, f := range all {
+		if f["side"] != "buy" || f["liquidity"] != "taker" {
+			t.Fatalf("wallet fill %v", f)
+		}
+	}
+	// Paging as GET /v1/fills.
+	first := fills(fol, "?limit=2")
+	next := fills(fol, fmt.Sprintf("?limit=2&after=%d", int64(first[1]["trade_id"].(float64))))
+	if len(first) != 2 || len(next) != 1 || next[0]["trade_id"] != all[2]["trade_id"] {
+		t.Fatalf("pages %v then %v, all %v", first, next, all)
+	}
+	// The follower's own fills do not hold the wallet's.
+	if own := ts.must(200, "GET", "/v1/fills", fol, "")["fills"].([]any); len(own) != 0 {
+		t.Fatalf("the follower's own fills: %v", own)
+	}
+	// Someone else's follow, or none, is not found; a bad id is refused.
+	for _, tok := range []string{lead, buyer} {
+		ts.must(404, "GET", path, tok, "")
+	}
+	ts.must(404, "GET", "/v1/social/follows/999/fills", fol, "")
+	ts.must(400, "GET", "/v1/social/follows/x/fills", fol, "")
+	ts.must(400, "GET", path+"?limit=0", fol, "")
+	ts.must(401, "GET", path, "", "")
+	ts.must(405, "POST", path, fol, "")
+	// Closed with a sale of what the wallet holds: that fill too.
+	ts.must(201, "POST", "/v1/orders", buyer, `{"market":"BTC-USDT","side":"buy","price":"100","quantity":"1"}`)
+	ts.must(200, "DELETE", fmt.Sprintf("/v1/social/follows/%d?close=market", rel), fol, "")
+	if got := fills(fol, ""); len(got) != 4 || got[3]["side"] != "sell" {
+		t.Fatalf("after close=market: %v", got)
+	}
+}
