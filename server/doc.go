@@ -49,12 +49,15 @@
 // never stored), and the order history. Market units and names are not
 // stored again: they are derived from the engine's directory.
 //
-// Order history and fills (GET /v1/orders, /v1/orders/{id}, /v1/fills)
-// are a read model built from the engine's results (Engine.Subscribe),
+// Order history, fills and transfers (GET /v1/orders, /v1/orders/{id},
+// /v1/fills, and as extensions GET /v1/transfers, the caller's deposits
+// and withdrawals, GET /v1/admin/accounts/{id}/transfers and GET
+// /v1/admin/fees/withdrawals; transfers.go) are a read model built from the engine's results (Engine.Subscribe),
 // kept in memory within a retention: every open order, and per account
 // the last Options.HistoryOrders (1000) orders to finish (by updated_at,
 // then id: the same ones whether or not the server restarted) and the last
-// Options.HistoryFills (1000) fills; older ones are dropped from memory
+// Options.HistoryFills (1000) fills, and as many transfers; older ones
+// are dropped from memory
 // and from the store. It is saved incrementally (history.go): every
 // change is copied into a change log as it is applied, and a save swaps
 // that log for an empty one and writes it (as one segment of records in

@@ -124,6 +124,7 @@ func (c *changes) release() {
 	c.tradeTrims.release()
 	c.candles.release()
 	c.candleTrims.release()
+	c.transfers.release()
 }
 
 // each calls f on every value, oldest first.
@@ -165,12 +166,13 @@ type changes struct {
 	fills       chunks[acctFill]
 	fillTrims   chunks[acctFill] // the first fill an account keeps
 	trades      chunks[mktTrade]
-	tradeTrims  chunks[mktTrade]  // the first trade a market keeps
-	candles     chunks[mktCandle] // copies after a change
-	candleTrims chunks[mktCandle] // the first candle an interval keeps
-	n           int               // about the number of entries
-	full        chan<- struct{}   // the read model's: told once n reaches maxUnsaved
-	signaled    bool              // full was told
+	tradeTrims  chunks[mktTrade]    // the first trade a market keeps
+	candles     chunks[mktCandle]   // copies after a change
+	candleTrims chunks[mktCandle]   // the first candle an interval keeps
+	transfers   chunks[transferRec] // added, or dropped (transfers.go)
+	n           int                 // about the number of entries
+	full        chan<- struct{}     // the read model's: told once n reaches maxUnsaved
+	signaled    bool                // full was told
 }
 
 // count adds k entries and, past maxUnsaved, asks the saver to run.
@@ -208,6 +210,7 @@ func (m *readModel) putBack(c *changes) {
 	n.tradeTrims.prepend(&c.tradeTrims)
 	n.candles.prepend(&c.candles)
 	n.candleTrims.prepend(&c.candleTrims)
+	n.transfers.prepend(&c.transfers)
 	n.n += c.n
 }
 
@@ -256,6 +259,7 @@ func (st *store) writeChanges(c *changes, seq uint64, rewrite bool) error {
 	if err := w.changes(c); err != nil {
 		return fmt.Errorf("server: save order history: %w", err)
 	}
+	writeTransfers(b, c)
 	_ = b.Set(keySeq, binary.BigEndian.AppendUint64(nil, seq), nil)
 	base := st.pendingBase
 	if base != 0 && !rewrite {
@@ -513,7 +517,7 @@ func (m *readModel) loadHistory(st *store) (r loaded, err error) {
 	r, serr := m.loadStored(st)
 	r.legacy = b != nil || keyed
 	m.index(r.legacy)
-	return r, errors.Join(err, serr)
+	return r, errors.Join(err, serr, m.loadTransfers(st))
 }
 
 // loadKeys reads "rm/seq" and the records of the older format, one key

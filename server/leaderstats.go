@@ -302,15 +302,20 @@ func (ls *leaderStats) onResult(res *engine.Result) {
 }
 
 // statsTap is the engine's journal with a tap: it shows every command to
-// the leader statistics before the journal gets it.
+// the leader statistics, and deposits and withdrawals to the read model
+// (noteTransfer), before the journal gets it.
 type statsTap struct {
 	timedJournal
 	ls *leaderStats
+	rm *readModel
 }
 
 // Append implements engine.Journal.
 func (j statsTap) Append(cmd *engine.Command) error {
 	j.ls.note(cmd)
+	if cmd.Kind == engine.CmdDeposit || cmd.Kind == engine.CmdWithdraw {
+		j.rm.noteTransfer(cmd)
+	}
 	return j.timedJournal.Append(cmd)
 }
 

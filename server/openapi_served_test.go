@@ -392,6 +392,13 @@ func driveAPI(t *testing.T, r *apiRun) {
 	}
 	r.call(201, "POST", "/v1/admin/fees/withdrawals", adminTok, `{"asset":"USDT","amount":"0.01","ref":"fw-1"}`)
 	r.call(200, "POST", "/v1/admin/fees/withdrawals", adminTok, `{"asset":"USDT","amount":"0.01","ref":"fw-1"}`)
+	if w := r.call(200, "GET", "/v1/admin/fees/withdrawals", adminTok, "")["transfers"].([]any); len(w) != 1 {
+		t.Errorf("fee withdrawals: %v, want the one", w)
+	}
+	if x := r.call(200, "GET", "/v1/transfers", carol, "")["transfers"].([]any); len(x) != 2 {
+		t.Errorf("carol's transfers: %v, want a deposit and a withdrawal", x)
+	}
+	r.call(200, "GET", fmt.Sprintf("/v1/admin/accounts/%d/transfers?asset=USDT&limit=1", carolID), adminTok, "")
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/halt", adminTok, "")
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/resume", adminTok, "")
 	r.call(200, "DELETE", "/v1/orders?market=BTC-USDT", bob, "")
@@ -499,6 +506,8 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		{"DELETE", fmt.Sprintf("/v1/social/follows/%d", fid), bob, ""},
 		{"GET", fmt.Sprintf("/v1/social/follows/%d/fills", fid), bob, ""},
 		{"GET", "/v1/social/leaders/99", "", ""},
+		{"GET", "/v1/admin/accounts/99/transfers", adminTok, ""},
+		{"GET", "/v1/transfers?asset=NOPE", bob, ""},
 		{"POST", "/v1/admin/settle?leader_id=99", adminTok, ""},
 	}
 	ts.must(200, "POST", "/v1/admin/markets/BTC-USDT/halt", adminTok, "")

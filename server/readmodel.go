@@ -188,6 +188,7 @@ type readModel struct {
 	// Command.Tag: the engine's result does not carry the command.
 	pmu     sync.Mutex
 	pending map[uint64]*orderRec
+	ptx     map[uint64]transferRec // deposits and withdrawals by Seq (noteTransfer)
 }
 
 // acctHist is one account's part of the history.
@@ -196,6 +197,8 @@ type acctHist struct {
 	dead  int      // trimmed ids still in ids
 	done  []uint64 // done orders in the order they finished, oldest first
 	fills []fillRec
+	// transfers: its deposits and withdrawals, oldest first (transfers.go).
+	transfers []transferRec
 	// fillBuf is the array fills moves back to the start of once trimming
 	// has reached its end (addFill).
 	fillBuf []fillRec
@@ -260,9 +263,17 @@ func (m *readModel) apply(res *engine.Result) {
 	if res.Kind == engine.CmdPlace {
 		meta = m.take(res.Tag)
 	}
+	var xfer transferRec
+	isXfer := false
+	if res.Kind == engine.CmdDeposit || res.Kind == engine.CmdWithdraw {
+		xfer, isXfer = m.takeTransfer(res.Seq)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.Seq = res.Seq
+	if isXfer && res.Err == nil && !res.Duplicate {
+		m.addTransfer(xfer)
+	}
 	if len(res.Events) == 0 {
 		return
 	}

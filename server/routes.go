@@ -172,13 +172,25 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 }
 
 // routeAdminAccount routes /v1/admin/accounts/ and rest:
-// {id}/tokens (GET, POST) and {id}/tokens/{token_id} (DELETE).
+// {id}/tokens (GET, POST), {id}/tokens/{token_id} (DELETE) and
+// {id}/transfers (GET).
 func (s *Server) routeAdminAccount(ctx *fasthttp.RequestCtx, m, rest string) string {
 	const (
-		list = "/v1/admin/accounts/{id}/tokens"
-		one  = "/v1/admin/accounts/{id}/tokens/{token_id}"
+		list      = "/v1/admin/accounts/{id}/tokens"
+		one       = "/v1/admin/accounts/{id}/tokens/{token_id}"
+		transfers = "/v1/admin/accounts/{id}/transfers"
 	)
 	acct, tail, _ := strings.Cut(rest, "/")
+	if tail == "transfers" {
+		return s.only(ctx, m, "GET", transfers, func(ctx *fasthttp.RequestCtx) {
+			id, err := parseID(acct)
+			if err != nil {
+				writeError(ctx, err)
+				return
+			}
+			s.adminTransfers(ctx, id)
+		})
+	}
 	route := ""
 	switch tid, ok := strings.CutPrefix(tail, "tokens/"); {
 	case tail == "tokens":
@@ -251,11 +263,12 @@ var fixedRoutes = func() map[string]*fixedRoute {
 		{path: "/v1/admin/deposits", post: (*Server).deposit},
 		{path: "/v1/admin/accounts", get: (*Server).listAccounts, post: (*Server).adminCreateAccount},
 		{path: "/v1/admin/fees", get: (*Server).feeAccount},
-		{path: "/v1/admin/fees/withdrawals", post: (*Server).withdrawFees},
+		{path: "/v1/admin/fees/withdrawals", get: (*Server).feeWithdrawals, post: (*Server).withdrawFees},
 		{path: "/v1/admin/backup", post: (*Server).backup},
 		{path: "/v1/orders", post: (*Server).placeOrder, get: (*Server).listOrders, delete: (*Server).cancelAll},
 		{path: "/v1/orders/batch", post: (*Server).placeBatch},
 		{path: "/v1/fills", get: (*Server).listFills},
+		{path: "/v1/transfers", get: (*Server).listTransfers},
 		{path: "/v1/markets", get: (*Server).listMarkets},
 		{path: "/v1/stream", get: (*Server).stream},
 		// social.go

@@ -88,8 +88,9 @@ type Options struct {
 	// store. Open orders are always kept. Default 1000
 	// (DefaultHistoryOrders); negative: all.
 	HistoryOrders int
-	// HistoryFills is how many fills each account keeps, the newest.
-	// Default 1000 (DefaultHistoryFills); negative: all.
+	// HistoryFills is how many fills each account keeps, the newest, and
+	// how many transfers (deposits and withdrawals). Default 1000
+	// (DefaultHistoryFills); negative: all.
 	HistoryFills int
 	// MaxBodySize is the request body limit in bytes. Default 64 KiB.
 	MaxBodySize int
@@ -495,7 +496,7 @@ func Open(opts *Options) (*Server, error) {
 			Msg("the clock is behind the newest trade: new commands are dated at that trade until it catches up")
 	}
 	clock := func() int64 { return max(wallClock(), floor) }
-	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats}, State: state, Snapshots: l, Clock: clock,
+	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats, s.rm}, State: state, Snapshots: l, Clock: clock,
 		SnapshotInterval: o.SnapshotInterval, SnapshotEvery: o.SnapshotEvery, OnSnapshot: s.onSnapshot,
 		FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize, DepthLevels: o.BookDepth})
 	if err != nil {
@@ -606,10 +607,13 @@ func (s *Server) replayHistory(cmd *engine.Command, res *engine.Result) {
 	if res.Seq <= s.rm.seq() {
 		return
 	}
-	if cmd.Kind == engine.CmdPlace {
+	switch cmd.Kind {
+	case engine.CmdPlace:
 		o := &cmd.Order
 		s.rm.expect(cmd.Tag, &orderRec{ClientID: cmd.Ref, Type: o.Type, TIF: o.TIF, STP: o.STP,
 			PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget})
+	case engine.CmdDeposit, engine.CmdWithdraw:
+		s.rm.noteTransfer(cmd)
 	}
 	s.rm.apply(res)
 }
