@@ -688,6 +688,17 @@ func (d *reconDriver) reconcile(label string) reconState {
 		}
 	}
 
+	// GET /v1/admin/fees/withdrawals lists the fee withdrawals made.
+	feeOut := map[string]*big.Rat{}
+	for _, x := range d.pages("/v1/admin/fees/withdrawals", adminTok, "transfers", "id") {
+		d.add(feeOut, x["asset"].(string), new(big.Rat).Neg(d.dec(x["amount"], "fee withdrawal")))
+	}
+	for _, asset := range []string{"USDT", "BTC", "ETH"} {
+		if got, want := cmpOr(feeOut[asset]), cmpOr(d.feeExt[asset]); got.Cmp(want) != 0 {
+			errorf("fee withdrawals of %s listed %s, made %s", asset, got.FloatString(8), want.FloatString(8))
+		}
+	}
+
 	// Fees: each fill's fee is its rate of its notional rounded down,
 	// in the quote; the fee account holds them all, less its
 	// withdrawals.
@@ -802,6 +813,22 @@ func (d *reconDriver) reconcile(label string) reconState {
 			got := new(big.Rat).Add(d.dec(b["available"], "available"), locked[asset])
 			if got.Cmp(cmpOr(adminBal[a.id][asset])) != 0 {
 				errorf("account %d %s: %s, the admin list says %s", a.id, asset, got.FloatString(8), cmpOr(adminBal[a.id][asset]).FloatString(8))
+			}
+		}
+		// GET /v1/transfers lists exactly the deposits and withdrawals
+		// acknowledged (or settled by a resend after a crash).
+		xfers := map[string]*big.Rat{}
+		for _, x := range d.pages("/v1/transfers", a.tok, "transfers", "id") {
+			v := d.dec(x["amount"], "transfer amount")
+			if x["type"] == "withdrawal" {
+				v.Neg(v)
+			}
+			d.add(xfers, x["asset"].(string), v)
+		}
+		for _, asset := range []string{"USDT", "BTC", "ETH"} {
+			if got, want := cmpOr(xfers[asset]), cmpOr(a.ext[asset]); got.Cmp(want) != 0 {
+				errorf("account %d %s: GET /v1/transfers adds up to %s, deposits − withdrawals acknowledged %s",
+					a.id, asset, got.FloatString(8), want.FloatString(8))
 			}
 		}
 		for _, asset := range []string{"USDT", "BTC", "ETH"} {
