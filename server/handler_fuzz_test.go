@@ -98,6 +98,10 @@ var handlerSeeds = []handlerSeed{
 	{4, "/v1/orders?market=BTC-USDT", authAlice, "", ``},
 	{4, "/v1/orders?market=", authAlice, "", ``},
 	{0, "/v1/fills?market=BTC-USDT&limit=5", authBob, "", ``},
+	{0, "/v1/transfers?asset=USDT&limit=5&after=1", authAlice, "", ``},
+	{0, "/v1/admin/accounts/1/transfers", authAdmin, "", ``},
+	{0, "/v1/admin/fees/withdrawals?limit=2", authAdmin, "", ``},
+	{0, "/v1/social/follows/1/fills?limit=3", authBob, "", ``},
 	{0, "/v1/account", authAliceOdd, "", ``},
 	{0, "/v1/account", authRaw, "Bearer\t", ``},
 	{0, "/v1/account", authBasic, "", ``},
@@ -252,6 +256,9 @@ func (h *handlerFuzz) state(t *testing.T) string {
 		{"/v1/orders?status=open&limit=1000", "Bearer " + h.bob},
 		{"/v1/social/follows", "Bearer " + h.bob},
 		{"/v1/social/leaders/1", ""},
+		{"/v1/transfers?limit=1000", "Bearer " + h.alice},
+		{"/v1/transfers?limit=1000", "Bearer " + h.bob},
+		{"/v1/admin/fees/withdrawals?limit=1000", "Bearer " + adminTok},
 	} {
 		code, b, _ := h.call("GET", r.uri, r.auth, "", nil)
 		fmt.Fprintf(&sb, "%s %d %s\n", r.uri, code, b)
