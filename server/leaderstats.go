@@ -193,11 +193,16 @@ type statRelation struct {
 	LastNPU              float64
 	In, Out              int64 // allocated; NAV returned at close
 	Returned             int64 // quote returned at close (EvCopyClosed)
-	Closed               bool
-	OutUnknown           bool // closed without its close event (reconcile): Out and Returned are not known
-	ClosedAt             int64
-	Paused               bool // open but paused: not among the followers nor the AUM
-	Hist                 series
+	// ReturnedBal: what the wallet held at close, by asset id-1, which
+	// went back to the follower's main balance (known if ReturnedKnown:
+	// not for a relation closed before a release kept it).
+	ReturnedBal   []int64
+	ReturnedKnown bool
+	Closed        bool
+	OutUnknown    bool // closed without its close event (reconcile): Out and Returned are not known
+	ClosedAt      int64
+	Paused        bool // open but paused: not among the followers nor the AUM
+	Hist          series
 }
 
 // statKey names a series: a leader account or (rel) a relation id.
@@ -607,13 +612,23 @@ type leaderRow struct {
 // prices then) and the quote returned; ok is false if the statistics do
 // not know it (not closed yet for them, or closed while they missed it).
 func (ls *leaderStats) closed(id uint64) (nav, quote int64, ok bool) {
+	nav, quote, _, ok = ls.closedBal(id)
+	return nav, quote, ok
+}
+
+// closedBal is closed, with what the wallet returned by asset id-1 (a
+// copy; nil if not known).
+func (ls *leaderStats) closedBal(id uint64) (nav, quote int64, bal []int64, ok bool) {
 	ls.mu.RLock()
 	defer ls.mu.RUnlock()
 	r := ls.st.Relations[id]
 	if r == nil || !r.Closed || r.OutUnknown {
-		return 0, 0, false
+		return 0, 0, nil, false
 	}
-	return r.Out, r.Returned, true
+	if r.ReturnedKnown {
+		bal = append([]int64{}, r.ReturnedBal...)
+	}
+	return r.Out, r.Returned, bal, true
 }
 
 // relationNAV returns the NAV of open relation id in its own asset at

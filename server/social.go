@@ -749,6 +749,33 @@ func (s *Server) followPnL(v *engine.RelationView, nav int64) (pnl, returned int
 	return nav - v.Allocation, quote, ok
 }
 
+// appendReturnedBalances appends "returned_balances" of closed follow
+// id: what its wallet held at close, by asset (its quote, and base
+// unsold with close=keep or left by a close=market sale), which went back
+// to the main balance; null if the statistics do not know it (a close
+// they missed, or one before a release kept it).
+func (s *Server) appendReturnedBalances(b []byte, id uint64) []byte {
+	_, _, bal, ok := s.stats.closedBal(id)
+	if !ok || bal == nil {
+		return append(b, `,"returned_balances":null`...)
+	}
+	b = append(b, `,"returned_balances":[`...)
+	n := 0
+	for i, v := range bal {
+		if v == 0 {
+			continue
+		}
+		if n > 0 {
+			b = append(b, ',')
+		}
+		n++
+		b = appendString(append(b, `{"asset":`...), s.assetName(uint32(i+1)))
+		b = appendAmount(b, "amount", v)
+		b = append(b, '}')
+	}
+	return append(b, ']')
+}
+
 // appendFollow appends a follow object, leaving it open; with fills, the
 // wallet's latest fills too. An open follow's nav is nav (followNAV),
 // its pnl and roi from it. A closed follow has a null nav, and the
@@ -774,6 +801,7 @@ func (s *Server) appendFollow(b []byte, v *engine.RelationView, nav int64, fills
 		default:
 			b = append(b, `,"returned":null`...)
 		}
+		b = s.appendReturnedBalances(b, v.ID)
 	} else {
 		b = appendAmount(b, "nav", nav)
 	}

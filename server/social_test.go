@@ -536,3 +536,48 @@ func TestFollowFills(t *testing.T) {
 		t.Fatalf("after close=market: %v", got)
 	}
 }
+
+// A closed follow shows everything its wallet returned to the main
+// balance (returned_balances): with close=keep, the base it bought too.
+func TestReturnedBalances(t *testing.T) {
+	ts, lid, lead, fid, fol := startLeaderFollower(t)
+	maker, _ := fundCopyParties(ts, lid, fid)
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{"display_name":"Lea"}`)
+	rel := uint64(ts.must(201, "POST", "/v1/social/follows", fol,
+		fmt.Sprintf(`{"leader_id":%d,"allocation":"500","mode":"proportional","value":"1"}`, lid))["id"].(float64))
+	ts.must(201, "POST", "/v1/orders", maker, `{"market":"BTC-USDT","side":"sell","price":"100","quantity":"1"}`)
+	ts.must(201, "POST", "/v1/orders", lead, `{"market":"BTC-USDT","side":"buy","price":"100","quantity":"0.2","time_in_force":"ioc"}`)
+	before := ts.balances(fol)
+	out := ts.must(200, "DELETE", fmt.Sprintf("/v1/social/follows/%d?close=keep", rel), fol, "")
+	after := ts.balances(fol)
+	check := func(f map[string]any, when string) {
+		t.Helper()
+		rb, ok := f["returned_balances"].([]any)
+		if !ok || len(rb) != 2 {
+			t.Fatalf("%s: returned_balances %v", when, f["returned_balances"])
+		}
+		got := map[string]string{}
+		for _, x := range rb {
+			m := x.(map[string]any)
+			got[m["asset"].(string)] = m["amount"].(string)
+		}
+		// The wallet bought 0.1 BTC (half the leader's 1000 USDT went
+		// into 0.2 BTC: proportional) with 10 of its 500 USDT.
+		if got["BTC"] != "0.1" || got["USDT"] != "490" || got["USDT"] != f["returned"] {
+			t.Fatalf("%s: returned %v, returned_balances %v", when, f["returned"], got)
+		}
+	}
+	check(out, "the unfollow's answer")
+	for _, f := range ts.must(200, "GET", "/v1/social/follows", fol, "")["follows"].([]any) {
+		check(f.(map[string]any), "GET /v1/social/follows")
+	}
+	if before["BTC"] != "" || after["BTC"] != "0.1/0" {
+		t.Fatalf("the follower's BTC: %q before, %q after", before["BTC"], after["BTC"])
+	}
+	// After a restart, from the saved statistics.
+	ts.stop()
+	ts = start(t, ts.dir, nil)
+	for _, f := range ts.must(200, "GET", "/v1/social/follows", fol, "")["follows"].([]any) {
+		check(f.(map[string]any), "after a restart")
+	}
+}

@@ -372,6 +372,7 @@ func (ls *leaderStats) close(id uint64, returned int64) {
 	for i, v := range r.Bal {
 		addBal(&f.Bal, uint32(i+1), v)
 	}
+	r.ReturnedBal, r.ReturnedKnown = r.Bal, true
 	r.Bal, r.Units, r.Closed, r.ClosedAt = nil, 0, true, ls.st.Now
 	ls.relClosed(r)
 }

@@ -143,6 +143,7 @@ func (l *statLeader) copyInto(old []statPoint) *statLeader {
 func (r *statRelation) copyInto(old []statPoint) *statRelation {
 	c := *r
 	c.Bal = slices.Clone(r.Bal)
+	c.ReturnedBal = slices.Clone(r.ReturnedBal)
 	c.Hist.Points = syncPoints(old, &r.Hist)
 	return &c
 }
@@ -176,6 +177,7 @@ func (st *statsState) clone() statsState {
 	for k, r := range st.Relations {
 		rc := *r
 		rc.Bal = slices.Clone(r.Bal)
+		rc.ReturnedBal = slices.Clone(r.ReturnedBal)
 		rc.Hist.Points = slices.Clone(r.Hist.Points)
 		c.Relations[k] = &rc
 	}
