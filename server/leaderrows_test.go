@@ -191,7 +191,7 @@ func statStream(f *statFeed, rng *rand.Rand, steps int, each func(step int, clos
 			f.do(engine.Command{Kind: engine.CmdUnfollow}, r.id, engine.Event{Event: book.Event{Kind: engine.EvCopyClosed,
 				Owner: 1000 + r.id, MakerOwner: r.leader}, Relation: r.id, Amount: int64(rng.IntN(200))})
 		default: // time passes and the price moves
-			f.advance(time.Duration(rng.IntN(int(12 * time.Hour))))
+			f.advance(time.Duration(rng.Int64N(int64(12 * time.Hour))))
 			f.trade(other, book.Buy, 80+int64(rng.IntN(40)), 1, 0)
 		}
 		each(step, closedBTC)

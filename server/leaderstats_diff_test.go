@@ -447,11 +447,11 @@ func (d *diffRun) step() {
 	d.syncRels()
 	switch k := d.rng.IntN(100); {
 	case k < 70:
-		d.now += int64(d.rng.IntN(int(10 * time.Minute)))
+		d.now += d.rng.Int64N(int64(10 * time.Minute))
 	case k < 95:
-		d.now += int64(10*time.Minute) + int64(d.rng.IntN(int(3*time.Hour)))
+		d.now += int64(10*time.Minute) + d.rng.Int64N(int64(3*time.Hour))
 	default:
-		d.now += int64(6*time.Hour) + int64(d.rng.IntN(int(18*time.Hour)))
+		d.now += int64(6*time.Hour) + d.rng.Int64N(int64(18*time.Hour))
 	}
 }
 
