@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 	"net"
 	"net/http"
@@ -50,5 +51,26 @@ func TestBodyLimitBeforeRead(t *testing.T) {
 	code, _, body := rawRequest(t, ts, "POST /v1/orders/batch HTTP/1.1\r\nHost: x\r\nContent-Length: 2000000\r\n\r\n")
 	if code != 413 {
 		t.Fatalf("batch over its limit: %d %s", code, body)
+	}
+}
+
+// A client that sends a body over the limit reads its 413, not a reset
+// of the connection: refused from its header, the request's body is
+// still arriving when the server closes, and a close that does not
+// linger (lingerClose) made 5 of 50 such requests of a Go client fail
+// with "connection reset by peer".
+func TestBodyLimitAnswerNotReset(t *testing.T) {
+	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok})
+	body := bytes.Repeat([]byte(" "), 900_000)
+	c := &http.Client{Timeout: 10 * time.Second}
+	for i := range 100 {
+		resp, err := c.Post(ts.base+"/v1/orders", "application/json", bytes.NewReader(body))
+		if err != nil {
+			t.Fatalf("try %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 413 {
+			t.Fatalf("try %d: %d", i, resp.StatusCode)
+		}
 	}
 }

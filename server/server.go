@@ -984,6 +984,12 @@ const readBufferSize = 4096
 // and counts it as handle does the others.
 func (s *Server) badRequest(ctx *fasthttp.RequestCtx, err error) {
 	start := time.Now()
+	// fasthttp closes the connection after this answer, maybe before the
+	// client has sent all of its request: the close lingers, so that the
+	// client reads the answer rather than a reset (lingerClose).
+	if l, ok := ctx.Conn().(lingerer); ok {
+		l.lingerOnClose()
+	}
 	var buf [32]byte
 	rid := s.requestID(ctx, buf[:0])
 	ctx.Response.Header.SetBytesV(requestIDHeader, rid)

@@ -521,3 +521,31 @@ func TestDemoWithoutSignup(t *testing.T) {
 		t.Fatalf("open sign-up with --disable-signup: %d %s", code, body)
 	}
 }
+
+// Over TLS too, a client sending a body over the limit reads its 413
+// rather than a reset (server.lingerClose: TLS's close_notify, then the
+// connection's sending side, then what the client still sends is read
+// and dropped).
+func TestTLSBodyLimitAnswer(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, cert := selfSigned(t, dir)
+	addr := freeAddr(t)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	c := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	base := "https://" + addr
+	startRun(t, []string{"--data-dir", filepath.Join(dir, "data"), "--listen", addr, "--admin-token", "secret",
+		"--log-level", "error", "--tls-cert", certFile, "--tls-key", keyFile}, c, base)
+	body := strings.Repeat(" ", 900_000)
+	for i := range 30 {
+		resp, err := c.Post(base+"/v1/orders", "application/json", strings.NewReader(body))
+		if err != nil {
+			t.Fatalf("try %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 413 {
+			t.Fatalf("try %d: %d", i, resp.StatusCode)
+		}
+	}
+	c.CloseIdleConnections()
+}
