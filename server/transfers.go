@@ -116,15 +116,26 @@ func (m *readModel) takeTransfer(seq uint64) (transferRec, bool) {
 }
 
 // addTransfer appends t to its account's transfers, dropping the oldest
-// beyond keepFills, and logs both (the lock held). A transfer not after
-// the last one held is a repeat, and changes nothing.
+// beyond keepFills, and logs both (the lock held).
+//
+// Transfers held at or after t's sequence number are of commands the log
+// lost: the engine gives their numbers again only once it resumed from a
+// log that ends before the history (Options.AcceptLogLoss). They leave,
+// as an order whose id is given again is replaced: keeping them and
+// refusing t (as a repeat) listed a transfer the engine no longer had and
+// left out the one it acknowledged, for as long as the lost ones were
+// the account's newest.
 func (m *readModel) addTransfer(t transferRec) {
 	if t.Amount == 0 {
 		return
 	}
 	a := m.acct(t.Account)
-	if n := len(a.transfers); n > 0 && a.transfers[n-1].Seq >= t.Seq {
-		return
+	if i := m.transferIndex(a, t.Seq-1); i < len(a.transfers) {
+		for _, x := range a.transfers[i:] {
+			m.chg.transfers.add(transferRec{Seq: x.Seq, Account: x.Account, drop: true})
+		}
+		m.chg.count(len(a.transfers) - i)
+		a.transfers = a.transfers[:i]
 	}
 	a.transfers = append(a.transfers, t)
 	m.chg.transfers.add(t)
@@ -152,14 +163,7 @@ func (m *readModel) transfers(dst []transferRec, account uint64, asset uint32, a
 	if a == nil {
 		return dst
 	}
-	i, _ := slices.BinarySearchFunc(a.transfers, after, func(t transferRec, s uint64) int {
-		switch {
-		case t.Seq <= s:
-			return -1
-		}
-		return 1
-	})
-	for _, t := range a.transfers[i:] {
+	for _, t := range a.transfers[m.transferIndex(a, after):] {
 		if len(dst) >= limit {
 			break
 		}
@@ -168,6 +172,18 @@ func (m *readModel) transfers(dst []transferRec, account uint64, asset uint32, a
 		}
 	}
 	return dst
+}
+
+// transferIndex returns the index of a's first transfer with Seq > after
+// (its transfers ascend by Seq).
+func (m *readModel) transferIndex(a *acctHist, after uint64) int {
+	i, _ := slices.BinarySearchFunc(a.transfers, after, func(t transferRec, s uint64) int {
+		if t.Seq <= s {
+			return -1
+		}
+		return 1
+	})
+	return i
 }
 
 // writeTransfers adds c's transfers to batch b (writeChanges).

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/instant-social-trading/ist/engine"
+	"github.com/rs/zerolog"
 )
 
 // transfersOf returns "type asset amount ref" of each transfer path
@@ -126,4 +127,56 @@ func FuzzDecodeTransferRec(f *testing.F) {
 			t.Fatalf("%+v re-decoded as %+v, %v", x, y, err)
 		}
 	})
+}
+
+// After a start with AcceptLogLoss, the engine gives again the sequence
+// numbers of the commands the log lost, which the transfer history still
+// holds: a transfer acknowledged then is listed (and saved), and the lost
+// ones at or after it leave, instead of it being taken for a repeat.
+func TestTransfersAfterLogLoss(t *testing.T) {
+	st, err := openStore(t.TempDir(), &zerolog.Logger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { st.close() }()
+	transfer := func(m *readModel, seq uint64, amount int64) {
+		cmd := engine.Command{Seq: seq, Time: int64(seq), Kind: engine.CmdDeposit, Account: 1, Asset: 1, Amount: amount}
+		m.noteTransfer(&cmd)
+		m.apply(&engine.Result{Seq: seq, Kind: engine.CmdDeposit})
+	}
+	save := func(m *readModel) {
+		c, seq := m.takeChanges()
+		if err := st.writeChanges(c, seq, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load := func() *readModel {
+		m := newReadModel()
+		m.keepFills = 10
+		if _, err := m.loadHistory(st); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	amounts := func(m *readModel) []int64 {
+		var out []int64
+		for _, x := range m.transfers(nil, 1, 0, 0, 100) {
+			out = append(out, x.Amount)
+		}
+		return out
+	}
+	m := load()
+	transfer(m, 10, 1)
+	transfer(m, 12, 2) // then lost by the log, which ends at 10
+	save(m)
+	m = load()
+	transfer(m, 11, 3) // the engine's next command after 10
+	if got, want := amounts(m), []int64{1, 3}; !slices.Equal(got, want) {
+		t.Fatalf("transfers %v, want %v", got, want)
+	}
+	transfer(m, 12, 4) // the same number again, as held and stored
+	save(m)
+	if got, want := amounts(load()), []int64{1, 3, 4}; !slices.Equal(got, want) {
+		t.Fatalf("transfers read back %v, want %v", got, want)
+	}
 }
