@@ -302,7 +302,14 @@ func (m *readModel) apply(res *engine.Result) {
 			}
 			m.Orders.put(o)
 			a := m.acct(o.Account)
-			a.ids = append(a.ids, o.ID)
+			if n := len(a.ids); n == 0 || a.ids[n-1] < o.ID {
+				a.ids = append(a.ids, o.ID)
+			} else if i, found := slices.BinarySearch(a.ids, o.ID); !found {
+				// An id given again after a start that accepted a log
+				// ending before the history (Options.AcceptLogLoss): ids
+				// stay ascending, as orders' paging needs.
+				a.ids = slices.Insert(a.ids, i, o.ID)
+			}
 			m.touched = append(m.touched, o.ID)
 			ends = ends || o.Type == book.Market
 		case book.EvTriggered:
@@ -463,7 +470,7 @@ func (m *readModel) orders(dst []orderRec, account uint64, market uint32, status
 			continue
 		}
 		o := m.Orders.get(id)
-		if o == nil || (market != 0 && o.Market != market) ||
+		if o == nil || o.Account != account || (market != 0 && o.Market != market) ||
 			(status == 1 && o.done()) || (status == 2 && !o.done()) {
 			continue
 		}
