@@ -253,10 +253,7 @@ func (s *Server) listAccounts(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, err)
 		return
 	}
-	limit, err := queryUint(ctx, "limit", 100)
-	if err == nil && (limit < 1 || limit > 1000) {
-		err = fmt.Errorf("%w: limit must be 1 to 1000", errInvalid)
-	}
+	limit, err := queryLimit(ctx)
 	if err != nil {
 		writeError(ctx, err)
 		return
@@ -269,7 +266,7 @@ func (s *Server) listAccounts(ctx *fasthttp.RequestCtx) {
 	s.waitViews()
 	b := append(make([]byte, 0, 4096), `{"accounts":[`...)
 	// Account ids are dense: 0 is the fee account, users from 1.
-	for id, n := after+1, uint64(0); n < limit; id, n = id+1, n+1 {
+	for id, n := after+1, 0; n < limit; id, n = id+1, n+1 {
 		v, ok := s.eng.Account(id)
 		if !ok {
 			break

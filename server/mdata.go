@@ -229,15 +229,6 @@ func (m *readModel) stats(market uint32, now int64) stats24 {
 	return st
 }
 
-// mdLimit reads limit= (default 100, 1 to 1000).
-func mdLimit(ctx *fasthttp.RequestCtx) (int, error) {
-	l, err := queryUint(ctx, "limit", 100)
-	if err == nil && (l < 1 || l > 1000) {
-		err = fmt.Errorf("%w: limit must be 1 to 1000", errInvalid)
-	}
-	return int(l), err
-}
-
 // getTrades handles GET /v1/markets/{symbol}/trades?limit=.
 func (s *Server) getTrades(ctx *fasthttp.RequestCtx, sym string) {
 	m, ok := s.marketByName([]byte(sym))
@@ -245,7 +236,7 @@ func (s *Server) getTrades(ctx *fasthttp.RequestCtx, sym string) {
 		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
 		return
 	}
-	limit, err := mdLimit(ctx)
+	limit, err := queryLimit(ctx)
 	if err != nil {
 		writeError(ctx, err)
 		return
@@ -282,7 +273,7 @@ func (s *Server) getCandles(ctx *fasthttp.RequestCtx, sym string) {
 		writeError(ctx, fmt.Errorf("%w: interval must be 1m, 5m, 1h or 1d", errInvalid))
 		return
 	}
-	limit, err := mdLimit(ctx)
+	limit, err := queryLimit(ctx)
 	if err != nil {
 		writeError(ctx, err)
 		return

@@ -597,17 +597,12 @@ func (s *Server) listArgs(ctx *fasthttp.RequestCtx) (market uint32, limit int, a
 		}
 		market = m.id
 	}
-	l, err := queryUint(ctx, "limit", 100)
+	l, err := queryLimit(ctx)
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	if l < 1 || l > 1000 {
-		return 0, 0, 0, fmt.Errorf("%w: limit must be 1 to 1000", errInvalid)
-	}
-	if after, err = queryUint(ctx, "after", 0); err != nil {
-		err = fmt.Errorf("%w: after must be an id: a non-negative integer of at most 16 digits (ids are below 2^53)", errInvalid)
-	}
-	return market, int(l), after, err
+	after, err = queryAfter(ctx)
+	return market, l, after, err
 }
 
 // listFills handles GET /v1/fills?market=&limit=&after=.

@@ -362,6 +362,24 @@ func parseID(s string) (uint64, error) {
 	return v, nil
 }
 
+// queryLimit reads limit= of a list (default 100, 1 to 1000).
+func queryLimit(ctx *fasthttp.RequestCtx) (int, error) {
+	l, err := queryUint(ctx, "limit", 100)
+	if err == nil && (l < 1 || l > 1000) {
+		err = fmt.Errorf("%w: limit must be 1 to 1000", errInvalid)
+	}
+	return int(l), err
+}
+
+// queryAfter reads after= of a list paged by id (default 0).
+func queryAfter(ctx *fasthttp.RequestCtx) (uint64, error) {
+	after, err := queryUint(ctx, "after", 0)
+	if err != nil {
+		err = fmt.Errorf("%w: after must be an id: a non-negative integer of at most 16 digits (ids are below 2^53)", errInvalid)
+	}
+	return after, err
+}
+
 // queryUint reads an optional unsigned query parameter.
 func queryUint(ctx *fasthttp.RequestCtx, key string, def uint64) (uint64, error) {
 	b := ctx.QueryArgs().Peek(key)

@@ -540,18 +540,14 @@ func (s *Server) listLeaders(ctx *fasthttp.RequestCtx) {
 		writeError(ctx, fmt.Errorf("%w: window must be 7d, 30d or all", errInvalid))
 		return
 	}
-	limit, err := queryUint(ctx, "limit", 100)
+	limit, err := queryLimit(ctx)
 	if err != nil {
 		writeError(ctx, err)
 		return
 	}
-	if limit < 1 || limit > 1000 {
-		writeError(ctx, fmt.Errorf("%w: limit must be 1 to 1000", errInvalid))
-		return
-	}
 	s.waitViews()
 	s.waitStats(s.eng.DurableSeq())
-	rows := s.leaderBoard(sortKey, w, int(limit))
+	rows := s.leaderBoard(sortKey, w, limit)
 	b := append(make([]byte, 0, 128+400*len(rows)), `{"sort":`...)
 	b = appendString(b, sortKey)
 	b = appendStr(b, "window", wname)

@@ -125,6 +125,14 @@ func syncPoints(old []statPoint, s *series) []statPoint {
 // copyInto returns a deep copy of l whose points are built on old
 // (syncPoints).
 func (l *statLeader) copyInto(old []statPoint) *statLeader {
+	c := l.copyButPoints()
+	c.Hist.Points = syncPoints(old, &l.Hist)
+	return c
+}
+
+// copyButPoints returns a copy of l that shares nothing with it but the
+// array of its series' points, which the caller replaces.
+func (l *statLeader) copyButPoints() *statLeader {
 	c := *l
 	if l.Pos != nil {
 		c.Pos = make(map[uint32]*statPos, len(l.Pos))
@@ -134,17 +142,22 @@ func (l *statLeader) copyInto(old []statPoint) *statLeader {
 		}
 	}
 	c.Rels = slices.Clone(l.Rels)
-	c.Hist.Points = syncPoints(old, &l.Hist)
 	return &c
 }
 
 // copyInto returns a deep copy of r whose points are built on old
 // (syncPoints).
 func (r *statRelation) copyInto(old []statPoint) *statRelation {
+	c := r.copyButPoints()
+	c.Hist.Points = syncPoints(old, &r.Hist)
+	return c
+}
+
+// copyButPoints is statLeader.copyButPoints for a relation.
+func (r *statRelation) copyButPoints() *statRelation {
 	c := *r
 	c.Bal = slices.Clone(r.Bal)
 	c.ReturnedBal = slices.Clone(r.ReturnedBal)
-	c.Hist.Points = syncPoints(old, &r.Hist)
 	return &c
 }
 
@@ -161,25 +174,15 @@ func (st *statsState) clone() statsState {
 	}
 	c.Leaders = make(map[uint64]*statLeader, len(st.Leaders))
 	for k, l := range st.Leaders {
-		lc := *l
-		if l.Pos != nil {
-			lc.Pos = make(map[uint32]*statPos, len(l.Pos))
-			for m, p := range l.Pos {
-				pc := *p
-				lc.Pos[m] = &pc
-			}
-		}
-		lc.Rels = slices.Clone(l.Rels)
+		lc := l.copyButPoints()
 		lc.Hist.Points = slices.Clone(l.Hist.Points)
-		c.Leaders[k] = &lc
+		c.Leaders[k] = lc
 	}
 	c.Relations = make(map[uint64]*statRelation, len(st.Relations))
 	for k, r := range st.Relations {
-		rc := *r
-		rc.Bal = slices.Clone(r.Bal)
-		rc.ReturnedBal = slices.Clone(r.ReturnedBal)
+		rc := r.copyButPoints()
 		rc.Hist.Points = slices.Clone(r.Hist.Points)
-		c.Relations[k] = &rc
+		c.Relations[k] = rc
 	}
 	return c
 }

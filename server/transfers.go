@@ -279,20 +279,17 @@ func (s *Server) writeTransfers(ctx *fasthttp.RequestCtx, acct uint64) {
 			return
 		}
 	}
-	l, err := queryUint(ctx, "limit", 100)
-	if err == nil && (l < 1 || l > 1000) {
-		err = fmt.Errorf("%w: limit must be 1 to 1000", errInvalid)
-	}
+	l, err := queryLimit(ctx)
 	if err != nil {
 		writeError(ctx, err)
 		return
 	}
-	after, err := queryUint(ctx, "after", 0)
+	after, err := queryAfter(ctx)
 	if err != nil {
-		writeError(ctx, fmt.Errorf("%w: after must be an id: a non-negative integer of at most 16 digits (ids are below 2^53)", errInvalid))
+		writeError(ctx, err)
 		return
 	}
-	ts := s.rm.transfers(nil, acct, asset, after, int(l))
+	ts := s.rm.transfers(nil, acct, asset, after, l)
 	b := append(make([]byte, 0, 64+160*len(ts)), `{"transfers":[`...)
 	for i := range ts {
 		t := &ts[i]
