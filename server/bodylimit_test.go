@@ -59,18 +59,21 @@ func TestBodyLimitBeforeRead(t *testing.T) {
 // still arriving when the server closes, and a close that does not
 // linger (lingerClose) made 5 of 50 such requests of a Go client fail
 // with "connection reset by peer".
+// Without connection caps too (both negative).
 func TestBodyLimitAnswerNotReset(t *testing.T) {
-	ts := start(t, t.TempDir(), &Options{AdminToken: adminTok})
-	body := bytes.Repeat([]byte(" "), 900_000)
-	c := &http.Client{Timeout: 10 * time.Second}
-	for i := range 100 {
-		resp, err := c.Post(ts.base+"/v1/orders", "application/json", bytes.NewReader(body))
-		if err != nil {
-			t.Fatalf("try %d: %v", i, err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 413 {
-			t.Fatalf("try %d: %d", i, resp.StatusCode)
+	for _, caps := range []int{0, -1} {
+		ts := start(t, t.TempDir(), &Options{AdminToken: adminTok, MaxConnsPerIP: caps, MaxConns: caps})
+		body := bytes.Repeat([]byte(" "), 900_000)
+		c := &http.Client{Timeout: 10 * time.Second}
+		for i := range 100 {
+			resp, err := c.Post(ts.base+"/v1/orders", "application/json", bytes.NewReader(body))
+			if err != nil {
+				t.Fatalf("caps %d, try %d: %v", caps, i, err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != 413 {
+				t.Fatalf("caps %d, try %d: %d", caps, i, resp.StatusCode)
+			}
 		}
 	}
 }

@@ -221,7 +221,7 @@ type Server struct {
 	amendMu    [64]sync.Mutex       // PATCH /v1/social/follows/{id}, by id (social.go)
 	unsub      func()
 	http       *fasthttp.Server
-	conns      *connLimiter // nil: no cap on connections per client (connlimit.go)
+	conns      *connLimiter // counts connections, caps them if set (connlimit.go)
 	reg        *prometheus.Registry
 	met        *metrics
 	ready      atomic.Bool
@@ -534,9 +534,9 @@ func Open(opts *Options) (*Server, error) {
 	if o.MaxConns == 0 {
 		o.MaxConns = defaultMaxConns()
 	}
-	if o.MaxConnsPerIP > 0 || o.MaxConns > 0 {
-		s.conns = newConnLimiter(s, max(o.MaxConnsPerIP, 0), max(o.MaxConns, 0))
-	}
+	// Always: without caps (both negative), it still gives error answers
+	// their lingering close (lingerClose).
+	s.conns = newConnLimiter(s, max(o.MaxConnsPerIP, 0), max(o.MaxConns, 0))
 	s.http = &fasthttp.Server{
 		Handler:               s.handle,
 		Name:                  "istd",
