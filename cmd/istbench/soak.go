@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -143,8 +144,19 @@ func runSoak(args []string) int {
 		fmt.Println(s.line())
 	}
 	sample()
+	// An interrupt ends the run early, as its end would: the load stops,
+	// the summary is printed and istd is stopped (it was left running).
+	intr := make(chan os.Signal, 1)
+	signal.Notify(intr, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(intr)
+run:
 	for time.Since(start) < *dur {
-		<-tick.C
+		select {
+		case <-tick.C:
+		case <-intr:
+			fmt.Fprintln(os.Stderr, "soak: interrupted: ending the run")
+			break run
+		}
 		sample()
 		if next < len(events) && time.Since(start) >= time.Duration(next+1)*(*dur)/time.Duration(len(events)+1) {
 			sig := []os.Signal{syscall.SIGINT, syscall.SIGKILL}[events[next]]
