@@ -5,7 +5,7 @@
 # their ratio and how many pairs the first won.
 #
 #   go build -o /tmp/new ./cmd/istbench
-#   git stash; go build -o /tmp/old ./cmd/istbench; git stash pop
+#   git worktree add --detach /tmp/oldwt REV && (cd /tmp/oldwt && go build -o /tmp/old ./cmd/istbench) && git worktree remove /tmp/oldwt
 #   scripts/alternate.sh 8 /tmp/new /tmp/old engine --rounds 1 --open-n 1
 #   KEY=ratio scripts/alternate.sh 3 /tmp/new /tmp/old durable
 #
