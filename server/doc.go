@@ -301,7 +301,9 @@
 // account's follow is
 // 404 not_found. GET /v1/social/followers lists the caller's open
 // followers (empty if it does not lead), each row with the relation's
-// profit_share_bps.
+// profit_share_bps; extension: ?status=closed or all (paged by follow
+// id: limit, after) lists the closed ones too, with "returned" and a
+// null nav.
 //
 // GET /v1/social/leaders (sort=roi|pnl|followers|aum, default roi;
 // window=7d|30d|all, default 30d; limit 1 to 1000, default 100) answers

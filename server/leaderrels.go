@@ -131,6 +131,23 @@ func (lr *leaderRels) addClosed(r *statRelation) {
 	}
 }
 
+// closedRelations returns the ids of leader's closed relations, ascending
+// (nil if it does not lead).
+func (ls *leaderStats) closedRelations(leader uint64) []uint64 {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	lr := ls.lrels[leader]
+	if lr == nil {
+		return nil
+	}
+	ids := make([]uint64, len(lr.closed))
+	for i, r := range lr.closed {
+		ids[i] = r.ID
+	}
+	slices.Sort(ids)
+	return ids
+}
+
 // closedSince returns the closed relations closed at or after t.
 func (lr *leaderRels) closedSince(t int64) []*statRelation {
 	i := sort.Search(len(lr.closed), func(i int) bool { return lr.closed[i].ClosedAt >= t })

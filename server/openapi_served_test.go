@@ -377,6 +377,9 @@ func driveAPI(t *testing.T, r *apiRun) {
 	r.call(200, "POST", "/v1/admin/settle", adminTok, "")
 	r.call(200, "DELETE", fmt.Sprintf("/v1/social/follows/%d?close=market", fid), carol, "")
 	r.call(200, "GET", "/v1/social/follows", carol, "") // a closed one
+	if f := r.call(200, "GET", "/v1/social/followers?status=all", alice, "")["followers"].([]any); len(f) != 1 {
+		t.Errorf("alice's followers, closed included: %v", f)
+	}
 
 	// Admin and operations.
 	kinds := map[any]bool{}

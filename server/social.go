@@ -927,21 +927,56 @@ type followTotal struct {
 	alloc, nav, pnl int64
 }
 
-// listFollowers handles GET /v1/social/followers: the open relations
-// following the caller, each valued at the last trade prices (followNAV).
+// listFollowers handles GET /v1/social/followers?status=&limit=&after=:
+// the relations following the caller, by follow id, open ones (status
+// open, the default: all of them unless limit or after is given) valued
+// at the last trade prices (followNAV); with status closed or all, also
+// or only the closed ones (paged, limit default 100), with the quote
+// they returned and their PnL at close as the statistics know them
+// (null if not), so that a leader sees what every follow paid it.
 func (s *Server) listFollowers(ctx *fasthttp.RequestCtx) {
 	acct, ok := s.authed(ctx)
 	if !ok {
 		return
 	}
+	status := string(ctx.QueryArgs().Peek("status"))
+	if status != "" && status != "open" && status != "closed" && status != "all" {
+		writeError(ctx, fmt.Errorf("%w: status must be open, closed or all", errInvalid))
+		return
+	}
+	limit, after := math.MaxInt, uint64(0)
+	if ctx.QueryArgs().Has("limit") || ctx.QueryArgs().Has("after") || (status != "" && status != "open") {
+		var err error
+		if limit, err = queryLimit(ctx); err == nil {
+			after, err = queryAfter(ctx)
+		}
+		if err != nil {
+			writeError(ctx, err)
+			return
+		}
+	}
 	s.waitViews()
 	s.waitStats(s.eng.DurableSeq())
+	var ids []uint64
+	if status != "closed" {
+		if lv, ok := s.eng.Leader(acct); ok {
+			ids = append(ids, lv.Relations...)
+		}
+	}
+	if status == "closed" || status == "all" {
+		ids = append(ids, s.stats.closedRelations(acct)...)
+	}
+	slices.Sort(ids)
 	var rels []*engine.RelationView
-	if lv, ok := s.eng.Leader(acct); ok {
-		for _, id := range lv.Relations {
-			if v, ok := s.eng.Relation(id); ok {
-				rels = append(rels, v)
-			}
+	for _, id := range ids {
+		if id <= after {
+			continue
+		}
+		if len(rels) == limit {
+			break
+		}
+		if v, ok := s.eng.Relation(id); ok {
+			rels = append(rels, v)
 		}
 	}
 	b := append(make([]byte, 0, 256+512*len(rels)), `{"followers":[`...)
@@ -958,8 +993,21 @@ func (s *Server) listFollowers(ctx *fasthttp.RequestCtx) {
 		b = appendStr(b, "asset", s.assetName(v.Asset))
 		b = appendAmount(b, "allocation", v.Allocation)
 		nav := s.followNAV(v)
-		b = appendAmount(b, "nav", nav)
-		b = appendAmount(b, "pnl", nav-v.Allocation)
+		pnl, quote, known := s.followPnL(v, nav)
+		switch {
+		case v.Status != engine.RelationClosed:
+			b = appendAmount(b, "nav", nav)
+		case known:
+			b = append(b, `,"nav":null`...)
+			b = appendAmount(b, "returned", quote)
+		default:
+			b = append(b, `,"nav":null,"returned":null`...)
+		}
+		if known {
+			b = appendAmount(b, "pnl", pnl)
+		} else {
+			b = append(b, `,"pnl":null`...)
+		}
 		b = appendAmount(b, "profit_share_paid", v.ProfitPaid)
 		b = appendInt(b, "profit_share_bps", int64(v.ProfitShareBps))
 		b = append(b, '}')

@@ -581,3 +581,56 @@ func TestReturnedBalances(t *testing.T) {
 		check(f.(map[string]any), "after a restart")
 	}
 }
+
+// GET /v1/social/followers lists open relations by default, and with
+// status=closed or all the closed ones too, paged by follow id, with what
+// they returned: a leader sees what every follow paid it.
+func TestFollowersStatus(t *testing.T) {
+	ts, lid, lead, fid, fol := startLeaderFollower(t)
+	fundCopyParties(ts, lid, fid)
+	gid, gus := ts.signup("gus")
+	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"1000","ref":"g"}`, gid))
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{"display_name":"Lea"}`)
+	follow := func(tok, amount string) uint64 {
+		return uint64(ts.must(201, "POST", "/v1/social/follows", tok,
+			fmt.Sprintf(`{"leader_id":%d,"allocation":%q}`, lid, amount))["id"].(float64))
+	}
+	r1 := follow(fol, "100")
+	r2 := follow(gus, "200")
+	ts.must(200, "DELETE", fmt.Sprintf("/v1/social/follows/%d", r1), fol, "")
+	r3 := follow(fol, "300")
+	list := func(ts *testServer, query string) []string {
+		t.Helper()
+		var out []string
+		for _, x := range ts.must(200, "GET", "/v1/social/followers"+query, lead, "")["followers"].([]any) {
+			m := x.(map[string]any)
+			out = append(out, fmt.Sprintf("%v %v %v %v", m["follow_id"], m["status"], m["nav"], m["returned"]))
+		}
+		return out
+	}
+	open2, open3 := fmt.Sprintf("%d active 200 <nil>", r2), fmt.Sprintf("%d active 300 <nil>", r3)
+	closed1 := fmt.Sprintf("%d closed <nil> 100", r1)
+	check := func(ts *testServer) {
+		t.Helper()
+		for query, want := range map[string][]string{
+			"":                                      {open2, open3},
+			"?status=open":                          {open2, open3},
+			"?status=closed":                        {closed1},
+			"?status=all":                           {closed1, open2, open3},
+			"?status=all&limit=2":                   {closed1, open2},
+			fmt.Sprintf("?status=all&after=%d", r2): {open3},
+		} {
+			if got := list(ts, query); !slices.Equal(got, want) {
+				t.Fatalf("followers%s: %q, want %q", query, got, want)
+			}
+		}
+	}
+	check(ts)
+	ts.must(400, "GET", "/v1/social/followers?status=gone", lead, "")
+	ts.must(400, "GET", "/v1/social/followers?status=all&limit=0", lead, "")
+	if got := ts.must(200, "GET", "/v1/social/followers?status=all", fol, "")["followers"].([]any); len(got) != 0 {
+		t.Fatalf("a follower who leads nobody: %v", got)
+	}
+	ts.stop()
+	check(start(t, ts.dir, nil))
+}
