@@ -3,11 +3,9 @@ package server
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"math/big"
 	"math/rand/v2"
 	"net"
-	"net/http"
 	"os"
 	"strconv"
 	"strings"
@@ -495,36 +493,11 @@ func (d *reconDriver) req(method, path, tok, body string) (int, map[string]any) 
 	if !d.mayDie {
 		return d.ts.req(method, path, tok, body)
 	}
-	var rd io.Reader
-	if body != "" {
-		rd = strings.NewReader(body)
-	}
-	r, err := http.NewRequest(method, d.ts.base+path, rd)
-	if err != nil {
-		d.t.Fatal(err)
-	}
-	if tok != "" {
-		r.Header.Set("Authorization", "Bearer "+tok)
-	}
-	resp, err := d.ts.c.Do(r)
+	code, out, err := d.ts.send(method, path, tok, body)
 	if err != nil {
 		panic(reconKilled{})
 	}
-	defer resp.Body.Close()
-	raw, err := io.ReadAll(resp.Body)
-	if err != nil {
-		panic(reconKilled{})
-	}
-	var out map[string]any
-	if len(raw) > 0 && raw[0] == '{' {
-		if err := json.Unmarshal(raw, &out); err != nil {
-			d.t.Fatalf("%s %s: bad JSON %q: %v", method, path, raw, err)
-		}
-	}
-	if resp.StatusCode >= 500 {
-		d.t.Errorf("%s %s %s: %d %s", method, path, body, resp.StatusCode, raw)
-	}
-	return resp.StatusCode, out
+	return code, out
 }
 
 // must is req that fails unless the status is want.

@@ -66,6 +66,17 @@ func (ts *testServer) stop() {
 // req sends a request and returns the status and the decoded JSON body.
 func (ts *testServer) req(method, path, token, body string) (int, map[string]any) {
 	ts.t.Helper()
+	code, out, err := ts.send(method, path, token, body)
+	if err != nil {
+		ts.t.Fatal(err)
+	}
+	return code, out
+}
+
+// send is req returning a transport error (sending the request or
+// reading the answer) instead of failing the test.
+func (ts *testServer) send(method, path, token, body string) (int, map[string]any, error) {
+	ts.t.Helper()
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
@@ -79,12 +90,12 @@ func (ts *testServer) req(method, path, token, body string) (int, map[string]any
 	}
 	resp, err := ts.c.Do(r)
 	if err != nil {
-		ts.t.Fatal(err)
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		ts.t.Fatal(err)
+		return 0, nil, err
 	}
 	var out map[string]any
 	if len(raw) > 0 && raw[0] == '{' {
@@ -95,7 +106,7 @@ func (ts *testServer) req(method, path, token, body string) (int, map[string]any
 	if resp.StatusCode >= 500 {
 		ts.t.Errorf("%s %s %s: %d %s", method, path, body, resp.StatusCode, raw)
 	}
-	return resp.StatusCode, out
+	return resp.StatusCode, out, nil
 }
 
 // must sends a request and fails unless the status is want.
