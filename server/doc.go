@@ -56,7 +56,8 @@
 // kept in memory within a retention: every open order, and per account
 // the last Options.HistoryOrders (1000) orders to finish (by updated_at,
 // then id: the same ones whether or not the server restarted) and the last
-// Options.HistoryFills (1000) fills, and as many transfers; older ones
+// Options.HistoryFills (1000) fills, and as many transfers and
+// copy-trading events (GET /v1/social/events, below); older ones
 // are dropped from memory
 // and from the store. It is saved incrementally (history.go): every
 // change is copied into a change log as it is applied, and a save swaps
@@ -304,6 +305,17 @@
 // profit_share_bps; extension: ?status=closed or all (paged by follow
 // id: limit, after) lists the closed ones too, with "returned" and a
 // null nav.
+//
+// Extension: GET /v1/social/events?follow_id=&type=&limit=&after= pages
+// the caller's copy-trading events (copyevents.go), the copy stream's
+// skipped, closed and profit_share kept: as a follower, each leader fill
+// a follow did not mirror (with the reason), each follow closed (reason
+// unfollow or stop_loss, "returned") and each profit share paid
+// ("amount"); as a leader ("role":"leader"), each profit share received.
+// Each account numbers its events from 1 ("id", which after= follows)
+// and keeps the newest Options.HistoryFills, saved with the order
+// history; GET /v1/admin/accounts/{id}/social/events lists an account's
+// for the admin.
 //
 // GET /v1/social/leaders (sort=roi|pnl|followers|aum, default roi;
 // window=7d|30d|all, default 30d; limit 1 to 1000, default 100) answers

@@ -102,6 +102,8 @@ var handlerSeeds = []handlerSeed{
 	{0, "/v1/admin/accounts/1/transfers", authAdmin, "", ``},
 	{0, "/v1/admin/fees/withdrawals?limit=2", authAdmin, "", ``},
 	{0, "/v1/social/follows/1/fills?limit=3", authBob, "", ``},
+	{0, "/v1/social/events?follow_id=1&type=skipped&limit=3&after=1", authBob, "", ``},
+	{0, "/v1/admin/accounts/2/social/events", authAdmin, "", ``},
 	{0, "/v1/account", authAliceOdd, "", ``},
 	{0, "/v1/account", authRaw, "Bearer\t", ``},
 	{0, "/v1/account", authBasic, "", ``},
@@ -258,6 +260,8 @@ func (h *handlerFuzz) state(t *testing.T) string {
 		{"/v1/social/leaders/1", ""},
 		{"/v1/transfers?limit=1000", "Bearer " + h.alice},
 		{"/v1/transfers?limit=1000", "Bearer " + h.bob},
+		{"/v1/social/events?limit=1000", "Bearer " + h.alice},
+		{"/v1/social/events?limit=1000", "Bearer " + h.bob},
 		{"/v1/admin/fees/withdrawals?limit=1000", "Bearer " + adminTok},
 	} {
 		code, b, _ := h.call("GET", r.uri, r.auth, "", nil)

@@ -125,6 +125,7 @@ func (c *changes) release() {
 	c.candles.release()
 	c.candleTrims.release()
 	c.transfers.release()
+	c.copyEvents.release()
 }
 
 // each calls f on every value, oldest first.
@@ -166,13 +167,14 @@ type changes struct {
 	fills       chunks[acctFill]
 	fillTrims   chunks[acctFill] // the first fill an account keeps
 	trades      chunks[mktTrade]
-	tradeTrims  chunks[mktTrade]    // the first trade a market keeps
-	candles     chunks[mktCandle]   // copies after a change
-	candleTrims chunks[mktCandle]   // the first candle an interval keeps
-	transfers   chunks[transferRec] // added, or dropped (transfers.go)
-	n           int                 // about the number of entries
-	full        chan<- struct{}     // the read model's: told once n reaches maxUnsaved
-	signaled    bool                // full was told
+	tradeTrims  chunks[mktTrade]     // the first trade a market keeps
+	candles     chunks[mktCandle]    // copies after a change
+	candleTrims chunks[mktCandle]    // the first candle an interval keeps
+	transfers   chunks[transferRec]  // added, or dropped (transfers.go)
+	copyEvents  chunks[copyEventRec] // added, or dropped (copyevents.go)
+	n           int                  // about the number of entries
+	full        chan<- struct{}      // the read model's: told once n reaches maxUnsaved
+	signaled    bool                 // full was told
 }
 
 // count adds k entries and, past maxUnsaved, asks the saver to run.
@@ -211,6 +213,7 @@ func (m *readModel) putBack(c *changes) {
 	n.candles.prepend(&c.candles)
 	n.candleTrims.prepend(&c.candleTrims)
 	n.transfers.prepend(&c.transfers)
+	n.copyEvents.prepend(&c.copyEvents)
 	n.n += c.n
 }
 
@@ -260,6 +263,7 @@ func (st *store) writeChanges(c *changes, seq uint64, rewrite bool) error {
 		return fmt.Errorf("server: save order history: %w", err)
 	}
 	writeTransfers(b, c)
+	writeCopyEvents(b, c)
 	_ = b.Set(keySeq, binary.BigEndian.AppendUint64(nil, seq), nil)
 	base := st.pendingBase
 	if base != 0 && !rewrite {
@@ -517,7 +521,7 @@ func (m *readModel) loadHistory(st *store) (r loaded, err error) {
 	r, serr := m.loadStored(st)
 	r.legacy = b != nil || keyed
 	m.index(r.legacy)
-	return r, errors.Join(err, serr, m.loadTransfers(st))
+	return r, errors.Join(err, serr, m.loadTransfers(st), m.loadCopyEvents(st))
 }
 
 // loadKeys reads "rm/seq" and the records of the older format, one key

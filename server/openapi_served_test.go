@@ -377,6 +377,11 @@ func driveAPI(t *testing.T, r *apiRun) {
 	r.call(200, "POST", "/v1/admin/settle", adminTok, "")
 	r.call(200, "DELETE", fmt.Sprintf("/v1/social/follows/%d?close=market", fid), carol, "")
 	r.call(200, "GET", "/v1/social/follows", carol, "") // a closed one
+	evs := r.call(200, "GET", fmt.Sprintf("/v1/social/events?follow_id=%d", fid), carol, "")["events"].([]any)
+	if n := len(evs); n == 0 || evs[n-1].(map[string]any)["type"] != "closed" {
+		t.Errorf("carol's copy events: %v, want the close last", evs)
+	}
+	r.call(200, "GET", fmt.Sprintf("/v1/admin/accounts/%d/social/events?type=closed&limit=1", carolID), adminTok, "")
 	if f := r.call(200, "GET", "/v1/social/followers?status=all", alice, "")["followers"].([]any); len(f) != 1 {
 		t.Errorf("alice's followers, closed included: %v", f)
 	}
@@ -511,6 +516,8 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		{"GET", "/v1/social/leaders/99", "", ""},
 		{"GET", "/v1/admin/accounts/99/transfers", adminTok, ""},
 		{"GET", "/v1/transfers?asset=NOPE", bob, ""},
+		{"GET", "/v1/social/events?type=nope", bob, ""},
+		{"GET", "/v1/admin/accounts/99/social/events", adminTok, ""},
 		{"POST", "/v1/admin/settle?leader_id=99", adminTok, ""},
 	}
 	ts.must(200, "POST", "/v1/admin/markets/BTC-USDT/halt", adminTok, "")

@@ -179,6 +179,7 @@ type readModel struct {
 	full    chan struct{}
 	pools   changePools // chunks of saved change logs, for the next
 	touched []uint64    // scratch of apply: orders touched by one result
+	gen     uint64      // counts apply calls (addCopyEvent)
 	// settled, if set, gets each order a result touched, as the result
 	// left it, before finish may trim it from the history (the lock
 	// held): the streams' copy (hub.settled, stream.go).
@@ -199,6 +200,11 @@ type acctHist struct {
 	fills []fillRec
 	// transfers: its deposits and withdrawals, oldest first (transfers.go).
 	transfers []transferRec
+	// copyEvents: its copy-trading events, oldest first (copyevents.go);
+	// copyNext, if not 0, the number of the next once retention dropped
+	// them all.
+	copyEvents []copyEventRec
+	copyNext   uint64
 	// fillBuf is the array fills moves back to the start of once trimming
 	// has reached its end (addFill).
 	fillBuf []fillRec
@@ -271,6 +277,7 @@ func (m *readModel) apply(res *engine.Result) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.Seq = res.Seq
+	m.gen++
 	if isXfer && res.Err == nil && !res.Duplicate {
 		m.addTransfer(xfer)
 	}
@@ -368,6 +375,8 @@ func (m *readModel) apply(res *engine.Result) {
 				o.Updated = res.Time
 				m.touched = append(m.touched, o.ID)
 			}
+		case engine.EvCopySkipped, engine.EvCopyClosed, engine.EvProfitShare:
+			m.addCopyEvents(res.Seq, res.Time, ev)
 		}
 	}
 	if ends {

@@ -735,16 +735,58 @@ func (d *reconDriver) reconcile(label string) reconState {
 		}
 	}
 	leaderIn := new(big.Rat)
-	// What the leader itself can see of its profit share: only its open
-	// relations are in GET /v1/social/followers (an API gap: the share
-	// a closed relation paid is not shown to the leader, see the log).
+	// What the leader itself can see of its profit share: every
+	// relation's, closed ones included (GET /v1/social/followers?status=all).
 	leaderSees := new(big.Rat)
-	for _, fo := range d.ts.must(200, "GET", "/v1/social/followers", d.leader.tok, "")["followers"].([]any) {
+	for _, fo := range d.ts.must(200, "GET", "/v1/social/followers?status=all&limit=1000", d.leader.tok, "")["followers"].([]any) {
 		leaderSees.Add(leaderSees, d.dec(fo.(map[string]any)["profit_share_paid"], "profit_share_paid"))
 	}
 	defer func() {
-		t.Logf("%s: profit share the leader received %s USDT, of which GET /v1/social/followers shows it %s",
-			label, leaderIn.FloatString(8), leaderSees.FloatString(8))
+		if leaderSees.Cmp(leaderIn) != 0 {
+			errorf("the leader received %s USDT of profit share, GET /v1/social/followers shows it %s",
+				leaderIn.FloatString(8), leaderSees.FloatString(8))
+		}
+	}()
+	// The copy-event history explains the same: each follower's profit
+	// share events add up to what each follow paid, its close events give
+	// what each returned, and the leader's received events to the total.
+	evPaid, evReturned, evReceived := map[uint64]*big.Rat{}, map[uint64]*big.Rat{}, new(big.Rat)
+	for _, f := range d.fols {
+		for _, e := range d.pages("/v1/social/events", f.tok, "events", "id") {
+			rel := uint64(e["follow_id"].(float64))
+			switch e["type"] {
+			case "profit_share":
+				evPaid[rel] = new(big.Rat).Add(cmpOr(evPaid[rel]), d.dec(e["amount"], "amount"))
+			case "closed":
+				if evReturned[rel] != nil {
+					errorf("follow %d closed twice in its events", rel)
+				}
+				evReturned[rel] = d.dec(e["returned"], "returned")
+			}
+		}
+	}
+	for _, e := range d.pages("/v1/social/events", d.leader.tok, "events", "id") {
+		if e["type"] != "profit_share" || e["role"] != "leader" {
+			errorf("the leader's copy event %v", e)
+			continue
+		}
+		evReceived.Add(evReceived, d.dec(e["amount"], "amount"))
+	}
+	for _, rel := range d.rels {
+		if cmpOr(evPaid[rel.id]).Cmp(paid[rel.id]) != 0 {
+			errorf("follow %d paid %s profit share, its events say %s", rel.id, paid[rel.id].FloatString(8), cmpOr(evPaid[rel.id]).FloatString(8))
+		}
+		if rel.closed && (evReturned[rel.id] == nil || evReturned[rel.id].Cmp(rel.returned) != 0) {
+			errorf("follow %d returned %s, its close event says %v", rel.id, rel.returned.FloatString(8), evReturned[rel.id])
+		}
+		if !rel.closed && evReturned[rel.id] != nil {
+			errorf("open follow %d has a close event", rel.id)
+		}
+	}
+	defer func() {
+		if evReceived.Cmp(leaderIn) != 0 {
+			errorf("the leader received %s profit share, its events say %s", leaderIn.FloatString(8), evReceived.FloatString(8))
+		}
 	}()
 	for _, rel := range d.rels {
 		w := map[string]*big.Rat{"USDT": new(big.Rat).Set(rel.in)}

@@ -173,22 +173,29 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 
 // routeAdminAccount routes /v1/admin/accounts/ and rest:
 // {id}/tokens (GET, POST), {id}/tokens/{token_id} (DELETE) and
-// {id}/transfers (GET).
+// {id}/transfers (GET) and {id}/social/events (GET).
 func (s *Server) routeAdminAccount(ctx *fasthttp.RequestCtx, m, rest string) string {
 	const (
-		list      = "/v1/admin/accounts/{id}/tokens"
-		one       = "/v1/admin/accounts/{id}/tokens/{token_id}"
-		transfers = "/v1/admin/accounts/{id}/transfers"
+		list       = "/v1/admin/accounts/{id}/tokens"
+		one        = "/v1/admin/accounts/{id}/tokens/{token_id}"
+		transfers  = "/v1/admin/accounts/{id}/transfers"
+		copyEvents = "/v1/admin/accounts/{id}/social/events"
 	)
 	acct, tail, _ := strings.Cut(rest, "/")
-	if tail == "transfers" {
-		return s.only(ctx, m, "GET", transfers, func(ctx *fasthttp.RequestCtx) {
+	for _, r := range [...]struct {
+		tail, route string
+		h           func(*Server, *fasthttp.RequestCtx, uint64)
+	}{{"transfers", transfers, (*Server).adminTransfers}, {"social/events", copyEvents, (*Server).adminCopyEvents}} {
+		if tail != r.tail {
+			continue
+		}
+		return s.only(ctx, m, "GET", r.route, func(ctx *fasthttp.RequestCtx) {
 			id, err := parseID(acct)
 			if err != nil {
 				writeError(ctx, err)
 				return
 			}
-			s.adminTransfers(ctx, id)
+			r.h(s, ctx, id)
 		})
 	}
 	route := ""
@@ -275,6 +282,7 @@ var fixedRoutes = func() map[string]*fixedRoute {
 		{path: "/v1/social/leader", put: (*Server).putLeader},
 		{path: "/v1/social/leaders", get: (*Server).listLeaders},
 		{path: "/v1/social/followers", get: (*Server).listFollowers},
+		{path: "/v1/social/events", get: (*Server).listCopyEvents},
 		{path: "/v1/admin/settle", post: (*Server).adminSettle},
 		{path: "/v1/social/follows", post: (*Server).follow, get: (*Server).listFollows},
 	} {
