@@ -33,7 +33,8 @@ func (ts *testServer) copyEventsOf(path, token string) []string {
 // A follower's copy events (mirrors skipped, profit share paid, a close
 // by its stop-loss) and its leader's (profit share received) are listed
 // to them and the admin, filtered and paged; the newest are kept, as many
-// as the fills, in memory and in the store; they survive a restart.
+// as the fills, in memory and in the store; they survive a restart. The
+// closed follow tells why and when it closed.
 func TestCopyEvents(t *testing.T) {
 	dir := t.TempDir()
 	opts := &Options{AdminToken: adminTok, HistoryFills: 2}
@@ -96,8 +97,16 @@ func TestCopyEvents(t *testing.T) {
 				t.Fatalf("%s: GET %s: %q, want %q", when, c.path, got, c.want)
 			}
 		}
-		if f := ts.follows(fol)[rf]; f["status"] != "closed" || f["profit_share_paid"] != "50" || f["returned"] != "450" {
+		if f := ts.follows(fol)[rf]; f["status"] != "closed" || f["profit_share_paid"] != "50" || f["returned"] != "450" ||
+			f["close_reason"] != "stop_loss" || f["closed_at"] == nil {
 			t.Fatalf("%s: the follow %v", when, f)
+		}
+		rows := ts.must(200, "GET", "/v1/social/followers?status=closed", lead, "")["followers"].([]any)
+		if len(rows) != 1 || rows[0].(map[string]any)["close_reason"] != "stop_loss" || rows[0].(map[string]any)["closed_at"] == nil {
+			t.Fatalf("%s: lea's closed followers %v", when, rows)
+		}
+		if f := ts.follows(gus)[rg]; f["close_reason"] != nil || f["closed_at"] != nil {
+			t.Fatalf("%s: an open follow with a close reason: %v", when, f)
 		}
 	}
 	check(ts, "live")

@@ -298,7 +298,8 @@
 // DELETE answer the follow (200); DELETE's answer adds "profit_share"
 // (paid at close; "returned" is the quote back in the main balance, and
 // with close=keep the base comes back too: a closed follow's
-// "returned_balances" lists all it returned, by asset). Another
+// "returned_balances" lists all it returned, by asset, "close_reason",
+// unfollow or stop_loss, and "closed_at" when; null if not known). Another
 // account's follow is
 // 404 not_found. GET /v1/social/followers lists the caller's open
 // followers (empty if it does not lead), each row with the relation's

@@ -201,8 +201,12 @@ type statRelation struct {
 	Closed        bool
 	OutUnknown    bool // closed without its close event (reconcile): Out and Returned are not known
 	ClosedAt      int64
-	Paused        bool // open but paused: not among the followers nor the AUM
-	Hist          series
+	// CloseReason is why it closed (engine.CopyUnfollowed or
+	// CopyStopLoss); CopyNone if not known (closed before a release kept
+	// it, or without its close event).
+	CloseReason engine.CopyReason
+	Paused      bool // open but paused: not among the followers nor the AUM
+	Hist        series
 }
 
 // statKey names a series: a leader account or (rel) a relation id.
@@ -353,7 +357,7 @@ func (ls *leaderStats) apply(cmd *engine.Command, res *engine.Result) {
 			ls.touch(statKey{true, r.ID})
 			ls.touch(statKey{false, ev.MakerOwner})
 		case engine.EvCopyClosed:
-			ls.close(ev.Relation, ev.Amount)
+			ls.close(ev.Relation, ev.Amount, ev.CopyReason)
 		}
 	}
 	if res.Err == nil && (res.Kind == engine.CmdPauseFollow || res.Kind == engine.CmdResumeFollow) {
@@ -614,6 +618,18 @@ type leaderRow struct {
 func (ls *leaderStats) closed(id uint64) (nav, quote int64, ok bool) {
 	nav, quote, _, ok = ls.closedBal(id)
 	return nav, quote, ok
+}
+
+// closeInfo returns why and when relation id closed, if the statistics
+// know (its close event applied).
+func (ls *leaderStats) closeInfo(id uint64) (reason engine.CopyReason, at int64, ok bool) {
+	ls.mu.RLock()
+	defer ls.mu.RUnlock()
+	r := ls.st.Relations[id]
+	if r == nil || !r.Closed || r.CloseReason == engine.CopyNone {
+		return engine.CopyNone, 0, false
+	}
+	return r.CloseReason, r.ClosedAt, true
 }
 
 // closedBal is closed, with what the wallet returned by asset id-1 (a

@@ -772,6 +772,18 @@ func (s *Server) appendReturnedBalances(b []byte, id uint64) []byte {
 	return append(b, ']')
 }
 
+// appendCloseInfo appends "close_reason" (unfollow or stop_loss) and
+// "closed_at" of closed relation id, both null if not known (closed
+// before a release kept them).
+func (s *Server) appendCloseInfo(b []byte, id uint64) []byte {
+	reason, at, ok := s.stats.closeInfo(id)
+	if !ok {
+		return append(b, `,"close_reason":null,"closed_at":null`...)
+	}
+	b = appendStr(b, "close_reason", reason.String())
+	return appendTime(b, "closed_at", at)
+}
+
 // appendFollow appends a follow object, leaving it open; with fills, the
 // wallet's latest fills too. An open follow's nav is nav (followNAV),
 // its pnl and roi from it. A closed follow has a null nav, and the
@@ -798,6 +810,7 @@ func (s *Server) appendFollow(b []byte, v *engine.RelationView, nav int64, fills
 			b = append(b, `,"returned":null`...)
 		}
 		b = s.appendReturnedBalances(b, v.ID)
+		b = s.appendCloseInfo(b, v.ID)
 	} else {
 		b = appendAmount(b, "nav", nav)
 	}
@@ -1002,6 +1015,9 @@ func (s *Server) listFollowers(ctx *fasthttp.RequestCtx) {
 			b = appendAmount(b, "returned", quote)
 		default:
 			b = append(b, `,"nav":null,"returned":null`...)
+		}
+		if v.Status == engine.RelationClosed {
+			b = s.appendCloseInfo(b, v.ID)
 		}
 		if known {
 			b = appendAmount(b, "pnl", pnl)

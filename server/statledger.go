@@ -356,9 +356,10 @@ func moveTrade(bal *[]int64, m *statMarket, side book.Side, base, n, fee int64) 
 	}
 }
 
-// close ends relation id, returned its quote returned: its NAV is what
-// the follower got back, and the wallet's holdings move to the follower.
-func (ls *leaderStats) close(id uint64, returned int64) {
+// close ends relation id, for reason, returned its quote returned: its
+// NAV is what the follower got back, and the wallet's holdings move to
+// the follower.
+func (ls *leaderStats) close(id uint64, returned int64, reason engine.CopyReason) {
 	r := ls.st.Relations[id]
 	if r == nil || r.Closed {
 		return
@@ -372,7 +373,7 @@ func (ls *leaderStats) close(id uint64, returned int64) {
 	for i, v := range r.Bal {
 		addBal(&f.Bal, uint32(i+1), v)
 	}
-	r.ReturnedBal, r.ReturnedKnown = r.Bal, true
+	r.ReturnedBal, r.ReturnedKnown, r.CloseReason = r.Bal, true, reason
 	r.Bal, r.Units, r.Closed, r.ClosedAt = nil, 0, true, ls.st.Now
 	ls.relClosed(r)
 }
