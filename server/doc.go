@@ -334,7 +334,12 @@
 // deposits, withdrawals and profit share received issue or redeem NAV
 // units at the NAV per unit then, so they do not move it; pnl is trading
 // PnL (realized + unrealized, net of fees); the profit share received in
-// the window is reported apart, as profit_share_income. Sorted by pnl or
+// the window is reported apart, as profit_share_income. A round trip is a
+// position in one market from flat to flat; base that leaves a position
+// otherwise than by its sale (withdrawn, sold in another market, paid as
+// a quote) is realized at the market's last price, as a sale without a
+// fee, so withdrawing a losing position's coins keeps its loss in pnl
+// and win_rate. Sorted by pnl or
 // aum, leaders compare in a common asset (the valuation asset of the most
 // leaders), those that cannot be converted last. Followers and AUM count
 // active relations only (COPY_TRADING.md): the profile's "followers" and

@@ -428,27 +428,47 @@ func TestConversionPaths(t *testing.T) {
 // it does not hold, and a later sale can close the round trip. Found by
 // TestLeaderStatsDifferential: a leader that bought 10 BTC and withdrew
 // them kept a position of 10 BTC, its PnL gaining 100 on a price move
-// from 10 to 20, and never closed a round trip again.
+// from 10 to 20, and never closed a round trip again. What leaves is
+// realized at the last price, as a sale without a fee: a position
+// emptied so closes its round trip, counted.
 func TestLeaderStatPositionWithinHoldings(t *testing.T) {
 	f := newStatFeed(t)
 	f.deposit(1, usdt, 1000)
 	f.lead(1)
 	f.trade(1, book.Buy, 10, 10, 0) // 10 BTC at a cost of 100
-	f.withdraw(1, btc, 10)
+	f.withdraw(1, btc, 10)          // at 10: nothing gained, a round trip
 	f.price(20)
-	if r := f.row(1, windowAll); r.PnL != 0 {
-		t.Fatalf("PnL %d after the base was withdrawn, want 0", r.PnL)
+	if r := f.row(1, windowAll); r.PnL != 0 || r.RoundTrips != 1 || r.WinRate != 0 {
+		t.Fatalf("PnL %d, round trips %d, win rate %v after the base was withdrawn, want 0, 1, 0", r.PnL, r.RoundTrips, r.WinRate)
 	}
 	f.deposit(1, btc, 5)             // no cost basis
 	f.trade(1, book.Buy, 20, 5, 0)   // 5 BTC at a cost of 100
 	f.trade(1, book.Sell, 20, 10, 0) // covers the 5 bought: flat
-	if r := f.row(1, windowAll); r.RoundTrips != 1 || r.PnL != 0 {
-		t.Fatalf("round trips %d PnL %d, want 1 and 0", r.RoundTrips, r.PnL)
+	if r := f.row(1, windowAll); r.RoundTrips != 2 || r.PnL != 0 {
+		t.Fatalf("round trips %d PnL %d, want 2 and 0", r.RoundTrips, r.PnL)
 	}
 	f.trade(1, book.Buy, 20, 4, 0)
-	f.withdraw(1, btc, 1)           // 3 left, of cost 60
+	f.withdraw(1, btc, 1)           // at 20, as bought: 3 left, of cost 60
 	f.trade(1, book.Sell, 30, 3, 0) // realizes 90 − 60
-	if r := f.row(1, windowAll); r.RoundTrips != 2 || r.WinRate != 0.5 || r.PnL != 30 {
-		t.Fatalf("round trips %d win rate %v PnL %d, want 2, 0.5 and 30", r.RoundTrips, r.WinRate, r.PnL)
+	if r := f.row(1, windowAll); r.RoundTrips != 3 || r.WinRate != 1.0/3 || r.PnL != 30 {
+		t.Fatalf("round trips %d win rate %v PnL %d, want 3, 1/3 and 30", r.RoundTrips, r.WinRate, r.PnL)
+	}
+}
+
+// A leader that withdraws the coins of a losing position keeps the loss
+// in its PnL and its win rate, as if it had sold them at the last price:
+// withdrawing them does not hide it.
+func TestLeaderStatWithdrawnLossCounts(t *testing.T) {
+	f := newStatFeed(t)
+	f.deposit(1, usdt, 1000)
+	f.lead(1)
+	f.trade(1, book.Buy, 10, 10, 0) // 10 BTC at a cost of 100
+	f.price(5)                      // worth 50
+	before := f.row(1, windowAll).PnL
+	f.withdraw(1, btc, 10)
+	f.price(1)
+	r := f.row(1, windowAll)
+	if before != -50 || r.PnL != -50 || r.RoundTrips != 1 || r.WinRate != 0 {
+		t.Fatalf("PnL %d before the withdrawal, then %d, round trips %d, win rate %v; want -50, -50, 1, 0", before, r.PnL, r.RoundTrips, r.WinRate)
 	}
 }

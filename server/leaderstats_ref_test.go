@@ -370,8 +370,9 @@ func (m *refStats) sell(l *refLeader, p *refPos, covered, base, proceeds int64) 
 // trim keeps a leader's positions within its holdings: a position
 // cannot hold base the leader no longer has (withdrawn, sold in another
 // market, paid as quote). Each base's excess leaves its markets' positions
-// lowest id first, with its share of the cost and no PnL; a position so
-// emptied ends its round trip uncounted.
+// lowest id first, with its share of the cost, sold at the market's last
+// price without a fee: its gain or loss is realized, and a position so
+// emptied ends its round trip, counted.
 func (m *refStats) trim(l *refLeader) {
 	for _, k := range m.markets { // each base (twice if two markets trade it: no matter)
 		base := k.base
@@ -387,11 +388,9 @@ func (m *refStats) trim(l *refLeader) {
 				continue
 			}
 			out := min(excess, p.units)
-			c := mulDiv(p.cost, out, p.units)
-			p.units, p.cost, excess = p.units-out, p.cost-c, excess-out
-			if p.units == 0 {
-				p.trip = 0
-			}
+			k := m.markets[id]
+			m.sell(l, p, out, out, mulDiv(out, k.last*k.qs, k.bs))
+			excess -= out
 		}
 	}
 }

@@ -177,9 +177,12 @@ func (ls *leaderStats) leaderFlow(acct uint64, asset uint32, v int64) {
 // the base, a purchase paid with it): without it, a position would keep base the leader no longer
 // has, and its PnL would move with a price the leader is not exposed to.
 // The excess leaves the positions, lowest market id first, with its
-// share of their cost and no PnL (as base without a cost basis makes
-// none); a position left flat that way ends its round trip uncounted,
-// since no sale closed it.
+// share of their cost, as if sold at its market's last price without a
+// fee: what it gained or lost since it was bought is realized, so the
+// leader's PnL does not jump when base leaves, and a position left flat
+// that way ends its round trip, counted as a sale would count it (a
+// leader who withdrew a losing position's coins would otherwise drop the
+// loss from its PnL and its win rate).
 func (ls *leaderStats) capPositions(l *statLeader, asset uint32) {
 	held := int64(0)
 	if bal := ls.account(l.Account).Bal; int(asset) <= len(bal) {
@@ -199,12 +202,20 @@ func (ls *leaderStats) capPositions(l *statLeader, asset uint32) {
 		if p == nil || p.Units == 0 || ls.st.Markets[i].Base != asset {
 			continue
 		}
+		m := &ls.st.Markets[i]
 		out := min(p.Units, excess)
 		cost := fixed.MulDiv(p.Cost, out, p.Units)
+		realized := fixed.MulDiv(out, fixed.MulSat(m.Last, m.QuoteScale), m.BaseScale) - cost
 		p.Units -= out
 		p.Cost -= cost
+		p.Realized += realized
+		p.Trip += realized
 		excess -= out
 		if p.Units == 0 {
+			l.Trips++
+			if p.Trip > 0 {
+				l.Wins++
+			}
 			p.Trip = 0
 		}
 	}
