@@ -3,7 +3,6 @@ package server
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -254,31 +253,14 @@ func writeCopyEvents(b *pebble.Batch, c *changes) {
 // loadCopyEvents reads the copy events of the store, dropping those
 // beyond the retention (the next save deletes them).
 func (m *readModel) loadCopyEvents(st *store) error {
-	upper := bytes.Clone(prefixCopyEvent)
-	upper[len(upper)-1]++
-	it, err := st.db.NewIter(&pebble.IterOptions{LowerBound: prefixCopyEvent, UpperBound: upper})
-	if err != nil {
-		return fmt.Errorf("server: metadata store: %w", err)
-	}
-	var errs []error
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) != len(prefixCopyEvent)+16 {
-			errs = append(errs, fmt.Errorf("%w: key %q", errHistoryRecord, k))
-			continue
+	err := st.eachAccountRec(prefixCopyEvent, func(acct, id uint64, v []byte) error {
+		e, err := decodeCopyEventRec(acct, id, v)
+		if err == nil {
+			a := m.acct(acct)
+			a.copyEvents = append(a.copyEvents, e)
 		}
-		acct, id := binary.BigEndian.Uint64(k[3:]), binary.BigEndian.Uint64(k[11:])
-		e, err := decodeCopyEventRec(acct, id, it.Value())
-		if err != nil {
-			if len(errs) < 10 {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		a := m.acct(acct)
-		a.copyEvents = append(a.copyEvents, e)
-	}
-	errs = append(errs, it.Close())
+		return err
+	})
 	if m.keepFills > 0 {
 		for _, a := range m.accts {
 			if n := len(a.copyEvents) - m.keepFills; n > 0 {
@@ -286,7 +268,7 @@ func (m *readModel) loadCopyEvents(st *store) error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 // listCopyEvents handles GET /v1/social/events: the caller's copy events.
@@ -364,15 +346,7 @@ func (s *Server) appendCopyEvent(b []byte, e *copyEventRec) []byte {
 	b = appendUint(b, "follower_id", e.Follower)
 	switch e.Kind {
 	case engine.EvCopySkipped:
-		b = appendStr(b, "reason", e.Reason.String())
-		b = appendUint(b, "leader_order_id", e.LeaderOrder)
-		if m, ok := s.marketByID(e.Market); ok {
-			b = appendStr(b, "market", m.name)
-			b = appendStr(b, "side", sideNames[e.Side&1])
-			b = appendPriceField(b, "price", e.Price, m.u)
-			b = appendQtyField(b, "quantity", e.Qty, m.u)
-			b = appendQtyField(b, "computed_quantity", e.Computed, m.u)
-		}
+		b = s.appendSkipped(b, e.Reason, e.LeaderOrder, e.Market, e.Side, e.Price, e.Qty, e.Computed)
 	case engine.EvCopyClosed:
 		b = appendStr(b, "reason", e.Reason.String())
 		b = appendAmount(b, "returned", e.Amount)
@@ -386,4 +360,21 @@ func (s *Server) appendCopyEvent(b []byte, e *copyEventRec) []byte {
 	}
 	b = appendUint(b, "sequence", e.Seq)
 	return append(appendTime(b, "time", e.Time), '}')
+}
+
+// appendSkipped appends the fields of a skipped mirror, as the copy
+// stream and GET /v1/social/events show it: why, and the leader fill
+// (its order, market, side, price and quantity) with the size the follow
+// computed.
+func (s *Server) appendSkipped(b []byte, reason engine.CopyReason, order uint64, market uint32, side book.Side, price, qty, computed int64) []byte {
+	b = appendStr(b, "reason", reason.String())
+	b = appendUint(b, "leader_order_id", order)
+	if m, ok := s.marketByID(market); ok {
+		b = appendStr(b, "market", m.name)
+		b = appendStr(b, "side", sideNames[side&1])
+		b = appendPriceField(b, "price", price, m.u)
+		b = appendQtyField(b, "quantity", qty, m.u)
+		b = appendQtyField(b, "computed_quantity", computed, m.u)
+	}
+	return b
 }

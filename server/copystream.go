@@ -93,15 +93,7 @@ func (h *hub) sendCopyEvent(ev *streamEvent, it *streamItem) {
 	switch ev.Kind {
 	case engine.EvCopySkipped:
 		typ = "skipped"
-		b = appendStr(b, "reason", ev.CopyReason.String())
-		b = appendUint(b, "leader_order_id", ev.OrderID)
-		if m, ok := h.s.marketByID(ev.Market); ok {
-			b = appendStr(b, "market", m.name)
-			b = appendStr(b, "side", sideNames[ev.Side&1])
-			b = appendPriceField(b, "price", ev.Price, m.u)
-			b = appendQtyField(b, "quantity", ev.Qty, m.u)
-			b = appendQtyField(b, "computed_quantity", ev.Remaining, m.u)
-		}
+		b = h.s.appendSkipped(b, ev.CopyReason, ev.OrderID, ev.Market, ev.Side, ev.Price, ev.Qty, ev.Remaining)
 	case engine.EvCopyClosed:
 		typ = "closed"
 		b = appendStr(b, "reason", ev.CopyReason.String())

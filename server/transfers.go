@@ -203,31 +203,14 @@ func writeTransfers(b *pebble.Batch, c *changes) {
 // loadTransfers reads the transfers of the store, dropping those beyond
 // the retention (the next save deletes them).
 func (m *readModel) loadTransfers(st *store) error {
-	upper := bytes.Clone(prefixTransfer)
-	upper[len(upper)-1]++
-	it, err := st.db.NewIter(&pebble.IterOptions{LowerBound: prefixTransfer, UpperBound: upper})
-	if err != nil {
-		return fmt.Errorf("server: metadata store: %w", err)
-	}
-	var errs []error
-	for ok := it.First(); ok; ok = it.Next() {
-		k := it.Key()
-		if len(k) != len(prefixTransfer)+16 {
-			errs = append(errs, fmt.Errorf("%w: key %q", errHistoryRecord, k))
-			continue
+	err := st.eachAccountRec(prefixTransfer, func(acct, seq uint64, v []byte) error {
+		t, err := decodeTransferRec(acct, seq, v)
+		if err == nil {
+			a := m.acct(acct)
+			a.transfers = append(a.transfers, t)
 		}
-		acct, seq := binary.BigEndian.Uint64(k[3:]), binary.BigEndian.Uint64(k[11:])
-		t, err := decodeTransferRec(acct, seq, it.Value())
-		if err != nil {
-			if len(errs) < 10 {
-				errs = append(errs, err)
-			}
-			continue
-		}
-		a := m.acct(acct)
-		a.transfers = append(a.transfers, t)
-	}
-	errs = append(errs, it.Close())
+		return err
+	})
 	if m.keepFills > 0 {
 		for _, a := range m.accts {
 			if n := len(a.transfers) - m.keepFills; n > 0 {
@@ -235,7 +218,32 @@ func (m *readModel) loadTransfers(st *store) error {
 			}
 		}
 	}
-	return errors.Join(errs...)
+	return err
+}
+
+// eachAccountRec calls f with each record of the store under prefix, an
+// account's record numbered n at key prefix account(8) n(8), in key
+// order. It reads them all, and returns the first ten errors f (or a
+// key of another length) gave, joined.
+func (st *store) eachAccountRec(prefix []byte, f func(acct, n uint64, v []byte) error) error {
+	upper := bytes.Clone(prefix)
+	upper[len(upper)-1]++
+	it, err := st.db.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: upper})
+	if err != nil {
+		return fmt.Errorf("server: metadata store: %w", err)
+	}
+	var errs []error
+	for ok := it.First(); ok; ok = it.Next() {
+		k := it.Key()
+		err := fmt.Errorf("%w: key %q", errHistoryRecord, k)
+		if len(k) == len(prefix)+16 {
+			err = f(binary.BigEndian.Uint64(k[len(prefix):]), binary.BigEndian.Uint64(k[len(prefix)+8:]), it.Value())
+		}
+		if err != nil && len(errs) < 10 {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(append(errs, it.Close())...)
 }
 
 // listTransfers handles GET /v1/transfers?asset=&limit=&after=: the
