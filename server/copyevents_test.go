@@ -8,7 +8,6 @@ import (
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
-	"github.com/rs/zerolog"
 )
 
 // copyEventsOf returns "id type role follow reason amount asset" of each
@@ -173,11 +172,7 @@ func TestCopyEventsCrash(t *testing.T) {
 // numbers again, and their numbers are given again; events of one result
 // are all kept.
 func TestCopyEventsAfterLogLoss(t *testing.T) {
-	st, err := openStore(t.TempDir(), &zerolog.Logger{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { st.close() }()
+	save, load := historyStore(t)
 	skip := func(m *readModel, seq uint64, qtys ...int64) {
 		res := engine.Result{Seq: seq, Kind: engine.CmdPlace}
 		for _, q := range qtys {
@@ -185,20 +180,6 @@ func TestCopyEventsAfterLogLoss(t *testing.T) {
 				OrderID: seq, Qty: q, Price: 1}, Market: 1, Relation: 9, CopyReason: engine.CopyPaused})
 		}
 		m.apply(&res)
-	}
-	save := func(m *readModel) {
-		c, seq := m.takeChanges()
-		if err := st.writeChanges(c, seq, false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	load := func() *readModel {
-		m := newReadModel()
-		m.keepFills = 10
-		if _, err := m.loadHistory(st); err != nil {
-			t.Fatal(err)
-		}
-		return m
 	}
 	events := func(m *readModel) []string {
 		var out []string

@@ -134,29 +134,11 @@ func FuzzDecodeTransferRec(f *testing.F) {
 // holds: a transfer acknowledged then is listed (and saved), and the lost
 // ones at or after it leave, instead of it being taken for a repeat.
 func TestTransfersAfterLogLoss(t *testing.T) {
-	st, err := openStore(t.TempDir(), &zerolog.Logger{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { st.close() }()
+	save, load := historyStore(t)
 	transfer := func(m *readModel, seq uint64, amount int64) {
 		cmd := engine.Command{Seq: seq, Time: int64(seq), Kind: engine.CmdDeposit, Account: 1, Asset: 1, Amount: amount}
 		m.noteTransfer(&cmd)
 		m.apply(&engine.Result{Seq: seq, Kind: engine.CmdDeposit})
-	}
-	save := func(m *readModel) {
-		c, seq := m.takeChanges()
-		if err := st.writeChanges(c, seq, false); err != nil {
-			t.Fatal(err)
-		}
-	}
-	load := func() *readModel {
-		m := newReadModel()
-		m.keepFills = 10
-		if _, err := m.loadHistory(st); err != nil {
-			t.Fatal(err)
-		}
-		return m
 	}
 	amounts := func(m *readModel) []int64 {
 		var out []int64
@@ -179,4 +161,30 @@ func TestTransfersAfterLogLoss(t *testing.T) {
 	if got, want := amounts(load()), []int64{1, 3, 4}; !slices.Equal(got, want) {
 		t.Fatalf("transfers read back %v, want %v", got, want)
 	}
+}
+
+// historyStore opens a metadata store for the test and returns a save of
+// a read model's changes into it and a load of a read model from it
+// (keeping 10 fills, and as many transfers and copy events).
+func historyStore(t *testing.T) (save func(*readModel), load func() *readModel) {
+	st, err := openStore(t.TempDir(), &zerolog.Logger{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.close() })
+	save = func(m *readModel) {
+		c, seq := m.takeChanges()
+		if err := st.writeChanges(c, seq, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	load = func() *readModel {
+		m := newReadModel()
+		m.keepFills = 10
+		if _, err := m.loadHistory(st); err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	return save, load
 }
