@@ -89,7 +89,8 @@ type Options struct {
 	// (DefaultHistoryOrders); negative: all.
 	HistoryOrders int
 	// HistoryFills is how many fills each account keeps, the newest, and
-	// how many transfers (deposits and withdrawals). Default 1000
+	// how many transfers (deposits and withdrawals) and copy-trading
+	// events (GET /v1/social/events). Default 1000
 	// (DefaultHistoryFills); negative: all.
 	HistoryFills int
 	// MaxBodySize is the request body limit in bytes. Default 64 KiB.

@@ -52,7 +52,8 @@
 //
 // Order history: --history-orders and --history-fills
 // (IST_HISTORY_ORDERS, IST_HISTORY_FILLS, default 1000 each, 0: all) bound
-// the done orders and fills each account keeps; --history-interval
+// the done orders and fills (and as many transfers and copy-trading
+// events) each account keeps; --history-interval
 // (IST_HISTORY_INTERVAL, default 5s) is how often its changes are saved.
 //
 // Engine and requests: --snapshot-interval (IST_SNAPSHOT_INTERVAL, default

@@ -72,7 +72,7 @@ func addTuning(fs *flag.FlagSet) *tuning {
 	t.int(fs, &t.historyOrders, "history-orders", "IST_HISTORY_ORDERS", server.DefaultHistoryOrders,
 		"done orders kept per account; 0: all")
 	t.int(fs, &t.historyFills, "history-fills", "IST_HISTORY_FILLS", server.DefaultHistoryFills,
-		"fills (and as many deposits and withdrawals) kept per account; 0: all")
+		"fills (and as many deposits and withdrawals, and copy-trading events) kept per account; 0: all")
 	t.duration(fs, &t.snapshotInterval, "snapshot-interval", "IST_SNAPSHOT_INTERVAL", time.Minute,
 		"how often the engine's state is snapshotted (the log before the older kept snapshot is then truncated)")
 	t.int(fs, &t.snapshotEvery, "snapshot-every", "IST_SNAPSHOT_EVERY", 0,
