@@ -177,8 +177,7 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 				continue
 			}
 		} else if !found[i] {
-			*rec = orderRec{ID: it.res.ID, Account: acct, Market: it.m.id, Side: it.o.Side, Type: it.o.Type,
-				Price: it.o.Price, Qty: it.o.Qty, ClientID: it.meta.ClientID}
+			*rec = placedRec(it.res.ID, acct, it.m, &it.o, it.meta)
 		}
 		b = s.appendOrder(append(b, `{"order":`...), rec, m)
 		b = appendBool(b, "duplicate", it.res.Duplicate)

@@ -146,7 +146,10 @@
 // amend, so a fill that lands after the server read the order is counted.
 // A quantity not above the filled quantity is refused (400
 // invalid_argument): cancel the order to stop the rest. An omitted field
-// keeps its value.
+// keeps its value. An iceberg keeps its display_quantity (the book's
+// Amend does): a lower quantity at the same price shrinks the slice shown
+// to at most the new remaining quantity; a new price or a larger quantity
+// shows a new slice of at most display_quantity.
 //
 // Order status: filled once the whole quantity traded. A market buy by
 // quote_quantity alone (quantity 0) is filled once what is left of its
@@ -201,8 +204,11 @@
 // (405, with an Allow header) and unavailable (503: shutting down); market_halted is 409.
 // Requests add display_quantity (icebergs) to orders and max_price and
 // max_quantity to markets (default: the engine's overflow budget split
-// evenly, see units.spec); answers add token_id, duplicate and, for
-// stops, triggered. trade_id numbers trades: unique, increasing in the
+// evenly, see units.spec); answers add token_id, duplicate, for stops
+// triggered, and, for icebergs, display_quantity: the order object shows
+// it as placed (the most shown on the book at once; an amend keeps it),
+// and only for an order placed with one, as stop_price only for stops
+// and quote_quantity only for orders placed with one. trade_id numbers trades: unique, increasing in the
 // order they happened, the same in every answer and stream and across
 // restarts, and below 2^53 (tradeid.go; a data directory an earlier
 // release wrote continues above the ids that release gave, sequence ×

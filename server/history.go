@@ -303,12 +303,28 @@ func (st *store) writeChanges(c *changes, seq uint64, rewrite bool) error {
 // Both are read; a candle is written in version 1 whenever it can be, so
 // what earlier releases read is unchanged on every market but the
 // busiest.
+//
+// An order's value has version 1 (historyVersion) unless it was placed
+// with a display quantity (an iceberg):
+//
+//	1 | side type tif stp flags status (bytes) | account market (uvarints) |
+//	    price stop_price qty quote_budget filled notional created updated
+//	    (varints) | client_order_id length (uvarint) | client_order_id
+//
+// and version 2 (orderVersionDisplay) if it was: version 1 with its
+// display quantity (a varint, > 0) after updated. Both are read; an order
+// without one is written in version 1, as every earlier release wrote
+// it, so a history without icebergs reads the same with those releases.
 
 const historyVersion = 1
 
 // candleVersionWide is the version of a candle value whose volumes do not
 // fit an int64 (see above).
 const candleVersionWide = 2
+
+// orderVersionDisplay is the version of an order value with a display
+// quantity (see above).
+const orderVersionDisplay = 2
 
 func appendOrder(b []byte, o *orderRec) []byte {
 	var flags byte
@@ -321,11 +337,18 @@ func appendOrder(b []byte, o *orderRec) []byte {
 	if o.Triggered {
 		flags |= 4
 	}
-	b = append(b, historyVersion, byte(o.Side), byte(o.Type), byte(o.TIF), byte(o.STP), flags, o.Status)
+	version := byte(historyVersion)
+	if o.DisplayQty != 0 {
+		version = orderVersionDisplay
+	}
+	b = append(b, version, byte(o.Side), byte(o.Type), byte(o.TIF), byte(o.STP), flags, o.Status)
 	b = binary.AppendUvarint(b, o.Account)
 	b = binary.AppendUvarint(b, uint64(o.Market))
 	for _, x := range [...]int64{o.Price, o.StopPrice, o.Qty, o.QuoteBudget, o.Filled, o.Notional, o.Created, o.Updated} {
 		b = binary.AppendVarint(b, x)
+	}
+	if version == orderVersionDisplay {
+		b = binary.AppendVarint(b, o.DisplayQty)
 	}
 	id := o.clientID()
 	b = binary.AppendUvarint(b, uint64(len(id)))
@@ -427,7 +450,10 @@ func namedOrder(o *orderRec) bool {
 
 func decodeOrderRec(id uint64, b []byte) (orderRec, error) {
 	d := dec{b: b}
-	d.version()
+	version := d.byte()
+	if version != historyVersion && version != orderVersionDisplay {
+		d.bad = true
+	}
 	o := orderRec{ID: id, Side: book.Side(d.byte()), Type: book.OrderType(d.byte()), TIF: book.TimeInForce(d.byte()),
 		STP: book.STPMode(d.byte())}
 	flags := d.byte()
@@ -437,6 +463,11 @@ func decodeOrderRec(id uint64, b []byte) (orderRec, error) {
 	o.Market = uint32(d.uvarint())
 	for _, p := range [...]*int64{&o.Price, &o.StopPrice, &o.Qty, &o.QuoteBudget, &o.Filled, &o.Notional, &o.Created, &o.Updated} {
 		*p = d.varint()
+	}
+	if version == orderVersionDisplay {
+		if o.DisplayQty = d.varint(); o.DisplayQty <= 0 {
+			d.bad = true // version 1 is written without one
+		}
 	}
 	n := d.uvarint()
 	if d.bad || id == 0 || n != uint64(len(d.b)) || n > uint64(len(o.ClientID)) || bytes.IndexByte(d.b, 0) >= 0 ||

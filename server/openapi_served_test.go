@@ -338,6 +338,12 @@ func driveAPI(t *testing.T, r *apiRun) {
 	r.call(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"buy","type":"market","quote_quantity":"1000"}`)
 	r.call(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"buy","type":"stop_market","stop_price":"70000","price":"71000","quantity":"0.01"}`)
 	r.call(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"64000","quantity":"0.5"}`)
+	// An iceberg: its order object shows display_quantity.
+	ice := r.call(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"63000","quantity":"0.5","display_quantity":"0.1"}`)
+	if v := ice["order"].(map[string]any)["display_quantity"]; v != "0.1" {
+		t.Errorf("an iceberg is served with display_quantity %v", v)
+	}
+	r.call(200, "GET", fmt.Sprintf("/v1/orders/%d", idAt(t, ice, "order", "id")), bob, "")
 	r.call(200, "POST", "/v1/orders/batch", alice, `{"orders":[`+buy+`,`+
 		`{"market":"BTC-USDT","side":"buy","price":"64500","quantity":"0.01"},`+
 		`{"market":"NOPE","side":"buy","price":"1","quantity":"1"},`+

@@ -116,7 +116,7 @@ func (s *Server) buildOrder(r *orderReq) (*mkt, book.Order, *orderRec, error) {
 	}
 	meta := metas.Get().(*orderRec)
 	*meta = orderRec{Type: o.Type, TIF: o.TIF, STP: o.STP,
-		PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget}
+		PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget, DisplayQty: o.DisplayQty}
 	copy(meta.ClientID[:], r.clientID)
 	return m, o, meta, nil
 }
@@ -206,8 +206,7 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 			return
 		}
 	} else if !ok { // history lost in a crash: answer with what we know
-		rec = orderRec{ID: res.ID, Account: acct, Market: m.id, Side: o.Side, Type: o.Type,
-			Price: o.Price, Qty: o.Qty, ClientID: meta.ClientID}
+		rec = placedRec(res.ID, acct, m, &o, meta)
 	}
 	var arr [2048]byte
 	b := s.appendOrder(append(arr[:0], `{"order":`...), &rec, m)
@@ -243,6 +242,16 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 		status = 200
 	}
 	writeJSON(ctx, status, append(b, "]}"...))
+}
+
+// placedRec is the record of order id of acct, placed on m as o with the
+// request details meta, as placed: the answer to a place whose order the
+// history does not hold.
+func placedRec(id, acct uint64, m *mkt, o *book.Order, meta *orderRec) orderRec {
+	r := *meta
+	r.ID, r.Account, r.Market, r.Side, r.Price, r.Qty = id, acct, m.id, o.Side, o.Price, o.Qty
+	r.Stop = o.Type == book.StopMarket || o.Type == book.StopLimit
+	return r
 }
 
 // dupClientIDError gives a place refused with
@@ -318,6 +327,10 @@ func (s *Server) appendOrder(b []byte, o *orderRec, m *mkt) []byte {
 	b = append(m.u.appendQty(b, o.Qty), '"')
 	if o.QuoteBudget > 0 {
 		b = appendAmount(b, "quote_quantity", o.QuoteBudget)
+	}
+	if o.DisplayQty > 0 { // an iceberg; an amend keeps it (book.Book.Amend)
+		b = append(appendKey(b, "display_quantity", false), '"')
+		b = append(m.u.appendQty(b, o.DisplayQty), '"')
 	}
 	b = append(appendKey(b, "filled", false), '"')
 	b = append(m.u.appendQty(b, o.Filled), '"')

@@ -44,6 +44,7 @@ type orderRec struct {
 	StopPrice   int64
 	Qty         int64 // total quantity: filled + open (0: budget buy)
 	QuoteBudget int64
+	DisplayQty  int64 // an iceberg's slice size, lots, as placed (0: not an iceberg)
 	Filled      int64
 	Notional    int64 // Σ price × qty of fills, steps × lots (saturating)
 	Status      uint8
@@ -79,7 +80,7 @@ type orderTab struct {
 	idx   *idmap.Map
 }
 
-// orderPage is the number of records in a page of orderTab (150 KiB).
+// orderPage is the number of records in a page of orderTab (168 KiB).
 const orderPage = 1024
 
 func newOrderTab() orderTab { return orderTab{idx: idmap.New(1024)} }
@@ -299,7 +300,7 @@ func (m *readModel) apply(res *engine.Result) {
 			// o stays on the stack: put copies it into the table.
 			if meta != nil && ev.OrderID == res.ID {
 				o.ClientID, o.Type, o.TIF, o.STP, o.PostOnly = meta.ClientID, meta.Type, meta.TIF, meta.STP, meta.PostOnly
-				o.StopPrice, o.QuoteBudget = meta.StopPrice, meta.QuoteBudget
+				o.StopPrice, o.QuoteBudget, o.DisplayQty = meta.StopPrice, meta.QuoteBudget, meta.DisplayQty
 				o.Stop = o.Type == book.StopMarket || o.Type == book.StopLimit
 			}
 			if ev.Relation != 0 {

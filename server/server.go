@@ -602,7 +602,8 @@ func (s *Server) loadTradeBase() (unrecorded bool, err error) {
 
 // replayHistory brings the order history up to date with the commands the
 // log replays at start-up (those after its last save): the command carries
-// what the result does not (client order id, type, time in force).
+// what the result does not (client order id, type, time in force,
+// display quantity).
 func (s *Server) replayHistory(cmd *engine.Command, res *engine.Result) {
 	s.stats.apply(cmd, res) // ignores what it already has
 	if res.Seq <= s.rm.seq() {
@@ -612,7 +613,7 @@ func (s *Server) replayHistory(cmd *engine.Command, res *engine.Result) {
 	case engine.CmdPlace:
 		o := &cmd.Order
 		s.rm.expect(cmd.Tag, &orderRec{ClientID: cmd.Ref, Type: o.Type, TIF: o.TIF, STP: o.STP,
-			PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget})
+			PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget, DisplayQty: o.DisplayQty})
 	case engine.CmdDeposit, engine.CmdWithdraw:
 		s.rm.noteTransfer(cmd)
 	}
