@@ -8,6 +8,8 @@ import (
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
+	"github.com/instant-social-trading/ist/book"
+	"github.com/instant-social-trading/ist/engine"
 )
 
 // numbers returns the numbers of the bases (prefix prefixBase) or
@@ -393,6 +395,12 @@ func FuzzDecodeSegment(f *testing.F) {
 	for k := range 12 {
 		tradePair(live, &seq, k, 3)
 	}
+	// An iceberg: its order record is of the version with a display
+	// quantity.
+	seq++
+	live.expect(99, &orderRec{Type: book.Limit, DisplayQty: 2})
+	live.apply(&engine.Result{Seq: seq, Tag: 99, Kind: engine.CmdPlace, Outcome: engine.Outcome{ID: 100},
+		Events: []engine.Event{{Market: 1, Event: book.Event{Kind: book.EvAccepted, OrderID: 100, Owner: 1, Side: book.Sell, Price: 100, Qty: 5}}}})
 	c, _ := live.takeChanges()
 	b := db.NewBatch()
 	w := &segWriter{}
