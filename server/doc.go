@@ -352,7 +352,9 @@
 // the stats' active_followers and aum leave out paused relations, which
 // GET /v1/social/followers still lists. GET of follows, followers and
 // leaders waits for the statistics to apply the last durable command, and
-// the answer of a write to a follow for its own.
+// the answer of a write to a follow for its own; with
+// Options.LeaderboardTTL, the leaderboard answers from the board it
+// computed (per sort and window) for that long.
 //
 // POST /v1/admin/settle[?leader_id=] settles now (istd also does on its
 // --settle-interval, Server.Settle). Errors add

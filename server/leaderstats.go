@@ -681,7 +681,62 @@ func (s *Server) leaderRow(leader uint64, w statWindow) leaderRow {
 
 // leaderBoard returns the leaders' statistics over w sorted by sortKey
 // (roi, pnl, followers or aum), descending, ties by leader id; at most
-// limit rows. Safe for concurrent use.
+// limit rows, which the caller must not modify. Safe for concurrent use.
+//
+// Without Options.LeaderboardTTL it computes the board after the
+// statistics applied the last durable command. With it, it keeps each
+// board (sort and window, its first maxListLimit rows) for that long and
+// answers from it: a board walks every leader's open relations (7–8 ms of
+// CPU at 100,000 of them, BenchmarkLeaderBoard), which clients polling it
+// would otherwise pay for on every request. Requests for a board being
+// computed wait for it rather than compute it again.
 func (s *Server) leaderBoard(sortKey string, w statWindow, limit int) []leaderRow {
-	return s.stats.board(sortKey, w, limit)
+	ttl := s.opts.LeaderboardTTL
+	if ttl <= 0 {
+		s.waitStats(s.eng.DurableSeq())
+		return s.stats.board(sortKey, w, limit)
+	}
+	e := s.boards.entry(boardKey{sortKey, w})
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if now := time.Now(); e.rows == nil || now.Sub(e.at) >= ttl || now.Before(e.at) {
+		s.waitStats(s.eng.DurableSeq())
+		e.rows, e.at = s.stats.board(sortKey, w, maxListLimit), now
+	}
+	return e.rows[:min(limit, len(e.rows))]
+}
+
+// boardKey names a leaderboard: its sort and window.
+type boardKey struct {
+	sort   string
+	window statWindow
+}
+
+// boardCache holds the leaderboards computed last (Server.leaderBoard).
+type boardCache struct {
+	mu sync.Mutex
+	m  map[boardKey]*boardEntry
+}
+
+// boardEntry is one leaderboard and when it was computed; mu is held
+// while it is computed.
+type boardEntry struct {
+	mu   sync.Mutex
+	at   time.Time
+	rows []leaderRow
+}
+
+// entry returns the entry of k, created if need be.
+func (c *boardCache) entry(k boardKey) *boardEntry {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[boardKey]*boardEntry{}
+	}
+	e := c.m[k]
+	if e == nil {
+		e = &boardEntry{}
+		c.m[k] = e
+	}
+	return e
 }

@@ -370,11 +370,14 @@ func parseID(s string) (uint64, error) {
 	return v, nil
 }
 
+// maxListLimit is the most items a list answers (limit=).
+const maxListLimit = 1000
+
 // queryLimit reads limit= of a list (default 100, 1 to 1000).
 func queryLimit(ctx *fasthttp.RequestCtx) (int, error) {
 	l, err := queryUint(ctx, "limit", 100)
-	if err == nil && (l < 1 || l > 1000) {
-		err = fmt.Errorf("%w: limit must be 1 to 1000", errInvalid)
+	if err == nil && (l < 1 || l > maxListLimit) {
+		err = fmt.Errorf("%w: limit must be 1 to %d", errInvalid, maxListLimit)
 	}
 	return int(l), err
 }

@@ -93,6 +93,13 @@ type Options struct {
 	// events (GET /v1/social/events). Default 1000
 	// (DefaultHistoryFills); negative: all.
 	HistoryFills int
+	// LeaderboardTTL is how long GET /v1/social/leaders answers from a
+	// leaderboard it computed (per sort and window), instead of computing
+	// it anew after the statistics applied the last durable command: a
+	// board walks every leader's open relations. 0 or negative: always
+	// anew (no cache); istd's default is 1 s. A leader's own row (GET
+	// /v1/social/leaders/{id}) is always current.
+	LeaderboardTTL time.Duration
 	// MaxBodySize is the request body limit in bytes. Default 64 KiB.
 	MaxBodySize int
 	// MaxBatchBodySize is the body limit of POST /v1/orders/batch (up to
@@ -214,6 +221,7 @@ type Server struct {
 	store      *store
 	rm         *readModel
 	stats      *leaderStats         // leader statistics (leaderstats.go)
+	boards     boardCache           // leaderboards kept for Options.LeaderboardTTL
 	statsSaved atomic.Uint64        // seq of the statistics last saved (durably)
 	statsDue   time.Time            // the next periodic save of the statistics (saveMu; saveStats)
 	histSaved  atomic.Uint64        // seq of the order history last saved (durably)

@@ -546,8 +546,7 @@ func (s *Server) listLeaders(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.waitViews()
-	s.waitStats(s.eng.DurableSeq())
-	rows := s.leaderBoard(sortKey, w, limit)
+	rows := s.leaderBoard(sortKey, w, limit) // waits for the statistics if it computes
 	b := append(make([]byte, 0, 128+400*len(rows)), `{"sort":`...)
 	b = appendString(b, sortKey)
 	b = appendStr(b, "window", wname)

@@ -50,6 +50,10 @@
 // share above the high-water mark is paid to the leader and stop-losses
 // are checked (server.Server.Settle; POST /v1/admin/settle does one now).
 //
+// Leaderboard: GET /v1/social/leaders answers from a board it computed
+// for --leaderboard-ttl (IST_LEADERBOARD_TTL, default 1s; 0: computes
+// each); a leader's own row is always current.
+//
 // Order history: --history-orders and --history-fills
 // (IST_HISTORY_ORDERS, IST_HISTORY_FILLS, default 1000 each, 0: all) bound
 // the done orders and fills (and as many transfers and copy-trading

@@ -34,6 +34,7 @@ type tuning struct {
 	maxTokens                int
 
 	historyInterval             time.Duration
+	leaderboardTTL              time.Duration
 	historyOrders, historyFills int
 
 	snapshotInterval, requestTimeout time.Duration
@@ -69,6 +70,8 @@ func addTuning(fs *flag.FlagSet) *tuning {
 		"live tokens an account may hold; POST /v1/tokens past it answers 409 too_many_tokens; 0: no cap")
 	t.duration(fs, &t.historyInterval, "history-interval", "IST_HISTORY_INTERVAL", 5*time.Second,
 		"how often order history changes are saved (also after each snapshot: the log is not truncated past the last save); 0: only after snapshots, when many are waiting, on backup and on shutdown")
+	t.duration(fs, &t.leaderboardTTL, "leaderboard-ttl", "IST_LEADERBOARD_TTL", time.Second,
+		"how long GET /v1/social/leaders answers from a leaderboard it computed (a board walks every leader's open relations); 0: computed for every request")
 	t.int(fs, &t.historyOrders, "history-orders", "IST_HISTORY_ORDERS", server.DefaultHistoryOrders,
 		"done orders kept per account; 0: all")
 	t.int(fs, &t.historyFills, "history-fills", "IST_HISTORY_FILLS", server.DefaultHistoryFills,
@@ -179,6 +182,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		{"--signup-burst (must be positive)", t.signupBurst <= 0},
 		{"--max-tokens", t.maxTokens < 0},
 		{"--history-interval", t.historyInterval < 0},
+		{"--leaderboard-ttl", t.leaderboardTTL < 0},
 		{"--history-orders", t.historyOrders < 0},
 		{"--history-fills", t.historyFills < 0},
 		{"--snapshot-interval (must be positive)", t.snapshotInterval <= 0},
@@ -235,7 +239,10 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		o.AnonRateLimit, o.AnonRateBurst = o.RateLimit, cmp.Or(t.anonRateBurst, t.rateBurst)
 	}
 	o.SignupRate, o.SignupBurst = orNone(t.signupRate), t.signupBurst
-	o.HistoryInterval = t.historyInterval
+	o.HistoryInterval, o.LeaderboardTTL = t.historyInterval, t.leaderboardTTL
+	if o.LeaderboardTTL == 0 {
+		o.LeaderboardTTL = -1 // the flag's 0: no cache, as the server's 0
+	}
 	if o.HistoryInterval == 0 {
 		o.HistoryInterval = -1
 	}

@@ -302,6 +302,7 @@ func TestRateLimitFlags(t *testing.T) {
 		o.StreamQueueBytes = cmp.Or(o.StreamQueueBytes, server.DefaultStreamQueueBytes)
 		o.MaxConnsPerIP = cmp.Or(o.MaxConnsPerIP, server.DefaultMaxConnsPerIP)
 		o.SignupRate = cmp.Or(o.SignupRate, server.DefaultSignupRate)
+		o.LeaderboardTTL = cmp.Or(o.LeaderboardTTL, time.Second)
 		o.SignupBurst = cmp.Or(o.SignupBurst, server.DefaultSignupBurst)
 		return o
 	}
@@ -363,6 +364,12 @@ func TestRateLimitFlags(t *testing.T) {
 		{map[string]string{"IST_STREAM_QUEUE_BYTES": "1048576"}, nil,
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				StreamQueueBytes: 1 << 20})},
+		{map[string]string{"IST_LEADERBOARD_TTL": "5s"}, nil,
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				LeaderboardTTL: 5 * time.Second})},
+		{map[string]string{"IST_LEADERBOARD_TTL": "5s"}, []string{"--leaderboard-ttl", "0"},
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				LeaderboardTTL: -1})},
 		{map[string]string{"IST_STREAM_QUEUE_BYTES": "1048576"}, []string{"--stream-queue-bytes", "0"},
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				StreamQueueBytes: -1})},
@@ -370,7 +377,7 @@ func TestRateLimitFlags(t *testing.T) {
 		for _, k := range []string{"IST_RATE_LIMIT", "IST_RATE_BURST", "IST_ANON_RATE_LIMIT", "IST_ANON_RATE_BURST", "IST_HISTORY_FILLS",
 			"IST_SNAPSHOT_INTERVAL", "IST_SNAPSHOT_EVERY", "IST_MAX_BODY", "IST_RESERVE_ORDERS", "IST_RING_SIZE", "IST_MAX_TOKENS", "IST_BOOK_DEPTH",
 			"IST_MAX_STREAMS", "IST_MAX_STREAMS_PER_IP", "IST_STREAM_QUEUE_BYTES", "IST_MAX_CONNS_PER_IP", "IST_MAX_CONNS",
-			"IST_SIGNUP_RATE", "IST_SIGNUP_BURST"} {
+			"IST_SIGNUP_RATE", "IST_SIGNUP_BURST", "IST_LEADERBOARD_TTL"} {
 			t.Setenv(k, tc.env[k])
 			if _, ok := tc.env[k]; !ok {
 				os.Unsetenv(k)
