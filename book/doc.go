@@ -95,7 +95,9 @@
 // with the same price and a quantity not above the open one the order keeps
 // its queue place; otherwise it loses it, as a cancel/replace, and trades if
 // the new price crosses (post-only orders are rejected instead). Pending
-// stops cannot be amended.
+// stops cannot be amended; only the quote budget of a pending stop buy by
+// budget can be set anew (SetStopBudget: what its owner's funds buy after
+// a change of the market's fees, which the book does not know of).
 //
 // Quantities in events: Qty of EvCancelled and EvExpired is the open
 // quantity removed (0 for a pure budget buy) and Remaining the unspent

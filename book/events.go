@@ -23,7 +23,9 @@ const (
 	// quantity after the trade (visible + hidden).
 	EvTrade
 	// EvCancelled: an order left the book by Cancel (ReasonCancelled) or by
-	// self-trade prevention (ReasonSelfTrade). Qty is the open quantity
+	// self-trade prevention (ReasonSelfTrade); a user of the book may
+	// report a cancel of its own with another reason (ReasonFeeChange).
+	// Qty is the open quantity
 	// removed (0 for a pure budget buy) and Remaining the unspent quote
 	// budget (0 for an order without one).
 	EvCancelled
@@ -117,6 +119,11 @@ const (
 	ReasonSelfTrade // cancelled by self-trade prevention
 	ReasonUnfilled  // rest of an IOC or market order expired
 	ReasonFOK       // FOK order could not fill entirely
+	// ReasonFeeChange: cancelled because its owner could not pay what a
+	// raise of the market's fees adds to its reservation. Book never
+	// gives it: the engine, which keeps the reservations, cancels with
+	// Cancel and reports this reason instead.
+	ReasonFeeChange
 	numReasons
 )
 
@@ -147,6 +154,7 @@ var reasonNames = [numReasons]string{
 	ReasonSelfTrade:        "self_trade_prevented",
 	ReasonUnfilled:         "unfilled",
 	ReasonFOK:              "fill_or_kill",
+	ReasonFeeChange:        "fee_change",
 }
 
 // String returns the snake_case name of the reason, as used in APIs.

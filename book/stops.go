@@ -135,3 +135,31 @@ func (q *stopQueue) all(yield func(OrderInfo) bool) {
 		}
 	}
 }
+
+// SetStopBudget sets the quote budget of pending stop buy id, one placed
+// with a budget (Order.QuoteBudget), to budget, as if it had been placed
+// with it: the order keeps its place among the stops and nothing else of
+// it changes; no event is emitted. The engine uses it when a change of the
+// market's fees changes what the quote it reserved buys. It refuses, with
+// the error Place gives and changing nothing: an id that is not live
+// (ErrUnknownOrder); a resting order, a stop without a budget and a budget
+// below 1 (ErrInvalidBudget); and for a stop sized by its budget alone (no
+// quantity) a budget below MinNotional (ErrBelowMinNotional).
+func (b *Book) SetStopBudget(id uint64, budget int64) error {
+	v, ok := b.index.get(id)
+	if !ok {
+		return ErrUnknownOrder
+	}
+	if v >= 0 {
+		return ErrInvalidBudget
+	}
+	o := b.stops.order(v)
+	switch {
+	case o.QuoteBudget <= 0 || budget < 1:
+		return ErrInvalidBudget
+	case o.Qty == 0 && budget < b.rules.MinNotional:
+		return ErrBelowMinNotional
+	}
+	o.QuoteBudget = budget
+	return nil
+}

@@ -44,7 +44,12 @@ func (r *recording) events(i int) []engine.Event { return r.evs[r.off[i]:r.off[i
 // new state, checking its invariants every checkEvery commands (0: never).
 func generate(t testing.TB, seed uint64, n, checkEvery int) *recording {
 	t.Helper()
-	g := cmdstream.New(seed)
+	return generateFrom(t, cmdstream.New(seed), n, checkEvery)
+}
+
+// generateFrom is generate with the stream of g.
+func generateFrom(t testing.TB, g *cmdstream.Gen, n, checkEvery int) *recording {
+	t.Helper()
 	s := engine.NewState()
 	rec := &recording{off: []int{0}, hashes: map[int][32]byte{}}
 	var buf []engine.Event
@@ -110,6 +115,14 @@ func auditLen() int {
 func TestAuditStreamReplay(t *testing.T) {
 	seed := auditSeed(t, 1)
 	rec := generate(t, seed, 20_000, 100) // short mode too: cheap, and some outcomes are rare
+	checkReplay(t, rec)
+	checkCoverage(t, rec)
+}
+
+// checkReplay applies rec's commands again to a new state: each must give
+// the same outcome and events, and the state the same hashes.
+func checkReplay(t *testing.T, rec *recording) {
+	t.Helper()
 	s := engine.NewState()
 	var buf []engine.Event
 	for i := range rec.cmds {
@@ -123,7 +136,42 @@ func TestAuditStreamReplay(t *testing.T) {
 	if s.Hash() != rec.final {
 		t.Fatal("replay: final state hash differs")
 	}
-	checkCoverage(t, rec)
+}
+
+// TestAuditStreamFeeChanges: a stream that also changes markets' fees
+// (cmdstream's FeeChanges; the other audit streams, the golden one
+// included, have none) keeps the invariants, replays to the same
+// outcomes, events and hashes, directly and through a chain of
+// snapshots, and changes fees, refused changes included.
+func TestAuditStreamFeeChanges(t *testing.T) {
+	seed := auditSeed(t, 3)
+	rec := generateFrom(t, cmdstream.New(seed).FeeChanges(), auditLen(), 50)
+	checkReplay(t, rec)
+	checkChain(t, rec, rand.New(rand.NewPCG(seed, 99)))
+	seen := map[string]int{}
+	for i, c := range rec.cmds {
+		if c.Kind != engine.CmdSetMarketFees {
+			continue
+		}
+		switch out := rec.outs[i]; {
+		case errors.Is(out.Err, engine.ErrInvalidSpec):
+			seen["refused: fees"]++
+		case errors.Is(out.Err, engine.ErrUnknownMarket):
+			seen["refused: market"]++
+		case out.Err == nil:
+			seen["changed"]++
+		}
+		for _, ev := range rec.events(i) {
+			if ev.Kind != book.EvCancelled || ev.Reason != book.ReasonFeeChange {
+				t.Fatalf("command %d %+v gave %+v", i+1, c, ev)
+			}
+			seen["cancelled"]++
+		}
+	}
+	t.Logf("fee changes: %v", seen)
+	if seen["changed"] < auditLen()/200 || seen["refused: fees"] == 0 {
+		t.Fatalf("the stream has too few fee changes: %v", seen)
+	}
 }
 
 // checkCoverage fails t if rec lacks a kind of command, event or outcome
@@ -205,8 +253,14 @@ func checkCoverage(t *testing.T, rec *recording) {
 // decoded state passes Check and has the same hash.
 func TestAuditStreamSnapshotChain(t *testing.T) {
 	seed := auditSeed(t, 2)
-	rec := generate(t, seed, auditLen(), 0)
-	r := rand.New(rand.NewPCG(seed, 99))
+	checkChain(t, generate(t, seed, auditLen(), 0), rand.New(rand.NewPCG(seed, 99)))
+}
+
+// checkChain applies rec's commands to a state that is replaced, every
+// 1 to 64 commands (drawn from r), by the state decoded from its
+// snapshot: see TestAuditStreamSnapshotChain.
+func checkChain(t *testing.T, rec *recording, r *rand.Rand) {
+	t.Helper()
 	s := engine.NewState()
 	var buf []engine.Event
 	var snap []byte

@@ -100,8 +100,10 @@ func (s *State) check(exact bool) error {
 // o can still be charged, as reserve, trade and amend keep it:
 //   - a sell locks the base of its open quantity, exactly;
 //   - a buy with a limit (a limit price, or the protection price of a
-//     stop-market by quantity) locks at least buyCost(limit, open): it
-//     starts there (at placing and at each amend), and a fill takes
+//     stop-market by quantity) locks at least buyCost(limit, open), at
+//     the market's highest fee now: it starts there (at placing, at each
+//     amend and at each change of that fee, CmdSetMarketFees), and a
+//     fill takes
 //     buyCost(limit, fill), which is no more than what the fill lowers
 //     buyCost(limit, open) by, fees rounding down. (exact) It locks at
 //     most the notional of open plus the fee on the notional of open +
@@ -110,8 +112,10 @@ func (s *State) check(exact bool) error {
 //   - a pending stop-market buy by budget locks enough for the notional
 //     its book order may spend and the highest fee on it. (exact) It
 //     locks its budget, the book holds the notional that pays for, fee
-//     included (beforeFee, in price × quantity units; releases before it
-//     was exact rounded one unit lower), and it has not traded;
+//     included, at the highest fee now (beforeFee, in price × quantity
+//     units; releases before it was exact rounded one unit lower; a
+//     change of the fee sets it anew, CmdSetMarketFees), and it has not
+//     traded;
 //   - no other buy stays live: a market buy by quantity without a
 //     protection price, or by budget, ends within its command.
 //

@@ -115,6 +115,26 @@ const (
 	// book.ErrQtyAboveMax. Order.Price 0 keeps the price and Order.Qty 0
 	// keeps the open quantity.
 	CmdAmendTotal
+	// CmdSetMarketFees sets the fees of Market, halted or not, to
+	// Spec.MakerFeeBps and Spec.TakerFeeBps (each 0..1000, as
+	// CmdCreateMarket requires; the rest of Spec is ignored); the result
+	// carries the market id. Fees of trades from the next command on are
+	// charged at the new rates. When the higher of the two rates changes,
+	// every live buy of the market is brought to the reservation the new
+	// rate requires, in order id order (see the package doc, Money): a buy
+	// with a limit price (a pending stop-limit or stop-market with a
+	// protection price included) locks the cost of its open quantity at
+	// the new rate, what a lower rate frees going back to the available
+	// balance and what a higher one adds coming out of it; a pending
+	// stop-market buy by budget keeps its budget locked, and the notional
+	// it buys once released becomes what that budget pays for at the new
+	// rate. Orders that need nothing more are adjusted first; then one
+	// whose account cannot pay the increase from its available balance,
+	// or a stop whose budget no longer buys the least the market allows,
+	// is cancelled: EvCancelled with reason book.ReasonFeeChange
+	// (fee_change), its reservation released. Sells, which lock base, are
+	// untouched.
+	CmdSetMarketFees
 	numCommandKinds
 )
 
@@ -126,7 +146,7 @@ var commandNames = [numCommandKinds]string{
 	CmdSnapshot: "snapshot", CmdTick: "tick",
 	CmdSetLeaderProfile: "set_leader_profile", CmdFollow: "follow", CmdAmendFollow: "amend_follow",
 	CmdPauseFollow: "pause_follow", CmdResumeFollow: "resume_follow", CmdUnfollow: "unfollow",
-	CmdSettle: "settle", CmdAmendTotal: "amend_total",
+	CmdSettle: "settle", CmdAmendTotal: "amend_total", CmdSetMarketFees: "set_market_fees",
 }
 
 // String returns the snake_case name of the kind.
@@ -187,7 +207,8 @@ func (r Ref) String() string {
 	return string(r[:])
 }
 
-// MarketSpec describes a market for CmdCreateMarket.
+// MarketSpec describes a market for CmdCreateMarket. Its fees may change
+// later (CmdSetMarketFees); the rest is fixed.
 //
 // Prices and quantities in orders are integers: a quantity of q lots is
 // q × BaseScale units of the base asset, and a price of p means p ×

@@ -48,9 +48,21 @@
 // partly filled buy may keep locked up to one quote unit per fill above
 // the cost of its open quantity, released when it is done (an amend locks
 // the cost of the new open quantity afresh). Fills settle both sides and
-// pay fees, in quote, to FeeAccount; cancels and expiries release what is
-// left. For every asset, the sum of all balances equals deposits minus
-// withdrawals after every command; State.Check verifies it.
+// pay fees, in quote, to FeeAccount, at the rates in force at the fill;
+// cancels and expiries release what is left. For every asset, the sum of
+// all balances equals deposits minus withdrawals after every command;
+// State.Check verifies it.
+//
+// An operator may change a market's fees (CmdSetMarketFees). When the
+// highest of them changes, every live buy of the market is brought, in
+// order id order, to what the new rate requires: a buy with a limit
+// price locks the cost of its open quantity at the new rate afresh (a
+// cut frees the difference, a raise takes it from the available
+// balance); a pending stop-market buy by budget keeps its budget locked
+// and will buy the notional that budget pays for at the new rate. A buy
+// whose owner cannot pay a raise is cancelled (EvCancelled, reason
+// book.ReasonFeeChange), after every buy that needs nothing more has
+// given back its surplus. Sells are untouched.
 //
 // # Copy-trading
 //

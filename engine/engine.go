@@ -594,7 +594,8 @@ func (e *Engine) Leaders(fn func(*LeaderView) bool) {
 	e.leaderViews.each(fn)
 }
 
-// Directory returns the latest durable list of assets and markets.
+// Directory returns the latest durable list of assets and markets, with
+// each market's current fees.
 func (e *Engine) Directory() *Directory { return e.dir.Load() }
 
 // QueueDepth returns the number of commands submitted but not yet
@@ -820,7 +821,7 @@ func (e *Engine) matcher() {
 			sl.batchEnd = false
 			tr.command(&sl.cmd, &sl.out, sl.events)
 			snapAsked = snapAsked || sl.cmd.Kind == CmdSnapshot
-			if sl.out.Err == nil && (sl.cmd.Kind == CmdCreateAsset || sl.cmd.Kind == CmdCreateMarket) {
+			if sl.out.Err == nil && (sl.cmd.Kind == CmdCreateAsset || sl.cmd.Kind == CmdCreateMarket || sl.cmd.Kind == CmdSetMarketFees) {
 				dirChanged = true
 			}
 		}

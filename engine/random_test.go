@@ -127,6 +127,8 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 		if r.IntN(10) == 0 {
 			c.Kind = CmdHaltMarket
 		}
+	case k == 98 && r.IntN(2) == 0:
+		c = randomFees(r)
 	default:
 		c.Kind = CmdDeposit
 		c.Asset, c.Amount, c.Ref = randomTransfer(r)
@@ -138,6 +140,26 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 		c.Ref, _ = MakeRef(strconv.Itoa(r.IntN(100)))
 	}
 	c.Order = o
+	return c
+}
+
+// randomFees returns a random CmdSetMarketFees: mostly low rates, at
+// times the highest allowed, and now and then an unknown market or a rate
+// out of range (refused).
+func randomFees(r *rand.Rand) Command {
+	c := Command{Kind: CmdSetMarketFees, Market: uint32(1 + r.IntN(2))}
+	sp := &c.Spec
+	sp.MakerFeeBps, sp.TakerFeeBps = int32(r.IntN(40)), int32(r.IntN(60))
+	switch r.IntN(10) {
+	case 0, 1:
+		sp.TakerFeeBps = MaxFeeBps
+	case 2:
+		sp.MakerFeeBps = MaxFeeBps
+	case 3:
+		sp.MakerFeeBps = []int32{-1, MaxFeeBps + 1}[r.IntN(2)]
+	case 4:
+		c.Market = 3
+	}
 	return c
 }
 
@@ -234,6 +256,7 @@ type streamStats struct {
 	iocTraded, iocExpired, market int // IOC limits that traded, expired; market orders
 	refDuplicates, refConflicts   int // transfers that resent a known ref as it was, or otherwise
 	feeWithdrawals, feeRefs       int // withdrawals from the fee account made; with a ref made, resent or reused
+	feeChanges, feeCancels        int // markets' fees changed; orders cancelled as their owners could not pay a raise
 }
 
 // run is runStats without the statistics.
@@ -344,6 +367,9 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 		if c.Kind == CmdPlace {
 			checkPlaced(t, s, &c, out.ID, all[from:], &st)
 		}
+		if c.Kind == CmdSetMarketFees {
+			checkFeeChange(t, s, &c, all[from:], &st)
+		}
 	}
 	if accepted < n/3 {
 		t.Fatalf("only %d of %d commands accepted: the stream is too invalid to test much", accepted, n)
@@ -401,6 +427,25 @@ func checkPlaced(t *testing.T, s *State, c *Command, id uint64, evs []Event, st 
 	}
 }
 
+// checkFeeChange checks fee change c, made with events evs: the market
+// has the new fees, and the only events are cancels, with reason
+// fee_change, of buys of that market.
+func checkFeeChange(t *testing.T, s *State, c *Command, evs []Event, st *streamStats) {
+	t.Helper()
+	st.feeChanges++
+	m := s.markets[c.Market-1]
+	if m.spec.MakerFeeBps != c.Spec.MakerFeeBps || m.spec.TakerFeeBps != c.Spec.TakerFeeBps ||
+		m.maxFee != max(c.Spec.MakerFeeBps, c.Spec.TakerFeeBps) {
+		t.Fatalf("command %d %+v: market %+v, max fee %d", c.Seq, c.Spec, m.spec, m.maxFee)
+	}
+	for _, e := range evs {
+		if e.Kind != book.EvCancelled || e.Reason != book.ReasonFeeChange || e.Side != book.Buy || e.Market != c.Market {
+			t.Fatalf("command %d: fee change gave %+v", c.Seq, e)
+		}
+		st.feeCancels++
+	}
+}
+
 func TestRandomStreamInvariants(t *testing.T) {
 	n := 100_000
 	if testing.Short() {
@@ -413,7 +458,7 @@ func TestRandomStreamInvariants(t *testing.T) {
 		"FOK killed": st.fokKilled, "post-only": st.postOnly, "post-only amended": st.postOnlyAmended,
 		"IOC traded": st.iocTraded, "IOC expired": st.iocExpired, "market": st.market,
 		"transfer ref resent": st.refDuplicates, "transfer ref reused": st.refConflicts,
-		"fee withdrawals": st.feeWithdrawals, "fee withdrawal refs": st.feeRefs} {
+		"fee withdrawals": st.feeWithdrawals, "fee withdrawal refs": st.feeRefs, "fee changes": st.feeChanges} {
 		if v < n/2000 {
 			t.Errorf("%s: only %d of %d commands", name, v, n)
 		}

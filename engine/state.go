@@ -46,7 +46,7 @@ type Outcome struct {
 	Err error
 	// ID is the id the command created (asset, market, account, order,
 	// copy relation), the order id of a cancel or amend, the market id
-	// of a halt or resume, the number of orders a CmdCancelAll cancelled;
+	// of a halt, resume or fee change, the number of orders a CmdCancelAll cancelled;
 	// 0 for the other kinds. With Err ErrDuplicateClientID it is the id
 	// of the order that already has the client order id.
 	ID uint64
@@ -447,6 +447,8 @@ func (s *State) apply(cmd *Command, dst []Event) (result, []Event) {
 		return s.unfollow(cmd, dst)
 	case CmdSettle:
 		return s.settleCopy(cmd, dst)
+	case CmdSetMarketFees:
+		return s.setMarketFees(cmd, dst)
 	}
 	return result{Err: ErrInvalidCommand}, dst
 }
@@ -512,10 +514,19 @@ func checkSpec(sp *MarketSpec) error {
 		return fmt.Errorf("%w: base and quote are the same asset %d", ErrInvalidSpec, sp.Base)
 	case sp.BaseScale < 1 || sp.QuoteScale < 1:
 		return fmt.Errorf("%w: base_scale %d and quote_scale %d must be at least 1", ErrInvalidSpec, sp.BaseScale, sp.QuoteScale)
-	case sp.MakerFeeBps < 0 || sp.MakerFeeBps > 1000 || sp.TakerFeeBps < 0 || sp.TakerFeeBps > 1000:
-		return fmt.Errorf("%w: maker fee %d and taker fee %d bps must be 0..1000", ErrInvalidSpec, sp.MakerFeeBps, sp.TakerFeeBps)
+	case !validFees(sp.MakerFeeBps, sp.TakerFeeBps):
+		return fmt.Errorf("%w: maker fee %d and taker fee %d bps must be 0..%d", ErrInvalidSpec, sp.MakerFeeBps, sp.TakerFeeBps, MaxFeeBps)
 	}
 	return nil
+}
+
+// MaxFeeBps is the highest maker or taker fee a market may charge, in
+// basis points (10%).
+const MaxFeeBps = 1000
+
+// validFees reports whether both fees are within 0..MaxFeeBps.
+func validFees(maker, taker int32) bool {
+	return maker >= 0 && maker <= MaxFeeBps && taker >= 0 && taker <= MaxFeeBps
 }
 
 // validAsset reports whether asset id exists. The comparisons are in

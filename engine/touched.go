@@ -92,6 +92,18 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 		t.market(uint32(out.ID))
 	case CmdHaltMarket, CmdResumeMarket:
 		t.market(cmd.Market)
+	case CmdSetMarketFees:
+		// A change of the highest fee moves money between the available
+		// and locked balances of the owners of live buys, without an
+		// event (those cancelled have one).
+		t.market(cmd.Market)
+		if m, err := t.s.market(cmd.Market); err == nil {
+			for o := range m.book.All() {
+				if o.Side == book.Buy {
+					t.account(o.Owner)
+				}
+			}
+		}
 	case CmdCreateAccount:
 		t.account(out.ID)
 	case CmdDeposit, CmdWithdraw, CmdPlace, CmdCancel, CmdCancelAll, CmdAmend, CmdAmendTotal:

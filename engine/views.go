@@ -15,6 +15,9 @@ type MarketView struct {
 	Bids    []book.Level
 	Asks    []book.Level
 	Resting int // resting orders
+	// MakerFeeBps and TakerFeeBps are the market's fees now (see
+	// CmdSetMarketFees).
+	MakerFeeBps, TakerFeeBps int32
 }
 
 // AccountView is an immutable picture of one account's balances after the
@@ -46,7 +49,7 @@ func (s *State) MarketView(id uint32, depth int) (*MarketView, error) {
 	return &MarketView{
 		Market: id, Name: m.name, Seq: s.seq, Halted: m.halted, Last: m.book.LastPrice(),
 		Bids: m.book.Depth(nil, book.Buy, depth), Asks: m.book.Depth(nil, book.Sell, depth),
-		Resting: m.book.Len(),
+		Resting: m.book.Len(), MakerFeeBps: m.spec.MakerFeeBps, TakerFeeBps: m.spec.TakerFeeBps,
 	}, nil
 }
 
@@ -79,7 +82,8 @@ func (s *State) MarketID(name Name) (uint32, bool) {
 }
 
 // Directory lists the assets and markets, for resolving names to ids. It
-// is immutable; the engine publishes a new one when either list changes.
+// is immutable; the engine publishes a new one when either list changes
+// and when a market's fees do (CmdSetMarketFees).
 type Directory struct {
 	Assets  []Name // by id-1
 	Markets []MarketInfo
@@ -89,6 +93,8 @@ type Directory struct {
 type MarketInfo struct {
 	ID   uint32
 	Name Name
+	// Spec is the market's spec, with its fees as they are now (the last
+	// CmdSetMarketFees, if any).
 	Spec MarketSpec
 }
 

@@ -219,6 +219,55 @@ func (s *Server) haltMarket(ctx *fasthttp.RequestCtx, sym string, halt bool) {
 	writeJSON(ctx, 200, append(b, '}'))
 }
 
+// setMarketFees handles PATCH /v1/admin/markets/{symbol}
+// {"maker_fee_bps":N,"taker_fee_bps":M}: either or both (an omitted one
+// keeps its value), 0 to 1000 each. It answers 200 with the market as GET
+// /v1/markets shows it, once the change is durable and the market list
+// shows it. The engine brings every live buy of the market to the new
+// highest fee (engine.CmdSetMarketFees): a buy whose owner cannot pay a
+// raise is cancelled (its order shows status cancelled). Fee changes are
+// made one at a time, so that each reads the fees the last one left.
+func (s *Server) setMarketFees(ctx *fasthttp.RequestCtx, sym string) {
+	if err := s.admin(ctx); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var r marketFeesReq
+	p, ok := decodeBody(ctx, &r, decodeMarketFees)
+	if !ok {
+		return
+	}
+	parsers.Put(p) // r holds no bytes of the body
+	s.feesMu.Lock()
+	defer s.feesMu.Unlock()
+	m, ok := s.marketByName([]byte(sym))
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
+		return
+	}
+	cmd := engine.Command{Kind: engine.CmdSetMarketFees, Market: m.id, Spec: engine.MarketSpec{
+		MakerFeeBps: m.spec.MakerFeeBps, TakerFeeBps: m.spec.TakerFeeBps}}
+	if r.hasMaker {
+		cmd.Spec.MakerFeeBps = int32(r.makerBps)
+	}
+	if r.hasTaker {
+		cmd.Spec.TakerFeeBps = int32(r.takerBps)
+	}
+	res, err := s.do(&cmd, nil)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.waitSeq(res.Seq)
+	now, ok := s.marketByID(m.id)
+	if !ok {
+		writeError(ctx, fmt.Errorf("server: market %d missing from the directory", m.id))
+		return
+	}
+	var arr [512]byte
+	writeJSON(ctx, 200, s.appendMarket(arr[:0], now))
+}
+
 // backup handles POST /v1/admin/backup {"to": DIR}: an online backup to a
 // directory of the server's machine that must not exist yet.
 func (s *Server) backup(ctx *fasthttp.RequestCtx) {

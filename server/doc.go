@@ -174,6 +174,25 @@
 // insufficient_funds past its available balance (no ref kept). Nothing
 // is deposited to it (404): fees come only from trades.
 //
+// Market fees (admin.go): PATCH /v1/admin/markets/{symbol}
+// {"maker_fee_bps":N,"taker_fee_bps":M} (admin token; either or both, an
+// omitted one keeps its value; 0 to 1000 each, else 400
+// invalid_argument; an unknown market is 404) changes the market's fees,
+// halted or not, through engine.CmdSetMarketFees, and answers 200 with
+// the market as GET /v1/markets shows it once the change is durable and
+// the market list shows it. Fee changes are serialized. Fills from then
+// on pay the new rates. A buy locks its cost plus the higher of the two
+// fees, so a change of that rate brings every open buy of the market to
+// it at once (see the engine's package doc): a cut releases the
+// difference, a raise takes it from the owner's available balance, and a
+// buy whose owner cannot pay it is cancelled (status cancelled, like a
+// cancel; the engine's event carries reason fee_change, which the order
+// object does not show); a pending stop_market buy by quote_quantity
+// keeps its quote_quantity and buys what that pays for at the new rate
+// once triggered. The order history and the streams learn of those
+// cancels as of any other (the orders channel sends the order, status
+// cancelled).
+//
 // client_order_id: a resend with the same parameters as the original
 // (market, side, type, price, stop_price, quantity, quote_quantity,
 // display_quantity, time_in_force, post_only, stp; an omitted optional

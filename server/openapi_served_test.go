@@ -414,6 +414,8 @@ func driveAPI(t *testing.T, r *apiRun) {
 	}
 	r.call(200, "GET", fmt.Sprintf("/v1/admin/accounts/%d/transfers?asset=USDT&limit=1", carolID), adminTok, "")
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/halt", adminTok, "")
+	r.call(200, "PATCH", "/v1/admin/markets/BTC-USDT", adminTok, `{"taker_fee_bps":25}`)
+	r.call(200, "PATCH", "/v1/admin/markets/BTC-USDT", adminTok, `{"maker_fee_bps":10,"taker_fee_bps":20}`)
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/resume", adminTok, "")
 	r.call(200, "DELETE", "/v1/orders?market=BTC-USDT", bob, "")
 	r.call(201, "POST", "/v1/admin/backup", adminTok, fmt.Sprintf(`{"to":%q}`, t.TempDir()+"/backup"))
@@ -483,6 +485,9 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		{"POST", "/v1/admin/markets", "", `{}`},
 		{"POST", "/v1/admin/markets", adminTok, `{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001"}`},
 		{"POST", "/v1/admin/markets/NOPE/halt", adminTok, ""},
+		{"PATCH", "/v1/admin/markets/NOPE", adminTok, `{"maker_fee_bps":5}`},
+		{"PATCH", "/v1/admin/markets/BTC-USDT", adminTok, `{"maker_fee_bps":1001}`},
+		{"PATCH", "/v1/admin/markets/BTC-USDT", bob, `{"maker_fee_bps":5}`},
 		{"POST", "/v1/admin/deposits", adminTok, `{"account_id":99,"asset":"BTC","amount":"1","ref":"z"}`},
 		{"POST", "/v1/admin/deposits", adminTok, `{"account_id":1,"asset":"NOPE","amount":"1","ref":"z"}`},
 		{"POST", "/v1/admin/deposits", adminTok, `{"account_id":1,"asset":"BTC","amount":"5","ref":"d-a"}`},

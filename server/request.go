@@ -5,6 +5,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/instant-social-trading/ist/engine"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 )
@@ -247,6 +248,38 @@ func decodeMarket(p *fastjson.Parser, body []byte, r *marketReq) error {
 	}
 	if r.makerBps > 1000 || r.takerBps > 1000 {
 		return fmt.Errorf("%w: fees must be between 0 and 1000 bps", errInvalid)
+	}
+	return nil
+}
+
+// marketFeesReq is the body of PATCH /v1/admin/markets/{symbol}: the
+// fees to set, each optional (has: given), at least one given.
+type marketFeesReq struct {
+	makerBps, takerBps uint64
+	hasMaker, hasTaker bool
+}
+
+func decodeMarketFees(p *fastjson.Parser, body []byte, r *marketFeesReq) error {
+	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
+		switch string(k) {
+		case "maker_fee_bps":
+			r.makerBps, err = uintField(v, "maker_fee_bps")
+			r.hasMaker = true
+		case "taker_fee_bps":
+			r.takerBps, err = uintField(v, "taker_fee_bps")
+			r.hasTaker = true
+		default:
+			err = unknown(k)
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case !r.hasMaker && !r.hasTaker:
+		return fmt.Errorf("%w: give maker_fee_bps and/or taker_fee_bps", errInvalid)
+	case r.makerBps > engine.MaxFeeBps || r.takerBps > engine.MaxFeeBps:
+		return fmt.Errorf("%w: fees must be between 0 and %d bps", errInvalid, engine.MaxFeeBps)
 	}
 	return nil
 }

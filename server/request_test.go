@@ -81,6 +81,26 @@ func FuzzDecodeMarket(f *testing.F) {
 	})
 }
 
+func FuzzDecodeMarketFees(f *testing.F) {
+	for _, s := range append(seeds, `{"taker_fee_bps":25}`, `{"maker_fee_bps":0,"taker_fee_bps":1000}`,
+		`{"maker_fee_bps":1001}`, `{"maker_fee_bps":5,"maker_fee_bps":6}`, `{"taker_fee_bps":"5"}`) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var p fastjson.Parser
+		var r marketFeesReq
+		err := decodeMarketFees(&p, body, &r)
+		checkDecodeErr(t, err)
+		if err == nil && (r.makerBps > 1000 || r.takerBps > 1000 || !r.hasMaker && !r.hasTaker ||
+			!r.hasMaker && r.makerBps != 0 || !r.hasTaker && r.takerBps != 0) {
+			t.Fatalf("accepted %+v", r)
+		}
+		if err == nil {
+			checkDistinct(t, body)
+		}
+	})
+}
+
 func FuzzDecodeTransfer(f *testing.F) {
 	for _, s := range seeds {
 		f.Add([]byte(s), true)

@@ -158,6 +158,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 			return s.only(ctx, m, "GET", mr.route, func(ctx *fasthttp.RequestCtx) { mr.h(s, ctx, sym) })
 		}
 	}
+	if sym, ok := segment(p, "/v1/admin/markets/", ""); ok {
+		const r = "/v1/admin/markets/{symbol}"
+		return s.only(ctx, m, "PATCH", r, func(ctx *fasthttp.RequestCtx) { s.setMarketFees(ctx, sym) })
+	}
 	for _, op := range []string{"/halt", "/resume"} {
 		if sym, ok := segment(p, "/v1/admin/markets/", op); ok {
 			r := "/v1/admin/markets/{symbol}" + op

@@ -228,6 +228,7 @@ type Server struct {
 	snap       snapshotState        // the engine's last snapshot, for metrics
 	fsync      prometheus.Histogram // wal_fsync_duration_seconds, fed by the journal
 	amendMu    [64]sync.Mutex       // PATCH /v1/social/follows/{id}, by id (social.go)
+	feesMu     sync.Mutex           // PATCH /v1/admin/markets/{symbol}: one fee change at a time (admin.go)
 	unsub      func()
 	http       *fasthttp.Server
 	conns      *connLimiter // counts connections, caps them if set (connlimit.go)

@@ -11,10 +11,11 @@ import (
 
 // TestAuditStreamThroughLog journals a stream of every command kind
 // (internal/cmdstream: copy-trading, stops, icebergs, amends, refs,
-// halts, amounts near the limits of int64) in blocks of random size, with
-// snapshots now and then, as the engine would, and recovers it: from the
-// newest snapshot and the log after it, from an older snapshot and a
-// longer tail, from the log alone, and after the last block was torn.
+// halts, fee changes, amounts near the limits of int64) in blocks of
+// random size, with snapshots now and then, as the engine would, and
+// recovers it: from the newest snapshot and the log after it, from an
+// older snapshot and a longer tail, from the log alone, and after the
+// last block was torn.
 // Each recovered state has the hash the live state had at the same
 // sequence number; after the torn tail, journaling the lost commands
 // again reaches the live state's final hash.
@@ -28,7 +29,7 @@ func TestAuditStreamThroughLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := cmdstream.New(7)
+	g := cmdstream.New(7).FeeChanges()
 	r := rand.New(rand.NewPCG(7, 8))
 	s := engine.NewState()
 	var cmds []engine.Command

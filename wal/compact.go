@@ -40,12 +40,22 @@ import (
 //	                             Copy.HasMaxProfitShare (a follow's "terms
 //	                             accepted"; records from before the field
 //	                             have the bit clear and decode unchanged)
+//	16   maker fee               zigzag varint of Spec.MakerFeeBps, plus 1
+//	17   taker fee               zigzag varint of Spec.TakerFeeBps, plus 1;
+//	                             bits 16 and 17 are set exactly on a
+//	                             set_market_fees record (whatever the fees,
+//	                             0 included), never on another
 //
 // The market spec (create_market only) and the copy spec (copy-trading
 // kinds only) follow in the fixed layout of the older versions, which has
-// no room for bit 15's field (so it is a mask bit: old records decode as
-// they did, and an older reader refuses a record with it as an unknown
-// field bit rather than misread it). Every
+// no room for the fields of bits 15 to 17 (so they are mask bits: old
+// records decode as they did, and an older reader refuses a record with
+// one as an unknown field bit rather than misread it). That is also how a
+// release that adds a command kind keeps earlier releases from replaying
+// it: they decode any kind byte and apply an unknown kind as a failed
+// command, which changes nothing, so a set_market_fees record read as
+// such would be a fee change silently skipped; with bits 16 and 17, which
+// every such record has, they refuse it as corrupt instead. Every
 // encoding is canonical: a set bit never carries a zero, varints are
 // minimal, so that a decoded body re-encodes to the same bytes, and a
 // decoder refuses anything else.
@@ -66,8 +76,13 @@ const (
 	cBudget
 	cDisplay
 	cMaxShare
+	cMakerFee
+	cTakerFee
 	cAll = 1<<iota - 1
 )
+
+// cFees are the bits of a set_market_fees record's fees.
+const cFees = cMakerFee | cTakerFee
 
 func zigzag(v int64) uint64   { return uint64(v<<1) ^ uint64(v>>63) }
 func unzigzag(u uint64) int64 { return int64(u>>1) ^ -int64(u&1) }
@@ -91,12 +106,15 @@ func appendCompact(b []byte, cmd *engine.Command, prevTime int64) []byte {
 	// Set one by one and read by index: a composite literal, or a range
 	// over the array's value, copies it with loads wider than the stores
 	// that built it, and such a load waits for every earlier store.
-	var v [16]uint64
+	var v [18]uint64
 	v[0], v[1], v[2], v[3] = zigzag(cmd.Time-prevTime), cmd.Account, uint64(cmd.Market), uint64(cmd.Asset)
 	v[4], v[5], v[8] = zigzag(cmd.Amount), cmd.OrderID, cmd.Tag
 	v[10], v[11], v[12], v[13], v[14] = zigzag(o.Price), zigzag(o.StopPrice), zigzag(o.Qty), zigzag(o.QuoteBudget), zigzag(o.DisplayQty)
 	if cmd.Copy.HasMaxProfitShare {
 		v[15] = zigzag(int64(cmd.Copy.MaxProfitShareBps)) + 1
+	}
+	if cmd.Kind == engine.CmdSetMarketFees {
+		v[16], v[17] = zigzag(int64(cmd.Spec.MakerFeeBps))+1, zigzag(int64(cmd.Spec.TakerFeeBps))+1
 	}
 	var mask uint64
 	for i := range v {
@@ -207,7 +225,8 @@ func (r *compactReader) take(n int, what string) []byte {
 
 // fieldNames names the mask's fields in errors.
 var fieldNames = [...]string{"time", "account", "market", "asset", "amount", "order id", "ref", "name",
-	"tag", "order flags", "price", "stop price", "quantity", "quote budget", "display quantity", "max profit share"}
+	"tag", "order flags", "price", "stop price", "quantity", "quote budget", "display quantity", "max profit share",
+	"maker fee", "taker fee"}
 
 // decodeCompact decodes the compact body p of command seq into cmd;
 // prevTime is the time of the block's previous command (0 for its first).
@@ -228,12 +247,12 @@ func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) er
 		mask = r.uvarint("field mask")
 	}
 	if mask&^cAll != 0 {
-		r.fail("unknown field bits")
+		r.fail("unknown field bits (a record of a later release?)")
 	}
 	// The fields in bit order, as encoded; the varints into v (an absent
 	// one stays 0, which is also what unzigzag makes of it). Most are one
 	// byte, read here inline.
-	var v [16]uint64
+	var v [18]uint64
 	o := &cmd.Order
 	for m := mask; m != 0 && r.err == ""; m &= m - 1 {
 		switch b := bits.TrailingZeros64(m); b {
@@ -283,6 +302,18 @@ func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) er
 			r.fail("max profit share out of range")
 		}
 		cmd.Copy.HasMaxProfitShare, cmd.Copy.MaxProfitShareBps = true, int32(m)
+	}
+	switch fees := mask & cFees; {
+	case cmd.Kind == engine.CmdSetMarketFees && fees != cFees:
+		r.fail("fees missing")
+	case cmd.Kind != engine.CmdSetMarketFees && fees != 0:
+		r.fail("fees on another kind of record")
+	case fees != 0:
+		maker, taker := unzigzag(v[16]-1), unzigzag(v[17]-1)
+		if maker < math.MinInt32 || maker > math.MaxInt32 || taker < math.MinInt32 || taker > math.MaxInt32 {
+			r.fail("fee out of range")
+		}
+		cmd.Spec.MakerFeeBps, cmd.Spec.TakerFeeBps = int32(maker), int32(taker)
 	}
 	if r.err == "" && len(r.p) != 0 {
 		r.fail(fmt.Sprintf("%d bytes after the fields", len(r.p)))

@@ -61,11 +61,22 @@ type Gen struct {
 	sent     []engine.Command // recent transfers
 	rels     []placed         // id, follower (account)
 	n        int
+	fees     bool // FeeChanges
 }
 
 // New returns a generator of the stream of seed.
 func New(seed uint64) *Gen {
 	return &Gen{r: rand.New(rand.NewPCG(seed, 0x15d))}
+}
+
+// FeeChanges makes the stream change markets' fees now and then
+// (CmdSetMarketFees: low rates, at times the highest allowed, rarely out
+// of range or of an unknown market), and returns g. A stream without it
+// is the stream of earlier releases, draw for draw: package engine's
+// golden digest depends on it.
+func (g *Gen) FeeChanges() *Gen {
+	g.fees = true
+	return g
 }
 
 func (g *Gen) intn(n int64) int64 { return g.r.Int64N(n) }
@@ -164,6 +175,9 @@ func (g *Gen) Observe(c *engine.Command, out engine.Outcome) {
 // Next returns the stream's next command, Seq and Time unset.
 func (g *Gen) Next() engine.Command {
 	g.n++
+	if g.fees && g.pct(2) {
+		return g.feeChange()
+	}
 	if g.pct(1) && g.intn(2) == 0 {
 		// The market moves: its orders center on another price, up to
 		// 40% away from where it started, so that positions lose and
@@ -199,6 +213,22 @@ func (g *Gen) Next() engine.Command {
 	default:
 		return g.misc()
 	}
+}
+
+// feeChange returns a CmdSetMarketFees (see FeeChanges).
+func (g *Gen) feeChange() engine.Command {
+	c := engine.Command{Kind: engine.CmdSetMarketFees, Market: g.market()}
+	sp := &c.Spec
+	sp.MakerFeeBps, sp.TakerFeeBps = int32(g.intn(50)), int32(g.intn(80))
+	switch g.intn(20) {
+	case 0, 1:
+		sp.TakerFeeBps = engine.MaxFeeBps
+	case 2:
+		sp.MakerFeeBps = engine.MaxFeeBps
+	case 3:
+		sp.TakerFeeBps = []int32{-1, engine.MaxFeeBps + 1}[g.intn(2)] // refused
+	}
+	return c
 }
 
 // account returns a user account, a leader more often than the others.
