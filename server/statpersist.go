@@ -624,14 +624,25 @@ func (k statKey) String() string {
 }
 
 // check refuses statistics that reads and apply could not serve: a
-// leader's position in a market that does not exist. The engine's
-// results never make one; only a damaged store could.
+// leader's position in a market that does not exist, a series with
+// points after the last result applied (apply would sample before
+// them). The engine's results never make them; only a damaged store
+// could.
 func (st *statsState) check() error {
+	late := func(s *series) bool { return len(s.Points) > 0 && s.Points[len(s.Points)-1].T > st.Now }
 	for id, l := range st.Leaders {
 		for m, p := range l.Pos {
 			if m == 0 || int(m) > len(st.Markets) || p == nil {
 				return fmt.Errorf("%w: leader %d has a position in market %d of %d", errStatsRecord, id, m, len(st.Markets))
 			}
+		}
+		if late(&l.Hist) {
+			return fmt.Errorf("%w: leader %d has points after the last result", errStatsRecord, id)
+		}
+	}
+	for id, r := range st.Relations {
+		if late(&r.Hist) {
+			return fmt.Errorf("%w: relation %d has points after the last result", errStatsRecord, id)
 		}
 	}
 	return nil

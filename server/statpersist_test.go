@@ -15,7 +15,8 @@ import (
 // follower, and relations relations with points points of history each,
 // an hour apart from time 0.
 func bigStats(accounts, relations, points int) statsState {
-	st := statsState{Seq: 42, Now: 7, Sweep: 3, Assets: []engine.Name{{'U'}, {'B'}},
+	now := int64(points) * hour
+	st := statsState{Seq: 42, Now: now, Sweep: now / mins, Assets: []engine.Name{{'U'}, {'B'}},
 		Markets:  []statMarket{{Base: 2, Quote: 1, BaseScale: 8, QuoteScale: 2, Last: 100}},
 		Accounts: map[uint64]*statAccount{}, Leaders: map[uint64]*statLeader{}, Relations: map[uint64]*statRelation{}}
 	for a := range uint64(accounts) {
