@@ -706,8 +706,19 @@ func (s *Server) loadStats() error {
 	return nil
 }
 
+// inRecords reports whether the store holds the statistics as records
+// that this process knows: not before their first save, nor after the
+// old single value loaded, which the next save replaces even if nothing
+// changed.
+func (ls *leaderStats) inRecords() bool {
+	ls.saveMu.Lock()
+	defer ls.saveMu.Unlock()
+	return ls.stored.known
+}
+
 // saveStats writes the statistics to the metadata store if they changed
-// since the last save. Unless forced, it does so only once statsSaveGap
+// since the last save, or are not yet in records (inRecords). Unless
+// forced, it does so only once statsSaveGap
 // times the last save's duration has passed since it, so that saving
 // takes at most about 5% of a core. A save writes what changed (a
 // minute's samples and trades of 1,000 open relations: XXX), mostly at
@@ -716,7 +727,7 @@ func (s *Server) loadStats() error {
 // log keeps the commands after their last save (Retain), which a restart
 // replays into them.
 func (s *Server) saveStats(force bool) error {
-	if s.stats.seq() == s.statsSaved.Load() || !force && time.Now().Before(s.statsDue) {
+	if s.stats.seq() == s.statsSaved.Load() && s.stats.inRecords() || !force && time.Now().Before(s.statsDue) {
 		return nil
 	}
 	t0 := time.Now()

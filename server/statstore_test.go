@@ -707,3 +707,72 @@ func BenchmarkStatsSave(b *testing.B) {
 	run("all", func(ls *leaderStats) { ls.wholeCopy = true }, records)
 	run("first", func(ls *leaderStats) { ls.stored = statStored{} }, records)
 }
+
+// A data directory whose statistics an earlier release saved (the old
+// single value) starts with them, and its first save of the history
+// writes them as records and deletes the value, though they did not
+// change; the next start reads the records.
+func TestStatsUpgradeServer(t *testing.T) {
+	dir := t.TempDir()
+	ts := start(t, dir, &Options{AdminToken: adminTok, HistoryInterval: -1})
+	ts.must(201, "POST", "/v1/admin/markets", adminTok,
+		`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","maker_fee_bps":0,"taker_fee_bps":0}`)
+	lid, lead := ts.signup("lea")
+	fid, fol := ts.signup("fred")
+	maker, buyer := fundCopyParties(ts, lid, fid)
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{"profit_share_bps":1000}`)
+	rel := uint64(ts.must(201, "POST", "/v1/social/follows", fol, fmt.Sprintf(`{"leader_id":%d,"allocation":"500"}`, lid))["id"].(float64))
+	ts.must(201, "POST", "/v1/orders", maker, `{"market":"BTC-USDT","side":"sell","price":"100","quantity":"5"}`)
+	ts.must(201, "POST", "/v1/orders", lead, `{"market":"BTC-USDT","side":"buy","price":"100","quantity":"1"}`)
+	ts.must(201, "POST", "/v1/orders", buyer, `{"market":"BTC-USDT","side":"buy","price":"120","quantity":"5"}`)
+	ts.must(201, "POST", "/v1/orders", lead, `{"market":"BTC-USDT","side":"sell","price":"120","quantity":"1"}`)
+	ts.must(200, "DELETE", fmt.Sprintf("/v1/social/follows/%d", rel), fol, "")
+	shows := func(ts *testServer) []any {
+		t.Helper()
+		follows := ts.must(200, "GET", "/v1/social/follows", fol, "")
+		for _, f := range follows["follows"].([]any) {
+			delete(f.(map[string]any), "sequence") // the engine's, newer after a restart
+		}
+		return []any{ts.must(200, "GET", fmt.Sprintf("/v1/social/leaders/%d", lid), "", "")["stats"], follows}
+	}
+	want := shows(ts)
+	if r := want[0].(map[string]any)["all"].(map[string]any); r["round_trips"] != 1.0 || r["pnl"] == "0" {
+		t.Fatalf("statistics %v: want a round trip with a profit", r)
+	}
+	ts.stop()
+
+	// The statistics as an earlier release saved them.
+	nop := zerolog.Nop()
+	st, err := openStore(dir, &nop)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls := loadNew(t, st)
+	data, _, err := ls.encode()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.db.DeleteRange(prefixStats, prefixStatsEnd, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.set([]byte(statsKey), data); err != nil {
+		t.Fatal(err)
+	}
+	st.close()
+
+	ts = start(t, dir, &Options{AdminToken: adminTok, HistoryInterval: -1})
+	if got := shows(ts); !reflect.DeepEqual(got, want) {
+		t.Fatalf("upgraded:\n%v\nwant\n%v", got, want)
+	}
+	if _, err := ts.s.saveHistory(); err != nil {
+		t.Fatal(err)
+	}
+	if v, err := ts.s.store.get([]byte(statsKey)); v != nil || err != nil {
+		t.Fatalf("the old value is still there after a save (%v)", err)
+	}
+	ts.stop()
+	ts = start(t, dir, &Options{AdminToken: adminTok, HistoryInterval: -1})
+	if got := shows(ts); !reflect.DeepEqual(got, want) {
+		t.Fatalf("restarted from the records:\n%v\nwant\n%v", got, want)
+	}
+}
