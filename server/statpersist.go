@@ -718,14 +718,18 @@ func (ls *leaderStats) inRecords() bool {
 
 // saveStats writes the statistics to the metadata store if they changed
 // since the last save, or are not yet in records (inRecords). Unless
-// forced, it does so only once statsSaveGap
-// times the last save's duration has passed since it, so that saving
-// takes at most about 5% of a core. A save writes what changed (a
-// minute's samples and trades of 1,000 open relations: XXX), mostly at
-// every history save; one that encodes everything (after a restart, a
-// new leader or market: XXX) delays the next by XXX. Until saved, the
-// log keeps the commands after their last save (Retain), which a restart
-// replays into them.
+// forced, it does so only once statsSaveGap times the last save's
+// duration has passed since it, so that saving takes at most about 5%
+// of a core. A save writes what changed: for 10,000 accounts and 1,000
+// open relations with 30 days of history, after a minute of samples and
+// trades, 82 KB in 5 ms (BenchmarkStatsSave/records, synced to disk),
+// so it follows every history save (HistoryInterval, 5 s); one that
+// encodes every record (after a restart, a new leader or market) takes
+// 40–50 ms and writes as little, and the first, which writes all 27 MB,
+// 0.1–0.25 s, delaying the next by 2–5 s. (Saving the whole gob each
+// time took 0.2–0.25 s and spaced saves 4–5 s apart.) Until saved, the
+// log keeps the commands after their last save (Retain), which a
+// restart replays into them.
 func (s *Server) saveStats(force bool) error {
 	if s.stats.seq() == s.statsSaved.Load() && s.stats.inRecords() || !force && time.Now().Before(s.statsDue) {
 		return nil
@@ -741,8 +745,9 @@ func (s *Server) saveStats(force bool) error {
 	return nil
 }
 
-// statsSaveGap is the time between periodic saves of the leader
-// statistics, in multiples of the last save's duration (saveStats).
+// statsSaveGap is the least time between periodic saves of the leader
+// statistics, in multiples of the last save's duration (saveStats): a
+// bound of 5% of a core, which saves of what changed stay far below.
 const statsSaveGap = 20
 
 // syncPaused takes which open relations are paused from the engine's
