@@ -39,6 +39,7 @@ func TestCrashStats(t *testing.T) {
 	for round := range 3 {
 		addr := freeAddr(t)
 		cmd, ts := startChild(t, dir, addr, "IST_CRASH_HISTORY=1")
+		defer cmd.Process.Kill() // if the test fails before the kill
 		if round == 0 {
 			ts.must(201, "POST", "/v1/admin/markets", adminTok,
 				`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","maker_fee_bps":10,"taker_fee_bps":20}`)

@@ -44,18 +44,23 @@ import (
 // records that may have changed since the last save: the header, the
 // accounts apply handed out, every leader and open relation, the
 // relations closed since, and each changed series' chunks from the one
-// of its first changed point on (a minute's sample rewrites the newest
-// chunk; the hourly compaction, which merges points in place, the chunks
-// it merged in, and deletes those it emptied). Of those, it writes the
-// records whose value differs from what the store holds (statStored
-// keeps a hash of each record's value), and deletes the records of what
-// is gone, all in one batch: the store holds the statistics of one Seq,
-// the previous save's or this one's, whatever a crash interrupts. After
-// a restore, a reconciliation, a new leader or market (whole copies) or
-// a failed save, it encodes every record, and still writes only those
-// that differ; when it does not know what the store holds (nothing
-// loaded, the old single value loaded, a failed commit), it deletes
-// every key of the statistics first and writes them all.
+// of its first changed point on. Of those, it writes the records whose
+// value differs from what the store holds (statStored keeps a hash of
+// each record's value), and deletes the chunks no point is in any more,
+// all in one batch: the store holds the statistics of one Seq, the
+// previous save's or this one's, whatever a crash interrupts. A
+// minute's sample changes a series' newest chunk; the hourly
+// compaction, which merges points in place, the chunks it merges points
+// in (from a year on, it empties 23 of a leader's 24 hour chunks a day).
+// After a restore, a reconciliation, a new leader or market (whole
+// copies), it encodes every record, and still writes only those that
+// differ; when it does not know what the store holds (nothing loaded,
+// the old single value loaded, a commit that failed), it deletes every
+// key of the statistics first and writes them all.
+//
+// For 10,000 accounts and 1,000 open relations with 30 days of history,
+// after a minute of samples and trades, a save writes 82 KB, where the
+// whole statistics were 27 to 29 MB (BenchmarkStatsSave).
 //
 // Loading (leaderStats.load) reads the old single value if there is one
 // (so that statistics an earlier release saved after this one's, as
