@@ -824,3 +824,39 @@ func TestStatsUpgradeServer(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkStatsLoad: a start's load of BenchmarkStatsEncode's
+// statistics: gob, the decoding of the old single value (decode), read
+// already; records, the reading and decoding of the records from a store
+// on disk (load).
+func BenchmarkStatsLoad(b *testing.B) {
+	const accounts, relations, points = 10_000, 1000, 30 * 24
+	nop := zerolog.Nop()
+	st, err := openStore(b.TempDir(), &nop)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer st.close()
+	ls := closedStats(accounts, relations, points, 1)
+	data, _, err := ls.encode()
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, _, err := ls.save(st); err != nil {
+		b.Fatal(err)
+	}
+	b.Run("gob", func(b *testing.B) {
+		for b.Loop() {
+			if err := newLeaderStats().decode(data); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("records", func(b *testing.B) {
+		for b.Loop() {
+			if err := newLeaderStats().load(st); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
