@@ -70,7 +70,8 @@
 // it a chunk at a time, and the next save puts it in force (histseg.go).
 // A save costs what changed, and holds up the engine's output only for
 // the swap (and for a chunk of a base). The leader statistics are saved
-// with it (just before it).
+// with it (just before it), in their own batch, likewise costing what
+// changed (statpersist.go).
 // After a crash, start-up rebuilds what happened since their last
 // save from the commands the log replays (wal.Options.OnReplay), starting
 // from the newest snapshot no newer than that save

@@ -90,11 +90,13 @@ import (
 // start that long before, "all" at the leader's first sample. Values at
 // a window's start are those of the last point at or before it.
 //
-// Persistence. The whole state (statsState) is saved as one value,
-// "stats/leaders" in the metadata store, whenever the order history is
-// (Server.saveHistory: periodically, on Backup and on Shutdown), and
-// restored by Open; the log replay then applies what came after its Seq
-// (apply ignores the rest), so that a crash loses nothing. If the
+// Persistence. The state (statsState) is saved in the metadata store,
+// a record per account, leader and relation and the series in chunks of
+// points, each save writing what changed (statpersist.go), whenever the
+// order history is (Server.saveHistory: periodically, on Backup and on
+// Shutdown), and restored by Open; the log replay then applies what
+// came after its Seq (apply ignores the rest), so that a crash loses
+// nothing. If the
 // statistics are still behind the recovered engine (no save yet, or one
 // older than the snapshot the log was replayed from), reconcile takes
 // the holdings from the engine's views.
@@ -119,16 +121,20 @@ type leaderStats struct {
 	dirty []statKey               // scratch of apply: series to sample
 	mark  map[statKey]bool        // scratch of apply
 
-	// The save's copy (statpersist.go, encode). saveMu: one encoding at
-	// a time, which owns saved, the copy the last one encoded (nil: none
-	// yet). What changed since it was taken: changedAccts, the accounts
-	// apply handed out (account); closedRels, the relations closed;
-	// every leader and open relation is copied again, their series from
-	// the first point that changed (series.same); wholeCopy (set by
-	// index, which follows a restore, a reconciliation or a new leader
-	// or market) makes the next copy a whole one.
+	// The save's copy (statpersist.go, save). saveMu: one save at a
+	// time, which owns saved, the copy the last one wrote from (nil:
+	// none yet), chg, what its update found changed, and stored, what
+	// the store holds. What changed since the copy was taken:
+	// changedAccts, the accounts apply handed out (account); closedRels,
+	// the relations closed; every leader and open relation is copied
+	// again, their series from the first point that changed
+	// (series.same); wholeCopy (set by index, which follows a restore, a
+	// reconciliation or a new leader or market) makes the next copy a
+	// whole one.
 	saveMu       sync.Mutex
 	saved        *statsState
+	chg          statChanges
+	stored       statStored
 	changedAccts []uint64
 	closedRels   []uint64
 	wholeCopy    bool

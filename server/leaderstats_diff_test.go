@@ -23,7 +23,7 @@ type diffRun struct {
 	rng      *rand.Rand
 	st       *engine.State
 	ls       *leaderStats
-	restored *leaderStats // decoded from ls mid-stream, then fed the same results
+	restored *leaderStats // saved from ls mid-stream and loaded, then fed the same results
 	ref      *refStats
 	seq      uint64
 	now      int64
@@ -605,12 +605,13 @@ func TestLeaderStatsDifferential(t *testing.T) {
 					}
 				}
 				if i == steps/2 {
-					data, seq, err := d.ls.encode()
+					st := memStore(t)
+					seq, _, err := d.ls.save(st)
 					if err != nil || seq != d.seq {
-						t.Fatalf("encode: seq %d of %d, %v", seq, d.seq, err)
+						t.Fatalf("save: seq %d of %d, %v", seq, d.seq, err)
 					}
 					d.restored = newLeaderStats()
-					if err := d.restored.decode(data); err != nil {
+					if err := d.restored.load(st); err != nil {
 						t.Fatal(err)
 					}
 				}

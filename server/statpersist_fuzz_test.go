@@ -12,8 +12,9 @@ import (
 )
 
 // FuzzDecodeLeaderStats feeds arbitrary bytes to the decoder of the
-// persisted leader statistics ("stats/leaders" in the metadata store,
-// read by Open): it must not panic, and statistics it accepts must
+// leader statistics as one value ("stats/leaders" in the metadata store,
+// as releases before the records saved them; Open reads it once): it
+// must not panic, and statistics it accepts must
 // serve every read (the leaderboard in each sort and window, each
 // leader's row, each relation's NAV and close) and take further results
 // without a panic, and encode to bytes that decode to the same state.

@@ -12,18 +12,20 @@ import (
 )
 
 // bigStats returns statistics of accounts accounts, each a leader's
-// follower, and relations relations with points points of history each.
+// follower, and relations relations with points points of history each,
+// an hour apart from time 0.
 func bigStats(accounts, relations, points int) statsState {
-	st := statsState{Seq: 42, Now: 7, Sweep: 3, Assets: []engine.Name{{'U'}, {'B'}},
+	now := int64(points) * hour
+	st := statsState{Seq: 42, Now: now, Sweep: now / mins, Assets: []engine.Name{{'U'}, {'B'}},
 		Markets:  []statMarket{{Base: 2, Quote: 1, BaseScale: 8, QuoteScale: 2, Last: 100}},
 		Accounts: map[uint64]*statAccount{}, Leaders: map[uint64]*statLeader{}, Relations: map[uint64]*statRelation{}}
 	for a := range uint64(accounts) {
 		st.Accounts[a+1] = &statAccount{Bal: []int64{int64(a), 2}, LastQuote: 1}
 	}
-	hist := func(n int) series {
+	hist := func(n int) series { // hourly
 		s := series{Origin: statPoint{T: 1, NPU: 1}, Compacted: 5}
 		for i := range n {
-			s.Points = append(s.Points, statPoint{T: int64(i), NPU: 1 + float64(i)/1e3, PnL: int64(i), Lo: 1, Hi: 2, DD: 0.1})
+			s.Points = append(s.Points, statPoint{T: int64(i) * hour, NPU: 1 + float64(i)/1e3, PnL: int64(i), Lo: 1, Hi: 2, DD: 0.1})
 		}
 		return s
 	}
@@ -111,67 +113,6 @@ func TestStatsClone(t *testing.T) {
 	}
 }
 
-// BenchmarkStatsEncode: the read lock is held for clone, not for the
-// encoding (1,000 relations with 30 days of hourly history, the soak's
-// measure of a 32-MB gob).
-func BenchmarkStatsEncode(b *testing.B) {
-	ls := newLeaderStats()
-	ls.st = bigStats(10_000, 1000, 30*24)
-	b.Run("clone", func(b *testing.B) {
-		for b.Loop() {
-			ls.mu.RLock()
-			c := ls.st.clone()
-			ls.mu.RUnlock()
-			_ = c
-		}
-	})
-	// sync: what a save copies under the lock (syncSaved) after a
-	// minute in which every leader and relation got a sample and 100
-	// accounts traded.
-	b.Run("sync", func(b *testing.B) {
-		ls := newLeaderStats()
-		ls.st = bigStats(10_000, 1000, 30*24)
-		ls.index()
-		if _, _, err := ls.encode(); err != nil {
-			b.Fatal(err)
-		}
-		now := int64(30 * 24 * hour)
-		for b.Loop() {
-			b.StopTimer()
-			now += mins
-			for _, l := range ls.st.Leaders {
-				l.Hist.record(statPoint{T: now, NPU: 1}, leaderTiers)
-			}
-			for _, r := range ls.st.Relations {
-				r.Hist.record(statPoint{T: now, NPU: 1}, relationTiers)
-			}
-			for a := range uint64(100) {
-				ls.account(1 + (uint64(now)+a*97)%10_000).LastQuote = 1
-			}
-			b.StartTimer()
-			ls.mu.RLock()
-			ls.syncSaved()
-			ls.mu.RUnlock()
-		}
-	})
-	b.Run("encode", func(b *testing.B) {
-		var lock time.Duration
-		for b.Loop() {
-			t0 := time.Now()
-			ls.mu.RLock()
-			c := ls.st.clone()
-			ls.mu.RUnlock()
-			lock += time.Since(t0)
-			var buf bytes.Buffer
-			if err := gob.NewEncoder(&buf).Encode(&c); err != nil {
-				b.Fatal(err)
-			}
-			b.SetBytes(int64(buf.Len()))
-		}
-		b.ReportMetric(float64(lock.Microseconds())/float64(b.N), "lock-µs/op")
-	})
-}
-
 // The periodic history save leaves the statistics until they are due
 // (statsSaveGap times their last save's duration after it); a forced
 // save (shutdown, backup, snapshot retention) writes them whatever.
@@ -215,63 +156,6 @@ func TestStatsSaveThrottled(t *testing.T) {
 	}
 }
 
-// TestStatsSaveIncremental: at every save of a random stream (statStream,
-// with restores on the way), the copy the save encodes, brought up to
-// date with what changed since the last save (syncSaved), encodes to
-// what a whole copy encodes to, and shares nothing with the statistics.
-func TestStatsSaveIncremental(t *testing.T) {
-	roundTrip := func(v any) statsState {
-		t.Helper()
-		var b bytes.Buffer
-		if err := gob.NewEncoder(&b).Encode(v); err != nil {
-			t.Fatal(err)
-		}
-		var st statsState
-		if err := gob.NewDecoder(&b).Decode(&st); err != nil {
-			t.Fatal(err)
-		}
-		return st
-	}
-	f := newStatFeed(t)
-	rng := rand.New(rand.NewPCG(7, 8))
-	saves, restores := 0, 0
-	statStream(f, rng, 2000, func(step int, _ map[uint64]int64) {
-		switch rng.IntN(80) {
-		case 0: // a restore: the next copy is whole
-			data, _, err := f.ls.encode()
-			if err != nil {
-				t.Fatal(err)
-			}
-			g := newLeaderStats()
-			if err := g.decode(data); err != nil {
-				t.Fatal(err)
-			}
-			f.ls = g
-			restores++
-		case 1, 2:
-			data, seq, err := f.ls.encode()
-			if err != nil || seq != f.seq || data[0] != statsVersion {
-				t.Fatalf("step %d: encode: seq %d of %d, %v", step, seq, f.seq, err)
-			}
-			saves++
-			whole := f.ls.st.clone() // nothing applies meanwhile
-			var got statsState
-			if err := gob.NewDecoder(bytes.NewReader(data[1:])).Decode(&got); err != nil {
-				t.Fatal(err)
-			}
-			if want := roundTrip(&whole); !reflect.DeepEqual(got, want) {
-				t.Fatalf("step %d (save %d): the save's copy differs from a whole one", step, saves)
-			}
-			if p := shared(reflect.ValueOf(*f.ls.saved), reflect.ValueOf(f.ls.st), "statsState"); p != "" {
-				t.Fatalf("step %d: the save's copy shares %s with the statistics", step, p)
-			}
-		}
-	})
-	if saves < 30 || restores < 10 {
-		t.Fatalf("%d saves and %d restores: the stream does not exercise the copy", saves, restores)
-	}
-}
-
 // TestStatsSaveConcurrent runs saves and leaderboard reads alongside
 // apply, for the race detector: a save writes the bookkeeping of what
 // changed (series.same, statAccount.changed) under the read lock, which
@@ -292,9 +176,10 @@ func TestStatsSaveConcurrent(t *testing.T) {
 			f.ls.row(1, window7d)
 		}
 	}()
+	st := memStore(t)
 	statStream(f, rand.New(rand.NewPCG(9, 9)), 600, func(step int, _ map[uint64]int64) {
 		if step%20 == 0 {
-			if _, _, err := f.ls.encode(); err != nil {
+			if _, _, err := f.ls.save(st); err != nil {
 				t.Error(err)
 			}
 		}

@@ -116,7 +116,6 @@ func (s *series) record(p statPoint, tiers []statTier) {
 // point's step given by its age at now.
 func (s *series) compact(now int64, tiers []statTier) {
 	s.Compacted = now
-	s.same = 0 // merges rewrite points in place
 	pts := s.Points
 	out := pts[:0]
 	for i := range pts {
@@ -124,6 +123,9 @@ func (s *series) compact(now int64, tiers []statTier) {
 			st := step(tiers, now-pts[i].T)
 			if st == step(tiers, now-pts[i+1].T) && pts[i].T/st == pts[i+1].T/st {
 				pts[i+1] = merge(pts[i], pts[i+1]) // the next point closes the same step
+				// The points before the first merge stay where they
+				// were; from it on, they move or change.
+				s.same = min(s.same, len(out))
 				continue
 			}
 		}

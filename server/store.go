@@ -37,8 +37,11 @@ var ErrDataDirInUse = errors.New("server: data directory in use")
 //	                     candles, as a log of segments (see histseg.go)
 //	"rm"                 the read model as one gob value, as older
 //	                     versions saved it (read once, then deleted)
-//	"stats/leaders"      leader statistics: version byte 1 + gob of
-//	                     statsState (see leaderstats.go)
+//	"stats/…"            leader statistics: a header, a record per
+//	                     account, leader and relation, series points
+//	                     in chunks (see statpersist.go)
+//	"stats/leaders"      the leader statistics as one gob value, as
+//	                     older versions saved them (read, then deleted)
 //	"trade/base"         trade id base (8, big endian; see tradeid.go)
 //	"engine/rules"       rules version (4, big endian) the log's commands
 //	                     after a sequence number (8) were applied under
