@@ -232,14 +232,7 @@ func newLeaderStats() *leaderStats {
 
 // index rebuilds the derived fields.
 func (ls *leaderStats) index() {
-	ls.pairs = map[[2]uint32]uint32{}
-	for i, m := range ls.st.Markets {
-		k := [2]uint32{m.Base, m.Quote}
-		if _, ok := ls.pairs[k]; !ok && m.Base != 0 {
-			ls.pairs[k] = uint32(i + 1)
-		}
-	}
-	ls.paths = conversionPaths(ls.st.Markets)
+	ls.indexMarkets()
 	ls.byFollower = map[uint64][]uint64{}
 	for id, r := range ls.st.Relations {
 		ls.byFollower[r.Follower] = append(ls.byFollower[r.Follower], id)
@@ -248,6 +241,19 @@ func (ls *leaderStats) index() {
 		slices.Sort(ids)
 	}
 	ls.indexRels()
+}
+
+// indexMarkets rebuilds the derived fields of the markets: the market of
+// each pair of assets, and the conversion paths between assets.
+func (ls *leaderStats) indexMarkets() {
+	ls.pairs = map[[2]uint32]uint32{}
+	for i, m := range ls.st.Markets {
+		k := [2]uint32{m.Base, m.Quote}
+		if _, ok := ls.pairs[k]; !ok && m.Base != 0 {
+			ls.pairs[k] = uint32(i + 1)
+		}
+	}
+	ls.paths = conversionPaths(ls.st.Markets)
 }
 
 // addFollowerRel indexes relation id of follower (ls.mu held).

@@ -21,7 +21,7 @@ func (ls *leaderStats) command(cmd *engine.Command, res *engine.Result) {
 		st.Markets = grow(st.Markets, int(res.ID))
 		sp := &cmd.Spec
 		st.Markets[res.ID-1] = statMarket{Base: sp.Base, Quote: sp.Quote, BaseScale: sp.BaseScale, QuoteScale: sp.QuoteScale}
-		ls.index()
+		ls.indexMarkets() // the relations' indexes do not change: the save's copy stays incremental
 		for _, l := range st.Leaders { // each on its own: the order does not matter
 			if l.Val == 0 {
 				ls.incept(l)
@@ -51,7 +51,14 @@ func (ls *leaderStats) command(cmd *engine.Command, res *engine.Result) {
 				}
 			}
 			slices.Sort(l.Rels)
-			ls.indexRels()
+			if len(l.Rels) == 0 {
+				// The usual case: its index is empty, nothing else
+				// changes, and the save's copy stays incremental (it
+				// copies every leader).
+				ls.lrels[cmd.Account] = newLeaderRels()
+			} else {
+				ls.indexRels()
+			}
 		}
 	case engine.CmdFollow:
 		r := &statRelation{ID: res.ID, Follower: cmd.Account, Leader: cmd.Copy.Leader, Asset: cmd.Asset,

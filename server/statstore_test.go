@@ -870,3 +870,42 @@ func BenchmarkStatsLoad(b *testing.B) {
 		}
 	})
 }
+
+// A new leader and a new market keep the save's copy incremental (they
+// used to rebuild every relation's index and copy the statistics whole
+// under the read lock), and the store and the copy stay equal to the
+// statistics.
+func TestStatsSaveNewLeaderIncremental(t *testing.T) {
+	f := newStatFeed(t)
+	st := memStore(t)
+	rng := rand.New(rand.NewPCG(9, 10))
+	check := func(when string) {
+		t.Helper()
+		if _, _, err := f.ls.save(st); err != nil {
+			t.Fatal(err)
+		}
+		sameState(t, when+", stored", persisted(loadNew(t, st)), persisted(f.ls))
+		whole, copied := f.ls.st.clone(), f.ls.saved.clone()
+		unmarked(&whole)
+		unmarked(&copied)
+		sameState(t, when+", the save's copy", copied, whole)
+	}
+	statStream(f, rng, 300, func(int, map[uint64]int64) {})
+	check("after the stream")
+	f.deposit(9, usdt, 1000)
+	f.lead(9)
+	f.do(engine.Command{Kind: engine.CmdCreateAsset, Name: mustName("ETH")}, 3)
+	f.do(engine.Command{Kind: engine.CmdCreateMarket, Spec: engine.MarketSpec{Base: 3, Quote: usdt, BaseScale: 1, QuoteScale: 1}}, 2)
+	if f.ls.wholeCopy {
+		t.Fatal("a new leader or market makes the next save copy everything")
+	}
+	check("after a new leader and market")
+	f.do(engineFollow(4, 9, 100), 1000)
+	f.trade(9, book.Buy, 101, 2, 1)
+	f.advance(2 * time.Hour)
+	f.price(120)
+	check("after the new leader traded")
+	if r := f.row(9, windowAll); r.Followers != 1 || r.PnL == 0 {
+		t.Fatalf("the new leader's row %+v", r)
+	}
+}
