@@ -21,7 +21,9 @@ func (ls *leaderStats) command(cmd *engine.Command, res *engine.Result) {
 		st.Markets = grow(st.Markets, int(res.ID))
 		sp := &cmd.Spec
 		st.Markets[res.ID-1] = statMarket{Base: sp.Base, Quote: sp.Quote, BaseScale: sp.BaseScale, QuoteScale: sp.QuoteScale}
-		ls.indexMarkets() // the relations' indexes do not change: the save's copy stays incremental
+		// The relations' indexes do not change: the save's copy stays
+		// incremental.
+		ls.indexMarkets()
 		for _, l := range st.Leaders { // each on its own: the order does not matter
 			if l.Val == 0 {
 				ls.incept(l)
