@@ -29,10 +29,38 @@ type reconMarket struct {
 	sym, base, quote   string
 	tick, lot, minNot  string
 	makerBps, takerBps int64
+	initMaker, initTak int64    // the rates it was created with
 	mid                int64    // in ticks, walks randomly
 	minLots, maxLots   int64    // the quantities the driver trades, in lots
 	tickR, lotR        *big.Rat // tick and lot as rationals
 	tickDP, lotDP      int      // their decimal places, to format prices and quantities
+	// fees are the fee changes made (PATCH /v1/admin/markets/{symbol}),
+	// oldest first; makerBps and takerBps are the rates in force.
+	fees []reconFees
+}
+
+// reconFees is a change of a market's fees: sent at t0, answered at t1.
+// The driver sends one request at a time, so a fill stamped before t0
+// paid the rates before it, one stamped after t1 these.
+type reconFees struct {
+	t0, t1             time.Time
+	makerBps, takerBps int64
+}
+
+// rates returns the maker and taker fees m charged a fill stamped at, as
+// its changes say (ok false if at falls between a change's request and
+// answer).
+func (m *reconMarket) rates(at time.Time, makerBps, takerBps int64) (maker, taker int64, ok bool) {
+	maker, taker = makerBps, takerBps
+	for _, c := range m.fees {
+		switch {
+		case !at.Before(c.t1):
+			maker, taker = c.makerBps, c.takerBps
+		case at.After(c.t0):
+			return 0, 0, false
+		}
+	}
+	return maker, taker, true
 }
 
 // reconMarkets returns the markets of TestReconcile: two quoted in USDT
@@ -46,6 +74,7 @@ func reconMarkets() []*reconMarket {
 	}
 	for _, m := range ms {
 		m.tickR, m.lotR = mustRat(m.tick), mustRat(m.lot)
+		m.initMaker, m.initTak = m.makerBps, m.takerBps
 		m.tickDP, m.lotDP = len(m.tick)-strings.IndexByte(m.tick, '.')-1, len(m.lot)-strings.IndexByte(m.lot, '.')-1
 	}
 	return ms
@@ -106,26 +135,27 @@ type reconFill struct {
 // reconDriver sends a seeded random stream of requests to a server and
 // keeps what the reconciliation needs to know of it.
 type reconDriver struct {
-	t        *testing.T
-	r        *rand.Rand
-	ts       *testServer
-	mk       []*reconMarket
-	accts    []*reconAcct
-	leader   *reconAcct   // publishes a leader profile
-	fols     []*reconAcct // follow leader
-	rels     map[uint64]*reconRel
-	feeExt   map[string]*big.Rat // fee withdrawals, as negative amounts
-	wfills   map[string]reconFill
-	sent     map[string]string    // client_order_id → body, to resend
-	cids     []string             // the keys of sent, in the order sent
-	orderOf  map[string]uint64    // client_order_id → order id
-	refs     []string             // deposit bodies, to resend
-	n        int                  // request counter, for unique ids
-	amended  map[uint64]bool      // orders amended: their price may not be the one they filled at
-	pending  *inflight            // the transfer being sent
-	mayDie   bool                 // the server may be killed: see req
-	crashed  bool                 // a crash cut off an answer: follows may be unknown
-	answered map[string]reconFill // the fills that answers to POST /v1/orders and batches had, by fillKey
+	t          *testing.T
+	r          *rand.Rand
+	ts         *testServer
+	mk         []*reconMarket
+	accts      []*reconAcct
+	leader     *reconAcct   // publishes a leader profile
+	fols       []*reconAcct // follow leader
+	rels       map[uint64]*reconRel
+	feeExt     map[string]*big.Rat // fee withdrawals, as negative amounts
+	wfills     map[string]reconFill
+	sent       map[string]string    // client_order_id → body, to resend
+	cids       []string             // the keys of sent, in the order sent
+	orderOf    map[string]uint64    // client_order_id → order id
+	refs       []string             // deposit bodies, to resend
+	n          int                  // request counter, for unique ids
+	amended    map[uint64]bool      // orders amended: their price may not be the one they filled at
+	pending    *inflight            // the transfer being sent
+	mayDie     bool                 // the server may be killed: see req
+	crashed    bool                 // a crash cut off an answer: follows may be unknown
+	answered   map[string]reconFill // the fills that answers to POST /v1/orders and batches had, by fillKey
+	feeChanges int                  // fee changes made
 }
 
 func (d *reconDriver) add(m map[string]*big.Rat, asset string, v *big.Rat) {
@@ -343,6 +373,20 @@ func (d *reconDriver) step() {
 		d.copyStep()
 	case k < 94:
 		d.must(200, "POST", "/v1/admin/settle", adminTok, "")
+	case k < 95 && !d.mayDie:
+		// The operator changes a market's fees: open buys lock the new
+		// highest rate (or are cancelled), fills pay the new rates.
+		m := d.mk[d.r.IntN(len(d.mk))]
+		maker, taker := d.r.Int64N(30), d.r.Int64N(40)
+		t0 := time.Now()
+		out := d.must(200, "PATCH", "/v1/admin/markets/"+m.sym, adminTok,
+			d.mustJSON(map[string]any{"maker_fee_bps": maker, "taker_fee_bps": taker}))
+		m.fees = append(m.fees, reconFees{t0: t0, t1: time.Now(), makerBps: maker, takerBps: taker})
+		d.feeChanges++
+		m.makerBps, m.takerBps = maker, taker
+		if out["maker_fee_bps"] != float64(maker) || out["taker_fee_bps"] != float64(taker) {
+			d.t.Errorf("fee change of %s: %v, want %d and %d", m.sym, out, maker, taker)
+		}
 	default:
 		// The leader trades more than the others, so that its followers do.
 		body := d.randOrder()
@@ -680,9 +724,14 @@ func (d *reconDriver) reconcile(label string) reconState {
 	flows := map[uint64]map[string]*big.Rat{} // account → asset → net of its fills
 	for _, f := range all {
 		m := d.market(f.market)
-		bps := m.takerBps
+		at, err := time.Parse(time.RFC3339Nano, f.rtime)
+		maker, taker, ok := m.rates(at, m.initMaker, m.initTak)
+		if err != nil || !ok {
+			errorf("fill %s: time %q during a fee change of its market (%v)", f.raw, f.rtime, err)
+		}
+		bps := taker
 		if f.liq == "maker" {
-			bps = m.makerBps
+			bps = maker
 		}
 		n := new(big.Rat).Mul(f.price, f.qty)
 		if want := floor8(new(big.Rat).Mul(n, bpsRat(bps))); want.Cmp(f.fee) != 0 || f.feeAsset != m.quote {
@@ -861,7 +910,8 @@ func (d *reconDriver) reconcile(label string) reconState {
 		}
 		d.checkOrders(a, all, locked, &st, errorf)
 	}
-	t.Logf("%s: %d fills (%d of copy wallets), %d trades, %d follows", label, len(all), len(d.wfills), len(byTrade), len(d.rels))
+	t.Logf("%s: %d fills (%d of copy wallets), %d trades, %d follows, %d fee changes", label, len(all), len(d.wfills), len(byTrade),
+		len(d.rels), d.feeChanges)
 	return st
 }
 
