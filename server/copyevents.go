@@ -161,12 +161,17 @@ func (m *readModel) addCopyEvents(seq uint64, time int64, ev *engine.Event) {
 //
 // Events held from earlier results at or after e's sequence number are
 // of commands the log lost (Options.AcceptLogLoss; see addTransfer):
-// they leave first, and their numbers are given again.
+// they leave first, and their numbers are given again (the first of
+// them, not 1, if they were all the account kept: those retention
+// dropped before them were not lost).
 func (m *readModel) addCopyEvent(e copyEventRec) {
 	a := m.acct(e.Account)
 	i := len(a.copyEvents)
 	for i > 0 && a.copyEvents[i-1].Seq >= e.Seq && a.copyEvents[i-1].gen != m.gen {
 		i--
+	}
+	if i == 0 && len(a.copyEvents) > 0 {
+		a.copyNext = a.copyEvents[0].ID
 	}
 	if i < len(a.copyEvents) {
 		for _, x := range a.copyEvents[i:] {

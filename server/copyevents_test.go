@@ -229,3 +229,38 @@ func FuzzDecodeCopyEventRec(f *testing.F) {
 		}
 	})
 }
+
+// After a start with AcceptLogLoss, an account whose kept events were all
+// of lost commands, and whose older ones retention dropped, numbers its
+// next event after the last one that was not lost, not from 1 again: a
+// client that paged past the dropped ones would miss it.
+func TestCopyEventsAfterLogLossRetention(t *testing.T) {
+	save, load := historyStore(t)
+	skip := func(m *readModel, seq uint64, q int64) {
+		m.apply(&engine.Result{Seq: seq, Kind: engine.CmdPlace, Events: []engine.Event{{Event: book.Event{Kind: engine.EvCopySkipped,
+			Owner: 5, MakerOwner: 4, OrderID: seq, Qty: q, Price: 1}, Market: 1, Relation: 9, CopyReason: engine.CopyPaused}}})
+	}
+	ids := func(m *readModel) []string {
+		var out []string
+		for _, e := range m.copyEvents(nil, 5, copyEventFilter{limit: 100}) {
+			out = append(out, fmt.Sprintf("%d:%d", e.ID, e.Seq))
+		}
+		return out
+	}
+	m := load()
+	m.keepFills = 2
+	for s := uint64(10); s < 14; s++ {
+		skip(m, s, 1) // events 1..4; 3 and 4 kept, then lost by the log (which ends at 11)
+	}
+	save(m)
+	m = load()
+	m.keepFills = 2
+	skip(m, 12, 2)
+	if got, want := ids(m), []string{"3:12"}; !slices.Equal(got, want) {
+		t.Fatalf("events %v, want %v", got, want)
+	}
+	save(m)
+	if got, want := ids(load()), []string{"3:12"}; !slices.Equal(got, want) {
+		t.Fatalf("events read back %v, want %v", got, want)
+	}
+}

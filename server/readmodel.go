@@ -202,8 +202,8 @@ type acctHist struct {
 	// transfers: its deposits and withdrawals, oldest first (transfers.go).
 	transfers []transferRec
 	// copyEvents: its copy-trading events, oldest first (copyevents.go);
-	// copyNext, if not 0, the number of the next once retention dropped
-	// them all.
+	// copyNext, if not 0, the number of the next once retention or a log
+	// loss dropped them all.
 	copyEvents []copyEventRec
 	copyNext   uint64
 	// fillBuf is the array fills moves back to the start of once trimming

@@ -37,6 +37,10 @@ var ErrDataDirInUse = errors.New("server: data directory in use")
 //	                     candles, as a log of segments (see histseg.go)
 //	"rm"                 the read model as one gob value, as older
 //	                     versions saved it (read once, then deleted)
+//	"xf/" account(8) seq(8)  an account's deposit or withdrawal
+//	                     (see transfers.go), saved with the history
+//	"ce/" account(8) id(8)   an account's copy-trading event (see
+//	                     copyevents.go), saved with the history
 //	"stats/…"            leader statistics: a header, a record per
 //	                     account, leader and relation, series points
 //	                     in chunks (see statpersist.go)
