@@ -240,6 +240,13 @@ func (s *Server) setMarketFees(ctx *fasthttp.RequestCtx, sym string) {
 	parsers.Put(p) // r holds no bytes of the body
 	s.feesMu.Lock()
 	defer s.feesMu.Unlock()
+	// An omitted fee keeps its value as the market list shows it: that
+	// list must show every fee change made, or the omitted one would be
+	// put back to what the last change replaced.
+	if err := s.waitViews(); err != nil {
+		writeError(ctx, fmt.Errorf("%w: the market list lags the engine (%v); retry", errUnavailable, err))
+		return
+	}
 	m, ok := s.marketByName([]byte(sym))
 	if !ok {
 		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))

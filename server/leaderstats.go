@@ -715,7 +715,8 @@ func (s *Server) leaderBoard(sortKey string, w statWindow, limit int) []leaderRo
 		s.waitStats(s.eng.DurableSeq())
 		e.rows, e.at = s.stats.board(sortKey, w, maxListLimit), now
 	}
-	return e.rows[:min(limit, len(e.rows))]
+	n := min(limit, len(e.rows))
+	return e.rows[:n:n] // shared with other requests: an append copies
 }
 
 // boardKey names a leaderboard: its sort and window.
