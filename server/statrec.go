@@ -289,47 +289,11 @@ func appendStatChunk(b []byte, c, span int64, pts []statPoint) []byte {
 	return b
 }
 
-// statDec reads what the encoders wrote; a short or malformed input sets
-// bad, after which every read returns zero.
+// statDec reads what the encoders wrote, with the order history's
+// reads (dec) and those of the statistics' own values; a short or
+// malformed input sets bad, which stays set: the record is refused.
 type statDec struct {
-	b   []byte
-	bad bool
-}
-
-func (d *statDec) byte() byte {
-	if d.bad || len(d.b) == 0 {
-		d.bad = true
-		return 0
-	}
-	c := d.b[0]
-	d.b = d.b[1:]
-	return c
-}
-
-func (d *statDec) uvarint() uint64 {
-	if d.bad {
-		return 0
-	}
-	x, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return x
-}
-
-func (d *statDec) varint() int64 {
-	if d.bad {
-		return 0
-	}
-	x, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.bad = true
-		return 0
-	}
-	d.b = d.b[n:]
-	return x
+	dec
 }
 
 // u32 reads a u that must fit a uint32.
@@ -409,7 +373,7 @@ func (d *statDec) end() bool {
 // decodeStatHeader decodes a header record into st's Seq, Now, Sweep,
 // Assets and Markets.
 func decodeStatHeader(b []byte, st *statsState) error {
-	d := statDec{b: b}
+	d := statDec{dec{b: b}}
 	d.version()
 	st.Seq, st.Now, st.Sweep = d.uvarint(), d.varint(), d.varint()
 	st.Assets, st.Markets = nil, nil
@@ -441,7 +405,7 @@ func decodeStatHeader(b []byte, st *statsState) error {
 
 // decodeStatAccount decodes the record of an account.
 func decodeStatAccount(b []byte) (*statAccount, error) {
-	d := statDec{b: b}
+	d := statDec{dec{b: b}}
 	d.version()
 	a := &statAccount{LastQuote: d.u32()}
 	a.Bal = d.ints()
@@ -453,7 +417,7 @@ func decodeStatAccount(b []byte) (*statAccount, error) {
 
 // decodeStatLeader decodes the record of leader account id.
 func decodeStatLeader(id uint64, b []byte) (*statLeader, error) {
-	d := statDec{b: b}
+	d := statDec{dec{b: b}}
 	d.version()
 	l := &statLeader{Account: id, Val: d.u32()}
 	l.Units, l.LastNPU = d.float(), d.float()
@@ -489,7 +453,7 @@ func decodeStatLeader(id uint64, b []byte) (*statLeader, error) {
 
 // decodeStatRelation decodes the record of relation id.
 func decodeStatRelation(id uint64, b []byte) (*statRelation, error) {
-	d := statDec{b: b}
+	d := statDec{dec{b: b}}
 	d.version()
 	r := &statRelation{ID: id, Follower: d.uvarint(), Leader: d.uvarint(), Asset: d.u32()}
 	r.Bal = d.ints()
@@ -518,7 +482,7 @@ func decodeStatChunk(pts []statPoint, c, span int64, b []byte) ([]statPoint, err
 		return pts, errStatsRecord
 	}
 	start := c * span
-	d := statDec{b: b}
+	d := statDec{dec{b: b}}
 	d.version()
 	off, n := int64(0), len(pts) // off: the last point's T less start
 	for !d.bad && len(d.b) > 0 {
