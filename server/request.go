@@ -246,8 +246,8 @@ func decodeMarket(p *fastjson.Parser, body []byte, r *marketReq) error {
 			return missing(f.n)
 		}
 	}
-	if r.makerBps > 1000 || r.takerBps > 1000 {
-		return fmt.Errorf("%w: fees must be between 0 and 1000 bps", errInvalid)
+	if r.makerBps > engine.MaxFeeBps || r.takerBps > engine.MaxFeeBps {
+		return fmt.Errorf("%w: fees must be between 0 and %d bps", errInvalid, engine.MaxFeeBps)
 	}
 	return nil
 }
