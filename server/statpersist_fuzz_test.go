@@ -47,26 +47,32 @@ func FuzzDecodeLeaderStats(f *testing.F) {
 		if !sameStats(t, &ls.st, &ls2.st) {
 			t.Fatalf("statistics re-decode differently:\n%+v\n%+v", ls.st, ls2.st)
 		}
-		for _, sortKey := range []string{"roi", "pnl", "followers", "aum"} {
-			for _, w := range []statWindow{window7d, window30d, windowAll} {
-				ls.board(sortKey, w, 0)
-			}
-		}
-		for id := range ls.st.Leaders {
-			ls.row(id, windowAll)
-		}
-		for id := range ls.st.Relations {
-			ls.closed(id)
-			ls.relationNAV(id)
-		}
-		// Results after the saved ones: a trade in market 1, a deposit,
-		// a sweep of every series a day later.
-		g := &statFeed{t: t, ls: ls, seq: ls.st.Seq, now: ls.st.Now}
-		g.deposit(1, usdt, 10)
-		g.trade(1, book.Buy, 10, 1, 0)
-		g.advance(time.Duration(day))
-		g.do(engine.Command{Kind: engine.CmdDeposit, Account: 4, Asset: usdt, Amount: 1}, 0)
+		exerciseStats(t, ls)
 	})
+}
+
+// exerciseStats reads every board, leader row and relation of ls, then
+// applies results after those it holds: a trade in market 1, a deposit,
+// a sweep of every series a day later. Statistics a load or decode
+// accepted must take all of it without a panic.
+func exerciseStats(t *testing.T, ls *leaderStats) {
+	for _, sortKey := range []string{"roi", "pnl", "followers", "aum"} {
+		for _, w := range []statWindow{window7d, window30d, windowAll} {
+			ls.board(sortKey, w, 0)
+		}
+	}
+	for id := range ls.st.Leaders {
+		ls.row(id, windowAll)
+	}
+	for id := range ls.st.Relations {
+		ls.closed(id)
+		ls.relationNAV(id)
+	}
+	g := &statFeed{t: t, ls: ls, seq: ls.st.Seq, now: ls.st.Now}
+	g.deposit(1, usdt, 10)
+	g.trade(1, book.Buy, 10, 1, 0)
+	g.advance(time.Duration(day))
+	g.do(engine.Command{Kind: engine.CmdDeposit, Account: 4, Asset: usdt, Amount: 1}, 0)
 }
 
 // sameStats reports whether a and b hold the same statistics: what they

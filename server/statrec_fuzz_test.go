@@ -5,11 +5,8 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"testing"
-	"time"
 
 	"github.com/cockroachdb/pebble/v2"
-	"github.com/instant-social-trading/ist/book"
-	"github.com/instant-social-trading/ist/engine"
 )
 
 // Record kinds of FuzzDecodeStatRecord.
@@ -171,23 +168,7 @@ func FuzzLoadStatRecord(f *testing.F) {
 		if ls.load(st) != nil {
 			return
 		}
-		for _, sortKey := range []string{"roi", "pnl", "followers", "aum"} {
-			for _, w := range []statWindow{window7d, window30d, windowAll} {
-				ls.board(sortKey, w, 0)
-			}
-		}
-		for id := range ls.st.Leaders {
-			ls.row(id, windowAll)
-		}
-		for id := range ls.st.Relations {
-			ls.closed(id)
-			ls.relationNAV(id)
-		}
-		g := &statFeed{t: t, ls: ls, seq: ls.st.Seq, now: ls.st.Now}
-		g.deposit(1, usdt, 10)
-		g.trade(1, book.Buy, 10, 1, 0)
-		g.advance(time.Duration(day))
-		g.do(engine.Command{Kind: engine.CmdDeposit, Account: 4, Asset: usdt, Amount: 1}, 0)
+		exerciseStats(t, ls)
 		reloadStats(t, ls, st)
 	})
 }
