@@ -228,7 +228,10 @@
 // triggered, and, for icebergs, display_quantity: the order object shows
 // it as placed (the most shown on the book at once; an amend keeps it),
 // and only for an order placed with one, as stop_price only for stops
-// and quote_quantity only for orders placed with one. trade_id numbers trades: unique, increasing in the
+// and quote_quantity only for orders placed with one; a cancelled or
+// expired order adds cancel_reason: cancelled (on request),
+// self_trade_prevented, unfilled (an IOC's or market order's rest),
+// fill_or_kill or fee_change (its owner could not pay a fee raise). trade_id numbers trades: unique, increasing in the
 // order they happened, the same in every answer and stream and across
 // restarts, and below 2^53 (tradeid.go; a data directory an earlier
 // release wrote continues above the ids that release gave, sequence ×

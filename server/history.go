@@ -311,10 +311,15 @@ func (st *store) writeChanges(c *changes, seq uint64, rewrite bool) error {
 //	    price stop_price qty quote_budget filled notional created updated
 //	    (varints) | client_order_id length (uvarint) | client_order_id
 //
-// and version 2 (orderVersionDisplay) if it was: version 1 with its
-// display quantity (a varint, > 0) after updated. Both are read; an order
-// without one is written in version 1, as every earlier release wrote
-// it, so a history without icebergs reads the same with those releases.
+// version 2 (orderVersionDisplay) if it was: version 1 with its display
+// quantity (a varint, > 0) after updated; and version 3
+// (orderVersionReason) if it was cancelled or expired with a reason
+// kept: version 1 with its display quantity (a varint, 0 if none) and
+// then the reason (a byte, a cancellation reason of book) after updated.
+// All three are read; an order is written in the lowest version that
+// holds it, so a history without icebergs or cancelled orders reads the
+// same with earlier releases (which stop reading a segment part at a
+// version they do not know).
 
 const historyVersion = 1
 
@@ -325,6 +330,17 @@ const candleVersionWide = 2
 // orderVersionDisplay is the version of an order value with a display
 // quantity (see above).
 const orderVersionDisplay = 2
+
+// orderVersionReason is the version of an order value with the reason it
+// was cancelled or expired (see above).
+const orderVersionReason = 3
+
+// endReason reports whether r is a reason an order is cancelled or
+// expired with (book lists them after the rejections, ReasonCancelled
+// first): the only ones an order record keeps.
+func endReason(r book.Reason) bool {
+	return r >= book.ReasonCancelled && r.String() != "reason?"
+}
 
 func appendOrder(b []byte, o *orderRec) []byte {
 	var flags byte
@@ -338,7 +354,10 @@ func appendOrder(b []byte, o *orderRec) []byte {
 		flags |= 4
 	}
 	version := byte(historyVersion)
-	if o.DisplayQty != 0 {
+	switch {
+	case o.Reason != book.ReasonNone:
+		version = orderVersionReason
+	case o.DisplayQty != 0:
 		version = orderVersionDisplay
 	}
 	b = append(b, version, byte(o.Side), byte(o.Type), byte(o.TIF), byte(o.STP), flags, o.Status)
@@ -347,8 +366,11 @@ func appendOrder(b []byte, o *orderRec) []byte {
 	for _, x := range [...]int64{o.Price, o.StopPrice, o.Qty, o.QuoteBudget, o.Filled, o.Notional, o.Created, o.Updated} {
 		b = binary.AppendVarint(b, x)
 	}
-	if version == orderVersionDisplay {
+	if version != historyVersion {
 		b = binary.AppendVarint(b, o.DisplayQty)
+	}
+	if version == orderVersionReason {
+		b = append(b, byte(o.Reason))
 	}
 	id := o.clientID()
 	b = binary.AppendUvarint(b, uint64(len(id)))
@@ -451,7 +473,7 @@ func namedOrder(o *orderRec) bool {
 func decodeOrderRec(id uint64, b []byte) (orderRec, error) {
 	d := dec{b: b}
 	version := d.byte()
-	if version != historyVersion && version != orderVersionDisplay {
+	if version < historyVersion || version > orderVersionReason {
 		d.bad = true
 	}
 	o := orderRec{ID: id, Side: book.Side(d.byte()), Type: book.OrderType(d.byte()), TIF: book.TimeInForce(d.byte()),
@@ -464,9 +486,19 @@ func decodeOrderRec(id uint64, b []byte) (orderRec, error) {
 	for _, p := range [...]*int64{&o.Price, &o.StopPrice, &o.Qty, &o.QuoteBudget, &o.Filled, &o.Notional, &o.Created, &o.Updated} {
 		*p = d.varint()
 	}
-	if version == orderVersionDisplay {
+	switch version {
+	case orderVersionDisplay:
 		if o.DisplayQty = d.varint(); o.DisplayQty <= 0 {
 			d.bad = true // version 1 is written without one
+		}
+	case orderVersionReason:
+		if o.DisplayQty = d.varint(); o.DisplayQty < 0 {
+			d.bad = true
+		}
+		// Only a cancelled or expired order keeps a reason.
+		if o.Reason = book.Reason(d.byte()); !endReason(o.Reason) ||
+			o.Status != statusCancelled && o.Status != statusExpired {
+			d.bad = true
 		}
 	}
 	n := d.uvarint()

@@ -396,11 +396,16 @@ func FuzzDecodeSegment(f *testing.F) {
 		tradePair(live, &seq, k, 3)
 	}
 	// An iceberg: its order record is of the version with a display
-	// quantity.
+	// quantity. Another order, cancelled by self-trade prevention: its
+	// record is of the version with a reason.
 	seq++
 	live.expect(99, &orderRec{Type: book.Limit, DisplayQty: 2})
 	live.apply(&engine.Result{Seq: seq, Tag: 99, Kind: engine.CmdPlace, Outcome: engine.Outcome{ID: 100},
 		Events: []engine.Event{{Market: 1, Event: book.Event{Kind: book.EvAccepted, OrderID: 100, Owner: 1, Side: book.Sell, Price: 100, Qty: 5}}}})
+	seq++
+	live.apply(&engine.Result{Seq: seq, Kind: engine.CmdPlace, Outcome: engine.Outcome{ID: 101},
+		Events: []engine.Event{{Market: 1, Event: book.Event{Kind: book.EvAccepted, OrderID: 101, Owner: 1, Side: book.Buy, Price: 100, Qty: 1}},
+			{Market: 1, Event: book.Event{Kind: book.EvCancelled, OrderID: 101, Owner: 1, Side: book.Buy, Reason: book.ReasonSelfTrade, Qty: 1}}}})
 	c, _ := live.takeChanges()
 	b := db.NewBatch()
 	w := &segWriter{}

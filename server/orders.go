@@ -354,6 +354,9 @@ func (s *Server) appendOrder(b []byte, o *orderRec, m *mkt) []byte {
 		b = append(b, "null"...)
 	}
 	b = appendStr(b, "status", statusNames[o.Status%uint8(len(statusNames))])
+	if o.Reason != book.ReasonNone && (o.Status == statusCancelled || o.Status == statusExpired) {
+		b = appendStr(b, "cancel_reason", o.Reason.String())
+	}
 	tif := o.TIF % 3
 	if tif == book.GTC && (o.Type == book.Market || o.Type == book.StopMarket) {
 		tif = book.IOC // a market order never rests: gtc means ioc (book.GTC)

@@ -48,6 +48,7 @@ type orderRec struct {
 	Filled      int64
 	Notional    int64 // Σ price × qty of fills, steps × lots (saturating)
 	Status      uint8
+	Reason      book.Reason // why a cancelled or expired order ended (ReasonNone otherwise, and in earlier releases' histories)
 	Created     int64
 	Updated     int64
 
@@ -354,7 +355,7 @@ func (m *readModel) apply(res *engine.Result) {
 			}
 		case book.EvCancelled, book.EvExpired:
 			if o := m.Orders.get(ev.OrderID); o != nil {
-				o.Status = statusCancelled
+				o.Status, o.Reason = statusCancelled, ev.Reason
 				if ev.Kind == book.EvExpired {
 					o.Status = statusExpired
 					if o.Qty == 0 && o.Filled > 0 && lastID == o.ID && ev.Remaining < lastPx {
@@ -362,7 +363,7 @@ func (m *readModel) apply(res *engine.Result) {
 						// pay for another lot at its last fill's price
 						// (ev.Remaining, in steps × lots, against the
 						// price of one lot): it bought what it could.
-						o.Status = statusFilled
+						o.Status, o.Reason = statusFilled, book.ReasonNone
 					}
 				}
 				o.Stop = false
@@ -412,7 +413,7 @@ func (o *orderRec) end(at int64) {
 	if o.Filled > 0 {
 		o.Status = statusFilled
 	} else {
-		o.Status = statusExpired
+		o.Status, o.Reason = statusExpired, book.ReasonUnfilled
 	}
 	o.Updated = at
 }
