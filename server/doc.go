@@ -336,6 +336,16 @@
 // id: limit, after) lists the closed ones too, with "returned" and a
 // null nav.
 //
+// Extension: the dead man's switch (deadman.go). POST
+// /v1/orders/cancel-all-after {"timeout_ms":N} answers
+// {"timeout_ms":N,"cancel_at":T}: unless the caller calls it again before
+// T, every open order and pending stop of its account, in every market,
+// is cancelled (a CmdCancelAll per market, cancel_reason cancelled). N is
+// 0 (disarm; cancel_at null) or 1000 to 86,400,000; GET shows the switch.
+// The deadline is stored (synced) before the answer and armed again by a
+// restart; one that passed while istd was down fires once it is up.
+// Metric cancel_all_after_fired_total.
+//
 // Extension: GET /v1/social/events?follow_id=&type=&limit=&after= pages
 // the caller's copy-trading events (copyevents.go), the copy stream's
 // skipped, closed and profit_share kept: as a follower, each leader fill
@@ -533,7 +543,8 @@
 // copy-trading
 // series copy_mirrored_fills_total
 // {market}, copy_skipped_total{reason}, copy_relations_closed_total
-// {reason}, copy_profit_share_total and copy_relations_open, and the Go
+// {reason}, copy_profit_share_total and copy_relations_open,
+// cancel_all_after_fired_total (dead man's switches fired), and the Go
 // runtime and process collectors.
 //
 // # Logs

@@ -39,7 +39,13 @@ func FuzzHandler(f *testing.F) {
 		f.Add(s.method, s.uri, s.auth, s.header, []byte(s.body))
 	}
 	var h *handlerFuzz
+	// A switch armed by one request must not fire in a later one (its
+	// cancels would seem to be that request's doing): the only timeout
+	// allowed is a day.
+	oldMin := deadmanMin
+	deadmanMin = deadmanMax
 	f.Cleanup(func() {
+		deadmanMin = oldMin
 		if h != nil {
 			h.close()
 		}
@@ -149,6 +155,10 @@ var handlerSeeds = []handlerSeed{
 	{4, "/v1/social/follows/1?close=keep", authBob, "", ``},
 	{4, "/v1/social/follows/1?close=sideways", authBob, "", ``},
 	{0, "/v1/social/followers", authAlice, "", ``},
+	{1, "/v1/orders/cancel-all-after", authAlice, "", `{"timeout_ms":86400000}`},
+	{1, "/v1/orders/cancel-all-after", authAlice, "", `{"timeout_ms":0}`},
+	{1, "/v1/orders/cancel-all-after", authBob, "", `{"timeout_ms":1000}`},
+	{0, "/v1/orders/cancel-all-after", authBob, "", ``},
 	{0, "/healthz", authNone, "", ``},
 	{0, "/readyz", authNone, "", ``},
 	{0, "/metrics", authNone, "", ``},
@@ -268,6 +278,8 @@ func (h *handlerFuzz) state(t *testing.T) string {
 		{"/v1/social/events?limit=1000", "Bearer " + h.alice},
 		{"/v1/social/events?limit=1000", "Bearer " + h.bob},
 		{"/v1/admin/fees/withdrawals?limit=1000", "Bearer " + adminTok},
+		{"/v1/orders/cancel-all-after", "Bearer " + h.alice},
+		{"/v1/orders/cancel-all-after", "Bearer " + h.bob},
 	} {
 		code, b, _ := h.call("GET", r.uri, r.auth, "", nil)
 		fmt.Fprintf(&sb, "%s %d %s\n", r.uri, code, b)

@@ -19,6 +19,7 @@ func crashStop(ts *testServer) {
 	ts.c.CloseIdleConnections()
 	s := ts.s
 	s.closeOnce.Do(func() {
+		s.dm.stop() // no timer of the process fires after its crash
 		s.hub.close()
 		s.http.Shutdown()
 		s.eng.Close()

@@ -28,6 +28,7 @@ type metrics struct {
 	copySkipped *prometheus.CounterVec // reason
 	copyClosed  *prometheus.CounterVec // reason: unfollow, stop_loss
 	profitShare prometheus.Counter     // quote units of 10^-8, as a decimal
+	deadman     prometheus.Counter     // cancel-all-after switches fired
 }
 
 func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
@@ -58,12 +59,14 @@ func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
 			Help: "Copy relations closed, by reason (unfollow, stop_loss)."}, []string{"reason"}),
 		profitShare: prometheus.NewCounter(prometheus.CounterOpts{Name: "copy_profit_share_total",
 			Help: "Profit share paid by followers to leaders, in units of each relation's quote asset."}),
+		deadman: prometheus.NewCounter(prometheus.CounterOpts{Name: "cancel_all_after_fired_total",
+			Help: "Dead man's switches (POST /v1/orders/cancel-all-after) that fired: accounts whose orders were cancelled for not renewing their deadline."}),
 	}
 	for _, r := range [...]string{"per_ip", "total"} {
 		m.connsRefused.WithLabelValues(r) // shown at 0
 	}
 	reg.MustRegister(m.requests, m.duration, m.orders, m.trades, m.volume, m.registrations, m.connsRefused, m.commands, m.fsync,
-		m.mirrored, m.copySkipped, m.copyClosed, m.profitShare,
+		m.mirrored, m.copySkipped, m.copyClosed, m.profitShare, m.deadman,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "copy_relations_open",
 			Help: "Open (active or paused) copy relations."},
 			func() float64 { return float64(s.openRelations()) }),

@@ -44,8 +44,8 @@ func (ts *testServer) fetchDoc() *apiDoc {
 // op returns the operation of the document that serves method and the
 // concrete path.
 func (d *apiDoc) op(method, path string) (string, *apiOp) {
-	for tmpl, item := range d.Paths {
-		raw, ok := item[strings.ToLower(method)]
+	for _, tmpl := range pathsFor(d.Paths, path) {
+		raw, ok := d.Paths[tmpl][strings.ToLower(method)]
 		if !ok || !pathMatches(tmpl, path) {
 			continue
 		}
@@ -56,6 +56,25 @@ func (d *apiDoc) op(method, path string) (string, *apiOp) {
 		return tmpl, &o
 	}
 	return "", nil
+}
+
+// pathsFor returns the paths of the document to try for the concrete
+// path, in order: the path itself first, if the document has it, since a
+// path without parameters wins over a template that matches it (OpenAPI
+// 3, Path Templating Matching: /v1/orders/cancel-all-after is not
+// /v1/orders/{id}), then the others.
+func pathsFor[V any](paths map[string]V, path string) []string {
+	exact, _, _ := strings.Cut(path, "?")
+	var out []string
+	if _, ok := paths[exact]; ok {
+		out = append(out, exact)
+	}
+	for tmpl := range paths {
+		if tmpl != exact {
+			out = append(out, tmpl)
+		}
+	}
+	return out
 }
 
 // pathMatches reports whether the concrete path (its query ignored) is
@@ -87,8 +106,9 @@ type apiRun struct {
 // template returns the path of the document that serves method and the
 // concrete path, and its operation.
 func (r *apiRun) template(method, path string) (string, map[string]any) {
-	for tmpl, item := range r.doc.root["paths"].(map[string]any) {
-		if op, ok := item.(map[string]any)[strings.ToLower(method)].(map[string]any); ok && pathMatches(tmpl, path) {
+	paths := r.doc.root["paths"].(map[string]any)
+	for _, tmpl := range pathsFor(paths, path) {
+		if op, ok := paths[tmpl].(map[string]any)[strings.ToLower(method)].(map[string]any); ok && pathMatches(tmpl, path) {
 			return tmpl, op
 		}
 	}
@@ -418,6 +438,10 @@ func driveAPI(t *testing.T, r *apiRun) {
 	r.call(200, "PATCH", "/v1/admin/markets/BTC-USDT", adminTok, `{"maker_fee_bps":10,"taker_fee_bps":20}`)
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/resume", adminTok, "")
 	r.call(200, "DELETE", "/v1/orders?market=BTC-USDT", bob, "")
+	r.call(200, "GET", "/v1/orders/cancel-all-after", bob, "")
+	r.call(200, "POST", "/v1/orders/cancel-all-after", bob, `{"timeout_ms":60000}`)
+	r.call(200, "GET", "/v1/orders/cancel-all-after", bob, "")
+	r.call(200, "POST", "/v1/orders/cancel-all-after", bob, `{"timeout_ms":0}`)
 	r.call(201, "POST", "/v1/admin/backup", adminTok, fmt.Sprintf(`{"to":%q}`, t.TempDir()+"/backup"))
 	r.call(200, "GET", "/metrics", "", "")
 }
@@ -528,6 +552,8 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		{"GET", "/v1/admin/accounts/99/transfers", adminTok, ""},
 		{"GET", "/v1/transfers?asset=NOPE", bob, ""},
 		{"GET", "/v1/social/events?type=nope", bob, ""},
+		{"POST", "/v1/orders/cancel-all-after", bob, `{"timeout_ms":5}`},
+		{"POST", "/v1/orders/cancel-all-after", "", `{"timeout_ms":60000}`},
 		{"GET", "/v1/admin/accounts/99/social/events", adminTok, ""},
 		{"POST", "/v1/admin/settle?leader_id=99", adminTok, ""},
 	}

@@ -278,6 +278,7 @@ var fixedRoutes = func() map[string]*fixedRoute {
 		{path: "/v1/admin/backup", post: (*Server).backup},
 		{path: "/v1/orders", post: (*Server).placeOrder, get: (*Server).listOrders, delete: (*Server).cancelAll},
 		{path: "/v1/orders/batch", post: (*Server).placeBatch},
+		{path: "/v1/orders/cancel-all-after", post: (*Server).cancelAllAfter, get: (*Server).getCancelAllAfter},
 		{path: "/v1/fills", get: (*Server).listFills},
 		{path: "/v1/transfers", get: (*Server).listTransfers},
 		{path: "/v1/markets", get: (*Server).listMarkets},

@@ -229,6 +229,7 @@ type Server struct {
 	fsync      prometheus.Histogram // wal_fsync_duration_seconds, fed by the journal
 	amendMu    [64]sync.Mutex       // PATCH /v1/social/follows/{id}, by id (social.go)
 	feesMu     sync.Mutex           // PATCH /v1/admin/markets/{symbol}: one fee change at a time (admin.go)
+	dm         deadman              // cancel-all-after switches (deadman.go)
 	unsub      func()
 	http       *fasthttp.Server
 	conns      *connLimiter // counts connections, caps them if set (connlimit.go)
@@ -563,6 +564,9 @@ func Open(opts *Options) (*Server, error) {
 	}
 	s.stopSaver, s.saverDone = make(chan struct{}), make(chan struct{})
 	go s.saveHistoryLoop()
+	if err := s.dm.load(s); err != nil {
+		s.log.Error().Err(err).Msg("cancel-all-after: deadlines partly unreadable; those read are armed")
+	}
 	s.ready.Store(true)
 	return s, nil
 }
@@ -679,6 +683,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			ln.Close() // closed already, unless its Serve had not reached the HTTP server yet
 		}
 		s.drained.Store(true)
+		s.dm.stop() // before the engine closes: a switch firing finishes its cancels
 		// The final snapshot gets time of its own if the caller's is up:
 		// without it the next start replays more of the log.
 		snapCtx := ctx

@@ -46,6 +46,8 @@ var ErrDataDirInUse = errors.New("server: data directory in use")
 //	                     in chunks (see statpersist.go)
 //	"stats/leaders"      the leader statistics as one gob value, as
 //	                     older versions saved them (read, then deleted)
+//	"dm/" account(8)     the account's cancel-all-after deadline (Unix
+//	                     ns, 8) and timeout (ms, 8) (see deadman.go)
 //	"trade/base"         trade id base (8, big endian; see tradeid.go)
 //	"engine/rules"       rules version (4, big endian) the log's commands
 //	                     after a sequence number (8) were applied under

@@ -1,0 +1,227 @@
+package server
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/valyala/fastjson"
+)
+
+// deadmanFast lets switches fire within milliseconds for one test.
+func deadmanFast(t *testing.T) {
+	old := deadmanMin
+	deadmanMin = time.Millisecond
+	t.Cleanup(func() { deadmanMin = old })
+}
+
+// openOrders returns the ids of the token's open orders, by market.
+func (ts *testServer) openOrders(token string) map[string]int {
+	ts.t.Helper()
+	n := map[string]int{}
+	for _, o := range ts.must(200, "GET", "/v1/orders?status=open&limit=100", token, "")["orders"].([]any) {
+		n[o.(map[string]any)["market"].(string)]++
+	}
+	return n
+}
+
+// waitOpen waits up to 5 s (500 polls) for the token's open orders to be want.
+func (ts *testServer) waitOpen(token, want string) string {
+	ts.t.Helper()
+	var got string
+	for range 500 {
+		if got = fmt.Sprint(ts.openOrders(token)); got == want {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return got
+}
+
+// deadmanSetup creates BTC-USDT and ETH-USDT, and gives alice two resting
+// orders and a pending stop in the first and a resting order in the
+// second, and bob a resting buy.
+func deadmanSetup(ts *testServer) (alice, bob string) {
+	alice, bob = ts.setup()
+	ts.must(201, "POST", "/v1/admin/markets", adminTok,
+		`{"symbol":"ETH-USDT","base":"ETH","quote":"USDT","tick_size":"0.01","lot_size":"0.001","min_notional":"1","maker_fee_bps":10,"taker_fee_bps":20}`)
+	aid := uint64(ts.must(200, "GET", "/v1/account", alice, "")["id"].(float64))
+	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"ETH","amount":"5","ref":"d-eth"}`, aid))
+	for _, o := range []string{
+		`{"market":"BTC-USDT","side":"sell","price":"70000","quantity":"0.1"}`,
+		`{"market":"BTC-USDT","side":"sell","price":"71000","quantity":"0.1"}`,
+		`{"market":"BTC-USDT","side":"sell","type":"stop_market","stop_price":"50000","quantity":"0.1"}`,
+		`{"market":"ETH-USDT","side":"sell","price":"3000","quantity":"1"}`,
+	} {
+		ts.must(201, "POST", "/v1/orders", alice, o)
+	}
+	ts.must(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"60000","quantity":"0.1"}`)
+	return alice, bob
+}
+
+const deadmanAllOpen = "map[BTC-USDT:3 ETH-USDT:1]"
+
+// The dead man's switch: renewed in time it does nothing; left to run
+// out it cancels every open order and pending stop of the account in
+// every market (reason cancelled) and nobody else's; disarmed (0) it
+// does nothing; GET shows it; bad input is refused and changes nothing.
+func TestCancelAllAfter(t *testing.T) {
+	deadmanFast(t)
+	ts := start(t, t.TempDir(), nil)
+	alice, bob := deadmanSetup(ts)
+
+	if out := ts.must(200, "GET", "/v1/orders/cancel-all-after", alice, ""); out["timeout_ms"] != 0.0 || out["cancel_at"] != nil {
+		t.Fatalf("before arming: %v", out)
+	}
+	// Renewed every 100 ms with a timeout of 1 s for 2.5 s: nothing.
+	var out map[string]any
+	for range 25 {
+		out = ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":1000}`)
+		time.Sleep(100 * time.Millisecond)
+	}
+	at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(out["cancel_at"]))
+	if out["timeout_ms"] != 1000.0 || err != nil || time.Until(at) > time.Second {
+		t.Fatalf("armed: %v (%v)", out, err)
+	}
+	if got := fmt.Sprint(ts.openOrders(alice)); got != deadmanAllOpen {
+		t.Fatalf("renewed, alice's open orders %s, want %s", got, deadmanAllOpen)
+	}
+	if g := ts.must(200, "GET", "/v1/orders/cancel-all-after", alice, ""); g["cancel_at"] != out["cancel_at"] {
+		t.Fatalf("GET %v, POST answered %v", g, out)
+	}
+	// Run out.
+	if got := ts.waitOpen(alice, "map[]"); got != "map[]" {
+		t.Fatalf("after the deadline, alice's open orders: %s", got)
+	}
+	for _, o := range ts.must(200, "GET", "/v1/orders?limit=100", alice, "")["orders"].([]any) {
+		if o := o.(map[string]any); o["status"] != "cancelled" || o["cancel_reason"] != "cancelled" {
+			t.Errorf("alice's order after the deadline: %v", o)
+		}
+	}
+	if got := fmt.Sprint(ts.openOrders(bob)); got != "map[BTC-USDT:1]" {
+		t.Errorf("bob's open orders %s", got)
+	}
+	if b := ts.balances(alice); b["BTC"] != "2/0" || b["ETH"] != "5/0" {
+		t.Errorf("alice's balances after the cancels: %v", b)
+	}
+	if out := ts.must(200, "GET", "/v1/orders/cancel-all-after", alice, ""); out["timeout_ms"] != 0.0 || out["cancel_at"] != nil {
+		t.Errorf("after firing: %v", out)
+	}
+	if v, err := ts.s.store.get(deadmanKey(1)); err != nil || v != nil {
+		t.Errorf("the fired deadline is still stored: %x %v", v, err)
+	}
+	if m := ts.metric("cancel_all_after_fired_total"); m != 1 {
+		t.Errorf("cancel_all_after_fired_total %v, want 1", m)
+	}
+
+	// Disarmed: nothing happens.
+	ts.must(201, "POST", "/v1/orders", alice, `{"market":"ETH-USDT","side":"sell","price":"3000","quantity":"1"}`)
+	ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":1000}`)
+	if out := ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":0}`); out["timeout_ms"] != 0.0 || out["cancel_at"] != nil {
+		t.Fatalf("disarmed: %v", out)
+	}
+	time.Sleep(1300 * time.Millisecond)
+	if got := fmt.Sprint(ts.openOrders(alice)); got != "map[ETH-USDT:1]" {
+		t.Fatalf("disarmed, alice's open orders %s", got)
+	}
+
+	// Bad input: refused, nothing armed.
+	for _, c := range []struct {
+		token, body string
+		status      int
+		code        string
+	}{
+		{alice, `{"timeout_ms":-1}`, 400, "invalid_argument"},
+		{alice, `{"timeout_ms":"100"}`, 400, "invalid_argument"},
+		{alice, `{"timeout_ms":86400001}`, 400, "invalid_argument"},
+		{alice, `{}`, 400, "invalid_argument"},
+		{alice, `{"timeout_ms":100,"market":"BTC-USDT"}`, 400, "invalid_argument"},
+		{alice, ``, 400, "invalid_argument"},
+		{"", `{"timeout_ms":100}`, 401, "unauthenticated"},
+	} {
+		if code, ec := ts.errCode("POST", "/v1/orders/cancel-all-after", c.token, c.body); code != c.status || ec != c.code {
+			t.Errorf("%s: %d %s, want %d %s", c.body, code, ec, c.status, c.code)
+		}
+	}
+	if code, ec := ts.errCode("DELETE", "/v1/orders/cancel-all-after", alice, ""); code != 405 || ec != "method_not_allowed" {
+		t.Errorf("DELETE: %d %s", code, ec)
+	}
+	if out := ts.must(200, "GET", "/v1/orders/cancel-all-after", alice, ""); out["cancel_at"] != nil {
+		t.Errorf("after bad input: %v", out)
+	}
+	deadmanMin = time.Second
+	if code, ec := ts.errCode("POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":999}`); code != 400 || ec != "invalid_argument" {
+		t.Errorf("below the minimum: %d %s", code, ec)
+	}
+}
+
+// A deadline survives a restart: one still ahead is armed again (GET
+// shows the same cancel_at) and fires on time; one that passed while
+// istd was down fires once istd is up. The same after a crash.
+func TestCancelAllAfterRestart(t *testing.T) {
+	deadmanFast(t)
+	for _, crash := range []bool{false, true} {
+		t.Run(fmt.Sprint("crash=", crash), func(t *testing.T) {
+			dir := t.TempDir()
+			ts := start(t, dir, nil)
+			alice, _ := deadmanSetup(ts)
+			stop := func() {
+				if crash {
+					crashStop(ts)
+				} else {
+					ts.stop()
+				}
+			}
+			// Ahead: kept.
+			out := ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":3600000}`)
+			stop()
+			ts = start(t, dir, nil)
+			if g := ts.must(200, "GET", "/v1/orders/cancel-all-after", alice, ""); g["cancel_at"] != out["cancel_at"] || g["timeout_ms"] != 3600000.0 {
+				t.Fatalf("after the restart GET %v, armed %v", g, out)
+			}
+			if got := fmt.Sprint(ts.openOrders(alice)); got != deadmanAllOpen {
+				t.Fatalf("alice's open orders %s", got)
+			}
+			// Passed while down: fires at the start.
+			ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":300}`)
+			stop()
+			time.Sleep(400 * time.Millisecond)
+			ts = start(t, dir, nil)
+			if got := ts.waitOpen(alice, "map[]"); got != "map[]" {
+				t.Fatalf("a deadline passed while down: alice's open orders %s", got)
+			}
+			for range 100 { // the key goes once the cancels are done
+				if v, _ := ts.s.store.get(deadmanKey(1)); v == nil {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			if v, err := ts.s.store.get(deadmanKey(1)); err != nil || v != nil {
+				t.Errorf("the fired deadline is still stored: %x %v", v, err)
+			}
+			ts.stop()
+		})
+	}
+}
+
+// FuzzDecodeCancelAfter: the body of POST /v1/orders/cancel-all-after
+// decodes to 0 or a timeout within the bounds, or to an error of the
+// package's kinds; never a panic.
+func FuzzDecodeCancelAfter(f *testing.F) {
+	for _, s := range append(seeds, `{"timeout_ms":0}`, `{"timeout_ms":60000}`, `{"timeout_ms":999}`,
+		`{"timeout_ms":86400001}`, `{"timeout_ms":1e3}`, `{"timeout_ms":1000,"timeout_ms":0}`, `{"timeout_ms":-5}`) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var p fastjson.Parser
+		var r cancelAfterReq
+		err := decodeCancelAfter(&p, body, &r)
+		checkDecodeErr(t, err)
+		if err == nil && r.timeoutMs != 0 && (r.timeoutMs < 1000 || r.timeoutMs > 86400000) {
+			t.Fatalf("accepted %+v", r)
+		}
+		if err == nil {
+			checkDistinct(t, body)
+		}
+	})
+}
