@@ -269,3 +269,22 @@ func (d *deadman) stop() {
 	d.mu.Unlock()
 	d.firing.Wait()
 }
+
+// cancelOnDisconnect cancels acct's orders in every market: a stream that
+// enabled cancel_on_disconnect ended. Not when istd itself is shutting
+// down (Shutdown closes every stream): its orders then stay, as all of
+// its state does, and a client that does not come back is covered by
+// cancel-all-after, which a restart arms again.
+func (s *Server) cancelOnDisconnect(acct uint64) {
+	if s.closed.Load() {
+		return
+	}
+	n, err := s.cancelEverywhere(acct)
+	s.met.cancelOnDisconnect.Inc()
+	ev := s.log.Info()
+	if err != nil {
+		ev = s.log.Error().Err(err)
+	}
+	ev.Uint64("account_id", acct).Int("cancelled", n).
+		Msg("cancel_on_disconnect: a stream of the account ended; its orders were cancelled")
+}

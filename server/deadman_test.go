@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fasthttp/websocket"
 	"github.com/valyala/fastjson"
 )
 
@@ -224,4 +225,90 @@ func FuzzDecodeCancelAfter(f *testing.F) {
 			checkDistinct(t, body)
 		}
 	})
+}
+
+// codOn authenticates a stream as token's account and sets
+// cancel_on_disconnect.
+func codOn(t *testing.T, c *wsClient, token string, enabled bool) {
+	t.Helper()
+	c.send(`{"op":"auth","token":"` + token + `"}`)
+	if m := c.next(); m.Type != "authenticated" {
+		t.Fatalf("auth: %+v", m)
+	}
+	c.send(fmt.Sprintf(`{"op":"cancel_on_disconnect","enabled":%v}`, enabled))
+	if m := c.next(); m.Type != "cancel_on_disconnect" || m.Enabled == nil || *m.Enabled != enabled {
+		t.Fatalf("cancel_on_disconnect: %+v", m)
+	}
+}
+
+// A stream with cancel_on_disconnect cancels its account's orders in
+// every market when it ends, whether the client closes it or just goes
+// away; not once disabled, not for a stream that never enabled it, and
+// not when istd itself shuts down. It needs auth, and its message is
+// checked like the others.
+func TestCancelOnDisconnect(t *testing.T) {
+	dir := t.TempDir()
+	ts := start(t, dir, nil)
+	alice, bob := deadmanSetup(ts)
+
+	c := ts.dial()
+	c.send(`{"op":"cancel_on_disconnect","enabled":true}`)
+	if m := c.next(); m.Type != "error" || m.Error.Code != "unauthenticated" {
+		t.Fatalf("before auth: %+v", m)
+	}
+	for _, msg := range []string{`{"op":"cancel_on_disconnect"}`, `{"op":"cancel_on_disconnect","enabled":"yes"}`,
+		`{"op":"subscribe","channels":["orders"],"enabled":true}`} {
+		c.send(msg)
+		if m := c.next(); m.Type != "error" || m.Error.Code != "invalid_argument" {
+			t.Fatalf("%s: %+v", msg, m)
+		}
+	}
+	codOn(t, c, alice, true)
+	other := ts.dial() // a stream of alice's without it
+	other.send(`{"op":"auth","token":"` + alice + `"}`)
+	other.next()
+	other.ws.Close()
+	bobs := ts.dial() // bob's, enabled then disabled
+	codOn(t, bobs, bob, true)
+	codOn(t, bobs, bob, false)
+	bobs.ws.Close()
+	time.Sleep(200 * time.Millisecond)
+	if got := fmt.Sprint(ts.openOrders(alice)); got != deadmanAllOpen {
+		t.Fatalf("streams without cancel_on_disconnect ended: alice's open orders %s", got)
+	}
+	// The client closes the stream properly.
+	c.ws.WriteMessage(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""))
+	if got := ts.waitOpen(alice, "map[]"); got != "map[]" {
+		t.Fatalf("after the close, alice's open orders %s", got)
+	}
+	if got := fmt.Sprint(ts.openOrders(bob)); got != "map[BTC-USDT:1]" {
+		t.Fatalf("bob's open orders %s", got)
+	}
+	if m := ts.metric("stream_cancel_on_disconnect_total"); m != 1 {
+		t.Errorf("stream_cancel_on_disconnect_total %v", m)
+	}
+	for _, o := range ts.must(200, "GET", "/v1/orders?limit=100", alice, "")["orders"].([]any) {
+		if o := o.(map[string]any); o["status"] != "cancelled" || o["cancel_reason"] != "cancelled" {
+			t.Errorf("alice's order: %v", o)
+		}
+	}
+
+	// The client goes away without a close frame.
+	ts.must(201, "POST", "/v1/orders", alice, `{"market":"ETH-USDT","side":"sell","price":"3000","quantity":"1"}`)
+	c = ts.dial()
+	codOn(t, c, alice, true)
+	c.ws.UnderlyingConn().Close()
+	if got := ts.waitOpen(alice, "map[]"); got != "map[]" {
+		t.Fatalf("after the client went away, alice's open orders %s", got)
+	}
+
+	// istd's own shutdown: the orders stay.
+	ts.must(201, "POST", "/v1/orders", alice, `{"market":"ETH-USDT","side":"sell","price":"3000","quantity":"1"}`)
+	c = ts.dial()
+	codOn(t, c, alice, true)
+	ts.stop()
+	ts = start(t, dir, nil)
+	if got := fmt.Sprint(ts.openOrders(alice)); got != "map[ETH-USDT:1]" {
+		t.Fatalf("after istd's shutdown, alice's open orders %s", got)
+	}
 }

@@ -402,10 +402,17 @@
 // GET /v1/stream upgrades to a WebSocket (github.com/fasthttp/websocket).
 // The client sends {"op":"auth","token":…} (needed by the private
 // channels orders, fills and copy), {"op":"subscribe","channels":[…]} and
-// {"op":"unsubscribe","channels":[…]}; the server answers
-// {"type":"authenticated","account_id"}, {"type":"subscribed","channels"}
+// {"op":"unsubscribe","channels":[…]}, and, once authenticated,
+// {"op":"cancel_on_disconnect","enabled":true|false}; the server answers
+// {"type":"authenticated","account_id"}, {"type":"subscribed","channels"},
+// {"type":"cancel_on_disconnect","enabled"}
 // or {"type":"error","channel"?,"error":{"code","message"}} (channel:
-// the one a refused subscribe or unsubscribe named). Channels:
+// the one a refused subscribe or unsubscribe named). With
+// cancel_on_disconnect enabled, the end of the connection (the client
+// closing it or going away, a revoked token, too many bad messages; not
+// istd's own shutdown) cancels every open order and pending stop of the
+// account in every market, as cancel-all-after does (deadman.go;
+// metric stream_cancel_on_disconnect_total). Channels:
 // book:SYMBOL, trades:SYMBOL, orders, fills and copy (of the
 // authenticated account only).
 // Channel messages are {"channel","seq","n",…}. seq is the sequence
@@ -544,7 +551,9 @@
 // series copy_mirrored_fills_total
 // {market}, copy_skipped_total{reason}, copy_relations_closed_total
 // {reason}, copy_profit_share_total and copy_relations_open,
-// cancel_all_after_fired_total (dead man's switches fired), and the Go
+// cancel_all_after_fired_total (dead man's switches fired),
+// stream_cancel_on_disconnect_total (streams with cancel_on_disconnect
+// that ended and cancelled their account's orders), and the Go
 // runtime and process collectors.
 //
 // # Logs

@@ -29,6 +29,8 @@ type metrics struct {
 	copyClosed  *prometheus.CounterVec // reason: unfollow, stop_loss
 	profitShare prometheus.Counter     // quote units of 10^-8, as a decimal
 	deadman     prometheus.Counter     // cancel-all-after switches fired
+	// streams with cancel_on_disconnect that ended and cancelled
+	cancelOnDisconnect prometheus.Counter
 }
 
 func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
@@ -61,12 +63,14 @@ func newMetrics(s *Server) (*prometheus.Registry, *metrics) {
 			Help: "Profit share paid by followers to leaders, in units of each relation's quote asset."}),
 		deadman: prometheus.NewCounter(prometheus.CounterOpts{Name: "cancel_all_after_fired_total",
 			Help: "Dead man's switches (POST /v1/orders/cancel-all-after) that fired: accounts whose orders were cancelled for not renewing their deadline."}),
+		cancelOnDisconnect: prometheus.NewCounter(prometheus.CounterOpts{Name: "stream_cancel_on_disconnect_total",
+			Help: "WebSocket streams with cancel_on_disconnect enabled that ended, each cancelling its account's orders."}),
 	}
 	for _, r := range [...]string{"per_ip", "total"} {
 		m.connsRefused.WithLabelValues(r) // shown at 0
 	}
 	reg.MustRegister(m.requests, m.duration, m.orders, m.trades, m.volume, m.registrations, m.connsRefused, m.commands, m.fsync,
-		m.mirrored, m.copySkipped, m.copyClosed, m.profitShare, m.deadman,
+		m.mirrored, m.copySkipped, m.copyClosed, m.profitShare, m.deadman, m.cancelOnDisconnect,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "copy_relations_open",
 			Help: "Open (active or paused) copy relations."},
 			func() float64 { return float64(s.openRelations()) }),

@@ -547,6 +547,11 @@ type streamConn struct {
 	budget   *streamBudget  // the hub's, charged with qbytes; nil: none
 	gate     *chan struct{} // test knob (hub.writeGate): non-nil, the writer waits for it before each write
 
+	// cod is the account whose orders the end of the connection cancels
+	// (cancel_on_disconnect; 0: none). The reader sets it, and the stream
+	// handler, on the same goroutine, reads it once the reader returns.
+	cod uint64
+
 	// Owned by the hub goroutine.
 	account uint64
 	toks    []*liveToken      // the tokens it authenticated with
@@ -749,6 +754,9 @@ func (s *Server) stream(ctx *fasthttp.RequestCtx) {
 		go c.writer(writerDone)
 		why := c.reader()
 		c.kill(websocket.CloseNormalClosure, "")
+		if c.cod != 0 {
+			h.s.cancelOnDisconnect(c.cod)
+		}
 		<-writerDone
 		linger(ws, why)
 		_ = ws.Close()
@@ -928,12 +936,14 @@ func (c *streamConn) write(batch [][]byte) bool {
 	return true
 }
 
-// streamOp is a client message: {"op":"auth","token":"..."} or
-// {"op":"subscribe"|"unsubscribe","channels":["...",...]}.
+// streamOp is a client message: {"op":"auth","token":"..."},
+// {"op":"subscribe"|"unsubscribe","channels":["...",...]} or
+// {"op":"cancel_on_disconnect","enabled":true|false}.
 type streamOp struct {
 	Op       string
 	Token    string
 	Channels []string
+	Enabled  bool
 }
 
 // utf8Str returns the bytes of string v, refusing invalid UTF-8 (a text
@@ -947,15 +957,17 @@ func utf8Str(v *fastjson.Value, key string) ([]byte, error) {
 }
 
 // decodeStreamOp decodes one client message into op, as strictly as a
-// request body: a JSON object with "op" (auth, subscribe or unsubscribe),
-// "token" (a string, required by auth) and "channels" (a list of strings,
-// required and not empty for subscribe and unsubscribe); any other field
+// request body: a JSON object with "op" (auth, subscribe, unsubscribe or
+// cancel_on_disconnect), "token" (a string, required by auth),
+// "channels" (a list of strings, required and not empty for subscribe
+// and unsubscribe) and "enabled" (a boolean, required by
+// cancel_on_disconnect and refused with the other ops); any other field
 // is refused, and so are strings that are not UTF-8. The strings are
 // copied out of p, which may be reused once it returns. Errors wrap
 // errInvalid.
 func decodeStreamOp(p *fastjson.Parser, msg []byte, op *streamOp) error {
 	*op = streamOp{}
-	var hasOp, hasToken bool
+	var hasOp, hasToken, hasEnabled bool
 	err := object(p, msg, func(k []byte, v *fastjson.Value) error {
 		switch string(k) {
 		case "op":
@@ -980,6 +992,13 @@ func decodeStreamOp(p *fastjson.Parser, msg []byte, op *streamOp) error {
 				op.Channels = append(op.Channels, string(b))
 			}
 			return nil
+		case "enabled":
+			b, err := v.Bool()
+			if err != nil {
+				return fmt.Errorf("%w: enabled must be true or false", errInvalid)
+			}
+			op.Enabled, hasEnabled = b, true
+			return nil
 		default:
 			return unknown(k)
 		}
@@ -989,6 +1008,8 @@ func decodeStreamOp(p *fastjson.Parser, msg []byte, op *streamOp) error {
 		return err
 	case !hasOp:
 		return missing("op")
+	case hasEnabled && op.Op != "cancel_on_disconnect":
+		return fmt.Errorf("%w: enabled is a field of cancel_on_disconnect only", errInvalid)
 	}
 	switch op.Op {
 	case "auth":
@@ -999,8 +1020,12 @@ func decodeStreamOp(p *fastjson.Parser, msg []byte, op *streamOp) error {
 		if len(op.Channels) == 0 {
 			return fmt.Errorf("%w: channels is empty", errInvalid)
 		}
+	case "cancel_on_disconnect":
+		if !hasEnabled {
+			return missing("enabled")
+		}
 	default:
-		return fmt.Errorf("%w: unknown op %q (auth, subscribe, unsubscribe)", errInvalid, op.Op)
+		return fmt.Errorf("%w: unknown op %q (auth, subscribe, unsubscribe, cancel_on_disconnect)", errInvalid, op.Op)
 	}
 	return nil
 }
@@ -1079,6 +1104,22 @@ func (c *streamConn) reader() error {
 			}
 			account, tok = t.account, t
 			c.h.do(func() { c.h.authenticate(c, t) })
+		case "cancel_on_disconnect":
+			if account == 0 {
+				bad++
+				c.replyError("unauthenticated", `cancel_on_disconnect needs {"op":"auth"} first`)
+				break
+			}
+			c.cod = 0
+			if op.Enabled {
+				c.cod = account
+			}
+			enabled := op.Enabled
+			c.h.do(func() { // after the answers queued before it
+				if c.h.live(c) {
+					c.enqueue(append(appendBool([]byte(`{"type":"cancel_on_disconnect"`), "enabled", enabled), '}'))
+				}
+			})
 		case "subscribe", "unsubscribe":
 			var good []string
 			for _, ch := range op.Channels {

@@ -25,6 +25,11 @@ func TestDecodeStreamOp(t *testing.T) {
 		{msg: `{"op":"subscribe","channels":["book:BTC-USDT","orders"]}`,
 			want: streamOp{Op: "subscribe", Channels: []string{"book:BTC-USDT", "orders"}}},
 		{msg: `{"channels":["fills"],"op":"unsubscribe"}`, want: streamOp{Op: "unsubscribe", Channels: []string{"fills"}}},
+		{msg: `{"op":"cancel_on_disconnect","enabled":true}`, want: streamOp{Op: "cancel_on_disconnect", Enabled: true}},
+		{msg: `{"enabled":false,"op":"cancel_on_disconnect"}`, want: streamOp{Op: "cancel_on_disconnect"}},
+		{msg: `{"op":"cancel_on_disconnect"}`, err: "enabled is required"},
+		{msg: `{"op":"cancel_on_disconnect","enabled":1}`, err: "enabled must be true or false"},
+		{msg: `{"op":"auth","token":"t","enabled":true}`, err: "enabled is a field of cancel_on_disconnect only"},
 		{msg: ``, err: "empty body"},
 		{msg: `not json`, err: "malformed JSON"},
 		{msg: `[]`, err: "must be a JSON object"},
@@ -64,7 +69,7 @@ func TestDecodeStreamOp(t *testing.T) {
 // parser's memory, which the next message reuses.
 func FuzzDecodeStreamOp(f *testing.F) {
 	for _, s := range append([]string{`{"op":"auth","token":"abc"}`, `{"op":"subscribe","channels":["book:BTC-USDT","trades:BTC-USDT","orders","fills","copy"]}`,
-		`{"op":"unsubscribe","channels":["orders"]}`, `{"op":"subscribe","channels":["\u0000"]}`, `{"op":"auth","token":"\ud800"}`}, seeds...) {
+		`{"op":"unsubscribe","channels":["orders"]}`, `{"op":"subscribe","channels":["\u0000"]}`, `{"op":"cancel_on_disconnect","enabled":true}`, `{"op":"auth","token":"\ud800"}`}, seeds...) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
@@ -81,6 +86,10 @@ func FuzzDecodeStreamOp(f *testing.F) {
 			if len(op.Channels) == 0 {
 				t.Fatalf("accepted %q without channels", op.Op)
 			}
+		case "cancel_on_disconnect":
+			if op.Token != "" || op.Channels != nil {
+				t.Fatalf("accepted %#v", op)
+			}
 		default:
 			t.Fatalf("accepted op %q", op.Op)
 		}
@@ -90,9 +99,12 @@ func FuzzDecodeStreamOp(f *testing.F) {
 			t.Fatalf("decoded strings changed when the parser was reused: %s, then %s", saved, again)
 		}
 		fields := map[string]any{"op": op.Op}
-		if op.Op == "auth" {
+		switch op.Op {
+		case "auth":
 			fields["token"] = op.Token
-		} else {
+		case "cancel_on_disconnect":
+			fields["enabled"] = op.Enabled
+		default:
 			fields["channels"] = op.Channels
 		}
 		enc, _ := json.Marshal(fields)

@@ -32,6 +32,7 @@ type wsMsg struct {
 		Message string `json:"message"`
 	} `json:"error"`
 	AccountID uint64 `json:"account_id"`
+	Enabled   *bool  `json:"enabled"` // cancel_on_disconnect
 }
 
 func (ts *testServer) dial() *wsClient {
