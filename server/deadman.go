@@ -1,35 +1,45 @@
 package server
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/instant-social-trading/ist/engine"
+	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fastjson"
 )
 
 // The dead man's switch: POST /v1/orders/cancel-all-after
-// {"timeout_ms":N} arms it for the caller's account, and if the account
-// does not call it again within N milliseconds, istd cancels every open
-// order of the account in every market (a CmdCancelAll per market, as
-// DELETE /v1/orders does, reason cancelled). A market maker calls it
-// every few seconds with a timeout of a minute: if it crashes or loses
-// its connection to istd, its quotes do not stay on the book. A call
-// with timeout_ms 0 disarms it; GET shows it.
+// {"timeout_ms":N,"market":"SYM"} arms a switch of the caller's account,
+// and if the account does not call it again within N milliseconds, istd
+// cancels every open order and pending stop of the account in that
+// market (a CmdCancelAll, as DELETE /v1/orders?market= does, reason
+// cancelled), or, without "market", in every market. A market maker
+// calls it every few seconds with a timeout of a minute: if it crashes
+// or loses its connection to istd, its quotes do not stay on the book.
+// Each market has a switch of its own, and the account one more for all
+// markets, so that makers of one account in different markets do not
+// disarm each other's. timeout_ms 0 disarms the switch; GET lists those
+// armed.
 //
-// The deadline is stored (key "dm/" account(8): the deadline in Unix
-// nanoseconds (8) and the timeout in milliseconds (8), written with
-// Sync before the answer) and a restart arms it again: a deadline that
-// passed while istd was down fires as soon as istd is up. Once the
-// cancels are done the key is deleted; if one fails (istd shutting
-// down), the key stays and the next start fires it. The clock is istd's
-// wall clock, outside the engine: what the engine logs and replays are
-// the cancels, ordinary commands.
+// The deadline is stored (key "dm/" account(8) market(4), market 0 for
+// all: the deadline in Unix nanoseconds (8) and the timeout in
+// milliseconds (8), written with Sync before the answer) and a restart
+// arms it again: a deadline that passed while istd was down fires as
+// soon as istd is up. Once the cancels are done the key is deleted; if
+// one fails (istd shutting down), the key stays and the next start fires
+// it. The clock is istd's wall clock, outside the engine: what the engine
+// logs and replays are the cancels, ordinary commands.
+//
+// A stream does the same when it ends if it sent
+// {"op":"cancel_on_disconnect","enabled":true} (cancelOnDisconnect).
 
 // deadmanMin and deadmanMax bound timeout_ms (0 aside). Variables so
 // that tests can fire a switch within milliseconds.
@@ -40,40 +50,54 @@ var (
 
 var prefixDeadman = []byte("dm/")
 
-// deadman holds the armed switches, by account.
+// codScope is whose orders a switch or a stream's end cancels: the
+// account's in one market, or in all of them (market 0).
+type codScope struct {
+	account uint64
+	market  uint32
+}
+
+// deadman holds the armed switches.
 type deadman struct {
 	mu      sync.Mutex
-	armed   map[uint64]*deadmanSwitch
+	armed   map[codScope]*deadmanSwitch
 	stopped bool           // Shutdown has begun: no switch fires from now on
 	firing  sync.WaitGroup // fires in progress, which Shutdown waits for
 }
 
-// deadmanSwitch is one account's armed switch.
+// deadmanSwitch is one armed switch.
 type deadmanSwitch struct {
 	at      time.Time // when it fires
 	timeout time.Duration
 	timer   *time.Timer
 }
 
-func deadmanKey(acct uint64) []byte {
-	return binary.BigEndian.AppendUint64(append([]byte(nil), prefixDeadman...), acct)
+func deadmanKey(k codScope) []byte {
+	b := binary.BigEndian.AppendUint64(append([]byte(nil), prefixDeadman...), k.account)
+	return binary.BigEndian.AppendUint32(b, k.market)
 }
 
 // cancelAfterReq is the body of POST /v1/orders/cancel-all-after.
 type cancelAfterReq struct {
 	timeoutMs uint64
+	market    []byte // nil: all markets
 }
 
-// decodeCancelAfter decodes {"timeout_ms":N}: N is 0 (disarm) or between
-// deadmanMin and deadmanMax in milliseconds.
+// decodeCancelAfter decodes {"timeout_ms":N,"market":"SYM"}: N is 0
+// (disarm) or between deadmanMin and deadmanMax in milliseconds; market
+// is optional.
 func decodeCancelAfter(p *fastjson.Parser, body []byte, r *cancelAfterReq) error {
 	has := false
 	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
-		if string(k) != "timeout_ms" {
-			return unknown(k)
+		switch string(k) {
+		case "timeout_ms":
+			r.timeoutMs, err = uintField(v, "timeout_ms")
+			has = true
+		case "market":
+			r.market, err = str(v, "market")
+		default:
+			err = unknown(k)
 		}
-		r.timeoutMs, err = uintField(v, "timeout_ms")
-		has = true
 		return err
 	})
 	switch {
@@ -99,36 +123,67 @@ func (s *Server) cancelAllAfter(ctx *fasthttp.RequestCtx) {
 	if !ok {
 		return
 	}
-	parsers.Put(p)
+	defer parsers.Put(p)
+	k := codScope{account: acct}
+	if r.market != nil {
+		m, ok := s.marketByName(r.market)
+		if !ok {
+			writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, r.market))
+			return
+		}
+		k.market = m.id
+	}
 	timeout := time.Duration(r.timeoutMs) * time.Millisecond
-	at, err := s.dm.arm(s, acct, timeout, time.Now())
+	at, err := s.dm.arm(s, k, timeout, time.Now())
 	if err != nil {
 		writeError(ctx, err)
 		return
 	}
-	writeJSON(ctx, 200, appendDeadman(nil, timeout, at))
+	writeJSON(ctx, 200, s.appendDeadman(nil, k.market, timeout, at))
 }
 
-// getCancelAllAfter handles GET /v1/orders/cancel-all-after.
+// getCancelAllAfter handles GET /v1/orders/cancel-all-after: the
+// caller's armed switches, the one of all markets first, then by market
+// id.
 func (s *Server) getCancelAllAfter(ctx *fasthttp.RequestCtx) {
 	acct, ok := s.authed(ctx)
 	if !ok {
 		return
 	}
-	var timeout time.Duration
-	var at time.Time
+	type armed struct {
+		market  uint32
+		timeout time.Duration
+		at      time.Time
+	}
+	var list []armed
 	s.dm.mu.Lock()
-	if sw := s.dm.armed[acct]; sw != nil {
-		timeout, at = sw.timeout, sw.at
+	for k, sw := range s.dm.armed {
+		if k.account == acct {
+			list = append(list, armed{k.market, sw.timeout, sw.at})
+		}
 	}
 	s.dm.mu.Unlock()
-	writeJSON(ctx, 200, appendDeadman(nil, timeout, at))
+	slices.SortFunc(list, func(a, b armed) int { return cmp.Compare(a.market, b.market) })
+	b := append([]byte(nil), `{"switches":[`...)
+	for i, a := range list {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = s.appendDeadman(b, a.market, a.timeout, a.at)
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
 }
 
-// appendDeadman appends the answer: {"timeout_ms":N,"cancel_at":T}, T
-// null when disarmed.
-func appendDeadman(b []byte, timeout time.Duration, at time.Time) []byte {
-	b = strconvUint(append(b, `{"timeout_ms":`...), uint64(timeout.Milliseconds()))
+// appendDeadman appends a switch: {"market":M,"timeout_ms":N,
+// "cancel_at":T}, M null for all markets, T null when disarmed.
+func (s *Server) appendDeadman(b []byte, market uint32, timeout time.Duration, at time.Time) []byte {
+	b = append(b, `{"market":`...)
+	if m, ok := s.marketByID(market); ok && market != 0 {
+		b = appendString(b, m.name)
+	} else {
+		b = append(b, "null"...)
+	}
+	b = appendUint(b, "timeout_ms", uint64(timeout.Milliseconds()))
 	if at.IsZero() {
 		b = append(b, `,"cancel_at":null`...)
 	} else {
@@ -137,17 +192,17 @@ func appendDeadman(b []byte, timeout time.Duration, at time.Time) []byte {
 	return append(b, '}')
 }
 
-// arm arms acct's switch to fire timeout after now (disarms it if timeout
-// is 0) and returns when it fires. The store is written (synced) before
-// the timer changes, under d.mu: calls for one account take effect in
-// the order they return.
-func (d *deadman) arm(s *Server, acct uint64, timeout time.Duration, now time.Time) (time.Time, error) {
+// arm arms switch k to fire timeout after now (disarms it if timeout is
+// 0) and returns when it fires. The store is written (synced) before the
+// timer changes, under d.mu: calls for one switch take effect in the
+// order they return.
+func (d *deadman) arm(s *Server, k codScope, timeout time.Duration, now time.Time) (time.Time, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.stopped {
 		return time.Time{}, ErrClosed
 	}
-	key := deadmanKey(acct)
+	key := deadmanKey(k)
 	var at time.Time
 	if timeout == 0 {
 		if err := s.store.db.Delete(key, pebble.Sync); err != nil {
@@ -160,70 +215,84 @@ func (d *deadman) arm(s *Server, acct uint64, timeout time.Duration, now time.Ti
 			return time.Time{}, err
 		}
 	}
-	d.set(s, acct, timeout, at)
+	d.set(s, k, timeout, at)
 	return at, nil
 }
 
-// set replaces acct's timer (none if at is zero). d.mu held.
-func (d *deadman) set(s *Server, acct uint64, timeout time.Duration, at time.Time) {
-	if old := d.armed[acct]; old != nil {
+// set replaces k's timer (none if at is zero). d.mu held.
+func (d *deadman) set(s *Server, k codScope, timeout time.Duration, at time.Time) {
+	if old := d.armed[k]; old != nil {
 		old.timer.Stop()
-		delete(d.armed, acct)
+		delete(d.armed, k)
 	}
 	if at.IsZero() {
 		return
 	}
 	if d.armed == nil {
-		d.armed = map[uint64]*deadmanSwitch{}
+		d.armed = map[codScope]*deadmanSwitch{}
 	}
 	sw := &deadmanSwitch{at: at, timeout: timeout}
-	sw.timer = time.AfterFunc(time.Until(at), func() { d.fire(s, acct, sw) })
-	d.armed[acct] = sw
+	sw.timer = time.AfterFunc(time.Until(at), func() { d.fire(s, k, sw) })
+	d.armed[k] = sw
 }
 
-// fire cancels acct's orders in every market if sw is still its switch,
-// then deletes the stored deadline unless the account armed a new one
-// meanwhile. A cancel that fails leaves the deadline stored (the next
-// start fires it) and is logged.
-func (d *deadman) fire(s *Server, acct uint64, sw *deadmanSwitch) {
+// fire cancels the orders of k if sw is still its switch, then deletes
+// the stored deadline unless a new one was armed meanwhile. A cancel that
+// fails leaves the deadline stored (the next start fires it) and is
+// logged.
+func (d *deadman) fire(s *Server, k codScope, sw *deadmanSwitch) {
 	d.mu.Lock()
-	if d.stopped || d.armed[acct] != sw {
+	if d.stopped || d.armed[k] != sw {
 		d.mu.Unlock()
 		return
 	}
-	delete(d.armed, acct)
+	delete(d.armed, k)
 	d.firing.Add(1)
 	d.mu.Unlock()
 	defer d.firing.Done()
 
-	n, err := s.cancelEverywhere(acct)
+	n, err := s.cancelOrders(k)
 	s.met.deadman.Inc()
-	ev := s.log.Info()
-	if err != nil {
-		ev = s.log.Error().Err(err)
-	}
-	ev.Uint64("account_id", acct).Int("cancelled", n).Time("deadline", sw.at).
+	s.logCancels(k, n, err).Time("deadline", sw.at).
 		Msg("cancel-all-after: the account did not renew its deadline; its orders were cancelled")
 	if err != nil {
 		return
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if d.armed[acct] == nil {
-		if err := s.store.db.Delete(deadmanKey(acct), pebble.Sync); err != nil {
-			s.log.Error().Err(err).Uint64("account_id", acct).Msg("cancel-all-after: deleting the deadline fired")
+	if d.armed[k] == nil {
+		if err := s.store.db.Delete(deadmanKey(k), pebble.Sync); err != nil {
+			s.log.Error().Err(err).Uint64("account_id", k.account).Msg("cancel-all-after: deleting the deadline fired")
 		}
 	}
 }
 
-// cancelEverywhere cancels every open order and pending stop of acct, a
-// CmdCancelAll for each market, and returns how many it cancelled. It
-// goes on past a market whose cancel fails and returns the errors.
-func (s *Server) cancelEverywhere(acct uint64) (int, error) {
+// logCancels starts the log line of cancels made for k: info, or error
+// with err.
+func (s *Server) logCancels(k codScope, n int, err error) *zerolog.Event {
+	ev := s.log.Info()
+	if err != nil {
+		ev = s.log.Error().Err(err)
+	}
+	ev = ev.Uint64("account_id", k.account)
+	if m, ok := s.marketByID(k.market); ok && k.market != 0 {
+		ev = ev.Str("market", m.name)
+	}
+	return ev.Int("cancelled", n)
+}
+
+// cancelOrders cancels every open order and pending stop of k's account
+// in k's market, or with market 0 in every market (a CmdCancelAll each),
+// and returns how many it cancelled. It goes on past a market whose
+// cancel fails and returns the errors.
+func (s *Server) cancelOrders(k codScope) (int, error) {
 	n := 0
 	var errs []error
 	for _, m := range s.markets().list {
-		res, err := s.do(&engine.Command{Kind: engine.CmdCancelAll, Account: acct, Market: m.id}, nil)
+		if k.market != 0 && m.id != k.market {
+			continue
+		}
+		res, err := s.do(&engine.Command{Kind: engine.CmdCancelAll, Account: k.account, Market: m.id}, nil)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("market %s: %w", m.name, err))
 			continue
@@ -245,14 +314,14 @@ func (d *deadman) load(s *Server) error {
 	var errs []error
 	for ok := it.First(); ok; ok = it.Next() {
 		k, v := it.Key(), it.Value()
-		if len(k) != len(prefixDeadman)+8 || len(v) != 16 {
+		if len(k) != len(prefixDeadman)+12 || len(v) != 16 {
 			errs = append(errs, fmt.Errorf("server: cancel-all-after: bad record %q", k))
 			continue
 		}
-		acct := binary.BigEndian.Uint64(k[len(prefixDeadman):])
+		key := codScope{binary.BigEndian.Uint64(k[len(prefixDeadman):]), binary.BigEndian.Uint32(k[len(prefixDeadman)+8:])}
 		at := time.Unix(0, int64(binary.BigEndian.Uint64(v)))
 		timeout := time.Duration(binary.BigEndian.Uint64(v[8:])) * time.Millisecond
-		d.set(s, acct, timeout, at)
+		d.set(s, key, timeout, at)
 	}
 	return errors.Join(append(errs, it.Close())...)
 }
@@ -270,21 +339,16 @@ func (d *deadman) stop() {
 	d.firing.Wait()
 }
 
-// cancelOnDisconnect cancels acct's orders in every market: a stream that
-// enabled cancel_on_disconnect ended. Not when istd itself is shutting
-// down (Shutdown closes every stream): its orders then stay, as all of
-// its state does, and a client that does not come back is covered by
+// cancelOnDisconnect cancels the orders of k: a stream that enabled
+// cancel_on_disconnect ended. Not when istd itself is shutting down
+// (Shutdown closes every stream): the orders then stay, as all of its
+// state does, and a client that does not come back is covered by
 // cancel-all-after, which a restart arms again.
-func (s *Server) cancelOnDisconnect(acct uint64) {
+func (s *Server) cancelOnDisconnect(k codScope) {
 	if s.closed.Load() {
 		return
 	}
-	n, err := s.cancelEverywhere(acct)
+	n, err := s.cancelOrders(k)
 	s.met.cancelOnDisconnect.Inc()
-	ev := s.log.Info()
-	if err != nil {
-		ev = s.log.Error().Err(err)
-	}
-	ev.Uint64("account_id", acct).Int("cancelled", n).
-		Msg("cancel_on_disconnect: a stream of the account ended; its orders were cancelled")
+	s.logCancels(k, n, err).Msg("cancel_on_disconnect: a stream of the account ended; its orders were cancelled")
 }

@@ -62,6 +62,24 @@ func deadmanSetup(ts *testServer) (alice, bob string) {
 
 const deadmanAllOpen = "map[BTC-USDT:3 ETH-USDT:1]"
 
+// switches returns the token's armed switches as "market/timeout_ms"
+// ("*" for all markets) and their cancel_at by market.
+func (ts *testServer) switches(token string) (string, map[string]any) {
+	ts.t.Helper()
+	var names []string
+	at := map[string]any{}
+	for _, sw := range ts.must(200, "GET", "/v1/orders/cancel-all-after", token, "")["switches"].([]any) {
+		sw := sw.(map[string]any)
+		m := "*"
+		if sw["market"] != nil {
+			m = sw["market"].(string)
+		}
+		names = append(names, fmt.Sprintf("%s/%v", m, sw["timeout_ms"]))
+		at[m] = sw["cancel_at"]
+	}
+	return fmt.Sprint(names), at
+}
+
 // The dead man's switch: renewed in time it does nothing; left to run
 // out it cancels every open order and pending stop of the account in
 // every market (reason cancelled) and nobody else's; disarmed (0) it
@@ -71,8 +89,8 @@ func TestCancelAllAfter(t *testing.T) {
 	ts := start(t, t.TempDir(), nil)
 	alice, bob := deadmanSetup(ts)
 
-	if out := ts.must(200, "GET", "/v1/orders/cancel-all-after", alice, ""); out["timeout_ms"] != 0.0 || out["cancel_at"] != nil {
-		t.Fatalf("before arming: %v", out)
+	if got, _ := ts.switches(alice); got != "[]" {
+		t.Fatalf("before arming: %s", got)
 	}
 	// Renewed every 100 ms with a timeout of 1 s for 2.5 s: nothing.
 	var out map[string]any
@@ -81,14 +99,14 @@ func TestCancelAllAfter(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	at, err := time.Parse(time.RFC3339Nano, fmt.Sprint(out["cancel_at"]))
-	if out["timeout_ms"] != 1000.0 || err != nil || time.Until(at) > time.Second {
+	if out["timeout_ms"] != 1000.0 || out["market"] != nil || err != nil || time.Until(at) > time.Second {
 		t.Fatalf("armed: %v (%v)", out, err)
 	}
 	if got := fmt.Sprint(ts.openOrders(alice)); got != deadmanAllOpen {
 		t.Fatalf("renewed, alice's open orders %s, want %s", got, deadmanAllOpen)
 	}
-	if g := ts.must(200, "GET", "/v1/orders/cancel-all-after", alice, ""); g["cancel_at"] != out["cancel_at"] {
-		t.Fatalf("GET %v, POST answered %v", g, out)
+	if got, at := ts.switches(alice); got != "[*/1000]" || at["*"] != out["cancel_at"] {
+		t.Fatalf("GET %s %v, POST answered %v", got, at, out)
 	}
 	// Run out.
 	if got := ts.waitOpen(alice, "map[]"); got != "map[]" {
@@ -105,10 +123,10 @@ func TestCancelAllAfter(t *testing.T) {
 	if b := ts.balances(alice); b["BTC"] != "2/0" || b["ETH"] != "5/0" {
 		t.Errorf("alice's balances after the cancels: %v", b)
 	}
-	if out := ts.must(200, "GET", "/v1/orders/cancel-all-after", alice, ""); out["timeout_ms"] != 0.0 || out["cancel_at"] != nil {
-		t.Errorf("after firing: %v", out)
+	if got, _ := ts.switches(alice); got != "[]" {
+		t.Errorf("after firing: %s", got)
 	}
-	if v, err := ts.s.store.get(deadmanKey(1)); err != nil || v != nil {
+	if v, err := ts.s.store.get(deadmanKey(codScope{account: 1})); err != nil || v != nil {
 		t.Errorf("the fired deadline is still stored: %x %v", v, err)
 	}
 	if m := ts.metric("cancel_all_after_fired_total"); m != 1 {
@@ -121,10 +139,31 @@ func TestCancelAllAfter(t *testing.T) {
 	if out := ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":0}`); out["timeout_ms"] != 0.0 || out["cancel_at"] != nil {
 		t.Fatalf("disarmed: %v", out)
 	}
+	if got, _ := ts.switches(alice); got != "[]" {
+		t.Errorf("disarmed: %s", got)
+	}
 	time.Sleep(1300 * time.Millisecond)
 	if got := fmt.Sprint(ts.openOrders(alice)); got != "map[ETH-USDT:1]" {
 		t.Fatalf("disarmed, alice's open orders %s", got)
 	}
+
+	// A market's switch cancels that market's orders only, and leaves
+	// the others' switches armed.
+	ts.must(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"sell","price":"70000","quantity":"0.1"}`)
+	if out := ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":300,"market":"BTC-USDT"}`); out["market"] != "BTC-USDT" {
+		t.Fatalf("armed for BTC-USDT: %v", out)
+	}
+	ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":60000,"market":"ETH-USDT"}`)
+	if got, _ := ts.switches(alice); got != "[BTC-USDT/300 ETH-USDT/60000]" {
+		t.Fatalf("two switches: %s", got)
+	}
+	if got := ts.waitOpen(alice, "map[ETH-USDT:1]"); got != "map[ETH-USDT:1]" {
+		t.Fatalf("after the BTC-USDT switch, alice's open orders %s", got)
+	}
+	if got, _ := ts.switches(alice); got != "[ETH-USDT/60000]" {
+		t.Fatalf("after the BTC-USDT switch: %s", got)
+	}
+	ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":0,"market":"ETH-USDT"}`)
 
 	// Bad input: refused, nothing armed.
 	for _, c := range []struct {
@@ -136,8 +175,10 @@ func TestCancelAllAfter(t *testing.T) {
 		{alice, `{"timeout_ms":"100"}`, 400, "invalid_argument"},
 		{alice, `{"timeout_ms":86400001}`, 400, "invalid_argument"},
 		{alice, `{}`, 400, "invalid_argument"},
-		{alice, `{"timeout_ms":100,"market":"BTC-USDT"}`, 400, "invalid_argument"},
+		{alice, `{"timeout_ms":100,"side":"buy"}`, 400, "invalid_argument"},
 		{alice, ``, 400, "invalid_argument"},
+		{alice, `{"timeout_ms":100,"market":7}`, 400, "invalid_argument"},
+		{alice, `{"timeout_ms":100,"market":"NOPE-USDT"}`, 404, "not_found"},
 		{"", `{"timeout_ms":100}`, 401, "unauthenticated"},
 	} {
 		if code, ec := ts.errCode("POST", "/v1/orders/cancel-all-after", c.token, c.body); code != c.status || ec != c.code {
@@ -147,8 +188,8 @@ func TestCancelAllAfter(t *testing.T) {
 	if code, ec := ts.errCode("DELETE", "/v1/orders/cancel-all-after", alice, ""); code != 405 || ec != "method_not_allowed" {
 		t.Errorf("DELETE: %d %s", code, ec)
 	}
-	if out := ts.must(200, "GET", "/v1/orders/cancel-all-after", alice, ""); out["cancel_at"] != nil {
-		t.Errorf("after bad input: %v", out)
+	if got, _ := ts.switches(alice); got != "[]" {
+		t.Errorf("after bad input: %s", got)
 	}
 	deadmanMin = time.Second
 	if code, ec := ts.errCode("POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":999}`); code != 400 || ec != "invalid_argument" {
@@ -175,13 +216,20 @@ func TestCancelAllAfterRestart(t *testing.T) {
 			}
 			// Ahead: kept.
 			out := ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":3600000}`)
+			ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":3000,"market":"ETH-USDT"}`)
+			ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":0,"market":"ETH-USDT"}`)
+			ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":3000,"market":"ETH-USDT"}`)
 			stop()
 			ts = start(t, dir, nil)
-			if g := ts.must(200, "GET", "/v1/orders/cancel-all-after", alice, ""); g["cancel_at"] != out["cancel_at"] || g["timeout_ms"] != 3600000.0 {
-				t.Fatalf("after the restart GET %v, armed %v", g, out)
+			if got, at := ts.switches(alice); got != "[*/3.6e+06 ETH-USDT/3000]" || at["*"] != out["cancel_at"] {
+				t.Fatalf("after the restart GET %s %v, armed %v", got, at, out)
 			}
-			if got := fmt.Sprint(ts.openOrders(alice)); got != deadmanAllOpen {
+			// The ETH-USDT switch fires on time, and the other stays.
+			if got := ts.waitOpen(alice, "map[BTC-USDT:3]"); got != "map[BTC-USDT:3]" {
 				t.Fatalf("alice's open orders %s", got)
+			}
+			if got, _ := ts.switches(alice); got != "[*/3.6e+06]" {
+				t.Fatalf("after the ETH-USDT switch fired: %s", got)
 			}
 			// Passed while down: fires at the start.
 			ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":300}`)
@@ -192,12 +240,12 @@ func TestCancelAllAfterRestart(t *testing.T) {
 				t.Fatalf("a deadline passed while down: alice's open orders %s", got)
 			}
 			for range 100 { // the key goes once the cancels are done
-				if v, _ := ts.s.store.get(deadmanKey(1)); v == nil {
+				if v, _ := ts.s.store.get(deadmanKey(codScope{account: 1})); v == nil {
 					break
 				}
 				time.Sleep(10 * time.Millisecond)
 			}
-			if v, err := ts.s.store.get(deadmanKey(1)); err != nil || v != nil {
+			if v, err := ts.s.store.get(deadmanKey(codScope{account: 1})); err != nil || v != nil {
 				t.Errorf("the fired deadline is still stored: %x %v", v, err)
 			}
 			ts.stop()
@@ -257,7 +305,7 @@ func TestCancelOnDisconnect(t *testing.T) {
 		t.Fatalf("before auth: %+v", m)
 	}
 	for _, msg := range []string{`{"op":"cancel_on_disconnect"}`, `{"op":"cancel_on_disconnect","enabled":"yes"}`,
-		`{"op":"subscribe","channels":["orders"],"enabled":true}`} {
+		`{"op":"subscribe","channels":["orders"],"enabled":true}`, `{"op":"auth","token":"x","market":"BTC-USDT"}`} {
 		c.send(msg)
 		if m := c.next(); m.Type != "error" || m.Error.Code != "invalid_argument" {
 			t.Fatalf("%s: %+v", msg, m)
@@ -301,6 +349,26 @@ func TestCancelOnDisconnect(t *testing.T) {
 	if got := ts.waitOpen(alice, "map[]"); got != "map[]" {
 		t.Fatalf("after the client went away, alice's open orders %s", got)
 	}
+
+	// Scoped to a market: only that market's orders go.
+	ts.must(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"sell","price":"70000","quantity":"0.1"}`)
+	ts.must(201, "POST", "/v1/orders", alice, `{"market":"ETH-USDT","side":"sell","price":"3000","quantity":"1"}`)
+	c = ts.dial()
+	c.send(`{"op":"auth","token":"` + alice + `"}`)
+	c.next()
+	c.send(`{"op":"cancel_on_disconnect","enabled":true,"market":"NOPE"}`)
+	if m := c.next(); m.Type != "error" || m.Error.Code != "not_found" {
+		t.Fatalf("an unknown market: %+v", m)
+	}
+	c.send(`{"op":"cancel_on_disconnect","enabled":true,"market":"ETH-USDT"}`)
+	if m := c.next(); m.Type != "cancel_on_disconnect" || *m.Enabled != true {
+		t.Fatalf("cancel_on_disconnect for ETH-USDT: %+v", m)
+	}
+	c.ws.Close()
+	if got := ts.waitOpen(alice, "map[BTC-USDT:1]"); got != "map[BTC-USDT:1]" {
+		t.Fatalf("a stream for ETH-USDT ended: alice's open orders %s", got)
+	}
+	ts.must(200, "DELETE", "/v1/orders?market=BTC-USDT", alice, "")
 
 	// istd's own shutdown: the orders stay.
 	ts.must(201, "POST", "/v1/orders", alice, `{"market":"ETH-USDT","side":"sell","price":"3000","quantity":"1"}`)

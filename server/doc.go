@@ -337,14 +337,16 @@
 // null nav.
 //
 // Extension: the dead man's switch (deadman.go). POST
-// /v1/orders/cancel-all-after {"timeout_ms":N} answers
-// {"timeout_ms":N,"cancel_at":T}: unless the caller calls it again before
-// T, every open order and pending stop of its account, in every market,
-// is cancelled (a CmdCancelAll per market, cancel_reason cancelled). N is
-// 0 (disarm; cancel_at null) or 1000 to 86,400,000; GET shows the switch.
-// The deadline is stored (synced) before the answer and armed again by a
-// restart; one that passed while istd was down fires once it is up.
-// Metric cancel_all_after_fired_total.
+// /v1/orders/cancel-all-after {"timeout_ms":N,"market"?:"SYM"} answers
+// {"market","timeout_ms":N,"cancel_at":T}: unless the caller calls it
+// again before T, every open order and pending stop of its account in
+// the market (without market, in every market: a CmdCancelAll each) is
+// cancelled (cancel_reason cancelled). Each market has a switch, and the
+// account one for every market (market null). N is 0 (disarm; cancel_at
+// null) or 1000 to 86,400,000; GET lists the armed switches,
+// {"switches":[…]}. The deadline is stored (synced) before the answer
+// and armed again by a restart; one that passed while istd was down
+// fires once it is up. Metric cancel_all_after_fired_total.
 //
 // Extension: GET /v1/social/events?follow_id=&type=&limit=&after= pages
 // the caller's copy-trading events (copyevents.go), the copy stream's
@@ -403,15 +405,17 @@
 // The client sends {"op":"auth","token":…} (needed by the private
 // channels orders, fills and copy), {"op":"subscribe","channels":[…]} and
 // {"op":"unsubscribe","channels":[…]}, and, once authenticated,
-// {"op":"cancel_on_disconnect","enabled":true|false}; the server answers
+// {"op":"cancel_on_disconnect","enabled":true|false,"market"?:"SYM"};
+// the server answers
 // {"type":"authenticated","account_id"}, {"type":"subscribed","channels"},
-// {"type":"cancel_on_disconnect","enabled"}
+// {"type":"cancel_on_disconnect","enabled","market"}
 // or {"type":"error","channel"?,"error":{"code","message"}} (channel:
 // the one a refused subscribe or unsubscribe named). With
 // cancel_on_disconnect enabled, the end of the connection (the client
 // closing it or going away, a revoked token, too many bad messages; not
 // istd's own shutdown) cancels every open order and pending stop of the
-// account in every market, as cancel-all-after does (deadman.go;
+// account in the market given, or in every market, as cancel-all-after
+// does (deadman.go;
 // metric stream_cancel_on_disconnect_total). Channels:
 // book:SYMBOL, trades:SYMBOL, orders, fills and copy (of the
 // authenticated account only).

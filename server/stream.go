@@ -547,10 +547,11 @@ type streamConn struct {
 	budget   *streamBudget  // the hub's, charged with qbytes; nil: none
 	gate     *chan struct{} // test knob (hub.writeGate): non-nil, the writer waits for it before each write
 
-	// cod is the account whose orders the end of the connection cancels
-	// (cancel_on_disconnect; 0: none). The reader sets it, and the stream
-	// handler, on the same goroutine, reads it once the reader returns.
-	cod uint64
+	// cod is the account (and market, 0: all) whose orders the end of
+	// the connection cancels (cancel_on_disconnect; account 0: none). The
+	// reader sets it, and the stream handler, on the same goroutine,
+	// reads it once the reader returns.
+	cod codScope
 
 	// Owned by the hub goroutine.
 	account uint64
@@ -754,7 +755,7 @@ func (s *Server) stream(ctx *fasthttp.RequestCtx) {
 		go c.writer(writerDone)
 		why := c.reader()
 		c.kill(websocket.CloseNormalClosure, "")
-		if c.cod != 0 {
+		if c.cod.account != 0 {
 			h.s.cancelOnDisconnect(c.cod)
 		}
 		<-writerDone
@@ -938,12 +939,13 @@ func (c *streamConn) write(batch [][]byte) bool {
 
 // streamOp is a client message: {"op":"auth","token":"..."},
 // {"op":"subscribe"|"unsubscribe","channels":["...",...]} or
-// {"op":"cancel_on_disconnect","enabled":true|false}.
+// {"op":"cancel_on_disconnect","enabled":true|false,"market"?:"..."}.
 type streamOp struct {
 	Op       string
 	Token    string
 	Channels []string
 	Enabled  bool
+	Market   string // cancel_on_disconnect: only this market's orders ("": all)
 }
 
 // utf8Str returns the bytes of string v, refusing invalid UTF-8 (a text
@@ -960,14 +962,15 @@ func utf8Str(v *fastjson.Value, key string) ([]byte, error) {
 // request body: a JSON object with "op" (auth, subscribe, unsubscribe or
 // cancel_on_disconnect), "token" (a string, required by auth),
 // "channels" (a list of strings, required and not empty for subscribe
-// and unsubscribe) and "enabled" (a boolean, required by
-// cancel_on_disconnect and refused with the other ops); any other field
+// and unsubscribe), "enabled" (a boolean, required by
+// cancel_on_disconnect) and "market" (a string, optional with
+// cancel_on_disconnect; both refused with the other ops); any other field
 // is refused, and so are strings that are not UTF-8. The strings are
 // copied out of p, which may be reused once it returns. Errors wrap
 // errInvalid.
 func decodeStreamOp(p *fastjson.Parser, msg []byte, op *streamOp) error {
 	*op = streamOp{}
-	var hasOp, hasToken, hasEnabled bool
+	var hasOp, hasToken, hasEnabled, hasMarket bool
 	err := object(p, msg, func(k []byte, v *fastjson.Value) error {
 		switch string(k) {
 		case "op":
@@ -993,12 +996,14 @@ func decodeStreamOp(p *fastjson.Parser, msg []byte, op *streamOp) error {
 			}
 			return nil
 		case "enabled":
-			b, err := v.Bool()
-			if err != nil {
-				return fmt.Errorf("%w: enabled must be true or false", errInvalid)
-			}
-			op.Enabled, hasEnabled = b, true
-			return nil
+			var err error
+			op.Enabled, err = boolean(v, "enabled")
+			hasEnabled = true
+			return err
+		case "market":
+			b, err := utf8Str(v, "market")
+			op.Market, hasMarket = string(b), true
+			return err
 		default:
 			return unknown(k)
 		}
@@ -1008,8 +1013,8 @@ func decodeStreamOp(p *fastjson.Parser, msg []byte, op *streamOp) error {
 		return err
 	case !hasOp:
 		return missing("op")
-	case hasEnabled && op.Op != "cancel_on_disconnect":
-		return fmt.Errorf("%w: enabled is a field of cancel_on_disconnect only", errInvalid)
+	case (hasEnabled || hasMarket) && op.Op != "cancel_on_disconnect":
+		return fmt.Errorf("%w: enabled and market are fields of cancel_on_disconnect only", errInvalid)
 	}
 	switch op.Op {
 	case "auth":
@@ -1023,6 +1028,9 @@ func decodeStreamOp(p *fastjson.Parser, msg []byte, op *streamOp) error {
 	case "cancel_on_disconnect":
 		if !hasEnabled {
 			return missing("enabled")
+		}
+		if hasMarket && op.Market == "" {
+			return fmt.Errorf("%w: market is empty (leave it out for every market)", errInvalid)
 		}
 	default:
 		return fmt.Errorf("%w: unknown op %q (auth, subscribe, unsubscribe, cancel_on_disconnect)", errInvalid, op.Op)
@@ -1110,14 +1118,31 @@ func (c *streamConn) reader() error {
 				c.replyError("unauthenticated", `cancel_on_disconnect needs {"op":"auth"} first`)
 				break
 			}
-			c.cod = 0
-			if op.Enabled {
-				c.cod = account
+			var mid uint32
+			if op.Market != "" {
+				m, ok := c.h.s.marketByName([]byte(op.Market))
+				if !ok {
+					bad++
+					c.replyError("not_found", fmt.Sprintf("market %q", op.Market))
+					break
+				}
+				mid = m.id
 			}
-			enabled := op.Enabled
+			c.cod = codScope{}
+			if op.Enabled {
+				c.cod = codScope{account, mid}
+			}
+			b := appendBool([]byte(`{"type":"cancel_on_disconnect"`), "enabled", op.Enabled)
+			b = appendKey(b, "market", false)
+			if op.Market != "" {
+				b = appendString(b, op.Market)
+			} else {
+				b = append(b, "null"...)
+			}
+			b = append(b, '}')
 			c.h.do(func() { // after the answers queued before it
 				if c.h.live(c) {
-					c.enqueue(append(appendBool([]byte(`{"type":"cancel_on_disconnect"`), "enabled", enabled), '}'))
+					c.enqueue(b)
 				}
 			})
 		case "subscribe", "unsubscribe":

@@ -29,7 +29,11 @@ func TestDecodeStreamOp(t *testing.T) {
 		{msg: `{"enabled":false,"op":"cancel_on_disconnect"}`, want: streamOp{Op: "cancel_on_disconnect"}},
 		{msg: `{"op":"cancel_on_disconnect"}`, err: "enabled is required"},
 		{msg: `{"op":"cancel_on_disconnect","enabled":1}`, err: "enabled must be true or false"},
-		{msg: `{"op":"auth","token":"t","enabled":true}`, err: "enabled is a field of cancel_on_disconnect only"},
+		{msg: `{"op":"auth","token":"t","enabled":true}`, err: "enabled and market are fields of cancel_on_disconnect only"},
+		{msg: `{"op":"subscribe","channels":["orders"],"market":"BTC-USDT"}`, err: "enabled and market are fields of cancel_on_disconnect only"},
+		{msg: `{"op":"cancel_on_disconnect","enabled":true,"market":"BTC-USDT"}`, want: streamOp{Op: "cancel_on_disconnect", Enabled: true, Market: "BTC-USDT"}},
+		{msg: `{"op":"cancel_on_disconnect","enabled":true,"market":5}`, err: "market must be a string"},
+		{msg: `{"op":"cancel_on_disconnect","enabled":true,"market":""}`, err: "market is empty"},
 		{msg: ``, err: "empty body"},
 		{msg: `not json`, err: "malformed JSON"},
 		{msg: `[]`, err: "must be a JSON object"},
@@ -104,6 +108,9 @@ func FuzzDecodeStreamOp(f *testing.F) {
 			fields["token"] = op.Token
 		case "cancel_on_disconnect":
 			fields["enabled"] = op.Enabled
+			if op.Market != "" {
+				fields["market"] = op.Market
+			}
 		default:
 			fields["channels"] = op.Channels
 		}
