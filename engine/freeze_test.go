@@ -189,6 +189,19 @@ func TestFrozenRefusals(t *testing.T) {
 			t.Fatalf("%v of account %d changed the state", c.Kind, c.Account)
 		}
 	}
+	// Nor can the follower trade through its copy wallet: no command
+	// names a wallet.
+	w := sc.rel(rel).wallet
+	for _, c := range []Command{
+		{Kind: CmdPlace, Account: w, Market: 1, Order: book.Order{Side: book.Buy, Price: px(1000), Qty: 1}},
+		{Kind: CmdWithdraw, Account: w, Asset: usdtID, Amount: 1},
+		{Kind: CmdFollow, Account: w, Asset: usdtID, Amount: 1, Copy: CopySpec{Leader: leader1, Mode: CopyProportional, Value: ValueOne}},
+		{Kind: CmdSetLeaderProfile, Account: w},
+	} {
+		if out := sc.do(c); !errors.Is(out.Err, ErrUnknownAccount) || hashNoSeq(sc.s) != h {
+			t.Errorf("%v of the frozen follower's wallet %d: %+v", c.Kind, w, out)
+		}
+	}
 	// Resends of what was done before the freeze answer the original.
 	if out := sc.do(Command{Kind: CmdPlace, Account: 3, Market: 1, Ref: mustRef("c1"),
 		Order: book.Order{Side: book.Buy, Price: px(1000), Qty: 1}}); out.Err != nil || !out.Duplicate || out.ID != placed.ID {
