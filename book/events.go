@@ -24,7 +24,8 @@ const (
 	EvTrade
 	// EvCancelled: an order left the book by Cancel (ReasonCancelled) or by
 	// self-trade prevention (ReasonSelfTrade); a user of the book may
-	// report a cancel of its own with another reason (ReasonFeeChange).
+	// report a cancel of its own with another reason (ReasonFeeChange,
+	// ReasonAccountFrozen).
 	// Qty is the open quantity
 	// removed (0 for a pure budget buy) and Remaining the unspent quote
 	// budget (0 for an order without one).
@@ -124,6 +125,10 @@ const (
 	// gives it: the engine, which keeps the reservations, cancels with
 	// Cancel and reports this reason instead.
 	ReasonFeeChange
+	// ReasonAccountFrozen: cancelled because an operator froze (suspended)
+	// its owner's account. Book never gives it: the engine cancels with
+	// Cancel and reports this reason instead.
+	ReasonAccountFrozen
 	numReasons
 )
 
@@ -155,6 +160,7 @@ var reasonNames = [numReasons]string{
 	ReasonUnfilled:         "unfilled",
 	ReasonFOK:              "fill_or_kill",
 	ReasonFeeChange:        "fee_change",
+	ReasonAccountFrozen:    "account_frozen",
 }
 
 // String returns the snake_case name of the reason, as used in APIs.

@@ -174,6 +174,48 @@ func TestAuditStreamFeeChanges(t *testing.T) {
 	}
 }
 
+// TestAuditStreamFreezes: a stream that also freezes and unfreezes
+// accounts (cmdstream's Freezes, with fee changes) keeps the invariants,
+// replays to the same outcomes, events and hashes, directly and through a
+// chain of snapshots (versions 6 and 7 as accounts are frozen or not),
+// and freezes accounts that had orders live and refuses their commands.
+func TestAuditStreamFreezes(t *testing.T) {
+	seed := auditSeed(t, 4)
+	rec := generateFrom(t, cmdstream.New(seed).FeeChanges().Freezes(), auditLen(), 50)
+	checkReplay(t, rec)
+	checkChain(t, rec, rand.New(rand.NewPCG(seed, 99)))
+	seen := map[string]int{}
+	for i, c := range rec.cmds {
+		out := rec.outs[i]
+		if errors.Is(out.Err, engine.ErrAccountFrozen) {
+			seen["refused: frozen"]++
+		}
+		if c.Kind != engine.CmdSetAccountFrozen {
+			continue
+		}
+		switch {
+		case errors.Is(out.Err, engine.ErrUnknownAccount):
+			seen["refused: account"]++
+		case out.Err == nil && c.Frozen:
+			seen["frozen"]++
+		case out.Err == nil:
+			seen["unfrozen"]++
+		}
+		for _, ev := range rec.events(i) {
+			if ev.Kind != book.EvCancelled || ev.Reason != book.ReasonAccountFrozen || ev.Owner != c.Account {
+				t.Fatalf("command %d %+v gave %+v", i+1, c, ev)
+			}
+			seen["cancelled"]++
+		}
+	}
+	t.Logf("freezes: %v", seen)
+	for _, k := range []string{"frozen", "unfrozen", "cancelled", "refused: frozen", "refused: account"} {
+		if seen[k] == 0 {
+			t.Fatalf("the stream has no %q: %v", k, seen)
+		}
+	}
+}
+
 // checkCoverage fails t if rec lacks a kind of command, event or outcome
 // that the audit streams are meant to hold (with IST_SEED set, it only
 // logs it: a stop-loss, say, is rare enough for some streams to lack).

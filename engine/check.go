@@ -13,7 +13,8 @@ import (
 // no balance is negative; each account's locked balance equals what its
 // live orders reserve; every live order is in its book and every resting
 // order has a reservation; every book passes its own Check; and the
-// transfer refs are consistent (checkTransferRefs). It walks the whole
+// transfer refs are consistent (checkTransferRefs); only user accounts
+// are frozen, and a frozen account has no live order. It walks the whole
 // state: use it in tests.
 //
 // Each live order reserves what it can still be charged, as reserve,
@@ -57,8 +58,14 @@ func (s *State) check(exact bool) error {
 			return err
 		}
 		reserved[[2]uint64{rec.account, uint64(s.assetOf(m, rec.side))}] += rec.locked
+		if s.accounts.at(rec.account).frozen {
+			return fmt.Errorf("engine: order %d of frozen account %d", id, rec.account)
+		}
 	}
 	for id := range uint64(s.accounts.len()) {
+		if s.accounts.at(id).frozen && !s.userAccount(id) {
+			return fmt.Errorf("engine: account %d frozen, not a user account", id)
+		}
 		for i, b := range s.accounts.at(id).bal {
 			if b.avail < 0 || b.locked < 0 {
 				return fmt.Errorf("engine: account %d asset %d negative: %+v", id, i+1, b)

@@ -135,6 +135,25 @@ const (
 	// (fee_change), its reservation released. Sells, which lock base, are
 	// untouched.
 	CmdSetMarketFees
+	// CmdSetAccountFrozen freezes (suspends) Account with Frozen true and
+	// lifts the freeze with Frozen false; the result carries the number
+	// of orders it cancelled. Freezing cancels every live order of the
+	// account, pending stops included, in every market, in order id
+	// order: each an EvCancelled with reason book.ReasonAccountFrozen
+	// (account_frozen), its reservation released. While frozen, the
+	// account's CmdPlace, CmdAmend, CmdAmendTotal, CmdWithdraw, CmdFollow,
+	// CmdAmendFollow, CmdPauseFollow, CmdResumeFollow, CmdUnfollow and
+	// CmdSetLeaderProfile fail with ErrAccountFrozen and change nothing
+	// (a resend of a client order id or withdrawal ref made before the
+	// freeze still answers Outcome.Duplicate with the original); its
+	// relations skip the leader's fills (EvCopySkipped, reason
+	// CopyAccountFrozen), and their stop-losses and profit share still
+	// run. Cancels, deposits and every read still work. Freezing a frozen
+	// account, or unfreezing one that is not, succeeds and changes
+	// nothing; Account must be a user account (not FeeAccount nor a copy
+	// wallet), else ErrUnknownAccount. Orders cancelled stay cancelled
+	// after an unfreeze.
+	CmdSetAccountFrozen
 	numCommandKinds
 )
 
@@ -147,6 +166,7 @@ var commandNames = [numCommandKinds]string{
 	CmdSetLeaderProfile: "set_leader_profile", CmdFollow: "follow", CmdAmendFollow: "amend_follow",
 	CmdPauseFollow: "pause_follow", CmdResumeFollow: "resume_follow", CmdUnfollow: "unfollow",
 	CmdSettle: "settle", CmdAmendTotal: "amend_total", CmdSetMarketFees: "set_market_fees",
+	CmdSetAccountFrozen: "set_account_frozen",
 }
 
 // String returns the snake_case name of the kind.
@@ -249,6 +269,10 @@ type MarketSpec struct {
 // travel from the submitting goroutine's core to the matcher's.
 type Command struct {
 	Kind CommandKind
+	// Frozen is CmdSetAccountFrozen's flag: true freezes Account, false
+	// lifts the freeze. Here, in the padding between Kind and refTag: it
+	// costs the slot no room.
+	Frozen bool
 	// refTag is clientIDTag of (Account, Ref), computed by Engine.Submit
 	// on the submitting goroutine so that the matcher does not hash; 0
 	// means not computed (decoded and directly applied commands). It is

@@ -164,6 +164,9 @@ const (
 	CopyUnfollowed
 	// CopyStopLoss: the relation's NAV fell below its stop-loss.
 	CopyStopLoss
+	// CopyAccountFrozen: the follower's account is frozen (see
+	// CmdSetAccountFrozen).
+	CopyAccountFrozen
 	numCopyReasons
 )
 
@@ -172,7 +175,7 @@ var copyReasonNames = [numCopyReasons]string{
 	CopyBelowLot: "below_lot", CopyBelowMinNotional: "below_min_notional",
 	CopyInsufficientFunds: "insufficient_funds", CopyNoPosition: "no_position",
 	CopyMarketHalted: "market_halted", CopyRejected: "rejected",
-	CopyUnfollowed: "unfollow", CopyStopLoss: "stop_loss",
+	CopyUnfollowed: "unfollow", CopyStopLoss: "stop_loss", CopyAccountFrozen: "account_frozen",
 }
 
 // String returns the reason's snake_case name.
@@ -295,6 +298,9 @@ func (s *State) setLeaderProfile(cmd *Command) result {
 		return result{Err: ErrUnknownAccount}
 	}
 	a := s.accounts.at(cmd.Account)
+	if a.frozen {
+		return result{Err: ErrAccountFrozen}
+	}
 	if a.follows > 0 {
 		return result{Err: ErrFollowerCannotLead}
 	}
@@ -338,6 +344,9 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 		return result{Err: ErrUnknownAccount}, dst
 	}
 	f := s.accounts.at(cmd.Account)
+	if f.frozen {
+		return result{Err: ErrAccountFrozen}, dst
+	}
 	if f.leader != 0 {
 		return result{Err: ErrLeaderCannotFollow}, dst
 	}
@@ -389,8 +398,12 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 	return result{ID: id}, dst
 }
 
-// ownRelation returns the open relation cmd names, if Account follows with it.
+// ownRelation returns the open relation cmd names, if Account follows with
+// it and may change it: ErrAccountFrozen if Account is frozen.
 func (s *State) ownRelation(cmd *Command) (*relation, error) {
+	if s.isFrozen(cmd.Account) {
+		return nil, ErrAccountFrozen
+	}
 	id := cmd.Copy.Relation
 	if id < 1 || id > uint64(s.relations.len()) || s.relations.at(id-1).follower != cmd.Account {
 		return nil, ErrUnknownRelation
@@ -611,6 +624,11 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 	}
 	if m.spec.Quote != r.asset {
 		return skip(CopyOtherQuote, 0)
+	}
+	if s.accounts.at(r.follower).frozen {
+		// Buys and sells alike: the follower trades nothing while frozen.
+		// Its stop-loss still closes the relation (stopLoss, settleCopy).
+		return skip(CopyAccountFrozen, 0)
 	}
 	if f.side == book.Buy && r.status == RelationPaused {
 		return skip(CopyPaused, 0)

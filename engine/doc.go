@@ -64,6 +64,20 @@
 // book.ReasonFeeChange), after every buy that needs nothing more has
 // given back its surplus. Sells are untouched.
 //
+// # Frozen accounts
+//
+// An operator may freeze (suspend) an account and lift the freeze
+// (CmdSetAccountFrozen). Freezing cancels every live order of the
+// account, pending stops included, in every market, in order id order
+// (EvCancelled, reason book.ReasonAccountFrozen), releasing their
+// reservations. While frozen, the account's places, amends, withdrawals
+// and copy-trading commands (follow, amend, pause, resume, unfollow, its
+// leader profile) fail with ErrAccountFrozen and change nothing; cancels
+// and deposits work. Its relations mirror none of their leaders' fills
+// (EvCopySkipped, reason CopyAccountFrozen); their stop-losses and profit
+// share still run. A frozen leader cannot trade, so nothing mirrors it.
+// Unfreezing restores all of it; cancelled orders stay cancelled.
+//
 // # Copy-trading
 //
 // An account with a leader profile (CmdSetLeaderProfile) can be followed:

@@ -33,6 +33,10 @@ var (
 	// the leader's profit share rate is above Copy.MaxProfitShareBps
 	// (it was raised after the follower saw it); nothing changed.
 	ErrProfitShareAboveMax = errors.New("engine: the leader's profit share rate is above the follower's maximum")
+	// ErrAccountFrozen: the command's account is frozen (see
+	// CmdSetAccountFrozen) and may not trade, withdraw or change its
+	// copy trading; nothing changed.
+	ErrAccountFrozen = errors.New("engine: account frozen")
 )
 
 // Errors of the pipeline (Engine).

@@ -36,6 +36,9 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 			return result{ID: s.entryID(e), Duplicate: true}, dst
 		}
 	}
+	if s.accounts.at(cmd.Account).frozen {
+		return result{Err: ErrAccountFrozen}, dst
+	}
 	if m.halted {
 		return result{Err: ErrMarketHalted}, dst
 	}
@@ -322,6 +325,12 @@ func (s *State) cancelAll(cmd *Command, dst []Event) (result, []Event) {
 }
 
 func (s *State) amend(cmd *Command, dst []Event) (result, []Event) {
+	if s.isFrozen(cmd.Account) {
+		// Before the order's lookup: a frozen account has none live, and
+		// its amend is refused as frozen rather than as of an unknown
+		// order.
+		return result{Err: ErrAccountFrozen}, dst
+	}
 	rec, m, err := s.liveOrder(cmd)
 	if err != nil {
 		return result{Err: err}, dst

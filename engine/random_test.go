@@ -129,6 +129,15 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 		}
 	case k == 98 && r.IntN(2) == 0:
 		c = randomFees(r)
+	case k == 99 && r.IntN(2) == 0:
+		// An operator freezes an account now and then, and lifts
+		// freezes more often, so that about a quarter of the accounts
+		// are frozen at a time; at times an account that cannot be
+		// frozen.
+		c.Kind, c.Frozen = CmdSetAccountFrozen, r.IntN(4) == 0
+		if r.IntN(20) == 0 {
+			c.Account = []uint64{FeeAccount, uint64(accounts + 1)}[r.IntN(2)]
+		}
 	default:
 		c.Kind = CmdDeposit
 		c.Asset, c.Amount, c.Ref = randomTransfer(r)
@@ -257,6 +266,8 @@ type streamStats struct {
 	refDuplicates, refConflicts   int // transfers that resent a known ref as it was, or otherwise
 	feeWithdrawals, feeRefs       int // withdrawals from the fee account made; with a ref made, resent or reused
 	feeChanges, feeCancels        int // markets' fees changed; orders cancelled as their owners could not pay a raise
+	freezes, freezeCancels        int // accounts frozen (not already); orders their freezes cancelled
+	frozenRefused                 int // commands refused as their account was frozen
 }
 
 // run is runStats without the statistics.
@@ -347,6 +358,15 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 				st.feeRefs++
 			}
 		}
+		if errors.Is(out.Err, ErrAccountFrozen) {
+			if !s.isFrozen(c.Account) {
+				t.Fatalf("command %d %+v: ErrAccountFrozen, account not frozen", c.Seq, c)
+			}
+			st.frozenRefused++
+		}
+		if c.Kind == CmdSetAccountFrozen {
+			checkFreeze(t, s, &c, out, all[from:], &st)
+		}
 		failed := out.Err != nil || out.Duplicate
 		if hashed && failed {
 			if hashNoSeq(s) != before {
@@ -427,6 +447,35 @@ func checkPlaced(t *testing.T, s *State, c *Command, id uint64, evs []Event, st 
 	}
 }
 
+// checkFreeze checks CmdSetAccountFrozen c, which gave out and events
+// evs: an account that cannot be frozen is refused; else the account's
+// flag is c.Frozen, and the only events are cancels, with reason
+// account_frozen, of its orders, as many as out.ID, none left live.
+func checkFreeze(t *testing.T, s *State, c *Command, out Outcome, evs []Event, st *streamStats) {
+	t.Helper()
+	if !s.userAccount(c.Account) {
+		if !errors.Is(out.Err, ErrUnknownAccount) {
+			t.Fatalf("command %d: freeze of account %d: %+v", c.Seq, c.Account, out)
+		}
+		return
+	}
+	if out.Err != nil || s.accounts.at(c.Account).frozen != c.Frozen || uint64(len(evs)) != out.ID {
+		t.Fatalf("command %d %+v: %+v, %d events, frozen %v", c.Seq, c, out, len(evs), s.accounts.at(c.Account).frozen)
+	}
+	for _, e := range evs {
+		if e.Kind != book.EvCancelled || e.Reason != book.ReasonAccountFrozen || e.Owner != c.Account {
+			t.Fatalf("command %d: freeze gave %+v", c.Seq, e)
+		}
+	}
+	if c.Frozen && len(s.liveOrdersOf(c.Account)) != 0 {
+		t.Fatalf("command %d: frozen account %d has live orders", c.Seq, c.Account)
+	}
+	if c.Frozen && len(evs) > 0 {
+		st.freezes++
+	}
+	st.freezeCancels += len(evs)
+}
+
 // checkFeeChange checks fee change c, made with events evs: the market
 // has the new fees, and the only events are cancels, with reason
 // fee_change, of buys of that market.
@@ -458,7 +507,8 @@ func TestRandomStreamInvariants(t *testing.T) {
 		"FOK killed": st.fokKilled, "post-only": st.postOnly, "post-only amended": st.postOnlyAmended,
 		"IOC traded": st.iocTraded, "IOC expired": st.iocExpired, "market": st.market,
 		"transfer ref resent": st.refDuplicates, "transfer ref reused": st.refConflicts,
-		"fee withdrawals": st.feeWithdrawals, "fee withdrawal refs": st.feeRefs, "fee changes": st.feeChanges} {
+		"fee withdrawals": st.feeWithdrawals, "fee withdrawal refs": st.feeRefs, "fee changes": st.feeChanges,
+		"freezes that cancelled": st.freezes, "refused as frozen": st.frozenRefused} {
 		if v < n/2000 {
 			t.Errorf("%s: only %d of %d commands", name, v, n)
 		}

@@ -19,11 +19,11 @@ import (
 
 // Snapshot encoding of a State, little-endian throughout:
 //
-//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+-------------------+---------+-----------+---------+--------+
-//	| ISTS | version | seq | nextOrder | trades | assets | markets | accounts | client ids | done ids | transfer refs     | leaders | relations | carries | crc32c |
-//	| 4 B  | u16     | u64 | u64       | u64    | ...    | ...     | ...      | (to v3)    | ...      | 1 list (to v5),   | ...     | ...       | (v5)    | u32    |
-//	|      |         |     |           |        |        |         |          |            |          | 2 lists (from v6) |         |           |         |        |
-//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+-------------------+---------+-----------+---------+--------+
+//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+-------------------+---------+-----------+---------+--------+--------+
+//	| ISTS | version | seq | nextOrder | trades | assets | markets | accounts | client ids | done ids | transfer refs     | leaders | relations | carries | frozen | crc32c |
+//	| 4 B  | u16     | u64 | u64       | u64    | ...    | ...     | ...      | (to v3)    | ...      | 1 list (to v5),   | ...     | ...       | (v5)    | (v7)   | u32    |
+//	|      |         |     |           |        |        |         |          |            |          | 2 lists (from v6) |         |           |         |        |        |
+//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+-------------------+---------+-----------+---------+--------+--------+
 //
 // trades, the number of trades executed (State.Trades), is there from
 // version 3. Each list is a u32 count followed by fixed-size entries, in
@@ -56,7 +56,8 @@ import (
 // (relation, leader order, amount) in (relation, order) order. A version
 // 4 remainder becomes its order's if the order is a live order of the
 // relation's leader, and is dropped if not (the order is done: the rules
-// of version 4 would never have used it again).
+// of version 4 would never have used it again). Then (version 7) the
+// frozen accounts: their ids, in increasing order, at least one.
 // Versions 1 (no sizes, no copy lists) and 2 are still read: their
 // trade count is 0 (trades are counted from their sequence number on),
 // their fingerprints are unknown (0: a resend of a client order id is
@@ -78,8 +79,14 @@ import (
 // 6: deposit refs in one namespace for the whole exchange, withdrawal refs
 // in a window of each account's last WithdrawalRefWindow withdrawals, and
 // each relation's profit share rate (fixed when it opened, see
-// CmdSetLeaderProfile).
-const snapshotVersion = 6
+// CmdSetLeaderProfile); 7: the frozen accounts (CmdSetAccountFrozen), a
+// list at the end (a snapshot of an earlier version has none frozen).
+// Version 7 is written only for a state with a frozen account; the others
+// are written in version 6, byte for byte as before it (their hashes
+// unchanged, and releases before version 7 still read them), and a
+// version 7 snapshot without a frozen account is refused (it would not
+// re-encode to itself).
+const snapshotVersion = 7
 
 var snapshotMagic = [4]byte{'I', 'S', 'T', 'S'}
 
@@ -114,8 +121,18 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 	// Room for all of it at once: growing a buffer of hundreds of
 	// megabytes copies it, and the matcher waits meanwhile.
 	w := enc{b: slices.Grow(dst, s.snapshotSizeHint())}
+	frozen := 0
+	for _, a := range s.accounts.all() {
+		if a.frozen {
+			frozen++
+		}
+	}
 	w.b = append(w.b, snapshotMagic[:]...)
-	w.u16(snapshotVersion)
+	if frozen > 0 {
+		w.u16(snapshotVersion)
+	} else {
+		w.u16(snapshotVersion - 1) // version 6 as it was: see snapshotVersion
+	}
 	w.u64(s.seq)
 	w.u64(s.nextOrder)
 	w.u64(s.trades)
@@ -207,6 +224,14 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 			w.i64(c.amount)
 		}
 	}
+	if frozen > 0 {
+		w.u32(uint32(frozen))
+		for id := range uint64(s.accounts.len()) {
+			if s.accounts.at(id).frozen {
+				w.u64(id)
+			}
+		}
+	}
 	if fz != nil {
 		fz.end(s)
 	}
@@ -224,7 +249,7 @@ func (s *State) snapshotSizeHint() int {
 		n += len(m.name) + 256 // the spec and the market's other fields
 	}
 	for _, a := range s.accounts.all() {
-		n += len(a.name) + 4 + 16*len(a.bal)
+		n += len(a.name) + 4 + 16*len(a.bal) + 8 // 8: its id, if frozen
 	}
 	n += s.doneIDs.n*(8+len(Ref{})+8+8) + (s.deposits.len()+len(s.withdrawals))*transferRefSize
 	n += s.leaders.len()*20 + s.relations.len()*relationSize
@@ -445,6 +470,11 @@ func DecodeState(data []byte) (*State, error) {
 	}
 	if version >= 2 {
 		if err := s.decodeCopy(&r, version); err != nil {
+			return nil, err
+		}
+	}
+	if version >= 7 {
+		if err := s.decodeFrozen(&r); err != nil {
 			return nil, err
 		}
 	}
@@ -918,6 +948,29 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 		if rec := s.orders.get(order); rec != nil {
 			rec.copied = true // Check verifies it is the leader's
 		}
+	}
+	return nil
+}
+
+// decodeFrozen reads the frozen accounts (version 7): user accounts, in
+// strictly increasing id order, as AppendSnapshot writes them. Check
+// verifies that none has a live order.
+func (s *State) decodeFrozen(r *dec) error {
+	var prev uint64
+	n := r.count(8)
+	if n == 0 && r.err == nil {
+		return fmt.Errorf("%w: version 7 without a frozen account", ErrCorruptSnapshot)
+	}
+	for ; n > 0 && r.err == nil; n-- {
+		id := r.u64()
+		if r.err != nil {
+			break
+		}
+		if !s.userAccount(id) || id <= prev {
+			return fmt.Errorf("%w: frozen account %d not a user account or out of order", ErrCorruptSnapshot, id)
+		}
+		prev = id
+		s.accounts.at(id).frozen = true
 	}
 	return nil
 }

@@ -125,6 +125,11 @@ func FuzzDecodeState(f *testing.F) {
 		// The exchange takes some of the fees out: a window of the fee
 		// account's withdrawal refs.
 		Command{Kind: CmdWithdraw, Account: FeeAccount, Asset: 2, Amount: 1, Ref: mustRef("fw-1")},
+		// Frozen accounts (version 7): a follower, and one after an order
+		// of it was cancelled by its freeze.
+		Command{Kind: CmdPlace, Account: 4, Market: 1, Order: book.Order{Side: book.Buy, Price: 90, Qty: 1}},
+		Command{Kind: CmdSetAccountFrozen, Account: 3, Frozen: true},
+		Command{Kind: CmdSetAccountFrozen, Account: 4, Frozen: true},
 	) {
 		seq++
 		cmd.Seq = seq

@@ -132,6 +132,9 @@ type account struct {
 	// withdrawals are the refs of the account's most recent withdrawals
 	// (see WithdrawalRefWindow), oldest first.
 	withdrawals refWindow
+	// frozen: an operator suspended the account (CmdSetAccountFrozen); it
+	// has no live order. Only user accounts are ever frozen.
+	frozen bool
 }
 
 type balance struct {
@@ -449,6 +452,8 @@ func (s *State) apply(cmd *Command, dst []Event) (result, []Event) {
 		return s.settleCopy(cmd, dst)
 	case CmdSetMarketFees:
 		return s.setMarketFees(cmd, dst)
+	case CmdSetAccountFrozen:
+		return s.setAccountFrozen(cmd, dst)
 	}
 	return result{Err: ErrInvalidCommand}, dst
 }
@@ -585,6 +590,9 @@ func (s *State) transfer(cmd *Command) result {
 		b.avail += cmd.Amount
 		*sup += cmd.Amount
 	} else {
+		if s.accounts.at(cmd.Account).frozen {
+			return result{Err: ErrAccountFrozen}
+		}
 		if b.avail < cmd.Amount {
 			return result{Err: ErrInsufficientFunds}
 		}

@@ -106,6 +106,8 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 		}
 	case CmdCreateAccount:
 		t.account(out.ID)
+	case CmdSetAccountFrozen:
+		t.account(cmd.Account) // its view shows Frozen
 	case CmdDeposit, CmdWithdraw, CmdPlace, CmdCancel, CmdCancelAll, CmdAmend, CmdAmendTotal:
 		t.account(cmd.Account)
 	case CmdSetLeaderProfile:

@@ -30,6 +30,8 @@ type AccountView struct {
 	// Relation is, for a copy wallet (the account a Follow creates for
 	// its relation), the relation's id; 0 for every other account.
 	Relation uint64
+	// Frozen: an operator suspended the account (CmdSetAccountFrozen).
+	Frozen bool
 }
 
 // Balance is an account's holding of one asset, in asset units.
@@ -60,7 +62,7 @@ func (s *State) AccountView(id uint64) (*AccountView, error) {
 	}
 	a := s.accounts.at(id)
 	v := &AccountView{Account: id, Name: a.name, Seq: s.seq, Balances: make([]Balance, 0, len(a.bal)),
-		Relation: a.relation}
+		Relation: a.relation, Frozen: a.frozen}
 	for i, b := range a.bal {
 		if b.avail != 0 || b.locked != 0 {
 			v.Balances = append(v.Balances, Balance{Asset: uint32(i + 1), Available: b.avail, Locked: b.locked})

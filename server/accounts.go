@@ -105,10 +105,12 @@ func (s *Server) getAccount(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, 200, s.appendAccount(arr[:0], v))
 }
 
-// appendAccount appends an account object with its balances.
+// appendAccount appends an account object with its balances and whether
+// it is frozen (POST /v1/admin/accounts/{id}/freeze).
 func (s *Server) appendAccount(b []byte, v *engine.AccountView) []byte {
 	b = strconvUint(append(b, `{"id":`...), v.Account)
 	b = appendStr(b, "name", v.Name.String())
+	b = appendBool(b, "frozen", v.Frozen)
 	b = append(b, `,"balances":[`...)
 	for i, bal := range v.Balances {
 		if i > 0 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
 	"github.com/valyala/fasthttp"
 )
@@ -273,6 +274,43 @@ func (s *Server) setMarketFees(ctx *fasthttp.RequestCtx, sym string) {
 	}
 	var arr [512]byte
 	writeJSON(ctx, 200, s.appendMarket(arr[:0], now))
+}
+
+// freezeAccount handles POST /v1/admin/accounts/{id}/freeze and
+// /unfreeze (engine.CmdSetAccountFrozen). A freeze cancels every open
+// order and pending stop of the account in every market, oldest first;
+// while frozen, the account's orders, amends, withdrawals and
+// copy-trading changes are refused with 403 account_frozen, and its
+// follows skip their leaders' fills (reason account_frozen). It answers
+// 200 {"account_id","frozen","cancelled":[order ids]} once the change is
+// durable and the account's view shows it; freezing a frozen account (or
+// unfreezing one that is not) is 200 with nothing cancelled. An id that
+// is not a user account (the fee account 0, a copy wallet, none) is 404.
+func (s *Server) freezeAccount(ctx *fasthttp.RequestCtx, id uint64, frozen bool) {
+	if err := s.admin(ctx); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	res, err := s.do(&engine.Command{Kind: engine.CmdSetAccountFrozen, Account: id, Frozen: frozen}, nil)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.waitSeq(res.Seq)
+	b := strconvUint(append(make([]byte, 0, 128), `{"account_id":`...), id)
+	b = appendBool(b, "frozen", frozen)
+	b = append(appendKey(b, "cancelled", false), '[')
+	n := 0
+	for i := range res.Events {
+		if ev := &res.Events[i]; ev.Kind == book.EvCancelled {
+			if n > 0 {
+				b = append(b, ',')
+			}
+			n++
+			b = strconvUint(b, ev.OrderID)
+		}
+	}
+	writeJSON(ctx, 200, append(b, "]}"...))
 }
 
 // backup handles POST /v1/admin/backup {"to": DIR}: an online backup to a

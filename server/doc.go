@@ -194,6 +194,21 @@
 // cancels as of any other (the orders channel sends the order, status
 // cancelled).
 //
+// Account freezes (admin.go): POST /v1/admin/accounts/{id}/freeze and
+// /unfreeze (admin token) freeze (suspend) a user account or lift the
+// freeze through engine.CmdSetAccountFrozen, answering 200
+// {"account_id","frozen","cancelled":[order ids]} once the change is
+// durable; an id that is no user account (the fee account, a copy
+// wallet, none) is 404. A freeze cancels the account's open orders and
+// pending stops in every market, oldest first (status cancelled; the
+// engine's reason account_frozen); while frozen, its orders (batches
+// included), amends, withdrawals, follows, follow changes and leader
+// profile are refused with 403 account_frozen, and its follows skip
+// their leaders' fills (copy events skipped with reason account_frozen)
+// while their stop-loss and profit share still run. The account object
+// (GET /v1/account, GET /v1/admin/accounts, GET /v1/admin/fees) carries
+// "frozen".
+//
 // client_order_id: a resend with the same parameters as the original
 // (market, side, type, price, stop_price, quantity, quote_quantity,
 // display_quantity, time_in_force, post_only, stp; an omitted optional
@@ -221,7 +236,9 @@
 // apart from deposit refs; a transfer that fails keeps no ref), too_many_tokens
 // (409: POST /v1/tokens past Options.MaxTokens), last_token (409: revoking
 // the account's last live token), method_not_allowed
-// (405, with an Allow header) and unavailable (503: shutting down); market_halted is 409.
+// (405, with an Allow header), unavailable (503: shutting down) and
+// account_frozen (403: the account is frozen, see Account freezes);
+// market_halted is 409.
 // Requests add display_quantity (icebergs) to orders and max_price and
 // max_quantity to markets (default: the engine's overflow budget split
 // evenly, see units.spec); answers add token_id, duplicate, for stops
@@ -231,7 +248,8 @@
 // and quote_quantity only for orders placed with one; a cancelled or
 // expired order adds cancel_reason: cancelled (on request),
 // self_trade_prevented, unfilled (an IOC's or market order's rest),
-// fill_or_kill or fee_change (its owner could not pay a fee raise). trade_id numbers trades: unique, increasing in the
+// fill_or_kill, fee_change (its owner could not pay a fee raise) or
+// account_frozen (the operator froze the account). trade_id numbers trades: unique, increasing in the
 // order they happened, the same in every answer and stream and across
 // restarts, and below 2^53 (tradeid.go; a data directory an earlier
 // release wrote continues above the ids that release gave, sequence ×

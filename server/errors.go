@@ -72,6 +72,8 @@ func classify(err error) apiError {
 		return apiError{400, "insufficient_funds"}
 	case errors.Is(err, engine.ErrMarketHalted):
 		return apiError{409, "market_halted"}
+	case errors.Is(err, engine.ErrAccountFrozen):
+		return apiError{403, "account_frozen"}
 	case errors.Is(err, engine.ErrUnknownAsset), errors.Is(err, engine.ErrUnknownMarket),
 		errors.Is(err, engine.ErrUnknownAccount), errors.Is(err, engine.ErrUnknownOrder),
 		errors.Is(err, book.ErrUnknownOrder):

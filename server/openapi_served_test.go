@@ -437,6 +437,13 @@ func driveAPI(t *testing.T, r *apiRun) {
 	r.call(200, "PATCH", "/v1/admin/markets/BTC-USDT", adminTok, `{"taker_fee_bps":25}`)
 	r.call(200, "PATCH", "/v1/admin/markets/BTC-USDT", adminTok, `{"maker_fee_bps":10,"taker_fee_bps":20}`)
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/resume", adminTok, "")
+	if fr := r.call(200, "POST", fmt.Sprintf("/v1/admin/accounts/%d/freeze", carolID), adminTok, ""); fr["frozen"] != true {
+		t.Errorf("freeze: %v", fr)
+	}
+	if a := r.call(200, "GET", "/v1/account", carol, ""); a["frozen"] != true {
+		t.Errorf("carol's account while frozen: %v", a)
+	}
+	r.call(200, "POST", fmt.Sprintf("/v1/admin/accounts/%d/unfreeze", carolID), adminTok, "")
 	r.call(200, "DELETE", "/v1/orders?market=BTC-USDT", bob, "")
 	r.call(200, "GET", "/v1/orders/cancel-all-after", bob, "")
 	r.call(200, "POST", "/v1/orders/cancel-all-after", bob, `{"timeout_ms":60000}`)
@@ -559,7 +566,15 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 	}
 	ts.must(200, "POST", "/v1/admin/markets/BTC-USDT/halt", adminTok, "")
 	reqs = append(reqs, [4]string{"POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"1","quantity":"1"}`},
-		[4]string{"PATCH", fmt.Sprintf("/v1/orders/%d", oid), alice, `{"quantity":"0.1"}`})
+		[4]string{"PATCH", fmt.Sprintf("/v1/orders/%d", oid), alice, `{"quantity":"0.1"}`},
+		// Freezes: unknown account, a user token, then what alice may no
+		// longer do (403 account_frozen).
+		[4]string{"POST", "/v1/admin/accounts/99/freeze", adminTok, ""},
+		[4]string{"POST", "/v1/admin/accounts/0/unfreeze", adminTok, ""},
+		[4]string{"POST", fmt.Sprintf("/v1/admin/accounts/%d/freeze", lid), bob, ""},
+		[4]string{"POST", fmt.Sprintf("/v1/admin/accounts/%d/freeze", lid), adminTok, ""},
+		[4]string{"POST", "/v1/withdrawals", alice, `{"asset":"USDT","amount":"1","ref":"w-f"}`},
+		[4]string{"PUT", "/v1/social/leader", alice, `{}`})
 	seen := map[int]bool{}
 	for _, r := range reqs {
 		code, out := ts.req(r[0], r[1], r[2], r[3])

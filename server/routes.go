@@ -176,8 +176,9 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 }
 
 // routeAdminAccount routes /v1/admin/accounts/ and rest:
-// {id}/tokens (GET, POST), {id}/tokens/{token_id} (DELETE) and
-// {id}/transfers (GET) and {id}/social/events (GET).
+// {id}/tokens (GET, POST), {id}/tokens/{token_id} (DELETE),
+// {id}/transfers (GET), {id}/social/events (GET) and {id}/freeze and
+// {id}/unfreeze (POST).
 func (s *Server) routeAdminAccount(ctx *fasthttp.RequestCtx, m, rest string) string {
 	const (
 		list       = "/v1/admin/accounts/{id}/tokens"
@@ -186,6 +187,17 @@ func (s *Server) routeAdminAccount(ctx *fasthttp.RequestCtx, m, rest string) str
 		copyEvents = "/v1/admin/accounts/{id}/social/events"
 	)
 	acct, tail, _ := strings.Cut(rest, "/")
+	if tail == "freeze" || tail == "unfreeze" {
+		r := "/v1/admin/accounts/{id}/" + tail
+		return s.only(ctx, m, "POST", r, func(ctx *fasthttp.RequestCtx) {
+			id, err := parseID(acct)
+			if err != nil {
+				writeError(ctx, err)
+				return
+			}
+			s.freezeAccount(ctx, id, tail == "freeze")
+		})
+	}
 	for _, r := range [...]struct {
 		tail, route string
 		h           func(*Server, *fasthttp.RequestCtx, uint64)

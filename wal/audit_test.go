@@ -11,8 +11,9 @@ import (
 
 // TestAuditStreamThroughLog journals a stream of every command kind
 // (internal/cmdstream: copy-trading, stops, icebergs, amends, refs,
-// halts, fee changes, amounts near the limits of int64) in blocks of
-// random size, with snapshots now and then, as the engine would, and
+// halts, fee changes, freezes, amounts near the limits of int64) in
+// blocks of random size, with snapshots now and then, as the engine
+// would, and
 // recovers it: from the newest snapshot and the log after it, from an
 // older snapshot and a longer tail, from the log alone, and after the
 // last block was torn.
@@ -29,7 +30,7 @@ func TestAuditStreamThroughLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := cmdstream.New(7).FeeChanges()
+	g := cmdstream.New(7).FeeChanges().Freezes()
 	r := rand.New(rand.NewPCG(7, 8))
 	s := engine.NewState()
 	var cmds []engine.Command

@@ -58,8 +58,8 @@ import (
 // (create_market only), the copy spec (copy-trading kinds only: leader
 // relation value max_quote mode close slippage stop_loss share). Compact
 // bodies end with the same two specs. Kinds added since version 4 (fee
-// changes, set_market_fees) exist only in compact bodies: a fixed-layout
-// record of one is refused as corrupt.
+// changes, set_market_fees; freezes, set_account_frozen) exist only in
+// compact bodies: a fixed-layout record of one is refused as corrupt.
 //
 // Every CRC is CRC-32C (Castagnoli) over a sequence number (8 bytes,
 // big-endian) and then the bytes it protects. The version byte lets later
@@ -291,8 +291,9 @@ func decodeBody(seq uint64, p []byte, cmd *engine.Command) error {
 	if hasCopySpec(cmd.Kind) {
 		decodeCopy(p[:copySize], &cmd.Copy)
 	}
-	if cmd.Kind == engine.CmdSetMarketFees {
-		// The fixed layout has no room for its fees: no release wrote one.
+	if cmd.Kind == engine.CmdSetMarketFees || cmd.Kind == engine.CmdSetAccountFrozen {
+		// The fixed layout has no room for its fees or its flag: no
+		// release wrote one.
 		return fmt.Errorf("%w: seq %d: %s record in the fixed layout", ErrCorrupt, seq, cmd.Kind)
 	}
 	return nil

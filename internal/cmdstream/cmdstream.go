@@ -62,6 +62,7 @@ type Gen struct {
 	rels     []placed         // id, follower (account)
 	n        int
 	fees     bool // FeeChanges
+	freezes  bool // Freezes
 }
 
 // New returns a generator of the stream of seed.
@@ -172,11 +173,24 @@ func (g *Gen) Observe(c *engine.Command, out engine.Outcome) {
 	}
 }
 
+// Freezes makes the stream freeze and unfreeze accounts now and then
+// (CmdSetAccountFrozen: unfreezes more often than freezes, so that a few
+// accounts are frozen at a time; rarely an account that cannot be
+// frozen), and returns g. Like FeeChanges, a stream without it is the
+// stream of earlier releases, draw for draw.
+func (g *Gen) Freezes() *Gen {
+	g.freezes = true
+	return g
+}
+
 // Next returns the stream's next command, Seq and Time unset.
 func (g *Gen) Next() engine.Command {
 	g.n++
 	if g.fees && g.pct(2) {
 		return g.feeChange()
+	}
+	if g.freezes && g.pct(1) {
+		return g.freeze()
 	}
 	if g.pct(1) && g.intn(2) == 0 {
 		// The market moves: its orders center on another price, up to
@@ -227,6 +241,15 @@ func (g *Gen) feeChange() engine.Command {
 		sp.MakerFeeBps = engine.MaxFeeBps
 	case 3:
 		sp.TakerFeeBps = []int32{-1, engine.MaxFeeBps + 1}[g.intn(2)] // refused
+	}
+	return c
+}
+
+// freeze returns a CmdSetAccountFrozen (see Freezes).
+func (g *Gen) freeze() engine.Command {
+	c := engine.Command{Kind: engine.CmdSetAccountFrozen, Account: g.account(), Frozen: g.pct(30)}
+	if g.pct(5) {
+		c.Account = uint64(len(g.accounts) + 100) // unknown: refused
 	}
 	return c
 }
