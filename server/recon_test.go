@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -106,10 +107,11 @@ func parseDec(s string) (*big.Rat, bool) {
 // reconAcct is a user account of the reconciliation and what the test
 // itself moved in and out of it.
 type reconAcct struct {
-	id   uint64
-	tok  string
-	ext  map[string]*big.Rat // deposits − withdrawals acknowledged, by asset
-	oids []uint64            // orders placed, to amend and cancel
+	id     uint64
+	tok    string
+	ext    map[string]*big.Rat // deposits − withdrawals acknowledged, by asset
+	oids   []uint64            // orders placed, to amend and cancel
+	frozen bool                // the operator froze it
 }
 
 // reconRel is a follow (copy relation) the driver made, and the quote it
@@ -156,6 +158,8 @@ type reconDriver struct {
 	crashed    bool                 // a crash cut off an answer: follows may be unknown
 	answered   map[string]reconFill // the fills that answers to POST /v1/orders and batches had, by fillKey
 	feeChanges int                  // fee changes made
+	freezes    int                  // accounts frozen
+	frozenOut  map[uint64]bool      // orders a freeze cancelled
 }
 
 func (d *reconDriver) add(m map[string]*big.Rat, asset string, v *big.Rat) {
@@ -386,6 +390,30 @@ func (d *reconDriver) step() {
 		m.makerBps, m.takerBps = maker, taker
 		if out["maker_fee_bps"] != float64(maker) || out["taker_fee_bps"] != float64(taker) {
 			d.t.Errorf("fee change of %s: %v, want %d and %d", m.sym, out, maker, taker)
+		}
+	case k < 96 && !d.mayDie:
+		// The operator freezes an account (one at a time), or lifts the
+		// freeze: its orders are cancelled (account_frozen), and while
+		// frozen its orders, withdrawals and follow changes are refused.
+		for _, b := range d.accts {
+			if b.frozen {
+				a = b
+			}
+		}
+		op := "freeze"
+		if a.frozen {
+			op = "unfreeze"
+		}
+		out := d.must(200, "POST", fmt.Sprintf("/v1/admin/accounts/%d/%s", a.id, op), adminTok, "")
+		a.frozen = !a.frozen
+		if out["frozen"] != a.frozen || !a.frozen && len(out["cancelled"].([]any)) != 0 {
+			d.t.Errorf("%s of account %d: %v", op, a.id, out)
+		}
+		if a.frozen {
+			d.freezes++
+			for _, id := range out["cancelled"].([]any) {
+				d.frozenOut[uint64(id.(float64))] = true
+			}
 		}
 	default:
 		// The leader trades more than the others, so that its followers do.
@@ -910,8 +938,8 @@ func (d *reconDriver) reconcile(label string) reconState {
 		}
 		d.checkOrders(a, all, locked, &st, errorf)
 	}
-	t.Logf("%s: %d fills (%d of copy wallets), %d trades, %d follows, %d fee changes", label, len(all), len(d.wfills), len(byTrade),
-		len(d.rels), d.feeChanges)
+	t.Logf("%s: %d fills (%d of copy wallets), %d trades, %d follows, %d fee changes, %d freezes (%d orders cancelled)", label,
+		len(all), len(d.wfills), len(byTrade), len(d.rels), d.feeChanges, d.freezes, len(d.frozenOut))
 	return st
 }
 
@@ -1018,8 +1046,23 @@ func (d *reconDriver) checkOrders(a *reconAcct, all []reconFill, locked map[stri
 		default:
 			errorf("order %d: status %q", id, s)
 		}
+		// Why it ended: only cancelled and expired orders say, and a
+		// freeze's cancels say so.
+		reasons := map[string]string{"cancelled": "cancelled self_trade_prevented fee_change account_frozen",
+			"expired": "unfilled fill_or_kill"}[o["status"].(string)]
+		r, has := o["cancel_reason"].(string)
+		switch {
+		case reasons == "" && o["cancel_reason"] != nil,
+			reasons != "" && (!has || !slices.Contains(strings.Fields(reasons), r)),
+			d.frozenOut[id] && r != "account_frozen",
+			!d.frozenOut[id] && r == "account_frozen":
+			errorf("order %d: %v with cancel_reason %v", id, o["status"], o["cancel_reason"])
+		}
 		if s := o["status"]; s != "open" && s != "partially_filled" {
 			continue
+		}
+		if a.frozen {
+			errorf("account %d is frozen, and its order %d is %v", a.id, id, o["status"])
 		}
 		// What it reserves (engine/doc.go, "Money"): a sell its open
 		// base; a buy with a price its open notional plus the market's
@@ -1111,7 +1154,7 @@ func TestReconcile(t *testing.T) {
 	dir := t.TempDir()
 	d := &reconDriver{t: t, r: rand.New(rand.NewPCG(seed, 1)), mk: reconMarkets(), rels: map[uint64]*reconRel{},
 		feeExt: map[string]*big.Rat{}, wfills: map[string]reconFill{}, sent: map[string]string{}, orderOf: map[string]uint64{},
-		amended: map[uint64]bool{}, answered: map[string]reconFill{}}
+		amended: map[uint64]bool{}, answered: map[string]reconFill{}, frozenOut: map[uint64]bool{}}
 	d.ts = start(t, dir, reconOptions(dir))
 	d.setup(6)
 	run := func() {
