@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
 	"github.com/valyala/fasthttp"
 )
@@ -299,18 +298,7 @@ func (s *Server) freezeAccount(ctx *fasthttp.RequestCtx, id uint64, frozen bool)
 	s.waitSeq(res.Seq)
 	b := strconvUint(append(make([]byte, 0, 128), `{"account_id":`...), id)
 	b = appendBool(b, "frozen", frozen)
-	b = append(appendKey(b, "cancelled", false), '[')
-	n := 0
-	for i := range res.Events {
-		if ev := &res.Events[i]; ev.Kind == book.EvCancelled {
-			if n > 0 {
-				b = append(b, ',')
-			}
-			n++
-			b = strconvUint(b, ev.OrderID)
-		}
-	}
-	writeJSON(ctx, 200, append(b, "]}"...))
+	writeJSON(ctx, 200, appendCancelledIDs(b, res.Events))
 }
 
 // backup handles POST /v1/admin/backup {"to": DIR}: an online backup to a

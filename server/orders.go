@@ -479,10 +479,16 @@ func (s *Server) cancelAll(ctx *fasthttp.RequestCtx) {
 	}
 	var arr [1024]byte
 	b := appendString(append(arr[:0], `{"market":`...), m.name)
+	writeJSON(ctx, 200, appendCancelledIDs(b, res.Events))
+}
+
+// appendCancelledIDs appends the field "cancelled" (the ids of the
+// orders evs cancelled) and closes the object.
+func appendCancelledIDs(b []byte, evs []engine.Event) []byte {
 	b = append(appendKey(b, "cancelled", false), '[')
 	n := 0
-	for i := range res.Events {
-		if ev := &res.Events[i]; ev.Kind == book.EvCancelled {
+	for i := range evs {
+		if ev := &evs[i]; ev.Kind == book.EvCancelled {
 			if n > 0 {
 				b = append(b, ',')
 			}
@@ -490,7 +496,7 @@ func (s *Server) cancelAll(ctx *fasthttp.RequestCtx) {
 			b = strconvUint(b, ev.OrderID)
 		}
 	}
-	writeJSON(ctx, 200, append(b, "]}"...))
+	return append(b, "]}"...)
 }
 
 // notOpenError is the error of a cancel or amend of order id of acct
