@@ -66,6 +66,9 @@ func main() {
 	flag.StringVar(&cfg.Mid, "mid", "100", "reference price while the book has no bid and ask of others (rounded to the tick)")
 	flag.DurationVar(&cfg.Duration, "duration", 0, "how long to run; 0: until SIGINT or SIGTERM")
 	flag.DurationVar(&cfg.Refresh, "refresh", time.Second, "how often to re-read the book and re-quote, besides on fills")
+	flag.DurationVar(&cfg.CancelAfter, "cancel-after", 30*time.Second,
+		"dead man's switch: istd cancels the orders unless the maker renews it within this time (renewed every third of it); 1s to 24h, 0: off")
+	flag.BoolVar(&cfg.CancelOnDisconnect, "cancel-on-disconnect", true, "istd cancels the orders when the maker's stream connection ends")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -106,6 +109,12 @@ type config struct {
 
 	Duration time.Duration // 0: until ctx ends
 	Refresh  time.Duration // default 1 s
+
+	// The dead man's switch's timeout (0: none), and whether the stream
+	// enables cancel_on_disconnect. Zero values are off; the flags'
+	// defaults are 30 s and on.
+	CancelAfter        time.Duration
+	CancelOnDisconnect bool
 }
 
 // errUsage marks a bad configuration.
@@ -114,6 +123,14 @@ var errUsage = errors.New("marketmaker: bad usage")
 // maxLevels bounds --levels: the book is read that deep (plus one), well
 // within istd's default book depth.
 const maxLevels = 20
+
+// minCancelAfter and maxCancelAfter bound --cancel-after (0 aside), as
+// istd bounds timeout_ms. istd takes milliseconds: a finer duration is
+// truncated.
+const (
+	minCancelAfter = time.Second
+	maxCancelAfter = 24 * time.Hour
+)
 
 // check validates what does not need the market's rules.
 func (c *config) check() error {
@@ -135,6 +152,9 @@ func (c *config) check() error {
 	}
 	if c.Duration < 0 || c.Refresh < 0 {
 		bad("--duration and --refresh must not be negative")
+	}
+	if c.CancelAfter != 0 && (c.CancelAfter < minCancelAfter || c.CancelAfter > maxCancelAfter) {
+		bad("--cancel-after must be 0 (off) or %v to %v", minCancelAfter, maxCancelAfter)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", errUsage, errors.Join(errs...))
@@ -165,13 +185,16 @@ func (c *config) spec(mkt *market) (ladderSpec, int64, error) {
 
 // run is the market maker against the istd at cfg.Addr, printing its
 // fills, warnings and summary to out. It quotes until ctx ends or
-// cfg.Duration passes, then cancels its orders and prints the summary;
-// it returns an error if it could not start, if the server refused its
-// token, or if its orders could not all be cancelled.
+// cfg.Duration passes, then cancels its orders, disarms its dead man's
+// switch and prints the summary; it returns an error if it could not
+// start (also if it could not arm the switch), if the server refused its
+// token, or if its orders could not all be cancelled (then it leaves the
+// switch armed, to cancel them).
 func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err := cfg.check(); err != nil {
 		return err
 	}
+	out = &lockedWriter{w: out} // the switch's renewals print from a goroutine of their own
 	if cfg.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
@@ -200,31 +223,81 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	fmt.Fprintf(out, "quoting %s: %d levels a side of %s %s, spread %d bps, step %d bps, skew %d bps, max inventory %s %s (tick %s, lot %s, min notional %s %s)\n",
 		mkt.symbol, spec.levels, mkt.qty(spec.size), mkt.base, cfg.SpreadBps, cfg.StepBps, cfg.SkewBps,
 		mkt.qty(spec.maxInv), mkt.base, formatFixed(mkt.tick), formatFixed(mkt.lot), formatFixed(mkt.minNotional), mkt.quote)
+	m := newMaker(api, mkt, spec, mid, out)
+
+	// The switch is armed before anything is placed, and renewed until
+	// the orders are cancelled at exit, after the run's context ended.
+	stopRenewing := func() {}
+	if cfg.CancelAfter > 0 {
+		m.deadman = newDeadman(api, mkt.symbol, cfg.CancelAfter, out)
+		if _, err := m.deadman.arm(ctx); err != nil {
+			return fmt.Errorf("arming the dead man's switch: %w", classify(err))
+		}
+		fmt.Fprintf(out, "dead man's switch armed: istd cancels the orders in %s unless renewed within %v (renewed every %v)\n",
+			mkt.symbol, cfg.CancelAfter, m.deadman.period())
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		renewed := make(chan struct{})
+		go func() {
+			defer close(renewed)
+			m.deadman.renew(rctx)
+		}()
+		stopRenewing = func() { cancel(); <-renewed }
+	}
+	// disarm stops the renewals and disarms the switch, once nothing is
+	// left for it to cancel. The run's context may be over: it gets a
+	// time of its own.
+	disarm := func() error {
+		stopRenewing()
+		if m.deadman == nil {
+			return nil
+		}
+		dctx, cancel := context.WithTimeout(context.Background(), 2*requestTimeout)
+		defer cancel()
+		if err := m.deadman.disarm(dctx); err != nil {
+			return fmt.Errorf("disarming the dead man's switch: %w", err)
+		}
+		fmt.Fprintf(out, "dead man's switch disarmed\n")
+		return nil
+	}
 
 	// Subscribed before anything is read: no fill can fall in between.
-	url := streamURL(cfg.Addr)
-	ws, err := dialStream(ctx, url, api.token)
-	if err != nil {
-		return err
+	// The stream outlives the run's context until the orders are
+	// cancelled: with cancel_on_disconnect its end cancels them too, and
+	// racing cancelAll it would leave the maker unsure of what it
+	// cancelled.
+	codMarket := ""
+	if cfg.CancelOnDisconnect {
+		codMarket = mkt.symbol
 	}
-	sctx, stopStream := context.WithCancel(ctx)
+	url := streamURL(cfg.Addr)
+	ws, err := dialStream(ctx, url, api.token, codMarket)
+	if err != nil {
+		return errors.Join(err, disarm())
+	}
+	sctx, stopStream := context.WithCancel(context.WithoutCancel(ctx))
 	events := make(chan event, 1024)
 	streamDone := make(chan struct{})
 	go func() {
 		defer close(streamDone)
-		readStream(sctx, ws, url, api.token, events)
+		readStream(sctx, ws, url, api.token, codMarket, events)
 	}()
 	defer func() { stopStream(); <-streamDone }()
 
-	m := newMaker(api, mkt, spec, mid, out)
 	err = m.loop(ctx, events, cmp.Or(cfg.Refresh, time.Second))
 
-	// Whatever ended the loop, take the orders off the book. The run's
-	// context may be over: this gets a time of its own.
+	// Whatever ended the loop, take the orders off the book, then disarm
+	// the switch; unless some order may be left: the switch, no longer
+	// renewed, cancels it.
 	cctx, cancel := context.WithTimeout(context.Background(), 3*requestTimeout)
 	defer cancel()
 	if cerr := m.cancelAll(cctx); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("cancelling the orders: %w", cerr))
+		stopRenewing()
+		if m.deadman != nil {
+			fmt.Fprintf(out, "dead man's switch left armed: istd cancels the orders left in %s within %v\n", mkt.symbol, cfg.CancelAfter)
+		}
+	} else {
+		err = errors.Join(err, disarm())
 	}
 	m.summary()
 	return err

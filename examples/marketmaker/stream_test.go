@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -54,13 +55,24 @@ func TestStreamURL(t *testing.T) {
 }
 
 // fakeStream is a WebSocket server that speaks istd's stream protocol:
-// each connection answers auth (token "good" only) and subscribe, then
-// sends the messages of its turn (one list per connection, in order) and
-// closes.
+// each connection answers auth (token "good" only), cancel_on_disconnect
+// (market MM-USDT only) and subscribe, then sends the messages of its
+// turn (one list per connection, in order) and closes.
 type fakeStream struct {
 	conns  atomic.Int32 // connections
 	served atomic.Int32 // connections past the handshake: turns taken
 	turns  [][]string
+
+	mu  sync.Mutex
+	ops []string // each connection's handshake: "auth, cancel_on_disconnect MM-USDT, subscribe"
+}
+
+// handshakes returns the handshakes so far, one per connection, joined by
+// " | ".
+func (f *fakeStream) handshakes() string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return strings.Join(f.ops, " | ")
 }
 
 func (f *fakeStream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -71,22 +83,45 @@ func (f *fakeStream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	defer ws.Close()
 	f.conns.Add(1)
-	for range 2 {
+	var ops []string
+	logOps := func() {
+		f.mu.Lock()
+		f.ops = append(f.ops, strings.Join(ops, ", "))
+		f.mu.Unlock()
+	}
+	reply := func(m string) { ws.WriteMessage(websocket.TextMessage, []byte(m)) }
+	for subscribed := false; !subscribed; {
 		var op struct {
-			Op    string `json:"op"`
-			Token string `json:"token"`
+			Op      string `json:"op"`
+			Token   string `json:"token"`
+			Enabled bool   `json:"enabled"`
+			Market  string `json:"market"`
 		}
 		if ws.ReadJSON(&op) != nil {
 			return
 		}
+		ops = append(ops, op.Op)
 		switch {
 		case op.Op == "auth" && op.Token != "good":
-			ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"error","error":{"code":"unauthenticated","message":"missing or invalid token"}}`))
+			logOps() // before the answer, after which the client goes on
+			reply(`{"type":"error","error":{"code":"unauthenticated","message":"missing or invalid token"}}`)
 			return
 		case op.Op == "auth":
-			ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"authenticated","account_id":7}`))
+			reply(`{"type":"authenticated","account_id":7}`)
+		case op.Op == "cancel_on_disconnect":
+			ops[len(ops)-1] += fmt.Sprintf(" %s %v", op.Market, op.Enabled)
+			if op.Market != "MM-USDT" {
+				logOps()
+				reply(`{"type":"error","error":{"code":"not_found","message":"no such market"}}`)
+				return
+			}
+			reply(fmt.Sprintf(`{"type":"cancel_on_disconnect","enabled":%v,"market":"MM-USDT"}`, op.Enabled))
+		case op.Op == "subscribe":
+			logOps()
+			reply(`{"type":"subscribed","channels":["fills","orders"]}`)
+			subscribed = true
 		default:
-			ws.WriteMessage(websocket.TextMessage, []byte(`{"type":"subscribed","channels":["fills","orders"]}`))
+			reply(`{"type":"error","error":{"code":"invalid_argument","message":"unknown op"}}`)
 		}
 	}
 	if turn := int(f.served.Add(1)) - 1; turn < len(f.turns) {
@@ -118,10 +153,10 @@ func TestStreamEvents(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	if _, err := dialStream(ctx, url, "bad"); errCode(err) != "unauthenticated" {
+	if _, err := dialStream(ctx, url, "bad", "MM-USDT"); errCode(err) != "unauthenticated" {
 		t.Fatalf("dialing with a bad token: %v; want unauthenticated", err)
 	}
-	ws, err := dialStream(ctx, url, "good")
+	ws, err := dialStream(ctx, url, "good", "MM-USDT")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +165,7 @@ func TestStreamEvents(t *testing.T) {
 	sctx, stop := context.WithCancel(ctx)
 	go func() {
 		defer close(done)
-		readStream(sctx, ws, url, "good", events)
+		readStream(sctx, ws, url, "good", "MM-USDT", events)
 	}()
 
 	var got []string
@@ -161,6 +196,34 @@ func TestStreamEvents(t *testing.T) {
 	}
 	if n := f.conns.Load(); n != 3 {
 		t.Errorf("%d connections; want 3 (a refused one, the first and the reconnection)", n)
+	}
+	// cancel_on_disconnect is asked for again on the reconnection.
+	const hs = "auth, cancel_on_disconnect MM-USDT true, subscribe"
+	if got, want := f.handshakes(), "auth | "+hs+" | "+hs; got != want {
+		t.Errorf("handshakes\n got %s\nwant %s", got, want)
+	}
+}
+
+// cancel_on_disconnect is sent only for a market, and its refusal fails
+// the dial.
+func TestDialStreamCancelOnDisconnect(t *testing.T) {
+	f := &fakeStream{}
+	srv := httptest.NewServer(f)
+	defer srv.Close()
+	url := streamURL(srv.URL)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	ws, err := dialStream(ctx, url, "good", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ws.Close()
+	if _, err := dialStream(ctx, url, "good", "NOPE"); errCode(err) != "not_found" {
+		t.Errorf("dialing with cancel_on_disconnect for an unknown market: %v; want not_found", err)
+	}
+	if got, want := f.handshakes(), "auth, subscribe | auth, cancel_on_disconnect NOPE true"; got != want {
+		t.Errorf("handshakes\n got %s\nwant %s", got, want)
 	}
 }
 
