@@ -1,9 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -236,5 +239,154 @@ func TestStreamMessageDecoding(t *testing.T) {
 	var f apiFill
 	if err := json.Unmarshal(m.Data, &f); err != nil || f.TradeID != 9 || f.Price != "100.1" || f.Liquidity != "maker" {
 		t.Fatalf("%+v, %v", f, err)
+	}
+}
+
+// streamCutter is a TCP proxy in front of istd that cuts, on demand, the
+// stream connections through it (those whose request is GET
+// /v1/stream), both ways, as a network failure would.
+type streamCutter struct {
+	target string // istd's host:port
+
+	mu      sync.Mutex
+	streams []net.Conn // both ends of each stream connection
+	all     []net.Conn // every connection, closed at the end of the test
+}
+
+// newStreamCutter starts a proxy to the istd at base and returns its
+// base URL.
+func newStreamCutter(t *testing.T, base string) (string, *streamCutter) {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &streamCutter{target: strings.TrimPrefix(base, "http://")}
+	t.Cleanup(func() {
+		ln.Close()
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		for _, conn := range c.all {
+			conn.Close()
+		}
+	})
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go c.proxy(conn)
+		}
+	}()
+	return "http://" + ln.Addr().String(), c
+}
+
+// proxy forwards a client's connection to istd until either end closes.
+func (c *streamCutter) proxy(client net.Conn) {
+	server, err := net.Dial("tcp", c.target)
+	if err != nil {
+		client.Close()
+		return
+	}
+	br := bufio.NewReader(client)
+	const stream = "GET /v1/stream"
+	head, _ := br.Peek(len(stream))
+	c.mu.Lock()
+	c.all = append(c.all, client, server)
+	if string(head) == stream {
+		c.streams = append(c.streams, client, server)
+	}
+	c.mu.Unlock()
+	go func() {
+		io.Copy(server, br)
+		server.Close()
+	}()
+	io.Copy(client, server)
+	client.Close()
+}
+
+// cut closes the stream connections open and returns how many there were.
+func (c *streamCutter) cut() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, conn := range c.streams {
+		conn.Close()
+	}
+	n := len(c.streams) / 2
+	c.streams = nil
+	return n
+}
+
+// With cancel on disconnect, a stream connection cut makes istd cancel
+// the maker's quotes; the maker reconnects, finds them gone and quotes
+// again, counting as cancelled only the orders it cancelled itself.
+func TestCancelOnDisconnect(t *testing.T) {
+	base := startServer(t)
+	pub := newClient(base, "")
+	createMarket(t, base)
+	_, acct := newAccount(t, base, "mm-cod", "MM:20", "USDT:5000")
+	proxy, cutter := newStreamCutter(t, base)
+
+	out := &syncBuffer{}
+	cfg := testConfig(proxy)
+	cfg.Token = acct.token
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, out) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+
+	waitBook(t, pub, testLadder)
+	quotes := openOrders(t, acct)
+	if n := cutter.cut(); n != 1 {
+		t.Fatalf("%d stream connections cut; want 1", n)
+	}
+	waitFor(t, "the quotes cancelled by istd and placed again", func() (bool, string) {
+		var saw []string
+		ok := true
+		for _, o := range quotes {
+			var got apiOrder
+			call(t, acct, "GET", fmt.Sprintf("/v1/orders/%d", o.ID), "", &got)
+			saw = append(saw, fmt.Sprintf("order %d %s", o.ID, got.Status))
+			ok = ok && got.Status == "cancelled"
+		}
+		open := openOrders(t, acct)
+		old := orderIDs(quotes)
+		for _, o := range open {
+			ok = ok && !old[o.ID]
+		}
+		b := bookString(t, pub)
+		saw = append(saw, fmt.Sprintf("%d open; book %s", len(open), b))
+		return ok && len(open) == 6 && b == testLadder, strings.Join(saw, "\n")
+	})
+	if n := metric(t, base, "stream_cancel_on_disconnect_total"); n != 1 {
+		t.Errorf("%v streams cancelled on disconnect; want 1", n)
+	}
+
+	cancel()
+	var err error
+	select {
+	case err = <-done:
+		done <- err // for the deferred wait
+	case <-time.After(waitTimeout):
+		t.Fatalf("run did not return after its context ended\n%s", out.String())
+	}
+	s := out.String()
+	t.Log(s)
+	if err != nil {
+		t.Fatalf("run: %v", err)
+	}
+	for _, want := range []string{"stream reconnected: resyncing",
+		"cancelled 6 open orders in MM-USDT", "orders placed 12, amended 0, cancelled 6;"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("no %q in the output", want)
+		}
+	}
+	if n := len(openOrders(t, acct)); n != 0 {
+		t.Errorf("%d orders open after the run", n)
 	}
 }
