@@ -2,13 +2,17 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -228,5 +232,90 @@ func TestDeadmanSwitchAfterKill(t *testing.T) {
 	}
 	if got, _ := switches(t, acct); got != "" {
 		t.Errorf("switches after firing: %q", got)
+	}
+}
+
+// A renewal that fails is printed once while it repeats, tried again,
+// and its recovery printed.
+func TestDeadmanRenewFailing(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if calls.Add(1) <= 3 {
+			w.WriteHeader(http.StatusInternalServerError)
+			io.WriteString(w, `{"error":{"code":"internal","message":"boom"}}`)
+			return
+		}
+		fmt.Fprintf(w, `{"market":"MM-USDT","timeout_ms":1500,"cancel_at":%q}`, time.Now().Add(1500*time.Millisecond).Format(time.RFC3339Nano))
+	}))
+	defer srv.Close()
+	out := &syncBuffer{}
+	d := newDeadman(newClient(srv.URL, "t"), "MM-USDT", 1500*time.Millisecond, out)
+	if d.armed(time.Now()) {
+		t.Fatal("armed before arm")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	renewed := make(chan struct{})
+	go func() {
+		defer close(renewed)
+		d.renew(ctx)
+	}()
+	waitFor(t, "the renewal to recover", func() (bool, string) {
+		s := out.String()
+		return strings.Contains(s, "dead man's switch renewed again"), s
+	})
+	cancel()
+	<-renewed
+	s := out.String()
+	if n := strings.Count(s, "warning: renewing the dead man's switch: POST /v1/orders/cancel-all-after: 500 internal: boom; retrying"); n != 1 {
+		t.Errorf("the failure printed %d times; want once:\n%s", n, s)
+	}
+	if !d.armed(time.Now()) {
+		t.Error("not armed after a renewal")
+	}
+}
+
+// While its switch is not surely armed the maker places nothing.
+func TestMakerPlacesOnlyArmed(t *testing.T) {
+	base := startServer(t)
+	pub := newClient(base, "")
+	createMarket(t, base)
+	_, acct := newAccount(t, base, "mm-gate", "MM:20", "USDT:5000")
+	ctx := context.Background()
+	mkt, err := loadMarket(ctx, acct, nil, "MM-USDT", &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := testConfig(base)
+	spec, mid, err := cfg.spec(&mkt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &syncBuffer{}
+	m := newMaker(acct, mkt, spec, mid, out)
+	m.deadman = newDeadman(acct, "MM-USDT", 2*time.Second, out)
+	if err := m.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.requote(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(openOrders(t, acct)); n != 0 || m.placed != 0 {
+		t.Fatalf("%d orders placed with the switch not armed", n)
+	}
+	if s := out.String(); !strings.Contains(s, "warning: the dead man's switch was not renewed in time: placing nothing until it is") {
+		t.Errorf("no warning:\n%s", s)
+	}
+	if _, err := m.deadman.arm(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.requote(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitBook(t, pub, testLadder)
+	if err := m.cancelAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.deadman.disarm(ctx); err != nil {
+		t.Fatal(err)
 	}
 }

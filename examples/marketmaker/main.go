@@ -12,8 +12,23 @@
 //	go run ./examples/marketmaker --admin-token secret --duration 1m
 //	go run ./examples/marketmaker --token USER-TOKEN --market BTC-USDT --mid 65000 --size 0.01
 //
+// Its quotes do not outlive it. Before it places anything it arms the
+// market's dead man's switch (POST /v1/orders/cancel-all-after,
+// --cancel-after, 30 s by default; 0: off) and renews it every third of
+// that from a goroutine of its own, so that a slow order request never
+// holds a renewal back: if the maker dies, hangs or loses istd, istd
+// cancels its orders in the market when the time runs out. A renewal
+// that fails is printed and tried again; while the switch's last
+// deadline has passed the maker places nothing. Its stream asks istd to
+// cancel those orders too as soon as the connection ends
+// (cancel_on_disconnect, on every reconnection; --cancel-on-disconnect=false
+// keeps them): after a reconnection the maker's resync finds them gone
+// and it quotes again. At exit it disarms the switch once its orders are
+// cancelled, and leaves it armed, to cancel them, if some could not be.
+//
 // It prints a line per fill and the summary:
 //
+//	dead man's switch armed: istd cancels the orders in MM-USDT unless renewed within 30s (renewed every 10s)
 //	fill: sell 1 MM-USDT @ 100.1, fee 0.1001 USDT (maker, order 1, trade 1); inventory -1 MM, realised PnL -0.1001 USDT
 //	summary: orders placed 7, amended 5, cancelled 6; fills 1, volume 1 MM; inventory -1 MM; realised PnL -0.1001 USDT (fees 0.1001 USDT)
 //
@@ -34,7 +49,7 @@
 // client_order_id, so resending it after a lost answer cannot place it
 // twice; 429 and 503 answers are retried with backoff (client.go). A gap
 // in the stream, or a reconnection, makes it resync from GET /v1/orders
-// and GET /v1/fills (maker.go).
+// and GET /v1/fills (maker.go). The switch's renewals are in deadman.go.
 package main
 
 import (
