@@ -12,8 +12,23 @@
 //	go run ./examples/marketmaker --admin-token secret --duration 1m
 //	go run ./examples/marketmaker --token USER-TOKEN --market BTC-USDT --mid 65000 --size 0.01
 //
+// Its quotes do not outlive it. Before it places anything it arms the
+// market's dead man's switch (POST /v1/orders/cancel-all-after,
+// --cancel-after, 30 s by default; 0: off) and renews it every third of
+// that from a goroutine of its own, so that a slow order request never
+// holds a renewal back: if the maker dies, hangs or loses istd, istd
+// cancels its orders in the market when the time runs out. A renewal
+// that fails is printed and tried again; while the switch's last
+// deadline has passed the maker places nothing. Its stream asks istd to
+// cancel those orders too as soon as the connection ends
+// (cancel_on_disconnect, on every reconnection; --cancel-on-disconnect=false
+// keeps them): after a reconnection the maker's resync finds them gone
+// and it quotes again. At exit it disarms the switch once its orders are
+// cancelled, and leaves it armed, to cancel them, if some could not be.
+//
 // It prints a line per fill and the summary:
 //
+//	dead man's switch armed: istd cancels the orders in MM-USDT unless renewed within 30s (renewed every 10s)
 //	fill: sell 1 MM-USDT @ 100.1, fee 0.1001 USDT (maker, order 1, trade 1); inventory -1 MM, realised PnL -0.1001 USDT
 //	summary: orders placed 7, amended 5, cancelled 6; fills 1, volume 1 MM; inventory -1 MM; realised PnL -0.1001 USDT (fees 0.1001 USDT)
 //
@@ -34,7 +49,7 @@
 // client_order_id, so resending it after a lost answer cannot place it
 // twice; 429 and 503 answers are retried with backoff (client.go). A gap
 // in the stream, or a reconnection, makes it resync from GET /v1/orders
-// and GET /v1/fills (maker.go).
+// and GET /v1/fills (maker.go). The switch's renewals are in deadman.go.
 package main
 
 import (
@@ -66,6 +81,9 @@ func main() {
 	flag.StringVar(&cfg.Mid, "mid", "100", "reference price while the book has no bid and ask of others (rounded to the tick)")
 	flag.DurationVar(&cfg.Duration, "duration", 0, "how long to run; 0: until SIGINT or SIGTERM")
 	flag.DurationVar(&cfg.Refresh, "refresh", time.Second, "how often to re-read the book and re-quote, besides on fills")
+	flag.DurationVar(&cfg.CancelAfter, "cancel-after", 30*time.Second,
+		"dead man's switch: istd cancels the orders unless the maker renews it within this time (renewed every third of it); 1s to 24h, 0: off")
+	flag.BoolVar(&cfg.CancelOnDisconnect, "cancel-on-disconnect", true, "istd cancels the orders when the maker's stream connection ends")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -106,6 +124,12 @@ type config struct {
 
 	Duration time.Duration // 0: until ctx ends
 	Refresh  time.Duration // default 1 s
+
+	// The dead man's switch's timeout (0: none), and whether the stream
+	// enables cancel_on_disconnect. Zero values are off; the flags'
+	// defaults are 30 s and on.
+	CancelAfter        time.Duration
+	CancelOnDisconnect bool
 }
 
 // errUsage marks a bad configuration.
@@ -114,6 +138,14 @@ var errUsage = errors.New("marketmaker: bad usage")
 // maxLevels bounds --levels: the book is read that deep (plus one), well
 // within istd's default book depth.
 const maxLevels = 20
+
+// minCancelAfter and maxCancelAfter bound --cancel-after (0 aside), as
+// istd bounds timeout_ms. istd takes milliseconds: a finer duration is
+// truncated.
+const (
+	minCancelAfter = time.Second
+	maxCancelAfter = 24 * time.Hour
+)
 
 // check validates what does not need the market's rules.
 func (c *config) check() error {
@@ -135,6 +167,9 @@ func (c *config) check() error {
 	}
 	if c.Duration < 0 || c.Refresh < 0 {
 		bad("--duration and --refresh must not be negative")
+	}
+	if c.CancelAfter != 0 && (c.CancelAfter < minCancelAfter || c.CancelAfter > maxCancelAfter) {
+		bad("--cancel-after must be 0 (off) or %v to %v", minCancelAfter, maxCancelAfter)
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("%w: %w", errUsage, errors.Join(errs...))
@@ -165,13 +200,16 @@ func (c *config) spec(mkt *market) (ladderSpec, int64, error) {
 
 // run is the market maker against the istd at cfg.Addr, printing its
 // fills, warnings and summary to out. It quotes until ctx ends or
-// cfg.Duration passes, then cancels its orders and prints the summary;
-// it returns an error if it could not start, if the server refused its
-// token, or if its orders could not all be cancelled.
+// cfg.Duration passes, then cancels its orders, disarms its dead man's
+// switch and prints the summary; it returns an error if it could not
+// start (also if it could not arm the switch), if the server refused its
+// token, or if its orders could not all be cancelled (then it leaves the
+// switch armed, to cancel them).
 func run(ctx context.Context, cfg config, out io.Writer) error {
 	if err := cfg.check(); err != nil {
 		return err
 	}
+	out = &lockedWriter{w: out} // the switch's renewals print from a goroutine of their own
 	if cfg.Duration > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, cfg.Duration)
@@ -200,31 +238,81 @@ func run(ctx context.Context, cfg config, out io.Writer) error {
 	fmt.Fprintf(out, "quoting %s: %d levels a side of %s %s, spread %d bps, step %d bps, skew %d bps, max inventory %s %s (tick %s, lot %s, min notional %s %s)\n",
 		mkt.symbol, spec.levels, mkt.qty(spec.size), mkt.base, cfg.SpreadBps, cfg.StepBps, cfg.SkewBps,
 		mkt.qty(spec.maxInv), mkt.base, formatFixed(mkt.tick), formatFixed(mkt.lot), formatFixed(mkt.minNotional), mkt.quote)
+	m := newMaker(api, mkt, spec, mid, out)
+
+	// The switch is armed before anything is placed, and renewed until
+	// the orders are cancelled at exit, after the run's context ended.
+	stopRenewing := func() {}
+	if cfg.CancelAfter > 0 {
+		m.deadman = newDeadman(api, mkt.symbol, cfg.CancelAfter, out)
+		if _, err := m.deadman.arm(ctx); err != nil {
+			return fmt.Errorf("arming the dead man's switch: %w", classify(err))
+		}
+		fmt.Fprintf(out, "dead man's switch armed: istd cancels the orders in %s unless renewed within %v (renewed every %v)\n",
+			mkt.symbol, cfg.CancelAfter, m.deadman.period())
+		rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		renewed := make(chan struct{})
+		go func() {
+			defer close(renewed)
+			m.deadman.renew(rctx)
+		}()
+		stopRenewing = func() { cancel(); <-renewed }
+	}
+	// disarm stops the renewals and disarms the switch, once nothing is
+	// left for it to cancel. The run's context may be over: it gets a
+	// time of its own.
+	disarm := func() error {
+		stopRenewing()
+		if m.deadman == nil {
+			return nil
+		}
+		dctx, cancel := context.WithTimeout(context.Background(), 2*requestTimeout)
+		defer cancel()
+		if err := m.deadman.disarm(dctx); err != nil {
+			return fmt.Errorf("disarming the dead man's switch: %w", err)
+		}
+		fmt.Fprintf(out, "dead man's switch disarmed\n")
+		return nil
+	}
 
 	// Subscribed before anything is read: no fill can fall in between.
-	url := streamURL(cfg.Addr)
-	ws, err := dialStream(ctx, url, api.token)
-	if err != nil {
-		return err
+	// The stream outlives the run's context until the orders are
+	// cancelled: with cancel_on_disconnect its end cancels them too, and
+	// racing cancelAll it would leave the maker unsure of what it
+	// cancelled.
+	codMarket := ""
+	if cfg.CancelOnDisconnect {
+		codMarket = mkt.symbol
 	}
-	sctx, stopStream := context.WithCancel(ctx)
+	url := streamURL(cfg.Addr)
+	ws, err := dialStream(ctx, url, api.token, codMarket)
+	if err != nil {
+		return errors.Join(err, disarm())
+	}
+	sctx, stopStream := context.WithCancel(context.WithoutCancel(ctx))
 	events := make(chan event, 1024)
 	streamDone := make(chan struct{})
 	go func() {
 		defer close(streamDone)
-		readStream(sctx, ws, url, api.token, events)
+		readStream(sctx, ws, url, api.token, codMarket, events)
 	}()
 	defer func() { stopStream(); <-streamDone }()
 
-	m := newMaker(api, mkt, spec, mid, out)
 	err = m.loop(ctx, events, cmp.Or(cfg.Refresh, time.Second))
 
-	// Whatever ended the loop, take the orders off the book. The run's
-	// context may be over: this gets a time of its own.
+	// Whatever ended the loop, take the orders off the book, then disarm
+	// the switch; unless some order may be left: the switch, no longer
+	// renewed, cancels it.
 	cctx, cancel := context.WithTimeout(context.Background(), 3*requestTimeout)
 	defer cancel()
 	if cerr := m.cancelAll(cctx); cerr != nil {
 		err = errors.Join(err, fmt.Errorf("cancelling the orders: %w", cerr))
+		stopRenewing()
+		if m.deadman != nil {
+			fmt.Fprintf(out, "dead man's switch left armed: istd cancels the orders left in %s within %v\n", mkt.symbol, cfg.CancelAfter)
+		}
+	} else {
+		err = errors.Join(err, disarm())
 	}
 	m.summary()
 	return err

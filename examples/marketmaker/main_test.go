@@ -161,10 +161,12 @@ func take(t *testing.T, taker *client, side, price, qty string) []string {
 }
 
 // testConfig quotes MM-USDT: 3 levels of 1 MM, 20 bps wide, 10 bps
-// apart, 10 bps of skew at the inventory cap of 5 MM, around 100.
+// apart, 10 bps of skew at the inventory cap of 5 MM, around 100; with
+// the flags' dead man's switch (30 s) and cancel on disconnect.
 func testConfig(base string) config {
 	return config{Addr: base, Market: "MM-USDT", Levels: 3, SpreadBps: 20, StepBps: 10, SkewBps: 10,
-		Size: "1", MaxInventory: "5", Mid: "100", Refresh: 50 * time.Millisecond}
+		Size: "1", MaxInventory: "5", Mid: "100", Refresh: 50 * time.Millisecond,
+		CancelAfter: 30 * time.Second, CancelOnDisconnect: true}
 }
 
 // The maker sets itself up with the admin token, quotes, re-quotes as a
@@ -541,8 +543,11 @@ func TestMakerResync(t *testing.T) {
 func TestConfigCheck(t *testing.T) {
 	good := testConfig("http://127.0.0.1:1")
 	good.Token = "t"
-	if err := good.check(); err != nil {
-		t.Fatalf("a good configuration: %v", err)
+	for _, d := range []time.Duration{0, time.Second, 24 * time.Hour} {
+		good.CancelAfter = d
+		if err := good.check(); err != nil {
+			t.Fatalf("a good configuration (--cancel-after %v): %v", d, err)
+		}
 	}
 	for _, tc := range []struct {
 		name string
@@ -558,6 +563,9 @@ func TestConfigCheck(t *testing.T) {
 		{"negative inventory cap", func(c *config) { c.MaxInventory = "-1" }, "--max-inventory"},
 		{"no mid", func(c *config) { c.Mid = "" }, "--mid"},
 		{"negative duration", func(c *config) { c.Duration = -time.Second }, "--duration"},
+		{"switch too short", func(c *config) { c.CancelAfter = 999 * time.Millisecond }, "--cancel-after"},
+		{"switch too long", func(c *config) { c.CancelAfter = 24*time.Hour + time.Millisecond }, "--cancel-after"},
+		{"negative switch", func(c *config) { c.CancelAfter = -time.Second }, "--cancel-after"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := good

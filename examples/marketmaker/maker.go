@@ -44,6 +44,10 @@ type maker struct {
 	cidPrefix string // of every client_order_id; unique per run
 	cidNext   uint64
 
+	// The dead man's switch of the market (nil: none): the maker places
+	// and amends only while it is surely armed.
+	deadman *deadman
+
 	needResync bool   // the state may have missed events
 	lastWarn   string // the last warning printed, not repeated in a row
 
@@ -329,7 +333,7 @@ func (m *maker) readBook(ctx context.Context) error {
 
 // requote moves the maker's orders to the ladder for the current mid,
 // inventory and others' prices. It stops early, leaving the rest, when
-// ctx is done. Errors of single requests are printed and skipped; it
+// ctx is done, and only cancels while its dead man's switch has run out. Errors of single requests are printed and skipped; it
 // returns only fatal ones.
 func (m *maker) requote(ctx context.Context) error {
 	bids, asks := m.spec.quotes(m.mid, m.pos.inv, m.others)
@@ -337,9 +341,14 @@ func (m *maker) requote(ctx context.Context) error {
 	for _, o := range m.orders {
 		open = append(open, o)
 	}
+	lapsed := m.deadman != nil && !m.deadman.armed(time.Now())
 	for _, a := range plan(open, bids, asks) {
 		if ctx.Err() != nil {
 			return nil
+		}
+		if lapsed && a.kind != actCancel {
+			m.warn("the dead man's switch was not renewed in time: placing nothing until it is")
+			continue
 		}
 		var err error
 		switch a.kind {

@@ -14,14 +14,21 @@ import (
 
 // The stream: GET /v1/stream, a WebSocket on which the maker
 // authenticates ({"op":"auth","token":…}, answered
-// {"type":"authenticated"}) and subscribes to its private channels
-// ({"op":"subscribe","channels":["fills","orders"]}, answered
-// {"type":"subscribed"}). Each channel message is
+// {"type":"authenticated"}), asks istd to cancel its orders in its
+// market when the connection ends, whatever ends it but istd's own
+// shutdown ({"op":"cancel_on_disconnect","enabled":true,"market":…},
+// answered in kind; unless --cancel-on-disconnect=false), and subscribes
+// to its private channels ({"op":"subscribe","channels":["fills","orders"]},
+// answered {"type":"subscribed"}). Each channel message is
 // {"channel","seq","n","data"}: data is a fill or an order as the HTTP
 // API shows them, seq the engine's sequence number it stems from, and n
 // counts the channel's messages on this connection from 1. A gap in n
 // means messages were lost, and a dropped connection may have lost some
 // too: either way the maker resyncs its orders and fills over HTTP.
+// After a reconnection with cancel_on_disconnect, the resync finds its
+// quotes cancelled (or the new connection tells of them, if istd saw the
+// old one end late) and the maker places them again; it counts as its
+// own cancels only those it asked for.
 //
 // A reader goroutine turns the messages into events on a channel, which
 // the maker's loop drains (maker.go); the reader never touches the
@@ -88,6 +95,7 @@ type streamMsg struct {
 	Seq     uint64          `json:"seq"`
 	N       uint64          `json:"n"`
 	Data    json.RawMessage `json:"data"`
+	Enabled bool            `json:"enabled"` // cancel_on_disconnect
 	Error   *struct {
 		Code    string `json:"code"`
 		Message string `json:"message"`
@@ -124,10 +132,12 @@ func streamURL(base string) string {
 // handshakeTimeout bounds dialing, authenticating and subscribing.
 const handshakeTimeout = 10 * time.Second
 
-// dialStream connects, authenticates with token and subscribes to fills
-// and orders. Once it returns, every fill and order change of the
-// account is on the connection.
-func dialStream(ctx context.Context, url, token string) (*websocket.Conn, error) {
+// dialStream connects, authenticates with token, enables
+// cancel_on_disconnect for codMarket (unless it is "") and subscribes to
+// fills and orders. Once it returns, every fill and order change of the
+// account is on the connection, and its end cancels the account's orders
+// in codMarket.
+func dialStream(ctx context.Context, url, token, codMarket string) (*websocket.Conn, error) {
 	ctx, cancel := context.WithTimeout(ctx, handshakeTimeout)
 	defer cancel()
 	d := websocket.Dialer{HandshakeTimeout: handshakeTimeout, Proxy: http.ProxyFromEnvironment}
@@ -140,10 +150,12 @@ func dialStream(ctx context.Context, url, token string) (*websocket.Conn, error)
 	}
 	deadline, _ := ctx.Deadline()
 	_ = ws.SetReadDeadline(deadline)
-	steps := []struct{ send, want string }{
-		{fmt.Sprintf(`{"op":"auth","token":%q}`, token), "authenticated"},
-		{`{"op":"subscribe","channels":["fills","orders"]}`, "subscribed"},
+	type step struct{ send, want string }
+	steps := []step{{fmt.Sprintf(`{"op":"auth","token":%q}`, token), "authenticated"}}
+	if codMarket != "" { // before subscribing: a refusal fails fast
+		steps = append(steps, step{fmt.Sprintf(`{"op":"cancel_on_disconnect","enabled":true,"market":%q}`, codMarket), "cancel_on_disconnect"})
 	}
+	steps = append(steps, step{`{"op":"subscribe","channels":["fills","orders"]}`, "subscribed"})
 	for _, st := range steps {
 		if err := ws.WriteMessage(websocket.TextMessage, []byte(st.send)); err != nil {
 			ws.Close()
@@ -159,9 +171,14 @@ func dialStream(ctx context.Context, url, token string) (*websocket.Conn, error)
 				ws.Close()
 				return nil, fmt.Errorf("stream: %w", &apiError{Method: "WS", Path: "/v1/stream", Code: m.Error.Code, Message: m.Error.Message})
 			}
-			if m.Type == st.want {
-				break
+			if m.Type != st.want {
+				continue
 			}
+			if m.Type == "cancel_on_disconnect" && !m.Enabled {
+				ws.Close()
+				return nil, errors.New("stream: cancel_on_disconnect answered as not enabled")
+			}
+			break
 		}
 	}
 	_ = ws.SetReadDeadline(time.Time{})
@@ -173,9 +190,9 @@ func dialStream(ctx context.Context, url, token string) (*websocket.Conn, error)
 const streamIdle = 60 * time.Second
 
 // readStream reads ws, then reconnects to url whenever the connection
-// fails, sending events on out until ctx ends; then it closes the
-// connection and returns. It owns ws.
-func readStream(ctx context.Context, ws *websocket.Conn, url, token string, out chan<- event) {
+// fails (as dialStream with token and codMarket), sending events on out
+// until ctx ends; then it closes the connection and returns. It owns ws.
+func readStream(ctx context.Context, ws *websocket.Conn, url, token, codMarket string, out chan<- event) {
 	send := func(ev event) bool {
 		select {
 		case out <- ev:
@@ -196,7 +213,7 @@ func readStream(ctx context.Context, ws *websocket.Conn, url, token string, out 
 			if sleep(ctx, pause) != nil {
 				return
 			}
-			if ws, err = dialStream(ctx, url, token); err == nil {
+			if ws, err = dialStream(ctx, url, token, codMarket); err == nil {
 				break
 			}
 			pause = min(2*pause, 5*time.Second)
