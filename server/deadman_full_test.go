@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -157,6 +158,35 @@ func TestDeadmanArmFireRace(t *testing.T) {
 		v, err := ts.s.store.get(deadmanKey(k))
 		if err != nil || len(v) != 16 || int64(binary.BigEndian.Uint64(v)) != sw.at.UnixNano() {
 			t.Errorf("switch %+v armed for %v, stored %x (%v)", k, sw.at, v, err)
+		}
+	}
+}
+
+// A switch fires in a halted market (cancels are not halted) and for a
+// frozen account (which has nothing left to cancel): either way the
+// stored deadline goes, so that it does not fire again at every start.
+func TestCancelAllAfterHaltedAndFrozen(t *testing.T) {
+	deadmanFast(t)
+	ts := start(t, t.TempDir(), nil)
+	alice, bob := deadmanSetup(ts)
+	ts.must(200, "POST", "/v1/admin/markets/BTC-USDT/halt", adminTok, "")
+	ts.must(200, "POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":100}`)
+	if got := ts.waitOpen(alice, "map[]"); got != "map[]" {
+		t.Fatalf("a switch in a halted market: alice's open orders %s", got)
+	}
+	bid := ts.accountID(bob)
+	ts.must(200, "POST", fmt.Sprintf("/v1/admin/accounts/%d/freeze", bid), adminTok, "")
+	ts.must(200, "POST", "/v1/orders/cancel-all-after", bob, `{"timeout_ms":100}`)
+	for _, k := range []codScope{{account: 1}, {account: bid}} {
+		var v []byte
+		for range 200 {
+			if v, _ = ts.s.store.get(deadmanKey(k)); v == nil {
+				break
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		if v != nil {
+			t.Errorf("account %d: the fired deadline is still stored", k.account)
 		}
 	}
 }
