@@ -57,12 +57,38 @@ type codScope struct {
 	market  uint32
 }
 
-// deadman holds the armed switches.
+// deadman holds the armed switches. mu guards the map and is never held
+// across a write to the store: a synced write under it would make every
+// account's arms (and every fire) wait for one another's fsyncs, and one
+// client renewing as fast as its rate limit allows would delay everyone's
+// renewals past their deadlines. What orders one switch's store writes
+// and timer changes is its key lock (keyLock).
 type deadman struct {
 	mu      sync.Mutex
 	armed   map[codScope]*deadmanSwitch
-	stopped bool           // Shutdown has begun: no switch fires from now on
-	firing  sync.WaitGroup // fires in progress, which Shutdown waits for
+	stopped bool           // Shutdown has begun: no switch is armed or fires from now on
+	busy    sync.WaitGroup // arms and fires in progress, which stop waits for
+	keyMu   [64]sync.Mutex // by switch (keyLock)
+}
+
+// keyLock returns the lock of switch k, held across the change of its
+// stored deadline and of its timer, so that they change in the same
+// order.
+func (d *deadman) keyLock(k codScope) *sync.Mutex {
+	h := (k.account ^ uint64(k.market)<<32) * 0x9E3779B97F4A7C15
+	return &d.keyMu[h>>58]
+}
+
+// begin counts an arm or a fire in progress (stop waits for them), or
+// reports false once stop has begun.
+func (d *deadman) begin() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.stopped {
+		return false
+	}
+	d.busy.Add(1)
+	return true
 }
 
 // deadmanSwitch is one armed switch.
@@ -155,10 +181,18 @@ func (s *Server) getCancelAllAfter(ctx *fasthttp.RequestCtx) {
 		timeout time.Duration
 		at      time.Time
 	}
+	// By the account's possible switches (every market, and all), not
+	// by every account's: the request costs the same however many
+	// accounts have armed theirs.
+	mkts := s.markets().list
 	var list []armed
 	s.dm.mu.Lock()
-	for k, sw := range s.dm.armed {
-		if k.account == acct {
+	for i := -1; i < len(mkts); i++ {
+		k := codScope{account: acct}
+		if i >= 0 {
+			k.market = mkts[i].id
+		}
+		if sw := s.dm.armed[k]; sw != nil {
 			list = append(list, armed{k.market, sw.timeout, sw.at})
 		}
 	}
@@ -194,14 +228,16 @@ func (s *Server) appendDeadman(b []byte, market uint32, timeout time.Duration, a
 
 // arm arms switch k to fire timeout after now (disarms it if timeout is
 // 0) and returns when it fires. The store is written (synced) before the
-// timer changes, under d.mu: calls for one switch take effect in the
-// order they return.
+// timer changes, under k's key lock: calls for one switch take effect in
+// the order they return.
 func (d *deadman) arm(s *Server, k codScope, timeout time.Duration, now time.Time) (time.Time, error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.stopped {
+	if !d.begin() {
 		return time.Time{}, ErrClosed
 	}
+	defer d.busy.Done()
+	l := d.keyLock(k)
+	l.Lock()
+	defer l.Unlock()
 	key := deadmanKey(k)
 	var at time.Time
 	if timeout == 0 {
@@ -215,7 +251,9 @@ func (d *deadman) arm(s *Server, k codScope, timeout time.Duration, now time.Tim
 			return time.Time{}, err
 		}
 	}
+	d.mu.Lock()
 	d.set(s, k, timeout, at)
+	d.mu.Unlock()
 	return at, nil
 }
 
@@ -237,8 +275,9 @@ func (d *deadman) set(s *Server, k codScope, timeout time.Duration, at time.Time
 }
 
 // fire cancels the orders of k if sw is still its switch, then deletes
-// the stored deadline unless a new one was armed meanwhile. A cancel that
-// fails leaves the deadline stored (the next start fires it) and is
+// the stored deadline unless a new one was armed meanwhile. A cancel the
+// engine refuses as full is tried again (cancelOrders) until stop; one
+// that fails leaves the deadline stored (the next start fires it) and is
 // logged.
 func (d *deadman) fire(s *Server, k codScope, sw *deadmanSwitch) {
 	d.mu.Lock()
@@ -247,20 +286,24 @@ func (d *deadman) fire(s *Server, k codScope, sw *deadmanSwitch) {
 		return
 	}
 	delete(d.armed, k)
-	d.firing.Add(1)
+	d.busy.Add(1)
 	d.mu.Unlock()
-	defer d.firing.Done()
+	defer d.busy.Done()
 
-	n, err := s.cancelOrders(k)
+	n, err := s.cancelOrders(k, d.isStopped)
 	s.met.deadman.Inc()
 	s.logCancels(k, n, err).Time("deadline", sw.at).
 		Msg("cancel-all-after: the account did not renew its deadline; its orders were cancelled")
 	if err != nil {
 		return
 	}
+	l := d.keyLock(k) // no arm of k between the look and the delete
+	l.Lock()
+	defer l.Unlock()
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.armed[k] == nil {
+	rearmed := d.armed[k] != nil
+	d.mu.Unlock()
+	if !rearmed {
 		if err := s.store.db.Delete(deadmanKey(k), pebble.Sync); err != nil {
 			s.log.Error().Err(err).Uint64("account_id", k.account).Msg("cancel-all-after: deleting the deadline fired")
 		}
@@ -281,18 +324,38 @@ func (s *Server) logCancels(k codScope, n int, err error) *zerolog.Event {
 	return ev.Int("cancelled", n)
 }
 
+// isStopped reports whether stop has begun.
+func (d *deadman) isStopped() bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stopped
+}
+
+// cancelRetryMax bounds the wait between two tries of a cancel the
+// engine refused as full.
+const cancelRetryMax = 100 * time.Millisecond
+
 // cancelOrders cancels every open order and pending stop of k's account
 // in k's market, or with market 0 in every market (a CmdCancelAll each),
-// and returns how many it cancelled. It goes on past a market whose
-// cancel fails and returns the errors.
-func (s *Server) cancelOrders(k codScope) (int, error) {
+// and returns how many it cancelled. A cancel the engine refuses because
+// it is full (engine.ErrFull: istd's engine fails fast, and a burst is
+// when a client is likeliest to lose its connection) is tried again,
+// after a millisecond and then up to cancelRetryMax, until it runs or
+// give reports true (istd is shutting down). It goes on past a market
+// whose cancel fails and returns the errors.
+func (s *Server) cancelOrders(k codScope, give func() bool) (int, error) {
 	n := 0
 	var errs []error
 	for _, m := range s.markets().list {
 		if k.market != 0 && m.id != k.market {
 			continue
 		}
-		res, err := s.do(&engine.Command{Kind: engine.CmdCancelAll, Account: k.account, Market: m.id}, nil)
+		cmd := engine.Command{Kind: engine.CmdCancelAll, Account: k.account, Market: m.id}
+		res, err := s.do(&cmd, nil)
+		for wait := time.Millisecond; errors.Is(err, engine.ErrFull) && !give(); wait = min(2*wait, cancelRetryMax) {
+			time.Sleep(wait)
+			res, err = s.do(&cmd, nil)
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("market %s: %w", m.name, err))
 			continue
@@ -327,8 +390,9 @@ func (d *deadman) load(s *Server) error {
 }
 
 // stop disarms every timer (the stored deadlines stay, for the next
-// start) and waits for the fires in progress: Shutdown calls it before
-// it closes the engine.
+// start) and waits for the arms and fires in progress: Shutdown calls it
+// before it closes the engine and the store. (A timer an arm in progress
+// sets afterwards finds d.stopped when it fires.)
 func (d *deadman) stop() {
 	d.mu.Lock()
 	d.stopped = true
@@ -336,19 +400,20 @@ func (d *deadman) stop() {
 		sw.timer.Stop()
 	}
 	d.mu.Unlock()
-	d.firing.Wait()
+	d.busy.Wait()
 }
 
 // cancelOnDisconnect cancels the orders of k: a stream that enabled
 // cancel_on_disconnect ended. Not when istd itself is shutting down
 // (Shutdown closes every stream): the orders then stay, as all of its
 // state does, and a client that does not come back is covered by
-// cancel-all-after, which a restart arms again.
+// cancel-all-after, which a restart arms again. A cancel the engine
+// refuses as full is tried again until it runs or Shutdown begins.
 func (s *Server) cancelOnDisconnect(k codScope) {
 	if s.closed.Load() {
 		return
 	}
-	n, err := s.cancelOrders(k)
+	n, err := s.cancelOrders(k, s.closed.Load)
 	s.met.cancelOnDisconnect.Inc()
 	s.logCancels(k, n, err).Msg("cancel_on_disconnect: a stream of the account ended; its orders were cancelled")
 }

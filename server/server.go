@@ -93,6 +93,14 @@ type Options struct {
 	// events (GET /v1/social/events). Default 1000
 	// (DefaultHistoryFills); negative: all.
 	HistoryFills int
+	// KeepSwitches leaves the dead man's switches stored in the data
+	// directory (POST /v1/orders/cancel-all-after) unarmed: none fires,
+	// and they stay stored for the next start. For a process that opens
+	// the directory without serving it, as the offline backup (istd
+	// backup) does: armed, a deadline that passed while istd was down
+	// would cancel orders from the backup tool, writing to the directory
+	// it only copies.
+	KeepSwitches bool
 	// LeaderboardTTL is how long GET /v1/social/leaders answers from a
 	// leaderboard it computed (per sort and window), instead of computing
 	// it anew after the statistics applied the last durable command: a
@@ -564,7 +572,9 @@ func Open(opts *Options) (*Server, error) {
 	}
 	s.stopSaver, s.saverDone = make(chan struct{}), make(chan struct{})
 	go s.saveHistoryLoop()
-	if err := s.dm.load(s); err != nil {
+	if o.KeepSwitches {
+		s.dm.stopped = true // nor can one be armed
+	} else if err := s.dm.load(s); err != nil {
 		s.log.Error().Err(err).Msg("cancel-all-after: deadlines partly unreadable; those read are armed")
 	}
 	s.ready.Store(true)

@@ -129,9 +129,13 @@ func checkData(op, what, dataDir string, subs ...string) error {
 // it there for good; istd's own retention applies when istd next starts,
 // on the directory or on the backup. Nor does it save the history
 // periodically (Backup and Close save it). No admin token is given, so
-// the stored hash is kept.
+// the stored hash is kept. Nor does it arm the dead man's switches
+// stored (server.Options.KeepSwitches): a deadline that passed while
+// istd was down would cancel orders in the directory being copied; the
+// next start of istd fires it.
 func backupOptions(dataDir string, log *zerolog.Logger) *server.Options {
-	return &server.Options{DataDir: dataDir, Logger: log, HistoryOrders: -1, HistoryFills: -1, HistoryInterval: -1}
+	return &server.Options{DataDir: dataDir, Logger: log, HistoryOrders: -1, HistoryFills: -1, HistoryInterval: -1,
+		KeepSwitches: true}
 }
 
 // backupOnline asks the istd running on dataDir, at listen, to write the
