@@ -331,13 +331,17 @@ func (d *deadman) isStopped() bool {
 	return d.stopped
 }
 
+// cancelAllHook, if set (tests), is called with each market cancelOrders
+// sends a CmdCancelAll for.
+var cancelAllHook func(market uint32)
+
 // cancelRetryMax bounds the wait between two tries of a cancel the
 // engine refused as full.
 const cancelRetryMax = 100 * time.Millisecond
 
 // cancelOrders cancels every open order and pending stop of k's account
-// in k's market, or with market 0 in every market (a CmdCancelAll each),
-// and returns how many it cancelled. A cancel the engine refuses because
+// in k's market, or with market 0 in every market where it has any (a
+// CmdCancelAll each), and returns how many it cancelled. A cancel the engine refuses because
 // it is full (engine.ErrFull: istd's engine fails fast, and a burst is
 // when a client is likeliest to lose its connection) is tried again,
 // after a millisecond and then up to cancelRetryMax, until it runs or
@@ -346,9 +350,21 @@ const cancelRetryMax = 100 * time.Millisecond
 func (s *Server) cancelOrders(k codScope, give func() bool) (int, error) {
 	n := 0
 	var errs []error
+	// Every market: only those where the order history, once it has
+	// applied every command durable now, shows the account's orders
+	// (not a command per market of the exchange); all of them if it
+	// lags that long.
+	var open []uint32
+	all := k.market == 0 && s.waitHistory(s.eng.DurableSeq()) != nil
+	if k.market == 0 && !all {
+		open = s.rm.openMarkets(k.account)
+	}
 	for _, m := range s.markets().list {
-		if k.market != 0 && m.id != k.market {
+		if k.market != 0 && m.id != k.market || k.market == 0 && !all && !slices.Contains(open, m.id) {
 			continue
+		}
+		if cancelAllHook != nil {
+			cancelAllHook(m.id)
 		}
 		cmd := engine.Command{Kind: engine.CmdCancelAll, Account: k.account, Market: m.id}
 		res, err := s.do(&cmd, nil)

@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -88,6 +89,8 @@ func TestCancelAllAfter(t *testing.T) {
 	deadmanFast(t)
 	ts := start(t, t.TempDir(), nil)
 	alice, bob := deadmanSetup(ts)
+	ts.must(201, "POST", "/v1/admin/markets", adminTok, // where alice has no order
+		`{"symbol":"SOL-USDT","base":"SOL","quote":"USDT","tick_size":"0.01","lot_size":"0.01","min_notional":"1","maker_fee_bps":10,"taker_fee_bps":20}`)
 
 	if got, _ := ts.switches(alice); got != "[]" {
 		t.Fatalf("before arming: %s", got)
@@ -108,7 +111,12 @@ func TestCancelAllAfter(t *testing.T) {
 	if got, at := ts.switches(alice); got != "[*/1000]" || at["*"] != out["cancel_at"] {
 		t.Fatalf("GET %s %v, POST answered %v", got, at, out)
 	}
-	// Run out.
+	// Run out: a cancel for each market where alice has orders (not for
+	// SOL-USDT).
+	var mu sync.Mutex
+	var sent []uint32
+	cancelAllHook = func(m uint32) { mu.Lock(); sent = append(sent, m); mu.Unlock() }
+	t.Cleanup(func() { cancelAllHook = nil })
 	if got := ts.waitOpen(alice, "map[]"); got != "map[]" {
 		t.Fatalf("after the deadline, alice's open orders: %s", got)
 	}
@@ -132,6 +140,11 @@ func TestCancelAllAfter(t *testing.T) {
 	if m := ts.metric("cancel_all_after_fired_total"); m != 1 {
 		t.Errorf("cancel_all_after_fired_total %v, want 1", m)
 	}
+	mu.Lock()
+	if fmt.Sprint(sent) != "[1 2]" {
+		t.Errorf("cancels sent for markets %v, want [1 2] (BTC-USDT, ETH-USDT)", sent)
+	}
+	mu.Unlock()
 
 	// Disarmed: nothing happens.
 	ts.must(201, "POST", "/v1/orders", alice, `{"market":"ETH-USDT","side":"sell","price":"3000","quantity":"1"}`)

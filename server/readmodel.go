@@ -490,6 +490,25 @@ func (m *readModel) orders(dst []orderRec, account uint64, market uint32, status
 	return dst
 }
 
+// openMarkets returns the markets where account has open orders or
+// pending stops, ascending.
+func (m *readModel) openMarkets(account uint64) []uint32 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	a := m.accts[account]
+	if a == nil {
+		return nil
+	}
+	var ms []uint32
+	for _, id := range a.ids {
+		if o := m.Orders.get(id); o != nil && o.Account == account && !o.done() && !slices.Contains(ms, o.Market) {
+			ms = append(ms, o.Market)
+		}
+	}
+	slices.Sort(ms)
+	return ms
+}
+
 // fills appends to dst up to limit fills of account with trade id > after
 // on market (0: any), and one more if the last is half of a self-trade
 // (the account's order on each side: two fills, one trade id): pages
