@@ -581,6 +581,9 @@ func (s *State) transfer(cmd *Command) result {
 			return result{Duplicate: true}
 		}
 	}
+	if cmd.Kind == CmdWithdraw && s.accounts.at(cmd.Account).frozen {
+		return result{Err: ErrAccountFrozen} // before bal, which may add an empty balance
+	}
 	b := s.bal(cmd.Account, cmd.Asset)
 	sup := &s.supply[cmd.Asset-1]
 	if cmd.Kind == CmdDeposit {
@@ -590,9 +593,6 @@ func (s *State) transfer(cmd *Command) result {
 		b.avail += cmd.Amount
 		*sup += cmd.Amount
 	} else {
-		if s.accounts.at(cmd.Account).frozen {
-			return result{Err: ErrAccountFrozen}
-		}
 		if b.avail < cmd.Amount {
 			return result{Err: ErrInsufficientFunds}
 		}
