@@ -32,7 +32,9 @@ const (
 	EvCancelled
 	// EvExpired: the unfilled rest of an IOC or market order
 	// (ReasonUnfilled), or a whole FOK order that could not fill
-	// (ReasonFOK). Qty and Remaining as for EvCancelled.
+	// (ReasonFOK); a user of the book may report an expiry of its own
+	// (ReasonExpired, a good-till-date order's time). Qty and Remaining
+	// as for EvCancelled.
 	EvExpired
 	// EvAmended: a resting order now has price Price and open quantity Qty.
 	// KeptPriority says whether it kept its place in the queue; if it did
@@ -161,6 +163,7 @@ var reasonNames = [numReasons]string{
 	ReasonFOK:              "fill_or_kill",
 	ReasonFeeChange:        "fee_change",
 	ReasonAccountFrozen:    "account_frozen",
+	ReasonExpired:          "expired_time",
 }
 
 // String returns the snake_case name of the reason, as used in APIs.
