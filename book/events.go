@@ -131,6 +131,11 @@ const (
 	// its owner's account. Book never gives it: the engine cancels with
 	// Cancel and reports this reason instead.
 	ReasonAccountFrozen
+	// ReasonExpired: a good-till-date order reached its expiry time
+	// (reported with EvExpired). Book never gives it: the engine, which
+	// keeps the expiry times, cancels with Cancel and reports an
+	// EvExpired with this reason instead.
+	ReasonExpired
 	numReasons
 )
 
