@@ -616,7 +616,7 @@ func (s *Server) loadTradeBase() (unrecorded bool, err error) {
 // replayHistory brings the order history up to date with the commands the
 // log replays at start-up (those after its last save): the command carries
 // what the result does not (client order id, type, time in force,
-// display quantity).
+// display quantity, expiry time).
 func (s *Server) replayHistory(cmd *engine.Command, res *engine.Result) {
 	s.stats.apply(cmd, res) // ignores what it already has
 	if res.Seq <= s.rm.seq() {
@@ -626,7 +626,8 @@ func (s *Server) replayHistory(cmd *engine.Command, res *engine.Result) {
 	case engine.CmdPlace:
 		o := &cmd.Order
 		s.rm.expect(cmd.Tag, &orderRec{ClientID: cmd.Ref, Type: o.Type, TIF: o.TIF, STP: o.STP,
-			PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget, DisplayQty: o.DisplayQty})
+			PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget, DisplayQty: o.DisplayQty,
+			ExpireAt: cmd.ExpireAt})
 	case engine.CmdDeposit, engine.CmdWithdraw:
 		s.rm.noteTransfer(cmd)
 	}
