@@ -37,8 +37,10 @@ type Outcome struct {
 	// Err is nil if the command was accepted, else a sentinel error of
 	// this package or of package book (book.ErrPriceNotOnTick, ...),
 	// some wrapped with detail (ErrInvalidSpec says which rule): test it
-	// with errors.Is. A command that fails has no events: the book's
-	// EvRejected is not passed on, Err says why.
+	// with errors.Is. A command that fails has no events of its own: the
+	// book's EvRejected is not passed on, Err says why. (The expiries of
+	// good-till-date orders due at its time come first among any
+	// command's events, a failed one's too: see Apply.)
 	//
 	// An accepted order has Err nil whatever became of it: a FOK order
 	// that could not fill, or the rest of an IOC or market order, ends
