@@ -1079,15 +1079,15 @@ func (e *Engine) ticker() {
 			if x := e.expiryAt.Load(); x == math.MaxInt64 {
 				expiry.Stop()
 			} else {
-				expiry.Reset(time.Duration(max(x-e.opts.Clock(), 0)))
+				expiry.Reset(max(until(x, e.opts.Clock()), 0))
 			}
 		case <-expiry.C:
 			x := e.expiryAt.Load()
 			if x == math.MaxInt64 {
 				break
 			}
-			if d := x - e.opts.Clock(); d > 0 {
-				expiry.Reset(time.Duration(d)) // early: the time moved on since
+			if d := until(x, e.opts.Clock()); d > 0 {
+				expiry.Reset(d) // early: the time moved on since
 				break
 			}
 			e.tick()
@@ -1097,6 +1097,16 @@ func (e *Engine) ticker() {
 			retry = min(2*retry, time.Second)
 		}
 	}
+}
+
+// until returns x − now as a duration, saturated (an expiry time far
+// ahead of a clock that starts below zero does not wrap around).
+func until(x, now int64) time.Duration {
+	d := x - now
+	if now < 0 && d < x {
+		return math.MaxInt64
+	}
+	return time.Duration(d)
 }
 
 // expiryRetry is how long the ticker waits before it submits another
