@@ -521,8 +521,11 @@ func Open(opts *Options) (*Server, error) {
 		s.stats.reconcile(e, state.Seq())
 	}
 	s.stats.syncPaused(e)
-	s.unsub = e.Subscribe(s.onResult)
+	// The metrics before the subscription: the engine may deliver a
+	// result at once (its tick for good-till-date orders whose time
+	// passed while istd was down), and onResult counts it.
 	s.reg, s.met = newMetrics(s)
+	s.unsub = e.Subscribe(s.onResult)
 	s.metricsH = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	if o.RateLimit == 0 {
 		o.RateLimit = DefaultRateLimit // burst: 2×, DefaultRateBurst
