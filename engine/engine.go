@@ -111,6 +111,13 @@ type Options struct {
 	// block: the next snapshot waits for it; nor call Close or Snapshot
 	// (see Callbacks on Engine).
 	OnSnapshot func(seq uint64, pause time.Duration, err error)
+	// Subscribe, if set, is a subscriber there from the start: it is
+	// called as a function passed to Engine.Subscribe is, with every
+	// result from the very first (Subscribe's get them from the next
+	// batch on), and cannot be unsubscribed. The engine may deliver
+	// results before Open returns: the CmdTick it submits at once for
+	// good-till-date orders whose time passed while it was not running.
+	Subscribe func(*Result)
 }
 
 // SnapshotStore keeps state snapshots. SaveSnapshot is called on the
@@ -355,6 +362,9 @@ func Open(opts *Options) (*Engine, error) {
 		events:   make([]Event, o.RingSize*slotEvents),
 		stampedW: &ring.Waiter{}, matchedW: &ring.Waiter{}}
 	e.futures.New = func() any { return &future{ch: make(chan struct{}, 1)} }
+	if o.Subscribe != nil {
+		e.subs.Store(&[]*subscriber{{fn: o.Subscribe}})
+	}
 	e.dir.Store(o.State.directory())
 	e.publishAll()
 	e.viewSeq.Store(o.State.Seq())

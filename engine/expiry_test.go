@@ -510,7 +510,9 @@ func TestGTDIdleEngineTicks(t *testing.T) {
 }
 
 // An engine opened on a state whose good-till-date order's time passed
-// meanwhile (istd restarted after it) expires it at once, by a tick.
+// meanwhile (istd restarted after it) expires it at once, by a tick: the
+// first result, which a subscriber given to Open (Options.Subscribe)
+// gets, however soon it comes.
 func TestGTDExpiredWhileDown(t *testing.T) {
 	s := NewState()
 	for i, c := range genesis(2) {
@@ -525,11 +527,25 @@ func TestGTDExpiredWhileDown(t *testing.T) {
 	if out, _ := s.Apply(&c, nil); out.Err != nil {
 		t.Fatal(out.Err)
 	}
-	e, err := Open(&Options{State: s, RingSize: 64})
+	first := make(chan Result, 1)
+	e, err := Open(&Options{State: s, RingSize: 64, Subscribe: func(r *Result) {
+		select {
+		case first <- Result{Seq: r.Seq, Kind: r.Kind, Events: slices.Clone(r.Events)}:
+		default:
+		}
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
+	select {
+	case r := <-first:
+		if r.Seq != c.Seq+1 || r.Kind != CmdTick || len(r.Events) != 1 || r.Events[0].Reason != book.ReasonExpired {
+			t.Fatalf("first result %+v", r)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no result")
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if v, ok := e.Account(1); ok && v.Seq > c.Seq && slices.IndexFunc(v.Balances, func(b Balance) bool { return b.Locked != 0 }) < 0 {
