@@ -397,8 +397,18 @@ func Open(opts *Options) (*Server, error) {
 	if o.historyBaseMin > 0 {
 		st.compactMin = o.historyBaseMin
 	}
+	// The engine's results reach onResult from the first (its tick for
+	// good-till-date orders whose time passed while istd was down may
+	// come at once), once the server is ready for them: the subscriber
+	// waits for ready until then.
+	ready := make(chan struct{})
+	var readyOnce sync.Once
+	var resultsOff atomic.Bool
+	openGate := func() { readyOnce.Do(func() { close(ready) }) }
 	fail := func(err error) (*Server, error) {
 		if s.eng != nil {
+			resultsOff.Store(true)
+			openGate()
 			s.eng.Close()
 		}
 		if s.wal != nil {
@@ -509,7 +519,13 @@ func Open(opts *Options) (*Server, error) {
 	clock := func() int64 { return max(wallClock(), floor) }
 	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats, s.rm}, State: state, Snapshots: l, Clock: clock,
 		SnapshotInterval: o.SnapshotInterval, SnapshotEvery: o.SnapshotEvery, OnSnapshot: s.onSnapshot,
-		FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize, DepthLevels: o.BookDepth})
+		FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize, DepthLevels: o.BookDepth,
+		Subscribe: func(res *engine.Result) {
+			<-ready
+			if !resultsOff.Load() {
+				s.onResult(res)
+			}
+		}})
 	if err != nil {
 		return fail(fmt.Errorf("server: start engine: %w", err))
 	}
@@ -521,11 +537,9 @@ func Open(opts *Options) (*Server, error) {
 		s.stats.reconcile(e, state.Seq())
 	}
 	s.stats.syncPaused(e)
-	// The metrics before the subscription: the engine may deliver a
-	// result at once (its tick for good-till-date orders whose time
-	// passed while istd was down), and onResult counts it.
 	s.reg, s.met = newMetrics(s)
-	s.unsub = e.Subscribe(s.onResult)
+	s.unsub = func() { resultsOff.Store(true) }
+	openGate() // onResult has all it uses
 	s.metricsH = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	if o.RateLimit == 0 {
 		o.RateLimit = DefaultRateLimit // burst: 2×, DefaultRateBurst
