@@ -32,7 +32,9 @@ const (
 	EvCancelled
 	// EvExpired: the unfilled rest of an IOC or market order
 	// (ReasonUnfilled), or a whole FOK order that could not fill
-	// (ReasonFOK). Qty and Remaining as for EvCancelled.
+	// (ReasonFOK); a user of the book may report an expiry of its own
+	// (ReasonExpired, a good-till-date order's time). Qty and Remaining
+	// as for EvCancelled.
 	EvExpired
 	// EvAmended: a resting order now has price Price and open quantity Qty.
 	// KeptPriority says whether it kept its place in the queue; if it did
@@ -129,6 +131,11 @@ const (
 	// its owner's account. Book never gives it: the engine cancels with
 	// Cancel and reports this reason instead.
 	ReasonAccountFrozen
+	// ReasonExpired: a good-till-date order reached its expiry time
+	// (reported with EvExpired). Book never gives it: the engine, which
+	// keeps the expiry times, cancels with Cancel and reports an
+	// EvExpired with this reason instead.
+	ReasonExpired
 	numReasons
 )
 
@@ -161,6 +168,7 @@ var reasonNames = [numReasons]string{
 	ReasonFOK:              "fill_or_kill",
 	ReasonFeeChange:        "fee_change",
 	ReasonAccountFrozen:    "account_frozen",
+	ReasonExpired:          "expired_time",
 }
 
 // String returns the snake_case name of the reason, as used in APIs.

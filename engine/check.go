@@ -14,8 +14,9 @@ import (
 // live orders reserve; every live order is in its book and every resting
 // order has a reservation; every book passes its own Check; and the
 // transfer refs are consistent (checkTransferRefs); only user accounts
-// are frozen, and a frozen account has no live order. It walks the whole
-// state: use it in tests.
+// are frozen, and a frozen account has no live order; the expiry times
+// are exactly those of the live good-till-date orders (checkExpiries).
+// It walks the whole state: use it in tests.
 //
 // Each live order reserves what it can still be charged, as reserve,
 // trade and amend keep it (checkReserve): exactly where the engine is
@@ -77,6 +78,9 @@ func (s *State) check(exact bool) error {
 		}
 	}
 	if err := s.checkClientIDs(); err != nil {
+		return err
+	}
+	if err := s.checkExpiries(); err != nil {
 		return err
 	}
 	if err := s.checkTransferRefs(); err != nil {

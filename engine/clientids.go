@@ -91,7 +91,8 @@ func hashRefKey(k *refKey) uint64 {
 }
 
 // placeFingerprint returns a hash, never 0, of what a place command asks
-// for: its market and every field of its order that the submitter sets.
+// for: its market, every field of its order that the submitter sets and
+// its expiry time.
 // A resend of a client order id is the same order if its fingerprint is
 // the original's (two different orders collide with probability 2^-64).
 // It is fixed, never seeded: state is deterministic.
@@ -104,6 +105,12 @@ func placeFingerprint(cmd *Command) uint64 {
 		uint64(o.Price), uint64(o.StopPrice), uint64(o.Qty), uint64(o.QuoteBudget), uint64(o.DisplayQty),
 	} {
 		h = (h ^ v) * m1
+		h ^= h >> 29
+	}
+	if cmd.ExpireAt != 0 {
+		// Only then: the fingerprints of other orders are as before it
+		// (snapshots keep them).
+		h = (h ^ uint64(cmd.ExpireAt)) * m1
 		h ^= h >> 29
 	}
 	h *= m2

@@ -49,7 +49,12 @@ const (
 	// CmdPlace places Order for Account on Market; Ref is the optional
 	// client order id. The result carries the order id, which the state
 	// assigns (1, 2, ... over all markets): Order.ID and Order.Owner are
-	// ignored, the owner being Account.
+	// ignored, the owner being Account. A non-zero ExpireAt makes the
+	// order good-till-date: a GTC limit or stop-limit order (post-only
+	// or iceberg allowed) that expires by itself at ExpireAt, which must
+	// be after the command's Time (else ErrInvalidExpiry); an expiry on
+	// any other order (IOC, FOK, market, stop-market) fails with
+	// book.ErrInvalidTIF. See the package doc, Good-till-date orders.
 	CmdPlace
 	// CmdCancel cancels order OrderID of Account, or with OrderID 0 the
 	// order whose client order id is Ref. Market is ignored. An order of
@@ -70,8 +75,10 @@ const (
 	// CmdSnapshot changes nothing; the engine snapshots its state at this
 	// command's sequence number.
 	CmdSnapshot
-	// CmdTick changes nothing; the engine's matcher submits one to publish
-	// views that are owed when no command comes.
+	// CmdTick changes nothing by itself; the engine submits one to
+	// publish views that are owed when no command comes, and at the next
+	// expiry time of a good-till-date order, so that the orders due
+	// expire (as before any command) when no command comes.
 	CmdTick
 	// CmdSetLeaderProfile makes Account a leader others can follow, or
 	// updates its profile: Copy.ProfitShareBps, the profit share rate of
@@ -290,7 +297,12 @@ type Command struct {
 	Tag   uint64
 	Ref   Ref // client order id, deposit or withdrawal reference (see CmdDeposit, CmdWithdraw)
 	Order book.Order
-	Name  Name // asset, market or account name
-	Spec  MarketSpec
-	Copy  CopySpec // copy-trading commands
+	// ExpireAt is the expiry time (Unix nanoseconds) of a good-till-date
+	// CmdPlace, 0 for none (see CmdPlace); other kinds ignore it. Right
+	// after Order, so that a place's fields stay within three cache
+	// lines; the ring slot keeps its size (TestSlotLayout).
+	ExpireAt int64
+	Name     Name // asset, market or account name
+	Spec     MarketSpec
+	Copy     CopySpec // copy-trading commands
 }

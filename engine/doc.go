@@ -78,6 +78,28 @@
 // share still run. A frozen leader cannot trade, so nothing mirrors it.
 // Unfreezing restores all of it; cancelled orders stay cancelled.
 //
+// # Good-till-date orders
+//
+// A place with Command.ExpireAt (Unix nanoseconds, after the command's
+// Time) is a good-till-date order: a GTC limit or stop-limit order
+// (post-only and iceberg allowed; IOC, FOK, market and stop-market
+// orders refuse an expiry with book.ErrInvalidTIF) that rests until
+// ExpireAt, then expires by itself. The state never reads a clock: before
+// it applies any command whose Time is at or after the earliest pending
+// expiry, it expires every order with ExpireAt <= Time, in (ExpireAt,
+// order id) order, each an EvExpired with reason book.ReasonExpired
+// (expired_time), its reservation released as a cancel's is. These
+// events come first among that command's, whatever its kind and whether
+// it succeeds; replaying the log expires the same orders at the same
+// commands. Each command pays one comparison with the earliest expiry
+// (State.NextExpiry) for it. So that orders expire on time when no
+// command comes, the Engine submits a CmdTick at the earliest expiry time
+// (one timer, armed when the matcher goes idle; the tick is journaled
+// like any command). An amend keeps the order's expiry (it cannot change
+// it); a cancel, a fee change or a freeze that ends the order forgets it.
+// The expiry times are state: snapshots keep them (snapshot version 8,
+// written only while a good-till-date order is live).
+//
 // # Copy-trading
 //
 // An account with a leader profile (CmdSetLeaderProfile) can be followed:

@@ -111,6 +111,13 @@ type Options struct {
 	// block: the next snapshot waits for it; nor call Close or Snapshot
 	// (see Callbacks on Engine).
 	OnSnapshot func(seq uint64, pause time.Duration, err error)
+	// Subscribe, if set, is a subscriber there from the start: it is
+	// called as a function passed to Engine.Subscribe is, with every
+	// result from the very first (Subscribe's get them from the next
+	// batch on), and cannot be unsubscribed. The engine may deliver
+	// results before Open returns: the CmdTick it submits at once for
+	// good-till-date orders whose time passed while it was not running.
+	Subscribe func(*Result)
 }
 
 // SnapshotStore keeps state snapshots. SaveSnapshot is called on the
@@ -165,7 +172,7 @@ type slot struct {
 	// after the batch is in Engine.after at the same index. Only a few
 	// slots have one, so the rest do not carry (or touch) its fields.
 	batchEnd bool
-	_        [39]byte // to a multiple of 64 bytes (TestSlotLayout)
+	_        [31]byte // to a multiple of 64 bytes (TestSlotLayout)
 }
 
 // slotEvents is the room for events each ring slot has in
@@ -266,8 +273,13 @@ type Engine struct {
 	snapPause atomic.Int64 // ns the matcher spent encoding the last snapshot
 	stop      chan struct{}
 	owed      chan struct{} // the matcher owes views and is going idle
-	viewSeq   atomic.Uint64 // views reflect every command up to this seq
-	viewW     ring.Waiter
+	// expiryOwed: the matcher, going idle, tells the ticker that the
+	// earliest expiry time of a good-till-date order changed; it is in
+	// expiryAt (math.MaxInt64: none).
+	expiryOwed chan struct{}
+	expiryAt   atomic.Int64
+	viewSeq    atomic.Uint64 // views reflect every command up to this seq
+	viewW      ring.Waiter
 
 	// freeze is what the snapshot goroutine encodes the resting orders of
 	// the matcher's last snapshot from (snapFreeze), owned like snapBuf.
@@ -350,11 +362,16 @@ func Open(opts *Options) (*Engine, error) {
 		events:   make([]Event, o.RingSize*slotEvents),
 		stampedW: &ring.Waiter{}, matchedW: &ring.Waiter{}}
 	e.futures.New = func() any { return &future{ch: make(chan struct{}, 1)} }
+	if o.Subscribe != nil {
+		e.subs.Store(&[]*subscriber{{fn: o.Subscribe}})
+	}
 	e.dir.Store(o.State.directory())
 	e.publishAll()
 	e.viewSeq.Store(o.State.Seq())
 	e.stop = make(chan struct{})
 	e.owed = make(chan struct{}, 1)
+	e.expiryOwed = make(chan struct{}, 1)
+	e.expiryAt.Store(math.MaxInt64)
 	if o.Snapshots != nil {
 		e.snaps = make(chan snapshotJob, 1)
 		e.snapDone.Add(1)
@@ -769,13 +786,27 @@ func (e *Engine) matcher() {
 	tr := newTouched(e.state)
 	lastSnap := e.state.Seq()
 	snapAsked := false
+	announced := int64(-1) // the expiry time the ticker was last told
 	for next := int64(1); ; {
-		if tr.dirty() && e.ring.Published(next) < next {
-			// Views are owed and the ring is empty: the ticker makes a
-			// batch after ViewInterval if nothing else does.
-			select {
-			case e.owed <- struct{}{}:
-			default:
+		if e.ring.Published(next) < next {
+			if tr.dirty() {
+				// Views are owed and the ring is empty: the ticker
+				// makes a batch after ViewInterval if nothing else
+				// does.
+				select {
+				case e.owed <- struct{}{}:
+				default:
+				}
+			}
+			if x := e.state.nextExpiry; x != announced {
+				// The ring is empty: the ticker submits a CmdTick at the
+				// next expiry time if nothing else comes by then.
+				announced = x
+				e.expiryAt.Store(x)
+				select {
+				case e.expiryOwed <- struct{}{}:
+				default:
+				}
 			}
 		}
 		hi, err := e.ring.WaitPublished(context.Background(), next)
@@ -1022,30 +1053,81 @@ func (e *Engine) deliver(next, hi int64, res *Result) {
 }
 
 // ticker submits a CmdTick when the matcher went idle owing views, so
-// that they are published within about ViewInterval. It sleeps on a
-// channel while there is nothing owed: an idle engine costs nothing.
-// Close interrupts its wait.
+// that they are published within about ViewInterval, and at the earliest
+// expiry time of a good-till-date order (as the matcher last told it,
+// expiryAt), so that orders expire on time when no command comes (the
+// tick is stamped by the sequencer at or after that time, and expires
+// them as any command would). It sleeps on channels and two timers while
+// there is nothing owed: an idle engine costs nothing. A tick that
+// finds the ring full, or that did not expire the order (the clock is
+// not monotonic), is tried again after expiryRetry, doubling up to a
+// second. Close interrupts its wait.
 func (e *Engine) ticker() {
 	defer e.wg.Done()
-	t := time.NewTimer(e.opts.ViewInterval)
-	t.Stop()
+	views := time.NewTimer(e.opts.ViewInterval)
+	views.Stop()
+	viewsArmed := false
+	expiry := time.NewTimer(time.Hour)
+	expiry.Stop()
+	defer views.Stop()
+	defer expiry.Stop()
+	retry := expiryRetry
 	for {
 		select {
 		case <-e.stop:
 			return
 		case <-e.owed:
+			if !viewsArmed {
+				views.Reset(e.opts.ViewInterval)
+				viewsArmed = true
+			}
+		case <-views.C:
+			viewsArmed = false
+			e.tick()
+		case <-e.expiryOwed:
+			retry = expiryRetry
+			if x := e.expiryAt.Load(); x == math.MaxInt64 {
+				expiry.Stop()
+			} else {
+				expiry.Reset(max(until(x, e.opts.Clock()), 0))
+			}
+		case <-expiry.C:
+			x := e.expiryAt.Load()
+			if x == math.MaxInt64 {
+				break
+			}
+			if d := until(x, e.opts.Clock()); d > 0 {
+				expiry.Reset(d) // early: the time moved on since
+				break
+			}
+			e.tick()
+			// The matcher tells of the next expiry once this one is
+			// done, which stops this.
+			expiry.Reset(retry)
+			retry = min(2*retry, time.Second)
 		}
-		t.Reset(e.opts.ViewInterval)
-		select {
-		case <-e.stop:
-			t.Stop()
-			return
-		case <-t.C:
-		}
-		if seq, sl, err := e.ring.TryClaim(); err == nil {
-			sl.cmd, sl.done, sl.fut = Command{Kind: CmdTick}, nil, nil
-			e.ring.Publish(seq)
-		}
+	}
+}
+
+// until returns x − now as a duration, saturated (an expiry time far
+// ahead of a clock that starts below zero does not wrap around).
+func until(x, now int64) time.Duration {
+	d := x - now
+	if now < 0 && d < x {
+		return math.MaxInt64
+	}
+	return time.Duration(d)
+}
+
+// expiryRetry is how long the ticker waits before it submits another
+// CmdTick for an expiry that the last one did not bring (see ticker).
+const expiryRetry = time.Millisecond
+
+// tick submits a CmdTick if the ring has room.
+func (e *Engine) tick() {
+	if seq, sl, err := e.ring.TryClaim(); err == nil {
+		sl.cmd, sl.done, sl.fut = Command{Kind: CmdTick}, nil, nil
+		e.ring.Publish(seq)
 	}
 }
 

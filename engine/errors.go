@@ -37,6 +37,9 @@ var (
 	// CmdSetAccountFrozen) and may not trade, withdraw or change its
 	// copy trading; nothing changed.
 	ErrAccountFrozen = errors.New("engine: account frozen")
+	// ErrInvalidExpiry: a place's ExpireAt (a good-till-date order) is
+	// not after the command's time; nothing changed.
+	ErrInvalidExpiry = errors.New("engine: expiry time not in the future")
 )
 
 // Errors of the pipeline (Engine).

@@ -500,14 +500,15 @@ func TestRandomFeeChanges(t *testing.T) {
 		if c.Kind != CmdSetMarketFees {
 			continue
 		}
+		own, expired := ownEvents(evs) // good-till-date orders due expire first
 		if out.Err != nil {
 			refused++
-			if hashNoSeq(s) != before || len(evs) != 0 {
+			if (expired == 0 && hashNoSeq(s) != before) || len(own) != 0 {
 				t.Fatalf("refused %+v changed the state", c)
 			}
 			continue
 		}
-		checkFeeChange(t, s, &c, evs, &st)
+		checkFeeChange(t, s, &c, own, &st)
 	}
 	t.Logf("%d fee changes (%d refused), %d orders cancelled by them", st.feeChanges, refused, st.feeCancels)
 	if st.feeChanges < n/40 || refused == 0 || st.feeCancels < n/4000 {

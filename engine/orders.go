@@ -42,6 +42,11 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 	if m.halted {
 		return result{Err: ErrMarketHalted}, dst
 	}
+	if cmd.ExpireAt != 0 {
+		if err := checkExpiry(cmd); err != nil {
+			return result{Err: err}, dst
+		}
+	}
 	o := cmd.Order
 	o.ID = s.nextOrder + 1
 	o.Owner = cmd.Account
@@ -64,6 +69,11 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 		return result{Err: err}, dst
 	}
 	s.nextOrder++
+	if cmd.ExpireAt != 0 {
+		// Before settle, which forgets it if the order is done already.
+		rec.gtd = true
+		s.addExpiry(o.ID, cmd.ExpireAt)
+	}
 	i := s.orders.add(&rec)
 	if !cmd.Ref.IsZero() {
 		s.addClientID(tag, i)
@@ -183,6 +193,9 @@ func (s *State) finish(m *market, id uint64) {
 	if !rec.ref.IsZero() {
 		// The client order id stays, for resends, within a bounded window.
 		s.retireClientID(rec, i)
+	}
+	if rec.gtd {
+		s.dropExpiry(id)
 	}
 	s.orders.free1(i)
 }

@@ -68,6 +68,9 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 		if o.TIF == book.GTC && r.IntN(10) == 0 {
 			o.DisplayQty = 3
 		}
+		if r.IntN(16) == 0 {
+			c.ExpireAt = randomExpiry(r, s) // an IOC or FOK is refused
+		}
 	case k < 48:
 		o.Type, o.Price = book.Market, 0
 		if r.IntN(3) == 0 {
@@ -84,6 +87,9 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 		}
 	case k < 55:
 		o.Type, o.StopPrice = book.StopLimit, price+int64(r.IntN(5)*2-4)
+		if r.IntN(8) == 0 {
+			c.ExpireAt = randomExpiry(r, s)
+		}
 	case k < 60:
 		o.Type, o.StopPrice, o.Price = book.StopMarket, price, 0
 		if side == book.Buy {
@@ -150,6 +156,24 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 	}
 	c.Order = o
 	return c
+}
+
+// ownEvents returns the events of a command after the expiries of
+// good-till-date orders that come first, and how many of those there
+// were.
+func ownEvents(evs []Event) ([]Event, int) {
+	n := 0
+	for n < len(evs) && evs[n].Kind == book.EvExpired && evs[n].Reason == book.ReasonExpired {
+		n++
+	}
+	return evs[n:], n
+}
+
+// randomExpiry returns an expiry time for a good-till-date order placed
+// after state s: runStats stamps command n at n × 1000, so a few are not
+// in the future (refused) and the others expire within 36 commands.
+func randomExpiry(r *rand.Rand, s *State) int64 {
+	return int64(s.seq)*1000 + int64(r.IntN(40)-2)*1000
 }
 
 // randomFees returns a random CmdSetMarketFees: mostly low rates, at
@@ -260,6 +284,7 @@ func hashNoSeq(s *State) [32]byte {
 // streamStats counts what runStats' per-command checks saw.
 type streamStats struct {
 	rejectsHashed                 int // failed commands whose state hash was compared
+	gtdExpired, gtdRefused        int // good-till-date orders that expired at their time; refused expiries
 	fokFilled, fokKilled          int
 	postOnly, postOnlyAmended     int // accepted post-only places, and amends of post-only orders
 	iocTraded, iocExpired, market int // IOC limits that traded, expired; market orders
@@ -344,6 +369,32 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 		if !check {
 			continue
 		}
+		// Good-till-date orders due expire first, whatever the command:
+		// then only those events, each of an order due, none of which
+		// is live any more.
+		expiredHere := 0
+		for _, e := range all[from:] {
+			if e.Kind != book.EvExpired || e.Reason != book.ReasonExpired {
+				break
+			}
+			expiredHere++
+			if s.orders.get(e.OrderID) != nil {
+				t.Fatalf("command %d: order %d expired, still live", c.Seq, e.OrderID)
+			}
+			st.gtdExpired++
+			from++
+		}
+		for _, e := range all[from:] {
+			if e.Reason == book.ReasonExpired {
+				t.Fatalf("command %d: an expiry after its own events: %+v", c.Seq, all[from:])
+			}
+		}
+		if next, ok := s.NextExpiry(); ok && next <= int64(seq)*1000 {
+			t.Fatalf("command %d: an expiry at %d left", c.Seq, next)
+		}
+		if errors.Is(out.Err, ErrInvalidExpiry) || c.ExpireAt != 0 && errors.Is(out.Err, book.ErrInvalidTIF) {
+			st.gtdRefused++
+		}
 		if (c.Kind == CmdDeposit || c.Kind == CmdWithdraw) && !c.Ref.IsZero() {
 			refs.check(t, &c, out, &st)
 		}
@@ -368,6 +419,9 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 			checkFreeze(t, s, &c, out, all[from:], &st)
 		}
 		failed := out.Err != nil || out.Duplicate
+		if failed && expiredHere > 0 {
+			hashed = false // the expiries changed the state, not the command
+		}
 		if hashed && failed {
 			if hashNoSeq(s) != before {
 				t.Fatalf("command %d %+v -> %+v failed but changed the state", c.Seq, c, out)
@@ -508,7 +562,8 @@ func TestRandomStreamInvariants(t *testing.T) {
 		"IOC traded": st.iocTraded, "IOC expired": st.iocExpired, "market": st.market,
 		"transfer ref resent": st.refDuplicates, "transfer ref reused": st.refConflicts,
 		"fee withdrawals": st.feeWithdrawals, "fee withdrawal refs": st.feeRefs, "fee changes": st.feeChanges,
-		"freezes that cancelled": st.freezes, "refused as frozen": st.frozenRefused} {
+		"freezes that cancelled": st.freezes, "refused as frozen": st.frozenRefused,
+		"good-till-date expired": st.gtdExpired, "good-till-date refused": st.gtdRefused} {
 		if v < n/2000 {
 			t.Errorf("%s: only %d of %d commands", name, v, n)
 		}

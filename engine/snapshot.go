@@ -19,11 +19,11 @@ import (
 
 // Snapshot encoding of a State, little-endian throughout:
 //
-//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+-------------------+---------+-----------+---------+--------+--------+
-//	| ISTS | version | seq | nextOrder | trades | assets | markets | accounts | client ids | done ids | transfer refs     | leaders | relations | carries | frozen | crc32c |
-//	| 4 B  | u16     | u64 | u64       | u64    | ...    | ...     | ...      | (to v3)    | ...      | 1 list (to v5),   | ...     | ...       | (v5)    | (v7)   | u32    |
-//	|      |         |     |           |        |        |         |          |            |          | 2 lists (from v6) |         |           |         |        |        |
-//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+-------------------+---------+-----------+---------+--------+--------+
+//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+-------------------+---------+-----------+---------+--------+----------+--------+
+//	| ISTS | version | seq | nextOrder | trades | assets | markets | accounts | client ids | done ids | transfer refs     | leaders | relations | carries | frozen | expiries | crc32c |
+//	| 4 B  | u16     | u64 | u64       | u64    | ...    | ...     | ...      | (to v3)    | ...      | 1 list (to v5),   | ...     | ...       | (v5)    | (v7)   | (v8)     | u32    |
+//	|      |         |     |           |        |        |         |          |            |          | 2 lists (from v6) |         |           |         |        |          |        |
+//	+------+---------+-----+-----------+--------+--------+---------+----------+------------+----------+-------------------+---------+-----------+---------+--------+----------+--------+
 //
 // trades, the number of trades executed (State.Trades), is there from
 // version 3. Each list is a u32 count followed by fixed-size entries, in
@@ -57,7 +57,10 @@ import (
 // 4 remainder becomes its order's if the order is a live order of the
 // relation's leader, and is dropped if not (the order is done: the rules
 // of version 4 would never have used it again). Then (version 7) the
-// frozen accounts: their ids, in increasing order, at least one.
+// frozen accounts: their ids, in increasing order, at least one in
+// version 7 and any number (0 included) in version 8. Then (version 8)
+// the expiry times of the good-till-date orders: (order id, expiry time)
+// in (time, id) order, at least one, each a live order.
 // Versions 1 (no sizes, no copy lists) and 2 are still read: their
 // trade count is 0 (trades are counted from their sequence number on),
 // their fingerprints are unknown (0: a resend of a client order id is
@@ -85,8 +88,11 @@ import (
 // are written in version 6, byte for byte as before it (their hashes
 // unchanged, and releases before version 7 still read them), and a
 // version 7 snapshot without a frozen account is refused (it would not
-// re-encode to itself).
-const snapshotVersion = 7
+// re-encode to itself); 8: the good-till-date orders' expiry times
+// (Command.ExpireAt), a list after the frozen accounts. Version 8 is
+// written only while a good-till-date order is live (else 7 or 6 as
+// above), and a version 8 snapshot without one is refused likewise.
+const snapshotVersion = 8
 
 var snapshotMagic = [4]byte{'I', 'S', 'T', 'S'}
 
@@ -127,11 +133,15 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 			frozen++
 		}
 	}
+	gtd := s.expiries.len()
 	w.b = append(w.b, snapshotMagic[:]...)
-	if frozen > 0 {
+	switch {
+	case gtd > 0:
 		w.u16(snapshotVersion)
-	} else {
-		w.u16(snapshotVersion - 1) // version 6 as it was: see snapshotVersion
+	case frozen > 0:
+		w.u16(7) // version 7 as it was: see snapshotVersion
+	default:
+		w.u16(6) // version 6 as it was
 	}
 	w.u64(s.seq)
 	w.u64(s.nextOrder)
@@ -224,13 +234,21 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 			w.i64(c.amount)
 		}
 	}
-	if frozen > 0 {
+	if frozen > 0 || gtd > 0 {
 		w.u32(uint32(frozen))
 		for id := range uint64(s.accounts.len()) {
 			if s.accounts.at(id).frozen {
 				w.u64(id)
 			}
 		}
+	}
+	if gtd > 0 {
+		w.u32(uint32(gtd))
+		s.expiries.queue.Scan(func(k expiryKey) bool {
+			w.u64(k.id)
+			w.i64(k.at)
+			return true
+		})
 	}
 	if fz != nil {
 		fz.end(s)
@@ -252,7 +270,7 @@ func (s *State) snapshotSizeHint() int {
 		n += len(a.name) + 4 + 16*len(a.bal) + 8 // 8: its id, if frozen
 	}
 	n += s.doneIDs.n*(8+len(Ref{})+8+8) + (s.deposits.len()+len(s.withdrawals))*transferRefSize
-	n += s.leaders.len()*20 + s.relations.len()*relationSize
+	n += s.leaders.len()*20 + s.relations.len()*relationSize + 8 + 16*s.expiries.len()
 	for i := range uint64(s.relations.len()) {
 		n += len(s.relations.at(i).carries) * carrySize
 	}
@@ -474,7 +492,12 @@ func DecodeState(data []byte) (*State, error) {
 		}
 	}
 	if version >= 7 {
-		if err := s.decodeFrozen(&r); err != nil {
+		if err := s.decodeFrozen(&r, version); err != nil {
+			return nil, err
+		}
+	}
+	if version >= 8 {
+		if err := s.decodeExpiries(&r); err != nil {
 			return nil, err
 		}
 	}
@@ -952,13 +975,13 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 	return nil
 }
 
-// decodeFrozen reads the frozen accounts (version 7): user accounts, in
-// strictly increasing id order, as AppendSnapshot writes them. Check
-// verifies that none has a live order.
-func (s *State) decodeFrozen(r *dec) error {
+// decodeFrozen reads the frozen accounts (from version 7): user
+// accounts, in strictly increasing id order, as AppendSnapshot writes
+// them. Check verifies that none has a live order.
+func (s *State) decodeFrozen(r *dec, version uint16) error {
 	var prev uint64
 	n := r.count(8)
-	if n == 0 && r.err == nil {
+	if n == 0 && r.err == nil && version == 7 {
 		return fmt.Errorf("%w: version 7 without a frozen account", ErrCorruptSnapshot)
 	}
 	for ; n > 0 && r.err == nil; n-- {
@@ -971,6 +994,33 @@ func (s *State) decodeFrozen(r *dec) error {
 		}
 		prev = id
 		s.accounts.at(id).frozen = true
+	}
+	return nil
+}
+
+// decodeExpiries reads the good-till-date orders' expiry times (version
+// 8): live orders, in strictly increasing (time, id) order, as
+// AppendSnapshot writes them, at least one. Check verifies that each is
+// a GTC limit or stop-limit order.
+func (s *State) decodeExpiries(r *dec) error {
+	var prev expiryKey
+	n := r.count(16)
+	if n == 0 && r.err == nil {
+		return fmt.Errorf("%w: version 8 without a good-till-date order", ErrCorruptSnapshot)
+	}
+	for ; n > 0 && r.err == nil; n-- {
+		k := expiryKey{id: r.u64()}
+		k.at = r.i64()
+		if r.err != nil {
+			break
+		}
+		rec := s.orders.get(k.id)
+		if rec == nil || rec.gtd || k.at <= 0 || !expiryLess(prev, k) {
+			return fmt.Errorf("%w: expiry of order %d at %d: not a live order, twice or out of order", ErrCorruptSnapshot, k.id, k.at)
+		}
+		prev = k
+		rec.gtd = true
+		s.addExpiry(k.id, k.at)
 	}
 	return nil
 }

@@ -37,8 +37,10 @@ type Outcome struct {
 	// Err is nil if the command was accepted, else a sentinel error of
 	// this package or of package book (book.ErrPriceNotOnTick, ...),
 	// some wrapped with detail (ErrInvalidSpec says which rule): test it
-	// with errors.Is. A command that fails has no events: the book's
-	// EvRejected is not passed on, Err says why.
+	// with errors.Is. A command that fails has no events of its own: the
+	// book's EvRejected is not passed on, Err says why. (The expiries of
+	// good-till-date orders due at its time come first among any
+	// command's events, a failed one's too: see Apply.)
 	//
 	// An accepted order has Err nil whatever became of it: a FOK order
 	// that could not fill, or the rest of an IOC or market order, ends
@@ -89,7 +91,12 @@ type State struct {
 	supply      []int64 // by asset id-1: deposits − withdrawals
 	nextOrder   uint64
 	seq         uint64 // last applied sequence number
-	trades      uint64 // trades ever executed (EvTrade events)
+	// nextExpiry is the earliest expiry time of a live good-till-date
+	// order, math.MaxInt64 if there is none: the one comparison each
+	// command makes (apply). Beside seq, which apply writes anyway.
+	nextExpiry int64
+	expiries   expiryIndex
+	trades     uint64 // trades ever executed (EvTrade events)
 
 	relations chunkList[relation] // by id-1, closed ones included
 	leaders   chunkList[leader]   // by account.leader-1
@@ -154,6 +161,10 @@ type order struct {
 	// State.leaderOrderDone. In the padding after amended, and in the
 	// cache line finish reads anyway.
 	copied bool
+	// gtd: the order is good-till-date, its expiry time in
+	// State.expiries, which finish tells. In the last byte of padding
+	// before limit.
+	gtd bool
 	// limit is the price the buy reservation was computed at (0 for a
 	// buy sized by budget or by the available balance).
 	limit  int64
@@ -288,6 +299,7 @@ func NewState() *State {
 		clientIDs:    newClientIDTable(),
 		depositIndex: make(map[Ref]int),
 		withdrawals:  make(map[refKey]withdrawalRef),
+		nextExpiry:   math.MaxInt64,
 	}
 }
 
@@ -364,9 +376,12 @@ func (s *State) Seq() uint64 { return s.seq }
 func (s *State) Trades() uint64 { return s.trades }
 
 // Apply executes one command and appends its events to dst. It returns the
-// command's outcome and the extended slice. A command that fails changes
-// nothing but the last applied sequence number, and appends no events
-// (Outcome.Err says why).
+// command's outcome and the extended slice. Before the command, the
+// good-till-date orders whose expiry time is at or before the command's
+// Time expire (an EvExpired each, reason book.ReasonExpired, first among
+// its events), whatever the command is and whether it succeeds. A command
+// that fails changes nothing else but the last applied sequence number,
+// and appends no events of its own (Outcome.Err says why).
 func (s *State) Apply(cmd *Command, dst []Event) (Outcome, []Event) {
 	var out Outcome
 	dst = s.applyTo(cmd, dst, &out)
@@ -401,6 +416,9 @@ type result struct {
 // apply is Apply without Outcome.Trades.
 func (s *State) apply(cmd *Command, dst []Event) (result, []Event) {
 	s.seq = cmd.Seq
+	if cmd.Time >= s.nextExpiry {
+		dst = s.expire(cmd.Time, dst)
+	}
 	switch cmd.Kind {
 	case CmdCreateAsset:
 		return s.createAsset(cmd), dst

@@ -82,9 +82,12 @@ func (t *touched) account(id uint64) {
 	}
 }
 
-// command records what one applied command touched.
+// command records what one applied command touched: what its kind
+// changes, and what its events say (a failed command's too: the
+// good-till-date orders that expired before it).
 func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 	if out.Err != nil || out.Duplicate {
+		t.events(evs)
 		return
 	}
 	switch cmd.Kind {
@@ -136,6 +139,11 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 			}
 		}
 	}
+	t.events(evs)
+}
+
+// events records what evs touched.
+func (t *touched) events(evs []Event) {
 	for i := range evs {
 		ev := &evs[i]
 		if ev.Market != 0 {

@@ -242,7 +242,7 @@ func TestEngineResultTrades(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.Seq = res.Seq
+		c.Seq, c.Time = res.Seq, res.Time // the time decides expiries
 		var out Outcome
 		out, evs = shadow.Apply(&c, evs[:0])
 		if res.Trades != out.Trades {

@@ -119,7 +119,8 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		}
 		tag := first + uint64(i)
 		wg.Add(1)
-		cmd := engine.Command{Kind: engine.CmdPlace, Account: acct, Market: it.m.id, Ref: it.meta.ClientID, Order: it.o, Tag: tag}
+		cmd := engine.Command{Kind: engine.CmdPlace, Account: acct, Market: it.m.id, Ref: it.meta.ClientID, Order: it.o, Tag: tag,
+			ExpireAt: it.meta.ExpireAt}
 		if err := s.eng.Submit(context.Background(), &cmd, done); err != nil {
 			s.rm.take(tag)
 			it.err = err

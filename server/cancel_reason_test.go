@@ -160,11 +160,14 @@ func cancelReasonScenario(t *testing.T, crash bool) {
 	check("after the restart")
 }
 
-// An order record keeps a cancelled or expired order's reason in version
-// 3 (version 1 with the display quantity, 0 if none, and the reason after
-// updated); an order without one is written as before (version 1, or 2
-// for an iceberg), byte for byte. A reason that does not end an order, or
-// one on an order that is not cancelled or expired, is refused as damage.
+// An order record keeps a cancelled or expired order's reason, and a
+// good-till-date order's expiry time, in version 3 (version 1 with the
+// display quantity, 0 if none, the reason, 0 if none, and the expiry
+// time, 0 if none, after updated); an order with neither is written as
+// before (version 1, or 2 for an iceberg), byte for byte. A reason that
+// does not end an order, one on an order that is not cancelled or
+// expired, a negative expiry time, or a version 3 record with neither is
+// refused as damage.
 func TestOrderRecordReasonVersion(t *testing.T) {
 	o := orderRec{ID: 7, Account: 3, Market: 1, Side: book.Sell, Type: book.Limit, TIF: book.GTC, STP: book.STPCancelTaker,
 		Price: 650, Qty: 9, Filled: 2, Notional: 1300, Status: statusPartial, Created: 1, Updated: 2}
@@ -181,43 +184,56 @@ func TestOrderRecordReasonVersion(t *testing.T) {
 	if got, err := decodeOrderRec(7, v1c); err != nil || got != o {
 		t.Fatalf("version 1 record read as %+v, %v; want %+v", got, err, o)
 	}
+	const exp = 1_800_000_000_123_456_789
 	for _, c := range []struct {
 		status  uint8
 		reason  book.Reason
 		display int64
+		expire  int64
 	}{
-		{statusCancelled, book.ReasonCancelled, 0},
-		{statusCancelled, book.ReasonSelfTrade, 0},
-		{statusCancelled, book.ReasonFeeChange, 2500},
-		{statusExpired, book.ReasonUnfilled, 0},
-		{statusExpired, book.ReasonFOK, 0},
+		{statusCancelled, book.ReasonCancelled, 0, 0},
+		{statusCancelled, book.ReasonSelfTrade, 0, 0},
+		{statusCancelled, book.ReasonFeeChange, 2500, 0},
+		{statusExpired, book.ReasonUnfilled, 0, 0},
+		{statusExpired, book.ReasonFOK, 0, 0},
+		{statusPartial, book.ReasonNone, 0, exp},      // a live good-till-date order
+		{statusOpen, book.ReasonNone, 2500, exp},      // an iceberg one
+		{statusExpired, book.ReasonExpired, 0, exp},   // expired at its time
+		{statusCancelled, book.ReasonCancelled, 0, 1}, // cancelled before
+		{statusFilled, book.ReasonNone, 0, exp},
 	} {
 		r := o
-		r.Status, r.Reason, r.DisplayQty = c.status, c.reason, c.display
+		r.Status, r.Reason, r.DisplayQty, r.ExpireAt = c.status, c.reason, c.display, c.expire
 		v := appendOrder(nil, &r)
 		// Version 3: version 1's fields to updated, the display quantity,
-		// the reason, then the client order id.
+		// the reason, the expiry time, then the client order id.
 		wantV := binary.AppendVarint(append([]byte{orderVersionReason}, v1c[1:19]...), c.display)
-		wantV = append(wantV, byte(c.reason), 3, 'a', 'b', 'c')
+		wantV = binary.AppendVarint(append(wantV, byte(c.reason)), c.expire)
+		wantV = append(wantV, 3, 'a', 'b', 'c')
 		wantV[6] = c.status
 		if !bytes.Equal(v, wantV) {
-			t.Errorf("%v: written as\n%x\nwant\n%x", c.reason, v, wantV)
+			t.Errorf("%v %d: written as\n%x\nwant\n%x", c.reason, c.expire, v, wantV)
 		}
 		if got, err := decodeOrderRec(7, v); err != nil || got != r {
-			t.Errorf("%v: read as %+v, %v; want %+v", c.reason, got, err, r)
+			t.Errorf("%v %d: read as %+v, %v; want %+v", c.reason, c.expire, got, err, r)
 		}
 	}
 	r := o
 	r.Reason = book.ReasonCancelled
-	good := appendOrder(nil, &r)
+	good := appendOrder(nil, &r) // ... reason, expiry 0, then 3 'a' 'b' 'c'
+	r.Reason, r.Status, r.ExpireAt = book.ReasonNone, statusOpen, exp
+	gtd := appendOrder(nil, &r)
 	for _, bad := range [][]byte{
-		func() []byte { b := bytes.Clone(good); b[len(b)-5] = byte(book.ReasonNone); return b }(),
-		func() []byte { b := bytes.Clone(good); b[len(b)-5] = byte(book.ReasonWouldCross); return b }(),
-		func() []byte { b := bytes.Clone(good); b[len(b)-5] = 200; return b }(),
+		func() []byte { b := bytes.Clone(good); b[len(b)-6] = byte(book.ReasonNone); return b }(), // neither reason nor expiry
+		func() []byte { b := bytes.Clone(good); b[len(b)-6] = byte(book.ReasonWouldCross); return b }(),
+		func() []byte { b := bytes.Clone(good); b[len(b)-6] = 200; return b }(),
 		func() []byte { b := bytes.Clone(good); b[6] = statusFilled; return b }(),
 		func() []byte { b := bytes.Clone(good); b[6] = statusPartial; return b }(),
-		func() []byte { b := bytes.Clone(good); b[len(b)-6] = 1; return b }(), // display −1
-		append(bytes.Clone(good[:len(good)-5]), 3, 'a', 'b', 'c'),             // no reason
+		func() []byte { b := bytes.Clone(good); b[len(b)-7] = 1; return b }(),                           // display −1
+		func() []byte { b := bytes.Clone(good); b[len(b)-5] = 1; return b }(),                           // expiry −1
+		append(bytes.Clone(good[:len(good)-5]), 3, 'a', 'b', 'c'),                                       // no expiry
+		append(bytes.Clone(good[:len(good)-6]), 3, 'a', 'b', 'c'),                                       // no reason nor expiry
+		append(bytes.Clone(gtd[:len(gtd)-4-binary.PutVarint(make([]byte, 10), exp)]), 3, 'a', 'b', 'c'), // expiry cut
 		append([]byte{orderVersionReason + 1}, good[1:]...),
 	} {
 		if got, err := decodeOrderRec(7, bad); !errors.Is(err, errHistoryRecord) {

@@ -211,7 +211,7 @@
 //
 // client_order_id: a resend with the same parameters as the original
 // (market, side, type, price, stop_price, quantity, quote_quantity,
-// display_quantity, time_in_force, post_only, stp; an omitted optional
+// display_quantity, time_in_force, expire_at, post_only, stp; an omitted optional
 // field counts as its default) answers 200 with the original order as GET
 // /v1/orders/{id} shows it, no fills and, in a batch, "duplicate": true.
 // A resend with other parameters answers 409 duplicate_client_order_id
@@ -248,8 +248,27 @@
 // and quote_quantity only for orders placed with one; a cancelled or
 // expired order adds cancel_reason: cancelled (on request),
 // self_trade_prevented, unfilled (an IOC's or market order's rest),
-// fill_or_kill, fee_change (its owner could not pay a fee raise) or
-// account_frozen (the operator froze the account). trade_id numbers trades: unique, increasing in the
+// fill_or_kill, fee_change (its owner could not pay a fee raise),
+// account_frozen (the operator froze the account) or expired_time (a
+// good-till-date order reached its expire_at).
+//
+// Good-till-date orders: an order with "time_in_force":"gtd" and
+// "expire_at" (an RFC 3339 time, required with gtd and refused
+// without it; 400 invalid_argument) is a gtc limit or stop_limit order
+// (gtd on another type is 400 invalid_argument; post_only and
+// display_quantity allowed) that expires by itself at expire_at, with
+// no request: status expired, cancel_reason expired_time, its lock
+// released, a message on the orders stream. expire_at must be after the
+// engine's time when the order is placed (else 400 invalid_argument,
+// engine.ErrInvalidExpiry). The order object shows "time_in_force":"gtd"
+// and its "expire_at"; an amend keeps it (it cannot be changed), a
+// cancel works as for any order, and expire_at is part of a client
+// order id's parameters. The expiry is the engine's, deterministic: the
+// order expires at the first command whose time reaches expire_at (the
+// engine submits one itself at that time when idle), so it is never
+// matched after it, and an order whose time passed while istd was down
+// expires at once after the restart. Batches take gtd orders too.
+// trade_id numbers trades: unique, increasing in the
 // order they happened, the same in every answer and stream and across
 // restarts, and below 2^53 (tradeid.go; a data directory an earlier
 // release wrote continues above the ids that release gave, sequence ×

@@ -103,7 +103,7 @@ func classify(err error) apiError {
 	case errors.Is(err, engine.ErrInvalidCommand), errors.Is(err, engine.ErrInvalidName),
 		errors.Is(err, engine.ErrInvalidSpec), errors.Is(err, engine.ErrInvalidAmount),
 		errors.Is(err, engine.ErrOverflow), errors.Is(err, engine.ErrStopNeedsLimit),
-		errors.Is(err, engine.ErrAmendBelowFilled):
+		errors.Is(err, engine.ErrAmendBelowFilled), errors.Is(err, engine.ErrInvalidExpiry):
 		return apiError{400, "invalid_argument"}
 	case strings.HasPrefix(err.Error(), "book: "):
 		return apiError{400, "invalid_argument"} // every other book rejection is bad input

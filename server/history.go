@@ -314,12 +314,16 @@ func (st *store) writeChanges(c *changes, seq uint64, rewrite bool) error {
 // version 2 (orderVersionDisplay) if it was: version 1 with its display
 // quantity (a varint, > 0) after updated; and version 3
 // (orderVersionReason) if it was cancelled or expired with a reason
-// kept: version 1 with its display quantity (a varint, 0 if none) and
-// then the reason (a byte, a cancellation reason of book) after updated.
-// All three are read; an order is written in the lowest version that
-// holds it, so a history without icebergs or cancelled orders reads the
-// same with earlier releases (which stop reading a segment part at a
-// version they do not know).
+// kept, or is good-till-date: version 1 with, after updated, its display
+// quantity (a varint, 0 if none), the reason (a byte, a cancellation
+// reason of book, 0 if none: only a cancelled or expired order has one)
+// and the expiry time of a good-till-date order (a varint of Unix
+// nanoseconds, 0 if none; its time in force byte is GTC, its API
+// time_in_force gtd). A version 3 record has a reason or an expiry
+// time, or both. All three are read; an order is written in the lowest
+// version that holds it, so a history without icebergs, cancelled or
+// good-till-date orders reads the same with earlier releases (which stop
+// reading a segment part at a version they do not know).
 
 const historyVersion = 1
 
@@ -355,7 +359,7 @@ func appendOrder(b []byte, o *orderRec) []byte {
 	}
 	version := byte(historyVersion)
 	switch {
-	case o.Reason != book.ReasonNone:
+	case o.Reason != book.ReasonNone || o.ExpireAt != 0:
 		version = orderVersionReason
 	case o.DisplayQty != 0:
 		version = orderVersionDisplay
@@ -371,6 +375,7 @@ func appendOrder(b []byte, o *orderRec) []byte {
 	}
 	if version == orderVersionReason {
 		b = append(b, byte(o.Reason))
+		b = binary.AppendVarint(b, o.ExpireAt)
 	}
 	id := o.clientID()
 	b = binary.AppendUvarint(b, uint64(len(id)))
@@ -495,9 +500,14 @@ func decodeOrderRec(id uint64, b []byte) (orderRec, error) {
 		if o.DisplayQty = d.varint(); o.DisplayQty < 0 {
 			d.bad = true
 		}
-		// Only a cancelled or expired order keeps a reason.
-		if o.Reason = book.Reason(d.byte()); !endReason(o.Reason) ||
-			o.Status != statusCancelled && o.Status != statusExpired {
+		// Only a cancelled or expired order keeps a reason; a record of
+		// this version has a reason or an expiry time.
+		o.Reason = book.Reason(d.byte())
+		if o.Reason != book.ReasonNone && (!endReason(o.Reason) ||
+			o.Status != statusCancelled && o.Status != statusExpired) {
+			d.bad = true
+		}
+		if o.ExpireAt = d.varint(); o.ExpireAt < 0 || o.ExpireAt == 0 && o.Reason == book.ReasonNone {
 			d.bad = true
 		}
 	}

@@ -364,7 +364,18 @@ func driveAPI(t *testing.T, r *apiRun) {
 		t.Errorf("an iceberg is served with display_quantity %v", v)
 	}
 	r.call(200, "GET", fmt.Sprintf("/v1/orders/%d", idAt(t, ice, "order", "id")), bob, "")
+	// A good-till-date order: its order object shows time_in_force gtd
+	// and expire_at.
+	expireAt := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
+	gtd := r.call(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"62000","quantity":"0.1","time_in_force":"gtd","expire_at":"`+expireAt+`"}`)
+	if o := gtd["order"].(map[string]any); o["time_in_force"] != "gtd" || o["expire_at"] != expireAt {
+		t.Errorf("a good-till-date order is served with time_in_force %v, expire_at %v (want %s)", o["time_in_force"], o["expire_at"], expireAt)
+	}
+	r.call(200, "GET", fmt.Sprintf("/v1/orders/%d", idAt(t, gtd, "order", "id")), bob, "")
+	soon := r.call(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"61000","quantity":"0.1","time_in_force":"gtd","expire_at":"`+
+		time.Now().Add(300*time.Millisecond).UTC().Format(time.RFC3339Nano)+`"}`)
 	r.call(200, "POST", "/v1/orders/batch", alice, `{"orders":[`+buy+`,`+
+		`{"market":"BTC-USDT","side":"sell","price":"90000","quantity":"0.01","time_in_force":"gtd","expire_at":"`+expireAt+`"},`+
 		`{"market":"BTC-USDT","side":"buy","price":"64500","quantity":"0.01"},`+
 		`{"market":"NOPE","side":"buy","price":"1","quantity":"1"},`+
 		`{"market":"BTC-USDT","side":"buy","price":"65000","quantity":"0.01"}]}`)
@@ -375,6 +386,17 @@ func driveAPI(t *testing.T, r *apiRun) {
 	r.call(200, "GET", "/v1/orders?market=BTC-USDT&status=done&limit=10", bob, "")
 	r.call(200, "GET", "/v1/fills", alice, "")
 	r.call(200, "GET", "/v1/fills?market=BTC-USDT", bob, "")
+	// The good-till-date order expires by itself: status expired,
+	// cancel_reason expired_time.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		o := r.call(200, "GET", fmt.Sprintf("/v1/orders/%d", idAt(t, soon, "order", "id")), bob, "")
+		if o["status"] == "expired" && o["cancel_reason"] == "expired_time" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("good-till-date order not expired: %v", o)
+		}
+	}
 
 	// Market data; public trades follow within a view interval.
 	r.call(200, "GET", "/v1/markets", "", "")

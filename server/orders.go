@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/bits"
 	"sync"
+	"time"
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
@@ -15,8 +16,12 @@ import (
 var (
 	typeNames = [...]string{book.Limit: "limit", book.Market: "market", book.StopMarket: "stop_market", book.StopLimit: "stop_limit"}
 	tifNames  = [...]string{book.GTC: "gtc", book.IOC: "ioc", book.FOK: "fok"}
-	stpNames  = [...]string{book.STPNone: "none", book.STPCancelTaker: "cancel_taker", book.STPCancelMaker: "cancel_maker", book.STPCancelBoth: "cancel_both"}
-	sideNames = [...]string{book.Buy: "buy", book.Sell: "sell"}
+	// tifGTD is time_in_force "gtd" (good till date, with expire_at): a
+	// GTC order that expires by itself (engine.Command.ExpireAt).
+	tifGTD      = "gtd"
+	tifReqNames = [...]string{book.GTC: "gtc", book.IOC: "ioc", book.FOK: "fok", 3: tifGTD}
+	stpNames    = [...]string{book.STPNone: "none", book.STPCancelTaker: "cancel_taker", book.STPCancelMaker: "cancel_maker", book.STPCancelBoth: "cancel_both"}
+	sideNames   = [...]string{book.Buy: "buy", book.Sell: "sell"}
 )
 
 // lookup returns the index of name in names.
@@ -49,12 +54,28 @@ func (s *Server) buildOrder(r *orderReq) (*mkt, book.Order, *orderRec, error) {
 		}
 		o.Type = book.OrderType(t)
 	}
+	gtd := false
 	if r.tif != nil {
-		t, err := lookup(tifNames[:], r.tif, "time_in_force")
+		t, err := lookup(tifReqNames[:], r.tif, "time_in_force")
 		if err != nil {
 			return nil, o, nil, err
 		}
-		o.TIF = book.TimeInForce(t)
+		if gtd = tifReqNames[t] == tifGTD; !gtd {
+			o.TIF = book.TimeInForce(t)
+		}
+	}
+	var expireAt int64
+	switch {
+	case gtd && r.expireAt == nil:
+		return nil, o, nil, missing("expire_at")
+	case gtd && o.Type != book.Limit && o.Type != book.StopLimit:
+		return nil, o, nil, fmt.Errorf("%w: time_in_force gtd is only for limit and stop_limit orders", errInvalid)
+	case gtd:
+		if expireAt, err = parseExpireAt(r.expireAt); err != nil {
+			return nil, o, nil, err
+		}
+	case r.expireAt != nil:
+		return nil, o, nil, fmt.Errorf("%w: expire_at is only for time_in_force gtd", errInvalid)
 	}
 	o.STP = book.STPCancelTaker
 	if r.stp != nil {
@@ -116,9 +137,24 @@ func (s *Server) buildOrder(r *orderReq) (*mkt, book.Order, *orderRec, error) {
 	}
 	meta := metas.Get().(*orderRec)
 	*meta = orderRec{Type: o.Type, TIF: o.TIF, STP: o.STP,
-		PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget, DisplayQty: o.DisplayQty}
+		PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget, DisplayQty: o.DisplayQty, ExpireAt: expireAt}
 	copy(meta.ClientID[:], r.clientID)
 	return m, o, meta, nil
+}
+
+// parseExpireAt parses expire_at, an RFC 3339 time (a fraction of a
+// second allowed), into Unix nanoseconds: after 1970 and before 2262,
+// where they fit an int64. Whether it is in the future is the engine's
+// to judge, at its sequencer's time (engine.ErrInvalidExpiry).
+func parseExpireAt(b []byte) (int64, error) {
+	t, err := time.Parse(time.RFC3339Nano, string(b))
+	if err != nil {
+		return 0, fmt.Errorf("%w: expire_at %q is not an RFC 3339 time (like 2026-01-02T15:04:05Z)", errInvalid, b)
+	}
+	if t.Year() < 1970 || t.Year() > 2261 || t.UnixNano() <= 0 {
+		return 0, fmt.Errorf("%w: expire_at %q is out of range", errInvalid, b)
+	}
+	return t.UnixNano(), nil
 }
 
 // checkRef returns an invalid_argument error naming field unless b
@@ -182,7 +218,8 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 	tag := s.tags.Add(1)
 	s.rm.expect(tag, meta)
 	evs := eventBufs.Get().(*[]engine.Event)
-	res, err := s.do(&engine.Command{Kind: engine.CmdPlace, Account: acct, Market: m.id, Ref: meta.ClientID, Order: o, Tag: tag}, (*evs)[:0])
+	res, err := s.do(&engine.Command{Kind: engine.CmdPlace, Account: acct, Market: m.id, Ref: meta.ClientID, Order: o, Tag: tag,
+		ExpireAt: meta.ExpireAt}, (*evs)[:0])
 	s.rm.take(tag) // if the engine never saw it
 	// s.do returns once the result is delivered (or was never submitted):
 	// the read model is done with meta and the engine with the buffer.
@@ -361,7 +398,12 @@ func (s *Server) appendOrder(b []byte, o *orderRec, m *mkt) []byte {
 	if tif == book.GTC && (o.Type == book.Market || o.Type == book.StopMarket) {
 		tif = book.IOC // a market order never rests: gtc means ioc (book.GTC)
 	}
-	b = appendStr(b, "time_in_force", tifNames[tif])
+	if o.ExpireAt != 0 {
+		b = appendStr(b, "time_in_force", tifGTD)
+		b = appendTime(b, "expire_at", o.ExpireAt)
+	} else {
+		b = appendStr(b, "time_in_force", tifNames[tif])
+	}
 	b = appendBool(b, "post_only", o.PostOnly)
 	b = appendStr(b, "stp", stpNames[o.STP&3])
 	b = appendTime(b, "created_at", o.Created)

@@ -49,8 +49,11 @@ type orderRec struct {
 	Notional    int64 // Σ price × qty of fills, steps × lots (saturating)
 	Status      uint8
 	Reason      book.Reason // why a cancelled or expired order ended (ReasonNone otherwise, and in earlier releases' histories)
-	Created     int64
-	Updated     int64
+	// ExpireAt is a good-till-date order's expiry time (Unix ns; its
+	// time_in_force is then gtd, TIF GTC), 0 for others.
+	ExpireAt int64
+	Created  int64
+	Updated  int64
 
 	logged uint64 // the sequence number of its last copy into the change log
 	queued bool   // done and in its account's done queue
@@ -301,7 +304,7 @@ func (m *readModel) apply(res *engine.Result) {
 			// o stays on the stack: put copies it into the table.
 			if meta != nil && ev.OrderID == res.ID {
 				o.ClientID, o.Type, o.TIF, o.STP, o.PostOnly = meta.ClientID, meta.Type, meta.TIF, meta.STP, meta.PostOnly
-				o.StopPrice, o.QuoteBudget, o.DisplayQty = meta.StopPrice, meta.QuoteBudget, meta.DisplayQty
+				o.StopPrice, o.QuoteBudget, o.DisplayQty, o.ExpireAt = meta.StopPrice, meta.QuoteBudget, meta.DisplayQty, meta.ExpireAt
 				o.Stop = o.Type == book.StopMarket || o.Type == book.StopLimit
 			}
 			if ev.Relation != 0 {

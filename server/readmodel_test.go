@@ -89,6 +89,11 @@ func FuzzDecodeHistory(f *testing.F) {
 	gone := ice
 	gone.Status, gone.Reason = statusCancelled, book.ReasonFeeChange // version 3
 	f.Add(uint8(0), appendOrder(nil, &gone))
+	gtd := ice
+	gtd.ExpireAt = 1_800_000_000_000_000_000 // good-till-date, live: version 3 without a reason
+	f.Add(uint8(0), appendOrder(nil, &gtd))
+	gtd.Status, gtd.Reason = statusExpired, book.ReasonExpired
+	f.Add(uint8(0), appendOrder(nil, &gtd))
 	f.Add(uint8(1), appendFill(nil, &fillRec{OrderID: 7, Market: 1, Price: 650, Qty: 2, Fee: -3, Time: 5}))
 	f.Add(uint8(2), appendTradeRec(nil, &tradeRec{Price: 650, Qty: 2, Side: book.Buy, Time: 5}))
 	f.Add(uint8(3), appendCandle(nil, &candle{Open: 1, High: 3, Low: 1, Close: 2, Volume: volOf(9), QuoteVolume: volOf(18), Trades: 4}))

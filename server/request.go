@@ -328,8 +328,8 @@ func decodeTransfer(p *fastjson.Parser, body []byte, r *transferReq, admin bool)
 
 // orderReq is the body of POST /v1/orders.
 type orderReq struct {
-	market, side, typ, price, qty, quoteQty, stopPrice, displayQty, tif, clientID, stp []byte
-	postOnly                                                                           bool
+	market, side, typ, price, qty, quoteQty, stopPrice, displayQty, tif, expireAt, clientID, stp []byte
+	postOnly                                                                                     bool
 }
 
 func decodeOrder(p *fastjson.Parser, body []byte, r *orderReq) error {
@@ -399,6 +399,8 @@ func orderValue(ov *fastjson.Value, r *orderReq) error {
 			r.displayQty, err = str(v, "display_quantity")
 		case "time_in_force":
 			r.tif, err = str(v, "time_in_force")
+		case "expire_at":
+			r.expireAt, err = str(v, "expire_at")
 		case "client_order_id":
 			r.clientID, err = str(v, "client_order_id")
 		case "stp":

@@ -25,7 +25,9 @@ var seeds = []string{``, `{}`, `[]`, `null`, `{"a":1}`, `{"name":"alice"}`,
 	`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","maker_fee_bps":10,"taker_fee_bps":20}`,
 	`{"account_id":7,"asset":"USDT","amount":"1000","ref":"d-1"}`, `{"price":"1","quantity":"2"}`, `{"to":"/tmp/x"}`,
 	`{"market":"\u0000","side":1}`, `{"maker_fee_bps":-1}`, `{"account_id":1e3}`,
-	`{"market":"BTC-USDT","side":"buy","side":"sell","quantity":"1"}`, `{"name":"a","n\u0061me":"b"}`}
+	`{"market":"BTC-USDT","side":"buy","side":"sell","quantity":"1"}`, `{"name":"a","n\u0061me":"b"}`,
+	`{"market":"BTC-USDT","side":"sell","price":"101","quantity":"1","time_in_force":"gtd","expire_at":"2030-01-02T15:04:05.5Z"}`,
+	`{"market":"BTC-USDT","side":"sell","price":"101","quantity":"1","expire_at":1}`}
 
 // checkDistinct fails unless body, which a decoder accepted, is an object
 // whose keys are all distinct (as fastjson unescapes them).
@@ -205,7 +207,12 @@ func TestDecodeOrder(t *testing.T) {
 	if string(r.price) != "100.5" || string(r.qty) != "0.5" || string(r.stp) != "cancel_taker" || r.postOnly {
 		t.Fatalf("%+v", r)
 	}
-	for _, bad := range []string{`{"market":"m","side":"buy","price":1}`, `{"market":"m","side":"buy","x":"1"}`, `{"market":"m"}`, `{"side":"buy"}`, `{"market":"m","side":"buy","post_only":1}`} {
+	r = orderReq{}
+	if err := decodeOrder(&p, []byte(seeds[len(seeds)-2]), &r); err != nil || string(r.tif) != "gtd" || string(r.expireAt) != "2030-01-02T15:04:05.5Z" {
+		t.Fatalf("gtd: %+v, %v", r, err)
+	}
+	for _, bad := range []string{`{"market":"m","side":"buy","price":1}`, `{"market":"m","side":"buy","x":"1"}`, `{"market":"m"}`, `{"side":"buy"}`, `{"market":"m","side":"buy","post_only":1}`,
+		seeds[len(seeds)-1]} {
 		r = orderReq{}
 		if err := decodeOrder(&p, []byte(bad), &r); !errors.Is(err, errInvalid) {
 			t.Errorf("%s: %v", bad, err)

@@ -405,8 +405,18 @@ func Open(opts *Options) (*Server, error) {
 	if o.historyBaseMin > 0 {
 		st.compactMin = o.historyBaseMin
 	}
+	// The engine's results reach onResult from the first (its tick for
+	// good-till-date orders whose time passed while istd was down may
+	// come at once), once the server is ready for them: the subscriber
+	// waits for ready until then.
+	ready := make(chan struct{})
+	var readyOnce sync.Once
+	var resultsOff atomic.Bool
+	openGate := func() { readyOnce.Do(func() { close(ready) }) }
 	fail := func(err error) (*Server, error) {
 		if s.eng != nil {
+			resultsOff.Store(true)
+			openGate()
 			s.eng.Close()
 		}
 		if s.wal != nil {
@@ -517,7 +527,13 @@ func Open(opts *Options) (*Server, error) {
 	clock := func() int64 { return max(wallClock(), floor) }
 	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats, s.rm}, State: state, Snapshots: l, Clock: clock,
 		SnapshotInterval: o.SnapshotInterval, SnapshotEvery: o.SnapshotEvery, OnSnapshot: s.onSnapshot,
-		FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize, DepthLevels: o.BookDepth})
+		FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize, DepthLevels: o.BookDepth,
+		Subscribe: func(res *engine.Result) {
+			<-ready
+			if !resultsOff.Load() {
+				s.onResult(res)
+			}
+		}})
 	if err != nil {
 		return fail(fmt.Errorf("server: start engine: %w", err))
 	}
@@ -529,8 +545,9 @@ func Open(opts *Options) (*Server, error) {
 		s.stats.reconcile(e, state.Seq())
 	}
 	s.stats.syncPaused(e)
-	s.unsub = e.Subscribe(s.onResult)
 	s.reg, s.met = newMetrics(s)
+	s.unsub = func() { resultsOff.Store(true) }
+	openGate() // onResult has all it uses
 	s.metricsH = fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	if o.RateLimit == 0 {
 		o.RateLimit = DefaultRateLimit // burst: 2×, DefaultRateBurst
@@ -626,7 +643,7 @@ func (s *Server) loadTradeBase() (unrecorded bool, err error) {
 // replayHistory brings the order history up to date with the commands the
 // log replays at start-up (those after its last save): the command carries
 // what the result does not (client order id, type, time in force,
-// display quantity).
+// display quantity, expiry time).
 func (s *Server) replayHistory(cmd *engine.Command, res *engine.Result) {
 	s.stats.apply(cmd, res) // ignores what it already has
 	if res.Seq <= s.rm.seq() {
@@ -636,7 +653,8 @@ func (s *Server) replayHistory(cmd *engine.Command, res *engine.Result) {
 	case engine.CmdPlace:
 		o := &cmd.Order
 		s.rm.expect(cmd.Tag, &orderRec{ClientID: cmd.Ref, Type: o.Type, TIF: o.TIF, STP: o.STP,
-			PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget, DisplayQty: o.DisplayQty})
+			PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget, DisplayQty: o.DisplayQty,
+			ExpireAt: cmd.ExpireAt})
 	case engine.CmdDeposit, engine.CmdWithdraw:
 		s.rm.noteTransfer(cmd)
 	}

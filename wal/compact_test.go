@@ -164,7 +164,9 @@ func TestCompactRefused(t *testing.T) {
 	for name, body := range map[string][]byte{
 		"empty":                {},
 		"mask cut short":       append(place, 0x80),
-		"unknown mask bit":     append(place, 0x80, 0x80, 0x20),
+		"unknown mask bit":     append(place, 0x80, 0x80, 0x40),
+		"expiry on a cancel":   append(binary.AppendUvarint([]byte{uint8(engine.CmdCancel)}, cExpireAt), 2),
+		"expiry zero":          with(cExpireAt, 0),
 		"frozen on a place":    with(cFrozen, 2),
 		"frozen missing":       {uint8(engine.CmdSetAccountFrozen), cAccount, 1},
 		"frozen 3":             append(binary.AppendUvarint([]byte{uint8(engine.CmdSetAccountFrozen)}, cFrozen), 3),
@@ -210,6 +212,10 @@ func FuzzDecodeCompact(f *testing.F) {
 		f.Add(int64(i), appendCompact(nil, &c, int64(i)))
 	}
 	f.Add(int64(0), append(binary.AppendUvarint([]byte{uint8(engine.CmdPlace)}, cRef|cQty), 3, 'a', 'b', 'c', 0x81, 0x01))
+	for _, exp := range []int64{1_700_000_000_000_000_000, -1, math.MaxInt64} {
+		c := engine.Command{Kind: engine.CmdPlace, Account: 42, Market: 1, ExpireAt: exp, Order: book.Order{Price: 5, Qty: 1}}
+		f.Add(int64(0), appendCompact(nil, &c, 0))
+	}
 	for _, frozen := range []bool{true, false} {
 		c := engine.Command{Kind: engine.CmdSetAccountFrozen, Account: 42, Frozen: frozen}
 		f.Add(int64(0), appendCompact(nil, &c, 0))
@@ -381,5 +387,65 @@ func TestCompactSetAccountFrozen(t *testing.T) {
 	}
 	if _, err := decodeRecord(freeze.Seq, appendRecord(nil, &freeze)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("fixed layout: %v", err)
+	}
+}
+
+// A good-till-date place (Command.ExpireAt) carries its expiry under
+// mask bit 19: it round-trips, and its mask has a bit the field bits of
+// the releases before it (0 to 18) do not cover, so their decoders refuse
+// it as corrupt ("unknown field bits") instead of placing the order as
+// GTC, never to expire. A place without one keeps its body as before.
+// The expiry is journaled on a place only.
+func TestCompactExpireAt(t *testing.T) {
+	gtd := engine.Command{Kind: engine.CmdPlace, Seq: 9, Time: 1_700_000_000_000_000_000, Account: 7, Market: 1,
+		Order: book.Order{Side: book.Sell, Price: 101, Qty: 3}, ExpireAt: 1_700_000_060_000_000_000}
+	const golden = "200887ac208080d0e2c6bfce972f07010100000000ca010680e08ae785c3ce972fcc0a826b"
+	recs := BlockRecords([]engine.Command{gtd})
+	if h := hex.EncodeToString(recs[0]); h != golden {
+		t.Fatalf("record %s, want the golden %s", h, golden)
+	}
+	body := recs[0][1 : len(recs[0])-4] // without its length and CRC
+	mask, n := binary.Uvarint(body[1:])
+	if n <= 0 || body[0] != uint8(engine.CmdPlace) || mask&cExpireAt == 0 || mask>>19 != 1 {
+		t.Fatalf("kind %d, mask %#x: want bit 19 set", body[0], mask)
+	}
+	if mask&^(1<<19-1) == 0 {
+		t.Fatalf("mask %#x: the releases before (bits 0 to 18) would read it", mask)
+	}
+	gtc := gtd
+	gtc.ExpireAt = 0
+	if a, b := BlockRecords([]engine.Command{gtc})[0], recs[0]; len(a) >= len(b) {
+		t.Fatalf("a GTC place takes %d bytes, the good-till-date one %d", len(a), len(b))
+	}
+	for _, c := range []engine.Command{
+		gtd,
+		{Kind: engine.CmdPlace, Seq: 10, Account: 7, Market: 1, ExpireAt: -5},            // refused by the engine, kept as given
+		{Kind: engine.CmdPlace, Seq: 11, Account: 7, Market: 1, ExpireAt: math.MaxInt64}, // far away
+		{Kind: engine.CmdPlace, Seq: 12, Account: 7, Market: 1, ExpireAt: math.MinInt64},
+	} {
+		recs := BlockRecords([]engine.Command{c})
+		got, err := DecodeBlockRecords(c.Seq, recs)
+		if err != nil || len(got) != 1 || got[0] != c {
+			t.Fatalf("%v\n got %+v\nwant %+v", err, got, c)
+		}
+	}
+	// In a block with other commands, which keep their bodies.
+	cmds := append(sampleCommands(), gtd)
+	for i := range cmds {
+		cmds[i].Seq, cmds[i].Time = uint64(100+i), int64(i)*1000
+	}
+	cmds[len(cmds)-1].ExpireAt = 1 << 40
+	got, err := DecodeBlockRecords(100, BlockRecords(cmds))
+	if err != nil || len(got) != len(cmds) {
+		t.Fatalf("%v: %d commands", err, len(got))
+	}
+	for i := range cmds {
+		if got[i] != cmds[i] {
+			t.Fatalf("command %d:\n got %+v\nwant %+v", i, got[i], cmds[i])
+		}
+	}
+	other := engine.Command{Kind: engine.CmdCancel, Seq: 9, Account: 7, OrderID: 3, ExpireAt: 100}
+	if got, err := DecodeBlockRecords(9, BlockRecords([]engine.Command{other})); err != nil || got[0].ExpireAt != 0 {
+		t.Fatalf("%v: %+v", err, got)
 	}
 }

@@ -59,7 +59,9 @@ import (
 // relation value max_quote mode close slippage stop_loss share). Compact
 // bodies end with the same two specs. Kinds added since version 4 (fee
 // changes, set_market_fees; freezes, set_account_frozen) exist only in
-// compact bodies: a fixed-layout record of one is refused as corrupt.
+// compact bodies: a fixed-layout record of one is refused as corrupt. So
+// does a good-till-date order's expiry (Command.ExpireAt): the fixed
+// layout has no room for it, and no release wrote a place with one there.
 //
 // Every CRC is CRC-32C (Castagnoli) over a sequence number (8 bytes,
 // big-endian) and then the bytes it protects. The version byte lets later
