@@ -525,6 +525,12 @@ func Open(opts *Options) (*Server, error) {
 			Msg("the clock is behind the newest trade: new commands are dated at that trade until it catches up")
 	}
 	clock := func() int64 { return max(wallClock(), floor) }
+	// Read before the engine starts: from then on its matcher owns state,
+	// and may apply a command at once (the tick of good-till-date orders
+	// whose time passed while istd was down), which the statistics' tap
+	// sees too.
+	recovered := state.Seq()
+	statsBehind := statsSeq < rst.SnapshotSeq || s.stats.seq() != recovered
 	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats, s.rm}, State: state, Snapshots: l, Clock: clock,
 		SnapshotInterval: o.SnapshotInterval, SnapshotEvery: o.SnapshotEvery, OnSnapshot: s.onSnapshot,
 		FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize, DepthLevels: o.BookDepth,
@@ -539,10 +545,10 @@ func Open(opts *Options) (*Server, error) {
 	}
 	s.eng = e
 	s.hub = newHub(s) // streams (stream.go)
-	if statsSeq < rst.SnapshotSeq || s.stats.seq() != state.Seq() {
-		s.log.Warn().Uint64("stats_seq", s.stats.seq()).Uint64("engine_seq", state.Seq()).
+	if statsBehind {
+		s.log.Warn().Uint64("stats_seq", s.stats.seq()).Uint64("engine_seq", recovered).
 			Msg("leader statistics are behind the engine: holdings reconciled, the gap is missing from their history")
-		s.stats.reconcile(e, state.Seq())
+		s.stats.reconcile(e, recovered)
 	}
 	s.stats.syncPaused(e)
 	s.reg, s.met = newMetrics(s)
