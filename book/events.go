@@ -136,6 +136,13 @@ const (
 	// keeps the expiry times, cancels with Cancel and reports an
 	// EvExpired with this reason instead.
 	ReasonExpired
+	// ReasonCancelAllAfter and ReasonDisconnect: cancelled on request, by
+	// a cancel-all that istd sends for the owner when its dead man's
+	// switch ran out or when a stream that asked to cancel on disconnect
+	// ended. Book never gives them: the engine cancels with Cancel and
+	// reports the cancel-all's cause instead.
+	ReasonCancelAllAfter
+	ReasonDisconnect
 	numReasons
 )
 
@@ -169,6 +176,8 @@ var reasonNames = [numReasons]string{
 	ReasonFeeChange:        "fee_change",
 	ReasonAccountFrozen:    "account_frozen",
 	ReasonExpired:          "expired_time",
+	ReasonCancelAllAfter:   "cancel_all_after",
+	ReasonDisconnect:       "disconnected",
 }
 
 // String returns the snake_case name of the reason, as used in APIs.

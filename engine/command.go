@@ -63,7 +63,8 @@ const (
 	CmdCancel
 	// CmdCancelAll cancels every live order of Account on Market, pending
 	// stops included; the result's ID is the number of orders cancelled
-	// (0 is no error).
+	// (0 is no error). Cause, if set, is the reason its cancels report
+	// (see Command.Cause).
 	CmdCancelAll
 	// CmdAmend sets the price of order OrderID (or, with OrderID 0, of the
 	// order whose client order id is Ref) to Order.Price and its open
@@ -280,6 +281,12 @@ type Command struct {
 	// lifts the freeze. Here, in the padding between Kind and refTag: it
 	// costs the slot no room.
 	Frozen bool
+	// Cause is why a CmdCancelAll cancels, reported as the reason of its
+	// EvCancelled events: 0 (book.ReasonCancelled, on request),
+	// book.ReasonCancelAllAfter or book.ReasonDisconnect (istd's dead
+	// man's switch and cancel on disconnect); any other is refused. In
+	// the padding too.
+	Cause book.Reason
 	// refTag is clientIDTag of (Account, Ref), computed by Engine.Submit
 	// on the submitting goroutine so that the matcher does not hash; 0
 	// means not computed (decoded and directly applied commands). It is

@@ -319,6 +319,11 @@ func (s *State) cancelAll(cmd *Command, dst []Event) (result, []Event) {
 	if !s.userAccount(cmd.Account) {
 		return result{Err: ErrUnknownAccount}, dst
 	}
+	switch cmd.Cause {
+	case book.ReasonNone, book.ReasonCancelAllAfter, book.ReasonDisconnect:
+	default:
+		return result{Err: ErrInvalidCommand}, dst
+	}
 	m, err := s.market(cmd.Market)
 	if err != nil {
 		return result{Err: err}, dst
@@ -331,6 +336,13 @@ func (s *State) cancelAll(cmd *Command, dst []Event) (result, []Event) {
 	}
 	for _, id := range ids {
 		bevs, _ := m.book.Cancel(s.bevs[:0], id)
+		if cmd.Cause != book.ReasonNone {
+			for i := range bevs {
+				if bevs[i].Kind == book.EvCancelled {
+					bevs[i].Reason = cmd.Cause
+				}
+			}
+		}
 		s.bevs = bevs
 		dst = s.settle(m, bevs, dst)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
 	"github.com/rs/zerolog"
 	"github.com/valyala/fasthttp"
@@ -20,8 +21,9 @@ import (
 // {"timeout_ms":N,"market":"SYM"} arms a switch of the caller's account,
 // and if the account does not call it again within N milliseconds, istd
 // cancels every open order and pending stop of the account in that
-// market (a CmdCancelAll, as DELETE /v1/orders?market= does, reason
-// cancelled), or, without "market", in every market. A market maker
+// market (a CmdCancelAll, as DELETE /v1/orders?market= does; the
+// orders' cancel_reason is cancel_all_after), or, without "market", in
+// every market. A market maker
 // calls it every few seconds with a timeout of a minute: if it crashes
 // or loses its connection to istd, its quotes do not stay on the book.
 // Each market has a switch of its own, and the account one more for all
@@ -290,7 +292,7 @@ func (d *deadman) fire(s *Server, k codScope, sw *deadmanSwitch) {
 	d.mu.Unlock()
 	defer d.busy.Done()
 
-	n, err := s.cancelOrders(k, d.isStopped)
+	n, err := s.cancelOrders(k, book.ReasonCancelAllAfter, d.isStopped)
 	s.met.deadman.Inc()
 	s.logCancels(k, n, err).Time("deadline", sw.at).
 		Msg("cancel-all-after: the account did not renew its deadline; its orders were cancelled")
@@ -341,13 +343,14 @@ const cancelRetryMax = 100 * time.Millisecond
 
 // cancelOrders cancels every open order and pending stop of k's account
 // in k's market, or with market 0 in every market where it has any (a
-// CmdCancelAll each), and returns how many it cancelled. A cancel the engine refuses because
+// CmdCancelAll each, whose cancels report cause as their reason), and
+// returns how many it cancelled. A cancel the engine refuses because
 // it is full (engine.ErrFull: istd's engine fails fast, and a burst is
 // when a client is likeliest to lose its connection) is tried again,
 // after a millisecond and then up to cancelRetryMax, until it runs or
 // give reports true (istd is shutting down). It goes on past a market
 // whose cancel fails and returns the errors.
-func (s *Server) cancelOrders(k codScope, give func() bool) (int, error) {
+func (s *Server) cancelOrders(k codScope, cause book.Reason, give func() bool) (int, error) {
 	n := 0
 	var errs []error
 	// Every market: only those where the order history, once it has
@@ -366,7 +369,7 @@ func (s *Server) cancelOrders(k codScope, give func() bool) (int, error) {
 		if cancelAllHook != nil {
 			cancelAllHook(m.id)
 		}
-		cmd := engine.Command{Kind: engine.CmdCancelAll, Account: k.account, Market: m.id}
+		cmd := engine.Command{Kind: engine.CmdCancelAll, Account: k.account, Market: m.id, Cause: cause}
 		res, err := s.do(&cmd, nil)
 		for wait := time.Millisecond; errors.Is(err, engine.ErrFull) && !give(); wait = min(2*wait, cancelRetryMax) {
 			time.Sleep(wait)
@@ -429,7 +432,7 @@ func (s *Server) cancelOnDisconnect(k codScope) {
 	if s.closed.Load() {
 		return
 	}
-	n, err := s.cancelOrders(k, s.closed.Load)
+	n, err := s.cancelOrders(k, book.ReasonDisconnect, s.closed.Load)
 	s.met.cancelOnDisconnect.Inc()
 	s.logCancels(k, n, err).Msg("cancel_on_disconnect: a stream of the account ended; its orders were cancelled")
 }

@@ -121,7 +121,7 @@ func TestCancelAllAfter(t *testing.T) {
 		t.Fatalf("after the deadline, alice's open orders: %s", got)
 	}
 	for _, o := range ts.must(200, "GET", "/v1/orders?limit=100", alice, "")["orders"].([]any) {
-		if o := o.(map[string]any); o["status"] != "cancelled" || o["cancel_reason"] != "cancelled" {
+		if o := o.(map[string]any); o["status"] != "cancelled" || o["cancel_reason"] != "cancel_all_after" {
 			t.Errorf("alice's order after the deadline: %v", o)
 		}
 	}
@@ -349,7 +349,7 @@ func TestCancelOnDisconnect(t *testing.T) {
 		t.Errorf("stream_cancel_on_disconnect_total %v", m)
 	}
 	for _, o := range ts.must(200, "GET", "/v1/orders?limit=100", alice, "")["orders"].([]any) {
-		if o := o.(map[string]any); o["status"] != "cancelled" || o["cancel_reason"] != "cancelled" {
+		if o := o.(map[string]any); o["status"] != "cancelled" || o["cancel_reason"] != "disconnected" {
 			t.Errorf("alice's order: %v", o)
 		}
 	}

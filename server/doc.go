@@ -249,8 +249,10 @@
 // expired order adds cancel_reason: cancelled (on request),
 // self_trade_prevented, unfilled (an IOC's or market order's rest),
 // fill_or_kill, fee_change (its owner could not pay a fee raise),
-// account_frozen (the operator froze the account) or expired_time (a
-// good-till-date order reached its expire_at).
+// account_frozen (the operator froze the account), expired_time (a
+// good-till-date order reached its expire_at), cancel_all_after (the
+// account's dead man's switch ran out) or disconnected (a stream of the
+// account with cancel_on_disconnect ended).
 //
 // Good-till-date orders: an order with "time_in_force":"gtd" and
 // "expire_at" (an RFC 3339 time, required with gtd and refused
@@ -378,7 +380,7 @@
 // {"market","timeout_ms":N,"cancel_at":T}: unless the caller calls it
 // again before T, every open order and pending stop of its account in
 // the market (without market, in every market: a CmdCancelAll each) is
-// cancelled (cancel_reason cancelled). Each market has a switch, and the
+// cancelled (cancel_reason cancel_all_after). Each market has a switch, and the
 // account one for every market (market null). N is 0 (disarm; cancel_at
 // null) or 1000 to 86,400,000; GET lists the armed switches,
 // {"switches":[…]}. The deadline is stored (synced) before the answer

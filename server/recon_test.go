@@ -1048,7 +1048,7 @@ func (d *reconDriver) checkOrders(a *reconAcct, all []reconFill, locked map[stri
 		}
 		// Why it ended: only cancelled and expired orders say, and a
 		// freeze's cancels say so.
-		reasons := map[string]string{"cancelled": "cancelled self_trade_prevented fee_change account_frozen",
+		reasons := map[string]string{"cancelled": "cancelled self_trade_prevented fee_change account_frozen cancel_all_after disconnected",
 			"expired": "unfilled fill_or_kill"}[o["status"].(string)]
 		r, has := o["cancel_reason"].(string)
 		switch {

@@ -52,10 +52,14 @@ import (
 //	                             good-till-date order's expiry time,
 //	                             absolute); on place records only, set
 //	                             exactly when ExpireAt is not 0
+//	20   cause                   uvarint of Command.Cause (the reason a
+//	                             cancel-all's cancels report); on
+//	                             cancel_all records only, set exactly when
+//	                             Cause is not 0
 //
 // The market spec (create_market only) and the copy spec (copy-trading
 // kinds only) follow in the fixed layout of the older versions, which has
-// no room for the fields of bits 15 to 19 (so they are mask bits: old
+// no room for the fields of bits 15 to 20 (so they are mask bits: old
 // records decode as they did, and an older reader refuses a record with
 // one as an unknown field bit rather than misread it). That is also how a
 // release that adds a command kind keeps earlier releases from replaying
@@ -66,7 +70,8 @@ import (
 // set_account_frozen record likewise always has bit 18, which releases
 // before it refuse. A good-till-date place has bit 19, so that releases
 // before it refuse the record instead of placing the order as GTC,
-// never to expire. Every
+// never to expire, and a cancel-all with a cause bit 20, which releases
+// before it refuse rather than report its cancels as on request. Every
 // encoding is canonical: a set bit never carries a zero, varints are
 // minimal, so that a decoded body re-encodes to the same bytes, and a
 // decoder refuses anything else.
@@ -91,6 +96,7 @@ const (
 	cTakerFee
 	cFrozen
 	cExpireAt
+	cCause
 	cAll = 1<<iota - 1
 )
 
@@ -119,7 +125,7 @@ func appendCompact(b []byte, cmd *engine.Command, prevTime int64) []byte {
 	// Set one by one and read by index: a composite literal, or a range
 	// over the array's value, copies it with loads wider than the stores
 	// that built it, and such a load waits for every earlier store.
-	var v [20]uint64
+	var v [21]uint64
 	v[0], v[1], v[2], v[3] = zigzag(cmd.Time-prevTime), cmd.Account, uint64(cmd.Market), uint64(cmd.Asset)
 	v[4], v[5], v[8] = zigzag(cmd.Amount), cmd.OrderID, cmd.Tag
 	v[10], v[11], v[12], v[13], v[14] = zigzag(o.Price), zigzag(o.StopPrice), zigzag(o.Qty), zigzag(o.QuoteBudget), zigzag(o.DisplayQty)
@@ -134,6 +140,9 @@ func appendCompact(b []byte, cmd *engine.Command, prevTime int64) []byte {
 	}
 	if cmd.Kind == engine.CmdPlace {
 		v[19] = zigzag(cmd.ExpireAt)
+	}
+	if cmd.Kind == engine.CmdCancelAll {
+		v[20] = uint64(cmd.Cause)
 	}
 	var mask uint64
 	for i := range v {
@@ -245,7 +254,7 @@ func (r *compactReader) take(n int, what string) []byte {
 // fieldNames names the mask's fields in errors.
 var fieldNames = [...]string{"time", "account", "market", "asset", "amount", "order id", "ref", "name",
 	"tag", "order flags", "price", "stop price", "quantity", "quote budget", "display quantity", "max profit share",
-	"maker fee", "taker fee", "frozen", "expire at"}
+	"maker fee", "taker fee", "frozen", "expire at", "cause"}
 
 // decodeCompact decodes the compact body p of command seq into cmd;
 // prevTime is the time of the block's previous command (0 for its first).
@@ -271,7 +280,7 @@ func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) er
 	// The fields in bit order, as encoded; the varints into v (an absent
 	// one stays 0, which is also what unzigzag makes of it). Most are one
 	// byte, read here inline.
-	var v [20]uint64
+	var v [21]uint64
 	o := &cmd.Order
 	for m := mask; m != 0 && r.err == ""; m &= m - 1 {
 		switch b := bits.TrailingZeros64(m); b {
@@ -349,6 +358,15 @@ func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) er
 			r.fail("expiry on another kind of record")
 		}
 		cmd.ExpireAt = unzigzag(v[19])
+	}
+	if mask&cCause != 0 {
+		if cmd.Kind != engine.CmdCancelAll {
+			r.fail("cause on another kind of record")
+		}
+		if v[20] > math.MaxUint8 {
+			r.fail("cause out of range")
+		}
+		cmd.Cause = book.Reason(v[20])
 	}
 	if r.err == "" && len(r.p) != 0 {
 		r.fail(fmt.Sprintf("%d bytes after the fields", len(r.p)))

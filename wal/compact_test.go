@@ -7,6 +7,7 @@ import (
 	"errors"
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/instant-social-trading/ist/book"
@@ -164,9 +165,11 @@ func TestCompactRefused(t *testing.T) {
 	for name, body := range map[string][]byte{
 		"empty":                {},
 		"mask cut short":       append(place, 0x80),
-		"unknown mask bit":     append(place, 0x80, 0x80, 0x40),
+		"unknown mask bit":     append(place, 0x80, 0x80, 0x80, 0x01), // bit 21
 		"expiry on a cancel":   append(binary.AppendUvarint([]byte{uint8(engine.CmdCancel)}, cExpireAt), 2),
 		"expiry zero":          with(cExpireAt, 0),
+		"cause on a place":     with(cCause, 23),
+		"cause zero":           append(binary.AppendUvarint([]byte{uint8(engine.CmdCancelAll)}, cCause), 0),
 		"frozen on a place":    with(cFrozen, 2),
 		"frozen missing":       {uint8(engine.CmdSetAccountFrozen), cAccount, 1},
 		"frozen 3":             append(binary.AppendUvarint([]byte{uint8(engine.CmdSetAccountFrozen)}, cFrozen), 3),
@@ -218,6 +221,10 @@ func FuzzDecodeCompact(f *testing.F) {
 	}
 	for _, frozen := range []bool{true, false} {
 		c := engine.Command{Kind: engine.CmdSetAccountFrozen, Account: 42, Frozen: frozen}
+		f.Add(int64(0), appendCompact(nil, &c, 0))
+	}
+	for _, cause := range []book.Reason{book.ReasonCancelAllAfter, book.ReasonDisconnect} {
+		c := engine.Command{Kind: engine.CmdCancelAll, Account: 42, Market: 1, Cause: cause}
 		f.Add(int64(0), appendCompact(nil, &c, 0))
 	}
 	f.Fuzz(func(t *testing.T, prevTime int64, body []byte) {
@@ -447,5 +454,51 @@ func TestCompactExpireAt(t *testing.T) {
 	other := engine.Command{Kind: engine.CmdCancel, Seq: 9, Account: 7, OrderID: 3, ExpireAt: 100}
 	if got, err := DecodeBlockRecords(9, BlockRecords([]engine.Command{other})); err != nil || got[0].ExpireAt != 0 {
 		t.Fatalf("%v: %+v", err, got)
+	}
+}
+
+// A cancel-all's cause (Command.Cause: why its cancels happen) is bit 20
+// of the mask, on cancel_all records only, and only when set: a
+// cancel-all without one is written as before, byte for byte, and
+// releases before the bit refuse a record with it rather than report
+// its cancels as on request.
+func TestCompactCause(t *testing.T) {
+	plain := engine.Command{Kind: engine.CmdCancelAll, Seq: 9, Time: 1_700_000_000_000_000_000, Account: 7, Market: 2}
+	caused := plain
+	caused.Cause = book.ReasonCancelAllAfter
+	a, b := BlockRecords([]engine.Command{plain})[0], BlockRecords([]engine.Command{caused})[0]
+	body := b[1 : len(b)-4] // without its length and CRC
+	mask, n := binary.Uvarint(body[1:])
+	if n <= 0 || body[0] != uint8(engine.CmdCancelAll) || mask&cCause == 0 || mask>>20 != 1 {
+		t.Fatalf("kind %d, mask %#x: want bit 20 set", body[0], mask)
+	}
+	pb := a[1 : len(a)-4]
+	if pm, _ := binary.Uvarint(pb[1:]); pm&cCause != 0 || len(a) >= len(b) {
+		t.Fatalf("a cancel-all without a cause: mask %#x, %d bytes against %d", pm, len(a), len(b))
+	}
+	for _, c := range []engine.Command{plain, caused,
+		{Kind: engine.CmdCancelAll, Seq: 10, Account: 7, Market: 1, Cause: book.ReasonDisconnect},
+		{Kind: engine.CmdCancelAll, Seq: 11, Account: 7, Market: 1, Cause: book.ReasonSelfTrade}, // refused by the engine, kept as given
+	} {
+		got, err := DecodeBlockRecords(c.Seq, BlockRecords([]engine.Command{c}))
+		if err != nil || len(got) != 1 || got[0] != c {
+			t.Fatalf("%v\n got %+v\nwant %+v", err, got, c)
+		}
+	}
+	// Not written on another kind; refused there.
+	other := engine.Command{Kind: engine.CmdCancel, Seq: 9, Account: 7, OrderID: 3, Cause: book.ReasonDisconnect}
+	if got, err := DecodeBlockRecords(9, BlockRecords([]engine.Command{other})); err != nil || got[0].Cause != 0 {
+		t.Fatalf("%v: %+v", err, got)
+	}
+	bad := append([]byte{uint8(engine.CmdCancel)}, binary.AppendUvarint(nil, cAccount|cCause)...)
+	bad = append(bad, 7, 1)
+	var cmd engine.Command
+	if err := decodeCompact(9, bad, &cmd, 0); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "cause on another kind") {
+		t.Fatalf("a cause on a cancel: %v", err)
+	}
+	bad = append([]byte{uint8(engine.CmdCancelAll)}, binary.AppendUvarint(nil, cAccount|cCause)...)
+	bad = append(bad, 7, 0x80, 0x02) // 256
+	if err := decodeCompact(9, bad, &cmd, 0); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("a cause of 256: %v", err)
 	}
 }

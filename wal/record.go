@@ -61,7 +61,9 @@ import (
 // changes, set_market_fees; freezes, set_account_frozen) exist only in
 // compact bodies: a fixed-layout record of one is refused as corrupt. So
 // does a good-till-date order's expiry (Command.ExpireAt): the fixed
-// layout has no room for it, and no release wrote a place with one there.
+// layout has no room for it, and no release wrote a place with one there
+// (nor a cancel-all with a cause, Command.Cause: one read from the fixed
+// layout has none).
 //
 // Every CRC is CRC-32C (Castagnoli) over a sequence number (8 bytes,
 // big-endian) and then the bytes it protects. The version byte lets later
