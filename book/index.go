@@ -161,7 +161,14 @@ func (x *idIndex) del(key uint64) {
 		if i, ok = t.find(key); !ok {
 			return
 		}
-		x.oldN--
+		if x.oldN--; x.oldN == 0 {
+			// The last key not yet moved: the growth is over (as move
+			// ends it), and check finds no empty old table.
+			x.n--
+			t.slots[i] = idSlot{}
+			x.old, x.left = idTable{slots: noOld[:], shift: 64}, 0
+			return
+		}
 	}
 	x.n--
 	// Shift later keys of the probe run back into the hole, so that

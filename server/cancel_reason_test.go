@@ -160,14 +160,16 @@ func cancelReasonScenario(t *testing.T, crash bool) {
 	check("after the restart")
 }
 
-// An order record keeps a cancelled or expired order's reason, and a
-// good-till-date order's expiry time, in version 3 (version 1 with the
-// display quantity, 0 if none, the reason, 0 if none, and the expiry
-// time, 0 if none, after updated); an order with neither is written as
-// before (version 1, or 2 for an iceberg), byte for byte. A reason that
-// does not end an order, one on an order that is not cancelled or
-// expired, a negative expiry time, or a version 3 record with neither is
-// refused as damage.
+// An order record keeps a cancelled or expired order's reason in version
+// 3 (version 1 with the display quantity, 0 if none, and the reason after
+// updated), as the release that introduced it wrote it, and a
+// good-till-date order's expiry time in version 4 (version 3 with the
+// expiry time after the reason, which is 0 if none); an order with
+// neither is written as before (version 1, or 2 for an iceberg), byte for
+// byte. A reason that does not end an order, one on an order that is not
+// cancelled or expired, a version 3 record without a reason, or a version
+// 4 record without a positive expiry time or of an order that cannot be
+// good-till-date is refused as damage.
 func TestOrderRecordReasonVersion(t *testing.T) {
 	o := orderRec{ID: 7, Account: 3, Market: 1, Side: book.Sell, Type: book.Limit, TIF: book.GTC, STP: book.STPCancelTaker,
 		Price: 650, Qty: 9, Filled: 2, Notional: 1300, Status: statusPartial, Created: 1, Updated: 2}
@@ -206,9 +208,14 @@ func TestOrderRecordReasonVersion(t *testing.T) {
 		r.Status, r.Reason, r.DisplayQty, r.ExpireAt = c.status, c.reason, c.display, c.expire
 		v := appendOrder(nil, &r)
 		// Version 3: version 1's fields to updated, the display quantity,
-		// the reason, the expiry time, then the client order id.
+		// the reason, then the client order id; version 4: the expiry
+		// time after the reason.
 		wantV := binary.AppendVarint(append([]byte{orderVersionReason}, v1c[1:19]...), c.display)
-		wantV = binary.AppendVarint(append(wantV, byte(c.reason)), c.expire)
+		wantV = append(wantV, byte(c.reason))
+		if c.expire != 0 {
+			wantV[0] = orderVersionExpiry
+			wantV = binary.AppendVarint(wantV, c.expire)
+		}
 		wantV = append(wantV, 3, 'a', 'b', 'c')
 		wantV[6] = c.status
 		if !bytes.Equal(v, wantV) {
@@ -220,21 +227,26 @@ func TestOrderRecordReasonVersion(t *testing.T) {
 	}
 	r := o
 	r.Reason = book.ReasonCancelled
-	good := appendOrder(nil, &r) // ... reason, expiry 0, then 3 'a' 'b' 'c'
+	good := appendOrder(nil, &r) // ... reason, then 3 'a' 'b' 'c'
 	r.Reason, r.Status, r.ExpireAt = book.ReasonNone, statusOpen, exp
-	gtd := appendOrder(nil, &r)
+	gtd := appendOrder(nil, &r) // ... reason 0, expiry, then 3 'a' 'b' 'c'
+	ne := binary.PutVarint(make([]byte, 10), exp)
 	for _, bad := range [][]byte{
-		func() []byte { b := bytes.Clone(good); b[len(b)-6] = byte(book.ReasonNone); return b }(), // neither reason nor expiry
-		func() []byte { b := bytes.Clone(good); b[len(b)-6] = byte(book.ReasonWouldCross); return b }(),
-		func() []byte { b := bytes.Clone(good); b[len(b)-6] = 200; return b }(),
+		func() []byte { b := bytes.Clone(good); b[len(b)-5] = byte(book.ReasonNone); return b }(), // version 3 without a reason
+		func() []byte { b := bytes.Clone(good); b[len(b)-5] = byte(book.ReasonWouldCross); return b }(),
+		func() []byte { b := bytes.Clone(good); b[len(b)-5] = 200; return b }(),
 		func() []byte { b := bytes.Clone(good); b[6] = statusFilled; return b }(),
 		func() []byte { b := bytes.Clone(good); b[6] = statusPartial; return b }(),
-		func() []byte { b := bytes.Clone(good); b[len(b)-7] = 1; return b }(),                           // display −1
-		func() []byte { b := bytes.Clone(good); b[len(b)-5] = 1; return b }(),                           // expiry −1
-		append(bytes.Clone(good[:len(good)-5]), 3, 'a', 'b', 'c'),                                       // no expiry
-		append(bytes.Clone(good[:len(good)-6]), 3, 'a', 'b', 'c'),                                       // no reason nor expiry
-		append(bytes.Clone(gtd[:len(gtd)-4-binary.PutVarint(make([]byte, 10), exp)]), 3, 'a', 'b', 'c'), // expiry cut
-		append([]byte{orderVersionReason + 1}, good[1:]...),
+		func() []byte { b := bytes.Clone(good); b[len(b)-6] = 1; return b }(),                   // display −1
+		append(bytes.Clone(good[:len(good)-5]), 3, 'a', 'b', 'c'),                               // no reason
+		append(append([]byte{orderVersionExpiry}, good[1:len(good)-4]...), 0, 3, 'a', 'b', 'c'), // expiry 0
+		append(append([]byte{orderVersionExpiry}, good[1:len(good)-4]...), 1, 3, 'a', 'b', 'c'), // expiry −1
+		append(bytes.Clone(gtd[:len(gtd)-4-ne]), 3, 'a', 'b', 'c'),                              // expiry cut
+		func() []byte { b := bytes.Clone(gtd); b[len(b)-5-ne] = 200; return b }(),               // reason 200
+		func() []byte { b := bytes.Clone(gtd); b[3] = byte(book.IOC); return b }(),              // an IOC
+		func() []byte { b := bytes.Clone(gtd); b[2] = byte(book.Market); return b }(),           // a market order
+		append([]byte{orderVersionReason}, gtd[1:]...),                                          // version 3 with an expiry
+		append([]byte{orderVersionExpiry + 1}, good[1:]...),
 	} {
 		if got, err := decodeOrderRec(7, bad); !errors.Is(err, errHistoryRecord) {
 			t.Errorf("%x read as %+v, %v", bad, got, err)

@@ -187,7 +187,7 @@ func icebergScenario(t *testing.T, crash bool) {
 // reads (with no display quantity); an iceberg's record is version 2,
 // with its display quantity, and every other order is still written as
 // version 1, byte for byte. A version 2 record without a display
-// quantity, or of a version after 3 (TestOrderRecordReasonVersion), is
+// quantity, or of a version after 4 (TestOrderRecordReasonVersion), is
 // refused as damaged.
 func TestOrderRecordDisplayVersion(t *testing.T) {
 	o := orderRec{ID: 7, Account: 3, Market: 1, Side: book.Sell, Type: book.Limit, TIF: book.GTC, STP: book.STPCancelTaker,
@@ -217,8 +217,8 @@ func TestOrderRecordDisplayVersion(t *testing.T) {
 		append(append([]byte{orderVersionDisplay}, v1[1:19]...), 0, 3, 'a', 'b', 'c'), // display 0
 		append(append([]byte{orderVersionDisplay}, v1[1:19]...), 1, 3, 'a', 'b', 'c'), // display -1
 		append([]byte{orderVersionDisplay}, v1[1:]...),                                // no display
-		append([]byte{orderVersionReason + 1}, v2[1:]...),
-		append([]byte{orderVersionReason + 1}, v1[1:]...),
+		append([]byte{orderVersionExpiry + 1}, v2[1:]...),
+		append([]byte{orderVersionExpiry + 1}, v1[1:]...),
 	} {
 		if got, err := decodeOrderRec(7, bad); !errors.Is(err, errHistoryRecord) {
 			t.Errorf("%x read as %+v, %v", bad, got, err)

@@ -312,18 +312,20 @@ func (st *store) writeChanges(c *changes, seq uint64, rewrite bool) error {
 //	    (varints) | client_order_id length (uvarint) | client_order_id
 //
 // version 2 (orderVersionDisplay) if it was: version 1 with its display
-// quantity (a varint, > 0) after updated; and version 3
-// (orderVersionReason) if it was cancelled or expired with a reason
-// kept, or is good-till-date: version 1 with, after updated, its display
-// quantity (a varint, 0 if none), the reason (a byte, a cancellation
-// reason of book, 0 if none: only a cancelled or expired order has one)
-// and the expiry time of a good-till-date order (a varint of Unix
-// nanoseconds, 0 if none; its time in force byte is GTC, its API
-// time_in_force gtd). A version 3 record has a reason or an expiry
-// time, or both. All three are read; an order is written in the lowest
-// version that holds it, so a history without icebergs, cancelled or
-// good-till-date orders reads the same with earlier releases (which stop
-// reading a segment part at a version they do not know).
+// quantity (a varint, > 0) after updated; version 3 (orderVersionReason)
+// if it was cancelled or expired with a reason kept: version 1 with its
+// display quantity (a varint, 0 if none) and then the reason (a byte, a
+// cancellation reason of book) after updated; and version 4
+// (orderVersionExpiry) if it is good-till-date: version 3 with, after the
+// reason (0 if none: only a cancelled or expired order has one), the
+// expiry time (a varint of Unix nanoseconds, > 0; its time in force byte
+// is GTC, its API time_in_force gtd). Version 3 is as the release that
+// introduced it (cancel_reason) wrote it, byte for byte: histories it
+// wrote hold many such records. All four are read; an order is written in
+// the lowest version that holds it, so a history without icebergs,
+// cancelled or good-till-date orders reads the same with earlier
+// releases (which stop reading a segment part at a version they do not
+// know).
 
 const historyVersion = 1
 
@@ -338,6 +340,10 @@ const orderVersionDisplay = 2
 // orderVersionReason is the version of an order value with the reason it
 // was cancelled or expired (see above).
 const orderVersionReason = 3
+
+// orderVersionExpiry is the version of a good-till-date order's value:
+// version 3 with its expiry time (see above).
+const orderVersionExpiry = 4
 
 // endReason reports whether r is a reason an order is cancelled or
 // expired with (book lists them after the rejections, ReasonCancelled
@@ -359,7 +365,9 @@ func appendOrder(b []byte, o *orderRec) []byte {
 	}
 	version := byte(historyVersion)
 	switch {
-	case o.Reason != book.ReasonNone || o.ExpireAt != 0:
+	case o.ExpireAt != 0:
+		version = orderVersionExpiry
+	case o.Reason != book.ReasonNone:
 		version = orderVersionReason
 	case o.DisplayQty != 0:
 		version = orderVersionDisplay
@@ -373,8 +381,10 @@ func appendOrder(b []byte, o *orderRec) []byte {
 	if version != historyVersion {
 		b = binary.AppendVarint(b, o.DisplayQty)
 	}
-	if version == orderVersionReason {
+	if version >= orderVersionReason {
 		b = append(b, byte(o.Reason))
+	}
+	if version == orderVersionExpiry {
 		b = binary.AppendVarint(b, o.ExpireAt)
 	}
 	id := o.clientID()
@@ -478,7 +488,7 @@ func namedOrder(o *orderRec) bool {
 func decodeOrderRec(id uint64, b []byte) (orderRec, error) {
 	d := dec{b: b}
 	version := d.byte()
-	if version < historyVersion || version > orderVersionReason {
+	if version < historyVersion || version > orderVersionExpiry {
 		d.bad = true
 	}
 	o := orderRec{ID: id, Side: book.Side(d.byte()), Type: book.OrderType(d.byte()), TIF: book.TimeInForce(d.byte()),
@@ -496,19 +506,22 @@ func decodeOrderRec(id uint64, b []byte) (orderRec, error) {
 		if o.DisplayQty = d.varint(); o.DisplayQty <= 0 {
 			d.bad = true // version 1 is written without one
 		}
-	case orderVersionReason:
+	case orderVersionReason, orderVersionExpiry:
 		if o.DisplayQty = d.varint(); o.DisplayQty < 0 {
 			d.bad = true
 		}
-		// Only a cancelled or expired order keeps a reason; a record of
-		// this version has a reason or an expiry time.
+		// Only a cancelled or expired order keeps a reason; version 3
+		// always has one, version 4 (good-till-date) an expiry time.
 		o.Reason = book.Reason(d.byte())
 		if o.Reason != book.ReasonNone && (!endReason(o.Reason) ||
 			o.Status != statusCancelled && o.Status != statusExpired) {
 			d.bad = true
 		}
-		if o.ExpireAt = d.varint(); o.ExpireAt < 0 || o.ExpireAt == 0 && o.Reason == book.ReasonNone {
-			d.bad = true
+		if version == orderVersionReason {
+			d.bad = d.bad || o.Reason == book.ReasonNone
+		} else if o.ExpireAt = d.varint(); o.ExpireAt <= 0 || o.TIF != book.GTC ||
+			o.Type != book.Limit && o.Type != book.StopLimit {
+			d.bad = true // only a GTC limit or stop-limit can be good-till-date
 		}
 	}
 	n := d.uvarint()
