@@ -123,14 +123,7 @@ func TestDeadmanSwitch(t *testing.T) {
 	cfg := testConfig(base)
 	cfg.Token = acct.token
 	cfg.CancelAfter = 1500 * time.Millisecond
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, out) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	stop := runMaker(t, cfg, out)
 
 	waitBook(t, pub, testLadder)
 	got, first := switches(t, acct)
@@ -150,19 +143,7 @@ func TestDeadmanSwitch(t *testing.T) {
 		t.Errorf("%v switches fired", n)
 	}
 
-	cancel()
-	var err error
-	select {
-	case err = <-done:
-		done <- err // for the deferred wait
-	case <-time.After(waitTimeout):
-		t.Fatalf("run did not return after its context ended\n%s", out.String())
-	}
-	s := out.String()
-	t.Log(s)
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
+	s := stop()
 	if got, _ := switches(t, acct); got != "" {
 		t.Errorf("switches after the run: %q; want none", got)
 	}

@@ -80,6 +80,42 @@ func waitFor(t *testing.T, what string, cond func() (bool, string)) {
 	}
 }
 
+// runMaker runs the maker with cfg in the background, printing to
+// out, until the returned stop ends it: stop waits for run to return
+// (failing the test if it does not within waitTimeout, or returns an
+// error), logs the output and returns it. Ended with the test if not
+// stopped before.
+func runMaker(t *testing.T, cfg config, out *syncBuffer) (stop func() string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, cfg, out) }()
+	var err error
+	stopped := false
+	t.Cleanup(func() {
+		cancel()
+		if !stopped {
+			<-done
+		}
+	})
+	return func() string {
+		t.Helper()
+		cancel()
+		select {
+		case err = <-done:
+			stopped = true
+		case <-time.After(waitTimeout):
+			t.Fatalf("run did not return after its context ended\n%s", out.String())
+		}
+		s := out.String()
+		t.Log(s)
+		if err != nil {
+			t.Fatalf("run: %v\n%s", err, s)
+		}
+		return s
+	}
+}
+
 // call makes a request that must succeed.
 func call(t *testing.T, c *client, method, path, body string, into any) {
 	t.Helper()
@@ -179,14 +215,7 @@ func TestMarketMaker(t *testing.T) {
 	cfg := testConfig(base)
 	cfg.AdminToken = testAdmin
 	cfg.Duration = time.Minute // a bound: the test stops it long before
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, out) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	stop := runMaker(t, cfg, out)
 
 	waitBook(t, pub, "99.9×1 99.8×1 99.7×1 | 100.1×1 100.2×1 100.3×1")
 	if s := out.String(); !strings.Contains(s, "created market MM-USDT") {
@@ -240,18 +269,7 @@ func TestMarketMaker(t *testing.T) {
 		waitBook(t, pub, st.book)
 	}
 
-	cancel()
-	select {
-	case err := <-done:
-		done <- err // for the deferred wait
-		if err != nil {
-			t.Fatalf("run: %v\n%s", err, out.String())
-		}
-	case <-time.After(waitTimeout):
-		t.Fatalf("run did not return after its context ended\n%s", out.String())
-	}
-	s := out.String()
-	t.Log(s)
+	s := stop()
 	// The book is a published view, a moment behind the cancels.
 	waitBook(t, pub, "- | -")
 	// 7 fills: short 5 at an average of 100.188, 2 bought back at 100 and

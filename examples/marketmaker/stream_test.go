@@ -331,14 +331,7 @@ func TestCancelOnDisconnect(t *testing.T) {
 	out := &syncBuffer{}
 	cfg := testConfig(proxy)
 	cfg.Token = acct.token
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, cfg, out) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	stop := runMaker(t, cfg, out)
 
 	waitBook(t, pub, testLadder)
 	quotes := openOrders(t, acct)
@@ -367,19 +360,7 @@ func TestCancelOnDisconnect(t *testing.T) {
 		t.Errorf("%v streams cancelled on disconnect; want 1", n)
 	}
 
-	cancel()
-	var err error
-	select {
-	case err = <-done:
-		done <- err // for the deferred wait
-	case <-time.After(waitTimeout):
-		t.Fatalf("run did not return after its context ended\n%s", out.String())
-	}
-	s := out.String()
-	t.Log(s)
-	if err != nil {
-		t.Fatalf("run: %v", err)
-	}
+	s := stop()
 	for _, want := range []string{"stream reconnected: resyncing",
 		"cancelled 6 open orders in MM-USDT", "orders placed 12, amended 0, cancelled 6;"} {
 		if !strings.Contains(s, want) {
