@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
@@ -43,12 +44,14 @@ import (
 // A stream does the same when it ends if it sent
 // {"op":"cancel_on_disconnect","enabled":true} (cancelOnDisconnect).
 
-// deadmanMin and deadmanMax bound timeout_ms (0 aside). Variables so
-// that tests can fire a switch within milliseconds.
-var (
-	deadmanMin = time.Second
-	deadmanMax = 24 * time.Hour
-)
+// deadmanMin and deadmanMax bound timeout_ms (0 aside). The minimum is
+// a variable, atomic, so that tests can fire a switch within
+// milliseconds while handlers read it.
+var deadmanMin atomic.Int64 // nanoseconds
+
+const deadmanMax = 24 * time.Hour
+
+func init() { deadmanMin.Store(int64(time.Second)) }
 
 var prefixDeadman = []byte("dm/")
 
@@ -128,14 +131,15 @@ func decodeCancelAfter(p *fastjson.Parser, body []byte, r *cancelAfterReq) error
 		}
 		return err
 	})
+	minMs := time.Duration(deadmanMin.Load()).Milliseconds()
 	switch {
 	case err != nil:
 		return err
 	case !has:
 		return missing("timeout_ms")
-	case r.timeoutMs != 0 && (r.timeoutMs < uint64(deadmanMin.Milliseconds()) || r.timeoutMs > uint64(deadmanMax.Milliseconds())):
+	case r.timeoutMs != 0 && (r.timeoutMs < uint64(minMs) || r.timeoutMs > uint64(deadmanMax.Milliseconds())):
 		return fmt.Errorf("%w: timeout_ms must be 0 (disarm) or between %d and %d", errInvalid,
-			deadmanMin.Milliseconds(), deadmanMax.Milliseconds())
+			minMs, deadmanMax.Milliseconds())
 	}
 	return nil
 }
@@ -334,8 +338,9 @@ func (d *deadman) isStopped() bool {
 }
 
 // cancelAllHook, if set (tests), is called with each market cancelOrders
-// sends a CmdCancelAll for.
-var cancelAllHook func(market uint32)
+// sends a CmdCancelAll for. Atomic: a switch's timer may fire while a
+// test sets it.
+var cancelAllHook atomic.Pointer[func(market uint32)]
 
 // cancelRetryMax bounds the wait between two tries of a cancel the
 // engine refused as full.
@@ -366,8 +371,8 @@ func (s *Server) cancelOrders(k codScope, cause book.Reason, give func() bool) (
 		if k.market != 0 && m.id != k.market || k.market == 0 && !all && !slices.Contains(open, m.id) {
 			continue
 		}
-		if cancelAllHook != nil {
-			cancelAllHook(m.id)
+		if h := cancelAllHook.Load(); h != nil {
+			(*h)(m.id)
 		}
 		cmd := engine.Command{Kind: engine.CmdCancelAll, Account: k.account, Market: m.id, Cause: cause}
 		res, err := s.do(&cmd, nil)

@@ -12,9 +12,9 @@ import (
 
 // deadmanFast lets switches fire within milliseconds for one test.
 func deadmanFast(t *testing.T) {
-	old := deadmanMin
-	deadmanMin = time.Millisecond
-	t.Cleanup(func() { deadmanMin = old })
+	old := deadmanMin.Load()
+	deadmanMin.Store(int64(time.Millisecond))
+	t.Cleanup(func() { deadmanMin.Store(old) })
 }
 
 // openOrders returns the ids of the token's open orders, by market.
@@ -115,8 +115,9 @@ func TestCancelAllAfter(t *testing.T) {
 	// SOL-USDT).
 	var mu sync.Mutex
 	var sent []uint32
-	cancelAllHook = func(m uint32) { mu.Lock(); sent = append(sent, m); mu.Unlock() }
-	t.Cleanup(func() { cancelAllHook = nil })
+	hook := func(m uint32) { mu.Lock(); sent = append(sent, m); mu.Unlock() }
+	cancelAllHook.Store(&hook)
+	t.Cleanup(func() { cancelAllHook.Store(nil) })
 	if got := ts.waitOpen(alice, "map[]"); got != "map[]" {
 		t.Fatalf("after the deadline, alice's open orders: %s", got)
 	}
@@ -204,7 +205,7 @@ func TestCancelAllAfter(t *testing.T) {
 	if got, _ := ts.switches(alice); got != "[]" {
 		t.Errorf("after bad input: %s", got)
 	}
-	deadmanMin = time.Second
+	deadmanMin.Store(int64(time.Second))
 	if code, ec := ts.errCode("POST", "/v1/orders/cancel-all-after", alice, `{"timeout_ms":999}`); code != 400 || ec != "invalid_argument" {
 		t.Errorf("below the minimum: %d %s", code, ec)
 	}

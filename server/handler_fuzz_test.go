@@ -42,10 +42,10 @@ func FuzzHandler(f *testing.F) {
 	// A switch armed by one request must not fire in a later one (its
 	// cancels would seem to be that request's doing): the only timeout
 	// allowed is a day.
-	oldMin := deadmanMin
-	deadmanMin = deadmanMax
+	oldMin := deadmanMin.Load()
+	deadmanMin.Store(int64(deadmanMax))
 	f.Cleanup(func() {
-		deadmanMin = oldMin
+		deadmanMin.Store(oldMin)
 		if h != nil {
 			h.close()
 		}
