@@ -23,18 +23,27 @@ func mustDo(t *testing.T, e *Engine, c Command) Result {
 	return res
 }
 
-func TestEngineTrade(t *testing.T) {
+// openGenesis opens an engine with an in-memory journal and a small ring
+// and applies genesis(markets); Close is the caller's.
+func openGenesis(t *testing.T, markets int) (*Engine, *MemJournal) {
+	t.Helper()
 	j := &MemJournal{}
 	e, err := Open(&Options{Journal: j, RingSize: 64})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer e.Close()
-	for _, c := range genesis(2) {
+	for _, c := range genesis(markets) {
 		if res := mustDo(t, e, c); res.Err != nil {
+			e.Close()
 			t.Fatalf("%v: %v", c.Kind, res.Err)
 		}
 	}
+	return e, j
+}
+
+func TestEngineTrade(t *testing.T) {
+	e, _ := openGenesis(t, 2)
+	defer e.Close()
 	sell := mustDo(t, e, Command{Kind: CmdPlace, Account: 1, Market: 1,
 		Order: book.Order{Side: book.Sell, Price: 100, Qty: 10}})
 	if sell.Err != nil || sell.ID == 0 {

@@ -450,17 +450,8 @@ func TestGTDReplay(t *testing.T) {
 // any command, whose result carries the expiry; replaying the journal
 // gives the same state.
 func TestGTDIdleEngineTicks(t *testing.T) {
-	j := &MemJournal{}
-	e, err := Open(&Options{Journal: j, RingSize: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, j := openGenesis(t, 2)
 	defer e.Close()
-	for _, c := range genesis(2) {
-		if res := mustDo(t, e, c); res.Err != nil {
-			t.Fatalf("%v: %v", c.Kind, res.Err)
-		}
-	}
 	got := make(chan Result, 16)
 	unsub := e.Subscribe(func(r *Result) {
 		for _, ev := range r.Events {
@@ -565,15 +556,8 @@ func TestGTDExpiredWhileDown(t *testing.T) {
 // An expiry far ahead costs no ticks meanwhile: the ticker sleeps until
 // then.
 func TestGTDNoBusyTicks(t *testing.T) {
-	j := &MemJournal{}
-	e, err := Open(&Options{Journal: j, RingSize: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, j := openGenesis(t, 2)
 	defer e.Close()
-	for _, c := range genesis(2) {
-		mustDo(t, e, c)
-	}
 	mustDo(t, e, Command{Kind: CmdPlace, Account: 1, Market: 1, ExpireAt: time.Now().Add(time.Hour).UnixNano(),
 		Order: book.Order{Side: book.Buy, Price: 100, Qty: 3}})
 	time.Sleep(200 * time.Millisecond)
