@@ -157,10 +157,7 @@ func TestCopyEventsCrash(t *testing.T) {
 	if got := ts.copyEventsOf("/v1/social/events", fol); !slices.Equal(got, want) {
 		t.Fatalf("before the kill: %q, want %q", got, want)
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
+	killChild(t, cmd, ts)
 	ts = start(t, dir, nil)
 	if got := ts.copyEventsOf("/v1/social/events", fol); !slices.Equal(got, want) {
 		t.Fatalf("after a kill: %q, want %q", got, want)

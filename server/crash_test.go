@@ -78,6 +78,18 @@ func startChildTest(t *testing.T, test, dir, addr string, env ...string) (*exec.
 	}
 }
 
+// killChild kills child process cmd with SIGKILL (a crash: no final
+// snapshot, no history save), waits for it to exit, and drops ts's
+// connections to it.
+func killChild(t *testing.T, cmd *exec.Cmd, ts *testServer) {
+	t.Helper()
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	ts.c.CloseIdleConnections()
+}
+
 // freeAddr returns a loopback address with a port free at the time.
 func freeAddr(t *testing.T) string {
 	t.Helper()
@@ -108,11 +120,7 @@ func TestCrash(t *testing.T) {
 	}
 	ts.must(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"65000","quantity":"0.01"}`)
 	want := ts.balances(alice)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	ts.c.CloseIdleConnections()
+	killChild(t, cmd, ts)
 
 	ts2 := start(t, dir, nil)
 	if got := ts2.balances(alice); fmt.Sprint(got) != fmt.Sprint(want) {

@@ -240,11 +240,7 @@ func TestFeeWithdrawalsRestart(t *testing.T) {
 	const path = "/v1/admin/fees/withdrawals"
 	ts.must(201, "POST", path, adminTok, `{"asset":"USDT","amount":"5","ref":"fw-1"}`)
 	l.move("USDT", "5", -1)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	ts.c.CloseIdleConnections()
+	killChild(t, cmd, ts)
 
 	check := func(ts *testServer, when, fees string) {
 		t.Helper()

@@ -37,11 +37,7 @@ func TestSocialFollowNAVAfterCrash(t *testing.T) {
 	f := setupFollowNAV(child)
 	f.trade(child, "123.45")
 	f.check(child, "BTC at 123.45", "1117.25", "117.25", "0.117250")
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	child.c.CloseIdleConnections()
+	killChild(t, cmd, child)
 
 	ts := start(t, dir, nil)
 	f.check(ts, "after a crash", "1117.25", "117.25", "0.117250")

@@ -188,11 +188,7 @@ func TestCrashAccountFreeze(t *testing.T) {
 	if want["USDT"] != "100000/0" {
 		t.Fatalf("bob after the freeze: %v", want)
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	ts.c.CloseIdleConnections()
+	killChild(t, cmd, ts)
 
 	ts2 := start(t, dir, nil)
 	if f := ts2.frozen(bob); f != true {

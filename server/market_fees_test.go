@@ -150,11 +150,7 @@ func TestCrashMarketFees(t *testing.T) {
 	if want["USDT"] != "100000/0" {
 		t.Fatalf("bob after the raise: %v", want)
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	ts.c.CloseIdleConnections()
+	killChild(t, cmd, ts)
 
 	ts2 := start(t, dir, nil)
 	if f := ts2.marketFees("BTC-USDT"); f != "10/100" {

@@ -95,11 +95,7 @@ func TestCrashSnapshotsFasterThanHistory(t *testing.T) {
 	defer cmd.Process.Kill()
 	alice, bob := ts.setup()
 	ids := crossOrders(ts, alice, bob, 15)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	ts.c.CloseIdleConnections()
+	killChild(t, cmd, ts)
 
 	var logs syncBuffer
 	lg := zerolog.New(&logs).Level(zerolog.WarnLevel)

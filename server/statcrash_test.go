@@ -84,11 +84,7 @@ func TestCrashStats(t *testing.T) {
 		rel = follow("200")
 		trade("buy", 98+round)
 		want := shows(ts)
-		if err := cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		cmd.Wait()
-		ts.c.CloseIdleConnections()
+		killChild(t, cmd, ts)
 
 		ts2 := start(t, dir, nil)
 		if ts2.s.statsSaved.Load() == 0 {

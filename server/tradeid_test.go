@@ -197,11 +197,7 @@ func TestTradeIDsAfterCrash(t *testing.T) {
 	if want := []uint64{1, 2, 3, 4, 5, 6, 7, 8, 9}; !slices.Equal(ids, want) {
 		t.Fatalf("trade ids %v, want %v", ids, want)
 	}
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
-	ts.c.CloseIdleConnections()
+	killChild(t, cmd, ts)
 
 	ts2 := start(t, dir, nil)
 	if got := ts2.fillIDs(bob, 1000); !slices.Equal(got, ids) {

@@ -96,10 +96,7 @@ func TestTransfersCrash(t *testing.T) {
 	aid, alice := ts.signup("alice")
 	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"100","ref":"d-1"}`, aid))
 	ts.must(201, "POST", "/v1/withdrawals", alice, `{"asset":"USDT","amount":"1","ref":"w-1"}`)
-	if err := cmd.Process.Kill(); err != nil {
-		t.Fatal(err)
-	}
-	cmd.Wait()
+	killChild(t, cmd, ts)
 	ts = start(t, dir, nil)
 	want := []string{"deposit USDT 100 d-1", "withdrawal USDT 1 w-1"}
 	if got := ts.transfersOf("/v1/transfers", alice); !slices.Equal(got, want) {
