@@ -15,7 +15,9 @@ import (
 // The audit streams with good-till-date orders (cmdstream's GTD) and
 // cancel-all causes (cmdstream's Causes): replayed, through a chain of
 // snapshots, with Check after every command, and with what the streams
-// hold counted, so that their coverage cannot silently vanish.
+// hold counted, so that their coverage cannot silently vanish. ("After
+// every command": every auditCheckEvery commands, which is 1 but under
+// the race detector.)
 
 // TestAuditStreamGTD: a stream with good-till-date orders keeps the
 // invariants after every command, replays to the same outcomes, events
@@ -27,7 +29,7 @@ import (
 // before, invalid expiries are refused.
 func TestAuditStreamGTD(t *testing.T) {
 	seed := auditSeed(t, 5)
-	rec := generateFrom(t, cmdstream.New(seed).GTD(), auditLen(), 1)
+	rec := generateFrom(t, cmdstream.New(seed).GTD(), auditLen(), auditCheckEvery)
 	checkReplay(t, rec)
 	st := checkChain(t, rec, rand.New(rand.NewPCG(seed, 99)))
 	if st.pending == 0 || st.expired == 0 {
@@ -43,7 +45,7 @@ func TestAuditStreamGTD(t *testing.T) {
 // is refused.
 func TestAuditStreamCauses(t *testing.T) {
 	seed := auditSeed(t, 6)
-	rec := generateFrom(t, cmdstream.New(seed).Causes(), auditLen(), 1)
+	rec := generateFrom(t, cmdstream.New(seed).Causes(), auditLen(), auditCheckEvery)
 	checkReplay(t, rec)
 	checkChain(t, rec, rand.New(rand.NewPCG(seed, 99)))
 	checkCauses(t, rec)
@@ -58,7 +60,7 @@ func TestAuditStreamCauses(t *testing.T) {
 // missing from a stream of this length).
 func TestAuditStreamAllOptions(t *testing.T) {
 	seed := auditSeed(t, 7)
-	rec := generateFrom(t, cmdstream.New(seed).FeeChanges().Freezes().GTD().Causes(), auditLen(), 1)
+	rec := generateFrom(t, cmdstream.New(seed).FeeChanges().Freezes().GTD().Causes(), auditLen(), auditCheckEvery)
 	checkReplay(t, rec)
 	st := checkChain(t, rec, rand.New(rand.NewPCG(seed, 99)))
 	if st.pending == 0 || st.expired == 0 {
