@@ -38,6 +38,31 @@ func TestAuditStreamGTD(t *testing.T) {
 	checkGTD(t, rec)
 }
 
+// TestAuditStreamGTDUnevenTime is TestAuditStreamGTD with the times of a
+// sequencer that is not evenly busy: a command comes 0 to 3 ms after the
+// one before (several at the same time now and then) and a tick, sent
+// after an idle spell, up to a second after it, so that orders expire at
+// commands later than their time, many at one tick.
+func TestAuditStreamGTDUnevenTime(t *testing.T) {
+	seed := auditSeed(t, 8)
+	r := rand.New(rand.NewPCG(seed, 100))
+	var now int64
+	rec := generateTimed(t, cmdstream.New(seed).GTD(), auditLen(), auditCheckEvery, func(c *engine.Command) int64 {
+		if c.Kind == engine.CmdTick {
+			now += r.Int64N(1_000_000_000)
+		} else {
+			now += r.Int64N(4) * 1_000_000
+		}
+		return now
+	})
+	checkReplay(t, rec)
+	st := checkChain(t, rec, rand.New(rand.NewPCG(seed, 99)))
+	if st.pending == 0 || st.expired == 0 {
+		t.Fatalf("no restore with an expiry pending, or none expired after a restore: %+v", st)
+	}
+	checkGTD(t, rec)
+}
+
 // TestAuditStreamCauses: a stream whose cancel-alls give causes keeps
 // the invariants after every command, replays to the same outcomes,
 // events and hashes, directly and through a chain of snapshots; each
@@ -122,6 +147,9 @@ func checkGTD(t *testing.T, rec *recording) map[string]int {
 				fail("order %d expiring at %d expired at time %d, the previous command's %d", ev.OrderID, o.at, c.Time, prevTime)
 			case n > 0 && (o.at < lastAt || o.at == lastAt && ev.OrderID <= lastID):
 				fail("order %d (at %d) expired after order %d (at %d)", ev.OrderID, o.at, lastID, lastAt)
+			}
+			if o.at == c.Time {
+				seen["expired at exactly its time"]++
 			}
 			if n > 0 && o.at == lastAt {
 				seen["expired at the time of another"]++
@@ -252,6 +280,7 @@ func checkGTD(t *testing.T, rec *recording) map[string]int {
 		"refused: expiry", "refused: negative expiry", "refused: not gtc", "place duplicate", "placed: never expires",
 		"expired stop-limit pending", "expired partly filled", "expired amended", "expired at a tick",
 		"expired at a refused command", "commands with several expiries", "expired at the time of another",
+		"expired at exactly its time",
 		"cancelled self_trade_prevented"} {
 		if seen[k] == 0 {
 			gtdMissing(t, k, seen)

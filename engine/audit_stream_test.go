@@ -50,12 +50,20 @@ func generate(t testing.TB, seed uint64, n, checkEvery int) *recording {
 // generateFrom is generate with the stream of g.
 func generateFrom(t testing.TB, g *cmdstream.Gen, n, checkEvery int) *recording {
 	t.Helper()
+	return generateTimed(t, g, n, checkEvery, func(c *engine.Command) int64 { return int64(c.Seq) * 1_000_000 })
+}
+
+// generateTimed is generateFrom with the time of each command (its Seq
+// set) given by timeOf instead of Seq milliseconds.
+func generateTimed(t testing.TB, g *cmdstream.Gen, n, checkEvery int, timeOf func(c *engine.Command) int64) *recording {
+	t.Helper()
 	s := engine.NewState()
 	rec := &recording{off: []int{0}, hashes: map[int][32]byte{}}
 	var buf []engine.Event
 	apply := func(c engine.Command) {
 		i := len(rec.cmds)
-		c.Seq, c.Time = uint64(i+1), int64(i+1)*1_000_000
+		c.Seq = uint64(i + 1)
+		c.Time = timeOf(&c)
 		var out engine.Outcome
 		out, buf = s.Apply(&c, buf[:0])
 		rec.cmds = append(rec.cmds, c)

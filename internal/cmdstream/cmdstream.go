@@ -326,8 +326,15 @@ func (g *Gen) expiry(c *engine.Command) {
 		return
 	}
 	// ahead(n) expires at the nth command after the last observed one
-	// (n > 1: the place itself is the first).
-	ahead := func(n int64) int64 { return g.now + step*n - g.intn(step) }
+	// (n > 1: the place itself is the first), half the time at exactly
+	// its time.
+	ahead := func(n int64) int64 {
+		at := g.now + step*n
+		if g.pct(50) {
+			at -= g.intn(step)
+		}
+		return at
+	}
 	switch k := g.intn(100); {
 	case k < 35:
 		c.ExpireAt = ahead(2 + g.intn(60))
