@@ -3,6 +3,8 @@
 // kind, valid and not, over markets with different rules (one of them
 // with amounts near the limits of int64), with copy-trading throughout.
 // It is for tests only: the streams and their weights may change.
+// Options add what releases added later (FeeChanges, Freezes, GTD,
+// Causes); without them a stream is what it always was, draw for draw.
 //
 // A stream depends on the outcomes of its commands (order and relation
 // ids to cancel, amend and unfollow): call Next, apply the command, then
@@ -194,14 +196,16 @@ func (g *Gen) Freezes() *Gen {
 
 // GTD makes the stream place good-till-date orders (Command.ExpireAt)
 // and returns g: 40% of the GTC limit and stop-limit orders it places
-// expire, most within a few dozen to a thousand commands (so that many
-// expire in the stream, and others are filled or cancelled before),
-// some later than the stream lasts, some never (math.MaxInt64), some at
-// a time several orders share; a few are refused (an expiry not after
-// the command's time, a negative one, one on an IOC, FOK, market or
-// stop-market order). The stream also ticks now and then (CmdTick),
-// commands at which only expiries happen. Like FeeChanges, a stream
-// without it is the stream of earlier releases, draw for draw.
+// get an expiry, 2 to 61 commands ahead (35% of them), 60 to 1,060
+// (40%), 1,000 to 21,000 (7%: often after the stream's end), never
+// (math.MaxInt64, 2%), at a time on a coarse grid that several orders
+// share (10%), or one that is refused (6%: not after the command's
+// time, negative), so that many expire in the stream and others are
+// filled or cancelled before; 4% of the other orders (IOC, FOK, market,
+// stop-market) get one, refused too. The stream also ticks now and then
+// (CmdTick, 2% of the commands), commands at which only expiries happen.
+// Like FeeChanges, a stream without it is the stream of earlier
+// releases, draw for draw.
 //
 // Expiries are absolute times: the generator reads the times of the
 // commands it made in Observe, and takes the next command's time to be
@@ -215,7 +219,8 @@ func (g *Gen) GTD() *Gen {
 
 // Causes makes the stream's cancel-alls give a cause (Command.Cause:
 // book.ReasonCancelAllAfter, book.ReasonDisconnect, often none, rarely
-// one that is refused), and cancel all twice as often, and returns g.
+// one that is refused: 30%, 30%, 30%, 10%), and cancel all twice as
+// often (2% of the commands), and returns g.
 // Like FeeChanges, a stream without it is the stream of earlier
 // releases, draw for draw.
 func (g *Gen) Causes() *Gen {
@@ -355,7 +360,7 @@ func (g *Gen) expiry(c *engine.Command) {
 	case k < 96:
 		c.ExpireAt = g.now - step*g.intn(3) // past: refused
 	case k < 98:
-		c.ExpireAt = g.now + step // the command's own time: refused
+		c.ExpireAt = g.now + step // the command's own time (if times advance evenly): refused
 	default:
 		c.ExpireAt = []int64{-1, -g.now - step*100, math.MinInt64}[g.intn(3)] // refused
 	}
