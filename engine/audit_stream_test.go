@@ -50,12 +50,20 @@ func generate(t testing.TB, seed uint64, n, checkEvery int) *recording {
 // generateFrom is generate with the stream of g.
 func generateFrom(t testing.TB, g *cmdstream.Gen, n, checkEvery int) *recording {
 	t.Helper()
+	return generateTimed(t, g, n, checkEvery, func(c *engine.Command) int64 { return int64(c.Seq) * 1_000_000 })
+}
+
+// generateTimed is generateFrom with the time of each command (its Seq
+// set) given by timeOf instead of Seq milliseconds.
+func generateTimed(t testing.TB, g *cmdstream.Gen, n, checkEvery int, timeOf func(c *engine.Command) int64) *recording {
+	t.Helper()
 	s := engine.NewState()
 	rec := &recording{off: []int{0}, hashes: map[int][32]byte{}}
 	var buf []engine.Event
 	apply := func(c engine.Command) {
 		i := len(rec.cmds)
-		c.Seq, c.Time = uint64(i+1), int64(i+1)*1_000_000
+		c.Seq = uint64(i + 1)
+		c.Time = timeOf(&c)
 		var out engine.Outcome
 		out, buf = s.Apply(&c, buf[:0])
 		rec.cmds = append(rec.cmds, c)
@@ -298,20 +306,41 @@ func TestAuditStreamSnapshotChain(t *testing.T) {
 	checkChain(t, generate(t, seed, auditLen(), 0), rand.New(rand.NewPCG(seed, 99)))
 }
 
+// chainStats is what checkChain saw of good-till-date orders.
+type chainStats struct {
+	restores int
+	// pending counts the restored states that had an expiry pending, and
+	// expired the expiries applied by a state restored after the order
+	// was placed (from a snapshot that held it).
+	pending, expired int
+}
+
 // checkChain applies rec's commands to a state that is replaced, every
 // 1 to 64 commands (drawn from r), by the state decoded from its
 // snapshot: see TestAuditStreamSnapshotChain.
-func checkChain(t *testing.T, rec *recording, r *rand.Rand) {
+func checkChain(t *testing.T, rec *recording, r *rand.Rand) chainStats {
 	t.Helper()
+	placedAt := map[uint64]int{} // good-till-date orders: the command that placed each
+	for i, c := range rec.cmds {
+		if out := rec.outs[i]; c.Kind == engine.CmdPlace && c.ExpireAt != 0 && out.Err == nil && !out.Duplicate {
+			placedAt[out.ID] = i
+		}
+	}
 	s := engine.NewState()
 	var buf []engine.Event
 	var snap []byte
-	restores := 0
+	var st chainStats
+	lastRestore := -1 // the last command before it
 	next := 1 + r.IntN(64)
 	for i := range rec.cmds {
 		var out engine.Outcome
 		out, buf = s.Apply(&rec.cmds[i], buf[:0])
-		rec.same(t, fmt.Sprintf("chain (%d restores)", restores), i, out, buf)
+		rec.same(t, fmt.Sprintf("chain (%d restores)", st.restores), i, out, buf)
+		for _, ev := range buf {
+			if p, ok := placedAt[ev.OrderID]; ok && ev.Kind == book.EvExpired && ev.Reason == book.ReasonExpired && p <= lastRestore {
+				st.expired++
+			}
+		}
 		if i+1 < next && i+1 < len(rec.cmds) {
 			continue
 		}
@@ -333,13 +362,26 @@ func checkChain(t *testing.T, rec *recording, r *rand.Rand) {
 		if err := s2.Check(); err != nil {
 			t.Fatalf("after command %d: the decoded state: %v", i+1, err)
 		}
+		a1, ok1 := s.NextExpiry()
+		a2, ok2 := s2.NextExpiry()
+		if a1 != a2 || ok1 != ok2 {
+			t.Fatalf("after command %d: the decoded state's next expiry is %d %v, the state's %d %v", i+1, a2, ok2, a1, ok1)
+		}
+		if ok2 {
+			st.pending++
+		}
 		s = s2
-		restores++
+		st.restores++
+		lastRestore = i
 	}
 	if s.Hash() != rec.final {
 		t.Fatal("final state hash differs")
 	}
-	t.Logf("%d commands, %d restores from snapshots", len(rec.cmds), restores)
+	t.Logf("%d commands, %d restores from snapshots", len(rec.cmds), st.restores)
+	if st.pending > 0 {
+		t.Logf("%d restored states had expiries pending; %d expiries after a restore", st.pending, st.expired)
+	}
+	return st
 }
 
 // digest returns a SHA-256 over every command's outcome and events and the

@@ -1,10 +1,12 @@
 package wal
 
 import (
+	"errors"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
 	"github.com/instant-social-trading/ist/internal/cmdstream"
 )
@@ -19,19 +21,53 @@ import (
 // last block was torn.
 // Each recovered state has the hash the live state had at the same
 // sequence number; after the torn tail, journaling the lost commands
-// again reaches the live state's final hash.
+// again reaches the live state's final hash. The log decodes to the
+// commands journaled, and the live state passes Check every 50.
 func TestAuditStreamThroughLog(t *testing.T) {
 	n := 8_000
 	if testing.Short() {
 		n = 3_000
 	}
+	auditThroughLog(t, cmdstream.New(7).FeeChanges().Freezes(), 7, n, 40)
+}
+
+// TestAuditStreamThroughLogGTD is TestAuditStreamThroughLog with a stream
+// that also has good-till-date orders and cancel-all causes (mask bits 19
+// and 20), and twice as many snapshots: the states recovered from
+// snapshots with expiries pending, and from the log alone, expire the
+// same orders at the same commands (the hashes; the commands' causes,
+// which change events only, by the log decoding to the commands
+// journaled). It fails if the stream has no expiry, no cancel of either
+// cause, or no refused expiry or cause.
+func TestAuditStreamThroughLogGTD(t *testing.T) {
+	n := 8_000
+	if testing.Short() {
+		n = 3_000
+	}
+	seen := auditThroughLog(t, cmdstream.New(9).FeeChanges().Freezes().GTD().Causes(), 9, n, 20)
+	for _, k := range []string{"gtd placed", "expired", "refused: expiry", "cancelled cancel_all_after",
+		"cancelled disconnected", "refused: cause", "snapshots with expiries pending"} {
+		if seen[k] == 0 {
+			t.Errorf("the stream has no %q: %v", k, seen)
+		}
+	}
+}
+
+// auditThroughLog journals n commands of g's stream after its genesis
+// and recovers them: see TestAuditStreamThroughLog; seed draws the
+// blocks and snapshots, one after a block in snapEvery. It checks the live state's invariants every 50
+// commands, and that the log decodes to the commands journaled, and
+// returns counts of what the stream held of good-till-date orders and
+// cancel-all causes.
+func auditThroughLog(t *testing.T, g *cmdstream.Gen, seed uint64, n, snapEvery int) map[string]int {
+	t.Helper()
 	dir := t.TempDir()
 	l, err := Open(dir, &Options{Logger: &quiet, NoTruncate: true, KeepSnapshots: 100})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := cmdstream.New(7).FeeChanges().Freezes()
-	r := rand.New(rand.NewPCG(7, 8))
+	r := rand.New(rand.NewPCG(seed, 8))
+	seen := map[string]int{}
 	s := engine.NewState()
 	var cmds []engine.Command
 	hashAt := map[uint64][32]byte{} // at each block's end
@@ -47,6 +83,12 @@ func TestAuditStreamThroughLog(t *testing.T) {
 		var out engine.Outcome
 		out, evs = s.Apply(&c, evs[:0])
 		g.Observe(&c, out)
+		countGTD(seen, &c, out, evs)
+		if len(cmds)%50 == 0 {
+			if err := s.Check(); err != nil {
+				t.Fatalf("after command %d %+v: %v", c.Seq, c, err)
+			}
+		}
 		if pending++; pending < block {
 			return
 		}
@@ -55,11 +97,14 @@ func TestAuditStreamThroughLog(t *testing.T) {
 		}
 		hashAt[s.Seq()] = s.Hash()
 		pending, block = 0, 1+r.IntN(40)
-		if r.IntN(40) == 0 {
+		if r.IntN(snapEvery) == 0 {
 			if err := l.SaveSnapshot(s.Seq(), s.AppendSnapshot(nil)); err != nil {
 				t.Fatal(err)
 			}
 			snaps = append(snaps, s.Seq())
+			if _, ok := s.NextExpiry(); ok {
+				seen["snapshots with expiries pending"]++
+			}
 		}
 	}
 	for _, c := range g.Genesis() {
@@ -79,7 +124,7 @@ func TestAuditStreamThroughLog(t *testing.T) {
 	if len(snaps) < 3 {
 		t.Fatalf("only %d snapshots", len(snaps))
 	}
-	t.Logf("%d commands, snapshots at %v", last, snaps)
+	t.Logf("%d commands, snapshots at %v; %v", last, snaps, seen)
 
 	recoverAt := func(what string, opts Options, wantSnap uint64) {
 		t.Helper()
@@ -109,6 +154,15 @@ func TestAuditStreamThroughLog(t *testing.T) {
 	// A crash tore the last block: recovery drops it whole and ends at
 	// the block before, with the live state's hash there.
 	db := openDB(t, dir)
+	inLog := logCommands(t, db)
+	if len(inLog) != len(cmds) {
+		t.Fatalf("%d commands in the log, %d journaled", len(inLog), len(cmds))
+	}
+	for i := range cmds {
+		if c := inLog[uint64(i+1)]; c != cmds[i] {
+			t.Fatalf("command %d: %+v in the log, %+v journaled", i+1, c, cmds[i])
+		}
+	}
 	key, v := entryAt(t, db, last)
 	first, count, err := blockBounds(key, v)
 	if err != nil {
@@ -149,4 +203,26 @@ func TestAuditStreamThroughLog(t *testing.T) {
 	}
 	l.Close()
 	recoverAt("after the torn tail was journaled again", Options{}, snaps[len(snaps)-1])
+	return seen
+}
+
+// countGTD counts in seen what command c, with outcome out and events
+// evs, did of good-till-date orders and cancel-all causes.
+func countGTD(seen map[string]int, c *engine.Command, out engine.Outcome, evs []engine.Event) {
+	switch {
+	case c.Kind == engine.CmdPlace && c.ExpireAt != 0 && out.Err == nil && !out.Duplicate:
+		seen["gtd placed"]++
+	case c.Kind == engine.CmdPlace && errors.Is(out.Err, engine.ErrInvalidExpiry):
+		seen["refused: expiry"]++
+	case c.Kind == engine.CmdCancelAll && errors.Is(out.Err, engine.ErrInvalidCommand):
+		seen["refused: cause"]++
+	}
+	for _, ev := range evs {
+		switch {
+		case ev.Kind == book.EvExpired && ev.Reason == book.ReasonExpired:
+			seen["expired"]++
+		case ev.Kind == book.EvCancelled && (ev.Reason == book.ReasonCancelAllAfter || ev.Reason == book.ReasonDisconnect):
+			seen["cancelled "+ev.Reason.String()]++
+		}
+	}
 }

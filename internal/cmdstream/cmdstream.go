@@ -3,6 +3,8 @@
 // kind, valid and not, over markets with different rules (one of them
 // with amounts near the limits of int64), with copy-trading throughout.
 // It is for tests only: the streams and their weights may change.
+// Options add what releases added later (FeeChanges, Freezes, GTD,
+// Causes); without them a stream is what it always was, draw for draw.
 //
 // A stream depends on the outcomes of its commands (order and relation
 // ids to cancel, amend and unfollow): call Next, apply the command, then
@@ -63,6 +65,11 @@ type Gen struct {
 	n        int
 	fees     bool // FeeChanges
 	freezes  bool // Freezes
+	gtd      bool // GTD
+	causes   bool // Causes
+	// now and step are the Time of the last command observed and the
+	// difference from the one before (see GTD).
+	now, step int64
 }
 
 // New returns a generator of the stream of seed.
@@ -147,8 +154,12 @@ func (g *Gen) Genesis() []engine.Command {
 	return cmds
 }
 
-// Observe tells the generator the outcome of command c, which it made.
+// Observe tells the generator the outcome of command c, which it made,
+// and c's Time (see GTD).
 func (g *Gen) Observe(c *engine.Command, out engine.Outcome) {
+	if c.Time != g.now {
+		g.now, g.step = c.Time, c.Time-g.now
+	}
 	if out.Err != nil || out.Duplicate {
 		return
 	}
@@ -183,6 +194,40 @@ func (g *Gen) Freezes() *Gen {
 	return g
 }
 
+// GTD makes the stream place good-till-date orders (Command.ExpireAt)
+// and returns g: 40% of the GTC limit and stop-limit orders it places
+// get an expiry, 2 to 61 commands ahead (35% of them), 60 to 1,060
+// (40%), 1,000 to 21,000 (7%: often after the stream's end), never
+// (math.MaxInt64, 2%), at a time on a coarse grid that several orders
+// share (10%), or one that is refused (6%: not after the command's
+// time, negative), so that many expire in the stream and others are
+// filled or cancelled before; 4% of the other orders (IOC, FOK, market,
+// stop-market) get one, refused too. The stream also ticks now and then
+// (CmdTick, 2% of the commands), commands at which only expiries happen.
+// Like FeeChanges, a stream without it is the stream of earlier
+// releases, draw for draw.
+//
+// Expiries are absolute times: the generator reads the times of the
+// commands it made in Observe, and takes the next command's time to be
+// that of the last observed one plus the last step between two; a stream
+// whose commands' times advance evenly (as the sequencer's do in tests:
+// command n at n × a step) gets expiries that many commands ahead.
+func (g *Gen) GTD() *Gen {
+	g.gtd = true
+	return g
+}
+
+// Causes makes the stream's cancel-alls give a cause (Command.Cause:
+// book.ReasonCancelAllAfter, book.ReasonDisconnect, often none, rarely
+// one that is refused: 30%, 30%, 30%, 10%), and cancel all twice as
+// often (2% of the commands), and returns g.
+// Like FeeChanges, a stream without it is the stream of earlier
+// releases, draw for draw.
+func (g *Gen) Causes() *Gen {
+	g.causes = true
+	return g
+}
+
 // Next returns the stream's next command, Seq and Time unset.
 func (g *Gen) Next() engine.Command {
 	g.n++
@@ -191,6 +236,12 @@ func (g *Gen) Next() engine.Command {
 	}
 	if g.freezes && g.pct(1) {
 		return g.freeze()
+	}
+	if g.gtd && g.pct(2) {
+		return engine.Command{Kind: engine.CmdTick} // expiries only
+	}
+	if g.causes && g.pct(1) {
+		return g.cancelAll()
 	}
 	if g.pct(1) && g.intn(2) == 0 {
 		// The market moves: its orders center on another price, up to
@@ -211,7 +262,7 @@ func (g *Gen) Next() engine.Command {
 	case k < 750:
 		return g.amend()
 	case k < 760:
-		return engine.Command{Kind: engine.CmdCancelAll, Account: g.account(), Market: g.market()}
+		return g.cancelAll()
 	case k < 800:
 		return g.transfer(engine.CmdDeposit)
 	case k < 840:
@@ -243,6 +294,76 @@ func (g *Gen) feeChange() engine.Command {
 		sp.TakerFeeBps = []int32{-1, engine.MaxFeeBps + 1}[g.intn(2)] // refused
 	}
 	return c
+}
+
+// cancelAll returns a CmdCancelAll, with a cause if Causes.
+func (g *Gen) cancelAll() engine.Command {
+	c := engine.Command{Kind: engine.CmdCancelAll, Account: g.account(), Market: g.market()}
+	if !g.causes {
+		return c
+	}
+	switch k := g.intn(20); {
+	case k < 6: // none: on request
+	case k < 12:
+		c.Cause = book.ReasonCancelAllAfter
+	case k < 18:
+		c.Cause = book.ReasonDisconnect
+	default: // refused
+		c.Cause = []book.Reason{book.ReasonCancelled, book.ReasonExpired, book.ReasonSelfTrade,
+			book.ReasonAccountFrozen, 200}[g.intn(5)]
+	}
+	return c
+}
+
+// expiry draws the expiry of place c (see GTD): usually none, else one
+// some commands ahead of the last observed time, rarely one that is
+// refused.
+func (g *Gen) expiry(c *engine.Command) {
+	step := max(g.step, 1)
+	o := &c.Order
+	if o.TIF != book.GTC || (o.Type != book.Limit && o.Type != book.StopLimit) {
+		if g.pct(4) {
+			c.ExpireAt = g.now + step*(1+g.intn(1000)) // refused: book.ErrInvalidTIF
+		}
+		return
+	}
+	if !g.pct(40) {
+		return
+	}
+	// ahead(n) expires at the nth command after the last observed one
+	// (n > 1: the place itself is the first), half the time at exactly
+	// its time.
+	ahead := func(n int64) int64 {
+		at := g.now + step*n
+		if g.pct(50) {
+			at -= g.intn(step)
+		}
+		return at
+	}
+	switch k := g.intn(100); {
+	case k < 35:
+		c.ExpireAt = ahead(2 + g.intn(60))
+	case k < 75:
+		c.ExpireAt = ahead(60 + g.intn(1000))
+	case k < 82:
+		c.ExpireAt = ahead(1000 + g.intn(20_000)) // often after the stream's end
+	case k < 84:
+		c.ExpireAt = math.MaxInt64 // never
+	case k < 94:
+		// On a coarse grid: orders placed near each other share the
+		// time, and expire at one command in order of id.
+		grid := 1024 * step
+		c.ExpireAt = (g.now/grid + 1 + g.intn(2)) * grid
+		if c.ExpireAt <= g.now+step {
+			c.ExpireAt += grid
+		}
+	case k < 96:
+		c.ExpireAt = g.now - step*g.intn(3) // past: refused
+	case k < 98:
+		c.ExpireAt = g.now + step // the command's own time (if times advance evenly): refused
+	default:
+		c.ExpireAt = []int64{-1, -g.now - step*100, math.MinInt64}[g.intn(3)] // refused
+	}
 }
 
 // freeze returns a CmdSetAccountFrozen (see Freezes).
@@ -304,7 +425,8 @@ func (g *Gen) place() engine.Command {
 	m := &g.markets[mi-1]
 	side := book.Side(g.intn(2))
 	o := book.Order{Side: side, Price: g.price(m), Qty: g.qty(m), STP: book.STPMode(g.intn(4))}
-	switch k := g.intn(100); {
+	k := g.intn(100)
+	switch {
 	case k < 55:
 		o.TIF = book.TimeInForce(g.intn(3))
 		if g.pct(60) {
@@ -368,6 +490,9 @@ func (g *Gen) place() engine.Command {
 	c.Order = o
 	if g.pct(30) {
 		c.Ref = ref(fmt.Sprint("o", g.intn(1000)))
+	}
+	if g.gtd && k < 92 {
+		g.expiry(&c)
 	}
 	if len(g.places) == 64 {
 		g.places = append(g.places[:0], g.places[16:]...)

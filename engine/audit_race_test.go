@@ -1,0 +1,8 @@
+//go:build race
+
+package engine_test
+
+// auditCheckEvery is how often the audit streams with good-till-date
+// orders and causes call Check: under the race detector, which makes
+// Check some ten times slower, every few commands.
+const auditCheckEvery = 10
