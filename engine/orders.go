@@ -59,14 +59,32 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 	rec.ref = cmd.Ref
 	rec.id, rec.account, rec.market, rec.side, rec.tag = o.ID, cmd.Account, m.id, o.Side, tag
 	rec.origQty, rec.origBudget, rec.fp = o.Qty, o.QuoteBudget, fp
+	var bound, beyond int64
+	if m.spec.PriceBandBps != 0 {
+		var err error
+		if bound, err = bandPlace(m, &o); err != nil {
+			return result{Err: err}, dst
+		}
+	}
 	if err := s.reserve(m, &o, &rec); err != nil {
 		return result{Err: err}, dst
+	}
+	if bound != 0 {
+		// A market order the band bounds: after reserve (see bandPlace).
+		var ok bool
+		if beyond, ok = m.book.LevelBeyond(o.Side.Opposite(), bound); !ok {
+			beyond = 0
+		}
+		o.Price = bound
 	}
 	bevs, err := m.book.Place(s.bevs[:0], &o)
 	s.bevs = bevs
 	if err != nil {
 		s.unreserve(m, &rec)
 		return result{Err: err}, dst
+	}
+	if beyond != 0 {
+		bandExpiry(m, bevs, &o, cmd.Order.Price, beyond)
 	}
 	s.nextOrder++
 	if cmd.ExpireAt != 0 {
@@ -383,6 +401,11 @@ func (s *State) amend(cmd *Command, dst []Event) (result, []Event) {
 			return result{Err: err}, dst
 		}
 	}
+	if m.spec.PriceBandBps != 0 {
+		if err := amendBand(m, rec, price); err != nil {
+			return result{Err: err}, dst
+		}
+	}
 	b := s.bal(rec.account, s.assetOf(m, rec.side))
 	if need-rec.locked > b.avail {
 		return result{Err: ErrInsufficientFunds}, dst
@@ -404,6 +427,23 @@ func (s *State) amend(cmd *Command, dst []Event) (result, []Event) {
 	}
 	id := rec.id // settle may free rec
 	return result{ID: id}, s.settle(m, bevs, dst)
+}
+
+// amendBand refuses (ErrPriceOutOfBand) an amend of resting order rec
+// that moves its price to one beyond m's band around the last trade
+// price, as a new order at that price would be. An amend that keeps the
+// price is not held to the band (the band or the last price may have
+// moved since the order was placed), nor is one of a pending stop, which
+// the book refuses.
+func amendBand(m *market, rec *order, price int64) error {
+	o, ok := m.book.Order(rec.id)
+	if !ok || o.Stop || price == o.Price {
+		return nil
+	}
+	if outOfBand(m, rec.side, price, m.book.LastPrice()) {
+		return ErrPriceOutOfBand
+	}
+	return nil
 }
 
 // openOfTotal converts the price and total quantity of a CmdAmendTotal
