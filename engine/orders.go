@@ -59,23 +59,15 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 	rec.ref = cmd.Ref
 	rec.id, rec.account, rec.market, rec.side, rec.tag = o.ID, cmd.Account, m.id, o.Side, tag
 	rec.origQty, rec.origBudget, rec.fp = o.Qty, o.QuoteBudget, fp
-	var bound, beyond int64
+	// Without a band: two comparisons (this one and beyond's below).
+	var beyond int64
 	if m.spec.PriceBandBps != 0 {
 		var err error
-		if bound, err = bandPlace(m, &o); err != nil {
+		if beyond, err = s.reserveBanded(m, &o, &rec); err != nil {
 			return result{Err: err}, dst
 		}
-	}
-	if err := s.reserve(m, &o, &rec); err != nil {
+	} else if err := s.reserve(m, &o, &rec); err != nil {
 		return result{Err: err}, dst
-	}
-	if bound != 0 {
-		// A market order the band bounds: after reserve (see bandPlace).
-		var ok bool
-		if beyond, ok = m.book.LevelBeyond(o.Side.Opposite(), bound); !ok {
-			beyond = 0
-		}
-		o.Price = bound
 	}
 	bevs, err := m.book.Place(s.bevs[:0], &o)
 	s.bevs = bevs
@@ -155,6 +147,31 @@ func (s *State) reserve(m *market, o *book.Order, rec *order) error {
 		o.QuoteBudget = cap
 	}
 	return nil
+}
+
+// reserveBanded is reserve for order o on m, which has a price band:
+// the band first holds o to it (bandPlace: a refusal, or a stop-market's
+// protection price), then reserve locks o's funds, then a market order
+// the band bounds gets the band's bound as its protection price. It
+// returns the best price beyond that bound on the opposite side (0: no
+// bound, or no liquidity beyond it), which bandExpiry needs once o has
+// matched.
+func (s *State) reserveBanded(m *market, o *book.Order, rec *order) (beyond int64, err error) {
+	bound, err := bandPlace(m, o)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.reserve(m, o, rec); err != nil {
+		return 0, err
+	}
+	if bound != 0 {
+		// After reserve: see bandPlace.
+		if p, ok := m.book.LevelBeyond(o.Side.Opposite(), bound); ok {
+			beyond = p
+		}
+		o.Price = bound
+	}
+	return beyond, nil
 }
 
 // buyCost is what a buy of qty lots at price locks: the notional plus the

@@ -117,13 +117,16 @@ type State struct {
 	relScratch []uint64 // scratch
 }
 
+// market is one market. The fields a place reads (the spec, its price
+// band included, the book, halted, maxFee and id) come first, within two
+// cache lines (TestMarketLayout); the name, which it does not read, last.
 type market struct {
-	id     uint32
-	name   Name
 	spec   MarketSpec
 	book   *book.Book
 	halted bool
 	maxFee int32 // max(maker, taker) fee bps
+	id     uint32
+	name   Name
 }
 
 type account struct {
