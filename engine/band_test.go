@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -409,5 +410,37 @@ func TestBandSnapshot(t *testing.T) {
 		if _, err := DecodeState(sealSnapshot(b, 0)); !errors.Is(err, ErrCorruptSnapshot) {
 			t.Fatalf("tail %v: %v", tail, err)
 		}
+	}
+}
+
+// Through the engine: a band change is journaled and republishes the
+// directory, whose market spec carries the band.
+func TestEngineSetPriceBand(t *testing.T) {
+	j := &MemJournal{}
+	e, err := Open(&Options{Journal: j})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	for _, c := range genesis(3) {
+		mustDo(t, e, c)
+	}
+	d0 := e.Directory()
+	res := mustDo(t, e, setBand(2, 1500))
+	if res.Err != nil || res.ID != 2 || len(res.Events) != 0 {
+		t.Fatalf("result %+v", res)
+	}
+	if err := e.WaitViews(context.Background(), res.Seq); err != nil {
+		t.Fatal(err)
+	}
+	d := e.Directory()
+	if d == d0 || d.Markets[1].Spec.PriceBandBps != 1500 || d.Markets[0].Spec.PriceBandBps != 0 {
+		t.Fatalf("directory not republished: %+v", d.Markets)
+	}
+	if res := mustDo(t, e, setBand(2, MaxPriceBandBps+1)); !errors.Is(res.Err, ErrInvalidSpec) {
+		t.Fatalf("out of range: %+v", res)
+	}
+	if c := j.Commands(); c[len(c)-2].Kind != CmdSetPriceBand || c[len(c)-2].Spec.PriceBandBps != 1500 {
+		t.Fatalf("journaled %+v", c[len(c)-2])
 	}
 }
