@@ -102,7 +102,8 @@
 //     sale at market that closes a relation is held to the band's lower
 //     bound.
 //
-// Changing the band touches no live order.
+// Changing the band touches no live order. Bands are state: snapshots
+// keep them (snapshot version 9, written only while some market has one).
 //
 // # Frozen accounts
 //
@@ -138,7 +139,8 @@
 // like any command). An amend keeps the order's expiry (it cannot change
 // it); a cancel, a fee change or a freeze that ends the order forgets it.
 // The expiry times are state: snapshots keep them (snapshot version 8,
-// written only while a good-till-date order is live).
+// written only while a good-till-date order is live, or 9 while some
+// market has a price band).
 //
 // # Copy-trading
 //
