@@ -111,3 +111,32 @@ func TestPriceBand(t *testing.T) {
 	ts.must(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"99000","quantity":"0.02"}`)
 	ts.book("BTC-USDT", "[[54000 0.01]] []")
 }
+
+// A follow's mirror whose limit (the leader's price plus its slippage)
+// lies beyond the market's price band is skipped, and the copy event
+// says price_band; one within it is mirrored.
+func TestPriceBandCopySkip(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	alice, bob := ts.setup()
+	aid := ts.accountID(alice)
+	did, dave := ts.signup("dave")
+	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"10000","ref":"d-a2"}`, aid))
+	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"BTC","amount":"1","ref":"d-d"}`, did))
+	ts.must(200, "PUT", "/v1/social/leader", alice, `{}`)
+	wide := uint64(ts.must(201, "POST", "/v1/social/follows", bob, fmt.Sprintf(`{"leader_id":%d,"allocation":"1000","slippage_bps":300}`, aid))["id"].(float64))
+	ts.must(200, "POST", "/v1/admin/markets/BTC-USDT/price-band", adminTok, `{"price_band_bps":100}`)
+	ts.must(201, "POST", "/v1/orders", dave, `{"market":"BTC-USDT","side":"sell","price":"50000","quantity":"0.5"}`)
+	// The leader's buy sets the last price, 50000: the band is [49500,
+	// 50500], and the mirror's limit 51500.
+	ts.must(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"buy","price":"50000","quantity":"0.01"}`)
+	evs := ts.must(200, "GET", fmt.Sprintf("/v1/social/events?follow_id=%d&type=skipped", wide), bob, "")["events"].([]any)
+	if len(evs) != 1 || evs[0].(map[string]any)["reason"] != "price_band" {
+		t.Fatalf("skipped mirrors %v, want one with reason price_band", evs)
+	}
+	// Within a band of 5% it is mirrored.
+	ts.must(200, "POST", "/v1/admin/markets/BTC-USDT/price-band", adminTok, `{"price_band_bps":500}`)
+	ts.must(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"buy","price":"50000","quantity":"0.01"}`)
+	if f := ts.must(200, "GET", fmt.Sprintf("/v1/social/follows/%d/fills", wide), bob, "")["fills"].([]any); len(f) != 1 {
+		t.Fatalf("mirrored fills %v, want one", f)
+	}
+}
