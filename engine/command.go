@@ -54,7 +54,10 @@ const (
 	// or iceberg allowed) that expires by itself at ExpireAt, which must
 	// be after the command's Time (else ErrInvalidExpiry); an expiry on
 	// any other order (IOC, FOK, market, stop-market) fails with
-	// book.ErrInvalidTIF. See the package doc, Good-till-date orders.
+	// book.ErrInvalidTIF. See the package doc, Good-till-date orders. On
+	// a market with a price band a limit or stop-limit price beyond it
+	// fails with ErrPriceOutOfBand, and a market order or stop-market is
+	// bounded by it (see the package doc, Price bands).
 	CmdPlace
 	// CmdCancel cancels order OrderID of Account, or with OrderID 0 the
 	// order whose client order id is Ref. Market is ignored. An order of
@@ -71,7 +74,8 @@ const (
 	// (remaining) quantity to Order.Qty, both required (book.Book.Amend
 	// has the rules on queue priority). Market is ignored; an order of
 	// another account fails with ErrUnknownOrder. Logs hold it with this
-	// meaning; the server amends with CmdAmendTotal.
+	// meaning; the server amends with CmdAmendTotal. A new price beyond
+	// the market's price band fails with ErrPriceOutOfBand.
 	CmdAmend
 	// CmdSnapshot changes nothing; the engine snapshots its state at this
 	// command's sequence number.
