@@ -127,6 +127,32 @@ func BenchmarkApply(b *testing.B) {
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cmds/s")
 }
 
+// BenchmarkApplyBanded is BenchmarkApply on a market with a price band of
+// 10% (the flow's prices stay within it; its market orders are bounded
+// by it): what the band's checks cost. Compare with BenchmarkApply.
+func BenchmarkApplyBanded(b *testing.B) {
+	const n = 1 << 18
+	cmds := flow(b, n, 100)
+	evs := make([]Event, 0, 64)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var s *State
+	for i := 0; i < b.N; i++ {
+		if i%n == 0 {
+			b.StopTimer()
+			s = benchState(b, 100)
+			c := setBand(1, 1000)
+			c.Seq = s.Seq() + 1
+			if out, _ := s.Apply(&c, nil); out.Err != nil {
+				b.Fatal(out.Err)
+			}
+			b.StartTimer()
+		}
+		_, evs = s.Apply(&cmds[i%n], evs[:0])
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "cmds/s")
+}
+
 // BenchmarkPipeline measures the whole pipeline with the in-memory
 // journal: 4 producers submit with callbacks, closed loop.
 func BenchmarkPipeline(b *testing.B) {
