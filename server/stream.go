@@ -368,6 +368,20 @@ func (h *hub) do(f func()) bool {
 	}
 }
 
+// doWait runs f on the hub goroutine and waits for it to have run; false
+// if the hub stopped. A stream's reader hands the hub its ops so: the
+// answers the reader queues itself afterwards (an error, rate_limited)
+// then come after those f queued, and the client gets its answers in the
+// order of its messages.
+func (h *hub) doWait(f func()) bool {
+	done := make(chan struct{})
+	if !h.do(func() { defer close(done); f() }) {
+		return false
+	}
+	<-done
+	return true
+}
+
 func (h *hub) run() {
 	defer close(h.done)
 	t := time.NewTicker(streamBookPoll)
@@ -1111,7 +1125,7 @@ func (c *streamConn) reader() error {
 				break
 			}
 			account, tok = t.account, t
-			c.h.do(func() { c.h.authenticate(c, t) })
+			c.h.doWait(func() { c.h.authenticate(c, t) })
 		case "cancel_on_disconnect":
 			if account == 0 {
 				bad++
@@ -1140,7 +1154,7 @@ func (c *streamConn) reader() error {
 				b = append(b, "null"...)
 			}
 			b = append(b, '}')
-			c.h.do(func() { // after the answers queued before it
+			c.h.doWait(func() { // after the answers queued before it
 				if c.h.live(c) {
 					c.enqueue(b)
 				}
@@ -1159,7 +1173,7 @@ func (c *streamConn) reader() error {
 				break
 			}
 			sub := op.Op == "subscribe"
-			c.h.do(func() {
+			c.h.doWait(func() {
 				if !c.h.live(c) {
 					return
 				}

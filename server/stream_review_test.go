@@ -789,3 +789,31 @@ func reviewJSON(t *testing.T, v any) string {
 	}
 	return string(b)
 }
+
+// A client's messages are answered in the order it sent them: a refused
+// subscribe, a bad message or a rate-limited one is not answered before
+// the subscribe sent ahead of it (the reader queued its own errors at
+// once while the hub had yet to queue the subscribe's answer: the error
+// came first nearly every time).
+func TestStreamReviewAnswersInOrder(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	ts.setup()
+	var cs []*burstClient
+	for range 10 {
+		cs = append(cs, burstDial(t, ts))
+	}
+	for round := range 4 {
+		for _, c := range cs {
+			c.send(`{"op":"subscribe","channels":["trades:BTC-USDT"]}`)
+			c.send(`{"op":"subscribe","channels":["trades:NOPE"]}`)
+		}
+		for i, c := range cs {
+			if m := c.next("the subscribe's answer"); m.Type != "subscribed" {
+				t.Fatalf("round %d, stream %d: first answer %+v, want subscribed", round, i, m)
+			}
+			if m := c.next("the refused subscribe's answer"); m.Type != "error" || m.Channel != "trades:NOPE" {
+				t.Fatalf("round %d, stream %d: second answer %+v, want the error", round, i, m)
+			}
+		}
+	}
+}
