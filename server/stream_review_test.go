@@ -330,9 +330,9 @@ func TestStreamReviewRandomBooks(t *testing.T) {
 			fmt.Sprintf(`{"account_id":%d,"asset":%q,"amount":%q,"ref":"d-noise-%s"}`, noiseID, d[0], d[1], d[0]))
 	}
 	stopNoise, noiseDone := make(chan struct{}), make(chan struct{})
+	nrng := rand.New(rand.NewPCG(rng.Uint64(), 9))
 	go func() {
 		defer close(noiseDone)
-		nrng := rand.New(rand.NewPCG(rng.Uint64(), 9))
 		for i := 0; ; i++ {
 			select {
 			case <-stopNoise:
@@ -470,7 +470,11 @@ func TestStreamReviewRandomBooks(t *testing.T) {
 		}
 	}
 
-	// The engine is idle now: each book's view is final.
+	// The engine is idle now: each book's view is final once the views
+	// show every command.
+	if err := ts.s.waitViews(); err != nil {
+		t.Fatalf("the views do not catch up: %v", err)
+	}
 	final := map[string]restBook{}
 	for _, sym := range markets {
 		final[sym] = getBook(t, ts, sym, depth)
@@ -580,7 +584,7 @@ type hubState struct {
 func readHub(t *testing.T, h *hub) hubState {
 	t.Helper()
 	var st hubState
-	if !h.do(func() {
+	if !h.doWait(func() {
 		st = hubState{conns: len(h.conns), books: len(h.books), trades: len(h.trades), accts: len(h.accts),
 			tokens: len(h.tokens)}
 	}) {
