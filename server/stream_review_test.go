@@ -821,3 +821,110 @@ func TestStreamReviewAnswersInOrder(t *testing.T) {
 		}
 	}
 }
+
+// The copy channel against the REST API, on random trades of a leader
+// (as taker and as maker) followed by two accounts in different modes:
+// each follower's copy stream has every fill of its follow's wallet as
+// GET /v1/social/follows/{id}/fills shows it, once, and every skipped and
+// closed event GET /v1/social/events has, and nothing of the other
+// follow's; the leader's copy stream has nothing (no profit share here).
+func TestStreamReviewCopyRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(reviewSeed(t), 11))
+	ts, lid, lead, fid, fol := startLeaderFollower(t)
+	maker, _ := fundCopyParties(ts, lid, fid)
+	gid, gus := ts.signup("gus")
+	mid := uint64(ts.must(200, "GET", "/v1/account", maker, "")["id"].(float64))
+	for _, d := range []struct {
+		id          uint64
+		asset, amnt string
+	}{{gid, "USDT", "1000"}, {lid, "BTC", "5"}, {mid, "USDT", "100000"}} {
+		ts.must(201, "POST", "/v1/admin/deposits", adminTok,
+			fmt.Sprintf(`{"account_id":%d,"asset":%q,"amount":%q,"ref":"d2-%d-%s"}`, d.id, d.asset, d.amnt, d.id, d.asset))
+	}
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{"display_name":"Lea"}`)
+	type follower struct {
+		tok string
+		rel uint64
+		c   *burstClient
+	}
+	var fs []*follower
+	for _, f := range []struct{ tok, body string }{
+		{fol, `"mode":"proportional","value":"1"`},
+		{gus, `"mode":"multiplier","value":"0.5","max_order_quote":"60"`},
+	} {
+		out := ts.must(201, "POST", "/v1/social/follows", f.tok,
+			fmt.Sprintf(`{"leader_id":%d,"allocation":"800","slippage_bps":300,%s}`, lid, f.body))
+		fs = append(fs, &follower{tok: f.tok, rel: uint64(out["id"].(float64)), c: burstSubscribe(t, ts, f.tok, "copy")})
+	}
+	leaderC := burstSubscribe(t, ts, lead, "copy")
+
+	for step := range 60 {
+		price := 95 + rng.IntN(11)
+		qty := fmt.Sprintf("%.2f", float64(2+rng.IntN(29))*0.01)
+		side := []string{"buy", "sell"}[rng.IntN(2)]
+		other := map[string]string{"buy": "sell", "sell": "buy"}[side]
+		switch r := rng.IntN(10); {
+		case r < 5: // the leader takes
+			ts.must(201, "POST", "/v1/orders", maker, fmt.Sprintf(`{"market":"BTC-USDT","side":%q,"price":"%d","quantity":"%s"}`, other, price, qty))
+			ts.req("POST", "/v1/orders", lead, fmt.Sprintf(`{"market":"BTC-USDT","side":%q,"price":"%d","quantity":"%s","time_in_force":"ioc"}`, side, price, qty))
+		case r < 8: // the leader makes
+			ts.req("POST", "/v1/orders", lead, fmt.Sprintf(`{"market":"BTC-USDT","side":%q,"price":"%d","quantity":"%s"}`, side, price, qty))
+			ts.req("POST", "/v1/orders", maker, fmt.Sprintf(`{"market":"BTC-USDT","side":%q,"price":"%d","quantity":"%s","time_in_force":"ioc"}`, other, price, qty))
+		case r < 9: // liquidity for the mirrors
+			ts.must(201, "POST", "/v1/orders", maker, fmt.Sprintf(`{"market":"BTC-USDT","side":%q,"price":"%d","quantity":"%s"}`, side, price, qty))
+		default:
+			f := fs[rng.IntN(len(fs))]
+			op := "pause"
+			if step%2 == 0 {
+				op = "resume"
+			}
+			ts.req("POST", fmt.Sprintf("/v1/social/follows/%d/%s", f.rel, op), f.tok, "")
+		}
+	}
+	for _, f := range fs { // closed at market: the wallet's last fills
+		ts.must(201, "POST", "/v1/orders", maker, `{"market":"BTC-USDT","side":"buy","price":"90","quantity":"50"}`)
+		ts.must(200, "DELETE", fmt.Sprintf("/v1/social/follows/%d?close=market", f.rel), f.tok, "")
+	}
+
+	for i, f := range fs {
+		want := map[string]string{} // "fill trade order" or "skipped/closed …" → fields
+		for _, fl := range ts.must(200, "GET", fmt.Sprintf("/v1/social/follows/%d/fills?limit=1000", f.rel), f.tok, "")["fills"].([]any) {
+			fl := fl.(map[string]any)
+			want[fmt.Sprintf("fill %v %v", fl["trade_id"], fl["order_id"])] = fmt.Sprint(fl["market"], fl["side"], fl["price"], fl["quantity"], fl["fee"], fl["fee_asset"], fl["time"])
+		}
+		nEvents := 0
+		for _, e := range ts.must(200, "GET", fmt.Sprintf("/v1/social/events?limit=1000&follow_id=%d", f.rel), f.tok, "")["events"].([]any) {
+			e := e.(map[string]any)
+			nEvents++
+			want[fmt.Sprintf("%v %v", e["type"], e["sequence"])] += fmt.Sprint(e["reason"], e["quantity"], e["computed_quantity"], e["returned"], e["leader_order_id"], ";")
+		}
+		got := map[string]string{}
+		for len(got) < len(want) {
+			m := f.c.next(fmt.Sprintf("follower %d: copy messages (%d of %d)", i, len(got), len(want)))
+			var d map[string]any
+			if err := json.Unmarshal(m.Data, &d); err != nil {
+				t.Fatalf("copy message %+v: %v", m, err)
+			}
+			if uint64(d["relation_id"].(float64)) != f.rel {
+				t.Fatalf("follower %d got another follow's copy message: %s", i, m.Data)
+			}
+			if m.Type == "fill" {
+				k := fmt.Sprintf("fill %v %v", d["trade_id"], d["order_id"])
+				if _, ok := got[k]; ok {
+					t.Fatalf("follower %d: fill sent twice: %s", i, m.Data)
+				}
+				got[k] = fmt.Sprint(d["market"], d["side"], d["price"], d["quantity"], d["fee"], d["fee_asset"], d["time"])
+			} else {
+				got[fmt.Sprintf("%v %v", m.Type, m.Seq)] += fmt.Sprint(d["reason"], d["quantity"], d["computed_quantity"], d["returned"], d["leader_order_id"], ";")
+			}
+		}
+		for k, w := range want {
+			if got[k] != w {
+				t.Errorf("follower %d: %s: stream %q, REST %q", i, k, got[k], w)
+			}
+		}
+		t.Logf("follower %d: %d copy messages (%d events)", i, len(want), nEvents)
+		f.c.alive() // nothing more came before the answer to this
+	}
+	leaderC.alive()
+}
