@@ -928,3 +928,54 @@ func TestStreamReviewCopyRandom(t *testing.T) {
 	}
 	leaderC.alive()
 }
+
+// cancel_on_disconnect fires however the server ends the stream, but for
+// its own shutdown (TestStreamReviewShutdown): a revoked token, a slow
+// consumer, the hub's queue overflowing (1013), too many bad messages.
+func TestStreamReviewCancelOnServerClose(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	alice, bob := deadmanSetup(ts)
+	h := ts.s.hub
+	for _, tc := range []struct{ name, want string }{
+		{"revoked", "websocket: close 1008 (policy violation): token revoked"},
+		{"slow consumer", "websocket: close 1008 (policy violation): slow consumer: send queue full"},
+		{"overloaded", "websocket: close 1013: server overloaded: resubscribe"},
+		{"bad messages", "websocket: close 1008 (policy violation): too many bad messages"},
+	} {
+		if got := fmt.Sprint(ts.openOrders(alice)["ETH-USDT"]); got != "1" {
+			ts.must(201, "POST", "/v1/orders", alice, `{"market":"ETH-USDT","side":"sell","price":"3000","quantity":"1"}`)
+		}
+		tok := ts.must(201, "POST", "/v1/tokens", alice, "")
+		if tc.name == "slow consumer" {
+			h.queueBytes.Store(2048)
+			gate := make(chan struct{}) // never opened
+			h.writeGate.Store(&gate)
+		}
+		ws := budgetQuiet(t, ts, `{"op":"auth","token":"`+tok["token"].(string)+`"}`,
+			`{"op":"cancel_on_disconnect","enabled":true,"market":"ETH-USDT"}`,
+			`{"op":"subscribe","channels":["trades:BTC-USDT","book:BTC-USDT"]}`)
+		budgetWait(t, tc.name+": subscribed", func() bool { tr, _ := budgetSubs(t, ts); return tr == 1 })
+		h.writeGate.Store(nil)
+		h.queueBytes.Store(streamQueueBytes)
+		switch tc.name {
+		case "revoked":
+			ts.must(200, "DELETE", fmt.Sprintf("/v1/tokens/%d", uint64(tok["id"].(float64))), alice, "")
+		case "slow consumer":
+			for range 20 { // trades with alice's ask at 70000
+				ts.must(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"70000","quantity":"0.0001"}`)
+			}
+		case "overloaded":
+			h.lost.Store(true)
+			h.doWait(func() {}) // the hub checks after each op
+		case "bad messages":
+			for range streamMaxBad {
+				_ = ws.WriteMessage(websocket.TextMessage, []byte(`{`))
+			}
+		}
+		if err := reviewClosed(t, ws); err == nil || err.Error() != tc.want {
+			t.Errorf("%s: the client read %v, want %s", tc.name, err, tc.want)
+		}
+		budgetWait(t, tc.name+": alice's ETH-USDT order cancelled", func() bool { return ts.openOrders(alice)["ETH-USDT"] == 0 })
+		budgetWait(t, tc.name+": the hub forgets the stream", func() bool { return readHub(t, h).conns == 0 })
+	}
+}
