@@ -368,6 +368,20 @@ func (h *hub) do(f func()) bool {
 	}
 }
 
+// doWait runs f on the hub goroutine and waits for it to have run; false
+// if the hub stopped. A stream's reader hands the hub its ops so: the
+// answers the reader queues itself afterwards (an error, rate_limited)
+// then come after those f queued, and the client gets its answers in the
+// order of its messages.
+func (h *hub) doWait(f func()) bool {
+	done := make(chan struct{})
+	if !h.do(func() { defer close(done); f() }) {
+		return false
+	}
+	<-done
+	return true
+}
+
 func (h *hub) run() {
 	defer close(h.done)
 	t := time.NewTicker(streamBookPoll)
@@ -541,9 +555,9 @@ type streamConn struct {
 	qbytes   int64          // size (msgSize) of queue and of the batch the writer holds
 	qdone    bool           // the writer ended: nothing more is queued (releaseQueue)
 	qmax     int64          // bound of qbytes
-	qsince   int64          // when queue last became non-empty (Unix ns)
+	qsince   int64          // when queue last became non-empty (monoNow)
 	wake     chan struct{}  // (capacity 1) queue became non-empty
-	progress atomic.Int64   // when the writer last wrote a message (Unix ns)
+	progress atomic.Int64   // when the writer last wrote a message (monoNow)
 	budget   *streamBudget  // the hub's, charged with qbytes; nil: none
 	gate     *chan struct{} // test knob (hub.writeGate): non-nil, the writer waits for it before each write
 
@@ -593,7 +607,7 @@ func (c *streamConn) enqueue(b []byte) {
 	if c.killed() {
 		return
 	}
-	size, now := msgSize(b), time.Now().UnixNano()
+	size, now := msgSize(b), monoNow()
 	c.qmu.Lock()
 	if c.qdone { // killed, and the writer ended, meanwhile
 		c.qmu.Unlock()
@@ -904,6 +918,15 @@ func (c *streamConn) writer(done chan struct{}) {
 	}
 }
 
+// monoStart is the origin of monoNow.
+var monoStart = time.Now()
+
+// monoNow is the time in nanoseconds since monoStart on the monotonic
+// clock: the queue's progress times are compared with it, so that a step
+// of the wall clock (NTP, an operator) neither closes every stream with
+// messages queued as a slow consumer nor spares a stuck one.
+func monoNow() int64 { return int64(time.Since(monoStart)) }
+
 // write writes the messages of batch, which it takes from the queue,
 // each within streamWriteWait, then gives their size back to the queue's
 // bound and the hub's budget (batchDone); false if the connection was
@@ -929,7 +952,7 @@ func (c *streamConn) write(batch [][]byte) bool {
 			return false
 		}
 		now = time.Now()
-		c.progress.Store(now.UnixNano())
+		c.progress.Store(monoNow())
 		size += msgSize(b)
 		batch[i] = nil
 	}
@@ -1111,7 +1134,7 @@ func (c *streamConn) reader() error {
 				break
 			}
 			account, tok = t.account, t
-			c.h.do(func() { c.h.authenticate(c, t) })
+			c.h.doWait(func() { c.h.authenticate(c, t) })
 		case "cancel_on_disconnect":
 			if account == 0 {
 				bad++
@@ -1140,7 +1163,7 @@ func (c *streamConn) reader() error {
 				b = append(b, "null"...)
 			}
 			b = append(b, '}')
-			c.h.do(func() { // after the answers queued before it
+			c.h.doWait(func() { // after the answers queued before it
 				if c.h.live(c) {
 					c.enqueue(b)
 				}
@@ -1159,9 +1182,22 @@ func (c *streamConn) reader() error {
 				break
 			}
 			sub := op.Op == "subscribe"
-			c.h.do(func() {
+			c.h.doWait(func() {
 				if !c.h.live(c) {
 					return
+				}
+				if sub {
+					// Private channels first: once the client reads the
+					// answer, the engine's output keeps the orders of
+					// the next result for the hub (h.private), so an
+					// order placed after the answer has its orders
+					// message. They queue nothing themselves, and the
+					// hub, which alone queues channel messages, is here.
+					for _, ch := range good {
+						if privateChannel(ch) {
+							c.h.subscribe(c, ch)
+						}
+					}
 				}
 				b := append([]byte(`{"type":"`), op.Op...)
 				b = append(b, `d","channels":[`...)
@@ -1172,9 +1208,14 @@ func (c *streamConn) reader() error {
 					b = appendString(b, ch)
 				}
 				c.enqueue(append(b, "]}"...))
+				if h := streamAnsweredHook.Load(); h != nil {
+					(*h)()
+				}
 				for _, ch := range good {
 					if sub {
-						c.h.subscribe(c, ch)
+						if !privateChannel(ch) {
+							c.h.subscribe(c, ch)
+						}
 					} else {
 						c.h.unsubscribe(c, ch)
 					}
@@ -1187,6 +1228,11 @@ func (c *streamConn) reader() error {
 		}
 	}
 }
+
+// streamAnsweredHook, if set, runs on the hub goroutine right after a
+// subscribe's or unsubscribe's answer is queued: tests hold the hub
+// there. Atomic: the hub reads it while a test sets it.
+var streamAnsweredHook atomic.Pointer[func()]
 
 func (c *streamConn) replyChannelError(ch string, err error) {
 	b := append([]byte(`{"type":"error","channel":`), appendString(nil, ch)...)

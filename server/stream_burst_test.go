@@ -389,8 +389,8 @@ func TestStreamQueueBound(t *testing.T) {
 
 	c = conn(1 << 20)
 	c.enqueue(msg)
-	c.qsince = time.Now().Add(-streamWriteWait - time.Second).UnixNano()
-	c.progress.Store(time.Now().UnixNano()) // the writer is writing
+	c.qsince = monoNow() - int64(streamWriteWait+time.Second)
+	c.progress.Store(monoNow()) // the writer is writing
 	c.enqueue(msg)
 	if c.killed() || len(c.queue) != 2 {
 		t.Fatalf("writer making progress: killed %v (%q), %d queued", c.killed(), c.reason, len(c.queue))
