@@ -476,7 +476,10 @@
 // {"type":"authenticated","account_id"}, {"type":"subscribed","channels"},
 // {"type":"cancel_on_disconnect","enabled","market"}
 // or {"type":"error","channel"?,"error":{"code","message"}} (channel:
-// the one a refused subscribe or unsubscribe named). With
+// the one a refused subscribe or unsubscribe named), in the order of the
+// client's messages (a message's refused channels before its
+// "subscribed"); once "subscribed" arrives for orders, fills or copy,
+// everything the account does from then on is sent. With
 // cancel_on_disconnect enabled, the end of the connection (the client
 // closing it or going away, a revoked token, too many bad messages; not
 // istd's own shutdown) cancels every open order and pending stop of the
