@@ -232,9 +232,10 @@ func (b *Book) Depth(dst []Level, side Side, n int) []Level {
 // LevelBeyond returns the best price of side's non-empty levels that is
 // worse than price: for asks the lowest ask above price, for bids the
 // highest bid below it; ok is false if there is none. It changes
-// nothing. The engine asks it before placing a market order it bounds at
-// price (a market's price band) to learn whether liquidity lay beyond the
-// bound: levels beyond an order's price are untouched while it matches.
+// nothing. The engine asks TakerBeyond, its form for one taker, before
+// placing a market order it bounds at price (a market's price band) to
+// learn whether liquidity the order could take lay beyond the bound:
+// levels beyond an order's price are untouched while it matches.
 func (b *Book) LevelBeyond(side Side, price int64) (p int64, ok bool) {
 	return b.TakerBeyond(side, price, 0, STPNone)
 }
