@@ -232,17 +232,43 @@ func (b *Book) Depth(dst []Level, side Side, n int) []Level {
 // LevelBeyond returns the best price of side's non-empty levels that is
 // worse than price: for asks the lowest ask above price, for bids the
 // highest bid below it; ok is false if there is none. It changes
-// nothing. The engine asks it before placing a market order it bounds at
-// price (a market's price band) to learn whether liquidity lay beyond the
-// bound: levels beyond an order's price are untouched while it matches.
+// nothing. The engine asks TakerBeyond, its form for one taker, before
+// placing a market order it bounds at price (a market's price band) to
+// learn whether liquidity the order could take lay beyond the bound:
+// levels beyond an order's price are untouched while it matches.
 func (b *Book) LevelBeyond(side Side, price int64) (p int64, ok bool) {
+	return b.TakerBeyond(side, price, 0, STPNone)
+}
+
+// TakerBeyond is LevelBeyond for a taker of owner with self-trade
+// prevention stp: the price of the first order of side beyond price that
+// such a taker, matching on past price, would trade with. With STPNone
+// that is the best level beyond; with STPCancelMaker the first order of
+// another owner (owner's own orders it meets are cancelled, not traded);
+// with STPCancelTaker or STPCancelBoth the first order beyond if it is
+// another owner's, else none (the taker would be cancelled there). It
+// changes nothing.
+func (b *Book) TakerBeyond(side Side, price int64, owner uint64, stp STPMode) (p int64, ok bool) {
 	if side > Sell || (side == Sell && price == math.MaxInt64) || (side == Buy && price <= math.MinInt64+1) {
 		return 0, false
 	}
 	b.sides[side].tree.Ascend(levelKey(side, price)+1, func(_ int64, li int32) bool {
-		if lv := &b.levels[li]; lv.count != 0 {
+		lv := &b.levels[li]
+		if lv.count == 0 {
+			return true
+		}
+		if stp == STPNone {
 			p, ok = lv.price, true
 			return false
+		}
+		for ni := lv.head; ni != nilIdx; ni = b.node(ni).next {
+			if b.node(ni).owner != owner {
+				p, ok = lv.price, true
+				return false
+			}
+			if stp != STPCancelMaker {
+				return false // self-trade prevention stops the taker here
+			}
 		}
 		return true
 	})

@@ -148,8 +148,9 @@ func bandPlace(m *market, o *book.Order) (bound int64, err error) {
 // bandExpiry reports, as ReasonPriceBand instead of ReasonUnfilled, the
 // expiry of market order o, which the band bounded at price o.Price (its
 // own protection price being own), if the band is what stopped it: past
-// the bound lay liquidity (the best level beyond it, beyond, found before
-// the order matched: an order leaves the levels beyond its price
+// the bound lay liquidity (the first order beyond it the order would
+// trade with rather than meet self-trade prevention at, beyond, found
+// before the order matched: an order leaves the levels beyond its price
 // untouched) that its own protection price accepts and of which what it
 // had left (its quantity, within its budget if it has one) would have
 // bought at least one lot. An order that ran out of liquidity or budget

@@ -95,7 +95,8 @@
 //     book.ReasonPriceBand (price_band) instead of book.ReasonUnfilled:
 //     there was liquidity beyond the bound that its own protection price
 //     accepted and that what it had left (within its budget) could have
-//     bought. A FOK that cannot fill within the band expires with
+//     bought (not its owner's own orders, where self-trade prevention
+//     would have stopped it or cancelled them). A FOK that cannot fill within the band expires with
 //     book.ReasonFOK, as without one;
 //   - copy-trading mirrors are ordinary orders: a mirror whose limit lies
 //     beyond the band is not placed (EvCopySkipped, CopyPriceBand); the

@@ -153,9 +153,10 @@ func (s *State) reserve(m *market, o *book.Order, rec *order) error {
 // the band first holds o to it (bandPlace: a refusal, or a stop-market's
 // protection price), then reserve locks o's funds, then a market order
 // the band bounds gets the band's bound as its protection price. It
-// returns the best price beyond that bound on the opposite side (0: no
-// bound, or no liquidity beyond it), which bandExpiry needs once o has
-// matched.
+// returns the best price beyond that bound on the opposite side at which
+// o could trade (0: no bound, or no liquidity beyond it that o would not
+// meet self-trade prevention at first; book.Book.TakerBeyond), which
+// bandExpiry needs once o has matched.
 func (s *State) reserveBanded(m *market, o *book.Order, rec *order) (beyond int64, err error) {
 	bound, err := bandPlace(m, o)
 	if err != nil {
@@ -166,7 +167,7 @@ func (s *State) reserveBanded(m *market, o *book.Order, rec *order) (beyond int6
 	}
 	if bound != 0 {
 		// After reserve: see bandPlace.
-		if p, ok := m.book.LevelBeyond(o.Side.Opposite(), bound); ok {
+		if p, ok := m.book.TakerBeyond(o.Side.Opposite(), bound, o.Owner, o.STP); ok {
 			beyond = p
 		}
 		o.Price = bound
