@@ -346,25 +346,34 @@ func TestBandCopyMirrors(t *testing.T) {
 	narrow := sc.follow(4, 1000*usdt, CopySpec{Mode: CopyProportional, Value: ValueOne, SlippageBps: 100})
 	sc.trade(px(2000))
 	sc.ok(setBand(1, 200)) // 2%: [1960, 2040]
-	sc.lim(maker, book.Sell, px(2000), 300)
+	sc.lim(maker, book.Sell, px(2000), 250)
+	sc.lim(maker, book.Sell, px(2030), 10)
+	sc.lim(maker, book.Sell, px(2050), 300)
 	sc.lim(leader1, book.Buy, px(2000), 250)
-	// The mirror with 3% slippage (limit 2,060) is beyond the band:
-	// skipped as price_band; the one with 1% (2,020) trades.
-	sk := sc.events(EvCopySkipped)
-	if len(sk) != 1 || sk[0].Relation != wide || sk[0].CopyReason != CopyPriceBand || CopyPriceBand.String() != "price_band" {
+	// Each mirror wants 25 lots. The one with 3% slippage (limit 2,060)
+	// is held to the band's 2,040: it buys the 10 at 2,030 and not those
+	// at 2,050; the one with 1% (2,020) finds nothing. Neither is
+	// skipped.
+	if sk := sc.events(EvCopySkipped); len(sk) != 0 {
 		t.Fatalf("skips %+v", sk)
 	}
-	sc.wantWallet(wide, 1000*usdt, 0)
-	sc.wantWallet(narrow, 500*usdt, 25*ethLot)
-	// Closing at market sells within the band only: a bid at 1,950 is
-	// below its lower bound, so nothing is sold, the base comes back.
+	for _, ev := range sc.evs {
+		if ev.Kind == book.EvTrade && ev.Price > px(2040) {
+			t.Fatalf("a mirror traded at %d beyond the band: %+v", ev.Price, sc.evs)
+		}
+	}
+	sc.wantWallet(wide, 797*usdt, 10*ethLot)
+	sc.wantWallet(narrow, 1000*usdt, 0)
+	// Closing at market sells within the band only (around the last
+	// price, 2,030: from 1,990): 4 lots at 1,995, none at 1,950; the
+	// other 6 come back as base.
 	sc.lim(maker, book.Buy, px(1950), 1000)
-	sc.ok(Command{Kind: CmdUnfollow, Account: 4, Copy: CopySpec{Relation: narrow, Close: CloseMarket}})
-	sc.wantBal(4, ethID, 25*ethLot, 0)
-	// Within the band it sells.
-	sc.lim(maker, book.Buy, px(1990), 1000)
+	sc.lim(maker, book.Buy, px(1995), 4)
 	sc.ok(Command{Kind: CmdUnfollow, Account: 3, Copy: CopySpec{Relation: wide, Close: CloseMarket}})
-	sc.wantBal(3, usdtID, 100_000*usdt, 0)
+	sc.wantBal(3, ethID, 6*ethLot, 0)
+	sc.wantBal(3, usdtID, 99_000*usdt+797*usdt+798*usdt/10, 0)
+	sc.ok(Command{Kind: CmdUnfollow, Account: 4, Copy: CopySpec{Relation: narrow, Close: CloseMarket}})
+	sc.wantBal(4, usdtID, 100_000*usdt, 0)
 }
 
 // The band survives a snapshot, which is of version 9 only while some

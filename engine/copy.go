@@ -167,10 +167,6 @@ const (
 	// CopyAccountFrozen: the follower's account is frozen (see
 	// CmdSetAccountFrozen).
 	CopyAccountFrozen
-	// CopyPriceBand: the mirrored order's limit price (the leader's fill
-	// price with the relation's slippage) lies beyond the market's price
-	// band, which refuses it as any order (ErrPriceOutOfBand).
-	CopyPriceBand
 	numCopyReasons
 )
 
@@ -180,7 +176,6 @@ var copyReasonNames = [numCopyReasons]string{
 	CopyInsufficientFunds: "insufficient_funds", CopyNoPosition: "no_position",
 	CopyMarketHalted: "market_halted", CopyRejected: "rejected",
 	CopyUnfollowed: "unfollow", CopyStopLoss: "stop_loss", CopyAccountFrozen: "account_frozen",
-	CopyPriceBand: "price_band",
 }
 
 // String returns the reason's snake_case name.
@@ -739,16 +734,20 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 
 // placeMirror places an IOC limit order for relation r's wallet. Its book
 // owner is the leader, so that self-trade prevention expires it where it
-// would meet the leader's own orders; its events name the wallet. A
-// mirror is an ordinary order: a limit beyond the market's price band
-// refuses it (CopyPriceBand).
+// would meet the leader's own orders; its events name the wallet. On a
+// market with a price band, a limit beyond the band around the last
+// trade price is held to the band's bound instead (the mirror trades
+// within the band, as a market order does): a follow whose slippage is
+// wider than the band still mirrors, at prices the band allows.
 func (s *State) placeMirror(r *relation, m *market, side book.Side, limit, qty int64, dst []Event) ([]Event, bool, CopyReason) {
 	// Field by field, not composite literals (see place).
 	var o book.Order
 	o.ID, o.Owner, o.Side, o.Type, o.TIF = s.nextOrder+1, r.leader, side, book.Limit, book.IOC
 	o.STP, o.Price, o.Qty = book.STPCancelTaker, limit, qty
-	if m.spec.PriceBandBps != 0 && outOfBand(m, side, limit, m.book.LastPrice()) {
-		return dst, false, CopyPriceBand
+	if m.spec.PriceBandBps != 0 {
+		if b := bandBound(m, side, limit, m.book.LastPrice()); b != 0 {
+			o.Price = b
+		}
 	}
 	var rec order
 	rec.id, rec.account, rec.market, rec.side, rec.relation, rec.origQty = o.ID, r.wallet, m.id, side, r.id, qty

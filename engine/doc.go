@@ -98,10 +98,12 @@
 //     bought (not its owner's own orders, where self-trade prevention
 //     would have stopped it or cancelled them). A FOK that cannot fill within the band expires with
 //     book.ReasonFOK, as without one;
-//   - copy-trading mirrors are ordinary orders: a mirror whose limit lies
-//     beyond the band is not placed (EvCopySkipped, CopyPriceBand); the
-//     sale at market that closes a relation is held to the band's lower
-//     bound.
+//   - copy-trading mirrors are held to the band: a mirror whose limit
+//     (the leader's price with the relation's slippage) lies beyond the
+//     band gets the band's bound as its limit, as a market order would,
+//     so a follow whose slippage is wider than the band still mirrors
+//     within it; the sale at market that closes a relation is held to
+//     the band's lower bound.
 //
 // Changing the band touches no live order. Bands are state: snapshots
 // keep them (snapshot version 9, written only while some market has one).

@@ -215,8 +215,8 @@
 // that is tighter than its own) and its rest expires with cancel_reason
 // price_band when the band is what stopped it; a stop_market gets the
 // band's bound around its stop_price as its price where that is tighter;
-// a follow's mirror whose limit lies beyond the band is skipped (copy
-// event reason price_band).
+// a follow's mirror whose limit lies beyond the band gets the band's
+// bound as its limit (it trades within the band).
 //
 // Account freezes (admin.go): POST /v1/admin/accounts/{id}/freeze and
 // /unfreeze (admin token) freeze (suspend) a user account or lift the

@@ -113,9 +113,9 @@ func TestPriceBand(t *testing.T) {
 }
 
 // A follow's mirror whose limit (the leader's price plus its slippage)
-// lies beyond the market's price band is skipped, and the copy event
-// says price_band; one within it is mirrored.
-func TestPriceBandCopySkip(t *testing.T) {
+// lies beyond the market's price band is held to the band: it trades
+// within it, not beyond, and is not skipped.
+func TestPriceBandCopyMirror(t *testing.T) {
 	ts := start(t, t.TempDir(), nil)
 	alice, bob := ts.setup()
 	aid := ts.accountID(alice)
@@ -125,18 +125,27 @@ func TestPriceBandCopySkip(t *testing.T) {
 	ts.must(200, "PUT", "/v1/social/leader", alice, `{}`)
 	wide := uint64(ts.must(201, "POST", "/v1/social/follows", bob, fmt.Sprintf(`{"leader_id":%d,"allocation":"1000","slippage_bps":300}`, aid))["id"].(float64))
 	ts.must(200, "POST", "/v1/admin/markets/BTC-USDT/price-band", adminTok, `{"price_band_bps":100}`)
-	ts.must(201, "POST", "/v1/orders", dave, `{"market":"BTC-USDT","side":"sell","price":"50000","quantity":"0.5"}`)
+	ts.must(201, "POST", "/v1/orders", dave, `{"market":"BTC-USDT","side":"sell","price":"50000","quantity":"0.01"}`)
+	ts.must(201, "POST", "/v1/orders", dave, `{"market":"BTC-USDT","side":"sell","price":"51000","quantity":"0.5"}`)
 	// The leader's buy sets the last price, 50000: the band is [49500,
-	// 50500], and the mirror's limit 51500.
+	// 50500], the mirror's limit 51500 held to 50500: the ask at 51000
+	// is beyond it, so the mirror buys nothing.
 	ts.must(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"buy","price":"50000","quantity":"0.01"}`)
-	evs := ts.must(200, "GET", fmt.Sprintf("/v1/social/events?follow_id=%d&type=skipped", wide), bob, "")["events"].([]any)
-	if len(evs) != 1 || evs[0].(map[string]any)["reason"] != "price_band" {
-		t.Fatalf("skipped mirrors %v, want one with reason price_band", evs)
+	fills := func() int {
+		return len(ts.must(200, "GET", fmt.Sprintf("/v1/social/follows/%d/fills", wide), bob, "")["fills"].([]any))
 	}
-	// Within a band of 5% it is mirrored.
+	if n := fills(); n != 0 {
+		t.Fatalf("%d mirrored fills beyond the band", n)
+	}
+	if evs := ts.must(200, "GET", fmt.Sprintf("/v1/social/events?follow_id=%d&type=skipped", wide), bob, "")["events"].([]any); len(evs) != 0 {
+		t.Fatalf("skipped mirrors %v, want none", evs)
+	}
+	// With a band of 5% the ask at 51000 lies within it and the mirror's
+	// own limit: it buys there.
 	ts.must(200, "POST", "/v1/admin/markets/BTC-USDT/price-band", adminTok, `{"price_band_bps":500}`)
+	ts.must(201, "POST", "/v1/orders", dave, `{"market":"BTC-USDT","side":"sell","price":"50000","quantity":"0.01"}`)
 	ts.must(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"buy","price":"50000","quantity":"0.01"}`)
-	if f := ts.must(200, "GET", fmt.Sprintf("/v1/social/follows/%d/fills", wide), bob, "")["fills"].([]any); len(f) != 1 {
-		t.Fatalf("mirrored fills %v, want one", f)
+	if n := fills(); n != 1 {
+		t.Fatalf("%d mirrored fills, want one", n)
 	}
 }
