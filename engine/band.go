@@ -66,10 +66,15 @@ func bandBounds(m *market, ref int64) (lo, hi int64) {
 
 // outOfBand reports whether a limit price on side lies beyond m's band
 // around ref on the aggressive side: a buy above the upper bound, a sell
-// below the lower one. A price that is not positive is left to the book,
-// which rejects it.
+// below the lower one. A price or reference (a stop-limit's stop price)
+// that the book rejects (not positive, off tick, above MaxPrice) is left
+// to it, so that the order fails with the book's error, not
+// ErrPriceOutOfBand.
 func outOfBand(m *market, side book.Side, price, ref int64) bool {
 	if price <= 0 || ref <= 0 {
+		return false
+	}
+	if r := m.book.Rules(); price%r.TickSize != 0 || price > r.MaxPrice || ref%r.TickSize != 0 || ref > r.MaxPrice {
 		return false
 	}
 	lo, hi := bandBounds(m, ref)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -451,5 +452,52 @@ func TestEngineSetPriceBand(t *testing.T) {
 	}
 	if c := j.Commands(); c[len(c)-2].Kind != CmdSetPriceBand || c[len(c)-2].Spec.PriceBandBps != 1500 {
 		t.Fatalf("journaled %+v", c[len(c)-2])
+	}
+}
+
+// An order the book rejects anyway (a price above MaxPrice or off the
+// tick, a stop price likewise) fails as it would without a band (the
+// book's error, or the reservation's before it), not with
+// ErrPriceOutOfBand; the state does not change.
+func TestBandBookErrorsFirst(t *testing.T) {
+	sc := bandScenario(t, 1000) // [90, 110]; market 1, tick 1
+	sc.do(setBand(2, 1000))
+	sc.do(Command{Kind: CmdPlace, Account: 2, Market: 2, Order: book.Order{Side: book.Sell, Price: 100, Qty: 3}})
+	if out := sc.do(Command{Kind: CmdPlace, Account: 1, Market: 2, Order: book.Order{Side: book.Buy, Price: 100, Qty: 3}}); out.Err != nil {
+		t.Fatal(out.Err)
+	}
+	max := int64(1 << 30)
+	for _, c := range []struct {
+		market uint32
+		o      book.Order
+		want   error
+	}{
+		{1, book.Order{Side: book.Buy, Price: max + 1, Qty: 1}, ErrInsufficientFunds},
+		{1, book.Order{Side: book.Buy, Price: max + 2, Qty: 1, QuoteBudget: 0}, ErrInsufficientFunds},
+		{2, book.Order{Side: book.Buy, Price: 121, Qty: 3}, book.ErrPriceNotOnTick},
+		{2, book.Order{Side: book.Sell, Price: 79, Qty: 3}, book.ErrPriceNotOnTick},
+		{1, book.Order{Side: book.Sell, Type: book.StopLimit, StopPrice: max + 1, Price: 1, Qty: 1}, book.ErrInvalidStop},
+		{2, book.Order{Side: book.Buy, Type: book.StopLimit, StopPrice: 101, Price: 200, Qty: 3}, book.ErrInvalidStop},
+	} {
+		before := sc.s.Hash()
+		out := sc.do(Command{Kind: CmdPlace, Account: 1, Market: c.market, Order: c.o})
+		if !errors.Is(out.Err, c.want) {
+			t.Errorf("market %d %+v: %v, want %v", c.market, c.o, out.Err, c.want)
+		}
+		sc.s.seq--
+		if sc.s.Hash() != before {
+			t.Errorf("market %d %+v changed the state", c.market, c.o)
+		}
+		sc.s.seq++
+		// The same error without the band.
+		sc.do(setBand(c.market, 0))
+		if out2 := sc.do(Command{Kind: CmdPlace, Account: 1, Market: c.market, Order: c.o}); fmt.Sprint(out2.Err) != fmt.Sprint(out.Err) {
+			t.Errorf("market %d %+v: %v with the band, %v without", c.market, c.o, out.Err, out2.Err)
+		}
+		sc.do(setBand(c.market, 1000))
+	}
+	// Within the book's rules, beyond the band is still refused.
+	if out := sc.do(Command{Kind: CmdPlace, Account: 1, Market: 2, Order: book.Order{Side: book.Buy, Price: 112, Qty: 3}}); !errors.Is(out.Err, ErrPriceOutOfBand) {
+		t.Fatalf("buy at 112 on [90, 110]: %v", out.Err)
 	}
 }
