@@ -229,6 +229,26 @@ func (b *Book) Depth(dst []Level, side Side, n int) []Level {
 	return dst
 }
 
+// LevelBeyond returns the best price of side's non-empty levels that is
+// worse than price: for asks the lowest ask above price, for bids the
+// highest bid below it; ok is false if there is none. It changes
+// nothing. The engine asks it before placing a market order it bounds at
+// price (a market's price band) to learn whether liquidity lay beyond the
+// bound: levels beyond an order's price are untouched while it matches.
+func (b *Book) LevelBeyond(side Side, price int64) (p int64, ok bool) {
+	if side > Sell || (side == Sell && price == math.MaxInt64) || (side == Buy && price <= math.MinInt64+1) {
+		return 0, false
+	}
+	b.sides[side].tree.Ascend(levelKey(side, price)+1, func(_ int64, li int32) bool {
+		if lv := &b.levels[li]; lv.count != 0 {
+			p, ok = lv.price, true
+			return false
+		}
+		return true
+	})
+	return p, ok
+}
+
 // Order returns a live order (resting or pending stop) by id.
 func (b *Book) Order(id uint64) (OrderInfo, bool) {
 	v, ok := b.index.get(id)

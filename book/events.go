@@ -143,6 +143,13 @@ const (
 	// reports the cancel-all's cause instead.
 	ReasonCancelAllAfter
 	ReasonDisconnect
+	// ReasonPriceBand: the unfilled rest of a market order expired
+	// (EvExpired) because the market's price band, not the order's own
+	// protection price nor a lack of liquidity, kept it from trading
+	// further. Book never gives it: the engine, which keeps the bands,
+	// passes the book the band's bound as the order's protection price
+	// and reports this reason instead of ReasonUnfilled.
+	ReasonPriceBand
 	numReasons
 )
 
@@ -178,6 +185,7 @@ var reasonNames = [numReasons]string{
 	ReasonExpired:          "expired_time",
 	ReasonCancelAllAfter:   "cancel_all_after",
 	ReasonDisconnect:       "disconnected",
+	ReasonPriceBand:        "price_band",
 }
 
 // String returns the snake_case name of the reason, as used in APIs.

@@ -1146,7 +1146,7 @@ func TestRefStream(t *testing.T) {
 	}
 	for rs := ReasonInvalidID; rs < numReasons; rs++ {
 		if reasons[rs] == 0 && rs != ReasonFeeChange && rs != ReasonAccountFrozen && rs != ReasonExpired &&
-			rs != ReasonCancelAllAfter && rs != ReasonDisconnect { // the engine's, never Book's
+			rs != ReasonCancelAllAfter && rs != ReasonDisconnect && rs != ReasonPriceBand { // the engine's, never Book's
 			t.Errorf("reason %v never produced", rs)
 		}
 	}

@@ -15,7 +15,8 @@ import (
 // order has a reservation; every book passes its own Check; and the
 // transfer refs are consistent (checkTransferRefs); only user accounts
 // are frozen, and a frozen account has no live order; the expiry times
-// are exactly those of the live good-till-date orders (checkExpiries).
+// are exactly those of the live good-till-date orders (checkExpiries);
+// every market's price band is within 0..MaxPriceBandBps.
 // It walks the whole state: use it in tests.
 //
 // Each live order reserves what it can still be charged, as reserve,
@@ -97,6 +98,9 @@ func (s *State) check(exact bool) error {
 	for _, m := range s.markets {
 		if err := m.book.Check(); err != nil {
 			return fmt.Errorf("engine: market %s: %w", m.name, err)
+		}
+		if !validBand(m.spec.PriceBandBps) {
+			return fmt.Errorf("engine: market %s: price band %d bps", m.name, m.spec.PriceBandBps)
 		}
 		for o := range m.book.All() {
 			if s.orders.get(o.ID) == nil {

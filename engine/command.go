@@ -54,7 +54,10 @@ const (
 	// or iceberg allowed) that expires by itself at ExpireAt, which must
 	// be after the command's Time (else ErrInvalidExpiry); an expiry on
 	// any other order (IOC, FOK, market, stop-market) fails with
-	// book.ErrInvalidTIF. See the package doc, Good-till-date orders.
+	// book.ErrInvalidTIF. See the package doc, Good-till-date orders. On
+	// a market with a price band a limit or stop-limit price beyond it
+	// fails with ErrPriceOutOfBand, and a market order or stop-market is
+	// bounded by it (see the package doc, Price bands).
 	CmdPlace
 	// CmdCancel cancels order OrderID of Account, or with OrderID 0 the
 	// order whose client order id is Ref. Market is ignored. An order of
@@ -71,7 +74,8 @@ const (
 	// (remaining) quantity to Order.Qty, both required (book.Book.Amend
 	// has the rules on queue priority). Market is ignored; an order of
 	// another account fails with ErrUnknownOrder. Logs hold it with this
-	// meaning; the server amends with CmdAmendTotal.
+	// meaning; the server amends with CmdAmendTotal. A new price beyond
+	// the market's price band fails with ErrPriceOutOfBand.
 	CmdAmend
 	// CmdSnapshot changes nothing; the engine snapshots its state at this
 	// command's sequence number.
@@ -162,6 +166,14 @@ const (
 	// wallet), else ErrUnknownAccount. Orders cancelled stay cancelled
 	// after an unfreeze.
 	CmdSetAccountFrozen
+	// CmdSetPriceBand sets the price band of Market, halted or not, to
+	// Spec.PriceBandBps (0 for none, else 1..MaxPriceBandBps, as
+	// CmdCreateMarket requires; the rest of Spec is ignored); the result
+	// carries the market id. Orders from the next command on are held to
+	// the new band; live orders are untouched (a pending stop-market keeps
+	// the protection price the band gave it when it was placed). See the
+	// package doc, Price bands.
+	CmdSetPriceBand
 	numCommandKinds
 )
 
@@ -174,7 +186,7 @@ var commandNames = [numCommandKinds]string{
 	CmdSetLeaderProfile: "set_leader_profile", CmdFollow: "follow", CmdAmendFollow: "amend_follow",
 	CmdPauseFollow: "pause_follow", CmdResumeFollow: "resume_follow", CmdUnfollow: "unfollow",
 	CmdSettle: "settle", CmdAmendTotal: "amend_total", CmdSetMarketFees: "set_market_fees",
-	CmdSetAccountFrozen: "set_account_frozen",
+	CmdSetAccountFrozen: "set_account_frozen", CmdSetPriceBand: "set_price_band",
 }
 
 // String returns the snake_case name of the kind.
@@ -236,7 +248,8 @@ func (r Ref) String() string {
 }
 
 // MarketSpec describes a market for CmdCreateMarket. Its fees may change
-// later (CmdSetMarketFees); the rest is fixed.
+// later (CmdSetMarketFees), and its price band (CmdSetPriceBand); the
+// rest is fixed.
 //
 // Prices and quantities in orders are integers: a quantity of q lots is
 // q × BaseScale units of the base asset, and a price of p means p ×
@@ -265,6 +278,11 @@ type MarketSpec struct {
 	Rules       book.Rules // in lots and price steps
 	MakerFeeBps int32      // fee on the maker's notional, 0..1000
 	TakerFeeBps int32      // fee on the taker's notional, 0..1000
+	// PriceBandBps is the market's price band, in basis points of the
+	// reference price (0, the default: none; else 1..MaxPriceBandBps).
+	// It may change later (CmdSetPriceBand). See the package doc, Price
+	// bands.
+	PriceBandBps int32
 }
 
 // Command is one input to the state machine. It is a fixed-size value

@@ -167,6 +167,10 @@ const (
 	// CopyAccountFrozen: the follower's account is frozen (see
 	// CmdSetAccountFrozen).
 	CopyAccountFrozen
+	// CopyPriceBand: the mirrored order's limit price (the leader's fill
+	// price with the relation's slippage) lies beyond the market's price
+	// band, which refuses it as any order (ErrPriceOutOfBand).
+	CopyPriceBand
 	numCopyReasons
 )
 
@@ -176,6 +180,7 @@ var copyReasonNames = [numCopyReasons]string{
 	CopyInsufficientFunds: "insufficient_funds", CopyNoPosition: "no_position",
 	CopyMarketHalted: "market_halted", CopyRejected: "rejected",
 	CopyUnfollowed: "unfollow", CopyStopLoss: "stop_loss", CopyAccountFrozen: "account_frozen",
+	CopyPriceBand: "price_band",
 }
 
 // String returns the reason's snake_case name.
@@ -734,12 +739,17 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 
 // placeMirror places an IOC limit order for relation r's wallet. Its book
 // owner is the leader, so that self-trade prevention expires it where it
-// would meet the leader's own orders; its events name the wallet.
+// would meet the leader's own orders; its events name the wallet. A
+// mirror is an ordinary order: a limit beyond the market's price band
+// refuses it (CopyPriceBand).
 func (s *State) placeMirror(r *relation, m *market, side book.Side, limit, qty int64, dst []Event) ([]Event, bool, CopyReason) {
 	// Field by field, not composite literals (see place).
 	var o book.Order
 	o.ID, o.Owner, o.Side, o.Type, o.TIF = s.nextOrder+1, r.leader, side, book.Limit, book.IOC
 	o.STP, o.Price, o.Qty = book.STPCancelTaker, limit, qty
+	if m.spec.PriceBandBps != 0 && outOfBand(m, side, limit, m.book.LastPrice()) {
+		return dst, false, CopyPriceBand
+	}
 	var rec order
 	rec.id, rec.account, rec.market, rec.side, rec.relation, rec.origQty = o.ID, r.wallet, m.id, side, r.id, qty
 	if err := s.reserve(m, &o, &rec); err != nil {
@@ -782,7 +792,10 @@ func (s *State) stopLoss(id uint64, dst []Event) []Event {
 }
 
 // closeRelation sells the wallet's base if policy says so, settles profit
-// share, returns everything to the follower and closes the relation.
+// share, returns everything to the follower and closes the relation. The
+// sale's limit is held to the market's price band (no lower than its
+// lower bound): a sale at market trades within the band, as a market
+// order does.
 func (s *State) closeRelation(id uint64, policy ClosePolicy, reason CopyReason, dst []Event) []Event {
 	r := s.relations.at(id - 1)
 	if policy == CloseMarket {
@@ -802,6 +815,12 @@ func (s *State) closeRelation(id uint64, policy ClosePolicy, reason CopyReason, 
 			}
 			limit := fixed.MulSat(m.book.LastPrice(), int64(10000-r.spec.SlippageBps)) / 10000
 			limit = max(limit/rules.TickSize*rules.TickSize, rules.TickSize)
+			if m.spec.PriceBandBps != 0 {
+				// A sale at market, held to the band as a market order
+				// is: its limit no lower than the band's lower bound.
+				lo, _ := bandBounds(m, m.book.LastPrice())
+				limit = max(limit, lo)
+			}
 			dst, _, _ = s.placeMirror(r, m, book.Sell, limit, qty, dst)
 			r = s.relations.at(id - 1)
 		}

@@ -64,6 +64,47 @@
 // book.ReasonFeeChange), after every buy that needs nothing more has
 // given back its surplus. Sells are untouched.
 //
+// # Price bands
+//
+// A market may have a price band (MarketSpec.PriceBandBps, in basis
+// points; 0, the default, is none; CmdSetPriceBand changes it): fat-finger
+// and sweep protection. Its reference price is the market's last trade
+// price; before the first trade there is no band. Around a reference ref
+// the band is [lo, hi], with hi = ref × (10000 + bps) / 10000 rounded down
+// to the tick and lo = ref × (10000 − bps) / 10000 rounded up to the tick,
+// at least one tick, computed in integers without overflow. Only the
+// aggressive side is bounded:
+//   - a limit order (GTC, IOC or FOK, post-only and iceberg included) to
+//     buy above hi or sell below lo fails with ErrPriceOutOfBand and
+//     changes nothing; a buy far below the price, or a sell far above
+//     it, is passive and allowed. An amend that moves a price beyond the
+//     band likewise (one that keeps the price is not held to the band);
+//   - a stop-limit's limit is held to the band around its stop price,
+//     where it will trigger, not around the last price;
+//   - a stop-market gets the band's bound around its stop price as its
+//     protection price where that is tighter than its own, at placing:
+//     it is the order's protection price from then on (its reservation,
+//     for a buy, is at it, and a later change of the band leaves it); a
+//     stop-market buy by quantity still needs a protection price of its
+//     own (ErrStopNeedsLimit);
+//   - a market order (by quantity or by quote budget) trades only within
+//     the band around the last price at its arrival: the book gets the
+//     tighter of its protection price and the band's bound. Its
+//     reservation is made as without the band. When the band is what
+//     stopped it, its unfilled rest expires with reason
+//     book.ReasonPriceBand (price_band) instead of book.ReasonUnfilled:
+//     there was liquidity beyond the bound that its own protection price
+//     accepted and that what it had left (within its budget) could have
+//     bought. A FOK that cannot fill within the band expires with
+//     book.ReasonFOK, as without one;
+//   - copy-trading mirrors are ordinary orders: a mirror whose limit lies
+//     beyond the band is not placed (EvCopySkipped, CopyPriceBand); the
+//     sale at market that closes a relation is held to the band's lower
+//     bound.
+//
+// Changing the band touches no live order. Bands are state: snapshots
+// keep them (snapshot version 9, written only while some market has one).
+//
 // # Frozen accounts
 //
 // An operator may freeze (suspend) an account and lift the freeze
@@ -98,7 +139,8 @@
 // like any command). An amend keeps the order's expiry (it cannot change
 // it); a cancel, a fee change or a freeze that ends the order forgets it.
 // The expiry times are state: snapshots keep them (snapshot version 8,
-// written only while a good-till-date order is live).
+// written only while a good-till-date order is live, or 9 while some
+// market has a price band).
 //
 // # Copy-trading
 //

@@ -172,7 +172,7 @@ type slot struct {
 	// after the batch is in Engine.after at the same index. Only a few
 	// slots have one, so the rest do not carry (or touch) its fields.
 	batchEnd bool
-	_        [31]byte // to a multiple of 64 bytes (TestSlotLayout)
+	_        [23]byte // to a multiple of 64 bytes (TestSlotLayout)
 }
 
 // slotEvents is the room for events each ring slot has in
@@ -852,7 +852,8 @@ func (e *Engine) matcher() {
 			sl.batchEnd = false
 			tr.command(&sl.cmd, &sl.out, sl.events)
 			snapAsked = snapAsked || sl.cmd.Kind == CmdSnapshot
-			if sl.out.Err == nil && (sl.cmd.Kind == CmdCreateAsset || sl.cmd.Kind == CmdCreateMarket || sl.cmd.Kind == CmdSetMarketFees) {
+			if sl.out.Err == nil && (sl.cmd.Kind == CmdCreateAsset || sl.cmd.Kind == CmdCreateMarket || sl.cmd.Kind == CmdSetMarketFees ||
+				sl.cmd.Kind == CmdSetPriceBand) {
 				dirChanged = true
 			}
 		}

@@ -40,6 +40,12 @@ var (
 	// ErrInvalidExpiry: a place's ExpireAt (a good-till-date order) is
 	// not after the command's time; nothing changed.
 	ErrInvalidExpiry = errors.New("engine: expiry time not in the future")
+	// ErrPriceOutOfBand: a place or amend whose limit price lies beyond
+	// the market's price band on the aggressive side (a buy above its
+	// upper bound, a sell below its lower bound; see the package doc,
+	// Price bands), or a stop-limit whose limit lies beyond the band
+	// around its stop price; nothing changed.
+	ErrPriceOutOfBand = errors.New("engine: price beyond the market's price band")
 )
 
 // Errors of the pipeline (Engine).

@@ -15,7 +15,8 @@ import (
 // re-encodes to itself, and the restored state then applies the same
 // commands with the same events (expiries included) and Check passes on
 // both: the expiry index survives a restore and keeps up with every path
-// that ends an order.
+// that ends an order. randomCommand sets price bands too: most snapshots
+// are of version 9, and the bands survive the restores.
 func TestGTDReviewRandomSnapshotRestore(t *testing.T) {
 	r := rand.New(rand.NewPCG(testSeed(t, 19), 9))
 	s := NewState()
@@ -47,7 +48,7 @@ func TestGTDReviewRandomSnapshotRestore(t *testing.T) {
 		c.Seq, c.Time = seq, int64(seq)*1000
 		evs = apply(s, c, evs[:0])
 	}
-	v8, expiredAfterRestore := 0, 0
+	v8, v9, expiredAfterRestore := 0, 0, 0
 	for round := range 30 {
 		for range 300 + r.IntN(300) {
 			evs = apply(s, next(), evs[:0])
@@ -56,8 +57,12 @@ func TestGTDReviewRandomSnapshotRestore(t *testing.T) {
 			evs = apply(s, next(), evs[:0]) // a snapshot with expiries in it
 		}
 		snap := s.AppendSnapshot(nil)
-		if snap[4] == 8 {
+		switch snap[4] {
+		case 8:
 			v8++
+		case 9: // expiries and a price band (randomCommand sets bands)
+			v8++
+			v9++
 		}
 		restored, err := DecodeState(snap)
 		if err != nil {
@@ -90,9 +95,9 @@ func TestGTDReviewRandomSnapshotRestore(t *testing.T) {
 			t.Fatalf("round %d: hashes diverge", round)
 		}
 	}
-	t.Logf("%d of 30 snapshots of version 8; %d expiries after a restore", v8, expiredAfterRestore)
-	if v8 < 25 || expiredAfterRestore == 0 {
-		t.Fatalf("the stream does not exercise expiries across restores: %d, %d", v8, expiredAfterRestore)
+	t.Logf("%d of 30 snapshots of version 8 or 9 (%d of 9); %d expiries after a restore", v8, v9, expiredAfterRestore)
+	if v8 < 25 || v9 == 0 || expiredAfterRestore == 0 {
+		t.Fatalf("the stream does not exercise expiries and bands across restores: %d, %d, %d", v8, v9, expiredAfterRestore)
 	}
 }
 

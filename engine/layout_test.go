@@ -44,3 +44,21 @@ func TestOrderRecordSize(t *testing.T) {
 		t.Errorf("order record is %d bytes, past two cache lines", n)
 	}
 }
+
+// A market's fields that a place reads are within its first two cache
+// lines: adding the price band to MarketSpec had pushed halted and maxFee
+// into a third.
+func TestMarketLayout(t *testing.T) {
+	var m market
+	for name, end := range map[string]uintptr{
+		"spec":   unsafe.Offsetof(m.spec) + unsafe.Sizeof(m.spec),
+		"book":   unsafe.Offsetof(m.book) + unsafe.Sizeof(m.book),
+		"halted": unsafe.Offsetof(m.halted) + unsafe.Sizeof(m.halted),
+		"maxFee": unsafe.Offsetof(m.maxFee) + unsafe.Sizeof(m.maxFee),
+		"id":     unsafe.Offsetof(m.id) + unsafe.Sizeof(m.id),
+	} {
+		if end > 128 {
+			t.Errorf("market.%s ends at %d, past two cache lines", name, end)
+		}
+	}
+}

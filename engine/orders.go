@@ -59,7 +59,14 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 	rec.ref = cmd.Ref
 	rec.id, rec.account, rec.market, rec.side, rec.tag = o.ID, cmd.Account, m.id, o.Side, tag
 	rec.origQty, rec.origBudget, rec.fp = o.Qty, o.QuoteBudget, fp
-	if err := s.reserve(m, &o, &rec); err != nil {
+	// Without a band: two comparisons (this one and beyond's below).
+	var beyond int64
+	if m.spec.PriceBandBps != 0 {
+		var err error
+		if beyond, err = s.reserveBanded(m, &o, &rec); err != nil {
+			return result{Err: err}, dst
+		}
+	} else if err := s.reserve(m, &o, &rec); err != nil {
 		return result{Err: err}, dst
 	}
 	bevs, err := m.book.Place(s.bevs[:0], &o)
@@ -67,6 +74,9 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 	if err != nil {
 		s.unreserve(m, &rec)
 		return result{Err: err}, dst
+	}
+	if beyond != 0 {
+		bandExpiry(m, bevs, &o, cmd.Order.Price, beyond)
 	}
 	s.nextOrder++
 	if cmd.ExpireAt != 0 {
@@ -137,6 +147,31 @@ func (s *State) reserve(m *market, o *book.Order, rec *order) error {
 		o.QuoteBudget = cap
 	}
 	return nil
+}
+
+// reserveBanded is reserve for order o on m, which has a price band:
+// the band first holds o to it (bandPlace: a refusal, or a stop-market's
+// protection price), then reserve locks o's funds, then a market order
+// the band bounds gets the band's bound as its protection price. It
+// returns the best price beyond that bound on the opposite side (0: no
+// bound, or no liquidity beyond it), which bandExpiry needs once o has
+// matched.
+func (s *State) reserveBanded(m *market, o *book.Order, rec *order) (beyond int64, err error) {
+	bound, err := bandPlace(m, o)
+	if err != nil {
+		return 0, err
+	}
+	if err := s.reserve(m, o, rec); err != nil {
+		return 0, err
+	}
+	if bound != 0 {
+		// After reserve: see bandPlace.
+		if p, ok := m.book.LevelBeyond(o.Side.Opposite(), bound); ok {
+			beyond = p
+		}
+		o.Price = bound
+	}
+	return beyond, nil
 }
 
 // buyCost is what a buy of qty lots at price locks: the notional plus the
@@ -383,6 +418,11 @@ func (s *State) amend(cmd *Command, dst []Event) (result, []Event) {
 			return result{Err: err}, dst
 		}
 	}
+	if m.spec.PriceBandBps != 0 {
+		if err := amendBand(m, rec, price); err != nil {
+			return result{Err: err}, dst
+		}
+	}
 	b := s.bal(rec.account, s.assetOf(m, rec.side))
 	if need-rec.locked > b.avail {
 		return result{Err: ErrInsufficientFunds}, dst
@@ -404,6 +444,23 @@ func (s *State) amend(cmd *Command, dst []Event) (result, []Event) {
 	}
 	id := rec.id // settle may free rec
 	return result{ID: id}, s.settle(m, bevs, dst)
+}
+
+// amendBand refuses (ErrPriceOutOfBand) an amend of resting order rec
+// that moves its price to one beyond m's band around the last trade
+// price, as a new order at that price would be. An amend that keeps the
+// price is not held to the band (the band or the last price may have
+// moved since the order was placed), nor is one of a pending stop, which
+// the book refuses.
+func amendBand(m *market, rec *order, price int64) error {
+	o, ok := m.book.Order(rec.id)
+	if !ok || o.Stop || price == o.Price {
+		return nil
+	}
+	if outOfBand(m, rec.side, price, m.book.LastPrice()) {
+		return ErrPriceOutOfBand
+	}
+	return nil
 }
 
 // openOfTotal converts the price and total quantity of a CmdAmendTotal

@@ -135,6 +135,8 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 		}
 	case k == 98 && r.IntN(2) == 0:
 		c = randomFees(r)
+	case k == 98 && r.IntN(2) == 0:
+		c = randomBand(r)
 	case k == 99 && r.IntN(2) == 0:
 		// An operator freezes an account now and then, and lifts
 		// freezes more often, so that about a quarter of the accounts
@@ -194,6 +196,40 @@ func randomFees(r *rand.Rand) Command {
 		c.Market = 3
 	}
 	return c
+}
+
+// randomBand returns a random CmdSetPriceBand: mostly a band of 5% to
+// 30% (the stream's prices are 100 to 140), at times none, a narrow one,
+// the widest, and now and then an unknown market or a band out of range
+// (refused).
+func randomBand(r *rand.Rand) Command {
+	c := Command{Kind: CmdSetPriceBand, Market: uint32(1 + r.IntN(2))}
+	c.Spec.PriceBandBps = int32(500 + r.IntN(2500))
+	switch r.IntN(10) {
+	case 0, 1:
+		c.Spec.PriceBandBps = 0
+	case 2:
+		c.Spec.PriceBandBps = int32(1 + r.IntN(200))
+	case 3:
+		c.Spec.PriceBandBps = MaxPriceBandBps
+	case 4:
+		c.Spec.PriceBandBps = []int32{-1, MaxPriceBandBps + 1}[r.IntN(2)]
+	case 5:
+		c.Market = 3
+	}
+	return c
+}
+
+// randomGenesis is genesis(n) with market 2 (ETH-BTC) created with a
+// price band of 10%.
+func randomGenesis(n int) []Command {
+	cmds := genesis(n)
+	for i := range cmds {
+		if cmds[i].Kind == CmdCreateMarket && cmds[i].Name.String() == "ETH-BTC" {
+			cmds[i].Spec.PriceBandBps = 1000
+		}
+	}
+	return cmds
 }
 
 // randomTransfer returns the asset, amount and ref of a random deposit or
@@ -293,6 +329,8 @@ type streamStats struct {
 	feeChanges, feeCancels        int // markets' fees changed; orders cancelled as their owners could not pay a raise
 	freezes, freezeCancels        int // accounts frozen (not already); orders their freezes cancelled
 	frozenRefused                 int // commands refused as their account was frozen
+	bandChanges, bandRefused      int // price bands set; places and amends refused beyond a band
+	bandExpired                   int // market orders whose rest expired price_band
 }
 
 // run is runStats without the statistics.
@@ -333,7 +371,7 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 		}
 		return out
 	}
-	for _, c := range genesis(6) {
+	for _, c := range randomGenesis(6) {
 		if out := apply(c); out.Err != nil {
 			t.Fatalf("genesis %+v: %v", c, out.Err)
 		}
@@ -359,6 +397,10 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 				o, _ := s.markets[rec.market-1].book.Order(c.OrderID)
 				postOnly = o.PostOnly
 			}
+		}
+		var band bandAt
+		if check && c.Kind == CmdPlace {
+			band = bandOf(s, c.Market)
 		}
 		from := len(all)
 		out := apply(c)
@@ -418,6 +460,18 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 		if c.Kind == CmdSetAccountFrozen {
 			checkFreeze(t, s, &c, out, all[from:], &st)
 		}
+		if errors.Is(out.Err, ErrPriceOutOfBand) {
+			if m, err := s.market(c.Market); c.Kind == CmdPlace && (err != nil || m.spec.PriceBandBps == 0) {
+				t.Fatalf("command %d %+v: ErrPriceOutOfBand without a band", c.Seq, c)
+			}
+			st.bandRefused++
+		}
+		if c.Kind == CmdSetPriceBand && out.Err == nil {
+			if s.markets[c.Market-1].spec.PriceBandBps != c.Spec.PriceBandBps || len(all) != from {
+				t.Fatalf("command %d %+v: band %d, events %+v", c.Seq, c, s.markets[c.Market-1].spec.PriceBandBps, all[from:])
+			}
+			st.bandChanges++
+		}
 		failed := out.Err != nil || out.Duplicate
 		if failed && expiredHere > 0 {
 			hashed = false // the expiries changed the state, not the command
@@ -440,6 +494,7 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 		}
 		if c.Kind == CmdPlace {
 			checkPlaced(t, s, &c, out.ID, all[from:], &st)
+			checkBand(t, &c, out.ID, band, all[from:], &st)
 		}
 		if c.Kind == CmdSetMarketFees {
 			checkFeeChange(t, s, &c, all[from:], &st)
@@ -497,6 +552,62 @@ func checkPlaced(t *testing.T, s *State, c *Command, id uint64, evs []Event, st 
 		}
 		if s.markets[c.Market-1].book.Live(id) || s.orders.get(id) != nil {
 			t.Fatalf("command %d: %s %s order %d stays live: %+v", c.Seq, o.Type, o.TIF, id, evs)
+		}
+	}
+}
+
+// bandAt is a market's price band and its bounds when a command came.
+type bandAt struct {
+	bps, lo, hi int64 // bps 0: none (no band, or no last price)
+}
+
+// bandOf returns the band of market id (none if there is no such
+// market, or no last price).
+func bandOf(s *State, id uint32) bandAt {
+	m, err := s.market(id)
+	if err != nil || m.spec.PriceBandBps == 0 || m.book.LastPrice() == 0 {
+		return bandAt{}
+	}
+	lo, hi := bandBounds(m, m.book.LastPrice())
+	return bandAt{int64(m.spec.PriceBandBps), lo, hi}
+}
+
+// checkBand checks order id, placed by c with events evs under band b: a
+// limit order accepted is within the band on its aggressive side; a
+// market order trades within it likewise, and its rest expires price_band
+// only if the band was tighter than its own protection price.
+func checkBand(t *testing.T, c *Command, id uint64, b bandAt, evs []Event, st *streamStats) {
+	t.Helper()
+	o := &c.Order
+	if b.bps == 0 {
+		for _, e := range evs {
+			if e.Reason == book.ReasonPriceBand {
+				t.Fatalf("command %d: price_band without a band: %+v", c.Seq, evs)
+			}
+		}
+		return
+	}
+	switch o.Type {
+	case book.Limit:
+		if o.Side == book.Buy && o.Price > b.hi || o.Side == book.Sell && o.Price < b.lo {
+			t.Fatalf("command %d: %+v accepted beyond the band [%d, %d]", c.Seq, o, b.lo, b.hi)
+		}
+	case book.Market:
+		for _, e := range evs {
+			if e.OrderID != id {
+				continue
+			}
+			// Only the aggressive side is bounded: a buy may take an ask
+			// below the band's lower bound.
+			if e.Kind == book.EvTrade && (o.Side == book.Buy && e.Price > b.hi || o.Side == book.Sell && e.Price < b.lo) {
+				t.Fatalf("command %d: market order %d traded at %d beyond the band [%d, %d]", c.Seq, id, e.Price, b.lo, b.hi)
+			}
+			if e.Reason == book.ReasonPriceBand {
+				if o.Price != 0 && (o.Side == book.Buy && o.Price <= b.hi || o.Side == book.Sell && o.Price >= b.lo) {
+					t.Fatalf("command %d: %+v expired price_band within its own protection: %+v", c.Seq, o, evs)
+				}
+				st.bandExpired++
+			}
 		}
 	}
 }
@@ -563,7 +674,8 @@ func TestRandomStreamInvariants(t *testing.T) {
 		"transfer ref resent": st.refDuplicates, "transfer ref reused": st.refConflicts,
 		"fee withdrawals": st.feeWithdrawals, "fee withdrawal refs": st.feeRefs, "fee changes": st.feeChanges,
 		"freezes that cancelled": st.freezes, "refused as frozen": st.frozenRefused,
-		"good-till-date expired": st.gtdExpired, "good-till-date refused": st.gtdRefused} {
+		"good-till-date expired": st.gtdExpired, "good-till-date refused": st.gtdRefused,
+		"band changes": st.bandChanges, "refused beyond a band": st.bandRefused, "expired price_band": st.bandExpired} {
 		if v < n/2000 {
 			t.Errorf("%s: only %d of %d commands", name, v, n)
 		}

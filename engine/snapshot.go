@@ -91,8 +91,13 @@ import (
 // re-encode to itself); 8: the good-till-date orders' expiry times
 // (Command.ExpireAt), a list after the frozen accounts. Version 8 is
 // written only while a good-till-date order is live (else 7 or 6 as
-// above), and a version 8 snapshot without one is refused likewise.
-const snapshotVersion = 8
+// above), and a version 8 snapshot without one is refused likewise; 9:
+// the markets' price bands (MarketSpec.PriceBandBps), a list of (market
+// id, band) in market id order after the expiry times, whose list may
+// then be empty. Version 9 is written only while some market has a band
+// (else 8, 7 or 6 as above), and a version 9 snapshot without one is
+// refused likewise.
+const snapshotVersion = 9
 
 var snapshotMagic = [4]byte{'I', 'S', 'T', 'S'}
 
@@ -134,10 +139,18 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 		}
 	}
 	gtd := s.expiries.len()
+	bands := 0
+	for _, m := range s.markets {
+		if m.spec.PriceBandBps != 0 {
+			bands++
+		}
+	}
 	w.b = append(w.b, snapshotMagic[:]...)
 	switch {
-	case gtd > 0:
+	case bands > 0:
 		w.u16(snapshotVersion)
+	case gtd > 0:
+		w.u16(8) // version 8 as it was
 	case frozen > 0:
 		w.u16(7) // version 7 as it was: see snapshotVersion
 	default:
@@ -234,7 +247,7 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 			w.i64(c.amount)
 		}
 	}
-	if frozen > 0 || gtd > 0 {
+	if frozen > 0 || gtd > 0 || bands > 0 {
 		w.u32(uint32(frozen))
 		for id := range uint64(s.accounts.len()) {
 			if s.accounts.at(id).frozen {
@@ -242,13 +255,24 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 			}
 		}
 	}
-	if gtd > 0 {
+	if gtd > 0 || bands > 0 {
 		w.u32(uint32(gtd))
+	}
+	if gtd > 0 {
 		s.expiries.queue.Scan(func(k expiryKey) bool {
 			w.u64(k.id)
 			w.i64(k.at)
 			return true
 		})
+	}
+	if bands > 0 {
+		w.u32(uint32(bands))
+		for _, m := range s.markets {
+			if m.spec.PriceBandBps != 0 {
+				w.u32(m.id)
+				w.u32(uint32(m.spec.PriceBandBps))
+			}
+		}
 	}
 	if fz != nil {
 		fz.end(s)
@@ -497,7 +521,12 @@ func DecodeState(data []byte) (*State, error) {
 		}
 	}
 	if version >= 8 {
-		if err := s.decodeExpiries(&r); err != nil {
+		if err := s.decodeExpiries(&r, version); err != nil {
+			return nil, err
+		}
+	}
+	if version >= 9 {
+		if err := s.decodeBands(&r); err != nil {
 			return nil, err
 		}
 	}
@@ -998,14 +1027,15 @@ func (s *State) decodeFrozen(r *dec, version uint16) error {
 	return nil
 }
 
-// decodeExpiries reads the good-till-date orders' expiry times (version
-// 8): live orders, in strictly increasing (time, id) order, as
-// AppendSnapshot writes them, at least one. Check verifies that each is
-// a GTC limit or stop-limit order.
-func (s *State) decodeExpiries(r *dec) error {
+// decodeExpiries reads the good-till-date orders' expiry times (from
+// version 8): live orders, in strictly increasing (time, id) order, as
+// AppendSnapshot writes them, at least one in version 8 and any number
+// (0 included) in version 9. Check verifies that each is a GTC limit or
+// stop-limit order.
+func (s *State) decodeExpiries(r *dec, version uint16) error {
 	var prev expiryKey
 	n := r.count(16)
-	if n == 0 && r.err == nil {
+	if n == 0 && r.err == nil && version == 8 {
 		return fmt.Errorf("%w: version 8 without a good-till-date order", ErrCorruptSnapshot)
 	}
 	for ; n > 0 && r.err == nil; n-- {
@@ -1021,6 +1051,30 @@ func (s *State) decodeExpiries(r *dec) error {
 		prev = k
 		rec.gtd = true
 		s.addExpiry(k.id, k.at)
+	}
+	return nil
+}
+
+// decodeBands reads the markets' price bands (version 9): (market id,
+// band) of markets in strictly increasing id order, each band within
+// 1..MaxPriceBandBps, at least one, as AppendSnapshot writes them.
+func (s *State) decodeBands(r *dec) error {
+	n := r.count(8)
+	if n == 0 && r.err == nil {
+		return fmt.Errorf("%w: version 9 without a price band", ErrCorruptSnapshot)
+	}
+	var prev uint32
+	for ; n > 0 && r.err == nil; n-- {
+		id, bps := r.u32(), r.u32()
+		if r.err != nil {
+			break
+		}
+		m, err := s.market(id)
+		if err != nil || id <= prev || bps == 0 || bps > MaxPriceBandBps {
+			return fmt.Errorf("%w: price band %d of market %d: no such market, out of order or out of range", ErrCorruptSnapshot, bps, id)
+		}
+		prev = id
+		m.spec.PriceBandBps = int32(bps)
 	}
 	return nil
 }

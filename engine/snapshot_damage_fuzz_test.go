@@ -9,7 +9,8 @@ import (
 
 // FuzzSnapshotDamage checks what the snapshot format promises of damage
 // (a CRC-32C over the whole encoding): the snapshot of a state reached
-// by random trading and copy-trading commands (seed, n of them), with one
+// by random trading and copy-trading commands (seed, n of them; with a
+// price band from the start for a seed divisible by 3), with one
 // bit flipped anywhere or cut short anywhere, is refused with
 // ErrCorruptSnapshot; undamaged, it decodes to a state that encodes the
 // same.
@@ -17,10 +18,15 @@ func FuzzSnapshotDamage(f *testing.F) {
 	f.Add(uint64(1), uint8(0), uint32(0), uint32(0))
 	f.Add(uint64(2), uint8(60), uint32(999), uint32(77))
 	f.Add(uint64(3), uint8(200), uint32(1<<20), uint32(1<<16))
+	f.Add(uint64(6), uint8(120), uint32(4242), uint32(4000)) // a price band: version 9
 	f.Fuzz(func(t *testing.T, seed uint64, n uint8, bit, cut uint32) {
 		s := NewState()
 		var evs []Event
-		for i, c := range genesis(4) {
+		cmds := genesis(4)
+		if seed%3 == 0 {
+			cmds = append(cmds, setBand(2, 700)) // and randomCommand changes bands
+		}
+		for i, c := range cmds {
 			c.Seq = uint64(i + 1)
 			_, evs = s.Apply(&c, evs[:0])
 		}

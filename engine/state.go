@@ -117,13 +117,16 @@ type State struct {
 	relScratch []uint64 // scratch
 }
 
+// market is one market. The fields a place reads (the spec, its price
+// band included, the book, halted, maxFee and id) come first, within two
+// cache lines (TestMarketLayout); the name, which it does not read, last.
 type market struct {
-	id     uint32
-	name   Name
 	spec   MarketSpec
 	book   *book.Book
 	halted bool
 	maxFee int32 // max(maker, taker) fee bps
+	id     uint32
+	name   Name
 }
 
 type account struct {
@@ -472,6 +475,8 @@ func (s *State) apply(cmd *Command, dst []Event) (result, []Event) {
 		return s.setMarketFees(cmd, dst)
 	case CmdSetAccountFrozen:
 		return s.setAccountFrozen(cmd, dst)
+	case CmdSetPriceBand:
+		return s.setPriceBand(cmd), dst
 	}
 	return result{Err: ErrInvalidCommand}, dst
 }
@@ -530,7 +535,8 @@ func (s *State) createMarket(cmd *Command) result {
 }
 
 // checkSpec returns an error wrapping ErrInvalidSpec, saying which, if
-// the assets, scales or fees of sp break a rule of MarketSpec.
+// the assets, scales, fees or price band of sp break a rule of
+// MarketSpec.
 func checkSpec(sp *MarketSpec) error {
 	switch {
 	case sp.Base == sp.Quote:
@@ -539,6 +545,8 @@ func checkSpec(sp *MarketSpec) error {
 		return fmt.Errorf("%w: base_scale %d and quote_scale %d must be at least 1", ErrInvalidSpec, sp.BaseScale, sp.QuoteScale)
 	case !validFees(sp.MakerFeeBps, sp.TakerFeeBps):
 		return fmt.Errorf("%w: maker fee %d and taker fee %d bps must be 0..%d", ErrInvalidSpec, sp.MakerFeeBps, sp.TakerFeeBps, MaxFeeBps)
+	case !validBand(sp.PriceBandBps):
+		return fmt.Errorf("%w: price band %d bps must be 0..%d", ErrInvalidSpec, sp.PriceBandBps, MaxPriceBandBps)
 	}
 	return nil
 }

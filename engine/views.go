@@ -85,7 +85,8 @@ func (s *State) MarketID(name Name) (uint32, bool) {
 
 // Directory lists the assets and markets, for resolving names to ids. It
 // is immutable; the engine publishes a new one when either list changes
-// and when a market's fees do (CmdSetMarketFees).
+// and when a market's fees or price band do (CmdSetMarketFees,
+// CmdSetPriceBand).
 type Directory struct {
 	Assets  []Name // by id-1
 	Markets []MarketInfo
@@ -95,8 +96,8 @@ type Directory struct {
 type MarketInfo struct {
 	ID   uint32
 	Name Name
-	// Spec is the market's spec, with its fees as they are now (the last
-	// CmdSetMarketFees, if any).
+	// Spec is the market's spec, with its fees and price band as they
+	// are now (the last CmdSetMarketFees and CmdSetPriceBand, if any).
 	Spec MarketSpec
 }
 

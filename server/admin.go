@@ -71,6 +71,7 @@ func (s *Server) createMarket(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	spec := u.spec(bid, qid, minN, int32(r.makerBps), int32(r.takerBps), maxPrice, maxQty)
+	spec.PriceBandBps = int32(r.bandBps)
 	res, err := s.do(&engine.Command{Kind: engine.CmdCreateMarket, Name: sym, Spec: spec}, nil)
 	if err != nil {
 		writeError(ctx, err)
@@ -260,6 +261,44 @@ func (s *Server) setMarketFees(ctx *fasthttp.RequestCtx, sym string) {
 	if r.hasTaker {
 		cmd.Spec.TakerFeeBps = int32(r.takerBps)
 	}
+	res, err := s.do(&cmd, nil)
+	if err != nil {
+		writeError(ctx, err)
+		return
+	}
+	s.waitSeq(res.Seq)
+	now, ok := s.marketByID(m.id)
+	if !ok {
+		writeError(ctx, fmt.Errorf("server: market %d missing from the directory", m.id))
+		return
+	}
+	var arr [512]byte
+	writeJSON(ctx, 200, s.appendMarket(arr[:0], now))
+}
+
+// setPriceBand handles POST /v1/admin/markets/{symbol}/price-band
+// {"price_band_bps":N}: the market's price band, 0 (none) to 10000,
+// halted or not (engine.CmdSetPriceBand). Orders from then on are held to
+// it; open orders and pending stops are untouched. It answers 200 with the
+// market as GET /v1/markets shows it, once the change is durable and the
+// market list shows it; setting the band a market has is 200 too.
+func (s *Server) setPriceBand(ctx *fasthttp.RequestCtx, sym string) {
+	if err := s.admin(ctx); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var r marketBandReq
+	p, ok := decodeBody(ctx, &r, decodeMarketBand)
+	if !ok {
+		return
+	}
+	parsers.Put(p) // r holds no bytes of the body
+	m, ok := s.marketByName([]byte(sym))
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
+		return
+	}
+	cmd := engine.Command{Kind: engine.CmdSetPriceBand, Market: m.id, Spec: engine.MarketSpec{PriceBandBps: int32(r.bandBps)}}
 	res, err := s.do(&cmd, nil)
 	if err != nil {
 		writeError(ctx, err)

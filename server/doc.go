@@ -194,6 +194,30 @@
 // cancels as of any other (the orders channel sends the order, status
 // cancelled).
 //
+// Price bands (admin.go): a market's price band (fat-finger and sweep
+// protection, engine.MarketSpec.PriceBandBps; see the engine's package
+// doc, Price bands) is price_band_bps in the body of POST
+// /v1/admin/markets (optional, 0 to 10000, 0 the default: none) and in
+// every market object (GET /v1/markets and the admin answers); POST
+// /v1/admin/markets/{symbol}/price-band {"price_band_bps":N} (admin
+// token; required, 0 to 10000, else 400 invalid_argument; an unknown
+// market is 404) changes it, halted or not, through
+// engine.CmdSetPriceBand, and answers 200 with the market as GET
+// /v1/markets shows it once the change is durable and the market list
+// shows it. Open orders and pending stops are untouched. The band is
+// price_band_bps basis points around the market's last trade price (none
+// before the first trade): a limit order (any time_in_force, post_only
+// and iceberg included) to buy above it or sell below it, a stop_limit
+// whose price lies beyond the band around its stop_price, and an amend
+// that moves a price beyond it, are refused with 400 price_out_of_band
+// and change nothing; a market order trades only within it (the order
+// object shows the band's bound as its price, its protection price, when
+// that is tighter than its own) and its rest expires with cancel_reason
+// price_band when the band is what stopped it; a stop_market gets the
+// band's bound around its stop_price as its price where that is tighter;
+// a follow's mirror whose limit lies beyond the band is skipped (copy
+// event reason price_band).
+//
 // Account freezes (admin.go): POST /v1/admin/accounts/{id}/freeze and
 // /unfreeze (admin token) freeze (suspend) a user account or lift the
 // freeze through engine.CmdSetAccountFrozen, answering 200
@@ -237,8 +261,9 @@
 // (409: POST /v1/tokens past Options.MaxTokens), last_token (409: revoking
 // the account's last live token), method_not_allowed
 // (405, with an Allow header), unavailable (503: shutting down) and
-// account_frozen (403: the account is frozen, see Account freezes);
-// market_halted is 409.
+// account_frozen (403: the account is frozen, see Account freezes) and
+// price_out_of_band (400: a price beyond the market's price band, see
+// Price bands); market_halted is 409.
 // Requests add display_quantity (icebergs) to orders and max_price and
 // max_quantity to markets (default: the engine's overflow budget split
 // evenly, see units.spec); answers add token_id, duplicate, for stops
@@ -251,8 +276,10 @@
 // fill_or_kill, fee_change (its owner could not pay a fee raise),
 // account_frozen (the operator froze the account), expired_time (a
 // good-till-date order reached its expire_at), cancel_all_after (the
-// account's dead man's switch ran out) or disconnected (a stream of the
-// account with cancel_on_disconnect ended).
+// account's dead man's switch ran out), disconnected (a stream of the
+// account with cancel_on_disconnect ended) or price_band (the rest of a
+// market order that the market's price band kept from trading further,
+// see Price bands).
 //
 // Good-till-date orders: an order with "time_in_force":"gtd" and
 // "expire_at" (an RFC 3339 time, required with gtd and refused

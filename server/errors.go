@@ -68,6 +68,8 @@ func classify(err error) apiError {
 		return apiError{503, "overloaded"}
 	case errors.Is(err, book.ErrWouldCross):
 		return apiError{400, "would_cross"}
+	case errors.Is(err, engine.ErrPriceOutOfBand):
+		return apiError{400, "price_out_of_band"}
 	case errors.Is(err, engine.ErrInsufficientFunds):
 		return apiError{400, "insufficient_funds"}
 	case errors.Is(err, engine.ErrMarketHalted):

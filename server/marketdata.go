@@ -23,6 +23,7 @@ func (s *Server) appendMarket(b []byte, m *mkt) []byte {
 	b = appendQtyField(b, "max_quantity", m.spec.Rules.MaxQty, m.u)
 	b = appendInt(b, "maker_fee_bps", int64(m.spec.MakerFeeBps))
 	b = appendInt(b, "taker_fee_bps", int64(m.spec.TakerFeeBps))
+	b = appendInt(b, "price_band_bps", int64(m.spec.PriceBandBps))
 	halted := false
 	if v, ok := s.eng.Market(m.id); ok {
 		halted = v.Halted

@@ -458,6 +458,10 @@ func driveAPI(t *testing.T, r *apiRun) {
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/halt", adminTok, "")
 	r.call(200, "PATCH", "/v1/admin/markets/BTC-USDT", adminTok, `{"taker_fee_bps":25}`)
 	r.call(200, "PATCH", "/v1/admin/markets/BTC-USDT", adminTok, `{"maker_fee_bps":10,"taker_fee_bps":20}`)
+	if m := r.call(200, "POST", "/v1/admin/markets/BTC-USDT/price-band", adminTok, `{"price_band_bps":10000}`); fmt.Sprint(m["price_band_bps"]) != "10000" {
+		t.Errorf("price band: %v", m)
+	}
+	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/price-band", adminTok, `{"price_band_bps":0}`)
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/resume", adminTok, "")
 	if fr := r.call(200, "POST", fmt.Sprintf("/v1/admin/accounts/%d/freeze", carolID), adminTok, ""); fr["frozen"] != true {
 		t.Errorf("freeze: %v", fr)
@@ -541,6 +545,9 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		{"PATCH", "/v1/admin/markets/NOPE", adminTok, `{"maker_fee_bps":5}`},
 		{"PATCH", "/v1/admin/markets/BTC-USDT", adminTok, `{"maker_fee_bps":1001}`},
 		{"PATCH", "/v1/admin/markets/BTC-USDT", bob, `{"maker_fee_bps":5}`},
+		{"POST", "/v1/admin/markets/NOPE/price-band", adminTok, `{"price_band_bps":5}`},
+		{"POST", "/v1/admin/markets/BTC-USDT/price-band", adminTok, `{"price_band_bps":10001}`},
+		{"POST", "/v1/admin/markets/BTC-USDT/price-band", bob, `{"price_band_bps":5}`},
 		{"POST", "/v1/admin/deposits", adminTok, `{"account_id":99,"asset":"BTC","amount":"1","ref":"z"}`},
 		{"POST", "/v1/admin/deposits", adminTok, `{"account_id":1,"asset":"NOPE","amount":"1","ref":"z"}`},
 		{"POST", "/v1/admin/deposits", adminTok, `{"account_id":1,"asset":"BTC","amount":"5","ref":"d-a"}`},

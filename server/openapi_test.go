@@ -58,6 +58,7 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	}
 	for _, want := range []string{"/v1/accounts", "/v1/account", "/v1/withdrawals", "/v1/tokens", "/v1/tokens/{id}",
 		"/v1/admin/markets", "/v1/admin/deposits", "/v1/admin/markets/{symbol}/halt", "/v1/admin/markets/{symbol}/resume",
+		"/v1/admin/markets/{symbol}/price-band",
 		"/v1/admin/accounts", "/v1/admin/fees", "/v1/orders", "/v1/orders/batch", "/v1/orders/{id}", "/v1/fills", "/v1/markets",
 		"/v1/markets/{symbol}/book", "/v1/markets/{symbol}/trades", "/v1/markets/{symbol}/candles",
 		"/v1/markets/{symbol}/ticker", "/v1/stream", "/healthz", "/readyz", "/metrics",

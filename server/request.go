@@ -205,6 +205,7 @@ func decodeSignup(p *fastjson.Parser, body []byte, r *signupReq) error {
 type marketReq struct {
 	symbol, base, quote, tick, lot, minNotional, maxPrice, maxQty []byte
 	makerBps, takerBps                                            uint64
+	bandBps                                                       uint64 // price_band_bps, 0 when absent
 }
 
 func decodeMarket(p *fastjson.Parser, body []byte, r *marketReq) error {
@@ -230,6 +231,8 @@ func decodeMarket(p *fastjson.Parser, body []byte, r *marketReq) error {
 			r.makerBps, err = uintField(v, "maker_fee_bps")
 		case "taker_fee_bps":
 			r.takerBps, err = uintField(v, "taker_fee_bps")
+		case "price_band_bps":
+			r.bandBps, err = uintField(v, "price_band_bps")
 		default:
 			err = unknown(k)
 		}
@@ -248,6 +251,41 @@ func decodeMarket(p *fastjson.Parser, body []byte, r *marketReq) error {
 	}
 	if r.makerBps > engine.MaxFeeBps || r.takerBps > engine.MaxFeeBps {
 		return fmt.Errorf("%w: fees must be between 0 and %d bps", errInvalid, engine.MaxFeeBps)
+	}
+	if r.bandBps > engine.MaxPriceBandBps {
+		return errBandRange
+	}
+	return nil
+}
+
+// errBandRange is the error of a price_band_bps out of range.
+var errBandRange = fmt.Errorf("%w: price_band_bps must be between 0 (none) and %d", errInvalid, engine.MaxPriceBandBps)
+
+// marketBandReq is the body of POST /v1/admin/markets/{symbol}/price-band:
+// the band to set, required (0: none).
+type marketBandReq struct {
+	bandBps uint64
+}
+
+func decodeMarketBand(p *fastjson.Parser, body []byte, r *marketBandReq) error {
+	has := false
+	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
+		switch string(k) {
+		case "price_band_bps":
+			r.bandBps, err = uintField(v, "price_band_bps")
+			has = true
+		default:
+			err = unknown(k)
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case !has:
+		return missing("price_band_bps")
+	case r.bandBps > engine.MaxPriceBandBps:
+		return errBandRange
 	}
 	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/instant-social-trading/ist/engine"
 	"github.com/valyala/fastjson"
 )
 
@@ -23,6 +24,8 @@ func checkDecodeErr(t *testing.T, err error) {
 var seeds = []string{``, `{}`, `[]`, `null`, `{"a":1}`, `{"name":"alice"}`,
 	`{"market":"BTC-USDT","side":"buy","type":"limit","price":"100.5","quantity":"0.5","time_in_force":"gtc","post_only":false,"client_order_id":"c-1","stp":"cancel_taker"}`,
 	`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","maker_fee_bps":10,"taker_fee_bps":20}`,
+	`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","price_band_bps":500}`,
+	`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","price_band_bps":10001}`,
 	`{"account_id":7,"asset":"USDT","amount":"1000","ref":"d-1"}`, `{"price":"1","quantity":"2"}`, `{"to":"/tmp/x"}`,
 	`{"market":"\u0000","side":1}`, `{"maker_fee_bps":-1}`, `{"account_id":1e3}`,
 	`{"market":"BTC-USDT","side":"buy","side":"sell","quantity":"1"}`, `{"name":"a","n\u0061me":"b"}`,
@@ -74,7 +77,7 @@ func FuzzDecodeMarket(f *testing.F) {
 		var r marketReq
 		err := decodeMarket(&p, body, &r)
 		checkDecodeErr(t, err)
-		if err == nil && (r.makerBps > 1000 || r.takerBps > 1000 || r.tick == nil || r.lot == nil) {
+		if err == nil && (r.makerBps > 1000 || r.takerBps > 1000 || r.bandBps > engine.MaxPriceBandBps || r.tick == nil || r.lot == nil) {
 			t.Fatalf("accepted %+v", r)
 		}
 		if err == nil {
@@ -95,6 +98,29 @@ func FuzzDecodeMarketFees(f *testing.F) {
 		checkDecodeErr(t, err)
 		if err == nil && (r.makerBps > 1000 || r.takerBps > 1000 || !r.hasMaker && !r.hasTaker ||
 			!r.hasMaker && r.makerBps != 0 || !r.hasTaker && r.takerBps != 0) {
+			t.Fatalf("accepted %+v", r)
+		}
+		if err == nil {
+			checkDistinct(t, body)
+		}
+	})
+}
+
+// FuzzDecodeMarketBand: the body of POST
+// /v1/admin/markets/{symbol}/price-band: price_band_bps required, 0 to
+// MaxPriceBandBps.
+func FuzzDecodeMarketBand(f *testing.F) {
+	for _, s := range append(seeds, `{"price_band_bps":0}`, `{"price_band_bps":250}`, `{"price_band_bps":10000}`,
+		`{"price_band_bps":10001}`, `{"price_band_bps":-1}`, `{"price_band_bps":"5"}`, `{"price_band_bps":5,"price_band_bps":6}`,
+		`{"price_band_bps":1.5}`, `{}`, `{"maker_fee_bps":5}`) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var p fastjson.Parser
+		var r marketBandReq
+		err := decodeMarketBand(&p, body, &r)
+		checkDecodeErr(t, err)
+		if err == nil && r.bandBps > engine.MaxPriceBandBps {
 			t.Fatalf("accepted %+v", r)
 		}
 		if err == nil {

@@ -168,6 +168,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 			return s.only(ctx, m, "POST", r, func(ctx *fasthttp.RequestCtx) { s.haltMarket(ctx, sym, op == "/halt") })
 		}
 	}
+	if sym, ok := segment(p, "/v1/admin/markets/", "/price-band"); ok {
+		const r = "/v1/admin/markets/{symbol}/price-band"
+		return s.only(ctx, m, "POST", r, func(ctx *fasthttp.RequestCtx) { s.setPriceBand(ctx, sym) })
+	}
 	if r, ok := s.routeSocial(ctx, m, p); ok { // social.go
 		return r
 	}

@@ -56,10 +56,15 @@ import (
 //	                             cancel-all's cancels report); on
 //	                             cancel_all records only, set exactly when
 //	                             Cause is not 0
+//	21   price band              zigzag varint of Spec.PriceBandBps, plus 1;
+//	                             set on every set_price_band record
+//	                             (whatever the band, 0 included) and on a
+//	                             create_market record exactly when its
+//	                             band is not 0, never on another
 //
 // The market spec (create_market only) and the copy spec (copy-trading
 // kinds only) follow in the fixed layout of the older versions, which has
-// no room for the fields of bits 15 to 20 (so they are mask bits: old
+// no room for the fields of bits 15 to 21 (so they are mask bits: old
 // records decode as they did, and an older reader refuses a record with
 // one as an unknown field bit rather than misread it). That is also how a
 // release that adds a command kind keeps earlier releases from replaying
@@ -71,7 +76,10 @@ import (
 // before it refuse. A good-till-date place has bit 19, so that releases
 // before it refuse the record instead of placing the order as GTC,
 // never to expire, and a cancel-all with a cause bit 20, which releases
-// before it refuse rather than report its cancels as on request. Every
+// before it refuse rather than report its cancels as on request. A
+// set_price_band record always has bit 21, and a create_market record
+// with a band too, so that releases before it refuse them rather than
+// skip a band change or open the market without its band. Every
 // encoding is canonical: a set bit never carries a zero, varints are
 // minimal, so that a decoded body re-encodes to the same bytes, and a
 // decoder refuses anything else.
@@ -97,6 +105,7 @@ const (
 	cFrozen
 	cExpireAt
 	cCause
+	cBand
 	cAll = 1<<iota - 1
 )
 
@@ -125,7 +134,7 @@ func appendCompact(b []byte, cmd *engine.Command, prevTime int64) []byte {
 	// Set one by one and read by index: a composite literal, or a range
 	// over the array's value, copies it with loads wider than the stores
 	// that built it, and such a load waits for every earlier store.
-	var v [21]uint64
+	var v [22]uint64
 	v[0], v[1], v[2], v[3] = zigzag(cmd.Time-prevTime), cmd.Account, uint64(cmd.Market), uint64(cmd.Asset)
 	v[4], v[5], v[8] = zigzag(cmd.Amount), cmd.OrderID, cmd.Tag
 	v[10], v[11], v[12], v[13], v[14] = zigzag(o.Price), zigzag(o.StopPrice), zigzag(o.Qty), zigzag(o.QuoteBudget), zigzag(o.DisplayQty)
@@ -143,6 +152,9 @@ func appendCompact(b []byte, cmd *engine.Command, prevTime int64) []byte {
 	}
 	if cmd.Kind == engine.CmdCancelAll {
 		v[20] = uint64(cmd.Cause)
+	}
+	if cmd.Kind == engine.CmdSetPriceBand || (cmd.Kind == engine.CmdCreateMarket && cmd.Spec.PriceBandBps != 0) {
+		v[21] = zigzag(int64(cmd.Spec.PriceBandBps)) + 1
 	}
 	var mask uint64
 	for i := range v {
@@ -254,7 +266,7 @@ func (r *compactReader) take(n int, what string) []byte {
 // fieldNames names the mask's fields in errors.
 var fieldNames = [...]string{"time", "account", "market", "asset", "amount", "order id", "ref", "name",
 	"tag", "order flags", "price", "stop price", "quantity", "quote budget", "display quantity", "max profit share",
-	"maker fee", "taker fee", "frozen", "expire at", "cause"}
+	"maker fee", "taker fee", "frozen", "expire at", "cause", "price band"}
 
 // decodeCompact decodes the compact body p of command seq into cmd;
 // prevTime is the time of the block's previous command (0 for its first).
@@ -280,7 +292,7 @@ func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) er
 	// The fields in bit order, as encoded; the varints into v (an absent
 	// one stays 0, which is also what unzigzag makes of it). Most are one
 	// byte, read here inline.
-	var v [21]uint64
+	var v [22]uint64
 	o := &cmd.Order
 	for m := mask; m != 0 && r.err == ""; m &= m - 1 {
 		switch b := bits.TrailingZeros64(m); b {
@@ -367,6 +379,21 @@ func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) er
 			r.fail("cause out of range")
 		}
 		cmd.Cause = book.Reason(v[20])
+	}
+	switch band := mask&cBand != 0; {
+	case cmd.Kind == engine.CmdSetPriceBand && !band:
+		r.fail("price band missing")
+	case band && cmd.Kind != engine.CmdSetPriceBand && cmd.Kind != engine.CmdCreateMarket:
+		r.fail("price band on another kind of record")
+	case band:
+		bps := unzigzag(v[21] - 1)
+		if bps < math.MinInt32 || bps > math.MaxInt32 {
+			r.fail("price band out of range")
+		}
+		if bps == 0 && cmd.Kind == engine.CmdCreateMarket {
+			r.fail("price band 0 under a set bit")
+		}
+		cmd.Spec.PriceBandBps = int32(bps)
 	}
 	if r.err == "" && len(r.p) != 0 {
 		r.fail(fmt.Sprintf("%d bytes after the fields", len(r.p)))

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 	"strings"
 	"testing"
@@ -49,8 +50,11 @@ func randomCommand(r *rand.Rand, seq uint64) engine.Command {
 	}
 	if c.Kind == engine.CmdCreateMarket {
 		c.Spec = engine.MarketSpec{Base: u32(), Quote: u32(), BaseScale: i64(), QuoteScale: i64(),
-			MakerFeeBps: int32(u32()), TakerFeeBps: int32(u32()),
+			MakerFeeBps: int32(u32()), TakerFeeBps: int32(u32()), PriceBandBps: int32(u32()),
 			Rules: book.Rules{TickSize: i64(), LotSize: i64(), MinQty: i64(), MaxQty: i64(), MinNotional: i64(), MaxPrice: i64()}}
+	}
+	if c.Kind == engine.CmdSetPriceBand {
+		c.Spec.PriceBandBps = int32(u32())
 	}
 	if hasCopySpec(c.Kind) {
 		c.Copy = engine.CopySpec{Leader: u64(), Relation: u64(), Value: i64(), MaxOrderQuote: i64(),
@@ -165,7 +169,10 @@ func TestCompactRefused(t *testing.T) {
 	for name, body := range map[string][]byte{
 		"empty":                {},
 		"mask cut short":       append(place, 0x80),
-		"unknown mask bit":     append(place, 0x80, 0x80, 0x80, 0x01), // bit 21
+		"unknown mask bit":     append(place, 0x80, 0x80, 0x80, 0x02), // bit 22
+		"band on a place":      with(cBand, 3),
+		"band missing":         {uint8(engine.CmdSetPriceBand), cMarket, 1},
+		"band over int32":      append(binary.AppendUvarint([]byte{uint8(engine.CmdSetPriceBand)}, cBand), binary.AppendUvarint(nil, zigzag(math.MaxInt32+1)+1)...),
 		"expiry on a cancel":   append(binary.AppendUvarint([]byte{uint8(engine.CmdCancel)}, cExpireAt), 2),
 		"expiry zero":          with(cExpireAt, 0),
 		"cause on a place":     with(cCause, 23),
@@ -225,6 +232,13 @@ func FuzzDecodeCompact(f *testing.F) {
 	}
 	for _, cause := range []book.Reason{book.ReasonCancelAllAfter, book.ReasonDisconnect} {
 		c := engine.Command{Kind: engine.CmdCancelAll, Account: 42, Market: 1, Cause: cause}
+		f.Add(int64(0), appendCompact(nil, &c, 0))
+	}
+	for _, bps := range []int32{0, 1, 250, engine.MaxPriceBandBps, -1, math.MaxInt32} {
+		c := engine.Command{Kind: engine.CmdSetPriceBand, Market: 1, Spec: engine.MarketSpec{PriceBandBps: bps}}
+		f.Add(int64(0), appendCompact(nil, &c, 0))
+		c = sampleCommands()[1] // create_market
+		c.Spec.PriceBandBps = bps
 		f.Add(int64(0), appendCompact(nil, &c, 0))
 	}
 	f.Fuzz(func(t *testing.T, prevTime int64, body []byte) {
@@ -500,5 +514,87 @@ func TestCompactCause(t *testing.T) {
 	bad = append(bad, 7, 0x80, 0x02) // 256
 	if err := decodeCompact(9, bad, &cmd, 0); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("a cause of 256: %v", err)
+	}
+}
+
+// A price band (MarketSpec.PriceBandBps) is bit 21 of the mask: on every
+// set_price_band record, 0 included, so that releases before the bit
+// refuse the record (as an unknown field bit) rather than apply an
+// unknown kind, which would change nothing: a band change silently
+// skipped; and on a create_market record exactly when its band is not 0,
+// so that a market without a band is written as before, byte for byte,
+// and one with a band is refused by those releases rather than opened
+// without it. The fixed layout of older versions holds neither.
+func TestCompactPriceBand(t *testing.T) {
+	set := engine.Command{Kind: engine.CmdSetPriceBand, Seq: 9, Time: 1_700_000_000_000_000_000, Market: 3,
+		Spec: engine.MarketSpec{PriceBandBps: 500}}
+	const golden = "1118858080018080d0e2c6bfce972f03e9076a6ffbf9"
+	recs := BlockRecords([]engine.Command{set})
+	if h := hex.EncodeToString(recs[0]); h != golden {
+		t.Fatalf("record %s, want the golden %s", h, golden)
+	}
+	body := recs[0][1 : len(recs[0])-4] // without its length and CRC
+	if mask, n := binary.Uvarint(body[1:]); n <= 0 || body[0] != uint8(engine.CmdSetPriceBand) || mask&cBand == 0 || mask>>21 != 1 {
+		t.Fatalf("kind %d, mask %#x: want bit 21 set", body[0], mask)
+	}
+	for _, bps := range []int32{0, 1, 500, engine.MaxPriceBandBps, -1, engine.MaxPriceBandBps + 1, math.MinInt32, math.MaxInt32} {
+		c := set
+		c.Spec.PriceBandBps = bps
+		recs := BlockRecords([]engine.Command{c})
+		if mask, _ := binary.Uvarint(recs[0][2:]); mask&cBand == 0 {
+			t.Fatalf("band %d: mask %#x", bps, mask)
+		}
+		got, err := DecodeBlockRecords(c.Seq, recs)
+		if err != nil || len(got) != 1 || got[0] != c {
+			t.Fatalf("band %d: %v\n got %+v\nwant %+v", bps, err, got, c)
+		}
+		// On create_market: the bit exactly when the band is not 0.
+		cm := sampleCommands()[1]
+		cm.Spec.PriceBandBps = bps
+		recs = BlockRecords([]engine.Command{cm})
+		if mask, _ := binary.Uvarint(recs[0][2:]); (mask&cBand != 0) != (bps != 0) {
+			t.Fatalf("create_market with band %d: mask %#x", bps, mask)
+		}
+		got, err = DecodeBlockRecords(cm.Seq, recs)
+		if err != nil || len(got) != 1 || got[0] != cm {
+			t.Fatalf("create_market with band %d: %v\n got %+v\nwant %+v", bps, err, got, cm)
+		}
+	}
+	// A create_market without a band is written as before the bit
+	// (golden, from the code before it).
+	const goldenMarket = "5c028001084254432d55534454010000000200000064000000000000000a00000000000000010000000000000002000000000000000200000000000000e8030000000000000300000000000000000000000001000005000000070000007f732c9b"
+	if h := hex.EncodeToString(BlockRecords([]engine.Command{sampleCommands()[1]})[0]); h != goldenMarket {
+		t.Fatalf("create_market record %s, want the golden %s", h, goldenMarket)
+	}
+	// Not written on another kind, refused there; a zero band under the
+	// bit of a create_market is not canonical.
+	other := engine.Command{Kind: engine.CmdPlace, Seq: 9, Account: 7, Market: 1, Spec: engine.MarketSpec{PriceBandBps: 5},
+		Order: book.Order{Price: 5, Qty: 1}}
+	if got, err := DecodeBlockRecords(9, BlockRecords([]engine.Command{other})); err != nil || got[0].Spec.PriceBandBps != 0 {
+		t.Fatalf("%v: %+v", err, got)
+	}
+	var cmd engine.Command
+	cm := sampleCommands()[1]
+	cm.Spec.PriceBandBps = 7
+	b := appendCompact(nil, &cm, 0)
+	mask, n := binary.Uvarint(b[1:])
+	i := 1 + n
+	for m := mask &^ cBand; m != 0; m &= m - 1 {
+		if bits.TrailingZeros64(m) == 7 {
+			i += 1 + int(b[i]) // the name
+		} else {
+			_, k := binary.Uvarint(b[i:])
+			i += k
+		}
+	}
+	if b[i] != 0x0f { // zigzag(7) + 1
+		t.Fatalf("band at %d is %#x", i, b[i])
+	}
+	b[i] = 1 // zigzag(0) + 1
+	if err := decodeCompact(9, b, &cmd, 0); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "price band 0") {
+		t.Fatalf("a zero band on a create_market: %v", err)
+	}
+	if _, err := decodeRecord(set.Seq, appendRecord(nil, &set)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("fixed layout: %v", err)
 	}
 }

@@ -667,3 +667,55 @@ func TestCorruptSnapshotFallsBack(t *testing.T) {
 		t.Fatal("state differs")
 	}
 }
+
+// Price bands are journaled: a market created with one, band changes (to
+// 0 too) and the orders they refuse or bound replay to the same state.
+func TestRecoverReplaysPriceBands(t *testing.T) {
+	dir := t.TempDir()
+	o := open(t, dir, nil, engine.Options{})
+	cmds := genesis(8)
+	cmds[2].Spec.PriceBandBps = 100
+	run(t, o.eng, cmds)
+	r := rand.New(rand.NewPCG(3, 3))
+	var last uint64
+	refused, banded := 0, 0
+	do := func(c engine.Command) engine.Result {
+		t.Helper()
+		res, err := o.eng.Do(context.Background(), &c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for i := range 20 {
+		randomRun(t, o.eng, r, 150, &last)
+		band := []int32{0, 50, 100, 2000}[i%4]
+		if res := do(engine.Command{Kind: engine.CmdSetPriceBand, Market: 1, Spec: engine.MarketSpec{PriceBandBps: band}}); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		res := do(engine.Command{Kind: engine.CmdPlace, Account: 1, Market: 1, Order: book.Order{Side: book.Buy, Price: 2000, Qty: 1}})
+		if errors.Is(res.Err, engine.ErrPriceOutOfBand) {
+			refused++
+		}
+		res = do(engine.Command{Kind: engine.CmdPlace, Account: 2, Market: 1,
+			Order: book.Order{Side: book.Side(i % 2), Type: book.Market, Qty: 400}})
+		for _, ev := range res.Events {
+			if ev.Kind == book.EvExpired && ev.Reason == book.ReasonPriceBand {
+				banded++
+			}
+		}
+	}
+	want := o.close(t)
+	t.Logf("%d orders refused beyond a band, %d market orders stopped by one", refused, banded)
+	if refused == 0 || banded == 0 {
+		t.Fatalf("the bands refused %d orders and stopped %d: too few to test", refused, banded)
+	}
+
+	o = open(t, dir, nil, engine.Options{})
+	if o.st.SnapshotSeq != 0 || o.st.Replayed != int(want.Seq()) {
+		t.Fatalf("recovery stats %+v, want %d replayed", o.st, want.Seq())
+	}
+	if got := o.close(t); got.Hash() != want.Hash() {
+		t.Fatal("recovered state differs")
+	}
+}
