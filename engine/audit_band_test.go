@@ -394,7 +394,7 @@ func checkBands(t *testing.T, rec *recording) map[string]int {
 		}
 	}
 	// A good share of the stream meets the bands.
-	if places := seen["places"]; seen["placed on a market with a band and a price"] < places/5 || seen["place refused: band"] < places/50 {
+	if places := seen["places"]; seen["placed on a market with a band and a price"] < places/8 || seen["place refused: band"] < places/50 {
 		t.Errorf("of %d orders placed, %d on a market with a band and a price, %d refused beyond it", places,
 			seen["placed on a market with a band and a price"], seen["place refused: band"])
 	}
