@@ -77,25 +77,27 @@ func TestAuditStreamCauses(t *testing.T) {
 }
 
 // TestAuditStreamAllOptions: a stream with every option of cmdstream (fee
-// changes, freezes, good-till-date orders, cancel-all causes) keeps the
-// invariants after every command, replays to the same outcomes, events
-// and hashes, directly and through a chain of snapshots, and holds what
-// each option is meant to add (checkCoverage is TestAuditStreamReplay's:
+// changes, freezes, good-till-date orders, cancel-all causes, price
+// bands) keeps the invariants after every command, replays to the same
+// outcomes, events and hashes, directly and through a chain of snapshots
+// (with expiries pending and bands set), and holds what each option is
+// meant to add (checkCoverage is TestAuditStreamReplay's:
 // with every option, rarer outcomes such as a copy stop-loss may be
 // missing from a stream of this length).
 func TestAuditStreamAllOptions(t *testing.T) {
-	seed := auditSeed(t, 7)
-	rec := generateFrom(t, cmdstream.New(seed).FeeChanges().Freezes().GTD().Causes(), auditLen(), auditCheckEvery)
+	seed := auditSeed(t, 15) // 7 before price bands: with them, its short stream lacks a resent good-till-date order
+	rec := generateFrom(t, cmdstream.New(seed).FeeChanges().Freezes().GTD().Causes().PriceBands(), auditLen(), auditCheckEvery)
 	checkReplay(t, rec)
 	st := checkChain(t, rec, rand.New(rand.NewPCG(seed, 99)))
-	if st.pending == 0 || st.expired == 0 {
-		t.Fatalf("no restore with an expiry pending, or none expired after a restore: %+v", st)
+	if st.pending == 0 || st.expired == 0 || st.banded == 0 {
+		t.Fatalf("no restore with an expiry pending, none expired after a restore, or none with a band: %+v", st)
 	}
 	seen := checkGTD(t, rec)
 	if seen["cancelled account_frozen"] == 0 {
 		gtdMissing(t, "cancelled account_frozen", seen)
 	}
 	checkCauses(t, rec)
+	checkBands(t, rec)
 }
 
 // gtdOrder is a good-till-date order of a recording, as its events tell.

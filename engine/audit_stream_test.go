@@ -79,6 +79,7 @@ func generateTimed(t testing.TB, g *cmdstream.Gen, n, checkEvery int, timeOf fun
 			rec.hashes[i] = s.Hash()
 		}
 		g.Observe(&c, out)
+		g.ObserveEvents(buf)
 	}
 	for _, c := range g.Genesis() {
 		apply(c)
@@ -300,7 +301,9 @@ func checkCoverage(t *testing.T, rec *recording) {
 // replaced, every few commands (1 to 64, at random), by the state decoded
 // from its snapshot gives the same outcomes, events and hashes as the
 // uninterrupted run; every snapshot re-encodes to the same bytes, its
-// decoded state passes Check and has the same hash.
+// decoded state passes Check and has the same hash, and it is of version
+// 9 exactly while some market has a price band (checkChain, for every
+// audit stream).
 func TestAuditStreamSnapshotChain(t *testing.T) {
 	seed := auditSeed(t, 2)
 	checkChain(t, generate(t, seed, auditLen(), 0), rand.New(rand.NewPCG(seed, 99)))
@@ -313,6 +316,9 @@ type chainStats struct {
 	// expired the expiries applied by a state restored after the order
 	// was placed (from a snapshot that held it).
 	pending, expired int
+	// banded counts the snapshots taken while some market had a price
+	// band (version 9, which no other snapshot has).
+	banded int
 }
 
 // checkChain applies rec's commands to a state that is replaced, every
@@ -332,6 +338,7 @@ func checkChain(t *testing.T, rec *recording, r *rand.Rand) chainStats {
 	var st chainStats
 	lastRestore := -1 // the last command before it
 	next := 1 + r.IntN(64)
+	banded := bandedAfter(rec)
 	for i := range rec.cmds {
 		var out engine.Outcome
 		out, buf = s.Apply(&rec.cmds[i], buf[:0])
@@ -346,6 +353,11 @@ func checkChain(t *testing.T, rec *recording, r *rand.Rand) chainStats {
 		}
 		next = i + 1 + 1 + r.IntN(64)
 		snap = s.AppendSnapshot(snap[:0])
+		if v := binary.LittleEndian.Uint16(snap[4:]); (v == 9) != banded[i] {
+			t.Fatalf("after command %d: snapshot version %d, with a price band set: %v", i+1, v, banded[i])
+		} else if v == 9 {
+			st.banded++
+		}
 		s2, err := engine.DecodeState(snap)
 		if err != nil {
 			t.Fatalf("after command %d: %v", i+1, err)
@@ -380,6 +392,9 @@ func checkChain(t *testing.T, rec *recording, r *rand.Rand) chainStats {
 	t.Logf("%d commands, %d restores from snapshots", len(rec.cmds), st.restores)
 	if st.pending > 0 {
 		t.Logf("%d restored states had expiries pending; %d expiries after a restore", st.pending, st.expired)
+	}
+	if st.banded > 0 {
+		t.Logf("%d snapshots with a price band set (version 9)", st.banded)
 	}
 	return st
 }

@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/rand/v2"
 	"testing"
@@ -53,12 +54,34 @@ func TestAuditStreamThroughLogGTD(t *testing.T) {
 	}
 }
 
+// TestAuditStreamThroughLogBands is TestAuditStreamThroughLogGTD with a
+// stream that also holds markets to price bands (cmdstream's PriceBands):
+// the states recovered from snapshots taken while a band was set
+// (version 9), and from the log alone, hold the same orders to the same
+// bands (the hashes). It fails if the stream has no band set or refused,
+// no order or amend refused beyond a band, no market order's rest
+// expired for it, no mirror skipped for it, or no snapshot with a band.
+func TestAuditStreamThroughLogBands(t *testing.T) {
+	n := 8_000
+	if testing.Short() {
+		n = 3_000
+	}
+	seen := auditThroughLog(t, cmdstream.New(11).FeeChanges().Freezes().GTD().Causes().PriceBands(), 11, n, 20)
+	for _, k := range []string{"band set", "band removed", "band refused", "place refused: band", "amend refused: band",
+		"expired price_band", "mirror skipped: band", "snapshots with a band", "gtd placed", "expired"} {
+		if seen[k] == 0 {
+			t.Errorf("the stream has no %q: %v", k, seen)
+		}
+	}
+}
+
 // auditThroughLog journals n commands of g's stream after its genesis
 // and recovers them: see TestAuditStreamThroughLog; seed draws the
 // blocks and snapshots, one after a block in snapEvery. It checks the live state's invariants every 50
 // commands, and that the log decodes to the commands journaled, and
-// returns counts of what the stream held of good-till-date orders and
-// cancel-all causes.
+// returns counts of what the stream held of good-till-date orders,
+// cancel-all causes and price bands (countStream), and of the snapshots
+// with expiries pending or a band set.
 func auditThroughLog(t *testing.T, g *cmdstream.Gen, seed uint64, n, snapEvery int) map[string]int {
 	t.Helper()
 	dir := t.TempDir()
@@ -83,7 +106,8 @@ func auditThroughLog(t *testing.T, g *cmdstream.Gen, seed uint64, n, snapEvery i
 		var out engine.Outcome
 		out, evs = s.Apply(&c, evs[:0])
 		g.Observe(&c, out)
-		countGTD(seen, &c, out, evs)
+		g.ObserveEvents(evs)
+		countStream(seen, &c, out, evs)
 		if len(cmds)%50 == 0 {
 			if err := s.Check(); err != nil {
 				t.Fatalf("after command %d %+v: %v", c.Seq, c, err)
@@ -98,12 +122,16 @@ func auditThroughLog(t *testing.T, g *cmdstream.Gen, seed uint64, n, snapEvery i
 		hashAt[s.Seq()] = s.Hash()
 		pending, block = 0, 1+r.IntN(40)
 		if r.IntN(snapEvery) == 0 {
-			if err := l.SaveSnapshot(s.Seq(), s.AppendSnapshot(nil)); err != nil {
+			snap := s.AppendSnapshot(nil)
+			if err := l.SaveSnapshot(s.Seq(), snap); err != nil {
 				t.Fatal(err)
 			}
 			snaps = append(snaps, s.Seq())
 			if _, ok := s.NextExpiry(); ok {
 				seen["snapshots with expiries pending"]++
+			}
+			if binary.LittleEndian.Uint16(snap[4:]) == 9 { // after the magic: see engine's snapshotVersion
+				seen["snapshots with a band"]++
 			}
 		}
 	}
@@ -206,9 +234,9 @@ func auditThroughLog(t *testing.T, g *cmdstream.Gen, seed uint64, n, snapEvery i
 	return seen
 }
 
-// countGTD counts in seen what command c, with outcome out and events
-// evs, did of good-till-date orders and cancel-all causes.
-func countGTD(seen map[string]int, c *engine.Command, out engine.Outcome, evs []engine.Event) {
+// countStream counts in seen what command c, with outcome out and events
+// evs, did of good-till-date orders, cancel-all causes and price bands.
+func countStream(seen map[string]int, c *engine.Command, out engine.Outcome, evs []engine.Event) {
 	switch {
 	case c.Kind == engine.CmdPlace && c.ExpireAt != 0 && out.Err == nil && !out.Duplicate:
 		seen["gtd placed"]++
@@ -216,6 +244,16 @@ func countGTD(seen map[string]int, c *engine.Command, out engine.Outcome, evs []
 		seen["refused: expiry"]++
 	case c.Kind == engine.CmdCancelAll && errors.Is(out.Err, engine.ErrInvalidCommand):
 		seen["refused: cause"]++
+	case c.Kind == engine.CmdPlace && errors.Is(out.Err, engine.ErrPriceOutOfBand):
+		seen["place refused: band"]++
+	case (c.Kind == engine.CmdAmend || c.Kind == engine.CmdAmendTotal) && errors.Is(out.Err, engine.ErrPriceOutOfBand):
+		seen["amend refused: band"]++
+	case c.Kind == engine.CmdSetPriceBand && out.Err == nil && c.Spec.PriceBandBps == 0:
+		seen["band removed"]++
+	case c.Kind == engine.CmdSetPriceBand && out.Err == nil:
+		seen["band set"]++
+	case c.Kind == engine.CmdSetPriceBand:
+		seen["band refused"]++
 	}
 	for _, ev := range evs {
 		switch {
@@ -223,6 +261,10 @@ func countGTD(seen map[string]int, c *engine.Command, out engine.Outcome, evs []
 			seen["expired"]++
 		case ev.Kind == book.EvCancelled && (ev.Reason == book.ReasonCancelAllAfter || ev.Reason == book.ReasonDisconnect):
 			seen["cancelled "+ev.Reason.String()]++
+		case ev.Kind == book.EvExpired && ev.Reason == book.ReasonPriceBand:
+			seen["expired price_band"]++
+		case ev.Kind == engine.EvCopySkipped && ev.CopyReason == engine.CopyPriceBand:
+			seen["mirror skipped: band"]++
 		}
 	}
 }

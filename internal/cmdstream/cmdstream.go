@@ -4,21 +4,24 @@
 // with amounts near the limits of int64), with copy-trading throughout.
 // It is for tests only: the streams and their weights may change.
 // Options add what releases added later (FeeChanges, Freezes, GTD,
-// Causes); without them a stream is what it always was, draw for draw.
+// Causes, PriceBands); without them a stream is what it always was, draw
+// for draw.
 //
 // A stream depends on the outcomes of its commands (order and relation
 // ids to cancel, amend and unfollow): call Next, apply the command, then
-// Observe its outcome. To replay a stream, keep its commands; the
-// generator is for the first run only.
+// Observe its outcome (and, for PriceBands, ObserveEvents its events).
+// To replay a stream, keep its commands; the generator is for the first
+// run only.
 //
 //	g := cmdstream.New(seed)
 //	for _, c := range g.Genesis() { apply(c); g.Observe(&c, out) }
-//	for range n { c := g.Next(); out := apply(c); g.Observe(&c, out) }
+//	for range n { c := g.Next(); out, evs := apply(c); g.Observe(&c, out); g.ObserveEvents(evs) }
 package cmdstream
 
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"math/rand/v2"
 
 	"github.com/instant-social-trading/ist/book"
@@ -44,6 +47,10 @@ type mkt struct {
 	lot, lots   int64 // quantities: lot·(1..lots)
 	quoteScale  int64
 	rules       book.Rules
+	// band is the market's price band as the stream set it, and last
+	// its last trade price as ObserveEvents saw it (0: none yet).
+	band int32
+	last int64
 }
 
 // placed is an order the stream placed.
@@ -51,6 +58,8 @@ type placed struct {
 	id, account uint64
 	ref         engine.Ref
 	market      uint32
+	side        book.Side // orders: as placed
+	price       int64     // orders: as placed
 }
 
 // Gen generates one stream. It is not safe for concurrent use.
@@ -67,6 +76,7 @@ type Gen struct {
 	freezes  bool // Freezes
 	gtd      bool // GTD
 	causes   bool // Causes
+	bands    bool // PriceBands
 	// now and step are the Time of the last command observed and the
 	// difference from the one before (see GTD).
 	now, step int64
@@ -123,14 +133,32 @@ var specs = []struct {
 
 // Genesis returns the commands that start every stream: four assets, the
 // first four markets, Accounts funded accounts (BIG and USDT near the
-// limits of the supply) and two leader profiles.
+// limits of the supply) and two leader profiles. With PriceBands,
+// SOL-USDT is created with a band of 3% (three steps of its prices) and
+// BTC-USDT and ETH-BTC get one right after the markets (CmdSetPriceBand:
+// 0.5% and 6%, five and three steps); BIG-USDT has none until the stream
+// gives it one.
 func (g *Gen) Genesis() []engine.Command {
 	var cmds []engine.Command
 	for _, a := range []string{"BTC", "USDT", "ETH", "BIG"} {
 		cmds = append(cmds, engine.Command{Kind: engine.CmdCreateAsset, Name: name(a)})
 	}
 	for _, s := range specs[:4] {
-		cmds = append(cmds, engine.Command{Kind: engine.CmdCreateMarket, Name: name(s.name), Spec: s.spec})
+		c := engine.Command{Kind: engine.CmdCreateMarket, Name: name(s.name), Spec: s.spec}
+		if g.bands && s.name == "SOL-USDT" {
+			c.Spec.PriceBandBps = 300
+		}
+		cmds = append(cmds, c)
+	}
+	if g.bands {
+		for _, b := range []struct {
+			market uint32
+			bps    int32
+		}{{1, 50}, {2, 600}} {
+			c := engine.Command{Kind: engine.CmdSetPriceBand, Market: b.market}
+			c.Spec.PriceBandBps = b.bps
+			cmds = append(cmds, c)
+		}
 	}
 	for a := uint64(1); a <= Accounts; a++ {
 		cmds = append(cmds, engine.Command{Kind: engine.CmdCreateAccount, Name: name(fmt.Sprint("acct", a))})
@@ -171,6 +199,7 @@ func (g *Gen) Observe(c *engine.Command, out engine.Outcome) {
 			if name(s.name) == c.Name {
 				m := s.m
 				m.base, m.quote, m.quoteScale, m.rules = s.spec.Base, s.spec.Quote, s.spec.QuoteScale, s.spec.Rules
+				m.band = c.Spec.PriceBandBps
 				g.markets = append(g.markets, m)
 			}
 		}
@@ -178,9 +207,25 @@ func (g *Gen) Observe(c *engine.Command, out engine.Outcome) {
 		if len(g.orders) == 256 {
 			g.orders = append(g.orders[:0], g.orders[64:]...)
 		}
-		g.orders = append(g.orders, placed{id: out.ID, account: c.Account, ref: c.Ref, market: c.Market})
+		g.orders = append(g.orders, placed{id: out.ID, account: c.Account, ref: c.Ref, market: c.Market,
+			side: c.Order.Side, price: c.Order.Price})
 	case engine.CmdFollow:
 		g.rels = append(g.rels, placed{id: out.ID, account: c.Account})
+	case engine.CmdSetPriceBand:
+		g.markets[c.Market-1].band = c.Spec.PriceBandBps
+	}
+}
+
+// ObserveEvents tells the generator the events of the command it observed
+// last: PriceBands places orders around each market's last trade price,
+// which it reads from the trades. Without it, or without PriceBands, it
+// changes nothing; a stream with PriceBands whose events are not observed
+// is still valid, with fewer orders at the bands' edges.
+func (g *Gen) ObserveEvents(evs []engine.Event) {
+	for i := range evs {
+		if ev := &evs[i]; ev.Kind == book.EvTrade && ev.Market >= 1 && uint64(ev.Market) <= uint64(len(g.markets)) {
+			g.markets[ev.Market-1].last = ev.Price
+		}
 	}
 }
 
@@ -228,6 +273,111 @@ func (g *Gen) Causes() *Gen {
 	return g
 }
 
+// PriceBands makes the stream hold markets to price bands, and returns
+// g: bands from Genesis on (see it), narrow ones (one to eight steps of a
+// market's prices, so that much of the stream meets them); changes of
+// them (CmdSetPriceBand, 2% of the commands: 62% one to eight steps, 12%
+// none, 6% 1 bps, 6% the widest, 8% out of range and 6% of an unknown
+// market, refused); the markets that the stream creates later created
+// with a band (30% of them out of range, under a name of their own:
+// refused). On a market with a band, 60% of the limit orders and amends
+// (once the market has traded) and of the stop-limits are priced around
+// the band's reference (the last trade price as ObserveEvents saw it; a
+// stop-limit's stop price): at the band's edge on the order's aggressive
+// side (30%: allowed), one to three ticks beyond it (15%: refused),
+// within the band (40%) or beyond its other edge (15%: passive,
+// allowed). 10% of the amends of its orders keep the price they were
+// placed at (not held to the band). Market orders and stop-markets the
+// stream places as ever: the band bounds them where the book has
+// liquidity beyond it, and the mirrors of the leaders' fills whose
+// slippage goes beyond the band are skipped.
+// Like FeeChanges, a stream without it is the stream of earlier
+// releases, draw for draw.
+func (g *Gen) PriceBands() *Gen {
+	g.bands = true
+	return g
+}
+
+// bandChange returns a CmdSetPriceBand (see PriceBands).
+func (g *Gen) bandChange() engine.Command {
+	c := engine.Command{Kind: engine.CmdSetPriceBand, Market: g.market()}
+	bps := &c.Spec.PriceBandBps
+	switch k := g.intn(100); {
+	case k < 6:
+		c.Market, *bps = uint32(len(g.markets)+1+int(g.intn(3))), 100 // unknown: refused
+	case k < 14:
+		*bps = []int32{-1, engine.MaxPriceBandBps + 1, math.MinInt32, math.MaxInt32}[g.intn(4)] // refused
+	case k < 26:
+		*bps = 0 // none
+	case k < 32:
+		*bps = 1
+	case k < 38:
+		*bps = engine.MaxPriceBandBps
+	default:
+		*bps = 100
+		if uint64(c.Market) <= uint64(len(g.markets)) {
+			*bps = g.narrowBand(&g.markets[c.Market-1])
+		}
+	}
+	return c
+}
+
+// narrowBand returns a band of one to eight steps of m's prices around
+// its mid, half the time exactly a whole number of them.
+func (g *Gen) narrowBand(m *mkt) int32 {
+	unit := max(m.step*10000/m.mid, 1) // one step, in bps
+	bps := unit * (1 + g.intn(8))
+	if g.pct(50) {
+		bps += g.intn(unit)
+	}
+	return int32(min(bps, engine.MaxPriceBandBps))
+}
+
+// bandBounds returns the bounds of band bps around reference price ref >
+// 0 on ticks of tick, as package engine computes them (see its doc, Price
+// bands).
+func bandBounds(bps int32, tick, ref int64) (lo, hi int64) {
+	// ref < 2^63 and the factors ≤ 20000: the high words are below 10000.
+	h, l := bits.Mul64(uint64(ref), uint64(10000+bps))
+	q, _ := bits.Div64(h, l, 10000)
+	hi = int64(min(q, math.MaxInt64)) / tick * tick
+	h, l = bits.Mul64(uint64(ref), uint64(10000-bps))
+	q, r := bits.Div64(h, l, 10000)
+	if r != 0 {
+		q++
+	}
+	lo = (int64(q) + tick - 1) / tick * tick
+	return max(lo, tick), hi
+}
+
+// banded returns the price of an order on side of market m held to its
+// band around ref (see PriceBands): often one at or near the band's
+// edges, else p.
+func (g *Gen) banded(m *mkt, side book.Side, ref, p int64) int64 {
+	if !g.bands || m.band == 0 || ref <= 0 || !g.pct(60) {
+		return p
+	}
+	tick := m.rules.TickSize
+	lo, hi := bandBounds(m.band, tick, ref)
+	if hi < lo {
+		return p
+	}
+	edge, out := hi, int64(1) // the aggressive edge, and beyond it
+	if side == book.Sell {
+		edge, out = lo, -1
+	}
+	switch k := g.intn(100); {
+	case k < 30:
+		return edge
+	case k < 45:
+		return edge + out*tick*(1+g.intn(3)) // refused
+	case k < 85:
+		return lo + g.intn((hi-lo)/tick+1)*tick
+	default:
+		return edge - out*(hi-lo) - out*m.step*(1+g.intn(10)) // passive
+	}
+}
+
 // Next returns the stream's next command, Seq and Time unset.
 func (g *Gen) Next() engine.Command {
 	g.n++
@@ -242,6 +392,9 @@ func (g *Gen) Next() engine.Command {
 	}
 	if g.causes && g.pct(1) {
 		return g.cancelAll()
+	}
+	if g.bands && g.pct(2) {
+		return g.bandChange()
 	}
 	if g.pct(1) && g.intn(2) == 0 {
 		// The market moves: its orders center on another price, up to
@@ -438,6 +591,7 @@ func (g *Gen) place() engine.Command {
 				o.DisplayQty = max(o.Qty/(2+g.intn(4))/m.lot*m.lot, m.lot) // an iceberg
 			}
 		}
+		o.Price = g.banded(m, side, m.last, o.Price)
 	case k < 72:
 		o.Type, o.Price = book.Market, 0
 		if g.pct(30) {
@@ -460,6 +614,7 @@ func (g *Gen) place() engine.Command {
 		if g.pct(10) {
 			o.DisplayQty = min(m.lot, o.Qty)
 		}
+		o.Price = g.banded(m, side, o.StopPrice, o.Price)
 	case k < 92:
 		o.Type, o.StopPrice, o.Price = book.StopMarket, g.price(m), 0
 		switch {
@@ -534,6 +689,12 @@ func (g *Gen) amend() engine.Command {
 	}
 	m := &g.markets[p.market-1]
 	c.Order.Price, c.Order.Qty = g.price(m), g.qty(m)
+	if g.bands {
+		c.Order.Price = g.banded(m, p.side, m.last, c.Order.Price)
+		if p.price > 0 && g.pct(10) {
+			c.Order.Price = p.price // as placed: not held to the band
+		}
+	}
 	if g.pct(50) {
 		c.Kind = engine.CmdAmendTotal
 		switch g.intn(4) {
@@ -644,6 +805,13 @@ func (g *Gen) misc() engine.Command {
 		}
 		if g.pct(20) {
 			s.spec.QuoteScale = 1 << 30 // overflows: refused
+		}
+		if g.bands {
+			s.spec.PriceBandBps = g.narrowBand(&s.m)
+			if g.pct(30) {
+				// Refused for the band, not as a duplicate.
+				s.name, s.spec.PriceBandBps = "BAND-ETH", []int32{-1, engine.MaxPriceBandBps + 1}[g.intn(2)]
+			}
 		}
 		return engine.Command{Kind: engine.CmdCreateMarket, Name: name(s.name), Spec: s.spec}
 	case 2:
