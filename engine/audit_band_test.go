@@ -120,9 +120,9 @@ type bandOrder struct {
 //     arrival, a stop-market within the band around its stop price at
 //     placing; only a market order's rest expires with
 //     book.ReasonPriceBand, and only on a market with a band;
-//   - a mirror trades within the band around the last price before its
-//     first fill, and is skipped with CopyPriceBand only on a market with
-//     a band;
+//   - a mirror's limit is never beyond the band around the last price
+//     (one that would be is held to the band's edge), and it trades
+//     within the band around the last price before its first fill;
 //   - a band change has no events of its own (but expiries due);
 //
 // and if the stream lacks one of these outcomes (with IST_SEED set, rare
@@ -358,11 +358,18 @@ func checkBands(t *testing.T, rec *recording) map[string]int {
 				if c.Order.QuoteBudget != 0 {
 					seen["expired price_band, by budget"]++
 				}
-			case ev.Kind == engine.EvCopySkipped && ev.CopyReason == engine.CopyPriceBand:
-				if mm := markets[ev.Market]; mm == nil || mm.band == 0 || mm.last == 0 {
-					fail("%+v: mirror skipped for a band the market has not", ev)
+			case ev.Kind == book.EvAccepted && ev.Relation != 0:
+				// A mirror's limit: never beyond the band around the
+				// last price (a wider one is held to the band's edge).
+				if mm := markets[ev.Market]; mm != nil && mm.band != 0 && mm.last > 0 {
+					b, edge := mm.beyond(ev.Side, ev.Price, mm.last)
+					if b {
+						fail("mirror %d placed at %d beyond the band (edge %d) around %d: %+v", ev.OrderID, ev.Price, edge, mm.last, ev)
+					}
+					if ev.Price == edge {
+						seen["mirror held to the band's edge"]++
+					}
 				}
-				seen["mirror skipped: band"]++
 			}
 		}
 		if out.Err == nil && !out.Duplicate && c.Kind == engine.CmdPlace && banded && last > 0 {
@@ -387,7 +394,7 @@ func checkBands(t *testing.T, rec *recording) map[string]int {
 		"place refused: band", "place refused: band, limit", "place refused: band, stop_limit", "amend refused: band",
 		"placed at the edge", "placed at the edge, limit", "placed at the edge, stop_limit", "amended to the edge",
 		"market order traded at the edge", "expired price_band",
-		"expired price_band, by budget", "stop-market traded within its band", "mirror skipped: band",
+		"expired price_band, by budget", "stop-market traded within its band", "mirror held to the band's edge",
 		"mirror traded within a band"} {
 		if seen[k] == 0 {
 			gtdMissing(t, k, seen)

@@ -68,7 +68,7 @@ func TestAuditStreamThroughLogBands(t *testing.T) {
 	}
 	seen := auditThroughLog(t, cmdstream.New(11).FeeChanges().Freezes().GTD().Causes().PriceBands(), 11, n, 20)
 	for _, k := range []string{"band set", "band removed", "band refused", "place refused: band", "amend refused: band",
-		"expired price_band", "mirror skipped: band", "snapshots with a band", "gtd placed", "expired"} {
+		"expired price_band", "snapshots with a band", "gtd placed", "expired"} {
 		if seen[k] == 0 {
 			t.Errorf("the stream has no %q: %v", k, seen)
 		}
@@ -263,8 +263,6 @@ func countStream(seen map[string]int, c *engine.Command, out engine.Outcome, evs
 			seen["cancelled "+ev.Reason.String()]++
 		case ev.Kind == book.EvExpired && ev.Reason == book.ReasonPriceBand:
 			seen["expired price_band"]++
-		case ev.Kind == engine.EvCopySkipped && ev.CopyReason == engine.CopyPriceBand:
-			seen["mirror skipped: band"]++
 		}
 	}
 }
