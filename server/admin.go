@@ -261,15 +261,22 @@ func (s *Server) setMarketFees(ctx *fasthttp.RequestCtx, sym string) {
 	if r.hasTaker {
 		cmd.Spec.TakerFeeBps = int32(r.takerBps)
 	}
-	res, err := s.do(&cmd, nil)
+	s.changeMarket(ctx, &cmd)
+}
+
+// changeMarket submits cmd, a change of market cmd.Market's rules, and
+// answers 200 with the market as GET /v1/markets shows it once the change
+// is durable and the market list shows it.
+func (s *Server) changeMarket(ctx *fasthttp.RequestCtx, cmd *engine.Command) {
+	res, err := s.do(cmd, nil)
 	if err != nil {
 		writeError(ctx, err)
 		return
 	}
 	s.waitSeq(res.Seq)
-	now, ok := s.marketByID(m.id)
+	now, ok := s.marketByID(cmd.Market)
 	if !ok {
-		writeError(ctx, fmt.Errorf("server: market %d missing from the directory", m.id))
+		writeError(ctx, fmt.Errorf("server: market %d missing from the directory", cmd.Market))
 		return
 	}
 	var arr [512]byte
@@ -299,19 +306,7 @@ func (s *Server) setPriceBand(ctx *fasthttp.RequestCtx, sym string) {
 		return
 	}
 	cmd := engine.Command{Kind: engine.CmdSetPriceBand, Market: m.id, Spec: engine.MarketSpec{PriceBandBps: int32(r.bandBps)}}
-	res, err := s.do(&cmd, nil)
-	if err != nil {
-		writeError(ctx, err)
-		return
-	}
-	s.waitSeq(res.Seq)
-	now, ok := s.marketByID(m.id)
-	if !ok {
-		writeError(ctx, fmt.Errorf("server: market %d missing from the directory", m.id))
-		return
-	}
-	var arr [512]byte
-	writeJSON(ctx, 200, s.appendMarket(arr[:0], now))
+	s.changeMarket(ctx, &cmd)
 }
 
 // freezeAccount handles POST /v1/admin/accounts/{id}/freeze and
