@@ -327,6 +327,10 @@ func ruleError(err error, m *mkt) error {
 		return fmt.Errorf("%w: display_quantity is for gtc limit and stop_limit orders, at most their quantity", err)
 	case errors.Is(err, book.ErrInvalidBudget):
 		return fmt.Errorf("%w: a quote_quantity buy with time_in_force fok needs a quantity too", err)
+	case errors.Is(err, engine.ErrPriceOutOfBand):
+		bps := m.spec.PriceBandBps
+		return fmt.Errorf("%w: the market's price_band_bps is %d: a buy may be priced at most %d.%02d%% above the last trade price, a sell at most that much below it (a stop_limit: around its stop_price)",
+			err, bps, bps/100, bps%100)
 	case errors.Is(err, book.ErrNotAmendable):
 		return fmt.Errorf("%w: a stop order cannot be amended before it triggers (cancel it and place another)", err)
 	}

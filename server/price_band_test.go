@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -52,6 +53,11 @@ func TestPriceBand(t *testing.T) {
 		if st, code := ts.errCode("POST", "/v1/orders", c.token, c.body); st != 400 || code != "price_out_of_band" {
 			t.Errorf("%s: %d %s, want 400 price_out_of_band", c.body, st, code)
 		}
+	}
+	// The message says what the band is.
+	if st, out := ts.req("POST", "/v1/orders", bob, refused[0].body); st != 400 ||
+		!strings.Contains(fmt.Sprint(out["error"]), "price_band_bps is 1000: a buy may be priced at most 10.00% above the last trade price") {
+		t.Errorf("beyond the band: %d %v", st, out)
 	}
 	passive := id(ts.must(201, "POST", "/v1/orders", bob, `{"market":"BTC-USDT","side":"buy","price":"1000","quantity":"0.01"}`))
 	ts.must(201, "POST", "/v1/orders", alice, `{"market":"BTC-USDT","side":"sell","price":"99000","quantity":"0.01"}`)
