@@ -98,6 +98,16 @@ func (m *bandMarket) beyond(side book.Side, price, ref int64) (out bool, edge in
 	return price < lo, lo
 }
 
+// towardsPassive reports whether an order on side moved from price from
+// to price to moves away from the other side (a buy lower, a sell
+// higher): such an amend is not held to the band.
+func towardsPassive(side book.Side, from, to int64) bool {
+	if side == book.Buy {
+		return to < from
+	}
+	return to > from
+}
+
 // bandOrder is an order of the stream, as the model knows it.
 type bandOrder struct {
 	market uint32
@@ -277,6 +287,9 @@ func checkBands(t *testing.T, rec *recording) map[string]int {
 				if b, edge := pm.beyond(p.side, c.Order.Price, pm.last); !b {
 					fail("ErrPriceOutOfBand within the band (edge %d)", edge)
 				}
+				if towardsPassive(p.side, p.price, c.Order.Price) {
+					fail("ErrPriceOutOfBand for an amend from %d to %d, towards the passive side", p.price, c.Order.Price)
+				}
 				seen["amend refused: band"]++
 			}
 			if out.Err != nil || p == nil {
@@ -290,8 +303,10 @@ func checkBands(t *testing.T, rec *recording) map[string]int {
 				if pm.band != 0 && pm.last > 0 {
 					b, edge := pm.beyond(p.side, ev.Price, pm.last)
 					switch {
+					case b && ev.Price != p.price && !towardsPassive(p.side, p.price, ev.Price):
+						fail("amended from %d to %d, beyond the band (edge %d)", p.price, ev.Price, edge)
 					case b && ev.Price != p.price:
-						fail("amended to %d, beyond the band (edge %d)", ev.Price, edge)
+						seen["amend towards the passive side, still beyond the band"]++
 					case b:
 						seen["amend keeping a price beyond the band"]++
 					case ev.Price != p.price && ev.Price == edge:

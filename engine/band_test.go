@@ -284,6 +284,21 @@ func TestBandAmend(t *testing.T) {
 	if out := sc.do(Command{Kind: CmdAmend, Account: 2, OrderID: sell.ID, Order: book.Order{Price: 150, Qty: 2}}); out.Err != nil {
 		t.Fatal(out.Err)
 	}
+	// Moved back towards the passive side, though still beyond the band,
+	// it may be (a buy lower); further into it not (a buy higher).
+	if out := sc.do(Command{Kind: CmdAmend, Account: 1, OrderID: buy.ID, Order: book.Order{Price: 105, Qty: 1}}); out.Err != nil {
+		t.Fatalf("amend of a buy beyond the band from 110 to 105: %v", out.Err)
+	}
+	if out := sc.do(Command{Kind: CmdAmend, Account: 1, OrderID: buy.ID, Order: book.Order{Price: 106, Qty: 1}}); !errors.Is(out.Err, ErrPriceOutOfBand) {
+		t.Fatalf("amend of a buy beyond the band from 105 to 106: %v", out.Err)
+	}
+	// A sell moved down below the band is refused.
+	sc.do(setBand(1, 0))
+	low := sc.place(2, book.Order{Side: book.Sell, Price: 130, Qty: 1})
+	sc.do(setBand(1, 100))
+	if out := sc.do(Command{Kind: CmdAmend, Account: 2, OrderID: low.ID, Order: book.Order{Price: 98, Qty: 1}}); !errors.Is(out.Err, ErrPriceOutOfBand) {
+		t.Fatalf("amend of a sell from 130 to 98, below the band: %v", out.Err)
+	}
 }
 
 func TestBandStops(t *testing.T) {

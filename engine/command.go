@@ -75,7 +75,8 @@ const (
 	// has the rules on queue priority). Market is ignored; an order of
 	// another account fails with ErrUnknownOrder. Logs hold it with this
 	// meaning; the server amends with CmdAmendTotal. A new price beyond
-	// the market's price band fails with ErrPriceOutOfBand.
+	// the market's price band, more aggressive than the order's, fails
+	// with ErrPriceOutOfBand.
 	CmdAmend
 	// CmdSnapshot changes nothing; the engine snapshots its state at this
 	// command's sequence number.

@@ -78,7 +78,9 @@
 //     buy above hi or sell below lo fails with ErrPriceOutOfBand and
 //     changes nothing; a buy far below the price, or a sell far above
 //     it, is passive and allowed. An amend that moves a price beyond the
-//     band likewise (one that keeps the price is not held to the band);
+//     band likewise, unless it moves it towards the passive side (one
+//     that keeps the price, or that moves a buy the band left beyond it
+//     lower, is not held to the band);
 //   - a stop-limit's limit is held to the band around its stop price,
 //     where it will trigger, not around the last price;
 //   - a stop-market gets the band's bound around its stop price as its

@@ -448,14 +448,16 @@ func (s *State) amend(cmd *Command, dst []Event) (result, []Event) {
 }
 
 // amendBand refuses (ErrPriceOutOfBand) an amend of resting order rec
-// that moves its price to one beyond m's band around the last trade
-// price, as a new order at that price would be. An amend that keeps the
-// price is not held to the band (the band or the last price may have
-// moved since the order was placed), nor is one of a pending stop, which
+// that moves its price further into the aggressive side to one beyond m's
+// band around the last trade price, as a new order at that price would
+// be. An amend that keeps the price, or moves it back towards the passive
+// side (a buy lower, a sell higher), is not held to the band: the band or
+// the last price may have moved since the order was placed, and its owner
+// may move it back step by step. Nor is an amend of a pending stop, which
 // the book refuses.
 func amendBand(m *market, rec *order, price int64) error {
 	o, ok := m.book.Order(rec.id)
-	if !ok || o.Stop || price == o.Price {
+	if !ok || o.Stop || price == o.Price || (rec.side == book.Buy) == (price < o.Price) {
 		return nil
 	}
 	if outOfBand(m, rec.side, price, m.book.LastPrice()) {

@@ -209,7 +209,8 @@
 // before the first trade): a limit order (any time_in_force, post_only
 // and iceberg included) to buy above it or sell below it, a stop_limit
 // whose price lies beyond the band around its stop_price, and an amend
-// that moves a price beyond it, are refused with 400 price_out_of_band
+// that moves a price beyond it (further up for a buy, down for a sell:
+// one the band left beyond it may move back), are refused with 400 price_out_of_band
 // and change nothing; a market order trades only within it (the order
 // object shows the band's bound as its price, its protection price, when
 // that is tighter than its own) and its rest expires with cancel_reason
