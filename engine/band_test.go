@@ -441,15 +441,8 @@ func TestBandSnapshot(t *testing.T) {
 // Through the engine: a band change is journaled and republishes the
 // directory, whose market spec carries the band.
 func TestEngineSetPriceBand(t *testing.T) {
-	j := &MemJournal{}
-	e, err := Open(&Options{Journal: j})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, j := openGenesis(t, 3)
 	defer e.Close()
-	for _, c := range genesis(3) {
-		mustDo(t, e, c)
-	}
 	d0 := e.Directory()
 	res := mustDo(t, e, setBand(2, 1500))
 	if res.Err != nil || res.ID != 2 || len(res.Events) != 0 {

@@ -373,15 +373,8 @@ func TestSetMarketFeesSnapshot(t *testing.T) {
 // Through the engine: the directory and the views show the new fees and
 // the balances the change moved; the journal replays to the same state.
 func TestEngineSetMarketFees(t *testing.T) {
-	j := &MemJournal{}
-	e, err := Open(&Options{Journal: j})
-	if err != nil {
-		t.Fatal(err)
-	}
+	e, j := openGenesis(t, 3)
 	defer e.Close()
-	for _, c := range genesis(3) {
-		mustDo(t, e, c)
-	}
 	mustDo(t, e, Command{Kind: CmdPlace, Account: 1, Market: 1, Order: book.Order{Side: book.Buy, Price: 100, Qty: 10}})
 	mustDo(t, e, Command{Kind: CmdPlace, Account: 2, Market: 1, Order: book.Order{Side: book.Buy, Price: 100, Qty: 10}})
 	mustDo(t, e, Command{Kind: CmdWithdraw, Account: 2, Asset: 2, Amount: funded - 10_020})
