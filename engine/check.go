@@ -16,7 +16,9 @@ import (
 // transfer refs are consistent (checkTransferRefs); only user accounts
 // are frozen, and a frozen account has no live order; the expiry times
 // are exactly those of the live good-till-date orders (checkExpiries);
-// every market's price band is within 0..MaxPriceBandBps.
+// every market's price band is within 0..MaxPriceBandBps, and its limit
+// on open orders within 0..MaxOpenOrdersLimit, with the counts it keeps
+// for the limit those of its live orders (checkOpen).
 // It walks the whole state: use it in tests.
 //
 // Each live order reserves what it can still be charged, as reserve,
@@ -106,6 +108,37 @@ func (s *State) check(exact bool) error {
 			if s.orders.get(o.ID) == nil {
 				return fmt.Errorf("engine: market %s order %d has no reservation", m.name, o.ID)
 			}
+		}
+		if err := s.checkOpen(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkOpen verifies m's limit on open orders: within range, and counts
+// kept exactly while there is one (an account for each with live orders
+// in m, how many it has), none while there is not. It does not require
+// counts to be within the limit: lowering it leaves live orders alone.
+func (s *State) checkOpen(m *market) error {
+	n := m.spec.MaxOpenOrders
+	switch {
+	case !validOpenLimit(n):
+		return fmt.Errorf("engine: market %s: max open orders %d", m.name, n)
+	case n == 0 && m.open != nil:
+		return fmt.Errorf("engine: market %s: open order counts without a limit", m.name)
+	case n == 0:
+		return nil
+	case m.open == nil:
+		return fmt.Errorf("engine: market %s: limit of %d open orders without counts", m.name, n)
+	}
+	want := s.countOpen(m)
+	if len(want) != len(m.open) {
+		return fmt.Errorf("engine: market %s: open orders counted for %d accounts, %d have some", m.name, len(m.open), len(want))
+	}
+	for a, c := range want {
+		if m.open[a] != c {
+			return fmt.Errorf("engine: market %s: account %d has %d open orders, %d counted", m.name, a, c, m.open[a])
 		}
 	}
 	return nil

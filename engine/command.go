@@ -175,6 +175,15 @@ const (
 	// the protection price the band gave it when it was placed). See the
 	// package doc, Price bands.
 	CmdSetPriceBand
+	// CmdSetMaxOpenOrders sets the limit of Market, halted or not, on
+	// the live orders one account may have in it to
+	// Spec.MaxOpenOrders (0 for none, else 1..MaxOpenOrdersLimit, as
+	// CmdCreateMarket requires; the rest of Spec is ignored); the result
+	// carries the market id. Places from the next command on are held to
+	// it; live orders are untouched, even where an account now has more
+	// than the new limit (it cannot place another that could rest until
+	// it has fewer). See MarketSpec.MaxOpenOrders.
+	CmdSetMaxOpenOrders
 	numCommandKinds
 )
 
@@ -188,6 +197,7 @@ var commandNames = [numCommandKinds]string{
 	CmdPauseFollow: "pause_follow", CmdResumeFollow: "resume_follow", CmdUnfollow: "unfollow",
 	CmdSettle: "settle", CmdAmendTotal: "amend_total", CmdSetMarketFees: "set_market_fees",
 	CmdSetAccountFrozen: "set_account_frozen", CmdSetPriceBand: "set_price_band",
+	CmdSetMaxOpenOrders: "set_max_open_orders",
 }
 
 // String returns the snake_case name of the kind.
@@ -249,8 +259,8 @@ func (r Ref) String() string {
 }
 
 // MarketSpec describes a market for CmdCreateMarket. Its fees may change
-// later (CmdSetMarketFees), and its price band (CmdSetPriceBand); the
-// rest is fixed.
+// later (CmdSetMarketFees), its price band (CmdSetPriceBand) and its
+// limit on open orders (CmdSetMaxOpenOrders); the rest is fixed.
 //
 // Prices and quantities in orders are integers: a quantity of q lots is
 // q × BaseScale units of the base asset, and a price of p means p ×
@@ -284,6 +294,19 @@ type MarketSpec struct {
 	// It may change later (CmdSetPriceBand). See the package doc, Price
 	// bands.
 	PriceBandBps int32
+	// MaxOpenOrders is the most live orders one account may have in
+	// the market (0, the default: no limit; else 1..MaxOpenOrdersLimit):
+	// resting limit orders and stop orders not yet triggered, icebergs
+	// counting one each. A place of an order that could stay live (a
+	// GTC or good-till-date limit order, post-only or iceberg included,
+	// or a stop order) by an account that has that many already fails
+	// with ErrTooManyOpenOrders, before its funds or fields are checked;
+	// market, IOC and FOK orders, which never stay live, are not held to
+	// it, nor are copy mirrors. It may change later
+	// (CmdSetMaxOpenOrders). It bounds what one account can make the
+	// market's book and the engine hold, as exchanges' per-account
+	// open order limits do.
+	MaxOpenOrders int32
 }
 
 // Command is one input to the state machine. It is a fixed-size value

@@ -762,6 +762,9 @@ func (s *State) placeMirror(r *relation, m *market, side book.Side, limit, qty i
 	}
 	s.nextOrder++
 	s.orders.add(&rec)
+	if m.open != nil {
+		m.openAdded(r.wallet) // until settle finishes it: it cannot rest
+	}
 	start := len(dst)
 	dst = s.settle(m, bevs, dst)
 	traded := false

@@ -110,6 +110,25 @@
 // Changing the band touches no live order. Bands are state: snapshots
 // keep them (snapshot version 9, written only while some market has one).
 //
+// # Open order limits
+//
+// A market may limit the live orders one account has in it
+// (MarketSpec.MaxOpenOrders; 0, the default, is none; CmdSetMaxOpenOrders
+// changes it), as exchanges do so that no account can fill the book and
+// the engine's memory with orders it can afford: resting limit orders and
+// stop orders not yet triggered count, an iceberg once. A place of an
+// order that could stay live (GTC or good-till-date limit orders,
+// post-only and icebergs included, and stops) by an account that has the
+// limit's number already fails with ErrTooManyOpenOrders and changes
+// nothing, before the order's funds and fields are checked; market, IOC
+// and FOK orders are never refused by it, nor are amends, cancels or
+// copy mirrors (which never rest). Lowering the limit cancels nothing: an
+// account over it can place again once fills, cancels or expiries bring
+// it below. Only a market with a limit counts its accounts' orders, so a
+// market without one pays nothing for the feature. Limits are state:
+// snapshots keep them (snapshot version 10, written only while some
+// market has one); the counts are rebuilt from the orders.
+//
 // # Frozen accounts
 //
 // An operator may freeze (suspend) an account and lift the freeze

@@ -853,7 +853,7 @@ func (e *Engine) matcher() {
 			tr.command(&sl.cmd, &sl.out, sl.events)
 			snapAsked = snapAsked || sl.cmd.Kind == CmdSnapshot
 			if sl.out.Err == nil && (sl.cmd.Kind == CmdCreateAsset || sl.cmd.Kind == CmdCreateMarket || sl.cmd.Kind == CmdSetMarketFees ||
-				sl.cmd.Kind == CmdSetPriceBand) {
+				sl.cmd.Kind == CmdSetPriceBand || sl.cmd.Kind == CmdSetMaxOpenOrders) {
 				dirChanged = true
 			}
 		}

@@ -46,6 +46,12 @@ var (
 	// Price bands), or a stop-limit whose limit lies beyond the band
 	// around its stop price; nothing changed.
 	ErrPriceOutOfBand = errors.New("engine: price beyond the market's price band")
+	// ErrTooManyOpenOrders: a place of an order that could stay live
+	// (a GTC or good-till-date limit order, or a stop order) by an
+	// account that already has as many live orders in the market as its
+	// MarketSpec.MaxOpenOrders allows; nothing changed. Orders that
+	// cannot rest (market, IOC and FOK orders) are never refused by it.
+	ErrTooManyOpenOrders = errors.New("engine: too many open orders in this market")
 )
 
 // Errors of the pipeline (Engine).

@@ -48,7 +48,7 @@ func TestGTDReviewRandomSnapshotRestore(t *testing.T) {
 		c.Seq, c.Time = seq, int64(seq)*1000
 		evs = apply(s, c, evs[:0])
 	}
-	v8, v9, expiredAfterRestore := 0, 0, 0
+	v8, v9, v10, expiredAfterRestore := 0, 0, 0, 0
 	for round := range 30 {
 		for range 300 + r.IntN(300) {
 			evs = apply(s, next(), evs[:0])
@@ -63,6 +63,10 @@ func TestGTDReviewRandomSnapshotRestore(t *testing.T) {
 		case 9: // expiries and a price band (randomCommand sets bands)
 			v8++
 			v9++
+		case 10: // and a limit on open orders (randomCommand sets them too)
+			v8++
+			v9++
+			v10++
 		}
 		restored, err := DecodeState(snap)
 		if err != nil {
@@ -95,9 +99,9 @@ func TestGTDReviewRandomSnapshotRestore(t *testing.T) {
 			t.Fatalf("round %d: hashes diverge", round)
 		}
 	}
-	t.Logf("%d of 30 snapshots of version 8 or 9 (%d of 9); %d expiries after a restore", v8, v9, expiredAfterRestore)
-	if v8 < 25 || v9 == 0 || expiredAfterRestore == 0 {
-		t.Fatalf("the stream does not exercise expiries and bands across restores: %d, %d, %d", v8, v9, expiredAfterRestore)
+	t.Logf("%d of 30 snapshots of version 8 to 10 (%d of 9 or 10, %d of 10); %d expiries after a restore", v8, v9, v10, expiredAfterRestore)
+	if v8 < 25 || v9 == 0 || v10 == 0 || expiredAfterRestore == 0 {
+		t.Fatalf("the stream does not exercise expiries, bands and open order limits across restores: %d, %d, %d, %d", v8, v9, v10, expiredAfterRestore)
 	}
 }
 

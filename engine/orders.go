@@ -47,6 +47,9 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 			return result{Err: err}, dst
 		}
 	}
+	if tooManyOpen(m, cmd.Account, &cmd.Order) {
+		return result{Err: ErrTooManyOpenOrders}, dst
+	}
 	o := cmd.Order
 	o.ID = s.nextOrder + 1
 	o.Owner = cmd.Account
@@ -87,6 +90,9 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 	i := s.orders.add(&rec)
 	if !cmd.Ref.IsZero() {
 		s.addClientID(tag, i)
+	}
+	if m.open != nil {
+		m.openAdded(cmd.Account)
 	}
 	return result{ID: o.ID}, s.settle(m, bevs, dst)
 }
@@ -223,6 +229,9 @@ func (s *State) finish(m *market, id uint64) {
 	}
 	rec := s.orders.at(i)
 	s.unreserve(m, rec)
+	if m.open != nil {
+		m.openDone(rec.account)
+	}
 	if rec.copied {
 		s.leaderOrderDone(rec)
 	}

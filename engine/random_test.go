@@ -137,6 +137,9 @@ func randomCommand(r *rand.Rand, s *State, accounts int) Command {
 		c = randomFees(r)
 	case k == 98 && r.IntN(2) == 0:
 		c = randomBand(r)
+		if r.IntN(3) == 0 {
+			c = randomOpenLimit(r)
+		}
 	case k == 99 && r.IntN(2) == 0:
 		// An operator freezes an account now and then, and lifts
 		// freezes more often, so that about a quarter of the accounts
@@ -220,16 +223,81 @@ func randomBand(r *rand.Rand) Command {
 	return c
 }
 
+// randomOpenLimit returns a random CmdSetMaxOpenOrders: mostly a limit
+// of 2 to 30 live orders an account (the stream's accounts have a few to
+// a few dozen each), at times none, 1, the highest, and now and then an
+// unknown market or a limit out of range (refused).
+func randomOpenLimit(r *rand.Rand) Command {
+	c := Command{Kind: CmdSetMaxOpenOrders, Market: uint32(1 + r.IntN(2))}
+	c.Spec.MaxOpenOrders = int32(2 + r.IntN(29))
+	switch r.IntN(10) {
+	case 0, 1, 2:
+		c.Spec.MaxOpenOrders = 0
+	case 3:
+		c.Spec.MaxOpenOrders = 1
+	case 4:
+		c.Spec.MaxOpenOrders = MaxOpenOrdersLimit
+	case 5:
+		c.Spec.MaxOpenOrders = []int32{-1, MaxOpenOrdersLimit + 1}[r.IntN(2)]
+	case 6:
+		c.Market = 3
+	}
+	return c
+}
+
 // randomGenesis is genesis(n) with market 2 (ETH-BTC) created with a
-// price band of 10%.
+// price band of 10% and market 1 (BTC-USDT) with a limit of 12 open
+// orders an account.
 func randomGenesis(n int) []Command {
 	cmds := genesis(n)
 	for i := range cmds {
-		if cmds[i].Kind == CmdCreateMarket && cmds[i].Name.String() == "ETH-BTC" {
+		switch {
+		case cmds[i].Kind != CmdCreateMarket:
+		case cmds[i].Name.String() == "ETH-BTC":
 			cmds[i].Spec.PriceBandBps = 1000
+		case cmds[i].Name.String() == "BTC-USDT":
+			cmds[i].Spec.MaxOpenOrders = 12
 		}
 	}
 	return cmds
+}
+
+// openOf returns how many live orders account has in market and the
+// market's limit on them, counted from the book and the orders' records
+// (not from the counts the limit keeps); limit 0 if there is none or no
+// such market.
+func openOf(s *State, market uint32, account uint64) (open, limit int32) {
+	m, err := s.market(market)
+	if err != nil || m.spec.MaxOpenOrders == 0 {
+		return 0, 0
+	}
+	for o := range m.book.All() {
+		if rec := s.orders.get(o.ID); rec != nil && rec.account == account {
+			open++
+		}
+	}
+	return open, m.spec.MaxOpenOrders
+}
+
+// checkOpenLimit checks a place against the limit on open orders its
+// market had before it (open, limit from openOf): refused with
+// ErrTooManyOpenOrders exactly when the order could rest and the account
+// had the limit's number of live orders or more, unless refused before
+// that for another reason (frozen, halted, a bad expiry) or a resend.
+func checkOpenLimit(t *testing.T, c *Command, out Outcome, open, limit int32, st *streamStats) {
+	t.Helper()
+	over := limit != 0 && mayRest(&c.Order) && open >= limit
+	switch {
+	case errors.Is(out.Err, ErrTooManyOpenOrders):
+		if !over {
+			t.Fatalf("command %d %+v: ErrTooManyOpenOrders with %d open, limit %d", c.Seq, c, open, limit)
+		}
+		st.openRefused++
+	case over && !out.Duplicate && (out.Err == nil || errors.Is(out.Err, ErrInsufficientFunds) || errors.Is(out.Err, ErrPriceOutOfBand)):
+		t.Fatalf("command %d %+v: %+v with %d open, limit %d", c.Seq, c, out, open, limit)
+	case limit != 0 && out.Err == nil && !out.Duplicate && mayRest(&c.Order):
+		st.openPlaced++
+	}
 }
 
 // randomTransfer returns the asset, amount and ref of a random deposit or
@@ -331,6 +399,8 @@ type streamStats struct {
 	frozenRefused                 int // commands refused as their account was frozen
 	bandChanges, bandRefused      int // price bands set; places and amends refused beyond a band
 	bandExpired                   int // market orders whose rest expired price_band
+	openRefused, openPlaced       int // places refused over a limit on open orders; placed under one
+	openChanges                   int // limits on open orders set
 }
 
 // run is runStats without the statistics.
@@ -399,8 +469,10 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 			}
 		}
 		var band bandAt
+		var open, openLimit int32
 		if check && c.Kind == CmdPlace {
 			band = bandOf(s, c.Market)
+			open, openLimit = openOf(s, c.Market, c.Account)
 		}
 		from := len(all)
 		out := apply(c)
@@ -420,6 +492,9 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 				break
 			}
 			expiredHere++
+			if c.Kind == CmdPlace && e.Market == c.Market && e.Owner == c.Account {
+				open-- // before the place: its slot is free for it
+			}
 			if s.orders.get(e.OrderID) != nil {
 				t.Fatalf("command %d: order %d expired, still live", c.Seq, e.OrderID)
 			}
@@ -465,6 +540,15 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 				t.Fatalf("command %d %+v: ErrPriceOutOfBand without a band", c.Seq, c)
 			}
 			st.bandRefused++
+		}
+		if c.Kind == CmdPlace {
+			checkOpenLimit(t, &c, out, open, openLimit, &st)
+		}
+		if c.Kind == CmdSetMaxOpenOrders && out.Err == nil {
+			if s.markets[c.Market-1].spec.MaxOpenOrders != c.Spec.MaxOpenOrders || len(all) != from {
+				t.Fatalf("command %d %+v: limit %d, events %+v", c.Seq, c, s.markets[c.Market-1].spec.MaxOpenOrders, all[from:])
+			}
+			st.openChanges++
 		}
 		if c.Kind == CmdSetPriceBand && out.Err == nil {
 			if s.markets[c.Market-1].spec.PriceBandBps != c.Spec.PriceBandBps || len(all) != from {
@@ -675,7 +759,9 @@ func TestRandomStreamInvariants(t *testing.T) {
 		"fee withdrawals": st.feeWithdrawals, "fee withdrawal refs": st.feeRefs, "fee changes": st.feeChanges,
 		"freezes that cancelled": st.freezes, "refused as frozen": st.frozenRefused,
 		"good-till-date expired": st.gtdExpired, "good-till-date refused": st.gtdRefused,
-		"band changes": st.bandChanges, "refused beyond a band": st.bandRefused, "expired price_band": st.bandExpired} {
+		"band changes": st.bandChanges, "refused beyond a band": st.bandRefused, "expired price_band": st.bandExpired,
+		"open order limits set": st.openChanges, "refused over the open order limit": st.openRefused,
+		"placed under an open order limit": st.openPlaced} {
 		if v < n/2000 {
 			t.Errorf("%s: only %d of %d commands", name, v, n)
 		}

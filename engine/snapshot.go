@@ -96,8 +96,14 @@ import (
 // id, band) in market id order after the expiry times, whose list may
 // then be empty. Version 9 is written only while some market has a band
 // (else 8, 7 or 6 as above), and a version 9 snapshot without one is
-// refused likewise.
-const snapshotVersion = 9
+// refused likewise; 10: the markets' limits on open orders
+// (MarketSpec.MaxOpenOrders), a list of (market id, limit) in market id
+// order after the price bands, whose list may then be empty. Version 10
+// is written only while some market has a limit (else 9, 8, 7 or 6 as
+// above), and a version 10 snapshot without one is refused likewise. The
+// counts of open orders the limit needs are not in it: they are counted
+// from the orders restored.
+const snapshotVersion = 10
 
 var snapshotMagic = [4]byte{'I', 'S', 'T', 'S'}
 
@@ -139,16 +145,21 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 		}
 	}
 	gtd := s.expiries.len()
-	bands := 0
+	bands, limits := 0, 0
 	for _, m := range s.markets {
 		if m.spec.PriceBandBps != 0 {
 			bands++
 		}
+		if m.spec.MaxOpenOrders != 0 {
+			limits++
+		}
 	}
 	w.b = append(w.b, snapshotMagic[:]...)
 	switch {
-	case bands > 0:
+	case limits > 0:
 		w.u16(snapshotVersion)
+	case bands > 0:
+		w.u16(9) // version 9 as it was
 	case gtd > 0:
 		w.u16(8) // version 8 as it was
 	case frozen > 0:
@@ -247,7 +258,7 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 			w.i64(c.amount)
 		}
 	}
-	if frozen > 0 || gtd > 0 || bands > 0 {
+	if frozen > 0 || gtd > 0 || bands > 0 || limits > 0 {
 		w.u32(uint32(frozen))
 		for id := range uint64(s.accounts.len()) {
 			if s.accounts.at(id).frozen {
@@ -255,7 +266,7 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 			}
 		}
 	}
-	if gtd > 0 || bands > 0 {
+	if gtd > 0 || bands > 0 || limits > 0 {
 		w.u32(uint32(gtd))
 	}
 	if gtd > 0 {
@@ -265,12 +276,21 @@ func (s *State) encodeSnapshotBody(dst []byte, fz *snapFreeze) []byte {
 			return true
 		})
 	}
-	if bands > 0 {
+	if bands > 0 || limits > 0 {
 		w.u32(uint32(bands))
 		for _, m := range s.markets {
 			if m.spec.PriceBandBps != 0 {
 				w.u32(m.id)
 				w.u32(uint32(m.spec.PriceBandBps))
+			}
+		}
+	}
+	if limits > 0 {
+		w.u32(uint32(limits))
+		for _, m := range s.markets {
+			if m.spec.MaxOpenOrders != 0 {
+				w.u32(m.id)
+				w.u32(uint32(m.spec.MaxOpenOrders))
 			}
 		}
 	}
@@ -526,7 +546,12 @@ func DecodeState(data []byte) (*State, error) {
 		}
 	}
 	if version >= 9 {
-		if err := s.decodeBands(&r); err != nil {
+		if err := s.decodeBands(&r, version); err != nil {
+			return nil, err
+		}
+	}
+	if version >= 10 {
+		if err := s.decodeOpenLimits(&r); err != nil {
 			return nil, err
 		}
 	}
@@ -1055,12 +1080,13 @@ func (s *State) decodeExpiries(r *dec, version uint16) error {
 	return nil
 }
 
-// decodeBands reads the markets' price bands (version 9): (market id,
-// band) of markets in strictly increasing id order, each band within
-// 1..MaxPriceBandBps, at least one, as AppendSnapshot writes them.
-func (s *State) decodeBands(r *dec) error {
+// decodeBands reads the markets' price bands (from version 9): (market
+// id, band) of markets in strictly increasing id order, each band within
+// 1..MaxPriceBandBps, as AppendSnapshot writes them, at least one in
+// version 9 and any number (0 included) in version 10.
+func (s *State) decodeBands(r *dec, version uint16) error {
 	n := r.count(8)
-	if n == 0 && r.err == nil {
+	if n == 0 && r.err == nil && version == 9 {
 		return fmt.Errorf("%w: version 9 without a price band", ErrCorruptSnapshot)
 	}
 	var prev uint32
@@ -1075,6 +1101,33 @@ func (s *State) decodeBands(r *dec) error {
 		}
 		prev = id
 		m.spec.PriceBandBps = int32(bps)
+	}
+	return nil
+}
+
+// decodeOpenLimits reads the markets' limits on open orders (version
+// 10): (market id, limit) of markets in strictly increasing id order,
+// each limit within 1..MaxOpenOrdersLimit, at least one, as
+// AppendSnapshot writes them. Each such market's counts of open orders
+// are counted from its orders, restored before.
+func (s *State) decodeOpenLimits(r *dec) error {
+	n := r.count(8)
+	if n == 0 && r.err == nil {
+		return fmt.Errorf("%w: version 10 without a limit on open orders", ErrCorruptSnapshot)
+	}
+	var prev uint32
+	for ; n > 0 && r.err == nil; n-- {
+		id, lim := r.u32(), r.u32()
+		if r.err != nil {
+			break
+		}
+		m, err := s.market(id)
+		if err != nil || id <= prev || lim == 0 || lim > MaxOpenOrdersLimit {
+			return fmt.Errorf("%w: limit of %d open orders of market %d: no such market, out of order or out of range", ErrCorruptSnapshot, lim, id)
+		}
+		prev = id
+		m.spec.MaxOpenOrders = int32(lim)
+		m.open = s.countOpen(m)
 	}
 	return nil
 }

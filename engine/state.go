@@ -127,6 +127,11 @@ type market struct {
 	maxFee int32 // max(maker, taker) fee bps
 	id     uint32
 	name   Name
+	// open counts each account's live orders (order records) in the
+	// market while it has a limit on them (spec.MaxOpenOrders), nil
+	// otherwise; accounts with none are not in it. Only looked up, never
+	// iterated: its order cannot reach an outcome.
+	open map[uint64]int32
 }
 
 type account struct {
@@ -477,6 +482,8 @@ func (s *State) apply(cmd *Command, dst []Event) (result, []Event) {
 		return s.setAccountFrozen(cmd, dst)
 	case CmdSetPriceBand:
 		return s.setPriceBand(cmd), dst
+	case CmdSetMaxOpenOrders:
+		return s.setMaxOpenOrders(cmd), dst
 	}
 	return result{Err: ErrInvalidCommand}, dst
 }
@@ -529,14 +536,17 @@ func (s *State) createMarket(cmd *Command) result {
 	}
 	m := &market{id: uint32(len(s.markets) + 1), name: cmd.Name, spec: sp, book: b,
 		maxFee: max(sp.MakerFeeBps, sp.TakerFeeBps)}
+	if sp.MaxOpenOrders != 0 {
+		m.open = make(map[uint64]int32)
+	}
 	s.markets = append(s.markets, m)
 	s.marketByName[cmd.Name] = m.id
 	return result{ID: uint64(m.id)}
 }
 
 // checkSpec returns an error wrapping ErrInvalidSpec, saying which, if
-// the assets, scales, fees or price band of sp break a rule of
-// MarketSpec.
+// the assets, scales, fees, price band or limit on open orders of sp
+// break a rule of MarketSpec.
 func checkSpec(sp *MarketSpec) error {
 	switch {
 	case sp.Base == sp.Quote:
@@ -547,6 +557,8 @@ func checkSpec(sp *MarketSpec) error {
 		return fmt.Errorf("%w: maker fee %d and taker fee %d bps must be 0..%d", ErrInvalidSpec, sp.MakerFeeBps, sp.TakerFeeBps, MaxFeeBps)
 	case !validBand(sp.PriceBandBps):
 		return fmt.Errorf("%w: price band %d bps must be 0..%d", ErrInvalidSpec, sp.PriceBandBps, MaxPriceBandBps)
+	case !validOpenLimit(sp.MaxOpenOrders):
+		return fmt.Errorf("%w: max open orders %d must be 0..%d", ErrInvalidSpec, sp.MaxOpenOrders, MaxOpenOrdersLimit)
 	}
 	return nil
 }

@@ -93,7 +93,7 @@ func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
 	switch cmd.Kind {
 	case CmdCreateMarket:
 		t.market(uint32(out.ID))
-	case CmdHaltMarket, CmdResumeMarket, CmdSetPriceBand:
+	case CmdHaltMarket, CmdResumeMarket, CmdSetPriceBand, CmdSetMaxOpenOrders:
 		t.market(cmd.Market)
 	case CmdSetMarketFees:
 		// A change of the highest fee moves money between the available

@@ -85,8 +85,8 @@ func (s *State) MarketID(name Name) (uint32, bool) {
 
 // Directory lists the assets and markets, for resolving names to ids. It
 // is immutable; the engine publishes a new one when either list changes
-// and when a market's fees or price band do (CmdSetMarketFees,
-// CmdSetPriceBand).
+// and when a market's fees, price band or limit on open orders do
+// (CmdSetMarketFees, CmdSetPriceBand, CmdSetMaxOpenOrders).
 type Directory struct {
 	Assets  []Name // by id-1
 	Markets []MarketInfo
@@ -96,8 +96,9 @@ type Directory struct {
 type MarketInfo struct {
 	ID   uint32
 	Name Name
-	// Spec is the market's spec, with its fees and price band as they
-	// are now (the last CmdSetMarketFees and CmdSetPriceBand, if any).
+	// Spec is the market's spec, with its fees, price band and limit on
+	// open orders as they are now (the last CmdSetMarketFees,
+	// CmdSetPriceBand and CmdSetMaxOpenOrders, if any).
 	Spec MarketSpec
 }
 

@@ -61,10 +61,15 @@ import (
 //	                             (whatever the band, 0 included) and on a
 //	                             create_market record exactly when its
 //	                             band is not 0, never on another
+//	22   max open orders         zigzag varint of Spec.MaxOpenOrders, plus
+//	                             1; set on every set_max_open_orders
+//	                             record (whatever the limit, 0 included)
+//	                             and on a create_market record exactly
+//	                             when its limit is not 0, never on another
 //
 // The market spec (create_market only) and the copy spec (copy-trading
 // kinds only) follow in the fixed layout of the older versions, which has
-// no room for the fields of bits 15 to 21 (so they are mask bits: old
+// no room for the fields of bits 15 to 22 (so they are mask bits: old
 // records decode as they did, and an older reader refuses a record with
 // one as an unknown field bit rather than misread it). That is also how a
 // release that adds a command kind keeps earlier releases from replaying
@@ -79,7 +84,8 @@ import (
 // before it refuse rather than report its cancels as on request. A
 // set_price_band record always has bit 21, and a create_market record
 // with a band too, so that releases before it refuse them rather than
-// skip a band change or open the market without its band. Every
+// skip a band change or open the market without its band; bit 22 does
+// the same for limits on open orders. Every
 // encoding is canonical: a set bit never carries a zero, varints are
 // minimal, so that a decoded body re-encodes to the same bytes, and a
 // decoder refuses anything else.
@@ -106,6 +112,7 @@ const (
 	cExpireAt
 	cCause
 	cBand
+	cOpenLimit
 	cAll = 1<<iota - 1
 )
 
@@ -134,7 +141,7 @@ func appendCompact(b []byte, cmd *engine.Command, prevTime int64) []byte {
 	// Set one by one and read by index: a composite literal, or a range
 	// over the array's value, copies it with loads wider than the stores
 	// that built it, and such a load waits for every earlier store.
-	var v [22]uint64
+	var v [23]uint64
 	v[0], v[1], v[2], v[3] = zigzag(cmd.Time-prevTime), cmd.Account, uint64(cmd.Market), uint64(cmd.Asset)
 	v[4], v[5], v[8] = zigzag(cmd.Amount), cmd.OrderID, cmd.Tag
 	v[10], v[11], v[12], v[13], v[14] = zigzag(o.Price), zigzag(o.StopPrice), zigzag(o.Qty), zigzag(o.QuoteBudget), zigzag(o.DisplayQty)
@@ -155,6 +162,9 @@ func appendCompact(b []byte, cmd *engine.Command, prevTime int64) []byte {
 	}
 	if cmd.Kind == engine.CmdSetPriceBand || (cmd.Kind == engine.CmdCreateMarket && cmd.Spec.PriceBandBps != 0) {
 		v[21] = zigzag(int64(cmd.Spec.PriceBandBps)) + 1
+	}
+	if cmd.Kind == engine.CmdSetMaxOpenOrders || (cmd.Kind == engine.CmdCreateMarket && cmd.Spec.MaxOpenOrders != 0) {
+		v[22] = zigzag(int64(cmd.Spec.MaxOpenOrders)) + 1
 	}
 	var mask uint64
 	for i := range v {
@@ -266,7 +276,7 @@ func (r *compactReader) take(n int, what string) []byte {
 // fieldNames names the mask's fields in errors.
 var fieldNames = [...]string{"time", "account", "market", "asset", "amount", "order id", "ref", "name",
 	"tag", "order flags", "price", "stop price", "quantity", "quote budget", "display quantity", "max profit share",
-	"maker fee", "taker fee", "frozen", "expire at", "cause", "price band"}
+	"maker fee", "taker fee", "frozen", "expire at", "cause", "price band", "max open orders"}
 
 // decodeCompact decodes the compact body p of command seq into cmd;
 // prevTime is the time of the block's previous command (0 for its first).
@@ -292,7 +302,7 @@ func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) er
 	// The fields in bit order, as encoded; the varints into v (an absent
 	// one stays 0, which is also what unzigzag makes of it). Most are one
 	// byte, read here inline.
-	var v [22]uint64
+	var v [23]uint64
 	o := &cmd.Order
 	for m := mask; m != 0 && r.err == ""; m &= m - 1 {
 		switch b := bits.TrailingZeros64(m); b {
@@ -394,6 +404,21 @@ func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) er
 			r.fail("price band 0 under a set bit")
 		}
 		cmd.Spec.PriceBandBps = int32(bps)
+	}
+	switch limit := mask&cOpenLimit != 0; {
+	case cmd.Kind == engine.CmdSetMaxOpenOrders && !limit:
+		r.fail("max open orders missing")
+	case limit && cmd.Kind != engine.CmdSetMaxOpenOrders && cmd.Kind != engine.CmdCreateMarket:
+		r.fail("max open orders on another kind of record")
+	case limit:
+		n := unzigzag(v[22] - 1)
+		if n < math.MinInt32 || n > math.MaxInt32 {
+			r.fail("max open orders out of range")
+		}
+		if n == 0 && cmd.Kind == engine.CmdCreateMarket {
+			r.fail("max open orders 0 under a set bit")
+		}
+		cmd.Spec.MaxOpenOrders = int32(n)
 	}
 	if r.err == "" && len(r.p) != 0 {
 		r.fail(fmt.Sprintf("%d bytes after the fields", len(r.p)))

@@ -50,11 +50,14 @@ func randomCommand(r *rand.Rand, seq uint64) engine.Command {
 	}
 	if c.Kind == engine.CmdCreateMarket {
 		c.Spec = engine.MarketSpec{Base: u32(), Quote: u32(), BaseScale: i64(), QuoteScale: i64(),
-			MakerFeeBps: int32(u32()), TakerFeeBps: int32(u32()), PriceBandBps: int32(u32()),
+			MakerFeeBps: int32(u32()), TakerFeeBps: int32(u32()), PriceBandBps: int32(u32()), MaxOpenOrders: int32(u32()),
 			Rules: book.Rules{TickSize: i64(), LotSize: i64(), MinQty: i64(), MaxQty: i64(), MinNotional: i64(), MaxPrice: i64()}}
 	}
 	if c.Kind == engine.CmdSetPriceBand {
 		c.Spec.PriceBandBps = int32(u32())
+	}
+	if c.Kind == engine.CmdSetMaxOpenOrders {
+		c.Spec.MaxOpenOrders = int32(u32())
 	}
 	if hasCopySpec(c.Kind) {
 		c.Copy = engine.CopySpec{Leader: u64(), Relation: u64(), Value: i64(), MaxOrderQuote: i64(),
@@ -169,7 +172,10 @@ func TestCompactRefused(t *testing.T) {
 	for name, body := range map[string][]byte{
 		"empty":                {},
 		"mask cut short":       append(place, 0x80),
-		"unknown mask bit":     append(place, 0x80, 0x80, 0x80, 0x02), // bit 22
+		"unknown mask bit":     append(place, 0x80, 0x80, 0x80, 0x04), // bit 23
+		"limit on a place":     with(cOpenLimit, 3),
+		"limit missing":        {uint8(engine.CmdSetMaxOpenOrders), cMarket, 1},
+		"limit over int32":     append(binary.AppendUvarint([]byte{uint8(engine.CmdSetMaxOpenOrders)}, cOpenLimit), binary.AppendUvarint(nil, zigzag(math.MaxInt32+1)+1)...),
 		"band on a place":      with(cBand, 3),
 		"band missing":         {uint8(engine.CmdSetPriceBand), cMarket, 1},
 		"band over int32":      append(binary.AppendUvarint([]byte{uint8(engine.CmdSetPriceBand)}, cBand), binary.AppendUvarint(nil, zigzag(math.MaxInt32+1)+1)...),
@@ -239,6 +245,13 @@ func FuzzDecodeCompact(f *testing.F) {
 		f.Add(int64(0), appendCompact(nil, &c, 0))
 		c = sampleCommands()[1] // create_market
 		c.Spec.PriceBandBps = bps
+		f.Add(int64(0), appendCompact(nil, &c, 0))
+	}
+	for _, n := range []int32{0, 1, 250, engine.MaxOpenOrdersLimit, -1, math.MaxInt32} {
+		c := engine.Command{Kind: engine.CmdSetMaxOpenOrders, Market: 1, Spec: engine.MarketSpec{MaxOpenOrders: n}}
+		f.Add(int64(0), appendCompact(nil, &c, 0))
+		c = sampleCommands()[1] // create_market
+		c.Spec.MaxOpenOrders, c.Spec.PriceBandBps = n, n%7
 		f.Add(int64(0), appendCompact(nil, &c, 0))
 	}
 	f.Fuzz(func(t *testing.T, prevTime int64, body []byte) {
@@ -593,6 +606,74 @@ func TestCompactPriceBand(t *testing.T) {
 	b[i] = 1 // zigzag(0) + 1
 	if err := decodeCompact(9, b, &cmd, 0); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "price band 0") {
 		t.Fatalf("a zero band on a create_market: %v", err)
+	}
+	if _, err := decodeRecord(set.Seq, appendRecord(nil, &set)); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("fixed layout: %v", err)
+	}
+}
+
+// A limit on open orders (MarketSpec.MaxOpenOrders) is bit 22 of the
+// mask, as a price band is bit 21 (see TestCompactPriceBand): on every
+// set_max_open_orders record, 0 included, and on a create_market record
+// exactly when its limit is not 0, so that releases before the bit
+// refuse both rather than skip a change or open a market without its
+// limit, and a market without one is written as before.
+func TestCompactMaxOpenOrders(t *testing.T) {
+	set := engine.Command{Kind: engine.CmdSetMaxOpenOrders, Seq: 9, Time: 1_700_000_000_000_000_000, Market: 3,
+		Spec: engine.MarketSpec{MaxOpenOrders: 200}}
+	const golden = "1119858080028080d0e2c6bfce972f039103ba7bbe12"
+	recs := BlockRecords([]engine.Command{set})
+	if h := hex.EncodeToString(recs[0]); h != golden {
+		t.Fatalf("record %s, want the golden %s", h, golden)
+	}
+	body := recs[0][1 : len(recs[0])-4] // without its length and CRC
+	if mask, n := binary.Uvarint(body[1:]); n <= 0 || body[0] != uint8(engine.CmdSetMaxOpenOrders) || mask&cOpenLimit == 0 || mask>>22 != 1 {
+		t.Fatalf("kind %d, mask %#x: want bit 22 set", body[0], mask)
+	}
+	for _, n := range []int32{0, 1, 200, engine.MaxOpenOrdersLimit, -1, engine.MaxOpenOrdersLimit + 1, math.MinInt32, math.MaxInt32} {
+		c := set
+		c.Spec.MaxOpenOrders = n
+		recs := BlockRecords([]engine.Command{c})
+		if mask, _ := binary.Uvarint(recs[0][2:]); mask&cOpenLimit == 0 {
+			t.Fatalf("limit %d: mask %#x", n, mask)
+		}
+		got, err := DecodeBlockRecords(c.Seq, recs)
+		if err != nil || len(got) != 1 || got[0] != c {
+			t.Fatalf("limit %d: %v\n got %+v\nwant %+v", n, err, got, c)
+		}
+		for _, bps := range []int32{0, 300} {
+			cm := sampleCommands()[1]
+			cm.Spec.MaxOpenOrders, cm.Spec.PriceBandBps = n, bps
+			recs = BlockRecords([]engine.Command{cm})
+			if mask, _ := binary.Uvarint(recs[0][2:]); (mask&cOpenLimit != 0) != (n != 0) || (mask&cBand != 0) != (bps != 0) {
+				t.Fatalf("create_market with limit %d, band %d: mask %#x", n, bps, mask)
+			}
+			got, err = DecodeBlockRecords(cm.Seq, recs)
+			if err != nil || len(got) != 1 || got[0] != cm {
+				t.Fatalf("create_market with limit %d: %v\n got %+v\nwant %+v", n, err, got, cm)
+			}
+		}
+	}
+	// Not written on another kind; a zero limit under the bit of a
+	// create_market is not canonical; the fixed layout has no room.
+	other := engine.Command{Kind: engine.CmdPlace, Seq: 9, Account: 7, Market: 1, Spec: engine.MarketSpec{MaxOpenOrders: 5},
+		Order: book.Order{Price: 5, Qty: 1}}
+	if got, err := DecodeBlockRecords(9, BlockRecords([]engine.Command{other})); err != nil || got[0].Spec.MaxOpenOrders != 0 {
+		t.Fatalf("%v: %+v", err, got)
+	}
+	cm := sampleCommands()[1]
+	cm.Spec.MaxOpenOrders = 7
+	b := appendCompact(nil, &cm, 0)
+	// The limit is the last field before the spec.
+	i := len(b) - specSize - 1
+	if b[i] != 0x0f { // zigzag(7) + 1
+		t.Fatalf("limit at %d is %#x", i, b[i])
+	}
+	zero := bytes.Clone(b)
+	zero[i] = 1 // zigzag(0) + 1
+	var cmd engine.Command
+	if err := decodeCompact(9, zero, &cmd, 0); !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), "max open orders 0") {
+		t.Fatalf("a zero limit on a create_market: %v", err)
 	}
 	if _, err := decodeRecord(set.Seq, appendRecord(nil, &set)); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("fixed layout: %v", err)

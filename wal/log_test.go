@@ -719,3 +719,62 @@ func TestRecoverReplaysPriceBands(t *testing.T) {
 		t.Fatal("recovered state differs")
 	}
 }
+
+// Limits on open orders are journaled: a market created with one, limit
+// changes (to 0 too) and the places they refuse replay to the same
+// state, from the log alone and from a snapshot taken while a limit was
+// set.
+func TestRecoverReplaysOpenLimits(t *testing.T) {
+	dir := t.TempDir()
+	o := open(t, dir, nil, engine.Options{})
+	cmds := genesis(8)
+	cmds[2].Spec.MaxOpenOrders = 5
+	run(t, o.eng, cmds)
+	r := rand.New(rand.NewPCG(4, 4))
+	var last uint64
+	refused := 0
+	do := func(c engine.Command) engine.Result {
+		t.Helper()
+		res, err := o.eng.Do(context.Background(), &c, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	for i := range 20 {
+		randomRun(t, o.eng, r, 150, &last)
+		limit := []int32{0, 3, 1, 40}[i%4]
+		if res := do(engine.Command{Kind: engine.CmdSetMaxOpenOrders, Market: 1, Spec: engine.MarketSpec{MaxOpenOrders: limit}}); res.Err != nil {
+			t.Fatal(res.Err)
+		}
+		for range 3 {
+			res := do(engine.Command{Kind: engine.CmdPlace, Account: 1, Market: 1, Order: book.Order{Side: book.Buy, Price: 1, Qty: 1}})
+			if errors.Is(res.Err, engine.ErrTooManyOpenOrders) {
+				refused++
+			}
+		}
+	}
+	want := o.close(t)
+	t.Logf("%d orders refused over a limit", refused)
+	if refused == 0 {
+		t.Fatal("no order refused over a limit: too few to test")
+	}
+	o = open(t, dir, nil, engine.Options{})
+	if o.st.SnapshotSeq != 0 || o.st.Replayed != int(want.Seq()) {
+		t.Fatalf("recovery stats %+v, want %d replayed", o.st, want.Seq())
+	}
+	// A snapshot while a limit of 1 holds orders over it, then more.
+	do(engine.Command{Kind: engine.CmdSetMaxOpenOrders, Market: 1, Spec: engine.MarketSpec{MaxOpenOrders: 1}})
+	if _, err := o.eng.Snapshot(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	randomRun(t, o.eng, r, 150, &last)
+	want = o.close(t)
+	o = open(t, dir, nil, engine.Options{})
+	if o.st.SnapshotSeq == 0 {
+		t.Fatalf("recovery stats %+v: no snapshot", o.st)
+	}
+	if got := o.close(t); got.Hash() != want.Hash() {
+		t.Fatal("state recovered from the snapshot differs")
+	}
+}

@@ -59,12 +59,14 @@ import (
 // relation value max_quote mode close slippage stop_loss share). Compact
 // bodies end with the same two specs. Kinds added since version 4 (fee
 // changes, set_market_fees; freezes, set_account_frozen; price band
-// changes, set_price_band) exist only in compact bodies: a fixed-layout
+// changes, set_price_band; limits on open orders, set_max_open_orders)
+// exist only in compact bodies: a fixed-layout
 // record of one is refused as corrupt. So does a good-till-date order's
 // expiry (Command.ExpireAt): the fixed layout has no room for it, and no
 // release wrote a place with one there (nor a cancel-all with a cause,
 // Command.Cause, nor a create_market with a price band,
-// MarketSpec.PriceBandBps: one read from the fixed layout has none).
+// MarketSpec.PriceBandBps, or a limit on open orders,
+// MarketSpec.MaxOpenOrders: one read from the fixed layout has none).
 //
 // Every CRC is CRC-32C (Castagnoli) over a sequence number (8 bytes,
 // big-endian) and then the bytes it protects. The version byte lets later
@@ -296,9 +298,10 @@ func decodeBody(seq uint64, p []byte, cmd *engine.Command) error {
 	if hasCopySpec(cmd.Kind) {
 		decodeCopy(p[:copySize], &cmd.Copy)
 	}
-	if cmd.Kind == engine.CmdSetMarketFees || cmd.Kind == engine.CmdSetAccountFrozen || cmd.Kind == engine.CmdSetPriceBand {
-		// The fixed layout has no room for its fees, its flag or its
-		// band: no release wrote one.
+	if cmd.Kind == engine.CmdSetMarketFees || cmd.Kind == engine.CmdSetAccountFrozen || cmd.Kind == engine.CmdSetPriceBand ||
+		cmd.Kind == engine.CmdSetMaxOpenOrders {
+		// The fixed layout has no room for its fees, its flag, its band
+		// or its limit: no release wrote one.
 		return fmt.Errorf("%w: seq %d: %s record in the fixed layout", ErrCorrupt, seq, cmd.Kind)
 	}
 	return nil
