@@ -71,7 +71,7 @@ func (s *Server) createMarket(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	spec := u.spec(bid, qid, minN, int32(r.makerBps), int32(r.takerBps), maxPrice, maxQty)
-	spec.PriceBandBps = int32(r.bandBps)
+	spec.PriceBandBps, spec.MaxOpenOrders = int32(r.bandBps), int32(r.maxOpen)
 	res, err := s.do(&engine.Command{Kind: engine.CmdCreateMarket, Name: sym, Spec: spec}, nil)
 	if err != nil {
 		writeError(ctx, err)
@@ -306,6 +306,35 @@ func (s *Server) setPriceBand(ctx *fasthttp.RequestCtx, sym string) {
 		return
 	}
 	cmd := engine.Command{Kind: engine.CmdSetPriceBand, Market: m.id, Spec: engine.MarketSpec{PriceBandBps: int32(r.bandBps)}}
+	s.changeMarket(ctx, &cmd)
+}
+
+// setMaxOpenOrders handles POST /v1/admin/markets/{symbol}/max-open-orders
+// {"max_open_orders":N}: the most open orders (pending stops included)
+// one account may have in the market, 0 (no limit) to 1,000,000, halted
+// or not (engine.CmdSetMaxOpenOrders). From then on an order that could
+// rest (a gtc or gtd limit, a stop) by an account with that many is
+// refused with 400 too_many_open_orders; open orders are untouched, even
+// where an account has more than the new limit. It answers 200 with the
+// market as GET /v1/markets shows it, once the change is durable and the
+// market list shows it; setting the limit a market has is 200 too.
+func (s *Server) setMaxOpenOrders(ctx *fasthttp.RequestCtx, sym string) {
+	if err := s.admin(ctx); err != nil {
+		writeError(ctx, err)
+		return
+	}
+	var r marketOpenLimitReq
+	p, ok := decodeBody(ctx, &r, decodeMarketOpenLimit)
+	if !ok {
+		return
+	}
+	parsers.Put(p) // r holds no bytes of the body
+	m, ok := s.marketByName([]byte(sym))
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
+		return
+	}
+	cmd := engine.Command{Kind: engine.CmdSetMaxOpenOrders, Market: m.id, Spec: engine.MarketSpec{MaxOpenOrders: int32(r.maxOpen)}}
 	s.changeMarket(ctx, &cmd)
 }
 

@@ -219,6 +219,21 @@
 // a follow's mirror whose limit lies beyond the band gets the band's
 // bound as its limit (it trades within the band).
 //
+// Open order limits (admin.go): a market's limit on the open orders one
+// account may have in it (engine.MarketSpec.MaxOpenOrders; see the
+// engine's package doc, Open order limits) is max_open_orders in the
+// body of POST /v1/admin/markets (optional, 0 to 1,000,000, 0 the
+// default: none) and in every market object; POST
+// /v1/admin/markets/{symbol}/max-open-orders {"max_open_orders":N}
+// (admin token; required, else 400 invalid_argument; an unknown market
+// is 404) changes it, halted or not, through engine.CmdSetMaxOpenOrders,
+// and answers 200 with the market once the change is durable and the
+// market list shows it. An order that could rest (gtc or gtd limit,
+// stop) by an account with that many open orders (pending stops
+// included) in the market is refused with 400 too_many_open_orders,
+// whose message states the limit; ioc, fok and market orders, amends and
+// cancels are not held to it. Open orders are untouched by a change.
+//
 // Account freezes (admin.go): POST /v1/admin/accounts/{id}/freeze and
 // /unfreeze (admin token) freeze (suspend) a user account or lift the
 // freeze through engine.CmdSetAccountFrozen, answering 200
@@ -264,7 +279,9 @@
 // (405, with an Allow header), unavailable (503: shutting down) and
 // account_frozen (403: the account is frozen, see Account freezes) and
 // price_out_of_band (400: a price beyond the market's price band, see
-// Price bands); market_halted is 409.
+// Price bands) and too_many_open_orders (400: the account has as many
+// open orders in the market as its max_open_orders allows, see Open
+// order limits); market_halted is 409.
 // Requests add display_quantity (icebergs) to orders and max_price and
 // max_quantity to markets (default: the engine's overflow budget split
 // evenly, see units.spec); answers add token_id, duplicate, for stops

@@ -70,6 +70,8 @@ func classify(err error) apiError {
 		return apiError{400, "would_cross"}
 	case errors.Is(err, engine.ErrPriceOutOfBand):
 		return apiError{400, "price_out_of_band"}
+	case errors.Is(err, engine.ErrTooManyOpenOrders):
+		return apiError{400, "too_many_open_orders"}
 	case errors.Is(err, engine.ErrInsufficientFunds):
 		return apiError{400, "insufficient_funds"}
 	case errors.Is(err, engine.ErrMarketHalted):

@@ -24,6 +24,7 @@ func (s *Server) appendMarket(b []byte, m *mkt) []byte {
 	b = appendInt(b, "maker_fee_bps", int64(m.spec.MakerFeeBps))
 	b = appendInt(b, "taker_fee_bps", int64(m.spec.TakerFeeBps))
 	b = appendInt(b, "price_band_bps", int64(m.spec.PriceBandBps))
+	b = appendInt(b, "max_open_orders", int64(m.spec.MaxOpenOrders))
 	halted := false
 	if v, ok := s.eng.Market(m.id); ok {
 		halted = v.Halted

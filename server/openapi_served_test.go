@@ -462,6 +462,10 @@ func driveAPI(t *testing.T, r *apiRun) {
 		t.Errorf("price band: %v", m)
 	}
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/price-band", adminTok, `{"price_band_bps":0}`)
+	if m := r.call(200, "POST", "/v1/admin/markets/BTC-USDT/max-open-orders", adminTok, `{"max_open_orders":1000000}`); fmt.Sprint(m["max_open_orders"]) != "1000000" {
+		t.Errorf("max open orders: %v", m)
+	}
+	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/max-open-orders", adminTok, `{"max_open_orders":0}`)
 	r.call(200, "POST", "/v1/admin/markets/BTC-USDT/resume", adminTok, "")
 	if fr := r.call(200, "POST", fmt.Sprintf("/v1/admin/accounts/%d/freeze", carolID), adminTok, ""); fr["frozen"] != true {
 		t.Errorf("freeze: %v", fr)
@@ -548,6 +552,9 @@ func TestOpenAPIErrorResponses(t *testing.T) {
 		{"POST", "/v1/admin/markets/NOPE/price-band", adminTok, `{"price_band_bps":5}`},
 		{"POST", "/v1/admin/markets/BTC-USDT/price-band", adminTok, `{"price_band_bps":10001}`},
 		{"POST", "/v1/admin/markets/BTC-USDT/price-band", bob, `{"price_band_bps":5}`},
+		{"POST", "/v1/admin/markets/NOPE/max-open-orders", adminTok, `{"max_open_orders":5}`},
+		{"POST", "/v1/admin/markets/BTC-USDT/max-open-orders", adminTok, `{"max_open_orders":1000001}`},
+		{"POST", "/v1/admin/markets/BTC-USDT/max-open-orders", bob, `{"max_open_orders":5}`},
 		{"POST", "/v1/admin/deposits", adminTok, `{"account_id":99,"asset":"BTC","amount":"1","ref":"z"}`},
 		{"POST", "/v1/admin/deposits", adminTok, `{"account_id":1,"asset":"NOPE","amount":"1","ref":"z"}`},
 		{"POST", "/v1/admin/deposits", adminTok, `{"account_id":1,"asset":"BTC","amount":"5","ref":"d-a"}`},

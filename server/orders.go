@@ -331,6 +331,9 @@ func ruleError(err error, m *mkt) error {
 		bps := m.spec.PriceBandBps
 		return fmt.Errorf("%w: the market's price_band_bps is %d: a buy may be priced at most %d.%02d%% above the last trade price, a sell at most that much below it (a stop_limit: around its stop_price)",
 			err, bps, bps/100, bps%100)
+	case errors.Is(err, engine.ErrTooManyOpenOrders):
+		return fmt.Errorf("%w: the market's max_open_orders is %d (pending stops count too); cancel one first, or place an ioc, fok or market order",
+			err, m.spec.MaxOpenOrders)
 	case errors.Is(err, book.ErrNotAmendable):
 		return fmt.Errorf("%w: a stop order cannot be amended before it triggers (cancel it and place another)", err)
 	}

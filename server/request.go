@@ -206,6 +206,7 @@ type marketReq struct {
 	symbol, base, quote, tick, lot, minNotional, maxPrice, maxQty []byte
 	makerBps, takerBps                                            uint64
 	bandBps                                                       uint64 // price_band_bps, 0 when absent
+	maxOpen                                                       uint64 // max_open_orders, 0 when absent
 }
 
 func decodeMarket(p *fastjson.Parser, body []byte, r *marketReq) error {
@@ -233,6 +234,8 @@ func decodeMarket(p *fastjson.Parser, body []byte, r *marketReq) error {
 			r.takerBps, err = uintField(v, "taker_fee_bps")
 		case "price_band_bps":
 			r.bandBps, err = uintField(v, "price_band_bps")
+		case "max_open_orders":
+			r.maxOpen, err = uintField(v, "max_open_orders")
 		default:
 			err = unknown(k)
 		}
@@ -254,6 +257,42 @@ func decodeMarket(p *fastjson.Parser, body []byte, r *marketReq) error {
 	}
 	if r.bandBps > engine.MaxPriceBandBps {
 		return errBandRange
+	}
+	if r.maxOpen > engine.MaxOpenOrdersLimit {
+		return errOpenLimitRange
+	}
+	return nil
+}
+
+// errOpenLimitRange is the error of a max_open_orders out of range.
+var errOpenLimitRange = fmt.Errorf("%w: max_open_orders must be between 0 (no limit) and %d", errInvalid, engine.MaxOpenOrdersLimit)
+
+// marketOpenLimitReq is the body of POST
+// /v1/admin/markets/{symbol}/max-open-orders: the limit to set, required
+// (0: none).
+type marketOpenLimitReq struct {
+	maxOpen uint64
+}
+
+func decodeMarketOpenLimit(p *fastjson.Parser, body []byte, r *marketOpenLimitReq) error {
+	has := false
+	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
+		switch string(k) {
+		case "max_open_orders":
+			r.maxOpen, err = uintField(v, "max_open_orders")
+			has = true
+		default:
+			err = unknown(k)
+		}
+		return err
+	})
+	switch {
+	case err != nil:
+		return err
+	case !has:
+		return missing("max_open_orders")
+	case r.maxOpen > engine.MaxOpenOrdersLimit:
+		return errOpenLimitRange
 	}
 	return nil
 }

@@ -26,6 +26,8 @@ var seeds = []string{``, `{}`, `[]`, `null`, `{"a":1}`, `{"name":"alice"}`,
 	`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","maker_fee_bps":10,"taker_fee_bps":20}`,
 	`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","price_band_bps":500}`,
 	`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","price_band_bps":10001}`,
+	`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","max_open_orders":200}`,
+	`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","max_open_orders":1000001}`,
 	`{"account_id":7,"asset":"USDT","amount":"1000","ref":"d-1"}`, `{"price":"1","quantity":"2"}`, `{"to":"/tmp/x"}`,
 	`{"market":"\u0000","side":1}`, `{"maker_fee_bps":-1}`, `{"account_id":1e3}`,
 	`{"market":"BTC-USDT","side":"buy","side":"sell","quantity":"1"}`, `{"name":"a","n\u0061me":"b"}`,
@@ -77,7 +79,7 @@ func FuzzDecodeMarket(f *testing.F) {
 		var r marketReq
 		err := decodeMarket(&p, body, &r)
 		checkDecodeErr(t, err)
-		if err == nil && (r.makerBps > 1000 || r.takerBps > 1000 || r.bandBps > engine.MaxPriceBandBps || r.tick == nil || r.lot == nil) {
+		if err == nil && (r.makerBps > 1000 || r.takerBps > 1000 || r.bandBps > engine.MaxPriceBandBps || r.maxOpen > engine.MaxOpenOrdersLimit || r.tick == nil || r.lot == nil) {
 			t.Fatalf("accepted %+v", r)
 		}
 		if err == nil {
@@ -366,4 +368,27 @@ func TestParseErrorMessage(t *testing.T) {
 			t.Errorf("%.40q: got %q, want %q…", c.body, msg, c.want)
 		}
 	}
+}
+
+// FuzzDecodeMarketOpenLimit: the body of POST
+// /v1/admin/markets/{symbol}/max-open-orders: max_open_orders required,
+// 0 to MaxOpenOrdersLimit.
+func FuzzDecodeMarketOpenLimit(f *testing.F) {
+	for _, s := range append(seeds, `{"max_open_orders":0}`, `{"max_open_orders":200}`, `{"max_open_orders":1000000}`,
+		`{"max_open_orders":1000001}`, `{"max_open_orders":-1}`, `{"max_open_orders":"5"}`, `{"max_open_orders":5,"max_open_orders":6}`,
+		`{"max_open_orders":1.5}`, `{"max_open_orders":1e3}`, `{"price_band_bps":5}`) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var p fastjson.Parser
+		var r marketOpenLimitReq
+		err := decodeMarketOpenLimit(&p, body, &r)
+		checkDecodeErr(t, err)
+		if err == nil && r.maxOpen > engine.MaxOpenOrdersLimit {
+			t.Fatalf("accepted %+v", r)
+		}
+		if err == nil {
+			checkDistinct(t, body)
+		}
+	})
 }

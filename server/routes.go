@@ -172,6 +172,10 @@ func (s *Server) route(ctx *fasthttp.RequestCtx) string {
 		const r = "/v1/admin/markets/{symbol}/price-band"
 		return s.only(ctx, m, "POST", r, func(ctx *fasthttp.RequestCtx) { s.setPriceBand(ctx, sym) })
 	}
+	if sym, ok := segment(p, "/v1/admin/markets/", "/max-open-orders"); ok {
+		const r = "/v1/admin/markets/{symbol}/max-open-orders"
+		return s.only(ctx, m, "POST", r, func(ctx *fasthttp.RequestCtx) { s.setMaxOpenOrders(ctx, sym) })
+	}
 	if r, ok := s.routeSocial(ctx, m, p); ok { // social.go
 		return r
 	}
