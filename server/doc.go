@@ -123,6 +123,12 @@
 // are rate limited (ratelimit.go; 429 rate_limited, Retry-After: 1) per
 // live bearer token (a user token or the admin token) and, for every
 // other request (no token, a made-up one or a revoked one), per client IP;
+// a user token's bucket is that of its slot among its account's tokens
+// (the lowest free when it is issued), so a token issued after one was
+// revoked takes over the revoked one's bucket as it was left: issuing
+// and revoking tokens in turn buys no fresh buckets, and an account
+// spreads its requests over at most as many buckets as the most tokens
+// it held at once (MaxTokens);
 // sign-up is always charged to the client IP, whatever token it carries,
 // and a valid one also to the IP's sign-up limit (Options.SignupRate,
 // SignupBurst). POST /v1/admin/accounts opens an account with the admin
