@@ -509,7 +509,9 @@
 // for a book channel, subscribing again while subscribed is enough: it
 // brings a fresh snapshot, with n back at 1, and deltas from it.
 // Subscribing again to another channel while subscribed is acknowledged
-// and changes nothing (n goes on). trades, orders and fills carry
+// and changes nothing (n goes on). A channel named more than once in one
+// subscribe or unsubscribe counts once: the answer names it once, and a
+// book sends one snapshot. trades, orders and fills carry
 // "data": a trade as in GET /v1/markets/{symbol}/trades, an order as in
 // GET /v1/orders/{id} (sent whenever an event touches it) and a fill as
 // in GET /v1/fills. book sends {"type":"snapshot","seq","depth","bids",
