@@ -123,6 +123,12 @@
 // are rate limited (ratelimit.go; 429 rate_limited, Retry-After: 1) per
 // live bearer token (a user token or the admin token) and, for every
 // other request (no token, a made-up one or a revoked one), per client IP;
+// a user token's bucket is that of its slot among its account's tokens
+// (the lowest free when it is issued), so a token issued after one was
+// revoked takes over the revoked one's bucket as it was left: issuing
+// and revoking tokens in turn buys no fresh buckets, and an account
+// spreads its requests over at most as many buckets as the most tokens
+// it held at once (MaxTokens);
 // sign-up is always charged to the client IP, whatever token it carries,
 // and a valid one also to the IP's sign-up limit (Options.SignupRate,
 // SignupBurst). POST /v1/admin/accounts opens an account with the admin
@@ -520,7 +526,9 @@
 // for a book channel, subscribing again while subscribed is enough: it
 // brings a fresh snapshot, with n back at 1, and deltas from it.
 // Subscribing again to another channel while subscribed is acknowledged
-// and changes nothing (n goes on). trades, orders and fills carry
+// and changes nothing (n goes on). A channel named more than once in one
+// subscribe or unsubscribe counts once: the answer names it once, and a
+// book sends one snapshot. trades, orders and fills carry
 // "data": a trade as in GET /v1/markets/{symbol}/trades, an order as in
 // GET /v1/orders/{id} (sent whenever an event touches it) and a fill as
 // in GET /v1/fills. book sends {"type":"snapshot","seq","depth","bids",

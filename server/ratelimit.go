@@ -22,7 +22,10 @@ import (
 // client IP, whatever token it carries: an account's token must not buy
 // more sign-ups. A made-up token thus gets no bucket of its own,
 // and Options.MaxTokens bounds the buckets one account can spread its
-// requests over. The token is looked up once per request
+// requests over: a user token's bucket is its account's slot's
+// (liveToken.bucket, tokens.go), so a token issued after one was revoked
+// gets the revoked one's bucket as it was left, not a full one. The
+// token is looked up once per request
 // (Server.requestToken, tokens.go): the handler reuses what the limiter
 // found.
 // /healthz, /readyz and /metrics are never limited. A limited request is
@@ -233,7 +236,7 @@ func (s *Server) bucket(t *liveToken, ip [16]byte) (*rateLimiter, uint64) {
 	case t == adminToken:
 		return s.rl, binary.LittleEndian.Uint64(s.adminHash[:8])
 	case t != nil && t != unknownToken && !t.revoked.Load():
-		return s.rl, binary.LittleEndian.Uint64(t.hash[:8])
+		return s.rl, t.bucket
 	}
 	if s.anonRL == nil {
 		return nil, 0

@@ -10,6 +10,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"net"
 	"os"
 	"path/filepath"
@@ -252,6 +253,7 @@ type Server struct {
 	tokens  map[[32]byte]*liveToken
 	byID    map[uint64]*liveToken
 	perAcct map[uint64]*acctTokens
+	tokSeed maphash.Seed // of the tokens' rate limiter buckets (tokenBucket)
 	// tokWriteMu orders the token writes to the store; tokenWriteHook,
 	// if set (tests), runs before each, outside the locks, and an error
 	// it returns stands for the write's.

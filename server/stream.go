@@ -1171,6 +1171,12 @@ func (c *streamConn) reader() error {
 		case "subscribe", "unsubscribe":
 			var good []string
 			for _, ch := range op.Channels {
+				if slices.Contains(good, ch) {
+					// Once a message: a message is charged once, and a
+					// book channel named again would send a snapshot
+					// each time.
+					continue
+				}
 				if err := c.h.s.checkChannel(ch, account); err != nil {
 					bad++
 					c.replyChannelError(ch, err)

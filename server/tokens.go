@@ -3,7 +3,9 @@ package server
 import (
 	"bytes"
 	"crypto/subtle"
+	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"sync/atomic"
 
@@ -54,15 +56,45 @@ const DefaultMaxTokens = 100
 // revoked never change.
 type liveToken struct {
 	tokenRec
+	// slot numbers the token among its account's (acctTokens.slots),
+	// and bucket is the key of its rate limiter bucket (ratelimit.go),
+	// that of its account's slot: a token issued after one was revoked
+	// takes the lowest free slot, and with it that slot's bucket, as it
+	// was left. So an account never has more buckets than the most
+	// tokens it held at once (Options.MaxTokens), and issuing and
+	// revoking tokens in turn does not buy a full bucket each time.
+	slot    int
+	bucket  uint64
 	revoked atomic.Bool // set once, when the token is revoked
 }
 
 // acctTokens are an account's tokens in memory (under tokMu): the live
 // ones, and the slots held by issues and revocations whose store write is
-// under way.
+// under way. slots[i] is true while slot i is taken: by a live token, or
+// by one being revoked until its deletion is durable.
 type acctTokens struct {
-	live []*liveToken
-	held int
+	live  []*liveToken
+	held  int
+	slots []bool
+}
+
+// takeSlot returns the account's lowest free slot, taking it.
+func (a *acctTokens) takeSlot() int {
+	i := slices.Index(a.slots, false)
+	if i < 0 {
+		i = len(a.slots)
+		a.slots = append(a.slots, false)
+	}
+	a.slots[i] = true
+	return i
+}
+
+// tokenBucket returns the rate limiter key of slot of account.
+func (s *Server) tokenBucket(account uint64, slot int) uint64 {
+	var b [16]byte
+	binary.LittleEndian.PutUint64(b[:8], account)
+	binary.LittleEndian.PutUint64(b[8:], uint64(slot))
+	return maphash.Bytes(s.tokSeed, b[:])
 }
 
 // What requestToken finds besides a user token.
@@ -84,9 +116,9 @@ func (s *Server) loadTokens() error {
 	s.tokens = make(map[[32]byte]*liveToken, len(recs))
 	s.byID = make(map[uint64]*liveToken, len(recs))
 	s.perAcct = make(map[uint64]*acctTokens)
+	s.tokSeed = maphash.MakeSeed()
 	for _, r := range recs {
-		t := &liveToken{tokenRec: r}
-		s.publishToken(t)
+		s.publishToken(&liveToken{tokenRec: r}, -1)
 	}
 	return nil
 }
@@ -102,10 +134,15 @@ func (s *Server) acct(account uint64) *acctTokens {
 	return a
 }
 
-// publishToken puts t in the maps. The caller holds tokMu for writing.
-func (s *Server) publishToken(t *liveToken) {
-	s.tokens[t.hash], s.byID[t.id] = t, t
+// publishToken puts t in the maps, in slot (its account's lowest free
+// one if slot is negative). The caller holds tokMu for writing.
+func (s *Server) publishToken(t *liveToken, slot int) {
 	a := s.acct(t.account)
+	if slot < 0 {
+		slot = a.takeSlot()
+	}
+	t.slot, t.bucket = slot, s.tokenBucket(t.account, slot)
+	s.tokens[t.hash], s.byID[t.id] = t, t
 	a.live = append(a.live, t)
 }
 
@@ -144,7 +181,7 @@ func (s *Server) issueToken(account uint64) (string, uint64, error) {
 	s.tokMu.Lock()
 	defer s.tokMu.Unlock()
 	if err == nil {
-		s.publishToken(&liveToken{tokenRec: tokenRec{id: id, account: account, hash: h}})
+		s.publishToken(&liveToken{tokenRec: tokenRec{id: id, account: account, hash: h}}, -1)
 	}
 	s.release(account, a)
 	if err != nil {
@@ -175,7 +212,7 @@ func (s *Server) revokeToken(account, id uint64, last bool) error {
 	delete(s.tokens, t.hash)
 	delete(s.byID, id)
 	a.live = slices.DeleteFunc(a.live, func(x *liveToken) bool { return x == t })
-	a.held++ // its slot, until the deletion is durable
+	a.held++ // its slot (and slots[t.slot]), until the deletion is durable
 	s.tokMu.Unlock()
 
 	s.hub.revoke(t)
@@ -188,8 +225,10 @@ func (s *Server) revokeToken(account, id uint64, last bool) error {
 	defer s.tokMu.Unlock()
 	if err != nil {
 		// The store still holds it, and so must memory: as a new value,
-		// since revoked is set once. Its streams stay closed.
-		s.publishToken(&liveToken{tokenRec: t.tokenRec})
+		// since revoked is set once, in its slot. Its streams stay closed.
+		s.publishToken(&liveToken{tokenRec: t.tokenRec}, t.slot)
+	} else {
+		a.slots[t.slot] = false // its bucket goes to the next token issued
 	}
 	s.release(account, a)
 	return err
