@@ -270,7 +270,7 @@ type mirrorFill struct {
 	order      uint64 // the leader's order
 	market     uint32
 	side       book.Side
-	flat       bool  // sell: the leader holds none of the base after it
+	flat       bool  // sell: the leader holds less than a lot of the base after it
 	price, qty int64 // the fill
 	quote      int64 // price × qty in quote units
 	before     int64 // buy: leader's quote total; sell: base total, before the fill
@@ -540,7 +540,11 @@ func (s *State) noteFill(rec *order, m *market, ev *book.Event, n int64) {
 	} else {
 		b := s.bal(rec.account, m.spec.Base)
 		f.before = b.avail + b.locked
-		f.flat = f.before == ev.Qty*m.spec.BaseScale
+		// Flat: what the leader holds after the fill is less than a lot,
+		// which it cannot sell (dust of a deposit, say): its followers
+		// sell everything, as COPY_TRADING.md says, not all but their
+		// share of the dust.
+		f.flat = f.before-ev.Qty*m.spec.BaseScale < fixed.MulSat(m.book.Rules().LotSize, m.spec.BaseScale)
 	}
 	rec.copied = true
 	s.pending = append(s.pending, f)

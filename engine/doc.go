@@ -160,7 +160,8 @@
 // down to the lot (remainders carry to the leader order's next fill,
 // kept for each live leader order and dropped when it is done).
 // Sells follow the leader's fraction of its holdings; a leader that goes
-// flat makes its followers sell everything. Mirrored orders trade only
+// flat (less than a lot of the base left, which it cannot sell) makes
+// its followers sell everything. Mirrored orders trade only
 // their wallet, never rest, and never trigger further mirrors; a mirror
 // that would meet its leader's own resting order expires there. A mirror
 // that cannot be sized or funded produces EvCopySkipped with a CopyReason.
