@@ -166,7 +166,8 @@
 // that would meet its leader's own resting order expires there. A mirror
 // that cannot be sized or funded produces EvCopySkipped with a CopyReason.
 // Pause stops buys, not sells; Unfollow sells at the slippage floor
-// (CloseMarket) or keeps the base (CloseKeep), settles profit share and
+// (CloseMarket: to the best bids, its leader's included, as the sale is
+// no mirror) or keeps the base (CloseKeep), settles profit share and
 // returns everything; the stop-loss closes a relation whose NAV falls
 // below allocation × (1 − StopLossBps/10000) after a mirrored fill or a
 // CmdSettle; CmdSettle pays the leader its share of NAV above the
