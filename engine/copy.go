@@ -270,7 +270,7 @@ type mirrorFill struct {
 	order      uint64 // the leader's order
 	market     uint32
 	side       book.Side
-	flat       bool  // sell: the leader holds none of the base after it
+	flat       bool  // sell: the leader holds less than a lot of the base after it
 	price, qty int64 // the fill
 	quote      int64 // price × qty in quote units
 	before     int64 // buy: leader's quote total; sell: base total, before the fill
@@ -540,7 +540,11 @@ func (s *State) noteFill(rec *order, m *market, ev *book.Event, n int64) {
 	} else {
 		b := s.bal(rec.account, m.spec.Base)
 		f.before = b.avail + b.locked
-		f.flat = f.before == ev.Qty*m.spec.BaseScale
+		// Flat: what the leader holds after the fill is less than a lot,
+		// which it cannot sell (dust of a deposit, say): its followers
+		// sell everything, as COPY_TRADING.md says, not all but their
+		// share of the dust.
+		f.flat = f.before-ev.Qty*m.spec.BaseScale < fixed.MulSat(m.book.Rules().LotSize, m.spec.BaseScale)
 	}
 	rec.copied = true
 	s.pending = append(s.pending, f)
@@ -722,7 +726,7 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 			return skip(CopyBelowMinNotional, qty)
 		}
 	}
-	dst, traded, reason := s.placeMirror(r, m, f.side, limit, qty, dst)
+	dst, traded, reason := s.placeMirror(r, m, r.leader, f.side, limit, qty, dst)
 	if reason != CopyNone {
 		return skip(reason, qty)
 	}
@@ -732,17 +736,21 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 	return dst
 }
 
-// placeMirror places an IOC limit order for relation r's wallet. Its book
-// owner is the leader, so that self-trade prevention expires it where it
-// would meet the leader's own orders; its events name the wallet. On a
+// placeMirror places an IOC limit order for relation r's wallet, owned in
+// the book by owner: the leader for a mirror, so that self-trade
+// prevention expires it where it would meet the leader's own orders (the
+// copy group); the wallet for the sale that closes the relation, which
+// sells to the best bids whoever placed them, the leader's included (in
+// the copy group, a leader's best bid stopped the sale, and a stop-loss,
+// with better bids under it). Its events name the wallet. On a
 // market with a price band, a limit beyond the band around the last
 // trade price is held to the band's bound instead (the mirror trades
 // within the band, as a market order does): a follow whose slippage is
 // wider than the band still mirrors, at prices the band allows.
-func (s *State) placeMirror(r *relation, m *market, side book.Side, limit, qty int64, dst []Event) ([]Event, bool, CopyReason) {
+func (s *State) placeMirror(r *relation, m *market, owner uint64, side book.Side, limit, qty int64, dst []Event) ([]Event, bool, CopyReason) {
 	// Field by field, not composite literals (see place).
 	var o book.Order
-	o.ID, o.Owner, o.Side, o.Type, o.TIF = s.nextOrder+1, r.leader, side, book.Limit, book.IOC
+	o.ID, o.Owner, o.Side, o.Type, o.TIF = s.nextOrder+1, owner, side, book.Limit, book.IOC
 	o.STP, o.Price, o.Qty = book.STPCancelTaker, limit, qty
 	if m.spec.PriceBandBps != 0 {
 		if b := bandBound(m, side, limit, m.book.LastPrice()); b != 0 {
@@ -797,7 +805,9 @@ func (s *State) stopLoss(id uint64, dst []Event) []Event {
 // share, returns everything to the follower and closes the relation. The
 // sale's limit is held to the market's price band (no lower than its
 // lower bound): a sale at market trades within the band, as a market
-// order does.
+// order does. It is not in its leader's copy group: it may sell to the
+// leader's bids (a fill of the leader's, mirrored to its other
+// relations).
 func (s *State) closeRelation(id uint64, policy ClosePolicy, reason CopyReason, dst []Event) []Event {
 	r := s.relations.at(id - 1)
 	if policy == CloseMarket {
@@ -823,7 +833,7 @@ func (s *State) closeRelation(id uint64, policy ClosePolicy, reason CopyReason, 
 				lo, _ := bandBounds(m, m.book.LastPrice())
 				limit = max(limit, lo)
 			}
-			dst, _, _ = s.placeMirror(r, m, book.Sell, limit, qty, dst)
+			dst, _, _ = s.placeMirror(r, m, r.wallet, book.Sell, limit, qty, dst)
 			r = s.relations.at(id - 1)
 		}
 	}

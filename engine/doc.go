@@ -179,12 +179,14 @@
 // down to the lot (remainders carry to the leader order's next fill,
 // kept for each live leader order and dropped when it is done).
 // Sells follow the leader's fraction of its holdings; a leader that goes
-// flat makes its followers sell everything. Mirrored orders trade only
+// flat (less than a lot of the base left, which it cannot sell) makes
+// its followers sell everything. Mirrored orders trade only
 // their wallet, never rest, and never trigger further mirrors; a mirror
 // that would meet its leader's own resting order expires there. A mirror
 // that cannot be sized or funded produces EvCopySkipped with a CopyReason.
 // Pause stops buys, not sells; Unfollow sells at the slippage floor
-// (CloseMarket) or keeps the base (CloseKeep), settles profit share and
+// (CloseMarket: to the best bids, its leader's included, as the sale is
+// no mirror) or keeps the base (CloseKeep), settles profit share and
 // returns everything; the stop-loss closes a relation whose NAV falls
 // below allocation × (1 − StopLossBps/10000) after a mirrored fill or a
 // CmdSettle; CmdSettle pays the leader its share of NAV above the
