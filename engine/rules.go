@@ -14,4 +14,11 @@ package engine
 // written by an earlier release, whose rules differ: fixed_quote budget
 // buys, the stop-loss boundary, amends above MaxQty, deposit and
 // withdrawal refs, profit share rates, among others).
-const RulesVersion = 1
+//
+// 2: copy-trading: a leader left with less than a lot of a base after a
+// sell is flat, so its followers sell everything (with 1, only what the
+// leader's fraction said, leaving dust when the leader kept a sub-lot
+// remainder); the sale that closes a relation at market (unfollow,
+// stop-loss) sells to the best bids, its leader's included (with 1, it
+// was in the leader's copy group and expired at a leader's best bid).
+const RulesVersion = 2
