@@ -318,8 +318,8 @@ func (g *Gen) PriceBands() *Gen {
 // the last free slots; changes of them (CmdSetMaxOpenOrders, 2% of the
 // commands: 58% two to five orders, 14% none, 8% one,
 // 6% engine.MaxOpenOrdersLimit, 8% out of range and 6% of an unknown
-// market, refused), which lower limits below what accounts have as
-// often as they raise them; the markets that the stream creates later
+// market, refused), some of them below what accounts have; the markets
+// that the stream creates later
 // created with a limit of one to four (30% of them out of range, under
 // a name of their own: refused).
 // Like FeeChanges, a stream without it is the stream of earlier
