@@ -302,8 +302,9 @@ func checkCoverage(t *testing.T, rec *recording) {
 // from its snapshot gives the same outcomes, events and hashes as the
 // uninterrupted run; every snapshot re-encodes to the same bytes, its
 // decoded state passes Check and has the same hash, and it is of version
-// 9 exactly while some market has a price band (checkChain, for every
-// audit stream).
+// 10 exactly while some market has a limit on open orders, else of
+// version 9 exactly while some market has a price band (checkChain, for
+// every audit stream).
 func TestAuditStreamSnapshotChain(t *testing.T) {
 	seed := auditSeed(t, 2)
 	checkChain(t, generate(t, seed, auditLen(), 0), rand.New(rand.NewPCG(seed, 99)))
@@ -317,8 +318,11 @@ type chainStats struct {
 	// was placed (from a snapshot that held it).
 	pending, expired int
 	// banded counts the snapshots taken while some market had a price
-	// band (version 9, which no other snapshot has).
-	banded int
+	// band (version 9, which no other snapshot has, or 10 if some market
+	// had a limit on open orders too), limited those taken while some
+	// market had a limit on open orders (version 10, which no other
+	// snapshot has).
+	banded, limited int
 }
 
 // checkChain applies rec's commands to a state that is replaced, every
@@ -338,7 +342,7 @@ func checkChain(t *testing.T, rec *recording, r *rand.Rand) chainStats {
 	var st chainStats
 	lastRestore := -1 // the last command before it
 	next := 1 + r.IntN(64)
-	banded := bandedAfter(rec)
+	banded, limited := bandedAfter(rec), limitedAfter(rec)
 	for i := range rec.cmds {
 		var out engine.Outcome
 		out, buf = s.Apply(&rec.cmds[i], buf[:0])
@@ -353,10 +357,17 @@ func checkChain(t *testing.T, rec *recording, r *rand.Rand) chainStats {
 		}
 		next = i + 1 + 1 + r.IntN(64)
 		snap = s.AppendSnapshot(snap[:0])
-		if v := binary.LittleEndian.Uint16(snap[4:]); (v == 9) != banded[i] {
+		switch v := binary.LittleEndian.Uint16(snap[4:]); {
+		case (v == 10) != limited[i]:
+			t.Fatalf("after command %d: snapshot version %d, with a limit on open orders set: %v", i+1, v, limited[i])
+		case !limited[i] && (v == 9) != banded[i]:
 			t.Fatalf("after command %d: snapshot version %d, with a price band set: %v", i+1, v, banded[i])
-		} else if v == 9 {
+		}
+		if banded[i] {
 			st.banded++
+		}
+		if limited[i] {
+			st.limited++
 		}
 		s2, err := engine.DecodeState(snap)
 		if err != nil {
@@ -394,7 +405,10 @@ func checkChain(t *testing.T, rec *recording, r *rand.Rand) chainStats {
 		t.Logf("%d restored states had expiries pending; %d expiries after a restore", st.pending, st.expired)
 	}
 	if st.banded > 0 {
-		t.Logf("%d snapshots with a price band set (version 9)", st.banded)
+		t.Logf("%d snapshots with a price band set (version 9 or 10)", st.banded)
+	}
+	if st.limited > 0 {
+		t.Logf("%d snapshots with a limit on open orders set (version 10)", st.limited)
 	}
 	return st
 }

@@ -75,13 +75,41 @@ func TestAuditStreamThroughLogBands(t *testing.T) {
 	}
 }
 
+// TestAuditStreamThroughLogOpenLimits is TestAuditStreamThroughLogBands
+// with a stream that also limits the live orders an account may have in
+// a market (cmdstream's OpenLimits; mask bit 22): the commands that set
+// limits, at genesis (CmdCreateMarket's MarketSpec.MaxOpenOrders) and
+// later (CmdSetMaxOpenOrders), decode from the log as journaled, and the
+// states recovered from snapshots taken while a limit was set (version
+// 10, the counts of open orders rebuilt from the orders), and from the
+// log alone, refuse the same places (the hashes). It fails if the stream
+// has no limit set, removed or refused, no place refused for a limit, or
+// no snapshot with a limit.
+func TestAuditStreamThroughLogOpenLimits(t *testing.T) {
+	n := 8_000
+	if testing.Short() {
+		n = 3_000
+	}
+	seen := auditThroughLog(t, cmdstream.New(12).FeeChanges().Freezes().GTD().Causes().PriceBands().OpenLimits(), 12, n, 20)
+	for _, k := range []string{"limit set", "limit removed", "limit refused", "place refused: open orders",
+		"snapshots with a limit", "band set", "place refused: band", "gtd placed", "expired"} {
+		if seen[k] == 0 {
+			t.Errorf("the stream has no %q: %v", k, seen)
+		}
+	}
+	if seen["place refused: open orders"] < n/100 {
+		t.Errorf("%d places refused for a limit on open orders in %d commands", seen["place refused: open orders"], n)
+	}
+}
+
 // auditThroughLog journals n commands of g's stream after its genesis
 // and recovers them: see TestAuditStreamThroughLog; seed draws the
 // blocks and snapshots, one after a block in snapEvery. It checks the live state's invariants every 50
 // commands, and that the log decodes to the commands journaled, and
 // returns counts of what the stream held of good-till-date orders,
-// cancel-all causes and price bands (countStream), and of the snapshots
-// with expiries pending or a band set.
+// cancel-all causes, price bands and limits on open orders
+// (countStream), and of the snapshots with expiries pending, a band set
+// (version 9) or a limit set (version 10).
 func auditThroughLog(t *testing.T, g *cmdstream.Gen, seed uint64, n, snapEvery int) map[string]int {
 	t.Helper()
 	dir := t.TempDir()
@@ -130,8 +158,11 @@ func auditThroughLog(t *testing.T, g *cmdstream.Gen, seed uint64, n, snapEvery i
 			if _, ok := s.NextExpiry(); ok {
 				seen["snapshots with expiries pending"]++
 			}
-			if binary.LittleEndian.Uint16(snap[4:]) == 9 { // after the magic: see engine's snapshotVersion
+			switch binary.LittleEndian.Uint16(snap[4:]) { // after the magic: see engine's snapshotVersion
+			case 9:
 				seen["snapshots with a band"]++
+			case 10:
+				seen["snapshots with a limit"]++
 			}
 		}
 	}
@@ -235,7 +266,8 @@ func auditThroughLog(t *testing.T, g *cmdstream.Gen, seed uint64, n, snapEvery i
 }
 
 // countStream counts in seen what command c, with outcome out and events
-// evs, did of good-till-date orders, cancel-all causes and price bands.
+// evs, did of good-till-date orders, cancel-all causes, price bands and
+// limits on open orders.
 func countStream(seen map[string]int, c *engine.Command, out engine.Outcome, evs []engine.Event) {
 	switch {
 	case c.Kind == engine.CmdPlace && c.ExpireAt != 0 && out.Err == nil && !out.Duplicate:
@@ -254,6 +286,14 @@ func countStream(seen map[string]int, c *engine.Command, out engine.Outcome, evs
 		seen["band set"]++
 	case c.Kind == engine.CmdSetPriceBand:
 		seen["band refused"]++
+	case c.Kind == engine.CmdPlace && errors.Is(out.Err, engine.ErrTooManyOpenOrders):
+		seen["place refused: open orders"]++
+	case c.Kind == engine.CmdSetMaxOpenOrders && out.Err == nil && c.Spec.MaxOpenOrders == 0:
+		seen["limit removed"]++
+	case c.Kind == engine.CmdSetMaxOpenOrders && out.Err == nil:
+		seen["limit set"]++
+	case c.Kind == engine.CmdSetMaxOpenOrders:
+		seen["limit refused"]++
 	}
 	for _, ev := range evs {
 		switch {

@@ -4,8 +4,8 @@
 // with amounts near the limits of int64), with copy-trading throughout.
 // It is for tests only: the streams and their weights may change.
 // Options add what releases added later (FeeChanges, Freezes, GTD,
-// Causes, PriceBands); without them a stream is what it always was, draw
-// for draw.
+// Causes, PriceBands, OpenLimits); without them a stream is what it
+// always was, draw for draw.
 //
 // A stream depends on the outcomes of its commands (order and relation
 // ids to cancel, amend and unfollow): call Next, apply the command, then
@@ -77,6 +77,7 @@ type Gen struct {
 	gtd      bool // GTD
 	causes   bool // Causes
 	bands    bool // PriceBands
+	limits   bool // OpenLimits
 	// now and step are the Time of the last command observed and the
 	// difference from the one before (see GTD).
 	now, step int64
@@ -137,7 +138,10 @@ var specs = []struct {
 // SOL-USDT is created with a band of 3% (three steps of its prices) and
 // BTC-USDT and ETH-BTC get one right after the markets (CmdSetPriceBand:
 // 0.5% and 6%, five and three steps); BIG-USDT has none until the stream
-// gives it one.
+// gives it one. With OpenLimits, BTC-USDT and SOL-USDT are created with
+// limits of 3 and 2 open orders an account and ETH-BTC gets one of 2
+// right after the markets (CmdSetMaxOpenOrders, after the bands);
+// BIG-USDT has none until the stream gives it one.
 func (g *Gen) Genesis() []engine.Command {
 	var cmds []engine.Command
 	for _, a := range []string{"BTC", "USDT", "ETH", "BIG"} {
@@ -147,6 +151,9 @@ func (g *Gen) Genesis() []engine.Command {
 		c := engine.Command{Kind: engine.CmdCreateMarket, Name: name(s.name), Spec: s.spec}
 		if g.bands && s.name == "SOL-USDT" {
 			c.Spec.PriceBandBps = 300
+		}
+		if g.limits {
+			c.Spec.MaxOpenOrders = map[string]int32{"BTC-USDT": 3, "SOL-USDT": 2}[s.name]
 		}
 		cmds = append(cmds, c)
 	}
@@ -159,6 +166,11 @@ func (g *Gen) Genesis() []engine.Command {
 			c.Spec.PriceBandBps = b.bps
 			cmds = append(cmds, c)
 		}
+	}
+	if g.limits {
+		c := engine.Command{Kind: engine.CmdSetMaxOpenOrders, Market: 2}
+		c.Spec.MaxOpenOrders = 2
+		cmds = append(cmds, c)
 	}
 	for a := uint64(1); a <= Accounts; a++ {
 		cmds = append(cmds, engine.Command{Kind: engine.CmdCreateAccount, Name: name(fmt.Sprint("acct", a))})
@@ -298,6 +310,46 @@ func (g *Gen) PriceBands() *Gen {
 	return g
 }
 
+// OpenLimits makes the stream limit the live orders an account may have
+// in a market, and returns g: limits from Genesis on (see it), small ones
+// (an account of the stream has none to a handful of live orders in a
+// market, rarely more than six), so that many places of orders that could
+// rest are refused with engine.ErrTooManyOpenOrders and many others fill
+// the last free slots; changes of them (CmdSetMaxOpenOrders, 2% of the
+// commands: 58% two to five orders, 14% none, 8% one,
+// 6% engine.MaxOpenOrdersLimit, 8% out of range and 6% of an unknown
+// market, refused), some of them below what accounts have; the markets
+// that the stream creates later
+// created with a limit of one to four (30% of them out of range, under
+// a name of their own: refused).
+// Like FeeChanges, a stream without it is the stream of earlier
+// releases, draw for draw.
+func (g *Gen) OpenLimits() *Gen {
+	g.limits = true
+	return g
+}
+
+// limitChange returns a CmdSetMaxOpenOrders (see OpenLimits).
+func (g *Gen) limitChange() engine.Command {
+	c := engine.Command{Kind: engine.CmdSetMaxOpenOrders, Market: g.market()}
+	n := &c.Spec.MaxOpenOrders
+	switch k := g.intn(100); {
+	case k < 6:
+		c.Market, *n = uint32(len(g.markets)+1+int(g.intn(3))), 4 // unknown: refused
+	case k < 14:
+		*n = []int32{-1, engine.MaxOpenOrdersLimit + 1, math.MinInt32, math.MaxInt32}[g.intn(4)] // refused
+	case k < 28:
+		*n = 0 // none
+	case k < 36:
+		*n = 1
+	case k < 42:
+		*n = engine.MaxOpenOrdersLimit
+	default:
+		*n = int32(2 + g.intn(4))
+	}
+	return c
+}
+
 // bandChange returns a CmdSetPriceBand (see PriceBands).
 func (g *Gen) bandChange() engine.Command {
 	c := engine.Command{Kind: engine.CmdSetPriceBand, Market: g.market()}
@@ -395,6 +447,9 @@ func (g *Gen) Next() engine.Command {
 	}
 	if g.bands && g.pct(2) {
 		return g.bandChange()
+	}
+	if g.limits && g.pct(2) {
+		return g.limitChange()
 	}
 	if g.pct(1) && g.intn(2) == 0 {
 		// The market moves: its orders center on another price, up to
@@ -811,6 +866,13 @@ func (g *Gen) misc() engine.Command {
 			if g.pct(30) {
 				// Refused for the band, not as a duplicate.
 				s.name, s.spec.PriceBandBps = "BAND-ETH", []int32{-1, engine.MaxPriceBandBps + 1}[g.intn(2)]
+			}
+		}
+		if g.limits {
+			s.spec.MaxOpenOrders = int32(1 + g.intn(4))
+			if g.pct(30) {
+				// Refused for the limit, not as a duplicate.
+				s.name, s.spec.MaxOpenOrders = "OPEN-ETH", []int32{-1, engine.MaxOpenOrdersLimit + 1}[g.intn(2)]
 			}
 		}
 		return engine.Command{Kind: engine.CmdCreateMarket, Name: name(s.name), Spec: s.spec}
