@@ -27,8 +27,10 @@ func (b *Book) Cancel(dst []Event, id uint64) ([]Event, error) {
 // otherwise it is taken out and re-entered at the back of its new level,
 // trading first if the new price crosses. A post-only order whose new
 // price would cross is rejected with ErrWouldCross; an increase past what
-// the order's side can hold (see the package doc) with ErrQtyAboveMax.
-// Pending stops cannot be amended (ErrNotAmendable). A rejected amend
+// the order's side can hold (see the package doc) with ErrQtyAboveMax,
+// and one of an iceberg's past MaxIcebergParts slices of its DisplayQty
+// with ErrInvalidDisplay. Pending stops cannot be amended
+// (ErrNotAmendable). A rejected amend
 // changes nothing.
 func (b *Book) Amend(dst []Event, id uint64, price, qty int64) ([]Event, error) {
 	v, ok := b.index.get(id)
@@ -47,6 +49,9 @@ func (b *Book) Amend(dst []Event, id uint64, price, qty int64) ([]Event, error) 
 	}
 	if r == ReasonNone && qty > n.open && qty-n.open > b.room(n.side) {
 		r = ReasonQtyAboveMax
+	}
+	if r == ReasonNone && n.display > 0 && qty > n.open && icebergTooLong(qty, n.display) {
+		r = ReasonInvalidDisplay // more than MaxIcebergParts slices
 	}
 	if r == ReasonNone {
 		r = b.checkNotional(price, qty)

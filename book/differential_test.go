@@ -605,6 +605,13 @@ func (g *diffGen) corrupt(o *Order) {
 				o.StopPrice = g.stopPrice()
 			}
 		}
+		if g.chance(4) && o.Qty > 0 && o.Qty/lot > 1 {
+			// Just past MaxIcebergParts slices, or just within.
+			o.DisplayQty = max(lot, (o.Qty/MaxIcebergParts+lot-1)/lot*lot)
+			if g.chance(2) && o.DisplayQty > lot {
+				o.DisplayQty -= lot
+			}
+		}
 	case 12: // overflow
 		o.Type, o.QuoteBudget, o.DisplayQty = Limit+OrderType(3*g.rng.IntN(2)), 0, 0
 		o.Price, o.Qty = ru.MaxPrice/tick*tick, lot*(2+g.rng.Int64N(50))

@@ -40,7 +40,8 @@
 // the quantity unless the order is a pure budget buy
 // with Qty 0 (> 0, on lot, ≥ MinQty, ≤ MaxQty, and for a GTC Limit or
 // StopLimit order within its side's room, see below);
-// DisplayQty (only GTC Limit or StopLimit, > 0, on lot, ≤ Qty); for priced
+// DisplayQty (only GTC Limit or StopLimit, > 0, on lot, ≤ Qty, ≥ Qty /
+// MaxIcebergParts: at most 100 slices); for priced
 // orders price × quantity (no int64 overflow, ≥ MinNotional); last, a
 // post-only order that would trade (best opposite price at or through its
 // price) is rejected with post_only_would_cross.

@@ -87,7 +87,7 @@ func (b *Book) validate(o *Order) Reason {
 		}
 	}
 	if o.DisplayQty != 0 && (!priced || o.TIF != GTC || o.DisplayQty < 0 ||
-		o.DisplayQty%r.LotSize != 0 || o.DisplayQty > o.Qty) {
+		o.DisplayQty%r.LotSize != 0 || o.DisplayQty > o.Qty || icebergTooLong(o.Qty, o.DisplayQty)) {
 		return ReasonInvalidDisplay
 	}
 	if priced {

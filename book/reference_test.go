@@ -274,7 +274,8 @@ func (r *refBook) validate(o *Order) Reason {
 	}
 	if o.DisplayQty != 0 {
 		allowed := o.TIF == GTC && (o.Type == Limit || o.Type == StopLimit)
-		if !allowed || o.DisplayQty < 0 || !onMultiple(o.DisplayQty, ru.LotSize) || o.DisplayQty > o.Qty {
+		if !allowed || o.DisplayQty < 0 || !onMultiple(o.DisplayQty, ru.LotSize) || o.DisplayQty > o.Qty ||
+			refTooManyParts(o.Qty, o.DisplayQty) {
 			return ReasonInvalidDisplay
 		}
 	}
@@ -577,6 +578,9 @@ func (r *refBook) Amend(dst []Event, id uint64, price, qty int64) ([]Event, erro
 		rs = r.checkQty(qty)
 		if rs == ReasonNone && qty > o.open && qty-o.open > r.room(o.side) {
 			rs = ReasonQtyAboveMax
+		}
+		if rs == ReasonNone && o.display > 0 && qty > o.open && refTooManyParts(qty, o.display) {
+			rs = ReasonInvalidDisplay
 		}
 		if rs == ReasonNone {
 			rs = r.checkNotional(price, qty)
@@ -1178,4 +1182,12 @@ func TestRefFuzzSeeds(t *testing.T) {
 			}
 		}
 	}
+}
+
+// refTooManyParts reports whether an iceberg of quantity qty showing
+// display at a time has more than MaxIcebergParts slices: qty >
+// MaxIcebergParts × display, in exact arithmetic.
+func refTooManyParts(qty, display int64) bool {
+	limit := new(big.Int).Mul(big.NewInt(MaxIcebergParts), big.NewInt(display))
+	return big.NewInt(qty).Cmp(limit) > 0
 }

@@ -165,8 +165,27 @@ type Order struct {
 	QuoteBudget int64
 	// DisplayQty, if non-zero, makes a GTC Limit or StopLimit order an
 	// iceberg: at most DisplayQty of it is visible at a time, and each
-	// refreshed slice goes to the back of its price level.
+	// refreshed slice goes to the back of its price level. An iceberg
+	// has at most MaxIcebergParts slices: Qty ≤ MaxIcebergParts ×
+	// DisplayQty.
 	DisplayQty int64
+}
+
+// MaxIcebergParts is the most slices an iceberg may be cut into: its
+// quantity (at placing, and its open quantity after an amend that raises
+// it) is at most MaxIcebergParts times its DisplayQty, as exchanges'
+// iceberg parts filters require. Each slice a taker meets is a trade of
+// its own, so without the bound one order of a huge quantity showing a
+// lot at a time made a taker that swept it produce a trade per lot:
+// millions of events in one command, which stalled matching for seconds
+// and took gigabytes. With it, an iceberg makes at most as many trades
+// as MaxIcebergParts plain orders would.
+const MaxIcebergParts = 100
+
+// icebergTooLong reports whether qty > 0 is more than MaxIcebergParts
+// slices of display > 0 (without overflow).
+func icebergTooLong(qty, display int64) bool {
+	return (qty-1)/MaxIcebergParts+1 > display
 }
 
 // Rules are a market's trading rules, all integers. The zero value accepts

@@ -21,4 +21,8 @@ package engine
 // remainder); the sale that closes a relation at market (unfollow,
 // stop-loss) sells to the best bids, its leader's included (with 1, it
 // was in the leader's copy group and expired at a leader's best bid).
-const RulesVersion = 2
+//
+// 3: an iceberg has at most book.MaxIcebergParts slices (its quantity,
+// and an amend's raised one, at most 100 times its display quantity;
+// else ErrInvalidDisplay), where version 2 took any.
+const RulesVersion = 3

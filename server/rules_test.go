@@ -2,6 +2,7 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -127,7 +128,7 @@ func TestRulesRecord(t *testing.T) {
 		}
 		want := "an earlier release"
 		if rec != nil {
-			want = "rules version 2"
+			want = fmt.Sprintf("rules version %d", engine.RulesVersion+1)
 		}
 		if !errors.Is(err, ErrRulesChanged) || !strings.Contains(err.Error(), want) {
 			t.Fatalf("record %+v: %v", rec, err)
