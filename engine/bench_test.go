@@ -109,16 +109,22 @@ func flow(b *testing.B, n, accounts int) []Command {
 
 // BenchmarkApply measures the synchronous state machine alone (risk
 // checks, the book, settlement; no pipeline) on a steady order flow.
-func BenchmarkApply(b *testing.B) { benchApply(b, 0) }
+func BenchmarkApply(b *testing.B) { benchApply(b, Command{}) }
 
 // BenchmarkApplyBanded is BenchmarkApply on a market with a price band of
 // 10% (the flow's prices stay within it; its market orders are bounded
 // by it): what the band's checks cost. Compare with BenchmarkApply.
-func BenchmarkApplyBanded(b *testing.B) { benchApply(b, 1000) }
+func BenchmarkApplyBanded(b *testing.B) { benchApply(b, setBand(1, 1000)) }
 
-// benchApply applies the flow to a fresh state every 2^18 commands, its
-// market with a price band of band bps (0: none).
-func benchApply(b *testing.B, band int32) {
+// BenchmarkApplyOpenLimited is BenchmarkApply on a market with a limit of
+// 1,000 open orders an account (which the flow's accounts stay under):
+// what counting each account's orders costs. Compare with
+// BenchmarkApply.
+func BenchmarkApplyOpenLimited(b *testing.B) { benchApply(b, setOpenLimit(1, 1000)) }
+
+// benchApply applies the flow to a fresh state every 2^18 commands, after
+// setup (a change of its market's rules; none if its Kind is 0).
+func benchApply(b *testing.B, setup Command) {
 	const n = 1 << 18
 	cmds := flow(b, n, 100)
 	evs := make([]Event, 0, 64)
@@ -129,8 +135,8 @@ func benchApply(b *testing.B, band int32) {
 		if i%n == 0 {
 			b.StopTimer()
 			s = benchState(b, 100)
-			if band != 0 {
-				c := setBand(1, band)
+			if setup.Kind != 0 {
+				c := setup
 				c.Seq = s.Seq() + 1
 				if out, _ := s.Apply(&c, nil); out.Err != nil {
 					b.Fatal(out.Err)
