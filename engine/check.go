@@ -223,6 +223,7 @@ func (s *State) checkReserve(m *market, rec *order, o *book.OrderInfo, exact boo
 // profile.
 func (s *State) checkCopy() error {
 	follows := make([]int32, s.accounts.len())
+	followed := make([]int32, s.accounts.len())
 	open := make([][]uint64, s.leaders.len())
 	for i := range uint64(s.relations.len()) {
 		r := s.relations.at(i)
@@ -240,6 +241,7 @@ func (s *State) checkCopy() error {
 		if err := s.checkCarries(r); err != nil {
 			return err
 		}
+		followed[r.follower]++
 		if r.shareBps < 0 || r.shareBps > MaxProfitShareBps {
 			return fmt.Errorf("engine: relation %d: profit share %d", r.id, r.shareBps)
 		}
@@ -259,8 +261,8 @@ func (s *State) checkCopy() error {
 	}
 	for id := range uint64(s.accounts.len()) {
 		a := s.accounts.at(id)
-		if a.follows != follows[id] {
-			return fmt.Errorf("engine: account %d follows %d, %d open relations", id, a.follows, follows[id])
+		if a.follows != follows[id] || a.followed != followed[id] {
+			return fmt.Errorf("engine: account %d follows %d of %d, %d open relations of %d", id, a.follows, a.followed, follows[id], followed[id])
 		}
 		if a.follows > 0 && a.leader != 0 {
 			return fmt.Errorf("engine: account %d leads and follows", id)

@@ -102,7 +102,10 @@ const (
 	// CmdSetLeaderProfile; Copy.ProfitShareBps is ignored). With
 	// Copy.HasMaxProfitShare, a leader's rate above Copy.MaxProfitShareBps
 	// refuses the follow with ErrProfitShareAboveMax. The result
-	// carries the relation id. A leader cannot follow.
+	// carries the relation id. A leader cannot follow. An account follows
+	// with at most MaxOpenFollows open relations at a time and
+	// MaxFollowsEver in all (ErrTooManyFollows), and a leader has at most
+	// MaxFollowers open ones (ErrTooManyFollowers).
 	CmdFollow
 	// CmdAmendFollow changes the parameters of relation Copy.Relation to
 	// Copy's and adds Amount (≥ 0) of its quote asset to its wallet.

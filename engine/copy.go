@@ -71,6 +71,24 @@ const (
 	MaxProfitShareBps = 5000
 )
 
+// Bounds on copy relations (CmdFollow). Each open relation is mirrored,
+// follower by follower, on every fill of its leader, inside the command
+// that made the fill, and every relation, closed ones included, keeps
+// its wallet account for good: without bounds one account could make
+// every fill of a leader it follows many times over cost the matcher a
+// mirror (or a skip event) per relation, or grow the state without end
+// by following and unfollowing in a loop.
+const (
+	// MaxOpenFollows is the most open (active or paused) relations one
+	// account follows with at a time.
+	MaxOpenFollows = 100
+	// MaxFollowsEver is the most relations one account may open in all,
+	// closed ones included.
+	MaxFollowsEver = 10_000
+	// MaxFollowers is the most open relations one leader has.
+	MaxFollowers = 10_000
+)
+
 // CopySpec carries the parameters of the copy-trading commands.
 type CopySpec struct {
 	Leader   uint64 // CmdFollow: the account to follow
@@ -376,6 +394,12 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 	if sp.HasMaxProfitShare && L.profitShareBps > sp.MaxProfitShareBps {
 		return result{Err: ErrProfitShareAboveMax}, dst
 	}
+	switch {
+	case f.follows >= MaxOpenFollows || f.followed >= MaxFollowsEver:
+		return result{Err: ErrTooManyFollows}, dst
+	case len(L.rels) >= MaxFollowers:
+		return result{Err: ErrTooManyFollowers}, dst
+	}
 	b := s.bal(cmd.Account, cmd.Asset)
 	if b.avail < cmd.Amount {
 		return result{Err: ErrInsufficientFunds}, dst
@@ -393,7 +417,9 @@ func (s *State) follow(cmd *Command, dst []Event) (result, []Event) {
 		status: RelationActive, spec: sp, allocation: cmd.Amount, hwm: cmd.Amount,
 		shareBps: L.profitShareBps, // fixed now: see setLeaderProfile
 	})
-	s.accounts.at(cmd.Account).follows++
+	f = s.accounts.at(cmd.Account)
+	f.follows++
+	f.followed++
 	L.rels = append(L.rels, id) // ids grow: stays sorted
 	return result{ID: id}, dst
 }

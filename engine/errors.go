@@ -33,6 +33,13 @@ var (
 	// the leader's profit share rate is above Copy.MaxProfitShareBps
 	// (it was raised after the follower saw it); nothing changed.
 	ErrProfitShareAboveMax = errors.New("engine: the leader's profit share rate is above the follower's maximum")
+	// ErrTooManyFollows: CmdFollow by an account that follows with
+	// MaxOpenFollows open relations already, or has opened
+	// MaxFollowsEver in all; nothing changed.
+	ErrTooManyFollows = errors.New("engine: too many follows")
+	// ErrTooManyFollowers: CmdFollow of a leader that has MaxFollowers
+	// open relations already; nothing changed.
+	ErrTooManyFollowers = errors.New("engine: the leader has too many followers")
 	// ErrAccountFrozen: the command's account is frozen (see
 	// CmdSetAccountFrozen) and may not trade, withdraw or change its
 	// copy trading; nothing changed.

@@ -25,4 +25,8 @@ package engine
 // 3: an iceberg has at most book.MaxIcebergParts slices (its quantity,
 // and an amend's raised one, at most 100 times its display quantity;
 // else ErrInvalidDisplay), where version 2 took any.
-const RulesVersion = 3
+//
+// 4: copy relations are bounded (MaxOpenFollows open and MaxFollowsEver
+// in all per follower, MaxFollowers open per leader), where version 3
+// opened any number.
+const RulesVersion = 4

@@ -1001,6 +1001,7 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 		}
 		s.relations.add(x)
 		s.accounts.at(x.wallet).relation = x.id
+		s.accounts.at(x.follower).followed++
 		if x.status != RelationClosed {
 			s.accounts.at(x.follower).follows++
 			L := s.leaderOf(x.leader)

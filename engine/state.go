@@ -139,8 +139,9 @@ type account struct {
 	bal  []balance // by asset id-1, grown on demand
 	// leader is 1 + the index of the account's leader profile, or 0.
 	leader int32
-	// follows counts the account's open copy relations as a follower.
-	follows int32
+	// follows counts the account's open copy relations as a follower,
+	// followed all it ever opened (closed ones included).
+	follows, followed int32
 	// relation is, for a copy wallet, its relation's id; such an account
 	// cannot be named by commands.
 	relation uint64

@@ -484,7 +484,10 @@
 // POST /v1/admin/settle[?leader_id=] settles now (istd also does on its
 // --settle-interval, Server.Settle). Errors add
 // leader_cannot_follow, follower_cannot_lead, already_following,
-// profit_share_above_max and relation_closed (409); following an account that does not lead is 404
+// profit_share_above_max, relation_closed, too_many_follows (the account
+// follows with engine.MaxOpenFollows open follows, or has opened
+// engine.MaxFollowsEver in all) and too_many_followers (the leader has
+// engine.MaxFollowers open follows) (409); following an account that does not lead is 404
 // not_found. Mirrored trades are real trades: public trades, candles, the
 // ticker and the metrics count them; the wallets' orders and fills are in
 // the read model under the wallet's account id.

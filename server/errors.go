@@ -96,6 +96,10 @@ func classify(err error) apiError {
 		return apiError{409, "follower_cannot_lead"}
 	case errors.Is(err, engine.ErrAlreadyFollowing):
 		return apiError{409, "already_following"}
+	case errors.Is(err, engine.ErrTooManyFollows):
+		return apiError{409, "too_many_follows"}
+	case errors.Is(err, engine.ErrTooManyFollowers):
+		return apiError{409, "too_many_followers"}
 	case errors.Is(err, engine.ErrRelationClosed):
 		return apiError{409, "relation_closed"}
 	case errors.Is(err, engine.ErrProfitShareAboveMax):

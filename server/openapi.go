@@ -167,7 +167,8 @@ var errorResponses = map[string]string{
 		"and may not trade, withdraw or change its follows",
 	"404": "not_found: an unknown id, market, asset, account or leader, or another account's order or follow",
 	"409": "Conflict with the current state: market_halted, already_exists, ref_conflict, leader_cannot_follow, " +
-		"follower_cannot_lead, already_following, profit_share_above_max, relation_closed, too_many_tokens, last_token",
+		"follower_cannot_lead, already_following, profit_share_above_max, relation_closed, too_many_tokens, last_token, " +
+		"too_many_follows (the account has 100 open follows, or has opened 10000 in all), too_many_followers (the leader has 10000 open follows)",
 	"413": "invalid_argument: the request body is over the limit (--max-body; --max-batch-body for a batch)",
 	"429": "rate_limited: over the rate limit of the token or, without one, of the client IP; retry after Retry-After seconds",
 	"503": "overloaded (the engine's queue is full: retry later) or unavailable (shutting down)",
