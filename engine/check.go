@@ -18,7 +18,8 @@ import (
 // are exactly those of the live good-till-date orders (checkExpiries);
 // every market's price band is within 0..MaxPriceBandBps, and its limit
 // on open orders within 0..MaxOpenOrdersLimit, with the counts it keeps
-// for the limit those of its live orders (checkOpen).
+// for the limit those of its live orders (checkOpen); each account's
+// list of live orders holds exactly them (checkOrderLists).
 // It walks the whole state: use it in tests.
 //
 // Each live order reserves what it can still be charged, as reserve,
@@ -112,6 +113,31 @@ func (s *State) check(exact bool) error {
 		if err := s.checkOpen(m); err != nil {
 			return err
 		}
+	}
+	return s.checkOrderLists()
+}
+
+// checkOrderLists verifies the accounts' lists of live orders
+// (State.addOrder): each account's holds exactly its live orders, each
+// once, linked both ways.
+func (s *State) checkOrderLists() error {
+	n := 0
+	for id := range uint64(s.accounts.len()) {
+		prev := int32(-1)
+		for i := s.accounts.at(id).orders - 1; i >= 0; i = s.orders.link(i).next {
+			if i >= s.orders.end() || n >= s.orders.len() {
+				return fmt.Errorf("engine: account %d: list of live orders runs past them (slab entry %d)", id, i)
+			}
+			rec := s.orders.at(i)
+			if j, ok := s.orders.index.Get(rec.id); rec.id == 0 || !ok || j != i || rec.account != id || s.orders.link(i).prev != prev {
+				return fmt.Errorf("engine: account %d: slab entry %d in its list of live orders is order %d of account %d", id, i, rec.id, rec.account)
+			}
+			prev = i
+			n++
+		}
+	}
+	if n != s.orders.len() {
+		return fmt.Errorf("engine: the accounts' lists hold %d live orders of %d", n, s.orders.len())
 	}
 	return nil
 }
@@ -285,7 +311,7 @@ func (s *State) checkCopy() error {
 		}
 	}
 	for i := range s.orders.end() {
-		if rec := s.orders.at(i); rec.id != 0 && (rec.relation != 0 || s.accounts.at(rec.account).relation != 0) {
+		if rec := s.orders.at(i); rec.id != 0 && s.accounts.at(rec.account).relation != 0 {
 			return fmt.Errorf("engine: mirrored order %d outlived its command", rec.id)
 		}
 	}
@@ -308,7 +334,7 @@ func (s *State) checkCarries(r *relation) error {
 			return fmt.Errorf("engine: relation %d: rounding remainders %v", r.id, r.carries)
 		}
 		rec := s.orders.get(c.order)
-		if rec == nil || rec.account != r.leader || rec.relation != 0 || !rec.copied {
+		if rec == nil || rec.account != r.leader || !rec.copied { // a leader is no wallet: its orders are no mirrors
 			return fmt.Errorf("engine: relation %d keeps a remainder of order %d, not a live copied order of its leader %d", r.id, c.order, r.leader)
 		}
 	}

@@ -65,9 +65,11 @@ const (
 	// expired), fails with ErrUnknownOrder.
 	CmdCancel
 	// CmdCancelAll cancels every live order of Account on Market, pending
-	// stops included; the result's ID is the number of orders cancelled
-	// (0 is no error). Cause, if set, is the reason its cancels report
-	// (see Command.Cause).
+	// stops included, oldest (lowest id) first; the result's ID is the
+	// number of orders cancelled (0 is no error). Cause, if set, is the
+	// reason its cancels report (see Command.Cause). It costs the
+	// account's live orders, not the market's: the engine keeps each
+	// account's list of them.
 	CmdCancelAll
 	// CmdAmend sets the price of order OrderID (or, with OrderID 0, of the
 	// order whose client order id is Ref) to Order.Price and its open

@@ -784,7 +784,7 @@ func (s *State) placeMirror(r *relation, m *market, owner uint64, side book.Side
 		}
 	}
 	var rec order
-	rec.id, rec.account, rec.market, rec.side, rec.relation, rec.origQty = o.ID, r.wallet, m.id, side, r.id, qty
+	rec.id, rec.account, rec.market, rec.side, rec.origQty = o.ID, r.wallet, m.id, side, qty
 	if err := s.reserve(m, &o, &rec); err != nil {
 		return dst, false, CopyInsufficientFunds
 	}
@@ -795,7 +795,7 @@ func (s *State) placeMirror(r *relation, m *market, owner uint64, side book.Side
 		return dst, false, CopyRejected
 	}
 	s.nextOrder++
-	s.orders.add(&rec)
+	s.orders.add(&rec) // never rests: in no account's list
 	if m.open != nil {
 		m.openAdded(r.wallet) // until settle finishes it: it cannot rest
 	}

@@ -37,20 +37,14 @@ func (s *State) setAccountFrozen(cmd *Command, dst []Event) (result, []Event) {
 }
 
 // liveOrdersOf returns the ids of account's live orders (resting orders
-// and pending stops) in every market, in id order. It walks every book: a
-// rare command's, allocating here is fine. An order's owner is the
-// engine's record of it, not the book's (a mirrored order's book owner
-// is its leader; none is live between commands anyway).
+// and pending stops) in every market, in id order, from the account's
+// list of them: a rare command's, allocating here is fine.
 func (s *State) liveOrdersOf(account uint64) []uint64 {
 	var ids []uint64
-	for _, m := range s.markets {
-		for o := range m.book.All() {
-			if rec := s.orders.get(o.ID); rec != nil && rec.account == account {
-				ids = append(ids, o.ID)
-			}
-		}
+	for i := s.accounts.at(account).orders - 1; i >= 0; i = s.orders.link(i).next {
+		ids = append(ids, s.orders.at(i).id)
 	}
-	slices.Sort(ids) // books list by price; the id is the order's age
+	slices.Sort(ids) // the list is newest first; the id is the order's age
 	return ids
 }
 

@@ -94,7 +94,13 @@ func (s *State) place(cmd *Command, dst []Event) (result, []Event) {
 	if m.open != nil {
 		m.openAdded(cmd.Account)
 	}
-	return result{ID: o.ID}, s.settle(m, bevs, dst)
+	dst = s.settle(m, bevs, dst)
+	if s.orders.at(i).id == o.ID {
+		// It rests or waits for its stop: in its account's list from
+		// now on. One done already (most takers) never goes in it.
+		s.linkOrder(i, cmd.Account)
+	}
+	return result{ID: o.ID}, dst
 }
 
 // reserve validates the funding of o and locks it: the base of a sell;
@@ -221,6 +227,39 @@ func (s *State) unreserve(m *market, rec *order) {
 	rec.locked = 0
 }
 
+// linkOrder puts slab entry i, a live order of account, first in the
+// account's list of live orders: every order live after the command that
+// placed it is in its account's list (the order table adds none to it,
+// State.place does once its order rests or waits for its stop; a mirror
+// never rests), so that a cancel-all or a freeze finds the account's
+// orders without walking every book.
+func (s *State) linkOrder(i int32, account uint64) {
+	a := s.accounts.at(account)
+	l := s.orders.link(i)
+	l.prev, l.next = -1, a.orders-1
+	if a.orders != 0 {
+		s.orders.link(a.orders - 1).prev = i
+	}
+	a.orders = i + 1
+}
+
+// unlinkOrder takes slab entry i, a live order of account, out of the
+// account's list of live orders, if it is in it.
+func (s *State) unlinkOrder(i int32, account uint64) {
+	l := s.orders.link(i)
+	switch {
+	case l.prev == notLinked:
+		return
+	case l.prev >= 0:
+		s.orders.link(l.prev).next = l.next
+	default:
+		s.accounts.at(account).orders = l.next + 1
+	}
+	if l.next >= 0 {
+		s.orders.link(l.next).prev = l.prev
+	}
+}
+
 // finish releases what is left of a live order and forgets it.
 func (s *State) finish(m *market, id uint64) {
 	i, ok := s.orders.index.Take(id) // one probe, not a get and a remove
@@ -229,6 +268,7 @@ func (s *State) finish(m *market, id uint64) {
 	}
 	rec := s.orders.at(i)
 	s.unreserve(m, rec)
+	s.unlinkOrder(i, rec.account)
 	if m.open != nil {
 		m.openDone(rec.account)
 	}
@@ -373,12 +413,16 @@ func (s *State) cancelAll(cmd *Command, dst []Event) (result, []Event) {
 	if err != nil {
 		return result{Err: err}, dst
 	}
-	var ids []uint64 // settle uses s.ids
-	for o := range m.book.All() {
-		if o.Owner == cmd.Account {
-			ids = append(ids, o.ID)
+	// The account's live orders in the market, from its list (not by
+	// walking the book: a cancel-all of an account with few orders cost
+	// a book of a million 0.2 s), oldest first. settle uses s.ids.
+	var ids []uint64
+	for i := s.accounts.at(cmd.Account).orders - 1; i >= 0; i = s.orders.link(i).next {
+		if rec := s.orders.at(i); rec.market == m.id {
+			ids = append(ids, rec.id)
 		}
 	}
+	slices.Sort(ids)
 	for _, id := range ids {
 		bevs, _ := m.book.Cancel(s.bevs[:0], id)
 		if cmd.Cause != book.ReasonNone {

@@ -441,7 +441,7 @@ func DecodeState(data []byte) (*State, error) {
 			if s.orders.get(o.ID) != nil {
 				return nil, fmt.Errorf("%w: order %d in two markets", ErrCorruptSnapshot, o.ID)
 			}
-			s.orders.add(&rec)
+			s.orders.add(&rec) // linked to its account's list once accounts are read
 			listed = append(listed, o)
 		}
 		if r.err == nil && !sameOrders(b, listed) {
@@ -473,6 +473,11 @@ func DecodeState(data []byte) (*State, error) {
 			a.bal = a.bal[:n]
 		}
 		s.accounts.add(a)
+	}
+	if r.err == nil {
+		if err := s.linkOrders(); err != nil {
+			return nil, err
+		}
 	}
 	var prev *refKey
 	var keys, done []refKey
@@ -568,6 +573,23 @@ func DecodeState(data []byte) (*State, error) {
 		return nil, fmt.Errorf("%w: %w", ErrCorruptSnapshot, err)
 	}
 	return s, nil
+}
+
+// linkOrders puts every live order read from a snapshot in its account's
+// list of live orders (State.addOrder), in slab order: the orders come
+// before the accounts in a snapshot.
+func (s *State) linkOrders() error {
+	for i := range s.orders.end() {
+		rec := s.orders.at(i)
+		if rec.id == 0 {
+			continue
+		}
+		if !s.validAccount(rec.account) {
+			return fmt.Errorf("%w: order %d of unknown account %d", ErrCorruptSnapshot, rec.id, rec.account)
+		}
+		s.linkOrder(i, rec.account)
+	}
+	return nil
 }
 
 // sameOrders reports whether the book lists exactly the orders restored
@@ -976,7 +998,7 @@ func (s *State) decodeCopy(r *dec, version uint16) error {
 			// The remainder of the leader order mirrored last: kept
 			// while that order lives.
 			order, amount := r.u64(), r.i64()
-			if rec := s.orders.get(order); rec != nil && rec.account == x.leader && rec.relation == 0 &&
+			if rec := s.orders.get(order); rec != nil && rec.account == x.leader &&
 				amount > 0 && x.status != RelationClosed {
 				x.carries = []orderCarry{{order: order, amount: amount}}
 				rec.copied = true

@@ -142,6 +142,11 @@ type account struct {
 	// follows counts the account's open copy relations as a follower,
 	// followed all it ever opened (closed ones included).
 	follows, followed int32
+	// orders is 1 + the slab index of the first of the account's live
+	// orders (State.addOrder), 0 if it has none: a list through the
+	// orders' links, so that a cancel-all or a freeze finds the
+	// account's orders without walking every book.
+	orders int32
 	// relation is, for a copy wallet, its relation's id; such an account
 	// cannot be named by commands.
 	relation uint64
@@ -191,9 +196,11 @@ type order struct {
 	// over the open quantity before it, so that the order spends the
 	// whole amount once filled, whatever amends changed its size.
 	copySpent int64
-	// relation is the copy relation of a mirrored order (which never
-	// rests), or 0.
-	relation uint64
+	// link is the order's place in its account's list of live orders
+	// (State.linkOrder). A mirrored order (which never rests) is in
+	// none; its account is the relation's wallet, which names the
+	// relation.
+	link link
 	// filled is the quantity traded so far, for amends by total quantity
 	// (CmdAmendTotal).
 	filled int64
@@ -735,6 +742,14 @@ type orderTable struct {
 	index  *idmap.Map
 }
 
+// link is a live order's place in its account's list of live orders:
+// the slab indexes of the orders before and after it (-1: none), or prev
+// notLinked for an order in no list (State.linkOrder).
+type link struct{ prev, next int32 }
+
+// notLinked is link.prev of an order in no account's list.
+const notLinked = -2
+
 // The slab's chunks hold 8,192 records (1 MiB) each.
 const (
 	slabChunkBits = 13
@@ -747,6 +762,9 @@ func newOrderTable() orderTable { return orderTable{index: idmap.New(1024)} }
 func (t *orderTable) at(i int32) *order {
 	return &t.chunks[i>>slabChunkBits][i&(slabChunk-1)]
 }
+
+// link returns the list links of slab entry i, which must be below end.
+func (t *orderTable) link(i int32) *link { return &t.at(i).link }
 
 // end returns the number of slab entries, used or free.
 func (t *orderTable) end() int32 { return t.n }
@@ -776,7 +794,9 @@ func (t *orderTable) add(rec *order) int32 {
 		}
 		t.n++
 	}
-	*t.at(i) = *rec
+	r := t.at(i)
+	*r = *rec
+	r.link.prev = notLinked
 	t.index.Put(rec.id, i)
 	return i
 }
