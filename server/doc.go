@@ -95,7 +95,9 @@
 // per market, the last 10,000 trades and, per interval (1m, 5m, 1h, 1d),
 // the last 2,000 candles of intervals that had trades. Candles start at
 // multiples of their interval in Unix time (UTC); their times, like the
-// trades', are the engine's sequencer timestamps.
+// trades', are the engine's sequencer timestamps. GET /v1/markets lists
+// the markets (rules, fees, price band, limit on open orders, halted) and
+// GET /v1/markets/{symbol} answers one of them the same way.
 //
 // A sign-up creates the account in the engine, then stores its token: a
 // crash between the two leaves an account without a token, for which the

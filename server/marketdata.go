@@ -46,6 +46,19 @@ func (s *Server) listMarkets(ctx *fasthttp.RequestCtx) {
 	writeJSON(ctx, 200, append(b, "]}"...))
 }
 
+// getMarket handles GET /v1/markets/{symbol}: the market as GET
+// /v1/markets lists it (its rules, fees, price band, limit on open
+// orders and whether it is halted).
+func (s *Server) getMarket(ctx *fasthttp.RequestCtx, sym string) {
+	m, ok := s.marketByName([]byte(sym))
+	if !ok {
+		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
+		return
+	}
+	var arr [512]byte
+	writeJSON(ctx, 200, s.appendMarket(arr[:0], m))
+}
+
 // getBook handles GET /v1/markets/{symbol}/book?depth=: the latest
 // published view, once the views show every command acknowledged so far
 // (it waits up to RequestTimeout: they lag by about a millisecond), so

@@ -301,6 +301,9 @@ func driveAPI(t *testing.T, r *apiRun) {
 		`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","max_price":"1000000","max_quantity":"1000","maker_fee_bps":10,"taker_fee_bps":20}`)
 	// An empty market: no last price, no best bid or ask.
 	r.call(200, "GET", "/v1/markets/BTC-USDT/ticker", "", "")
+	if m := r.call(200, "GET", "/v1/markets/BTC-USDT", "", ""); m["symbol"] != "BTC-USDT" {
+		t.Errorf("GET /v1/markets/BTC-USDT: %v", m)
+	}
 	r.call(200, "GET", "/v1/markets/BTC-USDT/book", "", "")
 	r.call(200, "GET", "/v1/markets/BTC-USDT/trades", "", "")
 	signup := func(name string) (uint64, string) {

@@ -336,6 +336,7 @@ var marketRoutes = [...]struct {
 	{"/trades", "/v1/markets/{symbol}/trades", (*Server).getTrades},
 	{"/candles", "/v1/markets/{symbol}/candles", (*Server).getCandles},
 	{"/ticker", "/v1/markets/{symbol}/ticker", (*Server).getTicker},
+	{"", "/v1/markets/{symbol}", (*Server).getMarket},
 }
 
 // segment returns the part of p between prefix and suffix if it is one
