@@ -401,12 +401,15 @@
 // by the statistics (pnl, roi and returned are null for a close they
 // missed). roi is pnl ÷ allocation. GET
 // /v1/social/follows lists the caller's follows, open and closed, oldest
-// first, each with the wallet's latest 10 "fills" (extension: GET
+// first (extension: ?status=open|closed|all selects, limit= and after=
+// page them as GET /v1/social/followers pages its list), each with the
+// wallet's latest 10 "fills" (extension: GET
 // /v1/social/follows/{id}/fills?market=&limit=&after= pages them all, as
 // GET /v1/fills pages the caller's own, open or closed, for the follower
 // only), and "totals", one per
 // asset ({"asset","allocation","nav","pnl"}: allocation and nav of the
-// open follows, pnl of all, the closed ones' with a known pnl included);
+// open follows, pnl of all, the closed ones' with a known pnl included;
+// over every follow, whatever status, limit and after show);
 // total_allocation, total_nav and total_pnl are those of the one asset,
 // "0" without follows, null over several assets (their amounts do not add
 // up). Extension: PATCH /v1/social/follows/{id} {"mode","value",

@@ -867,13 +867,33 @@ func (s *Server) appendFollow(b []byte, v *engine.RelationView, nav int64, fills
 	return b
 }
 
-// listFollows handles GET /v1/social/follows: the caller's relations,
-// open and closed, with their PnL, wallet balances and latest fills, and
-// totals per asset (followTotals).
+// listFollows handles GET /v1/social/follows?status=&limit=&after=: the
+// caller's relations by follow id, open and closed (status all, the
+// default) or only the open or the closed ones, with their PnL, wallet
+// balances and latest fills; all of them (at most engine.MaxFollowsEver)
+// unless limit (1 to 1,000) or after (a follow id) pages them as GET
+// /v1/social/followers does; and totals per asset (followTotals) over
+// every follow of the caller, whatever the page shows.
 func (s *Server) listFollows(ctx *fasthttp.RequestCtx) {
 	acct, ok := s.authed(ctx)
 	if !ok {
 		return
+	}
+	status := string(ctx.QueryArgs().Peek("status"))
+	if status != "" && status != "open" && status != "closed" && status != "all" {
+		writeError(ctx, fmt.Errorf("%w: status must be open, closed or all", errInvalid))
+		return
+	}
+	limit, after := math.MaxInt, uint64(0)
+	if ctx.QueryArgs().Has("limit") || ctx.QueryArgs().Has("after") {
+		var err error
+		if limit, err = queryLimit(ctx); err == nil {
+			after, err = queryAfter(ctx)
+		}
+		if err != nil {
+			writeError(ctx, err)
+			return
+		}
 	}
 	s.waitViews()
 	s.waitStats(s.eng.DurableSeq())
@@ -883,21 +903,26 @@ func (s *Server) listFollows(ctx *fasthttp.RequestCtx) {
 			rels = append(rels, v)
 		}
 	}
-	b := append(make([]byte, 0, 256+2048*len(rels)), `{"follows":[`...)
+	b := append(make([]byte, 0, 256+2048*min(len(rels), limit)), `{"follows":[`...)
 	var totals []followTotal
-	for i, v := range rels {
-		if i > 0 {
-			b = append(b, ',')
-		}
+	shown := 0
+	for _, v := range rels {
 		nav := s.followNAV(v)
-		b = append(s.appendFollow(b, v, nav, true, nil), '}')
+		closed := v.Status == engine.RelationClosed
+		if v.ID > after && shown < limit && (status == "" || status == "all" || (status == "closed") == closed) {
+			if shown > 0 {
+				b = append(b, ',')
+			}
+			shown++
+			b = append(s.appendFollow(b, v, nav, true, nil), '}')
+		}
 		j := slices.IndexFunc(totals, func(t followTotal) bool { return t.asset == v.Asset })
 		if j < 0 {
 			j = len(totals)
 			totals = append(totals, followTotal{asset: v.Asset})
 		}
 		t := &totals[j]
-		if v.Status != engine.RelationClosed {
+		if !closed {
 			t.alloc += v.Allocation
 			t.nav += nav
 		}
