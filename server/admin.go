@@ -290,23 +290,9 @@ func (s *Server) changeMarket(ctx *fasthttp.RequestCtx, cmd *engine.Command) {
 // market as GET /v1/markets shows it, once the change is durable and the
 // market list shows it; setting the band a market has is 200 too.
 func (s *Server) setPriceBand(ctx *fasthttp.RequestCtx, sym string) {
-	if err := s.admin(ctx); err != nil {
-		writeError(ctx, err)
-		return
-	}
-	var r marketBandReq
-	p, ok := decodeBody(ctx, &r, decodeMarketBand)
-	if !ok {
-		return
-	}
-	parsers.Put(p) // r holds no bytes of the body
-	m, ok := s.marketByName([]byte(sym))
-	if !ok {
-		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
-		return
-	}
-	cmd := engine.Command{Kind: engine.CmdSetPriceBand, Market: m.id, Spec: engine.MarketSpec{PriceBandBps: int32(r.bandBps)}}
-	s.changeMarket(ctx, &cmd)
+	s.setMarketRule(ctx, sym, &bandRule, func(v int32) engine.Command {
+		return engine.Command{Kind: engine.CmdSetPriceBand, Spec: engine.MarketSpec{PriceBandBps: v}}
+	})
 }
 
 // setMaxOpenOrders handles POST /v1/admin/markets/{symbol}/max-open-orders
@@ -315,16 +301,24 @@ func (s *Server) setPriceBand(ctx *fasthttp.RequestCtx, sym string) {
 // or not (engine.CmdSetMaxOpenOrders). From then on an order that could
 // rest (a gtc or gtd limit, a stop) by an account with that many is
 // refused with 400 too_many_open_orders; open orders are untouched, even
-// where an account has more than the new limit. It answers 200 with the
-// market as GET /v1/markets shows it, once the change is durable and the
-// market list shows it; setting the limit a market has is 200 too.
+// where an account has more than the new limit. It answers as
+// setPriceBand does.
 func (s *Server) setMaxOpenOrders(ctx *fasthttp.RequestCtx, sym string) {
+	s.setMarketRule(ctx, sym, &openLimitRule, func(v int32) engine.Command {
+		return engine.Command{Kind: engine.CmdSetMaxOpenOrders, Spec: engine.MarketSpec{MaxOpenOrders: v}}
+	})
+}
+
+// setMarketRule handles the route of rule for market sym: the admin
+// token, the body, the market, then the command cmd makes of the value,
+// through changeMarket.
+func (s *Server) setMarketRule(ctx *fasthttp.RequestCtx, sym string, rule *marketRule, cmd func(v int32) engine.Command) {
 	if err := s.admin(ctx); err != nil {
 		writeError(ctx, err)
 		return
 	}
-	var r marketOpenLimitReq
-	p, ok := decodeBody(ctx, &r, decodeMarketOpenLimit)
+	r := marketRuleReq{rule: rule}
+	p, ok := decodeBody(ctx, &r, decodeMarketRule)
 	if !ok {
 		return
 	}
@@ -334,8 +328,9 @@ func (s *Server) setMaxOpenOrders(ctx *fasthttp.RequestCtx, sym string) {
 		writeError(ctx, fmt.Errorf("%w: market %q", errNotFound, sym))
 		return
 	}
-	cmd := engine.Command{Kind: engine.CmdSetMaxOpenOrders, Market: m.id, Spec: engine.MarketSpec{MaxOpenOrders: int32(r.maxOpen)}}
-	s.changeMarket(ctx, &cmd)
+	c := cmd(int32(r.v)) // r.v ≤ rule.max, far below 2^31
+	c.Market = m.id
+	s.changeMarket(ctx, &c)
 }
 
 // freezeAccount handles POST /v1/admin/accounts/{id}/freeze and

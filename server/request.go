@@ -267,64 +267,48 @@ func decodeMarket(p *fastjson.Parser, body []byte, r *marketReq) error {
 // errOpenLimitRange is the error of a max_open_orders out of range.
 var errOpenLimitRange = fmt.Errorf("%w: max_open_orders must be between 0 (no limit) and %d", errInvalid, engine.MaxOpenOrdersLimit)
 
-// marketOpenLimitReq is the body of POST
-// /v1/admin/markets/{symbol}/max-open-orders: the limit to set, required
-// (0: none).
-type marketOpenLimitReq struct {
-	maxOpen uint64
-}
-
-func decodeMarketOpenLimit(p *fastjson.Parser, body []byte, r *marketOpenLimitReq) error {
-	has := false
-	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
-		switch string(k) {
-		case "max_open_orders":
-			r.maxOpen, err = uintField(v, "max_open_orders")
-			has = true
-		default:
-			err = unknown(k)
-		}
-		return err
-	})
-	switch {
-	case err != nil:
-		return err
-	case !has:
-		return missing("max_open_orders")
-	case r.maxOpen > engine.MaxOpenOrdersLimit:
-		return errOpenLimitRange
-	}
-	return nil
-}
-
 // errBandRange is the error of a price_band_bps out of range.
 var errBandRange = fmt.Errorf("%w: price_band_bps must be between 0 (none) and %d", errInvalid, engine.MaxPriceBandBps)
 
-// marketBandReq is the body of POST /v1/admin/markets/{symbol}/price-band:
-// the band to set, required (0: none).
-type marketBandReq struct {
-	bandBps uint64
+// marketRule is a market setting with an admin route of its own, POST
+// /v1/admin/markets/{symbol}/<route> {"<field>":N}: its field, its
+// highest value (0 is none) and the error of one above it.
+type marketRule struct {
+	field    string
+	max      uint64
+	errRange error
 }
 
-func decodeMarketBand(p *fastjson.Parser, body []byte, r *marketBandReq) error {
+// The market settings with routes of their own (admin.go).
+var (
+	bandRule      = marketRule{"price_band_bps", engine.MaxPriceBandBps, errBandRange}
+	openLimitRule = marketRule{"max_open_orders", engine.MaxOpenOrdersLimit, errOpenLimitRange}
+)
+
+// marketRuleReq is the body of a marketRule's route: the value to set,
+// required (0: none).
+type marketRuleReq struct {
+	rule *marketRule
+	v    uint64
+}
+
+func decodeMarketRule(p *fastjson.Parser, body []byte, r *marketRuleReq) error {
 	has := false
 	err := object(p, body, func(k []byte, v *fastjson.Value) (err error) {
-		switch string(k) {
-		case "price_band_bps":
-			r.bandBps, err = uintField(v, "price_band_bps")
-			has = true
-		default:
-			err = unknown(k)
+		if string(k) != r.rule.field {
+			return unknown(k)
 		}
+		r.v, err = uintField(v, r.rule.field)
+		has = true
 		return err
 	})
 	switch {
 	case err != nil:
 		return err
 	case !has:
-		return missing("price_band_bps")
-	case r.bandBps > engine.MaxPriceBandBps:
-		return errBandRange
+		return missing(r.rule.field)
+	case r.v > r.rule.max:
+		return r.rule.errRange
 	}
 	return nil
 }

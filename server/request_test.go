@@ -119,10 +119,10 @@ func FuzzDecodeMarketBand(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var p fastjson.Parser
-		var r marketBandReq
-		err := decodeMarketBand(&p, body, &r)
+		r := marketRuleReq{rule: &bandRule}
+		err := decodeMarketRule(&p, body, &r)
 		checkDecodeErr(t, err)
-		if err == nil && r.bandBps > engine.MaxPriceBandBps {
+		if err == nil && r.v > engine.MaxPriceBandBps {
 			t.Fatalf("accepted %+v", r)
 		}
 		if err == nil {
@@ -381,10 +381,10 @@ func FuzzDecodeMarketOpenLimit(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		var p fastjson.Parser
-		var r marketOpenLimitReq
-		err := decodeMarketOpenLimit(&p, body, &r)
+		r := marketRuleReq{rule: &openLimitRule}
+		err := decodeMarketRule(&p, body, &r)
 		checkDecodeErr(t, err)
-		if err == nil && r.maxOpen > engine.MaxOpenOrdersLimit {
+		if err == nil && r.v > engine.MaxOpenOrdersLimit {
 			t.Fatalf("accepted %+v", r)
 		}
 		if err == nil {
