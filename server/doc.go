@@ -636,7 +636,8 @@
 //
 // # Metrics
 //
-// GET /metrics serves, on a registry of the server's own:
+// GET /metrics (no token; limited per client IP by Options.MetricsRate,
+// 429 rate_limited past it) serves, on a registry of the server's own:
 // http_requests_total{handler,code}, http_request_duration_seconds{handler},
 // orders_total{market,type,result}, trades_total{market},
 // trading_volume_total{market} (in the quote asset),

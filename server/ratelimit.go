@@ -6,6 +6,7 @@ import (
 	"hash/maphash"
 	"math"
 	"net"
+	"strconv"
 	"sync"
 	"time"
 
@@ -28,7 +29,9 @@ import (
 // token is looked up once per request
 // (Server.requestToken, tokens.go): the handler reuses what the limiter
 // found.
-// /healthz, /readyz and /metrics are never limited. A limited request is
+// /healthz and /readyz are never limited; /metrics is limited per client
+// IP by a limiter of its own (Options.MetricsRate), whatever token the
+// request carries. A limited request is
 // answered 429 rate_limited with Retry-After: 1. Each client message of a
 // stream is charged the same way (allowStreamOp; stream.go). A batch of
 // orders costs one per order (chargeBatch), at most the burst: a limit
@@ -54,6 +57,11 @@ const (
 	// leaves them zero: one a second, bursts of 20.
 	DefaultSignupRate  = 1
 	DefaultSignupBurst = 20
+	// DefaultMetricsRate and DefaultMetricsBurst are the limit of GET
+	// /metrics per client address (Options.MetricsRate, MetricsBurst)
+	// when Options leaves them zero: ten a second, bursts of 30.
+	DefaultMetricsRate  = 10
+	DefaultMetricsBurst = 30
 )
 
 type rlBucket struct {
@@ -83,7 +91,7 @@ func checkRates(o *Options) error {
 	for _, r := range [...]struct {
 		name string
 		v    float64
-	}{{"RateLimit", o.RateLimit}, {"AnonRateLimit", o.AnonRateLimit}, {"SignupRate", o.SignupRate}} {
+	}{{"RateLimit", o.RateLimit}, {"AnonRateLimit", o.AnonRateLimit}, {"SignupRate", o.SignupRate}, {"MetricsRate", o.MetricsRate}} {
 		if math.IsNaN(r.v) || math.IsInf(r.v, 0) {
 			return fmt.Errorf("%w: %s must be a finite number, not %v", ErrInvalidOptions, r.name, r.v)
 		}
@@ -178,8 +186,10 @@ func (l *rateLimiter) size() int {
 // its client IP's, and, if that is empty, answers 429 and returns true.
 func (s *Server) rateLimited(ctx *fasthttp.RequestCtx, path string) bool {
 	switch path {
-	case "/healthz", "/readyz", "/metrics":
+	case "/healthz", "/readyz":
 		return false
+	case "/metrics":
+		return s.metricsLimited(ctx)
 	}
 	if s.rl == nil && s.anonRL == nil {
 		return false // and the handler looks the token up if it needs it
@@ -193,6 +203,22 @@ func (s *Server) rateLimited(ctx *fasthttp.RequestCtx, path string) bool {
 		return false
 	}
 	writeError(ctx, errRateLimited)
+	ctx.Response.Header.Set("Retry-After", "1")
+	return true
+}
+
+// metricsLimited charges a GET /metrics to its client address's metrics
+// limit and, if the address has none left, answers 429 and returns true.
+func (s *Server) metricsLimited(ctx *fasthttp.RequestCtx) bool {
+	if s.metricsRL == nil {
+		return false
+	}
+	ip := clientNet(ctx)
+	if s.metricsRL.allow(maphash.Bytes(s.metricsRL.seed, ip[:])) {
+		return false
+	}
+	writeError(ctx, fmt.Errorf("%w (/metrics: at most %s a second from one address, bursts of %d)",
+		errRateLimited, strconv.FormatFloat(s.opts.MetricsRate, 'f', -1, 64), int(s.metricsRL.burst)))
 	ctx.Response.Header.Set("Retry-After", "1")
 	return true
 }

@@ -180,6 +180,16 @@ type Options struct {
 	// admin token) is not charged here.
 	SignupRate  float64
 	SignupBurst int
+	// MetricsRate and MetricsBurst limit GET /metrics per client address
+	// (an IPv6 client: its /64 network): it needs no token, and each
+	// answer renders every metric (about half a millisecond of CPU), so
+	// without a limit of its own one client could keep a core busy with
+	// it. Prometheus scrapes once every few seconds. Default (both zero):
+	// DefaultMetricsRate a second, bursts of DefaultMetricsBurst; a given
+	// MetricsRate's burst defaults to DefaultMetricsBurst too; negative:
+	// no limit; not NaN nor ±Inf.
+	MetricsRate  float64
+	MetricsBurst int
 	// MaxTokens is the most live tokens an account may hold: past it,
 	// POST /v1/tokens answers 409 too_many_tokens until one is revoked
 	// (tokens already held beyond a lowered cap stay valid). It bounds
@@ -267,6 +277,8 @@ type Server struct {
 	rl       *rateLimiter // per token; nil: no limit
 	anonRL   *rateLimiter // per client IP; nil: no limit
 	signupRL *rateLimiter // open sign-up per client IP; nil: no limit
+	// metricsRL limits GET /metrics per client IP; nil: no limit.
+	metricsRL *rateLimiter
 
 	stopSaver chan struct{}
 	saverDone chan struct{}
@@ -572,6 +584,13 @@ func Open(opts *Options) (*Server, error) {
 		o.SignupBurst = DefaultSignupBurst
 	}
 	s.signupRL = newRateLimiter(o.SignupRate, o.SignupBurst)
+	if o.MetricsRate == 0 {
+		o.MetricsRate = DefaultMetricsRate
+	}
+	if o.MetricsBurst <= 0 {
+		o.MetricsBurst = DefaultMetricsBurst
+	}
+	s.metricsRL = newRateLimiter(o.MetricsRate, o.MetricsBurst)
 	if o.MaxConnsPerIP == 0 {
 		o.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}

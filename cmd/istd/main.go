@@ -40,8 +40,10 @@
 // (IST_RATE_BURST, default twice the rate); --anon-rate-limit and
 // --anon-rate-burst (IST_ANON_RATE_LIMIT, IST_ANON_RATE_BURST, default
 // as the token's) per client IP for requests without a live token (none,
-// a made-up one or a revoked one: they share their IP's bucket). A rate of
-// 0 means unlimited. --max-tokens (IST_MAX_TOKENS, default 100; 0: no
+// a made-up one or a revoked one: they share their IP's bucket);
+// --metrics-rate and --metrics-burst (IST_METRICS_RATE, IST_METRICS_BURST,
+// default 10 a second, bursts of 30) per client IP for GET /metrics. A
+// rate of 0 means unlimited. --max-tokens (IST_MAX_TOKENS, default 100; 0: no
 // cap) is the most live tokens an account may hold: POST /v1/tokens past
 // it answers 409 too_many_tokens until one is revoked.
 //

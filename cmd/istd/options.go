@@ -30,6 +30,8 @@ type tuning struct {
 	rateBurst, anonRateBurst int
 	signupRate               float64
 	signupBurst              int
+	metricsRate              float64
+	metricsBurst             int
 	anonSet                  bool // IST_ANON_RATE_LIMIT given (the flag is seen by Visit)
 	maxTokens                int
 
@@ -66,6 +68,10 @@ func addTuning(fs *flag.FlagSet) *tuning {
 		"open sign-ups (POST /v1/accounts) per second per client IP (IPv6: per /64), on top of --anon-rate-limit; POST /v1/admin/accounts is not limited by it; 0: unlimited")
 	t.int(fs, &t.signupBurst, "signup-burst", "IST_SIGNUP_BURST", server.DefaultSignupBurst,
 		"burst of open sign-ups per client IP (at least 1)")
+	t.float(fs, &t.metricsRate, "metrics-rate", "IST_METRICS_RATE", server.DefaultMetricsRate,
+		"GET /metrics per second per client IP (IPv6: per /64); each renders every metric; 0: unlimited")
+	t.int(fs, &t.metricsBurst, "metrics-burst", "IST_METRICS_BURST", server.DefaultMetricsBurst,
+		"burst of GET /metrics per client IP (at least 1)")
 	t.int(fs, &t.maxTokens, "max-tokens", "IST_MAX_TOKENS", server.DefaultMaxTokens,
 		"live tokens an account may hold; POST /v1/tokens past it answers 409 too_many_tokens; 0: no cap")
 	t.duration(fs, &t.historyInterval, "history-interval", "IST_HISTORY_INTERVAL", 5*time.Second,
@@ -180,6 +186,8 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		{"--anon-rate-burst", t.anonRateBurst < 0},
 		{"--signup-rate", t.signupRate < 0},
 		{"--signup-burst (must be positive)", t.signupBurst <= 0},
+		{"--metrics-rate", t.metricsRate < 0},
+		{"--metrics-burst (must be positive)", t.metricsBurst <= 0},
 		{"--max-tokens", t.maxTokens < 0},
 		{"--history-interval", t.historyInterval < 0},
 		{"--leaderboard-ttl", t.leaderboardTTL < 0},
@@ -209,7 +217,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		name string
 		v    float64
 	}{{"--rate-limit (IST_RATE_LIMIT)", t.rateLimit}, {"--anon-rate-limit (IST_ANON_RATE_LIMIT)", t.anonRateLimit},
-		{"--signup-rate (IST_SIGNUP_RATE)", t.signupRate}} {
+		{"--signup-rate (IST_SIGNUP_RATE)", t.signupRate}, {"--metrics-rate (IST_METRICS_RATE)", t.metricsRate}} {
 		if math.IsNaN(c.v) || math.IsInf(c.v, 0) {
 			errs = append(errs, fmt.Errorf("%s must be a finite number of requests per second (got %v)", c.name, c.v))
 		}
@@ -239,6 +247,7 @@ func (t *tuning) apply(fs *flag.FlagSet, o *server.Options) error {
 		o.AnonRateLimit, o.AnonRateBurst = o.RateLimit, cmp.Or(t.anonRateBurst, t.rateBurst)
 	}
 	o.SignupRate, o.SignupBurst = orNone(t.signupRate), t.signupBurst
+	o.MetricsRate, o.MetricsBurst = orNone(t.metricsRate), t.metricsBurst
 	o.HistoryInterval, o.LeaderboardTTL = t.historyInterval, t.leaderboardTTL
 	if o.LeaderboardTTL == 0 {
 		o.LeaderboardTTL = -1 // the flag's 0: no cache, as the server's 0

@@ -304,6 +304,8 @@ func TestRateLimitFlags(t *testing.T) {
 		o.SignupRate = cmp.Or(o.SignupRate, server.DefaultSignupRate)
 		o.LeaderboardTTL = cmp.Or(o.LeaderboardTTL, time.Second)
 		o.SignupBurst = cmp.Or(o.SignupBurst, server.DefaultSignupBurst)
+		o.MetricsRate = cmp.Or(o.MetricsRate, server.DefaultMetricsRate)
+		o.MetricsBurst = cmp.Or(o.MetricsBurst, server.DefaultMetricsBurst)
 		return o
 	}
 	for _, tc := range []struct {
@@ -352,6 +354,12 @@ func TestRateLimitFlags(t *testing.T) {
 		{map[string]string{"IST_SIGNUP_RATE": "0.5"}, []string{"--signup-rate", "0"},
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				SignupRate: -1})},
+		{map[string]string{"IST_METRICS_RATE": "2"}, []string{"--metrics-burst", "4"},
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				MetricsRate: 2, MetricsBurst: 4})},
+		{map[string]string{"IST_METRICS_RATE": "2"}, []string{"--metrics-rate", "0"},
+			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
+				MetricsRate: -1})},
 		{map[string]string{"IST_MAX_CONNS": "5000"}, nil,
 			def(server.Options{RateLimit: 1000, AnonRateLimit: 1000, HistoryInterval: 5 * time.Second, HistoryOrders: 1000, HistoryFills: 1000,
 				MaxConns: 5000})},
@@ -377,7 +385,7 @@ func TestRateLimitFlags(t *testing.T) {
 		for _, k := range []string{"IST_RATE_LIMIT", "IST_RATE_BURST", "IST_ANON_RATE_LIMIT", "IST_ANON_RATE_BURST", "IST_HISTORY_FILLS",
 			"IST_SNAPSHOT_INTERVAL", "IST_SNAPSHOT_EVERY", "IST_MAX_BODY", "IST_RESERVE_ORDERS", "IST_RING_SIZE", "IST_MAX_TOKENS", "IST_BOOK_DEPTH",
 			"IST_MAX_STREAMS", "IST_MAX_STREAMS_PER_IP", "IST_STREAM_QUEUE_BYTES", "IST_MAX_CONNS_PER_IP", "IST_MAX_CONNS",
-			"IST_SIGNUP_RATE", "IST_SIGNUP_BURST", "IST_LEADERBOARD_TTL"} {
+			"IST_SIGNUP_RATE", "IST_SIGNUP_BURST", "IST_METRICS_RATE", "IST_METRICS_BURST", "IST_LEADERBOARD_TTL"} {
 			t.Setenv(k, tc.env[k])
 			if _, ok := tc.env[k]; !ok {
 				os.Unsetenv(k)
