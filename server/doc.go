@@ -402,7 +402,9 @@
 // missed). roi is pnl ÷ allocation. GET
 // /v1/social/follows lists the caller's follows, open and closed, oldest
 // first (extension: ?status=open|closed|all selects, limit= and after=
-// page them as GET /v1/social/followers pages its list), each with the
+// page them as GET /v1/social/followers pages its list; either list costs
+// the rate limit one per 100 follows it walks, as a batch costs one per
+// order), each with the
 // wallet's latest 10 "fills" (extension: GET
 // /v1/social/follows/{id}/fills?market=&limit=&after= pages them all, as
 // GET /v1/fills pages the caller's own, open or closed, for the follower

@@ -3,6 +3,7 @@ package server
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -56,5 +57,40 @@ func TestFollowsPaging(t *testing.T) {
 		if st, code := ts.errCode("GET", "/v1/social/follows"+q, fol, ""); st != 400 || code != "invalid_argument" {
 			t.Errorf("%s: %d %s, want 400 invalid_argument", q, st, code)
 		}
+	}
+}
+
+// A list of follows costs one token of the rate limit per 100 follows it
+// walks (its totals value every one), so that an account with thousands
+// of closed follows cannot make each request of its token walk them all.
+func TestFollowsListCharged(t *testing.T) {
+	dir := t.TempDir()
+	ts := start(t, dir, nil)
+	ts.must(201, "POST", "/v1/admin/markets", adminTok,
+		`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1"}`)
+	lid, lead := ts.signup("lea")
+	fid, fol := ts.signup("fred")
+	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"1000","ref":"d"}`, fid))
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{"display_name":"Lea"}`)
+	for i := range followsPerToken {
+		f := ts.must(201, "POST", "/v1/social/follows", fol, fmt.Sprintf(`{"leader_id":%d,"allocation":"1"}`, lid))
+		if i < followsPerToken-1 {
+			ts.must(200, "DELETE", fmt.Sprintf("/v1/social/follows/%d", uint64(f["id"].(float64))), fol, "")
+		}
+	}
+	ts.stop()
+	ts = start(t, dir, &Options{AdminToken: adminTok, RateLimit: 0.001, RateBurst: 3})
+	if n := len(ts.must(200, "GET", "/v1/social/follows", fol, "")["follows"].([]any)); n != followsPerToken {
+		t.Fatalf("%d follows listed", n)
+	}
+	st, out := ts.req("GET", "/v1/social/follows?limit=1", fol, "")
+	if st != 429 || !strings.Contains(fmt.Sprint(out["error"]), "a list of follows costs one per 100 follows: 2") {
+		t.Fatalf("second list: %d %v", st, out)
+	}
+	// Three tokens: the first list took two, the second one, and needed
+	// another. The leader's list walks one open follow: one token each
+	// time, three of them.
+	for range 3 {
+		ts.must(200, "GET", "/v1/social/followers", lead, "")
 	}
 }

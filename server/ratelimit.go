@@ -36,7 +36,8 @@ import (
 // stream is charged the same way (allowStreamOp; stream.go). A batch of
 // orders costs one per order (chargeBatch), at most the burst: a limit
 // on a token's requests would otherwise let batches place a thousand
-// times as many orders.
+// times as many orders; a list of follows one per 100 follows it walks
+// (chargeFollows).
 //
 // Buckets live in sharded maps of plain values (no allocation per request
 // once a bucket exists). The maps are bounded: when a shard is full, the
@@ -230,6 +231,25 @@ func (s *Server) metricsLimited(ctx *fasthttp.RequestCtx) bool {
 // bucket does not hold them it answers 429, takes none, and returns
 // true: the batch is refused whole.
 func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, n int) bool {
+	return s.charge(ctx, n, "a batch costs one per order")
+}
+
+// followsPerToken is how many follows a list of them (GET
+// /v1/social/follows, /followers) walks for one token of the limiter.
+const followsPerToken = 100
+
+// chargeFollows charges a list request that walks n follows one token
+// per followsPerToken of them beyond its first (charge): each is valued
+// at the last prices, and an account may have thousands, so the rate
+// limit must bound the follows walked, not only the requests.
+func (s *Server) chargeFollows(ctx *fasthttp.RequestCtx, n int) bool {
+	return s.charge(ctx, 1+n/followsPerToken, fmt.Sprintf("a list of follows costs one per %d follows", followsPerToken))
+}
+
+// charge charges a request whose cost is n tokens of its bucket, of
+// which rateLimited has charged one, the other n-1 (at most the burst in
+// all), as chargeBatch says; why names the cost in the 429's message.
+func (s *Server) charge(ctx *fasthttp.RequestCtx, n int, why string) bool {
 	if n <= 1 {
 		return false
 	}
@@ -240,7 +260,7 @@ func (s *Server) chargeBatch(ctx *fasthttp.RequestCtx, n int) bool {
 	if extra := min(float64(n-1), l.burst-1); extra <= 0 || l.allowN(h, extra) {
 		return false
 	}
-	writeError(ctx, fmt.Errorf("%w (a batch costs one per order: %d)", errRateLimited, n))
+	writeError(ctx, fmt.Errorf("%w (%s: %d)", errRateLimited, why, n))
 	ctx.Response.Header.Set("Retry-After", "1")
 	return true
 }

@@ -903,6 +903,9 @@ func (s *Server) listFollows(ctx *fasthttp.RequestCtx) {
 			rels = append(rels, v)
 		}
 	}
+	if s.chargeFollows(ctx, len(rels)) { // the totals value every one
+		return
+	}
 	b := append(make([]byte, 0, 256+2048*min(len(rels), limit)), `{"follows":[`...)
 	var totals []followTotal
 	shown := 0
@@ -1015,6 +1018,9 @@ func (s *Server) listFollowers(ctx *fasthttp.RequestCtx) {
 		if v, ok := s.eng.Relation(id); ok {
 			rels = append(rels, v)
 		}
+	}
+	if s.chargeFollows(ctx, len(rels)) {
+		return
 	}
 	b := append(make([]byte, 0, 256+512*len(rels)), `{"followers":[`...)
 	for i, v := range rels {
