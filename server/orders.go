@@ -324,7 +324,7 @@ func ruleError(err error, m *mkt) error {
 	case errors.Is(err, book.ErrPostOnlyInvalid):
 		return fmt.Errorf("%w: post_only is for gtc limit orders", err)
 	case errors.Is(err, book.ErrInvalidDisplay):
-		return fmt.Errorf("%w: display_quantity is for gtc limit and stop_limit orders, at most their quantity and at least 1/%d of it (an iceberg has at most %d slices, an amend's quantity too)",
+		return fmt.Errorf("%w: display_quantity is for gtc and gtd limit and stop_limit orders, at most their quantity and at least 1/%d of it (an iceberg has at most %d slices, an amend's quantity too)",
 			err, book.MaxIcebergParts, book.MaxIcebergParts)
 	case errors.Is(err, book.ErrInvalidBudget):
 		return fmt.Errorf("%w: a quote_quantity buy with time_in_force fok needs a quantity too", err)

@@ -33,7 +33,7 @@ func TestOrderRuleErrors(t *testing.T) {
 		{"amend price", alice, "PATCH", "/v1/orders/" + id(sell), `{"price":"` + over + `"}`, "max_price " + maxPrice},
 		{"amend notional", bob, "PATCH", "/v1/orders/" + id(open), `{"price":"0.01"}`, "min_notional " + minN},
 		{"post_only", bob, "POST", "/v1/orders", `{"market":"BTC-USDT","side":"buy","price":"100","quantity":"0.01","time_in_force":"ioc","post_only":true}`, "post_only is for gtc limit orders"},
-		{"display_quantity", bob, "POST", "/v1/orders", `{"market":"BTC-USDT","side":"buy","type":"market","quantity":"0.01","display_quantity":"0.001"}`, "display_quantity is for gtc limit"},
+		{"display_quantity", bob, "POST", "/v1/orders", `{"market":"BTC-USDT","side":"buy","type":"market","quantity":"0.01","display_quantity":"0.001"}`, "display_quantity is for gtc and gtd limit"},
 		{"fok budget", bob, "POST", "/v1/orders", `{"market":"BTC-USDT","side":"buy","type":"market","quote_quantity":"100","time_in_force":"fok"}`, "needs a quantity too"},
 		{"amend stop", bob, "PATCH", "/v1/orders/" + id(stop), `{"price":"70200"}`, "cannot be amended before it triggers"},
 	} {
