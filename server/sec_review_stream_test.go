@@ -58,3 +58,35 @@ func TestSecReviewStreamDuplicateChannels(t *testing.T) {
 		t.Fatalf("one subscribe naming book:BTC-USDT %d times: %d snapshots, want 1", len(names)-1, snapshots)
 	}
 }
+
+// A refused channel named many times in one message is answered one
+// error, not one per time (a 4 KiB message naming one 300 times sent
+// 300 errors).
+func TestStreamDuplicateRefusedChannel(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	ts.setup()
+	c := ts.dial()
+	c.send(`{"op":"subscribe","channels":["book:NOPE","book:NOPE","book:NOPE","book:NOPE","book:NOPE"]}`)
+	c.send(`{"op":"subscribe","channels":["trades:BTC-USDT"]}`) // its answer comes after the first's errors
+	errs := 0
+	for {
+		_ = c.ws.SetReadDeadline(time.Now().Add(10 * time.Second))
+		_, raw, err := c.ws.ReadMessage()
+		if err != nil {
+			t.Fatalf("read: %v", err)
+		}
+		var m wsMsg
+		if err := json.Unmarshal(raw, &m); err != nil {
+			t.Fatal(err)
+		}
+		if m.Type == "error" {
+			errs++
+		}
+		if m.Type == "subscribed" {
+			break
+		}
+	}
+	if errs != 1 {
+		t.Fatalf("%d errors for one refused channel named five times, want 1", errs)
+	}
+}

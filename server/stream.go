@@ -1169,15 +1169,16 @@ func (c *streamConn) reader() error {
 				}
 			})
 		case "subscribe", "unsubscribe":
-			var good []string
+			var good, refused []string
 			for _, ch := range op.Channels {
-				if slices.Contains(good, ch) {
-					// Once a message: a message is charged once, and a
-					// book channel named again would send a snapshot
-					// each time.
+				if slices.Contains(good, ch) || slices.Contains(refused, ch) {
+					// Once a message: a message is charged once, a book
+					// channel named again would send a snapshot each
+					// time, and a refused one an error each time.
 					continue
 				}
 				if err := c.h.s.checkChannel(ch, account); err != nil {
+					refused = append(refused, ch)
 					bad++
 					c.replyChannelError(ch, err)
 					continue
