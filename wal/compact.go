@@ -238,6 +238,29 @@ func (r *compactReader) uvarintSlow(what string) uint64 {
 	return v
 }
 
+// marketRule decodes a market rule of the mask (bits 21 and 22, the
+// price band and the limit on open orders): its field v (zigzag, plus 1)
+// if has, which every record of its own kind set must have, a
+// create_market only when the rule is not 0, and no other record.
+func (r *compactReader) marketRule(cmd *engine.Command, set engine.CommandKind, has bool, v uint64, name string) int32 {
+	switch {
+	case cmd.Kind == set && !has:
+		r.fail(name + " missing")
+	case has && cmd.Kind != set && cmd.Kind != engine.CmdCreateMarket:
+		r.fail(name + " on another kind of record")
+	case has:
+		n := unzigzag(v - 1)
+		if n < math.MinInt32 || n > math.MaxInt32 {
+			r.fail(name + " out of range")
+		}
+		if n == 0 && cmd.Kind == engine.CmdCreateMarket {
+			r.fail(name + " 0 under a set bit")
+		}
+		return int32(n)
+	}
+	return 0
+}
+
 // nonZeroSlow reads a uvarint that a set mask bit says is not zero.
 func (r *compactReader) nonZeroSlow(what string) uint64 {
 	v := r.uvarint(what)
@@ -390,36 +413,8 @@ func decodeCompact(seq uint64, p []byte, cmd *engine.Command, prevTime int64) er
 		}
 		cmd.Cause = book.Reason(v[20])
 	}
-	switch band := mask&cBand != 0; {
-	case cmd.Kind == engine.CmdSetPriceBand && !band:
-		r.fail("price band missing")
-	case band && cmd.Kind != engine.CmdSetPriceBand && cmd.Kind != engine.CmdCreateMarket:
-		r.fail("price band on another kind of record")
-	case band:
-		bps := unzigzag(v[21] - 1)
-		if bps < math.MinInt32 || bps > math.MaxInt32 {
-			r.fail("price band out of range")
-		}
-		if bps == 0 && cmd.Kind == engine.CmdCreateMarket {
-			r.fail("price band 0 under a set bit")
-		}
-		cmd.Spec.PriceBandBps = int32(bps)
-	}
-	switch limit := mask&cOpenLimit != 0; {
-	case cmd.Kind == engine.CmdSetMaxOpenOrders && !limit:
-		r.fail("max open orders missing")
-	case limit && cmd.Kind != engine.CmdSetMaxOpenOrders && cmd.Kind != engine.CmdCreateMarket:
-		r.fail("max open orders on another kind of record")
-	case limit:
-		n := unzigzag(v[22] - 1)
-		if n < math.MinInt32 || n > math.MaxInt32 {
-			r.fail("max open orders out of range")
-		}
-		if n == 0 && cmd.Kind == engine.CmdCreateMarket {
-			r.fail("max open orders 0 under a set bit")
-		}
-		cmd.Spec.MaxOpenOrders = int32(n)
-	}
+	cmd.Spec.PriceBandBps = r.marketRule(cmd, engine.CmdSetPriceBand, mask&cBand != 0, v[21], "price band")
+	cmd.Spec.MaxOpenOrders = r.marketRule(cmd, engine.CmdSetMaxOpenOrders, mask&cOpenLimit != 0, v[22], "max open orders")
 	if r.err == "" && len(r.p) != 0 {
 		r.fail(fmt.Sprintf("%d bytes after the fields", len(r.p)))
 	}
