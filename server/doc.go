@@ -563,7 +563,9 @@
 // trade_id, order_id, market, side, price, quantity, fee, fee_asset,
 // time), skipped (a leader fill not mirrored: reason as
 // engine.CopyReason names it, leader_order_id, the leader fill's market,
-// side, price and quantity, computed_quantity), closed (reason unfollow
+// side, price and quantity, computed_quantity: the size the follow
+// wanted, before a buy is shrunk to what its wallet can pay, so for
+// insufficient_funds the size it could not afford), closed (reason unfollow
 // or stop_loss, returned, asset) and profit_share (amount, asset; also
 // sent to the leader who receives it).
 //
