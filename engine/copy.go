@@ -145,8 +145,13 @@ func (s RelationStatus) String() string {
 const (
 	// EvCopySkipped: a leader fill was not mirrored to Relation. CopyReason
 	// says why; OrderID is the leader's order, Market, Side, Price and Qty
-	// the leader's fill, Remaining the size the relation computed (in lots,
-	// before the check that failed).
+	// the leader's fill, Remaining the size the relation wanted (a
+	// quantity, as Qty): the one its mode, remainders and caps computed,
+	// before a buy is shrunk to what its wallet can pay, so that a
+	// CopyInsufficientFunds skip shows what the relation could not
+	// afford (RulesVersion 5 and earlier gave the shrunk size, often 0);
+	// 0 for the reasons checked before sizing (CopyOtherQuote,
+	// CopyAccountFrozen, CopyPaused, CopyMarketHalted, CopyNoPosition).
 	EvCopySkipped book.EventKind = 32 + iota
 	// EvCopyClosed: Relation closed (CopyReason CopyUnfollowed or
 	// CopyStopLoss); Amount is the quote returned to the follower.
@@ -671,6 +676,7 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 	lot := rules.LotSize
 	carry := r.carry(f.order)
 	var qty, limit int64
+	wanted := int64(-1) // the size before a buy shrunk to the wallet's means (-1: not shrunk)
 	if f.side == book.Buy {
 		wq := s.bal(r.wallet, r.asset).avail
 		step, _ := mul(f.price, sp.QuoteScale) // quote per lot at the leader's price
@@ -715,16 +721,17 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 			return skip(CopyBelowMinNotional, qty)
 		}
 		// Fit the reservation at the limit price (notional + the highest
-		// fee) in the wallet.
+		// fee) in the wallet. A skip reports the size wanted, not what
+		// the wallet could pay (often 0).
 		fits := beforeFee(wq, m.maxFee) / fixed.MulSat(limit, sp.QuoteScale) / lot * lot
 		if fits < qty {
-			qty = fits
-			if qty < rules.MinQty {
+			if fits < rules.MinQty {
 				return skip(CopyInsufficientFunds, qty)
 			}
-			if n, _ := mul(limit, qty); n < rules.MinNotional {
+			if n, _ := mul(limit, fits); n < rules.MinNotional {
 				return skip(CopyInsufficientFunds, qty)
 			}
+			wanted, qty = qty, fits
 		}
 	} else {
 		held := s.bal(r.wallet, sp.Base).avail
@@ -754,6 +761,9 @@ func (s *State) mirrorOne(id uint64, m *market, f *mirrorFill, dst []Event) []Ev
 	}
 	dst, traded, reason := s.placeMirror(r, m, r.leader, f.side, limit, qty, dst)
 	if reason != CopyNone {
+		if wanted >= 0 {
+			qty = wanted
+		}
 		return skip(reason, qty)
 	}
 	if traded {

@@ -221,8 +221,8 @@ func TestCopySkipNotRetried(t *testing.T) {
 	sc.lim(maker, book.Sell, px(2005), 1000)
 	o := sc.lim(leader1, book.Buy, px(2000), 4).ID
 	sc.lim(maker, book.Sell, px(2000), 2) // half the order: 50 USDT = 2 lots, 10 USDT held
-	if sk := sc.events(EvCopySkipped); len(sk) != 1 || sk[0].CopyReason != CopyInsufficientFunds || sk[0].Remaining != 0 {
-		t.Fatalf("skips %+v, want insufficient_funds", sk)
+	if sk := sc.events(EvCopySkipped); len(sk) != 1 || sk[0].CopyReason != CopyInsufficientFunds || sk[0].Remaining != 2 {
+		t.Fatalf("skips %+v, want insufficient_funds with the 2 lots wanted", sk)
 	}
 	if c := sc.rel(rel).carry(o); c != 10*usdt {
 		t.Fatalf("carry %d, want the 10 USDT under a lot", c)

@@ -88,8 +88,9 @@ func TestCopyReviewOutOfFundsMidSweep(t *testing.T) {
 		t.Fatalf("skips %+v, want 2", skips)
 	}
 	for i, sk := range skips {
-		if sk.CopyReason != CopyInsufficientFunds || sk.Relation != rel || sk.Qty != 10 || sk.Price != px(2001+int64(i)) || sk.Remaining != 0 {
-			t.Fatalf("skip %d: %+v, want insufficient_funds for 10 lots at %d", i, sk, px(2001+int64(i)))
+		// Remaining: the 20 lots wanted (×2), not the 0 that fit.
+		if sk.CopyReason != CopyInsufficientFunds || sk.Relation != rel || sk.Qty != 10 || sk.Price != px(2001+int64(i)) || sk.Remaining != 20 {
+			t.Fatalf("skip %d: %+v, want insufficient_funds for 10 lots at %d, 20 wanted", i, sk, px(2001+int64(i)))
 		}
 	}
 	q, b := sc.wallet(rel)

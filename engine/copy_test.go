@@ -198,8 +198,8 @@ func TestCopyMultiplierAndWalletCap(t *testing.T) {
 	sc.ok(Command{Kind: CmdAmendFollow, Account: 3, Copy: CopySpec{Relation: rel, Mode: CopyMultiplier, Value: 2 * ValueOne}})
 	sc.lim(leader1, book.Buy, px(2000), 1) // 2 lots wanted, 20 USDT left
 	sk := sc.events(EvCopySkipped)
-	if len(sk) != 1 || sk[0].CopyReason != CopyInsufficientFunds || sk[0].Relation != rel || sk[0].Remaining != 0 {
-		t.Fatalf("skips %+v, want one insufficient_funds", sk)
+	if len(sk) != 1 || sk[0].CopyReason != CopyInsufficientFunds || sk[0].Relation != rel || sk[0].Remaining != 2 {
+		t.Fatalf("skips %+v, want one insufficient_funds with the 2 lots wanted", sk)
 	}
 	// max_order_quote caps a buy: 100 USDT at 2,000 is 5 lots.
 	rel2 := sc.follow(4, 10_000*usdt, CopySpec{Mode: CopyMultiplier, Value: 10 * ValueOne, MaxOrderQuote: 100 * usdt})

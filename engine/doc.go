@@ -183,7 +183,9 @@
 // its followers sell everything. Mirrored orders trade only
 // their wallet, never rest, and never trigger further mirrors; a mirror
 // that would meet its leader's own resting order expires there. A mirror
-// that cannot be sized or funded produces EvCopySkipped with a CopyReason.
+// that cannot be sized or funded produces EvCopySkipped with a CopyReason
+// and the size the relation wanted (before a buy is shrunk to what its
+// wallet can pay).
 // Pause stops buys, not sells; Unfollow sells at the slippage floor
 // (CloseMarket: to the best bids, its leader's included, as the sale is
 // no mirror) or keeps the base (CloseKeep), settles profit share and

@@ -34,4 +34,9 @@ package engine
 // in the book's order, bids best first, then asks, then pending stops),
 // from the account's list of live orders instead of a walk of the whole
 // book (0.2 s for a book of a million orders, whatever the account had).
-const RulesVersion = 5
+//
+// 6: a skipped mirror (EvCopySkipped) reports in Remaining the size the
+// relation wanted, before a buy was shrunk to what its wallet can pay:
+// version 5 gave the shrunk size, often 0, for insufficient_funds (and
+// for a shrunk mirror the book refused, rejected).
+const RulesVersion = 6

@@ -40,7 +40,7 @@ func TestCopyReviewLeaderboardSortsAndWindows(t *testing.T) {
 	lbID, lb := account("lb", "USDT", "10000")
 	lcID, lc := account("lc", "USDT", "10000")
 	_, mo := account("mo", "USDT", "1000000", "BTC", "100")
-	tkID, tk := account("tk", "USDT", "100000")
+	_, tk := account("tk", "USDT", "100000")
 	for _, tok := range []string{la, lb, lc} {
 		ts.must(200, "PUT", "/v1/social/leader", tok, `{"profit_share_bps":0}`)
 	}
@@ -132,17 +132,11 @@ func TestCopyReviewLeaderboardSortsAndWindows(t *testing.T) {
 		}
 	}
 
-	// A command two minutes on: its minute's sweep samples every leader
-	// at 105 (the statistics sample each series once a minute of engine
-	// time with results, and a window's start takes the last sample at
-	// or before it: without a result after the move, the 7d window below
-	// would start from la's sample before it; istd's settlements come
-	// on a schedule).
-	off.Store(int64(2 * time.Minute))
-	n++
-	ts.must(201, "POST", "/v1/admin/deposits", adminTok, fmt.Sprintf(`{"account_id":%d,"asset":"USDT","amount":"1","ref":"d-%d"}`, tkID, n))
-
-	// Eight days later the price moves to 110: la's NAV 10,010 (7d roi
+	// Eight days later, the first command since the move to 105 (the
+	// statistics sample every series at the last result of each minute
+	// with results, so the 7d window, which starts in the quiet spell,
+	// starts from 105; TestLeaderStatsWindowAfterQuietSpell), the price
+	// moves to 110: la's NAV 10,010 (7d roi
 	// 10,010/10,005 − 1, pnl 5; all 0.001, pnl 10), lb 10,000 (7d
 	// 10,000/9,995 − 1, pnl 5; all 0, pnl 0).
 	off.Store(int64(8 * 24 * time.Hour))

@@ -51,7 +51,8 @@ type copyEventRec struct {
 	Reason   engine.CopyReason
 	Amount   int64
 	// A skip's leader fill: its market, side, order, price and quantity,
-	// and the size the follow computed (Computed, in the same units).
+	// and the size the follow wanted (Computed, in the same units: the
+	// event's Remaining, before a buy is shrunk to the wallet's means).
 	Market      uint32
 	Side        book.Side
 	LeaderOrder uint64

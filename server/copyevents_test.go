@@ -261,3 +261,30 @@ func TestCopyEventsAfterLogLossRetention(t *testing.T) {
 		t.Fatalf("events read back %v, want %v", got, want)
 	}
 }
+
+// A mirror the follow's wallet cannot pay is skipped for
+// insufficient_funds with the size the follow wanted as its
+// computed_quantity, not the size shrunk to the wallet (rules version 6;
+// 5 gave that one, here 0.0049, below the minimum notional): fred
+// follows lea ×1 with 0.5 USDT, lea buys 1 BTC at 100.
+func TestCopyEventSkippedSizeWanted(t *testing.T) {
+	ts := start(t, t.TempDir(), nil)
+	ts.must(201, "POST", "/v1/admin/markets", adminTok,
+		`{"symbol":"BTC-USDT","base":"BTC","quote":"USDT","tick_size":"0.01","lot_size":"0.0001","min_notional":"1","maker_fee_bps":0,"taker_fee_bps":0}`)
+	lid, lead := ts.signup("lea")
+	fid, fol := ts.signup("fred")
+	maker, _ := fundCopyParties(ts, lid, fid)
+	ts.must(200, "PUT", "/v1/social/leader", lead, `{"profit_share_bps":0}`)
+	rf := uint64(ts.must(201, "POST", "/v1/social/follows", fol,
+		fmt.Sprintf(`{"leader_id":%d,"allocation":"0.5","mode":"multiplier","value":"1"}`, lid))["id"].(float64))
+	ts.must(201, "POST", "/v1/orders", maker, `{"market":"BTC-USDT","side":"sell","price":"100","quantity":"10"}`)
+	ts.must(201, "POST", "/v1/orders", lead, `{"market":"BTC-USDT","side":"buy","price":"100","quantity":"1","time_in_force":"ioc"}`)
+	evs := ts.must(200, "GET", "/v1/social/events?type=skipped", fol, "")["events"].([]any)
+	if len(evs) != 1 {
+		t.Fatalf("fred's skips: %v, want one", evs)
+	}
+	e := evs[0].(map[string]any)
+	if e["reason"] != "insufficient_funds" || e["follow_id"] != float64(rf) || e["quantity"] != "1" || e["computed_quantity"] != "1" {
+		t.Fatalf("fred's skip %v, want insufficient_funds of lea's 1 BTC, computed_quantity 1 (the size wanted)", e)
+	}
+}

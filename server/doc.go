@@ -468,7 +468,14 @@
 // leader's "valuation_asset" (chosen when it becomes a leader and kept;
 // null while no market exists), into which other assets convert along
 // markets at their last trade prices (0 without a path or a price);
-// round_trips and active_followers are counts. roi counts trading only:
+// round_trips and active_followers are counts. A window ends at the last
+// command applied and starts 7 or 30 days before it ("all": when the
+// account became a leader), its figures counted from the values in force
+// at its start, those after the last command before it (the statistics
+// sample every leader and relation at the last command of each minute
+// with commands, older samples downsampled: to within 5 minutes at 7
+// days, an hour at 30), so a window that starts in days without a
+// command starts from the values when they began. roi counts trading only:
 // deposits, withdrawals and profit share received issue or redeem NAV
 // units at the NAV per unit then, so they do not move it; pnl is trading
 // PnL (realized + unrealized, net of fees); the profit share received in
@@ -556,7 +563,9 @@
 // trade_id, order_id, market, side, price, quantity, fee, fee_asset,
 // time), skipped (a leader fill not mirrored: reason as
 // engine.CopyReason names it, leader_order_id, the leader fill's market,
-// side, price and quantity, computed_quantity), closed (reason unfollow
+// side, price and quantity, computed_quantity: the size the follow
+// wanted, before a buy is shrunk to what its wallet can pay, so for
+// insufficient_funds the size it could not afford), closed (reason unfollow
 // or stop_loss, returned, asset) and profit_share (amount, asset; also
 // sent to the leader who receives it).
 //

@@ -75,8 +75,11 @@ import (
 //
 // Sampling. After each result, the series of every leader and relation
 // whose NAV per unit it changed (its trades, deposits, withdrawals,
-// profit share, follows) gets a sample, and once per minute of engine
-// time every one of them does (prices move with others' trades). Samples
+// profit share, follows) gets a sample, and every one of them does at
+// the last result of each minute of engine time with results (sweep:
+// prices move with others' trades), so that the values a series holds
+// through a quiet spell, when no result comes for days, are those in
+// force when it began, not those of the minute's first result. Samples
 // are downsampled with age (statseries.go), so memory is bounded: a step
 // keeps its closing values and the lowest, the highest and the largest
 // fall of the NAV per unit of its samples, so that the max drawdown is
@@ -88,7 +91,12 @@ import (
 //
 // Windows end at the time of the last applied result; "7d" and "30d"
 // start that long before, "all" at the leader's first sample. Values at
-// a window's start are those of the last point at or before it.
+// a window's start are those of the last point at or before it: those
+// in force then, exactly, if the start falls in a quiet spell longer
+// than the step of the points there (NAV is valued at the last trade
+// prices, which only results move, and the sweep samples every series
+// at the last result before the spell); else they may be those of up to
+// a step earlier (statseries.go).
 //
 // Persistence. The state (statsState) is saved in the metadata store,
 // a record per account, leader and relation and the series in chunks of
@@ -147,7 +155,7 @@ type leaderStats struct {
 type statsState struct {
 	Seq       uint64 // of the last result applied
 	Now       int64  // time of the last result applied
-	Sweep     int64  // minute (Now / 1 min) of the last sample of everything
+	Sweep     int64  // minute (Now / 1 min) of the last sample of everything (sweep: the close of that minute)
 	Assets    []engine.Name
 	Markets   []statMarket // by id-1
 	Accounts  map[uint64]*statAccount
@@ -350,6 +358,9 @@ func (ls *leaderStats) apply(cmd *engine.Command, res *engine.Result) {
 	if res.Seq <= st.Seq {
 		return
 	}
+	if st.Seq > 0 && res.Time/mins > st.Now/mins {
+		ls.sweep() // the minute of the last result is over
+	}
 	st.Seq, st.Now = res.Seq, max(st.Now, res.Time)
 	if res.Err == nil && !res.Duplicate && cmd != nil {
 		ls.command(cmd, res)
@@ -377,14 +388,27 @@ func (ls *leaderStats) apply(cmd *engine.Command, res *engine.Result) {
 			r.Paused = res.Kind == engine.CmdPauseFollow
 		}
 	}
-	if m := st.Now / mins; m != st.Sweep {
-		st.Sweep = m
-		for id := range st.Leaders {
-			ls.touch(statKey{false, id})
-		}
-		for id := range ls.open {
-			ls.touch(statKey{true, id})
-		}
+	ls.sample()
+}
+
+// sweep samples every leader and open relation at the time of the last
+// result applied, with their values after it: the close of its minute
+// of engine time, which apply calls when a result of a later minute
+// comes, before applying it. Others' trades move the prices a series is
+// valued at without sampling it (only the series a result changes
+// directly are); the sweep records what that left in force, at the time
+// it came into force, or within the minute: if the next result comes
+// days later, the values in force over the quiet spell are the ones
+// that held when it began, as a window starting in it must read them
+// (series.at), and the move of the next result is its own.
+func (ls *leaderStats) sweep() {
+	st := &ls.st
+	st.Sweep = st.Now / mins
+	for id := range st.Leaders {
+		ls.touch(statKey{false, id})
+	}
+	for id := range ls.open {
+		ls.touch(statKey{true, id})
 	}
 	ls.sample()
 }

@@ -450,8 +450,17 @@ func (d *diffRun) step() {
 		d.now += d.rng.Int64N(int64(10 * time.Minute))
 	case k < 95:
 		d.now += int64(10*time.Minute) + d.rng.Int64N(int64(3*time.Hour))
-	default:
+	case k < 99:
 		d.now += int64(6*time.Hour) + d.rng.Int64N(int64(18*time.Hour))
+	default:
+		// Others move a price in the minute of the step's last
+		// commands, then nothing happens for a week or more: the 7d
+		// (and at times the 30d) window starts in the quiet spell, and
+		// reads the values that held when it began.
+		d.priceMove(d.markets[d.rng.IntN(len(d.markets))])
+		d.clean()
+		d.counts["quiet spells"]++
+		d.now += 7*day + d.rng.Int64N(33*day)
 	}
 }
 
@@ -570,7 +579,8 @@ func (d *diffRun) checkRows(ls *leaderStats, when string) {
 }
 
 // TestLeaderStatsDifferential drives the real engine with a random
-// stream of trading and copy-trading over weeks of engine time, and
+// stream of trading and copy-trading over months of engine time, quiet
+// spells of one to six weeks included, and
 // checks after every step that the leader statistics agree with a
 // brute-force reference model (refStats) in every window, within the
 // approximations the statistics document (downsampled window starts,

@@ -224,19 +224,24 @@ func TestLeaderStatBoardUnconvertible(t *testing.T) {
 	}
 }
 
-// Falls within one sampling step count in the drawdown.
+// Falls within one sampling step count in the drawdown. The leader
+// trades at the bottom, so that it is sampled there: a series gets a
+// sample after each result that changes it and at the last result of
+// each minute (leaderStats, "Sampling"), so a dip that others' trades
+// make and undo within a minute is not seen in the series of those who
+// did not trade in it.
 func TestLeaderStatDrawdownWithinStep(t *testing.T) {
 	f := newStatFeed(t)
 	f.deposit(1, usdt, 100)
 	f.lead(1)
 	f.trade(1, book.Buy, 10, 10, 0)
 	f.advance(time.Minute)
-	f.trade(other, book.Buy, 5, 1, 0)
+	f.trade(1, book.Sell, 5, 1, 0) // NAV 5 + 9 × 5 = 50
 	if r := f.row(1, windowAll); !near(r.MaxDrawdown, 0.5) {
 		t.Fatalf("drawdown %v at 5", r.MaxDrawdown)
 	}
 	f.trade(other, book.Buy, 10, 1, 0)
-	f.trade(1, book.Sell, 10, 1, 0)
+	f.trade(1, book.Sell, 10, 1, 0) // NAV 15 + 8 × 10 = 95
 	if r := f.row(1, windowAll); r.MaxDrawdown < 0.5-1e-9 {
 		t.Errorf("max drawdown %v, want 0.5", r.MaxDrawdown) // 0
 	}

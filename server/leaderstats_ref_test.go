@@ -23,7 +23,6 @@ import (
 type refStats struct {
 	val     uint32 // the valuation asset of every leader
 	now     int64
-	minute  int64
 	markets map[uint32]*refMarket
 	mids    []uint32                    // market ids, ascending
 	bal     map[uint64]map[uint32]int64 // by account: available + locked
@@ -188,6 +187,13 @@ func (m *refStats) leaderCash(acct uint64, asset uint32, v int64) {
 
 // apply folds one result (with its command) into the model.
 func (m *refStats) apply(cmd *engine.Command, res *engine.Result) {
+	// Every series is sampled at the last result of each minute of
+	// engine time with results, with its values after it (the doc of
+	// leaderStats, "Sampling"): what others' trades left in force holds
+	// until the next result, however much later it comes.
+	if m.now != 0 && res.Time/mins > m.now/mins {
+		m.sampleAll(true)
+	}
 	m.now = max(m.now, res.Time)
 	if res.Err == nil && !res.Duplicate {
 		m.command(cmd, res)
@@ -221,11 +227,13 @@ func (m *refStats) apply(cmd *engine.Command, res *engine.Result) {
 	if res.Err == nil && (res.Kind == engine.CmdPauseFollow || res.Kind == engine.CmdResumeFollow) {
 		m.rels[res.ID].paused = res.Kind == engine.CmdPauseFollow
 	}
-	// Every series is sampled at the first result of each minute of
-	// engine time, the others when the result changed them (the doc of
-	// leaderStats, "Sampling").
-	all := m.now/mins != m.minute
-	m.minute = m.now / mins
+	// The series the result changed get a sample.
+	m.sampleAll(false)
+}
+
+// sampleAll samples, at the time of the last result, every series (all)
+// or those the result changed.
+func (m *refStats) sampleAll(all bool) {
 	for _, l := range m.leaders {
 		if all || l.touched {
 			npu := m.leaderNPU(l)
