@@ -215,6 +215,7 @@ flags (the environment variable in parentheses sets the same):
 		ln, scheme = tls.NewListener(ln, tlsConf), "https"
 	}
 	log.Info().Str("listen", ln.Addr().String()).Str("scheme", scheme).Str("data_dir", *dataDir).Msg("istd serving")
+	logTHP(&log)
 	served := make(chan error, 1)
 	go func() { served <- s.Serve(ln) }()
 	stopSettle := startSettle(s, settleEvery, &log)
