@@ -29,11 +29,9 @@ type batchScratch struct {
 	items []batchItem
 	out   []byte
 	// For the read model, which takes them at once (one lock a batch).
-	tags  []uint64
-	metas []*orderRec
-	ids   []uint64
-	recs  []orderRec
-	found []bool
+	tags []uint64
+	pend []pendingOrder
+	outs []placedOut
 }
 
 var batchScratches = sync.Pool{New: func() any { return new(batchScratch) }}
@@ -100,7 +98,12 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		}
 		wg.Done()
 	}
-	tags, pend := sc.tags[:0], sc.metas[:0]
+	// Where the read model copies each order as its result leaves it.
+	if cap(sc.outs) < len(rs) {
+		sc.outs = make([]placedOut, len(rs))
+	}
+	outs := sc.outs[:len(rs)]
+	tags, pend := sc.tags[:0], sc.pend[:0]
 	for i := range rs {
 		it := &items[i]
 		if it.err = errs[i]; it.err != nil {
@@ -109,7 +112,8 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		if it.m, it.o, it.meta, it.err = s.buildOrder(&rs[i]); it.err != nil {
 			continue
 		}
-		tags, pend = append(tags, first+uint64(i)), append(pend, it.meta)
+		outs[i].found = false
+		tags, pend = append(tags, first+uint64(i)), append(pend, pendingOrder{meta: it.meta, out: &outs[i]})
 	}
 	s.rm.expectAll(tags, pend) // before any result can arrive
 	for i := range items {
@@ -129,22 +133,7 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 	}
 	wg.Wait()
 	clear(pend)
-	sc.tags, sc.metas = tags, pend[:0]
-	// The orders as the read model has them, read at once.
-	ids := sc.ids[:0]
-	for i := range items {
-		var id uint64
-		if it := &items[i]; it.err == nil && it.res.Err == nil {
-			id = it.res.ID
-		}
-		ids = append(ids, id)
-	}
-	if cap(sc.recs) < len(ids) {
-		sc.recs, sc.found = make([]orderRec, len(ids)), make([]bool, len(ids))
-	}
-	recs, found := sc.recs[:len(ids)], sc.found[:len(ids)]
-	s.rm.ordersOf(acct, ids, recs, found)
-	sc.ids = ids
+	sc.tags, sc.pend = tags, pend[:0]
 	b := append(sc.out[:0], `{"results":[`...)
 	for i := range items {
 		it := &items[i]
@@ -166,10 +155,12 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 			continue
 		}
 		s.met.accepted(it.m, typ)
-		rec, m := &recs[i], it.m
+		// The order as its result left it (the read model copied it).
+		rec, m := &outs[i].rec, it.m
+		found := outs[i].found && rec.Account == acct
 		if it.res.Duplicate {
 			// The original order as GET shows it, in its own market.
-			ok := found[i]
+			ok := found
 			if ok {
 				m, ok = s.marketByID(rec.Market)
 			}
@@ -177,7 +168,7 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 				b = appendErrorObject(b, dupGoneError(it.meta, it.res.ID))
 				continue
 			}
-		} else if !found[i] {
+		} else if !found {
 			*rec = placedRec(it.res.ID, acct, it.m, &it.o, it.meta)
 		}
 		b = s.appendOrder(append(b, `{"order":`...), rec, m)

@@ -165,7 +165,11 @@
 // budget cannot pay for one more lot at the price of its last fill, and
 // expired otherwise, also when it bought some (filled says how much): the
 // book ran out, or its next price was beyond the rest. An IOC, FOK or
-// market order with quantity left expires. GET /v1/fills?limit=N answers
+// market order with quantity left expires. The order in the answer to
+// POST /v1/orders and in each result of a batch is the order as its own
+// command left it, with the fills it made then: trades that other orders
+// made with it afterwards, even before the answer was sent, are in GET
+// /v1/orders/{id} and the streams. GET /v1/fills?limit=N answers
 // at most N fills, or N+1 when the N-th and the next are the two fills of
 // one self-trade (the account on both sides, one trade_id): a page never
 // splits a trade, so paging with after= the last trade_id loses neither.

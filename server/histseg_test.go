@@ -399,7 +399,7 @@ func FuzzDecodeSegment(f *testing.F) {
 	// quantity. Another order, cancelled by self-trade prevention: its
 	// record is of the version with a reason.
 	seq++
-	live.expect(99, &orderRec{Type: book.Limit, DisplayQty: 2})
+	live.expect(99, &orderRec{Type: book.Limit, DisplayQty: 2}, nil)
 	live.apply(&engine.Result{Seq: seq, Tag: 99, Kind: engine.CmdPlace, Outcome: engine.Outcome{ID: 100},
 		Events: []engine.Event{{Market: 1, Event: book.Event{Kind: book.EvAccepted, OrderID: 100, Owner: 1, Side: book.Sell, Price: 100, Qty: 5}}}})
 	seq++

@@ -216,7 +216,8 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	tag := s.tags.Add(1)
-	s.rm.expect(tag, meta)
+	var out placedOut // the order as its result leaves it, copied by the read model
+	s.rm.expect(tag, meta, &out)
 	evs := eventBufs.Get().(*[]engine.Event)
 	res, err := s.do(&engine.Command{Kind: engine.CmdPlace, Account: acct, Market: m.id, Ref: meta.ClientID, Order: o, Tag: tag,
 		ExpireAt: meta.ExpireAt}, (*evs)[:0])
@@ -232,7 +233,7 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	s.met.accepted(m, o.Type)
-	rec, ok := s.rm.order(acct, res.ID)
+	rec, ok := out.rec, out.found && out.rec.Account == acct
 	if res.Duplicate {
 		// The original order as GET shows it, in its own market.
 		if ok {

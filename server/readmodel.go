@@ -193,7 +193,7 @@ type readModel struct {
 	// pending holds the request details of orders being placed, by
 	// Command.Tag: the engine's result does not carry the command.
 	pmu     sync.Mutex
-	pending map[uint64]*orderRec
+	pending map[uint64]pendingOrder
 	ptx     map[uint64]transferRec // deposits and withdrawals by Seq (noteTransfer)
 }
 
@@ -215,36 +215,55 @@ type acctHist struct {
 	fillBuf []fillRec
 }
 
-// expect registers the details of the order placed with tag.
-func (m *readModel) expect(tag uint64, meta *orderRec) {
+// pendingOrder is what is registered for an order being placed: the
+// request's details (meta), and where apply copies the order as its
+// result left it (out; nil: nowhere).
+type pendingOrder struct {
+	meta *orderRec
+	out  *placedOut
+}
+
+// placedOut receives the order that a place's result left, copied by
+// apply under the write lock it holds anyway, so that the request answers
+// without taking the read lock: under a stream of batches the handlers'
+// reads kept the engine's output waiting for the lock (a fifth of its
+// time blocked), and it is what every order waits for.
+type placedOut struct {
+	rec   orderRec
+	found bool // rec is set: the result succeeded and its order is held
+}
+
+// expect registers the details of the order placed with tag, and where
+// its order is to be copied (out, may be nil).
+func (m *readModel) expect(tag uint64, meta *orderRec, out *placedOut) {
 	m.pmu.Lock()
-	m.pending[tag] = meta
+	m.pending[tag] = pendingOrder{meta: meta, out: out}
 	m.pmu.Unlock()
 }
 
-// expectAll registers the details of several orders at once, metas[i]
-// under tags[i] (one lock for a batch).
-func (m *readModel) expectAll(tags []uint64, metas []*orderRec) {
+// expectAll registers several orders at once, pend[i] under tags[i] (one
+// lock for a batch).
+func (m *readModel) expectAll(tags []uint64, pend []pendingOrder) {
 	m.pmu.Lock()
 	for i, t := range tags {
-		m.pending[t] = metas[i]
+		m.pending[t] = pend[i]
 	}
 	m.pmu.Unlock()
 }
 
-// take removes and returns the details registered for tag.
-func (m *readModel) take(tag uint64) *orderRec {
+// take removes and returns what is registered for tag.
+func (m *readModel) take(tag uint64) pendingOrder {
 	m.pmu.Lock()
-	meta := m.pending[tag]
+	p := m.pending[tag]
 	delete(m.pending, tag)
 	m.pmu.Unlock()
-	return meta
+	return p
 }
 
 // newReadModel returns an empty read model that keeps everything.
 func newReadModel() *readModel {
 	full := make(chan struct{}, 1)
-	m := &readModel{pending: map[uint64]*orderRec{}, Orders: newOrderTab(),
+	m := &readModel{pending: map[uint64]pendingOrder{}, Orders: newOrderTab(),
 		accts: map[uint64]*acctHist{}, Markets: map[uint32]*marketData{},
 		full: full}
 	m.chg = newChanges(full, &m.pools)
@@ -270,10 +289,11 @@ func (m *readModel) seq() uint64 {
 
 // apply folds one engine result into the model.
 func (m *readModel) apply(res *engine.Result) {
-	var meta *orderRec
+	var p pendingOrder
 	if res.Kind == engine.CmdPlace {
-		meta = m.take(res.Tag)
+		p = m.take(res.Tag)
 	}
+	meta := p.meta
 	var xfer transferRec
 	isXfer := false
 	if res.Kind == engine.CmdDeposit || res.Kind == engine.CmdWithdraw {
@@ -281,6 +301,9 @@ func (m *readModel) apply(res *engine.Result) {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if p.out != nil {
+		defer m.placed(res, p.out) // after settle, deferred below
+	}
 	m.Seq = res.Seq
 	m.gen++
 	if isXfer && res.Err == nil && !res.Duplicate {
@@ -447,22 +470,6 @@ func (m *readModel) order(account, id uint64) (orderRec, bool) {
 	return *o, true
 }
 
-// ordersOf sets dst[i] to order ids[i] of account and found[i] to whether
-// there is one (one lock for a batch); ids of 0 are skipped.
-func (m *readModel) ordersOf(account uint64, ids []uint64, dst []orderRec, found []bool) {
-	m.mu.RLock()
-	defer m.mu.RUnlock()
-	for i, id := range ids {
-		found[i] = false
-		if id == 0 {
-			continue
-		}
-		if o := m.Orders.get(id); o != nil && o.Account == account {
-			dst[i], found[i] = *o, true
-		}
-	}
-}
-
 // orders appends to dst up to limit orders of account with id > after,
 // on market (0: any), open or done as status says (0: both, 1: open,
 // 2: done).
@@ -583,6 +590,18 @@ func (m *readModel) settle(seq uint64) {
 		}
 	}
 	m.touched = m.touched[:0]
+}
+
+// placed copies the order that place result res left into out (the lock
+// held, the result applied).
+func (m *readModel) placed(res *engine.Result, out *placedOut) {
+	out.found = false
+	if res.Err != nil {
+		return
+	}
+	if o := m.Orders.get(res.ID); o != nil {
+		out.rec, out.found = *o, true
+	}
 }
 
 // finish puts a done order into its account's done queue and trims the

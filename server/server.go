@@ -681,7 +681,7 @@ func (s *Server) replayHistory(cmd *engine.Command, res *engine.Result) {
 		o := &cmd.Order
 		s.rm.expect(cmd.Tag, &orderRec{ClientID: cmd.Ref, Type: o.Type, TIF: o.TIF, STP: o.STP,
 			PostOnly: o.PostOnly, StopPrice: o.StopPrice, QuoteBudget: o.QuoteBudget, DisplayQty: o.DisplayQty,
-			ExpireAt: cmd.ExpireAt})
+			ExpireAt: cmd.ExpireAt}, nil)
 	case engine.CmdDeposit, engine.CmdWithdraw:
 		s.rm.noteTransfer(cmd)
 	}
