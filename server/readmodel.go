@@ -102,18 +102,22 @@ func (t *orderTab) get(id uint64) *orderRec {
 
 // put stores o under o.ID (non-zero), replacing an order with that id.
 func (t *orderTab) put(o *orderRec) *orderRec {
-	i, ok := t.idx.Get(o.ID)
+	// The slot a new order takes, offered to the index in the probe that
+	// finds whether the order is there: one probe, not a Get and a Put.
+	fresh := t.next
+	if n := len(t.free); n > 0 {
+		fresh = t.free[n-1]
+	}
+	i, ok := t.idx.GetOrPut(o.ID, fresh)
 	if !ok {
 		if n := len(t.free); n > 0 {
-			i, t.free = t.free[n-1], t.free[:n-1]
+			t.free = t.free[:n-1]
 		} else {
 			if int(t.next) == len(t.pages)*orderPage {
 				t.pages = append(t.pages, make([]orderRec, orderPage))
 			}
-			i = t.next
 			t.next++
 		}
-		t.idx.Put(o.ID, i)
 	}
 	r := t.at(i)
 	*r = *o

@@ -201,6 +201,35 @@ func (m *Map) Put(key uint64, val int32) {
 	m.n++
 }
 
+// GetOrPut returns the value of key and true if key is present, and
+// otherwise sets it to val and returns val and false: a Get and a Put of
+// an absent key in one probe. key must not be zero.
+func (m *Map) GetOrPut(key uint64, val int32) (int32, bool) {
+	if key == 0 {
+		panic("idmap: zero key")
+	}
+	if m.left != 0 {
+		if i, ok := m.old.find(key); ok {
+			v := m.old.slots[i].val
+			m.move()
+			return v, true
+		}
+		m.move()
+	}
+	i, ok := m.t.find(key)
+	switch {
+	case ok:
+		return m.t.slots[i].val, true
+	case 2*(m.n+1) > len(m.t.slots):
+		m.grow()
+		m.t.set(key, val)
+	default:
+		m.t.slots[i] = slot{key: key, val: val}
+	}
+	m.n++
+	return val, false
+}
+
 // Delete removes key if present.
 func (m *Map) Delete(key uint64) { m.Take(key) }
 

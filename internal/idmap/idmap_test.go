@@ -27,7 +27,17 @@ func TestAgainstGoMap(t *testing.T) {
 	}
 	for i := range 300_000 {
 		k := key()
-		switch r.IntN(4) {
+		switch r.IntN(5) {
+		case 3:
+			v, ok := m.GetOrPut(k, int32(i))
+			rv, rok := ref[k]
+			if !rok {
+				rv = int32(i)
+				ref[k] = rv
+			}
+			if ok != rok || v != rv {
+				t.Fatalf("op %d: GetOrPut(%d) = %d,%v want %d,%v", i, k, v, ok, rv, rok)
+			}
 		case 0:
 			m.Put(k, int32(i))
 			ref[k] = int32(i)
