@@ -477,9 +477,11 @@
 // account became a leader), its figures counted from the values in force
 // at its start, those after the last command before it (the statistics
 // sample every leader and relation at the last command of each minute
-// with commands, older samples downsampled: to within 5 minutes at 7
-// days, an hour at 30), so a window that starts in days without a
-// command starts from the values when they began. roi counts trading only:
+// with commands, older samples downsampled: a leader's to within 5
+// minutes at 7 days and an hour at 30, its relations', which copier_pnl
+// and copy_gap start from, to within an hour at 7 days and a day at 30),
+// so a window that starts in days without a command starts from the
+// values when they began. roi counts trading only:
 // deposits, withdrawals and profit share received issue or redeem NAV
 // units at the NAV per unit then, so they do not move it; pnl is trading
 // PnL (realized + unrealized, net of fees); the profit share received in

@@ -69,9 +69,11 @@ import (
 // no cost basis and adds no PnL when sold. A position never holds more
 // base than the leader does: base that leaves otherwise than by a sale
 // the position covers (withdrawn, sold in another market, paid as a
-// quote) takes its share of the cost out of the positions with no PnL
-// (capPositions). A round trip is a market position going from flat back
-// to flat by a sale; it wins if its realized PnL is positive.
+// quote) leaves the positions with its share of their cost, as if sold
+// at the market's last trade price without a fee: what it gained or lost
+// since it was bought is realized (capPositions). A round trip is a
+// market position going from flat back to flat, by a sale or by base
+// leaving so; it wins if its realized PnL is positive.
 //
 // Sampling. After each result, the series of every leader and relation
 // whose NAV per unit it changed (its trades, deposits, withdrawals,

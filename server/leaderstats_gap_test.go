@@ -123,3 +123,48 @@ func TestLeaderStatsQuietSpellStart(t *testing.T) {
 		t.Errorf("window all: %+v, want ROI 0.02, PnL 20, copier PnL 10, copy gap −0.08", r)
 	}
 }
+
+// The sweep of a minute is neither lost nor made twice by a save and a
+// restore before it (istd's restart: the statistics load their last
+// save, and the log replays what came after it): a leader and a relation
+// hold BTC, others move its price after their own samples of the
+// minute, and the statistics are saved and loaded after each result of
+// the minute, of the spell's end, and of the minute after. Every time,
+// they end exactly as those never restored.
+func TestLeaderStatsSweepAcrossRestore(t *testing.T) {
+	run := func(restoreAt int) *leaderStats {
+		f := newStatFeed(t)
+		step := 0
+		do := func(fn func()) {
+			fn()
+			if step++; step == restoreAt {
+				f.ls = reloadStats(t, f.ls, memStore(t))
+			}
+		}
+		do(func() { f.deposit(1, usdt, 1000) })
+		do(func() { f.lead(1) })
+		do(func() { f.deposit(4, usdt, 100) })
+		do(func() {
+			f.do(engine.Command{Kind: engine.CmdFollow, Account: 4, Asset: usdt, Amount: 100, Copy: engine.CopySpec{Leader: 1}}, 1)
+		})
+		do(func() {
+			f.advance(time.Minute)
+			mirror := tradeEv(101, book.Buy, 10, 5, 0)
+			mirror.Relation = 1
+			f.do(engine.Command{Kind: engine.CmdPlace, Account: 1}, 0, tradeEv(1, book.Buy, 10, 10, 0), mirror)
+		})
+		do(func() { f.advance(10 * time.Second); f.trade(other, book.Buy, 8, 1, 0) })
+		do(func() { f.advance(9 * 24 * time.Hour); f.trade(other, book.Buy, 12, 1, 0) })
+		do(func() { f.advance(time.Minute); f.trade(other, book.Buy, 11, 1, 0) })
+		do(func() { f.advance(time.Minute); f.deposit(3, usdt, 1) })
+		return f.ls
+	}
+	want := run(0)
+	// The 7d window starts in the spell, from NAV 900 + 10 × 8.
+	if r := want.row(1, window7d); !near(r.ROI, 1010.0/980-1) || r.PnL != 30 {
+		t.Fatalf("7d window: %+v, want ROI 1,010/980 − 1 and PnL 30", r)
+	}
+	for at := 1; at <= 9; at++ {
+		sameState(t, fmt.Sprintf("restored after result %d", at), persisted(run(at)), persisted(want))
+	}
+}

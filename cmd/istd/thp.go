@@ -24,7 +24,7 @@ func thpMode(contents string) string {
 // logTHP logs the machine's transparent huge page mode at start-up, with
 // a hint where it is not "always": the order path's tables and the read
 // model are large and read at random, and on the 2-core VM huge pages
-// made istd's batch orders 4–21% faster (docs/operations.md, Latency
+// made istd's batch orders 1–21% faster (docs/operations.md, Latency
 // tuning). Nothing is logged where the mode cannot be read (not Linux).
 func logTHP(log *zerolog.Logger) {
 	b, err := os.ReadFile(thpPath)
