@@ -66,9 +66,9 @@ func crashRecovery(t *testing.T, truncate bool) {
 	}
 	var last childReport
 	// With truncation, runs go on past kills until a snapshot has
-	// truncated the log (at most 3 × kills runs): on a slow machine, under
-	// the race detector, 20 short runs may not reach the snapshots that
-	// truncate it.
+	// truncated the log (at most 3 × kills runs, each 2 s long): on a slow
+	// machine, under the race detector, 20 short runs may not reach the
+	// snapshots that truncate it.
 	for k := 0; ; k++ {
 		final := k >= kills && (!truncate || k >= 3*kills || truncationMark(t, dir) > 0)
 		mode := "run"
@@ -84,7 +84,14 @@ func crashRecovery(t *testing.T, truncate bool) {
 			child.stop(t)
 			break
 		}
-		time.Sleep(time.Duration(30+r.IntN(250)) * time.Millisecond)
+		pause := time.Duration(30+r.IntN(250)) * time.Millisecond
+		if k >= kills {
+			// Runs past kills, for a truncation: a run must place
+			// SnapshotEvery commands for its engine to take a snapshot,
+			// which a short one under load may never do.
+			pause = 2 * time.Second
+		}
+		time.Sleep(pause)
 		child.kill()
 		for _, a := range child.acks() {
 			acked[a.seq] = a.tag
