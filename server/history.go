@@ -193,6 +193,8 @@ func (c *changes) count(k int) {
 // current to, and starts an empty one.
 func (m *readModel) takeChanges() (*changes, uint64) {
 	m.mu.Lock()
+	m.logFillTrims()
+	m.logCandles()
 	c, seq := m.chg, m.Seq
 	m.chg = newChanges(m.full, &m.pools)
 	m.mu.Unlock()

@@ -25,16 +25,22 @@ func tempStore(tb testing.TB) *store {
 // tradePair applies two results to m: a sell of account 1+k%accounts
 // resting, then a buy of another account taking it (two done orders, two
 // fills, a trade: the engine's trade number k+1, k from 0 up by one a
-// call).
+// call). A result's time is its sequence number in milliseconds.
 func tradePair(m *readModel, seq *uint64, k, accounts int) {
+	tradePairEvery(m, seq, k, accounts, time.Millisecond)
+}
+
+// tradePairEvery is tradePair with a result's time its sequence number
+// times step.
+func tradePairEvery(m *readModel, seq *uint64, k, accounts int, step time.Duration) {
 	seller, buyer := uint64(1+k%accounts), uint64(1+(k+1)%accounts)
 	sell, buy := uint64(2*k+1), uint64(2*k+2)
 	*seq++
-	m.apply(&engine.Result{Seq: *seq, Time: int64(*seq) * int64(time.Millisecond), Kind: engine.CmdPlace,
+	m.apply(&engine.Result{Seq: *seq, Time: int64(*seq) * int64(step), Kind: engine.CmdPlace,
 		Outcome: engine.Outcome{ID: sell, Trades: uint64(k)}, Events: []engine.Event{{Market: 1, Event: book.Event{Kind: book.EvAccepted,
 			OrderID: sell, Owner: seller, Side: book.Sell, Price: 100, Qty: 1}}}})
 	*seq++
-	m.apply(&engine.Result{Seq: *seq, Time: int64(*seq) * int64(time.Millisecond), Kind: engine.CmdPlace,
+	m.apply(&engine.Result{Seq: *seq, Time: int64(*seq) * int64(step), Kind: engine.CmdPlace,
 		Outcome: engine.Outcome{ID: buy, Trades: uint64(k)}, Events: []engine.Event{
 			{Market: 1, Event: book.Event{Kind: book.EvAccepted, OrderID: buy, Owner: buyer, Side: book.Buy, Price: 100, Qty: 1}},
 			{Market: 1, Event: book.Event{Kind: book.EvTrade, OrderID: buy, Owner: buyer, MakerID: sell, MakerOwner: seller,

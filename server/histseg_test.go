@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -436,4 +438,30 @@ func FuzzDecodeSegment(f *testing.F) {
 			t.Fatalf("history %x re-encoded as\n%x\nthen\n%x", v, parts, again)
 		}
 	})
+}
+
+// TestHistoryCandlesAcrossSaves saves a history whose trades, between
+// two saves, span several candles of each interval (a result every 17
+// s), past maxCandles one-minute candles (so candle trims too), and
+// checks after every save that the store reads back as the model: the
+// change log logs, when it is taken, every candle changed since the last
+// save (logCandles), not only the last of each interval.
+func TestHistoryCandlesAcrossSaves(t *testing.T) {
+	st := tempStore(t)
+	live := newReadModel()
+	live.keepOrders, live.keepFills = 50, 60
+	var seq uint64
+	r := rand.New(rand.NewPCG(3, 4))
+	k := 0
+	for k < 4*maxCandles {
+		for range 1 + r.IntN(600) {
+			tradePairEvery(live, &seq, k, 5, 17*time.Second)
+			k++
+		}
+		saveAll(t, st, live)
+		sameHistory(t, loadBack(t, st, live), live, false)
+	}
+	if n := len(live.Markets[1].Candles[0]); n != maxCandles {
+		t.Fatalf("%d one-minute candles, want the test to reach maxCandles (%d)", n, maxCandles)
+	}
 }

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/instant-social-trading/ist/book"
@@ -66,6 +68,11 @@ type marketData struct {
 	// for one read from the store (in memory only): the ticker compares
 	// it with the book view's (getTicker).
 	seq uint64
+	// dirty: the market had trades since the change log was last taken,
+	// and is in readModel.dirtyMarkets; dirtyFrom is, per interval, the
+	// start of the first candle they changed.
+	dirty     bool
+	dirtyFrom [numIntervals]int64
 }
 
 // addTrade folds a trade into the market's data.
@@ -153,13 +160,43 @@ func (m *readModel) applyTrade(res *engine.Result, ev *engine.Event, tradeID uin
 	if full {
 		c.tradeTrims.add(mktTrade{Market: ev.Market, tradeRec: d.Trades[d.Next%len(d.Trades)]})
 	}
+	if !d.dirty {
+		// The candles this trade changed, the last of each interval, and
+		// any after them are logged when the change log is taken
+		// (logCandles): one copy of each, not one per trade.
+		d.dirty = true
+		for i, cs := range d.Candles {
+			d.dirtyFrom[i] = cs[len(cs)-1].Start
+		}
+		m.dirtyMarkets = append(m.dirtyMarkets, ev.Market)
+		c.count(numIntervals)
+	}
 	for i, cs := range d.Candles {
-		c.candles.add(mktCandle{Market: ev.Market, Interval: uint8(i), candle: cs[len(cs)-1]})
 		if had[i] && cs[0].Start != first[i] {
 			c.candleTrims.add(mktCandle{Market: ev.Market, Interval: uint8(i), candle: candle{Start: cs[0].Start}})
 		}
 	}
-	c.count(2 + numIntervals)
+	c.count(2)
+}
+
+// logCandles logs a copy of every candle that changed since the change
+// log was last taken (the lock held): those of each market with trades
+// since, from the first candle each interval changed.
+func (m *readModel) logCandles() {
+	for _, mk := range m.dirtyMarkets {
+		d := m.Markets[mk]
+		if d == nil || !d.dirty {
+			continue
+		}
+		d.dirty = false
+		for i, cs := range d.Candles {
+			j, _ := slices.BinarySearchFunc(cs, d.dirtyFrom[i], func(c candle, s int64) int { return cmp.Compare(c.Start, s) })
+			for ; j < len(cs); j++ {
+				m.chg.candles.add(mktCandle{Market: mk, Interval: uint8(i), candle: cs[j]})
+			}
+		}
+	}
+	m.dirtyMarkets = m.dirtyMarkets[:0]
 }
 
 // trades appends to dst up to limit recent trades of market, newest first.

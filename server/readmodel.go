@@ -188,7 +188,16 @@ type readModel struct {
 	full    chan struct{}
 	pools   changePools // chunks of saved change logs, for the next
 	touched []uint64    // scratch of apply: orders touched by one result
-	gen     uint64      // counts apply calls (addCopyEvent)
+	// fillTrimmed lists the accounts whose fills were trimmed since the
+	// change log was last taken: takeChanges logs the first fill each
+	// keeps then, as the store needs only the last trim of an account,
+	// instead of addFill reading the oldest fill (a cache miss) on every
+	// trim.
+	fillTrimmed []uint64
+	// dirtyMarkets lists the markets with trades since the change log
+	// was last taken, whose changed candles takeChanges logs (logCandles).
+	dirtyMarkets []uint32
+	gen          uint64 // counts apply calls (addCopyEvent)
 	// settled, if set, gets each order a result touched, as the result
 	// left it, before finish may trim it from the history (the lock
 	// held): the streams' copy (hub.settled, stream.go).
@@ -203,9 +212,9 @@ type readModel struct {
 
 // acctHist is one account's part of the history.
 type acctHist struct {
-	ids   []uint64 // its order ids, ascending, with dead ones (trimmed) not yet compacted
-	dead  int      // trimmed ids still in ids
-	done  []uint64 // done orders in the order they finished, oldest first
+	ids   []uint64  // its order ids, ascending, with dead ones (trimmed) not yet compacted
+	dead  int       // trimmed ids still in ids
+	done  []doneRef // done orders in the order they finished, oldest first
 	fills []fillRec
 	// transfers: its deposits and withdrawals, oldest first (transfers.go).
 	transfers []transferRec
@@ -217,6 +226,9 @@ type acctHist struct {
 	// fillBuf is the array fills moves back to the start of once trimming
 	// has reached its end (addFill).
 	fillBuf []fillRec
+	// fillTrimmed: fills were trimmed since the change log was last
+	// taken, and the account is in readModel.fillTrimmed.
+	fillTrimmed bool
 }
 
 // pendingOrder is what is registered for an order being placed: the
@@ -567,11 +579,29 @@ func (m *readModel) addFill(a uint64, f fillRec) {
 		}
 	}
 	h.fills = append(h.fills, f)
-	if trim { // the store keeps what memory keeps: from the first fill kept
-		m.chg.fillTrims.add(acctFill{Account: a, fillRec: h.fills[0]})
+	if trim && !h.fillTrimmed {
+		// The store keeps what memory keeps: from the first fill kept,
+		// logged when the change log is taken (logFillTrims).
+		h.fillTrimmed = true
+		m.fillTrimmed = append(m.fillTrimmed, a)
+		m.chg.count(1)
 	}
 	m.chg.fills.add(acctFill{Account: a, fillRec: f})
-	m.chg.count(2)
+	m.chg.count(1)
+}
+
+// logFillTrims logs, for each account whose fills were trimmed since the
+// change log was last taken, the first fill it keeps (the lock held).
+func (m *readModel) logFillTrims() {
+	for _, a := range m.fillTrimmed {
+		if h := m.accts[a]; h != nil && h.fillTrimmed {
+			h.fillTrimmed = false
+			if len(h.fills) > 0 {
+				m.chg.fillTrims.add(acctFill{Account: a, fillRec: h.fills[0]})
+			}
+		}
+	}
+	m.fillTrimmed = m.fillTrimmed[:0]
 }
 
 // settle ends the application of result seq (the lock held): it logs a
@@ -621,19 +651,17 @@ func (m *readModel) finish(o *orderRec) {
 	o.queued = true
 	a := m.acct(o.Account)
 	i := len(a.done)
-	for i > 0 {
-		if p := m.Orders.get(a.done[i-1]); p == nil || cmpDone(o, p) > 0 {
-			break
-		}
+	for i > 0 && a.done[i-1].after(o) {
 		i--
 	}
-	a.done = append(a.done, o.ID)
+	d := doneRef{ID: o.ID, Updated: o.Updated}
+	a.done = append(a.done, d)
 	if i < len(a.done)-1 {
 		copy(a.done[i+1:], a.done[i:])
-		a.done[i] = o.ID
+		a.done[i] = d
 	}
 	for m.keepOrders > 0 && len(a.done) > m.keepOrders {
-		old := a.done[0]
+		old := a.done[0].ID
 		a.done = a.done[1:]
 		m.Orders.del(old)
 		a.dead++
@@ -650,6 +678,19 @@ func (m *readModel) finish(o *orderRec) {
 		clear(a.ids[len(ids):])
 		a.ids, a.dead = ids, 0
 	}
+}
+
+// doneRef is an entry of a done queue: a done order's id and its time,
+// which no longer changes, held with the id so that finish orders the
+// queue without reading the records (cache misses).
+type doneRef struct {
+	ID      uint64
+	Updated int64
+}
+
+// after reports whether the done order d comes after o in a done queue.
+func (d doneRef) after(o *orderRec) bool {
+	return cmp.Or(cmp.Compare(d.Updated, o.Updated), cmp.Compare(d.ID, o.ID)) > 0
 }
 
 // cmpDone orders done orders as a done queue holds them: by (Updated, ID).

@@ -280,7 +280,7 @@ func TestDoneQueueOrderAcrossResults(t *testing.T) {
 	cancel(4, 3)
 	cancel(5, 1)
 	cancel(6, 2)
-	if got := fmt.Sprint(m.accts[7].done); got != "[2 3]" {
+	if got := fmt.Sprint(doneIDs(m.accts[7])); got != "[2 3]" {
 		t.Fatalf("done queue %s, want [2 3]: the last two by (updated_at, id)", got)
 	}
 }
@@ -307,7 +307,7 @@ func TestLoadEndsUnendedMarketOrders(t *testing.T) {
 	if want := "[filled 20 expired 20 open 0 partially_filled 20]"; fmt.Sprint(got) != want {
 		t.Fatalf("after loading: %v, want %s", got, want)
 	}
-	if got := fmt.Sprint(m.accts[7].done); got != "[1 2]" {
+	if got := fmt.Sprint(doneIDs(m.accts[7])); got != "[1 2]" {
 		t.Fatalf("done queue %s, want [1 2]", got)
 	}
 	var logged []uint64
@@ -315,4 +315,13 @@ func TestLoadEndsUnendedMarketOrders(t *testing.T) {
 	if fmt.Sprint(logged) != "[1 2]" {
 		t.Fatalf("logged for the next save: %v, want [1 2]", logged)
 	}
+}
+
+// doneIDs returns the ids in a's done queue, in its order.
+func doneIDs(a *acctHist) []uint64 {
+	var ids []uint64
+	for _, d := range a.done {
+		ids = append(ids, d.ID)
+	}
+	return ids
 }
