@@ -221,7 +221,7 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 	evs := eventBufs.Get().(*[]engine.Event)
 	res, err := s.do(&engine.Command{Kind: engine.CmdPlace, Account: acct, Market: m.id, Ref: meta.ClientID, Order: o, Tag: tag,
 		ExpireAt: meta.ExpireAt}, (*evs)[:0])
-	s.rm.take(tag) // if the engine never saw it
+	s.rm.take(tag) // if the engine never saw it, or never applied it (a journal failure)
 	// s.do returns once the result is delivered (or was never submitted):
 	// the read model is done with meta and the engine with the buffer.
 	defer releaseEvents(evs, res.Events)

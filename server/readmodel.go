@@ -262,6 +262,17 @@ func (m *readModel) expectAll(tags []uint64, pend []pendingOrder) {
 	m.pmu.Unlock()
 }
 
+// forget removes what is registered for tags, if anything (one lock
+// for a batch): the registrations of commands whose results were never
+// applied (a journal failure) or that were never submitted.
+func (m *readModel) forget(tags []uint64) {
+	m.pmu.Lock()
+	for _, t := range tags {
+		delete(m.pending, t)
+	}
+	m.pmu.Unlock()
+}
+
 // take removes and returns what is registered for tag.
 func (m *readModel) take(tag uint64) pendingOrder {
 	m.pmu.Lock()
