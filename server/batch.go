@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/instant-social-trading/ist/book"
@@ -116,6 +117,10 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		tags, pend = append(tags, first+uint64(i)), append(pend, pendingOrder{meta: it.meta, out: &outs[i]})
 	}
 	s.rm.expectAll(tags, pend) // before any result can arrive
+	// left: some registration may outlive the batch (its command was not
+	// submitted, or its result not applied), so the batch forgets its
+	// tags once every result is in.
+	left := false
 	for i := range items {
 		it := &items[i]
 		if it.err != nil {
@@ -126,12 +131,20 @@ func (s *Server) placeBatch(ctx *fasthttp.RequestCtx) {
 		cmd := engine.Command{Kind: engine.CmdPlace, Account: acct, Market: it.m.id, Ref: it.meta.ClientID, Order: it.o, Tag: tag,
 			ExpireAt: it.meta.ExpireAt}
 		if err := s.eng.Submit(context.Background(), &cmd, done); err != nil {
-			s.rm.take(tag)
-			it.err = err
+			it.err, left = err, true
 			wg.Done()
 		}
 	}
 	wg.Wait()
+	for i := 0; i < len(items) && !left; i++ {
+		// After a journal failure the engine delivers its results with
+		// the error, without applying them: the read model never took
+		// their registrations, which point into sc.outs.
+		left = items[i].err == nil && errors.Is(items[i].res.Err, engine.ErrJournal)
+	}
+	if left {
+		s.rm.forget(tags)
+	}
 	clear(pend)
 	sc.tags, sc.pend = tags, pend[:0]
 	b := append(sc.out[:0], `{"results":[`...)

@@ -167,7 +167,8 @@
 // book ran out, or its next price was beyond the rest. An IOC, FOK or
 // market order with quantity left expires. The order in the answer to
 // POST /v1/orders and in each result of a batch is the order as its own
-// command left it, with the fills it made then: trades that other orders
+// command left it, with the fills it made then; so is the order in the
+// answer to PATCH and DELETE /v1/orders/{id}: trades that other orders
 // made with it afterwards, even before the answer was sent, are in GET
 // /v1/orders/{id} and the streams. GET /v1/fills?limit=N answers
 // at most N fills, or N+1 when the N-th and the next are the two fills of

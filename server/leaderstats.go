@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/instant-social-trading/ist/book"
@@ -339,6 +340,10 @@ type statsTap struct {
 	timedJournal
 	ls *leaderStats
 	rm *readModel
+	// fault is Server.journalFault: if it holds a function (tests), Append
+	// calls it with each command, and an error it returns stands for the
+	// journal's (the command is not journaled).
+	fault *atomic.Pointer[func(*engine.Command) error]
 }
 
 // Append implements engine.Journal.
@@ -346,6 +351,11 @@ func (j statsTap) Append(cmd *engine.Command) error {
 	j.ls.note(cmd)
 	if cmd.Kind == engine.CmdDeposit || cmd.Kind == engine.CmdWithdraw {
 		j.rm.noteTransfer(cmd)
+	}
+	if f := j.fault.Load(); f != nil {
+		if err := (*f)(cmd); err != nil {
+			return err
+		}
 	}
 	return j.timedJournal.Append(cmd)
 }

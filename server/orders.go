@@ -221,7 +221,7 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 	evs := eventBufs.Get().(*[]engine.Event)
 	res, err := s.do(&engine.Command{Kind: engine.CmdPlace, Account: acct, Market: m.id, Ref: meta.ClientID, Order: o, Tag: tag,
 		ExpireAt: meta.ExpireAt}, (*evs)[:0])
-	s.rm.take(tag) // if the engine never saw it
+	s.rm.take(tag) // if the engine never saw it, or never applied it (a journal failure)
 	// s.do returns once the result is delivered (or was never submitted):
 	// the read model is done with meta and the engine with the buffer.
 	defer releaseEvents(evs, res.Events)
@@ -465,12 +465,25 @@ func (s *Server) writeOrder(ctx *fasthttp.RequestCtx, acct, id uint64) {
 	s.writeRec(ctx, &rec)
 }
 
-// writeOrderAfter answers a cancel or amend that the engine accepted: the
-// order as the history has it, or, for an order missing from the history
-// (lost in a crash), its id and status.
-func (s *Server) writeOrderAfter(ctx *fasthttp.RequestCtx, acct, id uint64, status string) {
-	rec, ok := s.rm.order(acct, id)
-	if !ok {
+// doOrderCmd runs cmd, a cancel or amend of one order (cmd.Tag is set
+// here), and copies into out the order as the command's own result left
+// it: the read model copies it as it applies the result (see placedOut),
+// so that the answer shows nothing later commands did to the order. On
+// an error, out is left with found false.
+func (s *Server) doOrderCmd(cmd *engine.Command, out *placedOut) error {
+	cmd.Tag = s.tags.Add(1)
+	s.rm.expect(cmd.Tag, nil, out)
+	err := s.doDiscard(cmd)
+	s.rm.take(cmd.Tag) // if the engine never saw it or never applied it
+	return err
+}
+
+// writeOrderAfter answers a cancel or amend of order id of acct that the
+// engine accepted: the order as its command left it (out, see
+// doOrderCmd), or, for an order missing from the history (lost in a
+// crash), its id and status.
+func (s *Server) writeOrderAfter(ctx *fasthttp.RequestCtx, acct, id uint64, status string, out *placedOut) {
+	if !out.found || out.rec.Account != acct || out.rec.ID != id {
 		var arr [128]byte
 		b := strconvUint(append(arr[:0], `{"id":`...), id)
 		b = appendUint(b, "account_id", acct)
@@ -478,7 +491,7 @@ func (s *Server) writeOrderAfter(ctx *fasthttp.RequestCtx, acct, id uint64, stat
 		writeJSON(ctx, 200, append(b, '}'))
 		return
 	}
-	s.writeRec(ctx, &rec)
+	s.writeRec(ctx, &out.rec)
 }
 
 // writeRec answers with one order.
@@ -499,11 +512,12 @@ func (s *Server) cancelOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, err)
 		return
 	}
-	if err := s.doDiscard(&engine.Command{Kind: engine.CmdCancel, Account: acct, OrderID: id}); err != nil {
+	var out placedOut
+	if err := s.doOrderCmd(&engine.Command{Kind: engine.CmdCancel, Account: acct, OrderID: id}, &out); err != nil {
 		writeError(ctx, s.notOpenError(err, acct, id))
 		return
 	}
-	s.writeOrderAfter(ctx, acct, id, "cancelled")
+	s.writeOrderAfter(ctx, acct, id, "cancelled", &out)
 }
 
 // cancelAll handles DELETE /v1/orders?market=.
@@ -611,8 +625,9 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, fmt.Errorf("%w: price and quantity must be positive", errInvalid))
 		return
 	}
-	err = ruleError(s.doDiscard(&engine.Command{Kind: engine.CmdAmendTotal, Account: acct, Market: m.id, OrderID: id,
-		Order: book.Order{Price: price, Qty: qty}}), m)
+	var out placedOut
+	err = ruleError(s.doOrderCmd(&engine.Command{Kind: engine.CmdAmendTotal, Account: acct, Market: m.id, OrderID: id,
+		Order: book.Order{Price: price, Qty: qty}}, &out), m)
 	if errors.Is(err, engine.ErrAmendBelowFilled) {
 		err = fmt.Errorf("%w: quantity %s is the order's new total and must exceed its filled quantity", errInvalid, r.qty)
 		if now, ok := s.rm.order(acct, id); ok {
@@ -623,7 +638,7 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, s.notOpenError(err, acct, id))
 		return
 	}
-	s.writeOrderAfter(ctx, acct, id, "open")
+	s.writeOrderAfter(ctx, acct, id, "open", &out)
 }
 
 // listOrders handles GET /v1/orders?market=&status=open|done&limit=&after=.

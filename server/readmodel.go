@@ -203,8 +203,10 @@ type readModel struct {
 	// held): the streams' copy (hub.settled, stream.go).
 	settled func(o *orderRec)
 
-	// pending holds the request details of orders being placed, by
-	// Command.Tag: the engine's result does not carry the command.
+	// pending holds the request details of orders being placed, and
+	// where the answers of places, cancels and amends want their order
+	// copied, by Command.Tag: the engine's result does not carry the
+	// command.
 	pmu     sync.Mutex
 	pending map[uint64]pendingOrder
 	ptx     map[uint64]transferRec // deposits and withdrawals by Seq (noteTransfer)
@@ -231,26 +233,31 @@ type acctHist struct {
 	fillTrimmed bool
 }
 
-// pendingOrder is what is registered for an order being placed: the
-// request's details (meta), and where apply copies the order as its
-// result left it (out; nil: nowhere).
+// pendingOrder is what is registered for an order being placed,
+// cancelled or amended: the request's details (meta; a place's only),
+// and where apply copies the order as its result left it (out; nil:
+// nowhere).
 type pendingOrder struct {
 	meta *orderRec
 	out  *placedOut
 }
 
-// placedOut receives the order that a place's result left, copied by
-// apply under the write lock it holds anyway, so that the request answers
-// without taking the read lock: under a stream of batches the handlers'
-// reads kept the engine's output waiting for the lock (a fifth of its
-// time blocked), and it is what every order waits for.
+// placedOut receives the order that a place's (or a cancel's or an
+// amend's) result left, copied by apply under the write lock it holds
+// anyway, so that the request answers without taking the read lock: under
+// a stream of batches the handlers' reads kept the engine's output
+// waiting for the lock (a fifth of its time blocked), and it is what
+// every order waits for. It is also the order as its own command left
+// it, which a read once the result is delivered is not: a later command
+// may have traded with it by then.
 type placedOut struct {
 	rec   orderRec
 	found bool // rec is set: the result succeeded and its order is held
 }
 
 // expect registers the details of the order placed with tag, and where
-// its order is to be copied (out, may be nil).
+// its order is to be copied (out, may be nil). A cancel or amend
+// registers its tag with meta nil.
 func (m *readModel) expect(tag uint64, meta *orderRec, out *placedOut) {
 	m.pmu.Lock()
 	m.pending[tag] = pendingOrder{meta: meta, out: out}
@@ -263,6 +270,17 @@ func (m *readModel) expectAll(tags []uint64, pend []pendingOrder) {
 	m.pmu.Lock()
 	for i, t := range tags {
 		m.pending[t] = pend[i]
+	}
+	m.pmu.Unlock()
+}
+
+// forget removes what is registered for tags, if anything (one lock
+// for a batch): the registrations of commands whose results were never
+// applied (a journal failure) or that were never submitted.
+func (m *readModel) forget(tags []uint64) {
+	m.pmu.Lock()
+	for _, t := range tags {
+		delete(m.pending, t)
 	}
 	m.pmu.Unlock()
 }
@@ -306,8 +324,13 @@ func (m *readModel) seq() uint64 {
 // apply folds one engine result into the model.
 func (m *readModel) apply(res *engine.Result) {
 	var p pendingOrder
-	if res.Kind == engine.CmdPlace {
+	switch res.Kind {
+	case engine.CmdPlace:
 		p = m.take(res.Tag)
+	case engine.CmdCancel, engine.CmdAmendTotal:
+		if res.Tag != 0 { // the server's own (doOrderCmd)
+			p = m.take(res.Tag)
+		}
 	}
 	meta := p.meta
 	var xfer transferRec
@@ -626,8 +649,8 @@ func (m *readModel) settle(seq uint64) {
 	m.touched = m.touched[:0]
 }
 
-// placed copies the order that place result res left into out (the lock
-// held, the result applied).
+// placed copies the order that place, cancel or amend result res left
+// into out (the lock held, the result applied).
 func (m *readModel) placed(res *engine.Result, out *placedOut) {
 	out.found = false
 	if res.Err != nil {

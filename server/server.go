@@ -269,6 +269,9 @@ type Server struct {
 	// it returns stands for the write's.
 	tokWriteMu     sync.Mutex
 	tokenWriteHook func() error
+	// journalFault, if it holds a function (tests), fails the journal:
+	// see statsTap.fault.
+	journalFault atomic.Pointer[func(*engine.Command) error]
 
 	mktCache atomic.Pointer[marketCache]
 	social   socialState // leader profiles (social.go)
@@ -545,7 +548,7 @@ func Open(opts *Options) (*Server, error) {
 	// sees too.
 	recovered := state.Seq()
 	statsBehind := statsSeq < rst.SnapshotSeq || s.stats.seq() != recovered
-	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats, s.rm}, State: state, Snapshots: l, Clock: clock,
+	e, err := engine.Open(&engine.Options{Journal: statsTap{timedJournal{l, s.fsync}, s.stats, s.rm, &s.journalFault}, State: state, Snapshots: l, Clock: clock,
 		SnapshotInterval: o.SnapshotInterval, SnapshotEvery: o.SnapshotEvery, OnSnapshot: s.onSnapshot,
 		FailFast: true, Capacity: o.Capacity, RingSize: o.RingSize, DepthLevels: o.BookDepth,
 		Subscribe: func(res *engine.Result) {
