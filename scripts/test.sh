@@ -54,3 +54,8 @@ fi
 # decodes deploy/k8s/*.yaml strictly into the Kubernetes API types.
 echo "== deploy/k8scheck (Kubernetes manifests)"
 (cd deploy/k8scheck && go vet ./... && go test -count=1 ./...)
+
+# bench/tracestat, the execution trace reader, is a module of its own too
+# (golang.org/x/exp/trace stays out of the main go.mod).
+echo "== bench/tracestat"
+(cd bench/tracestat && go vet ./... && go test -count=1 ./...)
