@@ -154,8 +154,8 @@ func read(r io.Reader) (*stats, error) {
 		}
 	}
 	// What each goroutine and P was doing when the trace ended lasted to
-	// its end: a goroutine blocked throughout has no transition after
-	// the first.
+	// its end: one that blocked and stayed blocked has no transition
+	// after that.
 	for g, t := range goSince {
 		d, x := int64(last-t), of(g)
 		switch goState[g] {
