@@ -60,7 +60,8 @@
 // copy-trading events (GET /v1/social/events, below); older ones
 // are dropped from memory
 // and from the store. It is saved incrementally (history.go): every
-// change is copied into a change log as it is applied, and a save swaps
+// change is copied into a change log as it is applied (changed candles
+// and the fills kept after a trim when the log is taken), and a save swaps
 // that log for an empty one and writes it (as one segment of records in
 // a few large values, with the sequence number it is current to) to
 // DATA/server in one batch, every Options.HistoryInterval (5 s) when

@@ -18,14 +18,16 @@ import (
 //
 // Every change apply makes is also appended, as a copy, to a change log
 // (readModel.chg): orders (a tombstone when one is trimmed), fills,
-// trades, candles, and the first fill, trade or candle still kept when
-// older ones are trimmed. Saving swaps the log for an empty one under the
-// read model's lock (a pointer swap, so the engine's output is never held
-// up by the size of the history) and then, without the lock, writes what
-// the log holds as the next segment of the store, together with the
-// sequence number the log is current to (histseg.go has the format). The
-// store thus always holds the read model as of a result, and a save costs
-// what changed, not what is kept.
+// trades, and the first trade or candle still kept when older ones are
+// trimmed; the candles that trades changed, and the first fill each
+// account keeps after a trim, are appended once, when the log is taken
+// (logCandles, logFillTrims). Saving swaps the log for an empty one under
+// the read model's lock (a pointer swap and those copies, so the engine's
+// output is never held up by the size of the history) and then, without
+// the lock, writes what the log holds as the next segment of the store,
+// together with the sequence number the log is current to (histseg.go
+// has the format). The store thus always holds the read model as of a
+// result, and a save costs what changed, not what is kept.
 
 // maxUnsaved is the size of the change log (in entries) past which the
 // saver runs without waiting for HistoryInterval, which bounds its memory.

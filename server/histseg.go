@@ -294,8 +294,10 @@ func (w *segWriter) changes(c *changes) error {
 			err = w.tradeTrim(mk, tradeFrom[mk])
 		}
 	}
-	// Candles: each trade logs a copy of every interval's current candle;
-	// only the last copy of each is written, in the order of last copies.
+	// Candles: each take logs a copy of every candle changed since the
+	// last (logCandles), and a log put back after a failed save holds
+	// earlier copies too; only the last copy of each is written, in the
+	// order of last copies.
 	last := map[candleID]int{}
 	var cs []*mktCandle
 	c.candles.each(func(x *mktCandle) {

@@ -105,10 +105,15 @@ func read(r io.Reader) (*stats, error) {
 		switch st.Resource.Kind {
 		case trace.ResourceProc:
 			p := st.Resource.Proc()
+			from, to := st.Proc()
+			if _, ok := pSince[p]; !ok && from == trace.ProcUndetermined {
+				// A P that was there when the trace began (see the
+				// goroutines' case below).
+				pSince[p], pState[p] = first, to
+			}
 			if t, ok := pSince[p]; ok && pState[p] == trace.ProcRunning {
 				s.procsRunning += int64(ev.Time() - t)
 			}
-			_, to := st.Proc()
 			pSince[p], pState[p] = ev.Time(), to
 		case trace.ResourceGoroutine:
 			g := st.Resource.Goroutine()
@@ -124,6 +129,14 @@ func read(r io.Reader) (*stats, error) {
 					of(g).n++
 				}
 			}
+			from, to := st.Goroutine()
+			if _, ok := goSince[g]; !ok && from == trace.GoUndetermined {
+				// A goroutine that was there when the trace began: the
+				// tracer reports its state when it first touches it (for
+				// one blocked throughout, at the end of the trace's first
+				// generation), and it was in that state until then.
+				goSince[g], goState[g] = first, to
+			}
 			if t, ok := goSince[g]; ok {
 				d, x := int64(ev.Time()-t), of(g)
 				switch goState[g] {
@@ -137,8 +150,28 @@ func read(r io.Reader) (*stats, error) {
 					x.syscall += d
 				}
 			}
-			_, to := st.Goroutine()
 			goSince[g], goState[g] = ev.Time(), to
+		}
+	}
+	// What each goroutine and P was doing when the trace ended lasted to
+	// its end: one that blocked and stayed blocked has no transition
+	// after that.
+	for g, t := range goSince {
+		d, x := int64(last-t), of(g)
+		switch goState[g] {
+		case trace.GoRunning:
+			x.running += d
+		case trace.GoRunnable:
+			x.runnable += d
+		case trace.GoWaiting:
+			x.waiting += d
+		case trace.GoSyscall:
+			x.syscall += d
+		}
+	}
+	for p, t := range pSince {
+		if pState[p] == trace.ProcRunning {
+			s.procsRunning += int64(last - t)
 		}
 	}
 	s.span = int64(last - first)

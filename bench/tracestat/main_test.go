@@ -73,3 +73,44 @@ func TestRead(t *testing.T) {
 		t.Fatalf("print: no spinner row in\n%s", out.String())
 	}
 }
+
+// blocker and lateBlocker wait on ch.
+func blocker(ch chan struct{})     { <-ch }
+func lateBlocker(ch chan struct{}) { <-ch }
+
+// TestReadToTheEnd traces a goroutine that was blocked before the trace
+// began and stays blocked until it ends, and one that blocks soon after
+// the trace begins and stays blocked: each waits about the trace's span,
+// not nothing (a goroutine's state when the tracer first reports it held
+// since the trace began; its state when the trace ends lasts to the end).
+func TestReadToTheEnd(t *testing.T) {
+	ch := make(chan struct{})
+	defer close(ch)
+	go blocker(ch)
+	time.Sleep(10 * time.Millisecond) // blocked before the trace starts
+	var buf bytes.Buffer
+	if err := trace.Start(&buf); err != nil {
+		t.Fatal(err)
+	}
+	go lateBlocker(ch)
+	time.Sleep(50 * time.Millisecond)
+	trace.Stop()
+	s, err := read(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{".blocker", ".lateBlocker"} {
+		var b *times
+		for f, x := range s.byFunc {
+			if strings.HasSuffix(f, name) {
+				b = x
+			}
+		}
+		if b == nil {
+			t.Fatalf("%s not found among %d start functions", name, len(s.byFunc))
+		}
+		if b.waiting < int64(45*time.Millisecond) {
+			t.Errorf("%s waiting %v, want ≥ 45ms (span %v)", name, time.Duration(b.waiting), time.Duration(s.span))
+		}
+	}
+}
