@@ -54,6 +54,20 @@ type times struct {
 	running, runnable, waiting, syscall int64
 }
 
+// add counts d ns in state st.
+func (x *times) add(st trace.GoState, d int64) {
+	switch st {
+	case trace.GoRunning:
+		x.running += d
+	case trace.GoRunnable:
+		x.runnable += d
+	case trace.GoWaiting:
+		x.waiting += d
+	case trace.GoSyscall:
+		x.syscall += d
+	}
+}
+
 // stats is what read gathers: per start function, and the Ps' running
 // time over the trace's span.
 type stats struct {
@@ -138,17 +152,7 @@ func read(r io.Reader) (*stats, error) {
 				goSince[g], goState[g] = first, to
 			}
 			if t, ok := goSince[g]; ok {
-				d, x := int64(ev.Time()-t), of(g)
-				switch goState[g] {
-				case trace.GoRunning:
-					x.running += d
-				case trace.GoRunnable:
-					x.runnable += d
-				case trace.GoWaiting:
-					x.waiting += d
-				case trace.GoSyscall:
-					x.syscall += d
-				}
+				of(g).add(goState[g], int64(ev.Time()-t))
 			}
 			goSince[g], goState[g] = ev.Time(), to
 		}
@@ -157,17 +161,7 @@ func read(r io.Reader) (*stats, error) {
 	// its end: one that blocked and stayed blocked has no transition
 	// after that.
 	for g, t := range goSince {
-		d, x := int64(last-t), of(g)
-		switch goState[g] {
-		case trace.GoRunning:
-			x.running += d
-		case trace.GoRunnable:
-			x.runnable += d
-		case trace.GoWaiting:
-			x.waiting += d
-		case trace.GoSyscall:
-			x.syscall += d
-		}
+		of(g).add(goState[g], int64(last-t))
 	}
 	for p, t := range pSince {
 		if pState[p] == trace.ProcRunning {
