@@ -14,7 +14,7 @@ import (
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/internal/fixed"
-	"github.com/instant-social-trading/ist/internal/idmap"
+	"github.com/instant-social-trading/ist/internal/seqmap"
 )
 
 // Snapshot encoding of a State, little-endian throughout:
@@ -778,9 +778,7 @@ type snapFreeze struct {
 	offs  []int         // where each market's orders start in the body
 	n     int           // markets frozen for the body being written
 	slab  orderTable    // a copy of the order table's records (its index: index)
-	index idmap.Map     // slab's index: a copy of the table's, or fill's
-	// indexed: index is a copy of the table's; else fill rebuilds it.
-	indexed bool
+	index seqmap.Map    // slab's index: a copy of the table's
 	sink    uint64
 
 	chunks int          // chunks of the slab to copy
@@ -788,10 +786,9 @@ type snapFreeze struct {
 	helper sync.WaitGroup
 }
 
-// begin starts copying s's order records, and their index unless it is
-// much larger than they are (its size is what the state reserved,
-// Options.Capacity, not what it holds): fill then rebuilds it from the
-// records, off the matcher. end finishes the copies.
+// begin starts copying s's order records; end copies their index (4
+// bytes an id of the index's pages, against 128 a record) and finishes
+// the records.
 func (fz *snapFreeze) begin(s *State) {
 	t := &s.orders
 	for len(fz.slab.chunks) < len(t.chunks) {
@@ -800,9 +797,6 @@ func (fz *snapFreeze) begin(s *State) {
 	fz.slab.n = t.n
 	fz.chunks = (int(t.n) + slabChunk - 1) / slabChunk
 	fz.next.Store(0)
-	// An index slot is 16 bytes, a record 128: copy the index while it is
-	// no larger than the records.
-	fz.indexed = t.index.Slots() <= 8*max(int(t.n), 64)
 	fz.n = 0
 	if fz.chunks > 1 {
 		fz.helper.Add(1)
@@ -831,9 +825,7 @@ func (fz *snapFreeze) copyChunks(t *orderTable) {
 // end finishes what begin started: the index, and the chunks the helper
 // has not claimed; it returns once every copy is made.
 func (fz *snapFreeze) end(s *State) {
-	if fz.indexed {
-		fz.index.CopyFrom(s.orders.index)
-	}
+	fz.index.CopyFrom(s.orders.index)
 	fz.copyChunks(&s.orders)
 	fz.helper.Wait()
 }
@@ -857,18 +849,6 @@ func (fz *snapFreeze) reserve(w *enc, m *market) {
 func (fz *snapFreeze) fill(body []byte) {
 	t := &fz.slab
 	t.index = &fz.index
-	if !fz.indexed {
-		if fz.index.Slots() == 0 {
-			fz.index = *idmap.New(int(t.n))
-		} else {
-			fz.index.Clear()
-		}
-		for i := range t.end() {
-			if id := t.at(i).id; id != 0 { // 0: a free entry
-				fz.index.Put(id, i)
-			}
-		}
-	}
 	for i, off := range fz.offs[:fz.n] {
 		f := &fz.books[i]
 		size := f.Len() * snapshotOrderSize

@@ -6,7 +6,7 @@ import (
 	"math/bits"
 
 	"github.com/instant-social-trading/ist/book"
-	"github.com/instant-social-trading/ist/internal/idmap"
+	"github.com/instant-social-trading/ist/internal/seqmap"
 )
 
 // FeeAccount is the id of the account that collects trading fees. It
@@ -730,7 +730,7 @@ func beforeFee(b int64, bps int32) int64 {
 	return x
 }
 
-// orderTable holds the live orders in a slab indexed by an idmap, so that
+// orderTable holds the live orders in a slab indexed by a seqmap, so that
 // placing and finishing orders does not allocate. The slab is a list of
 // fixed-size chunks: it grows by a chunk, never by copying what it holds
 // (a slab of a million records is 128 MB; doubling it copied them while
@@ -739,7 +739,7 @@ type orderTable struct {
 	chunks [][]order // slabChunk records each; a free entry has id 0
 	n      int32     // entries used or freed: the slab's indexes are [0, n)
 	free   []int32
-	index  *idmap.Map
+	index  *seqmap.Map
 }
 
 // link is a live order's place in its account's list of live orders:
@@ -756,7 +756,7 @@ const (
 	slabChunk     = 1 << slabChunkBits
 )
 
-func newOrderTable() orderTable { return orderTable{index: idmap.New(1024)} }
+func newOrderTable() orderTable { return orderTable{index: seqmap.New()} }
 
 // at returns slab entry i, which must be below end.
 func (t *orderTable) at(i int32) *order {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/instant-social-trading/ist/book"
 	"github.com/instant-social-trading/ist/engine"
-	"github.com/instant-social-trading/ist/internal/idmap"
+	"github.com/instant-social-trading/ist/internal/seqmap"
 )
 
 // Order statuses, as in the API.
@@ -72,22 +72,23 @@ func (o *orderRec) clientID() []byte {
 }
 
 // orderTab holds the read model's orders by id: pages of records in
-// slots that are reused once freed, and an index from id to slot. Records
-// hold no pointers, so the collector never scans them, a new order does
-// not allocate once the table has grown, and growth adds a page instead of
+// slots that are reused once freed, and an index from id to slot (a
+// seqmap: the engine numbers orders in increasing order). Records hold no
+// pointers, so the collector never scans them, a new order does not
+// allocate once the table has grown, and growth adds a page instead of
 // copying every order. Pages never move: a record pointer from get or put
 // stays valid until that order is deleted (its slot may then be reused).
 type orderTab struct {
 	pages [][]orderRec
 	next  int32   // slots used so far (freed ones included)
 	free  []int32 // freed slots, reused first
-	idx   *idmap.Map
+	idx   *seqmap.Map
 }
 
 // orderPage is the number of records in a page of orderTab (168 KiB).
 const orderPage = 1024
 
-func newOrderTab() orderTab { return orderTab{idx: idmap.New(1024)} }
+func newOrderTab() orderTab { return orderTab{idx: seqmap.New()} }
 
 func (t *orderTab) at(i int32) *orderRec { return &t.pages[i/orderPage][i%orderPage] }
 
