@@ -779,7 +779,7 @@ type snapFreeze struct {
 	n     int           // markets frozen for the body being written
 	slab  orderTable    // a copy of the order table's records (its index: index)
 	index seqmap.Map    // slab's index: a copy of the table's
-	sink    uint64
+	sink  uint64
 
 	chunks int          // chunks of the slab to copy
 	next   atomic.Int64 // next chunk to claim
