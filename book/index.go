@@ -8,8 +8,8 @@ import "fmt"
 // slot (0 is never a valid order id). A value v >= 0 is a resting order's
 // node index; v < 0 is pending stop slot -v-1.
 //
-// It grows incrementally, as the engine's index (internal/idmap, of which
-// this is a copy so that book imports nothing of ours) does: a table twice
+// It grows incrementally, as internal/idmap (of which this is a copy so
+// that book imports nothing of ours) does: a table twice
 // the size, into which each later put moves a few of the old table's
 // keys, so that no single order pays for rehashing them all.
 type idIndex struct {

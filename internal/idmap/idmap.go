@@ -1,9 +1,11 @@
 // Package idmap is a hash map from non-zero uint64 ids to int32 slot
 // numbers that does not allocate once it has grown to its working size:
 // open addressing with linear probing, Fibonacci hashing and
-// backward-shift deletion (no tombstones). It is the engine's index of live
-// orders; package book keeps its own copy of the same structure so that it
-// imports nothing of ours.
+// backward-shift deletion (no tombstones). It holds the order ids that
+// internal/seqmap keeps out of its pages (the engine's and the read
+// model's order indexes); package book keeps its own copy of the same
+// structure, as its index of each market's orders, so that it imports
+// nothing of ours.
 //
 // A map that outgrows its table grows incrementally: it allocates a table
 // twice the size and moves the old table's keys over a few at a time, with
