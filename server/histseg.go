@@ -704,8 +704,11 @@ func (st *store) needsBase() bool {
 func (st *store) writeBase(m *readModel, save func() error) error {
 	base := st.base + 1
 	st.baseFrom, st.sinceBase = st.nextSeg, 0
-	b := st.db.NewBatch()
-	defer func() { b.Close() }()
+	// One batch, made at its full size (a part more than baseBatchBytes)
+	// and reused: grown from empty by doubling, each batch of a base cost
+	// Pebble about a copy of itself.
+	b := st.db.NewBatchWithSize(baseBatchBytes+2*segPartSize, pebble.WithMaxRetainedSizeBytes(2*baseBatchBytes))
+	defer b.Close()
 	// What a crash left of an earlier try.
 	_ = b.DeleteRange(partKey(nil, prefixBase, base, 0), baseUpper, nil)
 	w := &st.bw
@@ -717,9 +720,7 @@ func (st *store) writeBase(m *readModel, save func() error) error {
 		if err := b.Commit(pebble.NoSync); err != nil {
 			return err
 		}
-		b.Close()
-		b = st.db.NewBatch()
-		w.b = b
+		b.Reset()
 		return nil
 	}
 	w.between = func() error {
