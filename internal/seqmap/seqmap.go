@@ -302,6 +302,14 @@ func (m *Map) Clear() {
 // each page. The zero Map may be a destination. m and src share nothing
 // afterwards.
 func (m *Map) CopyFrom(src *Map) {
+	if m == src {
+		// The loop below would copy pages of m over others of m.
+		return
+	}
+	// m's pages go to the end of the spare ones, which newPage takes
+	// first: each is overwritten whole by a page of src, and those src
+	// does not need are cleared below, as a spare page must be empty.
+	clean := len(m.spare)
 	for _, pg := range m.pages {
 		if pg != nil {
 			m.spare = append(m.spare, pg)
@@ -313,6 +321,11 @@ func (m *Map) CopyFrom(src *Map) {
 			cp := m.newPage()
 			*cp = *pg
 			m.pages[k] = cp
+		}
+	}
+	if len(m.spare) > clean {
+		for _, pg := range m.spare[clean:] {
+			clear(pg[:])
 		}
 	}
 	m.live = append(m.live[:0], src.live...)
