@@ -366,8 +366,10 @@ func (m *Map) GrowAhead(within int) func() {
 	return m.sparse.GrowAhead(within)
 }
 
-// Reserve makes room for n keys before anything is allocated again: n
-// ids' pages, and the hash map's room for the keys that leave them.
+// Reserve makes spare pages for n consecutive ids, so that that many new
+// ids take no allocation for their pages. It reserves nothing in the
+// hash map: the keys that leave the pages for it make it grow as they
+// come (incrementally, see idmap).
 func (m *Map) Reserve(n int) {
 	for need := (n+pageSize-1)/pageSize + 1; len(m.spare) < need; {
 		m.spare = append(m.spare, new(page))
