@@ -302,6 +302,14 @@ func (m *Map) Clear() {
 // each page. The zero Map may be a destination. m and src share nothing
 // afterwards.
 func (m *Map) CopyFrom(src *Map) {
+	if m == src {
+		// The loop below would copy pages of m over others of m.
+		return
+	}
+	// m's pages go to the end of the spare ones, which newPage takes
+	// first: each is overwritten whole by a page of src, and those src
+	// does not need are cleared below, as a spare page must be empty.
+	clean := len(m.spare)
 	for _, pg := range m.pages {
 		if pg != nil {
 			m.spare = append(m.spare, pg)
@@ -313,6 +321,11 @@ func (m *Map) CopyFrom(src *Map) {
 			cp := m.newPage()
 			*cp = *pg
 			m.pages[k] = cp
+		}
+	}
+	if len(m.spare) > clean {
+		for _, pg := range m.spare[clean:] {
+			clear(pg[:])
 		}
 	}
 	m.live = append(m.live[:0], src.live...)
@@ -353,8 +366,10 @@ func (m *Map) GrowAhead(within int) func() {
 	return m.sparse.GrowAhead(within)
 }
 
-// Reserve makes room for n keys before anything is allocated again: n
-// ids' pages, and the hash map's room for the keys that leave them.
+// Reserve makes spare pages for n consecutive ids, so that that many new
+// ids take no allocation for their pages. It reserves nothing in the
+// hash map: the keys that leave the pages for it make it grow as they
+// come (incrementally, see idmap).
 func (m *Map) Reserve(n int) {
 	for need := (n+pageSize-1)/pageSize + 1; len(m.spare) < need; {
 		m.spare = append(m.spare, new(page))

@@ -226,3 +226,83 @@ func BenchmarkSequential(b *testing.B) {
 		}
 	}
 }
+
+// TestCopyFromIntoUsedMap copies a map of one page into one that held
+// three: the destination's pages that the copy does not need become
+// spare pages, and a spare page must be empty, or a later Put into a new
+// page finds the old keys there.
+func TestCopyFromIntoUsedMap(t *testing.T) {
+	dst := New()
+	for k := range uint64(3) {
+		for i := range uint64(100) {
+			dst.Put(k*pageSize+i+1, int32(i))
+		}
+	}
+	src := New()
+	want := map[uint64]int32{}
+	for i := range uint64(10) {
+		src.Put(i+1, 1)
+		want[i+1] = 1
+	}
+	dst.CopyFrom(src)
+	check(t, dst, want)
+	// A new page, taken from the spare ones.
+	dst.Put(pageSize+1, 9)
+	want[pageSize+1] = 9
+	check(t, dst, want)
+	if v, ok := dst.Get(pageSize + 2); ok {
+		t.Fatalf("Get(%d) = %d in a new page: a key of the map before the copy", pageSize+2, v)
+	}
+}
+
+// TestCopyFromItself: a map copied from itself is unchanged.
+func TestCopyFromItself(t *testing.T) {
+	m := New()
+	want := map[uint64]int32{}
+	for k := range uint64(3) {
+		for i := range uint64(50) {
+			id := (k+3)*pageSize + i*7 + 1
+			m.Put(id, int32(k*1000+i))
+			want[id] = int32(k*1000 + i)
+		}
+	}
+	m.Put(5, 4) // below the span: sparse
+	want[5] = 4
+	m.CopyFrom(m)
+	check(t, m, want)
+}
+
+// TestCopyFromReusedRandom copies maps of random sizes into the same two
+// destinations in turn, as the engine's snapshots do, and uses each copy.
+func TestCopyFromReusedRandom(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 7))
+	var a, b Map
+	for round := range 40 {
+		src := New()
+		want := map[uint64]int32{}
+		next := uint64(1 + r.IntN(100_000))
+		for range r.IntN(20_000) {
+			next += uint64(1 + r.IntN(8))
+			v := int32(r.IntN(1000))
+			src.Put(next, v)
+			want[next] = v
+		}
+		dst := &a
+		if round%2 == 1 {
+			dst = &b
+		}
+		dst.CopyFrom(src)
+		check(t, dst, want)
+		check(t, src, want)
+		// The copy and the source share nothing.
+		for range 200 {
+			next += uint64(1 + r.IntN(8))
+			dst.Put(next, 1)
+			want[next] = 1
+		}
+		check(t, dst, want)
+		if src.Len() != len(want)-200 {
+			t.Fatalf("round %d: the source has %d keys after Puts to its copy, want %d", round, src.Len(), len(want)-200)
+		}
+	}
+}
