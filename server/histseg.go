@@ -99,7 +99,7 @@ const compactMinBytes = 64 << 20
 
 // baseBatchBytes is how much of a base is committed at a time (bounding
 // the batch held in memory).
-const baseBatchBytes = 16 << 20
+var baseBatchBytes = 16 << 20 // a variable for tests
 
 // dumpChunk is how many orders (or fills, trades or candles) a base reads
 // under one hold of the read model's lock.
@@ -704,10 +704,14 @@ func (st *store) needsBase() bool {
 func (st *store) writeBase(m *readModel, save func() error) error {
 	base := st.base + 1
 	st.baseFrom, st.sinceBase = st.nextSeg, 0
-	// One batch, made at its full size (a part more than baseBatchBytes)
-	// and reused: grown from empty by doubling, each batch of a base cost
-	// Pebble about a copy of itself.
-	b := st.db.NewBatchWithSize(baseBatchBytes+2*segPartSize, pebble.WithMaxRetainedSizeBytes(2*baseBatchBytes))
+	// One batch, made at its full size and reused: grown from empty by
+	// doubling, each batch of a base cost Pebble about a copy of itself.
+	// It is committed once past baseBatchBytes, by at most a part, and a
+	// part closes only between chunks of a base (tens of KiB past
+	// segPartSize): 1 MiB of room keeps it from growing. (Closed, it goes
+	// back to Pebble's pool of batches with its buffer, until a
+	// collection.)
+	b := st.db.NewBatchWithSize(baseBatchBytes+1<<20, pebble.WithMaxRetainedSizeBytes(2*baseBatchBytes))
 	defer b.Close()
 	// What a crash left of an earlier try.
 	_ = b.DeleteRange(partKey(nil, prefixBase, base, 0), baseUpper, nil)

@@ -465,3 +465,31 @@ func TestHistoryCandlesAcrossSaves(t *testing.T) {
 		t.Fatalf("%d one-minute candles, want the test to reach maxCandles (%d)", n, maxCandles)
 	}
 }
+
+// TestHistoryBaseInBatches writes a base of several parts through a batch
+// committed at every part (writeBase commits it and reuses it as it goes),
+// then checks that the save that puts the base in force reads back as the
+// model.
+func TestHistoryBaseInBatches(t *testing.T) {
+	defer func(b int) { baseBatchBytes = b }(baseBatchBytes)
+	baseBatchBytes = 1
+	st := tempStore(t)
+	live := newReadModel()
+	live.keepOrders, live.keepFills = 5000, 5000
+	var seq uint64
+	for k := range 2000 {
+		tradePair(live, &seq, k, 7)
+	}
+	saveAll(t, st, live)
+	if err := st.writeBase(live, saver(st, live)); err != nil {
+		t.Fatal(err)
+	}
+	if st.bw.part < 3 {
+		t.Fatalf("a base of %d parts: the test needs several, each committed on its own", st.bw.part)
+	}
+	saveAll(t, st, live)
+	if b := numbers(t, st, prefixBase); len(b) != 1 || st.base != b[0] {
+		t.Fatalf("bases %v, %d in force", b, st.base)
+	}
+	sameHistory(t, loadBack(t, st, live), live, false)
+}

@@ -99,8 +99,9 @@ func TestTakeEmptiesFrontPage(t *testing.T) {
 }
 
 // TestEvictCascade: a span of thinly filled pages, past its bound once
-// most of its keys are taken, shrinks to the bound at the next new page,
-// the evicted keys moving to sparse.
+// most of its keys are taken, shrinks by two pages at the next new page
+// (not all at once: that would stall one Put), the evicted keys moving to
+// sparse, and is back within its bound after enough new pages.
 func TestEvictCascade(t *testing.T) {
 	m := New()
 	want := map[uint64]int32{}
@@ -118,10 +119,22 @@ func TestEvictCascade(t *testing.T) {
 			delete(want, id)
 		}
 	}
+	before := len(m.pages)
 	m.Put(pages*pageSize+1, 1)
 	want[pages*pageSize+1] = 1
 	check(t, m, want)
 	if m.sparse == nil || m.sparse.Len() == 0 {
 		t.Fatal("no key left the pages")
 	}
+	if len(m.pages) != before+1-2 {
+		t.Fatalf("a new page took the span from %d to %d pages, want %d", before, len(m.pages), before-1)
+	}
+	for id := uint64(pages*pageSize + 2); len(m.pages) > m.bound(); id += pageSize {
+		if id > 2*pages*pageSize {
+			t.Fatalf("span of %d pages for %d keys after %d new pages", len(m.pages), m.dense, pages)
+		}
+		m.Put(id, 2)
+		want[id] = 2
+	}
+	check(t, m, want)
 }

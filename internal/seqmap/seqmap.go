@@ -18,8 +18,10 @@
 //
 // Memory: the pages span the ids from the oldest one kept in a page to
 // the newest, at 4 bytes an id. When that span is more than spanFactor
-// times what its keys need, the oldest page's keys move to the hash map
-// (each key moves at most once), so a few old ids cannot hold many pages.
+// times what its keys need, the oldest pages' keys move to the hash map
+// (each key at most once; two pages for each new one, so that a span
+// thinned by many removals shrinks over the next pages, not in one Put),
+// and a few old ids cannot hold many pages.
 // Ids may come in any order; those below the pages' span, and far above
 // it, are correct too, only handled by the hash map.
 //
@@ -40,6 +42,9 @@ const (
 	// pages its keys would fill, plus minPages.
 	spanFactor = 8
 	minPages   = 16
+	// evictStep is how many pages, besides one for each page it adds,
+	// extending the span may evict to bring it back within its bound.
+	evictStep = 1
 	// maxJump is how far past the span, in pages, a new id may extend
 	// it; a key further on first moves every page's keys to the hash
 	// map, and starts the span at the new key.
@@ -203,18 +208,27 @@ func (m *Map) extend(pn uint64) bool {
 		}
 		m.base, end = pn, pn
 	}
+	budget := evictStep
 	for end <= pn {
 		m.pages = append(m.pages, nil)
 		m.live = append(m.live, 0)
 		end++
+		budget++
 	}
 	// Bound the span by the keys in it: the oldest pages' keys move to
-	// sparse. pn's own page is the last one and stays.
-	for len(m.pages) > minPages+spanFactor*(m.dense/pageSize+1) {
+	// sparse, a few pages for each one added (evictStep more than
+	// added), so that a span left thin by many removals shrinks back
+	// over the next pages instead of within one Put. pn's own page is
+	// the last one and stays.
+	for ; budget > 0 && len(m.pages) > m.bound(); budget-- {
 		m.evictFront()
 	}
 	return true
 }
+
+// bound is how many pages the span may hold for the keys in it; it holds
+// more only after removals, until the next new pages shrink it.
+func (m *Map) bound() int { return minPages + spanFactor*(m.dense/pageSize+1) }
 
 // evictFront moves the keys of the oldest page to sparse and drops the
 // page from the span.
