@@ -191,14 +191,7 @@ func TestHistoryBaseWhileTrading(t *testing.T) {
 // nothing twice, and that the parts of a base a crash interrupted are
 // ignored and then deleted.
 func TestHistorySegmentsRepeated(t *testing.T) {
-	st := tempStore(t)
-	live := newReadModel()
-	live.keepOrders, live.keepFills = 50, 60
-	var seq uint64
-	for k := range 300 {
-		tradePair(live, &seq, k, 3)
-	}
-	saveAll(t, st, live)
+	st, live, seq := savedModel(t, 50, 60, 300, 3)
 	for k := 300; k < 400; k++ {
 		tradePair(live, &seq, k, 3)
 	}
@@ -473,14 +466,7 @@ func TestHistoryCandlesAcrossSaves(t *testing.T) {
 func TestHistoryBaseInBatches(t *testing.T) {
 	defer func(b int) { baseBatchBytes = b }(baseBatchBytes)
 	baseBatchBytes = 1
-	st := tempStore(t)
-	live := newReadModel()
-	live.keepOrders, live.keepFills = 5000, 5000
-	var seq uint64
-	for k := range 2000 {
-		tradePair(live, &seq, k, 7)
-	}
-	saveAll(t, st, live)
+	st, live, _ := savedModel(t, 5000, 5000, 2000, 7)
 	if err := st.writeBase(live, saver(st, live)); err != nil {
 		t.Fatal(err)
 	}
@@ -492,4 +478,20 @@ func TestHistoryBaseInBatches(t *testing.T) {
 		t.Fatalf("bases %v, %d in force", b, st.base)
 	}
 	sameHistory(t, loadBack(t, st, live), live, false)
+}
+
+// savedModel returns a store holding a read model that keeps keepOrders
+// done orders and keepFills fills an account, with the results of n
+// trade pairs between accounts accounts saved, and its sequence number.
+func savedModel(t *testing.T, keepOrders, keepFills, n, accounts int) (*store, *readModel, uint64) {
+	t.Helper()
+	st := tempStore(t)
+	live := newReadModel()
+	live.keepOrders, live.keepFills = keepOrders, keepFills
+	var seq uint64
+	for k := range n {
+		tradePair(live, &seq, k, accounts)
+	}
+	saveAll(t, st, live)
+	return st, live, seq
 }
