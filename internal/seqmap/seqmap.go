@@ -187,9 +187,6 @@ func (m *Map) Take(key uint64) (val int32, ok bool) {
 	return int32(v) - 1, true
 }
 
-// Delete removes key if present.
-func (m *Map) Delete(key uint64) { m.Take(key) }
-
 // extend makes page number pn part of the span, if it is above it, and
 // reports whether it is in the span now: false for a page below it.
 func (m *Map) extend(pn uint64) bool {
