@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command: formatting, vet (also for arm64 and 386),
-# staticcheck, the race-enabled test suite, the determinism tests built
+# staticcheck, the race-enabled test suite, the allocation tests (without
+# the race detector), the determinism tests built
 # for 386 and the Kubernetes manifest check (deploy/k8scheck). Run from anywhere inside the repository.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,6 +29,11 @@ go run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 
 echo "== go test -race"
 go test -race -count=1 -timeout 20m ./...
+
+# The allocation tests skip under the race detector (it allocates): run
+# them once without it, so that a regression fails here.
+echo "== go test (allocation counts)"
+go test -count=1 -run 'Allocs' ./...
 
 # The state machine must give the same results on 32-bit platforms: the
 # audit streams' outcomes, events and state hash against their golden

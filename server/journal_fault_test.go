@@ -31,7 +31,7 @@ func (ts *testServer) failPlaces() {
 func (ts *testServer) registrations() int {
 	ts.s.rm.pmu.Lock()
 	defer ts.s.rm.pmu.Unlock()
-	return len(ts.s.rm.pending)
+	return ts.s.rm.pending.len()
 }
 
 // TestJournalFailureLeavesNoRegistration: a batch whose journal fails

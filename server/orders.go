@@ -171,12 +171,23 @@ func checkRef(field string, b []byte) error {
 }
 
 // Per-request buffers, pooled so that an order request does not allocate:
-// the events of a command (the engine appends to the buffer given to Do)
-// and the request details the read model takes for a new order.
+// the events of a command (the engine appends to the buffer given to Do),
+// the request details the read model takes for a new order, and where it
+// copies the order as the command left it (a placedOut on the stack
+// would escape: the read model keeps a pointer to it until the result).
 var (
 	eventBufs = sync.Pool{New: func() any { b := make([]engine.Event, 0, 16); return &b }}
 	metas     = sync.Pool{New: func() any { return new(orderRec) }}
+	outs      = sync.Pool{New: func() any { return new(placedOut) }}
 )
+
+// getOut returns an empty placedOut from the pool; put it back (outs.Put)
+// once the read model's registration is taken (readModel.take).
+func getOut() *placedOut {
+	out := outs.Get().(*placedOut)
+	out.found = false
+	return out
+}
 
 // releaseEvents returns an event buffer (possibly grown to evs) to its
 // pool. Call it only once the command's result has been delivered.
@@ -216,8 +227,8 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 		return
 	}
 	tag := s.tags.Add(1)
-	var out placedOut // the order as its result leaves it, copied by the read model
-	s.rm.expect(tag, meta, &out)
+	out := getOut() // the order as its result leaves it, copied by the read model
+	s.rm.expect(tag, meta, out)
 	evs := eventBufs.Get().(*[]engine.Event)
 	res, err := s.do(&engine.Command{Kind: engine.CmdPlace, Account: acct, Market: m.id, Ref: meta.ClientID, Order: o, Tag: tag,
 		ExpireAt: meta.ExpireAt}, (*evs)[:0])
@@ -226,6 +237,7 @@ func (s *Server) placeOrder(ctx *fasthttp.RequestCtx) {
 	// the read model is done with meta and the engine with the buffer.
 	defer releaseEvents(evs, res.Events)
 	defer metas.Put(meta)
+	defer outs.Put(out)
 	if err != nil {
 		err = ruleError(dupClientIDError(err, meta, res.ID), m)
 		s.met.order(m.name, o.Type, classify(err).code)
@@ -512,12 +524,13 @@ func (s *Server) cancelOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, err)
 		return
 	}
-	var out placedOut
-	if err := s.doOrderCmd(&engine.Command{Kind: engine.CmdCancel, Account: acct, OrderID: id}, &out); err != nil {
+	out := getOut()
+	defer outs.Put(out) // doOrderCmd took its registration
+	if err := s.doOrderCmd(&engine.Command{Kind: engine.CmdCancel, Account: acct, OrderID: id}, out); err != nil {
 		writeError(ctx, s.notOpenError(err, acct, id))
 		return
 	}
-	s.writeOrderAfter(ctx, acct, id, "cancelled", &out)
+	s.writeOrderAfter(ctx, acct, id, "cancelled", out)
 }
 
 // cancelAll handles DELETE /v1/orders?market=.
@@ -625,9 +638,10 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, fmt.Errorf("%w: price and quantity must be positive", errInvalid))
 		return
 	}
-	var out placedOut
+	out := getOut()
+	defer outs.Put(out) // doOrderCmd took its registration
 	err = ruleError(s.doOrderCmd(&engine.Command{Kind: engine.CmdAmendTotal, Account: acct, Market: m.id, OrderID: id,
-		Order: book.Order{Price: price, Qty: qty}}, &out), m)
+		Order: book.Order{Price: price, Qty: qty}}, out), m)
 	if errors.Is(err, engine.ErrAmendBelowFilled) {
 		err = fmt.Errorf("%w: quantity %s is the order's new total and must exceed its filled quantity", errInvalid, r.qty)
 		if now, ok := s.rm.order(acct, id); ok {
@@ -638,7 +652,7 @@ func (s *Server) amendOrder(ctx *fasthttp.RequestCtx, id uint64) {
 		writeError(ctx, s.notOpenError(err, acct, id))
 		return
 	}
-	s.writeOrderAfter(ctx, acct, id, "open", &out)
+	s.writeOrderAfter(ctx, acct, id, "open", out)
 }
 
 // listOrders handles GET /v1/orders?market=&status=open|done&limit=&after=.

@@ -209,7 +209,7 @@ type readModel struct {
 	// copied, by Command.Tag: the engine's result does not carry the
 	// command.
 	pmu     sync.Mutex
-	pending map[uint64]pendingOrder
+	pending pendingTab
 	ptx     map[uint64]transferRec // deposits and withdrawals by Seq (noteTransfer)
 }
 
@@ -261,7 +261,7 @@ type placedOut struct {
 // registers its tag with meta nil.
 func (m *readModel) expect(tag uint64, meta *orderRec, out *placedOut) {
 	m.pmu.Lock()
-	m.pending[tag] = pendingOrder{meta: meta, out: out}
+	m.pending.put(tag, pendingOrder{meta: meta, out: out})
 	m.pmu.Unlock()
 }
 
@@ -270,7 +270,7 @@ func (m *readModel) expect(tag uint64, meta *orderRec, out *placedOut) {
 func (m *readModel) expectAll(tags []uint64, pend []pendingOrder) {
 	m.pmu.Lock()
 	for i, t := range tags {
-		m.pending[t] = pend[i]
+		m.pending.put(t, pend[i])
 	}
 	m.pmu.Unlock()
 }
@@ -281,7 +281,7 @@ func (m *readModel) expectAll(tags []uint64, pend []pendingOrder) {
 func (m *readModel) forget(tags []uint64) {
 	m.pmu.Lock()
 	for _, t := range tags {
-		delete(m.pending, t)
+		m.pending.take(t)
 	}
 	m.pmu.Unlock()
 }
@@ -289,8 +289,7 @@ func (m *readModel) forget(tags []uint64) {
 // take removes and returns what is registered for tag.
 func (m *readModel) take(tag uint64) pendingOrder {
 	m.pmu.Lock()
-	p := m.pending[tag]
-	delete(m.pending, tag)
+	p := m.pending.take(tag)
 	m.pmu.Unlock()
 	return p
 }
@@ -298,7 +297,7 @@ func (m *readModel) take(tag uint64) pendingOrder {
 // newReadModel returns an empty read model that keeps everything.
 func newReadModel() *readModel {
 	full := make(chan struct{}, 1)
-	m := &readModel{pending: map[uint64]pendingOrder{}, Orders: newOrderTab(),
+	m := &readModel{Orders: newOrderTab(),
 		accts: map[uint64]*acctHist{}, Markets: map[uint32]*marketData{},
 		full: full}
 	m.chg = newChanges(full, &m.pools)

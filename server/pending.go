@@ -1,0 +1,71 @@
+package server
+
+import "github.com/instant-social-trading/ist/internal/seqmap"
+
+// pendingTab holds the registrations of commands in flight by their tag
+// (readModel.pending). Tags are handed out in increasing order, by one
+// counter for every request, and live from a request's registration to
+// its result, a few milliseconds: a seqmap finds each in its page, where
+// a Go map under a stream of batches spent most of an insert probing past
+// the deleted entries of earlier batches (135 ns an order in istbench
+// http's batch phase). The registrations themselves sit in a slab whose
+// free entries are reused.
+//
+// A pendingTab is not safe for concurrent use (readModel.pmu guards it).
+type pendingTab struct {
+	idx  seqmap.Map
+	slab []pendingOrder
+	free []int32 // slab entries not in use
+	// zero is what tag 0 has (set: zeroSet), which a seqmap cannot
+	// hold: replaying the log registers each place under it
+	// (Server.replayHistory).
+	zero    pendingOrder
+	zeroSet bool
+}
+
+// put registers p under tag, replacing what tag had.
+func (t *pendingTab) put(tag uint64, p pendingOrder) {
+	if tag == 0 {
+		t.zero, t.zeroSet = p, true
+		return
+	}
+	if i, ok := t.idx.Get(tag); ok {
+		t.slab[i] = p
+		return
+	}
+	var i int32
+	if n := len(t.free); n > 0 {
+		i, t.free = t.free[n-1], t.free[:n-1]
+	} else {
+		i = int32(len(t.slab))
+		t.slab = append(t.slab, pendingOrder{})
+	}
+	t.slab[i] = p
+	t.idx.Put(tag, i)
+}
+
+// take removes and returns what is registered under tag (the zero
+// pendingOrder if nothing is).
+func (t *pendingTab) take(tag uint64) pendingOrder {
+	if tag == 0 {
+		p := t.zero
+		t.zero, t.zeroSet = pendingOrder{}, false
+		return p
+	}
+	i, ok := t.idx.Take(tag)
+	if !ok {
+		return pendingOrder{}
+	}
+	p := t.slab[i]
+	t.slab[i] = pendingOrder{} // holds no request's records
+	t.free = append(t.free, i)
+	return p
+}
+
+// len returns the number of registrations.
+func (t *pendingTab) len() int {
+	if t.zeroSet {
+		return t.idx.Len() + 1
+	}
+	return t.idx.Len()
+}
