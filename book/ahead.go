@@ -6,9 +6,9 @@ import (
 )
 
 // GrowAhead returns a function that makes the arrays the book's next
-// growth will take (its array of resting orders, its order index, or
-// both), or nil if no growth is near, the arrays are small, or they are
-// already asked for. A growth is near when it is at most within more
+// growth will take (its next page of resting orders, its order index's
+// next table, or both), or nil if no growth is near, the arrays are
+// small, or they are already asked for. A growth is near when it is at most within more
 // resting orders away, or the book is 7/8 of the way to it: pass the most
 // orders the caller may place before it calls GrowAhead again.
 //
@@ -19,9 +19,10 @@ import (
 // starts no goroutine itself: its owner runs the function, e.g. with go.
 //
 // Growth is incremental (no command copies a large book at once), but
-// making a large array costs its maker milliseconds: the Go runtime zeroes
-// memory it reuses, and faults in pages that were returned to the system
-// (a million resting orders' array is 64 MB: 5–30 ms). An owner that
+// making a large array costs its maker time: the Go runtime zeroes memory
+// it reuses, and faults in pages that were returned to the system (a
+// page of 4,096 resting orders is 256 KiB; the index's table for a
+// million orders is 32 MB: 5–30 ms). An owner that
 // cannot wait that long, as the engine's matcher, calls GrowAhead after
 // each batch of commands, with the most orders the next batch may add as
 // within, and runs what it returns elsewhere. Reserve avoids growth
@@ -37,28 +38,27 @@ func (b *Book) GrowAhead(within int) func() {
 	return func() { fn(); fi() }
 }
 
-// nodesAhead asks for the node slab the next newSlab takes, if that is
-// near: it comes when every node is in use, and each resting order holds
-// one.
+// nodesAhead asks for the node page the next growNodes adds, if that is
+// near: it comes when every node is in use (each resting order holds
+// one). The first page grows by copying and is not asked for.
 func (b *Book) nodesAhead(within int) func() {
-	c := cap(b.nodes)
-	size := max(64, c+c/2)
-	if c-b.resting > max(within, c/8) || size*nodeBytes < aheadMinBytes {
+	if len(b.pages) == 1 && len(b.pages[0]) < nodePageLen ||
+		b.capNodes-b.resting > max(within, nodePageLen/8) {
 		return nil
 	}
 	if b.ahead == nil {
 		b.ahead = new(aheadArray[node])
 	}
-	return b.ahead.ask(size)
+	return b.ahead.ask(nodePageLen)
 }
 
-// newNodes returns an empty node slab of length n and capacity c: the one
-// made ahead for it, if it is ready.
-func (b *Book) newNodes(n, c int) []node {
+// newPage returns an empty node page: the one made ahead for it, if it
+// is ready.
+func (b *Book) newPage() []node {
 	if b.ahead == nil {
-		return make([]node, n, c)
+		return make([]node, nodePageLen)
 	}
-	return b.ahead.take(c)[:n]
+	return b.ahead.take(nodePageLen)
 }
 
 // growAhead is GrowAhead for the index.

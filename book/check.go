@@ -67,14 +67,20 @@ func (b *Book) Check() error {
 	if seenNodes != b.resting {
 		return fmt.Errorf("book: %d orders in levels, resting count %d", seenNodes, b.resting)
 	}
+	if err := b.checkPages(); err != nil {
+		return err
+	}
 	free := 0
 	for i := b.freeNode; i != nilIdx; i = b.node(i).next {
-		if free++; free > len(b.nodes) {
+		if i < 0 || i >= b.nnodes {
+			return fmt.Errorf("book: node free list holds node %d of %d", i, b.nnodes)
+		}
+		if free++; free > int(b.nnodes) {
 			return fmt.Errorf("book: node free list has a cycle")
 		}
 	}
-	if seenNodes+free != len(b.nodes) {
-		return fmt.Errorf("book: node slab leak: %d live + %d free != %d", seenNodes, free, len(b.nodes))
+	if seenNodes+free != int(b.nnodes) {
+		return fmt.Errorf("book: node slab leak: %d live + %d free != %d", seenNodes, free, b.nnodes)
 	}
 	freeLv := 0
 	for i := b.freeLvl; i != nilIdx; i = b.levels[i].head {
@@ -96,10 +102,6 @@ func (b *Book) Check() error {
 		if h := sideOpen[side] + stopHeld[side]; h != b.held[side] {
 			return fmt.Errorf("book: %s side total %d, levels hold %d and stop-limits %d", side, b.held[side], sideOpen[side], stopHeld[side])
 		}
-	}
-	if b.unmoved < 0 || int(b.unmoved) > len(b.oldNodes) || len(b.oldNodes) > len(b.nodes) ||
-		b.unmoved == 0 && b.oldNodes != nil {
-		return fmt.Errorf("book: node slab growth with %d of %d nodes left to move into %d", b.unmoved, len(b.oldNodes), len(b.nodes))
 	}
 	if err := b.index.check(); err != nil {
 		return err
@@ -143,7 +145,7 @@ func (b *Book) checkLevel(side Side, key int64, li int32) (int, error) {
 		vis += o.visible
 		open += o.open
 		prev = ni
-		if n++; n > len(b.nodes) {
+		if n++; n > int(b.nnodes) {
 			return 0, fmt.Errorf("book: level %d queue has a cycle", li)
 		}
 	}
@@ -199,4 +201,24 @@ func (b *Book) checkStops() (held [2]int64, _ error) {
 		return held, fmt.Errorf("book: a pending stop is triggered by last price %d", b.last)
 	}
 	return held, nil
+}
+
+// checkPages checks the node pages' shape: a first page of at least one
+// node, of nodePageLen nodes if others follow, which all have
+// nodePageLen; capNodes their total, nnodes within it.
+func (b *Book) checkPages() error {
+	if len(b.pages) == 0 || len(b.pages[0]) == 0 {
+		return fmt.Errorf("book: no node page")
+	}
+	total := 0
+	for k, p := range b.pages {
+		if len(p) > nodePageLen || len(p) < nodePageLen && (k > 0 || len(b.pages) > 1) {
+			return fmt.Errorf("book: node page %d of %d holds %d nodes", k, len(b.pages), len(p))
+		}
+		total += len(p)
+	}
+	if total != b.capNodes || b.nnodes < 0 || int(b.nnodes) > total {
+		return fmt.Errorf("book: node pages hold %d nodes, capNodes %d, %d handed out", total, b.capNodes, b.nnodes)
+	}
+	return nil
 }

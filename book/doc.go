@@ -21,8 +21,9 @@
 // sentinel error and changes nothing.
 //
 // A book grows as orders rest in it, incrementally: no command copies a
-// large book at once. Options.Capacity (or Reserve) makes the room up
-// front; GrowAhead hands its owner a function that allocates the next
+// large book at once (resting orders are kept in pages of 4,096 that
+// never move; the id index moves to a larger table a few slots at each
+// order). Options.Capacity (or Reserve) makes the room up front; GrowAhead hands its owner a function that allocates the next
 // arrays on another goroutine, so that the command that fills the book
 // does not wait for the allocation either.
 //

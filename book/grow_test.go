@@ -10,9 +10,10 @@ import (
 // TestGrowIncrementally grows a book from the default capacity to 60,000
 // resting orders, with matches and cancels all along, next to a book with
 // the room reserved beforehand: the events are the same after every
-// order, the invariants hold (Check) while the node slab and the id index
-// move to larger arrays a little at a time, and a frozen copy taken
-// mid-move lists the same orders as the live book. With ahead, the
+// order, the invariants hold (Check) while node pages are added (full
+// pages never move) and the id index moves to larger tables a little at
+// a time, and a frozen copy taken mid-move lists the same orders as the
+// live book. With ahead, the
 // arrays the growths take are made on other goroutines, while the book is
 // used (GrowAhead after every command), whether or not they are ready in
 // time.
@@ -33,11 +34,12 @@ func testGrowIncrementally(t *testing.T, ahead bool) {
 	r := rand.New(rand.NewPCG(7, 8))
 	var e1, e2 []Event
 	var live []uint64
-	nodeMoves, indexMoves, frozen := 0, 0, 0
+	pageAdds, indexMoves, frozen := 0, 0, 0
 	var f Frozen
+	var full []*node // the first node of each full page, which never moves
 	for id := uint64(1); grown.Len() < 60_000; id++ {
-		nodesMoving, indexMoving := grown.unmoved != 0, grown.index.left != 0
-		unmoved, indexLeft := grown.unmoved, grown.index.left
+		indexMoving := grown.index.left != 0
+		pages, indexLeft := len(grown.pages), grown.index.left
 		var err1, err2 error
 		if r.IntN(8) == 0 && len(live) > 0 {
 			k := r.IntN(len(live))
@@ -66,25 +68,31 @@ func testGrowIncrementally(t *testing.T, ahead bool) {
 			asked++
 			wg.Go(f)
 		}
-		// One order moves a few nodes and index slots, never the rest.
-		if nodesMoving && grown.unmoved != 0 && unmoved-grown.unmoved > nodeStep {
-			t.Fatalf("command %d copied %d nodes", id, unmoved-grown.unmoved)
+		// One order moves a few index slots, never the rest, and no node
+		// of a full page.
+		for k, n := range full {
+			if &grown.pages[k][0] != n {
+				t.Fatalf("command %d moved node page %d", id, k)
+			}
+		}
+		for k := len(full); k < len(grown.pages) && len(grown.pages[k]) == nodePageLen; k++ {
+			full = append(full, &grown.pages[k][0])
 		}
 		if indexMoving && grown.index.left != 0 && indexLeft-grown.index.left > 64 {
 			t.Fatalf("command %d walked %d index slots", id, indexLeft-grown.index.left)
 		}
-		if !nodesMoving && grown.unmoved != 0 {
-			nodeMoves++
+		if len(grown.pages) > pages {
+			pageAdds++
 		}
 		if !indexMoving && grown.index.left != 0 {
 			indexMoves++
 		}
-		if grown.unmoved != 0 && grown.unmoved%1000 < 8 || id%5000 == 0 {
+		if len(grown.pages) > pages || grown.index.left != 0 && grown.index.left%1000 < 64 || id%5000 == 0 {
 			if err := grown.Check(); err != nil {
 				t.Fatalf("command %d: %v", id, err)
 			}
 		}
-		if grown.unmoved != 0 && grown.index.left != 0 && frozen < 3 && r.IntN(100) == 0 {
+		if grown.index.left != 0 && frozen < 3 && r.IntN(100) == 0 {
 			frozen++
 			grown.FreezeInto(&f)
 			if got, want := slices.Collect(f.All()), slices.Collect(grown.All()); !slices.Equal(got, want) {
@@ -101,23 +109,23 @@ func testGrowIncrementally(t *testing.T, ahead bool) {
 	if ahead && asked < 4 {
 		t.Fatalf("%d arrays asked for ahead", asked)
 	}
-	if nodeMoves < 4 || indexMoves < 4 || frozen == 0 {
-		t.Fatalf("%d node slab moves, %d index moves, %d frozen mid-move: the test no longer covers growth", nodeMoves, indexMoves, frozen)
+	if pageAdds < 4 || indexMoves < 4 || frozen == 0 {
+		t.Fatalf("%d node pages added, %d index moves, %d frozen mid-move: the test no longer covers growth", pageAdds, indexMoves, frozen)
 	}
 	if got, want := slices.Collect(grown.All()), slices.Collect(reserved.All()); !slices.Equal(got, want) {
 		t.Fatalf("%d orders, reserved book %d", len(got), len(want))
 	}
 }
 
-// The growths take the arrays made ahead when they are ready: the node
-// slab's and the index's, each several times.
+// The growths take the arrays made ahead when they are ready: node pages
+// and the index's tables, each several times.
 func TestGrowAheadTakesArrays(t *testing.T) {
 	b, _ := New(Rules{TickSize: 1, LotSize: 1}, nil)
 	var evs []Event
 	var nodes *[]node
 	var slots *[]idSlot
 	tookNodes, tookSlots := 0, 0
-	slabCap := cap(b.nodes)
+	pages := len(b.pages)
 	for id := uint64(1); id <= 200_000; id++ {
 		// Resting buys only: every order takes a node and an index slot.
 		var err error
@@ -125,14 +133,14 @@ func TestGrowAheadTakesArrays(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if nodes != nil && cap(b.nodes) != slabCap {
-			if &b.nodes[:1][0] != &(*nodes)[0] {
-				t.Fatalf("order %d: the node slab's growth did not take the array made ahead", id)
+		if nodes != nil && len(b.pages) != pages {
+			if &b.pages[len(b.pages)-1][0] != &(*nodes)[0] {
+				t.Fatalf("order %d: the new node page is not the one made ahead", id)
 			}
 			nodes = nil
 			tookNodes++
 		}
-		slabCap = cap(b.nodes)
+		pages = len(b.pages)
 		if slots != nil && b.index.left != 0 {
 			if &b.index.t.slots[0] != &(*slots)[0] {
 				t.Fatalf("order %d: the index's growth did not take the table made ahead", id)
@@ -154,7 +162,7 @@ func TestGrowAheadTakesArrays(t *testing.T) {
 		}
 	}
 	if tookNodes < 3 || tookSlots < 3 {
-		t.Fatalf("the node slab took %d arrays made ahead, the index %d", tookNodes, tookSlots)
+		t.Fatalf("the node pages took %d arrays made ahead, the index %d", tookNodes, tookSlots)
 	}
 	if err := b.Check(); err != nil {
 		t.Fatal(err)

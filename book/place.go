@@ -241,7 +241,7 @@ func (b *Book) execute(dst []Event, t *taker) []Event {
 
 // rest puts what is left of a GTC limit taker into the book.
 func (b *Book) rest(t *taker) {
-	if b.unmoved != 0 || len(b.nodes) == cap(b.nodes) {
+	if b.nodesFull() {
 		b.growNodes()
 	}
 	ni := b.allocNode()

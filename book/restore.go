@@ -53,7 +53,7 @@ func (b *Book) Restore(o OrderInfo) error {
 		return fmt.Errorf("%w: restore order %d: would cross the book", ErrCorrupt, o.ID)
 	}
 	b.seq++
-	if b.unmoved != 0 || len(b.nodes) == cap(b.nodes) {
+	if b.nodesFull() {
 		b.growNodes()
 	}
 	ni := b.allocNode()

@@ -102,8 +102,8 @@ func TestCheckFindsBadTotals(t *testing.T) {
 			// Two orders whose sum wraps to the level's (wrapped) total:
 			// what three sells of 2^62 did before sides were bounded.
 			lv := ask(b)
-			for ni := lv.head; ni != nilIdx; ni = b.nodes[ni].next {
-				b.nodes[ni].open, b.nodes[ni].visible = 1<<62+1<<61, 1<<62+1<<61
+			for ni := lv.head; ni != nilIdx; ni = b.node(ni).next {
+				b.node(ni).open, b.node(ni).visible = 1<<62+1<<61, 1<<62+1<<61
 			}
 			lv.open, lv.vis = -(1 << 62), -(1 << 62)
 			b.held[Sell] = lv.open
