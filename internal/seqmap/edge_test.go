@@ -138,3 +138,22 @@ func TestEvictCascade(t *testing.T) {
 	}
 	check(t, m, want)
 }
+
+// Bytes counts the empty pages kept for reuse: a page emptied by Take
+// stays allocated.
+func TestBytesCountsSparePages(t *testing.T) {
+	var m Map
+	for k := uint64(1); k <= 3*pageSize; k++ {
+		m.Put(k, 1)
+	}
+	full := m.Bytes()
+	for k := uint64(1); k <= 3*pageSize; k++ {
+		m.Take(k)
+	}
+	if len(m.spare) == 0 {
+		t.Fatal("no spare page kept: the test no longer covers them")
+	}
+	if got := m.Bytes(); got != full {
+		t.Fatalf("Bytes %d after emptying, %d full: the spare pages are still held", got, full)
+	}
+}

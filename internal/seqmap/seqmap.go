@@ -354,9 +354,10 @@ func (m *Map) CopyFrom(src *Map) {
 	}
 }
 
-// Bytes returns about how much memory the map's tables take.
+// Bytes returns about how much memory the map's tables take: its pages
+// (in the span, and the empty ones kept for reuse) and the hash map.
 func (m *Map) Bytes() int {
-	n := 0
+	n := len(m.spare) * int(unsafe.Sizeof(page{}))
 	for _, pg := range m.pages {
 		if pg != nil {
 			n += int(unsafe.Sizeof(*pg))
