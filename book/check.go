@@ -13,6 +13,10 @@ import (
 // levels are the best, no slab entry is leaked, and no pending stop is
 // already triggered. It walks the whole book: use it in tests.
 func (b *Book) Check() error {
+	// First: the walks below look nodes up in the pages.
+	if err := b.checkPages(); err != nil {
+		return err
+	}
 	seenNodes := 0
 	var sideOpen [2]int64 // by side, summed without wrapping
 	for side := Buy; side <= Sell; side++ {
@@ -67,9 +71,6 @@ func (b *Book) Check() error {
 	if seenNodes != b.resting {
 		return fmt.Errorf("book: %d orders in levels, resting count %d", seenNodes, b.resting)
 	}
-	if err := b.checkPages(); err != nil {
-		return err
-	}
 	free := 0
 	for i := b.freeNode; i != nilIdx; i = b.node(i).next {
 		if i < 0 || i >= b.nnodes {
@@ -122,6 +123,9 @@ func (b *Book) checkLevel(side Side, key int64, li int32) (int, error) {
 	n := 0
 	prev := int32(nilIdx)
 	for ni := lv.head; ni != nilIdx; ni = b.node(ni).next {
+		if ni < 0 || ni >= b.nnodes {
+			return 0, fmt.Errorf("book: level %d queue holds node %d, past the %d handed out", li, ni, b.nnodes)
+		}
 		o := b.node(ni)
 		switch {
 		case o.prev != prev:
