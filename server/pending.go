@@ -17,10 +17,25 @@ type pendingTab struct {
 	slab []pendingOrder
 	free []int32 // slab entries not in use
 	// zero is what tag 0 has (set: zeroSet), which a seqmap cannot
-	// hold: replaying the log registers each place under it
-	// (Server.replayHistory).
+	// hold: replaying the log registers each place under the tag it was
+	// journaled with (Server.replayHistory), 0 for a command submitted
+	// without one.
 	zero    pendingOrder
 	zeroSet bool
+}
+
+// resetPending empties the table of registrations, if nothing is
+// registered, dropping its pages: the log's replay registers the tags of
+// the process that wrote the log (Command.Tag is journaled), and this
+// one counts its tags from 1 again, below them, where the seqmap would
+// keep them in its hash map until the count passed the replayed tags.
+// Open calls it once the log is replayed.
+func (m *readModel) resetPending() {
+	m.pmu.Lock()
+	if m.pending.len() == 0 {
+		m.pending = pendingTab{}
+	}
+	m.pmu.Unlock()
 }
 
 // put registers p under tag, replacing what tag had.

@@ -77,3 +77,28 @@ func TestPendingTabMatchesMap(t *testing.T) {
 		}
 	}
 }
+
+// resetPending drops the table once the replay's registrations are all
+// taken, and keeps it while one is left.
+func TestResetPending(t *testing.T) {
+	m := newReadModel()
+	var rec orderRec
+	for tag := uint64(1_000_000); tag < 1_000_100; tag++ { // a replay's tags
+		m.expect(tag, &rec, nil)
+	}
+	for tag := uint64(1_000_000); tag < 1_000_099; tag++ {
+		m.take(tag)
+	}
+	m.resetPending()
+	if m.pending.len() != 1 || m.pending.take(1_000_099).meta != &rec {
+		t.Fatal("resetPending dropped a registration")
+	}
+	m.resetPending()
+	if m.pending.slab != nil || m.pending.idx.Len() != 0 {
+		t.Fatalf("not reset: %d slab entries", len(m.pending.slab))
+	}
+	m.expect(1, &rec, nil) // this process's first tag
+	if m.take(1).meta != &rec {
+		t.Fatal("tag 1 lost after the reset")
+	}
+}

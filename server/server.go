@@ -491,6 +491,7 @@ func Open(opts *Options) (*Server, error) {
 	if err != nil {
 		return fail(fmt.Errorf("server: recover: %w", err))
 	}
+	s.rm.resetPending() // the replay's tags are the last process's
 	s.log.Info().Uint64("snapshot_seq", rst.SnapshotSeq).Int("replayed", rst.Replayed).
 		Uint64("last_seq", rst.LastSeq).Dur("replay_time", rst.ReplayTime).Msg("recovered")
 	if err := checkReplayRules(rules, rst.SnapshotSeq, state.Seq()); err != nil {
