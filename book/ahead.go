@@ -8,9 +8,10 @@ import (
 // GrowAhead returns a function that makes the arrays the book's next
 // growth will take (its next page of resting orders, its order index's
 // next table, or both), or nil if no growth is near, the arrays are
-// small, or they are already asked for. A growth is near when it is at most within more
-// resting orders away, or the book is 7/8 of the way to it: pass the most
-// orders the caller may place before it calls GrowAhead again.
+// small, or they are already asked for. A growth is near when it is at
+// most within more resting orders away, or the book is 7/8 of the way to
+// it: pass the most orders the caller may place before it calls
+// GrowAhead again.
 //
 // The function may run on any goroutine, while the book is in use: it
 // shares nothing with the book but the arrays it hands over. The growth
@@ -22,10 +23,10 @@ import (
 // making a large array costs its maker time: the Go runtime zeroes memory
 // it reuses, and faults in pages that were returned to the system (a
 // page of 4,096 resting orders is 256 KiB; the index's table for a
-// million orders is 32 MB: 5–30 ms). An owner that
-// cannot wait that long, as the engine's matcher, calls GrowAhead after
-// each batch of commands, with the most orders the next batch may add as
-// within, and runs what it returns elsewhere. Reserve avoids growth
+// million orders is 32 MB: 5–30 ms). An owner that cannot wait that long,
+// as the engine's matcher, calls GrowAhead after each batch of commands,
+// with the most orders the next batch may add as within, and runs what it
+// returns elsewhere. Reserve avoids growth
 // altogether.
 func (b *Book) GrowAhead(within int) func() {
 	fn, fi := b.nodesAhead(within), b.index.growAhead(within)
