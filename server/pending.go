@@ -44,19 +44,21 @@ func (t *pendingTab) put(tag uint64, p pendingOrder) {
 		t.zero, t.zeroSet = p, true
 		return
 	}
-	if i, ok := t.idx.Get(tag); ok {
-		t.slab[i] = p
-		return
-	}
-	var i int32
+	// The entry a new tag takes, offered to the index in the probe that
+	// finds whether the tag is there (as orderTab.put does).
+	fresh := int32(len(t.slab))
 	if n := len(t.free); n > 0 {
-		i, t.free = t.free[n-1], t.free[:n-1]
-	} else {
-		i = int32(len(t.slab))
-		t.slab = append(t.slab, pendingOrder{})
+		fresh = t.free[n-1]
+	}
+	i, ok := t.idx.GetOrPut(tag, fresh)
+	if !ok {
+		if n := len(t.free); n > 0 {
+			t.free = t.free[:n-1]
+		} else {
+			t.slab = append(t.slab, pendingOrder{})
+		}
 	}
 	t.slab[i] = p
-	t.idx.Put(tag, i)
 }
 
 // take removes and returns what is registered under tag (the zero
