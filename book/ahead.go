@@ -29,7 +29,11 @@ import (
 // returns elsewhere. Reserve avoids growth
 // altogether.
 func (b *Book) GrowAhead(within int) func() {
-	fn, fi := b.nodesAhead(within), b.index.growAhead(within)
+	fn := b.nodesAhead(within)
+	if b.noIndex {
+		return fn
+	}
+	fi := b.index.growAhead(within)
 	switch {
 	case fn == nil:
 		return fi

@@ -3,22 +3,34 @@ package book
 // Cancel removes a resting order or pending stop, appending EvCancelled
 // (reason cancelled), or EvRejected and ErrUnknownOrder if no live order
 // has that id.
+// A book without an index (Options.NoIndex) finds no order by id: see
+// CancelAt.
 func (b *Book) Cancel(dst []Event, id uint64) ([]Event, error) {
 	v, ok := b.index.get(id)
 	if !ok {
-		return append(dst, Event{Kind: EvRejected, Reason: ReasonUnknownOrder, OrderID: id}), ErrUnknownOrder
+		return unknown(dst, id), ErrUnknownOrder
 	}
+	return b.cancel(dst, v, id), nil
+}
+
+// unknown appends the rejection of a command about id, which is not live.
+func unknown(dst []Event, id uint64) []Event {
+	return append(dst, Event{Kind: EvRejected, Reason: ReasonUnknownOrder, OrderID: id})
+}
+
+// cancel is Cancel of live order id, with index value v.
+func (b *Book) cancel(dst []Event, v int32, id uint64) []Event {
 	if v < 0 {
 		o := b.takeStop(v)
 		return append(dst, Event{Kind: EvCancelled, Side: o.Side, Reason: ReasonCancelled,
-			OrderID: id, Owner: o.Owner, Price: o.Price, Qty: o.Qty, Remaining: o.QuoteBudget}), nil
+			OrderID: id, Owner: o.Owner, Price: o.Price, Qty: o.Qty, Remaining: o.QuoteBudget})
 	}
 	n := b.node(v)
 	dst, ev := addEvent(dst)
 	ev.Kind, ev.Side, ev.Reason = EvCancelled, n.side, ReasonCancelled
 	ev.OrderID, ev.Owner, ev.Price, ev.Qty = id, n.owner, n.price, n.open
 	b.removeNode(v)
-	return dst, nil
+	return dst
 }
 
 // Amend changes a resting order's price and open quantity (qty is the new
@@ -31,12 +43,18 @@ func (b *Book) Cancel(dst []Event, id uint64) ([]Event, error) {
 // and one of an iceberg's past MaxIcebergParts slices of its DisplayQty
 // with ErrInvalidDisplay. Pending stops cannot be amended
 // (ErrNotAmendable). A rejected amend
-// changes nothing.
+// changes nothing. A book without an index (Options.NoIndex) finds no
+// order by id: see AmendAt.
 func (b *Book) Amend(dst []Event, id uint64, price, qty int64) ([]Event, error) {
 	v, ok := b.index.get(id)
 	if !ok {
-		return append(dst, Event{Kind: EvRejected, Reason: ReasonUnknownOrder, OrderID: id}), ErrUnknownOrder
+		return unknown(dst, id), ErrUnknownOrder
 	}
+	return b.amend(dst, v, id, price, qty)
+}
+
+// amend is Amend of live order id, with index value v.
+func (b *Book) amend(dst []Event, v int32, id uint64, price, qty int64) ([]Event, error) {
 	if v < 0 {
 		o := b.stops.order(v)
 		return append(dst, Event{Kind: EvRejected, Side: o.Side, Reason: ReasonNotAmendable,
@@ -74,14 +92,16 @@ func (b *Book) Amend(dst []Event, id uint64, price, qty int64) ([]Event, error) 
 		dst, ev := addEvent(dst)
 		ev.Kind, ev.Side, ev.KeptPriority = EvAmended, n.side, true
 		ev.OrderID, ev.Owner, ev.Price, ev.Qty = id, n.owner, price, qty
+		ev.Handle = handleOf(v)
 		return dst, nil
 	}
 	var t taker // field by field (see taker.init)
 	t.id, t.owner, t.price, t.qty, t.byQty, t.display = id, n.owner, price, qty, true, n.display
 	t.side, t.tif, t.stp, t.postOnly = n.side, GTC, n.stp, n.postOnly
+	at := len(dst)
 	dst, ev := addEvent(dst)
 	ev.Kind, ev.Side, ev.OrderID, ev.Owner, ev.Price, ev.Qty = EvAmended, n.side, id, n.owner, price, qty
 	b.removeNode(v)
-	dst = b.execute(dst, &t)
+	dst = b.execute(dst, &t, at)
 	return b.releaseStops(dst), nil
 }

@@ -104,6 +104,12 @@ func (b *Book) Check() error {
 			return fmt.Errorf("book: %s side total %d, levels hold %d and stop-limits %d", side, b.held[side], sideOpen[side], stopHeld[side])
 		}
 	}
+	if b.noIndex {
+		if b.index.n != 0 || b.index.t.slots != nil {
+			return fmt.Errorf("book: no index, but one of %d ids", b.index.n)
+		}
+		return nil
+	}
 	if err := b.index.check(); err != nil {
 		return err
 	}
@@ -128,6 +134,8 @@ func (b *Book) checkLevel(side Side, key int64, li int32) (int, error) {
 		}
 		o := b.node(ni)
 		switch {
+		case o.id == 0:
+			return 0, fmt.Errorf("book: level %d queue holds node %d, free (id 0)", li, ni)
 		case o.prev != prev:
 			return 0, fmt.Errorf("book: order %d prev link %d, want %d", o.id, o.prev, prev)
 		case o.level != li || o.side != side || o.price != lv.price:
@@ -140,7 +148,7 @@ func (b *Book) checkLevel(side Side, key int64, li int32) (int, error) {
 		case o.display != 0 && o.visible > o.display:
 			return 0, fmt.Errorf("book: iceberg %d shows %d > display %d", o.id, o.visible, o.display)
 		}
-		if v, ok := b.index.get(o.id); !ok || v != ni {
+		if v, ok := b.index.get(o.id); !b.noIndex && (!ok || v != ni) {
 			return 0, fmt.Errorf("book: index of order %d is %d,%v, want %d", o.id, v, ok, ni)
 		}
 		if o.open > math.MaxInt64-open {
@@ -188,7 +196,7 @@ func (b *Book) checkStops() (held [2]int64, _ error) {
 				}
 				held[side] += ps.order.Qty
 			}
-			if v, ok := b.index.get(ps.order.ID); !ok || v != -k.slot-1 {
+			if v, ok := b.index.get(ps.order.ID); !b.noIndex && (!ok || v != -k.slot-1) {
 				err = fmt.Errorf("book: index of stop %d is %d,%v", ps.order.ID, v, ok)
 				return false
 			}

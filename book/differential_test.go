@@ -73,10 +73,13 @@ type diffPair struct {
 	b        *Book
 	r        *refBook
 	evB, evR []Event
-	n        int          // ops applied
-	hist     []diffRecord // the last histLen ops, a ring indexed by n
-	histLen  int
-	depthB   []Level
+	// nb is a twin of b without an index, driven by handles: it must
+	// give b's events, handles included.
+	nb      *handleTwin
+	n       int          // ops applied
+	hist    []diffRecord // the last histLen ops, a ring indexed by n
+	histLen int
+	depthB  []Level
 }
 
 // newDiffPair returns a pair of empty books with rules that remembers the
@@ -86,7 +89,11 @@ func newDiffPair(tb testing.TB, rules Rules, histLen int) *diffPair {
 	if err != nil {
 		tb.Fatalf("New(%+v): %v", rules, err)
 	}
-	return &diffPair{b: b, r: newRefBook(rules), histLen: histLen}
+	nb, err := newHandleTwin(rules, 0)
+	if err != nil {
+		tb.Fatalf("New(%+v, NoIndex): %v", rules, err)
+	}
+	return &diffPair{b: b, r: newRefBook(rules), nb: nb, histLen: histLen}
 }
 
 // apply runs op on both books and returns a description of the first
@@ -109,11 +116,15 @@ func (p *diffPair) apply(op diffOp) string {
 	switch {
 	case panicked != nil:
 		msg = fmt.Sprintf("Book panicked: %v\n  ref: err=%v\n%s", panicked, errR, fmtEvents(p.evR))
-	case errB != errR || !slices.Equal(p.evB, p.evR):
+	case errB != errR || !slices.Equal(withoutHandles(p.evB), p.evR):
 		msg = fmt.Sprintf("events differ\n book: err=%v\n%s  ref: err=%v\n%s", errB, fmtEvents(p.evB), errR, fmtEvents(p.evR))
 	default:
 		if err := p.b.Check(); err != nil {
 			msg = fmt.Sprintf("Check: %v\n events:\n%s", err, fmtEvents(p.evB))
+		} else if err := checkHandles(p.b, p.evB); err != nil {
+			msg = fmt.Sprintf("handles: %v\n events:\n%s", err, fmtEvents(p.evB))
+		} else {
+			msg = p.applyTwin(op, errB)
 		}
 	}
 	if msg != "" {
@@ -148,6 +159,35 @@ func (p *diffPair) applyBook(op diffOp) (panicked any, err error) {
 		p.evB, err = p.b.Amend(p.evB, op.id, op.price, op.qty)
 	}
 	return nil, err
+}
+
+// applyTwin runs op on the book without an index, by handle, and
+// compares its events (handles included) and state with the indexed
+// book's; it returns "" if they agree.
+func (p *diffPair) applyTwin(op diffOp, errB error) string {
+	var evs []Event
+	var err error
+	switch op.kind {
+	case opPlace:
+		var ok bool
+		if evs, err, ok = p.nb.place(op.order, errB); !ok {
+			return ""
+		}
+	case opCancel:
+		evs, err = p.nb.cancel(op.id)
+	case opAmend:
+		evs, err = p.nb.amend(op.id, op.price, op.qty)
+	}
+	switch {
+	case err != errB || !slices.Equal(evs, p.evB):
+		return fmt.Sprintf("the book without an index differs: err=%v\n%s", err, fmtEvents(evs))
+	case !slices.Equal(slices.Collect(p.nb.b.All()), slices.Collect(p.b.All())):
+		return "the book without an index holds other orders"
+	}
+	if err := p.nb.b.Check(); err != nil {
+		return fmt.Sprintf("the book without an index: Check: %v", err)
+	}
+	return ""
 }
 
 // diffFails replays ops on a fresh pair and reports whether Book and

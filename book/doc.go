@@ -20,10 +20,22 @@
 // rejected command appends one EvRejected event, returns the matching
 // sentinel error and changes nothing.
 //
+// Orders are found by id (Cancel, Amend, Order), through an index the
+// book keeps; or by Handle, where the order sits, which the events of
+// Place and Amend give (Event.Handle) and Restore returns. An owner that
+// keeps the handles, as the engine does, can do without the index
+// (Options.NoIndex): no hash table to probe, fill and empty at each
+// order, and 16 to 32 bytes less an order.
+//
+//	b, _ := book.New(rules, &book.Options{NoIndex: true})
+//	evs, _ = b.Place(evs[:0], &book.Order{ID: 3, Owner: 7, Side: book.Buy, Price: 99, Qty: 2})
+//	h := evs[0].Handle // EvAccepted: where order 3 rests (0: nothing of it did)
+//	evs, _ = b.CancelAt(evs[:0], h, 3)
+//
 // A book grows as orders rest in it, incrementally: no command copies a
 // large book at once (resting orders are kept in pages of 4,096 that
-// never move; the id index moves to a larger table a few slots at each
-// order). Options.Capacity (or Reserve) makes the room up front; GrowAhead hands its owner a function that allocates the next
+// never move; the id index, if it has one, moves to a larger table a few
+// slots at each order). Options.Capacity (or Reserve) makes the room up front; GrowAhead hands its owner a function that allocates the next
 // arrays on another goroutine, so that the command that fills the book
 // does not wait for the allocation either.
 //

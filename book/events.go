@@ -75,6 +75,14 @@ type Event struct {
 	Reason Reason // rejections, cancellations and expiries
 	// KeptPriority is set on EvAmended when the order kept its queue place.
 	KeptPriority bool
+	// Handle is, on EvAccepted, EvTriggered and EvAmended, where the
+	// order sits once its own matching is done: a pending stop, or what
+	// rested of it; 0 if nothing of it is left in the book. (A stop
+	// released later in the same command may still trade with it: an
+	// EvTrade with MakerRemaining 0 then says that it left.) A book
+	// without an index (Options.NoIndex) is given it back to find the
+	// order; others may ignore it.
+	Handle Handle
 	// OrderID is the order the event is about; the taker of a trade.
 	OrderID uint64
 	// Owner is the owner of OrderID.

@@ -158,3 +158,36 @@ func ExampleBook_GrowAhead() {
 	fmt.Println(b.Len(), b.Cap() >= b.Len())
 	// Output: 100000 true
 }
+
+// A book without an index finds its orders by the handles its events give.
+func ExampleBook_CancelAt() {
+	b, err := book.New(book.Rules{TickSize: 1, LotSize: 1}, &book.Options{NoIndex: true})
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	handles := map[uint64]book.Handle{} // the owner's: by order id
+	keep := func(evs []book.Event) {
+		for _, e := range evs {
+			if e.Kind == book.EvAccepted || e.Kind == book.EvAmended || e.Kind == book.EvTriggered {
+				handles[e.OrderID] = e.Handle // 0 if nothing of it rests
+			}
+		}
+	}
+	var evs []book.Event
+	evs, _ = b.Place(evs[:0], &book.Order{ID: 1, Owner: 7, Side: book.Sell, Price: 101, Qty: 5})
+	keep(evs)
+	evs, _ = b.Place(evs[:0], &book.Order{ID: 2, Owner: 8, Side: book.Buy, Price: 101, Qty: 3})
+	keep(evs)
+	fmt.Println("order 2 rests:", handles[2] != 0) // it filled
+	_, err = b.Cancel(evs[:0], 1) // by id: no index
+	fmt.Println("by id:", err)
+	evs, err = b.CancelAt(evs[:0], handles[1], 1)
+	printEvents(evs)
+	fmt.Println("error:", err)
+	// Output:
+	// order 2 rests: false
+	// by id: book: unknown order
+	// cancelled order 1 qty 2: cancelled
+	// error: <nil>
+}

@@ -111,10 +111,10 @@ func TestRestoreErrorsAreSentinels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Restore(OrderInfo{ID: 1, Side: Buy, Price: 100, Open: 5, Visible: 5}); err != nil {
+	if _, err := b.Restore(OrderInfo{ID: 1, Side: Buy, Price: 100, Open: 5, Visible: 5}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Restore(OrderInfo{ID: 2, Side: Sell, Price: math.MaxInt64 - 1, Open: math.MaxInt64 - 10, Visible: math.MaxInt64 - 10}); err != nil {
+	if _, err := b.Restore(OrderInfo{ID: 2, Side: Sell, Price: math.MaxInt64 - 1, Open: math.MaxInt64 - 10, Visible: math.MaxInt64 - 10}); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -132,7 +132,7 @@ func TestRestoreErrorsAreSentinels(t *testing.T) {
 		{OrderInfo{ID: 3, Side: Buy, Type: StopLimit, Stop: true, StopPrice: 5, Price: 5, Open: 0}, nil},
 		{OrderInfo{ID: 3, Side: Sell, Type: StopLimit, Stop: true, StopPrice: 5, Price: 5, Open: 20}, ErrQtyAboveMax},
 	} {
-		err := b.Restore(tc.o)
+		_, err := b.Restore(tc.o)
 		if !errors.Is(err, ErrCorrupt) || (tc.also != nil && !errors.Is(err, tc.also)) {
 			t.Errorf("Restore(%+v): %v, want ErrCorrupt (and %v)", tc.o, err, tc.also)
 		}

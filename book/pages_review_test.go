@@ -206,7 +206,7 @@ func TestPagesRestore(t *testing.T) {
 				t.Fatal(err)
 			}
 			for _, o := range want {
-				if err := dst.Restore(o); err != nil {
+				if _, err := dst.Restore(o); err != nil {
 					t.Fatalf("%d orders, capacity %d: %v", n, c, err)
 				}
 			}

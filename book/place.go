@@ -18,15 +18,16 @@ func (b *Book) Place(dst []Event, o *Order) ([]Event, error) {
 	if rem == 0 {
 		rem = o.QuoteBudget
 	}
+	at := len(dst)
 	dst, ev := addEvent(dst)
 	ev.Kind, ev.Side, ev.OrderID, ev.Owner = EvAccepted, o.Side, o.ID, o.Owner
 	ev.Price, ev.Qty, ev.Remaining = o.Price, o.Qty, rem
 	if o.Type == StopMarket || o.Type == StopLimit {
-		b.putStop(o)
+		ev.Handle = handleOf(b.putStop(o))
 	} else {
 		var t taker
 		t.init(o)
-		dst = b.execute(dst, &t)
+		dst = b.execute(dst, &t, at)
 	}
 	return b.releaseStops(dst), nil
 }
@@ -223,8 +224,9 @@ func (t *taker) end(dst []Event, kind EventKind, r Reason) []Event {
 	return dst
 }
 
-// execute matches t and then rests or expires what is left of it.
-func (b *Book) execute(dst []Event, t *taker) []Event {
+// execute matches t and then rests or expires what is left of it. If it
+// rests, its Handle goes into dst[at], the event that announced it.
+func (b *Book) execute(dst []Event, t *taker, at int) []Event {
 	if t.tif == FOK && !b.fillable(t) {
 		return t.end(dst, EvExpired, ReasonFOK)
 	}
@@ -234,13 +236,14 @@ func (b *Book) execute(dst []Event, t *taker) []Event {
 	case t.market || t.tif != GTC:
 		dst = t.end(dst, EvExpired, ReasonUnfilled)
 	default:
-		b.rest(t)
+		dst[at].Handle = handleOf(b.rest(t))
 	}
 	return dst
 }
 
-// rest puts what is left of a GTC limit taker into the book.
-func (b *Book) rest(t *taker) {
+// rest puts what is left of a GTC limit taker into the book and returns
+// its node.
+func (b *Book) rest(t *taker) int32 {
 	if b.nodesFull() {
 		b.growNodes()
 	}
@@ -254,8 +257,11 @@ func (b *Book) rest(t *taker) {
 		n.visible = t.display
 	}
 	b.pushBack(b.levelFor(t.side, t.price), ni, n)
-	b.index.put(t.id, ni)
+	if !b.noIndex {
+		b.index.put(t.id, ni)
+	}
 	b.resting++
+	return ni
 }
 
 // releaseStops releases triggered stops, one at a time, until none is
@@ -267,12 +273,13 @@ func (b *Book) releaseStops(dst []Event) []Event {
 			return dst
 		}
 		o := b.takeStop(v)
+		at := len(dst)
 		var ev *Event
 		dst, ev = addEvent(dst)
 		ev.Kind, ev.Side, ev.OrderID, ev.Owner = EvTriggered, o.Side, o.ID, o.Owner
 		ev.Price, ev.Qty, ev.Remaining = b.last, o.Qty, o.QuoteBudget
 		var t taker
 		t.init(&o)
-		dst = b.execute(dst, &t)
+		dst = b.execute(dst, &t, at)
 	}
 }

@@ -18,39 +18,39 @@ var ErrCorrupt = errors.New("book: corrupt order")
 // queues, icebergs' visible slices and stops' release order come back as
 // they were. It does not match and emits no events. If the order cannot
 // be restored it returns an error wrapping ErrCorrupt and changes nothing.
-func (b *Book) Restore(o OrderInfo) error {
+// It returns the order's Handle (see Options.NoIndex).
+func (b *Book) Restore(o OrderInfo) (Handle, error) {
 	if o.ID == 0 || o.Side > Sell {
-		return fmt.Errorf("%w: restore order %d: invalid id or side", ErrCorrupt, o.ID)
+		return 0, fmt.Errorf("%w: restore order %d: invalid id or side", ErrCorrupt, o.ID)
 	}
 	if _, live := b.index.get(o.ID); live {
-		return fmt.Errorf("%w: restore order %d: %w", ErrCorrupt, o.ID, ErrDuplicateID)
+		return 0, fmt.Errorf("%w: restore order %d: %w", ErrCorrupt, o.ID, ErrDuplicateID)
 	}
 	if o.Stop {
 		order := Order{ID: o.ID, Owner: o.Owner, Side: o.Side, Type: o.Type, TIF: o.TIF, STP: o.STP,
 			Price: o.Price, StopPrice: o.StopPrice, Qty: o.Open, QuoteBudget: o.QuoteBudget,
 			DisplayQty: o.DisplayQty}
 		if o.Type != StopMarket && o.Type != StopLimit {
-			return fmt.Errorf("%w: restore stop %d: type %s", ErrCorrupt, o.ID, o.Type)
+			return 0, fmt.Errorf("%w: restore stop %d: type %s", ErrCorrupt, o.ID, o.Type)
 		}
 		if mayRest(&order) && o.Open <= 0 {
-			return fmt.Errorf("%w: restore stop %d: quantity %d", ErrCorrupt, o.ID, o.Open)
+			return 0, fmt.Errorf("%w: restore stop %d: quantity %d", ErrCorrupt, o.ID, o.Open)
 		}
 		if mayRest(&order) && o.Open > b.room(o.Side) {
-			return fmt.Errorf("%w: restore stop %d: quantity %d: %w", ErrCorrupt, o.ID, o.Open, ErrQtyAboveMax)
+			return 0, fmt.Errorf("%w: restore stop %d: quantity %d: %w", ErrCorrupt, o.ID, o.Open, ErrQtyAboveMax)
 		}
 		b.seq++
-		b.putStop(&order)
-		return nil
+		return handleOf(b.putStop(&order)), nil
 	}
 	if o.Open <= 0 || o.Visible <= 0 || o.Visible > o.Open || o.Price <= 0 ||
 		(o.DisplayQty == 0 && o.Visible != o.Open) || (o.DisplayQty != 0 && o.Visible > o.DisplayQty) {
-		return fmt.Errorf("%w: restore order %d: inconsistent quantities %+v", ErrCorrupt, o.ID, o)
+		return 0, fmt.Errorf("%w: restore order %d: inconsistent quantities %+v", ErrCorrupt, o.ID, o)
 	}
 	if o.Open > b.room(o.Side) {
-		return fmt.Errorf("%w: restore order %d: quantity %d: %w", ErrCorrupt, o.ID, o.Open, ErrQtyAboveMax)
+		return 0, fmt.Errorf("%w: restore order %d: quantity %d: %w", ErrCorrupt, o.ID, o.Open, ErrQtyAboveMax)
 	}
 	if b.crosses(o.Side, o.Price) {
-		return fmt.Errorf("%w: restore order %d: would cross the book", ErrCorrupt, o.ID)
+		return 0, fmt.Errorf("%w: restore order %d: would cross the book", ErrCorrupt, o.ID)
 	}
 	b.seq++
 	if b.nodesFull() {
@@ -61,9 +61,11 @@ func (b *Book) Restore(o OrderInfo) error {
 	*n = node{id: o.ID, owner: o.Owner, price: o.Price, open: o.Open, visible: o.Visible,
 		display: o.DisplayQty, side: o.Side, stp: o.STP, postOnly: o.PostOnly}
 	b.pushBack(b.levelFor(o.Side, o.Price), ni, n)
-	b.index.put(o.ID, ni)
+	if !b.noIndex {
+		b.index.put(o.ID, ni)
+	}
 	b.resting++
-	return nil
+	return handleOf(ni), nil
 }
 
 // SetLastPrice sets the last trade price, for restoring a book from a

@@ -548,6 +548,12 @@ func (sc scScenario) run(t *testing.T) {
 			t.Fatalf("%s: events not appended to dst: %v", where, got)
 		}
 		got = got[1:]
+		if bk, ok := b.(*Book); ok {
+			if err := checkHandles(bk, got); err != nil {
+				t.Errorf("%s: %v", where, err)
+			}
+		}
+		got = withoutHandles(got)
 
 		if !slices.Equal(got, want) {
 			t.Errorf("%s: events differ\n%s", where, scDiff(got, want))

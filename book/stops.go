@@ -31,18 +31,25 @@ type stopQueue struct {
 // released: its quantity counts in Book.held.
 func mayRest(o *Order) bool { return o.Type == StopLimit && o.TIF == GTC }
 
-// putStop stores o, a validated stop order, and indexes it.
-func (b *Book) putStop(o *Order) {
-	b.index.put(o.ID, b.stops.add(o, b.seq))
+// putStop stores o, a validated stop order, indexes it and returns its
+// index value.
+func (b *Book) putStop(o *Order) int32 {
+	v := b.stops.add(o, b.seq)
+	if !b.noIndex {
+		b.index.put(o.ID, v)
+	}
 	if mayRest(o) {
 		b.held[o.Side] += o.Qty
 	}
+	return v
 }
 
 // takeStop removes the stop with index value v and returns its order.
 func (b *Book) takeStop(v int32) Order {
 	o := b.stops.remove(v)
-	b.index.del(o.ID)
+	if !b.noIndex {
+		b.index.del(o.ID)
+	}
 	if mayRest(&o) {
 		b.held[o.Side] -= o.Qty
 	}
@@ -150,6 +157,11 @@ func (b *Book) SetStopBudget(id uint64, budget int64) error {
 	if !ok {
 		return ErrUnknownOrder
 	}
+	return b.setStopBudget(v, budget)
+}
+
+// setStopBudget is SetStopBudget for the live order with index value v.
+func (b *Book) setStopBudget(v int32, budget int64) error {
 	if v >= 0 {
 		return ErrInvalidBudget
 	}

@@ -58,13 +58,13 @@ func TestScenarioSideTotalFitsInt64(t *testing.T) {
 // Place does.
 func TestRestoreSideTotal(t *testing.T) {
 	b, _ := New(Rules{}, nil)
-	if err := b.Restore(OrderInfo{ID: 1, Side: Sell, Type: Limit, Price: 1, Open: 1 << 62, Visible: 1 << 62}); err != nil {
+	if _, err := b.Restore(OrderInfo{ID: 1, Side: Sell, Type: Limit, Price: 1, Open: 1 << 62, Visible: 1 << 62}); err != nil {
 		t.Fatal(err)
 	}
-	if err := b.Restore(OrderInfo{ID: 2, Side: Sell, Type: Limit, Price: 2, Open: 1 << 62, Visible: 1 << 62}); err == nil {
+	if _, err := b.Restore(OrderInfo{ID: 2, Side: Sell, Type: Limit, Price: 2, Open: 1 << 62, Visible: 1 << 62}); err == nil {
 		t.Fatal("restored an order past the side's total")
 	}
-	if err := b.Restore(OrderInfo{ID: 3, Side: Sell, Type: StopLimit, TIF: GTC, StopPrice: 2, Price: 2, Open: 1 << 62, Stop: true}); err == nil {
+	if _, err := b.Restore(OrderInfo{ID: 3, Side: Sell, Type: StopLimit, TIF: GTC, StopPrice: 2, Price: 2, Open: 1 << 62, Stop: true}); err == nil {
 		t.Fatal("restored a stop-limit past the side's total")
 	}
 	if err := b.Check(); err != nil {

@@ -22,7 +22,7 @@ func (sc *scenario) amended() book.Event {
 // open returns the open quantity and price of live order id.
 func (sc *scenario) open(id uint64) (qty, price int64) {
 	sc.t.Helper()
-	o, ok := sc.s.markets[0].book.Order(id)
+	o, ok := sc.s.bookOrder(sc.s.markets[0], id)
 	if !ok {
 		sc.t.Fatalf("order %d not live", id)
 	}

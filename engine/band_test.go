@@ -270,7 +270,7 @@ func TestBandAmend(t *testing.T) {
 			t.Fatalf("%+v: %v", c, out.Err)
 		}
 	}
-	if o, _ := sc.s.markets[0].book.Order(buy.ID); o.Price != 95 {
+	if o, _ := sc.s.bookOrder(sc.s.markets[0], buy.ID); o.Price != 95 {
 		t.Fatalf("refused amend moved the order to %d", o.Price)
 	}
 	// Within the band, or keeping a price now beyond it, an amend works.
@@ -330,7 +330,7 @@ func TestBandStops(t *testing.T) {
 		if out.Err != nil {
 			t.Fatalf("%+v: %v", c.o, out.Err)
 		}
-		if o, _ := sc.s.markets[0].book.Order(out.ID); o.Price != c.want {
+		if o, _ := sc.s.bookOrder(sc.s.markets[0], out.ID); o.Price != c.want {
 			t.Fatalf("%+v: protection %d, want %d", c.o, o.Price, c.want)
 		}
 		if rec := sc.s.orders.get(out.ID); c.o.Side == book.Buy && c.o.QuoteBudget == 0 && rec.limit != c.want {

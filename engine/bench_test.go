@@ -97,7 +97,7 @@ func flow(b *testing.B, n, accounts int) []Command {
 			}
 		}
 		if c.Kind == CmdPlace && c.Order.Type == book.Limit {
-			if _, ok := s.markets[0].book.Order(out.ID); ok {
+			if _, ok := s.bookOrder(s.markets[0], out.ID); ok {
 				pos[out.ID] = len(live)
 				live = append(live, liveOrder{out.ID, acct})
 			}

@@ -55,7 +55,7 @@ func (s *State) check(exact bool) error {
 		if err != nil {
 			return fmt.Errorf("engine: order %d on unknown market %d", id, rec.market)
 		}
-		info, live := m.book.Order(id)
+		info, live := m.book.OrderAt(*s.orders.handle(i), id)
 		if !live {
 			return fmt.Errorf("engine: order %d has a reservation but is not in its book", id)
 		}

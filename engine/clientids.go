@@ -354,10 +354,13 @@ func (s *State) clientIDEntry(k *refKey, tag uint32) *clientIDSlot {
 }
 
 // clientIDLive returns the live order whose key is (account, ref), whose
-// tag is known, or nil.
-func (s *State) clientIDLive(account uint64, ref *Ref, tag uint32) *order {
-	_, rec := s.clientIDFind(account, ref, tag)
-	return rec
+// tag is known, and its slab entry; or nil.
+func (s *State) clientIDLive(account uint64, ref *Ref, tag uint32) (int32, *order) {
+	e, rec := s.clientIDFind(account, ref, tag)
+	if rec == nil {
+		return 0, nil
+	}
+	return e.slab(), rec
 }
 
 // clientIDFind returns the entry of key (account, ref), whose tag is

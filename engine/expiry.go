@@ -89,7 +89,7 @@ func (s *State) expire(now int64, dst []Event) []Event {
 		k, _ := s.expiries.queue.Min()
 		if rec := s.orders.get(k.id); rec != nil {
 			m := s.markets[rec.market-1]
-			bevs, _ := m.book.Cancel(s.bevs[:0], k.id) // live: in its book (Check)
+			bevs, _ := s.bookCancel(m, k.id) // live: in its book (Check)
 			for i := range bevs {
 				if bevs[i].Kind == book.EvCancelled {
 					bevs[i].Kind, bevs[i].Reason = book.EvExpired, book.ReasonExpired
@@ -137,7 +137,7 @@ func (s *State) checkExpiries() error {
 			return fmt.Errorf("engine: good-till-date order %d not in the expiry queue", rec.id)
 		}
 		m := s.markets[rec.market-1]
-		o, live := m.book.Order(rec.id)
+		o, live := s.bookOrder(m, rec.id)
 		if !live || o.TIF != book.GTC || (o.Type != book.Limit && o.Type != book.StopLimit) {
 			return fmt.Errorf("engine: good-till-date order %d is not a live GTC limit or stop-limit: %+v", rec.id, o)
 		}

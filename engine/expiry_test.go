@@ -271,7 +271,7 @@ func TestGTDStopLimit(t *testing.T) {
 	// A trade at 100 releases the sell stop, which rests at 130.
 	sc.place(2, book.Order{Side: book.Sell, Price: 100, Qty: 1})
 	sc.place(3, book.Order{Side: book.Buy, Price: 100, Qty: 1})
-	if o, ok := sc.s.markets[0].book.Order(released); !ok || o.Stop {
+	if o, ok := sc.s.bookOrder(sc.s.markets[0], released); !ok || o.Stop {
 		t.Fatalf("stop not released: %+v %v", o, ok)
 	}
 	sc.at(100, tick(0))

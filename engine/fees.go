@@ -69,7 +69,8 @@ func (s *State) rereserve(m *market, dst []Event) []Event {
 		if rec.limit == 0 {
 			// A pending stop-market buy by budget (checkReserve).
 			budget := beforeFee(rec.locked, m.maxFee) / m.spec.QuoteScale
-			if m.book.SetStopBudget(id, budget) != nil {
+			i, _ := s.orders.index.Get(id)
+			if m.book.SetStopBudgetAt(*s.orders.handle(i), id, budget) != nil {
 				short = append(short, id)
 			}
 			continue
@@ -95,7 +96,7 @@ func (s *State) rereserve(m *market, dst []Event) []Event {
 				continue
 			}
 		}
-		bevs, _ := m.book.Cancel(s.bevs[:0], id) // live: in the book (Check)
+		bevs, _ := s.bookCancel(m, id) // live: in the book (Check)
 		for i := range bevs {
 			if bevs[i].Kind == book.EvCancelled {
 				bevs[i].Reason = book.ReasonFeeChange
@@ -112,7 +113,7 @@ func (s *State) rereserve(m *market, dst []Event) []Event {
 // cannot overflow: CmdCreateMarket bounds every notional to half an
 // int64, and fees are at most MaxFeeBps.
 func (s *State) feeNeed(m *market, rec *order) int64 {
-	o, _ := m.book.Order(rec.id)
+	o, _ := s.bookOrder(m, rec.id)
 	need, _ := buyCost(m, rec.limit, o.Open)
 	return need
 }

@@ -86,7 +86,7 @@ func TestSetMarketFeesRaise(t *testing.T) {
 	if book.ReasonFeeChange.String() != "fee_change" {
 		t.Fatalf("reason name %q", book.ReasonFeeChange)
 	}
-	if sc.s.orders.get(c.ID) != nil || sc.s.markets[0].book.Live(c.ID) {
+	if sc.s.orders.get(c.ID) != nil || sc.s.bookLive(sc.s.markets[0], c.ID) {
 		t.Fatal("the order that could not pay is still live")
 	}
 	sc.wantBal(3, 2, 9_819, 0)
@@ -194,10 +194,9 @@ func TestSetMarketFeesPendingStops(t *testing.T) {
 	sl := sc.place(1, book.Order{Side: book.Buy, Type: book.StopLimit, StopPrice: 105, Price: 106, Qty: 5}) // 5,300 + 10
 	sb := sc.place(1, book.Order{Side: book.Buy, Type: book.StopMarket, StopPrice: 105, QuoteBudget: 20_400})
 	sp := sc.place(3, book.Order{Side: book.Buy, Type: book.StopMarket, StopPrice: 105, Price: 110, Qty: 2}) // 2,200 + 4
-	bk := sc.s.markets[0].book
 	// The budget pays for 20,360 of notional and 40 of fee: 2,036 price
 	// × lots.
-	if o, _ := bk.Order(sb.ID); o.QuoteBudget != 2_036 {
+	if o, _ := sc.s.bookOrder(sc.s.markets[0], sb.ID); o.QuoteBudget != 2_036 {
 		t.Fatalf("budget stop holds %d", o.QuoteBudget)
 	}
 	sc.wantBal(1, 2, funded-5_310-20_400, 5_310+20_400)
@@ -210,7 +209,7 @@ func TestSetMarketFeesPendingStops(t *testing.T) {
 	// notional (2,029 price × lots) and 101 of fee.
 	sc.wantBal(1, 2, funded-5_326-20_400, 5_326+20_400)
 	sc.wantBal(3, 2, funded-2_211, 2_211)
-	if o, _ := bk.Order(sb.ID); o.QuoteBudget != 2_029 || !o.Stop {
+	if o, _ := sc.s.bookOrder(sc.s.markets[0], sb.ID); o.QuoteBudget != 2_029 || !o.Stop {
 		t.Fatalf("budget stop after the raise: %+v", o)
 	}
 	if l := sc.s.orders.get(sb.ID).locked; l != 20_400 {
@@ -268,7 +267,7 @@ func TestSetMarketFeesStopBelowMinimum(t *testing.T) {
 	}
 	keep := sc.do(Command{Kind: CmdPlace, Account: 1, Market: 2,
 		Order: book.Order{Side: book.Buy, Type: book.StopMarket, StopPrice: 100, QuoteBudget: 60}})
-	if o, _ := sc.s.markets[1].book.Order(st.ID); o.QuoteBudget != 51 {
+	if o, _ := sc.s.bookOrder(sc.s.markets[1], st.ID); o.QuoteBudget != 51 {
 		t.Fatalf("book budget %d", o.QuoteBudget)
 	}
 	sc.do(setFees(2, 0, 1000))
@@ -276,7 +275,7 @@ func TestSetMarketFeesStopBelowMinimum(t *testing.T) {
 		t.Fatalf("events %+v", sc.evs)
 	}
 	// 60 pays for 55 (+ 5 of fee): still above the minimum.
-	if o, _ := sc.s.markets[1].book.Order(keep.ID); o.QuoteBudget != 55 {
+	if o, _ := sc.s.bookOrder(sc.s.markets[1], keep.ID); o.QuoteBudget != 55 {
 		t.Fatalf("the other stop's budget %d", o.QuoteBudget)
 	}
 	sc.wantBal(1, 1, funded-60, 60)

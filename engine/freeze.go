@@ -24,7 +24,7 @@ func (s *State) setAccountFrozen(cmd *Command, dst []Event) (result, []Event) {
 	ids := s.liveOrdersOf(cmd.Account)
 	for _, id := range ids {
 		m := s.markets[s.orders.get(id).market-1]
-		bevs, _ := m.book.Cancel(s.bevs[:0], id) // live: in its book (Check)
+		bevs, _ := s.bookCancel(m, id) // live: in its book (Check)
 		for i := range bevs {
 			if bevs[i].Kind == book.EvCancelled {
 				bevs[i].Reason = book.ReasonAccountFrozen

@@ -301,11 +301,19 @@ func (s *State) settle(m *market, bevs []book.Event, dst []Event) []Event {
 		dst = dst[:n+1]
 		ev := &dst[n]
 		*ev = Event{}
-		ev.Event = bevs[i]
+		be := &bevs[i]
+		copyEvent(&ev.Event, be)
 		ev.Market = m.id
 		switch ev.Kind {
 		case book.EvAccepted, book.EvTriggered, book.EvAmended:
-			ids = append(ids, ev.OrderID)
+			// Where the order sits now, or nothing of it is left once its
+			// events are settled. (A trade may still take out one that
+			// sits: finish forgets it then.)
+			if h := be.Handle; h == 0 {
+				ids = append(ids, ev.OrderID)
+			} else if k, ok := s.orders.index.Get(ev.OrderID); ok {
+				*s.orders.handle(k) = h
+			}
 		case book.EvTrade:
 			s.trades++
 			ev.TakerFee, ev.MakerFee = s.trade(m, &ev.Event)
@@ -317,12 +325,23 @@ func (s *State) settle(m *market, bevs []book.Event, dst []Event) []Event {
 		}
 	}
 	for _, id := range ids {
-		if !m.book.Live(id) {
-			s.finish(m, id)
-		}
+		s.finish(m, id)
 	}
 	s.ids = ids
 	return dst
+}
+
+// copyEvent copies the book's event src into dst, field by field, but
+// for its Handle: where an order sits depends on the book's past (a book
+// restored from a snapshot places its orders afresh), so it is not part
+// of an outcome, and the engine's events leave it 0. Field by field: the
+// book has just written src so, and a copy with loads wider than those
+// stores would wait for them all (see book's addEvent).
+// TestCopyEventFields fails if book.Event gains a field this leaves out.
+func copyEvent(dst, src *book.Event) {
+	dst.Kind, dst.Side, dst.Reason, dst.KeptPriority = src.Kind, src.Side, src.Reason, src.KeptPriority
+	dst.OrderID, dst.Owner, dst.MakerID, dst.MakerOwner = src.OrderID, src.Owner, src.MakerID, src.MakerOwner
+	dst.Price, dst.Qty, dst.Remaining, dst.MakerRemaining = src.Price, src.Qty, src.Remaining, src.MakerRemaining
 }
 
 // trade moves money for one fill and returns the fees charged.
@@ -371,27 +390,49 @@ func (s *State) trade(m *market, ev *book.Event) (takerFee, makerFee int64) {
 // or with OrderID 0 by the account's client order id in Ref. It returns
 // ErrUnknownOrder if there is none; an order of another account is
 // reported as unknown too.
-func (s *State) liveOrder(cmd *Command) (*order, *market, error) {
+//
+// It returns the order's slab entry too, for its handle.
+func (s *State) liveOrder(cmd *Command) (*order, int32, *market, error) {
 	account := cmd.Account
 	var rec *order
+	var i int32
 	if cmd.OrderID == 0 && !cmd.Ref.IsZero() {
-		rec = s.clientIDLive(account, &cmd.Ref, refTagOf(cmd))
-	} else {
-		rec = s.orders.get(cmd.OrderID)
+		i, rec = s.clientIDLive(account, &cmd.Ref, refTagOf(cmd))
+	} else if k, ok := s.orders.index.Get(cmd.OrderID); ok {
+		i, rec = k, s.orders.at(k)
 	}
 	if rec == nil || rec.account != account {
-		return nil, nil, ErrUnknownOrder
+		return nil, 0, nil, ErrUnknownOrder
 	}
 	m, _ := s.market(rec.market)
-	return rec, m, nil
+	return rec, i, m, nil
+}
+
+// bookOrder returns live order id as its book m describes it.
+func (s *State) bookOrder(m *market, id uint64) (book.OrderInfo, bool) {
+	i, ok := s.orders.index.Get(id)
+	if !ok {
+		return book.OrderInfo{}, false
+	}
+	return m.book.OrderAt(*s.orders.handle(i), id)
+}
+
+// bookCancel cancels live order id in its book m, appending the book's
+// events to s.bevs[:0].
+func (s *State) bookCancel(m *market, id uint64) ([]book.Event, error) {
+	var h book.Handle
+	if i, ok := s.orders.index.Get(id); ok {
+		h = *s.orders.handle(i)
+	}
+	return m.book.CancelAt(s.bevs[:0], h, id)
 }
 
 func (s *State) cancel(cmd *Command, dst []Event) (result, []Event) {
-	rec, m, err := s.liveOrder(cmd)
+	rec, i, m, err := s.liveOrder(cmd)
 	if err != nil {
 		return result{Err: err}, dst
 	}
-	bevs, err := m.book.Cancel(s.bevs[:0], rec.id)
+	bevs, err := m.book.CancelAt(s.bevs[:0], *s.orders.handle(i), rec.id)
 	s.bevs = bevs
 	if err != nil {
 		return result{Err: err}, dst
@@ -424,7 +465,7 @@ func (s *State) cancelAll(cmd *Command, dst []Event) (result, []Event) {
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		bevs, _ := m.book.Cancel(s.bevs[:0], id)
+		bevs, _ := s.bookCancel(m, id)
 		if cmd.Cause != book.ReasonNone {
 			for i := range bevs {
 				if bevs[i].Kind == book.EvCancelled {
@@ -445,16 +486,20 @@ func (s *State) amend(cmd *Command, dst []Event) (result, []Event) {
 		// order.
 		return result{Err: ErrAccountFrozen}, dst
 	}
-	rec, m, err := s.liveOrder(cmd)
+	rec, i, m, err := s.liveOrder(cmd)
 	if err != nil {
 		return result{Err: err}, dst
 	}
 	if m.halted {
 		return result{Err: ErrMarketHalted}, dst
 	}
+	var o book.OrderInfo // as the book has it, if needed
+	if cmd.Kind == CmdAmendTotal || m.spec.PriceBandBps != 0 {
+		o, _ = m.book.OrderAt(*s.orders.handle(i), rec.id) // live: in its book (Check)
+	}
 	price, qty := cmd.Order.Price, cmd.Order.Qty
 	if cmd.Kind == CmdAmendTotal {
-		if price, qty, err = openOfTotal(m, rec, price, qty); err != nil {
+		if price, qty, err = openOfTotal(m, rec, &o, price, qty); err != nil {
 			return result{Err: err}, dst
 		}
 	}
@@ -473,7 +518,7 @@ func (s *State) amend(cmd *Command, dst []Event) (result, []Event) {
 		}
 	}
 	if m.spec.PriceBandBps != 0 {
-		if err := amendBand(m, rec, price); err != nil {
+		if err := amendBand(m, rec, &o, price); err != nil {
 			return result{Err: err}, dst
 		}
 	}
@@ -481,7 +526,7 @@ func (s *State) amend(cmd *Command, dst []Event) (result, []Event) {
 	if need-rec.locked > b.avail {
 		return result{Err: ErrInsufficientFunds}, dst
 	}
-	bevs, err := m.book.Amend(s.bevs[:0], rec.id, price, qty)
+	bevs, err := m.book.AmendAt(s.bevs[:0], *s.orders.handle(i), rec.id, price, qty)
 	s.bevs = bevs
 	if err == nil && rec.origQty > 0 {
 		rec.origQty = rec.filled + qty // the order's size is now this
@@ -508,8 +553,8 @@ func (s *State) amend(cmd *Command, dst []Event) (result, []Event) {
 // the last price may have moved since the order was placed, and its owner
 // may move it back step by step. Nor is an amend of a pending stop, which
 // the book refuses.
-func amendBand(m *market, rec *order, price int64) error {
-	o, ok := m.book.Order(rec.id)
+func amendBand(m *market, rec *order, o *book.OrderInfo, price int64) error {
+	ok := o.ID != 0
 	if !ok || o.Stop || price == o.Price || (rec.side == book.Buy) == (price < o.Price) {
 		return nil
 	}
@@ -524,9 +569,8 @@ func amendBand(m *market, rec *order, price int64) error {
 // keeps the order's price, a total of 0 keeps its open quantity, and a
 // positive total must exceed what the order has filled and be at most the
 // market's MaxQty.
-func openOfTotal(m *market, rec *order, price, total int64) (int64, int64, error) {
-	o, ok := m.book.Order(rec.id)
-	if !ok {
+func openOfTotal(m *market, rec *order, o *book.OrderInfo, price, total int64) (int64, int64, error) {
+	if o.ID == 0 {
 		return 0, 0, ErrUnknownOrder // every live order is in its book
 	}
 	if price == 0 {

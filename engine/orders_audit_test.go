@@ -209,7 +209,7 @@ func TestAuditStopsLockAndRelease(t *testing.T) {
 	// 4). The stop-limit rests at 90, still locking 1,803.
 	sc.wantBal(1, 2, funded-2_404-1_803, 1_803)
 	sc.wantBal(1, 1, funded+200, 0)
-	if o, ok := sc.s.markets[0].book.Order(sl.ID); !ok || o.Stop || o.Price != 90 {
+	if o, ok := sc.s.bookOrder(sc.s.markets[0], sl.ID); !ok || o.Stop || o.Price != 90 {
 		t.Fatalf("released stop-limit: %+v %t", o, ok)
 	}
 	sc.do(Command{Kind: CmdCancel, Account: 1, OrderID: sl.ID})
@@ -261,7 +261,7 @@ func TestAuditAmendTotalAboveMaxQty(t *testing.T) {
 	before := sc.s.Hash()
 	out := sc.do(Command{Kind: CmdAmendTotal, Account: 1, OrderID: sell.ID, Order: book.Order{Qty: maxQty + 3}})
 	if !errors.Is(out.Err, book.ErrQtyAboveMax) {
-		o, _ := sc.s.markets[1].book.Order(sell.ID)
+		o, _ := sc.s.bookOrder(sc.s.markets[1], sell.ID)
 		t.Fatalf("amend to a total above MaxQty: err %v, open %d, total %d", out.Err, o.Open, sc.s.orders.get(sell.ID).origQty)
 	}
 	sc.seq--

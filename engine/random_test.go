@@ -464,7 +464,7 @@ func runStats(t *testing.T, seed uint64, n int, check bool) (streamStats, []Even
 		postOnly := false
 		if check && (c.Kind == CmdAmend || c.Kind == CmdAmendTotal) {
 			if rec := s.orders.get(c.OrderID); rec != nil {
-				o, _ := s.markets[rec.market-1].book.Order(c.OrderID)
+				o, _ := s.bookOrder(s.markets[rec.market-1], c.OrderID)
 				postOnly = o.PostOnly
 			}
 		}
@@ -634,7 +634,7 @@ func checkPlaced(t *testing.T, s *State, c *Command, id uint64, evs []Event, st 
 		case o.TIF == book.IOC:
 			st.iocExpired++
 		}
-		if s.markets[c.Market-1].book.Live(id) || s.orders.get(id) != nil {
+		if s.bookLive(s.markets[c.Market-1], id) || s.orders.get(id) != nil {
 			t.Fatalf("command %d: %s %s order %d stays live: %+v", c.Seq, o.Type, o.TIF, id, evs)
 		}
 	}

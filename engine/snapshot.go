@@ -402,7 +402,7 @@ func DecodeState(data []byte) (*State, error) {
 		// the bytes left): tables that double as they fill copy and
 		// rehash everything each time.
 		k := r.count(orderInfoSize + 16 + 36 + sizes)
-		b, err := book.New(spec.Rules, &book.Options{Capacity: k})
+		b, err := book.New(spec.Rules, &book.Options{Capacity: k, NoIndex: true})
 		if err != nil {
 			return nil, fmt.Errorf("%w: market %s: %w", ErrCorruptSnapshot, name, err)
 		}
@@ -435,13 +435,16 @@ func DecodeState(data []byte) (*State, error) {
 			if r.err != nil {
 				break
 			}
-			if err := b.Restore(o); err != nil {
+			// Its books keep no index: the order table finds an id given
+			// twice, in one market or two.
+			if s.orders.get(o.ID) != nil {
+				return nil, fmt.Errorf("%w: order %d given twice", ErrCorruptSnapshot, o.ID)
+			}
+			h, err := b.Restore(o)
+			if err != nil {
 				return nil, fmt.Errorf("%w: market %s: %w", ErrCorruptSnapshot, name, err)
 			}
-			if s.orders.get(o.ID) != nil {
-				return nil, fmt.Errorf("%w: order %d in two markets", ErrCorruptSnapshot, o.ID)
-			}
-			s.orders.add(&rec) // linked to its account's list once accounts are read
+			*s.orders.handle(s.orders.add(&rec)) = h // linked to its account's list once accounts are read
 			listed = append(listed, o)
 		}
 		if r.err == nil && !sameOrders(b, listed) {

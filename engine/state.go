@@ -524,7 +524,7 @@ func (s *State) createMarket(cmd *Command) result {
 	if err := checkSpec(&sp); err != nil {
 		return result{Err: err}
 	}
-	b, err := book.New(sp.Rules, &book.Options{Capacity: s.bookCapacity})
+	b, err := book.New(sp.Rules, &book.Options{Capacity: s.bookCapacity, NoIndex: true})
 	if err != nil {
 		return result{Err: fmt.Errorf("%w: %w", ErrInvalidSpec, err)}
 	}
@@ -737,9 +737,13 @@ func beforeFee(b int64, bps int32) int64 {
 // matching waited, and held both copies meanwhile).
 type orderTable struct {
 	chunks [][]order // slabChunk records each; a free entry has id 0
-	n      int32     // entries used or freed: the slab's indexes are [0, n)
-	free   []int32
-	index  *seqmap.Map
+	// hands holds, beside each record, where its order sits in its book
+	// (its books keep no index by id: book.Options.NoIndex). Apart from
+	// the records, which fill their two cache lines.
+	hands [][]book.Handle
+	n     int32 // entries used or freed: the slab's indexes are [0, n)
+	free  []int32
+	index *seqmap.Map
 }
 
 // link is a live order's place in its account's list of live orders:
@@ -761,6 +765,18 @@ func newOrderTable() orderTable { return orderTable{index: seqmap.New()} }
 // at returns slab entry i, which must be below end.
 func (t *orderTable) at(i int32) *order {
 	return &t.chunks[i>>slabChunkBits][i&(slabChunk-1)]
+}
+
+// handle returns where the order of slab entry i, which must be below
+// end, sits in its book.
+func (t *orderTable) handle(i int32) *book.Handle {
+	return &t.hands[i>>slabChunkBits][i&(slabChunk-1)]
+}
+
+// addChunk adds a chunk of records and their handles.
+func (t *orderTable) addChunk() {
+	t.chunks = append(t.chunks, make([]order, slabChunk))
+	t.hands = append(t.hands, make([]book.Handle, slabChunk))
 }
 
 // link returns the list links of slab entry i, which must be below end.
@@ -790,7 +806,7 @@ func (t *orderTable) add(rec *order) int32 {
 	} else {
 		i = t.n
 		if int(i>>slabChunkBits) == len(t.chunks) {
-			t.chunks = append(t.chunks, make([]order, slabChunk))
+			t.addChunk()
 		}
 		t.n++
 	}
@@ -804,7 +820,7 @@ func (t *orderTable) add(rec *order) int32 {
 // reserve makes room for n orders.
 func (t *orderTable) reserve(n int) {
 	for len(t.chunks)*slabChunk < n {
-		t.chunks = append(t.chunks, make([]order, slabChunk))
+		t.addChunk()
 	}
 	t.index.Reserve(n)
 }
@@ -813,6 +829,7 @@ func (t *orderTable) reserve(n int) {
 // reuse.
 func (t *orderTable) free1(i int32) {
 	*t.at(i) = order{}
+	*t.handle(i) = 0
 	t.free = append(t.free, i)
 }
 
