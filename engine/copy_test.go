@@ -929,7 +929,7 @@ func TestSettleTouchesRelations(t *testing.T) {
 	for _, c := range []Command{{Kind: CmdSettle}, {Kind: CmdSettle, Account: leader1}} {
 		tr := newTouched(sc.s)
 		out := sc.ok(c)
-		tr.command(&c, &out, sc.evs)
+		tr.command(&c, resultOf(out), sc.evs)
 		if len(sc.evs) != 0 || len(tr.relations) != 1 || tr.relations[0] != rel {
 			t.Fatalf("%+v: %d events, touched relations %v, want [%d]", c, len(sc.evs), tr.relations, rel)
 		}

@@ -855,11 +855,12 @@ func (e *Engine) matcher() {
 				e.state.prefetchLookup(&e.ring.Slot(s + lookupAhead).cmd)
 			}
 			k := int(s&int64(e.opts.RingSize-1)) * slotEvents
-			sl.events = e.state.applyTo(&sl.cmd, e.events[k:k:k+slotEvents], &sl.out)
+			var r result
+			r, sl.events = e.state.applyTo(&sl.cmd, e.events[k:k:k+slotEvents], &sl.out)
 			sl.batchEnd = false
-			tr.command(&sl.cmd, &sl.out, sl.events)
+			tr.command(&sl.cmd, r, sl.events)
 			snapAsked = snapAsked || sl.cmd.Kind == CmdSnapshot
-			if sl.out.Err == nil && (sl.cmd.Kind == CmdCreateAsset || sl.cmd.Kind == CmdCreateMarket || sl.cmd.Kind == CmdSetMarketFees ||
+			if r.Err == nil && (sl.cmd.Kind == CmdCreateAsset || sl.cmd.Kind == CmdCreateMarket || sl.cmd.Kind == CmdSetMarketFees ||
 				sl.cmd.Kind == CmdSetPriceBand || sl.cmd.Kind == CmdSetMaxOpenOrders) {
 				dirChanged = true
 			}

@@ -195,7 +195,7 @@ func TestTouchedInBatch(t *testing.T) {
 		c := Command{Kind: CmdPlace, Account: uint64(1 + i%4), Market: market,
 			Order: book.Order{Side: book.Buy, Price: 100 + 2*int64(i%5), Qty: 3}}
 		out, evs := apply(c)
-		tr.command(&c, &out, evs)
+		tr.command(&c, resultOf(out), evs)
 	}
 	for i := range 6 {
 		place(2, i)

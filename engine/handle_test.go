@@ -40,3 +40,6 @@ func TestCopyEventFields(t *testing.T) {
 		t.Errorf("copyEvent gives\n%+v\nwant\n%+v", dst, want)
 	}
 }
+
+// resultOf returns the result that gave out.
+func resultOf(out Outcome) result { return result{Err: out.Err, ID: out.ID, Duplicate: out.Duplicate} }

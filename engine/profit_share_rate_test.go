@@ -109,7 +109,7 @@ func TestProfitShareCutAppliesAtOnce(t *testing.T) {
 		c := Command{Kind: CmdSetLeaderProfile, Account: leader1, Copy: CopySpec{ProfitShareBps: bps}}
 		tr := newTouched(sc.s)
 		out := sc.ok(c)
-		tr.command(&c, &out, sc.evs)
+		tr.command(&c, resultOf(out), sc.evs)
 		if !slices.Equal(tr.relations, []uint64{1, 2}) {
 			t.Fatalf("rate %d touched relations %v, want the open ones [1 2]", bps, tr.relations)
 		}

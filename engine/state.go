@@ -400,7 +400,7 @@ func (s *State) Trades() uint64 { return s.trades }
 // and appends no events of its own (Outcome.Err says why).
 func (s *State) Apply(cmd *Command, dst []Event) (Outcome, []Event) {
 	var out Outcome
-	dst = s.applyTo(cmd, dst, &out)
+	_, dst = s.applyTo(cmd, dst, &out)
 	return out, dst
 }
 
@@ -410,14 +410,19 @@ func (s *State) Apply(cmd *Command, dst []Event) (Outcome, []Event) {
 // value reads it back from the stack with wider loads than the stores that
 // put it there, which makes the CPU wait until every earlier store,
 // cache misses included, has reached the cache.
-func (s *State) applyTo(cmd *Command, dst []Event, out *Outcome) []Event {
+//
+// It returns the outcome (but for Trades) too, in registers: the matcher
+// reads it from there, not from *out (a load from what was just stored
+// there waited for the stores before it, 12% of the matcher's time in a
+// profile).
+func (s *State) applyTo(cmd *Command, dst []Event, out *Outcome) (result, []Event) {
 	trades := s.trades
 	r, dst := s.apply(cmd, dst)
 	out.Err = r.Err
 	out.ID = r.ID
 	out.Duplicate = r.Duplicate
 	out.Trades = trades
-	return dst
+	return r, dst
 }
 
 // result is what a command's handler returns: an Outcome without Trades,

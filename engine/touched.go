@@ -85,7 +85,7 @@ func (t *touched) account(id uint64) {
 // command records what one applied command touched: what its kind
 // changes, and what its events say (a failed command's too: the
 // good-till-date orders that expired before it).
-func (t *touched) command(cmd *Command, out *Outcome, evs []Event) {
+func (t *touched) command(cmd *Command, out result, evs []Event) {
 	if out.Err != nil || out.Duplicate {
 		t.events(evs)
 		return
