@@ -10,8 +10,9 @@ import (
 // its orders, without wrapping; each side's total open quantity, with what
 // its pending GTC stop-limits may rest, fits in an int64; queue
 // links and the id index agree, the book is not crossed, the cached best
-// levels are the best, no slab entry is leaked, and no pending stop is
-// already triggered. It walks the whole book: use it in tests.
+// levels are the best, no slab entry is leaked, free nodes and stop slots
+// hold no order (a stale Handle finds nothing there), and no pending stop
+// is already triggered. It walks the whole book: use it in tests.
 func (b *Book) Check() error {
 	// First: the walks below look nodes up in the pages.
 	if err := b.checkPages(); err != nil {
@@ -78,6 +79,10 @@ func (b *Book) Check() error {
 		}
 		if free++; free > int(b.nnodes) {
 			return fmt.Errorf("book: node free list has a cycle")
+		}
+		if id := b.node(i).id; id != 0 {
+			// A stale handle would find order id there (see at).
+			return fmt.Errorf("book: free node %d holds order %d", i, id)
 		}
 	}
 	if seenNodes+free != int(b.nnodes) {
@@ -208,6 +213,12 @@ func (b *Book) checkStops() (held [2]int64, _ error) {
 	}
 	if n != q.n || n+len(q.free) != len(q.slots) {
 		return held, fmt.Errorf("book: %d stops in trees, count %d, %d free of %d slots", n, q.n, len(q.free), len(q.slots))
+	}
+	for _, slot := range q.free {
+		if slot < 0 || int(slot) >= len(q.slots) || q.slots[slot].order.ID != 0 {
+			// A stale handle would find the order there (see at).
+			return held, fmt.Errorf("book: free stop slot %d is not free", slot)
+		}
 	}
 	if _, ok := q.triggered(b.last); ok {
 		return held, fmt.Errorf("book: a pending stop is triggered by last price %d", b.last)

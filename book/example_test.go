@@ -180,7 +180,7 @@ func ExampleBook_CancelAt() {
 	evs, _ = b.Place(evs[:0], &book.Order{ID: 2, Owner: 8, Side: book.Buy, Price: 101, Qty: 3})
 	keep(evs)
 	fmt.Println("order 2 rests:", handles[2] != 0) // it filled
-	_, err = b.Cancel(evs[:0], 1) // by id: no index
+	_, err = b.Cancel(evs[:0], 1)                  // by id: no index
 	fmt.Println("by id:", err)
 	evs, err = b.CancelAt(evs[:0], handles[1], 1)
 	printEvents(evs)

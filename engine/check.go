@@ -34,6 +34,11 @@ func (s *State) Check() error { return s.check(true) }
 func (s *State) check(exact bool) error {
 	sum := make([]int64, len(s.assets))
 	reserved := make(map[[2]uint64]int64) // (account, asset) → locked by orders
+	// Live orders by market: its book must hold as many. Each is found
+	// at its handle and every book order has one (below), so the books
+	// hold each once: they keep no index by id, and their Check cannot
+	// see an id given twice.
+	live := make([]int, len(s.markets))
 	// In slab order: no sort, no lookups (a restored snapshot of millions
 	// of orders is checked before use).
 	for i := range s.orders.end() {
@@ -55,10 +60,11 @@ func (s *State) check(exact bool) error {
 		if err != nil {
 			return fmt.Errorf("engine: order %d on unknown market %d", id, rec.market)
 		}
-		info, live := m.book.OrderAt(*s.orders.handle(i), id)
-		if !live {
+		info, inBook := m.book.OrderAt(*s.orders.handle(i), id)
+		if !inBook {
 			return fmt.Errorf("engine: order %d has a reservation but is not in its book", id)
 		}
+		live[rec.market-1]++
 		if err := s.checkReserve(m, rec, &info, exact); err != nil {
 			return err
 		}
@@ -109,6 +115,9 @@ func (s *State) check(exact bool) error {
 			if s.orders.get(o.ID) == nil {
 				return fmt.Errorf("engine: market %s order %d has no reservation", m.name, o.ID)
 			}
+		}
+		if n := m.book.Len() + m.book.Stops(); n != live[m.id-1] {
+			return fmt.Errorf("engine: market %s holds %d orders, %d are live", m.name, n, live[m.id-1])
 		}
 		if err := s.checkOpen(m); err != nil {
 			return err
