@@ -234,7 +234,9 @@ func TestReviewHandleRefusesForeign(t *testing.T) {
 	h2 := evs[0].Handle
 	evs, _ = b.Place(evs[:0], &Order{ID: 3, Owner: 1, Side: Buy, Price: 99, Qty: 5})
 	h3 := evs[0].Handle
-	evs, _ = b.CancelAt(evs[:0], h3, 3) // a free node below nnodes
+	if _, err := b.CancelAt(evs[:0], h3, 3); err != nil { // a free node below nnodes
+		t.Fatal(err)
+	}
 	if h1 <= 0 || h2 >= 0 || h3 <= 0 {
 		t.Fatalf("handles %d %d %d", h1, h2, h3)
 	}
