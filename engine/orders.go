@@ -294,17 +294,21 @@ func (s *State) settle(m *market, bevs []book.Event, dst []Event) []Event {
 		// results stage reads. An Event built on the stack and then
 		// appended is copied with loads wider than the stores that
 		// built it, which makes the CPU wait for every earlier store.
+		// Every field once, not zeroed first; and the kind read from
+		// the book's event, not back from this one (a profile put 0.2–0.5
+		// s of the matcher's 4 s on that load).
 		n := len(dst)
 		if n == cap(dst) {
 			dst = slices.Grow(dst, len(bevs)-i)
 		}
 		dst = dst[:n+1]
 		ev := &dst[n]
-		*ev = Event{}
 		be := &bevs[i]
 		copyEvent(&ev.Event, be)
-		ev.Market = m.id
-		switch ev.Kind {
+		ev.Handle = 0
+		ev.Market, ev.CopyReason = m.id, CopyNone
+		ev.TakerFee, ev.MakerFee, ev.Relation, ev.Amount = 0, 0, 0, 0
+		switch be.Kind {
 		case book.EvAccepted, book.EvTriggered, book.EvAmended:
 			// Where the order sits now, or nothing of it is left once its
 			// events are settled. (A trade may still take out one that
