@@ -69,8 +69,7 @@ func (s *State) rereserve(m *market, dst []Event) []Event {
 		if rec.limit == 0 {
 			// A pending stop-market buy by budget (checkReserve).
 			budget := beforeFee(rec.locked, m.maxFee) / m.spec.QuoteScale
-			i, _ := s.orders.index.Get(id)
-			if m.book.SetStopBudgetAt(*s.orders.handle(i), id, budget) != nil {
+			if m.book.SetStopBudgetAt(s.handleOf(id), id, budget) != nil {
 				short = append(short, id)
 			}
 			continue

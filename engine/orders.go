@@ -412,23 +412,24 @@ func (s *State) liveOrder(cmd *Command) (*order, int32, *market, error) {
 	return rec, i, m, nil
 }
 
+// handleOf returns where live order id sits in its book; 0 (which no
+// book method accepts) if it is not live.
+func (s *State) handleOf(id uint64) book.Handle {
+	if i, ok := s.orders.index.Get(id); ok {
+		return *s.orders.handle(i)
+	}
+	return 0
+}
+
 // bookOrder returns live order id as its book m describes it.
 func (s *State) bookOrder(m *market, id uint64) (book.OrderInfo, bool) {
-	i, ok := s.orders.index.Get(id)
-	if !ok {
-		return book.OrderInfo{}, false
-	}
-	return m.book.OrderAt(*s.orders.handle(i), id)
+	return m.book.OrderAt(s.handleOf(id), id)
 }
 
 // bookCancel cancels live order id in its book m, appending the book's
 // events to s.bevs[:0].
 func (s *State) bookCancel(m *market, id uint64) ([]book.Event, error) {
-	var h book.Handle
-	if i, ok := s.orders.index.Get(id); ok {
-		h = *s.orders.handle(i)
-	}
-	return m.book.CancelAt(s.bevs[:0], h, id)
+	return m.book.CancelAt(s.bevs[:0], s.handleOf(id), id)
 }
 
 func (s *State) cancel(cmd *Command, dst []Event) (result, []Event) {
