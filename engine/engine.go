@@ -833,6 +833,7 @@ func (e *Engine) matcher() {
 		e.stamped.Store(hi)
 		e.stampedW.Notify()
 		dirChanged := false
+		var written []Event // the events of the command before, not yet recorded in tr
 		for s := next; s <= hi; s++ {
 			sl := e.ring.Slot(s)
 			// Start loading what the commands a little ahead will
@@ -858,13 +859,20 @@ func (e *Engine) matcher() {
 			var r result
 			r, sl.events = e.state.applyTo(&sl.cmd, e.events[k:k:k+slotEvents], &sl.out)
 			sl.batchEnd = false
-			tr.command(&sl.cmd, r, sl.events)
+			tr.kind(&sl.cmd, r)
+			// The events of the command before: this one's were just
+			// written, and reading them back at once waited for those
+			// stores (0.4 s of the matcher's 4.2 s in a profile).
+			tr.events(written)
+			written = sl.events
 			snapAsked = snapAsked || sl.cmd.Kind == CmdSnapshot
 			if r.Err == nil && (sl.cmd.Kind == CmdCreateAsset || sl.cmd.Kind == CmdCreateMarket || sl.cmd.Kind == CmdSetMarketFees ||
 				sl.cmd.Kind == CmdSetPriceBand || sl.cmd.Kind == CmdSetMaxOpenOrders) {
 				dirChanged = true
 			}
 		}
+		tr.events(written)
+		written = nil
 		e.ring.Slot(hi).batchEnd = true
 		// Large arrays the tables will soon grow into are made on other
 		// goroutines, not here when they fill.

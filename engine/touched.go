@@ -86,8 +86,15 @@ func (t *touched) account(id uint64) {
 // changes, and what its events say (a failed command's too: the
 // good-till-date orders that expired before it).
 func (t *touched) command(cmd *Command, out result, evs []Event) {
+	t.kind(cmd, out)
+	t.events(evs)
+}
+
+// kind records what one applied command's kind changes, without its
+// events (nothing for a failed or duplicate command). The matcher records
+// a command's events a command later (see Engine.matcher).
+func (t *touched) kind(cmd *Command, out result) {
 	if out.Err != nil || out.Duplicate {
-		t.events(evs)
 		return
 	}
 	switch cmd.Kind {
@@ -139,7 +146,6 @@ func (t *touched) command(cmd *Command, out result, evs []Event) {
 			}
 		}
 	}
-	t.events(evs)
 }
 
 // events records what evs touched.
