@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/big"
 	"math/rand/v2"
 	"net"
@@ -704,16 +705,28 @@ func (d *reconDriver) reconcile(label string) reconState {
 	}
 
 	// Every fill of every account: users through GET /v1/fills, copy
-	// wallets through the follows (polled by the driver).
-	var all []reconFill
-	for _, f := range d.wfills {
-		all = append(all, f)
-	}
+	// wallets through GET /v1/social/follows/{id}/fills, in full. The
+	// latest ones each follow shows (polled by the driver after every
+	// request) must be among them, as they are: one request can make
+	// more wallet fills than a follow shows (a leader's sweep mirrored),
+	// so the polled ones alone may miss some.
 	d.pollWallets()
-	all = all[:0]
-	for _, f := range d.wfills {
-		all = append(all, f)
+	var all []reconFill
+	wallet := map[string]reconFill{}
+	for _, id := range slices.Sorted(maps.Keys(d.rels)) {
+		rel := d.rels[id]
+		for _, f := range d.pages(fmt.Sprintf("/v1/social/follows/%d/fills", id), rel.follower.tok, "fills", "trade_id") {
+			rf := d.parseFill(rel.wallet, f)
+			wallet[fillKey(rf)] = rf
+			all = append(all, rf)
+		}
 	}
+	for k, f := range d.wfills {
+		if g, ok := wallet[k]; !ok || g.raw != f.raw {
+			errorf("a follow showed wallet fill %s, its fills have %s", f.raw, g.raw)
+		}
+	}
+	nWallet := len(all)
 	for _, a := range d.accts {
 		for _, f := range d.pages("/v1/fills", a.tok, "fills", "trade_id") {
 			rf := d.parseFill(a.id, f)
@@ -939,7 +952,7 @@ func (d *reconDriver) reconcile(label string) reconState {
 		d.checkOrders(a, all, locked, &st, errorf)
 	}
 	t.Logf("%s: %d fills (%d of copy wallets), %d trades, %d follows, %d fee changes, %d freezes (%d orders cancelled)", label,
-		len(all), len(d.wfills), len(byTrade), len(d.rels), d.feeChanges, d.freezes, len(d.frozenOut))
+		len(all), nWallet, len(byTrade), len(d.rels), d.feeChanges, d.freezes, len(d.frozenOut))
 	return st
 }
 
