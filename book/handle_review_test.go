@@ -189,8 +189,8 @@ func reviewHandlesComplete(w *handleTwin, ids []uint64) error {
 // after every command, not only the orders of the command's events.
 func TestReviewHandlesCompleteRandom(t *testing.T) {
 	ops := 30_000
-	if testing.Short() {
-		ops = 10_000
+	if testing.Short() || raceEnabled() {
+		ops = 10_000 // see TestDifferential
 	}
 	for _, seed := range []uint64{1, 2, 3} {
 		seed := diffSeed(t, seed)

@@ -6,3 +6,6 @@ package engine_test
 // orders and causes call Check: after every command (see
 // audit_race_test.go for the race detector's).
 const auditCheckEvery = 1
+
+// auditRace is whether the race detector is on (see audit_race_test.go).
+const auditRace = false

@@ -6,3 +6,7 @@ package engine_test
 // orders and causes call Check: under the race detector, which makes
 // Check some ten times slower, every few commands.
 const auditCheckEvery = 10
+
+// auditRace is whether the race detector is on: the audit streams, run
+// on one goroutine, are then of their short length (auditLen).
+const auditRace = true

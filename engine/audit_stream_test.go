@@ -109,8 +109,12 @@ func (rec *recording) same(t testing.TB, what string, i int, out engine.Outcome,
 	}
 }
 
+// auditLen is the length of an audit stream: 20,000 commands, or 6,000
+// with -short and under the race detector, which slows these
+// single-goroutine tests some ten times and has no race to find in them
+// (scripts/test.sh runs the package whole without it too).
 func auditLen() int {
-	if testing.Short() {
+	if testing.Short() || auditRace {
 		return 6_000
 	}
 	return 20_000

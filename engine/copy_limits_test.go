@@ -88,8 +88,8 @@ func TestCopyLimitFollowsEver(t *testing.T) {
 }
 
 func TestCopyLimitFollowers(t *testing.T) {
-	if testing.Short() {
-		t.Skip("20,000 commands")
+	if shortRun() {
+		t.Skip("20,000 commands: not with -short, nor under the race detector (scripts/test.sh runs it without)")
 	}
 	n := MaxFollowers + 4
 	sc := newCopyScenario(t, 0, 0, n)

@@ -620,7 +620,7 @@ func copyRun(t *testing.T, seed uint64, n int, check bool) ([]Command, []Event, 
 // bookkeeping) after every command, and enough of every copy outcome.
 func TestCopyRandomStreams(t *testing.T) {
 	n := 60_000
-	if testing.Short() {
+	if shortRun() {
 		n = 15_000
 	}
 	seed := testSeed(t, 3)

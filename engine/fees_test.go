@@ -442,7 +442,7 @@ func equal(a, b []int64) bool {
 // same state.
 func TestRandomFeeChanges(t *testing.T) {
 	n := 40_000
-	if testing.Short() {
+	if shortRun() {
 		n = 10_000
 	}
 	r := rand.New(rand.NewPCG(testSeed(t, 11), 0))

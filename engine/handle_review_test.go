@@ -321,7 +321,7 @@ func TestReviewEngineStopsAmendsSnapshot(t *testing.T) {
 // and reviewCommand, with Check and reviewCheckHands after every command.
 func TestReviewEngineLongRandom(t *testing.T) {
 	n := 40_000
-	if testing.Short() {
+	if shortRun() {
 		n = 8_000
 	}
 	r := rand.New(rand.NewPCG(testSeed(t, 103), 17))

@@ -744,9 +744,15 @@ func checkFeeChange(t *testing.T, s *State, c *Command, evs []Event, st *streamS
 	}
 }
 
+// shortRun reports whether a long test of the state machine runs its
+// short length: with -short, and under the race detector, which slows
+// these single-goroutine tests some ten times and has no race to find in
+// them (scripts/test.sh runs the package whole without it too).
+func shortRun() bool { return testing.Short() || raceEnabled }
+
 func TestRandomStreamInvariants(t *testing.T) {
 	n := 100_000
-	if testing.Short() {
+	if shortRun() {
 		n = 20_000
 	}
 	seed := testSeed(t, 1)
